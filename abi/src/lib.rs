@@ -1,0 +1,25 @@
+//! The one definition of every format that crosses the host/guest or the
+//! user/kernel boundary in Vivarium.
+//!
+//! Host (`viv`), kernel and user programs all depend on this crate, so a
+//! number, a layout or an encoding is written exactly once. Anything defined
+//! here is an ABI: change it in one place and every side follows.
+//!
+//! `docs/abi.md` is the human-readable table of the same facts.
+#![no_std]
+#![forbid(unsafe_code)]
+
+#[cfg(feature = "std")]
+extern crate std;
+
+pub mod boot_image;
+pub mod endpoint;
+pub mod error;
+pub mod layout;
+pub mod message;
+pub mod platform;
+pub mod syscall;
+
+pub use endpoint::Endpoint;
+pub use error::Error;
+pub use message::Message;

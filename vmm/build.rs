@@ -1,0 +1,112 @@
+//! Builds the guest (kernel and programs, for `x86_64-unknown-none`) and
+//! assembles every boot image under `images/`, so that building `viv` is the
+//! only step a user takes. The results are embedded into `viv`.
+
+#[path = "src/image_config.rs"]
+#[allow(dead_code)]
+mod image_config;
+
+use std::env;
+use std::fmt::Write as _;
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+const GUEST_TARGET: &str = "x86_64-unknown-none";
+
+fn main() {
+    if let Err(e) = run() {
+        eprintln!("error: {e}");
+        std::process::exit(1);
+    }
+}
+
+fn run() -> Result<(), String> {
+    let manifest_dir = PathBuf::from(env::var("CARGO_MANIFEST_DIR").unwrap());
+    let root = manifest_dir.parent().unwrap().to_path_buf();
+    let out_dir = PathBuf::from(env::var("OUT_DIR").unwrap());
+    for dir in ["abi", "kernel-core", "guest-kernel", "guest-servers", "images"] {
+        println!("cargo:rerun-if-changed={}", root.join(dir).display());
+    }
+
+    let target_dir = root.join("target").join("guest");
+    build_guest(&root.join("guest-kernel"), &target_dir)?;
+    build_guest(&root.join("guest-servers"), &target_dir)?;
+    let bin_dir = target_dir.join(GUEST_TARGET).join("release");
+
+    let kernel = bin_dir.join("guest-kernel");
+    let mut generated = String::new();
+    writeln!(generated, "/// The guest kernel ELF.").unwrap();
+    writeln!(generated, "pub static KERNEL_ELF: &[u8] = include_bytes!({:?});", kernel.display().to_string()).unwrap();
+    writeln!(generated, "/// Every boot image: (name, description, default command line, archive).").unwrap();
+    writeln!(generated, "pub static IMAGES: &[(&str, &str, &str, &[u8])] = &[").unwrap();
+
+    let images_out = out_dir.join("images");
+    fs::create_dir_all(&images_out).map_err(|e| e.to_string())?;
+    let mut names: Vec<_> = fs::read_dir(root.join("images"))
+        .map_err(|e| format!("images/: {e}"))?
+        .filter_map(|d| d.ok())
+        .filter(|d| d.path().join("image.toml").is_file())
+        .map(|d| d.file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    for name in names {
+        let config_path = root.join("images").join(&name).join("image.toml");
+        let config = image_config::ImageConfig::load(&config_path)?;
+        let archive = config
+            .build_image(|program| {
+                let path = bin_dir.join(program);
+                fs::read(&path).map_err(|e| {
+                    format!("{}: program {program:?}: {} ({e})", config_path.display(), path.display())
+                })
+            })
+            .map_err(|e| format!("{}: {e}", config_path.display()))?;
+        let archive_path = images_out.join(format!("{name}.img"));
+        fs::write(&archive_path, archive).map_err(|e| e.to_string())?;
+        writeln!(
+            generated,
+            "    ({name:?}, {:?}, {:?}, include_bytes!({:?})),",
+            config.description,
+            config.cmdline,
+            archive_path.display().to_string()
+        )
+        .unwrap();
+    }
+    writeln!(generated, "];").unwrap();
+    fs::write(out_dir.join("guest_artifacts.rs"), generated).map_err(|e| e.to_string())
+}
+
+/// Runs a nested `cargo build` for the guest workspace at `dir`.
+fn build_guest(dir: &Path, target_dir: &Path) -> Result<(), String> {
+    let cargo = env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let mut cmd = Command::new(cargo);
+    cmd.current_dir(dir)
+        .args(["build", "--release", "--target", GUEST_TARGET, "--target-dir"])
+        .arg(target_dir);
+    // The outer build's settings are for the host; the guest gets its own.
+    for var in [
+        "RUSTFLAGS",
+        "CARGO_ENCODED_RUSTFLAGS",
+        "CARGO_TARGET_DIR",
+        "CARGO_BUILD_TARGET",
+        "RUSTC_WORKSPACE_WRAPPER",
+        "CARGO_PRIMARY_PACKAGE",
+        "CARGO_MAKEFLAGS",
+        "MAKEFLAGS",
+        "MFLAGS",
+    ] {
+        cmd.env_remove(var);
+    }
+    // Statically linked at fixed addresses: the kernel is loaded where it is
+    // linked and user programs are mapped where they are linked, so nobody
+    // applies relocations.
+    cmd.env("CARGO_ENCODED_RUSTFLAGS", "-Crelocation-model=static");
+    let status = cmd.status().map_err(|e| format!("cannot run cargo for {}: {e}", dir.display()))?;
+    if !status.success() {
+        return Err(format!(
+            "building the guest in {} failed; is the target installed? (rustup target add {GUEST_TARGET})",
+            dir.display()
+        ));
+    }
+    Ok(())
+}

@@ -1,0 +1,2 @@
+//! Placeholder until the VMM lands.
+pub mod image_config;
