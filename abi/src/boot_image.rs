@@ -249,7 +249,7 @@ mod tests {
         bad[0] = b'X';
         assert_eq!(BootImage::parse(&bad).unwrap_err(), ParseError::BadMagic);
         let mut bad = good.clone();
-        bad[HEADER_SIZE + 24] = 0xFF; // size far past the end
+        bad[HEADER_SIZE + 31] = 0x01; // size far past the end
         assert_eq!(BootImage::parse(&bad).unwrap_err(), ParseError::BadRange(0));
         let mut bad = good.clone();
         bad[HEADER_SIZE] = 0;

@@ -17,6 +17,14 @@ pub const PORT_POWEROFF: u16 = 0xF4;
 /// statistics there. Other hosts ignore the write.
 pub const PORT_BENCH_MARK: u16 = 0x700;
 
+/// Bench mark id the kernel writes just before its first return to user
+/// mode (boot time is measured to here).
+pub const MARK_FIRST_USER: u32 = 0;
+/// Bench mark id a benchmark program writes before its measured loop.
+pub const MARK_BENCH_START: u32 = 1;
+/// Bench mark id a benchmark program writes after its measured loop.
+pub const MARK_BENCH_END: u32 = 2;
+
 /// Largest status a guest may power off with; larger values are clamped so
 /// they cannot be mistaken for the statuses below.
 pub const GUEST_STATUS_MAX: u32 = 119;

@@ -1,1 +1,139 @@
+//! The architecture-independent core of the Vivarium microkernel.
+//!
+//! Everything here is plain Rust that compiles for the guest
+//! (`x86_64-unknown-none`) and for the host, where it is unit- and
+//! property-tested. The guest kernel wraps it with the thin architecture
+//! layer (entry stubs, page tables, interrupts) and supplies user-memory
+//! access through [`UserMemory`].
+//!
+//! Principles (after Hubris and MINIX 3):
+//!
+//! 1. **No kernel buffering.** A message moves straight from the sender's
+//!    memory to the receiver's at the moment both are ready (rendezvous). A
+//!    blocked sender leaves its message in its own memory; the kernel only
+//!    remembers where.
+//! 2. **The kernel names the sender.** The `source` of every delivered
+//!    message is written by the kernel; nothing a sender writes survives.
+//! 3. **Identities expire.** Endpoints carry a generation; a slot reused
+//!    after an exit gets a new endpoint, and the old one is refused.
+//! 4. **Nobody waits for a dead peer.** When a process dies, everyone
+//!    blocked on it is woken with an error that says which side died.
+//! 5. **Every path is bounded and small.** Kernel instructions are the
+//!    currency on software KVM hosts; the IPC path does no allocation, no
+//!    unbounded search, and one message copy.
 #![no_std]
+#![forbid(unsafe_code)]
+
+#[cfg(test)]
+extern crate std;
+
+mod ipc;
+mod proc;
+mod sched;
+
+pub use ipc::{Outcome, SendMode};
+pub use proc::{Proc, ProcState, RecvWait, SendWait};
+pub use sched::RunQueues;
+
+use abi::{Endpoint, Error, Message};
+
+/// Number of process slots.
+pub const NR_PROCS: usize = 64;
+/// Number of scheduling priorities (0 = highest).
+pub const NR_PRIORITIES: usize = 16;
+/// Timer ticks a process runs before others of its priority get a turn.
+pub const QUANTUM_TICKS: u32 = 4;
+
+/// Access to user memory, supplied by the architecture layer.
+///
+/// Addresses are user virtual addresses of process `slot`. Implementations
+/// must refuse (with [`Error::Fault`]) any address that is not mapped
+/// user-accessible (and writable, for writes) in that process.
+pub trait UserMemory {
+    /// Reads a whole message from process `slot`.
+    fn read_message(&mut self, slot: usize, addr: u64) -> Result<Message, Error>;
+    /// Writes a whole message into process `slot`.
+    fn write_message(&mut self, slot: usize, addr: u64, msg: &Message) -> Result<(), Error>;
+    /// Checks that a message buffer is readable (and writable when `write`)
+    /// without touching it, so a call that blocks can fail early.
+    fn check_message(&mut self, slot: usize, addr: u64, write: bool) -> Result<(), Error>;
+    /// Sets the value the trap of a process that is not running returns
+    /// when it is resumed.
+    fn set_result(&mut self, slot: usize, value: i64);
+}
+
+/// The kernel's IPC and scheduling state.
+pub struct Kernel {
+    /// The process table, indexed by slot.
+    pub procs: [Proc; NR_PROCS],
+    /// Ready processes by priority.
+    pub run_queues: RunQueues,
+}
+
+impl Default for Kernel {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Kernel {
+    /// An empty process table.
+    pub const fn new() -> Kernel {
+        Kernel { procs: [Proc::EMPTY; NR_PROCS], run_queues: RunQueues::new() }
+    }
+
+    /// Slot of the live process `ep`, or `DeadSrcDst` when `ep` is not a live
+    /// process endpoint of the current generation.
+    pub fn live_slot(&self, ep: Endpoint) -> Result<usize, Error> {
+        if !ep.is_process() {
+            return Err(Error::DeadSrcDst);
+        }
+        let slot = ep.slot();
+        match self.procs.get(slot) {
+            Some(p) if p.state == ProcState::Alive && p.endpoint == ep => Ok(slot),
+            _ => Err(Error::DeadSrcDst),
+        }
+    }
+
+    /// Takes a free slot for a new process of `priority` and makes it
+    /// ready. Returns its slot; its endpoint carries the slot's next
+    /// generation.
+    pub fn spawn(&mut self, name: &str, priority: u8) -> Result<usize, Error> {
+        let slot = self.procs.iter().position(|p| p.state == ProcState::Free).ok_or(Error::NoMemory)?;
+        let generation = self.procs[slot].next_generation;
+        let p = &mut self.procs[slot];
+        *p = Proc::EMPTY;
+        p.state = ProcState::Alive;
+        p.endpoint = Endpoint::new(slot, generation);
+        p.next_generation = p.endpoint.next_generation().generation();
+        p.priority = priority.min(NR_PRIORITIES as u8 - 1);
+        p.set_name(name);
+        p.quantum_left = QUANTUM_TICKS;
+        self.run_queues.enqueue(&mut self.procs, slot);
+        Ok(slot)
+    }
+
+    /// The process that should run next, if any is ready.
+    pub fn pick_next(&self) -> Option<usize> {
+        self.run_queues.first()
+    }
+
+    /// Accounts one timer tick to `current`; returns true when it used up
+    /// its quantum and was moved behind its peers.
+    pub fn tick(&mut self, current: usize) -> bool {
+        let p = &mut self.procs[current];
+        if !p.is_ready() {
+            return false;
+        }
+        p.quantum_left = p.quantum_left.saturating_sub(1);
+        if p.quantum_left > 0 {
+            return false;
+        }
+        p.quantum_left = QUANTUM_TICKS;
+        self.run_queues.rotate(&mut self.procs, current);
+        true
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,95 @@
+//! Process-table entries.
+
+use abi::Endpoint;
+
+/// Whether a slot holds a process.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum ProcState {
+    /// Unused slot.
+    Free,
+    /// A live process.
+    Alive,
+}
+
+/// A process blocked in the send half of SEND or SENDREC.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub struct SendWait {
+    /// Slot of the destination (its endpoint was checked when blocking).
+    pub dst: usize,
+    /// Address of the message in the sender's memory.
+    pub msg_addr: u64,
+}
+
+/// A process blocked in RECEIVE or in the reply half of SENDREC.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub struct RecvWait {
+    /// The endpoint it waits for, or `Endpoint::ANY`.
+    pub from: Endpoint,
+    /// Where the message goes in the receiver's memory.
+    pub msg_addr: u64,
+}
+
+/// One process-table entry: identity, IPC state, scheduling state.
+#[derive(Clone, Copy, Debug)]
+pub struct Proc {
+    /// Free or alive.
+    pub state: ProcState,
+    /// Current endpoint (slot + generation).
+    pub endpoint: Endpoint,
+    /// Generation the slot's next process gets.
+    pub next_generation: u32,
+    /// Name, NUL-padded (for reports).
+    pub name: [u8; 16],
+    /// Scheduling priority (0 = highest).
+    pub priority: u8,
+    /// Blocked sending, if so.
+    pub sending: Option<SendWait>,
+    /// Blocked receiving, if so. With `sending` also set, the process is in
+    /// a SENDREC whose request has not been taken yet.
+    pub receiving: Option<RecvWait>,
+    /// Head and tail of the FIFO of processes blocked sending to this one.
+    pub senders: (Option<u16>, Option<u16>),
+    /// Next process in the sender FIFO this process waits in.
+    pub next_sender: Option<u16>,
+    /// Next process in this process's run queue.
+    pub next_ready: Option<u16>,
+    /// Whether the process is in a run queue.
+    pub queued: bool,
+    /// Ticks left in the current quantum.
+    pub quantum_left: u32,
+}
+
+impl Proc {
+    /// A free slot.
+    pub const EMPTY: Proc = Proc {
+        state: ProcState::Free,
+        endpoint: Endpoint::NONE,
+        next_generation: 0,
+        name: [0; 16],
+        priority: 0,
+        sending: None,
+        receiving: None,
+        senders: (None, None),
+        next_sender: None,
+        next_ready: None,
+        queued: false,
+        quantum_left: 0,
+    };
+
+    /// Runnable: alive and blocked on nothing.
+    pub fn is_ready(&self) -> bool {
+        self.state == ProcState::Alive && self.sending.is_none() && self.receiving.is_none()
+    }
+
+    /// The name as text.
+    pub fn name(&self) -> &str {
+        let len = self.name.iter().position(|&b| b == 0).unwrap_or(self.name.len());
+        core::str::from_utf8(&self.name[..len]).unwrap_or("?")
+    }
+
+    pub(crate) fn set_name(&mut self, name: &str) {
+        self.name = [0; 16];
+        let n = name.len().min(16);
+        self.name[..n].copy_from_slice(&name.as_bytes()[..n]);
+    }
+}
