@@ -51,6 +51,11 @@ pub const MAX_GUEST_MEMORY: u64 = 1 << 30;
 /// `viv.entry=trap` or `viv.entry=syscall` (the default when absent).
 pub const CMDLINE_ENTRY_KEY: &str = "viv.entry";
 
+/// Kernel command-line key by which a VMM promises that all guest RAM
+/// outside the kernel and the boot image is zero at boot (`viv.memzero=1`),
+/// so the kernel need not zero fresh frames.
+pub const CMDLINE_MEMZERO_KEY: &str = "viv.memzero";
+
 /// Finds `key=value` in a space-separated command line.
 pub fn cmdline_value<'a>(cmdline: &'a str, key: &str) -> Option<&'a str> {
     cmdline.split_ascii_whitespace().rev().find_map(|word| {

@@ -63,8 +63,8 @@ impl Trap {
 
 /// Kernel calls: the message type of a SENDREC to `Endpoint::SYSTEM`.
 ///
-/// Payload words are listed per call; the reply's `mtype` is 0 and the trap's
-/// return value carries the result.
+/// Payload words are listed per call. The kernel answers in the trap's
+/// return value and leaves the message buffer as it was.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 #[repr(u32)]
 pub enum KernelCall {
@@ -102,3 +102,5 @@ pub const DIAG_WRITE_MAX: u64 = 4096;
 
 /// Exit status of a process the kernel killed because of a CPU exception.
 pub const EXIT_STATUS_FAULT: u32 = 111;
+/// Exit status of a program that panicked (the runtime's panic handler).
+pub const EXIT_STATUS_PANIC: u32 = 101;

@@ -1,0 +1,284 @@
+//! Kernel entry and exit: exception and interrupt stubs, the `syscall`
+//! entry, and the way back to user mode.
+//!
+//! As in MINIX, the state of an interrupted process is pushed straight into
+//! its process-table entry: the TSS's RSP0 points just past the current
+//! process's [`TrapFrame`], so the CPU and the stubs fill the frame in
+//! place and nothing is copied. The Rust handler then runs on the one
+//! kernel stack and returns the frame of the process to resume.
+
+use core::arch::global_asm;
+
+/// `TrapFrame::vector` value of an entry through `syscall`; such a process
+/// is resumed with `sysretq`.
+pub const SYSCALL_VECTOR: u64 = 256;
+/// First vector of hardware interrupts.
+pub const IRQ_BASE: u64 = 32;
+/// Local APIC timer vector.
+pub const TIMER_VECTOR: u64 = 32;
+/// Local APIC spurious-interrupt vector.
+pub const SPURIOUS_VECTOR: u64 = 47;
+const VECTORS: usize = 48;
+
+/// A process's saved user state, in the order the stubs push it.
+#[derive(Clone, Copy, Debug, Default)]
+#[repr(C, align(16))]
+pub struct TrapFrame {
+    pub r15: u64,
+    pub r14: u64,
+    pub r13: u64,
+    pub r12: u64,
+    pub r11: u64,
+    pub r10: u64,
+    pub r9: u64,
+    pub r8: u64,
+    pub rbp: u64,
+    pub rdi: u64,
+    pub rsi: u64,
+    pub rdx: u64,
+    pub rcx: u64,
+    pub rbx: u64,
+    pub rax: u64,
+    /// Vector, or [`SYSCALL_VECTOR`].
+    pub vector: u64,
+    pub error_code: u64,
+    pub rip: u64,
+    pub cs: u64,
+    pub rflags: u64,
+    pub rsp: u64,
+    pub ss: u64,
+}
+
+const _: () = assert!(core::mem::size_of::<TrapFrame>() == 176);
+
+global_asm!(
+    r#"
+    .section .bss
+    .p2align 12
+    .global kernel_stack_top
+kernel_stack_bottom:
+    .skip 65536
+kernel_stack_top:
+    .p2align 12
+    .global double_fault_stack_top
+    .skip 8192
+double_fault_stack_top:
+
+    .section .data
+    .p2align 3
+    .global CURRENT_FRAME_END
+CURRENT_FRAME_END:
+    .quad 0
+USER_RSP_SCRATCH:
+    .quad 0
+
+    .section .text
+    .irp n, 0,1,2,3,4,5,6,7,9,15,16,18,19,20,22,23,24,25,26,27,28,31,32,33,34,35,36,37,38,39,40,41,42,43,44,45,46,47
+vector_\n:
+    pushq $0
+    pushq $\n
+    jmp trap_common
+    .endr
+    .irp n, 8,10,11,12,13,14,17,21,29,30
+vector_\n:
+    pushq $\n
+    jmp trap_common
+    .endr
+
+trap_common:
+    pushq %rax
+    pushq %rbx
+    pushq %rcx
+    pushq %rdx
+    pushq %rsi
+    pushq %rdi
+    pushq %rbp
+    pushq %r8
+    pushq %r9
+    pushq %r10
+    pushq %r11
+    pushq %r12
+    pushq %r13
+    pushq %r14
+    pushq %r15
+    testb $3, 144(%rsp)
+    jz from_kernel
+    movq %rsp, %rdi
+    leaq kernel_stack_top(%rip), %rsp
+    call trap_entry
+    movq %rax, %rsp
+    jmp return_to_user
+
+from_kernel:
+    movq %rsp, %rdi
+    call kernel_trap
+    popq %r15
+    popq %r14
+    popq %r13
+    popq %r12
+    popq %r11
+    popq %r10
+    popq %r9
+    popq %r8
+    popq %rbp
+    popq %rdi
+    popq %rsi
+    popq %rdx
+    popq %rcx
+    popq %rbx
+    popq %rax
+    addq $16, %rsp
+    iretq
+
+    .global syscall_entry
+syscall_entry:
+    movq %rsp, USER_RSP_SCRATCH(%rip)
+    movq CURRENT_FRAME_END(%rip), %rsp
+    pushq $0x1b
+    pushq USER_RSP_SCRATCH(%rip)
+    pushq %r11
+    pushq $0x23
+    pushq %rcx
+    pushq $0
+    pushq $256
+    pushq %rax
+    pushq %rbx
+    pushq %rcx
+    pushq %rdx
+    pushq %rsi
+    pushq %rdi
+    pushq %rbp
+    pushq %r8
+    pushq %r9
+    pushq %r10
+    pushq %r11
+    pushq %r12
+    pushq %r13
+    pushq %r14
+    pushq %r15
+    movq %rsp, %rdi
+    leaq kernel_stack_top(%rip), %rsp
+    call trap_entry
+    movq %rax, %rsp
+
+    .global return_to_user
+return_to_user:
+    cmpq $256, 120(%rsp)
+    je 1f
+    popq %r15
+    popq %r14
+    popq %r13
+    popq %r12
+    popq %r11
+    popq %r10
+    popq %r9
+    popq %r8
+    popq %rbp
+    popq %rdi
+    popq %rsi
+    popq %rdx
+    popq %rcx
+    popq %rbx
+    popq %rax
+    addq $16, %rsp
+    iretq
+1:
+    popq %r15
+    popq %r14
+    popq %r13
+    popq %r12
+    popq %r11
+    popq %r10
+    popq %r9
+    popq %r8
+    popq %rbp
+    popq %rdi
+    popq %rsi
+    popq %rdx
+    popq %rcx
+    popq %rbx
+    popq %rax
+    movq 16(%rsp), %rcx
+    movq 32(%rsp), %r11
+    movq 40(%rsp), %rsp
+    sysretq
+
+    .section .rodata
+    .p2align 3
+    .global VECTOR_TABLE
+VECTOR_TABLE:
+    .irp n, 0,1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16,17,18,19,20,21,22,23,24,25,26,27,28,29,30,31,32,33,34,35,36,37,38,39,40,41,42,43,44,45,46,47
+    .quad vector_\n
+    .endr
+    "#,
+    options(att_syntax)
+);
+
+extern "C" {
+    static VECTOR_TABLE: [u64; VECTORS];
+    static mut CURRENT_FRAME_END: u64;
+    fn return_to_user() -> !;
+    /// The `syscall` instruction's target (LSTAR).
+    pub fn syscall_entry();
+}
+
+#[repr(C, align(16))]
+struct Idt([u64; VECTORS * 2]);
+
+static mut IDT: Idt = Idt([0; VECTORS * 2]);
+
+/// Builds and loads the IDT. `#BP` gets DPL 3 so that `int3` works from
+/// user mode (the trap entry); every other gate is kernel-only, so a user
+/// `int n` faults instead of entering the kernel.
+pub fn init() {
+    // SAFETY: runs once at boot with interrupts off; IDT is a static that
+    // stays valid forever, and the handlers in VECTOR_TABLE are the stubs
+    // above.
+    unsafe {
+        for vector in 0..VECTORS {
+            let handler = VECTOR_TABLE[vector];
+            let dpl: u64 = if vector == 3 { 3 } else { 0 };
+            let ist: u64 = if vector == 8 { 1 } else { 0 };
+            let low = (handler & 0xffff)
+                | super::gdt::KERNEL_CS << 16
+                | ist << 32
+                | (0x8e | dpl << 5) << 40 // present, 64-bit interrupt gate
+                | ((handler >> 16) & 0xffff) << 48;
+            IDT.0[vector * 2] = low;
+            IDT.0[vector * 2 + 1] = handler >> 32;
+        }
+        let pointer: [u16; 5] = {
+            let base = &raw const IDT as u64;
+            [
+                (VECTORS * 16 - 1) as u16,
+                base as u16,
+                (base >> 16) as u16,
+                (base >> 32) as u16,
+                (base >> 48) as u16,
+            ]
+        };
+        core::arch::asm!("lidt [{0}]", in(reg) &pointer, options(nostack, readonly, preserves_flags));
+    }
+}
+
+/// Makes `frame` the place the next user-mode entry saves into.
+#[inline(always)]
+pub fn set_current_frame(frame: *mut TrapFrame) {
+    let end = frame as u64 + core::mem::size_of::<TrapFrame>() as u64;
+    super::gdt::set_kernel_entry_stack(end);
+    // SAFETY: single CPU, interrupts off in the kernel: nothing else reads
+    // or writes this word while we store it.
+    unsafe { CURRENT_FRAME_END = end };
+}
+
+/// Leaves the kernel into the process whose saved state is `frame`.
+///
+/// # Safety
+/// `frame` must be a valid user frame in the process table whose address
+/// space is loaded, and [`set_current_frame`] must have been called for it.
+pub unsafe fn enter_user(frame: *mut TrapFrame) -> ! {
+    // SAFETY: per the contract above, return_to_user pops a complete frame.
+    unsafe {
+        core::arch::asm!("mov rsp, {0}", "jmp {1}", in(reg) frame, sym return_to_user, options(noreturn));
+    }
+}

@@ -1,0 +1,51 @@
+//! The kernel info page (KIP): two pages mapped read-only into every
+//! process, the system-call entry stub and the boot information.
+//!
+//! User code never contains a trap instruction of its own; it calls the
+//! stub, so one program binary runs with either entry kind.
+
+use abi::layout::{kip, EntryKind, ENTRY_STUB_OFFSET, STUB_SYSCALL, STUB_TRAP};
+
+fn bytes_of(frame: u64) -> &'static mut [u8; 4096] {
+    // SAFETY: the KIP frames are allocated once at boot, identity-mapped,
+    // and written only here, before any process runs.
+    unsafe { &mut *(frame as *mut [u8; 4096]) }
+}
+
+/// Writes the entry stub for `kind` into the code page.
+pub fn write_code(frame: u64, kind: EntryKind) {
+    let page = bytes_of(frame);
+    // Fill with int3 so a jump anywhere else in the page is a breakpoint,
+    // not a system call.
+    page.fill(0xCC);
+    let at = ENTRY_STUB_OFFSET as usize;
+    match kind {
+        EntryKind::Trap => page[at..at + STUB_TRAP.len()].copy_from_slice(&STUB_TRAP),
+        EntryKind::Syscall => page[at..at + STUB_SYSCALL.len()].copy_from_slice(&STUB_SYSCALL),
+    }
+}
+
+/// Writes the header and command line of the data page.
+pub fn write_data(frame: u64, kind: EntryKind, cmdline: &str, tick_hz: u64) {
+    let page = bytes_of(frame);
+    page[kip::MAGIC_OFFSET..][..4].copy_from_slice(&kip::MAGIC.to_le_bytes());
+    page[kip::ENTRY_KIND_OFFSET..][..4].copy_from_slice(&(kind as u32).to_le_bytes());
+    page[kip::TICK_HZ_OFFSET..][..8].copy_from_slice(&tick_hz.to_le_bytes());
+    let line = &cmdline.as_bytes()[..cmdline.len().min(kip::CMDLINE_MAX)];
+    page[kip::CMDLINE_LEN_OFFSET..][..4].copy_from_slice(&(line.len() as u32).to_le_bytes());
+    page[kip::CMDLINE_OFFSET..][..line.len()].copy_from_slice(line);
+}
+
+/// Adds boot process `index` to the data page's table.
+pub fn add_boot_process(frame: u64, index: usize, name: &str, endpoint: abi::Endpoint) {
+    if index >= kip::MAX_BOOT_PROCS {
+        return;
+    }
+    let page = bytes_of(frame);
+    let at = kip::PROC_TABLE_OFFSET + index * kip::PROC_ENTRY_SIZE;
+    let n = name.len().min(16);
+    page[at..at + 16].fill(0);
+    page[at..at + n].copy_from_slice(&name.as_bytes()[..n]);
+    page[at + 16..at + 20].copy_from_slice(&endpoint.0.to_le_bytes());
+    page[kip::BOOT_PROCS_OFFSET..][..4].copy_from_slice(&(index as u32 + 1).to_le_bytes());
+}

@@ -1,0 +1,195 @@
+//! The Vivarium microkernel.
+//!
+//! A MINIX 3-style microkernel for x86-64: rendezvous IPC with fixed-size
+//! messages, per-process address spaces in ring 3, a priority scheduler,
+//! and nothing else in the kernel that a user-space server could do. The
+//! IPC and scheduling logic is `kernel-core` (host-tested); this crate is
+//! the thin machine layer around it.
+//!
+//! On software-KVM hosts every instruction run here is emulated (≈ 0.6 µs),
+//! so the kernel avoids bulk copies and zeroing: programs are mapped in
+//! place from the boot image and messages are copied once.
+#![no_std]
+#![no_main]
+
+mod arch;
+mod console;
+mod elf;
+mod frames;
+mod kip;
+mod paging;
+mod process;
+mod pvh;
+mod syscall;
+
+use abi::boot_image::{BootImage, FLAG_POWEROFF_ON_EXIT};
+use abi::layout::EntryKind;
+use abi::platform::{cmdline_value, CMDLINE_ENTRY_KEY, CMDLINE_MEMZERO_KEY, MARK_FIRST_USER, PORT_BENCH_MARK, PORT_POWEROFF};
+use arch::cpu;
+use arch::trap::{self, TrapFrame, SPURIOUS_VECTOR, SYSCALL_VECTOR, TIMER_VECTOR};
+use core::sync::atomic::{AtomicU64, Ordering};
+use process::System;
+
+static mut SYSTEM: System = System::new();
+static TICKS: AtomicU64 = AtomicU64::new(0);
+
+/// Timer ticks since boot.
+pub fn ticks() -> u64 {
+    TICKS.load(Ordering::Relaxed)
+}
+
+fn system() -> &'static mut System {
+    // SAFETY: one CPU, and the kernel runs with interrupts off except in
+    // the idle wait, whose interrupt handler (`kernel_trap`) does not touch
+    // SYSTEM. Each entry from user mode takes this reference once and drops
+    // it before returning to user mode.
+    unsafe { &mut *(&raw mut SYSTEM) }
+}
+
+/// Ends the VM with `status` (see `abi::platform`).
+pub fn power_off(status: u32) -> ! {
+    cpu::outl(PORT_POWEROFF, status);
+    cpu::halt_forever()
+}
+
+#[panic_handler]
+fn panic(info: &core::panic::PanicInfo) -> ! {
+    kprintln!("kernel panic: {}", info);
+    power_off(abi::platform::STATUS_KERNEL_PANIC as u32)
+}
+
+#[no_mangle]
+extern "C" fn kernel_main(start_info: u64) -> ! {
+    arch::gdt::init();
+    trap::init();
+    paging::init();
+    let info = pvh::parse(start_info).unwrap_or_else(|e| panic!("{e}"));
+    let entry = match cmdline_value(info.cmdline, CMDLINE_ENTRY_KEY) {
+        Some("trap") => EntryKind::Trap,
+        _ => EntryKind::Syscall,
+    };
+    if entry == EntryKind::Syscall {
+        arch::enable_syscall_instruction();
+    }
+    let sys = system();
+    let memzero = cmdline_value(info.cmdline, CMDLINE_MEMZERO_KEY) == Some("1");
+    sys.frames.init(&info.ram[..info.ram_count], process::reserved_ranges(info.module), memzero);
+    sys.kernel_root = &raw const arch::boot::BOOT_PML4 as u64;
+    sys.loaded_root = sys.kernel_root;
+
+    // SAFETY: the module range came from the start info and lies in RAM
+    // below 1 GiB (checked by pvh::parse), identity-mapped; nothing writes
+    // it while this shared view is alive except bss-tail clearing, which
+    // touches only bytes past each segment's file data.
+    let module = unsafe {
+        core::slice::from_raw_parts(info.module.start as *const u8, (info.module.end - info.module.start) as usize)
+    };
+    let image = BootImage::parse(module).unwrap_or_else(|e| panic!("boot image: {e}"));
+
+    sys.kip_code = sys.frames.alloc_zeroed().expect("no memory for the KIP");
+    sys.kip_data = sys.frames.alloc_zeroed().expect("no memory for the KIP");
+    kip::write_code(sys.kip_code, entry);
+    kip::write_data(sys.kip_data, entry, info.cmdline, arch::apic::TICK_HZ);
+    for (index, program) in image.entries().enumerate() {
+        let elf_phys = info.module.start + program.offset;
+        let slot = sys
+            .spawn_program(
+                program.name,
+                program.priority,
+                elf_phys,
+                image.elf(index),
+                program.flags & FLAG_POWEROFF_ON_EXIT != 0,
+            )
+            .unwrap_or_else(|e| panic!("cannot start {}: {e}", program.name));
+        kip::add_boot_process(sys.kip_data, index, program.name, sys.core.procs[slot].endpoint);
+    }
+    kprintln!(
+        "Vivarium kernel: {} boot processes, {:?} entry, {} MiB free",
+        image.len(),
+        entry,
+        (info.ram[..info.ram_count].iter().map(|r| r.end - r.start).sum::<u64>() >> 20)
+    );
+    arch::apic::init();
+    let frame = sys.schedule();
+    cpu::outl(PORT_BENCH_MARK, MARK_FIRST_USER);
+    // SAFETY: schedule() loaded the process's address space and made its
+    // frame current; the frame was built by spawn_program.
+    unsafe { trap::enter_user(frame) }
+}
+
+/// Entry from user mode: `frame` is the current process's saved state.
+/// Returns the frame of the process to resume.
+#[no_mangle]
+extern "C" fn trap_entry(frame: *mut TrapFrame) -> *mut TrapFrame {
+    let sys = system();
+    let slot = sys.current;
+    debug_assert!(core::ptr::eq(frame, &raw mut sys.arch[slot].frame));
+    let vector = sys.arch[slot].frame.vector;
+    match vector {
+        SYSCALL_VECTOR => syscall::dispatch(sys, slot),
+        3 if sys.arch[slot].frame.rip == abi::layout::TRAP_STUB_RETURN => syscall::dispatch(sys, slot),
+        TIMER_VECTOR => {
+            arch::apic::end_of_interrupt();
+            TICKS.fetch_add(1, Ordering::Relaxed);
+            sys.core.tick(slot);
+        }
+        SPURIOUS_VECTOR => {}
+        v if v >= trap::IRQ_BASE => arch::apic::end_of_interrupt(),
+        _ => user_fault(sys, slot),
+    }
+    sys.schedule()
+}
+
+/// A CPU exception in user mode ends the process, never the kernel.
+fn user_fault(sys: &mut System, slot: usize) {
+    let f = sys.arch[slot].frame;
+    let p = &sys.core.procs[slot];
+    let name = exception_name(f.vector);
+    if f.vector == 14 {
+        kprintln!(
+            "kernel: process {} ({}) killed: {} at address {:#x} (rip {:#x}, error {:#x})",
+            p.name(), p.endpoint, name, cpu::read_cr2(), f.rip, f.error_code
+        );
+    } else {
+        kprintln!("kernel: process {} ({}) killed: {} (rip {:#x}, error {:#x})", p.name(), p.endpoint, name, f.rip, f.error_code);
+    }
+    sys.terminate(slot, abi::syscall::EXIT_STATUS_FAULT);
+}
+
+fn exception_name(vector: u64) -> &'static str {
+    match vector {
+        0 => "divide error",
+        1 => "debug trap",
+        3 => "breakpoint",
+        4 => "overflow",
+        5 => "bound range exceeded",
+        6 => "invalid opcode",
+        7 => "device not available",
+        8 => "double fault",
+        13 => "general protection fault",
+        14 => "page fault",
+        16 => "x87 floating-point error",
+        17 => "alignment check",
+        19 => "SIMD floating-point error",
+        _ => "CPU exception",
+    }
+}
+
+/// Entry from kernel mode: interrupts while idle, or a kernel bug.
+#[no_mangle]
+extern "C" fn kernel_trap(frame: *mut TrapFrame) {
+    // SAFETY: the stub passes the frame it just pushed on the kernel stack.
+    let f = unsafe { &*frame };
+    match f.vector {
+        TIMER_VECTOR => {
+            arch::apic::end_of_interrupt();
+            TICKS.fetch_add(1, Ordering::Relaxed);
+        }
+        SPURIOUS_VECTOR => {}
+        v if v >= trap::IRQ_BASE => arch::apic::end_of_interrupt(),
+        v => panic!(
+            "{} in kernel mode (vector {v}) at rip {:#x}, error {:#x}, cr2 {:#x}",
+            exception_name(v), f.rip, f.error_code, cpu::read_cr2()
+        ),
+    }
+}

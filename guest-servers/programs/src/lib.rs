@@ -1,0 +1,2 @@
+//! Small guest programs (see `src/bin/`).
+#![no_std]

@@ -1,0 +1,56 @@
+//! Reading the kernel info page: command line, boot processes, entry kind.
+
+use abi::layout::{kip, EntryKind, KIP_DATA};
+use abi::Endpoint;
+
+fn page() -> &'static [u8; 4096] {
+    // SAFETY: the kernel maps the KIP data page read-only into every
+    // process at KIP_DATA, and never changes it after boot.
+    unsafe { &*(KIP_DATA as *const [u8; 4096]) }
+}
+
+fn u32_at(at: usize) -> u32 {
+    let p = page();
+    u32::from_le_bytes([p[at], p[at + 1], p[at + 2], p[at + 3]])
+}
+
+/// The kernel command line.
+pub fn cmdline() -> &'static str {
+    let len = (u32_at(kip::CMDLINE_LEN_OFFSET) as usize).min(kip::CMDLINE_MAX);
+    core::str::from_utf8(&page()[kip::CMDLINE_OFFSET..kip::CMDLINE_OFFSET + len]).unwrap_or("")
+}
+
+/// The value of `key=value` on the kernel command line.
+pub fn cmdline_value(key: &str) -> Option<&'static str> {
+    abi::platform::cmdline_value(cmdline(), key)
+}
+
+/// The entry kind the kernel chose.
+pub fn entry_kind() -> EntryKind {
+    if u32_at(kip::ENTRY_KIND_OFFSET) == EntryKind::Trap as u32 {
+        EntryKind::Trap
+    } else {
+        EntryKind::Syscall
+    }
+}
+
+/// Timer ticks per second.
+pub fn tick_hz() -> u64 {
+    u64::from(u32_at(kip::TICK_HZ_OFFSET)) | u64::from(u32_at(kip::TICK_HZ_OFFSET + 4)) << 32
+}
+
+/// The boot processes: (name, endpoint).
+pub fn boot_processes() -> impl Iterator<Item = (&'static str, Endpoint)> {
+    let count = (u32_at(kip::BOOT_PROCS_OFFSET) as usize).min(kip::MAX_BOOT_PROCS);
+    (0..count).map(|i| {
+        let at = kip::PROC_TABLE_OFFSET + i * kip::PROC_ENTRY_SIZE;
+        let raw = &page()[at..at + 16];
+        let len = raw.iter().position(|&b| b == 0).unwrap_or(16);
+        (core::str::from_utf8(&raw[..len]).unwrap_or("?"), Endpoint(u32_at(at + 16)))
+    })
+}
+
+/// The endpoint of boot process `name`.
+pub fn endpoint_of(name: &str) -> Option<Endpoint> {
+    boot_processes().find(|(n, _)| *n == name).map(|(_, e)| e)
+}
