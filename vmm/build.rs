@@ -1,6 +1,12 @@
 //! Builds the guest (kernel and programs, for `x86_64-unknown-none`) and
 //! assembles every boot image under `images/`, so that building `viv` is the
 //! only step a user takes. The results are embedded into `viv`.
+//!
+//! Developer escape hatch: with `VIV_SKIP_GUEST=1` in the environment the
+//! guest is not built and `viv` embeds no kernel and no images (an empty
+//! `KERNEL_ELF` and `IMAGES`). That lets the host crate be compiled and its
+//! unit tests run while the guest does not build; `viv run` then reports
+//! that no kernel is embedded.
 
 #[path = "src/image_config.rs"]
 #[allow(dead_code)]
@@ -25,8 +31,26 @@ fn run() -> Result<(), String> {
     let manifest_dir = PathBuf::from(env::var("CARGO_MANIFEST_DIR").unwrap());
     let root = manifest_dir.parent().unwrap().to_path_buf();
     let out_dir = PathBuf::from(env::var("OUT_DIR").unwrap());
-    for dir in ["abi", "kernel-core", "guest-kernel", "guest-servers", "images"] {
+    for dir in [
+        "abi",
+        "kernel-core",
+        "guest-kernel",
+        "guest-servers",
+        "images",
+    ] {
         println!("cargo:rerun-if-changed={}", root.join(dir).display());
+    }
+
+    println!("cargo:rerun-if-env-changed=VIV_SKIP_GUEST");
+    if env::var_os("VIV_SKIP_GUEST").is_some_and(|v| !v.is_empty() && v != "0") {
+        println!(
+            "cargo:warning=VIV_SKIP_GUEST is set: viv is built without a guest kernel or images"
+        );
+        let generated = "/// The guest kernel ELF (empty: built with VIV_SKIP_GUEST).\n\
+                         pub static KERNEL_ELF: &[u8] = &[];\n\
+                         /// Every boot image (none: built with VIV_SKIP_GUEST).\n\
+                         pub static IMAGES: &[(&str, &str, &str, &[u8])] = &[];\n";
+        return fs::write(out_dir.join("guest_artifacts.rs"), generated).map_err(|e| e.to_string());
     }
 
     let target_dir = root.join("target").join("guest");
@@ -37,9 +61,22 @@ fn run() -> Result<(), String> {
     let kernel = bin_dir.join("guest-kernel");
     let mut generated = String::new();
     writeln!(generated, "/// The guest kernel ELF.").unwrap();
-    writeln!(generated, "pub static KERNEL_ELF: &[u8] = include_bytes!({:?});", kernel.display().to_string()).unwrap();
-    writeln!(generated, "/// Every boot image: (name, description, default command line, archive).").unwrap();
-    writeln!(generated, "pub static IMAGES: &[(&str, &str, &str, &[u8])] = &[").unwrap();
+    writeln!(
+        generated,
+        "pub static KERNEL_ELF: &[u8] = include_bytes!({:?});",
+        kernel.display().to_string()
+    )
+    .unwrap();
+    writeln!(
+        generated,
+        "/// Every boot image: (name, description, default command line, archive)."
+    )
+    .unwrap();
+    writeln!(
+        generated,
+        "pub static IMAGES: &[(&str, &str, &str, &[u8])] = &["
+    )
+    .unwrap();
 
     let images_out = out_dir.join("images");
     fs::create_dir_all(&images_out).map_err(|e| e.to_string())?;
@@ -57,7 +94,11 @@ fn run() -> Result<(), String> {
             .build_image(|program| {
                 let path = bin_dir.join(program);
                 fs::read(&path).map_err(|e| {
-                    format!("{}: program {program:?}: {} ({e})", config_path.display(), path.display())
+                    format!(
+                        "{}: program {program:?}: {} ({e})",
+                        config_path.display(),
+                        path.display()
+                    )
                 })
             })
             .map_err(|e| format!("{}: {e}", config_path.display()))?;
@@ -81,7 +122,13 @@ fn build_guest(dir: &Path, target_dir: &Path) -> Result<(), String> {
     let cargo = env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     let mut cmd = Command::new(cargo);
     cmd.current_dir(dir)
-        .args(["build", "--release", "--target", GUEST_TARGET, "--target-dir"])
+        .args([
+            "build",
+            "--release",
+            "--target",
+            GUEST_TARGET,
+            "--target-dir",
+        ])
         .arg(target_dir);
     // The outer build's settings are for the host; the guest gets its own.
     for var in [
@@ -101,7 +148,9 @@ fn build_guest(dir: &Path, target_dir: &Path) -> Result<(), String> {
     // linked and user programs are mapped where they are linked, so nobody
     // applies relocations.
     cmd.env("CARGO_ENCODED_RUSTFLAGS", "-Crelocation-model=static");
-    let status = cmd.status().map_err(|e| format!("cannot run cargo for {}: {e}", dir.display()))?;
+    let status = cmd
+        .status()
+        .map_err(|e| format!("cannot run cargo for {}: {e}", dir.display()))?;
     if !status.success() {
         return Err(format!(
             "building the guest in {} failed; is the target installed? (rustup target add {GUEST_TARGET})",

@@ -66,7 +66,12 @@ impl ImageConfig {
             // toml's messages span several lines; keep the first and the
             // position so the error stays one line.
             let line = e.span().map(|s| text[..s.start].lines().count().max(1));
-            let first = e.message().lines().next().unwrap_or("invalid TOML").to_string();
+            let first = e
+                .message()
+                .lines()
+                .next()
+                .unwrap_or("invalid TOML")
+                .to_string();
             match line {
                 Some(n) => format!("line {n}: {first}"),
                 None => first,
@@ -81,12 +86,17 @@ impl ImageConfig {
             return Err("no [[program]] entries".into());
         }
         if self.programs.len() > abi::boot_image::MAX_PROGRAMS {
-            return Err(format!("more than {} programs", abi::boot_image::MAX_PROGRAMS));
+            return Err(format!(
+                "more than {} programs",
+                abi::boot_image::MAX_PROGRAMS
+            ));
         }
         for (i, p) in self.programs.iter().enumerate() {
             let valid_name = !p.name.is_empty()
                 && p.name.len() <= abi::boot_image::NAME_MAX
-                && p.name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+                && p.name
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
             if !valid_name {
                 return Err(format!(
                     "program {}: name {:?} must be 1-16 letters, digits, '-' or '_'",
@@ -95,7 +105,10 @@ impl ImageConfig {
                 ));
             }
             if p.priority > LOWEST_PRIORITY {
-                return Err(format!("program {:?}: priority {} is above {LOWEST_PRIORITY}", p.name, p.priority));
+                return Err(format!(
+                    "program {:?}: priority {} is above {LOWEST_PRIORITY}",
+                    p.name, p.priority
+                ));
             }
             if self.programs[..i].iter().any(|q| q.name == p.name) {
                 return Err(format!("program {:?} is listed twice", p.name));
@@ -118,7 +131,11 @@ impl ImageConfig {
             programs.push(abi::boot_image::builder::Program {
                 name: p.name.clone(),
                 priority: p.priority,
-                flags: if p.poweroff_on_exit { abi::boot_image::FLAG_POWEROFF_ON_EXIT } else { 0 },
+                flags: if p.poweroff_on_exit {
+                    abi::boot_image::FLAG_POWEROFF_ON_EXIT
+                } else {
+                    0
+                },
                 elf: elf_of(&p.name)?,
             });
         }

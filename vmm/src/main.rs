@@ -1,1 +1,190 @@
-fn main() {}
+//! `viv`: the Vivarium command-line tool.
+//!
+//! Every failure ends in one line on stderr and a documented exit status
+//! (`cli::EXIT_STATUS_HELP`); user errors never produce a Rust panic.
+
+mod cli;
+
+use std::fmt::Write as _;
+use std::io::Write as _;
+use std::path::Path;
+use std::process::ExitCode;
+
+use abi::layout::EntryKind;
+use abi::platform::STATUS_HOST_ERROR;
+use clap::Parser;
+use vmm::config::{build_cmdline, embedded_images, embedded_kernel, find_image, RunConfig};
+use vmm::{Exit, RunOutcome};
+
+use cli::{BenchArgs, Cli, Command, ExportArgs, RunArgs};
+
+/// A failure of `viv` itself: message and exit status.
+struct Failure(String, i32);
+
+impl From<vmm::Error> for Failure {
+    fn from(e: vmm::Error) -> Failure {
+        Failure(e.to_string(), STATUS_HOST_ERROR)
+    }
+}
+
+fn host_error(message: String) -> Failure {
+    Failure(message, STATUS_HOST_ERROR)
+}
+
+fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            let _ = e.print();
+            // --help and --version are not errors.
+            return ExitCode::from(if e.use_stderr() {
+                STATUS_HOST_ERROR as u8
+            } else {
+                0
+            });
+        }
+    };
+    let level = match cli.verbose {
+        0 => "warn",
+        1 => "info",
+        2 => "debug",
+        _ => "trace",
+    };
+    env_logger::Builder::from_env(env_logger::Env::default().default_filter_or(level)).init();
+    let status = match dispatch(cli.command) {
+        Ok(status) => status,
+        Err(Failure(message, status)) => {
+            eprintln!("viv: {message}");
+            status
+        }
+    };
+    let _ = std::io::stdout().flush();
+    ExitCode::from(status.clamp(0, 255) as u8)
+}
+
+fn dispatch(command: Command) -> Result<i32, Failure> {
+    match command {
+        Command::Run(args) => run(args),
+        Command::Images => images(),
+        Command::Export(args) => export(args),
+        Command::Bench(args) => bench(args),
+    }
+}
+
+fn run(args: RunArgs) -> Result<i32, Failure> {
+    let mut config = RunConfig::for_image(&args.image)?;
+    config.append = args.append;
+    config.memory_mib = args.memory;
+    config.memory_bytes()?;
+    config.timeout = args.timeout;
+    config.entry = args.syscall_entry.into();
+    config.echo_console = true;
+    config.capture_console = false;
+    config.forward_stdin = true;
+    let outcome = vmm::run(&config)?;
+    report_end(&outcome, args.timeout.map(|t| t.as_secs_f64()));
+    Ok(outcome.exit_status())
+}
+
+/// The one-line message for an ending other than a power-off.
+fn report_end(outcome: &RunOutcome, timeout_secs: Option<f64>) {
+    let status = outcome.exit_status();
+    match &outcome.exit {
+        Exit::PowerOff(s) => log::info!("guest powered off with status {s}"),
+        Exit::KernelPanic => eprintln!("viv: guest kernel panic"),
+        Exit::TripleFault => eprintln!("viv: guest triple fault (exit status {status})"),
+        Exit::Timeout => eprintln!(
+            "viv: guest still running after {}s; stopped (exit status {status})",
+            timeout_secs.unwrap_or_default()
+        ),
+        Exit::VmError(why) => eprintln!("viv: VM error: {why} (exit status {status})"),
+    }
+}
+
+fn images() -> Result<i32, Failure> {
+    let images = embedded_images();
+    if images.is_empty() {
+        println!("no images embedded (viv was built with VIV_SKIP_GUEST)");
+        return Ok(0);
+    }
+    let mut out = String::new();
+    for image in images {
+        let programs = match abi::boot_image::BootImage::parse(image.archive) {
+            Ok(parsed) => parsed
+                .entries()
+                .map(|e| e.name)
+                .collect::<Vec<_>>()
+                .join(" "),
+            Err(e) => format!("(unreadable: {e})"),
+        };
+        let _ = writeln!(out, "{:<12} {}", image.name, image.description);
+        let _ = writeln!(out, "{:<12}   programs: {programs}", "");
+        if !image.cmdline.is_empty() {
+            let _ = writeln!(out, "{:<12}   command line: {}", "", image.cmdline);
+        }
+    }
+    print!("{out}");
+    Ok(0)
+}
+
+/// Quotes `text` for a POSIX shell when it needs it.
+fn shell_quote(text: &str) -> String {
+    let safe = !text.is_empty()
+        && text
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"/._-+=,:@".contains(&b));
+    if safe {
+        text.to_string()
+    } else {
+        format!("'{}'", text.replace('\'', r"'\''"))
+    }
+}
+
+fn export(args: ExportArgs) -> Result<i32, Failure> {
+    let image = find_image(&args.image)?;
+    let kernel = embedded_kernel()?;
+    let dir: &Path = &args.out;
+    std::fs::create_dir_all(dir)
+        .map_err(|e| host_error(format!("cannot create {}: {e}", dir.display())))?;
+    let kernel_path = dir.join("kernel.elf");
+    let image_path = dir.join(format!("{}.img", image.name));
+    for (path, bytes) in [(&kernel_path, kernel), (&image_path, image.archive)] {
+        std::fs::write(path, bytes)
+            .map_err(|e| host_error(format!("cannot write {}: {e}", path.display())))?;
+    }
+    // QEMU (TCG or hardware KVM) runs the syscall entry.
+    let cmdline = build_cmdline(image.cmdline, EntryKind::Syscall, &args.append);
+    println!(
+        "qemu-system-x86_64 -kernel {} -initrd {} -append {} -device isa-debug-exit,iobase=0xf4,iosize=0x04 \
+         -serial stdio -display none -no-reboot -m {}",
+        shell_quote(&kernel_path.display().to_string()),
+        shell_quote(&image_path.display().to_string()),
+        format_args!("\"{}\"", cmdline.replace('\\', "\\\\").replace('"', "\\\"").replace('$', "\\$").replace('`', "\\`")),
+        vmm::config::DEFAULT_MEMORY_MIB
+    );
+    Ok(0)
+}
+
+fn bench(args: BenchArgs) -> Result<i32, Failure> {
+    let report = vmm::bench::run_bench(args.rounds, args.boot_runs, args.syscall_entry.into())?;
+    if args.json {
+        let json =
+            serde_json::to_string_pretty(&report).map_err(|e| host_error(format!("JSON: {e}")))?;
+        println!("{json}");
+    } else {
+        print!("{}", vmm::bench::format_table(&report));
+    }
+    Ok(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shell_quoting() {
+        assert_eq!(shell_quote("/tmp/out/kernel.elf"), "/tmp/out/kernel.elf");
+        assert_eq!(shell_quote("/tmp/my dir/k"), "'/tmp/my dir/k'");
+        assert_eq!(shell_quote("it's"), r"'it'\''s'");
+    }
+}

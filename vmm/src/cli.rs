@@ -1,0 +1,261 @@
+//! `viv`'s command line (clap derive).
+//!
+//! The exit statuses are part of the interface (CI scripts test them), so
+//! every `--help` lists them; a unit test checks that the text names every
+//! `abi::platform::STATUS_*` value.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use vmm::EntryChoice;
+
+/// The exit-status table printed after every help text.
+pub const EXIT_STATUS_HELP: &str = "\
+Exit status:
+  0-119  the guest powered off with this status (larger guest statuses are clamped to 119)
+  120    host error: bad arguments, unknown image, /dev/kvm missing or not accessible
+  121    VM error: KVM could not run the guest (failed entry, internal error, unexpected exit)
+  122    the guest triple-faulted
+  123    the guest kernel panicked
+  124    the guest was still running at --timeout and was stopped";
+
+/// Vivarium: a KVM virtual machine monitor that boots the Vivarium
+/// microkernel and its servers.
+#[derive(Debug, Parser)]
+#[command(name = "viv", version, after_help = EXIT_STATUS_HELP, propagate_version = true)]
+pub struct Cli {
+    /// Print log messages (-v: info, -vv: debug, -vvv: trace; default: warnings only).
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Boot an image and attach the console (stdin to the guest's serial
+    /// port, its output to stdout) until the guest powers off.
+    #[command(after_help = EXIT_STATUS_HELP)]
+    Run(RunArgs),
+    /// List the boot images embedded in viv, with their programs.
+    #[command(after_help = EXIT_STATUS_HELP)]
+    Images,
+    /// Write the kernel and an image to a directory and print the QEMU
+    /// command line that boots them (QEMU exits with 2*status+1).
+    #[command(after_help = EXIT_STATUS_HELP)]
+    Export(ExportArgs),
+    /// Measure boot time and the IPC round trip (time, kernel instructions
+    /// and VM exits, counted by KVM).
+    #[command(after_help = EXIT_STATUS_HELP)]
+    Bench(BenchArgs),
+}
+
+/// The system-call entry the guest kernel uses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum EntryArg {
+    /// `trap` on software KVM (/sys/module/kvm_pvm exists), else `syscall`.
+    Auto,
+    /// syscall/sysret (hardware KVM, QEMU).
+    Syscall,
+    /// int3/iretq (software KVM, where syscall does not work).
+    Trap,
+}
+
+impl From<EntryArg> for EntryChoice {
+    fn from(e: EntryArg) -> EntryChoice {
+        match e {
+            EntryArg::Auto => EntryChoice::Auto,
+            EntryArg::Syscall => EntryChoice::Syscall,
+            EntryArg::Trap => EntryChoice::Trap,
+        }
+    }
+}
+
+/// Parses a positive number of seconds ("5", "0.5").
+pub fn parse_seconds(text: &str) -> Result<Duration, String> {
+    let secs: f64 = text
+        .trim()
+        .parse()
+        .map_err(|_| format!("{text:?} is not a number of seconds"))?;
+    if !(secs > 0.0) {
+        return Err(format!("{text:?}: the timeout must be more than 0 seconds"));
+    }
+    Duration::try_from_secs_f64(secs).map_err(|_| format!("{text:?}: timeout too large"))
+}
+
+/// `viv run`.
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// Boot image to run (see `viv images`).
+    #[arg(long, default_value = vmm::DEFAULT_IMAGE, value_name = "NAME")]
+    pub image: String,
+    /// Stop the guest after this many seconds (fractions allowed) and exit
+    /// with status 124.
+    #[arg(long, value_name = "SECS", value_parser = parse_seconds)]
+    pub timeout: Option<Duration>,
+    /// Text appended to the kernel command line (after the image's default
+    /// and viv.entry=...; a later key=value overrides an earlier one).
+    #[arg(
+        long,
+        value_name = "CMDLINE",
+        default_value = "",
+        allow_hyphen_values = true
+    )]
+    pub append: String,
+    /// Guest memory in MiB (4 to 1024).
+    #[arg(long, value_name = "MIB", default_value_t = vmm::config::DEFAULT_MEMORY_MIB)]
+    pub memory: u64,
+    /// System-call entry passed to the kernel as viv.entry=...
+    #[arg(long, value_enum, default_value_t = EntryArg::Auto)]
+    pub syscall_entry: EntryArg,
+}
+
+/// `viv export`.
+#[derive(Debug, Args)]
+pub struct ExportArgs {
+    /// Boot image to export (see `viv images`).
+    #[arg(long, value_name = "NAME")]
+    pub image: String,
+    /// Directory to write kernel.elf and NAME.img into (created if needed).
+    #[arg(long, value_name = "DIR")]
+    pub out: PathBuf,
+    /// Text appended to the kernel command line in the printed command.
+    #[arg(
+        long,
+        value_name = "CMDLINE",
+        default_value = "",
+        allow_hyphen_values = true
+    )]
+    pub append: String,
+}
+
+/// `viv bench`.
+#[derive(Debug, Args)]
+pub struct BenchArgs {
+    /// Pingpong round trips to measure.
+    #[arg(long, value_name = "N", default_value_t = vmm::bench::DEFAULT_ROUNDS,
+          value_parser = clap::value_parser!(u64).range(1..))]
+    pub rounds: u64,
+    /// Boots of image hello to take the median of.
+    #[arg(long, value_name = "N", default_value_t = vmm::bench::DEFAULT_BOOT_RUNS,
+          value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..=1000))]
+    pub boot_runs: usize,
+    /// Print JSON instead of a table.
+    #[arg(long)]
+    pub json: bool,
+    /// System-call entry passed to the kernel as viv.entry=...
+    #[arg(long, value_enum, default_value_t = EntryArg::Auto)]
+    pub syscall_entry: EntryArg,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn the_command_is_well_formed() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn every_help_lists_the_exit_statuses() {
+        use abi::platform::*;
+        let statuses = [
+            STATUS_HOST_ERROR,
+            STATUS_VM_ERROR,
+            STATUS_TRIPLE_FAULT,
+            STATUS_KERNEL_PANIC,
+            STATUS_TIMEOUT,
+        ];
+        let mut cmd = Cli::command();
+        let mut helps = vec![cmd.render_long_help().to_string()];
+        for sub in cmd.get_subcommands_mut().filter(|s| s.get_name() != "help") {
+            helps.push(sub.render_long_help().to_string());
+        }
+        assert_eq!(helps.len(), 5);
+        for help in helps {
+            for s in statuses {
+                assert!(
+                    help.contains(&format!("  {s} ")),
+                    "status {s} missing from:\n{help}"
+                );
+            }
+            assert!(help.contains(&format!("0-{GUEST_STATUS_MAX}")));
+        }
+    }
+
+    #[test]
+    fn run_arguments_parse() {
+        let cli = Cli::try_parse_from(["viv", "run"]).unwrap();
+        let Command::Run(run) = cli.command else {
+            panic!()
+        };
+        assert_eq!(run.image, "hello");
+        assert_eq!(run.memory, 128);
+        assert_eq!(run.timeout, None);
+        assert_eq!(run.syscall_entry, EntryArg::Auto);
+
+        let cli = Cli::try_parse_from([
+            "viv",
+            "-v",
+            "run",
+            "--image",
+            "pingpong",
+            "--timeout",
+            "0.5",
+            "--append",
+            "a=1 b=2",
+            "--memory",
+            "64",
+            "--syscall-entry",
+            "trap",
+        ])
+        .unwrap();
+        assert_eq!(cli.verbose, 1);
+        let Command::Run(run) = cli.command else {
+            panic!()
+        };
+        assert_eq!(run.image, "pingpong");
+        assert_eq!(run.timeout, Some(Duration::from_millis(500)));
+        assert_eq!(run.append, "a=1 b=2");
+        assert_eq!(run.memory, 64);
+        assert_eq!(EntryChoice::from(run.syscall_entry), EntryChoice::Trap);
+
+        assert!(Cli::try_parse_from(["viv", "run", "--timeout", "0"]).is_err());
+        assert!(Cli::try_parse_from(["viv", "run", "--timeout", "-1"]).is_err());
+        assert!(Cli::try_parse_from(["viv", "run", "--timeout", "soon"]).is_err());
+        assert!(Cli::try_parse_from(["viv", "run", "--syscall-entry", "sysenter"]).is_err());
+        assert!(Cli::try_parse_from(["viv", "export", "--image", "hello"]).is_err());
+        assert!(Cli::try_parse_from(["viv", "bench", "--rounds", "0"]).is_err());
+    }
+
+    #[test]
+    fn bench_and_export_arguments_parse() {
+        let cli = Cli::try_parse_from(["viv", "bench", "--json", "--rounds", "7"]).unwrap();
+        let Command::Bench(b) = cli.command else {
+            panic!()
+        };
+        assert!(b.json);
+        assert_eq!((b.rounds, b.boot_runs), (7, 5));
+        let cli =
+            Cli::try_parse_from(["viv", "export", "--image", "hello", "--out", "/tmp/x"]).unwrap();
+        let Command::Export(e) = cli.command else {
+            panic!()
+        };
+        assert_eq!(e.out, PathBuf::from("/tmp/x"));
+    }
+
+    #[test]
+    fn seconds_parse() {
+        assert_eq!(parse_seconds("5").unwrap(), Duration::from_secs(5));
+        assert_eq!(parse_seconds("0.25").unwrap(), Duration::from_millis(250));
+        assert!(parse_seconds("nan").is_err());
+        assert!(parse_seconds("inf").is_err());
+        assert!(parse_seconds("1e30").is_err());
+    }
+}

@@ -1,0 +1,155 @@
+//! The vCPU run loop: `KVM_RUN`, then handle the exit, until the guest
+//! powers off, faults, fails or runs out of time.
+//!
+//! Why so few exit kinds are expected: with KVM's in-kernel irqchip the
+//! LAPIC, its timer and `hlt` are handled inside KVM, so the guest only
+//! exits to us for port I/O (UART, power-off, bench marks) and the rare
+//! MMIO access outside RAM. Anything else is reported as a VM error with
+//! its reason; guest behaviour never panics the VMM.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Instant;
+
+use kvm_bindings::KVM_INTERNAL_ERROR_EMULATION;
+use kvm_ioctls::{VcpuExit, VcpuFd};
+
+use crate::devices::{IoAction, PortIo};
+use crate::outcome::{Exit, Mark};
+use crate::stats::{StatsSnapshot, VcpuStats};
+
+/// What the vCPU thread hands back.
+#[derive(Debug)]
+pub struct VcpuResult {
+    /// How the run ended.
+    pub exit: Exit,
+    /// Bench marks, in order.
+    pub marks: Vec<Mark>,
+    /// Statistics at the end.
+    pub final_stats: StatsSnapshot,
+}
+
+/// A configured vCPU with its devices, ready to run.
+pub struct VcpuRunner {
+    /// The vCPU.
+    pub vcpu: VcpuFd,
+    /// Port-I/O devices.
+    pub io: PortIo,
+    /// Its statistics, if KVM offers them.
+    pub stats: Option<VcpuStats>,
+    /// When the run started (marks are timed from here).
+    pub start: Instant,
+    /// Set by the watchdog when the deadline has passed.
+    pub timed_out: Arc<AtomicBool>,
+}
+
+/// What one exit means for the loop.
+enum Step {
+    Continue,
+    Mark(u32),
+    End(Exit),
+    InternalError,
+}
+
+impl VcpuRunner {
+    fn snapshot(&mut self) -> StatsSnapshot {
+        match self.stats.as_mut().map(|s| s.snapshot()) {
+            Some(Ok(snap)) => snap,
+            Some(Err(e)) => {
+                log::warn!("{e}");
+                StatsSnapshot::default()
+            }
+            None => StatsSnapshot::default(),
+        }
+    }
+
+    fn rip(&self) -> String {
+        match self.vcpu.get_regs() {
+            Ok(regs) => format!("{:#x}", regs.rip),
+            Err(_) => "?".into(),
+        }
+    }
+
+    fn internal_error(&mut self) -> String {
+        // SAFETY: the last exit reason was KVM_EXIT_INTERNAL_ERROR, so the
+        // `internal` member of the exit union is the one KVM filled in.
+        let internal = unsafe { self.vcpu.get_kvm_run().__bindgen_anon_1.internal };
+        let what = if internal.suberror == KVM_INTERNAL_ERROR_EMULATION {
+            "instruction emulation failed".to_string()
+        } else {
+            format!("suberror {}", internal.suberror)
+        };
+        format!("KVM internal error ({what}) at rip {}", self.rip())
+    }
+
+    fn step(&mut self) -> Step {
+        let exit = match self.vcpu.run() {
+            Ok(exit) => exit,
+            Err(e) if e.errno() == libc::EINTR || e.errno() == libc::EAGAIN => {
+                self.vcpu.set_kvm_immediate_exit(0);
+                return Step::Continue;
+            }
+            Err(e) => return Step::End(Exit::VmError(format!("KVM_RUN failed: {e}"))),
+        };
+        match exit {
+            VcpuExit::IoIn(port, data) => {
+                self.io.read(port, data);
+                Step::Continue
+            }
+            VcpuExit::IoOut(port, data) => match self.io.write(port, data) {
+                IoAction::Continue => Step::Continue,
+                IoAction::PowerOff(status) => Step::End(Exit::from_poweroff(status)),
+                IoAction::Mark(id) => Step::Mark(id),
+            },
+            VcpuExit::MmioRead(addr, data) => {
+                log::debug!("MMIO read of {} byte(s) at {addr:#x}: no device", data.len());
+                data.fill(0xff);
+                Step::Continue
+            }
+            VcpuExit::MmioWrite(addr, data) => {
+                log::debug!("MMIO write of {data:x?} at {addr:#x} ignored: no device");
+                Step::Continue
+            }
+            VcpuExit::Intr => Step::Continue,
+            VcpuExit::Shutdown => {
+                log::debug!("triple fault at rip {}", self.rip());
+                Step::End(Exit::TripleFault)
+            }
+            VcpuExit::Hlt => Step::End(Exit::VmError("guest halted with interrupts off".into())),
+            VcpuExit::FailEntry(reason, cpu) => Step::End(Exit::VmError(format!(
+                "KVM could not enter the guest (hardware entry failure reason {reason:#x} on host CPU {cpu})"
+            ))),
+            VcpuExit::InternalError => Step::InternalError,
+            VcpuExit::SystemEvent(kind, data) => {
+                Step::End(Exit::VmError(format!("unexpected KVM system event {kind} {data:x?}")))
+            }
+            other => Step::End(Exit::VmError(format!("unexpected VM exit {other:?}"))),
+        }
+    }
+
+    /// Runs the guest to its end.
+    pub fn run(mut self) -> VcpuResult {
+        let mut marks = Vec::new();
+        let exit = loop {
+            if self.timed_out.load(Ordering::Acquire) {
+                break Exit::Timeout;
+            }
+            match self.step() {
+                Step::Continue => {}
+                Step::Mark(id) => {
+                    let time_ns = self.start.elapsed().as_nanos() as u64;
+                    let stats = self.snapshot();
+                    marks.push(Mark { id, time_ns, stats });
+                }
+                Step::InternalError => break Exit::VmError(self.internal_error()),
+                Step::End(exit) => break exit,
+            }
+        };
+        let final_stats = self.snapshot();
+        VcpuResult {
+            exit,
+            marks,
+            final_stats,
+        }
+    }
+}

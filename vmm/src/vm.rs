@@ -1,0 +1,145 @@
+//! One run of a guest: build the VM, boot it, supervise it, collect the
+//! outcome.
+//!
+//! Order matters for KVM on x86: the TSS address and the in-kernel irqchip
+//! must exist before the vCPU is created (the vCPU's LAPIC belongs to that
+//! irqchip), and the irqfd needs the irqchip. The vCPU runs on its own
+//! thread so that the watchdog (this thread) can signal it; the guest
+//! memory lives on this thread's stack frame until the vCPU thread has
+//! been joined.
+
+use std::io::Write;
+use std::sync::atomic::AtomicBool;
+use std::sync::{mpsc, Arc, Mutex};
+use std::time::Instant;
+
+use kvm_ioctls::Kvm;
+use vmm_sys_util::eventfd::EventFd;
+
+use crate::config::RunConfig;
+use crate::devices::serial::{new_serial, ConsoleSink, RoomNotifier};
+use crate::devices::stdin::StdinThread;
+use crate::devices::PortIo;
+use crate::outcome::RunOutcome;
+use crate::stats::VcpuStats;
+use crate::vcpu::VcpuRunner;
+use crate::{boot, cpu, memory, watchdog, Error};
+
+/// Address of the three-page TSS region KVM needs on Intel (below 4 GiB,
+/// outside RAM and the LAPIC/IOAPIC windows).
+pub const KVM_TSS_ADDRESS: usize = 0xfffb_d000;
+
+/// Opens `/dev/kvm`, turning the usual failures into one clear line.
+pub fn open_kvm() -> Result<Kvm, Error> {
+    Kvm::new().map_err(|e| {
+        let why = match e.errno() {
+            libc::ENOENT => {
+                "/dev/kvm does not exist (is KVM enabled in the kernel and the BIOS?)".to_string()
+            }
+            libc::EACCES | libc::EPERM => {
+                "/dev/kvm is not accessible to this user (add yourself to the kvm group)"
+                    .to_string()
+            }
+            _ => format!("cannot open /dev/kvm: {e}"),
+        };
+        Error::KvmUnavailable(why)
+    })
+}
+
+/// Boots `config` and runs it to its end.
+pub fn run(config: &RunConfig) -> Result<RunOutcome, Error> {
+    let start = Instant::now();
+    let kvm_err = |what: &'static str| move |e| Error::Kvm(what, e);
+    let mem_size = config.memory_bytes()?;
+    let kvm = open_kvm()?;
+    let vm = kvm.create_vm().map_err(kvm_err("KVM_CREATE_VM"))?;
+    let mem = memory::create(mem_size)?;
+    memory::register(&vm, &mem)?;
+    vm.set_tss_address(KVM_TSS_ADDRESS)
+        .map_err(kvm_err("KVM_SET_TSS_ADDR"))?;
+    vm.create_irq_chip()
+        .map_err(kvm_err("KVM_CREATE_IRQCHIP"))?;
+
+    let cmdline = config.cmdline();
+    log::info!("kernel command line: {cmdline}");
+    let layout = boot::load(&mem, &config.kernel, &config.archive, &cmdline)?;
+    log::debug!("boot layout: {layout:x?}");
+    cpu::write_gdt(&mem)?;
+
+    let host_err =
+        |what: &'static str| move |e: std::io::Error| Error::Host(format!("{what}: {e}"));
+    let irq = EventFd::new(libc::EFD_NONBLOCK).map_err(host_err("eventfd"))?;
+    vm.register_irqfd(&irq, abi::platform::IRQ_COM1)
+        .map_err(kvm_err("KVM_IRQFD"))?;
+    let room = Arc::new(RoomNotifier::new().map_err(host_err("eventfd"))?);
+    let capture = config
+        .capture_console
+        .then(|| Arc::new(Mutex::new(Vec::new())));
+    let sink = ConsoleSink {
+        echo: config.echo_console,
+        capture: capture.clone(),
+    };
+    let serial = Arc::new(Mutex::new(new_serial(irq, room.clone(), sink)));
+
+    let vcpu = vm.create_vcpu(0).map_err(kvm_err("KVM_CREATE_VCPU"))?;
+    cpu::setup(&kvm, &vcpu, layout.entry, layout.start_info)?;
+    let stats = match VcpuStats::open(&vcpu) {
+        Ok(stats) => Some(stats),
+        Err(e) => {
+            log::warn!("{e}; runs will have no statistics");
+            None
+        }
+    };
+    watchdog::install()?;
+
+    let stdin = if config.forward_stdin {
+        Some(
+            StdinThread::spawn(libc::STDIN_FILENO, serial.clone(), room)
+                .map_err(host_err("stdin thread"))?,
+        )
+    } else {
+        None
+    };
+
+    let timed_out = Arc::new(AtomicBool::new(false));
+    let runner = VcpuRunner {
+        vcpu,
+        io: PortIo::new(serial),
+        stats,
+        start,
+        timed_out: timed_out.clone(),
+    };
+    let (done_tx, done_rx) = mpsc::channel();
+    let handle = std::thread::Builder::new()
+        .name("viv-vcpu0".into())
+        .spawn(move || {
+            let result = runner.run();
+            let _ = done_tx.send(());
+            result
+        })
+        .map_err(host_err("vCPU thread"))?;
+    watchdog::supervise(&handle, config.timeout, &timed_out, &done_rx);
+    let result = handle
+        .join()
+        .map_err(|_| Error::Host("the vCPU thread panicked".into()))?;
+    let wall_time = start.elapsed();
+    if let Some(stdin) = stdin {
+        stdin.stop();
+    }
+    if config.echo_console {
+        let _ = std::io::stdout().flush();
+    }
+    // The VM and its memory go away together, after the vCPU thread.
+    drop(vm);
+    drop(mem);
+
+    let console =
+        capture.map(|c| std::mem::take(&mut *c.lock().unwrap_or_else(|e| e.into_inner())));
+    Ok(RunOutcome {
+        exit: result.exit,
+        marks: result.marks,
+        final_stats: result.final_stats,
+        wall_time,
+        console,
+    })
+}
