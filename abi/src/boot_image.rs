@@ -13,11 +13,13 @@ use crate::layout::PAGE_SIZE;
 /// Magic bytes at offset 0.
 pub const MAGIC: [u8; 8] = *b"VIVBOOT\0";
 /// Format version this crate reads and writes.
-pub const VERSION: u32 = 1;
+pub const VERSION: u32 = 2;
 /// Size of the header before the entries.
 pub const HEADER_SIZE: usize = 32;
 /// Size of one entry.
-pub const ENTRY_SIZE: usize = 64;
+pub const ENTRY_SIZE: usize = 128;
+/// Most I/O port ranges one program may be granted.
+pub const MAX_IO_RANGES: usize = 4;
 /// Most programs one image holds (entries fill the header page).
 pub const MAX_PROGRAMS: usize = (PAGE_SIZE as usize - HEADER_SIZE) / ENTRY_SIZE;
 /// Longest program name.
@@ -26,6 +28,30 @@ pub const NAME_MAX: usize = 16;
 /// Flag: when this program exits, the kernel powers the machine off with
 /// the program's exit status.
 pub const FLAG_POWEROFF_ON_EXIT: u8 = 1;
+
+/// What a program may do, as the kernel enforces it.
+///
+/// Bit `n` of `traps` allows trap number `n` ([`crate::syscall::Trap`]);
+/// bit `n` of `kernel_calls` allows kernel call `n`
+/// ([`crate::syscall::KernelCall`]); bit `i` of `send_to` allows IPC to the
+/// program at index `i` of the same image (boot processes get the slots
+/// of their index); bit `n` of `irqs` allows IRQ line `n`.
+#[derive(Clone, Copy, PartialEq, Eq, Debug, Default)]
+pub struct Privileges {
+    pub traps: u8,
+    pub kernel_calls: u64,
+    pub send_to: u64,
+    pub irqs: u32,
+    /// Inclusive port ranges; `(0, 0)` entries are unused.
+    pub io_ranges: [(u16, u16); MAX_IO_RANGES],
+}
+
+impl Privileges {
+    /// True when port `port` is inside one of the granted ranges.
+    pub fn allows_port(&self, port: u16) -> bool {
+        self.io_ranges.iter().any(|&(first, last)| last != 0 && (first..=last).contains(&port))
+    }
+}
 
 /// One program of the boot image.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
@@ -40,6 +66,11 @@ pub struct Entry<'a> {
     pub priority: u8,
     /// `FLAG_*` bits.
     pub flags: u8,
+    /// What the program may do.
+    pub privileges: Privileges,
+    /// Heartbeat period for the reincarnation server, in milliseconds (0 =
+    /// none).
+    pub heartbeat_ms: u32,
 }
 
 /// Why an archive was refused.
@@ -79,6 +110,22 @@ fn le_u32(bytes: &[u8], at: usize) -> u32 {
 fn le_u64(bytes: &[u8], at: usize) -> u64 {
     u64::from(le_u32(bytes, at)) | u64::from(le_u32(bytes, at + 4)) << 32
 }
+
+fn le_u16(bytes: &[u8], at: usize) -> u16 {
+    u16::from_le_bytes([bytes[at], bytes[at + 1]])
+}
+
+// Entry field offsets.
+const AT_OFFSET: usize = 16;
+const AT_SIZE: usize = 24;
+const AT_PRIORITY: usize = 32;
+const AT_FLAGS: usize = 33;
+const AT_TRAPS: usize = 34;
+const AT_IRQS: usize = 36;
+const AT_SEND_TO: usize = 40;
+const AT_KERNEL_CALLS: usize = 48;
+const AT_IO_RANGES: usize = 56;
+const AT_HEARTBEAT: usize = 72;
 
 /// A validated boot image.
 #[derive(Clone, Copy, Debug)]
@@ -121,8 +168,8 @@ impl<'a> BootImage<'a> {
         if len == 0 || !raw_name[..len].iter().all(|b| b.is_ascii_graphic()) {
             return Err(ParseError::BadName(index));
         }
-        let offset = le_u64(self.bytes, at + 16);
-        let size = le_u64(self.bytes, at + 24);
+        let offset = le_u64(self.bytes, at + AT_OFFSET);
+        let size = le_u64(self.bytes, at + AT_SIZE);
         let end = offset.checked_add(size).ok_or(ParseError::BadRange(index))?;
         if offset % PAGE_SIZE != 0 || offset < PAGE_SIZE || end > self.bytes.len() as u64 {
             return Err(ParseError::BadRange(index));
@@ -146,12 +193,25 @@ impl<'a> BootImage<'a> {
         let at = HEADER_SIZE + index * ENTRY_SIZE;
         let raw_name = &self.bytes[at..at + NAME_MAX];
         let len = raw_name.iter().position(|&b| b == 0).unwrap_or(NAME_MAX);
+        let b = self.bytes;
+        let mut io_ranges = [(0u16, 0u16); MAX_IO_RANGES];
+        for (i, range) in io_ranges.iter_mut().enumerate() {
+            *range = (le_u16(b, at + AT_IO_RANGES + i * 4), le_u16(b, at + AT_IO_RANGES + i * 4 + 2));
+        }
         Entry {
             name: core::str::from_utf8(&raw_name[..len]).unwrap_or("?"),
-            offset: le_u64(self.bytes, at + 16),
-            size: le_u64(self.bytes, at + 24),
-            priority: self.bytes[at + 32],
-            flags: self.bytes[at + 33],
+            offset: le_u64(b, at + AT_OFFSET),
+            size: le_u64(b, at + AT_SIZE),
+            priority: b[at + AT_PRIORITY],
+            flags: b[at + AT_FLAGS],
+            privileges: Privileges {
+                traps: b[at + AT_TRAPS],
+                kernel_calls: le_u64(b, at + AT_KERNEL_CALLS),
+                send_to: le_u64(b, at + AT_SEND_TO),
+                irqs: le_u32(b, at + AT_IRQS),
+                io_ranges,
+            },
+            heartbeat_ms: le_u32(b, at + AT_HEARTBEAT),
         }
     }
 
@@ -183,6 +243,10 @@ pub mod builder {
         pub priority: u8,
         /// `FLAG_*` bits.
         pub flags: u8,
+        /// What the program may do.
+        pub privileges: Privileges,
+        /// Heartbeat period in milliseconds (0 = none).
+        pub heartbeat_ms: u32,
         /// The ELF file.
         pub elf: Vec<u8>,
     }
@@ -208,10 +272,20 @@ pub mod builder {
             out.resize(padded, 0);
             let at = HEADER_SIZE + index * ENTRY_SIZE;
             out[at..at + name.len()].copy_from_slice(name);
-            out[at + 16..at + 24].copy_from_slice(&offset.to_le_bytes());
-            out[at + 24..at + 32].copy_from_slice(&(program.elf.len() as u64).to_le_bytes());
-            out[at + 32] = program.priority;
-            out[at + 33] = program.flags;
+            let p = &program.privileges;
+            out[at + AT_OFFSET..][..8].copy_from_slice(&offset.to_le_bytes());
+            out[at + AT_SIZE..][..8].copy_from_slice(&(program.elf.len() as u64).to_le_bytes());
+            out[at + AT_PRIORITY] = program.priority;
+            out[at + AT_FLAGS] = program.flags;
+            out[at + AT_TRAPS] = p.traps;
+            out[at + AT_IRQS..][..4].copy_from_slice(&p.irqs.to_le_bytes());
+            out[at + AT_SEND_TO..][..8].copy_from_slice(&p.send_to.to_le_bytes());
+            out[at + AT_KERNEL_CALLS..][..8].copy_from_slice(&p.kernel_calls.to_le_bytes());
+            for (i, &(first, last)) in p.io_ranges.iter().enumerate() {
+                out[at + AT_IO_RANGES + i * 4..][..2].copy_from_slice(&first.to_le_bytes());
+                out[at + AT_IO_RANGES + i * 4 + 2..][..2].copy_from_slice(&last.to_le_bytes());
+            }
+            out[at + AT_HEARTBEAT..][..4].copy_from_slice(&program.heartbeat_ms.to_le_bytes());
         }
         let total = out.len() as u64;
         out[16..24].copy_from_slice(&total.to_le_bytes());
@@ -226,7 +300,21 @@ mod tests {
     use std::vec;
 
     fn program(name: &str, elf: &[u8]) -> Program {
-        Program { name: name.into(), priority: 3, flags: FLAG_POWEROFF_ON_EXIT, elf: elf.to_vec() }
+        let privileges = Privileges {
+            traps: 0b1000,
+            kernel_calls: 0x16,
+            send_to: 0b10,
+            irqs: 1 << 4,
+            io_ranges: [(0x3f8, 0x3ff), (0, 0), (0, 0), (0, 0)],
+        };
+        Program {
+            name: name.into(),
+            priority: 3,
+            flags: FLAG_POWEROFF_ON_EXIT,
+            privileges,
+            heartbeat_ms: 250,
+            elf: elf.to_vec(),
+        }
     }
 
     #[test]
@@ -239,6 +327,10 @@ mod tests {
         assert_eq!(image.entry(1).offset % PAGE_SIZE, 0);
         assert_eq!(image.elf(1).len(), 5000);
         assert_eq!(image.entry(1).priority, 3);
+        let p = image.entry(1).privileges;
+        assert_eq!(p, program("x", &[]).privileges);
+        assert!(p.allows_port(0x3fd) && !p.allows_port(0x3f7) && !p.allows_port(0));
+        assert_eq!(image.entry(0).heartbeat_ms, 250);
     }
 
     #[test]
@@ -249,7 +341,7 @@ mod tests {
         bad[0] = b'X';
         assert_eq!(BootImage::parse(&bad).unwrap_err(), ParseError::BadMagic);
         let mut bad = good.clone();
-        bad[HEADER_SIZE + 31] = 0x01; // size far past the end
+        bad[HEADER_SIZE + AT_SIZE + 7] = 0x01; // size far past the end
         assert_eq!(BootImage::parse(&bad).unwrap_err(), ParseError::BadRange(0));
         let mut bad = good.clone();
         bad[HEADER_SIZE] = 0;

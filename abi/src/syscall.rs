@@ -84,6 +84,26 @@ pub enum KernelCall {
 }
 
 impl KernelCall {
+    /// Every kernel call.
+    pub const ALL: [KernelCall; 5] =
+        [KernelCall::Exit, KernelCall::DiagWrite, KernelCall::PowerOff, KernelCall::BenchMark, KernelCall::Uptime];
+
+    /// The name used in image definitions (`kernel_calls = [...]`).
+    pub const fn name(self) -> &'static str {
+        match self {
+            KernelCall::Exit => "exit",
+            KernelCall::DiagWrite => "diag_write",
+            KernelCall::PowerOff => "poweroff",
+            KernelCall::BenchMark => "bench_mark",
+            KernelCall::Uptime => "uptime",
+        }
+    }
+
+    /// The call named `name`.
+    pub fn from_name(name: &str) -> Option<KernelCall> {
+        Self::ALL.iter().copied().find(|c| c.name() == name)
+    }
+
     /// Decodes a kernel call number.
     pub const fn from_number(n: u32) -> Option<KernelCall> {
         Some(match n {

@@ -12,10 +12,24 @@
 //! name = "hello"            # a program of guest-servers/ (its binary name)
 //! priority = 4              # 0 = highest, up to 15
 //! poweroff_on_exit = true   # the machine powers off with its exit status
+//! kind = "user"             # "user" (default) or "system"
+//! ipc = ["pong"]            # destinations by program name, or ["ALL"]
+//! traps = ["sendrec"]       # default: user = sendrec; system = all
+//! kernel_calls = ["exit"]   # default: user = exit, diag_write, uptime,
+//!                           #   bench_mark; system = all
+//! io_ports = ["0x3f8-0x3ff"]  # at most 4 inclusive ranges
+//! irqs = [4]                # IRQ lines 0-31
+//! heartbeat_ms = 0          # for the reincarnation server; 0 = none
 //! ```
+//!
+//! Allowing A to send to B also allows B to send to A (its reply), as in
+//! MINIX 3: the builder makes every send mask symmetric.
 
+use abi::boot_image::Privileges;
+use abi::syscall::{KernelCall, Trap};
 use serde::Deserialize;
 use std::path::Path;
+use toml::Spanned;
 
 /// Lowest scheduling priority (highest number).
 pub const LOWEST_PRIORITY: u8 = 15;
@@ -40,17 +54,77 @@ pub struct ImageConfig {
 #[serde(deny_unknown_fields)]
 pub struct ProgramConfig {
     /// Program name; also the binary built from guest-servers/.
-    pub name: String,
+    pub name: Spanned<String>,
     /// Scheduling priority.
     #[serde(default = "default_priority")]
-    pub priority: u8,
+    pub priority: Spanned<u8>,
     /// Power the machine off with this program's exit status.
     #[serde(default)]
     pub poweroff_on_exit: bool,
+    /// "user" or "system": the default traps and kernel calls.
+    #[serde(default = "default_kind")]
+    pub kind: Spanned<String>,
+    /// Programs this one may send to.
+    #[serde(default)]
+    pub ipc: Vec<Spanned<String>>,
+    /// Allowed traps (default by kind).
+    pub traps: Option<Vec<Spanned<String>>>,
+    /// Allowed kernel calls (default by kind).
+    pub kernel_calls: Option<Vec<Spanned<String>>>,
+    /// Allowed I/O port ranges, "0xFIRST-0xLAST" or "0xPORT".
+    #[serde(default)]
+    pub io_ports: Vec<Spanned<String>>,
+    /// Allowed IRQ lines.
+    #[serde(default)]
+    pub irqs: Vec<Spanned<u32>>,
+    /// Heartbeat period for the reincarnation server (0 = none).
+    #[serde(default)]
+    pub heartbeat_ms: u32,
 }
 
-fn default_priority() -> u8 {
-    8
+fn default_priority() -> Spanned<u8> {
+    Spanned::new(0..0, 8)
+}
+
+fn default_kind() -> Spanned<String> {
+    Spanned::new(0..0, "user".to_string())
+}
+
+const TRAP_NAMES: [(&str, Trap); 6] = [
+    ("send", Trap::Send),
+    ("receive", Trap::Receive),
+    ("sendrec", Trap::SendRec),
+    ("notify", Trap::Notify),
+    ("sendnb", Trap::SendNb),
+    ("senda", Trap::SendA),
+];
+
+/// Kernel calls an ordinary user program gets by default.
+const USER_KERNEL_CALLS: [KernelCall; 4] =
+    [KernelCall::Exit, KernelCall::DiagWrite, KernelCall::Uptime, KernelCall::BenchMark];
+
+/// A problem in a definition, with the byte span it refers to.
+struct Problem {
+    span: std::ops::Range<usize>,
+    message: String,
+}
+
+fn problem<T>(span: std::ops::Range<usize>, message: impl Into<String>) -> Result<T, Problem> {
+    Err(Problem { span, message: message.into() })
+}
+
+/// The 1-based line of byte `offset`.
+fn line_of(text: &str, offset: usize) -> usize {
+    let before = &text.as_bytes()[..offset.min(text.len())];
+    1 + before.iter().filter(|&&b| b == b'\n').count()
+}
+
+fn parse_port(text: &str) -> Option<u16> {
+    let t = text.trim();
+    match t.strip_prefix("0x").or_else(|| t.strip_prefix("0X")) {
+        Some(hex) => u16::from_str_radix(hex, 16).ok(),
+        None => t.parse().ok(),
+    }
 }
 
 impl ImageConfig {
@@ -60,85 +134,235 @@ impl ImageConfig {
         Self::parse(&text).map_err(|e| format!("{}: {e}", path.display()))
     }
 
-    /// Parses and checks a definition.
+    /// Parses and checks a definition. Errors are one line: `line N: what`.
     pub fn parse(text: &str) -> Result<ImageConfig, String> {
         let config: ImageConfig = toml::from_str(text).map_err(|e| {
             // toml's messages span several lines; keep the first and the
             // position so the error stays one line.
-            let line = e.span().map(|s| text[..s.start].lines().count().max(1));
-            let first = e
-                .message()
-                .lines()
-                .next()
-                .unwrap_or("invalid TOML")
-                .to_string();
+            let line = e.span().map(|s| line_of(text, s.start));
+            let first = e.message().lines().next().unwrap_or("invalid TOML").to_string();
             match line {
                 Some(n) => format!("line {n}: {first}"),
                 None => first,
             }
         })?;
-        config.check()?;
+        let at = |p: Problem| format!("line {}: {}", line_of(text, p.span.start), p.message);
+        config.check().map_err(at)?;
+        // Every privilege must resolve, so a definition that parses also
+        // builds.
+        for index in 0..config.programs.len() {
+            config.privileges(index).map_err(at)?;
+        }
         Ok(config)
     }
 
-    fn check(&self) -> Result<(), String> {
+    fn check(&self) -> Result<(), Problem> {
         if self.programs.is_empty() {
-            return Err("no [[program]] entries".into());
+            return problem(0..0, "no [[program]] entries");
         }
         if self.programs.len() > abi::boot_image::MAX_PROGRAMS {
-            return Err(format!(
-                "more than {} programs",
-                abi::boot_image::MAX_PROGRAMS
-            ));
+            return problem(0..0, format!("more than {} programs", abi::boot_image::MAX_PROGRAMS));
         }
         for (i, p) in self.programs.iter().enumerate() {
-            let valid_name = !p.name.is_empty()
-                && p.name.len() <= abi::boot_image::NAME_MAX
-                && p.name
-                    .bytes()
-                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+            let name = p.name.get_ref();
+            let valid_name = !name.is_empty()
+                && name.len() <= abi::boot_image::NAME_MAX
+                && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
             if !valid_name {
-                return Err(format!(
-                    "program {}: name {:?} must be 1-16 letters, digits, '-' or '_'",
-                    i + 1,
-                    p.name
-                ));
+                return problem(
+                    p.name.span(),
+                    format!("program name {name:?} must be 1-16 letters, digits, '-' or '_'"),
+                );
             }
-            if p.priority > LOWEST_PRIORITY {
-                return Err(format!(
-                    "program {:?}: priority {} is above {LOWEST_PRIORITY}",
-                    p.name, p.priority
-                ));
+            if *p.priority.get_ref() > LOWEST_PRIORITY {
+                let message = format!("program {name:?}: priority {} is above {LOWEST_PRIORITY}", p.priority.get_ref());
+                return problem(p.priority.span(), message);
             }
-            if self.programs[..i].iter().any(|q| q.name == p.name) {
-                return Err(format!("program {:?} is listed twice", p.name));
+            if self.programs[..i].iter().any(|q| q.name.get_ref() == name) {
+                return problem(p.name.span(), format!("program {name:?} is listed twice"));
+            }
+            if !matches!(p.kind.get_ref().as_str(), "user" | "system") {
+                let message = format!("program {name:?}: kind {:?} is not \"user\" or \"system\"", p.kind.get_ref());
+                return problem(p.kind.span(), message);
             }
         }
         if self.programs.iter().filter(|p| p.poweroff_on_exit).count() > 1 {
-            return Err("more than one program has poweroff_on_exit".into());
+            return problem(0..0, "more than one program has poweroff_on_exit");
         }
         Ok(())
     }
 
+    fn index_of(&self, name: &str) -> Option<usize> {
+        self.programs.iter().position(|p| p.name.get_ref() == name)
+    }
+
+    /// The privileges of program `index`, before the send masks are made
+    /// symmetric.
+    fn privileges(&self, index: usize) -> Result<Privileges, Problem> {
+        let p = &self.programs[index];
+        let name = p.name.get_ref();
+        let system = p.kind.get_ref() == "system";
+        let mut privileges = Privileges::default();
+
+        for (i, dst) in p.ipc.iter().enumerate() {
+            if p.ipc[..i].iter().any(|d| d.get_ref() == dst.get_ref()) {
+                return problem(dst.span(), format!("program {name:?}: ipc lists {:?} twice", dst.get_ref()));
+            }
+            if dst.get_ref() == "ALL" {
+                privileges.send_to = u64::MAX >> (64 - self.programs.len());
+                continue;
+            }
+            let Some(target) = self.index_of(dst.get_ref()) else {
+                return problem(dst.span(), format!("program {name:?}: ipc names unknown program {:?}", dst.get_ref()));
+            };
+            privileges.send_to |= 1 << target;
+        }
+        privileges.send_to &= !(1 << index);
+
+        privileges.traps = match &p.traps {
+            None if system => TRAP_NAMES.iter().fold(0, |mask, (_, t)| mask | 1 << *t as u8),
+            None => 1 << Trap::SendRec as u8,
+            Some(list) => {
+                let mut mask = 0;
+                for t in list {
+                    let Some((_, trap)) = TRAP_NAMES.iter().find(|(n, _)| n == t.get_ref()) else {
+                        return problem(t.span(), format!("program {name:?}: unknown trap {:?}", t.get_ref()));
+                    };
+                    mask |= 1 << *trap as u8;
+                }
+                mask
+            }
+        };
+
+        privileges.kernel_calls = match &p.kernel_calls {
+            None if system => KernelCall::ALL.iter().fold(0, |mask, c| mask | 1 << *c as u32),
+            None => USER_KERNEL_CALLS.iter().fold(0, |mask, c| mask | 1 << *c as u32),
+            Some(list) => {
+                let mut mask = 0;
+                for c in list {
+                    let Some(call) = KernelCall::from_name(c.get_ref()) else {
+                        return problem(c.span(), format!("program {name:?}: unknown kernel call {:?}", c.get_ref()));
+                    };
+                    mask |= 1 << call as u32;
+                }
+                mask
+            }
+        };
+
+        if let Some(extra) = p.io_ports.get(abi::boot_image::MAX_IO_RANGES) {
+            let message = format!("program {name:?}: more than {} I/O port ranges", abi::boot_image::MAX_IO_RANGES);
+            return problem(extra.span(), message);
+        }
+        for (slot, range) in privileges.io_ranges.iter_mut().zip(&p.io_ports) {
+            let text = range.get_ref();
+            let (first, last) = text.split_once('-').unwrap_or((text, text));
+            match (parse_port(first), parse_port(last)) {
+                (Some(f), Some(l)) if f <= l && l != 0 => *slot = (f, l),
+                _ => {
+                    let message = format!(
+                        "program {name:?}: bad I/O port range {text:?} (want \"0xFIRST-0xLAST\", FIRST <= LAST)"
+                    );
+                    return problem(range.span(), message);
+                }
+            }
+        }
+        for irq in &p.irqs {
+            if *irq.get_ref() >= 32 {
+                return problem(irq.span(), format!("program {name:?}: IRQ {} is not 0-31", irq.get_ref()));
+            }
+            privileges.irqs |= 1 << irq.get_ref();
+        }
+        Ok(privileges)
+    }
+
     /// The boot image of this definition, with each program's ELF supplied
     /// by `elf_of(name)`.
-    pub fn build_image(
-        &self,
-        mut elf_of: impl FnMut(&str) -> Result<Vec<u8>, String>,
-    ) -> Result<Vec<u8>, String> {
+    pub fn build_image(&self, mut elf_of: impl FnMut(&str) -> Result<Vec<u8>, String>) -> Result<Vec<u8>, String> {
+        let mut privileges = Vec::new();
+        for index in 0..self.programs.len() {
+            privileges.push(self.privileges(index).map_err(|p| p.message)?);
+        }
+        // A may send to B implies B may reply to A.
+        for a in 0..privileges.len() {
+            for b in 0..privileges.len() {
+                if privileges[a].send_to & 1 << b != 0 {
+                    privileges[b].send_to |= 1 << a;
+                }
+            }
+        }
         let mut programs = Vec::new();
-        for p in &self.programs {
+        for (p, privileges) in self.programs.iter().zip(privileges) {
             programs.push(abi::boot_image::builder::Program {
-                name: p.name.clone(),
-                priority: p.priority,
-                flags: if p.poweroff_on_exit {
-                    abi::boot_image::FLAG_POWEROFF_ON_EXIT
-                } else {
-                    0
-                },
-                elf: elf_of(&p.name)?,
+                name: p.name.get_ref().clone(),
+                priority: *p.priority.get_ref(),
+                flags: if p.poweroff_on_exit { abi::boot_image::FLAG_POWEROFF_ON_EXIT } else { 0 },
+                privileges,
+                heartbeat_ms: p.heartbeat_ms,
+                elf: elf_of(p.name.get_ref())?,
             });
         }
         abi::boot_image::builder::build(&programs).map_err(|e| e.to_string())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const GOOD: &str = r#"
+description = "two programs"
+
+[[program]]
+name = "server"
+kind = "system"
+io_ports = ["0x3f8-0x3ff", "0x70"]
+irqs = [4]
+
+[[program]]
+name = "client"
+ipc = ["server"]
+poweroff_on_exit = true
+"#;
+
+    fn error_of(text: &str) -> String {
+        ImageConfig::parse(text).unwrap_err()
+    }
+
+    #[test]
+    fn privileges_follow_kind_and_lists_and_replies_are_allowed() {
+        let config = ImageConfig::parse(GOOD).unwrap();
+        let image = config.build_image(|_| Ok(vec![0x7f, b'E', b'L', b'F'])).unwrap();
+        let image = abi::boot_image::BootImage::parse(&image).unwrap();
+        let (server, client) = (image.entry(0).privileges, image.entry(1).privileges);
+        assert_eq!(client.traps, 1 << Trap::SendRec as u8);
+        assert_eq!(client.send_to, 0b01);
+        // The server may reply to its client.
+        assert_eq!(server.send_to, 0b10);
+        assert_eq!(server.traps.count_ones(), 6);
+        assert!(server.allows_port(0x3fc) && server.allows_port(0x70) && !server.allows_port(0x71));
+        assert_eq!(server.irqs, 1 << 4);
+        assert_eq!(client.kernel_calls & (1 << KernelCall::PowerOff as u32), 0);
+        assert_ne!(server.kernel_calls & (1 << KernelCall::PowerOff as u32), 0);
+    }
+
+    #[test]
+    fn problems_name_their_line() {
+        let unknown = GOOD.replace("ipc = [\"server\"]", "ipc = [\"sever\"]");
+        assert_eq!(error_of(&unknown), "line 12: program \"client\": ipc names unknown program \"sever\"");
+        let twice = GOOD.replace("name = \"client\"", "name = \"server\"");
+        assert_eq!(error_of(&twice), "line 11: program \"server\" is listed twice");
+        let range = GOOD.replace("\"0x70\"", "\"0x80-0x70\"");
+        assert!(error_of(&range).starts_with("line 7: program \"server\": bad I/O port range \"0x80-0x70\""));
+        let trap = GOOD.replace("kind = \"system\"", "traps = [\"sendrec\", \"yield\"]");
+        assert_eq!(error_of(&trap), "line 6: program \"server\": unknown trap \"yield\"");
+        let call = GOOD.replace("irqs = [4]", "kernel_calls = [\"reboot\"]");
+        assert_eq!(error_of(&call), "line 8: program \"server\": unknown kernel call \"reboot\"");
+        let irq = GOOD.replace("irqs = [4]", "irqs = [40]");
+        assert_eq!(error_of(&irq), "line 8: program \"server\": IRQ 40 is not 0-31");
+        let field = GOOD.replace("irqs = [4]", "irq = [4]");
+        assert!(error_of(&field).starts_with("line 8: unknown field `irq`"), "{}", error_of(&field));
+        let priority = GOOD.replace("kind = \"system\"", "priority = 99");
+        assert_eq!(error_of(&priority), "line 6: program \"server\": priority 99 is above 15");
+        assert!(error_of("description = 3").contains("line 1"));
     }
 }
