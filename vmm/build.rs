@@ -31,21 +31,13 @@ fn run() -> Result<(), String> {
     let manifest_dir = PathBuf::from(env::var("CARGO_MANIFEST_DIR").unwrap());
     let root = manifest_dir.parent().unwrap().to_path_buf();
     let out_dir = PathBuf::from(env::var("OUT_DIR").unwrap());
-    for dir in [
-        "abi",
-        "kernel-core",
-        "guest-kernel",
-        "guest-servers",
-        "images",
-    ] {
+    for dir in ["abi", "kernel-core", "guest-kernel", "guest-servers", "images"] {
         println!("cargo:rerun-if-changed={}", root.join(dir).display());
     }
 
     println!("cargo:rerun-if-env-changed=VIV_SKIP_GUEST");
     if env::var_os("VIV_SKIP_GUEST").is_some_and(|v| !v.is_empty() && v != "0") {
-        println!(
-            "cargo:warning=VIV_SKIP_GUEST is set: viv is built without a guest kernel or images"
-        );
+        println!("cargo:warning=VIV_SKIP_GUEST is set: viv is built without a guest kernel or images");
         let generated = "/// The guest kernel ELF (empty: built with VIV_SKIP_GUEST).\n\
                          pub static KERNEL_ELF: &[u8] = &[];\n\
                          /// Every boot image (none: built with VIV_SKIP_GUEST).\n\
@@ -61,22 +53,9 @@ fn run() -> Result<(), String> {
     let kernel = bin_dir.join("guest-kernel");
     let mut generated = String::new();
     writeln!(generated, "/// The guest kernel ELF.").unwrap();
-    writeln!(
-        generated,
-        "pub static KERNEL_ELF: &[u8] = include_bytes!({:?});",
-        kernel.display().to_string()
-    )
-    .unwrap();
-    writeln!(
-        generated,
-        "/// Every boot image: (name, description, default command line, archive)."
-    )
-    .unwrap();
-    writeln!(
-        generated,
-        "pub static IMAGES: &[(&str, &str, &str, &[u8])] = &["
-    )
-    .unwrap();
+    writeln!(generated, "pub static KERNEL_ELF: &[u8] = include_bytes!({:?});", kernel.display().to_string()).unwrap();
+    writeln!(generated, "/// Every boot image: (name, description, default command line, archive).").unwrap();
+    writeln!(generated, "pub static IMAGES: &[(&str, &str, &str, &[u8])] = &[").unwrap();
 
     let images_out = out_dir.join("images");
     fs::create_dir_all(&images_out).map_err(|e| e.to_string())?;
@@ -93,13 +72,8 @@ fn run() -> Result<(), String> {
         let archive = config
             .build_image(|program| {
                 let path = bin_dir.join(program);
-                fs::read(&path).map_err(|e| {
-                    format!(
-                        "{}: program {program:?}: {} ({e})",
-                        config_path.display(),
-                        path.display()
-                    )
-                })
+                fs::read(&path)
+                    .map_err(|e| format!("{}: program {program:?}: {} ({e})", config_path.display(), path.display()))
             })
             .map_err(|e| format!("{}: {e}", config_path.display()))?;
         let archive_path = images_out.join(format!("{name}.img"));
@@ -121,15 +95,7 @@ fn run() -> Result<(), String> {
 fn build_guest(dir: &Path, target_dir: &Path) -> Result<(), String> {
     let cargo = env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     let mut cmd = Command::new(cargo);
-    cmd.current_dir(dir)
-        .args([
-            "build",
-            "--release",
-            "--target",
-            GUEST_TARGET,
-            "--target-dir",
-        ])
-        .arg(target_dir);
+    cmd.current_dir(dir).args(["build", "--release", "--target", GUEST_TARGET, "--target-dir"]).arg(target_dir);
     // The outer build's settings are for the host; the guest gets its own.
     for var in [
         "RUSTFLAGS",
@@ -148,9 +114,7 @@ fn build_guest(dir: &Path, target_dir: &Path) -> Result<(), String> {
     // linked and user programs are mapped where they are linked, so nobody
     // applies relocations.
     cmd.env("CARGO_ENCODED_RUSTFLAGS", "-Crelocation-model=static");
-    let status = cmd
-        .status()
-        .map_err(|e| format!("cannot run cargo for {}: {e}", dir.display()))?;
+    let status = cmd.status().map_err(|e| format!("cannot run cargo for {}: {e}", dir.display()))?;
     if !status.success() {
         return Err(format!(
             "building the guest in {} failed; is the target installed? (rustup target add {GUEST_TARGET})",

@@ -20,7 +20,7 @@ use serde::Serialize;
 
 use crate::config::{entry_word, EntryChoice, HostKind, RunConfig};
 use crate::outcome::{Exit, RunOutcome};
-use crate::stats::StatsSnapshot;
+
 use crate::Error;
 
 /// Image measured for boot time.
@@ -123,47 +123,23 @@ fn missing_mark(image: &str, id: u32) -> Error {
 pub fn boot_figures(outcomes: &[RunOutcome]) -> Result<BootFigures, Error> {
     let mut first = Vec::new();
     for o in outcomes {
-        first.push(
-            o.mark(MARK_FIRST_USER)
-                .ok_or_else(|| missing_mark(BOOT_IMAGE, MARK_FIRST_USER))?,
-        );
+        first.push(o.mark(MARK_FIRST_USER).ok_or_else(|| missing_mark(BOOT_IMAGE, MARK_FIRST_USER))?);
     }
-    let stat = |s: &StatsSnapshot, f: fn(&StatsSnapshot) -> Option<u64>| f(s);
     Ok(BootFigures {
         runs: outcomes.len(),
         first_user_ns: median(first.iter().map(|m| m.time_ns).collect()).unwrap_or(0),
-        poweroff_ns: median(
-            outcomes
-                .iter()
-                .map(|o| o.wall_time.as_nanos() as u64)
-                .collect(),
-        )
-        .unwrap_or(0),
-        first_user_kernel_instructions: median_opt(
-            first
-                .iter()
-                .map(|m| stat(&m.stats, StatsSnapshot::insn_emulation))
-                .collect(),
-        ),
+        poweroff_ns: median(outcomes.iter().map(|o| o.wall_time.as_nanos() as u64).collect()).unwrap_or(0),
+        first_user_kernel_instructions: median_opt(first.iter().map(|m| m.stats.insn_emulation()).collect()),
         first_user_exits: median_opt(first.iter().map(|m| m.stats.exits()).collect()),
-        poweroff_kernel_instructions: median_opt(
-            outcomes
-                .iter()
-                .map(|o| o.final_stats.insn_emulation())
-                .collect(),
-        ),
+        poweroff_kernel_instructions: median_opt(outcomes.iter().map(|o| o.final_stats.insn_emulation()).collect()),
         poweroff_exits: median_opt(outcomes.iter().map(|o| o.final_stats.exits()).collect()),
     })
 }
 
 /// Round-trip figures from a finished `pingpong` run of `rounds` rounds.
 pub fn pingpong_figures(outcome: &RunOutcome, rounds: u64) -> Result<PingpongFigures, Error> {
-    let start = outcome
-        .mark(MARK_BENCH_START)
-        .ok_or_else(|| missing_mark(PINGPONG_IMAGE, MARK_BENCH_START))?;
-    let end = outcome
-        .mark(MARK_BENCH_END)
-        .ok_or_else(|| missing_mark(PINGPONG_IMAGE, MARK_BENCH_END))?;
+    let start = outcome.mark(MARK_BENCH_START).ok_or_else(|| missing_mark(PINGPONG_IMAGE, MARK_BENCH_START))?;
+    let end = outcome.mark(MARK_BENCH_END).ok_or_else(|| missing_mark(PINGPONG_IMAGE, MARK_BENCH_END))?;
     let n = rounds.max(1) as f64;
     let per = |name: &str| end.stats.delta(&start.stats, name).map(|d| d as f64 / n);
     Ok(PingpongFigures {
@@ -182,11 +158,7 @@ pub fn run_bench(rounds: u64, boot_runs: usize, entry: EntryChoice) -> Result<Be
         boots.push(run_image(BOOT_IMAGE, entry, String::new())?);
     }
     let boot = boot_figures(&boots)?;
-    let pingpong_run = run_image(
-        PINGPONG_IMAGE,
-        entry,
-        format!("{PINGPONG_ROUNDS_KEY}={rounds}"),
-    )?;
+    let pingpong_run = run_image(PINGPONG_IMAGE, entry, format!("{PINGPONG_ROUNDS_KEY}={rounds}"))?;
     let pingpong = pingpong_figures(&pingpong_run, rounds)?;
     Ok(BenchReport {
         host: host.describe().to_string(),
@@ -210,18 +182,9 @@ pub fn format_table(r: &BenchReport) -> String {
     let p = &r.pingpong;
     let ms = |ns: u64| format!("{:.3} ms", ns as f64 / 1e6);
     let mut out = String::new();
-    out.push_str(&format!(
-        "host: {}, system-call entry: {}\n\n",
-        r.host, r.entry
-    ));
-    out.push_str(&format!(
-        "boot (image {BOOT_IMAGE}, median of {} runs)\n",
-        b.runs
-    ));
-    out.push_str(&format!(
-        "  {:<28}{:>14}{:>22}{:>12}\n",
-        "", "time", "kernel instructions", "VM exits"
-    ));
+    out.push_str(&format!("host: {}, system-call entry: {}\n\n", r.host, r.entry));
+    out.push_str(&format!("boot (image {BOOT_IMAGE}, median of {} runs)\n", b.runs));
+    out.push_str(&format!("  {:<28}{:>14}{:>22}{:>12}\n", "", "time", "kernel instructions", "VM exits"));
     out.push_str(&format!(
         "  {:<28}{:>14}{:>22}{:>12}\n",
         "to first user instruction",
@@ -236,24 +199,10 @@ pub fn format_table(r: &BenchReport) -> String {
         opt(b.poweroff_kernel_instructions),
         opt(b.poweroff_exits)
     ));
-    out.push_str(&format!(
-        "IPC round trip (image {PINGPONG_IMAGE}, {} rounds), per round trip\n",
-        p.rounds
-    ));
-    out.push_str(&format!(
-        "  {:<28}{:>14.0} ns\n",
-        "time", p.ns_per_round_trip
-    ));
-    out.push_str(&format!(
-        "  {:<28}{:>14}\n",
-        "kernel instructions",
-        opt_f(p.kernel_instructions_per_round_trip)
-    ));
-    out.push_str(&format!(
-        "  {:<28}{:>14}\n",
-        "VM exits",
-        opt_f(p.exits_per_round_trip)
-    ));
+    out.push_str(&format!("IPC round trip (image {PINGPONG_IMAGE}, {} rounds), per round trip\n", p.rounds));
+    out.push_str(&format!("  {:<28}{:>14.0} ns\n", "time", p.ns_per_round_trip));
+    out.push_str(&format!("  {:<28}{:>14}\n", "kernel instructions", opt_f(p.kernel_instructions_per_round_trip)));
+    out.push_str(&format!("  {:<28}{:>14}\n", "VM exits", opt_f(p.exits_per_round_trip)));
     out
 }
 
@@ -261,6 +210,7 @@ pub fn format_table(r: &BenchReport) -> String {
 mod tests {
     use super::*;
     use crate::outcome::Mark;
+    use crate::stats::StatsSnapshot;
 
     fn snap(insn: u64, exits: u64) -> StatsSnapshot {
         let mut s = StatsSnapshot::default();
@@ -292,48 +242,18 @@ mod tests {
         let boots: Vec<_> = [(10, 100), (30, 300), (20, 200)]
             .into_iter()
             .map(|(t, insn)| {
-                outcome(
-                    vec![Mark {
-                        id: MARK_FIRST_USER,
-                        time_ns: t,
-                        stats: snap(insn, 4),
-                    }],
-                    t,
-                    snap(insn * 2, 9),
-                )
+                outcome(vec![Mark { id: MARK_FIRST_USER, time_ns: t, stats: snap(insn, 4) }], t, snap(insn * 2, 9))
             })
             .collect();
         let b = boot_figures(&boots).unwrap();
-        assert_eq!(
-            (
-                b.first_user_ns,
-                b.first_user_kernel_instructions,
-                b.first_user_exits
-            ),
-            (20, Some(200), Some(4))
-        );
-        assert_eq!(
-            (b.poweroff_ns, b.poweroff_kernel_instructions),
-            (20_000_000, Some(400))
-        );
+        assert_eq!((b.first_user_ns, b.first_user_kernel_instructions, b.first_user_exits), (20, Some(200), Some(4)));
+        assert_eq!((b.poweroff_ns, b.poweroff_kernel_instructions), (20_000_000, Some(400)));
 
         let run = outcome(
             vec![
-                Mark {
-                    id: MARK_FIRST_USER,
-                    time_ns: 1,
-                    stats: snap(0, 0),
-                },
-                Mark {
-                    id: MARK_BENCH_START,
-                    time_ns: 1_000,
-                    stats: snap(1_000, 10),
-                },
-                Mark {
-                    id: MARK_BENCH_END,
-                    time_ns: 101_000,
-                    stats: snap(51_000, 30),
-                },
+                Mark { id: MARK_FIRST_USER, time_ns: 1, stats: snap(0, 0) },
+                Mark { id: MARK_BENCH_START, time_ns: 1_000, stats: snap(1_000, 10) },
+                Mark { id: MARK_BENCH_END, time_ns: 101_000, stats: snap(51_000, 30) },
             ],
             1,
             snap(0, 0),
@@ -342,17 +262,9 @@ mod tests {
         assert_eq!(p.ns_per_round_trip, 1000.0);
         assert_eq!(p.kernel_instructions_per_round_trip, Some(500.0));
         assert_eq!(p.exits_per_round_trip, Some(0.2));
-        let report = BenchReport {
-            host: "h".into(),
-            entry: "trap".into(),
-            boot: b,
-            pingpong: p,
-        };
+        let report = BenchReport { host: "h".into(), entry: "trap".into(), boot: b, pingpong: p };
         let table = format_table(&report);
-        assert!(
-            table.contains("kernel instructions") && table.contains("500.0"),
-            "{table}"
-        );
+        assert!(table.contains("kernel instructions") && table.contains("500.0"), "{table}");
         let json = serde_json::to_value(&report).unwrap();
         assert_eq!(json["pingpong"]["exits_per_round_trip"], 0.2);
     }

@@ -93,13 +93,8 @@ pub fn load_kernel(mem: &GuestMemoryMmap, kernel: &[u8]) -> Result<(u64, u64), E
         return Err(Error::NoKernel);
     }
     let mut image = Cursor::new(kernel);
-    let result = Elf::load(
-        mem,
-        None,
-        &mut image,
-        Some(GuestAddress(abi::platform::KERNEL_LOAD_ADDR)),
-    )
-    .map_err(|e| Error::Boot(format!("cannot load the kernel ELF: {e}")))?;
+    let result = Elf::load(mem, None, &mut image, Some(GuestAddress(abi::platform::KERNEL_LOAD_ADDR)))
+        .map_err(|e| Error::Boot(format!("cannot load the kernel ELF: {e}")))?;
     let entry = match result.pvh_boot_cap {
         PvhBootCapability::PvhEntryPresent(addr) => addr.0,
         other => {
@@ -116,27 +111,19 @@ pub fn load_kernel(mem: &GuestMemoryMmap, kernel: &[u8]) -> Result<(u64, u64), E
         )));
     }
     if entry < abi::platform::KERNEL_LOAD_ADDR || entry >= result.kernel_end {
-        return Err(Error::Boot(format!(
-            "the PVH entry {entry:#x} is outside the kernel"
-        )));
+        return Err(Error::Boot(format!("the PVH entry {entry:#x} is outside the kernel")));
     }
     Ok((entry, result.kernel_end))
 }
 
 /// Loads the kernel and the archive and writes the boot information.
-pub fn load(
-    mem: &GuestMemoryMmap,
-    kernel: &[u8],
-    archive: &[u8],
-    cmdline: &str,
-) -> Result<BootLayout, Error> {
+pub fn load(mem: &GuestMemoryMmap, kernel: &[u8], archive: &[u8], cmdline: &str) -> Result<BootLayout, Error> {
     let (entry, kernel_end) = load_kernel(mem, kernel)?;
     let mem_end = crate::memory::size(mem);
     let (archive_addr, archive_size) = if archive.is_empty() {
         (0, 0)
     } else {
-        let addr =
-            align_up(kernel_end, PAGE).ok_or_else(|| Error::Boot("kernel end overflows".into()))?;
+        let addr = align_up(kernel_end, PAGE).ok_or_else(|| Error::Boot("kernel end overflows".into()))?;
         let end = addr.checked_add(archive.len() as u64);
         if end.is_none_or(|end| end > mem_end) {
             return Err(Error::Boot(format!(
@@ -149,13 +136,7 @@ pub fn load(
         (addr, archive.len() as u64)
     };
     write_start_info(mem, mem_end, archive_addr, archive_size, cmdline)?;
-    Ok(BootLayout {
-        entry,
-        kernel_end,
-        archive_addr,
-        archive_size,
-        start_info: START_INFO_ADDR,
-    })
+    Ok(BootLayout { entry, kernel_end, archive_addr, archive_size, start_info: START_INFO_ADDR })
 }
 
 /// The memory map for `mem_end` bytes of RAM: (address, size, type).
@@ -192,9 +173,7 @@ pub fn write_start_info(
         )));
     }
     if cmdline.as_bytes().contains(&0) {
-        return Err(Error::Boot(
-            "the kernel command line contains a NUL byte".into(),
-        ));
+        return Err(Error::Boot("the kernel command line contains a NUL byte".into()));
     }
     let write = |bytes: &[u8], addr: u64| {
         mem.write_slice(bytes, GuestAddress(addr))
@@ -207,11 +186,7 @@ pub fn write_start_info(
     put_u32(&mut info, 4, START_INFO_VERSION);
     put_u32(&mut info, 8, 0); // flags
     put_u32(&mut info, 12, nr_modules);
-    put_u64(
-        &mut info,
-        16,
-        if nr_modules != 0 { MODLIST_ADDR } else { 0 },
-    );
+    put_u64(&mut info, 16, if nr_modules != 0 { MODLIST_ADDR } else { 0 });
     put_u64(&mut info, 24, CMDLINE_ADDR);
     put_u64(&mut info, 32, 0); // rsdp_paddr: no ACPI
     put_u64(&mut info, 40, MEMMAP_ADDR);
@@ -267,25 +242,13 @@ mod tests {
         assert_eq!(u32_at(&mem, s + 48), 3);
         assert_eq!(u64_at(&mem, MODLIST_ADDR), 0x20_0000);
         assert_eq!(u64_at(&mem, MODLIST_ADDR + 8), 0x3000);
-        let expected = [
-            (0, 0x9_FC00, 1),
-            (0x9_FC00, 0x6_0400, 2),
-            (0x10_0000, (16 << 20) - 0x10_0000, 1),
-        ];
+        let expected = [(0, 0x9_FC00, 1), (0x9_FC00, 0x6_0400, 2), (0x10_0000, (16 << 20) - 0x10_0000, 1)];
         for (i, (addr, size, kind)) in expected.into_iter().enumerate() {
             let at = MEMMAP_ADDR + 24 * i as u64;
-            assert_eq!(
-                (
-                    u64_at(&mem, at),
-                    u64_at(&mem, at + 8),
-                    u32_at(&mem, at + 16)
-                ),
-                (addr, size, kind)
-            );
+            assert_eq!((u64_at(&mem, at), u64_at(&mem, at + 8), u32_at(&mem, at + 16)), (addr, size, kind));
         }
         let mut line = [0u8; 19];
-        mem.read_slice(&mut line, GuestAddress(CMDLINE_ADDR))
-            .unwrap();
+        mem.read_slice(&mut line, GuestAddress(CMDLINE_ADDR)).unwrap();
         assert_eq!(&line, b"a b viv.entry=trap\0");
     }
 
@@ -310,13 +273,7 @@ mod tests {
     fn garbage_kernels_are_refused() {
         let mem = mem();
         assert!(matches!(load_kernel(&mem, &[]), Err(Error::NoKernel)));
-        assert!(matches!(
-            load_kernel(&mem, b"not an elf at all, just some bytes here........"),
-            Err(Error::Boot(_))
-        ));
-        assert!(matches!(
-            load(&mem, &[0x7f, b'E', b'L', b'F'], &[], ""),
-            Err(Error::Boot(_))
-        ));
+        assert!(matches!(load_kernel(&mem, b"not an elf at all, just some bytes here........"), Err(Error::Boot(_))));
+        assert!(matches!(load(&mem, &[0x7f, b'E', b'L', b'F'], &[], ""), Err(Error::Boot(_))));
     }
 }

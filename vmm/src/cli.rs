@@ -77,11 +77,8 @@ impl From<EntryArg> for EntryChoice {
 
 /// Parses a positive number of seconds ("5", "0.5").
 pub fn parse_seconds(text: &str) -> Result<Duration, String> {
-    let secs: f64 = text
-        .trim()
-        .parse()
-        .map_err(|_| format!("{text:?} is not a number of seconds"))?;
-    if !(secs > 0.0) {
+    let secs: f64 = text.trim().parse().map_err(|_| format!("{text:?} is not a number of seconds"))?;
+    if secs.is_nan() || secs <= 0.0 {
         return Err(format!("{text:?}: the timeout must be more than 0 seconds"));
     }
     Duration::try_from_secs_f64(secs).map_err(|_| format!("{text:?}: timeout too large"))
@@ -99,12 +96,7 @@ pub struct RunArgs {
     pub timeout: Option<Duration>,
     /// Text appended to the kernel command line (after the image's default
     /// and viv.entry=...; a later key=value overrides an earlier one).
-    #[arg(
-        long,
-        value_name = "CMDLINE",
-        default_value = "",
-        allow_hyphen_values = true
-    )]
+    #[arg(long, value_name = "CMDLINE", default_value = "", allow_hyphen_values = true)]
     pub append: String,
     /// Guest memory in MiB (4 to 1024).
     #[arg(long, value_name = "MIB", default_value_t = vmm::config::DEFAULT_MEMORY_MIB)]
@@ -124,12 +116,7 @@ pub struct ExportArgs {
     #[arg(long, value_name = "DIR")]
     pub out: PathBuf,
     /// Text appended to the kernel command line in the printed command.
-    #[arg(
-        long,
-        value_name = "CMDLINE",
-        default_value = "",
-        allow_hyphen_values = true
-    )]
+    #[arg(long, value_name = "CMDLINE", default_value = "", allow_hyphen_values = true)]
     pub append: String,
 }
 
@@ -165,13 +152,7 @@ mod tests {
     #[test]
     fn every_help_lists_the_exit_statuses() {
         use abi::platform::*;
-        let statuses = [
-            STATUS_HOST_ERROR,
-            STATUS_VM_ERROR,
-            STATUS_TRIPLE_FAULT,
-            STATUS_KERNEL_PANIC,
-            STATUS_TIMEOUT,
-        ];
+        let statuses = [STATUS_HOST_ERROR, STATUS_VM_ERROR, STATUS_TRIPLE_FAULT, STATUS_KERNEL_PANIC, STATUS_TIMEOUT];
         let mut cmd = Cli::command();
         let mut helps = vec![cmd.render_long_help().to_string()];
         for sub in cmd.get_subcommands_mut().filter(|s| s.get_name() != "help") {
@@ -180,10 +161,7 @@ mod tests {
         assert_eq!(helps.len(), 5);
         for help in helps {
             for s in statuses {
-                assert!(
-                    help.contains(&format!("  {s} ")),
-                    "status {s} missing from:\n{help}"
-                );
+                assert!(help.contains(&format!("  {s} ")), "status {s} missing from:\n{help}");
             }
             assert!(help.contains(&format!("0-{GUEST_STATUS_MAX}")));
         }
@@ -192,9 +170,7 @@ mod tests {
     #[test]
     fn run_arguments_parse() {
         let cli = Cli::try_parse_from(["viv", "run"]).unwrap();
-        let Command::Run(run) = cli.command else {
-            panic!()
-        };
+        let Command::Run(run) = cli.command else { panic!() };
         assert_eq!(run.image, "hello");
         assert_eq!(run.memory, 128);
         assert_eq!(run.timeout, None);
@@ -217,9 +193,7 @@ mod tests {
         ])
         .unwrap();
         assert_eq!(cli.verbose, 1);
-        let Command::Run(run) = cli.command else {
-            panic!()
-        };
+        let Command::Run(run) = cli.command else { panic!() };
         assert_eq!(run.image, "pingpong");
         assert_eq!(run.timeout, Some(Duration::from_millis(500)));
         assert_eq!(run.append, "a=1 b=2");
@@ -237,16 +211,11 @@ mod tests {
     #[test]
     fn bench_and_export_arguments_parse() {
         let cli = Cli::try_parse_from(["viv", "bench", "--json", "--rounds", "7"]).unwrap();
-        let Command::Bench(b) = cli.command else {
-            panic!()
-        };
+        let Command::Bench(b) = cli.command else { panic!() };
         assert!(b.json);
         assert_eq!((b.rounds, b.boot_runs), (7, 5));
-        let cli =
-            Cli::try_parse_from(["viv", "export", "--image", "hello", "--out", "/tmp/x"]).unwrap();
-        let Command::Export(e) = cli.command else {
-            panic!()
-        };
+        let cli = Cli::try_parse_from(["viv", "export", "--image", "hello", "--out", "/tmp/x"]).unwrap();
+        let Command::Export(e) = cli.command else { panic!() };
         assert_eq!(e.out, PathBuf::from("/tmp/x"));
     }
 

@@ -47,26 +47,17 @@ pub struct EmbeddedImage {
 pub fn embedded_images() -> Vec<EmbeddedImage> {
     guest::IMAGES
         .iter()
-        .map(|&(name, description, cmdline, archive)| EmbeddedImage {
-            name,
-            description,
-            cmdline,
-            archive,
-        })
+        .map(|&(name, description, cmdline, archive)| EmbeddedImage { name, description, cmdline, archive })
         .collect()
 }
 
 /// The embedded image `name`, or an error listing the available ones.
 pub fn find_image(name: &str) -> Result<EmbeddedImage, Error> {
     let images = embedded_images();
-    images
-        .iter()
-        .find(|i| i.name == name)
-        .copied()
-        .ok_or_else(|| Error::UnknownImage {
-            name: name.to_string(),
-            available: images.iter().map(|i| i.name).collect::<Vec<_>>().join(", "),
-        })
+    images.iter().find(|i| i.name == name).copied().ok_or_else(|| Error::UnknownImage {
+        name: name.to_string(),
+        available: images.iter().map(|i| i.name).collect::<Vec<_>>().join(", "),
+    })
 }
 
 /// The embedded kernel, or an error if this build has none.
@@ -183,10 +174,7 @@ pub struct RunConfig {
 impl RunConfig {
     /// A config for raw kernel and archive bytes (defaults: 128 MiB, no
     /// timeout, auto entry, console captured, not echoed, no stdin).
-    pub fn new(
-        kernel: impl Into<Cow<'static, [u8]>>,
-        archive: impl Into<Cow<'static, [u8]>>,
-    ) -> RunConfig {
+    pub fn new(kernel: impl Into<Cow<'static, [u8]>>, archive: impl Into<Cow<'static, [u8]>>) -> RunConfig {
         RunConfig {
             kernel: kernel.into(),
             archive: archive.into(),
@@ -222,7 +210,7 @@ impl RunConfig {
 
     /// Guest memory in bytes, checked against the platform limits.
     pub fn memory_bytes(&self) -> Result<u64, Error> {
-        let bytes = self.memory_mib.checked_mul(1 << 20).unwrap_or(u64::MAX);
+        let bytes = self.memory_mib.saturating_mul(1 << 20);
         if !(crate::memory::MIN_GUEST_MEMORY..=abi::platform::MAX_GUEST_MEMORY).contains(&bytes) {
             return Err(Error::BadMemorySize(self.memory_mib));
         }
@@ -240,40 +228,19 @@ mod tests {
             build_cmdline("pingpong.rounds=1000", EntryKind::Trap, "pingpong.rounds=5"),
             "pingpong.rounds=1000 viv.entry=trap pingpong.rounds=5"
         );
-        assert_eq!(
-            build_cmdline("", EntryKind::Syscall, ""),
-            "viv.entry=syscall"
-        );
-        assert_eq!(
-            build_cmdline("  a  ", EntryKind::Syscall, "  b "),
-            "a viv.entry=syscall b"
-        );
+        assert_eq!(build_cmdline("", EntryKind::Syscall, ""), "viv.entry=syscall");
+        assert_eq!(build_cmdline("  a  ", EntryKind::Syscall, "  b "), "a viv.entry=syscall b");
         // The user's text wins because the last occurrence wins.
         let line = build_cmdline("", EntryKind::Trap, "viv.entry=syscall");
-        assert_eq!(
-            abi::platform::cmdline_value(&line, CMDLINE_ENTRY_KEY),
-            Some("syscall")
-        );
+        assert_eq!(abi::platform::cmdline_value(&line, CMDLINE_ENTRY_KEY), Some("syscall"));
     }
 
     #[test]
     fn entry_choice_follows_the_host() {
-        assert_eq!(
-            EntryChoice::Auto.resolve(HostKind::SoftwarePvm),
-            EntryKind::Trap
-        );
-        assert_eq!(
-            EntryChoice::Auto.resolve(HostKind::Hardware),
-            EntryKind::Syscall
-        );
-        assert_eq!(
-            EntryChoice::Syscall.resolve(HostKind::SoftwarePvm),
-            EntryKind::Syscall
-        );
-        assert_eq!(
-            EntryChoice::Trap.resolve(HostKind::Hardware),
-            EntryKind::Trap
-        );
+        assert_eq!(EntryChoice::Auto.resolve(HostKind::SoftwarePvm), EntryKind::Trap);
+        assert_eq!(EntryChoice::Auto.resolve(HostKind::Hardware), EntryKind::Syscall);
+        assert_eq!(EntryChoice::Syscall.resolve(HostKind::SoftwarePvm), EntryKind::Syscall);
+        assert_eq!(EntryChoice::Trap.resolve(HostKind::Hardware), EntryKind::Trap);
         let dir = std::env::temp_dir().join(format!("viv-pvm-marker-{}", std::process::id()));
         assert_eq!(HostKind::detect_at(&dir), HostKind::Hardware);
         std::fs::create_dir_all(&dir).unwrap();

@@ -61,11 +61,7 @@ pub fn segment_from_gdt(entry: u64, selector: u16) -> kvm_segment {
     let base = ((entry >> 16) & 0x00ff_ffff) | ((entry >> 32) & 0xff00_0000);
     let raw_limit = (entry & 0xffff) | ((entry >> 32) & 0x000f_0000);
     let g = ((entry >> 55) & 1) as u8;
-    let limit = if g == 1 {
-        (raw_limit << 12) | 0xfff
-    } else {
-        raw_limit
-    };
+    let limit = if g == 1 { (raw_limit << 12) | 0xfff } else { raw_limit };
     kvm_segment {
         base,
         limit: limit as u32,
@@ -89,8 +85,7 @@ pub fn write_gdt(mem: &GuestMemoryMmap) -> Result<(), Error> {
     for (i, e) in GDT.iter().enumerate() {
         bytes[i * 8..i * 8 + 8].copy_from_slice(&e.to_le_bytes());
     }
-    mem.write_slice(&bytes, GuestAddress(GDT_ADDR))
-        .map_err(|e| Error::Boot(format!("writing the GDT: {e}")))
+    mem.write_slice(&bytes, GuestAddress(GDT_ADDR)).map_err(|e| Error::Boot(format!("writing the GDT: {e}")))
 }
 
 /// The special registers at the PVH entry, starting from KVM's defaults.
@@ -104,12 +99,7 @@ pub fn pvh_sregs(mut sregs: kvm_sregs) -> kvm_sregs {
     sregs.gs = data;
     sregs.ss = data;
     sregs.tr = segment_from_gdt(GDT[3], TSS_SELECTOR);
-    sregs.ldt = kvm_segment {
-        unusable: 1,
-        type_: 2,
-        present: 1,
-        ..Default::default()
-    };
+    sregs.ldt = kvm_segment { unusable: 1, type_: 2, present: 1, ..Default::default() };
     sregs.gdt.base = GDT_ADDR;
     sregs.gdt.limit = (GDT.len() * 8 - 1) as u16;
     sregs.idt.base = 0;
@@ -123,12 +113,7 @@ pub fn pvh_sregs(mut sregs: kvm_sregs) -> kvm_sregs {
 
 /// The general registers at the PVH entry.
 pub fn pvh_regs(entry: u64, start_info: u64) -> kvm_regs {
-    kvm_regs {
-        rip: entry,
-        rbx: start_info,
-        rflags: 0x2,
-        ..Default::default()
-    }
+    kvm_regs { rip: entry, rbx: start_info, rflags: 0x2, ..Default::default() }
 }
 
 fn set_lvt_mode(regs: &mut [std::os::raw::c_char], offset: usize, mode: u32) {
@@ -146,9 +131,7 @@ fn set_lvt_mode(regs: &mut [std::os::raw::c_char], offset: usize, mode: u32) {
 /// for the PVH entry.
 pub fn setup(kvm: &Kvm, vcpu: &VcpuFd, entry: u64, start_info: u64) -> Result<(), Error> {
     let kvm_err = |what: &'static str| move |e| Error::Kvm(what, e);
-    let cpuid = kvm
-        .get_supported_cpuid(KVM_MAX_CPUID_ENTRIES)
-        .map_err(kvm_err("KVM_GET_SUPPORTED_CPUID"))?;
+    let cpuid = kvm.get_supported_cpuid(KVM_MAX_CPUID_ENTRIES).map_err(kvm_err("KVM_GET_SUPPORTED_CPUID"))?;
     vcpu.set_cpuid2(&cpuid).map_err(kvm_err("KVM_SET_CPUID2"))?;
 
     let mut lapic = vcpu.get_lapic().map_err(kvm_err("KVM_GET_LAPIC"))?;
@@ -156,18 +139,12 @@ pub fn setup(kvm: &Kvm, vcpu: &VcpuFd, entry: u64, start_info: u64) -> Result<()
     set_lvt_mode(&mut lapic.regs, APIC_LVT_LINT1, APIC_MODE_NMI);
     vcpu.set_lapic(&lapic).map_err(kvm_err("KVM_SET_LAPIC"))?;
 
-    let fpu = kvm_fpu {
-        fcw: 0x37f,
-        mxcsr: 0x1f80,
-        ..Default::default()
-    };
+    let fpu = kvm_fpu { fcw: 0x37f, mxcsr: 0x1f80, ..Default::default() };
     vcpu.set_fpu(&fpu).map_err(kvm_err("KVM_SET_FPU"))?;
 
     let sregs = vcpu.get_sregs().map_err(kvm_err("KVM_GET_SREGS"))?;
-    vcpu.set_sregs(&pvh_sregs(sregs))
-        .map_err(kvm_err("KVM_SET_SREGS"))?;
-    vcpu.set_regs(&pvh_regs(entry, start_info))
-        .map_err(kvm_err("KVM_SET_REGS"))?;
+    vcpu.set_sregs(&pvh_sregs(sregs)).map_err(kvm_err("KVM_SET_SREGS"))?;
+    vcpu.set_regs(&pvh_regs(entry, start_info)).map_err(kvm_err("KVM_SET_REGS"))?;
     Ok(())
 }
 
@@ -183,15 +160,9 @@ mod tests {
             (0, 0xffff_ffff, 0xb, 1, 1, 1, 1, 0)
         );
         let ds = segment_from_gdt(GDT[2], DATA_SELECTOR);
-        assert_eq!(
-            (ds.base, ds.limit, ds.type_, ds.s, ds.db, ds.g),
-            (0, 0xffff_ffff, 3, 1, 1, 1)
-        );
+        assert_eq!((ds.base, ds.limit, ds.type_, ds.s, ds.db, ds.g), (0, 0xffff_ffff, 3, 1, 1, 1));
         let tr = segment_from_gdt(GDT[3], TSS_SELECTOR);
-        assert_eq!(
-            (tr.base, tr.limit, tr.type_, tr.s, tr.present, tr.g),
-            (0, 0x67, 0xb, 0, 1, 0)
-        );
+        assert_eq!((tr.base, tr.limit, tr.type_, tr.s, tr.present, tr.g), (0, 0x67, 0xb, 0, 1, 0));
         assert_eq!(GDT[1], 0x00cf_9b00_0000_ffff);
         assert_eq!(GDT[2], 0x00cf_9300_0000_ffff);
     }

@@ -99,10 +99,7 @@ mod tests {
         assert_eq!(layout.archive_addr, 0x10_3000);
         assert_eq!(layout.archive_size, 5000);
         assert_eq!(mem.read_obj::<u8>(GuestAddress(0x10_0063)).unwrap(), 0x90);
-        assert_eq!(
-            mem.read_obj::<u8>(GuestAddress(0x10_3000 + 4999)).unwrap(),
-            0xAA
-        );
+        assert_eq!(mem.read_obj::<u8>(GuestAddress(0x10_3000 + 4999)).unwrap(), 0xAA);
         let modlist: u64 = mem.read_obj(GuestAddress(boot::MODLIST_ADDR)).unwrap();
         assert_eq!(modlist, 0x10_3000);
     }
@@ -117,8 +114,7 @@ mod tests {
     #[test]
     fn an_archive_that_does_not_fit_is_refused() {
         let mem = crate::memory::create(4 << 20).unwrap();
-        let err =
-            boot::load(&mem, &pvh_elf(&[0x90], 0, 0, true), &vec![0; 4 << 20], "").unwrap_err();
+        let err = boot::load(&mem, &pvh_elf(&[0x90], 0, 0, true), &vec![0; 4 << 20], "").unwrap_err();
         assert!(err.to_string().contains("--memory"), "{err}");
     }
 }

@@ -37,11 +37,7 @@ fn main() -> ExitCode {
         Err(e) => {
             let _ = e.print();
             // --help and --version are not errors.
-            return ExitCode::from(if e.use_stderr() {
-                STATUS_HOST_ERROR as u8
-            } else {
-                0
-            });
+            return ExitCode::from(if e.use_stderr() { STATUS_HOST_ERROR as u8 } else { 0 });
         }
     };
     let level = match cli.verbose {
@@ -110,11 +106,7 @@ fn images() -> Result<i32, Failure> {
     let mut out = String::new();
     for image in images {
         let programs = match abi::boot_image::BootImage::parse(image.archive) {
-            Ok(parsed) => parsed
-                .entries()
-                .map(|e| e.name)
-                .collect::<Vec<_>>()
-                .join(" "),
+            Ok(parsed) => parsed.entries().map(|e| e.name).collect::<Vec<_>>().join(" "),
             Err(e) => format!("(unreadable: {e})"),
         };
         let _ = writeln!(out, "{:<12} {}", image.name, image.description);
@@ -129,10 +121,7 @@ fn images() -> Result<i32, Failure> {
 
 /// Quotes `text` for a POSIX shell when it needs it.
 fn shell_quote(text: &str) -> String {
-    let safe = !text.is_empty()
-        && text
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b"/._-+=,:@".contains(&b));
+    let safe = !text.is_empty() && text.bytes().all(|b| b.is_ascii_alphanumeric() || b"/._-+=,:@".contains(&b));
     if safe {
         text.to_string()
     } else {
@@ -144,13 +133,11 @@ fn export(args: ExportArgs) -> Result<i32, Failure> {
     let image = find_image(&args.image)?;
     let kernel = embedded_kernel()?;
     let dir: &Path = &args.out;
-    std::fs::create_dir_all(dir)
-        .map_err(|e| host_error(format!("cannot create {}: {e}", dir.display())))?;
+    std::fs::create_dir_all(dir).map_err(|e| host_error(format!("cannot create {}: {e}", dir.display())))?;
     let kernel_path = dir.join("kernel.elf");
     let image_path = dir.join(format!("{}.img", image.name));
     for (path, bytes) in [(&kernel_path, kernel), (&image_path, image.archive)] {
-        std::fs::write(path, bytes)
-            .map_err(|e| host_error(format!("cannot write {}: {e}", path.display())))?;
+        std::fs::write(path, bytes).map_err(|e| host_error(format!("cannot write {}: {e}", path.display())))?;
     }
     // QEMU (TCG or hardware KVM) runs the syscall entry.
     let cmdline = build_cmdline(image.cmdline, EntryKind::Syscall, &args.append);
@@ -159,7 +146,10 @@ fn export(args: ExportArgs) -> Result<i32, Failure> {
          -serial stdio -display none -no-reboot -m {}",
         shell_quote(&kernel_path.display().to_string()),
         shell_quote(&image_path.display().to_string()),
-        format_args!("\"{}\"", cmdline.replace('\\', "\\\\").replace('"', "\\\"").replace('$', "\\$").replace('`', "\\`")),
+        format_args!(
+            "\"{}\"",
+            cmdline.replace('\\', "\\\\").replace('"', "\\\"").replace('$', "\\$").replace('`', "\\`")
+        ),
         vmm::config::DEFAULT_MEMORY_MIB
     );
     Ok(0)
@@ -168,8 +158,7 @@ fn export(args: ExportArgs) -> Result<i32, Failure> {
 fn bench(args: BenchArgs) -> Result<i32, Failure> {
     let report = vmm::bench::run_bench(args.rounds, args.boot_runs, args.syscall_entry.into())?;
     if args.json {
-        let json =
-            serde_json::to_string_pretty(&report).map_err(|e| host_error(format!("JSON: {e}")))?;
+        let json = serde_json::to_string_pretty(&report).map_err(|e| host_error(format!("JSON: {e}")))?;
         println!("{json}");
     } else {
         print!("{}", vmm::bench::format_table(&report));

@@ -8,9 +8,7 @@
 
 use kvm_bindings::kvm_userspace_memory_region;
 use kvm_ioctls::VmFd;
-use vm_memory::{
-    GuestAddress, GuestMemoryBackend, GuestMemoryMmap, GuestMemoryRegion, MemoryRegionAddress,
-};
+use vm_memory::{GuestAddress, GuestMemoryBackend, GuestMemoryMmap, GuestMemoryRegion, MemoryRegionAddress};
 
 use crate::Error;
 
@@ -42,8 +40,7 @@ pub fn register(vm: &VmFd, mem: &GuestMemoryMmap) -> Result<(), Error> {
         // SAFETY: the region is a live mapping of `memory_size` bytes owned
         // by `mem`, which the caller keeps alive for as long as the VM runs
         // (the VM and the memory are dropped together in `vm::run`).
-        unsafe { vm.set_user_memory_region(desc) }
-            .map_err(|e| Error::Kvm("KVM_SET_USER_MEMORY_REGION", e))?;
+        unsafe { vm.set_user_memory_region(desc) }.map_err(|e| Error::Kvm("KVM_SET_USER_MEMORY_REGION", e))?;
     }
     Ok(())
 }

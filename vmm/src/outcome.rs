@@ -6,9 +6,7 @@
 
 use std::time::Duration;
 
-use abi::platform::{
-    GUEST_STATUS_MAX, STATUS_KERNEL_PANIC, STATUS_TIMEOUT, STATUS_TRIPLE_FAULT, STATUS_VM_ERROR,
-};
+use abi::platform::{GUEST_STATUS_MAX, STATUS_KERNEL_PANIC, STATUS_TIMEOUT, STATUS_TRIPLE_FAULT, STATUS_VM_ERROR};
 
 use crate::stats::StatsSnapshot;
 
@@ -90,10 +88,7 @@ impl RunOutcome {
 
     /// The captured console output as text (lossy), or "" if not captured.
     pub fn console_text(&self) -> String {
-        self.console
-            .as_deref()
-            .map(|c| String::from_utf8_lossy(c).into_owned())
-            .unwrap_or_default()
+        self.console.as_deref().map(|c| String::from_utf8_lossy(c).into_owned()).unwrap_or_default()
     }
 }
 
@@ -117,10 +112,7 @@ mod tests {
         assert_eq!(Exit::from_poweroff(5), Exit::PowerOff(5));
         assert_eq!(Exit::from_poweroff(123), Exit::KernelPanic);
         assert_eq!(Exit::from_poweroff(120), Exit::PowerOff(GUEST_STATUS_MAX));
-        assert_eq!(
-            Exit::from_poweroff(u32::MAX),
-            Exit::PowerOff(GUEST_STATUS_MAX)
-        );
+        assert_eq!(Exit::from_poweroff(u32::MAX), Exit::PowerOff(GUEST_STATUS_MAX));
         // No guest status can be mistaken for a host status.
         for s in [0u32, 1, 119, 120, 121, 122, 124, 255, 256, u32::MAX] {
             let status = Exit::from_poweroff(s).status();

@@ -112,19 +112,13 @@ impl StatsLayout {
             let at = desc_offset
                 .checked_add(i * desc_size)
                 .ok_or_else(|| StatsError::Invalid("descriptor offset overflows".into()))?;
-            let end = at
-                .checked_add(desc_size)
-                .ok_or_else(|| StatsError::Invalid("descriptor offset overflows".into()))?;
-            let desc = buf
-                .get(at..end)
-                .ok_or(StatsError::Truncated("descriptor"))?;
+            let end =
+                at.checked_add(desc_size).ok_or_else(|| StatsError::Invalid("descriptor offset overflows".into()))?;
+            let desc = buf.get(at..end).ok_or(StatsError::Truncated("descriptor"))?;
             let size = u16_at(desc, 6, "descriptor")?;
             let offset = u32_at(desc, 8, "descriptor")?;
             let raw_name = &desc[DESC_FIXED_SIZE..];
-            let len = raw_name
-                .iter()
-                .position(|&b| b == 0)
-                .unwrap_or(raw_name.len());
+            let len = raw_name.iter().position(|&b| b == 0).unwrap_or(raw_name.len());
             let name = std::str::from_utf8(&raw_name[..len])
                 .map_err(|_| StatsError::Invalid(format!("descriptor {i}: name is not UTF-8")))?
                 .to_string();
@@ -133,18 +127,12 @@ impl StatsLayout {
             }
             let end = u64::from(offset) + u64::from(size) * 8;
             if end > MAX_DATA_BYTES {
-                return Err(StatsError::Invalid(format!(
-                    "{name}: values at {offset} beyond any data block"
-                )));
+                return Err(StatsError::Invalid(format!("{name}: values at {offset} beyond any data block")));
             }
             data_len = data_len.max(end);
             descs.push(StatDesc { name, offset, size });
         }
-        Ok(StatsLayout {
-            data_offset: u64::from(data_offset),
-            data_len: data_len as usize,
-            descs,
-        })
+        Ok(StatsLayout { data_offset: u64::from(data_offset), data_len: data_len as usize, descs })
     }
 
     /// Builds a snapshot from the data block `data` (length `data_len`).
@@ -155,9 +143,7 @@ impl StatsLayout {
             let mut total: u64 = 0;
             for k in 0..d.size as usize {
                 let at = d.offset as usize + k * 8;
-                let bytes = data
-                    .get(at..at + 8)
-                    .ok_or(StatsError::Truncated("data block"))?;
+                let bytes = data.get(at..at + 8).ok_or(StatsError::Truncated("data block"))?;
                 total = total.wrapping_add(u64::from_le_bytes(bytes.try_into().expect("8 bytes")));
             }
             values.insert(d.name.clone(), total);
@@ -226,10 +212,7 @@ impl VcpuStats {
         // descriptor or -1; `vcpu` is a valid vCPU fd for the whole call.
         let fd = unsafe { ioctl(vcpu, KVM_GET_STATS_FD()) };
         if fd < 0 {
-            return Err(StatsError::Io(format!(
-                "KVM_GET_STATS_FD: {}",
-                std::io::Error::last_os_error()
-            )));
+            return Err(StatsError::Io(format!("KVM_GET_STATS_FD: {}", std::io::Error::last_os_error())));
         }
         // SAFETY: `fd` was just returned by the kernel and nothing else owns it.
         let file = unsafe { File::from_raw_fd(fd) };
@@ -245,9 +228,7 @@ impl VcpuStats {
         let desc_offset = u32_at(&header, 16, "header")? as u64;
         let table_end = desc_offset + num_desc * (DESC_FIXED_SIZE as u64 + name_size);
         if table_end > MAX_DATA_BYTES {
-            return Err(StatsError::Invalid(format!(
-                "descriptor table ends at {table_end}"
-            )));
+            return Err(StatsError::Invalid(format!("descriptor table ends at {table_end}")));
         }
         let mut table = vec![0u8; table_end as usize];
         file.read_exact_at(&mut table, 0).map_err(io)?;
@@ -269,9 +250,7 @@ impl VcpuStats {
 
     /// Reads every statistic now (one `pread`).
     pub fn snapshot(&mut self) -> Result<StatsSnapshot, StatsError> {
-        self.file
-            .read_exact_at(&mut self.buf, self.layout.data_offset)
-            .map_err(|e| StatsError::Io(e.to_string()))?;
+        self.file.read_exact_at(&mut self.buf, self.layout.data_offset).map_err(|e| StatsError::Io(e.to_string()))?;
         self.layout.decode(&self.buf)
     }
 }
@@ -288,12 +267,7 @@ mod tests {
         let desc_offset = HEADER_SIZE + 8; // an id string would sit between
         let data_offset = desc_offset + descs.len() * (DESC_FIXED_SIZE + NAME_SIZE);
         let mut buf = Vec::new();
-        for v in [
-            0u32,
-            NAME_SIZE as u32,
-            descs.len() as u32,
-            HEADER_SIZE as u32,
-        ] {
+        for v in [0u32, NAME_SIZE as u32, descs.len() as u32, HEADER_SIZE as u32] {
             buf.extend_from_slice(&v.to_le_bytes());
         }
         buf.extend_from_slice(&(desc_offset as u32).to_le_bytes());
@@ -317,10 +291,7 @@ mod tests {
 
     #[test]
     fn parses_a_well_formed_file() {
-        let file = build(
-            &[("exits", 0, 1), ("insn_emulation", 8, 1), ("hist", 16, 2)],
-            &[10, 2_000_007, 3, 4],
-        );
+        let file = build(&[("exits", 0, 1), ("insn_emulation", 8, 1), ("hist", 16, 2)], &[10, 2_000_007, 3, 4]);
         let layout = StatsLayout::parse(&file).unwrap();
         assert_eq!(layout.descs.len(), 3);
         assert_eq!(layout.data_len, 32);
@@ -352,29 +323,17 @@ mod tests {
     #[test]
     fn refuses_malformed_files_without_panicking() {
         let good = build(&[("exits", 0, 1)], &[1]);
-        assert_eq!(
-            StatsLayout::parse(&good[..10]),
-            Err(StatsError::Truncated("header"))
-        );
+        assert_eq!(StatsLayout::parse(&good[..10]), Err(StatsError::Truncated("header")));
         // Descriptor table cut short.
-        assert_eq!(
-            StatsLayout::parse(&good[..HEADER_SIZE + 20]),
-            Err(StatsError::Truncated("descriptor"))
-        );
+        assert_eq!(StatsLayout::parse(&good[..HEADER_SIZE + 20]), Err(StatsError::Truncated("descriptor")));
         // Absurd name size.
         let mut bad = good.clone();
         bad[4..8].copy_from_slice(&u32::MAX.to_le_bytes());
-        assert!(matches!(
-            StatsLayout::parse(&bad),
-            Err(StatsError::Invalid(_))
-        ));
+        assert!(matches!(StatsLayout::parse(&bad), Err(StatsError::Invalid(_))));
         // Zero name size.
         let mut bad = good.clone();
         bad[4..8].copy_from_slice(&0u32.to_le_bytes());
-        assert!(matches!(
-            StatsLayout::parse(&bad),
-            Err(StatsError::Invalid(_))
-        ));
+        assert!(matches!(StatsLayout::parse(&bad), Err(StatsError::Invalid(_))));
         // Descriptor offset near usize::MAX.
         let mut bad = good.clone();
         bad[16..20].copy_from_slice(&u32::MAX.to_le_bytes());
@@ -387,30 +346,18 @@ mod tests {
         let mut bad = good.clone();
         let desc = HEADER_SIZE + 8;
         bad[desc + 8..desc + 12].copy_from_slice(&u32::MAX.to_le_bytes());
-        assert!(matches!(
-            StatsLayout::parse(&bad),
-            Err(StatsError::Invalid(_))
-        ));
+        assert!(matches!(StatsLayout::parse(&bad), Err(StatsError::Invalid(_))));
         // Empty name.
         let mut bad = good.clone();
         bad[desc + DESC_FIXED_SIZE] = 0;
-        assert!(matches!(
-            StatsLayout::parse(&bad),
-            Err(StatsError::Invalid(_))
-        ));
+        assert!(matches!(StatsLayout::parse(&bad), Err(StatsError::Invalid(_))));
         // Non-UTF-8 name.
         let mut bad = good.clone();
         bad[desc + DESC_FIXED_SIZE] = 0xFF;
-        assert!(matches!(
-            StatsLayout::parse(&bad),
-            Err(StatsError::Invalid(_))
-        ));
+        assert!(matches!(StatsLayout::parse(&bad), Err(StatsError::Invalid(_))));
         // Data block shorter than the layout says.
         let layout = StatsLayout::parse(&good).unwrap();
-        assert_eq!(
-            layout.decode(&[0u8; 3]),
-            Err(StatsError::Truncated("data block"))
-        );
+        assert_eq!(layout.decode(&[0u8; 3]), Err(StatsError::Truncated("data block")));
         // Garbage of every length.
         let mut seed = 0x1234_5678u32;
         for len in 0..400 {

@@ -146,10 +146,6 @@ impl VcpuRunner {
             }
         };
         let final_stats = self.snapshot();
-        VcpuResult {
-            exit,
-            marks,
-            final_stats,
-        }
+        VcpuResult { exit, marks, final_stats }
     }
 }

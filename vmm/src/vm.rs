@@ -33,12 +33,9 @@ pub const KVM_TSS_ADDRESS: usize = 0xfffb_d000;
 pub fn open_kvm() -> Result<Kvm, Error> {
     Kvm::new().map_err(|e| {
         let why = match e.errno() {
-            libc::ENOENT => {
-                "/dev/kvm does not exist (is KVM enabled in the kernel and the BIOS?)".to_string()
-            }
+            libc::ENOENT => "/dev/kvm does not exist (is KVM enabled in the kernel and the BIOS?)".to_string(),
             libc::EACCES | libc::EPERM => {
-                "/dev/kvm is not accessible to this user (add yourself to the kvm group)"
-                    .to_string()
+                "/dev/kvm is not accessible to this user (add yourself to the kvm group)".to_string()
             }
             _ => format!("cannot open /dev/kvm: {e}"),
         };
@@ -55,10 +52,8 @@ pub fn run(config: &RunConfig) -> Result<RunOutcome, Error> {
     let vm = kvm.create_vm().map_err(kvm_err("KVM_CREATE_VM"))?;
     let mem = memory::create(mem_size)?;
     memory::register(&vm, &mem)?;
-    vm.set_tss_address(KVM_TSS_ADDRESS)
-        .map_err(kvm_err("KVM_SET_TSS_ADDR"))?;
-    vm.create_irq_chip()
-        .map_err(kvm_err("KVM_CREATE_IRQCHIP"))?;
+    vm.set_tss_address(KVM_TSS_ADDRESS).map_err(kvm_err("KVM_SET_TSS_ADDR"))?;
+    vm.create_irq_chip().map_err(kvm_err("KVM_CREATE_IRQCHIP"))?;
 
     let cmdline = config.cmdline();
     log::info!("kernel command line: {cmdline}");
@@ -66,19 +61,12 @@ pub fn run(config: &RunConfig) -> Result<RunOutcome, Error> {
     log::debug!("boot layout: {layout:x?}");
     cpu::write_gdt(&mem)?;
 
-    let host_err =
-        |what: &'static str| move |e: std::io::Error| Error::Host(format!("{what}: {e}"));
+    let host_err = |what: &'static str| move |e: std::io::Error| Error::Host(format!("{what}: {e}"));
     let irq = EventFd::new(libc::EFD_NONBLOCK).map_err(host_err("eventfd"))?;
-    vm.register_irqfd(&irq, abi::platform::IRQ_COM1)
-        .map_err(kvm_err("KVM_IRQFD"))?;
+    vm.register_irqfd(&irq, abi::platform::IRQ_COM1).map_err(kvm_err("KVM_IRQFD"))?;
     let room = Arc::new(RoomNotifier::new().map_err(host_err("eventfd"))?);
-    let capture = config
-        .capture_console
-        .then(|| Arc::new(Mutex::new(Vec::new())));
-    let sink = ConsoleSink {
-        echo: config.echo_console,
-        capture: capture.clone(),
-    };
+    let capture = config.capture_console.then(|| Arc::new(Mutex::new(Vec::new())));
+    let sink = ConsoleSink { echo: config.echo_console, capture: capture.clone() };
     let serial = Arc::new(Mutex::new(new_serial(irq, room.clone(), sink)));
 
     let vcpu = vm.create_vcpu(0).map_err(kvm_err("KVM_CREATE_VCPU"))?;
@@ -93,22 +81,13 @@ pub fn run(config: &RunConfig) -> Result<RunOutcome, Error> {
     watchdog::install()?;
 
     let stdin = if config.forward_stdin {
-        Some(
-            StdinThread::spawn(libc::STDIN_FILENO, serial.clone(), room)
-                .map_err(host_err("stdin thread"))?,
-        )
+        Some(StdinThread::spawn(libc::STDIN_FILENO, serial.clone(), room).map_err(host_err("stdin thread"))?)
     } else {
         None
     };
 
     let timed_out = Arc::new(AtomicBool::new(false));
-    let runner = VcpuRunner {
-        vcpu,
-        io: PortIo::new(serial),
-        stats,
-        start,
-        timed_out: timed_out.clone(),
-    };
+    let runner = VcpuRunner { vcpu, io: PortIo::new(serial), stats, start, timed_out: timed_out.clone() };
     let (done_tx, done_rx) = mpsc::channel();
     let handle = std::thread::Builder::new()
         .name("viv-vcpu0".into())
@@ -119,9 +98,7 @@ pub fn run(config: &RunConfig) -> Result<RunOutcome, Error> {
         })
         .map_err(host_err("vCPU thread"))?;
     watchdog::supervise(&handle, config.timeout, &timed_out, &done_rx);
-    let result = handle
-        .join()
-        .map_err(|_| Error::Host("the vCPU thread panicked".into()))?;
+    let result = handle.join().map_err(|_| Error::Host("the vCPU thread panicked".into()))?;
     let wall_time = start.elapsed();
     if let Some(stdin) = stdin {
         stdin.stop();
@@ -133,13 +110,6 @@ pub fn run(config: &RunConfig) -> Result<RunOutcome, Error> {
     drop(vm);
     drop(mem);
 
-    let console =
-        capture.map(|c| std::mem::take(&mut *c.lock().unwrap_or_else(|e| e.into_inner())));
-    Ok(RunOutcome {
-        exit: result.exit,
-        marks: result.marks,
-        final_stats: result.final_stats,
-        wall_time,
-        console,
-    })
+    let console = capture.map(|c| std::mem::take(&mut *c.lock().unwrap_or_else(|e| e.into_inner())));
+    Ok(RunOutcome { exit: result.exit, marks: result.marks, final_stats: result.final_stats, wall_time, console })
 }

@@ -41,12 +41,7 @@ pub fn install() -> Result<(), Error> {
 
 /// Waits until the vCPU thread `vcpu` reports on `done`; if `timeout`
 /// passes first, sets `timed_out` and kicks the thread until it reports.
-pub fn supervise<T>(
-    vcpu: &JoinHandle<T>,
-    timeout: Option<Duration>,
-    timed_out: &AtomicBool,
-    done: &Receiver<()>,
-) {
+pub fn supervise<T>(vcpu: &JoinHandle<T>, timeout: Option<Duration>, timed_out: &AtomicBool, done: &Receiver<()>) {
     let Some(timeout) = timeout else {
         let _ = done.recv();
         return;

@@ -13,10 +13,7 @@ use vmm::{Exit, RunConfig, RunOutcome};
 
 fn require_kvm() {
     let kvm = std::path::Path::new("/dev/kvm");
-    assert!(
-        kvm.exists(),
-        "these tests boot guests on KVM, and /dev/kvm does not exist on this machine"
-    );
+    assert!(kvm.exists(), "these tests boot guests on KVM, and /dev/kvm does not exist on this machine");
 }
 
 fn config(code: &[u8]) -> RunConfig {
@@ -89,23 +86,14 @@ fn start_info_and_command_line_reach_the_guest() {
     config.image_cmdline = "image.default=1".into();
     config.append = "user.text=2".into();
     let outcome = run(&config);
-    assert_eq!(
-        outcome.exit,
-        Exit::PowerOff(5),
-        "start info magic not found at %ebx"
-    );
+    assert_eq!(outcome.exit, Exit::PowerOff(5), "start info magic not found at %ebx");
     let entry = vmm::config::entry_word(config.entry_kind());
-    assert_eq!(
-        outcome.console_text(),
-        format!("image.default=1 viv.entry={entry} user.text=2")
-    );
+    assert_eq!(outcome.console_text(), format!("image.default=1 viv.entry={entry} user.text=2"));
 }
 
 #[test]
 fn kernel_panic_status_and_clamping() {
-    let outcome = run(&config(&poweroff(
-        abi::platform::STATUS_KERNEL_PANIC as u32,
-    )));
+    let outcome = run(&config(&poweroff(abi::platform::STATUS_KERNEL_PANIC as u32)));
     assert_eq!(outcome.exit, Exit::KernelPanic);
     assert_eq!(outcome.exit_status(), 123);
 
@@ -115,10 +103,7 @@ fn kernel_panic_status_and_clamping() {
     code.extend(mov_dx(abi::platform::PORT_POWEROFF));
     code.extend_from_slice(&[0xEF, 0xEB, 0xFE]); // out dx, eax; jmp $
     let outcome = run(&config(&code));
-    assert_eq!(
-        outcome.exit,
-        Exit::PowerOff(abi::platform::GUEST_STATUS_MAX)
-    );
+    assert_eq!(outcome.exit, Exit::PowerOff(abi::platform::GUEST_STATUS_MAX));
     assert_eq!(outcome.exit_status(), 119);
 }
 
@@ -133,38 +118,19 @@ fn bench_marks_carry_statistics() {
     let outcome = run(&config(&code));
     assert_eq!(outcome.exit, Exit::PowerOff(0));
     let ids: Vec<u32> = outcome.marks.iter().map(|m| m.id).collect();
-    assert_eq!(
-        ids,
-        [
-            abi::platform::MARK_FIRST_USER,
-            abi::platform::MARK_BENCH_END
-        ]
-    );
+    assert_eq!(ids, [abi::platform::MARK_FIRST_USER, abi::platform::MARK_BENCH_END]);
     let (first, last) = (&outcome.marks[0], &outcome.marks[1]);
     assert!(last.time_ns >= first.time_ns);
     assert!(first.time_ns as u128 <= outcome.wall_time.as_nanos());
-    let exits = last
-        .stats
-        .delta(&first.stats, "exits")
-        .expect("KVM has an `exits` statistic");
-    assert!(
-        exits >= 1,
-        "the second mark is at least one exit after the first"
-    );
+    let exits = last.stats.delta(&first.stats, "exits").expect("KVM has an `exits` statistic");
+    assert!(exits >= 1, "the second mark is at least one exit after the first");
     // Three port writes, each an exit (software KVM counts them in `exits`
     // but not in `io_exits`).
-    assert!(
-        outcome.final_stats.exits().unwrap_or(0) >= 3,
-        "{:?}",
-        outcome.final_stats
-    );
+    assert!(outcome.final_stats.exits().unwrap_or(0) >= 3, "{:?}", outcome.final_stats);
     if vmm::HostKind::detect() == vmm::HostKind::SoftwarePvm {
         // PLATFORM.md: every kernel-mode instruction is emulated and counted.
         let insns = last.stats.delta(&first.stats, "insn_emulation").unwrap();
-        assert!(
-            (200..=220).contains(&insns),
-            "dec/jnz x100 plus a few: {insns}"
-        );
+        assert!((200..=220).contains(&insns), "dec/jnz x100 plus a few: {insns}");
     }
 }
 
@@ -177,10 +143,7 @@ fn a_spinning_guest_is_stopped_at_the_timeout() {
     let took = started.elapsed();
     assert_eq!(outcome.exit, Exit::Timeout);
     assert_eq!(outcome.exit_status(), 124);
-    assert!(
-        took >= Duration::from_millis(500),
-        "stopped early: {took:?}"
-    );
+    assert!(took >= Duration::from_millis(500), "stopped early: {took:?}");
     assert!(took < Duration::from_secs(2), "stopped late: {took:?}");
 }
 

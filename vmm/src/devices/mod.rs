@@ -78,10 +78,7 @@ impl PortIo {
         match port {
             PORT_POWEROFF => {
                 if data.len() != 4 {
-                    log::debug!(
-                        "{}-byte write to the power-off port (expected 4)",
-                        data.len()
-                    );
+                    log::debug!("{}-byte write to the power-off port (expected 4)", data.len());
                 }
                 IoAction::PowerOff(value_of(data))
             }
@@ -102,15 +99,9 @@ mod tests {
 
     fn devices() -> (PortIo, Arc<Mutex<Vec<u8>>>) {
         let capture = Arc::new(Mutex::new(Vec::new()));
-        let sink = ConsoleSink {
-            echo: false,
-            capture: Some(capture.clone()),
-        };
-        let serial = new_serial(
-            EventFd::new(libc::EFD_NONBLOCK).unwrap(),
-            Arc::new(RoomNotifier::new().unwrap()),
-            sink,
-        );
+        let sink = ConsoleSink { echo: false, capture: Some(capture.clone()) };
+        let serial =
+            new_serial(EventFd::new(libc::EFD_NONBLOCK).unwrap(), Arc::new(RoomNotifier::new().unwrap()), sink);
         (PortIo::new(Arc::new(Mutex::new(serial))), capture)
     }
 
@@ -119,15 +110,9 @@ mod tests {
         let (mut io, capture) = devices();
         assert_eq!(io.write(PORT_COM1, b"A"), IoAction::Continue);
         assert_eq!(&*capture.lock().unwrap(), b"A");
-        assert_eq!(
-            io.write(PORT_POWEROFF, &7u32.to_le_bytes()),
-            IoAction::PowerOff(7)
-        );
+        assert_eq!(io.write(PORT_POWEROFF, &7u32.to_le_bytes()), IoAction::PowerOff(7));
         assert_eq!(io.write(PORT_POWEROFF, &[3]), IoAction::PowerOff(3));
-        assert_eq!(
-            io.write(PORT_BENCH_MARK, &2u32.to_le_bytes()),
-            IoAction::Mark(2)
-        );
+        assert_eq!(io.write(PORT_BENCH_MARK, &2u32.to_le_bytes()), IoAction::Mark(2));
         assert_eq!(io.write(0x80, &[1]), IoAction::Continue);
         let mut data = [0u8; 2];
         io.read(0x61, &mut data);

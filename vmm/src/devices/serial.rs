@@ -50,10 +50,7 @@ pub struct RoomNotifier {
 impl RoomNotifier {
     /// A notifier with a fresh event fd.
     pub fn new() -> io::Result<RoomNotifier> {
-        Ok(RoomNotifier {
-            room: EventFd::new(libc::EFD_NONBLOCK)?,
-            waiting: AtomicBool::new(false),
-        })
+        Ok(RoomNotifier { room: EventFd::new(libc::EFD_NONBLOCK)?, waiting: AtomicBool::new(false) })
     }
 }
 
@@ -84,10 +81,7 @@ pub struct ConsoleSink {
 impl Write for ConsoleSink {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
         if let Some(capture) = &self.capture {
-            capture
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .extend_from_slice(buf);
+            capture.lock().unwrap_or_else(|e| e.into_inner()).extend_from_slice(buf);
         }
         if self.echo {
             let mut out = io::stdout().lock();
@@ -124,10 +118,7 @@ mod tests {
         let capture = Arc::new(Mutex::new(Vec::new()));
         let irq = EventFd::new(libc::EFD_NONBLOCK).unwrap();
         let room = Arc::new(RoomNotifier::new().unwrap());
-        let sink = ConsoleSink {
-            echo: false,
-            capture: Some(capture.clone()),
-        };
+        let sink = ConsoleSink { echo: false, capture: Some(capture.clone()) };
         let mut serial = new_serial(irq.try_clone().unwrap(), room.clone(), sink);
         for &b in b"ok\n" {
             serial.write(0, b).unwrap();

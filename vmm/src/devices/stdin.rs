@@ -113,9 +113,7 @@ impl StdinForwarder {
             }
             if self.pollable {
                 if !self.registered {
-                    if let Err(e) =
-                        ops.add(Events::with_data_raw(self.input, TOKEN_STDIN, EventSet::IN))
-                    {
+                    if let Err(e) = ops.add(Events::with_data_raw(self.input, TOKEN_STDIN, EventSet::IN)) {
                         log::debug!("stdin: cannot poll again: {e:?}");
                         self.eof = true;
                         return;
@@ -131,10 +129,7 @@ impl StdinForwarder {
 
 impl MutEventSubscriber for StdinForwarder {
     fn init(&mut self, ops: &mut EventOps) {
-        for (fd, token) in [
-            (self.room.room.as_raw_fd(), TOKEN_ROOM),
-            (self.stop.as_raw_fd(), TOKEN_STOP),
-        ] {
+        for (fd, token) in [(self.room.room.as_raw_fd(), TOKEN_ROOM), (self.stop.as_raw_fd(), TOKEN_STOP)] {
             if let Err(e) = ops.add(Events::with_data_raw(fd, token, EventSet::IN)) {
                 log::warn!("stdin: cannot register event fd: {e:?}");
                 self.stopped.store(true, Ordering::Release);
@@ -188,11 +183,7 @@ pub struct StdinThread {
 
 impl StdinThread {
     /// Starts forwarding `input` (normally 0, stdin) to `serial`.
-    pub fn spawn(
-        input: RawFd,
-        serial: Arc<Mutex<SerialDevice>>,
-        room: Arc<RoomNotifier>,
-    ) -> io::Result<StdinThread> {
+    pub fn spawn(input: RawFd, serial: Arc<Mutex<SerialDevice>>, room: Arc<RoomNotifier>) -> io::Result<StdinThread> {
         let stop = EventFd::new(libc::EFD_NONBLOCK)?;
         let stopped = Arc::new(AtomicBool::new(false));
         let forwarder = StdinForwarder {
@@ -206,23 +197,17 @@ impl StdinThread {
             eof: false,
             pending: Vec::new(),
         };
-        let mut manager = EventManager::<StdinForwarder>::new()
-            .map_err(|e| io::Error::other(format!("{e:?}")))?;
-        let handle = std::thread::Builder::new()
-            .name("viv-stdin".into())
-            .spawn(move || {
-                manager.add_subscriber(forwarder);
-                while !stopped.load(Ordering::Acquire) {
-                    if let Err(e) = manager.run() {
-                        log::warn!("stdin event loop: {e:?}");
-                        break;
-                    }
+        let mut manager = EventManager::<StdinForwarder>::new().map_err(|e| io::Error::other(format!("{e:?}")))?;
+        let handle = std::thread::Builder::new().name("viv-stdin".into()).spawn(move || {
+            manager.add_subscriber(forwarder);
+            while !stopped.load(Ordering::Acquire) {
+                if let Err(e) = manager.run() {
+                    log::warn!("stdin event loop: {e:?}");
+                    break;
                 }
-            })?;
-        Ok(StdinThread {
-            stop,
-            handle: Some(handle),
-        })
+            }
+        })?;
+        Ok(StdinThread { stop, handle: Some(handle) })
     }
 
     /// Stops the thread and waits for it.
@@ -253,14 +238,7 @@ mod tests {
     fn new_uart() -> (Arc<Mutex<SerialDevice>>, Arc<RoomNotifier>) {
         let room = Arc::new(RoomNotifier::new().unwrap());
         let irq = EventFd::new(libc::EFD_NONBLOCK).unwrap();
-        (
-            Arc::new(Mutex::new(new_serial(
-                irq,
-                room.clone(),
-                ConsoleSink::default(),
-            ))),
-            room,
-        )
+        (Arc::new(Mutex::new(new_serial(irq, room.clone(), ConsoleSink::default()))), room)
     }
 
     /// Reads bytes from the UART as a guest would until `want` arrived.
