@@ -15,9 +15,12 @@ extern crate std;
 pub mod boot_image;
 pub mod endpoint;
 pub mod error;
+pub mod grant;
 pub mod layout;
 pub mod message;
+pub mod notify;
 pub mod platform;
+pub mod senda;
 pub mod syscall;
 
 pub use endpoint::Endpoint;

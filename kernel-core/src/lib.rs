@@ -27,14 +27,20 @@
 #[cfg(test)]
 extern crate std;
 
+mod deadlock;
 mod ipc;
+mod notify;
+mod privileges;
 mod proc;
 mod sched;
+mod senda;
 
 pub use ipc::{Outcome, SendMode};
-pub use proc::{Proc, ProcState, RecvWait, SendWait};
+pub use privileges::Privileges;
+pub use proc::{Proc, ProcState, RecvWait, SendWait, SendaTable};
 pub use sched::RunQueues;
 
+use abi::syscall::{KernelCall, Trap};
 use abi::{Endpoint, Error, Message};
 
 /// Number of process slots.
@@ -60,6 +66,13 @@ pub trait UserMemory {
     /// Sets the value the trap of a process that is not running returns
     /// when it is resumed.
     fn set_result(&mut self, slot: usize, value: i64);
+    /// Reads `buf.len()` bytes at `addr` of process `slot` (SENDA tables).
+    /// Fails with [`Error::Fault`] when any byte is not mapped readable.
+    fn read_bytes(&mut self, slot: usize, addr: u64, buf: &mut [u8]) -> Result<(), Error>;
+    /// Writes `buf` at `addr` of process `slot` (SENDA write-back). Fails
+    /// with [`Error::Fault`] when any byte is not mapped writable; nothing
+    /// is promised about the bytes before the faulting one.
+    fn write_bytes(&mut self, slot: usize, addr: u64, buf: &[u8]) -> Result<(), Error>;
 }
 
 /// The kernel's IPC and scheduling state.
@@ -95,10 +108,10 @@ impl Kernel {
         }
     }
 
-    /// Takes a free slot for a new process of `priority` and makes it
-    /// ready. Returns its slot; its endpoint carries the slot's next
-    /// generation.
-    pub fn spawn(&mut self, name: &str, priority: u8) -> Result<usize, Error> {
+    /// Takes a free slot for a new process of `priority` with
+    /// `privileges` and makes it ready. Returns its slot; its endpoint
+    /// carries the slot's next generation.
+    pub fn spawn(&mut self, name: &str, priority: u8, privileges: Privileges) -> Result<usize, Error> {
         let slot = self.procs.iter().position(|p| p.state == ProcState::Free).ok_or(Error::NoMemory)?;
         let generation = self.procs[slot].next_generation;
         let p = &mut self.procs[slot];
@@ -109,8 +122,39 @@ impl Kernel {
         p.priority = priority.min(NR_PRIORITIES as u8 - 1);
         p.set_name(name);
         p.quantum_left = QUANTUM_TICKS;
+        p.privileges = privileges;
         self.run_queues.enqueue(&mut self.procs, slot);
         Ok(slot)
+    }
+
+    /// Whether the live process `slot` may use primitive `trap`. The IPC
+    /// methods check this themselves; the architecture layer needs it for
+    /// the SENDREC to SYSTEM that it handles itself.
+    pub fn may_trap(&self, slot: usize, trap: Trap) -> bool {
+        self.procs[slot].state == ProcState::Alive && self.procs[slot].privileges.allows_trap(trap)
+    }
+
+    /// Whether the live process `slot` may make kernel call `call`. Kernel
+    /// calls are SENDRECs to `Endpoint::SYSTEM`, which is not a slot, so the
+    /// architecture layer handles them and asks here (after
+    /// [`Self::may_trap`] for SENDREC); a refusal is `Error::CallDenied`.
+    pub fn may_call(&self, slot: usize, call: KernelCall) -> bool {
+        self.procs[slot].state == ProcState::Alive && self.procs[slot].privileges.allows_kernel_call(call)
+    }
+
+    /// Lets `a` send to `b` and `b` send to `a`. Granting A→B also lets B
+    /// reply to A (MINIX's rule); the image loader calls this for every
+    /// grant of the configuration, after spawning both processes.
+    pub fn allow_send(&mut self, a: usize, b: usize) {
+        self.procs[a].privileges.send_to |= Privileges::slot_bit(b);
+        self.procs[b].privileges.send_to |= Privileges::slot_bit(a);
+    }
+
+    /// Replaces the privileges of process `slot` (e.g. when a server
+    /// such as RS starts a service with the privileges of its
+    /// configuration).
+    pub fn set_privileges(&mut self, slot: usize, privileges: Privileges) {
+        self.procs[slot].privileges = privileges;
     }
 
     /// The process that should run next, if any is ready.

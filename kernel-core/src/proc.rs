@@ -1,5 +1,13 @@
 //! Process-table entries.
+//!
+//! Everything the IPC primitives need to know about a process lives here,
+//! in fixed-size fields: blocked states, the sender FIFO threaded through
+//! the table, and bitmaps of pending notifications and asynchronous
+//! messages (one bit per source slot, so "is anything pending?" is one
+//! compare and the plain SEND/RECEIVE path never scans the table).
 
+use crate::privileges::Privileges;
+use abi::message::PAYLOAD_WORDS;
 use abi::Endpoint;
 
 /// Whether a slot holds a process.
@@ -27,6 +35,18 @@ pub struct RecvWait {
     pub from: Endpoint,
     /// Where the message goes in the receiver's memory.
     pub msg_addr: u64,
+    /// The receive half of a SENDREC: only a message sent by `from` (SEND
+    /// or SENDNB) completes it; notifications and SENDA messages wait.
+    pub reply: bool,
+}
+
+/// Where a process's current SENDA table lives in its own memory.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub struct SendaTable {
+    /// User address of entry 0.
+    pub addr: u64,
+    /// Number of entries (at most `abi::senda::SENDA_MAX_ENTRIES`).
+    pub count: usize,
 }
 
 /// One process-table entry: identity, IPC state, scheduling state.
@@ -57,7 +77,23 @@ pub struct Proc {
     pub queued: bool,
     /// Ticks left in the current quantum.
     pub quantum_left: u32,
+    /// What the process may do.
+    pub privileges: Privileges,
+    /// Bit `s`: the process in slot `s` notified this one and the
+    /// notification has not been received yet.
+    pub notify_pending: u64,
+    /// OR of the payloads of SYSTEM notifications not received yet.
+    pub system_notify_pending: Option<[u64; PAYLOAD_WORDS]>,
+    /// Bit `s`: the process in slot `s` may have a pending SENDA entry for
+    /// this one. A hint: set when such an entry is left pending, cleared
+    /// when a scan of that table finds none.
+    pub async_from: u64,
+    /// The process's SENDA table, while it may hold pending entries.
+    pub senda_table: Option<SendaTable>,
 }
+
+// The pending bitmaps hold one bit per slot.
+const _: () = assert!(crate::NR_PROCS <= 64);
 
 impl Proc {
     /// A free slot.
@@ -74,6 +110,11 @@ impl Proc {
         next_ready: None,
         queued: false,
         quantum_left: 0,
+        privileges: Privileges::NONE,
+        notify_pending: 0,
+        system_notify_pending: None,
+        async_from: 0,
+        senda_table: None,
     };
 
     /// Runnable: alive and blocked on nothing.

@@ -1,64 +1,6 @@
-//! Host unit tests of the IPC core against an in-memory model of user
-//! memory.
+//! SEND, SENDNB, RECEIVE, SENDREC and the scheduler.
 
 use super::*;
-use std::collections::HashMap;
-use std::vec::Vec;
-
-/// User memory of every process as a map from (slot, address) to a
-/// message; any address at or above `BAD` faults.
-#[derive(Default)]
-struct FakeMemory {
-    messages: HashMap<(usize, u64), Message>,
-    results: HashMap<usize, i64>,
-}
-
-const BUF: u64 = 0x1000;
-const BAD: u64 = 0xdead_0000;
-
-impl UserMemory for FakeMemory {
-    fn read_message(&mut self, slot: usize, addr: u64) -> Result<Message, Error> {
-        if addr >= BAD {
-            return Err(Error::Fault);
-        }
-        Ok(self.messages.get(&(slot, addr)).copied().unwrap_or_default())
-    }
-    fn write_message(&mut self, slot: usize, addr: u64, msg: &Message) -> Result<(), Error> {
-        if addr >= BAD {
-            return Err(Error::Fault);
-        }
-        self.messages.insert((slot, addr), *msg);
-        Ok(())
-    }
-    fn check_message(&mut self, _slot: usize, addr: u64, _write: bool) -> Result<(), Error> {
-        if addr >= BAD { Err(Error::Fault) } else { Ok(()) }
-    }
-    fn set_result(&mut self, slot: usize, value: i64) {
-        self.results.insert(slot, value);
-    }
-}
-
-impl FakeMemory {
-    fn put(&mut self, slot: usize, mtype: u32, word: u64) {
-        self.messages.insert((slot, BUF), Message::with_words(mtype, &[word]));
-    }
-    fn get(&self, slot: usize) -> Message {
-        self.messages[&(slot, BUF)]
-    }
-    fn take_result(&mut self, slot: usize) -> Option<i64> {
-        self.results.remove(&slot)
-    }
-}
-
-fn system(n: usize) -> (Kernel, FakeMemory, Vec<usize>) {
-    let mut k = Kernel::new();
-    let slots = (0..n).map(|i| k.spawn(&std::format!("p{i}"), 4).unwrap()).collect();
-    (k, FakeMemory::default(), slots)
-}
-
-fn ep(k: &Kernel, slot: usize) -> Endpoint {
-    k.procs[slot].endpoint
-}
 
 #[test]
 fn rendezvous_receiver_first() {
@@ -80,7 +22,7 @@ fn rendezvous_sender_first() {
     assert_eq!(k.send(&mut m, s[0], ep(&k, s[1]), BUF, SendMode::Blocking), Outcome::Blocked);
     assert!(!k.procs[s[0]].is_ready());
     // Nothing was copied yet: the message stays in the sender's memory.
-    assert!(!m.messages.contains_key(&(s[1], BUF)));
+    assert!(m.deliveries.is_empty());
     assert_eq!(k.receive(&mut m, s[1], Endpoint::ANY, BUF), Outcome::Done(0));
     assert_eq!(m.take_result(s[0]), Some(0));
     assert!(k.procs[s[0]].is_ready());
@@ -159,7 +101,7 @@ fn the_kernel_stamps_the_source_over_a_forged_one() {
     let (mut k, mut m, s) = system(3);
     let mut forged = Message::new(1);
     forged.source = ep(&k, s[2]);
-    m.messages.insert((s[0], BUF), forged);
+    m.put_message(s[0], BUF, &forged);
     k.receive(&mut m, s[1], Endpoint::ANY, BUF);
     k.send(&mut m, s[0], ep(&k, s[1]), BUF, SendMode::Blocking);
     assert_eq!(m.get(s[1]).source, ep(&k, s[0]));
@@ -168,59 +110,50 @@ fn the_kernel_stamps_the_source_over_a_forged_one() {
 #[test]
 fn sendnb_to_a_process_not_waiting_fails_without_blocking() {
     let (mut k, mut m, s) = system(2);
-    assert_eq!(
-        k.send(&mut m, s[0], ep(&k, s[1]), BUF, SendMode::NonBlocking),
-        Outcome::Done(Error::NotReady.to_return())
-    );
+    assert_eq!(k.send(&mut m, s[0], ep(&k, s[1]), BUF, SendMode::NonBlocking), err(Error::NotReady));
     assert!(k.procs[s[0]].is_ready());
+    assert!(k.procs[s[1]].senders.0.is_none());
 }
 
 #[test]
 fn bad_endpoints_and_buffers_are_refused() {
     let (mut k, mut m, s) = system(2);
     let bogus = Endpoint::new(40, 0);
-    let fault = Outcome::Done(Error::Fault.to_return());
-    assert_eq!(k.send(&mut m, s[0], bogus, BUF, SendMode::Blocking), Outcome::Done(Error::DeadSrcDst.to_return()));
+    let fault = err(Error::Fault);
+    assert_eq!(k.send(&mut m, s[0], bogus, BUF, SendMode::Blocking), err(Error::DeadSrcDst));
+    assert_eq!(k.send(&mut m, s[0], Endpoint::ANY, BUF, SendMode::Blocking), err(Error::DeadSrcDst));
+    assert_eq!(k.receive(&mut m, s[0], bogus, BUF), err(Error::DeadSrcDst));
     assert_eq!(k.send(&mut m, s[0], ep(&k, s[1]), BAD, SendMode::Blocking), fault);
     assert_eq!(k.receive(&mut m, s[0], Endpoint::ANY, BAD), fault);
+    assert_eq!(k.receive(&mut m, s[0], Endpoint::ANY, READ_ONLY), fault);
     assert_eq!(k.sendrec(&mut m, s[0], ep(&k, s[1]), BAD), fault);
-    assert_eq!(k.send(&mut m, s[0], ep(&k, s[0]), BUF, SendMode::Blocking), Outcome::Done(Error::Invalid.to_return()));
+    assert_eq!(k.send(&mut m, s[0], ep(&k, s[0]), BUF, SendMode::Blocking), err(Error::Invalid));
+    assert_eq!(k.receive(&mut m, s[0], ep(&k, s[0]), BUF), err(Error::Invalid));
     assert!(k.procs[s[0]].is_ready());
     assert!(k.procs[s[0]].receiving.is_none());
 }
 
 #[test]
-fn a_dying_process_wakes_its_senders_and_receivers_with_distinct_errors() {
-    let (mut k, mut m, s) = system(4);
-    let victim = s[0];
-    // s[1] is blocked sending to the victim, s[2] waits for the victim's
-    // reply, s[3] receives from ANY and must not be disturbed.
-    k.send(&mut m, s[1], ep(&k, victim), BUF, SendMode::Blocking);
-    k.sendrec(&mut m, s[2], ep(&k, victim), BUF);
-    k.receive(&mut m, victim, Endpoint::ANY, BUF); // takes s[1]'s message
-    k.receive(&mut m, victim, Endpoint::ANY, BUF); // takes s[2]'s request
-    m.results.clear();
-    k.send(&mut m, s[1], ep(&k, victim), BUF, SendMode::Blocking);
-    k.receive(&mut m, s[3], Endpoint::ANY, BUF);
-    let old = ep(&k, victim);
-    k.exit(&mut m, victim);
-    assert_eq!(m.take_result(s[1]), Some(Error::DstDied.to_return()));
-    assert_eq!(m.take_result(s[2]), Some(Error::SrcDied.to_return()));
-    assert_eq!(m.take_result(s[3]), None);
-    assert!(k.procs[s[1]].is_ready() && k.procs[s[2]].is_ready() && !k.procs[s[3]].is_ready());
-    // The slot is reused under a new generation; the old endpoint is dead.
-    let again = k.spawn("again", 4).unwrap();
-    assert_eq!(again, victim);
-    assert_ne!(ep(&k, again), old);
-    assert_eq!(k.send(&mut m, s[1], old, BUF, SendMode::Blocking), Outcome::Done(Error::DeadSrcDst.to_return()));
+fn a_receiver_whose_buffer_went_bad_gets_the_fault_and_the_sender_waits() {
+    let (mut k, mut m, s) = system(2);
+    // Blocking check passes for a readable buffer; make the write fail by
+    // receiving into read-only memory via a forged wait.
+    k.receive(&mut m, s[1], Endpoint::ANY, BUF);
+    k.procs[s[1]].receiving.as_mut().unwrap().msg_addr = READ_ONLY;
+    m.put(s[0], 1, 5);
+    assert_eq!(k.send(&mut m, s[0], ep(&k, s[1]), BUF, SendMode::Blocking), Outcome::Blocked);
+    assert_eq!(m.take_result(s[1]), Some(Error::Fault.to_return()));
+    // The message was not lost: the receiver gets it on its next receive.
+    assert_eq!(k.receive(&mut m, s[1], Endpoint::ANY, BUF), Outcome::Done(0));
+    assert_eq!(m.get(s[1]).payload[0], 5);
 }
 
 #[test]
 fn scheduler_prefers_higher_priority_and_rotates_on_quantum_end() {
     let mut k = Kernel::new();
-    let low = k.spawn("low", 9).unwrap();
-    let a = k.spawn("a", 2).unwrap();
-    let b = k.spawn("b", 2).unwrap();
+    let low = k.spawn("low", 9, Privileges::all()).unwrap();
+    let a = k.spawn("a", 2, Privileges::all()).unwrap();
+    let b = k.spawn("b", 2, Privileges::all()).unwrap();
     assert_eq!(k.pick_next(), Some(a));
     for _ in 1..QUANTUM_TICKS {
         assert!(!k.tick(a));

@@ -1,0 +1,101 @@
+//! SEND, SENDNB and SENDREC: a message moves straight from the sender's
+//! memory to the receiver's when the receiver is waiting; otherwise a
+//! SEND (or the send half of a SENDREC) waits in the destination's FIFO of
+//! senders, with the message still in the sender's memory.
+
+use crate::deadlock::BlockingOp;
+use crate::proc::{RecvWait, SendWait};
+use crate::{Kernel, Outcome, SendMode, UserMemory};
+use abi::syscall::Trap;
+use abi::{Endpoint, Error};
+
+impl Kernel {
+    /// SEND / SENDNB from `caller` to `dst` of the message at `msg_addr`.
+    pub fn send(
+        &mut self,
+        mem: &mut impl UserMemory,
+        caller: usize,
+        dst: Endpoint,
+        msg_addr: u64,
+        mode: SendMode,
+    ) -> Outcome {
+        let trap = match mode {
+            SendMode::Blocking => Trap::Send,
+            SendMode::NonBlocking => Trap::SendNb,
+        };
+        if let Err(e) = self.check_trap(caller, trap) {
+            return Outcome::err(e);
+        }
+        match self.destination_slot(caller, dst) {
+            Ok(dst_slot) => self.send_to_slot(mem, caller, dst_slot, msg_addr, mode),
+            Err(e) => Outcome::err(e),
+        }
+    }
+
+    /// SENDREC: send the message at `msg_addr` to `dst`, then receive the
+    /// reply from `dst` into the same buffer. The caller cannot be reached
+    /// by anyone but `dst` until the reply arrives; notifications and SENDA
+    /// messages, even from `dst`, wait until it does.
+    pub fn sendrec(&mut self, mem: &mut impl UserMemory, caller: usize, dst: Endpoint, msg_addr: u64) -> Outcome {
+        if let Err(e) = self.check_trap(caller, Trap::SendRec) {
+            return Outcome::err(e);
+        }
+        let dst_slot = match self.destination_slot(caller, dst) {
+            Ok(slot) => slot,
+            Err(e) => return Outcome::err(e),
+        };
+        if let Err(e) = mem.check_message(caller, msg_addr, true) {
+            return Outcome::err(e);
+        }
+        // Waiting for the reply is set up before the send so that the send
+        // and the receive are one step: a reply can never slip in between.
+        self.procs[caller].receiving = Some(RecvWait { from: dst, msg_addr, reply: true });
+        match self.send_to_slot(mem, caller, dst_slot, msg_addr, SendMode::Blocking) {
+            Outcome::Done(0) => {
+                self.block(caller);
+                Outcome::Blocked
+            }
+            Outcome::Done(err) => {
+                self.procs[caller].receiving = None;
+                Outcome::Done(err)
+            }
+            Outcome::Blocked => Outcome::Blocked,
+        }
+    }
+
+    /// The send itself, after the privilege and endpoint checks.
+    fn send_to_slot(
+        &mut self,
+        mem: &mut impl UserMemory,
+        caller: usize,
+        dst_slot: usize,
+        msg_addr: u64,
+        mode: SendMode,
+    ) -> Outcome {
+        if self.waits_for(dst_slot, caller) {
+            let mut msg = match mem.read_message(caller, msg_addr) {
+                Ok(m) => m,
+                Err(e) => return Outcome::err(e),
+            };
+            msg.source = self.procs[caller].endpoint;
+            // On a bad receiver buffer the receiver gets the error and the
+            // message counts as not taken (never lost silently).
+            if self.deliver(mem, dst_slot, &msg).is_ok() {
+                return Outcome::Done(0);
+            }
+        }
+        if mode == SendMode::NonBlocking {
+            return Outcome::err(Error::NotReady);
+        }
+        if let Err(e) = mem.check_message(caller, msg_addr, false) {
+            return Outcome::err(e);
+        }
+        if self.would_deadlock(caller, dst_slot, BlockingOp::Send) {
+            return Outcome::err(Error::Locked);
+        }
+        self.procs[caller].sending = Some(SendWait { dst: dst_slot, msg_addr });
+        self.append_sender(dst_slot, caller);
+        self.block(caller);
+        Outcome::Blocked
+    }
+}
