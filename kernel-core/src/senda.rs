@@ -186,11 +186,12 @@ impl Kernel {
                     return;
                 }
             };
-            if entry.is_pending() && entry.dst == dst {
-                if self.complete_entry(mem, sender, addr, entry, Err(error), Completion::Later).is_err() {
-                    self.procs[sender].senda_table = None;
-                    return;
-                }
+            if entry.is_pending()
+                && entry.dst == dst
+                && self.complete_entry(mem, sender, addr, entry, Err(error), Completion::Later).is_err()
+            {
+                self.procs[sender].senda_table = None;
+                return;
             }
         }
     }
