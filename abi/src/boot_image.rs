@@ -28,6 +28,9 @@ pub const NAME_MAX: usize = 16;
 /// Flag: when this program exits, the kernel powers the machine off with
 /// the program's exit status.
 pub const FLAG_POWEROFF_ON_EXIT: u8 = 1;
+/// Flag: the kernel does not start this program at boot; a privileged
+/// process starts it later (`KernelCall::Spawn`).
+pub const FLAG_NO_AUTOSTART: u8 = 2;
 
 /// What a program may do, as the kernel enforces it.
 ///

@@ -59,8 +59,9 @@ pub mod kip {
     pub const TICK_HZ_OFFSET: usize = 16;
     /// Start of the boot process table.
     pub const PROC_TABLE_OFFSET: usize = 64;
-    /// Size of a boot process table entry: 16-byte name, `u32` endpoint,
-    /// 4 bytes padding.
+    /// Size of a boot process table entry: 16-byte name, `u32` endpoint
+    /// (`Endpoint::NONE` for a program not started at boot), 4 bytes
+    /// padding. Entry `i` is program `i` of the boot image.
     pub const PROC_ENTRY_SIZE: usize = 24;
     /// Most boot processes the table holds.
     pub const MAX_BOOT_PROCS: usize = 40;

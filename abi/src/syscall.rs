@@ -64,7 +64,8 @@ impl Trap {
 /// Kernel calls: the message type of a SENDREC to `Endpoint::SYSTEM`.
 ///
 /// Payload words are listed per call. The kernel answers in the trap's
-/// return value and leaves the message buffer as it was.
+/// return value and leaves the message buffer as it was. Each call is
+/// checked against the caller's kernel-call mask (`CallDenied`).
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 #[repr(u32)]
 pub enum KernelCall {
@@ -81,12 +82,65 @@ pub enum KernelCall {
     BenchMark = 4,
     /// Returns the number of timer ticks since boot.
     Uptime = 5,
+    /// Start a new process from boot-image program `payload[0]` (its index)
+    /// with that program's privileges and priority. Returns the new
+    /// endpoint.
+    Spawn = 6,
+    /// End process `payload[0]` (an endpoint) with status
+    /// [`EXIT_STATUS_KILLED`].
+    Kill = 7,
+    /// Register the caller's grant table: `payload[0]` = address,
+    /// `payload[1]` = number of entries (at most
+    /// [`crate::grant::MAX_GRANTS`]); 0 entries revokes every grant.
+    SetGrantTable = 8,
+    /// Copy from a grant into the caller's memory: `payload[0]` = granter
+    /// endpoint, `[1]` = grant id, `[2]` = offset in the grant, `[3]` =
+    /// local address, `[4]` = length. Wrong grantee, range, rights or a
+    /// revoked grant → `Perm`.
+    SafeCopyFrom = 9,
+    /// Copy from the caller's memory into a grant; payload as
+    /// [`KernelCall::SafeCopyFrom`].
+    SafeCopyTo = 10,
+    /// Port I/O for drivers: `payload[0]` = port, `[1]` = value (for
+    /// output), `[2]` = [`DEVIO_IN`] or [`DEVIO_OUT`] | width in bytes (1, 2
+    /// or 4). Returns the value read. A port outside the caller's ranges →
+    /// `Perm`.
+    DevIo = 11,
+    /// IRQ control: `payload[0]` = IRQ line, `[1]` = [`IRQ_ENABLE`],
+    /// [`IRQ_DISABLE`] or [`IRQ_ACK`]. An enabled IRQ arrives as a
+    /// notification from SYSTEM with bit `irq` set in payload word
+    /// [`NOTIFY_IRQ_WORD`]; the line stays masked until the driver
+    /// acknowledges it.
+    IrqCtl = 12,
+    /// Arm the caller's alarm `payload[0]` ticks from now (0 cancels). It
+    /// arrives as a notification from SYSTEM with [`NOTIFY_ALARM`] set in
+    /// payload word [`NOTIFY_ALARM_WORD`].
+    SetAlarm = 13,
+    /// Copy the process table into the caller's buffer: `payload[0]` =
+    /// address, `payload[1]` = capacity in entries of
+    /// [`PROC_INFO_SIZE`] bytes. Returns the number of live processes
+    /// written.
+    ProcInfo = 14,
 }
 
 impl KernelCall {
     /// Every kernel call.
-    pub const ALL: [KernelCall; 5] =
-        [KernelCall::Exit, KernelCall::DiagWrite, KernelCall::PowerOff, KernelCall::BenchMark, KernelCall::Uptime];
+    pub const ALL: [KernelCall; 14] = [
+        KernelCall::Exit,
+        KernelCall::DiagWrite,
+        KernelCall::PowerOff,
+        KernelCall::BenchMark,
+        KernelCall::Uptime,
+        KernelCall::Spawn,
+        KernelCall::Kill,
+        KernelCall::SetGrantTable,
+        KernelCall::SafeCopyFrom,
+        KernelCall::SafeCopyTo,
+        KernelCall::DevIo,
+        KernelCall::IrqCtl,
+        KernelCall::SetAlarm,
+        KernelCall::ProcInfo,
+    ];
 
     /// The name used in image definitions (`kernel_calls = [...]`).
     pub const fn name(self) -> &'static str {
@@ -96,6 +150,15 @@ impl KernelCall {
             KernelCall::PowerOff => "poweroff",
             KernelCall::BenchMark => "bench_mark",
             KernelCall::Uptime => "uptime",
+            KernelCall::Spawn => "spawn",
+            KernelCall::Kill => "kill",
+            KernelCall::SetGrantTable => "set_grant_table",
+            KernelCall::SafeCopyFrom => "safecopy_from",
+            KernelCall::SafeCopyTo => "safecopy_to",
+            KernelCall::DevIo => "devio",
+            KernelCall::IrqCtl => "irqctl",
+            KernelCall::SetAlarm => "set_alarm",
+            KernelCall::ProcInfo => "proc_info",
         }
     }
 
@@ -105,17 +168,45 @@ impl KernelCall {
     }
 
     /// Decodes a kernel call number.
-    pub const fn from_number(n: u32) -> Option<KernelCall> {
-        Some(match n {
-            1 => KernelCall::Exit,
-            2 => KernelCall::DiagWrite,
-            3 => KernelCall::PowerOff,
-            4 => KernelCall::BenchMark,
-            5 => KernelCall::Uptime,
-            _ => return None,
-        })
+    pub fn from_number(n: u32) -> Option<KernelCall> {
+        Self::ALL.iter().copied().find(|c| *c as u32 == n)
     }
 }
+
+/// `DevIo` direction: read the port.
+pub const DEVIO_IN: u64 = 0x100;
+/// `DevIo` direction: write the port.
+pub const DEVIO_OUT: u64 = 0x200;
+
+/// `IrqCtl`: route the IRQ to the caller and unmask it.
+pub const IRQ_ENABLE: u64 = 1;
+/// `IrqCtl`: mask the IRQ and forget its owner.
+pub const IRQ_DISABLE: u64 = 2;
+/// `IrqCtl`: unmask the IRQ again after handling it.
+pub const IRQ_ACK: u64 = 3;
+
+/// Payload word of a SYSTEM notification holding pending IRQ lines (word 0
+/// is kernel-core's, see [`crate::notify`]).
+pub const NOTIFY_IRQ_WORD: usize = 1;
+/// Payload word of a SYSTEM notification holding alarm bits.
+pub const NOTIFY_ALARM_WORD: usize = 2;
+/// Bit in word [`NOTIFY_ALARM_WORD`]: the receiver's alarm fired.
+pub const NOTIFY_ALARM: u64 = 1;
+
+/// Size of one `ProcInfo` record: endpoint `u32`, priority `u8`, blocked
+/// state `u8` ([`PROC_READY`], [`PROC_SENDING`], [`PROC_RECEIVING`] bits),
+/// 2 bytes padding, the endpoint it is blocked on `u32`, 4 bytes padding,
+/// name `[u8; 16]`.
+pub const PROC_INFO_SIZE: usize = 32;
+/// `ProcInfo` state bit: runnable.
+pub const PROC_READY: u8 = 1;
+/// `ProcInfo` state bit: blocked sending.
+pub const PROC_SENDING: u8 = 2;
+/// `ProcInfo` state bit: blocked receiving.
+pub const PROC_RECEIVING: u8 = 4;
+
+/// Exit status of a process ended by `Kill`.
+pub const EXIT_STATUS_KILLED: u32 = 109;
 
 /// Largest single `DiagWrite`.
 pub const DIAG_WRITE_MAX: u64 = 4096;

@@ -15,6 +15,8 @@
 mod arch;
 mod console;
 mod elf;
+mod events;
+mod kcall;
 mod frames;
 mod kip;
 mod paging;
@@ -22,11 +24,11 @@ mod process;
 mod pvh;
 mod syscall;
 
-use abi::boot_image::{BootImage, FLAG_POWEROFF_ON_EXIT};
+use abi::boot_image::{BootImage, FLAG_NO_AUTOSTART};
 use abi::layout::EntryKind;
 use abi::platform::{cmdline_value, CMDLINE_ENTRY_KEY, CMDLINE_MEMZERO_KEY, MARK_FIRST_USER, PORT_BENCH_MARK, PORT_POWEROFF};
 use arch::cpu;
-use arch::trap::{self, TrapFrame, SPURIOUS_VECTOR, SYSCALL_VECTOR, TIMER_VECTOR};
+use arch::trap::{self, TrapFrame, IRQ_VECTOR_BASE, SPURIOUS_VECTOR, SYSCALL_VECTOR, TIMER_VECTOR};
 use core::sync::atomic::{AtomicU64, Ordering};
 use process::System;
 
@@ -90,26 +92,26 @@ extern "C" fn kernel_main(start_info: u64) -> ! {
     sys.kip_data = sys.frames.alloc_zeroed().expect("no memory for the KIP");
     kip::write_code(sys.kip_code, entry);
     kip::write_data(sys.kip_data, entry, info.cmdline, arch::apic::TICK_HZ);
+    sys.boot_image = info.module;
+    let mut started = 0;
     for (index, program) in image.entries().enumerate() {
-        let elf_phys = info.module.start + program.offset;
-        let slot = sys
-            .spawn_program(
-                program.name,
-                program.priority,
-                elf_phys,
-                image.elf(index),
-                program.flags & FLAG_POWEROFF_ON_EXIT != 0,
-            )
-            .unwrap_or_else(|e| panic!("cannot start {}: {e}", program.name));
-        kip::add_boot_process(sys.kip_data, index, program.name, sys.core.procs[slot].endpoint);
+        let endpoint = if program.flags & FLAG_NO_AUTOSTART == 0 {
+            let slot = sys.spawn_from_image(index).unwrap_or_else(|e| panic!("cannot start {}: {e}", program.name));
+            started += 1;
+            sys.core.procs[slot].endpoint
+        } else {
+            abi::Endpoint::NONE
+        };
+        kip::add_boot_process(sys.kip_data, index, program.name, endpoint);
     }
     kprintln!(
         "Vivarium kernel: {} boot processes, {:?} entry, {} MiB free",
-        image.len(),
+        started,
         entry,
         (info.ram[..info.ram_count].iter().map(|r| r.end - r.start).sum::<u64>() >> 20)
     );
     arch::apic::init();
+    arch::ioapic::init();
     let frame = sys.schedule();
     cpu::outl(PORT_BENCH_MARK, MARK_FIRST_USER);
     // SAFETY: schedule() loaded the process's address space and made its
@@ -134,10 +136,18 @@ extern "C" fn trap_entry(frame: *mut TrapFrame) -> *mut TrapFrame {
             sys.core.tick(slot);
         }
         SPURIOUS_VECTOR => {}
-        v if v >= trap::IRQ_BASE => arch::apic::end_of_interrupt(),
+        v if v >= trap::IRQ_BASE => device_interrupt(v),
         _ => user_fault(sys, slot),
     }
     sys.schedule()
+}
+
+/// An IO-APIC line fired: record it for its driver.
+fn device_interrupt(vector: u64) {
+    if vector >= IRQ_VECTOR_BASE {
+        events::irq_arrived((vector - IRQ_VECTOR_BASE) as usize);
+    }
+    arch::apic::end_of_interrupt();
 }
 
 /// A CPU exception in user mode ends the process, never the kernel.
@@ -186,7 +196,7 @@ extern "C" fn kernel_trap(frame: *mut TrapFrame) {
             TICKS.fetch_add(1, Ordering::Relaxed);
         }
         SPURIOUS_VECTOR => {}
-        v if v >= trap::IRQ_BASE => arch::apic::end_of_interrupt(),
+        v if v >= trap::IRQ_BASE => device_interrupt(v),
         v => panic!(
             "{} in kernel mode (vector {v}) at rip {:#x}, error {:#x}, cr2 {:#x}",
             exception_name(v), f.rip, f.error_code, cpu::read_cr2()

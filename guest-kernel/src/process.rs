@@ -9,6 +9,7 @@ use crate::frames::FrameAllocator;
 use crate::paging::{AddressSpace, Rights};
 use crate::pvh::Range;
 use abi::layout::{KIP_CODE, KIP_DATA, PAGE_SIZE, USER_BASE, USER_STACK_BOTTOM, USER_STACK_TOP};
+use abi::boot_image::{BootImage, Entry, Privileges, FLAG_POWEROFF_ON_EXIT, MAX_IO_RANGES};
 use abi::{Error, Message};
 use kernel_core::{Kernel, UserMemory, NR_PROCS};
 
@@ -20,6 +21,15 @@ pub struct ArchProc {
     pub space: AddressSpace,
     /// Power the machine off when this process exits.
     pub poweroff_on_exit: bool,
+    /// Index of its program in the boot image.
+    pub program: usize,
+    /// Ports and IRQs it may use (traps, destinations and kernel calls are
+    /// enforced by kernel-core).
+    pub privileges: Privileges,
+    /// Its grant table: (address, entries); 0 entries = no grants.
+    pub grant_table: (u64, u64),
+    /// Tick at which its alarm fires (0 = none).
+    pub alarm_at: u64,
 }
 
 impl ArchProc {
@@ -31,6 +41,10 @@ impl ArchProc {
         },
         space: AddressSpace { root: 0 },
         poweroff_on_exit: false,
+        program: 0,
+        privileges: Privileges { traps: 0, kernel_calls: 0, send_to: 0, irqs: 0, io_ranges: [(0, 0); MAX_IO_RANGES] },
+        grant_table: (0, 0),
+        alarm_at: 0,
     };
 }
 
@@ -47,6 +61,12 @@ pub struct System {
     pub kip_data: u64,
     /// The kernel's own page-table root (no user mappings).
     pub kernel_root: u64,
+    /// Where the boot image lies in physical memory.
+    pub boot_image: Range,
+    /// Earliest armed alarm (0 = none), so ticks need not scan.
+    pub next_alarm: u64,
+    /// Owner slot of each IRQ line.
+    pub irq_owner: [Option<usize>; crate::arch::ioapic::IRQ_LINES],
 }
 
 impl System {
@@ -60,22 +80,81 @@ impl System {
             kip_code: 0,
             kip_data: 0,
             kernel_root: 0,
+            boot_image: Range { start: 0, end: 0 },
+            next_alarm: 0,
+            irq_owner: [None; crate::arch::ioapic::IRQ_LINES],
         }
+    }
+
+    /// The boot image.
+    pub fn image(&self) -> BootImage<'static> {
+        // SAFETY: the boot image range was checked at boot to lie in RAM
+        // below 1 GiB (identity-mapped) and reserved from the frame
+        // allocator; nothing writes it after boot.
+        let bytes = unsafe {
+            core::slice::from_raw_parts(self.boot_image.start as *const u8, (self.boot_image.end - self.boot_image.start) as usize)
+        };
+        BootImage::parse(bytes).expect("boot image validated at boot")
+    }
+
+    /// Starts boot-image program `index` with its privileges.
+    pub fn spawn_from_image(&mut self, index: usize) -> Result<usize, &'static str> {
+        let image = self.image();
+        if index >= image.len() {
+            return Err("no such program in the boot image");
+        }
+        let entry = image.entry(index);
+        let elf_phys = self.boot_image.start + entry.offset;
+        self.spawn_program(entry, index, elf_phys, image.elf(index))
     }
 
     /// Creates a process running the ELF at physical address `elf_phys`.
     /// The ELF's segments are mapped in place (no copy); only bss and the
     /// stack get fresh frames.
-    pub fn spawn_program(
+    fn spawn_program(
         &mut self,
-        name: &str,
-        priority: u8,
+        entry: Entry,
+        index: usize,
         elf_phys: u64,
         elf_bytes: &[u8],
-        poweroff_on_exit: bool,
     ) -> Result<usize, &'static str> {
         let elf = Elf::parse(elf_bytes)?;
         let space = AddressSpace::new(&mut self.frames).ok_or("out of memory")?;
+        let result = self.map_program(&space, &elf, elf_phys, elf_bytes);
+        if let Err(e) = result {
+            space.destroy(&mut self.frames);
+            return Err(e);
+        }
+        let privileges = kernel_core::Privileges {
+            traps: entry.privileges.traps,
+            send_to: entry.privileges.send_to,
+            kernel_calls: entry.privileges.kernel_calls,
+        };
+        let slot = match self.core.spawn(entry.name, entry.priority, privileges) {
+            Ok(slot) => slot,
+            Err(_) => {
+                space.destroy(&mut self.frames);
+                return Err("process table full");
+            }
+        };
+        let a = &mut self.arch[slot];
+        *a = ArchProc::EMPTY;
+        a.space = space;
+        a.poweroff_on_exit = entry.flags & FLAG_POWEROFF_ON_EXIT != 0;
+        a.program = index;
+        a.privileges = entry.privileges;
+        a.frame.rip = elf.entry;
+        a.frame.rsp = USER_STACK_TOP;
+        a.frame.rflags = 0x202; // IF
+        a.frame.cs = USER_CS;
+        a.frame.ss = USER_SS;
+        Ok(slot)
+    }
+
+    /// Maps the program's segments, stack and the KIP. Read-only and
+    /// executable pages are mapped straight from the boot image; writable
+    /// pages are private copies, so the image stays pristine for restarts.
+    fn map_program(&mut self, space: &AddressSpace, elf: &Elf, elf_phys: u64, elf_bytes: &[u8]) -> Result<(), &'static str> {
         for seg in elf.segments() {
             let end = seg.vaddr.checked_add(seg.mem_size).ok_or("segment overflows")?;
             if seg.vaddr < USER_BASE || end > USER_STACK_BOTTOM || seg.file_size > seg.mem_size {
@@ -91,16 +170,22 @@ impl System {
             let file_end = seg.vaddr + seg.file_size;
             let mut page = first_page;
             while page < end {
-                if page < file_end {
+                if page < file_end && !seg.writable {
                     let phys = elf_phys + (seg.offset - (seg.vaddr - first_page)) + (page - first_page);
-                    if file_end < page + PAGE_SIZE && end > file_end {
-                        // A page that is part file, part bss: clear the rest.
-                        let tail = (end.min(page + PAGE_SIZE) - file_end) as usize;
-                        // SAFETY: the bytes are inside the boot image (below
-                        // 1 GiB, identity-mapped) and belong to this segment.
-                        unsafe { core::ptr::write_bytes((phys + (file_end - page)) as *mut u8, 0, tail) };
-                    }
                     space.map(&mut self.frames, page, phys, rights, false).ok_or("out of memory")?;
+                } else if page < file_end {
+                    let frame = self.frames.alloc_zeroed().ok_or("out of memory")?;
+                    // Copy only the file bytes of this page; the rest stays
+                    // zero (bss sharing the page).
+                    let from = page.max(seg.vaddr);
+                    let to = file_end.min(page + PAGE_SIZE);
+                    let src = elf_phys + seg.offset + (from - seg.vaddr);
+                    // SAFETY: both ranges are identity-mapped RAM: `src` lies
+                    // in the boot image, `frame` is a fresh frame we own.
+                    unsafe {
+                        core::ptr::copy_nonoverlapping(src as *const u8, (frame + (from - page)) as *mut u8, (to - from) as usize)
+                    };
+                    space.map(&mut self.frames, page, frame, rights, true).ok_or("out of memory")?;
                 } else {
                     let frame = self.frames.alloc_zeroed().ok_or("out of memory")?;
                     space.map(&mut self.frames, page, frame, rights, true).ok_or("out of memory")?;
@@ -117,18 +202,7 @@ impl System {
         }
         space.map(&mut self.frames, KIP_CODE, self.kip_code, Rights { write: false, execute: true }, false);
         space.map(&mut self.frames, KIP_DATA, self.kip_data, Rights { write: false, execute: false }, false);
-
-        let slot = self.core.spawn(name, priority).map_err(|_| "process table full")?;
-        let a = &mut self.arch[slot];
-        *a = ArchProc::EMPTY;
-        a.space = space;
-        a.poweroff_on_exit = poweroff_on_exit;
-        a.frame.rip = elf.entry;
-        a.frame.rsp = USER_STACK_TOP;
-        a.frame.rflags = 0x202; // IF
-        a.frame.cs = USER_CS;
-        a.frame.ss = USER_SS;
-        Ok(slot)
+        Ok(())
     }
 
     /// Ends process `slot` with `status`.
@@ -142,6 +216,12 @@ impl System {
         }
         let space = core::mem::take(&mut self.arch[slot].space);
         space.destroy(&mut self.frames);
+        for owner in self.irq_owner.iter_mut().enumerate() {
+            if *owner.1 == Some(slot) {
+                crate::arch::ioapic::mask(owner.0);
+                *owner.1 = None;
+            }
+        }
         if self.arch[slot].poweroff_on_exit {
             crate::power_off(status);
         }
@@ -152,6 +232,7 @@ impl System {
     /// no process is left.
     pub fn schedule(&mut self) -> *mut TrapFrame {
         loop {
+            self.deliver_events();
             if let Some(next) = self.core.pick_next() {
                 let root = self.arch[next].space.root;
                 if root != self.loaded_root {
@@ -202,6 +283,37 @@ impl Memory<'_> {
         }
         Ok(())
     }
+
+    /// Reads user memory of `slot` into `buf`.
+    pub fn copy_in(&mut self, slot: usize, addr: u64, buf: &mut [u8]) -> Result<(), Error> {
+        self.copy(slot, addr, buf.as_mut_ptr(), buf.len(), false)
+    }
+
+    /// Writes `buf` into user memory of `slot`.
+    pub fn copy_out(&mut self, slot: usize, addr: u64, buf: &[u8]) -> Result<(), Error> {
+        // The pointer is only read from when copying to the user.
+        self.copy(slot, addr, buf.as_ptr().cast_mut(), buf.len(), true)
+    }
+
+    /// Copies `len` bytes from `from`'s memory to `to`'s, page by page,
+    /// without a kernel buffer.
+    pub fn copy_between(&mut self, from: usize, from_addr: u64, to: usize, to_addr: u64, len: u64) -> Result<(), Error> {
+        let (src_space, dst_space) = (self.arch[from].space, self.arch[to].space);
+        let mut done = 0u64;
+        while done < len {
+            let src = from_addr.checked_add(done).ok_or(Error::Fault)?;
+            let dst = to_addr.checked_add(done).ok_or(Error::Fault)?;
+            let src_phys = src_space.translate(src, false).ok_or(Error::Fault)?;
+            let dst_phys = dst_space.translate(dst, true).ok_or(Error::Fault)?;
+            let chunk = (PAGE_SIZE - (src & (PAGE_SIZE - 1))).min(PAGE_SIZE - (dst & (PAGE_SIZE - 1))).min(len - done);
+            // SAFETY: both ranges lie within single user pages that the walks
+            // found mapped (the destination writable), identity-mapped for
+            // the kernel; `copy` tolerates overlap of a process with itself.
+            unsafe { core::ptr::copy(src_phys as *const u8, dst_phys as *mut u8, chunk as usize) };
+            done += chunk;
+        }
+        Ok(())
+    }
 }
 
 impl UserMemory for Memory<'_> {
@@ -222,6 +334,14 @@ impl UserMemory for Memory<'_> {
         space.translate(addr, write).ok_or(Error::Fault)?;
         space.translate(last, write).ok_or(Error::Fault)?;
         Ok(())
+    }
+
+    fn read_bytes(&mut self, slot: usize, addr: u64, buf: &mut [u8]) -> Result<(), Error> {
+        self.copy_in(slot, addr, buf)
+    }
+
+    fn write_bytes(&mut self, slot: usize, addr: u64, buf: &[u8]) -> Result<(), Error> {
+        self.copy_out(slot, addr, buf)
     }
 
     fn set_result(&mut self, slot: usize, value: i64) {

@@ -204,8 +204,11 @@ impl RunConfig {
     }
 
     /// The full kernel command line for this host.
+    /// Our VMM also promises zeroed memory (`viv.memzero=1`: guest RAM is
+    /// a fresh anonymous mapping), which spares the kernel zeroing frames.
     pub fn cmdline(&self) -> String {
-        build_cmdline(&self.image_cmdline, self.entry_kind(), &self.append)
+        let image = format!("{} {}=1", self.image_cmdline.trim(), abi::platform::CMDLINE_MEMZERO_KEY);
+        build_cmdline(&image, self.entry_kind(), &self.append)
     }
 
     /// Guest memory in bytes, checked against the platform limits.

@@ -20,6 +20,7 @@
 //! io_ports = ["0x3f8-0x3ff"]  # at most 4 inclusive ranges
 //! irqs = [4]                # IRQ lines 0-31
 //! heartbeat_ms = 0          # for the reincarnation server; 0 = none
+//! autostart = true          # false: started later by a privileged process
 //! ```
 //!
 //! Allowing A to send to B also allows B to send to A (its reply), as in
@@ -61,6 +62,9 @@ pub struct ProgramConfig {
     /// Power the machine off with this program's exit status.
     #[serde(default)]
     pub poweroff_on_exit: bool,
+    /// Start at boot (default); `false` leaves it to a privileged process.
+    #[serde(default = "default_autostart")]
+    pub autostart: bool,
     /// "user" or "system": the default traps and kernel calls.
     #[serde(default = "default_kind")]
     pub kind: Spanned<String>,
@@ -84,6 +88,10 @@ pub struct ProgramConfig {
 
 fn default_priority() -> Spanned<u8> {
     Spanned::new(0..0, 8)
+}
+
+fn default_autostart() -> bool {
+    true
 }
 
 fn default_kind() -> Spanned<String> {
@@ -295,7 +303,8 @@ impl ImageConfig {
             programs.push(abi::boot_image::builder::Program {
                 name: p.name.get_ref().clone(),
                 priority: *p.priority.get_ref(),
-                flags: if p.poweroff_on_exit { abi::boot_image::FLAG_POWEROFF_ON_EXIT } else { 0 },
+                flags: if p.poweroff_on_exit { abi::boot_image::FLAG_POWEROFF_ON_EXIT } else { 0 }
+                    | if p.autostart { 0 } else { abi::boot_image::FLAG_NO_AUTOSTART },
                 privileges,
                 heartbeat_ms: p.heartbeat_ms,
                 elf: elf_of(p.name.get_ref())?,

@@ -13,6 +13,40 @@ pub fn outb(port: u16, value: u8) {
     unsafe { asm!("out dx, al", in("dx") port, in("al") value, options(nostack, nomem, preserves_flags)) };
 }
 
+/// Writes a 16-bit value to an I/O port.
+#[inline(always)]
+pub fn outw(port: u16, value: u16) {
+    // SAFETY: port I/O has no memory effects visible to Rust.
+    unsafe { asm!("out dx, ax", in("dx") port, in("ax") value, options(nostack, nomem, preserves_flags)) };
+}
+
+/// Reads a byte from an I/O port.
+#[inline(always)]
+pub fn inb(port: u16) -> u8 {
+    let value: u8;
+    // SAFETY: port I/O has no memory effects visible to Rust.
+    unsafe { asm!("in al, dx", in("dx") port, out("al") value, options(nostack, nomem, preserves_flags)) };
+    value
+}
+
+/// Reads 16 bits from an I/O port.
+#[inline(always)]
+pub fn inw(port: u16) -> u16 {
+    let value: u16;
+    // SAFETY: port I/O has no memory effects visible to Rust.
+    unsafe { asm!("in ax, dx", in("dx") port, out("ax") value, options(nostack, nomem, preserves_flags)) };
+    value
+}
+
+/// Reads 32 bits from an I/O port.
+#[inline(always)]
+pub fn inl(port: u16) -> u32 {
+    let value: u32;
+    // SAFETY: port I/O has no memory effects visible to Rust.
+    unsafe { asm!("in eax, dx", in("dx") port, out("eax") value, options(nostack, nomem, preserves_flags)) };
+    value
+}
+
 /// Writes a 32-bit value to an I/O port.
 #[inline(always)]
 pub fn outl(port: u16, value: u32) {

@@ -4,6 +4,7 @@ pub mod apic;
 pub mod boot;
 pub mod cpu;
 pub mod gdt;
+pub mod ioapic;
 pub mod trap;
 
 /// Turns on `syscall`/`sysret`: STAR's selectors match the GDT layout and

@@ -16,9 +16,11 @@ pub const SYSCALL_VECTOR: u64 = 256;
 pub const IRQ_BASE: u64 = 32;
 /// Local APIC timer vector.
 pub const TIMER_VECTOR: u64 = 32;
+/// Vector of IO-APIC line 0; line `n` arrives at `IRQ_VECTOR_BASE + n`.
+pub const IRQ_VECTOR_BASE: u64 = 48;
 /// Local APIC spurious-interrupt vector.
-pub const SPURIOUS_VECTOR: u64 = 47;
-const VECTORS: usize = 48;
+pub const SPURIOUS_VECTOR: u64 = 79;
+const VECTORS: usize = 80;
 
 /// A process's saved user state, in the order the stubs push it.
 #[derive(Clone, Copy, Debug, Default)]
@@ -73,7 +75,7 @@ USER_RSP_SCRATCH:
     .quad 0
 
     .section .text
-    .irp n, 0,1,2,3,4,5,6,7,9,15,16,18,19,20,22,23,24,25,26,27,28,31,32,33,34,35,36,37,38,39,40,41,42,43,44,45,46,47
+    .irp n, 0,1,2,3,4,5,6,7,9,15,16,18,19,20,22,23,24,25,26,27,28,31,32,33,34,35,36,37,38,39,40,41,42,43,44,45,46,47,48,49,50,51,52,53,54,55,56,57,58,59,60,61,62,63,64,65,66,67,68,69,70,71,72,73,74,75,76,77,78,79
 vector_\n:
     pushq $0
     pushq $\n
@@ -207,7 +209,7 @@ return_to_user:
     .p2align 3
     .global VECTOR_TABLE
 VECTOR_TABLE:
-    .irp n, 0,1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16,17,18,19,20,21,22,23,24,25,26,27,28,29,30,31,32,33,34,35,36,37,38,39,40,41,42,43,44,45,46,47
+    .irp n, 0,1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16,17,18,19,20,21,22,23,24,25,26,27,28,29,30,31,32,33,34,35,36,37,38,39,40,41,42,43,44,45,46,47,48,49,50,51,52,53,54,55,56,57,58,59,60,61,62,63,64,65,66,67,68,69,70,71,72,73,74,75,76,77,78,79
     .quad vector_\n
     .endr
     "#,

@@ -1,2 +1,4 @@
-//! Small guest programs (see `src/bin/`).
+//! Small guest programs (see `src/bin/`) and the protocols they share.
 #![no_std]
+
+pub mod ktest_protocol;

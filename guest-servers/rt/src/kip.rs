@@ -39,7 +39,8 @@ pub fn tick_hz() -> u64 {
     u64::from(u32_at(kip::TICK_HZ_OFFSET)) | u64::from(u32_at(kip::TICK_HZ_OFFSET + 4)) << 32
 }
 
-/// The boot processes: (name, endpoint).
+/// The boot image's programs in order: (name, endpoint at boot, or
+/// `Endpoint::NONE` when the program was not started at boot).
 pub fn boot_processes() -> impl Iterator<Item = (&'static str, Endpoint)> {
     let count = (u32_at(kip::BOOT_PROCS_OFFSET) as usize).min(kip::MAX_BOOT_PROCS);
     (0..count).map(|i| {
@@ -50,7 +51,12 @@ pub fn boot_processes() -> impl Iterator<Item = (&'static str, Endpoint)> {
     })
 }
 
-/// The endpoint of boot process `name`.
+/// The endpoint of boot process `name`, if it was started at boot.
 pub fn endpoint_of(name: &str) -> Option<Endpoint> {
-    boot_processes().find(|(n, _)| *n == name).map(|(_, e)| e)
+    boot_processes().find(|(n, _)| *n == name).map(|(_, e)| e).filter(|e| *e != Endpoint::NONE)
+}
+
+/// The boot-image index of program `name` (for `sys::spawn`).
+pub fn program_index(name: &str) -> Option<usize> {
+    boot_processes().position(|(n, _)| n == name)
 }

@@ -12,6 +12,22 @@ use abi::{Endpoint, Error, Message};
 /// them (the kernel checks them, but Rust's aliasing rules are ours).
 #[inline(always)]
 pub unsafe fn trap2(trap: Trap, a0: u64, a1: u64) -> i64 {
+    // SAFETY: per this function's contract.
+    unsafe { trap_raw(trap as u64, a0, a1) }
+}
+
+/// Traps with any number, including ones the kernel does not know (for
+/// testing its checks).
+///
+/// # Safety
+/// As [`trap2`].
+pub unsafe fn trap_number(number: u64, a0: u64, a1: u64) -> Result<(), Error> {
+    // SAFETY: per this function's contract.
+    Error::from_return(unsafe { trap_raw(number, a0, a1) }).map(|_| ())
+}
+
+#[inline(always)]
+unsafe fn trap_raw(number: u64, a0: u64, a1: u64) -> i64 {
     let ret: i64;
     // SAFETY: the stub preserves every register except rax, rcx and r11
     // (abi::syscall), and the target has no red zone.
@@ -19,7 +35,7 @@ pub unsafe fn trap2(trap: Trap, a0: u64, a1: u64) -> i64 {
         core::arch::asm!(
             "call {stub}",
             stub = in(reg) KIP_CODE + ENTRY_STUB_OFFSET,
-            inlateout("rax") trap as u64 => ret,
+            inlateout("rax") number => ret,
             in("rdi") a0,
             in("rsi") a1,
             out("rcx") _,
@@ -31,7 +47,12 @@ pub unsafe fn trap2(trap: Trap, a0: u64, a1: u64) -> i64 {
 
 /// Makes kernel call `call` with the given payload words.
 pub fn kernel_call(call: KernelCall, words: &[u64]) -> Result<u64, Error> {
-    let mut msg = Message::with_words(call as u32, words);
+    kernel_call_number(call as u32, words)
+}
+
+/// Makes the kernel call numbered `number` (also unknown ones, for tests).
+pub fn kernel_call_number(number: u32, words: &[u64]) -> Result<u64, Error> {
+    let mut msg = Message::with_words(number, words);
     // SAFETY: `msg` is a valid, writable message for the whole call.
     let ret = unsafe { trap2(Trap::SendRec, Endpoint::SYSTEM.0 as u64, &raw mut msg as u64) };
     Error::from_return(ret)
@@ -70,4 +91,88 @@ pub fn bench_mark(id: u32) {
 /// Timer ticks since boot.
 pub fn uptime() -> u64 {
     kernel_call(KernelCall::Uptime, &[]).unwrap_or(0)
+}
+
+/// Starts boot-image program `index`; returns its endpoint.
+pub fn spawn(index: usize) -> Result<Endpoint, Error> {
+    kernel_call(KernelCall::Spawn, &[index as u64]).map(|e| Endpoint(e as u32))
+}
+
+/// Ends process `target`.
+pub fn kill(target: Endpoint) -> Result<(), Error> {
+    kernel_call(KernelCall::Kill, &[u64::from(target.0)]).map(|_| ())
+}
+
+/// Registers the caller's grant table (an empty slice revokes all).
+pub fn set_grant_table(table: &[abi::grant::Grant]) -> Result<(), Error> {
+    kernel_call(KernelCall::SetGrantTable, &[table.as_ptr() as u64, table.len() as u64]).map(|_| ())
+}
+
+/// Copies `buf.len()` bytes at `offset` of grant `id` of `granter` into
+/// `buf`.
+pub fn safecopy_from(granter: Endpoint, id: u64, offset: u64, buf: &mut [u8]) -> Result<u64, Error> {
+    let words = [u64::from(granter.0), id, offset, buf.as_mut_ptr() as u64, buf.len() as u64];
+    kernel_call(KernelCall::SafeCopyFrom, &words)
+}
+
+/// Copies `buf` to `offset` of grant `id` of `granter`.
+pub fn safecopy_to(granter: Endpoint, id: u64, offset: u64, buf: &[u8]) -> Result<u64, Error> {
+    let words = [u64::from(granter.0), id, offset, buf.as_ptr() as u64, buf.len() as u64];
+    kernel_call(KernelCall::SafeCopyTo, &words)
+}
+
+/// Reads `width` bytes (1, 2, 4) from I/O port `port`.
+pub fn port_in(port: u16, width: u64) -> Result<u64, Error> {
+    kernel_call(KernelCall::DevIo, &[u64::from(port), 0, abi::syscall::DEVIO_IN | width])
+}
+
+/// Writes `width` bytes (1, 2, 4) of `value` to I/O port `port`.
+pub fn port_out(port: u16, value: u64, width: u64) -> Result<(), Error> {
+    kernel_call(KernelCall::DevIo, &[u64::from(port), value, abi::syscall::DEVIO_OUT | width]).map(|_| ())
+}
+
+/// IRQ control (`abi::syscall::IRQ_*`).
+pub fn irqctl(irq: u32, op: u64) -> Result<(), Error> {
+    kernel_call(KernelCall::IrqCtl, &[u64::from(irq), op]).map(|_| ())
+}
+
+/// Arms the caller's alarm `ticks` from now (0 cancels).
+pub fn set_alarm(ticks: u64) -> Result<(), Error> {
+    kernel_call(KernelCall::SetAlarm, &[ticks]).map(|_| ())
+}
+
+/// One process-table record.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct ProcRecord {
+    pub endpoint: Endpoint,
+    pub priority: u8,
+    /// `abi::syscall::PROC_*` bits.
+    pub state: u8,
+    pub blocked_on: Endpoint,
+    pub name: [u8; 16],
+}
+
+impl ProcRecord {
+    /// The name as text.
+    pub fn name(&self) -> &str {
+        let len = self.name.iter().position(|&b| b == 0).unwrap_or(16);
+        core::str::from_utf8(&self.name[..len]).unwrap_or("?")
+    }
+}
+
+/// Fills `out` with the live processes; returns how many.
+pub fn proc_info(out: &mut [ProcRecord]) -> Result<usize, Error> {
+    const N: usize = 64;
+    let mut raw = [[0u8; abi::syscall::PROC_INFO_SIZE]; N];
+    let capacity = out.len().min(N);
+    let n = kernel_call(KernelCall::ProcInfo, &[raw.as_mut_ptr() as u64, capacity as u64])? as usize;
+    for (record, bytes) in out.iter_mut().zip(&raw[..n]) {
+        let u32_at = |i: usize| u32::from_le_bytes([bytes[i], bytes[i + 1], bytes[i + 2], bytes[i + 3]]);
+        record.endpoint = Endpoint(u32_at(0));
+        record.priority = bytes[4];
+        record.state = bytes[5];
+        record.blocked_on = Endpoint(u32_at(8));
+        record.name.copy_from_slice(&bytes[16..32]);
+    }
+    Ok(n)
 }

@@ -1,0 +1,71 @@
+//! Kernel calls: the SYSTEM task of MINIX 3, run in the kernel.
+//!
+//! A kernel call is a SENDREC to `Endpoint::SYSTEM` whose message type is
+//! the call number; every call is checked against the caller's kernel-call
+//! mask before anything else happens. Each call has one small handler of
+//! the same shape: payload words in, `Outcome` out.
+
+mod device;
+mod grant;
+mod process;
+
+use crate::process::{Memory, System};
+use abi::platform::{GUEST_STATUS_MAX, PORT_BENCH_MARK};
+use abi::syscall::{KernelCall, DIAG_WRITE_MAX};
+use abi::Error;
+use kernel_core::{Outcome, UserMemory};
+
+/// Runs the kernel call whose request message is at `msg_addr` in `slot`.
+pub fn kernel_call(sys: &mut System, slot: usize, msg_addr: u64) -> Outcome {
+    let msg = match (Memory { arch: &mut sys.arch }).read_message(slot, msg_addr) {
+        Ok(m) => m,
+        Err(e) => return Outcome::Done(e.to_return()),
+    };
+    let Some(call) = KernelCall::from_number(msg.mtype) else {
+        return Outcome::Done(Error::BadRequest.to_return());
+    };
+    if !sys.core.may_call(slot, call) {
+        return Outcome::Done(Error::CallDenied.to_return());
+    }
+    let w = msg.payload;
+    let done = |r: Result<u64, Error>| Outcome::Done(r.map_or_else(Error::to_return, |v| v as i64));
+    match call {
+        KernelCall::Exit => {
+            sys.terminate(slot, w[0] as u32);
+            Outcome::Blocked
+        }
+        KernelCall::DiagWrite => done(diag_write(sys, slot, w[0], w[1])),
+        KernelCall::PowerOff => crate::power_off(w[0].min(u64::from(GUEST_STATUS_MAX)) as u32),
+        KernelCall::BenchMark => {
+            crate::arch::cpu::outl(PORT_BENCH_MARK, w[0] as u32);
+            Outcome::Done(0)
+        }
+        KernelCall::Uptime => Outcome::Done(crate::ticks() as i64),
+        KernelCall::Spawn => done(process::spawn(sys, w[0])),
+        KernelCall::Kill => process::kill(sys, slot, w[0]),
+        KernelCall::ProcInfo => done(process::proc_info(sys, slot, w[0], w[1])),
+        KernelCall::SetGrantTable => done(grant::set_table(sys, slot, w[0], w[1])),
+        KernelCall::SafeCopyFrom => done(grant::safecopy(sys, slot, &w, grant::Direction::FromGranter)),
+        KernelCall::SafeCopyTo => done(grant::safecopy(sys, slot, &w, grant::Direction::ToGranter)),
+        KernelCall::DevIo => done(device::devio(sys, slot, w[0], w[1], w[2])),
+        KernelCall::IrqCtl => done(device::irqctl(sys, slot, w[0], w[1])),
+        KernelCall::SetAlarm => done(device::set_alarm(sys, slot, w[0])),
+    }
+}
+
+/// Writes user bytes to the console straight from the user's pages.
+fn diag_write(sys: &System, slot: usize, addr: u64, len: u64) -> Result<u64, Error> {
+    if len > DIAG_WRITE_MAX {
+        return Err(Error::Domain);
+    }
+    let space = sys.arch[slot].space;
+    let mut done = 0;
+    while done < len {
+        let va = addr.checked_add(done).ok_or(Error::Fault)?;
+        let phys = space.translate(va, false).ok_or(Error::Fault)?;
+        let chunk = (abi::layout::PAGE_SIZE - (va & 0xFFF)).min(len - done);
+        crate::console::write_physical(phys, chunk);
+        done += chunk;
+    }
+    Ok(len)
+}

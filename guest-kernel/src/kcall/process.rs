@@ -1,0 +1,61 @@
+//! Process management calls: spawn, kill, and the process-table query.
+
+use crate::process::{Memory, System};
+use abi::syscall::{EXIT_STATUS_KILLED, PROC_INFO_SIZE, PROC_READY, PROC_RECEIVING, PROC_SENDING};
+use abi::{Endpoint, Error};
+use kernel_core::{Outcome, ProcState};
+
+/// Starts boot-image program `index`; returns the new endpoint.
+pub fn spawn(sys: &mut System, index: u64) -> Result<u64, Error> {
+    let slot = sys.spawn_from_image(index as usize).map_err(|_| Error::NoMemory)?;
+    Ok(u64::from(sys.core.procs[slot].endpoint.0))
+}
+
+/// Ends the process `target`. Killing oneself is an exit.
+pub fn kill(sys: &mut System, caller: usize, target: u64) -> Outcome {
+    let slot = match sys.core.live_slot(Endpoint(target as u32)) {
+        Ok(slot) => slot,
+        Err(e) => return Outcome::Done(e.to_return()),
+    };
+    sys.terminate(slot, EXIT_STATUS_KILLED);
+    if slot == caller {
+        Outcome::Blocked
+    } else {
+        Outcome::Done(0)
+    }
+}
+
+/// Writes one record per live process into the caller's buffer.
+pub fn proc_info(sys: &mut System, caller: usize, addr: u64, capacity: u64) -> Result<u64, Error> {
+    let mut written = 0u64;
+    for p in sys.core.procs.iter().filter(|p| p.state == ProcState::Alive) {
+        if written == capacity {
+            break;
+        }
+        let mut record = [0u8; PROC_INFO_SIZE];
+        record[0..4].copy_from_slice(&p.endpoint.0.to_le_bytes());
+        record[4] = p.priority;
+        let mut state = 0;
+        let mut blocked_on = Endpoint::NONE;
+        if p.is_ready() {
+            state |= PROC_READY;
+        }
+        if let Some(w) = p.sending {
+            state |= PROC_SENDING;
+            blocked_on = sys.core.procs[w.dst].endpoint;
+        }
+        if let Some(w) = p.receiving {
+            state |= PROC_RECEIVING;
+            if p.sending.is_none() {
+                blocked_on = w.from;
+            }
+        }
+        record[5] = state;
+        record[8..12].copy_from_slice(&blocked_on.0.to_le_bytes());
+        record[16..32].copy_from_slice(&p.name);
+        let at = addr.checked_add(written * PROC_INFO_SIZE as u64).ok_or(Error::Fault)?;
+        Memory { arch: &mut sys.arch }.copy_out(caller, at, &record)?;
+        written += 1;
+    }
+    Ok(written)
+}

@@ -1,0 +1,79 @@
+//! Helpers shared by the integration tests that boot the real guest.
+#![allow(dead_code)]
+
+use std::path::PathBuf;
+use std::process::Command;
+use std::time::Duration;
+use vmm::config::RunConfig;
+use vmm::outcome::RunOutcome;
+
+/// Boots `image` under KVM with `append` on the command line and returns
+/// what happened. Fails the test on a host error (no KVM, no image).
+pub fn boot(image: &str, append: &str, timeout_secs: f64) -> RunOutcome {
+    let mut config = RunConfig::for_image(image).unwrap_or_else(|e| panic!("image {image}: {e}"));
+    config.append = append.to_string();
+    config.timeout = Some(Duration::from_secs_f64(timeout_secs));
+    vmm::run(&config).unwrap_or_else(|e| panic!("booting {image} failed on the host: {e}"))
+}
+
+/// Boots `image` under QEMU (TCG, so the kernel takes the `syscall` entry)
+/// and returns (console output, exit status of the guest).
+pub fn boot_qemu(image: &str, append: &str) -> (String, i32) {
+    let qemu = "qemu-system-x86_64";
+    assert!(
+        Command::new(qemu).arg("--version").output().is_ok(),
+        "{qemu} not found: run scripts/setup (installs qemu-system-x86)"
+    );
+    let config = RunConfig::for_image(image).unwrap();
+    let dir = scratch_dir(&format!("qemu-{image}"));
+    let kernel = dir.join("kernel.elf");
+    let initrd = dir.join(format!("{image}.img"));
+    std::fs::write(&kernel, &config.kernel).unwrap();
+    std::fs::write(&initrd, &config.archive).unwrap();
+    let cmdline = vmm::config::build_cmdline(&config.image_cmdline, abi::layout::EntryKind::Syscall, append);
+    let output = Command::new("timeout")
+        .arg("120")
+        .arg(qemu)
+        .args(["-kernel", kernel.to_str().unwrap(), "-initrd", initrd.to_str().unwrap()])
+        .args(["-append", &cmdline])
+        .args(["-device", "isa-debug-exit,iobase=0xf4,iosize=0x04"])
+        .args(["-serial", "stdio", "-display", "none", "-no-reboot", "-m", "128", "-cpu", "max"])
+        .output()
+        .expect("running QEMU");
+    // isa-debug-exit exits with (status << 1) | 1.
+    let code = output.status.code().expect("QEMU killed by a signal");
+    assert!(code & 1 == 1, "QEMU did not exit through the power-off port: {code}");
+    (String::from_utf8_lossy(&output.stdout).replace("\r\n", "\n"), code >> 1)
+}
+
+/// A fresh directory for one test's files.
+pub fn scratch_dir(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("viv-test-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+/// Console lines with host-dependent details replaced: the entry kind,
+/// cycle counts and free memory.
+pub fn normalized_lines(console: &str) -> Vec<String> {
+    console
+        .lines()
+        .map(|line| {
+            let line = line.replace("Trap entry", "<entry> entry").replace("Syscall entry", "<entry> entry");
+            let words: Vec<String> = line
+                .split(' ')
+                .enumerate()
+                .map(|(i, w)| {
+                    let next = line.split(' ').nth(i + 1).unwrap_or("");
+                    if w.chars().all(|c| c.is_ascii_digit()) && (next == "cycles" || next == "MiB") {
+                        "<n>".to_string()
+                    } else {
+                        w.to_string()
+                    }
+                })
+                .collect();
+            words.join(" ")
+        })
+        .collect()
+}
