@@ -16,8 +16,8 @@ mod arch;
 mod console;
 mod elf;
 mod events;
-mod kcall;
 mod frames;
+mod kcall;
 mod kip;
 mod paging;
 mod process;
@@ -26,7 +26,9 @@ mod syscall;
 
 use abi::boot_image::{BootImage, FLAG_NO_AUTOSTART};
 use abi::layout::EntryKind;
-use abi::platform::{cmdline_value, CMDLINE_ENTRY_KEY, CMDLINE_MEMZERO_KEY, MARK_FIRST_USER, PORT_BENCH_MARK, PORT_POWEROFF};
+use abi::platform::{
+    cmdline_value, CMDLINE_ENTRY_KEY, CMDLINE_MEMZERO_KEY, MARK_FIRST_USER, PORT_BENCH_MARK, PORT_POWEROFF,
+};
 use arch::cpu;
 use arch::trap::{self, TrapFrame, IRQ_VECTOR_BASE, SPURIOUS_VECTOR, SYSCALL_VECTOR, TIMER_VECTOR};
 use core::sync::atomic::{AtomicU64, Ordering};
@@ -158,10 +160,22 @@ fn user_fault(sys: &mut System, slot: usize) {
     if f.vector == 14 {
         kprintln!(
             "kernel: process {} ({}) killed: {} at address {:#x} (rip {:#x}, error {:#x})",
-            p.name(), p.endpoint, name, cpu::read_cr2(), f.rip, f.error_code
+            p.name(),
+            p.endpoint,
+            name,
+            cpu::read_cr2(),
+            f.rip,
+            f.error_code
         );
     } else {
-        kprintln!("kernel: process {} ({}) killed: {} (rip {:#x}, error {:#x})", p.name(), p.endpoint, name, f.rip, f.error_code);
+        kprintln!(
+            "kernel: process {} ({}) killed: {} (rip {:#x}, error {:#x})",
+            p.name(),
+            p.endpoint,
+            name,
+            f.rip,
+            f.error_code
+        );
     }
     sys.terminate(slot, abi::syscall::EXIT_STATUS_FAULT);
 }
@@ -199,7 +213,10 @@ extern "C" fn kernel_trap(frame: *mut TrapFrame) {
         v if v >= trap::IRQ_BASE => device_interrupt(v),
         v => panic!(
             "{} in kernel mode (vector {v}) at rip {:#x}, error {:#x}, cr2 {:#x}",
-            exception_name(v), f.rip, f.error_code, cpu::read_cr2()
+            exception_name(v),
+            f.rip,
+            f.error_code,
+            cpu::read_cr2()
         ),
     }
 }

@@ -7,7 +7,7 @@
 //! kernel's identity map, the kernel reaches any process's memory by walking
 //! that process's tables, never by switching address spaces.
 
-use crate::arch::boot::{BOOT_PDPT, PageTable};
+use crate::arch::boot::{PageTable, BOOT_PDPT};
 use crate::frames::FrameAllocator;
 use abi::layout::{PAGE_SIZE, USER_BASE, USER_END};
 

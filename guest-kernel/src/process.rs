@@ -8,8 +8,8 @@ use crate::elf::Elf;
 use crate::frames::FrameAllocator;
 use crate::paging::{AddressSpace, Rights};
 use crate::pvh::Range;
-use abi::layout::{KIP_CODE, KIP_DATA, PAGE_SIZE, USER_BASE, USER_STACK_BOTTOM, USER_STACK_TOP};
 use abi::boot_image::{BootImage, Entry, Privileges, FLAG_POWEROFF_ON_EXIT, MAX_IO_RANGES};
+use abi::layout::{KIP_CODE, KIP_DATA, PAGE_SIZE, USER_BASE, USER_STACK_BOTTOM, USER_STACK_TOP};
 use abi::{Error, Message};
 use kernel_core::{Kernel, UserMemory, NR_PROCS};
 
@@ -35,9 +35,28 @@ pub struct ArchProc {
 impl ArchProc {
     const EMPTY: ArchProc = ArchProc {
         frame: TrapFrame {
-            r15: 0, r14: 0, r13: 0, r12: 0, r11: 0, r10: 0, r9: 0, r8: 0, rbp: 0, rdi: 0,
-            rsi: 0, rdx: 0, rcx: 0, rbx: 0, rax: 0, vector: 0, error_code: 0, rip: 0, cs: 0,
-            rflags: 0, rsp: 0, ss: 0,
+            r15: 0,
+            r14: 0,
+            r13: 0,
+            r12: 0,
+            r11: 0,
+            r10: 0,
+            r9: 0,
+            r8: 0,
+            rbp: 0,
+            rdi: 0,
+            rsi: 0,
+            rdx: 0,
+            rcx: 0,
+            rbx: 0,
+            rax: 0,
+            vector: 0,
+            error_code: 0,
+            rip: 0,
+            cs: 0,
+            rflags: 0,
+            rsp: 0,
+            ss: 0,
         },
         space: AddressSpace { root: 0 },
         poweroff_on_exit: false,
@@ -92,7 +111,10 @@ impl System {
         // below 1 GiB (identity-mapped) and reserved from the frame
         // allocator; nothing writes it after boot.
         let bytes = unsafe {
-            core::slice::from_raw_parts(self.boot_image.start as *const u8, (self.boot_image.end - self.boot_image.start) as usize)
+            core::slice::from_raw_parts(
+                self.boot_image.start as *const u8,
+                (self.boot_image.end - self.boot_image.start) as usize,
+            )
         };
         BootImage::parse(bytes).expect("boot image validated at boot")
     }
@@ -130,7 +152,7 @@ impl System {
             send_to: entry.privileges.send_to,
             kernel_calls: entry.privileges.kernel_calls,
         };
-        let slot = match self.core.spawn(entry.name, entry.priority, privileges) {
+        let slot = match self.core.spawn_with_id(entry.name, entry.priority, privileges, index as u8) {
             Ok(slot) => slot,
             Err(_) => {
                 space.destroy(&mut self.frames);
@@ -154,7 +176,13 @@ impl System {
     /// Maps the program's segments, stack and the KIP. Read-only and
     /// executable pages are mapped straight from the boot image; writable
     /// pages are private copies, so the image stays pristine for restarts.
-    fn map_program(&mut self, space: &AddressSpace, elf: &Elf, elf_phys: u64, elf_bytes: &[u8]) -> Result<(), &'static str> {
+    fn map_program(
+        &mut self,
+        space: &AddressSpace,
+        elf: &Elf,
+        elf_phys: u64,
+        elf_bytes: &[u8],
+    ) -> Result<(), &'static str> {
         for seg in elf.segments() {
             let end = seg.vaddr.checked_add(seg.mem_size).ok_or("segment overflows")?;
             if seg.vaddr < USER_BASE || end > USER_STACK_BOTTOM || seg.file_size > seg.mem_size {
@@ -183,7 +211,11 @@ impl System {
                     // SAFETY: both ranges are identity-mapped RAM: `src` lies
                     // in the boot image, `frame` is a fresh frame we own.
                     unsafe {
-                        core::ptr::copy_nonoverlapping(src as *const u8, (frame + (from - page)) as *mut u8, (to - from) as usize)
+                        core::ptr::copy_nonoverlapping(
+                            src as *const u8,
+                            (frame + (from - page)) as *mut u8,
+                            (to - from) as usize,
+                        )
                     };
                     space.map(&mut self.frames, page, frame, rights, true).ok_or("out of memory")?;
                 } else {
@@ -297,7 +329,14 @@ impl Memory<'_> {
 
     /// Copies `len` bytes from `from`'s memory to `to`'s, page by page,
     /// without a kernel buffer.
-    pub fn copy_between(&mut self, from: usize, from_addr: u64, to: usize, to_addr: u64, len: u64) -> Result<(), Error> {
+    pub fn copy_between(
+        &mut self,
+        from: usize,
+        from_addr: u64,
+        to: usize,
+        to_addr: u64,
+        len: u64,
+    ) -> Result<(), Error> {
         let (src_space, dst_space) = (self.arch[from].space, self.arch[to].space);
         let mut done = 0u64;
         while done < len {

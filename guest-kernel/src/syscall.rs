@@ -22,7 +22,13 @@ pub fn dispatch(sys: &mut System, slot: usize) {
         Some(Trap::Send) => core.send(&mut mem, slot, endpoint, msg_addr, SendMode::Blocking),
         Some(Trap::SendNb) => core.send(&mut mem, slot, endpoint, msg_addr, SendMode::NonBlocking),
         Some(Trap::Receive) => core.receive(&mut mem, slot, endpoint, msg_addr),
-        Some(Trap::SendRec) if endpoint == Endpoint::SYSTEM => kernel_call(sys, slot, msg_addr),
+        Some(Trap::SendRec) if endpoint == Endpoint::SYSTEM => {
+            if core.may_trap(slot, Trap::SendRec) {
+                kernel_call(sys, slot, msg_addr)
+            } else {
+                Outcome::Done(Error::TrapDenied.to_return())
+            }
+        }
         Some(Trap::SendRec) => core.sendrec(&mut mem, slot, endpoint, msg_addr),
         Some(Trap::Notify) => core.notify(&mut mem, slot, endpoint),
         // SENDA(table, count): the first argument is the table's address.
@@ -33,4 +39,3 @@ pub fn dispatch(sys: &mut System, slot: usize) {
         sys.arch[slot].frame.rax = value as u64;
     }
 }
-

@@ -113,6 +113,22 @@ impl Kernel {
     /// carries the slot's next generation.
     pub fn spawn(&mut self, name: &str, priority: u8, privileges: Privileges) -> Result<usize, Error> {
         let slot = self.procs.iter().position(|p| p.state == ProcState::Free).ok_or(Error::NoMemory)?;
+        self.spawn_with_id(name, priority, privileges, slot as u8)
+    }
+
+    /// As [`Self::spawn`], with privilege id `privilege_id`: the bit that
+    /// other processes' send masks use to reach this process.
+    pub fn spawn_with_id(
+        &mut self,
+        name: &str,
+        priority: u8,
+        privileges: Privileges,
+        privilege_id: u8,
+    ) -> Result<usize, Error> {
+        if usize::from(privilege_id) >= NR_PROCS {
+            return Err(Error::Invalid);
+        }
+        let slot = self.procs.iter().position(|p| p.state == ProcState::Free).ok_or(Error::NoMemory)?;
         let generation = self.procs[slot].next_generation;
         let p = &mut self.procs[slot];
         *p = Proc::EMPTY;
@@ -123,6 +139,7 @@ impl Kernel {
         p.set_name(name);
         p.quantum_left = QUANTUM_TICKS;
         p.privileges = privileges;
+        p.privilege_id = privilege_id;
         self.run_queues.enqueue(&mut self.procs, slot);
         Ok(slot)
     }
@@ -146,8 +163,8 @@ impl Kernel {
     /// reply to A (MINIX's rule); the image loader calls this for every
     /// grant of the configuration, after spawning both processes.
     pub fn allow_send(&mut self, a: usize, b: usize) {
-        self.procs[a].privileges.send_to |= Privileges::slot_bit(b);
-        self.procs[b].privileges.send_to |= Privileges::slot_bit(a);
+        self.procs[a].privileges.send_to |= Privileges::slot_bit(self.procs[b].privilege_id.into());
+        self.procs[b].privileges.send_to |= Privileges::slot_bit(self.procs[a].privilege_id.into());
     }
 
     /// Replaces the privileges of process `slot` (e.g. when a server

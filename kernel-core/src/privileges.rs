@@ -8,9 +8,11 @@
 //! *kernel-call mask*. Masks are bitmaps so that every check on the IPC
 //! path is one AND.
 //!
-//! The send mask is indexed by process-table slot (not endpoint), as
-//! MINIX's is by privilege id: a restarted service keeps the slot-level
-//! grants others hold towards it. Granting A→B should normally also let B
+//! The send mask is indexed by privilege id (as MINIX's is), not by
+//! endpoint: each process has one (`Proc::privilege_id`), which is its slot
+//! by default and its program's boot-image index for programs started from
+//! the image, so a restarted or second copy of a program is reachable
+//! under the grants others already hold. Granting A→B should normally also let B
 //! reply to A; [`crate::Kernel::allow_send`] sets both directions, and the
 //! image loader uses it for every `ipc` grant of the configuration.
 

@@ -79,6 +79,11 @@ pub struct Proc {
     pub quantum_left: u32,
     /// What the process may do.
     pub privileges: Privileges,
+    /// The bit other processes' send masks use for this process (MINIX's
+    /// privilege id): the slot for processes from [`crate::Kernel::spawn`],
+    /// the program's image index for boot programs, so that every copy or
+    /// restart of a program is reachable under the same grant.
+    pub privilege_id: u8,
     /// Bit `s`: the process in slot `s` notified this one and the
     /// notification has not been received yet.
     pub notify_pending: u64,
@@ -111,6 +116,7 @@ impl Proc {
         queued: false,
         quantum_left: 0,
         privileges: Privileges::NONE,
+        privilege_id: 0,
         notify_pending: 0,
         system_notify_pending: None,
         async_from: 0,

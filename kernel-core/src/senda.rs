@@ -127,7 +127,7 @@ impl Kernel {
         };
         let me = self.procs[caller].endpoint;
         for sender in slots_in(hints) {
-            if !self.procs[sender].privileges.allows_send_to(caller) {
+            if !self.procs[sender].privileges.allows_send_to(self.procs[caller].privilege_id.into()) {
                 // The grant was withdrawn after the call: what is left for
                 // the caller is refused, not delivered.
                 self.fail_senda_entries_to(mem, sender, me, Error::CallDenied);

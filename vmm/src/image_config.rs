@@ -225,7 +225,8 @@ impl ImageConfig {
             };
             privileges.send_to |= 1 << target;
         }
-        privileges.send_to &= !(1 << index);
+        // A program may name itself: its copies (spawned from the same
+        // image entry) share its privilege id.
 
         privileges.traps = match &p.traps {
             None if system => TRAP_NAMES.iter().fold(0, |mask, (_, t)| mask | 1 << *t as u8),

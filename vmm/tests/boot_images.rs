@@ -21,7 +21,9 @@ fn hello_prints_its_line_and_powers_off_with_status_0() {
     // The kernel wrote the first-user-instruction mark before entering
     // user mode, and it emulated kernel instructions to get there.
     let mark = outcome.mark(abi::platform::MARK_FIRST_USER).expect("mark 0");
-    assert!(mark.stats.insn_emulation().unwrap_or(0) > 0 || !matches!(config.entry_kind(), abi::layout::EntryKind::Trap));
+    assert!(
+        mark.stats.insn_emulation().unwrap_or(0) > 0 || !matches!(config.entry_kind(), abi::layout::EntryKind::Trap)
+    );
 }
 
 #[test]

@@ -88,7 +88,7 @@ fn start_info_and_command_line_reach_the_guest() {
     let outcome = run(&config);
     assert_eq!(outcome.exit, Exit::PowerOff(5), "start info magic not found at %ebx");
     let entry = vmm::config::entry_word(config.entry_kind());
-    assert_eq!(outcome.console_text(), format!("image.default=1 viv.entry={entry} user.text=2"));
+    assert_eq!(outcome.console_text(), format!("image.default=1 viv.memzero=1 viv.entry={entry} user.text=2"));
 }
 
 #[test]

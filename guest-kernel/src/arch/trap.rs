@@ -251,13 +251,7 @@ pub fn init() {
         }
         let pointer: [u16; 5] = {
             let base = &raw const IDT as u64;
-            [
-                (VECTORS * 16 - 1) as u16,
-                base as u16,
-                (base >> 16) as u16,
-                (base >> 32) as u16,
-                (base >> 48) as u16,
-            ]
+            [(VECTORS * 16 - 1) as u16, base as u16, (base >> 16) as u16, (base >> 32) as u16, (base >> 48) as u16]
         };
         core::arch::asm!("lidt [{0}]", in(reg) &pointer, options(nostack, readonly, preserves_flags));
     }

@@ -63,7 +63,7 @@ impl Kernel {
         if slot == caller {
             return Err(Error::Invalid);
         }
-        if !self.procs[caller].privileges.allows_send_to(slot) {
+        if !self.procs[caller].privileges.allows_send_to(self.procs[slot].privilege_id.into()) {
             return Err(Error::CallDenied);
         }
         Ok(slot)

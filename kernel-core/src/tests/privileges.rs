@@ -68,3 +68,22 @@ fn traps_are_checked_before_endpoints() {
     assert_eq!(k.send(&mut m, user, Endpoint::new(30, 1), BUF, SendMode::Blocking), err(Error::TrapDenied));
     assert_eq!(k.sendrec(&mut m, user, Endpoint::new(30, 1), BUF), err(Error::DeadSrcDst));
 }
+
+#[test]
+fn send_masks_name_privilege_ids_so_every_copy_of_a_program_is_reachable() {
+    let mut k = Kernel::new();
+    let mut m = FakeMemory::default();
+    // The client may send to privilege id 5 (a program's image index),
+    // whatever slots its copies land in.
+    let client = k.spawn_with_id("client", 4, Privileges::system(1 << 5, 0), 0).unwrap();
+    let first = k.spawn_with_id("server", 4, Privileges::system(1 << 0, 0), 5).unwrap();
+    let stranger = k.spawn_with_id("stranger", 4, Privileges::system(1 << 0, 0), 6).unwrap();
+    assert_eq!(k.receive(&mut m, first, Endpoint::ANY, BUF), Outcome::Blocked);
+    assert_eq!(k.send(&mut m, client, ep(&k, first), BUF, SendMode::Blocking), Outcome::Done(0));
+    assert_eq!(k.send(&mut m, client, ep(&k, stranger), BUF, SendMode::Blocking), err(Error::CallDenied));
+    k.exit(&mut m, first);
+    let second = k.spawn_with_id("server", 4, Privileges::system(1 << 0, 0), 5).unwrap();
+    assert_eq!(k.receive(&mut m, second, Endpoint::ANY, BUF), Outcome::Blocked);
+    assert_eq!(k.send(&mut m, client, ep(&k, second), BUF, SendMode::Blocking), Outcome::Done(0));
+    assert_eq!(k.spawn_with_id("bad", 4, Privileges::NONE, 64), Err(Error::Invalid));
+}

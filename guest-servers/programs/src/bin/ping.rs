@@ -35,9 +35,6 @@ fn run() -> i32 {
     }
     let cycles = rt::rdtsc() - start;
     rt::sys::bench_mark(MARK_BENCH_END);
-    rt::println!(
-        "ping: {rounds} round trips OK, {} cycles per round trip",
-        cycles / rounds.max(1)
-    );
+    rt::println!("ping: {rounds} round trips OK, {} cycles per round trip", cycles / rounds.max(1));
     0
 }

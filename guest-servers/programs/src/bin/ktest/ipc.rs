@@ -43,11 +43,7 @@ pub fn run(s: &mut Suite) {
     let r = rt::ipc::sendrec(s.echo, &mut msg);
     s.check("notify_does_not_interrupt_sendrec", r.is_ok() && msg.mtype == ACK, format_args!("{r:?} {msg:?}"));
     let first = s.receive_from(Endpoint::ANY);
-    s.check(
-        "notify_delivered_first",
-        first.mtype == NOTIFY_MTYPE && first.source == s.echo,
-        format_args!("{first:?}"),
-    );
+    s.check("notify_delivered_first", first.mtype == NOTIFY_MTYPE && first.source == s.echo, format_args!("{first:?}"));
     let second = s.receive_from(Endpoint::ANY);
     s.check("notify_coalesces", second.mtype == DATA && second.payload[0] == 0xDA7A, format_args!("{second:?}"));
 
@@ -119,10 +115,8 @@ fn senda(s: &mut Suite, waiter: Endpoint) {
 
     // Pending until the receiver receives: the waiter is blocked sending.
     s.instruct(waiter, W_SEND_TO, s.me, 6);
-    *table() = [
-        SendaEntry::new(waiter, Message::with_words(ASYNC, &[42])),
-        SendaEntry::new(Endpoint::NONE, Message::new(0)),
-    ];
+    *table() =
+        [SendaEntry::new(waiter, Message::with_words(ASYNC, &[42])), SendaEntry::new(Endpoint::NONE, Message::new(0))];
     table()[1].flags = 0;
     let r = rt::ipc::senda(&mut table()[..1]);
     s.check("senda_pends_while_busy", r.is_ok() && table()[0].flags & FLAG_DONE == 0, format_args!("{r:?}"));
@@ -131,7 +125,10 @@ fn senda(s: &mut Suite, waiter: Endpoint) {
     let got = s.receive_from(waiter);
     s.check(
         "senda_delivered_on_receive",
-        got.mtype == REPORT_ASYNC && got.payload[0] == 42 && table()[0].flags & FLAG_DONE != 0 && table()[0].result == 0,
+        got.mtype == REPORT_ASYNC
+            && got.payload[0] == 42
+            && table()[0].flags & FLAG_DONE != 0
+            && table()[0].result == 0,
         format_args!("{got:?} {:?}", table()[0]),
     );
     // SAFETY: the kernel must refuse these before touching memory.
@@ -145,7 +142,11 @@ fn pointers(s: &mut Suite) {
     // SAFETY: the kernel must refuse each pointer before touching memory.
     unsafe {
         s.expect("send_bad_pointer", rt::ipc::raw(Trap::Send, u64::from(s.echo.0), 0x8), Err(Error::Fault));
-        s.expect("receive_kernel_pointer", rt::ipc::raw(Trap::Receive, u64::from(Endpoint::ANY.0), 0x10_0000), Err(Error::Fault));
+        s.expect(
+            "receive_kernel_pointer",
+            rt::ipc::raw(Trap::Receive, u64::from(Endpoint::ANY.0), 0x10_0000),
+            Err(Error::Fault),
+        );
         s.expect("unknown_trap", rt::sys::trap_number(42, 0, 0), Err(Error::BadRequest));
     }
 }

@@ -96,9 +96,5 @@ fn process_table(s: &mut Suite) {
     let n = rt::sys::proc_info(&mut records).unwrap_or(0);
     let records = &records[..n];
     let has = |name: &str, ep: Endpoint| records.iter().any(|r| r.name() == name && r.endpoint == ep);
-    s.check(
-        "proc_info_lists_processes",
-        has("ktest", s.me) && has("kt_echo", s.echo),
-        format_args!("{n} records"),
-    );
+    s.check("proc_info_lists_processes", has("ktest", s.me) && has("kt_echo", s.echo), format_args!("{n} records"));
 }

@@ -75,11 +75,9 @@ pub fn as_result(word: u64) -> Result<(), Error> {
 }
 
 fn run() -> i32 {
-    let (Some(me), Some(echo), Some(waiter_program)) = (
-        rt::kip::endpoint_of("ktest"),
-        rt::kip::endpoint_of("kt_echo"),
-        rt::kip::program_index("kt_waiter"),
-    ) else {
+    let (Some(me), Some(echo), Some(waiter_program)) =
+        (rt::kip::endpoint_of("ktest"), rt::kip::endpoint_of("kt_echo"), rt::kip::program_index("kt_waiter"))
+    else {
         rt::println!("ktest: the image lacks ktest, kt_echo or kt_waiter");
         return 2;
     };
