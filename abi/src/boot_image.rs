@@ -31,6 +31,12 @@ pub const FLAG_POWEROFF_ON_EXIT: u8 = 1;
 /// Flag: the kernel does not start this program at boot; a privileged
 /// process starts it later (`KernelCall::Spawn`).
 pub const FLAG_NO_AUTOSTART: u8 = 2;
+/// Flag: a service, started (and restarted) by the reincarnation server
+/// rather than by the kernel.
+pub const FLAG_SERVICE: u8 = 4;
+/// Flag: a service the reincarnation server does not restart when it dies
+/// (`restart = "hold"`).
+pub const FLAG_RESTART_HOLD: u8 = 8;
 
 /// What a program may do, as the kernel enforces it.
 ///

@@ -35,11 +35,31 @@ pub enum Error {
     Invalid = 12,
     /// The kernel ran out of a resource (frames, slots).
     NoMemory = 13,
+    /// No such file, directory, program, process or name (servers).
+    NoEntry = 14,
+    /// Not an open file descriptor (VFS).
+    BadFd = 15,
+    /// Write to a pipe nobody reads (VFS).
+    BrokenPipe = 16,
+    /// Not a directory (VFS).
+    NotDir = 17,
+    /// Is a directory (VFS).
+    IsDir = 18,
+    /// Already exists (VFS, DS).
+    Exists = 19,
+    /// No child to wait for (PM).
+    NoChild = 20,
+    /// Interrupted (a read ended by ^C, a call cut short by a restart).
+    Interrupted = 21,
+    /// Too many open files, processes or subscriptions (servers).
+    TooMany = 22,
+    /// A server or driver it depends on is not available.
+    Unavailable = 23,
 }
 
 impl Error {
     /// All errors, for tables and tests.
-    pub const ALL: [Error; 13] = [
+    pub const ALL: [Error; 23] = [
         Error::DeadSrcDst,
         Error::SrcDied,
         Error::DstDied,
@@ -53,6 +73,16 @@ impl Error {
         Error::BadRequest,
         Error::Invalid,
         Error::NoMemory,
+        Error::NoEntry,
+        Error::BadFd,
+        Error::BrokenPipe,
+        Error::NotDir,
+        Error::IsDir,
+        Error::Exists,
+        Error::NoChild,
+        Error::Interrupted,
+        Error::TooMany,
+        Error::Unavailable,
     ];
 
     /// The value a trap returns in `rax` for this error.
@@ -85,6 +115,16 @@ impl Error {
             Error::BadRequest => "EBADREQUEST",
             Error::Invalid => "EINVAL",
             Error::NoMemory => "ENOMEM",
+            Error::NoEntry => "ENOENT",
+            Error::BadFd => "EBADF",
+            Error::BrokenPipe => "EPIPE",
+            Error::NotDir => "ENOTDIR",
+            Error::IsDir => "EISDIR",
+            Error::Exists => "EEXIST",
+            Error::NoChild => "ECHILD",
+            Error::Interrupted => "EINTR",
+            Error::TooMany => "EMFILE",
+            Error::Unavailable => "EAGAIN",
         }
     }
 }

@@ -20,6 +20,7 @@ pub mod layout;
 pub mod message;
 pub mod notify;
 pub mod platform;
+pub mod proto;
 pub mod senda;
 pub mod syscall;
 

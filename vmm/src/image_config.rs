@@ -21,6 +21,9 @@
 //! irqs = [4]                # IRQ lines 0-31
 //! heartbeat_ms = 0          # for the reincarnation server; 0 = none
 //! autostart = true          # false: started later by a privileged process
+//! service = false           # true: the reincarnation server starts,
+//!                           #   heartbeats and restarts it
+//! restart = "restart"       # or "hold": a dead service stays down
 //! ```
 //!
 //! Allowing A to send to B also allows B to send to A (its reply), as in
@@ -65,6 +68,13 @@ pub struct ProgramConfig {
     /// Start at boot (default); `false` leaves it to a privileged process.
     #[serde(default = "default_autostart")]
     pub autostart: bool,
+    /// A service: the reincarnation server starts, watches and restarts it
+    /// (the kernel does not start it).
+    #[serde(default)]
+    pub service: bool,
+    /// What RS does when the service dies: "restart" (default) or "hold".
+    #[serde(default = "default_restart")]
+    pub restart: Spanned<String>,
     /// "user" or "system": the default traps and kernel calls.
     #[serde(default = "default_kind")]
     pub kind: Spanned<String>,
@@ -94,6 +104,10 @@ fn default_autostart() -> bool {
     true
 }
 
+fn default_restart() -> Spanned<String> {
+    Spanned::new(0..0, "restart".to_string())
+}
+
 fn default_kind() -> Spanned<String> {
     Spanned::new(0..0, "user".to_string())
 }
@@ -119,6 +133,27 @@ struct Problem {
 
 fn problem<T>(span: std::ops::Range<usize>, message: impl Into<String>) -> Result<T, Problem> {
     Err(Problem { span, message: message.into() })
+}
+
+impl ProgramConfig {
+    /// The boot-image flags of this program.
+    fn flags(&self) -> u8 {
+        use abi::boot_image::{FLAG_NO_AUTOSTART, FLAG_POWEROFF_ON_EXIT, FLAG_RESTART_HOLD, FLAG_SERVICE};
+        let mut flags = 0;
+        if self.poweroff_on_exit {
+            flags |= FLAG_POWEROFF_ON_EXIT;
+        }
+        if !self.autostart || self.service {
+            flags |= FLAG_NO_AUTOSTART;
+        }
+        if self.service {
+            flags |= FLAG_SERVICE;
+        }
+        if self.restart.get_ref() == "hold" {
+            flags |= FLAG_RESTART_HOLD;
+        }
+        flags
+    }
 }
 
 /// The 1-based line of byte `offset`.
@@ -188,6 +223,13 @@ impl ImageConfig {
             }
             if self.programs[..i].iter().any(|q| q.name.get_ref() == name) {
                 return problem(p.name.span(), format!("program {name:?} is listed twice"));
+            }
+            if !matches!(p.restart.get_ref().as_str(), "restart" | "hold") {
+                let message = format!("program {name:?}: restart {:?} is not \"restart\" or \"hold\"", p.restart.get_ref());
+                return problem(p.restart.span(), message);
+            }
+            if p.heartbeat_ms != 0 && !p.service {
+                return problem(p.name.span(), format!("program {name:?}: heartbeat_ms needs service = true"));
             }
             if !matches!(p.kind.get_ref().as_str(), "user" | "system") {
                 let message = format!("program {name:?}: kind {:?} is not \"user\" or \"system\"", p.kind.get_ref());
@@ -304,8 +346,7 @@ impl ImageConfig {
             programs.push(abi::boot_image::builder::Program {
                 name: p.name.get_ref().clone(),
                 priority: *p.priority.get_ref(),
-                flags: if p.poweroff_on_exit { abi::boot_image::FLAG_POWEROFF_ON_EXIT } else { 0 }
-                    | if p.autostart { 0 } else { abi::boot_image::FLAG_NO_AUTOSTART },
+                flags: p.flags(),
                 privileges,
                 heartbeat_ms: p.heartbeat_ms,
                 elf: elf_of(p.name.get_ref())?,

@@ -10,8 +10,11 @@
 #![no_std]
 
 pub mod console;
+pub mod grant;
 pub mod ipc;
 pub mod kip;
+pub mod names;
+pub mod service;
 pub mod sys;
 
 pub use abi::{Endpoint, Error, Message};

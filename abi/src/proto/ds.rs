@@ -1,0 +1,30 @@
+//! DS, the data store: a registry of names (services) to endpoints and a
+//! small value, with change notifications.
+//!
+//! The reincarnation server publishes every service it starts and
+//! republishes it after a restart, so callers that subscribed to a name
+//! learn the new endpoint and re-send what the old one lost. DS itself is
+//! started by the kernel; its endpoint is in the kernel info page under the
+//! name `ds`.
+
+/// Publish: `payload[0]` = endpoint, `[1]` = value, name in words 2-3.
+/// Only RS may publish a name for another endpoint; any process may publish
+/// a name for itself. Replaces an existing entry. Reply: 0.
+pub const PUBLISH: u32 = 0x100;
+/// Lookup: name in words 2-3. Reply: `[0, endpoint, value]`, or `NoEntry`.
+pub const LOOKUP: u32 = 0x101;
+/// Subscribe: name in words 2-3 (`"*"` for every name). DS NOTIFYs the
+/// subscriber whenever a matching entry is published or deleted; the
+/// subscriber then calls [`CHECK`]. Reply: 0, or `TooMany`.
+pub const SUBSCRIBE: u32 = 0x102;
+/// Check: the next changed entry for this subscriber. Reply: `[0, endpoint,
+/// value, name (words 4-5)]` (endpoint `Endpoint::NONE` when deleted), or
+/// `NoEntry` when nothing more changed.
+pub const CHECK: u32 = 0x103;
+/// Delete: name in words 2-3 (RS, or the owner). Reply: 0 or `NoEntry`.
+pub const DELETE: u32 = 0x104;
+
+/// Most names DS holds.
+pub const MAX_ENTRIES: usize = 64;
+/// Most subscribers DS serves.
+pub const MAX_SUBSCRIBERS: usize = 32;

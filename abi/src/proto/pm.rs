@@ -1,0 +1,48 @@
+//! PM, the process manager: process ids, fork, exec, exit, wait, signals.
+//!
+//! PM is a service started by RS; it starts `init` (pid 1). Every process
+//! PM creates is reaped by PM (kernel zombies), so PM learns of every exit,
+//! including deaths by fault or kill.
+
+/// Fork. Reply to the parent: the child's pid; to the child: 0.
+pub const FORK: u32 = 0x300;
+/// Exec: `payload[0]` = address of an argument block (`abi::args`) in the
+/// caller's memory, `[1]` = its length. `argv[0]`'s last path component
+/// names the program. No reply on success: the new program starts.
+pub const EXEC: u32 = 0x301;
+/// Exit: `payload[0]` = status. No reply.
+pub const EXIT: u32 = 0x302;
+/// Wait: `payload[0]` = pid as i64 (-1 = any child). Reply when a child
+/// has exited: `[pid, status]`; `NoChild` when there is none.
+pub const WAIT: u32 = 0x303;
+/// Kill: `payload[0]` = pid, `[1]` = signal. Reply: 0 or `NoEntry`.
+pub const KILL: u32 = 0x304;
+/// Getpid. Reply: `[pid, parent pid]`.
+pub const GETPID: u32 = 0x305;
+/// Sleep: `payload[0]` = milliseconds. Reply when the time has passed.
+pub const SLEEP: u32 = 0x306;
+/// Process list: `payload[0]` = index. Reply: `[0, pid, parent pid,
+/// endpoint, state, name (words 5-6)]`, or `NoEntry` past the end.
+pub const PS: u32 = 0x307;
+/// From TTY: deliver `payload[0]` (a signal) to every process that does
+/// not ignore it (^C). Reply: number of processes signalled.
+pub const SIGNAL_FOREGROUND: u32 = 0x308;
+/// Ignore SIGINT (`payload[0]` = 1) or not (0); cleared by exec. Shells and
+/// init ignore it so that ^C reaches only the programs they run. Reply: 0.
+pub const IGNORE_INTERRUPT: u32 = 0x309;
+
+/// Interrupt (^C).
+pub const SIGINT: u64 = 2;
+/// Kill.
+pub const SIGKILL: u64 = 9;
+/// Terminate.
+pub const SIGTERM: u64 = 15;
+/// Exit status of a process ended by signal `s`: `128 + s`.
+pub const fn signal_status(signal: u64) -> u32 {
+    128 + signal as u32
+}
+
+/// `PS` state: running or ready.
+pub const STATE_ALIVE: u64 = 1;
+/// `PS` state: exited, not yet waited for.
+pub const STATE_ZOMBIE: u64 = 2;

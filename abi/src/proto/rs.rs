@@ -1,0 +1,53 @@
+//! RS, the reincarnation server: starts the services of the boot image
+//! (programs with `abi::boot_image::FLAG_SERVICE`) with their privileges,
+//! publishes them in DS, heartbeats those with a period, and restarts a
+//! service that crashes, is killed, or stays silent for two periods.
+//!
+//! Heartbeat: RS NOTIFYs a service every period; the service answers with a
+//! NOTIFY back to RS (the runtime does this for servers:
+//! `rt::service::is_heartbeat`). A service that has not answered for two
+//! periods is killed and restarted.
+//!
+//! Restart policy: the first restart is immediate; a service that dies
+//! again within [`BACKOFF_WINDOW_MS`] of being started waits
+//! `BACKOFF_BASE_MS << n` (capped at [`BACKOFF_MAX_MS`]) before the next
+//! start, so a crash loop cannot starve the rest of the system. With
+//! `restart = "hold"` (`FLAG_RESTART_HOLD`) a dead service stays down.
+
+/// List: `payload[0]` = index (0, 1, …). Reply: `[0, endpoint, state,
+/// restarts, name (words 4-5)]`, or `NoEntry` past the last service.
+pub const LIST: u32 = 0x200;
+/// Restart: name in words 2-3. Kills the service (if running) and starts
+/// it again at once. Reply: 0 or `NoEntry`.
+pub const RESTART: u32 = 0x201;
+/// Stop: name in words 2-3. Kills the service and holds it down. Reply: 0
+/// or `NoEntry`.
+pub const STOP: u32 = 0x202;
+/// Start: name in words 2-3. Starts a stopped service. Reply: 0,
+/// `NoEntry`, or `Exists` when it is running.
+pub const START: u32 = 0x203;
+
+/// Service state: running.
+pub const STATE_RUNNING: u64 = 1;
+/// Service state: dead, waiting for its (backed-off) restart.
+pub const STATE_RESTARTING: u64 = 2;
+/// Service state: stopped (hold policy, or `service stop`).
+pub const STATE_STOPPED: u64 = 3;
+
+/// A service that dies within this long after starting counts as crash
+/// looping.
+pub const BACKOFF_WINDOW_MS: u64 = 1000;
+/// First backoff delay.
+pub const BACKOFF_BASE_MS: u64 = 100;
+/// Longest backoff delay.
+pub const BACKOFF_MAX_MS: u64 = 3200;
+
+/// The state's name for listings.
+pub const fn state_name(state: u64) -> &'static str {
+    match state {
+        STATE_RUNNING => "running",
+        STATE_RESTARTING => "restarting",
+        STATE_STOPPED => "stopped",
+        _ => "unknown",
+    }
+}
