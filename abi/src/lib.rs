@@ -12,6 +12,7 @@
 #[cfg(feature = "std")]
 extern crate std;
 
+pub mod args;
 pub mod boot_image;
 pub mod endpoint;
 pub mod error;

@@ -14,8 +14,10 @@ pub mod grant;
 pub mod ipc;
 pub mod kip;
 pub mod names;
+pub mod pm;
 pub mod service;
 pub mod sys;
+pub mod vfs;
 
 pub use abi::{Endpoint, Error, Message};
 
