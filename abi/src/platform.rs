@@ -25,6 +25,52 @@ pub const MARK_BENCH_START: u32 = 1;
 /// Bench mark id a benchmark program writes after its measured loop.
 pub const MARK_BENCH_END: u32 = 2;
 
+// Marks of the `ipcbench` image (`viv bench`, "IPC operations"). Each phase
+// of the client is bracketed by its START and END mark; `viv bench` divides
+// the vCPU-statistics deltas between them by the number of operations. The
+// ids are START = 16 + 2 * phase, END = START + 1, in the order below.
+
+/// `ipcbench` phase 0 start: nothing between START and END, so the delta
+/// is the cost of the bench-mark kernel call itself (the rest of the START
+/// call after its port write, and the END call up to its port write) that
+/// every other phase's delta also contains once.
+pub const MARK_IPC_EMPTY_START: u32 = 16;
+/// `ipcbench` phase 0 end.
+pub const MARK_IPC_EMPTY_END: u32 = 17;
+/// `ipcbench` phase 1 start: N SENDs, each to a higher-priority server
+/// already waiting in RECEIVE; per operation the client's SEND (delivers,
+/// switches to the server) and the server's RECEIVE re-entry (blocks,
+/// switches back).
+pub const MARK_IPC_SEND_START: u32 = 18;
+/// `ipcbench` phase 1 end.
+pub const MARK_IPC_SEND_END: u32 = 19;
+/// `ipcbench` phase 2 start: N RECEIVEs by a lower-priority server, each
+/// taking the message of the client already blocked in SEND; per operation
+/// the server's RECEIVE (takes the queued message, wakes and switches to
+/// the client) and the client's next SEND (blocks, switches back).
+pub const MARK_IPC_RECEIVE_START: u32 = 20;
+/// `ipcbench` phase 2 end.
+pub const MARK_IPC_RECEIVE_END: u32 = 21;
+/// `ipcbench` phase 3 start: N SENDREC round trips to the higher-priority
+/// server; per operation the client's SENDREC, the server's SENDNB reply
+/// and its RECEIVE re-entry.
+pub const MARK_IPC_SENDREC_START: u32 = 22;
+/// `ipcbench` phase 3 end.
+pub const MARK_IPC_SENDREC_END: u32 = 23;
+/// `ipcbench` phase 4 start: N NOTIFYs to the higher-priority server waiting
+/// in RECEIVE; per operation the client's NOTIFY (delivers, switches) and
+/// the server's RECEIVE re-entry.
+pub const MARK_IPC_NOTIFY_START: u32 = 24;
+/// `ipcbench` phase 4 end.
+pub const MARK_IPC_NOTIFY_END: u32 = 25;
+/// `ipcbench` phase 5 start: N SENDAs of a one-entry table to the
+/// higher-priority server waiting in RECEIVE, each entry delivered during
+/// the call; per operation the client's SENDA and the server's RECEIVE
+/// re-entry.
+pub const MARK_IPC_SENDA_START: u32 = 26;
+/// `ipcbench` phase 5 end.
+pub const MARK_IPC_SENDA_END: u32 = 27;
+
 /// Largest status a guest may power off with; larger values are clamped so
 /// they cannot be mistaken for the statuses below.
 pub const GUEST_STATUS_MAX: u32 = 119;
