@@ -9,6 +9,12 @@ pub const FORK: u32 = 0x300;
 /// Exec: `payload[0]` = address of an argument block (`abi::args`) in the
 /// caller's memory, `[1]` = its length. `argv[0]`'s last path component
 /// names the program. No reply on success: the new program starts.
+///
+/// Addition: words 2-3 carry that program name (`proto::put_name`), since
+/// PM cannot read the caller's memory (the kernel's `Exec` copies the block
+/// from the target itself). Only user programs of the boot image (not
+/// started at boot, not services, not init) can be exec'd: `Perm` else;
+/// `NoEntry` when the image has no such program.
 pub const EXEC: u32 = 0x301;
 /// Exit: `payload[0]` = status. No reply.
 pub const EXIT: u32 = 0x302;
@@ -16,6 +22,8 @@ pub const EXIT: u32 = 0x302;
 /// has exited: `[pid, status]`; `NoChild` when there is none.
 pub const WAIT: u32 = 0x303;
 /// Kill: `payload[0]` = pid, `[1]` = signal. Reply: 0 or `NoEntry`.
+/// Addition: `Perm` for init (pid 1), `Invalid` for a signal other than
+/// [`SIGINT`], [`SIGKILL`], [`SIGTERM`].
 pub const KILL: u32 = 0x304;
 /// Getpid. Reply: `[pid, parent pid]`.
 pub const GETPID: u32 = 0x305;

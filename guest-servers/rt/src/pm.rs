@@ -19,6 +19,8 @@ pub fn exec(args: &[&str]) -> Error {
         return Error::Domain;
     };
     let mut msg = Message::with_words(pm::EXEC, &[block.as_ptr() as u64, len as u64]);
+    let program = args.first().map_or("", |a| a.rsplit('/').next().unwrap_or(a));
+    proto::put_name(&mut msg, 2, program);
     match call(PM, &mut msg) {
         Err(e) => e,
         Ok(_) => Error::Invalid,

@@ -1,0 +1,64 @@
+//! init, pid 1: runs the shell and powers the machine off when it ends.
+//!
+//! PM starts init at boot. init ignores ^C (only the programs the shell
+//! runs should die of it), forks, and execs the shell: `sh -c "CMD"` when
+//! the kernel command line ends in ` -- CMD` (what `viv exec "CMD"`
+//! appends), an interactive `sh` otherwise. It then waits for any child:
+//! PM gives init every orphan, and waiting is what lets PM free their
+//! zombies. When the shell ends, init powers off with its exit status, so
+//! the status of `viv exec` is the command's.
+//!
+//! Errors go to the kernel console, not through VFS: init must be able to
+//! report that the file system is what failed.
+#![no_std]
+#![no_main]
+
+use abi::Error;
+
+rt::main!(run);
+
+/// What separates the kernel's own arguments from the command to run
+/// (`abi::platform::CMDLINE_COMMAND_SEPARATOR`).
+const SEPARATOR: &str = " -- ";
+
+/// Power-off status when the shell cannot even be started.
+const NO_SHELL: u32 = 1;
+
+fn run() -> i32 {
+    if let Err(e) = rt::pm::ignore_interrupt(true) {
+        rt::println!("init: cannot ignore ^C: {}", e.name());
+    }
+    let command = rt::kip::cmdline().split_once(SEPARATOR).map(|(_, command)| command);
+    let shell = match start_shell(command) {
+        Ok(pid) => pid,
+        Err(e) => {
+            rt::println!("init: cannot start the shell: {}", e.name());
+            rt::sys::poweroff(NO_SHELL)
+        }
+    };
+    loop {
+        match rt::pm::wait(-1) {
+            Ok((pid, status)) if pid == shell => rt::sys::poweroff(status),
+            // An orphan PM handed to us: it is now fully gone.
+            Ok(_) => {}
+            Err(e) => {
+                rt::println!("init: wait failed: {}", e.name());
+                rt::sys::poweroff(NO_SHELL)
+            }
+        }
+    }
+}
+
+/// Forks and execs the shell; returns its pid.
+fn start_shell(command: Option<&str>) -> Result<u64, Error> {
+    let pid = rt::pm::fork()?;
+    if pid != 0 {
+        return Ok(pid);
+    }
+    let error = match command {
+        Some(command) => rt::pm::exec(&["/bin/sh", "-c", command]),
+        None => rt::pm::exec(&["/bin/sh"]),
+    };
+    rt::println!("init: cannot run /bin/sh: {}", error.name());
+    rt::sys::exit(127)
+}

@@ -1,0 +1,423 @@
+//! PM, the process manager: pids, fork, exec, exit, wait, kill, sleep and
+//! the process list (protocol: `abi::proto::pm`).
+//!
+//! Why a server: in a multiserver system the kernel knows only endpoints
+//! and address spaces. POSIX process semantics (pids, parentage, exit
+//! statuses kept until the parent waits, signals, orphans adopted by init)
+//! are policy, so they live here, in user space, as in MINIX 3.
+//!
+//! How it stays dependable:
+//!
+//! * PM is the reaper of every process it creates (it spawns init, and the
+//!   kernel makes PM the reaper of every fork), so it learns of every end —
+//!   a normal `exit`, a fault, a kill — from one kernel notification and
+//!   the `Reap` call, never from the dying process's cooperation.
+//! * Replies go out with SENDNB: a client that stops receiving cannot block
+//!   PM. Requests that must wait (WAIT, SLEEP) are simply answered later;
+//!   the client stays in its SENDREC.
+//! * The only blocking call PM makes is SENDREC to VFS (fork, exit), a
+//!   trusted server that never calls PM.
+//! * Exec is limited to user programs of the boot image: nobody can turn a
+//!   process into a server with a server's privileges.
+#![no_std]
+#![no_main]
+
+mod table;
+mod timers;
+
+use abi::boot_image::{FLAG_NO_AUTOSTART, FLAG_SERVICE};
+use abi::notify::is_notification;
+use abi::proto::{self, pm, vfs, NAME_LEN};
+use abi::syscall::{NOTIFY_ALARM, NOTIFY_ALARM_WORD, NOTIFY_CHILD_EXITED, NOTIFY_CHILD_WORD};
+use abi::{Endpoint, Error, Message};
+use table::{State, Table, INIT_PID};
+use timers::Timers;
+
+rt::main!(run);
+
+/// How long PM waits at boot for VFS to be published before starting init
+/// anyway.
+const VFS_WAIT_MS: u64 = 5000;
+
+fn run() -> i32 {
+    let mut pm = Pm { table: Table::new(), timers: Timers::new() };
+    wait_for_service("vfs");
+    pm.start_init();
+    let mut msg = Message::new(0);
+    loop {
+        if rt::ipc::receive(Endpoint::ANY, &mut msg).is_err() {
+            continue;
+        }
+        if is_notification(&msg) {
+            if msg.source == Endpoint::SYSTEM {
+                pm.system_event(&msg);
+            } else {
+                rt::service::handle_heartbeat(&msg);
+            }
+            continue;
+        }
+        pm.request(&msg);
+    }
+}
+
+/// What a request handler answers.
+enum Answer {
+    /// Reply now with this message.
+    Now(Message),
+    /// The handler replied itself, or will later (WAIT, SLEEP), or must not
+    /// (successful EXEC, EXIT).
+    Later,
+}
+
+fn value(v: u64) -> Answer {
+    Answer::Now(proto::reply(v as i64))
+}
+
+fn error(e: Error) -> Answer {
+    Answer::Now(proto::reply(e.to_return()))
+}
+
+/// Replies without blocking; a client that is not waiting loses its reply.
+fn send(to: Endpoint, msg: &Message) {
+    let _ = rt::ipc::send_nonblocking(to, msg);
+}
+
+/// Polls DS until `name` is published (services start in parallel with
+/// PM), for at most [`VFS_WAIT_MS`].
+fn wait_for_service(name: &str) {
+    let hz = rt::kip::tick_hz().max(1);
+    let deadline = rt::sys::uptime() + VFS_WAIT_MS * hz / 1000;
+    while rt::names::lookup_fresh(name).is_err() && rt::sys::uptime() < deadline {
+        if rt::sys::set_alarm((hz / 100).max(1)).is_err() {
+            return;
+        }
+        let mut msg = Message::new(0);
+        let _ = rt::ipc::receive(Endpoint::SYSTEM, &mut msg);
+    }
+}
+
+/// The boot-image index of user program `name`, if a process may become
+/// it: programs the kernel starts at boot, services and init are refused.
+fn exec_target(name: &str) -> Result<usize, Error> {
+    let index = rt::kip::program_index(name).ok_or(Error::NoEntry)?;
+    let flags = rt::kip::program_flags(index);
+    if name == "init" || flags & FLAG_SERVICE != 0 || flags & FLAG_NO_AUTOSTART == 0 {
+        return Err(Error::Perm);
+    }
+    Ok(index)
+}
+
+fn name_bytes(name: &str) -> [u8; NAME_LEN] {
+    let mut bytes = [0u8; NAME_LEN];
+    let n = name.len().min(NAME_LEN);
+    bytes[..n].copy_from_slice(&name.as_bytes()[..n]);
+    bytes
+}
+
+struct Pm {
+    table: Table,
+    timers: Timers,
+}
+
+impl Pm {
+    /// Spawns init (pid 1, parent 0 = PM), unless a previous incarnation
+    /// of PM already did: then its process table is lost, but init lives on.
+    fn start_init(&mut self) {
+        let mut records = [rt::sys::ProcRecord::default(); 64];
+        let n = rt::sys::proc_info(&mut records).unwrap_or(0);
+        if records[..n].iter().any(|r| r.name() == "init") {
+            rt::println!("pm: restarted; init is already running");
+            return;
+        }
+        let Some(index) = rt::kip::program_index("init") else {
+            rt::println!("pm: no init in the boot image");
+            return;
+        };
+        match rt::sys::spawn(index) {
+            Ok(ep) => {
+                self.table.insert(0, ep, &name_bytes("init"));
+            }
+            Err(e) => rt::println!("pm: cannot start init: {}", e.name()),
+        }
+    }
+
+    fn request(&mut self, msg: &Message) {
+        let caller = msg.source;
+        let answer = match msg.mtype {
+            pm::FORK => self.fork(caller),
+            pm::EXEC => self.exec(caller, msg),
+            pm::EXIT => self.exit(caller, msg.payload[0] as u32),
+            pm::WAIT => self.wait(caller, msg.payload[0] as i64),
+            pm::KILL => self.kill_request(caller, msg.payload[0], msg.payload[1]),
+            pm::GETPID => self.getpid(caller),
+            pm::SLEEP => self.sleep(caller, msg.payload[0]),
+            pm::PS => self.ps(msg.payload[0]),
+            pm::SIGNAL_FOREGROUND => self.signal_foreground(caller, msg.payload[0]),
+            pm::IGNORE_INTERRUPT => self.ignore_interrupt(caller, msg.payload[0] != 0),
+            _ => error(Error::BadRequest),
+        };
+        if let Answer::Now(reply) = answer {
+            send(caller, &reply);
+        }
+    }
+
+    /// FORK: the kernel copies the caller; VFS copies its descriptors
+    /// before either process runs again; both get a reply.
+    fn fork(&mut self, caller: Endpoint) -> Answer {
+        let Some(parent) = self.table.by_endpoint(caller) else {
+            return error(Error::NoEntry);
+        };
+        let (ppid, name, ignores) = (parent.pid, parent.name, parent.ignores_interrupt);
+        if !self.table.has_room() {
+            return error(Error::TooMany);
+        }
+        let child = match rt::process::fork_child(caller) {
+            Ok(child) => child,
+            Err(e) => return error(e),
+        };
+        let mut tell = Message::with_words(vfs::PM_FORK, &[u64::from(caller.0), u64::from(child.0)]);
+        if let Err(e) = rt::names::call("vfs", &mut tell) {
+            // Without descriptors the child is useless: end it (its reap
+            // finds no table entry and is only passed on to VFS).
+            let _ = rt::sys::kill(child);
+            return error(if e == Error::NoEntry { Error::Unavailable } else { e });
+        }
+        let Some(pid) = self.table.insert(ppid, child, &name) else {
+            let _ = rt::sys::kill(child);
+            return error(Error::TooMany);
+        };
+        if let Some(p) = self.table.by_pid(pid) {
+            p.ignores_interrupt = ignores;
+        }
+        send(caller, &proto::reply(pid as i64));
+        send(child, &proto::reply(0));
+        Answer::Later
+    }
+
+    /// EXEC: the kernel reads the argument block from the caller's memory
+    /// itself; PM only picks the program (named in words 2-3).
+    fn exec(&mut self, caller: Endpoint, msg: &Message) -> Answer {
+        if self.table.by_endpoint(caller).is_none() {
+            return error(Error::NoEntry);
+        }
+        let mut buf = [0u8; NAME_LEN];
+        let name = proto::get_name(msg, 2, &mut buf);
+        let index = match exec_target(name) {
+            Ok(index) => index,
+            Err(e) => return error(e),
+        };
+        if let Err(e) = rt::process::exec_image(caller, index, msg.payload[0], msg.payload[1]) {
+            return error(e);
+        }
+        if let Some(p) = self.table.by_endpoint(caller) {
+            p.set_name(name);
+            p.ignores_interrupt = false;
+        }
+        Answer::Later
+    }
+
+    /// EXIT: end the caller with its status (reported when it is reaped).
+    fn exit(&mut self, caller: Endpoint, status: u32) -> Answer {
+        if let Some(p) = self.table.by_endpoint(caller) {
+            p.forced_status = Some(status);
+            let _ = rt::sys::kill(caller);
+        }
+        Answer::Later
+    }
+
+    /// WAIT: answer at once with a zombie child, or later when one ends.
+    fn wait(&mut self, caller: Endpoint, wanted: i64) -> Answer {
+        let wanted = if wanted <= 0 { -1 } else { wanted };
+        let Some(p) = self.table.by_endpoint(caller) else {
+            return error(Error::NoEntry);
+        };
+        let pid = p.pid;
+        if !self.table.has_child(pid, wanted) {
+            return error(Error::NoChild);
+        }
+        if let Some(p) = self.table.by_pid(pid) {
+            p.waiting_for = Some(wanted);
+        }
+        self.deliver(pid);
+        Answer::Later
+    }
+
+    /// KILL from a process: any process but init (pid 1) may be signalled.
+    fn kill_request(&mut self, caller: Endpoint, pid: u64, signal: u64) -> Answer {
+        if !matches!(signal, pm::SIGINT | pm::SIGKILL | pm::SIGTERM) {
+            return error(Error::Invalid);
+        }
+        match self.table.by_pid(pid) {
+            Some(p) if p.state == State::Alive => {
+                if p.pid == INIT_PID {
+                    return error(Error::Perm);
+                }
+                let target = p.endpoint;
+                self.signal(pid, signal);
+                if target == caller {
+                    // It killed itself: nobody is left to answer.
+                    return Answer::Later;
+                }
+                value(0)
+            }
+            _ => error(Error::NoEntry),
+        }
+    }
+
+    /// Delivers `signal` to `pid`: every signal we have terminates, except
+    /// SIGINT for a process that ignores it. Returns whether it was ended.
+    fn signal(&mut self, pid: u64, signal: u64) -> bool {
+        let Some(p) = self.table.by_pid(pid) else {
+            return false;
+        };
+        if p.state != State::Alive || (signal == pm::SIGINT && p.ignores_interrupt) {
+            return false;
+        }
+        p.forced_status = Some(pm::signal_status(signal));
+        rt::sys::kill(p.endpoint).is_ok()
+    }
+
+    fn getpid(&mut self, caller: Endpoint) -> Answer {
+        match self.table.by_endpoint(caller) {
+            Some(p) => Answer::Now(Message::with_words(proto::REPLY, &[p.pid, p.parent])),
+            None => error(Error::NoEntry),
+        }
+    }
+
+    /// SLEEP: any process may sleep (servers included); the reply comes
+    /// from the alarm handler.
+    fn sleep(&mut self, caller: Endpoint, ms: u64) -> Answer {
+        if ms == 0 {
+            return value(0);
+        }
+        let hz = rt::kip::tick_hz().max(1);
+        let now = rt::sys::uptime();
+        let ticks = ms.saturating_mul(hz).div_ceil(1000).max(1);
+        if !self.timers.add(now.saturating_add(ticks), caller) {
+            return error(Error::TooMany);
+        }
+        self.timers.rearm(now);
+        Answer::Later
+    }
+
+    fn ps(&mut self, index: u64) -> Answer {
+        let Some(p) = self.table.nth_by_pid(index as usize) else {
+            return error(Error::NoEntry);
+        };
+        let state = match p.state {
+            State::Alive => pm::STATE_ALIVE,
+            State::Zombie => pm::STATE_ZOMBIE,
+        };
+        let mut reply = Message::with_words(proto::REPLY, &[0, p.pid, p.parent, u64::from(p.endpoint.0), state]);
+        proto::put_name(&mut reply, 5, p.name());
+        Answer::Now(reply)
+    }
+
+    /// SIGNAL_FOREGROUND (^C): only TTY may ask. Servers are not in PM's
+    /// table, and init is never signalled.
+    fn signal_foreground(&mut self, caller: Endpoint, signal: u64) -> Answer {
+        if !is_service(caller, "tty") {
+            return error(Error::Perm);
+        }
+        if !matches!(signal, pm::SIGINT | pm::SIGKILL | pm::SIGTERM) {
+            return error(Error::Invalid);
+        }
+        let mut pids = [0u64; table::MAX_PROCS];
+        let mut n = 0;
+        for p in self.table.iter().filter(|p| p.state == State::Alive && p.pid != INIT_PID) {
+            pids[n] = p.pid;
+            n += 1;
+        }
+        let signalled = pids[..n].iter().filter(|&&pid| self.signal(pid, signal)).count();
+        value(signalled as u64)
+    }
+
+    fn ignore_interrupt(&mut self, caller: Endpoint, ignore: bool) -> Answer {
+        match self.table.by_endpoint(caller) {
+            Some(p) => {
+                p.ignores_interrupt = ignore;
+                value(0)
+            }
+            None => error(Error::NoEntry),
+        }
+    }
+
+    /// A notification from the kernel: children ended, or the alarm fired.
+    fn system_event(&mut self, msg: &Message) {
+        if msg.payload[NOTIFY_CHILD_WORD] & NOTIFY_CHILD_EXITED != 0 {
+            while let Ok((ep, status)) = rt::process::reap() {
+                self.ended(ep, status);
+            }
+        }
+        if msg.payload[NOTIFY_ALARM_WORD] & NOTIFY_ALARM != 0 {
+            self.timers.fired();
+            let now = rt::sys::uptime();
+            while let Some(who) = self.timers.pop_expired(now) {
+                send(who, &proto::reply(0));
+            }
+            self.timers.rearm(now);
+        }
+    }
+
+    /// Process `ep` ended with `status` (the kernel's: exit status, killed,
+    /// fault): make it a zombie, give its children to init, tell VFS, and
+    /// answer a parent waiting for it.
+    fn ended(&mut self, ep: Endpoint, kernel_status: u32) {
+        let mut tell = Message::with_words(vfs::PM_EXIT, &[u64::from(ep.0)]);
+        let _ = rt::names::call("vfs", &mut tell);
+        self.timers.remove(ep);
+        let Some(p) = self.table.by_endpoint(ep) else {
+            return;
+        };
+        p.state = State::Zombie;
+        p.status = p.forced_status.unwrap_or(kernel_status);
+        p.waiting_for = None;
+        let (pid, parent) = (p.pid, p.parent);
+        // Orphans go to init (or, if init itself ended, to nobody).
+        let heir = if pid == INIT_PID { 0 } else { INIT_PID };
+        for child in self.table.iter_mut().filter(|c| c.parent == pid) {
+            child.parent = heir;
+        }
+        self.deliver(parent);
+        self.deliver(heir);
+    }
+
+    /// Answers `parent`'s pending WAIT if a matching zombie child exists.
+    /// Zombies without a parent (children of PM itself) are dropped.
+    fn deliver(&mut self, parent: u64) {
+        if parent == 0 {
+            while let Some(z) = self.table.zombie_child(0, -1) {
+                self.table.remove(z);
+            }
+            return;
+        }
+        let Some(p) = self.table.by_pid(parent) else {
+            return;
+        };
+        let Some(wanted) = p.waiting_for else {
+            return;
+        };
+        let waiter = p.endpoint;
+        let Some(zpid) = self.table.zombie_child(parent, wanted) else {
+            return;
+        };
+        let Some(z) = self.table.remove(zpid) else {
+            return;
+        };
+        if let Some(p) = self.table.by_pid(parent) {
+            p.waiting_for = None;
+        }
+        send(waiter, &Message::with_words(proto::REPLY, &[z.pid, u64::from(z.status)]));
+    }
+}
+
+/// Whether `ep` is the service published in DS as `name` (asking DS again
+/// when the cached endpoint does not match: the service may have been
+/// restarted).
+fn is_service(ep: Endpoint, name: &str) -> bool {
+    if rt::names::lookup(name) == Ok(ep) {
+        return true;
+    }
+    rt::names::forget(name);
+    rt::names::lookup(name) == Ok(ep)
+}
