@@ -32,7 +32,7 @@ pub const FLAG_POWEROFF_ON_EXIT: u8 = 1;
 /// process starts it later (`KernelCall::Spawn`).
 pub const FLAG_NO_AUTOSTART: u8 = 2;
 /// Flag: a service, started (and restarted) by the reincarnation server
-/// rather than by the kernel.
+/// rather than by the kernel: the kernel never starts it at boot.
 pub const FLAG_SERVICE: u8 = 4;
 /// Flag: a service the reincarnation server does not restart when it dies
 /// (`restart = "hold"`).

@@ -60,15 +60,23 @@ pub mod kip {
     /// Start of the boot process table.
     pub const PROC_TABLE_OFFSET: usize = 64;
     /// Size of a boot process table entry: 16-byte name, `u32` endpoint
-    /// (`Endpoint::NONE` for a program not started at boot), 4 bytes
-    /// padding. Entry `i` is program `i` of the boot image.
-    pub const PROC_ENTRY_SIZE: usize = 24;
+    /// (`Endpoint::NONE` for a program not started at boot), `u8`
+    /// boot-image flags (`boot_image::FLAG_*`), 3 bytes padding, `u32`
+    /// heartbeat period in ms, 4 bytes reserved. Entry `i` is program `i`
+    /// of the boot image.
+    pub const PROC_ENTRY_SIZE: usize = 32;
+    /// Offset of the endpoint in a boot process table entry.
+    pub const PROC_ENDPOINT_OFFSET: usize = 16;
+    /// Offset of the flags byte in a boot process table entry.
+    pub const PROC_FLAGS_OFFSET: usize = 20;
+    /// Offset of the `u32` heartbeat period in a boot process table entry.
+    pub const PROC_HEARTBEAT_OFFSET: usize = 24;
     /// Most boot processes the table holds.
     pub const MAX_BOOT_PROCS: usize = 40;
     /// Start of the command line (not NUL-terminated; see the length).
-    pub const CMDLINE_OFFSET: usize = 1024;
+    pub const CMDLINE_OFFSET: usize = 2048;
     /// Most command-line bytes the page holds.
-    pub const CMDLINE_MAX: usize = 3072;
+    pub const CMDLINE_MAX: usize = 2048;
 
     const _: () = assert!(PROC_TABLE_OFFSET + MAX_BOOT_PROCS * PROC_ENTRY_SIZE <= CMDLINE_OFFSET);
     const _: () = assert!(CMDLINE_OFFSET + CMDLINE_MAX <= 4096);

@@ -121,11 +121,49 @@ pub enum KernelCall {
     /// [`PROC_INFO_SIZE`] bytes. Returns the number of live processes
     /// written.
     ProcInfo = 14,
+    /// Fork (for the process manager): `payload[0]` = parent endpoint. The
+    /// parent must be blocked in the reply wait of a SENDREC to the caller
+    /// (else `Invalid`). Creates a child in a new slot running the same
+    /// program (privileges, privilege id, priority, name; the power-off
+    /// flag cleared) with a copy of the parent's registers and the same IPC
+    /// state: it too waits for the caller's reply to a SENDREC, with the
+    /// same message buffer, so the caller replies to both. The address
+    /// space is copied copy-on-write. The child's reaper is the caller.
+    /// Returns the child's endpoint.
+    Fork = 15,
+    /// Exec (for the process manager): `payload[0]` = target endpoint,
+    /// `[1]` = boot-image program index, `[2]` = address of an argument
+    /// block ([`crate::args`]) in the target's memory, `[3]` = its length
+    /// (at most [`EXEC_ARGS_MAX`], else `Domain`). The target must be
+    /// blocked in the reply wait of a SENDREC to the caller (else
+    /// `Invalid`). Its address space is replaced by a fresh one for the
+    /// program, the block is copied to the top of the new stack (16-byte
+    /// aligned below `USER_STACK_TOP`), and the program starts at its entry
+    /// with `rsp` = `rdi` = the block's address, `rsi` = its length. Its
+    /// IPC wait ends (it becomes ready); its endpoint, slot, reaper,
+    /// priority and power-off flag are kept; privileges, privilege id and
+    /// name become the new program's; its grant table and SENDA table are
+    /// dropped. Returns 0.
+    Exec = 16,
+    /// Reap one zombie child of the caller (a process it spawned or forked
+    /// that has ended): returns `endpoint | status << 32` and frees the
+    /// child's slot; `NotReady` when no child has ended. An ending child
+    /// notifies its reaper: a notification from SYSTEM with
+    /// [`NOTIFY_CHILD_EXITED`] in payload word [`NOTIFY_CHILD_WORD`].
+    Reap = 17,
+    /// Write bytes to an output port: `payload[0]` = port, `[1]` = address,
+    /// `[2]` = length (at most [`DEV_OUT_STRING_MAX`], else `Domain`). One
+    /// `rep outsb` per page. The port must be in the caller's I/O ranges
+    /// (`Perm`). Returns the length.
+    DevOutString = 18,
+    /// Returns the number of physical frames in use (allocated and not
+    /// freed), for leak checks.
+    MemInfo = 19,
 }
 
 impl KernelCall {
     /// Every kernel call.
-    pub const ALL: [KernelCall; 14] = [
+    pub const ALL: [KernelCall; 19] = [
         KernelCall::Exit,
         KernelCall::DiagWrite,
         KernelCall::PowerOff,
@@ -140,6 +178,11 @@ impl KernelCall {
         KernelCall::IrqCtl,
         KernelCall::SetAlarm,
         KernelCall::ProcInfo,
+        KernelCall::Fork,
+        KernelCall::Exec,
+        KernelCall::Reap,
+        KernelCall::DevOutString,
+        KernelCall::MemInfo,
     ];
 
     /// The name used in image definitions (`kernel_calls = [...]`).
@@ -159,6 +202,11 @@ impl KernelCall {
             KernelCall::IrqCtl => "irqctl",
             KernelCall::SetAlarm => "set_alarm",
             KernelCall::ProcInfo => "proc_info",
+            KernelCall::Fork => "fork",
+            KernelCall::Exec => "exec",
+            KernelCall::Reap => "reap",
+            KernelCall::DevOutString => "dev_out_string",
+            KernelCall::MemInfo => "mem_info",
         }
     }
 
@@ -192,6 +240,16 @@ pub const NOTIFY_IRQ_WORD: usize = 1;
 pub const NOTIFY_ALARM_WORD: usize = 2;
 /// Bit in word [`NOTIFY_ALARM_WORD`]: the receiver's alarm fired.
 pub const NOTIFY_ALARM: u64 = 1;
+/// Payload word of a SYSTEM notification holding child events.
+pub const NOTIFY_CHILD_WORD: usize = 3;
+/// Bit in word [`NOTIFY_CHILD_WORD`]: a child of the receiver ended and
+/// waits to be reaped (`KernelCall::Reap`).
+pub const NOTIFY_CHILD_EXITED: u64 = 1;
+
+/// Largest argument block of `KernelCall::Exec`.
+pub const EXEC_ARGS_MAX: u64 = crate::args::MAX_ARGS_LEN as u64;
+/// Largest single `KernelCall::DevOutString`.
+pub const DEV_OUT_STRING_MAX: u64 = 4096;
 
 /// Size of one `ProcInfo` record: endpoint `u32`, priority `u8`, blocked
 /// state `u8` ([`PROC_READY`], [`PROC_SENDING`], [`PROC_RECEIVING`] bits),

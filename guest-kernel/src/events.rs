@@ -58,7 +58,7 @@ impl System {
     fn notify_from_system(&mut self, slot: usize, word: usize, bits: u64) {
         let mut words = [0u64; PAYLOAD_WORDS];
         words[word] = bits;
-        let System { core, arch, .. } = self;
-        let _ = core.notify_from_system(&mut Memory { arch }, slot, &words);
+        let System { core, arch, frames, .. } = self;
+        let _ = core.notify_from_system(&mut Memory { arch, frames }, slot, &words);
     }
 }

@@ -6,6 +6,11 @@
 //! zeroed memory and says so on the command line (`viv.memzero=1`), which
 //! spares the kernel zeroing them (≈ 0.3-0.5 ms per page when kernel code is
 //! emulated). Freed frames are reused last and zeroed when reused.
+//!
+//! Frames shared copy-on-write after a fork carry a reference count: a
+//! `u16` per frame of the allocator's range, in a table taken from the top
+//! of the RAM at boot. It counts the *extra* references (0 = one owner), so
+//! allocating and freeing an unshared frame never touches it.
 
 use crate::pvh::Range;
 use abi::layout::PAGE_SIZE;
@@ -22,6 +27,11 @@ pub struct FrameAllocator {
     fresh_is_zero: bool,
     /// Frames handed out and not freed.
     pub in_use: u64,
+    /// The reference-count table (identity-mapped), one `u16` per frame
+    /// from `refs_base`; `refs_len` entries.
+    refs: u64,
+    refs_base: u64,
+    refs_len: u64,
 }
 
 impl FrameAllocator {
@@ -35,6 +45,9 @@ impl FrameAllocator {
             free_list: 0,
             fresh_is_zero: false,
             in_use: 0,
+            refs: 0,
+            refs_base: 0,
+            refs_len: 0,
         }
     }
 
@@ -52,6 +65,73 @@ impl FrameAllocator {
         self.reserved = reserved;
         self.fresh_is_zero = fresh_is_zero;
         self.next = if self.count > 0 { self.ranges[0].start } else { 0 };
+        self.init_refs();
+    }
+
+    /// Takes the reference-count table: the first run of consecutive
+    /// never-used frames long enough to hold it (frames skipped before a
+    /// gap are lost, which only happens around the reserved ranges).
+    fn init_refs(&mut self) {
+        let ranges = &self.ranges[..self.count];
+        let (Some(low), Some(high)) = (ranges.iter().map(|r| r.start).min(), ranges.iter().map(|r| r.end).max()) else {
+            return;
+        };
+        let entries = (high - low) / PAGE_SIZE;
+        let pages = (entries * 2).div_ceil(PAGE_SIZE);
+        let mut table = 0;
+        let mut have = 0;
+        while have < pages {
+            let frame = self.fresh().expect("no room for the frame reference counts");
+            if have == 0 || frame != table + have * PAGE_SIZE {
+                table = frame;
+                have = 0;
+            }
+            have += 1;
+        }
+        self.refs = table;
+        self.refs_base = low;
+        self.refs_len = entries;
+        if !self.fresh_is_zero {
+            // SAFETY: the table's frames were just taken from the allocator:
+            // identity-mapped RAM nobody else uses.
+            unsafe {
+                core::arch::asm!("rep stosq", inout("rdi") table => _, inout("rcx") pages * PAGE_SIZE / 8 => _,
+                                 in("rax") 0u64, options(nostack, preserves_flags));
+            }
+        }
+    }
+
+    /// The reference-count entry of `frame`.
+    fn ref_entry(&self, frame: u64) -> *mut u16 {
+        let index = (frame - self.refs_base) / PAGE_SIZE;
+        assert!(frame >= self.refs_base && index < self.refs_len, "frame {frame:#x} outside the allocator");
+        (self.refs + index * 2) as *mut u16
+    }
+
+    /// Adds a reference to the allocated frame `frame` (it is now shared).
+    pub fn share(&mut self, frame: u64) {
+        let entry = self.ref_entry(frame);
+        // SAFETY: `ref_entry` checked the index; the table is ours.
+        unsafe { *entry += 1 };
+    }
+
+    /// Whether the allocated frame `frame` has more than one reference.
+    pub fn is_shared(&self, frame: u64) -> bool {
+        // SAFETY: `ref_entry` checked the index; the table is ours.
+        unsafe { *self.ref_entry(frame) != 0 }
+    }
+
+    /// Drops a reference to `frame`; frees it with its last reference.
+    pub fn release(&mut self, frame: u64) {
+        let entry = self.ref_entry(frame);
+        // SAFETY: `ref_entry` checked the index; the table is ours.
+        unsafe {
+            if *entry == 0 {
+                self.free(frame);
+            } else {
+                *entry -= 1;
+            }
+        }
     }
 
     fn fresh(&mut self) -> Option<u64> {
@@ -76,6 +156,16 @@ impl FrameAllocator {
 
     /// A zero-filled frame, or `None` when memory is exhausted.
     pub fn alloc_zeroed(&mut self) -> Option<u64> {
+        self.alloc(true)
+    }
+
+    /// A frame whose contents are about to be overwritten entirely (not
+    /// zeroed), or `None` when memory is exhausted.
+    pub fn alloc_uninit(&mut self) -> Option<u64> {
+        self.alloc(false)
+    }
+
+    fn alloc(&mut self, zeroed: bool) -> Option<u64> {
         let (frame, zero) = match self.fresh() {
             Some(frame) => (frame, !self.fresh_is_zero),
             None if self.free_list != 0 => {
@@ -87,7 +177,7 @@ impl FrameAllocator {
             }
             None => return None,
         };
-        if zero {
+        if zero && zeroed {
             zero_frame(frame);
         }
         self.in_use += 1;

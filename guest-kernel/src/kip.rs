@@ -36,8 +36,9 @@ pub fn write_data(frame: u64, kind: EntryKind, cmdline: &str, tick_hz: u64) {
     page[kip::CMDLINE_OFFSET..][..line.len()].copy_from_slice(line);
 }
 
-/// Adds boot process `index` to the data page's table.
-pub fn add_boot_process(frame: u64, index: usize, name: &str, endpoint: abi::Endpoint) {
+/// Adds boot process `index` to the data page's table: its name, endpoint
+/// (or NONE), boot-image flags and heartbeat period.
+pub fn add_boot_process(frame: u64, index: usize, name: &str, endpoint: abi::Endpoint, flags: u8, heartbeat_ms: u32) {
     if index >= kip::MAX_BOOT_PROCS {
         return;
     }
@@ -46,6 +47,8 @@ pub fn add_boot_process(frame: u64, index: usize, name: &str, endpoint: abi::End
     let n = name.len().min(16);
     page[at..at + 16].fill(0);
     page[at..at + n].copy_from_slice(&name.as_bytes()[..n]);
-    page[at + 16..at + 20].copy_from_slice(&endpoint.0.to_le_bytes());
+    page[at + kip::PROC_ENDPOINT_OFFSET..][..4].copy_from_slice(&endpoint.0.to_le_bytes());
+    page[at + kip::PROC_FLAGS_OFFSET] = flags;
+    page[at + kip::PROC_HEARTBEAT_OFFSET..][..4].copy_from_slice(&heartbeat_ms.to_le_bytes());
     page[kip::BOOT_PROCS_OFFSET..][..4].copy_from_slice(&(index as u32 + 1).to_le_bytes());
 }

@@ -19,12 +19,13 @@ mod events;
 mod frames;
 mod kcall;
 mod kip;
+mod lifecycle;
 mod paging;
 mod process;
 mod pvh;
 mod syscall;
 
-use abi::boot_image::{BootImage, FLAG_NO_AUTOSTART};
+use abi::boot_image::{BootImage, FLAG_NO_AUTOSTART, FLAG_SERVICE};
 use abi::layout::EntryKind;
 use abi::platform::{
     cmdline_value, CMDLINE_ENTRY_KEY, CMDLINE_MEMZERO_KEY, MARK_FIRST_USER, PORT_BENCH_MARK, PORT_POWEROFF,
@@ -97,14 +98,15 @@ extern "C" fn kernel_main(start_info: u64) -> ! {
     sys.boot_image = info.module;
     let mut started = 0;
     for (index, program) in image.entries().enumerate() {
-        let endpoint = if program.flags & FLAG_NO_AUTOSTART == 0 {
+        // Services are started by the reincarnation server, not here.
+        let endpoint = if program.flags & (FLAG_NO_AUTOSTART | FLAG_SERVICE) == 0 {
             let slot = sys.spawn_from_image(index).unwrap_or_else(|e| panic!("cannot start {}: {e}", program.name));
             started += 1;
             sys.core.procs[slot].endpoint
         } else {
             abi::Endpoint::NONE
         };
-        kip::add_boot_process(sys.kip_data, index, program.name, endpoint);
+        kip::add_boot_process(sys.kip_data, index, program.name, endpoint, program.flags, program.heartbeat_ms);
     }
     kprintln!(
         "Vivarium kernel: {} boot processes, {:?} entry, {} MiB free",
@@ -139,6 +141,9 @@ extern "C" fn trap_entry(frame: *mut TrapFrame) -> *mut TrapFrame {
         }
         SPURIOUS_VECTOR => {}
         v if v >= trap::IRQ_BASE => device_interrupt(v),
+        // A write to a copy-on-write page (present, write, user).
+        14 if sys.arch[slot].frame.error_code & 7 == 7
+            && sys.arch[slot].space.resolve_cow(&mut sys.frames, cpu::read_cr2()) => {}
         _ => user_fault(sys, slot),
     }
     sys.schedule()

@@ -6,10 +6,17 @@
 //! (1-2 GiB) holds the process's user pages. Because all RAM is in the
 //! kernel's identity map, the kernel reaches any process's memory by walking
 //! that process's tables, never by switching address spaces.
+//!
+//! User mappings lie only in the program's range `[USER_BASE, image_end)`
+//! and in the stack and KIP pages at the top (`USER_STACK_BOTTOM..USER_END`),
+//! so a fork walks just those page-table entries. Fork shares memory
+//! copy-on-write: every writable page becomes read-only with the software
+//! bit `COW` in both processes, and the first write (a user page fault, or
+//! the kernel writing user memory) copies it unless it is no longer shared.
 
 use crate::arch::boot::{PageTable, BOOT_PDPT};
 use crate::frames::FrameAllocator;
-use abi::layout::{PAGE_SIZE, USER_BASE, USER_END};
+use abi::layout::{PAGE_SIZE, USER_BASE, USER_END, USER_STACK_BOTTOM};
 
 const PRESENT: u64 = 1;
 const WRITABLE: u64 = 1 << 1;
@@ -17,6 +24,9 @@ const USER: u64 = 1 << 2;
 /// Software bit: the leaf frame belongs to the process and is freed with it
 /// (frames mapped from the boot image are not).
 const OWNED: u64 = 1 << 9;
+/// Software bit: a private page shared copy-on-write after a fork
+/// (mapped read-only; writable again once written).
+const COW: u64 = 1 << 10;
 const NO_EXECUTE: u64 = 1 << 63;
 const ADDRESS: u64 = 0x000F_FFFF_FFFF_F000;
 
@@ -47,6 +57,20 @@ fn table(frame: u64) -> &'static mut [u64; 512] {
 #[derive(Clone, Copy, Debug, Default)]
 pub struct AddressSpace {
     pub root: u64,
+    /// One past the highest program page mapped below the stack.
+    pub image_end: u64,
+}
+
+/// Index of the page-table entry of `vaddr`.
+fn pt_index(vaddr: u64) -> usize {
+    (vaddr >> 12) as usize & 511
+}
+
+/// Drops the TLB entry of `vaddr` in the loaded address space (harmless
+/// when `vaddr` belongs to another one).
+fn invalidate(vaddr: u64) {
+    // SAFETY: invlpg only drops a cached translation.
+    unsafe { core::arch::asm!("invlpg [{0}]", in(reg) vaddr, options(nostack, preserves_flags)) };
 }
 
 impl AddressSpace {
@@ -63,7 +87,25 @@ impl AddressSpace {
         p[0] = boot.0[0];
         p[3] = boot.0[3];
         table(pml4)[0] = pdpt | PRESENT | WRITABLE | USER;
-        Some(AddressSpace { root: pml4 })
+        Some(AddressSpace { root: pml4, image_end: USER_BASE })
+    }
+
+    /// The page table covering `vaddr`, if present.
+    fn page_table(&self, vaddr: u64) -> Option<u64> {
+        let pdpt = table(self.root)[0] & ADDRESS;
+        let pd_entry = table(pdpt)[(vaddr >> 30) as usize & 511];
+        if pd_entry & PRESENT == 0 {
+            return None;
+        }
+        let pt_entry = table(pd_entry & ADDRESS)[(vaddr >> 21) as usize & 511];
+        (pt_entry & PRESENT != 0).then_some(pt_entry & ADDRESS)
+    }
+
+    /// The page table covering `vaddr`, created when missing.
+    fn page_table_or_new(&self, frames: &mut FrameAllocator, vaddr: u64) -> Option<u64> {
+        let pdpt = table(self.root)[0] & ADDRESS;
+        let pd = Self::next_level(&mut table(pdpt)[(vaddr >> 30) as usize & 511], frames)?;
+        Self::next_level(&mut table(pd)[(vaddr >> 21) as usize & 511], frames)
     }
 
     fn next_level(entry: &mut u64, frames: &mut FrameAllocator) -> Option<u64> {
@@ -75,11 +117,19 @@ impl AddressSpace {
 
     /// Maps the user page at `vaddr` to `frame`. `owned` frames are freed
     /// with the address space.
-    pub fn map(&self, frames: &mut FrameAllocator, vaddr: u64, frame: u64, rights: Rights, owned: bool) -> Option<()> {
+    pub fn map(
+        &mut self,
+        frames: &mut FrameAllocator,
+        vaddr: u64,
+        frame: u64,
+        rights: Rights,
+        owned: bool,
+    ) -> Option<()> {
         debug_assert!((USER_BASE..USER_END).contains(&vaddr));
-        let pdpt = table(self.root)[0] & ADDRESS;
-        let pd = Self::next_level(&mut table(pdpt)[(vaddr >> 30) as usize & 511], frames)?;
-        let pt = Self::next_level(&mut table(pd)[(vaddr >> 21) as usize & 511], frames)?;
+        let pt = self.page_table_or_new(frames, vaddr)?;
+        if vaddr < USER_STACK_BOTTOM {
+            self.image_end = self.image_end.max(vaddr + PAGE_SIZE);
+        }
         let mut entry = frame | PRESENT | USER;
         if rights.write {
             entry |= WRITABLE;
@@ -91,8 +141,87 @@ impl AddressSpace {
         if owned {
             entry |= OWNED;
         }
-        table(pt)[(vaddr >> 12) as usize & 511] = entry;
+        table(pt)[pt_index(vaddr)] = entry;
         Some(())
+    }
+
+    /// Maps the user pages of this address space into `child` (a new,
+    /// empty one) copy-on-write: writable pages become read-only + `COW`
+    /// in both, every owned frame gains a reference, pages from the boot
+    /// image and the KIP are shared as they are. On `None` (out of memory)
+    /// `child` holds what was shared so far and must be destroyed.
+    pub fn fork_into(&self, child: &mut AddressSpace, frames: &mut FrameAllocator) -> Option<()> {
+        child.image_end = self.image_end;
+        for (start, end) in Self::user_ranges(self.image_end) {
+            let mut chunk = start;
+            while chunk < end {
+                let chunk_end = ((chunk | 0x1F_FFFF) + 1).min(end);
+                if let Some(pt) = self.page_table(chunk) {
+                    let parent = table(pt);
+                    let ours = table(child.page_table_or_new(frames, chunk)?);
+                    for i in pt_index(chunk)..=pt_index(chunk_end - 1) {
+                        let mut entry = parent[i];
+                        if entry & PRESENT == 0 {
+                            continue;
+                        }
+                        if entry & OWNED != 0 {
+                            frames.share(entry & ADDRESS);
+                            if entry & WRITABLE != 0 {
+                                entry = (entry & !WRITABLE) | COW;
+                                parent[i] = entry;
+                            }
+                        }
+                        ours[i] = entry;
+                    }
+                }
+                chunk = chunk_end;
+            }
+        }
+        Some(())
+    }
+
+    /// Resolves a write to the copy-on-write page at `vaddr`: when the
+    /// frame is no longer shared it just becomes writable, else the page
+    /// gets a private copy. False when `vaddr` is not a COW page (a real
+    /// fault) or memory ran out.
+    pub fn resolve_cow(&self, frames: &mut FrameAllocator, vaddr: u64) -> bool {
+        if !(USER_BASE..USER_END).contains(&vaddr) {
+            return false;
+        }
+        let Some(pt) = self.page_table(vaddr) else { return false };
+        let entry = &mut table(pt)[pt_index(vaddr)];
+        if *entry & (PRESENT | USER | COW) != PRESENT | USER | COW {
+            return false;
+        }
+        let frame = *entry & ADDRESS;
+        let flags = (*entry & !ADDRESS & !COW) | WRITABLE;
+        if frames.is_shared(frame) {
+            let Some(copy) = frames.alloc_uninit() else { return false };
+            // SAFETY: both frames are identity-mapped RAM; `copy` is fresh
+            // and `frame` is a whole user page. One string instruction.
+            unsafe {
+                core::arch::asm!("rep movsq", inout("rsi") frame => _, inout("rdi") copy => _,
+                                 inout("rcx") PAGE_SIZE / 8 => _, options(nostack, preserves_flags));
+            }
+            *entry = copy | flags;
+            frames.release(frame);
+        } else {
+            *entry = frame | flags;
+        }
+        invalidate(vaddr);
+        true
+    }
+
+    /// As [`Self::translate`] for writing, resolving a copy-on-write page
+    /// first (the kernel writes user memory through the identity map, so it
+    /// must break the sharing itself).
+    #[inline]
+    pub fn translate_write(&self, frames: &mut FrameAllocator, vaddr: u64) -> Option<u64> {
+        match self.translate(vaddr, true) {
+            Some(phys) => Some(phys),
+            None if self.resolve_cow(frames, vaddr) => self.translate(vaddr, true),
+            None => None,
+        }
     }
 
     /// The physical address behind user address `vaddr`, if it is mapped
@@ -116,24 +245,36 @@ impl AddressSpace {
         Some((entry & ADDRESS) | (vaddr & (PAGE_SIZE - 1)))
     }
 
-    /// Frees the user page tables, the owned frames and the top tables.
+    /// Frees the user page tables and the top tables, and drops a
+    /// reference to every owned frame (freeing those it was the last
+    /// user of); frames from the boot image are not owned.
     pub fn destroy(self, frames: &mut FrameAllocator) {
         let pdpt = table(self.root)[0] & ADDRESS;
         let pd_entry = table(pdpt)[1];
         if pd_entry & PRESENT != 0 {
-            let pd = pd_entry & ADDRESS;
-            for &pt_entry in table(pd).iter().filter(|e| **e & PRESENT != 0) {
-                let pt = pt_entry & ADDRESS;
-                for &leaf in table(pt).iter() {
-                    if leaf & (PRESENT | OWNED) == PRESENT | OWNED {
-                        frames.free(leaf & ADDRESS);
+            let pd = table(pd_entry & ADDRESS);
+            // Only the page tables of the two user ranges can be present.
+            for (start, end) in Self::user_ranges(self.image_end) {
+                let (first, last) = ((start >> 21) as usize & 511, ((end - 1) >> 21) as usize & 511);
+                for pt_entry in pd[first..=last].iter_mut().filter(|e| **e & PRESENT != 0) {
+                    let pt = *pt_entry & ADDRESS;
+                    for &leaf in table(pt).iter() {
+                        if leaf & (PRESENT | OWNED) == PRESENT | OWNED {
+                            frames.release(leaf & ADDRESS);
+                        }
                     }
+                    frames.free(pt);
+                    *pt_entry = 0;
                 }
-                frames.free(pt);
             }
-            frames.free(pd);
+            frames.free(pd_entry & ADDRESS);
         }
         frames.free(pdpt);
         frames.free(self.root);
+    }
+
+    /// The two ranges that hold every user mapping.
+    fn user_ranges(image_end: u64) -> [(u64, u64); 2] {
+        [(USER_BASE, image_end.max(USER_BASE + PAGE_SIZE)), (USER_STACK_BOTTOM, USER_END)]
     }
 }

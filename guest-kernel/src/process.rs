@@ -33,7 +33,7 @@ pub struct ArchProc {
 }
 
 impl ArchProc {
-    const EMPTY: ArchProc = ArchProc {
+    pub const EMPTY: ArchProc = ArchProc {
         frame: TrapFrame {
             r15: 0,
             r14: 0,
@@ -58,7 +58,7 @@ impl ArchProc {
             rsp: 0,
             ss: 0,
         },
-        space: AddressSpace { root: 0 },
+        space: AddressSpace { root: 0, image_end: 0 },
         poweroff_on_exit: false,
         program: 0,
         privileges: Privileges { traps: 0, kernel_calls: 0, send_to: 0, irqs: 0, io_ranges: [(0, 0); MAX_IO_RANGES] },
@@ -141,8 +141,8 @@ impl System {
         elf_bytes: &[u8],
     ) -> Result<usize, &'static str> {
         let elf = Elf::parse(elf_bytes)?;
-        let space = AddressSpace::new(&mut self.frames).ok_or("out of memory")?;
-        let result = self.map_program(&space, &elf, elf_phys, elf_bytes);
+        let mut space = AddressSpace::new(&mut self.frames).ok_or("out of memory")?;
+        let result = self.map_program(&mut space, &elf, elf_phys, elf_bytes);
         if let Err(e) = result {
             space.destroy(&mut self.frames);
             return Err(e);
@@ -176,9 +176,9 @@ impl System {
     /// Maps the program's segments, stack and the KIP. Read-only and
     /// executable pages are mapped straight from the boot image; writable
     /// pages are private copies, so the image stays pristine for restarts.
-    fn map_program(
+    pub fn map_program(
         &mut self,
-        space: &AddressSpace,
+        space: &mut AddressSpace,
         elf: &Elf,
         elf_phys: u64,
         elf_bytes: &[u8],
@@ -237,10 +237,12 @@ impl System {
         Ok(())
     }
 
-    /// Ends process `slot` with `status`.
+    /// Ends process `slot` with `status`: kernel-core makes it a zombie
+    /// for its reaper or frees the slot; its memory is released either way.
     pub fn terminate(&mut self, slot: usize, status: u32) {
-        let System { core, arch, .. } = self;
-        core.exit(&mut Memory { arch }, slot);
+        let System { core, arch, frames, .. } = self;
+        core.exit_with_status(&mut Memory { arch, frames }, slot, status);
+        self.arch[slot].alarm_at = 0;
         // Its tables are about to be freed: never keep them loaded.
         if self.loaded_root == self.arch[slot].space.root {
             cpu::write_cr3(self.kernel_root);
@@ -289,17 +291,20 @@ impl System {
 /// map.
 pub struct Memory<'a> {
     pub arch: &'a mut [ArchProc; NR_PROCS],
+    /// For breaking copy-on-write sharing when writing user memory.
+    pub frames: &'a mut FrameAllocator,
 }
 
 impl Memory<'_> {
     /// Copies `len` bytes between user memory of `slot` at `addr` and the
     /// kernel buffer `buf`, page by page.
-    fn copy(&self, slot: usize, addr: u64, buf: *mut u8, len: usize, to_user: bool) -> Result<(), Error> {
+    fn copy(&mut self, slot: usize, addr: u64, buf: *mut u8, len: usize, to_user: bool) -> Result<(), Error> {
         let space = self.arch[slot].space;
         let mut done = 0usize;
         while done < len {
             let va = addr.checked_add(done as u64).ok_or(Error::Fault)?;
-            let phys = space.translate(va, to_user).ok_or(Error::Fault)?;
+            let phys = if to_user { space.translate_write(self.frames, va) } else { space.translate(va, false) };
+            let phys = phys.ok_or(Error::Fault)?;
             let chunk = (PAGE_SIZE - (va & (PAGE_SIZE - 1))).min((len - done) as u64) as usize;
             // SAFETY: `phys..phys+chunk` lies in one user page that the walk
             // found mapped (writable when writing), identity-mapped for the
@@ -343,7 +348,7 @@ impl Memory<'_> {
             let src = from_addr.checked_add(done).ok_or(Error::Fault)?;
             let dst = to_addr.checked_add(done).ok_or(Error::Fault)?;
             let src_phys = src_space.translate(src, false).ok_or(Error::Fault)?;
-            let dst_phys = dst_space.translate(dst, true).ok_or(Error::Fault)?;
+            let dst_phys = dst_space.translate_write(self.frames, dst).ok_or(Error::Fault)?;
             let chunk = (PAGE_SIZE - (src & (PAGE_SIZE - 1))).min(PAGE_SIZE - (dst & (PAGE_SIZE - 1))).min(len - done);
             // SAFETY: both ranges lie within single user pages that the walks
             // found mapped (the destination writable), identity-mapped for
@@ -370,8 +375,13 @@ impl UserMemory for Memory<'_> {
     fn check_message(&mut self, slot: usize, addr: u64, write: bool) -> Result<(), Error> {
         let space = self.arch[slot].space;
         let last = addr.checked_add(size_of::<Message>() as u64 - 1).ok_or(Error::Fault)?;
-        space.translate(addr, write).ok_or(Error::Fault)?;
-        space.translate(last, write).ok_or(Error::Fault)?;
+        if write {
+            space.translate_write(self.frames, addr).ok_or(Error::Fault)?;
+            space.translate_write(self.frames, last).ok_or(Error::Fault)?;
+        } else {
+            space.translate(addr, false).ok_or(Error::Fault)?;
+            space.translate(last, false).ok_or(Error::Fault)?;
+        }
         Ok(())
     }
 

@@ -16,8 +16,8 @@ pub fn dispatch(sys: &mut System, slot: usize) {
     let frame = &sys.arch[slot].frame;
     let (number, frame_rdi, msg_addr) = (frame.rax, frame.rdi, frame.rsi);
     let endpoint = Endpoint(frame_rdi as u32);
-    let System { core, arch, .. } = sys;
-    let mut mem = Memory { arch };
+    let System { core, arch, frames, .. } = sys;
+    let mut mem = Memory { arch, frames };
     let outcome = match Trap::from_number(number) {
         Some(Trap::Send) => core.send(&mut mem, slot, endpoint, msg_addr, SendMode::Blocking),
         Some(Trap::SendNb) => core.send(&mut mem, slot, endpoint, msg_addr, SendMode::NonBlocking),

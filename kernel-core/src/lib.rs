@@ -29,6 +29,7 @@ extern crate std;
 
 mod deadlock;
 mod ipc;
+mod lifecycle;
 mod notify;
 mod privileges;
 mod proc;

@@ -17,6 +17,10 @@ pub enum ProcState {
     Free,
     /// A live process.
     Alive,
+    /// An ended process whose reaper has not reaped it yet: the slot is
+    /// not reusable, its endpoint is refused like a dead one, and only its
+    /// exit status and reaper are kept.
+    Zombie,
 }
 
 /// A process blocked in the send half of SEND or SENDREC.
@@ -95,6 +99,12 @@ pub struct Proc {
     pub async_from: u64,
     /// The process's SENDA table, while it may hold pending entries.
     pub senda_table: Option<SendaTable>,
+    /// Slot of the process that reaps this one when it ends (the caller
+    /// of the spawn or fork that created it); `None` for boot processes
+    /// and orphans.
+    pub reaper: Option<u16>,
+    /// Exit status, kept while a zombie.
+    pub exit_status: u32,
 }
 
 // The pending bitmaps hold one bit per slot.
@@ -121,6 +131,8 @@ impl Proc {
         system_notify_pending: None,
         async_from: 0,
         senda_table: None,
+        reaper: None,
+        exit_status: 0,
     };
 
     /// Runnable: alive and blocked on nothing.

@@ -57,7 +57,17 @@ const CASES: &[&str] = &[
     "set_alarm",
     "alarm_notification",
     "proc_info_lists_processes",
+    "fork_returns_to_both",
+    "cow_isolation",
+    "reap_reports_status",
+    "frames_released",
+    "zombie_endpoint_refused",
+    "exec_passes_args",
+    "dev_out_string_writes",
 ];
+
+/// The line `dev_out_string_writes` writes straight to the UART.
+const DEV_OUT_LINE: &str = "kt-dev-out: written with rep outsb";
 
 fn check_report(console: &str) {
     let ok: Vec<&str> = console.lines().filter_map(|l| l.strip_prefix("ktest: ")?.strip_suffix(" ok")).collect();
@@ -66,6 +76,7 @@ fn check_report(console: &str) {
     let missing: Vec<&&str> = CASES.iter().filter(|c| !ok.contains(c)).collect();
     assert!(missing.is_empty(), "cases that did not report ok: {missing:?}\nconsole:\n{console}");
     assert_eq!(ok, CASES, "cases ran in another order or more than once");
+    assert!(console.lines().any(|l| l == DEV_OUT_LINE), "no line {DEV_OUT_LINE:?} from DevOutString");
     let summary = format!("ktest: summary: {} cases passed, 0 cases failed", CASES.len());
     assert!(console.lines().any(|l| l == summary), "no summary line {summary:?}");
 }

@@ -2,7 +2,8 @@
 
 use crate::arch::{cpu, ioapic};
 use crate::process::System;
-use abi::syscall::{DEVIO_IN, DEVIO_OUT, IRQ_ACK, IRQ_DISABLE, IRQ_ENABLE};
+use abi::layout::PAGE_SIZE;
+use abi::syscall::{DEVIO_IN, DEVIO_OUT, DEV_OUT_STRING_MAX, IRQ_ACK, IRQ_DISABLE, IRQ_ENABLE};
 use abi::Error;
 
 /// One port access of width 1, 2 or 4 inside the caller's port ranges.
@@ -32,6 +33,30 @@ pub fn devio(sys: &System, slot: usize, port: u64, value: u64, mode: u64) -> Res
         }
         _ => Err(Error::Invalid),
     }
+}
+
+/// Writes `len` bytes of the caller's memory at `addr` to `port`: one
+/// `rep outsb` (one VM exit) per page.
+pub fn dev_out_string(sys: &System, slot: usize, port: u64, addr: u64, len: u64) -> Result<u64, Error> {
+    if len > DEV_OUT_STRING_MAX {
+        return Err(Error::Domain);
+    }
+    if port > u64::from(u16::MAX) {
+        return Err(Error::Invalid);
+    }
+    if !sys.arch[slot].privileges.allows_port(port as u16) {
+        return Err(Error::Perm);
+    }
+    let space = sys.arch[slot].space;
+    let mut done = 0;
+    while done < len {
+        let va = addr.checked_add(done).ok_or(Error::Fault)?;
+        let phys = space.translate(va, false).ok_or(Error::Fault)?;
+        let chunk = (PAGE_SIZE - (va & (PAGE_SIZE - 1))).min(len - done);
+        cpu::outsb(port as u16, phys, chunk);
+        done += chunk;
+    }
+    Ok(len)
 }
 
 /// Enables, disables or acknowledges an IRQ line the caller may use.

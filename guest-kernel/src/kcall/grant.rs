@@ -42,7 +42,7 @@ pub fn safecopy(sys: &mut System, caller: usize, w: &[u64; 7], direction: Direct
         return Err(Error::Perm);
     }
     let mut raw = [0u8; GRANT_ENTRY_SIZE];
-    let mut mem = Memory { arch: &mut sys.arch };
+    let mut mem = Memory { arch: &mut sys.arch, frames: &mut sys.frames };
     mem.copy_in(granter, table + id * GRANT_ENTRY_SIZE as u64, &mut raw).map_err(|_| Error::Perm)?;
     let grant = Grant::from_bytes(&raw);
     let caller_ep = sys.core.procs[caller].endpoint;

@@ -17,7 +17,7 @@ use kernel_core::{Outcome, UserMemory};
 
 /// Runs the kernel call whose request message is at `msg_addr` in `slot`.
 pub fn kernel_call(sys: &mut System, slot: usize, msg_addr: u64) -> Outcome {
-    let msg = match (Memory { arch: &mut sys.arch }).read_message(slot, msg_addr) {
+    let msg = match (Memory { arch: &mut sys.arch, frames: &mut sys.frames }).read_message(slot, msg_addr) {
         Ok(m) => m,
         Err(e) => return Outcome::Done(e.to_return()),
     };
@@ -41,7 +41,12 @@ pub fn kernel_call(sys: &mut System, slot: usize, msg_addr: u64) -> Outcome {
             Outcome::Done(0)
         }
         KernelCall::Uptime => Outcome::Done(crate::ticks() as i64),
-        KernelCall::Spawn => done(process::spawn(sys, w[0])),
+        KernelCall::Spawn => done(process::spawn(sys, slot, w[0])),
+        KernelCall::Fork => done(process::fork(sys, slot, w[0])),
+        KernelCall::Exec => done(process::exec(sys, slot, &w)),
+        KernelCall::Reap => done(process::reap(sys, slot)),
+        KernelCall::DevOutString => done(device::dev_out_string(sys, slot, w[0], w[1], w[2])),
+        KernelCall::MemInfo => Outcome::Done(sys.frames.in_use as i64),
         KernelCall::Kill => process::kill(sys, slot, w[0]),
         KernelCall::ProcInfo => done(process::proc_info(sys, slot, w[0], w[1])),
         KernelCall::SetGrantTable => done(grant::set_table(sys, slot, w[0], w[1])),

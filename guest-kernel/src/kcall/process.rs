@@ -1,14 +1,39 @@
-//! Process management calls: spawn, kill, and the process-table query.
+//! Process management calls: spawn, fork, exec, kill, reap, and the
+//! process-table and memory queries.
 
 use crate::process::{Memory, System};
 use abi::syscall::{EXIT_STATUS_KILLED, PROC_INFO_SIZE, PROC_READY, PROC_RECEIVING, PROC_SENDING};
 use abi::{Endpoint, Error};
 use kernel_core::{Outcome, ProcState};
 
-/// Starts boot-image program `index`; returns the new endpoint.
-pub fn spawn(sys: &mut System, index: u64) -> Result<u64, Error> {
+/// Starts boot-image program `index`; returns the new endpoint. The
+/// caller reaps it.
+pub fn spawn(sys: &mut System, caller: usize, index: u64) -> Result<u64, Error> {
     let slot = sys.spawn_from_image(index as usize).map_err(|_| Error::NoMemory)?;
+    sys.core.set_reaper(slot, caller);
     Ok(u64::from(sys.core.procs[slot].endpoint.0))
+}
+
+/// Forks `parent` (waiting for the caller's reply); returns the child's
+/// endpoint.
+pub fn fork(sys: &mut System, caller: usize, parent: u64) -> Result<u64, Error> {
+    let parent = sys.core.live_slot(Endpoint(parent as u32))?;
+    let child = sys.fork(caller, parent)?;
+    Ok(u64::from(sys.endpoint(child).0))
+}
+
+/// Payload: target endpoint, program index, argument block address and
+/// length.
+pub fn exec(sys: &mut System, caller: usize, w: &[u64; 7]) -> Result<u64, Error> {
+    let target = sys.core.live_slot(Endpoint(w[0] as u32))?;
+    sys.exec(caller, target, w[1], w[2], w[3])?;
+    Ok(0)
+}
+
+/// Reaps one zombie child: `endpoint | status << 32`.
+pub fn reap(sys: &mut System, caller: usize) -> Result<u64, Error> {
+    let (endpoint, status) = sys.core.reap(caller)?;
+    Ok(u64::from(endpoint.0) | u64::from(status) << 32)
 }
 
 /// Ends the process `target`. Killing oneself is an exit.
@@ -54,7 +79,7 @@ pub fn proc_info(sys: &mut System, caller: usize, addr: u64, capacity: u64) -> R
         record[8..12].copy_from_slice(&blocked_on.0.to_le_bytes());
         record[16..32].copy_from_slice(&p.name);
         let at = addr.checked_add(written * PROC_INFO_SIZE as u64).ok_or(Error::Fault)?;
-        Memory { arch: &mut sys.arch }.copy_out(caller, at, &record)?;
+        Memory { arch: &mut sys.arch, frames: &mut sys.frames }.copy_out(caller, at, &record)?;
         written += 1;
     }
     Ok(written)

@@ -44,3 +44,33 @@ pub const USER_CHECKS: [&str; 7] = [
     "unknown_kernel_call",
     "user_bad_message_pointer",
 ];
+
+/// From kt_child (spawned): SENDREC asking for orders; ktest may fork it
+/// while it waits. The reply is `CHILD_FORKED`, `CHILD_EXEC` or
+/// `CHILD_EXIT`.
+pub const CHILD_HELLO: u32 = 40;
+/// To kt_child: you were (or were not) forked; `payload[0]` = the value
+/// to write into its variable and report (different for parent and child).
+pub const CHILD_FORKED: u32 = 41;
+/// To kt_child: ask to be exec'd (send `CHILD_EXEC_ME`).
+pub const CHILD_EXEC: u32 = 42;
+/// To kt_child: exit with status `payload[0]`.
+pub const CHILD_EXIT: u32 = 43;
+/// From kt_child: SENDREC after writing its variable; `payload[0]` = the
+/// value written. The reply lets it read the variable back.
+pub const CHILD_WROTE: u32 = 44;
+/// From kt_child: SEND with `[value written, value read back]`; it then
+/// exits with the value written as its status.
+pub const CHILD_COW_REPORT: u32 = 45;
+/// From kt_child: SENDREC `[address, length]` of an argument block in its
+/// memory, for ktest to exec it with.
+pub const CHILD_EXEC_ME: u32 = 46;
+/// From an exec'd kt_child: SEND `[argc, block length, first 40 bytes of
+/// the block]`; it then exits with [`CHILD_EXEC_STATUS`].
+pub const CHILD_ARGS_REPORT: u32 = 47;
+/// Exit status of an exec'd kt_child.
+pub const CHILD_EXEC_STATUS: u32 = 7;
+/// The arguments ktest has kt_child exec itself with.
+pub const CHILD_ARGS: [&str; 3] = ["kt_child", "hello", "world"];
+/// The line `dev_out_string_writes` writes to the UART.
+pub const DEV_OUT_LINE: &str = "kt-dev-out: written with rep outsb\n";

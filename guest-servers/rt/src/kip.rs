@@ -42,13 +42,35 @@ pub fn tick_hz() -> u64 {
 /// The boot image's programs in order: (name, endpoint at boot, or
 /// `Endpoint::NONE` when the program was not started at boot).
 pub fn boot_processes() -> impl Iterator<Item = (&'static str, Endpoint)> {
-    let count = (u32_at(kip::BOOT_PROCS_OFFSET) as usize).min(kip::MAX_BOOT_PROCS);
-    (0..count).map(|i| {
+    (0..program_count()).map(|i| {
         let at = kip::PROC_TABLE_OFFSET + i * kip::PROC_ENTRY_SIZE;
         let raw = &page()[at..at + 16];
         let len = raw.iter().position(|&b| b == 0).unwrap_or(16);
-        (core::str::from_utf8(&raw[..len]).unwrap_or("?"), Endpoint(u32_at(at + 16)))
+        (core::str::from_utf8(&raw[..len]).unwrap_or("?"), Endpoint(u32_at(at + kip::PROC_ENDPOINT_OFFSET)))
     })
+}
+
+/// Number of programs in the boot image (entries of the KIP table).
+pub fn program_count() -> usize {
+    (u32_at(kip::BOOT_PROCS_OFFSET) as usize).min(kip::MAX_BOOT_PROCS)
+}
+
+/// The boot-image flags (`abi::boot_image::FLAG_*`) of program `index`;
+/// 0 past the end.
+pub fn program_flags(index: usize) -> u8 {
+    if index >= program_count() {
+        return 0;
+    }
+    page()[kip::PROC_TABLE_OFFSET + index * kip::PROC_ENTRY_SIZE + kip::PROC_FLAGS_OFFSET]
+}
+
+/// The heartbeat period in ms of program `index` (0 = none); 0 past the
+/// end.
+pub fn program_heartbeat_ms(index: usize) -> u32 {
+    if index >= program_count() {
+        return 0;
+    }
+    u32_at(kip::PROC_TABLE_OFFSET + index * kip::PROC_ENTRY_SIZE + kip::PROC_HEARTBEAT_OFFSET)
 }
 
 /// The endpoint of boot process `name`, if it was started at boot.

@@ -15,6 +15,7 @@ pub mod ipc;
 pub mod kip;
 pub mod names;
 pub mod pm;
+pub mod process;
 pub mod service;
 pub mod sys;
 pub mod vfs;
@@ -26,6 +27,7 @@ core::arch::global_asm!(
     .section .text.start, "ax"
     .global _start
 _start:
+    // rdi, rsi: the argument block and its length (0, 0 at boot).
     xorl %ebp, %ebp
     andq $-16, %rsp
     call rt_start
@@ -39,7 +41,8 @@ extern "Rust" {
 }
 
 #[no_mangle]
-extern "C" fn rt_start() -> ! {
+extern "C" fn rt_start(args: u64, len: u64) -> ! {
+    process::set_args(args, len);
     // SAFETY: `rt_user_main` is defined by the program through `main!`.
     let status = unsafe { rt_user_main() };
     sys::exit(status as u32)
@@ -61,6 +64,12 @@ macro_rules! main {
 fn panic(info: &core::panic::PanicInfo) -> ! {
     println!("panic: {}", info);
     sys::exit(abi::syscall::EXIT_STATUS_PANIC)
+}
+
+/// The program's arguments (from `exec`'s argument block; none for boot
+/// processes and spawned ones).
+pub fn args() -> impl Iterator<Item = &'static str> {
+    abi::args::decode(process::args_block())
 }
 
 /// Reads the time-stamp counter.

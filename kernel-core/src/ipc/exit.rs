@@ -2,7 +2,8 @@
 //! nothing it left pending may reach anyone later.
 
 use crate::ipc::{bit, slots_in};
-use crate::{Kernel, UserMemory};
+use crate::{Kernel, ProcState, UserMemory};
+use abi::syscall::{NOTIFY_CHILD_EXITED, NOTIFY_CHILD_WORD};
 use abi::Error;
 
 impl Kernel {
@@ -18,7 +19,22 @@ impl Kernel {
     ///   completed now with `-EDEADSRCDST` and DONE (notifying their
     ///   senders when the entry asks for it), so no sender waits on an
     ///   entry that can never be delivered.
+    ///
+    /// The exit status is 0; see [`Self::exit_with_status`].
     pub fn exit(&mut self, mem: &mut impl UserMemory, slot: usize) {
+        self.exit_with_status(mem, slot, 0);
+    }
+
+    /// [`Self::exit`] with exit status `status`, and reaping:
+    ///
+    /// - when the process has a live reaper, its slot becomes a zombie
+    ///   (endpoint refused, slot not reusable) that keeps `status` until
+    ///   the reaper reaps it ([`Self::reap`]), and the reaper gets a SYSTEM
+    ///   notification with `NOTIFY_CHILD_EXITED` in word
+    ///   `NOTIFY_CHILD_WORD`; without one the slot is free at once;
+    /// - its own zombie children are freed, and its living children have no
+    ///   reaper any more.
+    pub fn exit_with_status(&mut self, mem: &mut impl UserMemory, slot: usize, status: u32) {
         let ep = self.procs[slot].endpoint;
         self.block(slot);
         if let Some(wait) = self.procs[slot].sending.take() {
@@ -44,13 +60,33 @@ impl Kernel {
         for sender in slots_in(self.procs[slot].async_from) {
             self.fail_senda_entries_to(mem, sender, ep, Error::DeadSrcDst);
         }
+        let me = Some(slot as u16);
         for p in self.procs.iter_mut() {
             p.notify_pending &= !bit(slot);
             p.async_from &= !bit(slot);
+            if p.reaper == me {
+                if p.state == ProcState::Zombie {
+                    *p = crate::Proc { next_generation: p.next_generation, ..crate::Proc::EMPTY };
+                } else {
+                    p.reaper = None;
+                }
+            }
         }
-        let next_generation = self.procs[slot].next_generation;
-        self.procs[slot] = crate::Proc::EMPTY;
-        self.procs[slot].next_generation = next_generation;
+        let old = self.procs[slot];
+        self.procs[slot] = crate::Proc { next_generation: old.next_generation, ..crate::Proc::EMPTY };
+        if let Some(reaper) = old.reaper.map(usize::from) {
+            if self.procs[reaper].state == ProcState::Alive {
+                let p = &mut self.procs[slot];
+                p.state = ProcState::Zombie;
+                p.endpoint = ep;
+                p.name = old.name;
+                p.reaper = old.reaper;
+                p.exit_status = status;
+                let mut words = [0u64; NOTIFY_CHILD_WORD + 1];
+                words[NOTIFY_CHILD_WORD] = NOTIFY_CHILD_EXITED;
+                let _ = self.notify_from_system(mem, reaper, &words);
+            }
+        }
     }
 
     /// Kills process `slot`: the same as [`Self::exit`], for callers (the
@@ -58,5 +94,16 @@ impl Kernel {
     /// process did not choose to end.
     pub fn kill(&mut self, mem: &mut impl UserMemory, slot: usize) {
         self.exit(mem, slot);
+    }
+
+    /// Takes one zombie child of `caller`: returns its endpoint and exit
+    /// status and frees its slot. `NotReady` when there is none.
+    pub fn reap(&mut self, caller: usize) -> Result<(abi::Endpoint, u32), Error> {
+        let me = Some(caller as u16);
+        let slot =
+            self.procs.iter().position(|p| p.state == ProcState::Zombie && p.reaper == me).ok_or(Error::NotReady)?;
+        let p = self.procs[slot];
+        self.procs[slot] = crate::Proc { next_generation: p.next_generation, ..crate::Proc::EMPTY };
+        Ok((p.endpoint, p.exit_status))
     }
 }

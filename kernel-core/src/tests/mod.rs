@@ -9,6 +9,7 @@ mod deadlock;
 mod exit;
 mod notify;
 mod privileges;
+mod process;
 mod property;
 mod rendezvous;
 mod senda;

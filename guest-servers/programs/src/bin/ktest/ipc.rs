@@ -78,8 +78,8 @@ pub fn run(s: &mut Suite) {
     s.expect("cycle_members_unaffected", as_result(report.payload[0]), Ok(()));
 
     senda(s, w1);
-    let _ = rt::sys::kill(w1);
-    let _ = rt::sys::kill(w2);
+    let _ = s.kill(w1);
+    let _ = s.kill(w2);
     pointers(s);
 }
 

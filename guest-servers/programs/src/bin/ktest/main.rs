@@ -3,13 +3,15 @@
 //! Every case prints `ktest: <case> ok` or `ktest: <case> FAILED: <why>`;
 //! the host-side integration test checks that every expected case reported
 //! ok. The helpers are `kt_echo` (a server), `kt_waiter` (spawned copies
-//! that block on command) and `kt_user` (an ordinary user process).
+//! that block on command), `kt_user` (an ordinary user process) and
+//! `kt_child` (forked and exec'd by ktest playing the process manager).
 #![no_std]
 #![no_main]
 
 mod death;
 mod ipc;
 mod kernel_calls;
+mod process;
 
 use rt::{Endpoint, Error, Message};
 
@@ -25,6 +27,8 @@ pub struct Suite {
     pub echo: Endpoint,
     /// Boot-image index of kt_waiter.
     pub waiter_program: usize,
+    /// Boot-image index of kt_child.
+    pub child_program: usize,
 }
 
 impl Suite {
@@ -53,6 +57,17 @@ impl Suite {
         rt::sys::spawn(self.waiter_program).expect("spawning kt_waiter")
     }
 
+    /// Kills `target`, a process ktest spawned, and reaps it (taking the
+    /// kernel's child-exited notification, so none is left pending).
+    pub fn kill(&self, target: Endpoint) -> Result<(), Error> {
+        rt::sys::kill(target)?;
+        self.receive_from(Endpoint::SYSTEM);
+        match rt::process::reap() {
+            Ok((ep, _)) if ep == target => Ok(()),
+            other => panic!("reaping {target}: {other:?}"),
+        }
+    }
+
     /// Tells waiter `w` to do `op` on `target` (with `value` for sends).
     /// Waiters have a higher priority, so when this returns the waiter has
     /// already blocked in the operation.
@@ -75,19 +90,23 @@ pub fn as_result(word: u64) -> Result<(), Error> {
 }
 
 fn run() -> i32 {
-    let (Some(me), Some(echo), Some(waiter_program)) =
-        (rt::kip::endpoint_of("ktest"), rt::kip::endpoint_of("kt_echo"), rt::kip::program_index("kt_waiter"))
-    else {
-        rt::println!("ktest: the image lacks ktest, kt_echo or kt_waiter");
+    let (Some(me), Some(echo), Some(waiter_program), Some(child_program)) = (
+        rt::kip::endpoint_of("ktest"),
+        rt::kip::endpoint_of("kt_echo"),
+        rt::kip::program_index("kt_waiter"),
+        rt::kip::program_index("kt_child"),
+    ) else {
+        rt::println!("ktest: the image lacks ktest, kt_echo, kt_waiter or kt_child");
         return 2;
     };
-    let mut suite = Suite { passed: 0, failed: 0, me, echo, waiter_program };
+    let mut suite = Suite { passed: 0, failed: 0, me, echo, waiter_program, child_program };
     // kt_user first: its report must not sit in our queue during the
     // cases that receive from ANY.
     ipc::user_process_is_confined(&mut suite);
     ipc::run(&mut suite);
     death::run(&mut suite);
     kernel_calls::run(&mut suite);
+    process::run(&mut suite);
     rt::println!("ktest: summary: {} cases passed, {} cases failed", suite.passed, suite.failed);
     if suite.failed == 0 {
         0

@@ -1,0 +1,127 @@
+//! Fork and exec for the process manager: the memory side of
+//! kernel-core's `Kernel::fork` and `Kernel::exec`.
+//!
+//! Fork copies no memory: it shares every page copy-on-write (see
+//! `paging`), so its cost is one walk over the parent's page-table entries.
+//! Exec maps the new program as a spawn does and copies only the argument
+//! block, straight from the old address space into the new one.
+
+use crate::arch::gdt::{USER_CS, USER_SS};
+use crate::elf::Elf;
+use crate::paging::AddressSpace;
+use crate::process::{ArchProc, System};
+use abi::boot_image::Entry;
+use abi::layout::{PAGE_SIZE, USER_STACK_TOP};
+use abi::syscall::EXEC_ARGS_MAX;
+use abi::{Endpoint, Error};
+
+impl System {
+    /// Forks `parent`, which waits for `caller`'s reply to a SENDREC;
+    /// returns the child's slot.
+    pub fn fork(&mut self, caller: usize, parent: usize) -> Result<usize, Error> {
+        let child = self.core.fork(caller, parent)?;
+        let Some(mut space) = AddressSpace::new(&mut self.frames) else {
+            self.core.discard(child);
+            return Err(Error::NoMemory);
+        };
+        if self.arch[parent].space.fork_into(&mut space, &mut self.frames).is_none() {
+            space.destroy(&mut self.frames);
+            self.core.discard(child);
+            return Err(Error::NoMemory);
+        }
+        let from = &self.arch[parent];
+        self.arch[child] = ArchProc {
+            frame: from.frame,
+            space,
+            poweroff_on_exit: false,
+            program: from.program,
+            privileges: from.privileges,
+            grant_table: from.grant_table,
+            alarm_at: 0,
+        };
+        Ok(child)
+    }
+
+    /// Replaces the memory of `target` (waiting for `caller`'s reply to a
+    /// SENDREC) with boot-image program `index`, passing it the argument
+    /// block of `len` bytes at `args` in its current memory.
+    pub fn exec(&mut self, caller: usize, target: usize, index: u64, args: u64, len: u64) -> Result<(), Error> {
+        self.core.check_reply_wait(target, caller)?;
+        if len > EXEC_ARGS_MAX {
+            return Err(Error::Domain);
+        }
+        let image = self.image();
+        if index >= image.len() as u64 {
+            return Err(Error::Invalid);
+        }
+        let index = index as usize;
+        let entry: Entry = image.entry(index);
+        let elf_bytes = image.elf(index);
+        let elf = Elf::parse(elf_bytes).map_err(|_| Error::Invalid)?;
+        let old = self.arch[target].space;
+        // The block must be readable before anything changes.
+        if len > 0 {
+            let last = args.checked_add(len - 1).ok_or(Error::Fault)?;
+            let mut page = args & !(PAGE_SIZE - 1);
+            while page <= last {
+                old.translate(page.max(args), false).ok_or(Error::Fault)?;
+                page += PAGE_SIZE;
+            }
+        }
+        let mut space = AddressSpace::new(&mut self.frames).ok_or(Error::NoMemory)?;
+        let elf_phys = self.boot_image.start + entry.offset;
+        if self.map_program(&mut space, &elf, elf_phys, elf_bytes).is_err() {
+            space.destroy(&mut self.frames);
+            return Err(Error::NoMemory);
+        }
+        let block = (USER_STACK_TOP - len) & !15;
+        copy_between_spaces(&old, args, &space, block, len);
+        // Its tables are about to be freed: never keep them loaded.
+        if self.loaded_root == old.root {
+            crate::arch::cpu::write_cr3(self.kernel_root);
+            self.loaded_root = self.kernel_root;
+        }
+        old.destroy(&mut self.frames);
+        let a = &mut self.arch[target];
+        a.space = space;
+        a.program = index;
+        a.privileges = entry.privileges;
+        a.grant_table = (0, 0);
+        a.frame = ArchProc::EMPTY.frame;
+        a.frame.rip = elf.entry;
+        a.frame.rsp = block;
+        a.frame.rdi = block;
+        a.frame.rsi = len;
+        a.frame.rflags = 0x202; // IF
+        a.frame.cs = USER_CS;
+        a.frame.ss = USER_SS;
+        let privileges = kernel_core::Privileges {
+            traps: entry.privileges.traps,
+            send_to: entry.privileges.send_to,
+            kernel_calls: entry.privileges.kernel_calls,
+        };
+        self.core.exec(target, entry.name, privileges, index as u8);
+        Ok(())
+    }
+
+    /// The endpoint of the live process in `slot`.
+    pub fn endpoint(&self, slot: usize) -> Endpoint {
+        self.core.procs[slot].endpoint
+    }
+}
+
+/// Copies `len` bytes from `src` in `from` to `dst` in `to`, page by page;
+/// the caller checked the source, and the destination is the fresh stack.
+fn copy_between_spaces(from: &AddressSpace, src: u64, to: &AddressSpace, dst: u64, len: u64) {
+    let mut done = 0;
+    while done < len {
+        let (s, d) = (src + done, dst + done);
+        let (Some(sp), Some(dp)) = (from.translate(s, false), to.translate(d, true)) else { return };
+        let chunk = (PAGE_SIZE - (s & (PAGE_SIZE - 1))).min(PAGE_SIZE - (d & (PAGE_SIZE - 1))).min(len - done);
+        // SAFETY: both ranges lie within single user pages the walks found
+        // mapped (the destination writable, in a fresh private stack frame),
+        // identity-mapped for the kernel; they are different frames.
+        unsafe { core::ptr::copy_nonoverlapping(sp as *const u8, dp as *mut u8, chunk as usize) };
+        done += chunk;
+    }
+}
