@@ -121,9 +121,11 @@ const TRAP_NAMES: [(&str, Trap); 6] = [
     ("senda", Trap::SendA),
 ];
 
-/// Kernel calls an ordinary user program gets by default.
-const USER_KERNEL_CALLS: [KernelCall; 4] =
-    [KernelCall::Exit, KernelCall::DiagWrite, KernelCall::Uptime, KernelCall::BenchMark];
+/// Kernel calls of a "user" program without a `kernel_calls` list.
+/// `set_grant_table` is among them because every call to VFS passes its
+/// buffer or path through a grant (the grantee, a server, does the copy).
+const USER_KERNEL_CALLS: [KernelCall; 5] =
+    [KernelCall::Exit, KernelCall::DiagWrite, KernelCall::Uptime, KernelCall::BenchMark, KernelCall::SetGrantTable];
 
 /// A problem in a definition, with the byte span it refers to.
 struct Problem {
@@ -225,7 +227,8 @@ impl ImageConfig {
                 return problem(p.name.span(), format!("program {name:?} is listed twice"));
             }
             if !matches!(p.restart.get_ref().as_str(), "restart" | "hold") {
-                let message = format!("program {name:?}: restart {:?} is not \"restart\" or \"hold\"", p.restart.get_ref());
+                let message =
+                    format!("program {name:?}: restart {:?} is not \"restart\" or \"hold\"", p.restart.get_ref());
                 return problem(p.restart.span(), message);
             }
             if p.heartbeat_ms != 0 && !p.service {

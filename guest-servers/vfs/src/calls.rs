@@ -1,0 +1,250 @@
+//! The calls that are answered at once: open, close, pipe, dup, dup2,
+//! chdir, stat, fstat, getdents, lseek, mkdir, unlink, getcwd.
+//!
+//! Each returns the reply's words (`[result, …]`) or an error; `main`
+//! sends the reply. Paths are copied out of the caller's grant first and
+//! resolved against its working directory ([`crate::path`]).
+
+use crate::fdtable::{Object, MAX_FDS};
+use crate::fs::Kind;
+use crate::path::{walk, walk_parent, PathBuf, PATH_MAX};
+use crate::Vfs;
+use abi::proto::vfs::*;
+use abi::{Endpoint, Error, Message};
+
+/// Reply words of a successful call.
+pub type Words = [u64; 5];
+
+fn one(v: u64) -> Words {
+    [v, 0, 0, 0, 0]
+}
+
+impl Vfs {
+    /// Handles call `msg` from `caller`.
+    pub fn call(&mut self, caller: Endpoint, msg: &Message) -> Result<Words, Error> {
+        let w = msg.payload;
+        match msg.mtype {
+            OPEN => {
+                let path = self.path(caller, msg)?;
+                self.open(caller, w[0], &path)
+            }
+            CLOSE => {
+                let f = self.tables.take_fd(caller, w[0])?;
+                self.release(f);
+                Ok(one(0))
+            }
+            PIPE => self.pipe(caller),
+            DUP => {
+                let f = self.tables.filp_of(caller, w[0])?;
+                self.tables.filp(f).refs += 1;
+                self.tables.install(caller, f, 0).inspect_err(|_| self.tables.filp(f).refs -= 1).map(one)
+            }
+            DUP2 => self.dup2(caller, w[0], w[1]),
+            CHDIR => {
+                let path = self.path(caller, msg)?;
+                let ino = walk(self.fs(), &path)?;
+                if self.fs().stat(ino)?.kind != Kind::Dir {
+                    return Err(Error::NotDir);
+                }
+                self.tables.proc(caller)?.cwd = path;
+                Ok(one(0))
+            }
+            STAT => {
+                let path = self.path(caller, msg)?;
+                let ino = walk(self.fs(), &path)?;
+                let s = self.fs().stat(ino)?;
+                Ok([0, s.kind.type_code(), s.size, s.links, u64::from(s.ino)])
+            }
+            FSTAT => self.fstat(caller, w[0]),
+            GETDENTS => self.getdents(caller, w[0], w[1], w[2]),
+            LSEEK => self.lseek(caller, w[0], w[1] as i64, w[2]),
+            MKDIR => {
+                let path = self.path(caller, msg)?;
+                let (dir, name) = walk_parent(self.fs(), &path)?;
+                if !self.fs().writable(dir) {
+                    return Err(Error::Perm);
+                }
+                self.fs().create(dir, name, Kind::Dir).map(|_| one(0))
+            }
+            UNLINK => {
+                let path = self.path(caller, msg)?;
+                let (dir, name) = walk_parent(self.fs(), &path)?;
+                self.fs().unlink(dir, name).map(|_| one(0))
+            }
+            GETCWD => {
+                let cwd = self.tables.proc(caller)?.cwd;
+                let text = cwd.as_bytes();
+                if (w[2] as usize) < text.len() {
+                    return Err(Error::Invalid);
+                }
+                rt::sys::safecopy_to(caller, w[1], 0, text).map(|_| one(text.len() as u64))
+            }
+            _ => Err(Error::BadRequest),
+        }
+    }
+
+    /// The absolute path named by payload words 1 (grant) and 2 (length).
+    fn path(&mut self, caller: Endpoint, msg: &Message) -> Result<PathBuf, Error> {
+        let len = msg.payload[2] as usize;
+        if len > PATH_MAX {
+            return Err(Error::Invalid);
+        }
+        let mut buf = [0u8; PATH_MAX];
+        rt::sys::safecopy_from(caller, msg.payload[1], 0, &mut buf[..len])?;
+        let cwd = self.tables.proc(caller)?.cwd;
+        cwd.join(&buf[..len])
+    }
+
+    fn open(&mut self, caller: Endpoint, flags: u64, path: &PathBuf) -> Result<Words, Error> {
+        let wants_write = flags & 3 != O_RDONLY;
+        let ino = match walk(self.fs(), path) {
+            Ok(ino) => ino,
+            Err(Error::NoEntry) if flags & O_CREAT != 0 => {
+                let (dir, name) = walk_parent(self.fs(), path)?;
+                if !self.fs().writable(dir) {
+                    return Err(Error::Perm);
+                }
+                self.fs().create(dir, name, Kind::File)?
+            }
+            Err(e) => return Err(e),
+        };
+        let object = match self.fs().stat(ino)?.kind {
+            Kind::Dir if wants_write => return Err(Error::IsDir),
+            Kind::Char(minor) => Object::Device(minor),
+            Kind::File if wants_write && !self.fs().writable(ino) => return Err(Error::Perm),
+            _ => Object::Node(ino),
+        };
+        if object == Object::Node(ino) && wants_write && flags & O_TRUNC != 0 {
+            self.fs().truncate(ino)?;
+        }
+        let f = self.tables.new_filp(object, flags)?;
+        if let Object::Node(ino) = object {
+            self.fs().retain(ino);
+        }
+        match self.tables.install(caller, f, 0) {
+            Ok(fd) => Ok(one(fd)),
+            Err(e) => {
+                self.release(f);
+                Err(e)
+            }
+        }
+    }
+
+    /// Drops one reference of filp `f`, with the effects of a last close.
+    pub fn release(&mut self, f: u16) {
+        match self.tables.unref(f) {
+            Some(Object::Node(ino)) => self.fs().release(ino),
+            Some(Object::PipeRead(p)) => self.pipes.close_end(p, false),
+            Some(Object::PipeWrite(p)) => self.pipes.close_end(p, true),
+            Some(Object::Device(_)) | None => {}
+        }
+    }
+
+    fn pipe(&mut self, caller: Endpoint) -> Result<Words, Error> {
+        let p = self.pipes.create().ok_or(Error::TooMany)?;
+        let r = match self.tables.new_filp(Object::PipeRead(p), O_RDONLY) {
+            Ok(r) => r,
+            Err(e) => {
+                self.pipes.close_end(p, false);
+                self.pipes.close_end(p, true);
+                return Err(e);
+            }
+        };
+        let w = match self.tables.new_filp(Object::PipeWrite(p), O_WRONLY) {
+            Ok(w) => w,
+            Err(e) => {
+                self.release(r);
+                self.pipes.close_end(p, true);
+                return Err(e);
+            }
+        };
+        let rfd = match self.tables.install(caller, r, 0) {
+            Ok(fd) => fd,
+            Err(e) => {
+                self.release(r);
+                self.release(w);
+                return Err(e);
+            }
+        };
+        match self.tables.install(caller, w, 0) {
+            Ok(wfd) => Ok([0, rfd, wfd, 0, 0]),
+            Err(e) => {
+                let _ = self.tables.take_fd(caller, rfd);
+                self.release(r);
+                self.release(w);
+                Err(e)
+            }
+        }
+    }
+
+    fn dup2(&mut self, caller: Endpoint, fd: u64, target: u64) -> Result<Words, Error> {
+        let f = self.tables.filp_of(caller, fd)?;
+        if target as usize >= MAX_FDS {
+            return Err(Error::BadFd);
+        }
+        if fd == target {
+            return Ok(one(target));
+        }
+        self.tables.filp(f).refs += 1;
+        let p = self.tables.proc(caller)?;
+        let old = p.fds[target as usize].replace(f);
+        if let Some(old) = old {
+            self.release(old);
+        }
+        Ok(one(target))
+    }
+
+    fn fstat(&mut self, caller: Endpoint, fd: u64) -> Result<Words, Error> {
+        let f = self.tables.filp_of(caller, fd)?;
+        match self.tables.filp(f).object {
+            Object::Node(ino) => {
+                let s = self.fs().stat(ino)?;
+                Ok([0, s.kind.type_code(), s.size, s.links, u64::from(s.ino)])
+            }
+            Object::Device(_) => Ok([0, TYPE_CHAR, 0, 1, 0]),
+            Object::PipeRead(p) | Object::PipeWrite(p) => Ok([0, TYPE_PIPE, self.pipes.get(p).len as u64, 1, 0]),
+        }
+    }
+
+    fn getdents(&mut self, caller: Endpoint, fd: u64, grant: u64, len: u64) -> Result<Words, Error> {
+        let f = self.tables.filp_of(caller, fd)?;
+        let Object::Node(dir) = self.tables.filp(f).object else { return Err(Error::NotDir) };
+        let mut buf = [0u8; 2048];
+        let cap = (len as usize).min(buf.len());
+        let mut index = self.tables.filp(f).offset;
+        let mut used = 0;
+        while let Some(e) = self.fs().readdir(dir, index)? {
+            let size = 2 + e.name_len;
+            if used + size > cap {
+                if used == 0 {
+                    return Err(Error::Invalid);
+                }
+                break;
+            }
+            buf[used] = e.kind.type_code() as u8;
+            buf[used + 1] = e.name_len as u8;
+            buf[used + 2..used + size].copy_from_slice(&e.name[..e.name_len]);
+            used += size;
+            index += 1;
+        }
+        if used > 0 {
+            rt::sys::safecopy_to(caller, grant, 0, &buf[..used])?;
+        }
+        self.tables.filp(f).offset = index;
+        Ok(one(used as u64))
+    }
+
+    fn lseek(&mut self, caller: Endpoint, fd: u64, offset: i64, whence: u64) -> Result<Words, Error> {
+        let f = self.tables.filp_of(caller, fd)?;
+        let Object::Node(ino) = self.tables.filp(f).object else { return Err(Error::Invalid) };
+        let base = match whence {
+            SEEK_SET => 0,
+            SEEK_CUR => self.tables.filp(f).offset as i64,
+            SEEK_END => self.fs().stat(ino)?.size as i64,
+            _ => return Err(Error::Invalid),
+        };
+        let new = base.checked_add(offset).filter(|&n| n >= 0).ok_or(Error::Invalid)?;
+        self.tables.filp(f).offset = new as u64;
+        Ok(one(new as u64))
+    }
+}

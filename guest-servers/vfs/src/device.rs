@@ -1,0 +1,202 @@
+//! The console driver connection: requests to TTY that never block VFS.
+//!
+//! Why this shape (the paper's V1/V2): TTY is a driver and VFS trusts no
+//! driver. Requests go out with SENDA from a table in VFS's memory, so a
+//! TTY that never receives cannot block VFS; answers come back as ordinary
+//! messages carrying the request id, so a TTY that never answers only
+//! leaves its own requests waiting. Data moves through grants on VFS's own
+//! buffers: slot `i` has buffer `i`, grant `i` and SENDA entries `i` (the
+//! request) and `SLOTS + i` (a cancel). Each slot is one request in flight;
+//! a request whose answer has not come is kept until it does, and when DS
+//! announces a new TTY endpoint (RS restarted the driver) every such
+//! request is sent again, with a fresh id, to the new one: a driver crash
+//! costs the user no error.
+
+use abi::grant::{Grant, GRANT_READ, GRANT_VALID, GRANT_WRITE};
+use abi::proto::dev;
+use abi::senda::{SendaEntry, FLAG_VALID};
+use abi::{Endpoint, Message};
+
+/// Requests in flight at once.
+pub const SLOTS: usize = 16;
+/// Bytes moved per request.
+pub const BUF: usize = 2048;
+
+/// Read or write.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum Op {
+    Read,
+    Write,
+}
+
+/// A request in flight.
+#[derive(Clone, Copy)]
+pub struct Request {
+    pub id: u64,
+    pub op: Op,
+    /// Bytes of this request (the data of a write is in the buffer).
+    pub len: usize,
+    /// The parked user request it serves (`crate::requests`), `None` when
+    /// that process went away and the answer will be dropped.
+    pub waiter: Option<usize>,
+    /// The user process (for the driver, on reads).
+    pub user: Endpoint,
+}
+
+struct Tables {
+    grants: [Grant; SLOTS],
+    senda: [SendaEntry; 2 * SLOTS],
+}
+
+static mut TABLES: Tables = Tables {
+    grants: [Grant { flags: 0, grantee: 0, address: 0, size: 0 }; SLOTS],
+    senda: [SendaEntry { flags: 0, dst: Endpoint(0), result: 0, reserved: 0, message: Message::new(0) }; 2 * SLOTS],
+};
+
+/// The buffers, all zero so they land in bss rather than being copied.
+static mut BUFFERS: [[u8; BUF]; SLOTS] = [[0; BUF]; SLOTS];
+
+fn tables() -> &'static mut Tables {
+    // SAFETY: VFS is single-threaded and only this module touches TABLES.
+    // The kernel reads the grant and SENDA tables and writes SENDA results
+    // only while VFS is inside a kernel call, never during this borrow.
+    unsafe { &mut *(&raw mut TABLES) }
+}
+
+fn buffers() -> &'static mut [[u8; BUF]; SLOTS] {
+    // SAFETY: as for `tables`; the driver writes into a buffer only through
+    // a grant, during a kernel call.
+    unsafe { &mut *(&raw mut BUFFERS) }
+}
+
+/// The driver connection.
+pub struct Device {
+    /// TTY's current endpoint (`NONE` while it is down).
+    pub tty: Endpoint,
+    slots: [Option<Request>; SLOTS],
+    next_id: u64,
+}
+
+impl Device {
+    /// No driver yet.
+    pub const fn new() -> Device {
+        Device { tty: Endpoint::NONE, slots: [None; SLOTS], next_id: 1 }
+    }
+
+    /// Registers the grant table (once, at start).
+    pub fn init(&mut self) -> Result<(), abi::Error> {
+        let t = tables();
+        for (g, b) in t.grants.iter_mut().zip(buffers().iter_mut()) {
+            *g = Grant { flags: 0, grantee: Endpoint::NONE.0, address: b.as_mut_ptr() as u64, size: BUF as u64 };
+        }
+        rt::sys::set_grant_table(&t.grants)
+    }
+
+    /// A free slot.
+    pub fn free_slot(&self) -> Option<usize> {
+        self.slots.iter().position(|s| s.is_none())
+    }
+
+    /// Buffer of slot `i`.
+    pub fn buffer(&mut self, i: usize) -> &mut [u8; BUF] {
+        &mut buffers()[i]
+    }
+
+    /// Starts a request in slot `i` (the data of a write already in its
+    /// buffer) and sends it if the driver is up.
+    pub fn start(&mut self, i: usize, op: Op, len: usize, waiter: usize, user: Endpoint) {
+        self.slots[i] = Some(Request { id: 0, op, len: len.min(BUF), waiter: Some(waiter), user });
+        self.send(i);
+    }
+
+    fn send(&mut self, i: usize) {
+        let Some(req) = self.slots[i].as_mut() else { return };
+        req.id = self.next_id;
+        self.next_id += 1;
+        if self.tty == Endpoint::NONE {
+            return; // sent when the driver appears
+        }
+        let t = tables();
+        let rights = if req.op == Op::Read { GRANT_WRITE } else { GRANT_READ };
+        t.grants[i].grantee = self.tty.0;
+        t.grants[i].size = req.len as u64;
+        t.grants[i].flags = GRANT_VALID | rights;
+        let mtype = if req.op == Op::Read { dev::READ } else { dev::WRITE };
+        let msg = Message::with_words(mtype, &[req.id, i as u64, req.len as u64, u64::from(req.user.0)]);
+        t.senda[i] = SendaEntry::new(self.tty, msg);
+        t.senda[SLOTS + i].flags = 0;
+        submit();
+    }
+
+    /// Asks the driver to end the read in slot `i` early (its process is
+    /// gone); the answer still comes and frees the slot.
+    pub fn cancel(&mut self, i: usize) {
+        let Some(req) = self.slots[i].as_mut() else { return };
+        req.waiter = None;
+        if self.tty == Endpoint::NONE || req.op != Op::Read {
+            return;
+        }
+        tables().senda[SLOTS + i] = SendaEntry::new(self.tty, Message::with_words(dev::CANCEL, &[req.id]));
+        submit();
+    }
+
+    /// Detaches every request of parked request `waiter`.
+    pub fn forget_waiter(&mut self, waiter: usize) {
+        for i in 0..SLOTS {
+            if self.slots[i].is_some_and(|r| r.waiter == Some(waiter)) {
+                self.cancel(i);
+            }
+        }
+    }
+
+    /// Takes the request an answer from `source` with `id` belongs to;
+    /// answers from anybody but the current driver, or for unknown ids,
+    /// are ignored. Revokes the slot's grant.
+    pub fn answer(&mut self, source: Endpoint, id: u64) -> Option<(usize, Request)> {
+        if source != self.tty {
+            return None;
+        }
+        let i = self.slots.iter().position(|s| s.is_some_and(|r| r.id == id))?;
+        let req = self.slots[i].take()?;
+        tables().grants[i].flags = 0;
+        Some((i, req))
+    }
+
+    /// The driver has a new endpoint (or none): send every unanswered
+    /// request again.
+    pub fn driver_changed(&mut self, tty: Endpoint) {
+        if tty == self.tty {
+            return;
+        }
+        self.tty = tty;
+        for i in 0..SLOTS {
+            tables().grants[i].flags = 0;
+            if self.slots[i].is_some_and(|r| r.waiter.is_none()) {
+                self.slots[i] = None; // nobody waits for it any more
+            } else if self.slots[i].is_some() {
+                self.send(i);
+            }
+        }
+        if tty == Endpoint::NONE {
+            for e in tables().senda.iter_mut() {
+                e.flags = 0;
+            }
+            submit();
+        }
+    }
+
+    /// True while some request in flight has this id.
+    pub fn is_pending(&self, waiter: usize) -> bool {
+        self.slots.iter().any(|s| s.is_some_and(|r| r.waiter == Some(waiter)))
+    }
+}
+
+fn submit() {
+    let t = tables();
+    // Only entries still to deliver matter; DONE ones are ignored by the
+    // kernel, so the whole table can be handed over every time.
+    let count = t.senda.iter().rposition(|e| e.flags & FLAG_VALID != 0).map_or(0, |i| i + 1);
+    if let Err(e) = rt::ipc::senda(&mut t.senda[..count]) {
+        rt::println!("vfs: SENDA to tty failed: {}", e);
+    }
+}

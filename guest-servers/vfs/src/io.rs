@@ -1,0 +1,191 @@
+//! READ and WRITE: files, pipes and the console, with parking.
+//!
+//! Every READ or WRITE is parked first ([`crate::requests`]) and then
+//! attempted; an attempt either finishes (the caller gets its answer) or
+//! leaves the request parked, waiting for a pipe, a driver slot or the
+//! driver's answer. Files are served at once. Data moves between the
+//! caller's grant and VFS's memory with safe copies, in chunks of
+//! [`CHUNK`] bytes on VFS's stack.
+
+use crate::device::{Op, BUF};
+use crate::fdtable::Object;
+use crate::pipe::Io;
+use crate::requests::Wait;
+use crate::Vfs;
+use abi::proto::vfs;
+use abi::{Endpoint, Error};
+
+/// Bytes moved per safe copy for files and pipes.
+pub const CHUNK: usize = 2048;
+
+/// What an attempt came to.
+enum Step {
+    Finished(Result<u64, Error>),
+    Wait(Wait),
+}
+
+impl Vfs {
+    /// A new READ or WRITE from `caller`.
+    pub fn read_write(&mut self, caller: Endpoint, msg: &abi::Message) {
+        match self.parked.add(caller, *msg) {
+            Some(i) => self.attempt(i),
+            None => crate::reply(caller, Err(Error::TooMany)),
+        }
+    }
+
+    /// Tries parked request `i` again; answers and unparks it when done.
+    pub fn attempt(&mut self, i: usize) {
+        let Some(p) = self.parked.get(i).copied() else { return };
+        let step = self.step(i, p.caller, &p.msg, p.done);
+        match step {
+            Step::Finished(result) => {
+                self.parked.remove(i);
+                crate::reply(p.caller, result);
+            }
+            Step::Wait(w) => {
+                if let Some(p) = self.parked.get(i) {
+                    p.wait = w;
+                }
+            }
+        }
+    }
+
+    fn step(&mut self, i: usize, caller: Endpoint, msg: &abi::Message, done: u64) -> Step {
+        let write = msg.mtype == vfs::WRITE;
+        let (fd, grant, len) = (msg.payload[0], msg.payload[1], msg.payload[2]);
+        let f = match self.tables.filp_of(caller, fd) {
+            Ok(f) => f,
+            Err(e) => return Step::Finished(Err(e)),
+        };
+        let filp = *self.tables.filp(f);
+        if (write && !filp.writable()) || (!write && !filp.readable()) {
+            return Step::Finished(Err(Error::BadFd));
+        }
+        if len == 0 {
+            return Step::Finished(Ok(0));
+        }
+        match filp.object {
+            Object::Node(ino) => Step::Finished(self.file_io(f, ino, caller, grant, len, write)),
+            Object::PipeRead(_) if write => Step::Finished(Err(Error::BadFd)),
+            Object::PipeWrite(_) if !write => Step::Finished(Err(Error::BadFd)),
+            Object::PipeRead(p) => {
+                let mut buf = [0u8; CHUNK];
+                let want = (len as usize).min(CHUNK);
+                match self.pipes.get(p).read(&mut buf[..want]) {
+                    Io::Done(n) => Step::Finished(copy_to(caller, grant, 0, &buf[..n]).map(|_| n as u64)),
+                    Io::WouldBlock => Step::Wait(Wait::Pipe),
+                    Io::Broken => Step::Finished(Err(Error::BrokenPipe)),
+                }
+            }
+            Object::PipeWrite(p) => self.pipe_write(i, p, caller, grant, len, done),
+            Object::Device(_) => self.device_io(i, caller, grant, len, done, write),
+        }
+    }
+
+    fn file_io(&mut self, f: u16, ino: u32, caller: Endpoint, grant: u64, len: u64, write: bool) -> Result<u64, Error> {
+        let mut buf = [0u8; CHUNK];
+        let mut offset = self.tables.filp(f).offset;
+        if write && self.tables.filp(f).flags & vfs::O_APPEND != 0 {
+            offset = self.fs().stat(ino)?.size;
+        }
+        let mut done = 0u64;
+        while done < len {
+            let want = ((len - done) as usize).min(CHUNK);
+            let n = if write {
+                rt::sys::safecopy_from(caller, grant, done, &mut buf[..want])?;
+                match self.fs().write(ino, offset, &buf[..want]) {
+                    Ok(n) => n,
+                    Err(e) if done == 0 => return Err(e),
+                    Err(_) => 0,
+                }
+            } else {
+                let n = self.fs().read(ino, offset, &mut buf[..want])?;
+                copy_to(caller, grant, done, &buf[..n])?;
+                n
+            };
+            done += n as u64;
+            offset += n as u64;
+            self.tables.filp(f).offset = offset;
+            if n < want {
+                break;
+            }
+        }
+        Ok(done)
+    }
+
+    fn pipe_write(&mut self, i: usize, p: usize, caller: Endpoint, grant: u64, len: u64, mut done: u64) -> Step {
+        let mut buf = [0u8; CHUNK];
+        while done < len {
+            let pipe = self.pipes.get(p);
+            if pipe.readers == 0 {
+                return Step::Finished(if done > 0 { Ok(done) } else { Err(Error::BrokenPipe) });
+            }
+            let want = ((len - done) as usize).min(CHUNK).min(pipe.room());
+            if want == 0 {
+                if let Some(parked) = self.parked.get(i) {
+                    parked.done = done;
+                }
+                return Step::Wait(Wait::Pipe);
+            }
+            if let Err(e) = rt::sys::safecopy_from(caller, grant, done, &mut buf[..want]) {
+                return Step::Finished(if done > 0 { Ok(done) } else { Err(e) });
+            }
+            match self.pipes.get(p).write(&buf[..want]) {
+                Io::Done(n) => done += n as u64,
+                _ => return Step::Finished(Err(Error::BrokenPipe)),
+            }
+        }
+        Step::Finished(Ok(done))
+    }
+
+    fn device_io(&mut self, i: usize, caller: Endpoint, grant: u64, len: u64, done: u64, write: bool) -> Step {
+        if self.dev.is_pending(i) {
+            return Step::Wait(Wait::Device);
+        }
+        let Some(slot) = self.dev.free_slot() else { return Step::Wait(Wait::Slot) };
+        let chunk = ((len - done) as usize).min(BUF);
+        if write {
+            if let Err(e) = rt::sys::safecopy_from(caller, grant, done, &mut self.dev.buffer(slot)[..chunk]) {
+                return Step::Finished(if done > 0 { Ok(done) } else { Err(e) });
+            }
+        }
+        self.dev.start(slot, if write { Op::Write } else { Op::Read }, chunk, i, caller);
+        Step::Wait(Wait::Device)
+    }
+
+    /// The driver answered request `id` with `result`.
+    pub fn device_answer(&mut self, source: Endpoint, id: u64, result: i64) {
+        let Some((slot, req)) = self.dev.answer(source, id) else { return };
+        let Some(i) = req.waiter else { return };
+        let Some(p) = self.parked.get(i).copied() else { return };
+        let grant = p.msg.payload[1];
+        let outcome = match (req.op, Error::from_return(result)) {
+            (Op::Read, Ok(n)) => {
+                let n = (n as usize).min(req.len);
+                copy_to(p.caller, grant, 0, &self.dev.buffer(slot)[..n]).map(|_| n as u64)
+            }
+            (Op::Write, Ok(n)) if n > 0 && p.done + n < p.msg.payload[2] => {
+                if let Some(parked) = self.parked.get(i) {
+                    parked.done += n;
+                    parked.wait = Wait::Slot;
+                }
+                self.attempt(i);
+                return;
+            }
+            (Op::Write, Ok(n)) => Ok(p.done + n),
+            (Op::Write, Err(_)) if p.done > 0 => Ok(p.done),
+            (_, Err(e)) => Err(e),
+        };
+        self.parked.remove(i);
+        crate::reply(p.caller, outcome);
+    }
+}
+
+/// Copies `data` into the caller's grant at `offset` (nothing to copy is
+/// no kernel call).
+fn copy_to(caller: Endpoint, grant: u64, offset: u64, data: &[u8]) -> Result<u64, Error> {
+    if data.is_empty() {
+        return Ok(0);
+    }
+    rt::sys::safecopy_to(caller, grant, offset, data)
+}

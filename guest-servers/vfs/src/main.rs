@@ -1,0 +1,204 @@
+//! VFS: the file-system server (`abi::proto::vfs`).
+//!
+//! VFS owns every process's descriptor table ([`fdtable`]), the pipes
+//! ([`pipe`]), the root file system (today [`ramfs`], behind the
+//! [`fs::FileSystem`] trait) and the connection to the console driver
+//! ([`device`]).
+//!
+//! Trust, as in the paper: VFS never blocks on anybody it does not trust.
+//! Users are answered with SENDNB (they wait in SENDREC); a call that has
+//! no answer yet is parked ([`requests`]), never waited for. The driver
+//! gets requests by SENDA and answers with messages; if it dies, DS tells
+//! us its new endpoint and the unanswered requests go to the new one. VFS
+//! only SENDRECs to DS, which is trusted. PM (trusted too) tells VFS about
+//! forks and exits; only the endpoint DS lists as "pm" may.
+#![no_std]
+#![no_main]
+
+mod calls;
+mod device;
+mod fdtable;
+mod fs;
+mod io;
+mod path;
+mod pipe;
+mod ramfs;
+mod requests;
+
+use abi::notify::is_notification;
+use abi::proto::{self, dev, ds, vfs};
+use abi::{Endpoint, Error, Message};
+use device::Device;
+use fdtable::Tables;
+use pipe::Pipes;
+use ramfs::RamFs;
+use requests::{ParkedTable, Wait};
+
+rt::main!(run);
+
+/// The server's state.
+pub struct Vfs {
+    root: RamFs,
+    tables: Tables,
+    pipes: Pipes,
+    dev: Device,
+    parked: ParkedTable,
+    pm: Endpoint,
+}
+
+static mut VFS: Vfs = Vfs {
+    root: RamFs::new(),
+    tables: Tables::new(),
+    pipes: Pipes::new(),
+    dev: Device::new(),
+    parked: ParkedTable::new(),
+    pm: Endpoint::NONE,
+};
+
+impl Vfs {
+    /// The root file system.
+    pub fn fs(&mut self) -> &mut dyn fs::FileSystem {
+        &mut self.root
+    }
+}
+
+/// Answers `caller` (waiting in SENDREC) without blocking.
+pub fn reply(caller: Endpoint, result: Result<u64, Error>) {
+    let _ = rt::ipc::send_nonblocking(caller, &proto::reply_result(result));
+}
+
+fn reply_words(caller: Endpoint, result: Result<calls::Words, Error>) {
+    let msg = match result {
+        Ok(w) => Message::with_words(proto::REPLY, &w),
+        Err(e) => proto::reply(e.to_return()),
+    };
+    let _ = rt::ipc::send_nonblocking(caller, &msg);
+}
+
+fn run() -> i32 {
+    // SAFETY: single-threaded; this is the only borrow of VFS, held for
+    // the life of the program (static to keep the tables off the stack).
+    let vfs = unsafe { &mut *(&raw mut VFS) };
+    if let Err(e) = vfs.root.populate() {
+        rt::println!("vfs: cannot build the root file system: {}", e);
+        return 1;
+    }
+    if let Err(e) = vfs.dev.init() {
+        rt::println!("vfs: cannot register grants: {}", e);
+        return 1;
+    }
+    vfs.watch_tty();
+    let mut msg = Message::default();
+    loop {
+        if rt::ipc::receive(Endpoint::ANY, &mut msg).is_err() {
+            continue;
+        }
+        vfs.handle(&msg);
+        vfs.retry();
+    }
+}
+
+impl Vfs {
+    /// Subscribes to DS's "tty" entry and learns the driver's endpoint.
+    fn watch_tty(&mut self) {
+        let Ok(ds_ep) = rt::names::ds() else {
+            rt::println!("vfs: no DS; the console is unavailable");
+            return;
+        };
+        let mut m = Message::new(ds::SUBSCRIBE);
+        proto::put_name(&mut m, 2, "tty");
+        if rt::ipc::sendrec(ds_ep, &mut m).is_err() || proto::result_of(&m).is_err() {
+            rt::println!("vfs: cannot subscribe to tty in DS");
+        }
+        if let Ok((ep, _)) = rt::names::lookup_fresh("tty") {
+            self.dev.driver_changed(ep);
+        }
+    }
+
+    /// DS says entries changed: look for "tty".
+    fn check_ds(&mut self, ds_ep: Endpoint) {
+        loop {
+            let mut m = Message::new(ds::CHECK);
+            if rt::ipc::sendrec(ds_ep, &mut m).is_err() || proto::result_of(&m).is_err() {
+                return;
+            }
+            let mut name = [0u8; proto::NAME_LEN];
+            if proto::get_name(&m, 4, &mut name) == "tty" {
+                self.dev.driver_changed(Endpoint(m.payload[1] as u32));
+            }
+        }
+    }
+
+    fn is_pm(&mut self, source: Endpoint) -> bool {
+        if source != self.pm {
+            if let Ok((ep, _)) = rt::names::lookup_fresh("pm") {
+                self.pm = ep;
+            }
+        }
+        source == self.pm && source != Endpoint::NONE
+    }
+
+    fn handle(&mut self, msg: &Message) {
+        if rt::service::handle_heartbeat(msg) {
+            return;
+        }
+        if is_notification(msg) {
+            if let Ok(ds_ep) = rt::names::ds() {
+                if msg.source == ds_ep {
+                    self.check_ds(ds_ep);
+                }
+            }
+            return; // SYSTEM (SENDA done): the table is rescanned anyway
+        }
+        let caller = msg.source;
+        match msg.mtype {
+            dev::REPLY => self.device_answer(caller, msg.payload[0], msg.payload[1] as i64),
+            vfs::READ | vfs::WRITE => self.read_write(caller, msg),
+            vfs::PM_FORK | vfs::PM_EXIT if !self.is_pm(caller) => reply(caller, Err(Error::CallDenied)),
+            vfs::PM_FORK => {
+                let (parent, child) = (Endpoint(msg.payload[0] as u32), Endpoint(msg.payload[1] as u32));
+                let result = self.tables.fork(parent, child).map(|stale| {
+                    for f in stale.into_iter().flatten() {
+                        self.release(f);
+                    }
+                    0
+                });
+                reply(caller, result);
+            }
+            vfs::PM_EXIT => {
+                self.exited(Endpoint(msg.payload[0] as u32));
+                reply(caller, Ok(0));
+            }
+            vfs::OPEN..=vfs::GETCWD => {
+                let result = self.call(caller, msg);
+                reply_words(caller, result);
+            }
+            _ => reply(caller, Err(Error::BadRequest)),
+        }
+    }
+
+    /// A process ended: drop its parked calls and close its descriptors.
+    fn exited(&mut self, ep: Endpoint) {
+        loop {
+            let Some(i) = self.parked.of(ep).next() else { break };
+            self.dev.forget_waiter(i);
+            self.parked.remove(i);
+        }
+        if let Some(p) = self.tables.remove(ep) {
+            for f in p.fds.into_iter().flatten() {
+                self.release(f);
+            }
+        }
+    }
+
+    /// Gives parked requests another try after something changed.
+    fn retry(&mut self) {
+        for wait in [Wait::Pipe, Wait::Slot] {
+            for i in 0..requests::MAX_PARKED {
+                if self.parked.get(i).is_some_and(|p| p.wait == wait) {
+                    self.attempt(i);
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,113 @@
+//! Paths: joining with the working directory, normalising, walking.
+//!
+//! Every path is made absolute and normalised first (`.` dropped, `..`
+//! taken back, repeated slashes merged; `..` at the root stays at the
+//! root), then walked from the root one component at a time. Working
+//! directories are kept as such normalised text, which makes `getcwd` a
+//! copy and keeps the file system free of parent pointers.
+
+use crate::fs::{FileSystem, Ino, Kind};
+use abi::Error;
+
+/// Longest path (after joining with the working directory).
+pub const PATH_MAX: usize = 256;
+
+/// An absolute, normalised path.
+#[derive(Clone, Copy)]
+pub struct PathBuf {
+    buf: [u8; PATH_MAX],
+    len: usize,
+}
+
+impl PathBuf {
+    /// `/`.
+    pub const fn root() -> PathBuf {
+        let mut buf = [0; PATH_MAX];
+        buf[0] = b'/';
+        PathBuf { buf, len: 1 }
+    }
+
+    /// The text.
+    pub fn as_bytes(&self) -> &[u8] {
+        &self.buf[..self.len]
+    }
+
+    fn push(&mut self, component: &[u8]) -> Result<(), Error> {
+        let sep = usize::from(self.len > 1);
+        if self.len + sep + component.len() > PATH_MAX {
+            return Err(Error::Invalid);
+        }
+        if sep == 1 {
+            self.buf[self.len] = b'/';
+            self.len += 1;
+        }
+        self.buf[self.len..self.len + component.len()].copy_from_slice(component);
+        self.len += component.len();
+        Ok(())
+    }
+
+    fn pop(&mut self) {
+        while self.len > 1 && self.buf[self.len - 1] != b'/' {
+            self.len -= 1;
+        }
+        if self.len > 1 {
+            self.len -= 1;
+        }
+    }
+
+    /// `path` taken relative to `self` (a directory), normalised.
+    pub fn join(&self, path: &[u8]) -> Result<PathBuf, Error> {
+        if path.is_empty() {
+            return Err(Error::NoEntry);
+        }
+        let mut out = if path[0] == b'/' { PathBuf::root() } else { *self };
+        for component in path.split(|&b| b == b'/') {
+            match component {
+                b"" | b"." => {}
+                b".." => out.pop(),
+                c => out.push(c)?,
+            }
+        }
+        Ok(out)
+    }
+
+    /// The components after the root.
+    fn components(&self) -> impl Iterator<Item = &[u8]> {
+        self.as_bytes().split(|&b| b == b'/').filter(|c| !c.is_empty())
+    }
+
+    /// The parent directory's path and the last component (`Invalid` for
+    /// the root itself).
+    pub fn split_last(&self) -> Result<(PathBuf, &[u8]), Error> {
+        let at = self.as_bytes().iter().rposition(|&b| b == b'/').ok_or(Error::Invalid)?;
+        let name = &self.buf[at + 1..self.len];
+        if name.is_empty() {
+            return Err(Error::Invalid);
+        }
+        let mut parent = *self;
+        parent.len = at.max(1);
+        Ok((parent, name))
+    }
+}
+
+/// The inode `path` names.
+pub fn walk(fs: &dyn FileSystem, path: &PathBuf) -> Result<Ino, Error> {
+    let mut ino = fs.root();
+    for component in path.components() {
+        if fs.stat(ino)?.kind != Kind::Dir {
+            return Err(Error::NotDir);
+        }
+        ino = fs.lookup(ino, component)?;
+    }
+    Ok(ino)
+}
+
+/// The directory holding the last component of `path`, and that name.
+pub fn walk_parent<'p>(fs: &dyn FileSystem, path: &'p PathBuf) -> Result<(Ino, &'p [u8]), Error> {
+    let (parent, name) = path.split_last()?;
+    let dir = walk(fs, &parent)?;
+    if fs.stat(dir)?.kind != Kind::Dir {
+        return Err(Error::NotDir);
+    }
+    Ok((dir, name))
+}
