@@ -253,18 +253,23 @@ impl AddressSpace {
         let pd_entry = table(pdpt)[1];
         if pd_entry & PRESENT != 0 {
             let pd = table(pd_entry & ADDRESS);
-            // Only the page tables of the two user ranges can be present.
+            // Only the entries of the two user ranges can be present.
             for (start, end) in Self::user_ranges(self.image_end) {
-                let (first, last) = ((start >> 21) as usize & 511, ((end - 1) >> 21) as usize & 511);
-                for pt_entry in pd[first..=last].iter_mut().filter(|e| **e & PRESENT != 0) {
-                    let pt = *pt_entry & ADDRESS;
-                    for &leaf in table(pt).iter() {
-                        if leaf & (PRESENT | OWNED) == PRESENT | OWNED {
-                            frames.release(leaf & ADDRESS);
+                let mut chunk = start;
+                while chunk < end {
+                    let chunk_end = ((chunk | 0x1F_FFFF) + 1).min(end);
+                    let pt_entry = &mut pd[(chunk >> 21) as usize & 511];
+                    if *pt_entry & PRESENT != 0 {
+                        let pt = *pt_entry & ADDRESS;
+                        for &leaf in &table(pt)[pt_index(chunk)..=pt_index(chunk_end - 1)] {
+                            if leaf & (PRESENT | OWNED) == PRESENT | OWNED {
+                                frames.release(leaf & ADDRESS);
+                            }
                         }
+                        frames.free(pt);
+                        *pt_entry = 0;
                     }
-                    frames.free(pt);
-                    *pt_entry = 0;
+                    chunk = chunk_end;
                 }
             }
             frames.free(pd_entry & ADDRESS);
