@@ -6,6 +6,33 @@ pub const PORT_COM1: u16 = 0x3F8;
 /// COM1 interrupt line.
 pub const IRQ_COM1: u32 = 4;
 
+/// Guest-physical base of the virtio-blk device's register window
+/// (virtio-mmio transport, version 2 "modern" layout; virtio 1.x spec
+/// §4.2.2). Present only when `viv` attaches a disk (`--disk FILE`): a
+/// driver finds it by reading `VIRTIO_MMIO_MAGIC` at this address (an absent
+/// device reads as all-ones). It lies above guest RAM (at most
+/// [`MAX_GUEST_MEMORY`]) and below the IOAPIC/LAPIC windows; the guest
+/// kernel maps it uncached.
+pub const VIRTIO_BLK_MMIO_BASE: u64 = 0xD000_0000;
+/// Size of the virtio-blk register window (registers at 0x000..0x100,
+/// device configuration from 0x100).
+pub const VIRTIO_BLK_MMIO_SIZE: u64 = 0x1000;
+/// Interrupt line (IOAPIC pin, edge) of the virtio-blk device: raised when
+/// it has put finished requests on the used ring (InterruptStatus bit 0) or
+/// needs a reset (bit 1).
+pub const VIRTIO_BLK_IRQ: u32 = 5;
+/// The virtio-mmio `MagicValue` register: "virt" in little-endian.
+pub const VIRTIO_MMIO_MAGIC: u32 = 0x7472_6976;
+/// The virtio-mmio `VendorID` register of `viv`'s devices: "VIVA" in
+/// little-endian.
+pub const VIRTIO_VENDOR_ID: u32 = 0x4156_4956;
+/// Size of a virtio-blk sector: request offsets and the capacity in the
+/// device configuration are counted in these, whatever the block size.
+pub const VIRTIO_BLK_SECTOR_SIZE: u64 = 512;
+/// Entries in the virtio-blk request queue (queue 0), the largest
+/// `QueueNum` the device accepts (`QueueNumMax`).
+pub const VIRTIO_BLK_QUEUE_SIZE: u16 = 256;
+
 /// Power-off port: a 32-bit write of the status ends the VM.
 ///
 /// The same port and width as QEMU's `isa-debug-exit` device at `iobase=0xf4`

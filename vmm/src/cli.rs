@@ -104,6 +104,10 @@ pub struct RunArgs {
     /// System-call entry passed to the kernel as viv.entry=...
     #[arg(long, value_enum, default_value_t = EntryArg::Auto)]
     pub syscall_entry: EntryArg,
+    /// Raw disk image to attach as the virtio-blk device (created
+    /// zero-filled, 32 MiB, if it does not exist; without it there is no disk).
+    #[arg(long, value_name = "FILE")]
+    pub disk: Option<PathBuf>,
 }
 
 /// `viv export`.
@@ -175,6 +179,10 @@ mod tests {
         assert_eq!(run.memory, 128);
         assert_eq!(run.timeout, None);
         assert_eq!(run.syscall_entry, EntryArg::Auto);
+        assert_eq!(run.disk, None);
+        let cli = Cli::try_parse_from(["viv", "run", "--disk", "/tmp/d.img"]).unwrap();
+        let Command::Run(run) = cli.command else { panic!() };
+        assert_eq!(run.disk, Some(PathBuf::from("/tmp/d.img")));
 
         let cli = Cli::try_parse_from([
             "viv",

@@ -10,7 +10,7 @@
 //! override anything, even the entry.
 
 use std::borrow::Cow;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use abi::layout::EntryKind;
@@ -169,6 +169,10 @@ pub struct RunConfig {
     pub capture_console: bool,
     /// Feed `viv`'s stdin to the guest's serial port.
     pub forward_stdin: bool,
+    /// Raw disk image for the virtio-blk device (created zero-filled,
+    /// `devices::virtio_blk::DEFAULT_DISK_BYTES` long, if missing; `None`:
+    /// no disk device).
+    pub disk: Option<PathBuf>,
 }
 
 impl RunConfig {
@@ -186,6 +190,7 @@ impl RunConfig {
             echo_console: false,
             capture_console: true,
             forward_stdin: false,
+            disk: None,
         }
     }
 

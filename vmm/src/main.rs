@@ -77,6 +77,7 @@ fn run(args: RunArgs) -> Result<i32, Failure> {
     config.echo_console = true;
     config.capture_console = false;
     config.forward_stdin = true;
+    config.disk = args.disk;
     let outcome = vmm::run(&config)?;
     report_end(&outcome, args.timeout.map(|t| t.as_secs_f64()));
     Ok(outcome.exit_status())

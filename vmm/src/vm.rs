@@ -3,10 +3,12 @@
 //!
 //! Order matters for KVM on x86: the TSS address and the in-kernel irqchip
 //! must exist before the vCPU is created (the vCPU's LAPIC belongs to that
-//! irqchip), and the irqfd needs the irqchip. The vCPU runs on its own
-//! thread so that the watchdog (this thread) can signal it; the guest
-//! memory lives on this thread's stack frame until the vCPU thread has
-//! been joined.
+//! irqchip), and the irqfds need the irqchip. The disk image is opened
+//! first, so that a bad `--disk` fails before any KVM work. The vCPU runs
+//! on its own thread so that the watchdog (this thread) can signal it; the
+//! guest memory lives on this thread's stack frame until the vCPU thread
+//! has been joined (the disk device's clone of the memory map is dropped
+//! with that thread).
 
 use std::io::Write;
 use std::sync::atomic::AtomicBool;
@@ -19,7 +21,9 @@ use vmm_sys_util::eventfd::EventFd;
 use crate::config::RunConfig;
 use crate::devices::serial::{new_serial, ConsoleSink, RoomNotifier};
 use crate::devices::stdin::StdinThread;
-use crate::devices::PortIo;
+use crate::devices::virtio_blk::{Block, DEFAULT_DISK_BYTES};
+use crate::devices::virtio_mmio::VirtioMmio;
+use crate::devices::{MmioBus, PortIo};
 use crate::outcome::RunOutcome;
 use crate::stats::VcpuStats;
 use crate::vcpu::VcpuRunner;
@@ -48,6 +52,10 @@ pub fn run(config: &RunConfig) -> Result<RunOutcome, Error> {
     let start = Instant::now();
     let kvm_err = |what: &'static str| move |e| Error::Kvm(what, e);
     let mem_size = config.memory_bytes()?;
+    let disk = match &config.disk {
+        Some(path) => Some(Block::open(path, DEFAULT_DISK_BYTES).map_err(Error::Host)?),
+        None => None,
+    };
     let kvm = open_kvm()?;
     let vm = kvm.create_vm().map_err(kvm_err("KVM_CREATE_VM"))?;
     let mem = memory::create(mem_size)?;
@@ -68,6 +76,16 @@ pub fn run(config: &RunConfig) -> Result<RunOutcome, Error> {
     let capture = config.capture_console.then(|| Arc::new(Mutex::new(Vec::new())));
     let sink = ConsoleSink { echo: config.echo_console, capture: capture.clone() };
     let serial = Arc::new(Mutex::new(new_serial(irq, room.clone(), sink)));
+    let mut mmio = MmioBus::new();
+    if let Some(disk) = disk {
+        use abi::platform::{VIRTIO_BLK_IRQ, VIRTIO_BLK_MMIO_BASE, VIRTIO_BLK_MMIO_SIZE};
+        log::info!("virtio-blk: {} sectors at {VIRTIO_BLK_MMIO_BASE:#x}, IRQ {VIRTIO_BLK_IRQ}", disk.capacity());
+        let irq = EventFd::new(libc::EFD_NONBLOCK).map_err(host_err("eventfd"))?;
+        vm.register_irqfd(&irq, VIRTIO_BLK_IRQ).map_err(kvm_err("KVM_IRQFD"))?;
+        // The device's copy of the memory map goes away with the vCPU thread.
+        let device = VirtioMmio::new(disk, mem.clone(), irq).map_err(Error::Host)?;
+        mmio.insert(VIRTIO_BLK_MMIO_BASE, VIRTIO_BLK_MMIO_SIZE, Box::new(device));
+    }
 
     let vcpu = vm.create_vcpu(0).map_err(kvm_err("KVM_CREATE_VCPU"))?;
     cpu::setup(&kvm, &vcpu, layout.entry, layout.start_info)?;
@@ -87,7 +105,7 @@ pub fn run(config: &RunConfig) -> Result<RunOutcome, Error> {
     };
 
     let timed_out = Arc::new(AtomicBool::new(false));
-    let runner = VcpuRunner { vcpu, io: PortIo::new(serial), stats, start, timed_out: timed_out.clone() };
+    let runner = VcpuRunner { vcpu, io: PortIo::new(serial), mmio, stats, start, timed_out: timed_out.clone() };
     let (done_tx, done_rx) = mpsc::channel();
     let handle = std::thread::Builder::new()
         .name("viv-vcpu0".into())

@@ -6,9 +6,16 @@
 //! asks the VMM to sample the vCPU statistics. The interrupt controller and
 //! the LAPIC timer are KVM's in-kernel ones. Everything else reads as
 //! all-ones (an absent ISA device) and ignores writes.
+//!
+//! Memory-mapped devices sit on an [`MmioBus`]: today only the optional
+//! virtio-blk disk ([`virtio_blk`] behind [`virtio_mmio`], at
+//! `abi::platform::VIRTIO_BLK_MMIO_BASE`). MMIO outside every device also
+//! reads as all-ones, so a driver probing the magic value sees no device.
 
 pub mod serial;
 pub mod stdin;
+pub mod virtio_blk;
+pub mod virtio_mmio;
 
 use std::sync::{Arc, Mutex};
 
@@ -87,6 +94,69 @@ impl PortIo {
                 log::debug!("write of {:x?} to unknown port {port:#x} ignored", data);
                 IoAction::Continue
             }
+        }
+    }
+}
+
+/// A device in guest-physical address space.
+pub trait MmioDevice: Send {
+    /// The guest reads `data.len()` bytes at `offset` within the window.
+    fn read(&mut self, offset: u64, data: &mut [u8]);
+    /// The guest writes `data` at `offset` within the window.
+    fn write(&mut self, offset: u64, data: &[u8]);
+}
+
+impl<D: virtio_mmio::VirtioDevice> MmioDevice for virtio_mmio::VirtioMmio<D> {
+    fn read(&mut self, offset: u64, data: &mut [u8]) {
+        virtio_mmio::VirtioMmio::read(self, offset, data)
+    }
+
+    fn write(&mut self, offset: u64, data: &[u8]) {
+        virtio_mmio::VirtioMmio::write(self, offset, data)
+    }
+}
+
+/// The memory-mapped devices, each with its window (base, size).
+#[derive(Default)]
+pub struct MmioBus {
+    devices: Vec<(u64, u64, Box<dyn MmioDevice>)>,
+}
+
+impl MmioBus {
+    /// An empty bus.
+    pub fn new() -> MmioBus {
+        MmioBus::default()
+    }
+
+    /// Adds `device` at `base..base + size` (windows must not overlap).
+    pub fn insert(&mut self, base: u64, size: u64, device: Box<dyn MmioDevice>) {
+        self.devices.push((base, size, device));
+    }
+
+    /// The device whose window holds the whole access, and the offset.
+    fn find(&mut self, addr: u64, len: usize) -> Option<(&mut Box<dyn MmioDevice>, u64)> {
+        self.devices.iter_mut().find_map(|(base, size, device)| {
+            let offset = addr.checked_sub(*base)?;
+            (offset.checked_add(len as u64)? <= *size).then_some((device, offset))
+        })
+    }
+
+    /// The guest reads `data.len()` bytes at guest-physical `addr`.
+    pub fn read(&mut self, addr: u64, data: &mut [u8]) {
+        match self.find(addr, data.len()) {
+            Some((device, offset)) => device.read(offset, data),
+            None => {
+                log::debug!("MMIO read of {} byte(s) at {addr:#x}: no device", data.len());
+                data.fill(0xff);
+            }
+        }
+    }
+
+    /// The guest writes `data` at guest-physical `addr`.
+    pub fn write(&mut self, addr: u64, data: &[u8]) {
+        match self.find(addr, data.len()) {
+            Some((device, offset)) => device.write(offset, data),
+            None => log::debug!("MMIO write of {data:x?} at {addr:#x} ignored: no device"),
         }
     }
 }

@@ -1,0 +1,405 @@
+//! The virtio-blk device (virtio 1.x §5.2): one request queue, backed by a
+//! raw disk image file.
+//!
+//! Why this is the whole storage stack on the host side: the guest's disk
+//! driver is an ordinary user-space server, and the dependability
+//! experiments need a disk whose every request is visible and whose
+//! failures are well defined, not a fast one. So requests are served
+//! synchronously on the vCPU thread with positioned reads and writes
+//! (`pread`/`pwrite`) on the image, one queue, no write cache (a write is
+//! in the host page cache when it completes; `FLUSH` is an `fsync`).
+//!
+//! Requests: `IN` (read), `OUT` (write), `FLUSH`, `GET_ID`; any other type
+//! is answered `VIRTIO_BLK_S_UNSUPP`. Framing follows the spec (no
+//! assumptions about how the driver splits buffers): the device-readable
+//! descriptors carry the 16-byte header and, for `OUT`, the data; the
+//! device-writable ones carry, for `IN` and `GET_ID`, the data and, in
+//! their last byte, the status. A request that is malformed (readable and
+//! writable descriptors interleaved, data in the wrong direction, a buffer
+//! outside guest memory, a length that is not a whole number of sectors,
+//! sectors beyond the capacity) is answered `VIRTIO_BLK_S_IOERR`. A chain
+//! with no place for the status (no writable byte at its end, the status
+//! outside guest memory, a loop or an out-of-range `next`) cannot be
+//! answered: it is logged and returned on the used ring with length 0, so
+//! the driver gets its descriptors back. Nothing the guest writes can panic
+//! the VMM; a loop is cut off after `QueueNum` descriptors by
+//! `virtio-queue`.
+
+use std::fs::{File, OpenOptions};
+use std::io::{Seek, SeekFrom};
+use std::os::fd::AsRawFd;
+use std::os::unix::fs::FileExt;
+use std::path::Path;
+
+use abi::platform::{VIRTIO_BLK_QUEUE_SIZE, VIRTIO_BLK_SECTOR_SIZE};
+use virtio_bindings::virtio_blk::{
+    VIRTIO_BLK_F_BLK_SIZE, VIRTIO_BLK_F_FLUSH, VIRTIO_BLK_F_SEG_MAX, VIRTIO_BLK_ID_BYTES, VIRTIO_BLK_S_IOERR,
+    VIRTIO_BLK_S_OK, VIRTIO_BLK_S_UNSUPP, VIRTIO_BLK_T_FLUSH, VIRTIO_BLK_T_GET_ID, VIRTIO_BLK_T_IN, VIRTIO_BLK_T_OUT,
+};
+use virtio_bindings::virtio_config::VIRTIO_F_VERSION_1;
+use virtio_bindings::virtio_ids::VIRTIO_ID_BLOCK;
+use virtio_queue::desc::split::Descriptor;
+use virtio_queue::{Queue, QueueOwnedT, QueueT};
+use vm_memory::{Address, Bytes, GuestAddress, GuestMemoryBackend, GuestMemoryMmap};
+
+use super::virtio_mmio::{QueueFault, VirtioDevice};
+
+/// Size of the disk `viv` creates when `--disk` names a file that does not
+/// exist (zero-filled, sparse).
+pub const DEFAULT_DISK_BYTES: u64 = 32 << 20;
+/// The serial number `GET_ID` returns (zero-padded to 20 bytes).
+pub const DISK_ID: &[u8] = b"vivarium-disk";
+/// Size of the request header (`struct virtio_blk_outhdr`).
+const HEADER_BYTES: usize = 16;
+/// Bytes moved between the image and guest memory at a time.
+const CHUNK_BYTES: usize = 64 << 10;
+/// Offset of `seg_max` and `blk_size` in `struct virtio_blk_config`.
+const CONFIG_SEG_MAX: usize = 12;
+const CONFIG_BLK_SIZE: usize = 20;
+/// The part of `struct virtio_blk_config` we fill in (up to `blk_size`).
+const CONFIG_BYTES: usize = 24;
+
+/// A virtio-blk device backed by an open image file.
+pub struct Block {
+    file: File,
+    /// Capacity in 512-byte sectors (a partial last sector is not used).
+    capacity: u64,
+    queue_sizes: [u16; 1],
+    buf: Vec<u8>,
+}
+
+/// Why a request failed (the guest gets `IOERR`; the log gets this).
+type Failed = String;
+
+/// A guest buffer: address and length.
+type Segment = (GuestAddress, usize);
+
+/// What a chain asks for, after the framing checks.
+struct Request {
+    readable: Vec<Segment>,
+    /// The writable buffers without the status byte.
+    writable: Vec<Segment>,
+    status: GuestAddress,
+}
+
+impl Block {
+    /// Opens (creating it, `create_bytes` long and zero-filled, if it does
+    /// not exist) and locks the image at `path`.
+    pub fn open(path: &Path, create_bytes: u64) -> Result<Block, String> {
+        let shown = path.display();
+        if path.as_os_str().is_empty() {
+            return Err("disk image: empty path".into());
+        }
+        match std::fs::metadata(path) {
+            Ok(meta) if !meta.is_file() => return Err(format!("disk image {shown}: not a regular file")),
+            Ok(_) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                let file = OpenOptions::new()
+                    .write(true)
+                    .create_new(true)
+                    .open(path)
+                    .map_err(|e| format!("cannot create disk image {shown}: {e}"))?;
+                file.set_len(create_bytes).map_err(|e| format!("cannot size disk image {shown}: {e}"))?;
+                log::info!("created disk image {shown} ({} MiB, zero-filled)", create_bytes >> 20);
+            }
+            Err(e) => return Err(format!("disk image {shown}: {e}")),
+        }
+        let file = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .open(path)
+            .map_err(|e| format!("cannot open disk image {shown} for reading and writing: {e}"))?;
+        // SAFETY: flock on a file descriptor we own; it touches no memory.
+        if unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) } != 0 {
+            let e = std::io::Error::last_os_error();
+            return Err(format!("disk image {shown} is in use by another process ({e})"));
+        }
+        Block::new(file).map_err(|e| format!("disk image {shown}: {e}"))
+    }
+
+    /// A device serving `file` (opened for reading and writing).
+    pub fn new(mut file: File) -> Result<Block, String> {
+        let len = file.seek(SeekFrom::End(0)).map_err(|e| format!("cannot find its size: {e}"))?;
+        let capacity = len / VIRTIO_BLK_SECTOR_SIZE;
+        if capacity == 0 {
+            return Err(format!("{len} bytes is smaller than one {VIRTIO_BLK_SECTOR_SIZE}-byte sector"));
+        }
+        if !len.is_multiple_of(VIRTIO_BLK_SECTOR_SIZE) {
+            log::warn!("disk image size {len} is not a multiple of {VIRTIO_BLK_SECTOR_SIZE}; the tail is unused");
+        }
+        Ok(Block { file, capacity, queue_sizes: [VIRTIO_BLK_QUEUE_SIZE], buf: vec![0; CHUNK_BYTES] })
+    }
+
+    /// Capacity in 512-byte sectors.
+    pub fn capacity(&self) -> u64 {
+        self.capacity
+    }
+
+    fn config(&self) -> [u8; CONFIG_BYTES] {
+        let mut config = [0u8; CONFIG_BYTES];
+        config[..8].copy_from_slice(&self.capacity.to_le_bytes());
+        // Header and status take two descriptors of a chain.
+        let seg_max = u32::from(VIRTIO_BLK_QUEUE_SIZE) - 2;
+        config[CONFIG_SEG_MAX..CONFIG_SEG_MAX + 4].copy_from_slice(&seg_max.to_le_bytes());
+        config[CONFIG_BLK_SIZE..CONFIG_BLK_SIZE + 4].copy_from_slice(&(VIRTIO_BLK_SECTOR_SIZE as u32).to_le_bytes());
+        config
+    }
+
+    /// Checks a chain's framing; `Err` carries the status address when
+    /// there is one (then the request fails with `IOERR`).
+    fn frame(descs: &[Descriptor], mem: &GuestMemoryMmap) -> Result<Request, (Option<GuestAddress>, Failed)> {
+        let last = match descs.last() {
+            None => return Err((None, "empty descriptor chain (bad head index?)".into())),
+            Some(d) if d.has_next() => {
+                return Err((None, "descriptor chain loops, is too long or links outside the table".into()))
+            }
+            Some(d) if !d.is_write_only() || d.len() == 0 => {
+                return Err((None, "the last descriptor is not a writable status byte".into()))
+            }
+            Some(d) => *d,
+        };
+        let status = match last.addr().checked_add(u64::from(last.len()) - 1) {
+            Some(a) if mem.check_range(a, 1) => a,
+            _ => {
+                return Err((None, format!("status byte of {:#x}+{} outside guest memory", last.addr().0, last.len())))
+            }
+        };
+        let fail = |why: String| Err((Some(status), why));
+        let split = descs.iter().position(|d| d.is_write_only()).unwrap_or(descs.len());
+        if descs[split..].iter().any(|d| !d.is_write_only()) {
+            return fail("device-readable descriptor after a device-writable one".into());
+        }
+        for d in descs {
+            if !mem.check_range(d.addr(), d.len() as usize) {
+                return fail(format!("buffer {:#x}+{} outside guest memory", d.addr().0, d.len()));
+            }
+        }
+        let readable = descs[..split].iter().map(|d| (d.addr(), d.len() as usize)).collect();
+        let mut writable: Vec<Segment> = descs[split..].iter().map(|d| (d.addr(), d.len() as usize)).collect();
+        if let Some(tail) = writable.last_mut() {
+            tail.1 -= 1;
+        }
+        Ok(Request { readable, writable, status })
+    }
+
+    /// Serves one chain; returns the used length (bytes written to guest
+    /// memory, status included; 0 when the status could not be written).
+    fn execute(&mut self, descs: &[Descriptor], mem: &GuestMemoryMmap) -> u32 {
+        let request = match Self::frame(descs, mem) {
+            Ok(request) => request,
+            Err((status, why)) => {
+                log::error!("virtio-blk: malformed request: {why}");
+                return match status {
+                    Some(status) => Self::finish(mem, status, VIRTIO_BLK_S_IOERR, 0),
+                    None => 0,
+                };
+            }
+        };
+        match self.serve(&request, mem) {
+            Ok((status, written)) => Self::finish(mem, request.status, status, written),
+            Err(why) => {
+                log::error!("virtio-blk: request failed: {why}");
+                Self::finish(mem, request.status, VIRTIO_BLK_S_IOERR, 0)
+            }
+        }
+    }
+
+    /// Writes the status byte; returns the used length.
+    fn finish(mem: &GuestMemoryMmap, status_addr: GuestAddress, status: u32, written: usize) -> u32 {
+        match mem.write_obj(status as u8, status_addr) {
+            Ok(()) => u32::try_from(written + 1).unwrap_or(u32::MAX),
+            Err(e) => {
+                log::error!("virtio-blk: cannot write the status byte: {e}");
+                0
+            }
+        }
+    }
+
+    /// Serves a well-framed request: (status, data bytes written to the guest).
+    fn serve(&mut self, req: &Request, mem: &GuestMemoryMmap) -> Result<(u32, usize), Failed> {
+        let mut header = [0u8; HEADER_BYTES];
+        if total(&req.readable) < HEADER_BYTES {
+            return Err(format!("header of {} bytes (expected {HEADER_BYTES})", total(&req.readable)));
+        }
+        gather(mem, &req.readable, &mut header)?;
+        let kind = u32::from_le_bytes([header[0], header[1], header[2], header[3]]);
+        let mut sector_bytes = [0u8; 8];
+        sector_bytes.copy_from_slice(&header[8..16]);
+        let sector = u64::from_le_bytes(sector_bytes);
+        let readable_data = skip(&req.readable, HEADER_BYTES);
+        let (in_len, out_len) = (total(&req.writable), total(&readable_data));
+        match kind {
+            VIRTIO_BLK_T_IN => {
+                if out_len != 0 {
+                    return Err(format!("read request with {out_len} device-readable data bytes"));
+                }
+                let pos = self.range(sector, in_len)?;
+                self.read_into(mem, &req.writable, pos)?;
+                Ok((VIRTIO_BLK_S_OK, in_len))
+            }
+            VIRTIO_BLK_T_OUT => {
+                if in_len != 0 {
+                    return Err(format!("write request with {in_len} device-writable data bytes"));
+                }
+                let pos = self.range(sector, out_len)?;
+                self.write_from(mem, &readable_data, pos)?;
+                Ok((VIRTIO_BLK_S_OK, 0))
+            }
+            VIRTIO_BLK_T_FLUSH => {
+                self.file.sync_all().map_err(|e| format!("fsync: {e}"))?;
+                Ok((VIRTIO_BLK_S_OK, 0))
+            }
+            VIRTIO_BLK_T_GET_ID => {
+                if out_len != 0 {
+                    return Err(format!("GET_ID with {out_len} device-readable data bytes"));
+                }
+                let mut id = [0u8; VIRTIO_BLK_ID_BYTES as usize];
+                id[..DISK_ID.len()].copy_from_slice(DISK_ID);
+                let n = in_len.min(id.len());
+                scatter(mem, &req.writable, &id[..n])?;
+                Ok((VIRTIO_BLK_S_OK, n))
+            }
+            other => {
+                log::warn!("virtio-blk: unsupported request type {other}");
+                Ok((VIRTIO_BLK_S_UNSUPP, 0))
+            }
+        }
+    }
+
+    /// The byte offset of `len` bytes at `sector`, if whole sectors within
+    /// the capacity.
+    fn range(&self, sector: u64, len: usize) -> Result<u64, Failed> {
+        let sectors = len as u64 / VIRTIO_BLK_SECTOR_SIZE;
+        if !(len as u64).is_multiple_of(VIRTIO_BLK_SECTOR_SIZE) {
+            return Err(format!("transfer of {len} bytes is not a whole number of sectors"));
+        }
+        match sector.checked_add(sectors) {
+            Some(end) if end <= self.capacity => Ok(sector * VIRTIO_BLK_SECTOR_SIZE),
+            _ => Err(format!("sectors {sector}+{sectors} beyond the capacity of {}", self.capacity)),
+        }
+    }
+
+    fn read_into(&mut self, mem: &GuestMemoryMmap, segs: &[Segment], mut pos: u64) -> Result<(), Failed> {
+        for &(addr, len) in segs {
+            let mut done = 0;
+            while done < len {
+                let n = (len - done).min(CHUNK_BYTES);
+                let buf = &mut self.buf[..n];
+                self.file.read_exact_at(buf, pos).map_err(|e| format!("read at byte {pos}: {e}"))?;
+                let at = addr.checked_add(done as u64).ok_or("address overflow")?;
+                mem.write_slice(buf, at).map_err(|e| format!("guest memory at {:#x}: {e}", at.0))?;
+                done += n;
+                pos += n as u64;
+            }
+        }
+        Ok(())
+    }
+
+    fn write_from(&mut self, mem: &GuestMemoryMmap, segs: &[Segment], mut pos: u64) -> Result<(), Failed> {
+        for &(addr, len) in segs {
+            let mut done = 0;
+            while done < len {
+                let n = (len - done).min(CHUNK_BYTES);
+                let buf = &mut self.buf[..n];
+                let at = addr.checked_add(done as u64).ok_or("address overflow")?;
+                mem.read_slice(buf, at).map_err(|e| format!("guest memory at {:#x}: {e}", at.0))?;
+                self.file.write_all_at(buf, pos).map_err(|e| format!("write at byte {pos}: {e}"))?;
+                done += n;
+                pos += n as u64;
+            }
+        }
+        Ok(())
+    }
+}
+
+fn total(segs: &[Segment]) -> usize {
+    segs.iter().map(|s| s.1).sum()
+}
+
+/// `segs` without their first `n` bytes.
+fn skip(segs: &[Segment], mut n: usize) -> Vec<Segment> {
+    let mut rest = Vec::new();
+    for &(addr, len) in segs {
+        if n >= len {
+            n -= len;
+        } else {
+            rest.push((GuestAddress(addr.0 + n as u64), len - n));
+            n = 0;
+        }
+    }
+    rest
+}
+
+/// Fills `out` from the start of `segs` (which hold at least that much).
+fn gather(mem: &GuestMemoryMmap, segs: &[Segment], out: &mut [u8]) -> Result<(), Failed> {
+    let mut done = 0;
+    for &(addr, len) in segs {
+        let n = len.min(out.len() - done);
+        mem.read_slice(&mut out[done..done + n], addr).map_err(|e| format!("guest memory at {:#x}: {e}", addr.0))?;
+        done += n;
+    }
+    Ok(())
+}
+
+/// Writes `data` to the start of `segs` (which hold at least that much).
+fn scatter(mem: &GuestMemoryMmap, segs: &[Segment], data: &[u8]) -> Result<(), Failed> {
+    let mut done = 0;
+    for &(addr, len) in segs {
+        let n = len.min(data.len() - done);
+        mem.write_slice(&data[done..done + n], addr).map_err(|e| format!("guest memory at {:#x}: {e}", addr.0))?;
+        done += n;
+    }
+    Ok(())
+}
+
+impl VirtioDevice for Block {
+    fn device_id(&self) -> u32 {
+        VIRTIO_ID_BLOCK
+    }
+
+    fn features(&self) -> u64 {
+        1 << VIRTIO_F_VERSION_1 | 1 << VIRTIO_BLK_F_FLUSH | 1 << VIRTIO_BLK_F_SEG_MAX | 1 << VIRTIO_BLK_F_BLK_SIZE
+    }
+
+    fn queue_max_sizes(&self) -> &[u16] {
+        &self.queue_sizes
+    }
+
+    fn read_config(&self, offset: u64, data: &mut [u8]) {
+        let config = self.config();
+        for (i, byte) in data.iter_mut().enumerate() {
+            *byte = offset
+                .checked_add(i as u64)
+                .and_then(|o| usize::try_from(o).ok())
+                .and_then(|o| config.get(o).copied())
+                .unwrap_or(0);
+        }
+    }
+
+    fn process_queue(&mut self, _index: usize, queue: &mut Queue, mem: &GuestMemoryMmap) -> Result<bool, QueueFault> {
+        let mut added = false;
+        // The guest is stopped while we run, so the available index cannot
+        // move under us; the bound is defensive.
+        for _ in 0..queue.size() {
+            let chain = match queue.iter(mem) {
+                Ok(mut iter) => match iter.next() {
+                    Some(chain) => chain,
+                    None => return Ok(added),
+                },
+                Err(e) => return Err(QueueFault(e.to_string())),
+            };
+            let head = chain.head_index();
+            let descs: Vec<Descriptor> = chain.collect();
+            let used = self.execute(&descs, mem);
+            match queue.add_used(mem, head, used) {
+                Ok(()) => added = true,
+                Err(e) => log::error!("virtio-blk: request with head {head} dropped: {e}"),
+            }
+        }
+        Ok(added)
+    }
+}
+
+#[cfg(test)]
+#[path = "virtio_blk_tests.rs"]
+mod tests;
