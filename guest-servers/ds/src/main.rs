@@ -1,0 +1,126 @@
+//! DS, the data store (`abi::proto::ds`): a registry of names to an
+//! endpoint and a value, with change notifications.
+//!
+//! RS publishes every service it starts and republishes it after a
+//! restart; clients look names up, or subscribe and learn of changes. The
+//! protocol keeps DS safe from its clients:
+//!
+//! * every reply is a SENDNB: a client waits in SENDREC, so the reply lands
+//!   at once, and a client that does not wait simply loses its reply: DS
+//!   never blocks on anyone;
+//! * a change is announced with a NOTIFY (never blocks, coalesces) and the
+//!   subscriber pulls what changed with CHECK, so DS buffers one bit per
+//!   (subscriber, entry) and no more;
+//! * only RS publishes or deletes names for other endpoints: a process may
+//!   publish only itself, and only over a name that is its own, so no
+//!   client can hijack "vfs".
+//!
+//! DS is started by the kernel, not by RS, but it still answers RS's
+//! heartbeat so RS may watch it.
+#![no_std]
+#![no_main]
+
+mod store;
+
+use abi::notify::is_notification;
+use abi::proto::{self, ds, NAME_LEN};
+use abi::{Endpoint, Error, Message};
+use store::{Name, Store};
+
+rt::main!(run);
+
+fn name_at(msg: &Message, word: usize) -> Name {
+    let mut buf = [0u8; NAME_LEN];
+    buf[..8].copy_from_slice(&msg.payload[word].to_le_bytes());
+    buf[8..].copy_from_slice(&msg.payload[word + 1].to_le_bytes());
+    buf
+}
+
+fn put_raw_name(msg: &mut Message, word: usize, name: &Name) {
+    let mut w = [0u8; 8];
+    w.copy_from_slice(&name[..8]);
+    msg.payload[word] = u64::from_le_bytes(w);
+    w.copy_from_slice(&name[8..]);
+    msg.payload[word + 1] = u64::from_le_bytes(w);
+}
+
+/// NOTIFYs each subscriber in `who`; one that is gone loses its
+/// subscriptions.
+fn notify_all(store: &mut Store, who: &[Endpoint]) {
+    for &ep in who.iter().filter(|e| **e != Endpoint::NONE) {
+        if let Err(Error::DeadSrcDst) = rt::ipc::notify(ep) {
+            store.unsubscribe_all(ep);
+        }
+    }
+}
+
+/// Handles one request; returns the reply.
+fn handle(store: &mut Store, msg: &Message) -> Message {
+    let caller = msg.source;
+    let trusted = Some(caller) == rt::service::rs();
+    match msg.mtype {
+        ds::PUBLISH => {
+            let endpoint = Endpoint(msg.payload[0] as u32);
+            match store.publish(caller, trusted, name_at(msg, 2), endpoint, msg.payload[1]) {
+                Ok(who) => {
+                    notify_all(store, &who);
+                    proto::reply(0)
+                }
+                Err(e) => proto::reply_result(Err(e)),
+            }
+        }
+        ds::LOOKUP => match store.lookup(&name_at(msg, 2)) {
+            Some(e) => Message::with_words(proto::REPLY, &[0, u64::from(e.endpoint.0), e.value]),
+            None => proto::reply_result(Err(Error::NoEntry)),
+        },
+        ds::SUBSCRIBE => match store.subscribe(caller, name_at(msg, 2)) {
+            Ok(pending) => {
+                if pending {
+                    // The subscriber waits for this reply in SENDREC,
+                    // which a notification does not interrupt: the NOTIFY
+                    // stays pending until it next receives.
+                    let _ = rt::ipc::notify(caller);
+                }
+                proto::reply(0)
+            }
+            Err(e) => proto::reply_result(Err(e)),
+        },
+        ds::CHECK => match store.check(caller) {
+            Some(e) => {
+                let mut reply = Message::with_words(proto::REPLY, &[0, u64::from(e.endpoint.0), e.value]);
+                put_raw_name(&mut reply, 4, &e.name);
+                reply
+            }
+            None => proto::reply_result(Err(Error::NoEntry)),
+        },
+        ds::DELETE => match store.delete(caller, trusted, &name_at(msg, 2)) {
+            Ok(who) => {
+                notify_all(store, &who);
+                proto::reply(0)
+            }
+            Err(e) => proto::reply_result(Err(e)),
+        },
+        _ => proto::reply_result(Err(Error::BadRequest)),
+    }
+}
+
+fn run() -> i32 {
+    static mut STORE: Store = Store::new();
+    // SAFETY: the program is single-threaded and this is the only reference
+    // to STORE (kept in a static: the table is too big for comfort on the
+    // 64 KiB stack).
+    let store = unsafe { &mut *(&raw mut STORE) };
+    let mut msg = Message::new(0);
+    loop {
+        if rt::ipc::receive(Endpoint::ANY, &mut msg).is_err() {
+            continue;
+        }
+        if is_notification(&msg) {
+            rt::service::handle_heartbeat(&msg);
+            continue;
+        }
+        let reply = handle(store, &msg);
+        // A client that is not waiting for its reply loses it.
+        let _ = rt::ipc::send_nonblocking(msg.source, &reply);
+    }
+}

@@ -1,0 +1,226 @@
+//! The data store's state: the entries and the subscribers, with no IPC.
+//!
+//! Why a pending-change bitmap per subscriber instead of a queue of change
+//! messages: DS must never block on a client and must not let a client
+//! make it buffer without bound (MINIX 3's rule against resource
+//! exhaustion). A subscriber that never calls CHECK costs one `u64`; a
+//! change to an entry sets one bit, however often it happens; the
+//! subscriber learns the entry's *current* state when it checks.
+//!
+//! A deleted entry stays in its slot as a tombstone (endpoint `NONE`) while
+//! some subscriber still has its bit set, so the subscriber can learn the
+//! name that went away; the slot is reused only when nobody is left to tell.
+
+use abi::proto::{ds, NAME_LEN};
+use abi::{Endpoint, Error};
+
+/// A name as stored: NUL-padded bytes.
+pub type Name = [u8; NAME_LEN];
+
+/// The pattern that matches every name.
+pub const WILDCARD: Name = *b"*\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0";
+
+/// One name.
+#[derive(Clone, Copy)]
+pub struct Entry {
+    pub name: Name,
+    /// `Endpoint::NONE` while a tombstone.
+    pub endpoint: Endpoint,
+    pub value: u64,
+    /// False for a tombstone (deleted, still to be reported).
+    pub live: bool,
+}
+
+/// One subscription: `endpoint` watches names matching `pattern`.
+#[derive(Clone, Copy)]
+pub struct Subscriber {
+    pub endpoint: Endpoint,
+    pub pattern: Name,
+    /// Bit `i`: entry slot `i` changed since this subscriber last checked it.
+    pub pending: u64,
+}
+
+const _: () = assert!(ds::MAX_ENTRIES <= 64, "pending bitmaps are one u64");
+
+/// The whole store.
+pub struct Store {
+    entries: [Option<Entry>; ds::MAX_ENTRIES],
+    subscribers: [Option<Subscriber>; ds::MAX_SUBSCRIBERS],
+}
+
+fn matches(pattern: &Name, name: &Name) -> bool {
+    *pattern == WILDCARD || pattern == name
+}
+
+impl Store {
+    /// An empty store.
+    pub const fn new() -> Store {
+        Store { entries: [None; ds::MAX_ENTRIES], subscribers: [None; ds::MAX_SUBSCRIBERS] }
+    }
+
+    fn slot_of(&self, name: &Name) -> Option<usize> {
+        self.entries.iter().position(|e| matches!(e, Some(e) if e.live && e.name == *name))
+    }
+
+    fn reported_by_all(&self, slot: usize) -> bool {
+        self.subscribers.iter().flatten().all(|s| s.pending & 1 << slot == 0)
+    }
+
+    /// A slot for a new entry: an empty one, else a tombstone nobody still
+    /// has to learn about, else the oldest-numbered tombstone (its pending
+    /// bits are dropped: the table is full of deletions nobody checked).
+    fn free_slot(&mut self) -> Option<usize> {
+        if let Some(i) = self.entries.iter().position(Option::is_none) {
+            return Some(i);
+        }
+        let tombstone = |e: &Option<Entry>| matches!(e, Some(e) if !e.live);
+        if let Some(i) = (0..ds::MAX_ENTRIES).find(|&i| tombstone(&self.entries[i]) && self.reported_by_all(i)) {
+            return Some(i);
+        }
+        let i = self.entries.iter().position(tombstone)?;
+        for s in self.subscribers.iter_mut().flatten() {
+            s.pending &= !(1 << i);
+        }
+        Some(i)
+    }
+
+    /// Marks slot `slot` changed for every matching subscriber; returns the
+    /// subscribers to notify (`Endpoint::NONE` holes).
+    fn changed(&mut self, slot: usize) -> [Endpoint; ds::MAX_SUBSCRIBERS] {
+        let mut out = [Endpoint::NONE; ds::MAX_SUBSCRIBERS];
+        let Some(entry) = self.entries[slot] else { return out };
+        for (i, s) in self.subscribers.iter_mut().enumerate() {
+            if let Some(s) = s.as_mut().filter(|s| matches(&s.pattern, &entry.name)) {
+                s.pending |= 1 << slot;
+                out[i] = s.endpoint;
+            }
+        }
+        out
+    }
+
+    /// Publishes `name` → (`endpoint`, `value`), replacing an existing
+    /// entry. `trusted` (the caller is RS) may publish anything; others only
+    /// their own endpoint and only over an entry that is theirs. Returns the
+    /// subscribers to notify.
+    pub fn publish(
+        &mut self,
+        caller: Endpoint,
+        trusted: bool,
+        name: Name,
+        endpoint: Endpoint,
+        value: u64,
+    ) -> Result<[Endpoint; ds::MAX_SUBSCRIBERS], Error> {
+        if name[0] == 0 || name == WILDCARD {
+            return Err(Error::Invalid);
+        }
+        if !trusted && endpoint != caller {
+            return Err(Error::Perm);
+        }
+        let slot = match self.slot_of(&name) {
+            Some(i) => {
+                if !trusted && self.entries[i].is_some_and(|e| e.endpoint != caller) {
+                    return Err(Error::Perm);
+                }
+                i
+            }
+            None => self.free_slot().ok_or(Error::TooMany)?,
+        };
+        self.entries[slot] = Some(Entry { name, endpoint, value, live: true });
+        Ok(self.changed(slot))
+    }
+
+    /// The live entry `name`.
+    pub fn lookup(&self, name: &Name) -> Option<Entry> {
+        self.slot_of(name).and_then(|i| self.entries[i])
+    }
+
+    /// Deletes `name` (RS, or the endpoint it names). Returns the
+    /// subscribers to notify.
+    pub fn delete(
+        &mut self,
+        caller: Endpoint,
+        trusted: bool,
+        name: &Name,
+    ) -> Result<[Endpoint; ds::MAX_SUBSCRIBERS], Error> {
+        let slot = self.slot_of(name).ok_or(Error::NoEntry)?;
+        let entry = self.entries[slot].as_mut().ok_or(Error::NoEntry)?;
+        if !trusted && entry.endpoint != caller {
+            return Err(Error::Perm);
+        }
+        entry.live = false;
+        entry.endpoint = Endpoint::NONE;
+        entry.value = 0;
+        let notify = self.changed(slot);
+        if self.reported_by_all(slot) {
+            self.entries[slot] = None;
+        }
+        Ok(notify)
+    }
+
+    /// Subscribes `endpoint` to `pattern`. Entries that already match are
+    /// marked pending at once, so a subscriber never misses the state that
+    /// existed before it subscribed. Returns whether anything is pending.
+    pub fn subscribe(&mut self, endpoint: Endpoint, pattern: Name) -> Result<bool, Error> {
+        if pattern[0] == 0 {
+            return Err(Error::Invalid);
+        }
+        let index = match self
+            .subscribers
+            .iter()
+            .position(|s| matches!(s, Some(s) if s.endpoint == endpoint && s.pattern == pattern))
+        {
+            Some(i) => i,
+            None => {
+                let i = self.subscribers.iter().position(Option::is_none).ok_or(Error::TooMany)?;
+                self.subscribers[i] = Some(Subscriber { endpoint, pattern, pending: 0 });
+                i
+            }
+        };
+        let mut pending = 0;
+        for (slot, e) in self.entries.iter().enumerate() {
+            if matches!(e, Some(e) if e.live && matches(&pattern, &e.name)) {
+                pending |= 1 << slot;
+            }
+        }
+        let s = self.subscribers[index].as_mut().ok_or(Error::TooMany)?;
+        s.pending |= pending;
+        Ok(s.pending != 0)
+    }
+
+    /// The next changed entry for `endpoint` (over all its subscriptions);
+    /// clears its bit. A tombstone everyone has now seen is freed.
+    pub fn check(&mut self, endpoint: Endpoint) -> Option<Entry> {
+        loop {
+            let mine = || self.subscribers.iter().flatten().filter(|s| s.endpoint == endpoint);
+            let pending = mine().fold(0u64, |bits, s| bits | s.pending);
+            if pending == 0 {
+                return None;
+            }
+            let slot = pending.trailing_zeros() as usize;
+            for s in self.subscribers.iter_mut().flatten().filter(|s| s.endpoint == endpoint) {
+                s.pending &= !(1 << slot);
+            }
+            let entry = self.entries[slot];
+            if matches!(entry, Some(e) if !e.live) && self.reported_by_all(slot) {
+                self.entries[slot] = None;
+            }
+            if entry.is_some() {
+                return entry;
+            }
+        }
+    }
+
+    /// Drops every subscription of `endpoint` (it died).
+    pub fn unsubscribe_all(&mut self, endpoint: Endpoint) {
+        for s in self.subscribers.iter_mut() {
+            if matches!(s, Some(x) if x.endpoint == endpoint) {
+                *s = None;
+            }
+        }
+        for slot in 0..ds::MAX_ENTRIES {
+            if matches!(self.entries[slot], Some(e) if !e.live) && self.reported_by_all(slot) {
+                self.entries[slot] = None;
+            }
+        }
+    }
+}

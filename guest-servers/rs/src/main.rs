@@ -1,0 +1,111 @@
+//! RS, the reincarnation server (`abi::proto::rs`).
+//!
+//! The kernel starts RS and DS; RS starts every program of the boot image
+//! marked as a service (`FLAG_SERVICE`), in image order, publishes each in
+//! DS, and from then on keeps them alive: it restarts a service that
+//! exits, crashes or is killed (`services`), kills and restarts one that
+//! stops answering its heartbeat (`heartbeat`), and serves LIST, RESTART,
+//! STOP and START (`requests`). All its deadlines share the one kernel
+//! alarm (`timers`).
+//!
+//! RS only ever blocks in RECEIVE and in its SENDRECs to DS and the
+//! kernel, both trusted; clients get SENDNB replies and services get
+//! NOTIFYs, so no service or client can stall it. Each lifecycle event is
+//! one line on the kernel console, starting `rs: `.
+#![no_std]
+#![no_main]
+
+mod heartbeat;
+mod registry;
+mod requests;
+mod services;
+mod timers;
+
+use abi::notify::is_notification;
+use abi::syscall::{NOTIFY_ALARM, NOTIFY_ALARM_WORD, NOTIFY_CHILD_EXITED, NOTIFY_CHILD_WORD};
+use abi::{Endpoint, Message};
+use services::{Service, MAX_SERVICES};
+use timers::{Kind, Timers};
+
+rt::main!(run);
+
+/// All of RS's state.
+pub struct Rs {
+    services: [Service; MAX_SERVICES],
+    /// How many entries of `services` are used.
+    count: usize,
+    timers: Timers,
+}
+
+const NO_SERVICE: Service = Service {
+    name: "",
+    program: 0,
+    endpoint: Endpoint::NONE,
+    state: abi::proto::rs::STATE_STOPPED,
+    restarts: 0,
+    started_at: 0,
+    quick_deaths: 0,
+    hold: false,
+    period: 0,
+    last_ping: 0,
+    last_answer: 0,
+};
+
+impl Rs {
+    /// One message received at `now`.
+    fn handle(&mut self, msg: &Message, now: u64) {
+        if !is_notification(msg) {
+            let reply = self.request(msg, now);
+            // An untrusted caller that is not waiting loses its reply.
+            let _ = rt::ipc::send_nonblocking(msg.source, &reply);
+            return;
+        }
+        if msg.source != Endpoint::SYSTEM {
+            self.heartbeat_answer(msg.source);
+            return;
+        }
+        if msg.payload[NOTIFY_ALARM_WORD] & NOTIFY_ALARM != 0 {
+            self.timers.alarm_fired();
+        }
+        if msg.payload[NOTIFY_CHILD_WORD] & NOTIFY_CHILD_EXITED != 0 {
+            self.reap_children(now);
+        }
+    }
+
+    /// Runs every timer that expired by `now`.
+    fn run_timers(&mut self, now: u64) {
+        while let Some((i, kind)) = self.timers.pop_expired(now) {
+            match kind {
+                Kind::Heartbeat => self.heartbeat_due(i, now),
+                // Only a service still waiting for its backed-off start
+                // (a request may have started or stopped it meanwhile).
+                Kind::Restart if self.services[i].state == abi::proto::rs::STATE_RESTARTING => {
+                    let _ = self.start(i, now);
+                }
+                Kind::Restart => {}
+            }
+        }
+    }
+}
+
+fn run() -> i32 {
+    static mut RS: Rs = Rs { services: [NO_SERVICE; MAX_SERVICES], count: 0, timers: Timers::new() };
+    // SAFETY: the program is single-threaded and this is the only reference
+    // to RS (a static: the tables would crowd the 64 KiB stack).
+    let rs = unsafe { &mut *(&raw mut RS) };
+    rs.load_services();
+    let now = rt::sys::uptime();
+    rt::println!("rs: {} services, tick {} Hz", rs.count, timers::hz());
+    rs.start_all(now);
+    rs.timers.rearm(now);
+    let mut msg = Message::new(0);
+    loop {
+        if rt::ipc::receive(Endpoint::ANY, &mut msg).is_err() {
+            continue;
+        }
+        let now = rt::sys::uptime();
+        rs.handle(&msg, now);
+        rs.run_timers(now);
+        rs.timers.rearm(now);
+    }
+}
