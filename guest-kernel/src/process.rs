@@ -287,6 +287,12 @@ impl System {
     }
 }
 
+/// True when a message at `addr` does not cross a page boundary.
+#[inline(always)]
+fn within_one_page(addr: u64) -> bool {
+    addr & (PAGE_SIZE - 1) <= PAGE_SIZE - size_of::<Message>() as u64
+}
+
 /// kernel-core's view of user memory: page-table walks over the identity
 /// map.
 pub struct Memory<'a> {
@@ -361,19 +367,44 @@ impl Memory<'_> {
 }
 
 impl UserMemory for Memory<'_> {
+    // Messages almost always lie within one page (they are aligned
+    // variables), so the IPC path translates once and moves eight words;
+    // only a message straddling a page takes the general copy.
+
+    #[inline]
     fn read_message(&mut self, slot: usize, addr: u64) -> Result<Message, Error> {
+        if within_one_page(addr) {
+            let phys = self.arch[slot].space.translate(addr, false).ok_or(Error::Fault)?;
+            // SAFETY: the 64 bytes at `phys` lie in one mapped user page
+            // (checked above), identity-mapped for the kernel; any bit
+            // pattern is a valid Message.
+            return Ok(unsafe { core::ptr::read_unaligned(phys as *const Message) });
+        }
         let mut msg = Message::default();
         self.copy(slot, addr, (&raw mut msg).cast(), size_of::<Message>(), false)?;
         Ok(msg)
     }
 
+    #[inline]
     fn write_message(&mut self, slot: usize, addr: u64, msg: &Message) -> Result<(), Error> {
+        if within_one_page(addr) {
+            let phys = self.arch[slot].space.translate_write(self.frames, addr).ok_or(Error::Fault)?;
+            // SAFETY: the 64 bytes at `phys` lie in one user page mapped
+            // writable for this process alone (COW broken above),
+            // identity-mapped for the kernel.
+            unsafe { core::ptr::write_unaligned(phys as *mut Message, *msg) };
+            return Ok(());
+        }
         let mut copy = *msg;
         self.copy(slot, addr, (&raw mut copy).cast(), size_of::<Message>(), true)
     }
 
     fn check_message(&mut self, slot: usize, addr: u64, write: bool) -> Result<(), Error> {
         let space = self.arch[slot].space;
+        if within_one_page(addr) {
+            let phys = if write { space.translate_write(self.frames, addr) } else { space.translate(addr, false) };
+            return phys.map(|_| ()).ok_or(Error::Fault);
+        }
         let last = addr.checked_add(size_of::<Message>() as u64 - 1).ok_or(Error::Fault)?;
         if write {
             space.translate_write(self.frames, addr).ok_or(Error::Fault)?;

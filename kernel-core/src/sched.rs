@@ -4,12 +4,17 @@
 use crate::proc::Proc;
 use crate::{NR_PRIORITIES, NR_PROCS};
 
-/// Heads and tails of the per-priority ready FIFOs.
+/// Heads and tails of the per-priority ready FIFOs, and a bitmap of the
+/// non-empty ones so that picking the next process is one bit scan instead
+/// of a walk over every priority (kernel instructions are expensive).
 #[derive(Clone, Copy, Debug)]
 pub struct RunQueues {
     heads: [Option<u16>; NR_PRIORITIES],
     tails: [Option<u16>; NR_PRIORITIES],
+    nonempty: u32,
 }
+
+const _: () = assert!(NR_PRIORITIES <= 32);
 
 impl Default for RunQueues {
     fn default() -> Self {
@@ -20,12 +25,16 @@ impl Default for RunQueues {
 impl RunQueues {
     /// Empty queues.
     pub const fn new() -> RunQueues {
-        RunQueues { heads: [None; NR_PRIORITIES], tails: [None; NR_PRIORITIES] }
+        RunQueues { heads: [None; NR_PRIORITIES], tails: [None; NR_PRIORITIES], nonempty: 0 }
     }
 
     /// The first process of the highest non-empty priority.
+    #[inline]
     pub fn first(&self) -> Option<usize> {
-        self.heads.iter().find_map(|h| h.map(usize::from))
+        if self.nonempty == 0 {
+            return None;
+        }
+        self.heads[self.nonempty.trailing_zeros() as usize].map(usize::from)
     }
 
     /// Appends `slot` to its priority's queue (no-op if queued).
@@ -41,6 +50,7 @@ impl RunQueues {
             None => self.heads[q] = Some(slot as u16),
         }
         self.tails[q] = Some(slot as u16);
+        self.nonempty |= 1 << q;
     }
 
     /// Removes `slot` from its queue (no-op if not queued).
@@ -60,6 +70,9 @@ impl RunQueues {
                 }
                 if self.tails[q] == Some(c) {
                     self.tails[q] = prev;
+                }
+                if self.heads[q].is_none() {
+                    self.nonempty &= !(1 << q);
                 }
                 break;
             }
