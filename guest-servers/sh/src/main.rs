@@ -3,7 +3,7 @@
 //! `sh FILE` runs a script.
 //!
 //! The language is parsed by the library half of this crate
-//! (`sh::parse`, unit-tested on the host); this half runs it the Unix way:
+//! (`shell_syntax::parse`, unit-tested on the host); this half runs it the Unix way:
 //! every external command is a `fork` whose child rearranges its
 //! descriptors (pipes, redirections) and `exec`s the program, and the shell
 //! `wait`s for every process of a pipeline. A bare name means `/bin/NAME`;

@@ -8,7 +8,7 @@ use alloc::string::String;
 use alloc::vec::Vec;
 use rt::errln;
 use rt::vfs::{STDIN, STDOUT};
-use sh::parse::{self, AndOr, Command, Connector, Pipeline, RedirectKind};
+use shell_syntax::parse::{self, AndOr, Command, Connector, Pipeline, RedirectKind};
 
 /// Status of a command that could not be run (not found, fork failed).
 pub const STATUS_NOT_FOUND: i32 = 127;
