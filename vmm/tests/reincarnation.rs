@@ -153,6 +153,12 @@ fn list_restart_stop_and_start_do_what_they_say() {
     let start = line("workload: start steady: ");
     assert_eq!(lines[start], "workload: start steady: Ok(0) then Err(Exists), state running");
     assert!(line("rs: stopped steady (ep ") < line("rs: starting steady at "));
+    // DS told the subscriber about every change, deletion included.
+    let seen = format!("workload: ds saw steady as {} -> {} -> NONE -> ", eps[0], eps[1]);
+    assert!(lines[line("workload: ds saw steady as ")].starts_with(&seen), "{all}");
+    let permissions =
+        "workload: ds permissions: hijack Err(Perm), forge Err(Perm), delete Err(Perm); own name Ok(0) Ok(true) Ok(0)";
+    assert_eq!(lines[line("workload: ds permissions: ")], permissions);
     assert_eq!(lines[line("workload: nosuch: ")], "workload: nosuch: [Err(NoEntry), Err(NoEntry), Err(NoEntry)]");
     // STOP ends the crash loop for good.
     let stopped = line("rs: stopped crashy ");

@@ -9,19 +9,27 @@
 
 /// Publish: `payload[0]` = endpoint, `[1]` = value, name in words 2-3.
 /// Only RS may publish a name for another endpoint; any process may publish
-/// a name for itself. Replaces an existing entry. Reply: 0.
+/// a name for itself. Replaces an existing entry; an entry naming another
+/// endpoint only RS may replace. RS publishes each service at every start
+/// with value = its restart count. Reply: 0, `Perm` (not allowed),
+/// `Invalid` (empty name or `"*"`), or `TooMany` (table full).
 pub const PUBLISH: u32 = 0x100;
 /// Lookup: name in words 2-3. Reply: `[0, endpoint, value]`, or `NoEntry`.
 pub const LOOKUP: u32 = 0x101;
 /// Subscribe: name in words 2-3 (`"*"` for every name). DS NOTIFYs the
 /// subscriber whenever a matching entry is published or deleted; the
-/// subscriber then calls [`CHECK`]. Reply: 0, or `TooMany`.
+/// subscriber then calls [`CHECK`]. Entries that already match are
+/// reported too (at once), so subscribing never misses the current state.
+/// A subscriber that has died loses its subscriptions. Reply: 0, or
+/// `TooMany`.
 pub const SUBSCRIBE: u32 = 0x102;
-/// Check: the next changed entry for this subscriber. Reply: `[0, endpoint,
-/// value, name (words 4-5)]` (endpoint `Endpoint::NONE` when deleted), or
-/// `NoEntry` when nothing more changed.
+/// Check: the next changed entry for this subscriber (its current state:
+/// several changes to one entry between two checks are reported once).
+/// Reply: `[0, endpoint, value, name (words 4-5)]` (endpoint
+/// `Endpoint::NONE` when deleted), or `NoEntry` when nothing more changed.
 pub const CHECK: u32 = 0x103;
-/// Delete: name in words 2-3 (RS, or the owner). Reply: 0 or `NoEntry`.
+/// Delete: name in words 2-3 (RS, or the endpoint the entry names). Reply:
+/// 0, `NoEntry`, or `Perm`.
 pub const DELETE: u32 = 0x104;
 
 /// Most names DS holds.

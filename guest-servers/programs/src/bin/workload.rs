@@ -7,9 +7,11 @@
 #![no_std]
 #![no_main]
 
+use abi::notify::is_notification;
 use abi::proto::{self, ds, rs, NAME_LEN};
 use abi::syscall::{NOTIFY_ALARM, NOTIFY_ALARM_WORD};
 use abi::{Endpoint, Error, Message};
+use core::sync::atomic::{AtomicBool, Ordering};
 
 rt::main!(run);
 
@@ -28,14 +30,19 @@ fn sleep_ms(ms: u64) {
     }
     let mut msg = Message::new(0);
     loop {
-        let alarm = rt::ipc::receive(Endpoint::ANY, &mut msg).is_ok()
-            && msg.source == Endpoint::SYSTEM
-            && msg.payload[NOTIFY_ALARM_WORD] & NOTIFY_ALARM != 0;
-        if alarm {
+        if rt::ipc::receive(Endpoint::ANY, &mut msg).is_err() || !is_notification(&msg) {
+            continue;
+        }
+        if Ok(msg.source) == rt::names::ds() {
+            DS_NOTIFIED.store(true, Ordering::Relaxed);
+        } else if msg.source == Endpoint::SYSTEM && msg.payload[NOTIFY_ALARM_WORD] & NOTIFY_ALARM != 0 {
             return;
         }
     }
 }
+
+/// A DS notification arrived while sleeping.
+static DS_NOTIFIED: AtomicBool = AtomicBool::new(false);
 
 /// One service as RS lists it.
 #[derive(Clone, Copy, Debug)]
@@ -93,6 +100,53 @@ fn ds_lookup(name: &str) -> Result<Endpoint, Error> {
     Ok(Endpoint(msg.payload[1] as u32))
 }
 
+fn ds_call(msg: &mut Message) -> Result<u64, Error> {
+    rt::ipc::sendrec(rt::names::ds()?, msg)?;
+    proto::result_of(msg)
+}
+
+fn ds_named(mtype: u32, name: &str, words: &[u64]) -> Result<u64, Error> {
+    let mut msg = Message::with_words(mtype, words);
+    proto::put_name(&mut msg, 2, name);
+    ds_call(&mut msg)
+}
+
+/// DS CHECK: the next changed (name, endpoint) for us.
+fn ds_check() -> Result<([u8; NAME_LEN], Endpoint), Error> {
+    let mut msg = Message::new(ds::CHECK);
+    ds_call(&mut msg)?;
+    let mut buf = [0u8; NAME_LEN];
+    let len = proto::get_name(&msg, 4, &mut buf).len();
+    let mut name = [0u8; NAME_LEN];
+    name[..len].copy_from_slice(&buf[..len]);
+    Ok((name, Endpoint(msg.payload[1] as u32)))
+}
+
+/// Waits for DS's change notification, then CHECKs: steady's endpoint
+/// (`NONE` when deleted). Nothing else may be pending afterwards.
+fn ds_changed(c: &mut Checks, after: &str) -> Endpoint {
+    let mut msg = Message::new(0);
+    let notified = if DS_NOTIFIED.swap(false, Ordering::Relaxed) {
+        Ok(())
+    } else {
+        rt::names::ds().and_then(|ds| rt::ipc::receive(ds, &mut msg))
+    };
+    c.check(notified.is_ok(), format_args!("DS notification after {}: {:?}", after, notified));
+    let change = ds_check();
+    let mut steady = [0u8; NAME_LEN];
+    steady[..6].copy_from_slice(b"steady");
+    let ep = match change {
+        Ok((name, ep)) if name == steady => ep,
+        other => {
+            c.check(false, format_args!("DS CHECK after {}: {:?}", after, other.map(|(_, ep)| ep)));
+            Endpoint::NONE
+        }
+    };
+    let rest = ds_check();
+    c.check(rest.is_err_and(|e| e == Error::NoEntry), format_args!("one change after {}", after));
+    ep
+}
+
 struct Checks {
     failed: u32,
 }
@@ -122,6 +176,12 @@ fn work(total_ms: u64) {
 }
 
 fn semantics(c: &mut Checks) {
+    // Subscribing reports the entry that exists already.
+    let subscribed = ds_named(ds::SUBSCRIBE, "steady", &[]);
+    c.check(subscribed == Ok(0), format_args!("SUBSCRIBE steady: {:?}", subscribed));
+    let mut seen = [Endpoint::NONE; 4];
+    seen[0] = ds_changed(c, "subscribing");
+
     // RESTART: a new incarnation, one more restart, republished in DS.
     let before = listed("steady");
     c.check(control(rs::RESTART, "steady") == Ok(0), format_args!("RESTART steady"));
@@ -140,6 +200,8 @@ fn semantics(c: &mut Checks) {
             a.restarts,
             in_ds
         );
+        seen[1] = ds_changed(c, "RESTART");
+        c.check(seen[0] == b.endpoint && seen[1] == a.endpoint, format_args!("DS changes {:?}", seen));
     } else {
         c.check(false, format_args!("steady listed"));
     }
@@ -153,6 +215,8 @@ fn semantics(c: &mut Checks) {
     c.check(ok, format_args!("steady stopped: {:?}", stopped));
     c.check(in_ds == Err(Error::NoEntry), format_args!("steady gone from DS: {:?}", in_ds));
     rt::println!("workload: stop steady: state {}, DS {:?}", rs::state_name(stopped.map_or(0, |l| l.state)), in_ds);
+    seen[2] = ds_changed(c, "STOP");
+    c.check(seen[2] == Endpoint::NONE, format_args!("DS reports the deletion: {:?}", seen[2]));
 
     // START: running again; a second START finds it running.
     let first = control(rs::START, "steady");
@@ -168,6 +232,35 @@ fn semantics(c: &mut Checks) {
         first,
         second,
         rs::state_name(started.map_or(0, |l| l.state))
+    );
+
+    seen[3] = ds_changed(c, "START");
+    c.check(Some(seen[3]) == started.map(|l| l.endpoint), format_args!("DS reports the start: {:?}", seen[3]));
+    rt::println!("workload: ds saw steady as {} -> {} -> {} -> {}", seen[0], seen[1], seen[2], seen[3]);
+
+    // Only RS publishes or deletes for others; anyone may publish itself.
+    let me = rt::kip::endpoint_of("workload").unwrap_or(Endpoint::NONE);
+    let hijack = ds_named(ds::PUBLISH, "steady", &[u64::from(me.0), 0]);
+    let forge = ds_named(ds::PUBLISH, "fake", &[u64::from(seen[3].0), 0]);
+    let unpublish = ds_named(ds::DELETE, "steady", &[]);
+    let own = ds_named(ds::PUBLISH, "workload", &[u64::from(me.0), 7]);
+    let found = ds_lookup("workload");
+    let gone = ds_named(ds::DELETE, "workload", &[]);
+    c.check(hijack == Err(Error::Perm), format_args!("PUBLISH over steady: {:?}", hijack));
+    c.check(forge == Err(Error::Perm), format_args!("PUBLISH for steady's endpoint: {:?}", forge));
+    c.check(unpublish == Err(Error::Perm), format_args!("DELETE steady: {:?}", unpublish));
+    c.check(
+        own == Ok(0) && found == Ok(me) && gone == Ok(0),
+        format_args!("own name: {:?} {:?} {:?}", own, found, gone),
+    );
+    rt::println!(
+        "workload: ds permissions: hijack {:?}, forge {:?}, delete {:?}; own name {:?} {:?} {:?}",
+        hijack,
+        forge,
+        unpublish,
+        own,
+        found.map(|ep| ep == me),
+        gone
     );
 
     // Unknown names.
