@@ -98,6 +98,29 @@ pub const MARK_IPC_SENDA_START: u32 = 26;
 /// `ipcbench` phase 5 end.
 pub const MARK_IPC_SENDA_END: u32 = 27;
 
+/// Bench mark id init writes just before it execs the shell: the end of
+/// boot ("boot to shell prompt") and the start of the command in `viv
+/// count` and `viv trace`.
+pub const MARK_COMMAND_START: u32 = 3;
+
+/// Trace doorbell port: a 32-bit write (any value) asks the VMM to drain
+/// the IPC trace ring now (`abi::trace`, lossless mode, ring full). The VMM
+/// consumes every record before the guest resumes. Other hosts ignore it
+/// (the kernel traces only when the VMM described a ring).
+pub const PORT_TRACE_DOORBELL: u16 = 0x701;
+
+/// Kernel command-line key describing the IPC trace ring:
+/// `viv.trace=0xADDR,0xSIZE` (guest-physical, page-aligned, reserved in
+/// the memory map). Absent (QEMU, or `viv` without tracing): tracing off.
+pub const CMDLINE_TRACE_KEY: &str = "viv.trace";
+
+/// Parses a `viv.trace` value: `(address, size)`.
+pub fn parse_trace_value(value: &str) -> Option<(u64, u64)> {
+    let (addr, size) = value.split_once(',')?;
+    let hex = |s: &str| u64::from_str_radix(s.strip_prefix("0x")?, 16).ok();
+    Some((hex(addr)?, hex(size)?))
+}
+
 /// Largest status a guest may power off with; larger values are clamped so
 /// they cannot be mistaken for the statuses below.
 pub const GUEST_STATUS_MAX: u32 = 119;
@@ -129,9 +152,23 @@ pub const CMDLINE_ENTRY_KEY: &str = "viv.entry";
 /// so the kernel need not zero fresh frames.
 pub const CMDLINE_MEMZERO_KEY: &str = "viv.memzero";
 
-/// Finds `key=value` in a space-separated command line.
+/// Separates the kernel's own command line from a shell command for init:
+/// everything after the first occurrence is the command (`viv exec "CMD"`
+/// appends ` -- CMD`; init runs `sh -c CMD` and powers off with its
+/// status). Keys ([`cmdline_value`]) are only read before it, so the
+/// command's words are never mistaken for them.
+pub const CMDLINE_COMMAND_SEPARATOR: &str = " -- ";
+
+/// The command after [`CMDLINE_COMMAND_SEPARATOR`], if there is one.
+pub fn cmdline_command(cmdline: &str) -> Option<&str> {
+    cmdline.split_once(CMDLINE_COMMAND_SEPARATOR).map(|(_, command)| command)
+}
+
+/// Finds `key=value` in a space-separated command line (before the
+/// command, see [`CMDLINE_COMMAND_SEPARATOR`]).
 pub fn cmdline_value<'a>(cmdline: &'a str, key: &str) -> Option<&'a str> {
-    cmdline.split_ascii_whitespace().rev().find_map(|word| {
+    let keys = cmdline.split_once(CMDLINE_COMMAND_SEPARATOR).map_or(cmdline, |(keys, _)| keys);
+    keys.split_ascii_whitespace().rev().find_map(|word| {
         let (k, v) = word.split_once('=')?;
         (k == key).then_some(v)
     })
@@ -148,5 +185,21 @@ mod tests {
         assert_eq!(cmdline_value(line, "pingpong.rounds"), Some("7"));
         assert_eq!(cmdline_value(line, "missing"), None);
         assert_eq!(cmdline_value(line, "console"), Some("ttyS0"));
+    }
+
+    #[test]
+    fn the_command_follows_the_first_separator_and_hides_no_keys() {
+        let line = "viv.entry=trap -- X=1 viv.entry=syscall && echo -- a";
+        assert_eq!(cmdline_command(line), Some("X=1 viv.entry=syscall && echo -- a"));
+        assert_eq!(cmdline_value(line, "viv.entry"), Some("trap"));
+        assert_eq!(cmdline_value(line, "X"), None);
+        assert_eq!(cmdline_command("viv.entry=trap"), None);
+    }
+
+    #[test]
+    fn trace_values_parse() {
+        assert_eq!(parse_trace_value("0x7c00000,0x400000"), Some((0x7c0_0000, 0x40_0000)));
+        assert_eq!(parse_trace_value("0x10"), None);
+        assert_eq!(parse_trace_value("16,0x10"), None);
     }
 }

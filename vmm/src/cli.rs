@@ -38,9 +38,17 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Boot an image and attach the console (stdin to the guest's serial
-    /// port, its output to stdout) until the guest powers off.
+    /// port, its output to stdout) until the guest powers off. On a
+    /// terminal, keys go to the guest one by one (raw mode; ^C and ^D are
+    /// the guest's); type ^] (Ctrl-]) to stop the VM at once (exit status 0).
     #[command(after_help = EXIT_STATUS_HELP)]
     Run(RunArgs),
+    /// Boot an image (default: system) and run one shell command in it:
+    /// init runs `sh -c CMD` and powers off with its exit status, which
+    /// becomes viv's. The guest's console output goes to stdout; stdin is
+    /// forwarded as for `run` (^] stops the VM on a terminal).
+    #[command(after_help = EXIT_STATUS_HELP)]
+    Exec(ExecArgs),
     /// List the boot images embedded in viv, with their programs.
     #[command(after_help = EXIT_STATUS_HELP)]
     Images,
@@ -110,6 +118,33 @@ pub struct RunArgs {
     pub disk: Option<PathBuf>,
 }
 
+/// Default `--timeout` of `viv exec`, in seconds.
+pub const EXEC_DEFAULT_TIMEOUT: &str = "120";
+
+/// `viv exec`.
+#[derive(Debug, Args)]
+pub struct ExecArgs {
+    /// Boot image to run (see `viv images`); its init must run the command.
+    #[arg(long, default_value = vmm::DEFAULT_IMAGE, value_name = "NAME")]
+    pub image: String,
+    /// Stop the guest after this many seconds and exit with status 124.
+    #[arg(long, value_name = "SECS", value_parser = parse_seconds, default_value = EXEC_DEFAULT_TIMEOUT)]
+    pub timeout: Duration,
+    /// Guest memory in MiB (4 to 1024).
+    #[arg(long, value_name = "MIB", default_value_t = vmm::config::DEFAULT_MEMORY_MIB)]
+    pub memory: u64,
+    /// System-call entry passed to the kernel as viv.entry=...
+    #[arg(long, value_enum, default_value_t = EntryArg::Auto)]
+    pub syscall_entry: EntryArg,
+    /// Raw disk image to attach as the virtio-blk device (as for `run`).
+    #[arg(long, value_name = "FILE")]
+    pub disk: Option<PathBuf>,
+    /// The shell command, passed on the kernel command line after
+    /// abi::platform::CMDLINE_COMMAND_SEPARATOR (" -- ").
+    #[arg(value_name = "CMD")]
+    pub command: String,
+}
+
 /// `viv export`.
 #[derive(Debug, Args)]
 pub struct ExportArgs {
@@ -162,7 +197,7 @@ mod tests {
         for sub in cmd.get_subcommands_mut().filter(|s| s.get_name() != "help") {
             helps.push(sub.render_long_help().to_string());
         }
-        assert_eq!(helps.len(), 5);
+        assert_eq!(helps.len(), 6);
         for help in helps {
             for s in statuses {
                 assert!(help.contains(&format!("  {s} ")), "status {s} missing from:\n{help}");
@@ -175,7 +210,7 @@ mod tests {
     fn run_arguments_parse() {
         let cli = Cli::try_parse_from(["viv", "run"]).unwrap();
         let Command::Run(run) = cli.command else { panic!() };
-        assert_eq!(run.image, "hello");
+        assert_eq!(run.image, "system");
         assert_eq!(run.memory, 128);
         assert_eq!(run.timeout, None);
         assert_eq!(run.syscall_entry, EntryArg::Auto);
@@ -214,6 +249,25 @@ mod tests {
         assert!(Cli::try_parse_from(["viv", "run", "--syscall-entry", "sysenter"]).is_err());
         assert!(Cli::try_parse_from(["viv", "export", "--image", "hello"]).is_err());
         assert!(Cli::try_parse_from(["viv", "bench", "--rounds", "0"]).is_err());
+    }
+
+    #[test]
+    fn exec_arguments_parse() {
+        let cli = Cli::try_parse_from(["viv", "exec", "echo hi | cat"]).unwrap();
+        let Command::Exec(e) = cli.command else { panic!() };
+        assert_eq!((e.image.as_str(), e.command.as_str()), ("system", "echo hi | cat"));
+        assert_eq!(e.timeout, Duration::from_secs(120));
+        let cli = Cli::try_parse_from(["viv", "exec", "--image", "x", "--timeout", "5", "exit 3"]).unwrap();
+        let Command::Exec(e) = cli.command else { panic!() };
+        assert_eq!((e.image.as_str(), e.timeout, e.command.as_str()), ("x", Duration::from_secs(5), "exit 3"));
+        assert!(Cli::try_parse_from(["viv", "exec"]).is_err());
+        let long = Cli::command().render_long_help().to_string() + &run_help();
+        assert!(long.contains("^]"), "{long}");
+    }
+
+    fn run_help() -> String {
+        let mut cmd = Cli::command();
+        cmd.find_subcommand_mut("run").unwrap().render_long_help().to_string()
     }
 
     #[test]

@@ -23,8 +23,9 @@ pub mod guest {
     include!(concat!(env!("OUT_DIR"), "/guest_artifacts.rs"));
 }
 
-/// Image `viv run` boots when none is named.
-pub const DEFAULT_IMAGE: &str = "hello";
+/// Image `viv run` and `viv exec` boot when none is named: the
+/// multiserver system with its shell.
+pub const DEFAULT_IMAGE: &str = "system";
 /// Default guest memory in MiB.
 pub const DEFAULT_MEMORY_MIB: u64 = 128;
 /// Sysfs path that exists when the software KVM backend is loaded.

@@ -20,6 +20,7 @@ pub mod image_config;
 pub mod memory;
 pub mod outcome;
 pub mod stats;
+pub mod terminal;
 pub mod vcpu;
 pub mod vm;
 pub mod watchdog;

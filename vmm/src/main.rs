@@ -16,7 +16,7 @@ use clap::Parser;
 use vmm::config::{build_cmdline, embedded_images, embedded_kernel, find_image, RunConfig};
 use vmm::{Exit, RunOutcome};
 
-use cli::{BenchArgs, Cli, Command, ExportArgs, RunArgs};
+use cli::{BenchArgs, Cli, Command, ExecArgs, ExportArgs, RunArgs};
 
 /// A failure of `viv` itself: message and exit status.
 struct Failure(String, i32);
@@ -61,6 +61,7 @@ fn main() -> ExitCode {
 fn dispatch(command: Command) -> Result<i32, Failure> {
     match command {
         Command::Run(args) => run(args),
+        Command::Exec(args) => exec(args),
         Command::Images => images(),
         Command::Export(args) => export(args),
         Command::Bench(args) => bench(args),
@@ -78,9 +79,55 @@ fn run(args: RunArgs) -> Result<i32, Failure> {
     config.capture_console = false;
     config.forward_stdin = true;
     config.disk = args.disk;
-    let outcome = vmm::run(&config)?;
+    let outcome = run_attached(&config)?;
     report_end(&outcome, args.timeout.map(|t| t.as_secs_f64()));
     Ok(outcome.exit_status())
+}
+
+/// Runs `config` with the console attached: a terminal on stdin is in raw
+/// mode for the run and restored afterwards (the guard also covers errors;
+/// panics and ^] restore it through `vmm::terminal`).
+fn run_attached(config: &RunConfig) -> Result<RunOutcome, Failure> {
+    let raw = vmm::terminal::RawTerminal::enable(libc::STDIN_FILENO)
+        .map_err(|e| host_error(format!("cannot put the terminal in raw mode: {e}")))?;
+    let outcome = vmm::run(config);
+    drop(raw);
+    Ok(outcome?)
+}
+
+/// `viv exec "CMD"`: the command goes on the kernel command line after
+/// `abi::platform::CMDLINE_COMMAND_SEPARATOR`; init runs it with `sh -c`
+/// and powers off with its status.
+fn exec(args: ExecArgs) -> Result<i32, Failure> {
+    if args.command.trim().is_empty() {
+        return Err(host_error("exec: the command is empty".into()));
+    }
+    let mut config = RunConfig::for_image(&args.image)?;
+    config.append = exec_append(&args.command);
+    config.memory_mib = args.memory;
+    config.memory_bytes()?;
+    config.timeout = Some(args.timeout);
+    config.entry = args.syscall_entry.into();
+    config.echo_console = true;
+    config.capture_console = false;
+    config.forward_stdin = true;
+    config.disk = args.disk;
+    let length = config.cmdline().len();
+    if length > abi::layout::kip::CMDLINE_MAX {
+        return Err(host_error(format!(
+            "exec: the command is too long ({length} bytes of kernel command line; at most {})",
+            abi::layout::kip::CMDLINE_MAX
+        )));
+    }
+    let outcome = run_attached(&config)?;
+    report_end(&outcome, Some(args.timeout.as_secs_f64()));
+    Ok(outcome.exit_status())
+}
+
+/// What `viv exec` appends to the kernel command line for `command`
+/// (`build_cmdline` joins it with a space, giving " -- CMD").
+fn exec_append(command: &str) -> String {
+    format!("{}{}", abi::platform::CMDLINE_COMMAND_SEPARATOR.trim_start(), command.trim())
 }
 
 /// The one-line message for an ending other than a power-off.
@@ -170,6 +217,14 @@ fn bench(args: BenchArgs) -> Result<i32, Failure> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn exec_puts_the_command_after_the_separator() {
+        let line = build_cmdline("a=1", EntryKind::Trap, &exec_append("  echo x=1 -- y  "));
+        assert_eq!(line, "a=1 viv.entry=trap -- echo x=1 -- y");
+        assert_eq!(abi::platform::cmdline_command(&line), Some("echo x=1 -- y"));
+        assert_eq!(abi::platform::cmdline_value(&line, "a"), Some("1"));
+    }
 
     #[test]
     fn shell_quoting() {

@@ -79,7 +79,7 @@ fn viv_run_reports_a_timeout_with_its_status_and_one_line() {
 #[test]
 fn viv_run_returns_the_guest_status_and_refuses_unknown_images() {
     let viv = env!("CARGO_BIN_EXE_viv");
-    let output = std::process::Command::new(viv).args(["run", "--timeout", "60"]).output().unwrap();
+    let output = std::process::Command::new(viv).args(["run", "--image", "hello", "--timeout", "60"]).output().unwrap();
     assert_eq!(output.status.code(), Some(0));
     assert!(String::from_utf8_lossy(&output.stdout).contains("Hello from Vivarium"));
     let output = std::process::Command::new(viv).args(["run", "--image", "nosuch"]).output().unwrap();

@@ -134,19 +134,19 @@ impl Vfs {
     pub fn release(&mut self, f: u16) {
         match self.tables.unref(f) {
             Some(Object::Node(ino)) => self.fs().release(ino),
-            Some(Object::PipeRead(p)) => self.pipes.close_end(p, false),
-            Some(Object::PipeWrite(p)) => self.pipes.close_end(p, true),
+            Some(Object::PipeRead(p)) => crate::pipes().close_end(p, false),
+            Some(Object::PipeWrite(p)) => crate::pipes().close_end(p, true),
             Some(Object::Device(_)) | None => {}
         }
     }
 
     fn pipe(&mut self, caller: Endpoint) -> Result<Words, Error> {
-        let p = self.pipes.create().ok_or(Error::TooMany)?;
+        let p = crate::pipes().create().ok_or(Error::TooMany)?;
         let r = match self.tables.new_filp(Object::PipeRead(p), O_RDONLY) {
             Ok(r) => r,
             Err(e) => {
-                self.pipes.close_end(p, false);
-                self.pipes.close_end(p, true);
+                crate::pipes().close_end(p, false);
+                crate::pipes().close_end(p, true);
                 return Err(e);
             }
         };
@@ -154,7 +154,7 @@ impl Vfs {
             Ok(w) => w,
             Err(e) => {
                 self.release(r);
-                self.pipes.close_end(p, true);
+                crate::pipes().close_end(p, true);
                 return Err(e);
             }
         };
@@ -202,7 +202,7 @@ impl Vfs {
                 Ok([0, s.kind.type_code(), s.size, s.links, u64::from(s.ino)])
             }
             Object::Device(_) => Ok([0, TYPE_CHAR, 0, 1, 0]),
-            Object::PipeRead(p) | Object::PipeWrite(p) => Ok([0, TYPE_PIPE, self.pipes.get(p).len as u64, 1, 0]),
+            Object::PipeRead(p) | Object::PipeWrite(p) => Ok([0, TYPE_PIPE, crate::pipes().get(p).len as u64, 1, 0]),
         }
     }
 

@@ -40,7 +40,6 @@ rt::main!(run);
 pub struct Vfs {
     root: RamFs,
     tables: Tables,
-    pipes: Pipes,
     dev: Device,
     parked: ParkedTable,
     pm: Endpoint,
@@ -49,11 +48,22 @@ pub struct Vfs {
 static mut VFS: Vfs = Vfs {
     root: RamFs::new(),
     tables: Tables::new(),
-    pipes: Pipes::new(),
     dev: Device::new(),
     parked: ParkedTable::new(),
     pm: Endpoint::NONE,
 };
+
+/// The pipes: all zero at start, so a static of their own lands in bss
+/// (fresh pages) instead of being copied from the boot image at every
+/// start of VFS.
+static mut PIPES: Pipes = Pipes::new();
+
+/// The pipes.
+pub fn pipes() -> &'static mut Pipes {
+    // SAFETY: single-threaded, and every borrow ends within the statement
+    // or call that took it (no two are alive at once).
+    unsafe { &mut *(&raw mut PIPES) }
+}
 
 impl Vfs {
     /// The root file system.

@@ -55,7 +55,14 @@ impl StdinForwarder {
                 log::debug!("stdin: end of file");
                 self.eof = true;
             }
-            n if n > 0 => self.pending.extend_from_slice(&buf[..n as usize]),
+            n if n > 0 => {
+                let bytes = &buf[..n as usize];
+                // On a raw terminal ^] ends the VM (`crate::terminal`).
+                if bytes.contains(&crate::terminal::ESCAPE_BYTE) && crate::terminal::is_raw() {
+                    crate::terminal::leave();
+                }
+                self.pending.extend_from_slice(bytes)
+            }
             _ => {
                 let err = io::Error::last_os_error();
                 match err.kind() {
