@@ -15,7 +15,7 @@ fn find_zero(bits: &[u8], from: u32, limit: u32) -> Option<u32> {
     let mut i = from;
     while i < limit {
         let byte = bits[(i / 8) as usize];
-        if byte == 0xFF && i % 8 == 0 {
+        if byte == 0xFF && i.is_multiple_of(8) {
             i += 8;
             continue;
         }

@@ -6,7 +6,9 @@
 //! [`MAX_BLOCK`] bytes, replaced least-recently-used; dirty blocks reach the
 //! device only when evicted or on [`BlockCache::flush`]. Lookup is a linear
 //! scan, which is cheaper than hashing for the small `N` a guest server can
-//! afford. Hits, misses and device transfers are counted for benchmarks.
+//! afford. Whole-block file data that is not cached already bypasses the
+//! cache ([`BlockCache::read_whole`], [`BlockCache::write_whole`]), so a
+//! large sequential transfer does not evict the metadata. Hits, misses and device transfers are counted for benchmarks.
 //!
 //! Every block number is checked against the file-system size before it is
 //! used, so a damaged pointer read from disk becomes [`Error::Corrupt`], not a
@@ -79,7 +81,7 @@ impl<D: BlockDevice, const N: usize> BlockCache<D, N> {
     /// (they must be clean).
     pub(crate) fn set_geometry(&mut self, bs: usize, limit: u64) -> Result<()> {
         let dbs = self.dev.block_size();
-        if dbs == 0 || !dbs.is_power_of_two() || dbs > 1024 || bs > MAX_BLOCK || bs % dbs != 0 {
+        if dbs == 0 || !dbs.is_power_of_two() || dbs > 1024 || bs > MAX_BLOCK || !bs.is_multiple_of(dbs) {
             return Err(Error::Unsupported("device block size must be a power of two <= 1024"));
         }
         for s in self.slots.iter_mut() {
@@ -189,6 +191,41 @@ impl<D: BlockDevice, const N: usize> BlockCache<D, N> {
         s.dirty = true;
         s.data[..self.bs].fill(0);
         Ok(&mut s.data[..self.bs])
+    }
+
+    /// Reads the whole block `blk` into `dst`: from the cache when it is
+    /// there, else straight from the device without taking a slot (file
+    /// data read in whole blocks would only push metadata out).
+    pub(crate) fn read_whole(&mut self, blk: u64, dst: &mut [u8]) -> Result<()> {
+        if blk >= self.limit || dst.len() != self.bs {
+            return Err(Error::Corrupt("block number beyond the end of the file system"));
+        }
+        if let Some(i) = self.find(blk) {
+            self.stats.hits += 1;
+            dst.copy_from_slice(&self.slots[i].data[..self.bs]);
+            return Ok(());
+        }
+        self.stats.misses += 1;
+        self.stats.reads += 1;
+        self.dev.read_block(blk * self.ratio, dst).map_err(|_| Error::Io)
+    }
+
+    /// Writes the whole block `blk` from `src`: into the cache when it is
+    /// there, else straight to the device.
+    pub(crate) fn write_whole(&mut self, blk: u64, src: &[u8]) -> Result<()> {
+        if blk >= self.limit || src.len() != self.bs {
+            return Err(Error::Corrupt("block number beyond the end of the file system"));
+        }
+        if let Some(i) = self.find(blk) {
+            self.stats.hits += 1;
+            let s = &mut self.slots[i];
+            s.data[..src.len()].copy_from_slice(src);
+            s.dirty = true;
+            return Ok(());
+        }
+        self.stats.misses += 1;
+        self.stats.writes += 1;
+        self.dev.write_block(blk * self.ratio, src).map_err(|_| Error::Io)
     }
 
     /// Forgets block `blk` without writing it (it was freed).

@@ -51,7 +51,7 @@ fn entry_at(b: &[u8], off: usize) -> Result<Raw> {
     }
     let rec_len = le::u16(b, off + 4) as usize;
     let name_len = b[off + 6] as usize;
-    if rec_len < 8 || rec_len % 4 != 0 || off + rec_len > b.len() || 8 + name_len > rec_len {
+    if rec_len < 8 || !rec_len.is_multiple_of(4) || off + rec_len > b.len() || 8 + name_len > rec_len {
         return Err(Error::Corrupt("bad directory entry"));
     }
     Ok(Raw { ino: le::u32(b, off), rec_len, name_len, ftype: b[off + 7] })
@@ -87,7 +87,7 @@ pub(crate) fn check_name(name: &[u8]) -> Result<()> {
 impl<D: BlockDevice, const N: usize> Ext2<D, N> {
     fn dir_blocks(&self, dir: &Inode) -> Result<u64> {
         let bs = self.sb.block_size as u64;
-        if dir.size % bs != 0 {
+        if !dir.size.is_multiple_of(bs) {
             return Err(Error::Corrupt("directory size not a multiple of the block size"));
         }
         Ok(dir.size / bs)

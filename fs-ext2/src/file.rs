@@ -4,8 +4,8 @@
 //! Its invariant is that every byte of a mapped block beyond `i_size` is
 //! zero (truncate clears the tail of the last block; new blocks are zeroed
 //! unless wholly overwritten), so growing a file by `write` or `truncate`
-//! never exposes old data and holes read as zeros. Whole-block writes skip
-//! the device read.
+//! never exposes old data and holes read as zeros. Whole-block transfers go
+//! around the cache unless the block is cached already.
 
 use crate::fs::Ext2;
 use crate::inode::{FileType, Inode};
@@ -60,6 +60,7 @@ impl<D: BlockDevice, const N: usize> Ext2<D, N> {
             let dst = &mut buf[done..done + chunk];
             match self.bmap(&inode, pos / bs)? {
                 0 => dst.fill(0),
+                b if chunk == bs as usize => self.cache.read_whole(b as u64, dst)?,
                 b => dst.copy_from_slice(&self.cache.block(b as u64)?[inb..inb + chunk]),
             }
             done += chunk;
@@ -109,17 +110,16 @@ impl<D: BlockDevice, const N: usize> Ext2<D, N> {
             };
             goal = b as u64 + 1;
             let src = &data[done..done + chunk];
-            let blk = if fresh || chunk == bs as usize {
-                self.cache.block_zeroed(b as u64)
+            let res = if chunk == bs as usize {
+                self.cache.write_whole(b as u64, src)
+            } else if fresh {
+                self.cache.block_zeroed(b as u64).map(|buf| buf[inb..inb + chunk].copy_from_slice(src))
             } else {
-                self.cache.block_mut(b as u64)
+                self.cache.block_mut(b as u64).map(|buf| buf[inb..inb + chunk].copy_from_slice(src))
             };
-            match blk {
-                Ok(buf) => buf[inb..inb + chunk].copy_from_slice(src),
-                Err(e) => {
-                    err = Some(e);
-                    break;
-                }
+            if let Err(e) = res {
+                err = Some(e);
+                break;
             }
             done += chunk;
         }
@@ -172,7 +172,7 @@ impl<D: BlockDevice, const N: usize> Ext2<D, N> {
         if size < inode.size {
             let keep = size.div_ceil(bs);
             let res = self.free_blocks_from(inode, keep);
-            if res.is_ok() && size % bs != 0 {
+            if res.is_ok() && !size.is_multiple_of(bs) {
                 let b = self.bmap(inode, size / bs)?;
                 if b != 0 {
                     self.cache.block_mut(b as u64)?[(size % bs) as usize..].fill(0);

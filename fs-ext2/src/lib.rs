@@ -23,6 +23,9 @@
 #![no_std]
 #![forbid(unsafe_code)]
 
+#[cfg(test)]
+extern crate std;
+
 mod alloc;
 mod bmap;
 pub mod cache;

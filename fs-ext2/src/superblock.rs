@@ -101,16 +101,16 @@ impl Superblock {
         if self.first_data_block != u32::from(bs == 1024) {
             return Err(Error::Corrupt("first data block does not match the block size"));
         }
-        if self.blocks_per_group == 0 || self.blocks_per_group > bits || self.blocks_per_group % 8 != 0 {
+        if self.blocks_per_group == 0 || self.blocks_per_group > bits || !self.blocks_per_group.is_multiple_of(8) {
             return Err(Error::Corrupt("bad blocks per group"));
         }
-        if self.inodes_per_group == 0 || self.inodes_per_group > bits || self.inodes_per_group % 8 != 0 {
+        if self.inodes_per_group == 0 || self.inodes_per_group > bits || !self.inodes_per_group.is_multiple_of(8) {
             return Err(Error::Corrupt("bad inodes per group"));
         }
         if self.inode_size < 128 || !self.inode_size.is_power_of_two() || self.inode_size > self.block_size {
             return Err(Error::Corrupt("bad inode size"));
         }
-        if self.want_extra_isize as usize > self.inode_size - 128 || self.want_extra_isize % 4 != 0 {
+        if self.want_extra_isize as usize > self.inode_size - 128 || !self.want_extra_isize.is_multiple_of(4) {
             self.want_extra_isize = 0;
         }
         if self.blocks_count <= self.first_data_block + 1 {
@@ -160,6 +160,63 @@ impl Superblock {
         le::put32(b, 48, now);
         if self.rev_level >= 1 {
             le::put32(b, 100, self.ro_compat);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn good() -> [u8; 1024] {
+        let mut b = [0u8; 1024];
+        le::put32(&mut b, 0, 256); // inodes
+        le::put32(&mut b, 4, 8192); // blocks
+        le::put32(&mut b, 20, 1); // first data block
+        le::put32(&mut b, 32, 8192);
+        le::put32(&mut b, 40, 256);
+        le::put16(&mut b, 56, MAGIC);
+        le::put32(&mut b, 76, 1);
+        le::put32(&mut b, 84, 11);
+        le::put16(&mut b, 88, 256);
+        le::put32(&mut b, 96, INCOMPAT_FILETYPE);
+        b
+    }
+
+    #[test]
+    fn accepts_a_plain_superblock() {
+        let sb = Superblock::parse(&good()).unwrap();
+        assert_eq!((sb.block_size, sb.groups, sb.itable_blocks), (1024, 1, 64));
+    }
+
+    #[test]
+    fn refuses_features_and_geometry() {
+        let mut b = good();
+        le::put32(&mut b, 96, 0x40); // extents
+        assert!(matches!(Superblock::parse(&b), Err(Error::Unsupported(_))));
+        let mut b = good();
+        le::put32(&mut b, 100, 0x400); // metadata_csum
+        assert!(matches!(Superblock::parse(&b), Err(Error::Unsupported(_))));
+        let mut b = good();
+        le::put32(&mut b, 40, 0);
+        assert!(matches!(Superblock::parse(&b), Err(Error::Corrupt(_))));
+        let mut b = good();
+        le::put32(&mut b, 0, 300);
+        assert!(matches!(Superblock::parse(&b), Err(Error::Corrupt(_))));
+    }
+
+    proptest! {
+        /// Any bytes give a superblock or an error, never a panic; what is
+        /// accepted has a sane geometry.
+        #[test]
+        fn never_panics(raw in proptest::collection::vec(any::<u8>(), 1024), pos in 0usize..128, v in any::<u32>()) {
+            for mut b in [raw.clone(), good().to_vec()] {
+                le::put32(&mut b, pos * 4 % 1020, v);
+                if let Ok(sb) = Superblock::parse(&b) {
+                    prop_assert!(sb.groups >= 1 && sb.block_size <= 4096 && sb.inode_size >= 128);
+                }
+            }
         }
     }
 }

@@ -99,6 +99,7 @@ fn refuses_unknown_incompat_feature() {
 #[test]
 fn refuses_ext4() {
     let img = scratch("ext4");
+    std::fs::File::create(&img).unwrap();
     let st =
         std::process::Command::new("/usr/sbin/mke2fs").args(["-q", "-F", "-t", "ext4"]).arg(&img).arg("8M").status();
     assert!(st.unwrap().success());

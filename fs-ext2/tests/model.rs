@@ -5,7 +5,7 @@
 
 mod common;
 use common::*;
-use ext2::{Error, Ext2, ROOT_INO};
+use ext2::{Error, Ext2};
 use proptest::prelude::*;
 use std::collections::BTreeMap;
 use std::sync::OnceLock;

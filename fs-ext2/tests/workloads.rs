@@ -203,3 +203,56 @@ fn fills_up_cleanly() {
     drop(fs);
     fsck_clean(&img);
 }
+
+#[test]
+fn workload_revision_0() {
+    // No features at all: no file types in directory entries, 128-byte inodes.
+    let img = mkfs("r0", &["-r", "0", "-b", "1024", "-N", "256"], "8M");
+    workload(&img);
+}
+
+/// Cache counters for a sequential write and read of 4 MiB, with three
+/// cache sizes (printed with `--nocapture`; the README of the server can
+/// quote them).
+#[test]
+fn cache_counters() {
+    // A cache of 128 blocks is half a MiB, moved by value in debug builds.
+    std::thread::Builder::new().stack_size(64 << 20).spawn(cache_counters_body).unwrap().join().unwrap();
+}
+
+fn run<const N: usize>(img: &std::path::Path) -> (ext2::CacheStats, ext2::CacheStats) {
+    let mut fs = ext2::Ext2::<FileDev, N>::mount(FileDev::open(img, 512), NOW).unwrap();
+    let f = fs.create(ROOT_INO, b"seq", 0o644).unwrap();
+    let data = pattern(4 << 20, 7);
+    fs.reset_cache_stats();
+    for (i, c) in data.chunks(4096).enumerate() {
+        fs.write(f, (i * 4096) as u64, c).unwrap();
+    }
+    fs.sync().unwrap();
+    let w = fs.cache_stats();
+    fs.reset_cache_stats();
+    let mut buf = vec![0u8; 4096];
+    for i in 0..(data.len() / 4096) {
+        fs.read(f, (i * 4096) as u64, &mut buf).unwrap();
+        assert_eq!(buf, data[i * 4096..(i + 1) * 4096]);
+    }
+    let r = fs.cache_stats();
+    fs.unlink(ROOT_INO, b"seq").unwrap();
+    fs.sync().unwrap();
+    (w, r)
+}
+
+fn cache_counters_body() {
+    for bs in ["1024", "4096"] {
+        let img = mkfs("bench", &["-b", bs, "-N", "256"], "16M");
+        let blocks = (4u64 << 20) / bs.parse::<u64>().unwrap();
+        for (n, (w, r)) in [(8, run::<8>(&img)), (32, run::<32>(&img)), (128, run::<128>(&img))] {
+            eprintln!("bs={bs} N={n:3} write 4 MiB: {w:?}\n             read  4 MiB: {r:?}");
+            // Whole-block writes never read data blocks; metadata stays cached.
+            assert!(w.reads < blocks / 50 + 8, "{w:?}");
+            assert!(w.writes >= blocks && w.writes < blocks + blocks / 50 + 16, "{w:?}");
+            assert!(r.reads <= blocks + blocks / 50 + 8, "{r:?}");
+        }
+        fsck_clean(&img);
+    }
+}
