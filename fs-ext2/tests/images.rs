@@ -100,8 +100,7 @@ fn refuses_unknown_incompat_feature() {
 fn refuses_ext4() {
     let img = scratch("ext4");
     std::fs::File::create(&img).unwrap();
-    let st =
-        std::process::Command::new("/usr/sbin/mke2fs").args(["-q", "-F", "-t", "ext4"]).arg(&img).arg("8M").status();
+    let st = std::process::Command::new(tool("mke2fs")).args(["-q", "-F", "-t", "ext4"]).arg(&img).arg("8M").status();
     assert!(st.unwrap().success());
     assert!(matches!(refuse(&img), Error::Unsupported(_)));
 }

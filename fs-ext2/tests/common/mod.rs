@@ -47,7 +47,7 @@ impl BlockDevice for FileDev {
     }
 }
 
-fn tool(name: &str) -> String {
+pub fn tool(name: &str) -> String {
     for dir in ["/usr/sbin", "/sbin", "/usr/bin", "/bin"] {
         let p = format!("{dir}/{name}");
         if Path::new(&p).exists() {
