@@ -37,6 +37,9 @@ pub const FLAG_SERVICE: u8 = 4;
 /// Flag: a service the reincarnation server does not restart when it dies
 /// (`restart = "hold"`).
 pub const FLAG_RESTART_HOLD: u8 = 8;
+/// Flag: a program of kind "user" (not a server or driver): its requests
+/// open new cause ids in the IPC trace (`abi::trace`).
+pub const FLAG_USER: u8 = 16;
 
 /// What a program may do, as the kernel enforces it.
 ///

@@ -24,6 +24,7 @@ pub mod platform;
 pub mod proto;
 pub mod senda;
 pub mod syscall;
+pub mod trace;
 
 pub use endpoint::Endpoint;
 pub use error::Error;

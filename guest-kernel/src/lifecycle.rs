@@ -39,6 +39,8 @@ impl System {
             grant_table: from.grant_table,
             alarm_at: 0,
         };
+        let cause = self.core.trace.kernel_cause;
+        crate::trace::process_event(self, abi::trace::Kind::Spawn, self.endpoint(caller), child, cause);
         Ok(child)
     }
 
@@ -101,6 +103,9 @@ impl System {
             kernel_calls: entry.privileges.kernel_calls,
         };
         self.core.exec(target, entry.name, privileges, index as u8);
+        self.core.set_user(target, entry.flags & abi::boot_image::FLAG_USER != 0);
+        let cause = self.core.trace.kernel_cause;
+        crate::trace::process_event(self, abi::trace::Kind::Exec, self.endpoint(caller), target, cause);
         Ok(())
     }
 

@@ -24,6 +24,7 @@ mod paging;
 mod process;
 mod pvh;
 mod syscall;
+mod trace;
 
 use abi::boot_image::{BootImage, FLAG_NO_AUTOSTART, FLAG_SERVICE};
 use abi::layout::EntryKind;
@@ -96,12 +97,15 @@ extern "C" fn kernel_main(start_info: u64) -> ! {
     kip::write_code(sys.kip_code, entry);
     kip::write_data(sys.kip_data, entry, info.cmdline, arch::apic::TICK_HZ);
     sys.boot_image = info.module;
+    let tracing = trace::init(info.cmdline);
+    sys.core.set_tracing(tracing);
     let mut started = 0;
     for (index, program) in image.entries().enumerate() {
         // Services are started by the reincarnation server, not here.
         let endpoint = if program.flags & (FLAG_NO_AUTOSTART | FLAG_SERVICE) == 0 {
             let slot = sys.spawn_from_image(index).unwrap_or_else(|e| panic!("cannot start {}: {e}", program.name));
             started += 1;
+            trace::process_event(sys, abi::trace::Kind::Spawn, abi::Endpoint::SYSTEM, slot, 0);
             sys.core.procs[slot].endpoint
         } else {
             abi::Endpoint::NONE
@@ -109,10 +113,11 @@ extern "C" fn kernel_main(start_info: u64) -> ! {
         kip::add_boot_process(sys.kip_data, index, program.name, endpoint, program.flags, program.heartbeat_ms);
     }
     kprintln!(
-        "Vivarium kernel: {} boot processes, {:?} entry, {} MiB free",
+        "Vivarium kernel: {} boot processes, {:?} entry, {} MiB free{}",
         started,
         entry,
-        (info.ram[..info.ram_count].iter().map(|r| r.end - r.start).sum::<u64>() >> 20)
+        (info.ram[..info.ram_count].iter().map(|r| r.end - r.start).sum::<u64>() >> 20),
+        if tracing { ", IPC tracing on" } else { "" }
     );
     arch::apic::init();
     arch::ioapic::init();
@@ -182,7 +187,9 @@ fn user_fault(sys: &mut System, slot: usize) {
             f.error_code
         );
     }
+    sys.core.trace.kernel_cause = sys.core.procs[slot].cause;
     sys.terminate(slot, abi::syscall::EXIT_STATUS_FAULT);
+    sys.core.trace.kernel_cause = 0;
 }
 
 fn exception_name(vector: u64) -> &'static str {

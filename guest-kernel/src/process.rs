@@ -159,6 +159,7 @@ impl System {
                 return Err("process table full");
             }
         };
+        self.core.set_user(slot, entry.flags & abi::boot_image::FLAG_USER != 0);
         let a = &mut self.arch[slot];
         *a = ArchProc::EMPTY;
         a.space = space;
@@ -426,6 +427,11 @@ impl UserMemory for Memory<'_> {
 
     fn set_result(&mut self, slot: usize, value: i64) {
         self.arch[slot].frame.rax = value as u64;
+    }
+
+    #[inline(always)]
+    fn trace(&mut self, event: &kernel_core::TraceEvent) {
+        crate::trace::write(event);
     }
 }
 

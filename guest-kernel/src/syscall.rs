@@ -24,7 +24,11 @@ pub fn dispatch(sys: &mut System, slot: usize) {
         Some(Trap::Receive) => core.receive(&mut mem, slot, endpoint, msg_addr),
         Some(Trap::SendRec) if endpoint == Endpoint::SYSTEM => {
             if core.may_trap(slot, Trap::SendRec) {
-                kernel_call(sys, slot, msg_addr)
+                if core.trace.enabled {
+                    crate::trace::kernel_call(sys, slot, msg_addr)
+                } else {
+                    kernel_call(sys, slot, msg_addr)
+                }
             } else {
                 Outcome::Done(Error::TrapDenied.to_return())
             }

@@ -35,11 +35,16 @@ mod privileges;
 mod proc;
 mod sched;
 mod senda;
+mod trace;
 
 pub use ipc::{Outcome, SendMode};
 pub use privileges::Privileges;
 pub use proc::{Proc, ProcState, RecvWait, SendWait, SendaTable};
 pub use sched::RunQueues;
+pub use trace::Tracing;
+
+/// One IPC event as kernel-core reports it (see `abi::trace`).
+pub type TraceEvent = abi::trace::Event;
 
 use abi::syscall::{KernelCall, Trap};
 use abi::{Endpoint, Error, Message};
@@ -74,6 +79,12 @@ pub trait UserMemory {
     /// with [`Error::Fault`] when any byte is not mapped writable; nothing
     /// is promised about the bytes before the faulting one.
     fn write_bytes(&mut self, slot: usize, addr: u64, buf: &[u8]) -> Result<(), Error>;
+    /// Records one IPC event (called only while tracing is on, see
+    /// [`Kernel::set_tracing`]). The default does nothing.
+    #[inline(always)]
+    fn trace(&mut self, event: &TraceEvent) {
+        let _ = event;
+    }
 }
 
 /// The kernel's IPC and scheduling state.
@@ -82,6 +93,8 @@ pub struct Kernel {
     pub procs: [Proc; NR_PROCS],
     /// Ready processes by priority.
     pub run_queues: RunQueues,
+    /// IPC tracing and cause attribution (off by default).
+    pub trace: Tracing,
 }
 
 impl Default for Kernel {
@@ -93,7 +106,7 @@ impl Default for Kernel {
 impl Kernel {
     /// An empty process table.
     pub const fn new() -> Kernel {
-        Kernel { procs: [Proc::EMPTY; NR_PROCS], run_queues: RunQueues::new() }
+        Kernel { procs: [Proc::EMPTY; NR_PROCS], run_queues: RunQueues::new(), trace: Tracing::OFF }
     }
 
     /// Slot of the live process `ep`, or `DeadSrcDst` when `ep` is not a live
@@ -141,6 +154,7 @@ impl Kernel {
         p.quantum_left = QUANTUM_TICKS;
         p.privileges = privileges;
         p.privilege_id = privilege_id;
+        p.user = privileges.traps == Privileges::trap_bit(Trap::SendRec);
         self.run_queues.enqueue(&mut self.procs, slot);
         Ok(slot)
     }

@@ -49,6 +49,8 @@ impl Kernel {
             privileges: from.privileges,
             privilege_id: from.privilege_id,
             reaper: Some(caller as u16),
+            user: from.user,
+            cause: from.cause,
             ..Proc::EMPTY
         };
         Ok(slot)
@@ -80,6 +82,7 @@ impl Kernel {
         p.privileges = privileges;
         p.privilege_id = privilege_id;
         p.set_name(name);
+        p.user = privileges.traps == Privileges::trap_bit(abi::syscall::Trap::SendRec);
         self.run_queues.enqueue(&mut self.procs, target);
     }
 }

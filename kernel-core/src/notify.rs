@@ -22,6 +22,7 @@ use crate::{Kernel, Outcome, ProcState, UserMemory};
 use abi::message::PAYLOAD_WORDS;
 use abi::notify::NOTIFY_MTYPE;
 use abi::syscall::Trap;
+use abi::trace::Kind;
 use abi::{Endpoint, Error, Message};
 
 /// The message of a notification from `source` with `payload`.
@@ -32,6 +33,19 @@ fn notification(source: Endpoint, payload: [u64; PAYLOAD_WORDS]) -> Message {
 impl Kernel {
     /// NOTIFY from `caller` to `dst`. Never blocks.
     pub fn notify(&mut self, mem: &mut impl UserMemory, caller: usize, dst: Endpoint) -> Outcome {
+        if self.trace.enabled {
+            self.open_cause(caller);
+            let outcome = self.notify_inner(mem, caller, dst);
+            if let Outcome::Done(r @ ..=-1) = outcome {
+                self.trace_refusal(mem, Trap::Notify as u8, caller, dst.0, r);
+            }
+            return outcome;
+        }
+        self.notify_inner(mem, caller, dst)
+    }
+
+    #[inline(always)]
+    fn notify_inner(&mut self, mem: &mut impl UserMemory, caller: usize, dst: Endpoint) -> Outcome {
         if let Err(e) = self.check_trap(caller, Trap::Notify) {
             return Outcome::err(e);
         }
@@ -43,10 +57,17 @@ impl Kernel {
         if self.accepts_kernel_message(dst_slot, source) {
             let msg = notification(source, [0; PAYLOAD_WORDS]);
             if self.deliver(mem, dst_slot, &msg).is_ok() {
+                if self.trace.enabled {
+                    self.trace_notification(mem, Kind::Notify, Some(caller), dst_slot, &msg);
+                }
                 return Outcome::Done(0);
             }
         }
         self.procs[dst_slot].notify_pending |= bit(caller);
+        if self.trace.enabled {
+            let msg = notification(source, [0; PAYLOAD_WORDS]);
+            self.trace_notification(mem, Kind::NotifyPended, Some(caller), dst_slot, &msg);
+        }
         Outcome::Done(0)
     }
 
@@ -67,10 +88,17 @@ impl Kernel {
             let msg = notification(Endpoint::SYSTEM, payload);
             if self.deliver(mem, dst, &msg).is_ok() {
                 self.procs[dst].system_notify_pending = None;
+                if self.trace.enabled {
+                    self.trace_notification(mem, Kind::Notify, None, dst, &msg);
+                }
                 return Ok(());
             }
         }
         self.procs[dst].system_notify_pending = Some(payload);
+        if self.trace.enabled {
+            let msg = notification(Endpoint::SYSTEM, payload);
+            self.trace_notification(mem, Kind::NotifyPended, None, dst, &msg);
+        }
         Ok(())
     }
 
@@ -103,6 +131,9 @@ impl Kernel {
         match source_slot {
             Some(source) => self.procs[caller].notify_pending &= !bit(source),
             None => self.procs[caller].system_notify_pending = None,
+        }
+        if self.trace.enabled {
+            self.trace_notification(mem, Kind::NotifyReceived, source_slot, caller, &msg);
         }
         Some(Outcome::Done(0))
     }

@@ -51,6 +51,8 @@ pub struct SendaTable {
     pub addr: u64,
     /// Number of entries (at most `abi::senda::SENDA_MAX_ENTRIES`).
     pub count: usize,
+    /// Cause id of the SENDA call that set the table (tracing).
+    pub cause: u32,
 }
 
 /// One process-table entry: identity, IPC state, scheduling state.
@@ -105,6 +107,11 @@ pub struct Proc {
     pub reaper: Option<u16>,
     /// Exit status, kept while a zombie.
     pub exit_status: u32,
+    /// Of kind "user": its requests open new cause ids (tracing).
+    pub user: bool,
+    /// Cause id of the last message it received, or of its own last
+    /// request when a user process (tracing).
+    pub cause: u32,
 }
 
 // The pending bitmaps hold one bit per slot.
@@ -133,6 +140,8 @@ impl Proc {
         senda_table: None,
         reaper: None,
         exit_status: 0,
+        user: false,
+        cause: 0,
     };
 
     /// Runnable: alive and blocked on nothing.

@@ -27,6 +27,7 @@ use abi::senda::{
     SENDA_HEADER_SIZE, SENDA_MAX_ENTRIES,
 };
 use abi::syscall::Trap;
+use abi::trace::Kind;
 use abi::{Endpoint, Error, Message};
 
 /// The user address of entry `index` of a table at `addr`.
@@ -49,6 +50,18 @@ impl Kernel {
     /// table is not readable and writable (the previous table is dropped
     /// either way).
     pub fn senda(&mut self, mem: &mut impl UserMemory, caller: usize, table_addr: u64, count: usize) -> Outcome {
+        if self.trace.enabled {
+            self.open_cause(caller);
+            let outcome = self.senda_inner(mem, caller, table_addr, count);
+            if let Outcome::Done(r @ ..=-1) = outcome {
+                self.trace_refusal(mem, Trap::SendA as u8, caller, Endpoint::NONE.0, r);
+            }
+            return outcome;
+        }
+        self.senda_inner(mem, caller, table_addr, count)
+    }
+
+    fn senda_inner(&mut self, mem: &mut impl UserMemory, caller: usize, table_addr: u64, count: usize) -> Outcome {
         if let Err(e) = self.check_trap(caller, Trap::SendA) {
             return Outcome::err(e);
         }
@@ -77,7 +90,8 @@ impl Kernel {
             }
         }
         if any_pending {
-            self.procs[caller].senda_table = Some(SendaTable { addr: table_addr, count });
+            self.procs[caller].senda_table =
+                Some(SendaTable { addr: table_addr, count, cause: self.procs[caller].cause });
         }
         Outcome::Done(0)
     }
@@ -102,11 +116,20 @@ impl Kernel {
         if self.accepts_kernel_message(dst_slot, self.procs[caller].endpoint) {
             let msg = self.entry_message(mem, caller, addr)?;
             if self.deliver(mem, dst_slot, &msg).is_ok() {
+                if self.trace.enabled {
+                    let cause = self.procs[caller].cause;
+                    self.trace_senda(mem, Kind::SendaDelivered, caller, dst_slot, &msg, cause);
+                }
                 self.complete_entry(mem, caller, addr, entry, Ok(()), Completion::DuringCall)?;
                 return Ok(false);
             }
         }
         self.procs[dst_slot].async_from |= bit(caller);
+        if self.trace.enabled {
+            let cause = self.procs[caller].cause;
+            let msg = Message { source: self.procs[caller].endpoint, mtype: 0, payload: [0; 7] };
+            self.trace_senda(mem, Kind::SendaPended, caller, dst_slot, &msg, cause);
+        }
         Ok(true)
     }
 
@@ -156,6 +179,10 @@ impl Kernel {
             };
             if let Err(e) = mem.write_message(caller, msg_addr, &msg) {
                 return Some(Outcome::err(e));
+            }
+            if self.trace.enabled {
+                let cause = self.procs[sender].senda_table.map_or(0, |t| t.cause);
+                self.trace_senda(mem, Kind::SendaDelivered, sender, caller, &msg, cause);
             }
             // Delivered; a write-back the sender made impossible only costs
             // the sender its table.

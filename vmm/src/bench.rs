@@ -470,6 +470,7 @@ mod tests {
             final_stats,
             wall_time: Duration::from_millis(wall_ms),
             console: None,
+            trace: None,
         }
     }
 

@@ -14,7 +14,7 @@
 //! | 0x0500 | GDT (see `cpu.rs`) |
 //! | 0x6000 | `hvm_start_info` |
 //! | 0x6040 | one `hvm_modlist_entry` (the archive) |
-//! | 0x6080 | three `hvm_memmap_table_entry` |
+//! | 0x6080 | three `hvm_memmap_table_entry` (four with a reserved trace ring at the top of RAM) |
 //! | 0x7000 | command line, NUL-terminated (at most 4 KiB) |
 //! | 0x10_0000 | the kernel (linked there) |
 //! | after the kernel, page-aligned | the archive |
@@ -65,7 +65,7 @@ const _: () = assert!(std::mem::size_of::<hvm_modlist_entry>() == MODLIST_ENTRY_
 const _: () = assert!(std::mem::size_of::<hvm_memmap_table_entry>() == MEMMAP_ENTRY_SIZE);
 const _: () = assert!(MODLIST_ADDR >= START_INFO_ADDR + START_INFO_SIZE as u64);
 const _: () = assert!(MEMMAP_ADDR >= MODLIST_ADDR + MODLIST_ENTRY_SIZE as u64);
-const _: () = assert!(CMDLINE_ADDR >= MEMMAP_ADDR + 3 * MEMMAP_ENTRY_SIZE as u64);
+const _: () = assert!(CMDLINE_ADDR >= MEMMAP_ADDR + 4 * MEMMAP_ENTRY_SIZE as u64);
 
 /// Where things ended up.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -118,8 +118,21 @@ pub fn load_kernel(mem: &GuestMemoryMmap, kernel: &[u8]) -> Result<(u64, u64), E
 
 /// Loads the kernel and the archive and writes the boot information.
 pub fn load(mem: &GuestMemoryMmap, kernel: &[u8], archive: &[u8], cmdline: &str) -> Result<BootLayout, Error> {
+    load_reserving(mem, kernel, archive, cmdline, 0)
+}
+
+/// As [`load`], with the top `reserved_top` bytes of RAM marked reserved in
+/// the memory map (the IPC trace ring), so the kernel never allocates them
+/// and the archive never lands there.
+pub fn load_reserving(
+    mem: &GuestMemoryMmap,
+    kernel: &[u8],
+    archive: &[u8],
+    cmdline: &str,
+    reserved_top: u64,
+) -> Result<BootLayout, Error> {
     let (entry, kernel_end) = load_kernel(mem, kernel)?;
-    let mem_end = crate::memory::size(mem);
+    let mem_end = crate::memory::size(mem).saturating_sub(reserved_top);
     let (archive_addr, archive_size) = if archive.is_empty() {
         (0, 0)
     } else {
@@ -135,7 +148,7 @@ pub fn load(mem: &GuestMemoryMmap, kernel: &[u8], archive: &[u8], cmdline: &str)
             .map_err(|e| Error::Boot(format!("writing the boot image: {e}")))?;
         (addr, archive.len() as u64)
     };
-    write_start_info(mem, mem_end, archive_addr, archive_size, cmdline)?;
+    write_start_info_reserving(mem, mem_end, reserved_top, archive_addr, archive_size, cmdline)?;
     Ok(BootLayout { entry, kernel_end, archive_addr, archive_size, start_info: START_INFO_ADDR })
 }
 
@@ -165,6 +178,19 @@ pub fn write_start_info(
     archive_size: u64,
     cmdline: &str,
 ) -> Result<(), Error> {
+    write_start_info_reserving(mem, mem_end, 0, archive_addr, archive_size, cmdline)
+}
+
+/// As [`write_start_info`], with `reserved_top` bytes after `mem_end`
+/// listed as reserved (a fourth memory-map entry when non-zero).
+pub fn write_start_info_reserving(
+    mem: &GuestMemoryMmap,
+    mem_end: u64,
+    reserved_top: u64,
+    archive_addr: u64,
+    archive_size: u64,
+    cmdline: &str,
+) -> Result<(), Error> {
     if cmdline.len() >= CMDLINE_CAPACITY {
         return Err(Error::Boot(format!(
             "the kernel command line is {} bytes; at most {} fit",
@@ -190,7 +216,8 @@ pub fn write_start_info(
     put_u64(&mut info, 24, CMDLINE_ADDR);
     put_u64(&mut info, 32, 0); // rsdp_paddr: no ACPI
     put_u64(&mut info, 40, MEMMAP_ADDR);
-    put_u32(&mut info, 48, 3); // memmap_entries
+    let entries = 3 + u32::from(reserved_top != 0);
+    put_u32(&mut info, 48, entries); // memmap_entries
     write(&info, START_INFO_ADDR)?;
 
     let mut module = [0u8; MODLIST_ENTRY_SIZE];
@@ -198,14 +225,15 @@ pub fn write_start_info(
     put_u64(&mut module, 8, archive_size);
     write(&module, MODLIST_ADDR)?;
 
-    let mut map = [0u8; 3 * MEMMAP_ENTRY_SIZE];
-    for (i, (addr, size, kind)) in memory_map(mem_end).into_iter().enumerate() {
+    let mut map = [0u8; 4 * MEMMAP_ENTRY_SIZE];
+    let reserved = (reserved_top != 0).then_some((mem_end, reserved_top, E820_RESERVED));
+    for (i, (addr, size, kind)) in memory_map(mem_end).into_iter().chain(reserved).enumerate() {
         let at = i * MEMMAP_ENTRY_SIZE;
         put_u64(&mut map, at, addr);
         put_u64(&mut map, at + 8, size);
         put_u32(&mut map, at + 16, kind);
     }
-    write(&map, MEMMAP_ADDR)?;
+    write(&map[..entries as usize * MEMMAP_ENTRY_SIZE], MEMMAP_ADDR)?;
 
     let mut line = cmdline.as_bytes().to_vec();
     line.push(0);

@@ -174,6 +174,9 @@ pub struct RunConfig {
     /// `devices::virtio_blk::DEFAULT_DISK_BYTES` long, if missing; `None`:
     /// no disk device).
     pub disk: Option<PathBuf>,
+    /// Record every IPC event in a trace ring (`crate::trace`); `None`:
+    /// tracing off (the kernel is told nothing and traces nothing).
+    pub trace: Option<crate::trace::TraceMode>,
 }
 
 impl RunConfig {
@@ -192,6 +195,7 @@ impl RunConfig {
             capture_console: true,
             forward_stdin: false,
             disk: None,
+            trace: None,
         }
     }
 

@@ -140,8 +140,11 @@ fn problem<T>(span: std::ops::Range<usize>, message: impl Into<String>) -> Resul
 impl ProgramConfig {
     /// The boot-image flags of this program.
     fn flags(&self) -> u8 {
-        use abi::boot_image::{FLAG_NO_AUTOSTART, FLAG_POWEROFF_ON_EXIT, FLAG_RESTART_HOLD, FLAG_SERVICE};
+        use abi::boot_image::{FLAG_NO_AUTOSTART, FLAG_POWEROFF_ON_EXIT, FLAG_RESTART_HOLD, FLAG_SERVICE, FLAG_USER};
         let mut flags = 0;
+        if self.kind.get_ref() == "user" {
+            flags |= FLAG_USER;
+        }
         if self.poweroff_on_exit {
             flags |= FLAG_POWEROFF_ON_EXIT;
         }

@@ -21,6 +21,7 @@ pub mod memory;
 pub mod outcome;
 pub mod stats;
 pub mod terminal;
+pub mod trace;
 pub mod vcpu;
 pub mod vm;
 pub mod watchdog;

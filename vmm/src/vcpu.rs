@@ -19,6 +19,7 @@ use kvm_ioctls::{VcpuExit, VcpuFd};
 use crate::devices::{IoAction, MmioBus, PortIo};
 use crate::outcome::{Exit, Mark};
 use crate::stats::{StatsSnapshot, VcpuStats};
+use crate::trace::{TraceLog, TraceRing};
 
 /// What the vCPU thread hands back.
 #[derive(Debug)]
@@ -29,6 +30,8 @@ pub struct VcpuResult {
     pub marks: Vec<Mark>,
     /// Statistics at the end.
     pub final_stats: StatsSnapshot,
+    /// The IPC trace, when the run traced.
+    pub trace: Option<TraceLog>,
 }
 
 /// A configured vCPU with its devices, ready to run.
@@ -45,6 +48,8 @@ pub struct VcpuRunner {
     pub start: Instant,
     /// Set by the watchdog when the deadline has passed.
     pub timed_out: Arc<AtomicBool>,
+    /// The IPC trace ring, drained at each doorbell and at the end.
+    pub trace: Option<TraceRing>,
 }
 
 /// What one exit means for the loop.
@@ -104,6 +109,12 @@ impl VcpuRunner {
                 IoAction::Continue => Step::Continue,
                 IoAction::PowerOff(status) => Step::End(Exit::from_poweroff(status)),
                 IoAction::Mark(id) => Step::Mark(id),
+                IoAction::TraceDoorbell => {
+                    if let Some(ring) = self.trace.as_mut() {
+                        ring.drain();
+                    }
+                    Step::Continue
+                }
             },
             VcpuExit::MmioRead(addr, data) => {
                 self.mmio.read(addr, data);
@@ -149,6 +160,7 @@ impl VcpuRunner {
             }
         };
         let final_stats = self.snapshot();
-        VcpuResult { exit, marks, final_stats }
+        let trace = self.trace.take().map(TraceRing::finish);
+        VcpuResult { exit, marks, final_stats, trace }
     }
 }

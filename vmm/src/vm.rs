@@ -63,9 +63,17 @@ pub fn run(config: &RunConfig) -> Result<RunOutcome, Error> {
     vm.set_tss_address(KVM_TSS_ADDRESS).map_err(kvm_err("KVM_SET_TSS_ADDR"))?;
     vm.create_irq_chip().map_err(kvm_err("KVM_CREATE_IRQCHIP"))?;
 
-    let cmdline = config.cmdline();
+    let trace = match config.trace {
+        Some(mode) => Some(crate::trace::TraceRing::create(&mem, mem_size, mode)?),
+        None => None,
+    };
+    let cmdline = match &trace {
+        Some(ring) => crate::trace::cmdline_with_ring(&config.cmdline(), ring.range().0, ring.range().1),
+        None => config.cmdline(),
+    };
     log::info!("kernel command line: {cmdline}");
-    let layout = boot::load(&mem, &config.kernel, &config.archive, &cmdline)?;
+    let reserved = trace.as_ref().map_or(0, |ring| ring.range().1);
+    let layout = boot::load_reserving(&mem, &config.kernel, &config.archive, &cmdline, reserved)?;
     log::debug!("boot layout: {layout:x?}");
     cpu::write_gdt(&mem)?;
 
@@ -105,7 +113,7 @@ pub fn run(config: &RunConfig) -> Result<RunOutcome, Error> {
     };
 
     let timed_out = Arc::new(AtomicBool::new(false));
-    let runner = VcpuRunner { vcpu, io: PortIo::new(serial), mmio, stats, start, timed_out: timed_out.clone() };
+    let runner = VcpuRunner { vcpu, io: PortIo::new(serial), mmio, stats, start, timed_out: timed_out.clone(), trace };
     let (done_tx, done_rx) = mpsc::channel();
     let handle = std::thread::Builder::new()
         .name("viv-vcpu0".into())
@@ -129,5 +137,12 @@ pub fn run(config: &RunConfig) -> Result<RunOutcome, Error> {
     drop(mem);
 
     let console = capture.map(|c| std::mem::take(&mut *c.lock().unwrap_or_else(|e| e.into_inner())));
-    Ok(RunOutcome { exit: result.exit, marks: result.marks, final_stats: result.final_stats, wall_time, console })
+    Ok(RunOutcome {
+        exit: result.exit,
+        marks: result.marks,
+        final_stats: result.final_stats,
+        wall_time,
+        console,
+        trace: result.trace,
+    })
 }

@@ -11,6 +11,8 @@ use kernel_core::{Outcome, ProcState};
 pub fn spawn(sys: &mut System, caller: usize, index: u64) -> Result<u64, Error> {
     let slot = sys.spawn_from_image(index as usize).map_err(|_| Error::NoMemory)?;
     sys.core.set_reaper(slot, caller);
+    let (by, cause) = (sys.endpoint(caller), sys.core.trace.kernel_cause);
+    crate::trace::process_event(sys, abi::trace::Kind::Spawn, by, slot, cause);
     Ok(u64::from(sys.core.procs[slot].endpoint.0))
 }
 

@@ -55,6 +55,9 @@ fn start_shell(command: Option<&str>) -> Result<u64, Error> {
     if pid != 0 {
         return Ok(pid);
     }
+    // Boot is over and the command starts: `viv count` and `viv trace`
+    // split the IPC trace here.
+    rt::sys::bench_mark(abi::platform::MARK_COMMAND_START);
     let error = match command {
         Some(command) => rt::pm::exec(&["/bin/sh", "-c", command]),
         None => rt::pm::exec(&["/bin/sh"]),

@@ -35,6 +35,9 @@ impl Kernel {
     /// - its own zombie children are freed, and its living children have no
     ///   reaper any more.
     pub fn exit_with_status(&mut self, mem: &mut impl UserMemory, slot: usize, status: u32) {
+        if self.trace.enabled {
+            self.trace_exit(mem, slot, status);
+        }
         let ep = self.procs[slot].endpoint;
         self.block(slot);
         if let Some(wait) = self.procs[slot].sending.take() {

@@ -9,12 +9,25 @@ use crate::deadlock::BlockingOp;
 use crate::proc::RecvWait;
 use crate::{Kernel, Outcome, UserMemory};
 use abi::syscall::Trap;
+use abi::trace::Kind;
 use abi::{Endpoint, Error};
 
 impl Kernel {
     /// RECEIVE into `msg_addr` from `from`: a process endpoint, ANY, or
     /// SYSTEM (kernel notifications only).
     pub fn receive(&mut self, mem: &mut impl UserMemory, caller: usize, from: Endpoint, msg_addr: u64) -> Outcome {
+        if self.trace.enabled {
+            let outcome = self.receive_inner(mem, caller, from, msg_addr);
+            if let Outcome::Done(r @ ..=-1) = outcome {
+                self.trace_refusal(mem, Trap::Receive as u8, caller, from.0, r);
+            }
+            return outcome;
+        }
+        self.receive_inner(mem, caller, from, msg_addr)
+    }
+
+    #[inline(always)]
+    fn receive_inner(&mut self, mem: &mut impl UserMemory, caller: usize, from: Endpoint, msg_addr: u64) -> Outcome {
         if let Err(e) = self.check_trap(caller, Trap::Receive) {
             return Outcome::err(e);
         }
@@ -83,6 +96,9 @@ impl Kernel {
             }
             self.unlink_sender(caller, sender);
             self.procs[sender].sending = None;
+            if self.trace.enabled {
+                self.trace_message(mem, Kind::Receive, Trap::Receive as u8, sender, caller, &msg, true);
+            }
             if self.procs[sender].receiving.is_none() {
                 self.wake(mem, sender, 0);
             }

@@ -7,6 +7,7 @@ use crate::deadlock::BlockingOp;
 use crate::proc::{RecvWait, SendWait};
 use crate::{Kernel, Outcome, SendMode, UserMemory};
 use abi::syscall::Trap;
+use abi::trace::Kind;
 use abi::{Endpoint, Error};
 
 impl Kernel {
@@ -23,13 +24,19 @@ impl Kernel {
             SendMode::Blocking => Trap::Send,
             SendMode::NonBlocking => Trap::SendNb,
         };
-        if let Err(e) = self.check_trap(caller, trap) {
-            return Outcome::err(e);
+        if self.trace.enabled {
+            self.open_cause(caller);
         }
-        match self.destination_slot(caller, dst) {
-            Ok(dst_slot) => self.send_to_slot(mem, caller, dst_slot, msg_addr, mode),
+        let outcome = match self.check_trap(caller, trap).and_then(|()| self.destination_slot(caller, dst)) {
+            Ok(dst_slot) => self.send_to_slot(mem, caller, dst_slot, msg_addr, trap),
             Err(e) => Outcome::err(e),
+        };
+        if self.trace.enabled {
+            if let Outcome::Done(r @ ..=-1) = outcome {
+                self.trace_refusal(mem, trap as u8, caller, dst.0, r);
+            }
         }
+        outcome
     }
 
     /// SENDREC: send the message at `msg_addr` to `dst`, then receive the
@@ -37,6 +44,19 @@ impl Kernel {
     /// by anyone but `dst` until the reply arrives; notifications and SENDA
     /// messages, even from `dst`, wait until it does.
     pub fn sendrec(&mut self, mem: &mut impl UserMemory, caller: usize, dst: Endpoint, msg_addr: u64) -> Outcome {
+        if self.trace.enabled {
+            self.open_cause(caller);
+            let outcome = self.sendrec_inner(mem, caller, dst, msg_addr);
+            if let Outcome::Done(r @ ..=-1) = outcome {
+                self.trace_refusal(mem, Trap::SendRec as u8, caller, dst.0, r);
+            }
+            return outcome;
+        }
+        self.sendrec_inner(mem, caller, dst, msg_addr)
+    }
+
+    #[inline(always)]
+    fn sendrec_inner(&mut self, mem: &mut impl UserMemory, caller: usize, dst: Endpoint, msg_addr: u64) -> Outcome {
         if let Err(e) = self.check_trap(caller, Trap::SendRec) {
             return Outcome::err(e);
         }
@@ -50,7 +70,7 @@ impl Kernel {
         // Waiting for the reply is set up before the send so that the send
         // and the receive are one step: a reply can never slip in between.
         self.procs[caller].receiving = Some(RecvWait { from: dst, msg_addr, reply: true });
-        match self.send_to_slot(mem, caller, dst_slot, msg_addr, SendMode::Blocking) {
+        match self.send_to_slot(mem, caller, dst_slot, msg_addr, Trap::SendRec) {
             Outcome::Done(0) => {
                 self.block(caller);
                 Outcome::Blocked
@@ -70,7 +90,7 @@ impl Kernel {
         caller: usize,
         dst_slot: usize,
         msg_addr: u64,
-        mode: SendMode,
+        trap: Trap,
     ) -> Outcome {
         if self.waits_for(dst_slot, caller) {
             let mut msg = match mem.read_message(caller, msg_addr) {
@@ -81,10 +101,13 @@ impl Kernel {
             // On a bad receiver buffer the receiver gets the error and the
             // message counts as not taken (never lost silently).
             if self.deliver(mem, dst_slot, &msg).is_ok() {
+                if self.trace.enabled {
+                    self.trace_message(mem, Kind::Send, trap as u8, caller, dst_slot, &msg, true);
+                }
                 return Outcome::Done(0);
             }
         }
-        if mode == SendMode::NonBlocking {
+        if trap == Trap::SendNb {
             return Outcome::err(Error::NotReady);
         }
         if let Err(e) = mem.check_message(caller, msg_addr, false) {
@@ -95,6 +118,10 @@ impl Kernel {
         }
         self.procs[caller].sending = Some(SendWait { dst: dst_slot, msg_addr });
         self.append_sender(dst_slot, caller);
+        if self.trace.enabled {
+            let msg = abi::Message::new(0);
+            self.trace_message(mem, Kind::SendQueued, trap as u8, caller, dst_slot, &msg, false);
+        }
         self.block(caller);
         Outcome::Blocked
     }

@@ -19,7 +19,7 @@ pub mod virtio_mmio;
 
 use std::sync::{Arc, Mutex};
 
-use abi::platform::{PORT_BENCH_MARK, PORT_COM1, PORT_POWEROFF};
+use abi::platform::{PORT_BENCH_MARK, PORT_COM1, PORT_POWEROFF, PORT_TRACE_DOORBELL};
 
 use serial::{SerialDevice, SERIAL_PORTS};
 
@@ -32,6 +32,8 @@ pub enum IoAction {
     PowerOff(u32),
     /// The guest wrote a bench mark id.
     Mark(u32),
+    /// The kernel's IPC trace ring is full: drain it before resuming.
+    TraceDoorbell,
 }
 
 /// The port-I/O devices.
@@ -90,6 +92,7 @@ impl PortIo {
                 IoAction::PowerOff(value_of(data))
             }
             PORT_BENCH_MARK => IoAction::Mark(value_of(data)),
+            PORT_TRACE_DOORBELL => IoAction::TraceDoorbell,
             _ => {
                 log::debug!("write of {:x?} to unknown port {port:#x} ignored", data);
                 IoAction::Continue
@@ -183,6 +186,7 @@ mod tests {
         assert_eq!(io.write(PORT_POWEROFF, &7u32.to_le_bytes()), IoAction::PowerOff(7));
         assert_eq!(io.write(PORT_POWEROFF, &[3]), IoAction::PowerOff(3));
         assert_eq!(io.write(PORT_BENCH_MARK, &2u32.to_le_bytes()), IoAction::Mark(2));
+        assert_eq!(io.write(PORT_TRACE_DOORBELL, &0u32.to_le_bytes()), IoAction::TraceDoorbell);
         assert_eq!(io.write(0x80, &[1]), IoAction::Continue);
         let mut data = [0u8; 2];
         io.read(0x61, &mut data);

@@ -1,0 +1,274 @@
+//! What the records mean: endpoint names, system calls (causes) and the
+//! per-call message counts of `viv count`.
+//!
+//! A cause id is opened by a user process's request (`abi::trace`); the
+//! first message carrying it is that request, whose type names the system
+//! call (`abi::proto`'s request types, or the kernel call). Every message
+//! carrying the id belongs to that call. The mark `MARK_COMMAND_START`
+//! (init's bench mark just before it execs the shell) splits the trace
+//! into boot (to the shell prompt) and the command.
+
+use std::collections::{BTreeMap, HashMap};
+
+use abi::platform::MARK_COMMAND_START;
+use abi::proto::{dev, ds, pm, rs, vfs};
+use abi::syscall::KernelCall;
+use abi::trace::{Kind, Record};
+use abi::Endpoint;
+use serde::Serialize;
+
+/// The name of request type `mtype` sent to `dst`.
+pub fn call_name(mtype: u32, dst: u32) -> String {
+    if dst == Endpoint::SYSTEM.0 {
+        return match KernelCall::from_number(mtype) {
+            Some(c) => format!("kernel.{}", c.name()),
+            None => format!("kernel.{mtype:#x}"),
+        };
+    }
+    let name = match mtype {
+        vfs::OPEN => "open",
+        vfs::CLOSE => "close",
+        vfs::READ => "read",
+        vfs::WRITE => "write",
+        vfs::PIPE => "pipe",
+        vfs::DUP => "dup",
+        vfs::DUP2 => "dup2",
+        vfs::CHDIR => "chdir",
+        vfs::STAT => "stat",
+        vfs::FSTAT => "fstat",
+        vfs::GETDENTS => "getdents",
+        vfs::LSEEK => "lseek",
+        vfs::MKDIR => "mkdir",
+        vfs::UNLINK => "unlink",
+        vfs::GETCWD => "getcwd",
+        vfs::PM_FORK => "vfs.pm_fork",
+        vfs::PM_EXIT => "vfs.pm_exit",
+        pm::FORK => "fork",
+        pm::EXEC => "exec",
+        pm::EXIT => "exit",
+        pm::WAIT => "wait",
+        pm::KILL => "kill",
+        pm::GETPID => "getpid",
+        pm::SLEEP => "sleep",
+        pm::PS => "ps",
+        pm::SIGNAL_FOREGROUND => "signal_foreground",
+        pm::IGNORE_INTERRUPT => "ignore_interrupt",
+        ds::PUBLISH => "ds.publish",
+        ds::LOOKUP => "ds.lookup",
+        ds::SUBSCRIBE => "ds.subscribe",
+        ds::CHECK => "ds.check",
+        ds::DELETE => "ds.delete",
+        rs::LIST => "rs.list",
+        rs::RESTART => "rs.restart",
+        rs::STOP => "rs.stop",
+        rs::START => "rs.start",
+        dev::READ => "dev.read",
+        dev::WRITE => "dev.write",
+        dev::CANCEL => "dev.cancel",
+        dev::REPLY => "dev.reply",
+        abi::proto::REPLY => "reply",
+        abi::notify::NOTIFY_MTYPE => "notify",
+        _ => return format!("{mtype:#x}"),
+    };
+    name.to_string()
+}
+
+/// One system call: a cause id and its messages.
+#[derive(Debug, Clone, Serialize)]
+pub struct Call {
+    /// The cause id.
+    pub cause: u32,
+    /// Index (in the records) of its first message, the request.
+    pub first: usize,
+    /// The calling process's name.
+    pub caller: String,
+    /// The system call's name.
+    pub name: String,
+    /// Messages carrying the cause.
+    pub messages: u64,
+}
+
+/// The records with names and calls resolved.
+pub struct Analysis<'a> {
+    /// The records, in sequence order.
+    pub records: &'a [Record],
+    /// Per record: source and destination names.
+    pub names: Vec<(String, String)>,
+    /// Calls by cause id.
+    pub calls: BTreeMap<u32, Call>,
+    /// Index of the kernel-call record of the command-start mark.
+    pub mark: Option<usize>,
+}
+
+fn endpoint_label(ep: u32) -> String {
+    match Endpoint(ep) {
+        Endpoint::SYSTEM => "SYSTEM".into(),
+        Endpoint::ANY => "ANY".into(),
+        Endpoint::NONE => "NONE".into(),
+        e => format!("ep{:#x}", e.0),
+    }
+}
+
+impl<'a> Analysis<'a> {
+    /// Resolves `records`; `mark` is the bench-mark id that starts the
+    /// command (default [`MARK_COMMAND_START`]).
+    pub fn new(records: &'a [Record], mark: Option<u32>) -> Analysis<'a> {
+        let mark_id = u64::from(mark.unwrap_or(MARK_COMMAND_START));
+        let mut names_of: HashMap<u32, String> = HashMap::new();
+        let mut names = Vec::with_capacity(records.len());
+        let mut calls: BTreeMap<u32, Call> = BTreeMap::new();
+        let mut mark_at = None;
+        for (i, r) in records.iter().enumerate() {
+            let e = &r.event;
+            if matches!(r.kind, Kind::Spawn | Kind::Exec) {
+                let bytes = r.name_bytes();
+                let len = bytes.iter().position(|&b| b == 0).unwrap_or(16);
+                names_of.insert(e.dst, String::from_utf8_lossy(&bytes[..len]).into_owned());
+            }
+            let name = |ep: u32| names_of.get(&ep).cloned().unwrap_or_else(|| endpoint_label(ep));
+            let (src, dst) = (name(e.src), name(e.dst));
+            if r.kind == Kind::KernelCall
+                && e.mtype == KernelCall::BenchMark as u32
+                && e.args[0] == mark_id
+                && mark_at.is_none()
+            {
+                mark_at = Some(i);
+            }
+            if r.kind.is_message() && e.cause != 0 {
+                calls
+                    .entry(e.cause)
+                    .or_insert_with(|| Call {
+                        cause: e.cause,
+                        first: i,
+                        caller: src.clone(),
+                        name: call_name(e.mtype, e.dst),
+                        messages: 0,
+                    })
+                    .messages += 1;
+            }
+            names.push((src, dst));
+        }
+        Analysis { records, names, calls, mark: mark_at }
+    }
+
+    /// The calls of the command: opened after the mark (all when there is
+    /// no mark).
+    pub fn command_calls(&self) -> impl Iterator<Item = &Call> {
+        let after = self.mark;
+        self.calls.values().filter(move |c| after.is_none_or(|m| c.first > m))
+    }
+
+    /// The `viv count` report.
+    pub fn count_report(&self) -> CountReport {
+        let messages =
+            |range: std::ops::Range<usize>| self.records[range].iter().filter(|r| r.kind.is_message()).count() as u64;
+        let n = self.records.len();
+        let (boot, command) = match self.mark {
+            Some(m) => (Some(messages(0..m)), messages(m..n)),
+            None => (None, messages(0..n)),
+        };
+        let mut by_name: BTreeMap<&str, Vec<u64>> = BTreeMap::new();
+        for c in self.command_calls() {
+            by_name.entry(c.name.as_str()).or_default().push(c.messages);
+        }
+        let calls = by_name
+            .into_iter()
+            .map(|(name, mut counts)| {
+                counts.sort_unstable();
+                CallStats {
+                    name: name.to_string(),
+                    calls: counts.len() as u64,
+                    min: counts[0],
+                    median: counts[counts.len() / 2],
+                    max: counts[counts.len() - 1],
+                    total: counts.iter().sum(),
+                }
+            })
+            .collect();
+        let start = self.mark.unwrap_or(0);
+        let unattributed =
+            self.records[start..].iter().filter(|r| r.kind.is_message() && r.event.cause == 0).count() as u64;
+        let mut kinds = BTreeMap::new();
+        for r in self.records {
+            *kinds.entry(r.kind.name().to_string()).or_insert(0u64) += 1;
+        }
+        let ticks = |i: usize| self.records.get(i).map_or(0, |r| u64::from(r.ticks));
+        let command_ticks = if n == 0 { 0 } else { ticks(n - 1).saturating_sub(ticks(start)) };
+        CountReport {
+            records: n as u64,
+            messages: messages(0..n),
+            boot_to_prompt_messages: boot,
+            command_messages: command,
+            command_unattributed_messages: unattributed,
+            command_ticks,
+            kinds,
+            calls,
+        }
+    }
+}
+
+/// Per system-call type figures.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct CallStats {
+    /// The call's name.
+    pub name: String,
+    /// How many calls of this type the command made.
+    pub calls: u64,
+    /// Fewest messages of one call.
+    pub min: u64,
+    /// Median messages per call (the upper median).
+    pub median: u64,
+    /// Most messages of one call.
+    pub max: u64,
+    /// All messages of these calls.
+    pub total: u64,
+}
+
+/// `viv count`'s figures (its `--json` output).
+#[derive(Debug, Clone, Serialize)]
+pub struct CountReport {
+    /// Records in the trace.
+    pub records: u64,
+    /// Messages (delivered messages and kernel calls) in the trace.
+    pub messages: u64,
+    /// Messages from boot to the command-start mark (`null` without it).
+    pub boot_to_prompt_messages: Option<u64>,
+    /// Messages from the mark to the end (the whole command, including
+    /// background activity meanwhile).
+    pub command_messages: u64,
+    /// Of those, messages caused by no user system call (timers,
+    /// interrupts, heartbeats).
+    pub command_unattributed_messages: u64,
+    /// Timer ticks from the mark to the end.
+    pub command_ticks: u64,
+    /// Records per kind.
+    pub kinds: BTreeMap<String, u64>,
+    /// The command's system calls by type.
+    pub calls: Vec<CallStats>,
+}
+
+impl CountReport {
+    /// The human-readable table.
+    pub fn table(&self) -> String {
+        let mut s =
+            format!("{:<22} {:>6} {:>6} {:>6} {:>6} {:>8}\n", "call", "calls", "min", "median", "max", "messages");
+        for c in &self.calls {
+            s += &format!("{:<22} {:>6} {:>6} {:>6} {:>6} {:>8}\n", c.name, c.calls, c.min, c.median, c.max, c.total);
+        }
+        let attributed: u64 = self.calls.iter().map(|c| c.total).sum();
+        s += &format!(
+            "{:<22} {:>6} {:>29}\n",
+            "total (calls)",
+            self.calls.iter().map(|c| c.calls).sum::<u64>(),
+            attributed
+        );
+        if let Some(boot) = self.boot_to_prompt_messages {
+            s += &format!("boot to shell prompt: {boot} messages\n");
+        }
+        s += &format!(
+            "whole command: {} messages ({} not caused by a system call) in {} ticks; trace: {} records, {} messages\n",
+            self.command_messages, self.command_unattributed_messages, self.command_ticks, self.records, self.messages
+        );
+        s
+    }
+}
