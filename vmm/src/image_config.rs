@@ -19,6 +19,8 @@
 //!                           #   bench_mark; system = all
 //! io_ports = ["0x3f8-0x3ff"]  # at most 4 inclusive ranges
 //! irqs = [4]                # IRQ lines 0-31
+//! mmio = ["0xd0000000-0xd0000fff"]  # device windows for map_device: at
+//!                           #   most 2 inclusive, page-aligned ranges
 //! heartbeat_ms = 0          # for the reincarnation server; 0 = none
 //! autostart = true          # false: started later by a privileged process
 //! service = false           # true: the reincarnation server starts,
@@ -48,8 +50,12 @@ pub struct ImageConfig {
     /// Kernel command line the image boots with by default.
     #[serde(default)]
     pub cmdline: String,
+    /// Another image (a directory name beside this one) whose programs come
+    /// first; this file adds programs to them.
+    #[serde(default)]
+    pub extends: Option<String>,
     /// The programs, in boot order (a program's index is its endpoint slot).
-    #[serde(rename = "program")]
+    #[serde(rename = "program", default)]
     pub programs: Vec<ProgramConfig>,
 }
 
@@ -91,6 +97,10 @@ pub struct ProgramConfig {
     /// Allowed IRQ lines.
     #[serde(default)]
     pub irqs: Vec<Spanned<u32>>,
+    /// Device MMIO windows the program may map ("0xFIRST-0xLAST",
+    /// inclusive, whole pages).
+    #[serde(default)]
+    pub mmio: Vec<Spanned<String>>,
     /// Heartbeat period for the reincarnation server (0 = none).
     #[serde(default)]
     pub heartbeat_ms: u32,
@@ -167,6 +177,23 @@ fn line_of(text: &str, offset: usize) -> usize {
     1 + before.iter().filter(|&&b| b == b'\n').count()
 }
 
+fn parse_address(text: &str) -> Option<u64> {
+    let t = text.trim();
+    match t.strip_prefix("0x").or_else(|| t.strip_prefix("0X")) {
+        Some(hex) => u64::from_str_radix(&hex.replace('_', ""), 16).ok(),
+        None => t.parse().ok(),
+    }
+}
+
+/// An MMIO window "0xFIRST-0xLAST" as (base, length): FIRST page-aligned,
+/// LAST the last byte of a page.
+fn parse_mmio(text: &str) -> Option<(u64, u64)> {
+    let (first, last) = text.split_once('-')?;
+    let (first, last) = (parse_address(first)?, parse_address(last)?);
+    let len = last.checked_sub(first)?.checked_add(1)?;
+    (first % abi::layout::PAGE_SIZE == 0 && len % abi::layout::PAGE_SIZE == 0).then_some((first, len))
+}
+
 fn parse_port(text: &str) -> Option<u16> {
     let t = text.trim();
     match t.strip_prefix("0x").or_else(|| t.strip_prefix("0X")) {
@@ -178,13 +205,47 @@ fn parse_port(text: &str) -> Option<u16> {
 impl ImageConfig {
     /// Reads and checks `path`; the error names the file and the problem.
     pub fn load(path: &Path) -> Result<ImageConfig, String> {
+        Self::load_nested(path, 0)
+    }
+
+    fn load_nested(path: &Path, depth: usize) -> Result<ImageConfig, String> {
         let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
-        Self::parse(&text).map_err(|e| format!("{}: {e}", path.display()))
+        let in_file = |e: String| format!("{}: {e}", path.display());
+        let mut config = Self::parse_toml(&text).map_err(in_file)?;
+        if let Some(base) = config.extends.take() {
+            if depth >= 4 {
+                return Err(in_file(format!("extends {base:?}: images extend each other too deeply")));
+            }
+            let valid = !base.is_empty() && base.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+            let images = path.parent().and_then(Path::parent);
+            let (true, Some(images)) = (valid, images) else {
+                return Err(in_file(format!("extends {base:?}: not an image name")));
+            };
+            let base_config = Self::load_nested(&images.join(&base).join("image.toml"), depth + 1)?;
+            let mut programs = base_config.programs;
+            programs.append(&mut config.programs);
+            config.programs = programs;
+            if config.cmdline.trim().is_empty() {
+                config.cmdline = base_config.cmdline;
+            }
+        }
+        config.validate(&text).map_err(in_file)?;
+        Ok(config)
     }
 
     /// Parses and checks a definition. Errors are one line: `line N: what`.
     pub fn parse(text: &str) -> Result<ImageConfig, String> {
-        let config: ImageConfig = toml::from_str(text).map_err(|e| {
+        let config = Self::parse_toml(text)?;
+        if config.extends.is_some() {
+            return Err("extends needs the definition's file (use ImageConfig::load)".into());
+        }
+        config.validate(text)?;
+        Ok(config)
+    }
+
+    /// The TOML alone, unchecked.
+    fn parse_toml(text: &str) -> Result<ImageConfig, String> {
+        toml::from_str(text).map_err(|e| {
             // toml's messages span several lines; keep the first and the
             // position so the error stays one line.
             let line = e.span().map(|s| line_of(text, s.start));
@@ -193,7 +254,14 @@ impl ImageConfig {
                 Some(n) => format!("line {n}: {first}"),
                 None => first,
             }
-        })?;
+        })
+    }
+
+    /// Checks the whole definition (with an extended image's programs
+    /// merged in; those were checked in their own file, so every problem
+    /// found here lies in `text`).
+    fn validate(&self, text: &str) -> Result<(), String> {
+        let config = self;
         let at = |p: Problem| format!("line {}: {}", line_of(text, p.span.start), p.message);
         config.check().map_err(at)?;
         // Every privilege must resolve, so a definition that parses also
@@ -201,7 +269,7 @@ impl ImageConfig {
         for index in 0..config.programs.len() {
             config.privileges(index).map_err(at)?;
         }
-        Ok(config)
+        Ok(())
     }
 
     fn check(&self) -> Result<(), Problem> {
@@ -323,6 +391,20 @@ impl ImageConfig {
                 }
             }
         }
+        if let Some(extra) = p.mmio.get(abi::boot_image::MAX_MMIO_RANGES) {
+            let message = format!("program {name:?}: more than {} MMIO ranges", abi::boot_image::MAX_MMIO_RANGES);
+            return problem(extra.span(), message);
+        }
+        for (slot, range) in privileges.mmio_ranges.iter_mut().zip(&p.mmio) {
+            let Some(window) = parse_mmio(range.get_ref()) else {
+                let message = format!(
+                    "program {name:?}: bad MMIO range {:?} (want \"0xFIRST-0xLAST\" covering whole pages)",
+                    range.get_ref()
+                );
+                return problem(range.span(), message);
+            };
+            *slot = window;
+        }
         for irq in &p.irqs {
             if *irq.get_ref() >= 32 {
                 return problem(irq.span(), format!("program {name:?}: IRQ {} is not 0-31", irq.get_ref()));
@@ -374,6 +456,7 @@ name = "server"
 kind = "system"
 io_ports = ["0x3f8-0x3ff", "0x70"]
 irqs = [4]
+mmio = ["0xd0000000-0xd0000fff"]
 
 [[program]]
 name = "client"
@@ -398,22 +481,46 @@ poweroff_on_exit = true
         assert_eq!(server.traps.count_ones(), 6);
         assert!(server.allows_port(0x3fc) && server.allows_port(0x70) && !server.allows_port(0x71));
         assert_eq!(server.irqs, 1 << 4);
+        assert_eq!(server.mmio_ranges, [(0xd000_0000, 0x1000), (0, 0)]);
+        assert_eq!(client.mmio_ranges, [(0, 0); 2]);
         assert_eq!(client.kernel_calls & (1 << KernelCall::PowerOff as u32), 0);
         assert_ne!(server.kernel_calls & (1 << KernelCall::PowerOff as u32), 0);
     }
 
     #[test]
+    fn an_image_extends_another_and_may_name_its_programs() {
+        let dir = std::env::temp_dir().join(format!("viv-extends-{}", std::process::id()));
+        std::fs::create_dir_all(dir.join("base")).unwrap();
+        std::fs::create_dir_all(dir.join("more")).unwrap();
+        std::fs::write(dir.join("base/image.toml"), GOOD).unwrap();
+        let more = "extends = \"base\"\n\n[[program]]\nname = \"extra\"\nipc = [\"server\"]\n";
+        std::fs::write(dir.join("more/image.toml"), more).unwrap();
+        let config = ImageConfig::load(&dir.join("more/image.toml")).unwrap();
+        let names: Vec<&str> = config.programs.iter().map(|p| p.name.get_ref().as_str()).collect();
+        assert_eq!(names, ["server", "client", "extra"]);
+        std::fs::write(dir.join("more/image.toml"), more.replace("server", "nosuch")).unwrap();
+        let error = ImageConfig::load(&dir.join("more/image.toml")).unwrap_err();
+        assert!(error.ends_with("line 5: program \"extra\": ipc names unknown program \"nosuch\""), "{error}");
+        std::fs::write(dir.join("more/image.toml"), "extends = \"../x\"\n").unwrap();
+        assert!(ImageConfig::load(&dir.join("more/image.toml")).unwrap_err().contains("not an image name"));
+        assert!(ImageConfig::parse(more).is_err());
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
     fn problems_name_their_line() {
         let unknown = GOOD.replace("ipc = [\"server\"]", "ipc = [\"sever\"]");
-        assert_eq!(error_of(&unknown), "line 12: program \"client\": ipc names unknown program \"sever\"");
+        assert_eq!(error_of(&unknown), "line 13: program \"client\": ipc names unknown program \"sever\"");
         let twice = GOOD.replace("name = \"client\"", "name = \"server\"");
-        assert_eq!(error_of(&twice), "line 11: program \"server\" is listed twice");
+        assert_eq!(error_of(&twice), "line 12: program \"server\" is listed twice");
         let range = GOOD.replace("\"0x70\"", "\"0x80-0x70\"");
         assert!(error_of(&range).starts_with("line 7: program \"server\": bad I/O port range \"0x80-0x70\""));
         let trap = GOOD.replace("kind = \"system\"", "traps = [\"sendrec\", \"yield\"]");
         assert_eq!(error_of(&trap), "line 6: program \"server\": unknown trap \"yield\"");
         let call = GOOD.replace("irqs = [4]", "kernel_calls = [\"reboot\"]");
         assert_eq!(error_of(&call), "line 8: program \"server\": unknown kernel call \"reboot\"");
+        let mmio = GOOD.replace("0xd0000fff", "0xd0000ffe");
+        assert!(error_of(&mmio).starts_with("line 9: program \"server\": bad MMIO range"), "{}", error_of(&mmio));
         let irq = GOOD.replace("irqs = [4]", "irqs = [40]");
         assert_eq!(error_of(&irq), "line 8: program \"server\": IRQ 40 is not 0-31");
         let field = GOOD.replace("irqs = [4]", "irq = [4]");
