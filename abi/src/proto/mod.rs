@@ -6,7 +6,7 @@
 //! * A request's `mtype` names the call; its payload words are listed per
 //!   call. Each server's types live in their own range so a misdirected
 //!   message is recognisable: DS `0x100`, RS `0x200`, PM `0x300`, VFS
-//!   `0x400`, character devices `0x500`.
+//!   `0x400`, character devices `0x500`, block devices `0x600`.
 //! * A reply has `mtype` [`REPLY`] and `payload[0]` = the result: ≥ 0 is a
 //!   value, < 0 a negated [`crate::Error`] (the same encoding as a trap's
 //!   return value, so [`crate::Error::from_return`] decodes both).
@@ -18,8 +18,10 @@
 //!   ([`put_name`], [`get_name`]); longer data (paths, file contents,
 //!   argument blocks) travels through memory grants ([`crate::grant`]).
 
+pub mod blockdev;
 pub mod dev;
 pub mod ds;
+pub mod fs;
 pub mod pm;
 pub mod rs;
 pub mod vfs;

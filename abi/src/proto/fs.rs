@@ -1,0 +1,58 @@
+//! The file-server protocol between VFS and a file server (the ext2 server
+//! that holds the root file system on the disk).
+//!
+//! VFS trusts its file servers and calls them with SENDREC; a file server
+//! in turn trusts no disk driver (see [`super::blockdev`]) and survives a
+//! driver restart by resending its outstanding block requests, so a driver
+//! crash costs VFS and the user programs no error.
+//!
+//! Files are named by inode number; names travel through grants on VFS's
+//! buffers. File data travels through a grant VFS passes along: usually an
+//! indirect grant (`crate::grant::GRANT_INDIRECT`) that lets the file
+//! server copy straight to or from the user's own buffer, so one copy
+//! moves the data between the file server's cache and the user.
+//!
+//! Every reply is a [`super::REPLY`] with the result in `payload[0]`.
+
+/// Lookup: `[0]` = directory inode, `[1]` = grant id of the name, `[2]` =
+/// name length. Reply: `[0, inode, kind (vfs::TYPE_*), size]`, `NoEntry`.
+pub const LOOKUP: u32 = 0x700;
+/// Stat: `[0]` = inode. Reply: `[0, kind, size, links, inode, mode]`.
+pub const STAT: u32 = 0x701;
+/// Read: `[0]` = inode, `[1]` = offset, `[2]` = grant id (write access),
+/// `[3]` = length. Reply: bytes read (0 at the end of the file).
+pub const READ: u32 = 0x702;
+/// Write: `[0]` = inode, `[1]` = offset, `[2]` = grant id (read access),
+/// `[3]` = length. Reply: bytes written.
+pub const WRITE: u32 = 0x703;
+/// Truncate: `[0]` = inode, `[1]` = new size. Reply: 0.
+pub const TRUNCATE: u32 = 0x704;
+/// Create: `[0]` = directory inode, `[1]` = grant id of the name, `[2]` =
+/// name length, `[3]` = kind (`vfs::TYPE_FILE` or `vfs::TYPE_DIR`).
+/// Reply: `[0, inode]`; `Exists` when the name is taken.
+pub const CREATE: u32 = 0x705;
+/// Unlink a file: `[0]` = directory inode, `[1]` = grant id of the name,
+/// `[2]` = length. Reply: 0; `IsDir` for a directory.
+pub const UNLINK: u32 = 0x706;
+/// Remove an empty directory: payload as [`UNLINK`]. Reply: 0; `NotDir`,
+/// `Exists` (not empty).
+pub const RMDIR: u32 = 0x707;
+/// Rename: `[0]` = old directory inode, `[1]` = grant id of the old name,
+/// `[2]` = its length, `[3]` = new directory inode, `[4]` = grant id of the
+/// new name, `[5]` = its length. Reply: 0.
+pub const RENAME: u32 = 0x708;
+/// Hard link: `[0]` = inode, `[1]` = directory inode, `[2]` = grant id of
+/// the name, `[3]` = its length. Reply: 0.
+pub const LINK: u32 = 0x709;
+/// Read a directory entry: `[0]` = directory inode, `[1]` = position (0 to
+/// start), `[2]` = grant id (write access) for the name, `[3]` = its
+/// capacity. Reply: `[0, next position, inode, kind, name length]`, or
+/// `NoEntry` past the last entry.
+pub const READDIR: u32 = 0x70A;
+/// Write every dirty block to the disk and flush it. Reply: 0.
+pub const SYNC: u32 = 0x70B;
+/// Usage: Reply `[0, block size, blocks, free blocks, inodes, free inodes]`.
+pub const STATFS: u32 = 0x70C;
+
+/// The inode of the root directory.
+pub const ROOT_INODE: u64 = 2;
