@@ -1,0 +1,53 @@
+//! The block-device protocol between a file server and a disk driver
+//! (`blk`, the virtio-blk driver).
+//!
+//! Trust is asymmetric, and both directions use SENDA for different
+//! reasons. The file server is trusted by the driver; the driver is not
+//! trusted by anyone (it is the component we expect to crash or be
+//! restarted). So the file server sends its requests with SENDA: a driver
+//! that never receives, or dies, cannot block it. The driver answers with
+//! SENDA too: the file server may be busy sending elsewhere, and a driver
+//! must never wait on a client. A client that trusts the driver (a test
+//! probe) may use SENDREC instead: the driver's SENDA reply is delivered to
+//! its reply wait like any other message.
+//!
+//! Every request carries an id chosen by the client, which the reply
+//! repeats; data moves through a grant on the client's own buffer
+//! (`crate::grant`), copied by the driver with safe copies, so the driver
+//! never touches client memory otherwise. Positions are in bytes and must
+//! be multiples of [`SECTOR_SIZE`]; lengths too, at most [`MAX_TRANSFER`].
+//!
+//! Restarts: a new driver instance resets the device and starts with no
+//! requests. Requests that were in flight when the old one died are never
+//! answered; the client learns the new endpoint from DS and sends them
+//! again. This is safe because block writes are idempotent: writing the
+//! same bytes to the same sectors twice leaves the disk as writing them
+//! once, and a read has no effect, so a resent request can never be
+//! "applied twice" in a way the file server can see. (The client must not
+//! reuse a buffer, nor issue an overlapping write, until the earlier
+//! request is answered.)
+
+/// Size of a sector: positions and lengths are multiples of it.
+pub const SECTOR_SIZE: u64 = 512;
+/// Largest READ or WRITE (the size of the driver's DMA bounce buffer).
+pub const MAX_TRANSFER: u64 = 64 * 1024;
+
+/// Read: `payload[0]` = request id, `[1]` = position in bytes, `[2]` =
+/// grant id (the client's buffer, write access for the driver), `[3]` =
+/// length in bytes. The reply's result is the length read.
+pub const READ: u32 = 0x600;
+/// Write: payload as [`READ`]; the grant gives read access. The reply's
+/// result is the length written (in the host's page cache, not yet
+/// durable: see [`FLUSH`]).
+pub const WRITE: u32 = 0x601;
+/// Flush: `payload[0]` = request id. Every write answered before makes it
+/// to stable storage. Result 0.
+pub const FLUSH: u32 = 0x602;
+/// Geometry: `payload[0]` = request id. The result is the capacity in
+/// bytes.
+pub const GEOMETRY: u32 = 0x603;
+/// Reply from the driver: `payload[0]` = request id, `[1]` = result (a
+/// value ≥ 0 or a negated [`crate::Error`]: `Invalid` for a misaligned or
+/// oversized request, `Perm`/`Fault` from the client's grant, `Unavailable`
+/// when the device fails the request or cannot be set up).
+pub const REPLY: u32 = 0x610;
