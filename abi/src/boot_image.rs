@@ -13,13 +13,16 @@ use crate::layout::PAGE_SIZE;
 /// Magic bytes at offset 0.
 pub const MAGIC: [u8; 8] = *b"VIVBOOT\0";
 /// Format version this crate reads and writes.
-pub const VERSION: u32 = 2;
+pub const VERSION: u32 = 3;
 /// Size of the header before the entries.
 pub const HEADER_SIZE: usize = 32;
 /// Size of one entry.
 pub const ENTRY_SIZE: usize = 128;
 /// Most I/O port ranges one program may be granted.
 pub const MAX_IO_RANGES: usize = 4;
+/// Most device MMIO windows one program may be granted
+/// (`KernelCall::MapDevice`).
+pub const MAX_MMIO_RANGES: usize = 2;
 /// Most programs one image holds (entries fill the header page).
 pub const MAX_PROGRAMS: usize = (PAGE_SIZE as usize - HEADER_SIZE) / ENTRY_SIZE;
 /// Longest program name.
@@ -56,12 +59,25 @@ pub struct Privileges {
     pub irqs: u32,
     /// Inclusive port ranges; `(0, 0)` entries are unused.
     pub io_ranges: [(u16, u16); MAX_IO_RANGES],
+    /// Physical MMIO windows `(base, length)` the program may map with
+    /// `KernelCall::MapDevice`; length 0 = unused.
+    pub mmio_ranges: [(u64, u64); MAX_MMIO_RANGES],
 }
 
 impl Privileges {
     /// True when port `port` is inside one of the granted ranges.
     pub fn allows_port(&self, port: u16) -> bool {
         self.io_ranges.iter().any(|&(first, last)| last != 0 && (first..=last).contains(&port))
+    }
+
+    /// True when the physical range `base..base + len` (non-empty) lies
+    /// wholly inside one granted MMIO window.
+    pub fn allows_mmio(&self, base: u64, len: u64) -> bool {
+        let Some(end) = base.checked_add(len) else { return false };
+        len != 0
+            && self.mmio_ranges.iter().any(|&(first, size)| {
+                size != 0 && base >= first && first.checked_add(size).is_some_and(|last| end <= last)
+            })
     }
 }
 
@@ -138,6 +154,8 @@ const AT_SEND_TO: usize = 40;
 const AT_KERNEL_CALLS: usize = 48;
 const AT_IO_RANGES: usize = 56;
 const AT_HEARTBEAT: usize = 72;
+/// [`MAX_MMIO_RANGES`] pairs of `u64` base and `u64` length (version 3).
+const AT_MMIO_RANGES: usize = 80;
 
 /// A validated boot image.
 #[derive(Clone, Copy, Debug)]
@@ -210,6 +228,10 @@ impl<'a> BootImage<'a> {
         for (i, range) in io_ranges.iter_mut().enumerate() {
             *range = (le_u16(b, at + AT_IO_RANGES + i * 4), le_u16(b, at + AT_IO_RANGES + i * 4 + 2));
         }
+        let mut mmio_ranges = [(0u64, 0u64); MAX_MMIO_RANGES];
+        for (i, range) in mmio_ranges.iter_mut().enumerate() {
+            *range = (le_u64(b, at + AT_MMIO_RANGES + i * 16), le_u64(b, at + AT_MMIO_RANGES + i * 16 + 8));
+        }
         Entry {
             name: core::str::from_utf8(&raw_name[..len]).unwrap_or("?"),
             offset: le_u64(b, at + AT_OFFSET),
@@ -222,6 +244,7 @@ impl<'a> BootImage<'a> {
                 send_to: le_u64(b, at + AT_SEND_TO),
                 irqs: le_u32(b, at + AT_IRQS),
                 io_ranges,
+                mmio_ranges,
             },
             heartbeat_ms: le_u32(b, at + AT_HEARTBEAT),
         }
@@ -297,6 +320,10 @@ pub mod builder {
                 out[at + AT_IO_RANGES + i * 4..][..2].copy_from_slice(&first.to_le_bytes());
                 out[at + AT_IO_RANGES + i * 4 + 2..][..2].copy_from_slice(&last.to_le_bytes());
             }
+            for (i, &(base, len)) in p.mmio_ranges.iter().enumerate() {
+                out[at + AT_MMIO_RANGES + i * 16..][..8].copy_from_slice(&base.to_le_bytes());
+                out[at + AT_MMIO_RANGES + i * 16 + 8..][..8].copy_from_slice(&len.to_le_bytes());
+            }
             out[at + AT_HEARTBEAT..][..4].copy_from_slice(&program.heartbeat_ms.to_le_bytes());
         }
         let total = out.len() as u64;
@@ -318,6 +345,7 @@ mod tests {
             send_to: 0b10,
             irqs: 1 << 4,
             io_ranges: [(0x3f8, 0x3ff), (0, 0), (0, 0), (0, 0)],
+            mmio_ranges: [(0xD000_0000, 0x1000), (0, 0)],
         };
         Program {
             name: name.into(),
@@ -343,6 +371,9 @@ mod tests {
         assert_eq!(p, program("x", &[]).privileges);
         assert!(p.allows_port(0x3fd) && !p.allows_port(0x3f7) && !p.allows_port(0));
         assert_eq!(image.entry(0).heartbeat_ms, 250);
+        assert!(p.allows_mmio(0xD000_0000, 0x1000) && p.allows_mmio(0xD000_0800, 0x800));
+        assert!(!p.allows_mmio(0xD000_0000, 0x2000) && !p.allows_mmio(0xCFFF_F000, 0x1000));
+        assert!(!p.allows_mmio(0xD000_0000, 0) && !p.allows_mmio(u64::MAX, 2));
     }
 
     #[test]

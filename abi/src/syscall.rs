@@ -159,11 +159,31 @@ pub enum KernelCall {
     /// Returns the number of physical frames in use (allocated and not
     /// freed), for leak checks.
     MemInfo = 19,
+    /// Map a device's MMIO window into the caller (for drivers):
+    /// `payload[0]` = physical base, `[1]` = length, `[2]` = user address;
+    /// all three page-aligned, the length non-zero (else `Invalid`). The
+    /// user range must lie inside [`DEVICE_MAP_BASE`]..[`DEVICE_MAP_END`]
+    /// and be unmapped (else `Invalid`); the physical range must lie wholly
+    /// inside one of the caller's MMIO windows (`mmio` in the image
+    /// definition, else `Perm`). The pages are mapped writable, not
+    /// executable and uncached (PCD | PWT). They are not RAM: the kernel
+    /// refuses them as buffers of other calls (`Fault`) and never frees
+    /// them. Returns 0.
+    MapDevice = 20,
+    /// Allocate DMA memory (for drivers): `payload[0]` = pages (1 to
+    /// [`ALLOC_DMA_MAX_PAGES`], else `Domain`), `[1]` = user address
+    /// (page-aligned, the whole range unmapped and inside
+    /// [`DEVICE_MAP_BASE`]..[`DEVICE_MAP_END`], else `Invalid`). The
+    /// frames are physically contiguous and zeroed, mapped writable and not
+    /// executable, and freed with the process. Returns the physical address
+    /// of the first page (what a device is given); `NoMemory` when no run
+    /// of never-used frames is long enough.
+    AllocDma = 21,
 }
 
 impl KernelCall {
     /// Every kernel call.
-    pub const ALL: [KernelCall; 19] = [
+    pub const ALL: [KernelCall; 21] = [
         KernelCall::Exit,
         KernelCall::DiagWrite,
         KernelCall::PowerOff,
@@ -183,6 +203,8 @@ impl KernelCall {
         KernelCall::Reap,
         KernelCall::DevOutString,
         KernelCall::MemInfo,
+        KernelCall::MapDevice,
+        KernelCall::AllocDma,
     ];
 
     /// The name used in image definitions (`kernel_calls = [...]`).
@@ -207,6 +229,8 @@ impl KernelCall {
             KernelCall::Reap => "reap",
             KernelCall::DevOutString => "dev_out_string",
             KernelCall::MemInfo => "mem_info",
+            KernelCall::MapDevice => "map_device",
+            KernelCall::AllocDma => "alloc_dma",
         }
     }
 
@@ -265,6 +289,15 @@ pub const PROC_RECEIVING: u8 = 4;
 
 /// Exit status of a process ended by `Kill`.
 pub const EXIT_STATUS_KILLED: u32 = 109;
+
+/// Lowest user address of `MapDevice` and `AllocDma` mappings: a window
+/// of the program area far above any program image and below the stack.
+pub const DEVICE_MAP_BASE: u64 = 0x7000_0000;
+/// One past the highest user address of `MapDevice` and `AllocDma`
+/// mappings.
+pub const DEVICE_MAP_END: u64 = 0x7800_0000;
+/// Most pages one `AllocDma` allocates (256 KiB).
+pub const ALLOC_DMA_MAX_PAGES: u64 = 64;
 
 /// Largest single `DiagWrite`.
 pub const DIAG_WRITE_MAX: u64 = 4096;

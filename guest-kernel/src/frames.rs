@@ -184,6 +184,45 @@ impl FrameAllocator {
         Some(frame)
     }
 
+    /// `pages` physically contiguous zeroed frames (for DMA), or `None`.
+    ///
+    /// Only never-used frames are taken, because they come in address
+    /// order: a run broken by a reserved range or the end of a RAM range is
+    /// put on the free list and a new run started. Freed frames are never
+    /// used here (the free list has no order), so once the never-used
+    /// frames are gone, contiguous allocations fail.
+    pub fn alloc_contiguous(&mut self, pages: u64) -> Option<u64> {
+        let mut start = 0;
+        let mut have = 0;
+        while have < pages {
+            let Some(frame) = self.fresh() else {
+                self.free_run(start, have);
+                return None;
+            };
+            self.in_use += 1;
+            if have > 0 && frame != start + have * PAGE_SIZE {
+                self.free_run(start, have);
+                have = 0;
+            }
+            if have == 0 {
+                start = frame;
+            }
+            have += 1;
+        }
+        if !self.fresh_is_zero {
+            for i in 0..pages {
+                zero_frame(start + i * PAGE_SIZE);
+            }
+        }
+        Some(start)
+    }
+
+    fn free_run(&mut self, start: u64, pages: u64) {
+        for i in 0..pages {
+            self.free(start + i * PAGE_SIZE);
+        }
+    }
+
     /// Returns a frame for reuse.
     pub fn free(&mut self, frame: u64) {
         // SAFETY: the frame was allocated here and its owner gave it up, so

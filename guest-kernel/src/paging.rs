@@ -9,7 +9,8 @@
 //!
 //! User mappings lie only in the program's range `[USER_BASE, image_end)`
 //! and in the stack and KIP pages at the top (`USER_STACK_BOTTOM..USER_END`),
-//! so a fork walks just those page-table entries. Fork shares memory
+//! so a fork walks just those page-table entries (a driver's device and
+//! DMA mappings, at `DEVICE_MAP_BASE`, raise `image_end` to cover them). Fork shares memory
 //! copy-on-write: every writable page becomes read-only with the software
 //! bit `COW` in both processes, and the first write (a user page fault, or
 //! the kernel writing user memory) copies it unless it is no longer shared.
@@ -21,12 +22,19 @@ use abi::layout::{PAGE_SIZE, USER_BASE, USER_END, USER_STACK_BOTTOM};
 const PRESENT: u64 = 1;
 const WRITABLE: u64 = 1 << 1;
 const USER: u64 = 1 << 2;
+const WRITE_THROUGH: u64 = 1 << 3;
+const CACHE_DISABLE: u64 = 1 << 4;
 /// Software bit: the leaf frame belongs to the process and is freed with it
 /// (frames mapped from the boot image are not).
 const OWNED: u64 = 1 << 9;
 /// Software bit: a private page shared copy-on-write after a fork
 /// (mapped read-only; writable again once written).
 const COW: u64 = 1 << 10;
+/// Software bit: the leaf maps a device's MMIO window (`MapDevice`), not
+/// RAM. The kernel reaches user memory through its identity map of the
+/// first GiB, which does not cover devices, so [`AddressSpace::translate`]
+/// refuses these pages: they can never be the buffer of a kernel call.
+const DEVICE: u64 = 1 << 11;
 const NO_EXECUTE: u64 = 1 << 63;
 const ADDRESS: u64 = 0x000F_FFFF_FFFF_F000;
 
@@ -145,6 +153,27 @@ impl AddressSpace {
         Some(())
     }
 
+    /// Maps the user page at `vaddr` to the device MMIO page at `phys`:
+    /// writable, not executable, uncached (PCD | PWT), never freed.
+    pub fn map_device(&mut self, frames: &mut FrameAllocator, vaddr: u64, phys: u64) -> Option<()> {
+        debug_assert!((USER_BASE..USER_STACK_BOTTOM).contains(&vaddr));
+        let pt = self.page_table_or_new(frames, vaddr)?;
+        self.image_end = self.image_end.max(vaddr + PAGE_SIZE);
+        let mut entry = phys | PRESENT | USER | WRITABLE | WRITE_THROUGH | CACHE_DISABLE | DEVICE;
+        // SAFETY: written once at boot.
+        if unsafe { NX_SUPPORTED } {
+            entry |= NO_EXECUTE;
+        }
+        table(pt)[pt_index(vaddr)] = entry;
+        Some(())
+    }
+
+    /// Whether anything (RAM or a device) is mapped at user page `vaddr`.
+    pub fn is_mapped(&self, vaddr: u64) -> bool {
+        (USER_BASE..USER_END).contains(&vaddr)
+            && self.page_table(vaddr).is_some_and(|pt| table(pt)[pt_index(vaddr)] & PRESENT != 0)
+    }
+
     /// Maps the user pages of this address space into `child` (a new,
     /// empty one) copy-on-write: writable pages become read-only + `COW`
     /// in both, every owned frame gains a reference, pages from the boot
@@ -232,6 +261,7 @@ impl AddressSpace {
             return None;
         }
         let need = PRESENT | USER | if write { WRITABLE } else { 0 };
+        // A device page (`DEVICE`) is not RAM the kernel can reach.
         let mut entry = table(self.root)[0];
         for shift in [30u64, 21, 12] {
             if entry & (PRESENT | USER) != (PRESENT | USER) {
@@ -239,7 +269,7 @@ impl AddressSpace {
             }
             entry = table(entry & ADDRESS)[(vaddr >> shift) as usize & 511];
         }
-        if entry & need != need {
+        if entry & (need | DEVICE) != need {
             return None;
         }
         Some((entry & ADDRESS) | (vaddr & (PAGE_SIZE - 1)))

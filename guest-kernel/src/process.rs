@@ -8,7 +8,7 @@ use crate::elf::Elf;
 use crate::frames::FrameAllocator;
 use crate::paging::{AddressSpace, Rights};
 use crate::pvh::Range;
-use abi::boot_image::{BootImage, Entry, Privileges, FLAG_POWEROFF_ON_EXIT, MAX_IO_RANGES};
+use abi::boot_image::{BootImage, Entry, Privileges, FLAG_POWEROFF_ON_EXIT, MAX_IO_RANGES, MAX_MMIO_RANGES};
 use abi::layout::{KIP_CODE, KIP_DATA, PAGE_SIZE, USER_BASE, USER_STACK_BOTTOM, USER_STACK_TOP};
 use abi::{Error, Message};
 use kernel_core::{Kernel, UserMemory, NR_PROCS};
@@ -23,8 +23,8 @@ pub struct ArchProc {
     pub poweroff_on_exit: bool,
     /// Index of its program in the boot image.
     pub program: usize,
-    /// Ports and IRQs it may use (traps, destinations and kernel calls are
-    /// enforced by kernel-core).
+    /// Ports, IRQs and MMIO windows it may use (traps, destinations and
+    /// kernel calls are enforced by kernel-core).
     pub privileges: Privileges,
     /// Its grant table: (address, entries); 0 entries = no grants.
     pub grant_table: (u64, u64),
@@ -61,7 +61,14 @@ impl ArchProc {
         space: AddressSpace { root: 0, image_end: 0 },
         poweroff_on_exit: false,
         program: 0,
-        privileges: Privileges { traps: 0, kernel_calls: 0, send_to: 0, irqs: 0, io_ranges: [(0, 0); MAX_IO_RANGES] },
+        privileges: Privileges {
+            traps: 0,
+            kernel_calls: 0,
+            send_to: 0,
+            irqs: 0,
+            io_ranges: [(0, 0); MAX_IO_RANGES],
+            mmio_ranges: [(0, 0); MAX_MMIO_RANGES],
+        },
         grant_table: (0, 0),
         alarm_at: 0,
     };

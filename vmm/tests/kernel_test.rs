@@ -64,6 +64,9 @@ const CASES: &[&str] = &[
     "zombie_endpoint_refused",
     "exec_passes_args",
     "dev_out_string_writes",
+    "map_device_denied",
+    "map_device_reads_magic",
+    "alloc_dma_contiguous",
 ];
 
 /// The line `dev_out_string_writes` writes straight to the UART.

@@ -1,9 +1,20 @@
-//! Driver support: port I/O, IRQ control, alarms.
+//! Driver support: port I/O, IRQ control, alarms, device MMIO windows and
+//! DMA memory.
+//!
+//! MMIO windows and DMA memory live in one user window
+//! (`DEVICE_MAP_BASE..DEVICE_MAP_END`), far above any program image, so a
+//! driver's layout never collides with its program; nothing is ever
+//! remapped there (a page already mapped is refused), which keeps the calls
+//! free of unmapping and TLB shootdown logic.
 
 use crate::arch::{cpu, ioapic};
+use crate::paging::Rights;
 use crate::process::System;
 use abi::layout::PAGE_SIZE;
-use abi::syscall::{DEVIO_IN, DEVIO_OUT, DEV_OUT_STRING_MAX, IRQ_ACK, IRQ_DISABLE, IRQ_ENABLE};
+use abi::syscall::{
+    ALLOC_DMA_MAX_PAGES, DEVICE_MAP_BASE, DEVICE_MAP_END, DEVIO_IN, DEVIO_OUT, DEV_OUT_STRING_MAX, IRQ_ACK,
+    IRQ_DISABLE, IRQ_ENABLE,
+};
 use abi::Error;
 
 /// One port access of width 1, 2 or 4 inside the caller's port ranges.
@@ -91,4 +102,63 @@ pub fn set_alarm(sys: &mut System, slot: usize, ticks: u64) -> Result<u64, Error
     sys.arch[slot].alarm_at = if ticks == 0 { 0 } else { crate::ticks() + ticks };
     sys.recompute_next_alarm();
     Ok(0)
+}
+
+/// Checks that `vaddr..vaddr + len` is page-aligned, inside the device
+/// window and wholly unmapped in `slot`.
+fn free_device_range(sys: &System, slot: usize, vaddr: u64, len: u64) -> Result<(), Error> {
+    let end = vaddr.checked_add(len).ok_or(Error::Invalid)?;
+    if vaddr % PAGE_SIZE != 0 || vaddr < DEVICE_MAP_BASE || end > DEVICE_MAP_END {
+        return Err(Error::Invalid);
+    }
+    let space = &sys.arch[slot].space;
+    if (vaddr..end).step_by(PAGE_SIZE as usize).any(|page| space.is_mapped(page)) {
+        return Err(Error::Invalid);
+    }
+    Ok(())
+}
+
+/// Maps the physical MMIO window `phys..phys + len` (inside one of the
+/// caller's MMIO ranges) at `vaddr`, uncached.
+pub fn map_device(sys: &mut System, slot: usize, phys: u64, len: u64, vaddr: u64) -> Result<u64, Error> {
+    if len == 0 || phys % PAGE_SIZE != 0 || len % PAGE_SIZE != 0 {
+        return Err(Error::Invalid);
+    }
+    if !sys.arch[slot].privileges.allows_mmio(phys, len) {
+        return Err(Error::Perm);
+    }
+    free_device_range(sys, slot, vaddr, len)?;
+    let System { arch, frames, .. } = sys;
+    let space = &mut arch[slot].space;
+    for offset in (0..len).step_by(PAGE_SIZE as usize) {
+        // Out of page-table frames: the pages mapped so far stay (they are
+        // the caller's and harmless); the caller sees the failure.
+        space.map_device(frames, vaddr + offset, phys + offset).ok_or(Error::NoMemory)?;
+    }
+    Ok(0)
+}
+
+/// Allocates `pages` contiguous zeroed frames, maps them at `vaddr`
+/// (owned: freed with the process) and returns the first one's physical
+/// address.
+pub fn alloc_dma(sys: &mut System, slot: usize, pages: u64, vaddr: u64) -> Result<u64, Error> {
+    if pages == 0 || pages > ALLOC_DMA_MAX_PAGES {
+        return Err(Error::Domain);
+    }
+    free_device_range(sys, slot, vaddr, pages * PAGE_SIZE)?;
+    let System { arch, frames, .. } = sys;
+    let first = frames.alloc_contiguous(pages).ok_or(Error::NoMemory)?;
+    let space = &mut arch[slot].space;
+    let data = Rights { write: true, execute: false };
+    for i in 0..pages {
+        if space.map(frames, vaddr + i * PAGE_SIZE, first + i * PAGE_SIZE, data, true).is_none() {
+            // Out of page-table frames: the frames not yet mapped go back;
+            // the mapped ones are the process's and freed with it.
+            for j in i..pages {
+                frames.free(first + j * PAGE_SIZE);
+            }
+            return Err(Error::NoMemory);
+        }
+    }
+    Ok(first)
 }

@@ -55,6 +55,8 @@ pub fn kernel_call(sys: &mut System, slot: usize, msg_addr: u64) -> Outcome {
         KernelCall::DevIo => done(device::devio(sys, slot, w[0], w[1], w[2])),
         KernelCall::IrqCtl => done(device::irqctl(sys, slot, w[0], w[1])),
         KernelCall::SetAlarm => done(device::set_alarm(sys, slot, w[0])),
+        KernelCall::MapDevice => done(device::map_device(sys, slot, w[0], w[1], w[2])),
+        KernelCall::AllocDma => done(device::alloc_dma(sys, slot, w[0], w[1])),
     }
 }
 

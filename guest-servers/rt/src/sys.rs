@@ -136,6 +136,18 @@ pub fn irqctl(irq: u32, op: u64) -> Result<(), Error> {
     kernel_call(KernelCall::IrqCtl, &[u64::from(irq), op]).map(|_| ())
 }
 
+/// Maps the device MMIO window `phys..phys + len` at user address `at`
+/// (uncached; inside `abi::syscall::DEVICE_MAP_BASE..DEVICE_MAP_END`).
+pub fn map_device(phys: u64, len: u64, at: u64) -> Result<(), Error> {
+    kernel_call(KernelCall::MapDevice, &[phys, len, at]).map(|_| ())
+}
+
+/// Allocates `pages` physically contiguous zeroed pages at user address
+/// `at`; returns the physical address of the first.
+pub fn alloc_dma(pages: u64, at: u64) -> Result<u64, Error> {
+    kernel_call(KernelCall::AllocDma, &[pages, at])
+}
+
 /// Arms the caller's alarm `ticks` from now (0 cancels).
 pub fn set_alarm(ticks: u64) -> Result<(), Error> {
     kernel_call(KernelCall::SetAlarm, &[ticks]).map(|_| ())

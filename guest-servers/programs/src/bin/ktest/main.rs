@@ -9,6 +9,7 @@
 #![no_main]
 
 mod death;
+mod device;
 mod ipc;
 mod kernel_calls;
 mod process;
@@ -107,6 +108,7 @@ fn run() -> i32 {
     death::run(&mut suite);
     kernel_calls::run(&mut suite);
     process::run(&mut suite);
+    device::run(&mut suite);
     rt::println!("ktest: summary: {} cases passed, {} cases failed", suite.passed, suite.failed);
     if suite.failed == 0 {
         0

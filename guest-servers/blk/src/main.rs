@@ -1,0 +1,206 @@
+//! blk: the virtio-blk disk driver, a restartable user-space server.
+//!
+//! It maps the device's register window (`MapDevice`) and a DMA area
+//! (`AllocDma`), resets the device and negotiates VERSION_1 (+ FLUSH),
+//! sets up one split virtqueue ([`virtio`]), enables IRQ 5 and then serves
+//! the block protocol (`abi::proto::blockdev`) one request at a time: data
+//! moves between the client's grant and the DMA bounce buffer with safe
+//! copies, the request goes on the ring, and the used-ring interrupt
+//! (a SYSTEM notification with bit 5 in word `NOTIFY_IRQ_WORD`) completes
+//! it: InterruptStatus is acknowledged through InterruptACK, the line with
+//! `IRQ_ACK`, and only then is the used ring read, so a completion racing
+//! the acknowledgement is never stranded. Answers go out by SENDA
+//! ([`replies`]). RS's heartbeats are answered between requests.
+//!
+//! Why one request at a time: see [`virtio`]; the wait for a completion
+//! receives from SYSTEM only, with an alarm as a deadline, so a device
+//! that never answers costs the client an `Unavailable` reply and the
+//! driver a device reset, not a hang.
+//!
+//! Restartability: the driver keeps no state worth saving. A fresh
+//! instance (after a crash, a kill or a missed heartbeat) resets the
+//! device (status 0) and starts with an empty ring; requests the old
+//! instance had not answered are the client's to send again (block writes
+//! are idempotent, see `abi::proto::blockdev`). Without a device (no
+//! `--disk`), it stays up and answers every request `Unavailable`.
+#![no_std]
+#![no_main]
+
+mod replies;
+mod virtio;
+
+use abi::notify::{is_notification, EVENT_SENDA_DONE, SYSTEM_EVENTS_WORD};
+use abi::platform::{VIRTIO_BLK_IRQ, VIRTIO_BLK_SECTOR_SIZE};
+use abi::proto::blockdev::{self, MAX_TRANSFER};
+use abi::syscall::{IRQ_ACK, IRQ_ENABLE, NOTIFY_ALARM, NOTIFY_ALARM_WORD, NOTIFY_IRQ_WORD};
+use abi::{Endpoint, Error, Message};
+use replies::Replies;
+use virtio::{Device, Op};
+
+rt::main!(run);
+
+/// How long a request may take before the device is declared stuck.
+const DEADLINE_MS: u64 = 2000;
+
+struct Blk {
+    device: Option<Device>,
+    replies: Replies,
+    /// Completions that arrived without their interrupt (found at the
+    /// deadline): should stay 0.
+    missed_interrupts: u64,
+}
+
+fn run() -> i32 {
+    let device = match virtio::map().and_then(|()| Device::open(None)) {
+        Ok(d) => {
+            rt::println!("blk: virtio-blk with {} sectors, flush {}", d.capacity, d.flush);
+            Some(d)
+        }
+        Err(e) => {
+            rt::println!("blk: no usable virtio-blk device ({}); answering Unavailable", e);
+            None
+        }
+    };
+    if device.is_some() {
+        if let Err(e) = rt::sys::irqctl(VIRTIO_BLK_IRQ, IRQ_ENABLE) {
+            rt::println!("blk: cannot enable IRQ {}: {}", VIRTIO_BLK_IRQ, e);
+            return 1;
+        }
+    }
+    let mut blk = Blk { device, replies: Replies::new(), missed_interrupts: 0 };
+    let mut msg = Message::default();
+    loop {
+        if rt::ipc::receive(Endpoint::ANY, &mut msg).is_err() {
+            continue;
+        }
+        if rt::service::handle_heartbeat(&msg) {
+            continue;
+        }
+        if is_notification(&msg) {
+            if msg.source == Endpoint::SYSTEM {
+                blk.system_event(&msg);
+            }
+            continue;
+        }
+        let id = msg.payload[0];
+        let result = blk.serve(&msg);
+        blk.replies.reply(msg.source, id, result.map_or_else(Error::to_return, |v| v as i64));
+    }
+}
+
+impl Blk {
+    /// A SYSTEM notification outside a request: a late interrupt or alarm,
+    /// or finished SENDA entries.
+    fn system_event(&mut self, msg: &Message) {
+        if msg.payload[NOTIFY_IRQ_WORD] & (1 << VIRTIO_BLK_IRQ) != 0 {
+            self.interrupt();
+        }
+        if msg.payload[SYSTEM_EVENTS_WORD] & EVENT_SENDA_DONE != 0 {
+            self.replies.flush();
+        }
+    }
+
+    /// Acknowledges the device's interrupt, then the line.
+    fn interrupt(&mut self) -> u32 {
+        let status = self.device.as_ref().map_or(0, Device::ack_interrupt);
+        let _ = rt::sys::irqctl(VIRTIO_BLK_IRQ, IRQ_ACK);
+        status
+    }
+
+    fn serve(&mut self, msg: &Message) -> Result<u64, Error> {
+        let w = msg.payload;
+        match msg.mtype {
+            blockdev::READ | blockdev::WRITE => {
+                self.transfer(msg.source, msg.mtype == blockdev::WRITE, w[1], w[2], w[3])
+            }
+            blockdev::FLUSH => {
+                let device = self.device.as_ref().ok_or(Error::Unavailable)?;
+                if device.flush {
+                    self.run(Op::Flush)?;
+                }
+                Ok(0)
+            }
+            blockdev::GEOMETRY => Ok(self.device.as_ref().ok_or(Error::Unavailable)?.capacity_bytes()),
+            _ => Err(Error::BadRequest),
+        }
+    }
+
+    fn transfer(&mut self, client: Endpoint, write: bool, position: u64, grant: u64, len: u64) -> Result<u64, Error> {
+        let device = self.device.as_ref().ok_or(Error::Unavailable)?;
+        let end = position.checked_add(len).ok_or(Error::Invalid)?;
+        if position % VIRTIO_BLK_SECTOR_SIZE != 0
+            || len % VIRTIO_BLK_SECTOR_SIZE != 0
+            || len > MAX_TRANSFER
+            || end > device.capacity_bytes()
+        {
+            return Err(Error::Invalid);
+        }
+        if len == 0 {
+            return Ok(0);
+        }
+        let buffer = &mut virtio::buffer()[..len as usize];
+        let sector = position / VIRTIO_BLK_SECTOR_SIZE;
+        if write {
+            rt::sys::safecopy_from(client, grant, 0, buffer)?;
+            self.run(Op::Write { sector, len: len as u32 })?;
+        } else {
+            self.run(Op::Read { sector, len: len as u32 })?;
+            rt::sys::safecopy_to(client, grant, 0, &virtio::buffer()[..len as usize])?;
+        }
+        Ok(len)
+    }
+
+    /// Runs one request on the device and waits for its completion.
+    fn run(&mut self, op: Op) -> Result<(), Error> {
+        let device = self.device.as_mut().ok_or(Error::Unavailable)?;
+        device.submit(op);
+        let ticks = (DEADLINE_MS * rt::kip::tick_hz()).div_ceil(1000).max(1);
+        let _ = rt::sys::set_alarm(ticks);
+        let mut msg = Message::default();
+        let result = loop {
+            if rt::ipc::receive(Endpoint::SYSTEM, &mut msg).is_err() {
+                continue;
+            }
+            if msg.payload[SYSTEM_EVENTS_WORD] & EVENT_SENDA_DONE != 0 {
+                self.replies.flush();
+            }
+            if msg.payload[NOTIFY_IRQ_WORD] & (1 << VIRTIO_BLK_IRQ) != 0 {
+                self.interrupt();
+                if let Some(done) = self.device.as_mut().and_then(Device::poll) {
+                    break done;
+                }
+            }
+            if msg.payload[NOTIFY_ALARM_WORD] & NOTIFY_ALARM != 0 {
+                // The deadline: a completion whose interrupt went missing,
+                // or a stuck device.
+                if let Some(done) = self.device.as_mut().and_then(Device::poll) {
+                    self.missed_interrupts += 1;
+                    rt::println!("blk: completion without an interrupt ({} so far)", self.missed_interrupts);
+                    break done;
+                }
+                rt::println!("blk: the device did not answer in {} ms; resetting it", DEADLINE_MS);
+                self.reset();
+                return Err(Error::Unavailable);
+            }
+        };
+        let _ = rt::sys::set_alarm(0);
+        if self.device.as_ref().is_some_and(Device::needs_reset) {
+            rt::println!("blk: the device needs a reset");
+            self.reset();
+            return Err(Error::Unavailable);
+        }
+        result
+    }
+
+    /// Resets the device and sets it up again in the same DMA memory.
+    fn reset(&mut self) {
+        let dma = self.device.as_ref().map(Device::dma_phys);
+        self.device = match Device::open(dma) {
+            Ok(d) => Some(d),
+            Err(e) => {
+                rt::println!("blk: the device did not come back ({}); answering Unavailable", e);
+                None
+            }
+        };
+    }
+}
