@@ -7,9 +7,10 @@
 //! restarted). So the file server sends its requests with SENDA: a driver
 //! that never receives, or dies, cannot block it. The driver answers with
 //! SENDA too: the file server may be busy sending elsewhere, and a driver
-//! must never wait on a client. A client that trusts the driver (a test
-//! probe) may use SENDREC instead: the driver's SENDA reply is delivered to
-//! its reply wait like any other message.
+//! must never wait on a client. So a client sends with SENDA and then
+//! RECEIVEs (from ANY, or from the driver); it must not wait in SENDREC:
+//! a SENDA reply is not delivered to a SENDREC's reply wait (found with
+//! the `blk_probe` test program, which hung there).
 //!
 //! Every request carries an id chosen by the client, which the reply
 //! repeats; data moves through a grant on the client's own buffer
