@@ -42,7 +42,11 @@
 //!                 "mark_overhead": { "ns", "kernel_instructions", "exits" },
 //!                 "phases": [ { "name", "measures", "kernel_entries_per_op",
 //!                               "ns_per_op", "kernel_instructions_per_op",
-//!                               "exits_per_op", "timer_interrupts_per_op" } ] } }
+//!                               "exits_per_op", "timer_interrupts_per_op" } ] },
+//!   "trace_overhead": { "ops", "sendrec_kernel_instructions_off",
+//!                 "sendrec_kernel_instructions_on", "sendrec_ratio",
+//!                 "phase_ratios": [[name, ratio]], "traced_messages",
+//!                 "doorbells", "exits_per_million_messages" } }
 //! ```
 //!
 //! `phases` lists, in this order, the names `send`, `receive`, `sendrec`,
@@ -235,6 +239,9 @@ pub struct BenchReport {
     pub pingpong: PingpongFigures,
     /// Per-primitive IPC figures.
     pub ipc: IpcFigures,
+    /// IPC tracing: kernel instructions with tracing on versus off, exits
+    /// per million traced messages (`crate::trace::run::trace_overhead`).
+    pub trace_overhead: Option<crate::trace::run::TraceOverhead>,
 }
 
 /// The median of `values` (the lower middle one for an even count).
@@ -367,12 +374,14 @@ pub fn run_bench_with(rounds: u64, ipc_ops: u64, boot_runs: usize, entry: EntryC
     let ipc_ops = ipc_ops.max(1);
     let ipc_run = run_image(IPC_IMAGE, entry, format!("{IPC_OPS_KEY}={ipc_ops}"))?;
     let ipc = ipc_figures(&ipc_run, ipc_ops)?;
+    let trace_overhead = Some(crate::trace::run::trace_overhead(ipc_ops, entry, RUN_TIMEOUT)?);
     Ok(BenchReport {
         host: host.describe().to_string(),
         entry: entry_word(entry.resolve(host)).to_string(),
         boot,
         pingpong,
         ipc,
+        trace_overhead,
     })
 }
 
@@ -412,6 +421,15 @@ pub fn format_table(r: &BenchReport) -> String {
     out.push_str(&format!("  {:<28}{:>14}\n", "kernel instructions", opt_f(p.kernel_instructions_per_round_trip)));
     out.push_str(&format!("  {:<28}{:>14}\n\n", "VM exits", opt_f(p.exits_per_round_trip)));
     out.push_str(&format_ipc(&r.ipc));
+    if let Some(t) = &r.trace_overhead {
+        out.push_str(&format!(
+            "\nIPC tracing: SENDREC round trip {} -> {} kernel instructions (x{}), {} exits per million traced messages\n",
+            opt_f(t.sendrec_kernel_instructions_off),
+            opt_f(t.sendrec_kernel_instructions_on),
+            t.sendrec_ratio.map_or_else(|| "n/a".into(), |r| format!("{r:.3}")),
+            t.exits_per_million_messages
+        ));
+    }
     out
 }
 
@@ -508,7 +526,8 @@ mod tests {
         assert_eq!(p.kernel_instructions_per_round_trip, Some(500.0));
         assert_eq!(p.exits_per_round_trip, Some(0.2));
         let ipc = ipc_figures(&ipc_run(10), 10).unwrap();
-        let report = BenchReport { host: "h".into(), entry: "trap".into(), boot: b, pingpong: p, ipc };
+        let report =
+            BenchReport { host: "h".into(), entry: "trap".into(), boot: b, pingpong: p, ipc, trace_overhead: None };
         let table = format_table(&report);
         assert!(table.contains("kernel instructions") && table.contains("500.0"), "{table}");
         let json = serde_json::to_value(&report).unwrap();

@@ -60,6 +60,57 @@ pub enum Command {
     /// and VM exits, counted by KVM).
     #[command(after_help = EXIT_STATUS_HELP)]
     Bench(BenchArgs),
+    /// Run one shell command with IPC tracing on and print, per system
+    /// call type, the calls and messages per call (min/median/max), plus
+    /// the messages from boot to the shell prompt and of the whole command.
+    #[command(after_help = EXIT_STATUS_HELP)]
+    Count(CountArgs),
+    /// Run one shell command with IPC tracing on and write the trace:
+    /// JSON lines, Perfetto (Chrome trace-event JSON) or a message-sequence
+    /// chart (SVG) of one system call.
+    #[command(after_help = EXIT_STATUS_HELP)]
+    Trace(TraceArgs),
+}
+
+/// `viv count`.
+#[derive(Debug, Args)]
+pub struct CountArgs {
+    /// Boot image to run.
+    #[arg(long, default_value = vmm::DEFAULT_IMAGE, value_name = "NAME")]
+    pub image: String,
+    /// Print the report as JSON.
+    #[arg(long)]
+    pub json: bool,
+    /// Stop the guest after this many seconds.
+    #[arg(long, value_name = "SECS", value_parser = parse_seconds, default_value = EXEC_DEFAULT_TIMEOUT)]
+    pub timeout: Duration,
+    /// The shell command.
+    #[arg(value_name = "CMD")]
+    pub command: String,
+}
+
+/// `viv trace`.
+#[derive(Debug, Args)]
+pub struct TraceArgs {
+    /// Boot image to run.
+    #[arg(long, default_value = vmm::DEFAULT_IMAGE, value_name = "NAME")]
+    pub image: String,
+    /// File to write.
+    #[arg(long, value_name = "FILE")]
+    pub out: PathBuf,
+    /// jsonl, perfetto or msc.
+    #[arg(long, default_value = "jsonl", value_parser = ["jsonl", "perfetto", "msc"])]
+    pub format: String,
+    /// For msc: the cause id (system call) to draw; default the first
+    /// system call of the command.
+    #[arg(long, value_name = "ID")]
+    pub cause: Option<u32>,
+    /// Stop the guest after this many seconds.
+    #[arg(long, value_name = "SECS", value_parser = parse_seconds, default_value = EXEC_DEFAULT_TIMEOUT)]
+    pub timeout: Duration,
+    /// The shell command.
+    #[arg(value_name = "CMD")]
+    pub command: String,
 }
 
 /// The system-call entry the guest kernel uses.

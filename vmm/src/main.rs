@@ -65,6 +65,24 @@ fn dispatch(command: Command) -> Result<i32, Failure> {
         Command::Images => images(),
         Command::Export(args) => export(args),
         Command::Bench(args) => bench(args),
+        Command::Count(args) => {
+            let (text, status) = vmm::trace::run::count(&args.image, &args.command, args.json, args.timeout)?;
+            print!("{text}");
+            Ok(status)
+        }
+        Command::Trace(args) => {
+            let format = vmm::trace::run::Format::parse(&args.format).unwrap_or(vmm::trace::run::Format::Jsonl);
+            let (summary, status) = vmm::trace::run::trace_to_file(
+                &args.image,
+                &args.command,
+                format,
+                args.cause,
+                &args.out,
+                args.timeout,
+            )?;
+            eprint!("{summary}");
+            Ok(status)
+        }
     }
 }
 

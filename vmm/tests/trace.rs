@@ -49,3 +49,16 @@ fn echo_hi_write_is_user_vfs_tty_vfs_user() {
     assert!(report.boot_to_prompt_messages.unwrap() > 20);
     assert!(decoded.records.iter().any(|r| r.kind == Kind::Spawn));
 }
+
+#[test]
+fn tracing_costs_little_and_exits_only_when_the_ring_fills() {
+    let t = vmm::trace::run::trace_overhead(300, vmm::EntryChoice::Auto, Duration::from_secs(120)).unwrap();
+    eprintln!("{}", serde_json::to_string_pretty(&t).unwrap());
+    // ipcbench's phases move at least one message per operation each.
+    assert!(t.traced_messages >= 5 * 300, "{t:?}");
+    if let Some(ratio) = t.sendrec_ratio {
+        assert!(ratio < 1.25, "tracing costs x{ratio:.3} per SENDREC round trip");
+    }
+    // A 4 MiB ring holds 65,472 records: this run never fills it.
+    assert_eq!(t.doorbells, 0);
+}

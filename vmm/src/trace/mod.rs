@@ -14,6 +14,7 @@
 pub mod analysis;
 pub mod decode;
 pub mod export;
+pub mod run;
 
 use abi::platform::{CMDLINE_COMMAND_SEPARATOR, CMDLINE_TRACE_KEY};
 use abi::trace::{header, MODE_DROP, MODE_LOSSLESS, RECORDS_OFFSET, RECORD_SIZE, RING_MAGIC, RING_VERSION};
