@@ -245,10 +245,14 @@ mod tests {
         let statuses = [STATUS_HOST_ERROR, STATUS_VM_ERROR, STATUS_TRIPLE_FAULT, STATUS_KERNEL_PANIC, STATUS_TIMEOUT];
         let mut cmd = Cli::command();
         let mut helps = vec![cmd.render_long_help().to_string()];
+        let mut names = Vec::new();
         for sub in cmd.get_subcommands_mut().filter(|s| s.get_name() != "help") {
+            names.push(sub.get_name().to_string());
             helps.push(sub.render_long_help().to_string());
         }
-        assert_eq!(helps.len(), 6);
+        for expected in ["run", "exec", "images", "export", "bench", "count", "trace"] {
+            assert!(names.iter().any(|n| n == expected), "no subcommand {expected}: {names:?}");
+        }
         for help in helps {
             for s in statuses {
                 assert!(help.contains(&format!("  {s} ")), "status {s} missing from:\n{help}");
