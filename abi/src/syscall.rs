@@ -156,8 +156,12 @@ pub enum KernelCall {
     /// `rep outsb` per page. The port must be in the caller's I/O ranges
     /// (`Perm`). Returns the length.
     DevOutString = 18,
-    /// Returns the number of physical frames in use (allocated and not
-    /// freed), for leak checks.
+    /// Memory and copy counters, chosen by `payload[0]`:
+    /// [`MEM_INFO_FRAMES`] (0, the default) the physical frames in use
+    /// (allocated and not freed), for leak checks; [`MEM_INFO_SAFECOPY_BYTES`]
+    /// the bytes moved by `SafeCopyFrom`/`SafeCopyTo` since boot;
+    /// [`MEM_INFO_SAFECOPIES`] the number of those copies. Other selectors:
+    /// `Invalid`.
     MemInfo = 19,
     /// Map a device's MMIO window into the caller (for drivers):
     /// `payload[0]` = physical base, `[1]` = length, `[2]` = user address;
@@ -269,6 +273,13 @@ pub const NOTIFY_CHILD_WORD: usize = 3;
 /// Bit in word [`NOTIFY_CHILD_WORD`]: a child of the receiver ended and
 /// waits to be reaped (`KernelCall::Reap`).
 pub const NOTIFY_CHILD_EXITED: u64 = 1;
+
+/// `MemInfo` selector: physical frames in use.
+pub const MEM_INFO_FRAMES: u64 = 0;
+/// `MemInfo` selector: bytes copied by safe copies since boot.
+pub const MEM_INFO_SAFECOPY_BYTES: u64 = 1;
+/// `MemInfo` selector: successful safe copies since boot.
+pub const MEM_INFO_SAFECOPIES: u64 = 2;
 
 /// Largest argument block of `KernelCall::Exec`.
 pub const EXEC_ARGS_MAX: u64 = crate::args::MAX_ARGS_LEN as u64;

@@ -46,7 +46,7 @@ pub fn kernel_call(sys: &mut System, slot: usize, msg_addr: u64) -> Outcome {
         KernelCall::Exec => done(process::exec(sys, slot, &w)),
         KernelCall::Reap => done(process::reap(sys, slot)),
         KernelCall::DevOutString => done(device::dev_out_string(sys, slot, w[0], w[1], w[2])),
-        KernelCall::MemInfo => Outcome::Done(sys.frames.in_use as i64),
+        KernelCall::MemInfo => done(mem_info(sys, w[0])),
         KernelCall::Kill => process::kill(sys, slot, w[0]),
         KernelCall::ProcInfo => done(process::proc_info(sys, slot, w[0], w[1])),
         KernelCall::SetGrantTable => done(grant::set_table(sys, slot, w[0], w[1])),
@@ -57,6 +57,18 @@ pub fn kernel_call(sys: &mut System, slot: usize, msg_addr: u64) -> Outcome {
         KernelCall::SetAlarm => done(device::set_alarm(sys, slot, w[0])),
         KernelCall::MapDevice => done(device::map_device(sys, slot, w[0], w[1], w[2])),
         KernelCall::AllocDma => done(device::alloc_dma(sys, slot, w[0], w[1])),
+    }
+}
+
+/// `MemInfo`: the counter `selector` names.
+fn mem_info(sys: &System, selector: u64) -> Result<u64, Error> {
+    use abi::syscall::{MEM_INFO_FRAMES, MEM_INFO_SAFECOPIES, MEM_INFO_SAFECOPY_BYTES};
+    let (bytes, copies) = grant::copy_counters();
+    match selector {
+        MEM_INFO_FRAMES => Ok(sys.frames.in_use as u64),
+        MEM_INFO_SAFECOPY_BYTES => Ok(bytes),
+        MEM_INFO_SAFECOPIES => Ok(copies),
+        _ => Err(Error::Invalid),
     }
 }
 

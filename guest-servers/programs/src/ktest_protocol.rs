@@ -19,6 +19,11 @@ pub const ASYNC_COUNT: u32 = 7;
 /// length, direction (0 = from the granter, 1 = to it), fill byte]`; the
 /// reply carries `[result as i64, sum of the bytes read]`.
 pub const GRANT_COPY: u32 = 8;
+/// To kt_echo: put an indirect grant in kt_echo's own grant table (entry
+/// `payload[6]`, 0-3) with `abi::grant::Grant::indirect(payload[0..6])`
+/// (grantee, target granter, target id, offset, length, rights); rights 0
+/// clears the entry. Reply `[0]`.
+pub const GRANT_INDIRECT_SET: u32 = 9;
 
 /// To kt_waiter: RECEIVE from `payload[0]`, then SEND `REPORT` back.
 pub const W_RECEIVE_FROM: u32 = 20;

@@ -59,3 +59,11 @@ pub fn dev_out_string(port: u16, bytes: &[u8]) -> Result<(), Error> {
 pub fn mem_info() -> Result<u64, Error> {
     kernel_call(KernelCall::MemInfo, &[])
 }
+
+/// Bytes moved by safe copies since boot, and the number of copies
+/// (`MemInfo` selectors 1 and 2; for benchmarks).
+pub fn safecopy_counters() -> Result<(u64, u64), Error> {
+    let bytes = kernel_call(KernelCall::MemInfo, &[abi::syscall::MEM_INFO_SAFECOPY_BYTES])?;
+    let copies = kernel_call(KernelCall::MemInfo, &[abi::syscall::MEM_INFO_SAFECOPIES])?;
+    Ok((bytes, copies))
+}

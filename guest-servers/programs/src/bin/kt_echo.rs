@@ -2,6 +2,7 @@
 #![no_std]
 #![no_main]
 
+use abi::grant::Grant;
 use programs::ktest_protocol::*;
 use rt::{Endpoint, Message};
 
@@ -38,11 +39,30 @@ fn run() -> i32 {
             }
             ASYNC_COUNT => Message::with_words(ACK, &[async_count, async_sum]),
             GRANT_COPY => grant_copy(&msg),
+            GRANT_INDIRECT_SET => grant_indirect_set(&msg),
             _ => continue,
         };
         // Replies never block a server: the client waits in SENDREC.
         let _ = rt::ipc::send_nonblocking(client, &reply);
     }
+}
+
+static mut TABLE: [Grant; 4] = [Grant { flags: 0, grantee: 0, address: 0, size: 0 }; 4];
+
+/// Installs (or clears) one indirect grant in kt_echo's table.
+fn grant_indirect_set(msg: &Message) -> Message {
+    let w = msg.payload;
+    // SAFETY: single-threaded; the kernel only reads the table during
+    // safe copies of other processes, never concurrently with this store.
+    let table = unsafe { &mut *(&raw mut TABLE) };
+    let entry = (w[6] as usize).min(table.len() - 1);
+    table[entry] = if w[5] == 0 {
+        Grant::default()
+    } else {
+        Grant::indirect(w[0] as u32, w[1] as u32, w[2] as u32, w[3] as u32, w[4] as u32, w[5] as u32)
+    };
+    let result = rt::sys::set_grant_table(table).map_or_else(|e| e.to_return(), |_| 0);
+    Message::with_words(ACK, &[result as u64])
 }
 
 fn grant_copy(msg: &Message) -> Message {
