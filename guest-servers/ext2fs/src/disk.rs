@@ -1,0 +1,433 @@
+//! The file server's side of the block-device protocol
+//! (`abi::proto::blockdev`): the link to the disk driver `blk`, and the
+//! [`Disk`] that the ext2 library reads and writes through.
+//!
+//! Why it looks like this: the driver is not trusted and is expected to
+//! crash or be restarted. So requests go out by SENDA (a driver that never
+//! receives cannot block us), each with a fresh request id and a grant on
+//! our own buffer made out to the driver instance it is sent to, and the
+//! answer is awaited in a RECEIVE loop that also answers RS's heartbeats,
+//! follows DS's notifications about `blk`, and sets client requests aside
+//! for later ([`Link::next_request`]). When the driver dies (DS shows a new
+//! endpoint, or our SENDA entry fails) the outstanding request is sent
+//! again, with a new id and a new grant, to the new instance: block reads
+//! and writes are idempotent, so resending can never be seen, and a driver
+//! crash costs the file server's clients nothing. A driver that neither
+//! answers nor is replaced within [`GIVE_UP_SECS`] seconds fails the
+//! request with `Unavailable`.
+//!
+//! Writes of consecutive sectors are gathered into one request of up to
+//! `MAX_TRANSFER` bytes ([`Link::write`]); the server sends them
+//! ([`Link::flush_writes`]) before it answers its own client, and a read
+//! that overlaps them sends them first, so nothing is reordered or lost.
+//!
+//! All of it lives in one static ([`link`]): the SENDA table must stay in
+//! place while the kernel holds it, and the server reaches the link both
+//! through the [`Disk`] it gave the library and directly.
+
+use abi::notify::is_notification;
+use abi::proto::{self, blockdev, ds};
+use abi::senda::{SendaEntry, FLAG_DONE, FLAG_NOTIFY};
+use abi::syscall::{NOTIFY_ALARM, NOTIFY_ALARM_WORD};
+use abi::{Endpoint, Error, Message};
+
+/// Device sector size.
+const SECTOR: u64 = blockdev::SECTOR_SIZE;
+/// Largest request.
+const MAX: usize = blockdev::MAX_TRANSFER as usize;
+/// Client requests set aside while we wait for the driver.
+const DEFERRED: usize = 8;
+/// Period of the watchdog alarm while a request is outstanding.
+const WATCHDOG_MS: u64 = 2000;
+/// Seconds without any answer or new driver before a request fails.
+pub const GIVE_UP_SECS: u64 = 30;
+
+/// Counters for benchmarks (printed at every SYNC).
+#[derive(Clone, Copy, Default)]
+pub struct LinkStats {
+    /// Requests answered by the driver.
+    pub requests: u64,
+    /// Requests sent again to a new driver instance.
+    pub resends: u64,
+    /// Bytes the driver moved for us (both directions).
+    pub bytes: u64,
+    /// Driver instances we have seen come up after the first.
+    pub restarts: u64,
+}
+
+/// The driver connection and everything that waits on it.
+pub struct Link {
+    /// The driver's current endpoint (`NONE`: not published, or dead).
+    blk: Endpoint,
+    /// The last instance we know to be dead (ignored if DS still lists it).
+    dead: Endpoint,
+    next_id: u64,
+    table: [SendaEntry; 1],
+    deferred: [Message; DEFERRED],
+    deferred_len: usize,
+    /// Sector and length of the gathered writes (in [`GATHER`]).
+    gather_at: u64,
+    gather_len: usize,
+    watchdog_armed: bool,
+    pub stats: LinkStats,
+}
+
+static mut LINK: Link = Link {
+    blk: Endpoint::NONE,
+    dead: Endpoint::NONE,
+    next_id: 1,
+    table: [SendaEntry { flags: 0, dst: Endpoint::NONE, result: 0, reserved: 0, message: Message::new(0) }],
+    deferred: [Message::new(0); DEFERRED],
+    deferred_len: 0,
+    gather_at: 0,
+    gather_len: 0,
+    watchdog_armed: false,
+    stats: LinkStats { requests: 0, resends: 0, bytes: 0, restarts: 0 },
+};
+
+/// The link. The server is single-threaded and never holds the reference
+/// across a call that takes it again (the library calls [`Disk`]'s methods
+/// only from inside the server's calls into the library, while the server
+/// holds no borrow of its own).
+pub fn link() -> &'static mut Link {
+    // SAFETY: single-threaded, and by the rule above no two live `&mut`
+    // to LINK overlap; the kernel writes the SENDA table's result fields
+    // only while we are inside a trap.
+    unsafe { &mut *(&raw mut LINK) }
+}
+
+/// Buffer of one request.
+enum Data<'a> {
+    None,
+    /// The driver writes into it (READ).
+    Into(&'a mut [u8]),
+    /// The driver reads from it (WRITE).
+    From(&'a [u8]),
+}
+
+/// What an incoming message was, for the wait loops.
+enum Seen {
+    /// Dealt with here (heartbeat, DS change, kernel event, stale reply).
+    Handled,
+    /// The driver's answer: (request id, result).
+    Reply(u64, i64),
+    /// The watchdog alarm went off.
+    Alarm,
+}
+
+impl Link {
+    /// Subscribes to `blk` in DS (DS reports its current entry at once).
+    pub fn subscribe(&mut self) -> Result<(), Error> {
+        let mut msg = Message::new(ds::SUBSCRIBE);
+        proto::put_name(&mut msg, 2, "blk");
+        rt::ipc::sendrec(rt::names::ds()?, &mut msg)?;
+        proto::result_of(&msg).map(|_| ())
+    }
+
+    /// Waits (serving heartbeats, setting requests aside) until DS has
+    /// published a driver, at most `secs` seconds.
+    pub fn wait_for_driver(&mut self, secs: u64) -> Result<(), Error> {
+        let mut alarms = 0;
+        while !self.driver_known() {
+            match self.wait_one() {
+                Seen::Alarm => {
+                    alarms += 1;
+                    if alarms * WATCHDOG_MS >= secs * 1000 {
+                        self.watchdog_armed = false;
+                        return Err(Error::Unavailable);
+                    }
+                    self.arm_watchdog();
+                }
+                Seen::Handled | Seen::Reply(..) => self.arm_watchdog(),
+            }
+        }
+        Ok(())
+    }
+
+    fn driver_known(&self) -> bool {
+        self.blk != Endpoint::NONE && self.blk != self.dead
+    }
+
+    /// The next client request: one set aside earlier, or the next message
+    /// that is not the link's own business.
+    pub fn next_request(&mut self) -> Message {
+        if self.deferred_len > 0 {
+            let msg = self.deferred[0];
+            self.deferred.copy_within(1..self.deferred_len, 0);
+            self.deferred_len -= 1;
+            return msg;
+        }
+        let mut msg = Message::default();
+        loop {
+            if rt::ipc::receive(Endpoint::ANY, &mut msg).is_err() {
+                continue;
+            }
+            match self.classify(&msg) {
+                Some(Seen::Alarm) => self.watchdog_armed = false,
+                Some(_) => {}
+                None => return msg,
+            }
+        }
+    }
+
+    /// Receives one message while waiting for the driver; client requests
+    /// are set aside (answered `TooMany` when the queue is full).
+    fn wait_one(&mut self) -> Seen {
+        let mut msg = Message::default();
+        loop {
+            if rt::ipc::receive(Endpoint::ANY, &mut msg).is_err() {
+                continue;
+            }
+            if let Some(seen) = self.classify(&msg) {
+                return seen;
+            }
+            if self.deferred_len < DEFERRED {
+                self.deferred[self.deferred_len] = msg;
+                self.deferred_len += 1;
+            } else {
+                let _ = rt::ipc::send_nonblocking(msg.source, &proto::reply(Error::TooMany.to_return()));
+            }
+        }
+    }
+
+    /// Handles the link's own messages; `None` for a client request.
+    fn classify(&mut self, msg: &Message) -> Option<Seen> {
+        if rt::service::handle_heartbeat(msg) {
+            return Some(Seen::Handled);
+        }
+        if is_notification(msg) {
+            if msg.source == Endpoint::SYSTEM {
+                self.check_senda();
+                if msg.payload[NOTIFY_ALARM_WORD] & NOTIFY_ALARM != 0 {
+                    return Some(Seen::Alarm);
+                }
+            } else if Some(msg.source) == rt::names::ds().ok() {
+                self.check_ds();
+            }
+            return Some(Seen::Handled);
+        }
+        if msg.mtype == blockdev::REPLY {
+            // Only the current driver's answers count; anything else
+            // claiming to be one is dropped.
+            if msg.source == self.blk {
+                return Some(Seen::Reply(msg.payload[0], msg.payload[1] as i64));
+            }
+            return Some(Seen::Handled);
+        }
+        None
+    }
+
+    /// Our SENDA entry failed (the driver died or vanished): forget it.
+    fn check_senda(&mut self) {
+        let e = &self.table[0];
+        if e.flags & FLAG_DONE != 0 && e.result != 0 && e.dst == self.blk {
+            self.dead = self.blk;
+        }
+    }
+
+    /// Reads every change DS has for us.
+    fn check_ds(&mut self) {
+        let Ok(ds_ep) = rt::names::ds() else { return };
+        loop {
+            let mut msg = Message::new(ds::CHECK);
+            if rt::ipc::sendrec(ds_ep, &mut msg).is_err() || proto::result_of(&msg).is_err() {
+                return;
+            }
+            let mut buf = [0u8; proto::NAME_LEN];
+            if proto::get_name(&msg, 4, &mut buf) == "blk" {
+                let ep = Endpoint(msg.payload[1] as u32);
+                if ep != self.blk && ep != Endpoint::NONE && self.blk != Endpoint::NONE {
+                    self.stats.restarts += 1;
+                    rt::println!("ext2fs: disk driver now at {:#x}", ep.0);
+                }
+                self.blk = ep;
+            }
+        }
+    }
+
+    fn arm_watchdog(&mut self) {
+        if !self.watchdog_armed {
+            let ticks = (WATCHDOG_MS * rt::kip::tick_hz().max(1)).div_ceil(1000).max(1);
+            self.watchdog_armed = rt::sys::set_alarm(ticks).is_ok();
+        }
+    }
+
+    /// One request, sent again to every new driver instance until one
+    /// answers it. Returns the driver's result.
+    fn call(&mut self, mtype: u32, position: u64, mut data: Data, len: u64) -> Result<u64, Error> {
+        let mut strikes = 0u64;
+        loop {
+            if !self.driver_known() {
+                self.wait_for_driver(GIVE_UP_SECS)?;
+            }
+            let blk = self.blk;
+            let id = self.next_id;
+            self.next_id += 1;
+            let grant = match &mut data {
+                Data::None => None,
+                Data::Into(buf) => Some(rt::grant::writable(blk, buf)?),
+                Data::From(buf) => Some(rt::grant::read_only(blk, buf)?),
+            };
+            let gid = grant.as_ref().map_or(0, |g| g.id());
+            let msg = Message::with_words(mtype, &[id, position, gid, len]);
+            self.table[0] = SendaEntry::new(blk, msg);
+            self.table[0].flags |= FLAG_NOTIFY;
+            rt::ipc::senda(&mut self.table)?;
+            self.check_senda();
+            self.arm_watchdog();
+            let progress = self.stats.requests;
+            // Wait for the answer, a new driver, or a dead one.
+            let answer = loop {
+                if self.blk != blk || self.dead == blk {
+                    break None;
+                }
+                match self.wait_one() {
+                    Seen::Reply(rid, result) if rid == id => break Some(result),
+                    Seen::Reply(..) | Seen::Handled => {}
+                    Seen::Alarm => {
+                        self.watchdog_armed = false;
+                        strikes += 1;
+                        if strikes * WATCHDOG_MS >= GIVE_UP_SECS * 1000 && self.stats.requests == progress {
+                            rt::println!("ext2fs: the disk driver has not answered for {} s", GIVE_UP_SECS);
+                            return Err(Error::Unavailable);
+                        }
+                        // DS notifications cannot get lost, but a look
+                        // costs little once per period.
+                        if let Ok((ep, _)) = rt::names::lookup_fresh("blk") {
+                            if ep != blk && ep != Endpoint::NONE {
+                                self.blk = ep;
+                                self.stats.restarts += 1;
+                            }
+                        }
+                        self.arm_watchdog();
+                    }
+                }
+            };
+            drop(grant);
+            match answer {
+                Some(result) => {
+                    self.stats.requests += 1;
+                    let r = Error::from_return(result);
+                    if r.is_ok() {
+                        self.stats.bytes += len;
+                    }
+                    return r;
+                }
+                None => {
+                    self.stats.resends += 1;
+                    // The old grant is revoked; a late copy by a dying
+                    // instance fails harmlessly.
+                }
+            }
+        }
+    }
+
+    /// The disk's capacity in bytes.
+    pub fn geometry(&mut self) -> Result<u64, Error> {
+        self.call(blockdev::GEOMETRY, 0, Data::None, 0)
+    }
+
+    /// Reads sectors `sector ..` into `buf`.
+    pub fn read(&mut self, sector: u64, buf: &mut [u8]) -> Result<(), Error> {
+        let end = sector + (buf.len() as u64).div_ceil(SECTOR);
+        let gathered_end = self.gather_at + (self.gather_len as u64) / SECTOR;
+        if self.gather_len > 0 && sector < gathered_end && self.gather_at < end {
+            self.flush_writes()?;
+        }
+        let mut done = 0;
+        while done < buf.len() {
+            let n = (buf.len() - done).min(MAX);
+            let pos = (sector * SECTOR) + done as u64;
+            let got = self.call(blockdev::READ, pos, Data::Into(&mut buf[done..done + n]), n as u64)?;
+            if got != n as u64 {
+                return Err(Error::Unavailable);
+            }
+            done += n;
+        }
+        Ok(())
+    }
+
+    /// Writes `buf` to sectors `sector ..`, gathered with the writes before
+    /// it when they are consecutive (sent by [`Link::flush_writes`]).
+    pub fn write(&mut self, sector: u64, buf: &[u8]) -> Result<(), Error> {
+        let mut done = 0;
+        while done < buf.len() {
+            let at = sector + (done as u64) / SECTOR;
+            let follows = self.gather_len > 0 && self.gather_at + (self.gather_len as u64) / SECTOR == at;
+            if !follows || self.gather_len == MAX {
+                self.flush_writes()?;
+                self.gather_at = at;
+            }
+            let n = (buf.len() - done).min(MAX - self.gather_len);
+            gather()[self.gather_len..self.gather_len + n].copy_from_slice(&buf[done..done + n]);
+            self.gather_len += n;
+            done += n;
+        }
+        Ok(())
+    }
+
+    /// Sends the gathered writes.
+    pub fn flush_writes(&mut self) -> Result<(), Error> {
+        if self.gather_len == 0 {
+            return Ok(());
+        }
+        let len = self.gather_len;
+        let r = self.call(blockdev::WRITE, self.gather_at * SECTOR, Data::From(&gather()[..len]), len as u64);
+        self.gather_len = 0;
+        match r {
+            Ok(n) if n == len as u64 => Ok(()),
+            Ok(_) => Err(Error::Unavailable),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Makes every write answered so far durable.
+    pub fn flush(&mut self) -> Result<(), Error> {
+        self.flush_writes()?;
+        self.call(blockdev::FLUSH, 0, Data::None, 0).map(|_| ())
+    }
+}
+
+/// Consecutive writes waiting to go out as one request; apart from
+/// [`LINK`] so a WRITE can grant it while the link waits for the answer.
+static mut GATHER: [u8; MAX] = [0; MAX];
+
+fn gather() -> &'static mut [u8; MAX] {
+    // SAFETY: single-threaded; `Link::write` fills it and `flush_writes`
+    // grants it, and neither runs inside the other, so the borrows never
+    // overlap (the driver reads it only through the grant while we wait).
+    unsafe { &mut *(&raw mut GATHER) }
+}
+
+/// The block device the ext2 library mounts: 512-byte sectors of the disk
+/// behind `blk`.
+pub struct Disk {
+    sectors: u64,
+}
+
+impl Disk {
+    /// Asks the driver for the disk's size.
+    pub fn open() -> Result<Disk, Error> {
+        Ok(Disk { sectors: link().geometry()? / SECTOR })
+    }
+}
+
+impl ext2::BlockDevice for Disk {
+    type Error = Error;
+
+    fn block_size(&self) -> usize {
+        SECTOR as usize
+    }
+
+    fn num_blocks(&self) -> u64 {
+        self.sectors
+    }
+
+    fn read_block(&mut self, n: u64, buf: &mut [u8]) -> Result<(), Error> {
+        link().read(n, buf)
+    }
+
+    fn write_block(&mut self, n: u64, buf: &[u8]) -> Result<(), Error> {
+        link().write(n, buf)
+    }
+}
