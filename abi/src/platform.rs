@@ -164,6 +164,17 @@ pub fn cmdline_command(cmdline: &str) -> Option<&str> {
     cmdline.split_once(CMDLINE_COMMAND_SEPARATOR).map(|(_, command)| command)
 }
 
+/// The log port: a byte write appends to the kernel's log. It is the
+/// Bochs/QEMU debug-console port (QEMU's `-debugcon`), so the same kernel
+/// logs the same way under QEMU.
+pub const PORT_LOG: u16 = 0xE9;
+
+/// Kernel command-line key routing the kernel's log (its own messages and
+/// every `DiagWrite`, which servers use for theirs) to [`PORT_LOG`] instead
+/// of COM1: `viv.log=e9`. `viv exec` uses it so that its standard output
+/// carries only what the command printed.
+pub const CMDLINE_LOG_KEY: &str = "viv.log";
+
 /// Finds `key=value` in a space-separated command line (before the
 /// command, see [`CMDLINE_COMMAND_SEPARATOR`]).
 pub fn cmdline_value<'a>(cmdline: &'a str, key: &str) -> Option<&'a str> {

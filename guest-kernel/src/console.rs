@@ -7,6 +7,19 @@
 use crate::arch::cpu::outsb;
 use abi::platform::PORT_COM1;
 use core::fmt::{self, Write};
+use core::sync::atomic::{AtomicU16, Ordering};
+
+/// Where the log goes: COM1 unless the command line says `viv.log=e9`.
+static LOG_PORT: AtomicU16 = AtomicU16::new(PORT_COM1);
+
+/// Sends the kernel's log (and `DiagWrite`) to the log port.
+pub fn use_log_port() {
+    LOG_PORT.store(abi::platform::PORT_LOG, Ordering::Relaxed);
+}
+
+fn log_port() -> u16 {
+    LOG_PORT.load(Ordering::Relaxed)
+}
 
 struct LineWriter {
     buf: [u8; 256],
@@ -15,7 +28,7 @@ struct LineWriter {
 
 impl LineWriter {
     fn flush(&mut self) {
-        outsb(PORT_COM1, self.buf.as_ptr() as u64, self.len as u64);
+        outsb(log_port(), self.buf.as_ptr() as u64, self.len as u64);
         self.len = 0;
     }
 }
@@ -42,7 +55,7 @@ pub fn print(args: fmt::Arguments) {
 
 /// Writes raw bytes at a kernel (identity-mapped) address.
 pub fn write_physical(addr: u64, len: u64) {
-    outsb(PORT_COM1, addr, len);
+    outsb(log_port(), addr, len);
 }
 
 /// `print!` for the kernel.

@@ -70,6 +70,9 @@ extern "C" fn kernel_main(start_info: u64) -> ! {
     trap::init();
     paging::init();
     let info = pvh::parse(start_info).unwrap_or_else(|e| panic!("{e}"));
+    if cmdline_value(info.cmdline, abi::platform::CMDLINE_LOG_KEY) == Some("e9") {
+        console::use_log_port();
+    }
     let entry = match cmdline_value(info.cmdline, CMDLINE_ENTRY_KEY) {
         Some("trap") => EntryKind::Trap,
         _ => EntryKind::Syscall,

@@ -488,6 +488,7 @@ mod tests {
             final_stats,
             wall_time: Duration::from_millis(wall_ms),
             console: None,
+            log: None,
             trace: None,
         }
     }

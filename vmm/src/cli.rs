@@ -188,6 +188,10 @@ pub struct ExecArgs {
     #[arg(long, value_enum, default_value_t = EntryArg::Auto)]
     pub syscall_entry: EntryArg,
     /// Raw disk image to attach as the virtio-blk device (as for `run`).
+    /// Also show the guest's log (kernel and server messages) on stderr;
+    /// without it, only what the command printed appears.
+    #[arg(long)]
+    pub log: bool,
     #[arg(long, value_name = "FILE")]
     pub disk: Option<PathBuf>,
     /// The shell command, passed on the kernel command line after

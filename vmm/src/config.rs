@@ -174,6 +174,12 @@ pub struct RunConfig {
     /// `devices::virtio_blk::DEFAULT_DISK_BYTES` long, if missing; `None`:
     /// no disk device).
     pub disk: Option<PathBuf>,
+    /// Route the guest's log (kernel messages and `DiagWrite`, which the
+    /// servers use) to the log port instead of the console
+    /// (`viv.log=e9`), so the console carries only program output.
+    pub separate_log: bool,
+    /// With `separate_log`: copy the log to stderr as it comes.
+    pub echo_log: bool,
     /// Record every IPC event in a trace ring (`crate::trace`); `None`:
     /// tracing off (the kernel is told nothing and traces nothing).
     pub trace: Option<crate::trace::TraceMode>,
@@ -195,6 +201,8 @@ impl RunConfig {
             capture_console: true,
             forward_stdin: false,
             disk: None,
+            separate_log: false,
+            echo_log: false,
             trace: None,
         }
     }
@@ -217,7 +225,10 @@ impl RunConfig {
     /// Our VMM also promises zeroed memory (`viv.memzero=1`: guest RAM is
     /// a fresh anonymous mapping), which spares the kernel zeroing frames.
     pub fn cmdline(&self) -> String {
-        let image = format!("{} {}=1", self.image_cmdline.trim(), abi::platform::CMDLINE_MEMZERO_KEY);
+        let mut image = format!("{} {}=1", self.image_cmdline.trim(), abi::platform::CMDLINE_MEMZERO_KEY);
+        if self.separate_log {
+            image.push_str(&format!(" {}=e9", abi::platform::CMDLINE_LOG_KEY));
+        }
         build_cmdline(&image, self.entry_kind(), &self.append)
     }
 

@@ -130,6 +130,10 @@ fn exec(args: ExecArgs) -> Result<i32, Failure> {
     config.capture_console = false;
     config.forward_stdin = true;
     config.disk = args.disk;
+    // The kernel's and servers' messages go to the log port, so stdout
+    // carries only the command's own output.
+    config.separate_log = true;
+    config.echo_log = args.log;
     let length = config.cmdline().len();
     if length > abi::layout::kip::CMDLINE_MAX {
         return Err(host_error(format!(

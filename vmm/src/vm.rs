@@ -82,7 +82,15 @@ pub fn run(config: &RunConfig) -> Result<RunOutcome, Error> {
     vm.register_irqfd(&irq, abi::platform::IRQ_COM1).map_err(kvm_err("KVM_IRQFD"))?;
     let room = Arc::new(RoomNotifier::new().map_err(host_err("eventfd"))?);
     let capture = config.capture_console.then(|| Arc::new(Mutex::new(Vec::new())));
-    let sink = ConsoleSink { echo: config.echo_console, capture: capture.clone() };
+    let sink = ConsoleSink { echo: config.echo_console, to_stderr: false, capture: capture.clone() };
+    // The guest's log goes apart from the console only when asked
+    // (`viv.log=e9`); otherwise anything on the log port joins the console.
+    let log_capture = (config.separate_log && config.capture_console).then(|| Arc::new(Mutex::new(Vec::new())));
+    let log_sink = if config.separate_log {
+        ConsoleSink { echo: config.echo_log, to_stderr: true, capture: log_capture.clone() }
+    } else {
+        sink.clone()
+    };
     let serial = Arc::new(Mutex::new(new_serial(irq, room.clone(), sink)));
     let mut mmio = MmioBus::new();
     if let Some(disk) = disk {
@@ -113,7 +121,8 @@ pub fn run(config: &RunConfig) -> Result<RunOutcome, Error> {
     };
 
     let timed_out = Arc::new(AtomicBool::new(false));
-    let runner = VcpuRunner { vcpu, io: PortIo::new(serial), mmio, stats, start, timed_out: timed_out.clone(), trace };
+    let runner =
+        VcpuRunner { vcpu, io: PortIo::new(serial, log_sink), mmio, stats, start, timed_out: timed_out.clone(), trace };
     let (done_tx, done_rx) = mpsc::channel();
     let handle = std::thread::Builder::new()
         .name("viv-vcpu0".into())
@@ -136,13 +145,16 @@ pub fn run(config: &RunConfig) -> Result<RunOutcome, Error> {
     drop(vm);
     drop(mem);
 
-    let console = capture.map(|c| std::mem::take(&mut *c.lock().unwrap_or_else(|e| e.into_inner())));
+    let take = |c: Arc<Mutex<Vec<u8>>>| std::mem::take(&mut *c.lock().unwrap_or_else(|e| e.into_inner()));
+    let console = capture.map(take);
+    let log = log_capture.map(take);
     Ok(RunOutcome {
         exit: result.exit,
         marks: result.marks,
         final_stats: result.final_stats,
         wall_time,
         console,
+        log,
         trace: result.trace,
     })
 }

@@ -142,3 +142,14 @@ fn ctrl_c_interrupts_the_foreground_program_but_not_the_shell() {
     assert!(out.contains("^C"), "the driver echoes ^C:\n{out}");
     assert!(out.contains("status 130"), "sleep ended by SIGINT (128 + 2):\n{out}");
 }
+
+#[test]
+fn exec_prints_only_the_commands_output_and_the_log_on_request() {
+    let (out, status) = exec("echo hi");
+    assert_eq!((out.as_str(), status), ("hi\n", 0), "stdout must hold the command's output alone");
+    let output = Command::new(VIV).args(["exec", "--log", "--timeout", "60", "echo hi"]).output().unwrap();
+    assert_eq!(String::from_utf8_lossy(&output.stdout), "hi\n");
+    let log = String::from_utf8_lossy(&output.stderr);
+    assert!(log.starts_with("Vivarium kernel: "), "the log goes to stderr:\n{log}");
+    assert!(log.lines().any(|l| l.starts_with("rs: started tty")), "log:\n{log}");
+}

@@ -19,7 +19,7 @@ pub mod virtio_mmio;
 
 use std::sync::{Arc, Mutex};
 
-use abi::platform::{PORT_BENCH_MARK, PORT_COM1, PORT_POWEROFF, PORT_TRACE_DOORBELL};
+use abi::platform::{PORT_BENCH_MARK, PORT_COM1, PORT_LOG, PORT_POWEROFF, PORT_TRACE_DOORBELL};
 
 use serial::{SerialDevice, SERIAL_PORTS};
 
@@ -39,6 +39,7 @@ pub enum IoAction {
 /// The port-I/O devices.
 pub struct PortIo {
     serial: Arc<Mutex<SerialDevice>>,
+    log: serial::ConsoleSink,
 }
 
 /// A little-endian value from 1, 2 or 4 bytes of port data.
@@ -50,9 +51,10 @@ fn value_of(data: &[u8]) -> u32 {
 }
 
 impl PortIo {
-    /// The devices, with `serial` on COM1.
-    pub fn new(serial: Arc<Mutex<SerialDevice>>) -> PortIo {
-        PortIo { serial }
+    /// The devices, with `serial` on COM1 and the guest's log (port
+    /// `PORT_LOG`, used with `viv.log=e9`) going to `log`.
+    pub fn new(serial: Arc<Mutex<SerialDevice>>, log: serial::ConsoleSink) -> PortIo {
+        PortIo { serial, log }
     }
 
     fn serial_offset(port: u16) -> Option<u8> {
@@ -93,6 +95,10 @@ impl PortIo {
             }
             PORT_BENCH_MARK => IoAction::Mark(value_of(data)),
             PORT_TRACE_DOORBELL => IoAction::TraceDoorbell,
+            PORT_LOG => {
+                self.log.write_log(data);
+                IoAction::Continue
+            }
             _ => {
                 log::debug!("write of {:x?} to unknown port {port:#x} ignored", data);
                 IoAction::Continue
@@ -172,10 +178,10 @@ mod tests {
 
     fn devices() -> (PortIo, Arc<Mutex<Vec<u8>>>) {
         let capture = Arc::new(Mutex::new(Vec::new()));
-        let sink = ConsoleSink { echo: false, capture: Some(capture.clone()) };
+        let sink = ConsoleSink { echo: false, to_stderr: false, capture: Some(capture.clone()) };
         let serial =
-            new_serial(EventFd::new(libc::EFD_NONBLOCK).unwrap(), Arc::new(RoomNotifier::new().unwrap()), sink);
-        (PortIo::new(Arc::new(Mutex::new(serial))), capture)
+            new_serial(EventFd::new(libc::EFD_NONBLOCK).unwrap(), Arc::new(RoomNotifier::new().unwrap()), sink.clone());
+        (PortIo::new(Arc::new(Mutex::new(serial)), sink), capture)
     }
 
     #[test]

@@ -72,10 +72,20 @@ impl SerialEvents for RoomNotifier {
 /// Where the guest's console output goes.
 #[derive(Debug, Clone, Default)]
 pub struct ConsoleSink {
-    /// Copy to stdout.
+    /// Copy to stdout (stderr with `to_stderr`).
     pub echo: bool,
+    /// Echo to stderr instead of stdout (the guest's log, kept apart from
+    /// program output).
+    pub to_stderr: bool,
     /// Keep a copy here.
     pub capture: Option<Arc<Mutex<Vec<u8>>>>,
+}
+
+impl ConsoleSink {
+    /// Takes bytes the guest wrote to its log port.
+    pub fn write_log(&mut self, data: &[u8]) {
+        let _ = self.write(data);
+    }
 }
 
 impl Write for ConsoleSink {
@@ -83,7 +93,12 @@ impl Write for ConsoleSink {
         if let Some(capture) = &self.capture {
             capture.lock().unwrap_or_else(|e| e.into_inner()).extend_from_slice(buf);
         }
-        if self.echo {
+        if self.echo && self.to_stderr {
+            let mut err = io::stderr().lock();
+            if err.write_all(buf).and_then(|()| err.flush()).is_err() {
+                log::debug!("log: stderr is closed; output dropped");
+            }
+        } else if self.echo {
             let mut out = io::stdout().lock();
             // A closed stdout (e.g. `viv run | head`) must not stop the guest.
             if out.write_all(buf).and_then(|()| out.flush()).is_err() {
@@ -118,7 +133,7 @@ mod tests {
         let capture = Arc::new(Mutex::new(Vec::new()));
         let irq = EventFd::new(libc::EFD_NONBLOCK).unwrap();
         let room = Arc::new(RoomNotifier::new().unwrap());
-        let sink = ConsoleSink { echo: false, capture: Some(capture.clone()) };
+        let sink = ConsoleSink { echo: false, to_stderr: false, capture: Some(capture.clone()) };
         let mut serial = new_serial(irq.try_clone().unwrap(), room.clone(), sink);
         for &b in b"ok\n" {
             serial.write(0, b).unwrap();
