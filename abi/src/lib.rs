@@ -16,6 +16,7 @@ pub mod args;
 pub mod boot_image;
 pub mod endpoint;
 pub mod error;
+pub mod fault;
 pub mod grant;
 pub mod layout;
 pub mod message;

@@ -1,0 +1,262 @@
+//! Fault plans: rules the host installs in guest memory to perturb IPC.
+//!
+//! The VMM reserves a region of guest RAM for the plan (marked reserved in
+//! the PVH memory map) and tells the kernel where it is with
+//! `viv.faults=ADDR,SIZE` on the command line; without the key (QEMU, or
+//! no plan) fault injection is off and costs one flag test. The host writes
+//! the plan before boot or while the guest is paused; the kernel reads the
+//! rules at every IPC event and writes back per-rule counters, so the host
+//! can see what fired.
+//!
+//! A rule is *trigger → action*. The trigger matches an IPC event on
+//! source and destination (by privilege id, i.e. the program's boot-image
+//! index, so names stay meaningful across restarts), primitive, message
+//! type, the Nth matching event, virtual time (timer ticks), and a
+//! probability under the plan's seeded PRNG — never on wall-clock time, so
+//! the same plan and seed give the same run. Every injection is also
+//! recorded in the trace (`abi::trace`, kind "fault injected").
+//!
+//! Layout (little-endian): a [`HEADER_SIZE`]-byte header, then `count`
+//! rules of [`RULE_SIZE`] bytes each.
+//!
+//! | header offset | size | field |
+//! |---|---|---|
+//! | 0 | 4 | magic [`MAGIC`] |
+//! | 4 | 4 | version [`VERSION`] |
+//! | 8 | 4 | number of rules |
+//! | 12 | 4 | flags (bit 0: enabled) |
+//! | 16 | 8 | PRNG seed / state (xorshift64*, advanced by the kernel) |
+//! | 24 | 8 | total injections (kernel) |
+//! | 32 | 32 | reserved |
+//!
+//! | rule offset | size | field |
+//! |---|---|---|
+//! | 0 | 1 | source privilege id, or [`ANY_PROGRAM`] |
+//! | 1 | 1 | destination privilege id, or [`ANY_PROGRAM`] (SYSTEM: [`SYSTEM_PROGRAM`]) |
+//! | 2 | 1 | primitive mask: bit `n` = trap number `n` (0 = any) |
+//! | 3 | 1 | action ([`Action`]) |
+//! | 4 | 4 | message type, or [`ANY_TYPE`] |
+//! | 8 | 4 | nth: fire on the nth match counting from 1 (0 = every match) |
+//! | 12 | 4 | limit: most injections (0 = no limit) |
+//! | 16 | 4 | probability: fire when a PRNG draw `< probability` (u32; `u32::MAX` = always) |
+//! | 20 | 4 | action argument A (error number, byte offset, delay ticks) |
+//! | 24 | 8 | action argument B (bit mask to XOR, bytes to write) |
+//! | 32 | 8 | not before tick (0 = from boot) |
+//! | 40 | 8 | not after tick (0 = forever) |
+//! | 48 | 4 | matched so far (kernel) |
+//! | 52 | 4 | injected so far (kernel) |
+//! | 56 | 8 | reserved |
+
+/// "VFLT".
+pub const MAGIC: u32 = u32::from_le_bytes(*b"VFLT");
+/// Plan format version.
+pub const VERSION: u32 = 1;
+/// Header size in bytes.
+pub const HEADER_SIZE: usize = 64;
+/// Rule size in bytes.
+pub const RULE_SIZE: usize = 64;
+/// Most rules a plan holds.
+pub const MAX_RULES: usize = 64;
+/// Size of the region the VMM reserves.
+pub const REGION_SIZE: usize = HEADER_SIZE + MAX_RULES * RULE_SIZE;
+/// Kernel command-line key: `viv.faults=0xADDR,0xSIZE`.
+pub const CMDLINE_KEY: &str = "viv.faults";
+/// Matches every program.
+pub const ANY_PROGRAM: u8 = 0xFF;
+/// The destination of kernel calls.
+pub const SYSTEM_PROGRAM: u8 = 0xFE;
+/// Matches every message type.
+pub const ANY_TYPE: u32 = u32::MAX;
+
+/// What a rule does when it fires.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+#[repr(u8)]
+pub enum Action {
+    /// The message is not delivered; the sender sees success.
+    Drop = 1,
+    /// XOR payload byte `A` (0-55) with the low byte of `B`... precisely:
+    /// the 8 payload bytes starting at offset `A` (clamped to the payload)
+    /// are XORed with `B`.
+    FlipBits = 2,
+    /// The 8 payload bytes starting at offset `A` are overwritten with `B`.
+    Overwrite = 3,
+    /// The message is delivered twice (the copy when the receiver next
+    /// receives, as if sent again by the same sender).
+    Duplicate = 4,
+    /// Delivery waits `A` timer ticks (the sender stays blocked meanwhile).
+    Delay = 5,
+    /// The primitive fails with error number `A` (an `abi::Error`), nothing
+    /// is delivered.
+    ReturnError = 6,
+    /// The target process (the destination; the source when `B` = 1) is
+    /// killed as if by a CPU exception.
+    Crash = 7,
+    /// The target process stops receiving: it is never scheduled again
+    /// until killed (a hung driver, for RS's heartbeat to catch).
+    Hang = 8,
+    /// The guest stops with a doorbell so the host can act (e.g. mutate
+    /// the target's code); it resumes when the host lets it.
+    Stop = 9,
+}
+
+impl Action {
+    /// Decodes an action byte.
+    pub const fn from_u8(v: u8) -> Option<Action> {
+        Some(match v {
+            1 => Action::Drop,
+            2 => Action::FlipBits,
+            3 => Action::Overwrite,
+            4 => Action::Duplicate,
+            5 => Action::Delay,
+            6 => Action::ReturnError,
+            7 => Action::Crash,
+            8 => Action::Hang,
+            9 => Action::Stop,
+            _ => return None,
+        })
+    }
+
+    /// The name used in campaign files.
+    pub const fn name(self) -> &'static str {
+        match self {
+            Action::Drop => "drop",
+            Action::FlipBits => "flip_bits",
+            Action::Overwrite => "overwrite",
+            Action::Duplicate => "duplicate",
+            Action::Delay => "delay",
+            Action::ReturnError => "error",
+            Action::Crash => "crash",
+            Action::Hang => "hang",
+            Action::Stop => "stop",
+        }
+    }
+}
+
+/// One rule, as the host builds it.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub struct Rule {
+    pub source: u8,
+    pub destination: u8,
+    pub primitives: u8,
+    pub action: Action,
+    pub mtype: u32,
+    pub nth: u32,
+    pub limit: u32,
+    pub probability: u32,
+    pub arg_a: u32,
+    pub arg_b: u64,
+    pub not_before: u64,
+    pub not_after: u64,
+}
+
+impl Rule {
+    /// A rule that fires `action` on every matching event.
+    pub const fn new(action: Action) -> Rule {
+        Rule {
+            source: ANY_PROGRAM,
+            destination: ANY_PROGRAM,
+            primitives: 0,
+            action,
+            mtype: ANY_TYPE,
+            nth: 0,
+            limit: 0,
+            probability: u32::MAX,
+            arg_a: 0,
+            arg_b: 0,
+            not_before: 0,
+            not_after: 0,
+        }
+    }
+
+    /// Encodes the rule (counters zero).
+    pub fn to_bytes(&self) -> [u8; RULE_SIZE] {
+        let mut b = [0u8; RULE_SIZE];
+        b[0] = self.source;
+        b[1] = self.destination;
+        b[2] = self.primitives;
+        b[3] = self.action as u8;
+        b[4..8].copy_from_slice(&self.mtype.to_le_bytes());
+        b[8..12].copy_from_slice(&self.nth.to_le_bytes());
+        b[12..16].copy_from_slice(&self.limit.to_le_bytes());
+        b[16..20].copy_from_slice(&self.probability.to_le_bytes());
+        b[20..24].copy_from_slice(&self.arg_a.to_le_bytes());
+        b[24..32].copy_from_slice(&self.arg_b.to_le_bytes());
+        b[32..40].copy_from_slice(&self.not_before.to_le_bytes());
+        b[40..48].copy_from_slice(&self.not_after.to_le_bytes());
+        b
+    }
+
+    /// Decodes a rule; `None` for an unknown action.
+    pub fn from_bytes(b: &[u8; RULE_SIZE]) -> Option<Rule> {
+        let u32_at = |i: usize| u32::from_le_bytes([b[i], b[i + 1], b[i + 2], b[i + 3]]);
+        let u64_at = |i: usize| u64::from(u32_at(i)) | u64::from(u32_at(i + 4)) << 32;
+        Some(Rule {
+            source: b[0],
+            destination: b[1],
+            primitives: b[2],
+            action: Action::from_u8(b[3])?,
+            mtype: u32_at(4),
+            nth: u32_at(8),
+            limit: u32_at(12),
+            probability: u32_at(16),
+            arg_a: u32_at(20),
+            arg_b: u64_at(24),
+            not_before: u64_at(32),
+            not_after: u64_at(40),
+        })
+    }
+
+    /// The counters the kernel keeps in an encoded rule: (matched, injected).
+    pub fn counters(b: &[u8; RULE_SIZE]) -> (u32, u32) {
+        let u32_at = |i: usize| u32::from_le_bytes([b[i], b[i + 1], b[i + 2], b[i + 3]]);
+        (u32_at(48), u32_at(52))
+    }
+}
+
+/// Encodes a plan header for `rules` rules with PRNG `seed`.
+pub fn header(rules: usize, seed: u64) -> [u8; HEADER_SIZE] {
+    let mut b = [0u8; HEADER_SIZE];
+    b[0..4].copy_from_slice(&MAGIC.to_le_bytes());
+    b[4..8].copy_from_slice(&VERSION.to_le_bytes());
+    b[8..12].copy_from_slice(&(rules.min(MAX_RULES) as u32).to_le_bytes());
+    b[12..16].copy_from_slice(&1u32.to_le_bytes());
+    // xorshift64* must not start at 0.
+    b[16..24].copy_from_slice(&(if seed == 0 { 0x9E37_79B9_7F4A_7C15 } else { seed }).to_le_bytes());
+    b
+}
+
+/// One step of the plan's PRNG (xorshift64*): the new state and a 32-bit
+/// draw. Host and kernel use the same function, so a plan's outcome is
+/// reproducible from its seed.
+pub const fn next_random(state: u64) -> (u64, u32) {
+    let mut x = state;
+    x ^= x >> 12;
+    x ^= x << 25;
+    x ^= x >> 27;
+    (x, (x.wrapping_mul(0x2545_F491_4F6C_DD1D) >> 32) as u32)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rules_round_trip_and_the_prng_is_deterministic() {
+        let mut r = Rule::new(Action::FlipBits);
+        r.source = 3;
+        r.mtype = 0x402;
+        r.nth = 5;
+        r.arg_a = 8;
+        r.arg_b = 0xFF00;
+        r.not_after = 900;
+        assert_eq!(Rule::from_bytes(&r.to_bytes()), Some(r));
+        let mut bad = r.to_bytes();
+        bad[3] = 0;
+        assert_eq!(Rule::from_bytes(&bad), None);
+        let (s1, d1) = next_random(42);
+        let (s2, d2) = next_random(42);
+        assert_eq!((s1, d1), (s2, d2));
+        assert_ne!(next_random(s1).1, d1);
+        assert_eq!(&header(3, 0)[0..4], b"VFLT");
+    }
+}
