@@ -74,11 +74,11 @@ pub const ANY_TYPE: u32 = u32::MAX;
 pub enum Action {
     /// The message is not delivered; the sender sees success.
     Drop = 1,
-    /// XOR payload byte `A` (0-55) with the low byte of `B`... precisely:
-    /// the 8 payload bytes starting at offset `A` (clamped to the payload)
-    /// are XORed with `B`.
+    /// The 8 payload bytes starting at byte offset `A` (0-48; larger
+    /// offsets are clamped to 48) are XORed with `B`.
     FlipBits = 2,
-    /// The 8 payload bytes starting at offset `A` are overwritten with `B`.
+    /// The 8 payload bytes starting at byte offset `A` (clamped as for
+    /// `FlipBits`) are overwritten with `B`.
     Overwrite = 3,
     /// The message is delivered twice (the copy when the receiver next
     /// receives, as if sent again by the same sender).
