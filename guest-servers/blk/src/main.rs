@@ -26,7 +26,6 @@
 #![no_std]
 #![no_main]
 
-mod replies;
 mod virtio;
 
 use abi::notify::{is_notification, EVENT_SENDA_DONE, SYSTEM_EVENTS_WORD};
@@ -34,7 +33,7 @@ use abi::platform::{VIRTIO_BLK_IRQ, VIRTIO_BLK_SECTOR_SIZE};
 use abi::proto::blockdev::{self, MAX_TRANSFER};
 use abi::syscall::{IRQ_ACK, IRQ_ENABLE, NOTIFY_ALARM, NOTIFY_ALARM_WORD, NOTIFY_IRQ_WORD};
 use abi::{Endpoint, Error, Message};
-use replies::Replies;
+use rt::senda_queue::SendaQueue;
 use virtio::{Device, Op};
 
 rt::main!(run);
@@ -44,7 +43,7 @@ const DEADLINE_MS: u64 = 2000;
 
 struct Blk {
     device: Option<Device>,
-    replies: Replies,
+    replies: SendaQueue,
     /// Completions that arrived without their interrupt (found at the
     /// deadline): should stay 0.
     missed_interrupts: u64,
@@ -67,7 +66,7 @@ fn run() -> i32 {
             return 1;
         }
     }
-    let mut blk = Blk { device, replies: Replies::new(), missed_interrupts: 0 };
+    let mut blk = Blk { device, replies: SendaQueue::new("blk"), missed_interrupts: 0 };
     let mut msg = Message::default();
     loop {
         if rt::ipc::receive(Endpoint::ANY, &mut msg).is_err() {
@@ -84,7 +83,12 @@ fn run() -> i32 {
         }
         let id = msg.payload[0];
         let result = blk.serve(&msg);
-        blk.replies.reply(msg.source, id, result.map_or_else(Error::to_return, |v| v as i64));
+        blk.replies.reply(
+            abi::proto::blockdev::REPLY,
+            msg.source,
+            id,
+            result.map_or_else(Error::to_return, |v| v as i64),
+        );
     }
 }
 

@@ -14,6 +14,7 @@ pub mod grant;
 pub mod ipc;
 pub mod kip;
 pub mod names;
+pub mod senda_queue;
 pub mod pm;
 pub mod process;
 pub mod service;

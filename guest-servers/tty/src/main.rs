@@ -15,7 +15,6 @@
 #![no_main]
 
 mod line;
-mod replies;
 mod uart;
 
 use abi::notify::{is_notification, EVENT_SENDA_DONE, SYSTEM_EVENTS_WORD};
@@ -23,7 +22,7 @@ use abi::proto::{dev, pm};
 use abi::syscall::NOTIFY_IRQ_WORD;
 use abi::{Endpoint, Error, Message};
 use line::{Echo, Event, Line, Ready};
-use replies::Replies;
+use rt::senda_queue::SendaQueue;
 
 rt::main!(run);
 
@@ -51,7 +50,7 @@ struct Tty {
     echo: Echo,
     reads: [Option<Read>; MAX_READS],
     next_seq: u64,
-    replies: Replies,
+    replies: SendaQueue,
     out: [u8; OUT_CHUNK],
 }
 
@@ -61,7 +60,7 @@ static mut TTY: Tty = Tty {
     echo: Echo::new(),
     reads: [None; MAX_READS],
     next_seq: 0,
-    replies: Replies::new(),
+    replies: SendaQueue::new("tty"),
     out: [0; OUT_CHUNK],
 };
 
@@ -141,7 +140,7 @@ impl Tty {
     fn interrupt(&mut self) {
         for slot in self.reads.iter_mut() {
             if let Some(r) = slot.take() {
-                self.replies.reply(r.from, r.id, Error::Interrupted.to_return());
+                self.replies.reply(abi::proto::dev::REPLY, r.from, r.id, Error::Interrupted.to_return());
             }
         }
         let mut m = Message::with_words(pm::SIGNAL_FOREGROUND, &[pm::SIGINT]);
@@ -165,7 +164,7 @@ impl Tty {
                     Err(e) => e.to_return(),
                 }
             };
-            self.replies.reply(r.from, r.id, result);
+            self.replies.reply(abi::proto::dev::REPLY, r.from, r.id, result);
         }
     }
 
@@ -176,11 +175,11 @@ impl Tty {
     fn read(&mut self, msg: &Message) {
         let (id, grant, len) = (msg.payload[0], msg.payload[1], msg.payload[2]);
         if len == 0 {
-            self.replies.reply(msg.source, id, 0);
+            self.replies.reply(abi::proto::dev::REPLY, msg.source, id, 0);
             return;
         }
         let Some(slot) = self.reads.iter().position(|r| r.is_none()) else {
-            self.replies.reply(msg.source, id, Error::TooMany.to_return());
+            self.replies.reply(abi::proto::dev::REPLY, msg.source, id, Error::TooMany.to_return());
             return;
         };
         self.reads[slot] = Some(Read { from: msg.source, id, grant, len, seq: self.next_seq });
@@ -208,14 +207,14 @@ impl Tty {
                 }
             }
         }
-        self.replies.reply(msg.source, id, result);
+        self.replies.reply(abi::proto::dev::REPLY, msg.source, id, result);
     }
 
     fn cancel(&mut self, msg: &Message) {
         let id = msg.payload[0];
         if let Some(slot) = self.reads.iter_mut().find(|r| r.is_some_and(|r| r.id == id && r.from == msg.source)) {
             *slot = None;
-            self.replies.reply(msg.source, id, Error::Interrupted.to_return());
+            self.replies.reply(abi::proto::dev::REPLY, msg.source, id, Error::Interrupted.to_return());
         }
     }
 }

@@ -1,0 +1,95 @@
+//! A process's asynchronous sends: one SENDA table in our own memory, plus
+//! a small backlog.
+//!
+//! Why SENDA: a driver or server must never block on a client that may be
+//! busy sending elsewhere (or never receive at all). The kernel delivers
+//! each entry when its destination receives and marks it DONE; a DONE or
+//! empty slot is free again. A process has one SENDA table (a new SENDA
+//! call replaces the previous one), so this module owns it for the whole
+//! process. Should every slot still be pending, a message waits in the
+//! backlog, moved into the table when the kernel reports (a SYSTEM
+//! notification with `EVENT_SENDA_DONE`, requested with `FLAG_NOTIFY`) that
+//! entries completed: call [`SendaQueue::flush`] then.
+
+use abi::senda::{SendaEntry, FLAG_DONE, FLAG_NOTIFY, FLAG_VALID, SENDA_MAX_ENTRIES};
+use abi::{Endpoint, Message};
+
+const BACKLOG: usize = 64;
+
+static mut TABLE: [SendaEntry; SENDA_MAX_ENTRIES] =
+    [SendaEntry { flags: 0, dst: Endpoint::NONE, result: 0, reserved: 0, message: Message::new(0) }; SENDA_MAX_ENTRIES];
+
+fn table() -> &'static mut [SendaEntry; SENDA_MAX_ENTRIES] {
+    // SAFETY: guest programs are single-threaded and this module is the
+    // only user of TABLE; the kernel writes results into it only while the
+    // process is in the kernel, never concurrently with this borrow.
+    unsafe { &mut *(&raw mut TABLE) }
+}
+
+fn free(e: &SendaEntry) -> bool {
+    e.flags & FLAG_VALID == 0 || e.flags & FLAG_DONE != 0
+}
+
+fn place(dst: Endpoint, msg: Message) -> bool {
+    match table().iter_mut().find(|e| free(e)) {
+        Some(slot) => {
+            *slot = SendaEntry::new(dst, msg);
+            slot.flags |= FLAG_NOTIFY;
+            true
+        }
+        None => false,
+    }
+}
+
+/// The process's SENDA table and its backlog. Create one per process.
+pub struct SendaQueue {
+    /// Who we are, for the log.
+    name: &'static str,
+    backlog: [(Endpoint, Message); BACKLOG],
+    backlog_len: usize,
+}
+
+impl SendaQueue {
+    /// An empty queue; `name` prefixes its log lines.
+    pub const fn new(name: &'static str) -> SendaQueue {
+        SendaQueue { name, backlog: [(Endpoint::NONE, Message::new(0)); BACKLOG], backlog_len: 0 }
+    }
+
+    /// Sends `msg` to `dst` without blocking.
+    pub fn send(&mut self, dst: Endpoint, msg: Message) {
+        if !place(dst, msg) {
+            if self.backlog_len == BACKLOG {
+                crate::println!("{}: SENDA backlog full; dropping a message to {}", self.name, dst);
+                return;
+            }
+            self.backlog[self.backlog_len] = (dst, msg);
+            self.backlog_len += 1;
+        }
+        self.submit();
+    }
+
+    /// Sends a `[request id, result]` reply of type `mtype` (the shape of
+    /// the device and block protocols' replies).
+    pub fn reply(&mut self, mtype: u32, dst: Endpoint, id: u64, result: i64) {
+        self.send(dst, Message::with_words(mtype, &[id, result as u64]));
+    }
+
+    /// Moves backlog entries into freed slots (after `EVENT_SENDA_DONE`).
+    pub fn flush(&mut self) {
+        let mut moved = 0;
+        while moved < self.backlog_len && place(self.backlog[moved].0, self.backlog[moved].1) {
+            moved += 1;
+        }
+        if moved > 0 {
+            self.backlog.copy_within(moved..self.backlog_len, 0);
+            self.backlog_len -= moved;
+            self.submit();
+        }
+    }
+
+    fn submit(&mut self) {
+        if let Err(e) = crate::ipc::senda(table()) {
+            crate::println!("{}: SENDA failed: {}", self.name, e);
+        }
+    }
+}
