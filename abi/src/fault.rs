@@ -59,6 +59,21 @@ pub const RULE_SIZE: usize = 64;
 pub const MAX_RULES: usize = 64;
 /// Size of the region the VMM reserves.
 pub const REGION_SIZE: usize = HEADER_SIZE + MAX_RULES * RULE_SIZE;
+/// Documented addition (Duplicate): the copy of a duplicated message waits
+/// in a per-rule slot after the rules, never in kernel memory (the kernel
+/// buffers no messages). Slot `i` (rule `i`) is at
+/// `DUPLICATE_SLOTS_OFFSET + i * DUPLICATE_SLOT_SIZE`: word 0 = receiver
+/// endpoint (bits 0-31) and 1 in bit 32 while the copy is pending, word 1 =
+/// the sender's endpoint, then the 64-byte message (source stamped). A
+/// region shorter than [`FULL_REGION_SIZE`] disables Duplicate only.
+pub const DUPLICATE_SLOTS_OFFSET: usize = REGION_SIZE;
+/// Size of one duplicate slot.
+pub const DUPLICATE_SLOT_SIZE: usize = 80;
+/// Size of a region with duplicate slots for every rule.
+pub const FULL_REGION_SIZE: usize = DUPLICATE_SLOTS_OFFSET + MAX_RULES * DUPLICATE_SLOT_SIZE;
+/// Documented addition: header offset 32 (in the reserved bytes) holds the
+/// number of Stop events the kernel raised (u64).
+pub const HEADER_STOPS: usize = 32;
 /// Kernel command-line key: `viv.faults=0xADDR,0xSIZE`.
 pub const CMDLINE_KEY: &str = "viv.faults";
 /// Matches every program.

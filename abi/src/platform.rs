@@ -109,6 +109,19 @@ pub const MARK_COMMAND_START: u32 = 3;
 /// (the kernel traces only when the VMM described a ring).
 pub const PORT_TRACE_DOORBELL: u16 = 0x701;
 
+/// Fault-stop doorbell port: the kernel writes the index of the fault-plan
+/// rule (`abi::fault`, action Stop) that fired; the VMM records the stop
+/// (the guest is paused for the length of the exit, so the host may act on
+/// guest memory) and resumes the guest. Other hosts ignore it.
+pub const PORT_FAULT_STOP: u16 = 0x702;
+
+/// Kernel command-line key for experiment mode: `viv.deterministic=1`
+/// makes the kernel's time virtual (ticks count kernel entries and jump to
+/// the next deadline when every process is blocked; see
+/// `guest-kernel/src/vclock.rs`), so the same image, workload, fault plan
+/// and seed give the same IPC trace record for record.
+pub const CMDLINE_DETERMINISTIC_KEY: &str = "viv.deterministic";
+
 /// Kernel command-line key describing the IPC trace ring:
 /// `viv.trace=0xADDR,0xSIZE` (guest-physical, page-aligned, reserved in
 /// the memory map). Absent (QEMU, or `viv` without tracing): tracing off.

@@ -490,6 +490,9 @@ mod tests {
             console: None,
             log: None,
             trace: None,
+            fault_counters: Vec::new(),
+            faults_injected: 0,
+            fault_stops: Vec::new(),
         }
     }
 

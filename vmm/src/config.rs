@@ -183,6 +183,12 @@ pub struct RunConfig {
     /// Record every IPC event in a trace ring (`crate::trace`); `None`:
     /// tracing off (the kernel is told nothing and traces nothing).
     pub trace: Option<crate::trace::TraceMode>,
+    /// Fault plan to install before boot (`crate::fault`); `None`: fault
+    /// injection off (the kernel is told nothing).
+    pub fault_plan: Option<crate::fault::FaultPlan>,
+    /// Experiment mode: virtual guest time (`viv.deterministic=1`) and no
+    /// RDRAND/RDSEED in CPUID, so repeated runs give the same IPC trace.
+    pub deterministic: bool,
 }
 
 impl RunConfig {
@@ -204,6 +210,8 @@ impl RunConfig {
             separate_log: false,
             echo_log: false,
             trace: None,
+            fault_plan: None,
+            deterministic: false,
         }
     }
 
@@ -228,6 +236,9 @@ impl RunConfig {
         let mut image = format!("{} {}=1", self.image_cmdline.trim(), abi::platform::CMDLINE_MEMZERO_KEY);
         if self.separate_log {
             image.push_str(&format!(" {}=e9", abi::platform::CMDLINE_LOG_KEY));
+        }
+        if self.deterministic {
+            image.push_str(&format!(" {}=1", abi::platform::CMDLINE_DETERMINISTIC_KEY));
         }
         build_cmdline(&image, self.entry_kind(), &self.append)
     }

@@ -148,6 +148,22 @@ pub fn setup(kvm: &Kvm, vcpu: &VcpuFd, entry: u64, start_info: u64) -> Result<()
     Ok(())
 }
 
+/// Experiment mode: hides RDRAND (CPUID.1:ECX bit 30) and RDSEED
+/// (CPUID.(7,0):EBX bit 18), the guest's only sources of randomness
+/// besides time, so that runs repeat (vmm-notes, "Determinism").
+pub fn hide_random_instructions(kvm: &Kvm, vcpu: &VcpuFd) -> Result<(), Error> {
+    let kvm_err = |what: &'static str| move |e| Error::Kvm(what, e);
+    let mut cpuid = kvm.get_supported_cpuid(KVM_MAX_CPUID_ENTRIES).map_err(kvm_err("KVM_GET_SUPPORTED_CPUID"))?;
+    for entry in cpuid.as_mut_slice() {
+        match (entry.function, entry.index) {
+            (1, _) => entry.ecx &= !(1 << 30),
+            (7, 0) => entry.ebx &= !(1 << 18),
+            _ => {}
+        }
+    }
+    vcpu.set_cpuid2(&cpuid).map_err(kvm_err("KVM_SET_CPUID2"))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -16,6 +16,7 @@ pub mod config;
 pub mod cpu;
 pub mod devices;
 pub mod elf_builder;
+pub mod fault;
 pub mod image_config;
 pub mod memory;
 pub mod outcome;

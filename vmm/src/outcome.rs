@@ -78,6 +78,14 @@ pub struct RunOutcome {
     pub log: Option<Vec<u8>>,
     /// The IPC trace, if the run config asked for one (`RunConfig::trace`).
     pub trace: Option<crate::trace::TraceLog>,
+    /// (matched, injected) per fault-plan rule, read back at the end
+    /// (empty without a plan).
+    pub fault_counters: Vec<(u32, u32)>,
+    /// Total injections the kernel counted (the plan header's total).
+    pub faults_injected: u64,
+    /// Rule index of every Stop event, in order (the guest was paused at
+    /// each and resumed).
+    pub fault_stops: Vec<u32>,
 }
 
 impl RunOutcome {

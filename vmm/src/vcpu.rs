@@ -32,6 +32,8 @@ pub struct VcpuResult {
     pub final_stats: StatsSnapshot,
     /// The IPC trace, when the run traced.
     pub trace: Option<TraceLog>,
+    /// Rule index of every fault-plan Stop event.
+    pub fault_stops: Vec<u32>,
 }
 
 /// A configured vCPU with its devices, ready to run.
@@ -56,6 +58,7 @@ pub struct VcpuRunner {
 enum Step {
     Continue,
     Mark(u32),
+    FaultStop(u32),
     End(Exit),
     InternalError,
 }
@@ -115,6 +118,7 @@ impl VcpuRunner {
                     }
                     Step::Continue
                 }
+                IoAction::FaultStop(rule) => Step::FaultStop(rule),
             },
             VcpuExit::MmioRead(addr, data) => {
                 self.mmio.read(addr, data);
@@ -144,6 +148,7 @@ impl VcpuRunner {
     /// Runs the guest to its end.
     pub fn run(mut self) -> VcpuResult {
         let mut marks = Vec::new();
+        let mut fault_stops = Vec::new();
         let exit = loop {
             if self.timed_out.load(Ordering::Acquire) {
                 break Exit::Timeout;
@@ -155,12 +160,21 @@ impl VcpuRunner {
                     let stats = self.snapshot();
                     marks.push(Mark { id, time_ns, stats });
                 }
+                Step::FaultStop(rule) => {
+                    // The guest is paused in this exit; the trace so far is
+                    // drained so the host sees what led here. It resumes.
+                    log::info!("fault plan rule {rule}: guest stopped, resuming");
+                    if let Some(ring) = self.trace.as_mut() {
+                        ring.drain();
+                    }
+                    fault_stops.push(rule);
+                }
                 Step::InternalError => break Exit::VmError(self.internal_error()),
                 Step::End(exit) => break exit,
             }
         };
         let final_stats = self.snapshot();
         let trace = self.trace.take().map(TraceRing::finish);
-        VcpuResult { exit, marks, final_stats, trace }
+        VcpuResult { exit, marks, final_stats, trace, fault_stops }
     }
 }

@@ -71,8 +71,20 @@ pub fn run(config: &RunConfig) -> Result<RunOutcome, Error> {
         Some(ring) => crate::trace::cmdline_with_ring(&config.cmdline(), ring.range().0, ring.range().1),
         None => config.cmdline(),
     };
+    let mut reserved = trace.as_ref().map_or(0, |ring| ring.range().1);
+    // The fault plan sits just below the trace ring (or at the top of RAM).
+    let plan = match &config.fault_plan {
+        Some(plan) => {
+            reserved += crate::fault::PLAN_BYTES;
+            Some(crate::fault::PlanRegion::write(&mem, mem_size - reserved, plan)?)
+        }
+        None => None,
+    };
+    let cmdline = match &plan {
+        Some(region) => crate::fault::cmdline_with_plan(&cmdline, region.base),
+        None => cmdline,
+    };
     log::info!("kernel command line: {cmdline}");
-    let reserved = trace.as_ref().map_or(0, |ring| ring.range().1);
     let layout = boot::load_reserving(&mem, &config.kernel, &config.archive, &cmdline, reserved)?;
     log::debug!("boot layout: {layout:x?}");
     cpu::write_gdt(&mem)?;
@@ -105,6 +117,9 @@ pub fn run(config: &RunConfig) -> Result<RunOutcome, Error> {
 
     let vcpu = vm.create_vcpu(0).map_err(kvm_err("KVM_CREATE_VCPU"))?;
     cpu::setup(&kvm, &vcpu, layout.entry, layout.start_info)?;
+    if config.deterministic {
+        cpu::hide_random_instructions(&kvm, &vcpu)?;
+    }
     let stats = match VcpuStats::open(&vcpu) {
         Ok(stats) => Some(stats),
         Err(e) => {
@@ -141,6 +156,7 @@ pub fn run(config: &RunConfig) -> Result<RunOutcome, Error> {
     if config.echo_console {
         let _ = std::io::stdout().flush();
     }
+    let counters = plan.map(|region| region.counters(&mem)).unwrap_or_default();
     // The VM and its memory go away together, after the vCPU thread.
     drop(vm);
     drop(mem);
@@ -156,5 +172,8 @@ pub fn run(config: &RunConfig) -> Result<RunOutcome, Error> {
         console,
         log,
         trace: result.trace,
+        fault_counters: counters.per_rule,
+        faults_injected: counters.total,
+        fault_stops: result.fault_stops,
     })
 }

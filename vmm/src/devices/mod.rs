@@ -19,7 +19,7 @@ pub mod virtio_mmio;
 
 use std::sync::{Arc, Mutex};
 
-use abi::platform::{PORT_BENCH_MARK, PORT_COM1, PORT_LOG, PORT_POWEROFF, PORT_TRACE_DOORBELL};
+use abi::platform::{PORT_BENCH_MARK, PORT_COM1, PORT_FAULT_STOP, PORT_LOG, PORT_POWEROFF, PORT_TRACE_DOORBELL};
 
 use serial::{SerialDevice, SERIAL_PORTS};
 
@@ -34,6 +34,8 @@ pub enum IoAction {
     Mark(u32),
     /// The kernel's IPC trace ring is full: drain it before resuming.
     TraceDoorbell,
+    /// The kernel stopped for the fault plan's rule with this index.
+    FaultStop(u32),
 }
 
 /// The port-I/O devices.
@@ -95,6 +97,7 @@ impl PortIo {
             }
             PORT_BENCH_MARK => IoAction::Mark(value_of(data)),
             PORT_TRACE_DOORBELL => IoAction::TraceDoorbell,
+            PORT_FAULT_STOP => IoAction::FaultStop(value_of(data)),
             PORT_LOG => {
                 self.log.write_log(data);
                 IoAction::Continue
