@@ -21,6 +21,13 @@
 //! ([`Link::flush_writes`]) before it answers its own client, and a read
 //! that overlaps them sends them first, so nothing is reordered or lost.
 //!
+//! Reads that continue the previous read are served from one read-ahead
+//! request of `MAX_TRANSFER` bytes (the library reads file data one block
+//! at a time, and every driver request has a fixed cost); a write to those
+//! sectors drops the read-ahead data, so it is never stale. Random
+//! (metadata) reads fetch just what is asked, since every byte the driver
+//! copies costs kernel time.
+//!
 //! All of it lives in one static ([`link`]): the SENDA table must stay in
 //! place while the kernel holds it, and the server reaches the link both
 //! through the [`Disk`] it gave the library and directly.
@@ -68,6 +75,13 @@ pub struct Link {
     /// Sector and length of the gathered writes (in [`GATHER`]).
     gather_at: u64,
     gather_len: usize,
+    /// Sector and length of the read-ahead data (in [`AHEAD`]), and the
+    /// sector after the last read (a read starting there is sequential).
+    ahead_at: u64,
+    ahead_len: usize,
+    last_end: u64,
+    /// Disk size in sectors.
+    sectors: u64,
     watchdog_armed: bool,
     pub stats: LinkStats,
 }
@@ -81,6 +95,10 @@ static mut LINK: Link = Link {
     deferred_len: 0,
     gather_at: 0,
     gather_len: 0,
+    ahead_at: 0,
+    ahead_len: 0,
+    last_end: u64::MAX,
+    sectors: 0,
     watchdog_armed: false,
     stats: LinkStats { requests: 0, resends: 0, bytes: 0, restarts: 0 },
 };
@@ -324,7 +342,9 @@ impl Link {
 
     /// The disk's capacity in bytes.
     pub fn geometry(&mut self) -> Result<u64, Error> {
-        self.call(blockdev::GEOMETRY, 0, Data::None, 0)
+        let bytes = self.call(blockdev::GEOMETRY, 0, Data::None, 0)?;
+        self.sectors = bytes / SECTOR;
+        Ok(bytes)
     }
 
     /// Reads sectors `sector ..` into `buf`.
@@ -333,6 +353,28 @@ impl Link {
         let gathered_end = self.gather_at + (self.gather_len as u64) / SECTOR;
         if self.gather_len > 0 && sector < gathered_end && self.gather_at < end {
             self.flush_writes()?;
+        }
+        let sequential = sector == self.last_end;
+        self.last_end = end;
+        let ahead_end = self.ahead_at + (self.ahead_len as u64) / SECTOR;
+        if sector >= self.ahead_at && end <= ahead_end {
+            let from = ((sector - self.ahead_at) * SECTOR) as usize;
+            buf.copy_from_slice(&ahead()[from..from + buf.len()]);
+            return Ok(());
+        }
+        if sequential && buf.len() < MAX && end <= self.sectors {
+            // Read ahead: one request for what a sequential reader will
+            // ask for next (the library reads file data block by block).
+            let n = ((self.sectors - sector) * SECTOR).min(MAX as u64) as usize;
+            self.ahead_len = 0;
+            let got = self.call(blockdev::READ, sector * SECTOR, Data::Into(&mut ahead()[..n]), n as u64)?;
+            if got != n as u64 {
+                return Err(Error::Unavailable);
+            }
+            self.ahead_at = sector;
+            self.ahead_len = n;
+            buf.copy_from_slice(&ahead()[..buf.len()]);
+            return Ok(());
         }
         let mut done = 0;
         while done < buf.len() {
@@ -350,6 +392,10 @@ impl Link {
     /// Writes `buf` to sectors `sector ..`, gathered with the writes before
     /// it when they are consecutive (sent by [`Link::flush_writes`]).
     pub fn write(&mut self, sector: u64, buf: &[u8]) -> Result<(), Error> {
+        let end = sector + (buf.len() as u64).div_ceil(SECTOR);
+        if self.ahead_len > 0 && sector < self.ahead_at + (self.ahead_len as u64) / SECTOR && self.ahead_at < end {
+            self.ahead_len = 0;
+        }
         let mut done = 0;
         while done < buf.len() {
             let at = sector + (done as u64) / SECTOR;
@@ -397,6 +443,16 @@ fn gather() -> &'static mut [u8; MAX] {
     // grants it, and neither runs inside the other, so the borrows never
     // overlap (the driver reads it only through the grant while we wait).
     unsafe { &mut *(&raw mut GATHER) }
+}
+
+/// Data read ahead of a sequential reader; apart from [`LINK`] for the
+/// same reason as [`GATHER`].
+static mut AHEAD: [u8; MAX] = [0; MAX];
+
+fn ahead() -> &'static mut [u8; MAX] {
+    // SAFETY: single-threaded; only `Link::read` uses it, one borrow at a
+    // time (the driver writes it only through our grant while we wait).
+    unsafe { &mut *(&raw mut AHEAD) }
 }
 
 /// The block device the ext2 library mounts: 512-byte sectors of the disk

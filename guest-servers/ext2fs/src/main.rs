@@ -117,6 +117,8 @@ fn mount(slot: &mut Option<Fs>) {
             );
             *slot = Some(fs);
         }
-        Err(e) => rt::println!("ext2fs: refusing the disk: not a usable ext2 file system ({}); answering Unavailable", e),
+        Err(e) => {
+            rt::println!("ext2fs: refusing the disk: not a usable ext2 file system ({}); answering Unavailable", e)
+        }
     }
 }

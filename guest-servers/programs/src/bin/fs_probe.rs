@@ -151,7 +151,9 @@ impl Probe {
 
     /// Creates `name` in the root with `len` bytes of pattern `tag`.
     fn make(&mut self, case: &str, name: &str, tag: u8, len: usize, between: impl FnMut(usize)) -> Option<u64> {
-        let r = self.create(ROOT, name, vfs::TYPE_FILE).and_then(|ino| Ok((ino, self.write_pattern(ino, tag, len, between)?)));
+        let r = self
+            .create(ROOT, name, vfs::TYPE_FILE)
+            .and_then(|ino| Ok((ino, self.write_pattern(ino, tag, len, between)?)));
         self.check(case, matches!(r, Ok((_, n)) if n == len as u64), format_args!("{name}: {r:?}"));
         r.ok().map(|(ino, _)| ino)
     }
@@ -311,7 +313,11 @@ fn readdir(p: &mut Probe, want: &[&str], absent: &[&str]) {
         }
     };
     let all = seen[..want.len()].iter().all(|&s| s);
-    p.check("readdir", r.is_ok() && all && !stray, format_args!("{r:?}, {count} entries, seen {seen:?}, stray {stray}"));
+    p.check(
+        "readdir",
+        r.is_ok() && all && !stray,
+        format_args!("{r:?}, {count} entries, seen {seen:?}, stray {stray}"),
+    );
 }
 
 fn verify(p: &mut Probe) {
