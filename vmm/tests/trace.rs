@@ -62,3 +62,56 @@ fn tracing_costs_little_and_exits_only_when_the_ring_fills() {
     // A 4 MiB ring holds 65,472 records: this run never fills it.
     assert_eq!(t.doorbells, 0);
 }
+
+/// The messages (source, destination, type name) of the call with `cause`.
+fn messages_of(a: &Analysis, cause: u32) -> Vec<(String, String, String)> {
+    (0..a.records.len())
+        .filter(|&i| a.records[i].event.cause == cause && a.records[i].kind.is_message())
+        .map(|i| {
+            let e = &a.records[i].event;
+            let mtype = vmm::trace::analysis::call_name(e.mtype, e.dst);
+            (a.names[i].0.clone(), a.names[i].1.clone(), mtype)
+        })
+        .collect()
+}
+
+#[test]
+fn cat_reads_a_ram_file_in_exactly_three_messages_then_two_at_its_end() {
+    let outcome = traced("system", " -- echo hi > /tmp/f; cat /tmp/f", TraceMode::Lossless);
+    assert_eq!(outcome.exit_status(), 0, "{}", outcome.console_text());
+    let decoded = decode(&outcome.trace.expect("a trace").raw);
+    let a = Analysis::new(&decoded.records, None);
+    let reads: Vec<_> = a.command_calls().filter(|c| c.name == "read" && c.caller == "cat").collect();
+    assert_eq!(reads.len(), 2, "{reads:?}");
+    let own = |s: &str| s.to_string();
+    // The data: request, VFS copies the bytes into cat's grant, reply.
+    assert_eq!(
+        messages_of(&a, reads[0].cause),
+        [
+            (own("cat"), own("vfs"), own("read")),
+            (own("vfs"), own("SYSTEM"), own("kernel.safecopy_to")),
+            (own("vfs"), own("cat"), own("reply")),
+        ]
+    );
+    // End of file: request and reply, nothing to copy.
+    assert_eq!(
+        messages_of(&a, reads[1].cause),
+        [(own("cat"), own("vfs"), own("read")), (own("vfs"), own("cat"), own("reply"))]
+    );
+    let report = a.count_report();
+    let row = report.calls.iter().find(|c| c.name == "read").expect("a read row");
+    assert_eq!((row.calls, row.min, row.max, row.total), (2, 2, 3, 5), "{}", report.table());
+}
+
+/// Why `viv count "echo hi > /f; cat /f"` showed no read row: `/` is not
+/// writable (only `/tmp` is), so the redirection fails, `cat` finds no
+/// file and never reads. The report now says the command failed and why.
+#[test]
+fn count_says_when_the_command_failed() {
+    let (text, status) =
+        vmm::trace::run::count("system", "echo hi > /f; cat /f", false, Duration::from_secs(120)).unwrap();
+    assert_eq!(status, 1, "{text}");
+    assert!(!text.lines().any(|l| l.starts_with("read ")), "{text}");
+    assert!(text.contains("warning: the command exited with status 1"), "{text}");
+    assert!(text.contains("cat: /f: no such file or directory"), "{text}");
+}

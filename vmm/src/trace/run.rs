@@ -77,9 +77,28 @@ pub fn count(image: &str, command: &str, json: bool, timeout: Duration) -> Resul
         if !decoded.bad.is_empty() || decoded.missing != 0 {
             t += &format!("warning: {} bad records, {} missing\n", decoded.bad.len(), decoded.missing);
         }
+        t += &failure_note(&outcome);
         t
     };
     Ok((text, outcome.exit_status()))
+}
+
+/// Lines saying that the command failed, with the end of the guest's
+/// console (where the shell and the utilities print why), or nothing when
+/// it succeeded. A failed command makes calls that never happen (a `cat`
+/// whose `open` fails never reads), so the table alone would mislead.
+pub fn failure_note(outcome: &RunOutcome) -> String {
+    let status = outcome.exit_status();
+    if status == 0 {
+        return String::new();
+    }
+    let console = outcome.console_text();
+    let lines: Vec<&str> = console.lines().filter(|l| !l.trim().is_empty()).collect();
+    let mut note = format!("warning: the command exited with status {status}; the guest's console ended with:\n");
+    for line in &lines[lines.len().saturating_sub(4)..] {
+        note += &format!("  | {line}\n");
+    }
+    note
 }
 
 /// `viv trace`: writes the export to `out`; returns a one-line summary and
@@ -101,11 +120,12 @@ pub fn trace_to_file(
     };
     std::fs::write(out, text).map_err(|e| Error::Host(format!("{}: {e}", out.display())))?;
     let summary = format!(
-        "{} records ({} bad, {} missing) written to {}\n",
+        "{} records ({} bad, {} missing) written to {}\n{}",
         decoded.records.len(),
         decoded.bad.len(),
         decoded.missing,
-        out.display()
+        out.display(),
+        failure_note(&outcome)
     );
     Ok((summary, outcome.exit_status()))
 }
