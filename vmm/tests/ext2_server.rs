@@ -5,7 +5,8 @@
 //! the console, and the image on the host (`e2fsck -fn` must find nothing
 //! to fix, `debugfs` must read back the bytes the guest wrote). Also: a
 //! second boot sees the first boot's files, a driver killed in the middle
-//! of a 1 MiB write costs nothing, and a disk without a file system is
+//! of a 1 MiB write (between two requests, or with a request outstanding
+//! at it) costs nothing, and a disk without a file system is
 //! refused while the server stays up answering `Unavailable`.
 
 mod common;
@@ -178,6 +179,21 @@ fn a_driver_killed_in_the_middle_of_a_write_costs_nothing() {
     assert!(console.contains("rs: blk (ep 3.0) exited with status 109"), "console:\n{console}");
     assert!(console.contains("ext2fs: disk driver now at"), "console:\n{console}");
     assert_eq!(console.matches("blk: virtio-blk with").count(), 2, "console:\n{console}");
+    fsck(&img);
+    for (path, tag, len) in FILES {
+        assert_file(&img, path, tag, len);
+    }
+}
+
+#[test]
+fn a_driver_killed_with_a_request_outstanding_gets_it_again_from_its_successor() {
+    let img = make_image("inflight");
+    let mut cases = FULL.to_vec();
+    cases.insert(cases.iter().position(|c| *c == "big_write").unwrap(), "spawned_killer");
+    let console = boot(&img, "inflight", &cases);
+    assert!(console.contains("blk_killer: killed blk in the middle of a request"), "console:\n{console}");
+    let stats = console.lines().rfind(|l| l.starts_with("ext2fs: stats:")).unwrap();
+    assert!(stats.ends_with("1 resent, 1 restarts"), "the outstanding request was not sent again: {stats}");
     fsck(&img);
     for (path, tag, len) in FILES {
         assert_file(&img, path, tag, len);

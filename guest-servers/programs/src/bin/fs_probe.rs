@@ -10,6 +10,9 @@
 //! * `kill`: as `full`, but kills the disk driver `blk` in the middle of
 //!   writing the 1 MiB file (between two requests to the file server);
 //!   nothing may fail.
+//! * `inflight`: as `full`, but spawns `blk_killer` just before the 1 MiB
+//!   write, which kills the driver while the file server has a request
+//!   outstanding at it; nothing may fail.
 //! * `verify`: a second boot of the same disk: the files of the first boot
 //!   are there with the same contents.
 //! * `corrupt`: the disk holds no file system: every request is answered
@@ -196,13 +199,14 @@ fn run() -> i32 {
     match rt::kip::cmdline_value("fs_probe.mode").unwrap_or("full") {
         "verify" => verify(&mut p),
         "corrupt" => corrupt(&mut p),
-        mode => full(&mut p, mode == "kill"),
+        mode => full(&mut p, mode),
     }
     rt::println!("fs_probe: done, {} failed", p.failed);
     p.failed
 }
 
-fn full(p: &mut Probe, kill: bool) {
+fn full(p: &mut Probe, mode: &str) {
+    let kill = mode == "kill";
     let host_len = HOST_LINE.len() * HOST_REPEAT;
     let host = p.lookup(ROOT, "hello.txt").and_then(|(ino, kind, size)| {
         let g = rt::grant::writable(p.fs, &mut buf()[..])?;
@@ -223,6 +227,10 @@ fn full(p: &mut Probe, kill: bool) {
     p.verify("one_block_read", "block", 2, 1024);
 
     let mut killed: Option<Result<(), Error>> = None;
+    if mode == "inflight" {
+        let r = rt::kip::program_index("blk_killer").ok_or(Error::NoEntry).and_then(rt::sys::spawn);
+        p.check("spawned_killer", r.is_ok(), format_args!("{r:?}"));
+    }
     p.make("big_write", "big", 3, BIG, |i| {
         if kill && i == 5 {
             killed = Some(rt::names::lookup_fresh("blk").and_then(|(blk, _)| rt::sys::kill(blk)));
