@@ -16,6 +16,7 @@ mod arch;
 mod console;
 mod elf;
 mod events;
+mod fault;
 mod frames;
 mod kcall;
 mod kip;
@@ -25,6 +26,7 @@ mod process;
 mod pvh;
 mod syscall;
 mod trace;
+mod vclock;
 
 use abi::boot_image::{BootImage, FLAG_NO_AUTOSTART, FLAG_SERVICE};
 use abi::layout::EntryKind;
@@ -37,7 +39,7 @@ use core::sync::atomic::{AtomicU64, Ordering};
 use process::System;
 
 static mut SYSTEM: System = System::new();
-static TICKS: AtomicU64 = AtomicU64::new(0);
+pub(crate) static TICKS: AtomicU64 = AtomicU64::new(0);
 
 /// Timer ticks since boot.
 pub fn ticks() -> u64 {
@@ -102,6 +104,8 @@ extern "C" fn kernel_main(start_info: u64) -> ! {
     sys.boot_image = info.module;
     let tracing = trace::init(info.cmdline);
     sys.core.set_tracing(tracing);
+    let faults = fault::init(sys, info.cmdline);
+    let virtual_time = vclock::init(info.cmdline);
     let mut started = 0;
     for (index, program) in image.entries().enumerate() {
         // Services are started by the reincarnation server, not here.
@@ -122,7 +126,13 @@ extern "C" fn kernel_main(start_info: u64) -> ! {
         (info.ram[..info.ram_count].iter().map(|r| r.end - r.start).sum::<u64>() >> 20),
         if tracing { ", IPC tracing on" } else { "" }
     );
+    if faults || virtual_time {
+        kprintln!("kernel: fault plan {}, virtual time {}", faults, virtual_time);
+    }
     arch::apic::init();
+    if virtual_time {
+        arch::apic::stop_timer();
+    }
     arch::ioapic::init();
     let frame = sys.schedule();
     cpu::outl(PORT_BENCH_MARK, MARK_FIRST_USER);
@@ -153,6 +163,12 @@ extern "C" fn trap_entry(frame: *mut TrapFrame) -> *mut TrapFrame {
         14 if sys.arch[slot].frame.error_code & 7 == 7
             && sys.arch[slot].space.resolve_cow(&mut sys.frames, cpu::read_cr2()) => {}
         _ => user_fault(sys, slot),
+    }
+    if vclock::on() {
+        vclock::entry(sys, slot);
+    }
+    if sys.core.faults.enabled {
+        fault::after_event(sys);
     }
     sys.schedule()
 }

@@ -290,6 +290,9 @@ impl System {
                 crate::kprintln!("kernel: no process left; powering off");
                 crate::power_off(0);
             }
+            if crate::vclock::on() && crate::vclock::idle_jump(self) {
+                continue;
+            }
             cpu::wait_for_interrupt();
         }
     }

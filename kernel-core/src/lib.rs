@@ -28,6 +28,7 @@
 extern crate std;
 
 mod deadlock;
+mod fault;
 mod ipc;
 mod lifecycle;
 mod notify;
@@ -37,6 +38,7 @@ mod sched;
 mod senda;
 mod trace;
 
+pub use fault::Faults;
 pub use ipc::{Outcome, SendMode};
 pub use privileges::Privileges;
 pub use proc::{Proc, ProcState, RecvWait, SendWait, SendaTable};
@@ -95,6 +97,8 @@ pub struct Kernel {
     pub run_queues: RunQueues,
     /// IPC tracing and cause attribution (off by default).
     pub trace: Tracing,
+    /// Fault injection (off until [`Kernel::set_fault_plan`]).
+    pub faults: Faults,
 }
 
 impl Default for Kernel {
@@ -106,7 +110,7 @@ impl Default for Kernel {
 impl Kernel {
     /// An empty process table.
     pub const fn new() -> Kernel {
-        Kernel { procs: [Proc::EMPTY; NR_PROCS], run_queues: RunQueues::new(), trace: Tracing::OFF }
+        Kernel { procs: [Proc::EMPTY; NR_PROCS], run_queues: RunQueues::new(), trace: Tracing::OFF, faults: Faults::OFF }
     }
 
     /// Slot of the live process `ep`, or `DeadSrcDst` when `ep` is not a live

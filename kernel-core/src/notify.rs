@@ -53,6 +53,11 @@ impl Kernel {
             Ok(slot) => slot,
             Err(e) => return Outcome::err(e),
         };
+        if self.faults.enabled {
+            if let Some(outcome) = self.fault_notify(mem, caller, dst_slot) {
+                return outcome;
+            }
+        }
         let source = self.procs[caller].endpoint;
         if self.accepts_kernel_message(dst_slot, source) {
             let msg = notification(source, [0; PAYLOAD_WORDS]);

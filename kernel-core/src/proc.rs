@@ -112,6 +112,8 @@ pub struct Proc {
     /// Cause id of the last message it received, or of its own last
     /// request when a user process (tracing).
     pub cause: u32,
+    /// Hung by the fault plan: never queued to run again (until killed).
+    pub hung: bool,
 }
 
 // The pending bitmaps hold one bit per slot.
@@ -142,6 +144,7 @@ impl Proc {
         exit_status: 0,
         user: false,
         cause: 0,
+        hung: false,
     };
 
     /// Runnable: alive and blocked on nothing.

@@ -39,7 +39,7 @@ impl RunQueues {
 
     /// Appends `slot` to its priority's queue (no-op if queued).
     pub fn enqueue(&mut self, procs: &mut [Proc; NR_PROCS], slot: usize) {
-        if procs[slot].queued {
+        if procs[slot].queued || procs[slot].hung {
             return;
         }
         let q = procs[slot].priority as usize;

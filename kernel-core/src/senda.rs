@@ -114,7 +114,13 @@ impl Kernel {
             }
         };
         if self.accepts_kernel_message(dst_slot, self.procs[caller].endpoint) {
-            let msg = self.entry_message(mem, caller, addr)?;
+            let mut msg = self.entry_message(mem, caller, addr)?;
+            if self.faults.enabled {
+                if let Err(result) = self.fault_senda(mem, caller, dst_slot, &mut msg) {
+                    self.complete_entry(mem, caller, addr, entry, result, Completion::DuringCall)?;
+                    return Ok(false);
+                }
+            }
             if self.deliver(mem, dst_slot, &msg).is_ok() {
                 if self.trace.enabled {
                     let cause = self.procs[caller].cause;
@@ -143,55 +149,66 @@ impl Kernel {
         from: Endpoint,
         msg_addr: u64,
     ) -> Option<Outcome> {
-        let hints = match from {
-            Endpoint::ANY => self.procs[caller].async_from,
-            Endpoint::SYSTEM => 0,
-            _ => self.procs[caller].async_from & bit(from.slot()),
-        };
-        let me = self.procs[caller].endpoint;
-        for sender in slots_in(hints) {
-            if !self.procs[sender].privileges.allows_send_to(self.procs[caller].privilege_id.into()) {
-                // The grant was withdrawn after the call: what is left for
-                // the caller is refused, not delivered.
-                self.fail_senda_entries_to(mem, sender, me, Error::CallDenied);
-                self.procs[caller].async_from &= !bit(sender);
-                continue;
-            }
-            let found = match self.find_pending_entry(mem, sender, me) {
-                Ok(found) => found,
-                Err(_) => {
-                    // The table became unreadable: drop it.
-                    self.procs[sender].senda_table = None;
-                    None
-                }
+        'retry: loop {
+            let hints = match from {
+                Endpoint::ANY => self.procs[caller].async_from,
+                Endpoint::SYSTEM => 0,
+                _ => self.procs[caller].async_from & bit(from.slot()),
             };
-            let Some((addr, entry)) = found else {
-                self.procs[caller].async_from &= !bit(sender);
-                continue;
-            };
-            let msg = match self.entry_message(mem, sender, addr) {
-                Ok(msg) => msg,
-                Err(_) => {
-                    self.procs[sender].senda_table = None;
+            let me = self.procs[caller].endpoint;
+            for sender in slots_in(hints) {
+                if !self.procs[sender].privileges.allows_send_to(self.procs[caller].privilege_id.into()) {
+                    // The grant was withdrawn after the call: what is left for
+                    // the caller is refused, not delivered.
+                    self.fail_senda_entries_to(mem, sender, me, Error::CallDenied);
                     self.procs[caller].async_from &= !bit(sender);
                     continue;
                 }
-            };
-            if let Err(e) = mem.write_message(caller, msg_addr, &msg) {
-                return Some(Outcome::err(e));
+                let found = match self.find_pending_entry(mem, sender, me) {
+                    Ok(found) => found,
+                    Err(_) => {
+                        // The table became unreadable: drop it.
+                        self.procs[sender].senda_table = None;
+                        None
+                    }
+                };
+                let Some((addr, entry)) = found else {
+                    self.procs[caller].async_from &= !bit(sender);
+                    continue;
+                };
+                let mut msg = match self.entry_message(mem, sender, addr) {
+                    Ok(msg) => msg,
+                    Err(_) => {
+                        self.procs[sender].senda_table = None;
+                        self.procs[caller].async_from &= !bit(sender);
+                        continue;
+                    }
+                };
+                if self.faults.enabled {
+                    if let Err(result) = self.fault_senda(mem, sender, caller, &mut msg) {
+                        // Completed without delivery: look again from the start.
+                        if self.complete_entry(mem, sender, addr, entry, result, Completion::Later).is_err() {
+                            self.procs[sender].senda_table = None;
+                        }
+                        continue 'retry;
+                    }
+                }
+                if let Err(e) = mem.write_message(caller, msg_addr, &msg) {
+                    return Some(Outcome::err(e));
+                }
+                if self.trace.enabled {
+                    let cause = self.procs[sender].senda_table.map_or(0, |t| t.cause);
+                    self.trace_senda(mem, Kind::SendaDelivered, sender, caller, &msg, cause);
+                }
+                // Delivered; a write-back the sender made impossible only costs
+                // the sender its table.
+                if self.complete_entry(mem, sender, addr, entry, Ok(()), Completion::Later).is_err() {
+                    self.procs[sender].senda_table = None;
+                }
+                return Some(Outcome::Done(0));
             }
-            if self.trace.enabled {
-                let cause = self.procs[sender].senda_table.map_or(0, |t| t.cause);
-                self.trace_senda(mem, Kind::SendaDelivered, sender, caller, &msg, cause);
-            }
-            // Delivered; a write-back the sender made impossible only costs
-            // the sender its table.
-            if self.complete_entry(mem, sender, addr, entry, Ok(()), Completion::Later).is_err() {
-                self.procs[sender].senda_table = None;
-            }
-            return Some(Outcome::Done(0));
+            return None;
         }
-        None
     }
 
     /// Completes with `error` every pending entry of `sender`'s table aimed

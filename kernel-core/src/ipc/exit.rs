@@ -38,6 +38,10 @@ impl Kernel {
         if self.trace.enabled {
             self.trace_exit(mem, slot, status);
         }
+        if self.faults.enabled {
+            self.fault_forget(slot);
+            self.faults.dup_pending &= !bit(slot);
+        }
         let ep = self.procs[slot].endpoint;
         self.block(slot);
         if let Some(wait) = self.procs[slot].sending.take() {

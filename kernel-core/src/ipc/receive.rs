@@ -44,6 +44,11 @@ impl Kernel {
                 return outcome;
             }
         }
+        if self.faults.dup_pending & crate::ipc::bit(caller) != 0 {
+            if let Some(outcome) = self.fault_receive_duplicate(mem, caller, from, msg_addr) {
+                return outcome;
+            }
+        }
         if let Some(outcome) = self.receive_from_queue(mem, caller, from, msg_addr) {
             return outcome;
         }
@@ -78,6 +83,9 @@ impl Kernel {
             if from != Endpoint::ANY && self.procs[sender].endpoint != from {
                 continue;
             }
+            if self.faults.delayed != 0 && self.fault_held(sender) {
+                continue;
+            }
             let wait = self.procs[sender].sending.expect("queued senders are sending");
             let mut msg = match mem.read_message(sender, wait.msg_addr) {
                 Ok(m) => m,
@@ -91,6 +99,9 @@ impl Kernel {
                 }
             };
             msg.source = self.procs[sender].endpoint;
+            if self.faults.enabled {
+                self.fault_corrupt_queued(sender, &mut msg);
+            }
             if let Err(e) = mem.write_message(caller, msg_addr, &msg) {
                 return Some(Outcome::err(e));
             }

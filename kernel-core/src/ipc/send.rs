@@ -92,12 +92,23 @@ impl Kernel {
         msg_addr: u64,
         trap: Trap,
     ) -> Outcome {
-        if self.waits_for(dst_slot, caller) {
+        let mut fired = None;
+        if self.faults.enabled {
+            match self.fault_send(mem, caller, dst_slot, msg_addr, trap) {
+                Ok(f) => fired = f,
+                Err(outcome) => return outcome,
+            }
+        }
+        let delayed = fired.is_some_and(|f| f.action == abi::fault::Action::Delay);
+        if !delayed && self.waits_for(dst_slot, caller) {
             let mut msg = match mem.read_message(caller, msg_addr) {
                 Ok(m) => m,
                 Err(e) => return Outcome::err(e),
             };
             msg.source = self.procs[caller].endpoint;
+            if let Some(f) = fired {
+                self.fault_on_delivery(f, dst_slot, &mut msg);
+            }
             // On a bad receiver buffer the receiver gets the error and the
             // message counts as not taken (never lost silently).
             if self.deliver(mem, dst_slot, &msg).is_ok() {
@@ -118,6 +129,9 @@ impl Kernel {
         }
         self.procs[caller].sending = Some(SendWait { dst: dst_slot, msg_addr });
         self.append_sender(dst_slot, caller);
+        if let Some(f) = fired {
+            self.fault_on_queue(mem, f, caller, dst_slot, msg_addr);
+        }
         if self.trace.enabled {
             let msg = abi::Message::new(0);
             self.trace_message(mem, Kind::SendQueued, trap as u8, caller, dst_slot, &msg, false);

@@ -1,0 +1,66 @@
+//! Virtual time for experiment mode (`viv.deterministic=1`).
+//!
+//! Why: with the LAPIC's wall-clock tick, when a tick lands depends on host
+//! load, so timeouts, alarms, quanta and the tick in every trace record
+//! differ between runs. In experiment mode the periodic timer is stopped
+//! and the tick advances only with guest events: one tick per
+//! [`ENTRIES_PER_TICK`] kernel entries (system calls, faults, interrupts),
+//! and, when every process is blocked, a jump straight to the next
+//! deadline (the earliest alarm or delayed send). The same image,
+//! workload, plan and seed then make the same entries in the same order
+//! and so the same trace, record for record. The price: user-mode
+//! spinning without system calls neither advances time nor is preempted
+//! (acceptable for IPC-driven workloads), and device interrupts (console
+//! input, disk completions) must themselves be deterministic.
+
+use crate::process::System;
+use core::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+
+/// Kernel entries per virtual tick.
+pub const ENTRIES_PER_TICK: u64 = 64;
+
+static ON: AtomicBool = AtomicBool::new(false);
+static ENTRIES: AtomicU64 = AtomicU64::new(0);
+
+/// Whether time is virtual.
+#[inline(always)]
+pub fn on() -> bool {
+    ON.load(Ordering::Relaxed)
+}
+
+/// Turns virtual time on when the command line asks for it (before the
+/// timer is started; [`crate::arch::apic::stop_timer`] is called after).
+pub fn init(cmdline: &str) -> bool {
+    let on = abi::platform::cmdline_value(cmdline, abi::platform::CMDLINE_DETERMINISTIC_KEY) == Some("1");
+    ON.store(on, Ordering::Relaxed);
+    on
+}
+
+/// One kernel entry of `current`: every [`ENTRIES_PER_TICK`]th is a tick.
+pub fn entry(sys: &mut System, current: usize) {
+    let n = ENTRIES.fetch_add(1, Ordering::Relaxed) + 1;
+    if n % ENTRIES_PER_TICK == 0 {
+        crate::TICKS.fetch_add(1, Ordering::Relaxed);
+        sys.core.tick(current);
+    }
+}
+
+/// Nothing is ready: jumps time to the next deadline. Returns false when
+/// there is none (then only a device interrupt can wake the system).
+pub fn idle_jump(sys: &mut System) -> bool {
+    let alarm = (sys.next_alarm != 0).then_some(sys.next_alarm);
+    let delay = sys.core.faults.next_deadline();
+    let next = match (alarm, delay) {
+        (Some(a), Some(d)) => a.min(d),
+        (a, d) => match a.or(d) {
+            Some(t) => t,
+            None => return false,
+        },
+    };
+    let now = crate::ticks();
+    crate::TICKS.store(next.max(now + 1), Ordering::Relaxed);
+    if sys.core.faults.enabled {
+        crate::fault::after_event(sys);
+    }
+    true
+}
