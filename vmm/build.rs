@@ -8,6 +8,9 @@
 //! unit tests run while the guest does not build; `viv run` then reports
 //! that no kernel is embedded.
 
+#[path = "build_disk.rs"]
+mod build_disk;
+
 #[path = "src/image_config.rs"]
 #[allow(dead_code)]
 mod image_config;
@@ -41,7 +44,9 @@ fn run() -> Result<(), String> {
         let generated = "/// The guest kernel ELF (empty: built with VIV_SKIP_GUEST).\n\
                          pub static KERNEL_ELF: &[u8] = &[];\n\
                          /// Every boot image (none: built with VIV_SKIP_GUEST).\n\
-                         pub static IMAGES: &[(&str, &str, &str, &[u8])] = &[];\n";
+                         pub static IMAGES: &[(&str, &str, &str, &[u8])] = &[];\n\
+                         /// Default disks (none: built with VIV_SKIP_GUEST).\n\
+                         pub static DISKS: &[(&str, &[u8])] = &[];\n";
         return fs::write(out_dir.join("guest_artifacts.rs"), generated).map_err(|e| e.to_string());
     }
 
@@ -66,6 +71,8 @@ fn run() -> Result<(), String> {
         .map(|d| d.file_name().to_string_lossy().into_owned())
         .collect();
     names.sort();
+    let mke2fs = build_disk::mke2fs();
+    let mut disks = Vec::new();
     for name in names {
         let config_path = root.join("images").join(&name).join("image.toml");
         let config = image_config::ImageConfig::load(&config_path)?;
@@ -86,6 +93,27 @@ fn run() -> Result<(), String> {
             archive_path.display().to_string()
         )
         .unwrap();
+        let has = |n: &str| config.programs.iter().any(|p| p.name.get_ref() == n);
+        if has("ext2fs") && has("vfs") {
+            let Some(mke2fs) = &mke2fs else {
+                println!("cargo:warning=mke2fs not found: image {name} gets no default disk (install e2fsprogs)");
+                continue;
+            };
+            let users: Vec<String> = config
+                .programs
+                .iter()
+                .filter(|p| p.kind.get_ref() == "user")
+                .map(|p| p.name.get_ref().clone())
+                .collect();
+            let sparse = build_disk::build(&root.join("images"), &name, &users, &bin_dir, &images_out, mke2fs)?;
+            disks.push((name, sparse));
+        }
+    }
+    writeln!(generated, "];").unwrap();
+    writeln!(generated, "/// Default disks: (image name, sparse ext2 image; see vmm::disk_image).").unwrap();
+    writeln!(generated, "pub static DISKS: &[(&str, &[u8])] = &[").unwrap();
+    for (name, sparse) in disks {
+        writeln!(generated, "    ({name:?}, include_bytes!({:?})),", sparse.display().to_string()).unwrap();
     }
     writeln!(generated, "];").unwrap();
     fs::write(out_dir.join("guest_artifacts.rs"), generated).map_err(|e| e.to_string())

@@ -15,6 +15,7 @@ pub mod boot;
 pub mod config;
 pub mod cpu;
 pub mod devices;
+pub mod disk_image;
 pub mod elf_builder;
 pub mod fault;
 pub mod image_config;

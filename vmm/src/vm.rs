@@ -52,7 +52,9 @@ pub fn run(config: &RunConfig) -> Result<RunOutcome, Error> {
     let start = Instant::now();
     let kvm_err = |what: &'static str| move |e| Error::Kvm(what, e);
     let mem_size = config.memory_bytes()?;
-    let disk = match &config.disk {
+    // Kept until the run ends: a temporary default disk is deleted then.
+    let (disk_path, _temp_disk) = crate::disk_image::prepare(config)?;
+    let disk = match &disk_path {
         Some(path) => Some(Block::open(path, DEFAULT_DISK_BYTES).map_err(Error::Host)?),
         None => None,
     };

@@ -103,15 +103,16 @@ fn cat_reads_a_ram_file_in_exactly_three_messages_then_two_at_its_end() {
     assert_eq!((row.calls, row.min, row.max, row.total), (2, 2, 3, 5), "{}", report.table());
 }
 
-/// Why `viv count "echo hi > /f; cat /f"` showed no read row: `/` is not
-/// writable (only `/tmp` is), so the redirection fails, `cat` finds no
-/// file and never reads. The report now says the command failed and why.
+/// Why `viv count "echo hi > /f; cat /f"` showed no read row (when `/`
+/// was the in-memory root, which is not writable): the redirection
+/// failed, `cat` found no file and never read. `/dev` is still not
+/// writable; the report says the command failed and why.
 #[test]
 fn count_says_when_the_command_failed() {
     let (text, status) =
-        vmm::trace::run::count("system", "echo hi > /f; cat /f", false, Duration::from_secs(120)).unwrap();
+        vmm::trace::run::count("system", "echo hi > /dev/f; cat /dev/f", false, Duration::from_secs(120)).unwrap();
     assert_eq!(status, 1, "{text}");
     assert!(!text.lines().any(|l| l.starts_with("read ")), "{text}");
     assert!(text.contains("warning: the command exited with status 1"), "{text}");
-    assert!(text.contains("cat: /f: no such file or directory"), "{text}");
+    assert!(text.contains("cat: /dev/f: no such file or directory"), "{text}");
 }

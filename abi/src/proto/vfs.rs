@@ -45,6 +45,19 @@ pub const MKDIR: u32 = 0x40C;
 pub const UNLINK: u32 = 0x40D;
 /// Getcwd: `[1]` = grant id (write), `[2]` = length. Reply: bytes used.
 pub const GETCWD: u32 = 0x40E;
+/// Rmdir: `[1]` = grant id of the path, `[2]` = length. Reply: 0;
+/// `NotDir`, `Exists` when not empty.
+pub const RMDIR: u32 = 0x40F;
+/// Rename: `[1]` = grant id of the old path, `[2]` = its length, `[3]` =
+/// grant id of the new path, `[4]` = its length. Reply: 0. An existing
+/// file at the new path is replaced; across file systems (the disk and
+/// `/tmp` or `/dev`) it is `Invalid`.
+pub const RENAME: u32 = 0x410;
+/// Fsync: `payload[0]` = fd. Writes the file system's dirty blocks to the
+/// disk and flushes it. Reply: 0.
+pub const FSYNC: u32 = 0x411;
+/// Sync: every file system's dirty blocks to the disk. Reply: 0.
+pub const SYNC: u32 = 0x412;
 
 /// From PM: `payload[0]` = parent endpoint, `[1]` = child endpoint; the
 /// child gets a copy of the parent's descriptors and directory. Reply: 0.

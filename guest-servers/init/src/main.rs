@@ -24,6 +24,15 @@ const SEPARATOR: &str = " -- ";
 /// Power-off status when the shell cannot even be started.
 const NO_SHELL: u32 = 1;
 
+/// Writes the disk's dirty blocks out (VFS asks the file server), then
+/// powers off: what the user wrote survives the end of the run.
+fn power_off(status: u32) -> ! {
+    if let Err(e) = rt::vfs::sync() {
+        rt::println!("init: sync before power-off failed: {}", e.name());
+    }
+    rt::sys::poweroff(status)
+}
+
 fn run() -> i32 {
     if let Err(e) = rt::pm::ignore_interrupt(true) {
         rt::println!("init: cannot ignore ^C: {}", e.name());
@@ -38,7 +47,7 @@ fn run() -> i32 {
     };
     loop {
         match rt::pm::wait(-1) {
-            Ok((pid, status)) if pid == shell => rt::sys::poweroff(status),
+            Ok((pid, status)) if pid == shell => power_off(status),
             // An orphan PM handed to us: it is now fully gone.
             Ok(_) => {}
             Err(e) => {

@@ -145,6 +145,30 @@ pub fn unlink(path: &str) -> Result<(), Error> {
     with_path(vfs::UNLINK, 0, path).map(|_| ())
 }
 
+/// Removes an empty directory.
+pub fn rmdir(path: &str) -> Result<(), Error> {
+    with_path(vfs::RMDIR, 0, path).map(|_| ())
+}
+
+/// Renames `old` to `new` (replacing a file there).
+pub fn rename(old: &str, new: &str) -> Result<(), Error> {
+    let vfs_ep = lookup(VFS)?;
+    let a = grant::read_only(vfs_ep, old.as_bytes())?;
+    let b = grant::read_only(vfs_ep, new.as_bytes())?;
+    let words = [0, a.id(), old.len() as u64, b.id(), new.len() as u64];
+    call(VFS, &mut Message::with_words(vfs::RENAME, &words)).map(|_| ())
+}
+
+/// Writes the file system of `fd` to the disk.
+pub fn fsync(fd: u64) -> Result<(), Error> {
+    call(VFS, &mut Message::with_words(vfs::FSYNC, &[fd])).map(|_| ())
+}
+
+/// Writes every file system to the disk.
+pub fn sync() -> Result<(), Error> {
+    call(VFS, &mut Message::with_words(vfs::SYNC, &[])).map(|_| ())
+}
+
 /// The working directory, written into `buf`.
 pub fn getcwd(buf: &mut [u8]) -> Result<&str, Error> {
     let g = grant::writable(lookup(VFS)?, buf)?;

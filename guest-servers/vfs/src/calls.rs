@@ -1,5 +1,6 @@
 //! The calls that are answered at once: open, close, pipe, dup, dup2,
-//! chdir, stat, fstat, getdents, lseek, mkdir, unlink, getcwd.
+//! chdir, stat, fstat, getdents, lseek, mkdir, unlink, getcwd, rmdir,
+//! rename, fsync, sync.
 //!
 //! Each returns the reply's words (`[result, …]`) or an error; `main`
 //! sends the reply. Paths are copied out of the caller's grant first and
@@ -71,6 +72,23 @@ impl Vfs {
                 let (dir, name) = walk_parent(self.fs(), &path)?;
                 self.fs().unlink(dir, name).map(|_| one(0))
             }
+            RMDIR => {
+                let path = self.path(caller, msg)?;
+                let (dir, name) = walk_parent(self.fs(), &path)?;
+                self.root.rmdir(dir, name).map(|_| one(0))
+            }
+            RENAME => {
+                let old = self.path_at(caller, w[1], w[2])?;
+                let new = self.path_at(caller, w[3], w[4])?;
+                let (old_dir, old_name) = walk_parent(self.fs(), &old)?;
+                let (new_dir, new_name) = walk_parent(self.fs(), &new)?;
+                self.root.rename(old_dir, old_name, new_dir, new_name).map(|_| one(0))
+            }
+            FSYNC => {
+                self.tables.filp_of(caller, w[0])?;
+                self.root.sync().map(|_| one(0))
+            }
+            SYNC => self.root.sync().map(|_| one(0)),
             GETCWD => {
                 let cwd = self.tables.proc(caller)?.cwd;
                 let text = cwd.as_bytes();
@@ -85,12 +103,17 @@ impl Vfs {
 
     /// The absolute path named by payload words 1 (grant) and 2 (length).
     fn path(&mut self, caller: Endpoint, msg: &Message) -> Result<PathBuf, Error> {
-        let len = msg.payload[2] as usize;
+        self.path_at(caller, msg.payload[1], msg.payload[2])
+    }
+
+    /// The absolute path in grant `grant` (`len` bytes) of `caller`.
+    fn path_at(&mut self, caller: Endpoint, grant: u64, len: u64) -> Result<PathBuf, Error> {
+        let len = len as usize;
         if len > PATH_MAX {
             return Err(Error::Invalid);
         }
         let mut buf = [0u8; PATH_MAX];
-        rt::sys::safecopy_from(caller, msg.payload[1], 0, &mut buf[..len])?;
+        rt::sys::safecopy_from(caller, grant, 0, &mut buf[..len])?;
         let cwd = self.tables.proc(caller)?.cwd;
         cwd.join(&buf[..len])
     }
@@ -211,9 +234,9 @@ impl Vfs {
         let Object::Node(dir) = self.tables.filp(f).object else { return Err(Error::NotDir) };
         let mut buf = [0u8; 2048];
         let cap = (len as usize).min(buf.len());
-        let mut index = self.tables.filp(f).offset;
+        let mut pos = self.tables.filp(f).offset;
         let mut used = 0;
-        while let Some(e) = self.fs().readdir(dir, index)? {
+        while let Some((e, next)) = self.fs().readdir(dir, pos)? {
             let size = 2 + e.name_len;
             if used + size > cap {
                 if used == 0 {
@@ -225,12 +248,12 @@ impl Vfs {
             buf[used + 1] = e.name_len as u8;
             buf[used + 2..used + size].copy_from_slice(&e.name[..e.name_len]);
             used += size;
-            index += 1;
+            pos = next;
         }
         if used > 0 {
             rt::sys::safecopy_to(caller, grant, 0, &buf[..used])?;
         }
-        self.tables.filp(f).offset = index;
+        self.tables.filp(f).offset = pos;
         Ok(one(used as u64))
     }
 

@@ -43,13 +43,17 @@ pub struct Request {
     pub user: Endpoint,
 }
 
+/// Grant-table entries after the driver slots' that the file-server link
+/// uses ([`crate::remote`]): ids `SLOTS..SLOTS + FS_GRANTS`.
+pub const FS_GRANTS: usize = 4;
+
 struct Tables {
-    grants: [Grant; SLOTS],
+    grants: [Grant; SLOTS + FS_GRANTS],
     senda: [SendaEntry; 2 * SLOTS],
 }
 
 static mut TABLES: Tables = Tables {
-    grants: [Grant { flags: 0, grantee: 0, address: 0, size: 0 }; SLOTS],
+    grants: [Grant { flags: 0, grantee: 0, address: 0, size: 0 }; SLOTS + FS_GRANTS],
     senda: [SendaEntry { flags: 0, dst: Endpoint(0), result: 0, reserved: 0, message: Message::new(0) }; 2 * SLOTS],
 };
 
@@ -90,6 +94,11 @@ impl Device {
             *g = Grant { flags: 0, grantee: Endpoint::NONE.0, address: b.as_mut_ptr() as u64, size: BUF as u64 };
         }
         rt::sys::set_grant_table(&t.grants)
+    }
+
+    /// File-server grant `k` (< [`FS_GRANTS`]): its id and entry.
+    pub fn fs_grant(k: usize) -> (u64, &'static mut Grant) {
+        ((SLOTS + k) as u64, &mut tables().grants[SLOTS + k])
     }
 
     /// A free slot.

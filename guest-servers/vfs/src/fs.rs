@@ -1,10 +1,9 @@
 //! The file-system interface VFS uses for its root file system.
 //!
-//! Why a trait: today the root is [`crate::ramfs`], a tree in VFS's own
-//! memory; a later step mounts an ext2 file server as root. Everything
-//! above this interface (descriptors, paths, pipes, devices) stays the
-//! same; only the implementation of [`FileSystem`] changes (then it sends
-//! requests to the file server instead of touching memory). The calls are
+//! Why a trait: the root is either [`crate::ramfs`], a tree in VFS's own
+//! memory, or the ext2 file server's disk with RamFs mounts over it
+//! ([`crate::mount`]). Everything above this interface (descriptors, paths,
+//! pipes, devices) stays the same. The calls are
 //! therefore buffer-based (`read` into a caller's buffer), not
 //! slice-borrowing, so a remote implementation can serve them.
 
@@ -76,8 +75,10 @@ pub trait FileSystem {
     fn write(&mut self, ino: Ino, offset: u64, data: &[u8]) -> Result<usize, Error>;
     /// Cuts the file to length 0.
     fn truncate(&mut self, ino: Ino) -> Result<(), Error>;
-    /// Entry number `index` of directory `dir`, `None` past the last.
-    fn readdir(&self, dir: Ino, index: u64) -> Result<Option<DirEntry>, Error>;
+    /// The entry of directory `dir` at position `pos` (0 = the first) and
+    /// the position of the next, `None` past the last. Positions are the
+    /// file system's own (entry numbers, byte offsets).
+    fn readdir(&self, dir: Ino, pos: u64) -> Result<Option<(DirEntry, u64)>, Error>;
     /// An open file description now refers to `ino`.
     fn retain(&mut self, ino: Ino);
     /// An open file description of `ino` was closed.

@@ -89,6 +89,25 @@ impl Vfs {
             offset = self.fs().stat(ino)?.size;
         }
         let mut done = 0u64;
+        // Disk files: the file server copies straight to or from the
+        // user's grant (an indirect grant), so the data moves once.
+        while done < len {
+            let want = (len - done).min(u64::from(u32::MAX));
+            match self.root.transfer(ino, offset, caller, grant, done, want, write) {
+                None => break,
+                Some(Err(e)) if done == 0 => return Err(e),
+                Some(Err(_)) | Some(Ok(0)) => return Ok(done),
+                Some(Ok(n)) => {
+                    let n = n.min(want);
+                    done += n;
+                    offset += n;
+                    self.tables.filp(f).offset = offset;
+                }
+            }
+            if done == len {
+                return Ok(done);
+            }
+        }
         while done < len {
             let want = ((len - done) as usize).min(CHUNK);
             let n = if write {

@@ -1,7 +1,9 @@
 //! VFS: the file-system server (`abi::proto::vfs`).
 //!
 //! VFS owns every process's descriptor table ([`fdtable`]), the pipes
-//! ([`pipe`]), the root file system (today [`ramfs`], behind the
+//! ([`pipe`]), the root file system ([`mount`]: the ext2 file server's
+//! disk through [`remote`] when the image has one, with [`ramfs`]'s `/dev`
+//! and `/tmp` over it; else the [`ramfs`] alone; behind the
 //! [`fs::FileSystem`] trait) and the connection to the console driver
 //! ([`device`]).
 //!
@@ -20,9 +22,11 @@ mod device;
 mod fdtable;
 mod fs;
 mod io;
+mod mount;
 mod path;
 mod pipe;
 mod ramfs;
+mod remote;
 mod requests;
 
 use abi::notify::is_notification;
@@ -30,15 +34,15 @@ use abi::proto::{self, dev, ds, vfs};
 use abi::{Endpoint, Error, Message};
 use device::Device;
 use fdtable::Tables;
+use mount::Mount;
 use pipe::Pipes;
-use ramfs::RamFs;
 use requests::{ParkedTable, Wait};
 
 rt::main!(run);
 
 /// The server's state.
 pub struct Vfs {
-    root: RamFs,
+    root: Mount,
     tables: Tables,
     dev: Device,
     parked: ParkedTable,
@@ -46,7 +50,7 @@ pub struct Vfs {
 }
 
 static mut VFS: Vfs = Vfs {
-    root: RamFs::new(),
+    root: Mount::new(),
     tables: Tables::new(),
     dev: Device::new(),
     parked: ParkedTable::new(),
@@ -89,7 +93,7 @@ fn run() -> i32 {
     // SAFETY: single-threaded; this is the only borrow of VFS, held for
     // the life of the program (static to keep the tables off the stack).
     let vfs = unsafe { &mut *(&raw mut VFS) };
-    if let Err(e) = vfs.root.populate() {
+    if let Err(e) = vfs.root.ram.populate() {
         rt::println!("vfs: cannot build the root file system: {}", e);
         return 1;
     }
@@ -97,6 +101,7 @@ fn run() -> i32 {
         rt::println!("vfs: cannot register grants: {}", e);
         return 1;
     }
+    vfs.root.mount_disk();
     vfs.watch_tty();
     let mut msg = Message::default();
     loop {
@@ -179,7 +184,7 @@ impl Vfs {
                 self.exited(Endpoint(msg.payload[0] as u32));
                 reply(caller, Ok(0));
             }
-            vfs::OPEN..=vfs::GETCWD => {
+            vfs::OPEN..=vfs::SYNC => {
                 let result = self.call(caller, msg);
                 reply_words(caller, result);
             }

@@ -93,6 +93,58 @@ impl RamFs {
         Ok(())
     }
 
+    /// Removes the empty directory `name` of `dir`.
+    pub fn rmdir(&mut self, dir: Ino, name: &[u8]) -> Result<(), Error> {
+        let ino = self.lookup(dir, name)?;
+        let n = self.node(ino)?;
+        if n.kind != Kind::Dir {
+            return Err(Error::NotDir);
+        }
+        if n.read_only || !self.writable(dir) {
+            return Err(Error::Perm);
+        }
+        if self.children(ino).next().is_some() {
+            return Err(Error::Exists);
+        }
+        self.inodes[ino as usize - 1] = FREE;
+        Ok(())
+    }
+
+    /// Moves entry `old` of `old_dir` to `new` in `new_dir`, replacing a
+    /// file there (not a directory: `IsDir`/`Exists`).
+    pub fn rename(&mut self, old_dir: Ino, old: &[u8], new_dir: Ino, new: &[u8]) -> Result<(), Error> {
+        if new.is_empty() || new.len() > NAME_MAX || new == b"." || new == b".." {
+            return Err(Error::Invalid);
+        }
+        let ino = self.lookup(old_dir, old)?;
+        if self.node(ino)?.read_only || !self.writable(old_dir) || !self.writable(new_dir) {
+            return Err(Error::Perm);
+        }
+        // A directory may not move into itself or below itself.
+        let mut up = new_dir;
+        while up != ROOT {
+            if up == ino {
+                return Err(Error::Invalid);
+            }
+            up = self.node(up)?.parent;
+        }
+        match self.lookup(new_dir, new) {
+            Ok(same) if same == ino => return Ok(()),
+            Ok(target) => match self.node(target)?.kind {
+                Kind::Dir => return Err(Error::IsDir),
+                _ => self.unlink(new_dir, new)?,
+            },
+            Err(Error::NoEntry) => {}
+            Err(e) => return Err(e),
+        }
+        let n = self.node_mut(ino)?;
+        n.parent = new_dir;
+        n.name = [0; NAME_MAX];
+        n.name[..new.len()].copy_from_slice(new);
+        n.name_len = new.len() as u8;
+        Ok(())
+    }
+
     fn node(&self, ino: Ino) -> Result<&Inode, Error> {
         match self.inodes.get((ino as usize).wrapping_sub(1)) {
             Some(n) if n.used => Ok(n),
@@ -248,14 +300,14 @@ impl FileSystem for RamFs {
         Ok(())
     }
 
-    fn readdir(&self, dir: Ino, index: u64) -> Result<Option<DirEntry>, Error> {
+    fn readdir(&self, dir: Ino, index: u64) -> Result<Option<(DirEntry, u64)>, Error> {
         if self.node(dir)?.kind != Kind::Dir {
             return Err(Error::NotDir);
         }
         Ok(self.children(dir).nth(index as usize).map(|(_, n)| {
             let mut e = DirEntry { kind: n.kind, name: [0; NAME_MAX], name_len: n.name_len as usize };
             e.name.copy_from_slice(&n.name);
-            e
+            (e, index + 1)
         }))
     }
 

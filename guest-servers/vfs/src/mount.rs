@@ -1,0 +1,277 @@
+//! The mounted tree: the file server's disk as root when the image has one
+//! ([`crate::remote`]), with VFS's own [`RamFs`] `/dev` (the console) and
+//! `/tmp` mounted over it; otherwise the [`RamFs`] alone, as before.
+//!
+//! Inode numbers of the two file systems are told apart by [`RAM`]: with a
+//! disk, a RamFs inode `i` is `RAM | i`; ext2 inode numbers stay below it.
+//! The disk's own `/dev` and `/tmp`, if any, are hidden by the mounts.
+
+use crate::fs::{DirEntry, FileSystem, Ino, Kind, Stat};
+use crate::ramfs::RamFs;
+use crate::remote::RemoteFs;
+use abi::proto::fs;
+use abi::{Endpoint, Error};
+
+/// Tag of RamFs inode numbers while a disk is mounted.
+pub const RAM: Ino = 1 << 31;
+/// Names mounted from the RamFs over the disk's root.
+const MOUNTS: [&[u8]; 2] = [b"dev", b"tmp"];
+/// First `readdir` position of the mounted names in the root (positions
+/// below are the file server's).
+const EXTRA: u64 = 1 << 62;
+/// How long VFS waits at start for the file server to appear in DS.
+const WAIT_MS: u64 = 10_000;
+
+/// The root of the tree.
+pub struct Mount {
+    pub ram: RamFs,
+    disk: Option<RemoteFs>,
+}
+
+impl Mount {
+    /// The RamFs alone.
+    pub const fn new() -> Mount {
+        Mount { ram: RamFs::new(), disk: None }
+    }
+
+    /// Whether the disk is the root.
+    pub fn has_disk(&self) -> bool {
+        self.disk.is_some()
+    }
+
+    /// Mounts the file server's disk as root if the boot image has a file
+    /// server: waits for it to appear in DS. Without one, or when it has no
+    /// usable disk, the RamFs stays the root.
+    pub fn mount_disk(&mut self) {
+        if rt::kip::program_index(crate::remote::SERVICE).is_none() {
+            return;
+        }
+        let tick_ms = (1000 / rt::kip::tick_hz().max(1)).max(1);
+        let mut waited = 0;
+        loop {
+            match RemoteFs::connect() {
+                Ok(disk) => {
+                    self.disk = Some(disk);
+                    return;
+                }
+                Err(Error::NoEntry) if waited < WAIT_MS => {
+                    let _ = rt::sys::set_alarm(1);
+                    let mut m = abi::Message::default();
+                    let _ = rt::ipc::receive(Endpoint::SYSTEM, &mut m);
+                    waited += tick_ms;
+                }
+                Err(e) => {
+                    rt::println!("vfs: no disk file system ({}); the root is in memory", e);
+                    return;
+                }
+            }
+        }
+    }
+
+    fn split(&self, ino: Ino) -> Side {
+        match &self.disk {
+            None => Side::Ram(ino),
+            Some(_) if ino & RAM != 0 => Side::Ram(ino & !RAM),
+            Some(_) => Side::Disk(ino),
+        }
+    }
+
+    /// The file server (only called for [`Side::Disk`] inodes, which exist
+    /// only while it is mounted).
+    fn disk(&self) -> &RemoteFs {
+        self.disk.as_ref().expect("a disk inode without a disk")
+    }
+
+    fn tag(&self, ino: Ino) -> Ino {
+        if self.disk.is_some() {
+            ino | RAM
+        } else {
+            ino
+        }
+    }
+
+    /// Whether `(dir, name)` is one of the RamFs mounts in the disk's root.
+    fn mount_point(&self, dir: Ino, name: &[u8]) -> bool {
+        self.disk.is_some() && dir == fs::ROOT_INODE as Ino && MOUNTS.contains(&name)
+    }
+
+    /// Removes the directory `name` of `dir` (must be empty).
+    pub fn rmdir(&mut self, dir: Ino, name: &[u8]) -> Result<(), Error> {
+        if self.mount_point(dir, name) {
+            return Err(Error::Perm);
+        }
+        match self.split(dir) {
+            Side::Ram(d) => self.ram.rmdir(d, name),
+            Side::Disk(d) => self.disk().remove(d, name, fs::RMDIR),
+        }
+    }
+
+    /// Renames within one file system (`Invalid` across them).
+    pub fn rename(&mut self, old_dir: Ino, old: &[u8], new_dir: Ino, new: &[u8]) -> Result<(), Error> {
+        if self.mount_point(old_dir, old) || self.mount_point(new_dir, new) {
+            return Err(Error::Perm);
+        }
+        match (self.split(old_dir), self.split(new_dir)) {
+            (Side::Ram(a), Side::Ram(b)) => self.ram.rename(a, old, b, new),
+            (Side::Disk(a), Side::Disk(b)) => self.disk().rename(a, old, b, new),
+            _ => Err(Error::Invalid),
+        }
+    }
+
+    /// Writes the disk's dirty blocks out (nothing to do without a disk).
+    pub fn sync(&mut self) -> Result<(), Error> {
+        match &self.disk {
+            Some(d) => d.sync(),
+            None => Ok(()),
+        }
+    }
+
+    /// Moves file data straight between the file server and a user's
+    /// grant; `None` for RamFs files (VFS copies those itself).
+    #[allow(clippy::too_many_arguments)]
+    pub fn transfer(
+        &mut self,
+        ino: Ino,
+        offset: u64,
+        user: Endpoint,
+        grant: u64,
+        grant_offset: u64,
+        len: u64,
+        write: bool,
+    ) -> Option<Result<u64, Error>> {
+        match self.split(ino) {
+            Side::Ram(_) => None,
+            Side::Disk(i) => Some(self.disk().transfer(i, offset, user, grant, grant_offset, len, write)),
+        }
+    }
+
+    /// Entry at `pos` of `dir` and the next position.
+    fn readdir_at(&self, dir: Ino, mut pos: u64) -> Result<Option<(DirEntry, u64)>, Error> {
+        match self.split(dir) {
+            Side::Ram(d) => self.ram.readdir(d, pos),
+            Side::Disk(d) => {
+                let disk = self.disk();
+                let root = d == fs::ROOT_INODE as Ino;
+                while pos < EXTRA {
+                    match disk.readdir(d, pos)? {
+                        Some((e, next)) => {
+                            let name = &e.name[..e.name_len];
+                            let hidden = name == b"." || name == b".." || (root && MOUNTS.contains(&name));
+                            if !hidden {
+                                return Ok(Some((e, next)));
+                            }
+                            pos = next;
+                        }
+                        None if root => pos = EXTRA,
+                        None => return Ok(None),
+                    }
+                }
+                let Some(name) = MOUNTS.get((pos - EXTRA) as usize) else { return Ok(None) };
+                let mut e = DirEntry { kind: Kind::Dir, name: [0; crate::fs::NAME_MAX], name_len: name.len() };
+                e.name[..name.len()].copy_from_slice(name);
+                Ok(Some((e, pos + 1)))
+            }
+        }
+    }
+}
+
+/// Which file system an inode number belongs to, and its own number there.
+#[derive(Clone, Copy)]
+enum Side {
+    Ram(Ino),
+    Disk(Ino),
+}
+
+impl FileSystem for Mount {
+    fn root(&self) -> Ino {
+        if self.disk.is_some() {
+            fs::ROOT_INODE as Ino
+        } else {
+            self.ram.root()
+        }
+    }
+
+    fn lookup(&self, dir: Ino, name: &[u8]) -> Result<Ino, Error> {
+        if self.mount_point(dir, name) {
+            return self.ram.lookup(self.ram.root(), name).map(|i| self.tag(i));
+        }
+        match self.split(dir) {
+            Side::Ram(d) => self.ram.lookup(d, name).map(|i| self.tag(i)),
+            Side::Disk(d) => self.disk().lookup(d, name),
+        }
+    }
+
+    fn stat(&self, ino: Ino) -> Result<Stat, Error> {
+        match self.split(ino) {
+            Side::Ram(i) => self.ram.stat(i).map(|s| Stat { ino, ..s }),
+            Side::Disk(i) => self.disk().stat(i),
+        }
+    }
+
+    fn writable(&self, ino: Ino) -> bool {
+        match self.split(ino) {
+            Side::Ram(i) => self.ram.writable(i),
+            Side::Disk(_) => true,
+        }
+    }
+
+    fn create(&mut self, dir: Ino, name: &[u8], kind: Kind) -> Result<Ino, Error> {
+        if self.mount_point(dir, name) {
+            return Err(Error::Exists);
+        }
+        match self.split(dir) {
+            Side::Ram(d) => {
+                let i = self.ram.create(d, name, kind)?;
+                Ok(self.tag(i))
+            }
+            Side::Disk(d) => self.disk().create(d, name, kind),
+        }
+    }
+
+    fn unlink(&mut self, dir: Ino, name: &[u8]) -> Result<(), Error> {
+        if self.mount_point(dir, name) {
+            return Err(Error::IsDir);
+        }
+        match self.split(dir) {
+            Side::Ram(d) => self.ram.unlink(d, name),
+            Side::Disk(d) => self.disk().remove(d, name, fs::UNLINK),
+        }
+    }
+
+    fn read(&self, ino: Ino, offset: u64, buf: &mut [u8]) -> Result<usize, Error> {
+        match self.split(ino) {
+            Side::Ram(i) => self.ram.read(i, offset, buf),
+            Side::Disk(_) => Err(Error::Invalid),
+        }
+    }
+
+    fn write(&mut self, ino: Ino, offset: u64, data: &[u8]) -> Result<usize, Error> {
+        match self.split(ino) {
+            Side::Ram(i) => self.ram.write(i, offset, data),
+            Side::Disk(_) => Err(Error::Invalid),
+        }
+    }
+
+    fn truncate(&mut self, ino: Ino) -> Result<(), Error> {
+        match self.split(ino) {
+            Side::Ram(i) => self.ram.truncate(i),
+            Side::Disk(i) => self.disk().truncate(i, 0),
+        }
+    }
+
+    fn readdir(&self, dir: Ino, pos: u64) -> Result<Option<(DirEntry, u64)>, Error> {
+        self.readdir_at(dir, pos)
+    }
+
+    fn retain(&mut self, ino: Ino) {
+        if let Side::Ram(i) = self.split(ino) {
+            self.ram.retain(i);
+        }
+    }
+
+    fn release(&mut self, ino: Ino) {
+        if let Side::Ram(i) = self.split(ino) {
+            self.ram.release(i);
+        }
+    }
+}

@@ -1,0 +1,215 @@
+//! The link to a file server (`abi::proto::fs`): the ext2 server that holds
+//! the root file system on the disk.
+//!
+//! VFS trusts its file server and calls it with SENDREC. Names travel
+//! through grants on VFS's own name buffers; file data never passes
+//! through VFS: for a user's READ or WRITE, VFS puts an indirect grant
+//! (`abi::grant::GRANT_INDIRECT`) in its table that hands the file server
+//! the needed window of the user's own grant, so the kernel copies the
+//! data once, between the file server's buffer and the user.
+//!
+//! If the file server dies, the call fails with the IPC error; the next
+//! call looks its endpoint up in DS again (RS restarts it).
+
+use crate::device::Device;
+use crate::fs::{DirEntry, Ino, Kind, Stat, NAME_MAX};
+use abi::grant::{Grant, GRANT_READ, GRANT_VALID, GRANT_WRITE};
+use abi::proto::{self, fs, vfs};
+use abi::{Endpoint, Error, Message};
+use core::cell::Cell;
+
+/// DS name of the file server.
+pub const SERVICE: &str = "ext2fs";
+
+/// Grant slots (see `Device::fs_grant`).
+const NAME_A: usize = 0;
+const NAME_B: usize = 1;
+const DATA: usize = 2;
+const DIRENT: usize = 3;
+
+/// Longest name we send.
+const NAME_BUF: usize = 256;
+
+/// Name buffers the file server reads (A, B) or writes (dirent) through
+/// our grants.
+static mut NAMES: [[u8; NAME_BUF]; 3] = [[0; NAME_BUF]; 3];
+
+fn names() -> &'static mut [[u8; NAME_BUF]; 3] {
+    // SAFETY: VFS is single-threaded; the buffers are touched here and by
+    // the kernel's safe copies during our SENDREC to the file server.
+    unsafe { &mut *(&raw mut NAMES) }
+}
+
+/// A mounted file server.
+pub struct RemoteFs {
+    ep: Cell<Endpoint>,
+}
+
+impl RemoteFs {
+    /// Connects to the file server registered in DS; checks that its root
+    /// is usable (a server without a disk answers `Unavailable`).
+    pub fn connect() -> Result<RemoteFs, Error> {
+        let (ep, _) = rt::names::lookup_fresh(SERVICE)?;
+        let remote = RemoteFs { ep: Cell::new(ep) };
+        let root = remote.stat(fs::ROOT_INODE as Ino)?;
+        if root.kind != Kind::Dir {
+            return Err(Error::NotDir);
+        }
+        Ok(remote)
+    }
+
+    /// SENDREC `msg` to the file server; a dead server is looked up again
+    /// once (and the grants of the request are handed to the new one).
+    fn call(&self, mtype: u32, words: &[u64]) -> Result<Message, Error> {
+        let mut msg = Message::with_words(mtype, words);
+        let request = msg;
+        let mut result = rt::ipc::sendrec(self.ep.get(), &mut msg);
+        if matches!(result, Err(Error::DeadSrcDst | Error::DstDied | Error::SrcDied)) {
+            if let Ok((fresh, _)) = rt::names::lookup_fresh(SERVICE) {
+                self.ep.set(fresh);
+                for slot in [NAME_A, NAME_B, DATA, DIRENT] {
+                    Device::fs_grant(slot).1.grantee = fresh.0;
+                }
+                msg = request;
+                result = rt::ipc::sendrec(fresh, &mut msg);
+            }
+        }
+        result?;
+        proto::result_of(&msg)?;
+        Ok(msg)
+    }
+
+    /// Grants the file server `name` in name buffer `slot`; returns (id,
+    /// length).
+    fn grant_name(&self, slot: usize, name: &[u8]) -> Result<(u64, u64), Error> {
+        if name.len() > NAME_BUF {
+            return Err(Error::Invalid);
+        }
+        let buf = &mut names()[slot];
+        buf[..name.len()].copy_from_slice(name);
+        let (id, g) = Device::fs_grant(slot);
+        *g = Grant {
+            flags: GRANT_VALID | GRANT_READ,
+            grantee: self.ep.get().0,
+            address: buf.as_ptr() as u64,
+            size: name.len() as u64,
+        };
+        Ok((id, name.len() as u64))
+    }
+
+    fn revoke(slot: usize) {
+        Device::fs_grant(slot).1.flags = 0;
+    }
+
+    fn kind(code: u64) -> Kind {
+        if code == vfs::TYPE_DIR {
+            Kind::Dir
+        } else {
+            Kind::File
+        }
+    }
+
+    /// The entry `name` of `dir`.
+    pub fn lookup(&self, dir: Ino, name: &[u8]) -> Result<Ino, Error> {
+        let (id, len) = self.grant_name(NAME_A, name)?;
+        let r = self.call(fs::LOOKUP, &[u64::from(dir), id, len]);
+        Self::revoke(NAME_A);
+        Ok(r?.payload[1] as Ino)
+    }
+
+    /// Facts about `ino`.
+    pub fn stat(&self, ino: Ino) -> Result<Stat, Error> {
+        let m = self.call(fs::STAT, &[u64::from(ino)])?;
+        Ok(Stat { kind: Self::kind(m.payload[1]), size: m.payload[2], links: m.payload[3], ino })
+    }
+
+    /// Creates `name` in `dir`.
+    pub fn create(&self, dir: Ino, name: &[u8], kind: Kind) -> Result<Ino, Error> {
+        let code = if kind == Kind::Dir { vfs::TYPE_DIR } else { vfs::TYPE_FILE };
+        let (id, len) = self.grant_name(NAME_A, name)?;
+        let r = self.call(fs::CREATE, &[u64::from(dir), id, len, code]);
+        Self::revoke(NAME_A);
+        Ok(r?.payload[1] as Ino)
+    }
+
+    /// UNLINK or RMDIR of `name` in `dir`.
+    pub fn remove(&self, dir: Ino, name: &[u8], mtype: u32) -> Result<(), Error> {
+        let (id, len) = self.grant_name(NAME_A, name)?;
+        let r = self.call(mtype, &[u64::from(dir), id, len]);
+        Self::revoke(NAME_A);
+        r.map(|_| ())
+    }
+
+    /// Renames `old_dir/old` to `new_dir/new`.
+    pub fn rename(&self, old_dir: Ino, old: &[u8], new_dir: Ino, new: &[u8]) -> Result<(), Error> {
+        let (a, alen) = self.grant_name(NAME_A, old)?;
+        let r = self
+            .grant_name(NAME_B, new)
+            .and_then(|(b, blen)| self.call(fs::RENAME, &[u64::from(old_dir), a, alen, u64::from(new_dir), b, blen]));
+        Self::revoke(NAME_A);
+        Self::revoke(NAME_B);
+        r.map(|_| ())
+    }
+
+    /// Cuts `ino` to `size` bytes.
+    pub fn truncate(&self, ino: Ino, size: u64) -> Result<(), Error> {
+        self.call(fs::TRUNCATE, &[u64::from(ino), size]).map(|_| ())
+    }
+
+    /// Writes every dirty block to the disk.
+    pub fn sync(&self) -> Result<(), Error> {
+        self.call(fs::SYNC, &[]).map(|_| ())
+    }
+
+    /// The entry of `dir` at position `pos` and the next position; `None`
+    /// past the last.
+    pub fn readdir(&self, dir: Ino, pos: u64) -> Result<Option<(DirEntry, u64)>, Error> {
+        let buf = &mut names()[2];
+        let (id, g) = Device::fs_grant(DIRENT);
+        *g = Grant {
+            flags: GRANT_VALID | GRANT_WRITE,
+            grantee: self.ep.get().0,
+            address: buf.as_ptr() as u64,
+            size: NAME_MAX as u64,
+        };
+        let r = self.call(fs::READDIR, &[u64::from(dir), pos, id, NAME_MAX as u64]);
+        Self::revoke(DIRENT);
+        let m = match r {
+            Ok(m) => m,
+            Err(Error::NoEntry) => return Ok(None),
+            Err(e) => return Err(e),
+        };
+        let len = (m.payload[4] as usize).min(NAME_MAX);
+        let mut e = DirEntry { kind: Self::kind(m.payload[3]), name: [0; NAME_MAX], name_len: len };
+        e.name[..len].copy_from_slice(&names()[2][..len]);
+        Ok(Some((e, m.payload[1])))
+    }
+
+    /// Moves `len` bytes between `ino` at `offset` and the user's grant
+    /// `grant` (of `user`) at `grant_offset`, through an indirect grant;
+    /// returns the bytes moved (0 at the end of the file for reads).
+    #[allow(clippy::too_many_arguments)]
+    pub fn transfer(
+        &self,
+        ino: Ino,
+        offset: u64,
+        user: Endpoint,
+        grant: u64,
+        grant_offset: u64,
+        len: u64,
+        write: bool,
+    ) -> Result<u64, Error> {
+        let (window, count) = (u32::try_from(grant_offset), u32::try_from(len));
+        let (Ok(window), Ok(count), Ok(user_grant)) = (window, count, u32::try_from(grant)) else {
+            return Err(Error::Invalid);
+        };
+        // Reads write into the user's buffer: the file server needs WRITE.
+        let rights = if write { GRANT_READ } else { GRANT_WRITE };
+        let (id, g) = Device::fs_grant(DATA);
+        *g = Grant::indirect(self.ep.get().0, user.0, user_grant, window, count, rights);
+        let mtype = if write { fs::WRITE } else { fs::READ };
+        let r = self.call(mtype, &[u64::from(ino), offset, id, len]);
+        Self::revoke(DATA);
+        Ok(r?.payload[0])
+    }
+}

@@ -1,0 +1,159 @@
+//! The disk root end to end: `viv exec --disk FILE` in the `system` image
+//! (blk, ext2fs, VFS with the disk as root). Files of 0 bytes, 1 byte,
+//! one block and several MiB are written (`fill`), summed (`sum`, CRC-32),
+//! copied, renamed and removed; afterwards `e2fsck -fn` judges the image
+//! and `debugfs` reads the files back on the host. A synced file survives
+//! the next boot; a copy during which the disk driver is restarted
+//! completes with the right bytes.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+const VIV: &str = env!("CARGO_BIN_EXE_viv");
+
+/// Runs `viv exec --disk DISK CMD`; returns (stdout, exit status).
+fn exec(disk: &Path, command: &str) -> (String, i32) {
+    let output = Command::new(VIV)
+        .args(["exec", "--timeout", "300", "--disk"])
+        .arg(disk)
+        .arg(command)
+        .stdin(Stdio::null())
+        .output()
+        .expect("running viv");
+    let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
+    let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
+    (format!("{stdout}{stderr}"), output.status.code().expect("viv killed by a signal"))
+}
+
+/// An e2fsprogs tool (often in /sbin, not always on PATH).
+fn tool(name: &str) -> PathBuf {
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    std::env::split_paths(&path)
+        .map(|d| d.join(name))
+        .chain(["/usr/sbin", "/sbin"].iter().map(|d| Path::new(d).join(name)))
+        .find(|p| p.is_file())
+        .unwrap_or_else(|| panic!("{name} not found (install e2fsprogs)"))
+}
+
+fn fsck_clean(disk: &Path) {
+    let out = Command::new(tool("e2fsck")).arg("-fn").arg(disk).output().expect("running e2fsck");
+    let text = String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "e2fsck -fn found problems:\n{text}");
+}
+
+fn debugfs_cat(disk: &Path, file: &str) -> Vec<u8> {
+    let out =
+        Command::new(tool("debugfs")).args(["-R", &format!("cat {file}")]).arg(disk).output().expect("running debugfs");
+    out.stdout
+}
+
+/// `fill`'s pattern (guest-servers/utils/src/bin/fill.rs).
+fn pattern(size: usize) -> Vec<u8> {
+    let word = |n: u64| {
+        let mut x = n.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        x
+    };
+    (0..size as u64).map(|pos| (word(pos / 8) >> (8 * (pos % 8))) as u8).collect()
+}
+
+/// CRC-32 (IEEE), as `sum` prints it.
+fn crc32(data: &[u8]) -> u32 {
+    let mut c = 0xFFFF_FFFFu32;
+    for &b in data {
+        c ^= u32::from(b);
+        for _ in 0..8 {
+            c = if c & 1 != 0 { (c >> 1) ^ 0xEDB8_8320 } else { c >> 1 };
+        }
+    }
+    !c
+}
+
+fn sum_line(data: &[u8], name: &str) -> String {
+    format!("{:08x} {} {}", crc32(data), data.len(), name)
+}
+
+fn has_line(text: &str, line: &str) -> bool {
+    text.lines().any(|l| l == line)
+}
+
+fn disk_in(name: &str) -> PathBuf {
+    common::scratch_dir(name).join("disk.img")
+}
+
+#[test]
+fn files_of_every_size_round_trip_through_the_disk() {
+    let disk = disk_in("sizes");
+    let sizes = [("/z", 0usize), ("/one", 1), ("/blk", 1024), ("/big", 3 << 20)];
+    let mut command = String::new();
+    for (name, size) in sizes {
+        command += &format!("fill {size} {name}; ");
+    }
+    command += "cp /big /big2; sum /z /one /blk /big /big2";
+    let (out, status) = exec(&disk, &command);
+    assert_eq!(status, 0, "output:\n{out}");
+    for (name, size) in sizes {
+        assert!(has_line(&out, &sum_line(&pattern(size), name)), "no sum for {name}:\n{out}");
+    }
+    assert!(has_line(&out, &sum_line(&pattern(3 << 20), "/big2")), "output:\n{out}");
+    fsck_clean(&disk);
+    for (name, size) in sizes {
+        assert!(debugfs_cat(&disk, name) == pattern(size), "debugfs reads other bytes for {name}");
+    }
+    assert!(debugfs_cat(&disk, "/big2") == pattern(3 << 20));
+}
+
+#[test]
+fn rename_unlink_mkdir_rmdir_on_the_disk() {
+    let disk = disk_in("names");
+    let command = "mkdir /d; echo text > /d/a; mv /d/a /d/b; cat /d/b; ls /d; rm /d/b; rmdir /d; ls /; \
+                   mkdir /e; echo x > /e/f; rmdir /e; echo rmdir-status $?; ls /bin; cat /etc/motd";
+    let (out, status) = exec(&disk, command);
+    assert_eq!(status, 0, "output:\n{out}");
+    assert!(has_line(&out, "text") && has_line(&out, "b"), "output:\n{out}");
+    assert!(!has_line(&out, "d"), "output:\n{out}");
+    assert!(has_line(&out, "rmdir-status 1"), "a non-empty directory was removed:\n{out}");
+    assert!(has_line(&out, "sum") && has_line(&out, "Welcome to Vivarium."), "output:\n{out}");
+    fsck_clean(&disk);
+    assert_eq!(debugfs_cat(&disk, "/e/f"), b"x\n");
+}
+
+#[test]
+fn a_synced_file_survives_the_next_boot() {
+    let disk = disk_in("persist");
+    let (out, status) = exec(&disk, "echo kept > /kept; sync");
+    assert_eq!(status, 0, "output:\n{out}");
+    let (out, status) = exec(&disk, "cat /kept");
+    assert_eq!(status, 0, "output:\n{out}");
+    assert!(has_line(&out, "kept"), "output:\n{out}");
+    fsck_clean(&disk);
+}
+
+#[test]
+fn a_copy_survives_a_disk_driver_restart() {
+    let disk = disk_in("restart");
+    let (out, status) = exec(&disk, "fill 2M /big; sync");
+    assert_eq!(status, 0, "output:\n{out}");
+    // The pipeline runs both at once: the driver is restarted while cp
+    // reads and writes.
+    let (out, status) = exec(&disk, "cp /big /big2 | service restart blk; sum /big /big2; service");
+    assert_eq!(status, 0, "output:\n{out}");
+    let data = pattern(2 << 20);
+    assert!(has_line(&out, &sum_line(&data, "/big2")), "output:\n{out}");
+    fsck_clean(&disk);
+    assert!(debugfs_cat(&disk, "/big2") == data);
+}
+
+#[test]
+fn a_malformed_disk_is_refused_with_its_name() {
+    let dir = common::scratch_dir("malformed");
+    let disk = dir.join("junk.img");
+    std::fs::write(&disk, vec![0x5Au8; 1 << 20]).unwrap();
+    let (out, status) = exec(&disk, "true");
+    assert_eq!(status, 120, "output:\n{out}");
+    assert!(out.lines().any(|l| l.contains("junk.img") && l.contains("not an ext2")), "output:\n{out}");
+}
