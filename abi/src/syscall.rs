@@ -183,11 +183,23 @@ pub enum KernelCall {
     /// of the first page (what a device is given); `NoMemory` when no run
     /// of never-used frames is long enough.
     AllocDma = 21,
+    /// Exec from memory (for the process manager, which read the program
+    /// from the disk): `payload[0]` = target endpoint (blocked as for
+    /// [`KernelCall::Exec`]), `[1]` = template boot-image program index
+    /// (its privileges and privilege id, its name by default), `[2]` =
+    /// address of the ELF file in the caller, `[3]` = its length (≤
+    /// [`EXEC_ELF_MAX`], else `Domain`), `[4]` = argument-block address (in
+    /// the target), `[5]` = its length, `[6]` = name (≤ 8 bytes,
+    /// NUL-padded little-endian; 0 = the template's). Every PT_LOAD page
+    /// gets a fresh frame with the file bytes copied from the caller; a
+    /// malformed ELF (segments outside the file or the program area,
+    /// overlapping pages) is `Invalid`. Returns 0.
+    ExecElf = 22,
 }
 
 impl KernelCall {
     /// Every kernel call.
-    pub const ALL: [KernelCall; 21] = [
+    pub const ALL: [KernelCall; 22] = [
         KernelCall::Exit,
         KernelCall::DiagWrite,
         KernelCall::PowerOff,
@@ -209,6 +221,7 @@ impl KernelCall {
         KernelCall::MemInfo,
         KernelCall::MapDevice,
         KernelCall::AllocDma,
+        KernelCall::ExecElf,
     ];
 
     /// The name used in image definitions (`kernel_calls = [...]`).
@@ -235,6 +248,7 @@ impl KernelCall {
             KernelCall::MemInfo => "mem_info",
             KernelCall::MapDevice => "map_device",
             KernelCall::AllocDma => "alloc_dma",
+            KernelCall::ExecElf => "exec_elf",
         }
     }
 
@@ -280,6 +294,9 @@ pub const MEM_INFO_FRAMES: u64 = 0;
 pub const MEM_INFO_SAFECOPY_BYTES: u64 = 1;
 /// `MemInfo` selector: successful safe copies since boot.
 pub const MEM_INFO_SAFECOPIES: u64 = 2;
+
+/// Largest ELF file of `KernelCall::ExecElf`.
+pub const EXEC_ELF_MAX: u64 = 1 << 20;
 
 /// Largest argument block of `KernelCall::Exec`.
 pub const EXEC_ARGS_MAX: u64 = crate::args::MAX_ARGS_LEN as u64;

@@ -49,9 +49,6 @@ impl System {
     /// block of `len` bytes at `args` in its current memory.
     pub fn exec(&mut self, caller: usize, target: usize, index: u64, args: u64, len: u64) -> Result<(), Error> {
         self.core.check_reply_wait(target, caller)?;
-        if len > EXEC_ARGS_MAX {
-            return Err(Error::Domain);
-        }
         let image = self.image();
         if index >= image.len() as u64 {
             return Err(Error::Invalid);
@@ -60,22 +57,35 @@ impl System {
         let entry: Entry = image.entry(index);
         let elf_bytes = image.elf(index);
         let elf = Elf::parse(elf_bytes).map_err(|_| Error::Invalid)?;
-        let old = self.arch[target].space;
-        // The block must be readable before anything changes.
-        if len > 0 {
-            let last = args.checked_add(len - 1).ok_or(Error::Fault)?;
-            let mut page = args & !(PAGE_SIZE - 1);
-            while page <= last {
-                old.translate(page.max(args), false).ok_or(Error::Fault)?;
-                page += PAGE_SIZE;
-            }
-        }
+        check_args(&self.arch[target].space, args, len)?;
         let mut space = AddressSpace::new(&mut self.frames).ok_or(Error::NoMemory)?;
         let elf_phys = self.boot_image.start + entry.offset;
         if self.map_program(&mut space, &elf, elf_phys, elf_bytes).is_err() {
             space.destroy(&mut self.frames);
             return Err(Error::NoMemory);
         }
+        self.finish_exec(caller, target, space, elf.entry, index, entry.name, args, len);
+        Ok(())
+    }
+
+    /// The common end of an exec: the argument block moves into the new
+    /// `space` (the checked block at `args`), the old space is freed, and
+    /// `target` starts at `entry` as boot-image program `index` (its
+    /// privileges), named `name`.
+    #[allow(clippy::too_many_arguments)]
+    pub fn finish_exec(
+        &mut self,
+        caller: usize,
+        target: usize,
+        space: AddressSpace,
+        entry_point: u64,
+        index: usize,
+        name: &str,
+        args: u64,
+        len: u64,
+    ) {
+        let entry: Entry = self.image().entry(index);
+        let old = self.arch[target].space;
         let block = (USER_STACK_TOP - len) & !15;
         copy_between_spaces(&old, args, &space, block, len);
         // Its tables are about to be freed: never keep them loaded.
@@ -90,7 +100,7 @@ impl System {
         a.privileges = entry.privileges;
         a.grant_table = (0, 0);
         a.frame = ArchProc::EMPTY.frame;
-        a.frame.rip = elf.entry;
+        a.frame.rip = entry_point;
         a.frame.rsp = block;
         a.frame.rdi = block;
         a.frame.rsi = len;
@@ -102,17 +112,33 @@ impl System {
             send_to: entry.privileges.send_to,
             kernel_calls: entry.privileges.kernel_calls,
         };
-        self.core.exec(target, entry.name, privileges, index as u8);
+        self.core.exec(target, name, privileges, index as u8);
         self.core.set_user(target, entry.flags & abi::boot_image::FLAG_USER != 0);
         let cause = self.core.trace.kernel_cause;
         crate::trace::process_event(self, abi::trace::Kind::Exec, self.endpoint(caller), target, cause);
-        Ok(())
     }
 
     /// The endpoint of the live process in `slot`.
     pub fn endpoint(&self, slot: usize) -> Endpoint {
         self.core.procs[slot].endpoint
     }
+}
+
+/// Checks that the argument block (`len` ≤ `EXEC_ARGS_MAX` bytes at
+/// `args`) is readable in `space` before anything changes.
+pub fn check_args(space: &AddressSpace, args: u64, len: u64) -> Result<(), Error> {
+    if len > EXEC_ARGS_MAX {
+        return Err(Error::Domain);
+    }
+    if len > 0 {
+        let last = args.checked_add(len - 1).ok_or(Error::Fault)?;
+        let mut page = args & !(PAGE_SIZE - 1);
+        while page <= last {
+            space.translate(page.max(args), false).ok_or(Error::Fault)?;
+            page += PAGE_SIZE;
+        }
+    }
+    Ok(())
 }
 
 /// Copies `len` bytes from `src` in `from` to `dst` in `to`, page by page;

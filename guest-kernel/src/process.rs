@@ -233,6 +233,11 @@ impl System {
                 page += PAGE_SIZE;
             }
         }
+        self.map_stack_and_kip(space)
+    }
+
+    /// Maps a fresh zeroed stack and the two KIP pages into `space`.
+    pub fn map_stack_and_kip(&mut self, space: &mut AddressSpace) -> Result<(), &'static str> {
         let data = Rights { write: true, execute: false };
         let mut page = USER_STACK_BOTTOM;
         while page < USER_STACK_TOP {

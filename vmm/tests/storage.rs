@@ -157,3 +157,16 @@ fn a_malformed_disk_is_refused_with_its_name() {
     assert_eq!(status, 120, "output:\n{out}");
     assert!(out.lines().any(|l| l.contains("junk.img") && l.contains("not an ext2")), "output:\n{out}");
 }
+
+#[test]
+fn programs_are_executed_from_the_disk() {
+    let disk = disk_in("exec");
+    // hello2 exists only on the disk (a copy of echo): PM reads it through
+    // VFS and the kernel execs it from PM's buffer. A text file is no
+    // program.
+    let command = "cp /bin/echo /bin/hello2; hello2 from the disk; cp /etc/motd /bin/notelf; notelf; echo notelf $?";
+    let (out, status) = exec(&disk, command);
+    assert_eq!(status, 0, "output:\n{out}");
+    assert!(has_line(&out, "from the disk"), "output:\n{out}");
+    assert!(out.lines().any(|l| l.starts_with("notelf ") && l != "notelf 0"), "output:\n{out}");
+}

@@ -12,9 +12,14 @@ pub const FORK: u32 = 0x300;
 ///
 /// Addition: words 2-3 carry that program name (`proto::put_name`), since
 /// PM cannot read the caller's memory (the kernel's `Exec` copies the block
-/// from the target itself). Only user programs of the boot image (not
-/// started at boot, not services, not init) can be exec'd: `Perm` else;
-/// `NoEntry` when the image has no such program.
+/// from the target itself). PM reads `/bin/NAME` through VFS (the disk)
+/// and execs it from memory (`KernelCall::ExecElf`); without such a file
+/// (no disk) the boot image's program of that name is used. The program
+/// gets the privileges of the boot-image program of that name, or, for a
+/// program only on the disk, those of `sh` (an ordinary user program).
+/// Names of boot programs that are not user programs (started at boot,
+/// services, init) are refused with `Perm`; `NoEntry` when neither the
+/// disk nor the image has the program; `Invalid` for a malformed ELF.
 pub const EXEC: u32 = 0x301;
 /// Exit: `payload[0]` = status. No reply.
 pub const EXIT: u32 = 0x302;

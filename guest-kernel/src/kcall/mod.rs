@@ -6,6 +6,7 @@
 //! the same shape: payload words in, `Outcome` out.
 
 mod device;
+mod exec_elf;
 mod grant;
 mod process;
 
@@ -44,6 +45,7 @@ pub fn kernel_call(sys: &mut System, slot: usize, msg_addr: u64) -> Outcome {
         KernelCall::Spawn => done(process::spawn(sys, slot, w[0])),
         KernelCall::Fork => done(process::fork(sys, slot, w[0])),
         KernelCall::Exec => done(process::exec(sys, slot, &w)),
+        KernelCall::ExecElf => done(exec_elf::exec_elf(sys, slot, &w)),
         KernelCall::Reap => done(process::reap(sys, slot)),
         KernelCall::DevOutString => done(device::dev_out_string(sys, slot, w[0], w[1], w[2])),
         KernelCall::MemInfo => done(mem_info(sys, w[0])),

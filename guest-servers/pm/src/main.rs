@@ -22,6 +22,7 @@
 #![no_std]
 #![no_main]
 
+mod disk_exec;
 mod table;
 mod timers;
 
@@ -202,11 +203,24 @@ impl Pm {
         }
         let mut buf = [0u8; NAME_LEN];
         let name = proto::get_name(msg, 2, &mut buf);
-        let index = match exec_target(name) {
-            Ok(index) => index,
+        let template = match exec_target(name) {
+            Ok(index) => Some(index),
+            Err(Error::NoEntry) => None,
             Err(e) => return error(e),
         };
-        if let Err(e) = rt::process::exec_image(caller, index, msg.payload[0], msg.payload[1]) {
+        let (args, len) = (msg.payload[0], msg.payload[1]);
+        let result = match disk_exec::load(name) {
+            Some(Ok(elf)) => match template.or_else(|| exec_target(disk_exec::TEMPLATE).ok()) {
+                Some(t) => rt::process::exec_elf(caller, t, elf, args, len, name),
+                None => Err(Error::NoEntry),
+            },
+            Some(Err(e)) => Err(e),
+            None => match template {
+                Some(index) => rt::process::exec_image(caller, index, args, len),
+                None => Err(Error::NoEntry),
+            },
+        };
+        if let Err(e) = result {
             return error(e);
         }
         if let Some(p) = self.table.by_endpoint(caller) {

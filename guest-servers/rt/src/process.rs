@@ -60,6 +60,26 @@ pub fn mem_info() -> Result<u64, Error> {
     kernel_call(KernelCall::MemInfo, &[])
 }
 
+/// Execs `target` (blocked in SENDREC to us) as the ELF file `elf` (in our
+/// memory), with the privileges of boot-image program `template`, the
+/// argument block of `len` bytes at `args` in the target, and `name` (at
+/// most 8 bytes are kept; empty = the template's name).
+pub fn exec_elf(target: Endpoint, template: usize, elf: &[u8], args: u64, len: u64, name: &str) -> Result<(), Error> {
+    let mut name_bytes = [0u8; 8];
+    let n = name.len().min(8);
+    name_bytes[..n].copy_from_slice(&name.as_bytes()[..n]);
+    let words = [
+        u64::from(target.0),
+        template as u64,
+        elf.as_ptr() as u64,
+        elf.len() as u64,
+        args,
+        len,
+        u64::from_le_bytes(name_bytes),
+    ];
+    kernel_call(KernelCall::ExecElf, &words).map(|_| ())
+}
+
 /// Bytes moved by safe copies since boot, and the number of copies
 /// (`MemInfo` selectors 1 and 2; for benchmarks).
 pub fn safecopy_counters() -> Result<(u64, u64), Error> {
