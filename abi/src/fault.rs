@@ -23,7 +23,7 @@
 //! |---|---|---|
 //! | 0 | 4 | magic [`MAGIC`] |
 //! | 4 | 4 | version [`VERSION`] |
-//! | 8 | 4 | number of rules |
+//! | 8 | 4 | number of rules (re-read at every event, so the host may replace the plan while the guest is paused) |
 //! | 12 | 4 | flags (bit 0: enabled) |
 //! | 16 | 8 | PRNG seed / state (xorshift64*, advanced by the kernel) |
 //! | 24 | 8 | total injections (kernel) |
@@ -74,6 +74,32 @@ pub const FULL_REGION_SIZE: usize = DUPLICATE_SLOTS_OFFSET + MAX_RULES * DUPLICA
 /// Documented addition: header offset 32 (in the reserved bytes) holds the
 /// number of Stop events the kernel raised (u64).
 pub const HEADER_STOPS: usize = 32;
+/// Documented addition (Stop mailbox, for host-side SWIFI): before it
+/// rings the Stop doorbell the kernel fills this mailbox after the
+/// duplicate slots, so the host can find the target's code without seeing
+/// the kernel's process table. The target is the event's destination (its
+/// source when the rule's `B` = 1, as for Crash). Layout (little-endian):
+///
+/// | mailbox offset | size | field |
+/// |---|---|---|
+/// | 0 | 4 | [`STOP_MAILBOX_MAGIC`] when filled |
+/// | 4 | 4 | rule index |
+/// | 8 | 8 | target's page-table root (guest-physical PML4 address, its CR3) |
+/// | 16 | 4 | target's endpoint |
+/// | 20 | 1 | target's privilege id |
+/// | 21 | 1 | length of the name (at most [`STOP_NAME_BYTES`]) |
+/// | 22 | 2 | reserved |
+/// | 24 | 32 | target's program name (UTF-8, not terminated) |
+///
+/// A region shorter than `STOP_MAILBOX_OFFSET + STOP_MAILBOX_SIZE` gets no
+/// mailbox (the doorbell still rings).
+pub const STOP_MAILBOX_OFFSET: usize = FULL_REGION_SIZE;
+/// Size of the Stop mailbox.
+pub const STOP_MAILBOX_SIZE: usize = 64;
+/// "VSTP".
+pub const STOP_MAILBOX_MAGIC: u32 = u32::from_le_bytes(*b"VSTP");
+/// Most name bytes the mailbox holds.
+pub const STOP_NAME_BYTES: usize = 32;
 /// Kernel command-line key: `viv.faults=0xADDR,0xSIZE`.
 pub const CMDLINE_KEY: &str = "viv.faults";
 /// Matches every program.

@@ -53,10 +53,35 @@ pub fn after_event(sys: &mut System) {
         }
     }
     if let Some(rule) = sys.core.faults.stop.take() {
+        write_stop_mailbox(sys, rule);
         // Not `nomem`: the host may read and change guest memory during
         // the exit.
         // SAFETY: port I/O to the VMM's fault-stop doorbell; other hosts
         // ignore the port.
         unsafe { core::arch::asm!("out dx, eax", in("dx") PORT_FAULT_STOP, in("eax") rule, options(nostack)) };
+    }
+}
+
+/// Fills the Stop mailbox (`abi::fault::STOP_MAILBOX_OFFSET`) with the
+/// target's page-table root, endpoint, privilege id and name, so the host
+/// can find the target's code (host-side SWIFI) during the doorbell exit.
+fn write_stop_mailbox(sys: &mut System, rule: u32) {
+    use abi::fault::{STOP_MAILBOX_MAGIC, STOP_MAILBOX_OFFSET, STOP_MAILBOX_SIZE, STOP_NAME_BYTES};
+    let slot = sys.core.faults.stop_target;
+    let p = &sys.core.procs[slot];
+    let mut mb = [0u8; STOP_MAILBOX_SIZE];
+    mb[0..4].copy_from_slice(&STOP_MAILBOX_MAGIC.to_le_bytes());
+    mb[4..8].copy_from_slice(&rule.to_le_bytes());
+    mb[8..16].copy_from_slice(&sys.arch[slot].space.root.to_le_bytes());
+    mb[16..20].copy_from_slice(&p.endpoint.0.to_le_bytes());
+    mb[20] = p.privilege_id;
+    let name = p.name().as_bytes();
+    let n = name.len().min(STOP_NAME_BYTES);
+    mb[21] = n as u8;
+    mb[24..24 + n].copy_from_slice(&name[..n]);
+    if let Some(region) = sys.core.faults_region_mut() {
+        if let Some(dst) = region.get_mut(STOP_MAILBOX_OFFSET..STOP_MAILBOX_OFFSET + STOP_MAILBOX_SIZE) {
+            dst.copy_from_slice(&mb);
+        }
     }
 }

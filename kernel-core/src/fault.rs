@@ -71,6 +71,8 @@ pub struct Faults {
     pub crash: Option<(usize, u32)>,
     /// A Stop the arch layer must raise now (rule index).
     pub stop: Option<u32>,
+    /// The target slot of the last Stop (for the Stop mailbox).
+    pub stop_target: usize,
 }
 
 impl Faults {
@@ -99,6 +101,7 @@ impl Faults {
         dup_pending: 0,
         crash: None,
         stop: None,
+        stop_target: 0,
     };
 }
 
@@ -175,8 +178,9 @@ impl Kernel {
         if !ok {
             return false;
         }
-        let count = (u32_at(region, 8) as usize).min(MAX_RULES).min((region.len() - HEADER_SIZE) / RULE_SIZE);
-        self.faults.rules = count;
+        // `rules` is the capacity; the count in the header is read at
+        // every evaluation.
+        self.faults.rules = MAX_RULES.min((region.len() - HEADER_SIZE) / RULE_SIZE);
         self.faults.plan = Some(region);
         self.faults.enabled = true;
         true
@@ -190,7 +194,10 @@ impl Kernel {
         let dst_id = site.dst.map_or(SYSTEM_PROGRAM, |d| self.procs[d].privilege_id);
         let now = self.faults.now;
         let plan = self.faults.plan.as_deref_mut()?;
-        for i in 0..self.faults.rules {
+        // The count is re-read: the host may have replaced the plan while
+        // the guest was paused (a snapshot restored with new rules).
+        let rules = (u32_at(plan, 8) as usize).min(self.faults.rules);
+        for i in 0..rules {
             let at = HEADER_SIZE + i * RULE_SIZE;
             let r = &plan[at..at + RULE_SIZE];
             let Some(action) = Action::from_u8(r[3]) else { continue };
@@ -244,7 +251,10 @@ impl Kernel {
         match fired.action {
             Action::Crash => self.faults.crash = Some((target, fired.rule as u32)),
             Action::Hang => self.hang(target),
-            Action::Stop => self.faults.stop = Some(fired.rule as u32),
+            Action::Stop => {
+                self.faults.stop = Some(fired.rule as u32);
+                self.faults.stop_target = target;
+            }
             _ => {}
         }
         if self.trace.enabled {
@@ -255,6 +265,12 @@ impl Kernel {
     /// The plan region, if installed (tests and diagnostics).
     pub fn faults_region(&self) -> Option<&[u8]> {
         self.faults.plan.as_deref()
+    }
+
+    /// The plan region, writable (the arch layer fills the Stop mailbox,
+    /// `abi::fault::STOP_MAILBOX_OFFSET`).
+    pub fn faults_region_mut(&mut self) -> Option<&mut [u8]> {
+        self.faults.plan.as_deref_mut()
     }
 
     /// Marks `slot` hung: off its run queue and never queued again.

@@ -493,6 +493,7 @@ mod tests {
             fault_counters: Vec::new(),
             faults_injected: 0,
             fault_stops: Vec::new(),
+            swifi: Vec::new(),
         }
     }
 

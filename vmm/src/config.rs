@@ -189,6 +189,9 @@ pub struct RunConfig {
     /// Experiment mode: virtual guest time (`viv.deterministic=1`) and no
     /// RDRAND/RDSEED in CPUID, so repeated runs give the same IPC trace.
     pub deterministic: bool,
+    /// Host-side code mutation (SWIFI, `crate::swifi`) applied at every
+    /// fault-plan Stop event; `None`: a Stop only pauses and resumes.
+    pub swifi: Option<crate::swifi::SwifiSpec>,
 }
 
 impl RunConfig {
@@ -212,6 +215,7 @@ impl RunConfig {
             trace: None,
             fault_plan: None,
             deterministic: false,
+            swifi: None,
         }
     }
 

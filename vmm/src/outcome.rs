@@ -86,6 +86,9 @@ pub struct RunOutcome {
     /// Rule index of every Stop event, in order (the guest was paused at
     /// each and resumed).
     pub fault_stops: Vec<u32>,
+    /// Code mutations SWIFI made at Stop events (`RunConfig::swifi`), in
+    /// order (empty without SWIFI).
+    pub swifi: Vec<crate::swifi::Mutation>,
 }
 
 impl RunOutcome {

@@ -52,6 +52,21 @@ pub struct VcpuRunner {
     pub timed_out: Arc<AtomicBool>,
     /// The IPC trace ring, drained at each doorbell and at the end.
     pub trace: Option<TraceRing>,
+    /// Pause ([`VcpuRunner::run_until`] returns) when the guest writes
+    /// this bench mark (snapshots are taken there).
+    pub pause_at_mark: Option<u32>,
+    /// Called at every fault-plan Stop while the guest is paused in the
+    /// doorbell exit (host-side SWIFI, `crate::swifi`).
+    pub on_fault_stop: Option<Box<dyn FnMut(&VcpuFd, u32) + Send>>,
+}
+
+/// What a run has produced so far (kept across a pause).
+#[derive(Debug, Default)]
+pub struct Progress {
+    /// Bench marks, in order.
+    pub marks: Vec<Mark>,
+    /// Rule index of every fault-plan Stop event.
+    pub fault_stops: Vec<u32>,
 }
 
 /// What one exit means for the loop.
@@ -147,18 +162,31 @@ impl VcpuRunner {
 
     /// Runs the guest to its end.
     pub fn run(mut self) -> VcpuResult {
-        let mut marks = Vec::new();
-        let mut fault_stops = Vec::new();
+        let mut progress = Progress::default();
         let exit = loop {
+            if let Some(exit) = self.run_until(&mut progress) {
+                break exit;
+            }
+        };
+        self.finish(progress, exit)
+    }
+
+    /// Runs the guest until it ends (`Some`) or writes the bench mark
+    /// `pause_at_mark` (`None`: paused in that exit, which is recorded).
+    pub fn run_until(&mut self, progress: &mut Progress) -> Option<Exit> {
+        loop {
             if self.timed_out.load(Ordering::Acquire) {
-                break Exit::Timeout;
+                return Some(Exit::Timeout);
             }
             match self.step() {
                 Step::Continue => {}
                 Step::Mark(id) => {
                     let time_ns = self.start.elapsed().as_nanos() as u64;
                     let stats = self.snapshot();
-                    marks.push(Mark { id, time_ns, stats });
+                    progress.marks.push(Mark { id, time_ns, stats });
+                    if self.pause_at_mark == Some(id) {
+                        return None;
+                    }
                 }
                 Step::FaultStop(rule) => {
                     // The guest is paused in this exit; the trace so far is
@@ -167,14 +195,21 @@ impl VcpuRunner {
                     if let Some(ring) = self.trace.as_mut() {
                         ring.drain();
                     }
-                    fault_stops.push(rule);
+                    if let Some(hook) = self.on_fault_stop.as_mut() {
+                        hook(&self.vcpu, rule);
+                    }
+                    progress.fault_stops.push(rule);
                 }
-                Step::InternalError => break Exit::VmError(self.internal_error()),
-                Step::End(exit) => break exit,
+                Step::InternalError => return Some(Exit::VmError(self.internal_error())),
+                Step::End(exit) => return Some(exit),
             }
-        };
+        }
+    }
+
+    /// The result of a run that ended with `exit`.
+    pub fn finish(mut self, progress: Progress, exit: Exit) -> VcpuResult {
         let final_stats = self.snapshot();
         let trace = self.trace.take().map(TraceRing::finish);
-        VcpuResult { exit, marks, final_stats, trace, fault_stops }
+        VcpuResult { exit, marks: progress.marks, final_stats, trace, fault_stops: progress.fault_stops }
     }
 }

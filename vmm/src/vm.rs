@@ -138,8 +138,18 @@ pub fn run(config: &RunConfig) -> Result<RunOutcome, Error> {
     };
 
     let timed_out = Arc::new(AtomicBool::new(false));
-    let runner =
-        VcpuRunner { vcpu, io: PortIo::new(serial, log_sink), mmio, stats, start, timed_out: timed_out.clone(), trace };
+    let on_fault_stop = crate::swifi::stop_hook(config, &mem, plan.as_ref());
+    let runner = VcpuRunner {
+        vcpu,
+        io: PortIo::new(serial, log_sink),
+        mmio,
+        stats,
+        start,
+        timed_out: timed_out.clone(),
+        trace,
+        pause_at_mark: None,
+        on_fault_stop: on_fault_stop.as_ref().map(|h| h.boxed()),
+    };
     let (done_tx, done_rx) = mpsc::channel();
     let handle = std::thread::Builder::new()
         .name("viv-vcpu0".into())
@@ -177,5 +187,6 @@ pub fn run(config: &RunConfig) -> Result<RunOutcome, Error> {
         fault_counters: counters.per_rule,
         faults_injected: counters.total,
         fault_stops: result.fault_stops,
+        swifi: on_fault_stop.map(|h| h.mutations()).unwrap_or_default(),
     })
 }

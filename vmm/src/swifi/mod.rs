@@ -1,0 +1,238 @@
+//! Host-side SWIFI: mutating a process's code at a fault-plan Stop, with
+//! the MINIX 3 fault types (TEXT, NOP, SRC, DST, PTR, INTERFACE, LOOP;
+//! `minix3-ipc-notes.md`).
+//!
+//! Why on the host: the kernel must stay small, and patching code needs an
+//! x86 decoder (iced-x86). At a Stop the guest is paused in the doorbell
+//! exit; the kernel has filled the Stop mailbox in the plan region
+//! (`abi::fault::STOP_MAILBOX_OFFSET`) with the target's page-table root
+//! and name, because the host cannot see the kernel's process table. The
+//! host walks the target's 4-level tables over user space (1–2 GiB),
+//! collects its code (user, present, read-only, executable pages below the
+//! KIP), decodes it linearly, draws a candidate instruction for the fault
+//! type with `abi::fault::next_random` from [`SwifiSpec::seed`] (the state
+//! carries over from one Stop to the next), mutates it ([`mutate`]) and
+//! writes the bytes through their guest-physical addresses, then the guest
+//! resumes.
+//!
+//! Text pages are mapped from the boot image's frames and shared by every
+//! instance of the program (forks, restarts by RS): the write goes to the
+//! physical frame, so every instance runs the mutated code, as a patched
+//! binary would.
+
+pub mod mutate;
+
+use std::sync::{Arc, Mutex};
+
+use abi::fault::{STOP_MAILBOX_MAGIC, STOP_MAILBOX_OFFSET, STOP_MAILBOX_SIZE, STOP_NAME_BYTES};
+use abi::layout::{KIP_DATA, PAGE_SIZE, USER_BASE};
+use kvm_ioctls::VcpuFd;
+use serde::{Deserialize, Serialize};
+use vm_memory::{Bytes, GuestAddress, GuestMemoryMmap};
+
+use crate::config::RunConfig;
+use crate::fault::PlanRegion;
+
+pub use mutate::FaultType;
+
+/// What to mutate at each Stop.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SwifiSpec {
+    /// The fault type.
+    pub kind: FaultType,
+    /// Seed of the draws (0 is replaced by a fixed non-zero seed).
+    pub seed: u64,
+}
+
+/// One mutation (or why none was made) at a Stop.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Mutation {
+    /// The fault type.
+    pub kind: FaultType,
+    /// The plan rule whose Stop this was.
+    pub rule: u32,
+    /// The target's program name and endpoint (from the Stop mailbox).
+    pub program: String,
+    pub endpoint: u32,
+    /// The target's page-table root.
+    pub cr3: u64,
+    /// Guest-virtual address of the first changed byte's instruction (or
+    /// word, for TEXT).
+    pub address: u64,
+    /// Bytes at `address` before and after (the instruction, or the word).
+    pub before: Vec<u8>,
+    pub after: Vec<u8>,
+    /// What was done, in words.
+    pub note: String,
+    /// Why nothing was mutated (then `before` and `after` are empty).
+    pub error: Option<String>,
+    /// The bytes at `address` when the run ended, read back through the
+    /// same guest-physical addresses (equal to `after` unless the guest
+    /// rewrote its code).
+    pub final_bytes: Vec<u8>,
+}
+
+/// A user code page: guest-virtual and guest-physical address.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CodePage {
+    pub virt: u64,
+    pub phys: u64,
+}
+
+const PRESENT: u64 = 1;
+const WRITABLE: u64 = 1 << 1;
+const USER: u64 = 1 << 2;
+const HUGE: u64 = 1 << 7;
+const NO_EXECUTE: u64 = 1 << 63;
+const ADDRESS: u64 = 0x000F_FFFF_FFFF_F000;
+
+/// The user code pages of the address space rooted at `cr3`, in address
+/// order: present, user, read-only, executable 4 KiB pages in
+/// `[USER_BASE, KIP_DATA)` (the KIP's entry stubs are excluded).
+pub fn code_pages(mem: &GuestMemoryMmap, cr3: u64) -> Vec<CodePage> {
+    let read = |table: u64, i: u64| mem.read_obj::<u64>(GuestAddress((table & ADDRESS) + i * 8)).unwrap_or(0);
+    let mut pages = Vec::new();
+    let mut va = USER_BASE;
+    while va < KIP_DATA {
+        let pml4e = read(cr3, (va >> 39) & 511);
+        let pdpte = if pml4e & PRESENT != 0 { read(pml4e, (va >> 30) & 511) } else { 0 };
+        if pdpte & PRESENT == 0 || pdpte & HUGE != 0 {
+            va = (va | ((1 << 30) - 1)) + 1;
+            continue;
+        }
+        let pde = read(pdpte, (va >> 21) & 511);
+        if pde & PRESENT == 0 || pde & HUGE != 0 {
+            va = (va | ((1 << 21) - 1)) + 1;
+            continue;
+        }
+        for i in 0..512u64 {
+            let v = va + i * PAGE_SIZE;
+            if v >= KIP_DATA {
+                break;
+            }
+            let pte = read(pde, (v >> 12) & 511);
+            let flags_ok = pte & (PRESENT | USER) == (PRESENT | USER) && pte & (WRITABLE | NO_EXECUTE) == 0;
+            if flags_ok {
+                pages.push(CodePage { virt: v, phys: pte & ADDRESS });
+            }
+        }
+        va = (va | ((1 << 21) - 1)) + 1;
+    }
+    pages
+}
+
+/// The target named in the Stop mailbox: (cr3, endpoint, name).
+pub fn read_mailbox(mem: &GuestMemoryMmap, plan_base: u64) -> Option<(u64, u32, String)> {
+    let mut b = [0u8; STOP_MAILBOX_SIZE];
+    mem.read_slice(&mut b, GuestAddress(plan_base + STOP_MAILBOX_OFFSET as u64)).ok()?;
+    let u32_at = |i: usize| u32::from_le_bytes(b[i..i + 4].try_into().unwrap());
+    if u32_at(0) != STOP_MAILBOX_MAGIC {
+        return None;
+    }
+    let cr3 = u64::from_le_bytes(b[8..16].try_into().unwrap());
+    let n = (b[21] as usize).min(STOP_NAME_BYTES);
+    Some((cr3, u32_at(16), String::from_utf8_lossy(&b[24..24 + n]).into_owned()))
+}
+
+/// The SWIFI state of one run.
+pub struct Injector {
+    mem: GuestMemoryMmap,
+    plan_base: u64,
+    kind: FaultType,
+    state: u64,
+    done: Vec<Mutation>,
+    /// Guest-physical address of every mutated byte, per mutation.
+    phys: Vec<Vec<u64>>,
+}
+
+impl Injector {
+    /// An injector for the run whose plan region is at `plan_base`.
+    pub fn new(mem: &GuestMemoryMmap, plan_base: u64, spec: SwifiSpec) -> Injector {
+        let state = if spec.seed == 0 { 0x9E37_79B9_7F4A_7C15 } else { spec.seed };
+        Injector { mem: mem.clone(), plan_base, kind: spec.kind, state, done: Vec::new(), phys: Vec::new() }
+    }
+
+    fn draw(&mut self) -> u32 {
+        let (state, d) = abi::fault::next_random(self.state);
+        self.state = state;
+        d
+    }
+
+    /// Mutates the target of the Stop for `rule` (the guest is paused).
+    pub fn at_stop(&mut self, rule: u32) -> (Mutation, Vec<u64>) {
+        let mut m = Mutation {
+            kind: self.kind,
+            rule,
+            program: String::new(),
+            endpoint: 0,
+            cr3: 0,
+            address: 0,
+            before: Vec::new(),
+            after: Vec::new(),
+            note: String::new(),
+            error: None,
+            final_bytes: Vec::new(),
+        };
+        let Some((cr3, endpoint, program)) = read_mailbox(&self.mem, self.plan_base) else {
+            m.error = Some("no Stop mailbox (kernel without SWIFI support?)".into());
+            return (m, Vec::new());
+        };
+        (m.cr3, m.endpoint, m.program) = (cr3, endpoint, program);
+        let pages = code_pages(&self.mem, cr3);
+        let code = mutate::Code::read(&self.mem, &pages);
+        let kind = self.kind;
+        match mutate::apply(&code, kind, &mut || self.draw()) {
+            Ok(change) => {
+                if let Err(e) = code.write(&self.mem, change.address, &change.after) {
+                    m.error = Some(e);
+                    return (m, Vec::new());
+                }
+                let phys = (0..change.after.len() as u64).filter_map(|i| code.phys(change.address + i)).collect();
+                m.address = change.address;
+                m.before = change.before;
+                m.after = change.after;
+                m.note = change.note;
+                return (m, phys);
+            }
+            Err(e) => m.error = Some(e),
+        }
+        (m, Vec::new())
+    }
+}
+
+/// The Stop hook of a run, shared between the vCPU thread and the caller.
+pub struct StopHook(Arc<Mutex<Injector>>);
+
+impl StopHook {
+    /// The closure for `VcpuRunner::on_fault_stop`.
+    pub fn boxed(&self) -> Box<dyn FnMut(&VcpuFd, u32) + Send> {
+        let inner = self.0.clone();
+        Box::new(move |_vcpu, rule| {
+            let mut injector = inner.lock().unwrap_or_else(|e| e.into_inner());
+            let (m, phys) = injector.at_stop(rule);
+            match &m.error {
+                None => log::info!("swifi: {} in {} at {:#x}: {}", m.kind.name(), m.program, m.address, m.note),
+                Some(e) => log::info!("swifi: {} at rule {rule}: nothing mutated: {e}", m.kind.name()),
+            }
+            injector.done.push(m);
+            injector.phys.push(phys);
+        })
+    }
+
+    /// The mutations made so far, with the bytes read back now.
+    pub fn mutations(&self) -> Vec<Mutation> {
+        let injector = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        let mut done = injector.done.clone();
+        for (m, phys) in done.iter_mut().zip(&injector.phys) {
+            m.final_bytes = phys.iter().map(|&pa| injector.mem.read_obj::<u8>(GuestAddress(pa)).unwrap_or(0)).collect();
+        }
+        done
+    }
+}
+
+/// The Stop hook for `config` (`None` without SWIFI or without a plan).
+pub fn stop_hook(config: &RunConfig, mem: &GuestMemoryMmap, plan: Option<&PlanRegion>) -> Option<StopHook> {
+    let spec = config.swifi?;
+    let plan = plan?;
+    Some(StopHook(Arc::new(Mutex::new(Injector::new(mem, plan.base, spec)))))
+}

@@ -1,0 +1,462 @@
+//! The code mutations of each SWIFI fault type, on a decoded copy of a
+//! process's code.
+//!
+//! Why exact, documented byte changes: a campaign must be able to say
+//! which instruction became what, and a test must be able to check it. So
+//! each type changes bytes in one documented way:
+//!
+//! | type | candidates | change |
+//! |---|---|---|
+//! | TEXT | every aligned 32-bit word of code | one bit of the word flipped |
+//! | NOP | every decodable instruction | all its bytes become `0x90` |
+//! | SRC | legacy-encoded instructions whose 2nd operand is a general register or that have an immediate | the register replaced by another of the same size (re-encoded, same length), or one bit of the immediate flipped |
+//! | DST | legacy-encoded instructions (not CMP/TEST/BT) with ≥ 2 operands whose 1st is a general register | that register replaced by another of the same size (same length) |
+//! | PTR | legacy-encoded instructions with a memory operand | one bit flipped among ModRM's `mod` and `rm` bits (0–2, 6–7), the SIB byte and the displacement |
+//! | INTERFACE | `mov`/`movzx`/`movsx`/`movsxd` of a general register from a stack slot (`[rsp+d]`, `[rbp+d]`) or from an argument register (rdi, rsi, rdx, rcx, r8, r9) | all its bytes become `0x90` |
+//! | LOOP | conditional jumps (short, near), and string instructions with `rep`/`repe`/`repne` | the condition inverted (low bit of the Jcc opcode), or `F3` ↔ `F2` |
+//!
+//! The candidate is drawn from the seeded PRNG; when a candidate cannot
+//! be mutated (no same-length re-encoding), the next one in code order is
+//! tried, so a draw always gives the same mutation for the same code.
+
+use iced_x86::{
+    Code as IcedCode, Decoder, DecoderOptions, Encoder, EncodingKind, Instruction, Mnemonic, OpKind, Register,
+};
+use serde::{Deserialize, Serialize};
+use vm_memory::{Bytes, GuestAddress, GuestMemoryMmap};
+
+use super::CodePage;
+use abi::layout::PAGE_SIZE;
+
+/// The MINIX 3 SWIFI fault types.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum FaultType {
+    Text,
+    Nop,
+    Src,
+    Dst,
+    Ptr,
+    Interface,
+    Loop,
+}
+
+impl FaultType {
+    /// Every type.
+    pub const ALL: [FaultType; 7] = [
+        FaultType::Text,
+        FaultType::Nop,
+        FaultType::Src,
+        FaultType::Dst,
+        FaultType::Ptr,
+        FaultType::Interface,
+        FaultType::Loop,
+    ];
+
+    /// Its name in campaign files and reports.
+    pub fn name(self) -> &'static str {
+        match self {
+            FaultType::Text => "text",
+            FaultType::Nop => "nop",
+            FaultType::Src => "src",
+            FaultType::Dst => "dst",
+            FaultType::Ptr => "ptr",
+            FaultType::Interface => "interface",
+            FaultType::Loop => "loop",
+        }
+    }
+}
+
+/// A run of virtually contiguous code pages, copied out.
+#[derive(Debug, Clone)]
+pub struct Run {
+    /// Guest-virtual start.
+    pub start: u64,
+    /// The bytes.
+    pub bytes: Vec<u8>,
+    /// Guest-physical frame of each page.
+    pub frames: Vec<u64>,
+}
+
+/// A process's code, as runs of pages.
+#[derive(Debug, Clone, Default)]
+pub struct Code {
+    pub runs: Vec<Run>,
+}
+
+/// One planned change.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Change {
+    pub address: u64,
+    pub before: Vec<u8>,
+    pub after: Vec<u8>,
+    pub note: String,
+}
+
+impl Code {
+    /// Copies `pages` (in address order) out of guest memory.
+    pub fn read(mem: &GuestMemoryMmap, pages: &[CodePage]) -> Code {
+        let mut runs: Vec<Run> = Vec::new();
+        for p in pages {
+            let mut page = vec![0u8; PAGE_SIZE as usize];
+            if mem.read_slice(&mut page, GuestAddress(p.phys)).is_err() {
+                continue;
+            }
+            match runs.last_mut() {
+                Some(r) if r.start + r.bytes.len() as u64 == p.virt => {
+                    r.bytes.extend_from_slice(&page);
+                    r.frames.push(p.phys);
+                }
+                _ => runs.push(Run { start: p.virt, bytes: page, frames: vec![p.phys] }),
+            }
+        }
+        Code { runs }
+    }
+
+    /// The guest-physical address of virtual `va`.
+    pub fn phys(&self, va: u64) -> Option<u64> {
+        let r = self.runs.iter().find(|r| va >= r.start && va < r.start + r.bytes.len() as u64)?;
+        let off = va - r.start;
+        Some(r.frames[(off / PAGE_SIZE) as usize] + off % PAGE_SIZE)
+    }
+
+    /// Writes `bytes` at virtual `va`, byte by byte through the physical
+    /// frames (an instruction may straddle two pages).
+    pub fn write(&self, mem: &GuestMemoryMmap, va: u64, bytes: &[u8]) -> Result<(), String> {
+        for (i, &b) in bytes.iter().enumerate() {
+            let pa = self.phys(va + i as u64).ok_or_else(|| format!("{:#x} is not code", va + i as u64))?;
+            mem.write_obj(b, GuestAddress(pa)).map_err(|e| e.to_string())?;
+        }
+        Ok(())
+    }
+}
+
+/// A decoded instruction and where its bytes are.
+struct Decoded {
+    ins: Instruction,
+    bytes: Vec<u8>,
+    displacement: Option<(usize, usize)>,
+    immediate: Option<(usize, usize)>,
+}
+
+fn decode(code: &Code) -> Vec<Decoded> {
+    let mut out = Vec::new();
+    for run in &code.runs {
+        let mut decoder = Decoder::with_ip(64, &run.bytes, run.start, DecoderOptions::NONE);
+        while decoder.can_decode() {
+            let ins = decoder.decode();
+            if ins.code() == IcedCode::INVALID {
+                continue;
+            }
+            let co = decoder.get_constant_offsets(&ins);
+            let off = (ins.ip() - run.start) as usize;
+            out.push(Decoded {
+                bytes: run.bytes[off..off + ins.len()].to_vec(),
+                displacement: co.has_displacement().then(|| (co.displacement_offset(), co.displacement_size())),
+                immediate: co.has_immediate().then(|| (co.immediate_offset(), co.immediate_size())),
+                ins,
+            });
+        }
+    }
+    out
+}
+
+const ARG_REGISTERS: [Register; 6] =
+    [Register::RDI, Register::RSI, Register::RDX, Register::RCX, Register::R8, Register::R9];
+
+fn gprs_like(r: Register) -> Vec<Register> {
+    let all: Vec<Register> = match r.size() {
+        8 => (Register::RAX as u32..=Register::R15 as u32).map(reg).collect(),
+        4 => (Register::EAX as u32..=Register::R15D as u32).map(reg).collect(),
+        2 => (Register::AX as u32..=Register::R15W as u32).map(reg).collect(),
+        _ => [Register::AL, Register::CL, Register::DL, Register::BL]
+            .into_iter()
+            .chain((Register::SPL as u32..=Register::R15L as u32).map(reg))
+            .collect(),
+    };
+    all.into_iter().filter(|&x| x != r).collect()
+}
+
+fn reg(n: u32) -> Register {
+    Register::values().nth(n as usize).unwrap_or(Register::None)
+}
+
+fn is_string(m: Mnemonic) -> bool {
+    use Mnemonic::*;
+    matches!(
+        m,
+        Movsb
+            | Movsw
+            | Movsd
+            | Movsq
+            | Stosb
+            | Stosw
+            | Stosd
+            | Stosq
+            | Cmpsb
+            | Cmpsw
+            | Cmpsd
+            | Cmpsq
+            | Scasb
+            | Scasw
+            | Scasd
+            | Scasq
+            | Lodsb
+            | Lodsw
+            | Lodsd
+            | Lodsq
+    )
+}
+
+fn is_candidate(kind: FaultType, d: &Decoded) -> bool {
+    let ins = &d.ins;
+    if d.bytes.iter().all(|&b| b == 0) {
+        // Zero padding after the code decodes as `add [rax], al`: not code.
+        return false;
+    }
+    let legacy = ins.encoding() == EncodingKind::Legacy;
+    let gpr = |i: u32| ins.op_count() > i && ins.op_kind(i) == OpKind::Register && ins.op_register(i).is_gpr();
+    match kind {
+        FaultType::Text => false,
+        FaultType::Nop => true,
+        FaultType::Src => legacy && ins.op_count() >= 2 && (gpr(1) || d.immediate.is_some()),
+        FaultType::Dst => {
+            legacy
+                && ins.op_count() >= 2
+                && gpr(0)
+                && !matches!(ins.mnemonic(), Mnemonic::Cmp | Mnemonic::Test | Mnemonic::Bt)
+        }
+        FaultType::Ptr => {
+            legacy && (0..ins.op_count()).any(|i| ins.op_kind(i) == OpKind::Memory) && modrm_at(d).is_some()
+        }
+        FaultType::Interface => {
+            let load = matches!(ins.mnemonic(), Mnemonic::Mov | Mnemonic::Movzx | Mnemonic::Movsx | Mnemonic::Movsxd);
+            let from_stack = ins.op_count() == 2
+                && ins.op_kind(1) == OpKind::Memory
+                && matches!(ins.memory_base(), Register::RSP | Register::RBP)
+                && ins.memory_index() == Register::None;
+            let from_arg = gpr(1) && ARG_REGISTERS.contains(&ins.op_register(1).full_register());
+            load && gpr(0) && (from_stack || from_arg)
+        }
+        FaultType::Loop => jcc_opcode(d).is_some() || (is_string(ins.mnemonic()) && rep_prefix(d).is_some()),
+    }
+}
+
+/// Index of the ModRM byte (and whether a SIB follows) of a legacy
+/// instruction with a memory operand.
+fn modrm_at(d: &Decoded) -> Option<(usize, bool)> {
+    let ins = &d.ins;
+    let end = match (d.displacement, d.immediate) {
+        (Some((o, _)), _) => o,
+        (None, Some((o, _))) => o,
+        (None, None) => ins.len(),
+    };
+    let base = ins.memory_base();
+    let sib = !ins.is_ip_rel_memory_operand()
+        && (ins.memory_index() != Register::None
+            || base == Register::None
+            || matches!(base.full_register(), Register::RSP | Register::R12));
+    let at = end.checked_sub(1 + sib as usize)?;
+    let modrm = *d.bytes.get(at)?;
+    (modrm >> 6 != 3).then_some((at, sib))
+}
+
+/// Index of the condition-carrying opcode byte of a Jcc.
+fn jcc_opcode(d: &Decoded) -> Option<usize> {
+    let b = &d.bytes;
+    let n = b.len();
+    if d.ins.condition_code() == iced_x86::ConditionCode::None || !d.ins.is_jcc_short_or_near() {
+        return None;
+    }
+    if n >= 2 && (0x70..=0x7F).contains(&b[n - 2]) {
+        return Some(n - 2);
+    }
+    if n >= 6 && b[n - 6] == 0x0F && (0x80..=0x8F).contains(&b[n - 5]) {
+        return Some(n - 5);
+    }
+    None
+}
+
+/// Index of an `F3`/`F2` prefix byte.
+fn rep_prefix(d: &Decoded) -> Option<usize> {
+    let prefixes = [0xF0, 0xF2, 0xF3, 0x2E, 0x36, 0x3E, 0x26, 0x64, 0x65, 0x66, 0x67];
+    d.bytes
+        .iter()
+        .take_while(|b| prefixes.contains(b) || (0x40..=0x4F).contains(*b))
+        .position(|&b| b == 0xF3 || b == 0xF2)
+}
+
+fn reencode(ins: &Instruction, operand: u32, reg: Register) -> Option<Vec<u8>> {
+    let mut changed = *ins;
+    changed.set_op_register(operand, reg);
+    let mut enc = Encoder::new(64);
+    let len = enc.encode(&changed, ins.ip()).ok()?;
+    (len == ins.len()).then(|| enc.take_buffer())
+}
+
+fn flip(bytes: &[u8], bit: usize) -> Vec<u8> {
+    let mut out = bytes.to_vec();
+    out[bit / 8] ^= 1 << (bit % 8);
+    out
+}
+
+/// The mutation of one candidate, or `None` if it has none.
+fn mutate_one(kind: FaultType, d: &Decoded, draw: &mut dyn FnMut() -> u32) -> Option<(Vec<u8>, String)> {
+    let ins = &d.ins;
+    let pick = |n: usize, r: u32| (u64::from(r) * n as u64 >> 32) as usize;
+    match kind {
+        FaultType::Nop | FaultType::Interface => {
+            Some((vec![0x90; d.bytes.len()], format!("{:?} ({} bytes) replaced by NOPs", ins.mnemonic(), ins.len())))
+        }
+        FaultType::Src | FaultType::Dst => {
+            let operand = if kind == FaultType::Dst { 0 } else { 1 };
+            if ins.op_kind(operand) == OpKind::Register && ins.op_register(operand).is_gpr() {
+                let old = ins.op_register(operand);
+                let others = gprs_like(old);
+                let first = pick(others.len(), draw());
+                (0..others.len()).find_map(|i| {
+                    let new = others[(first + i) % others.len()];
+                    reencode(ins, operand, new)
+                        .map(|b| (b, format!("{:?}: operand {operand} {old:?} -> {new:?}", ins.mnemonic())))
+                })
+            } else {
+                let (at, size) = d.immediate?;
+                let bit = pick(size * 8, draw());
+                let mut after = d.bytes.clone();
+                after[at + bit / 8] ^= 1 << (bit % 8);
+                Some((after, format!("{:?}: immediate bit {bit} flipped", ins.mnemonic())))
+            }
+        }
+        FaultType::Ptr => {
+            let (modrm, sib) = modrm_at(d)?;
+            // Bit positions (byte index, bit) in ModRM mod/rm, SIB, displacement.
+            let mut bits: Vec<(usize, u8)> = [0u8, 1, 2, 6, 7].iter().map(|&b| (modrm, b)).collect();
+            if sib {
+                bits.extend((0..8).map(|b| (modrm + 1, b)));
+            }
+            if let Some((o, s)) = d.displacement {
+                bits.extend((o..o + s).flat_map(|i| (0..8).map(move |b| (i, b))));
+            }
+            let (i, b) = bits[pick(bits.len(), draw())];
+            let mut after = d.bytes.clone();
+            after[i] ^= 1 << b;
+            Some((after, format!("{:?}: address byte {i} bit {b} flipped", ins.mnemonic())))
+        }
+        FaultType::Loop => {
+            let mut after = d.bytes.clone();
+            if let Some(at) = jcc_opcode(d) {
+                after[at] ^= 1;
+                let mut inverted = *ins;
+                inverted.negate_condition_code();
+                Some((after, format!("{:?} -> {:?}", ins.mnemonic(), inverted.mnemonic())))
+            } else {
+                let at = rep_prefix(d)?;
+                after[at] = if after[at] == 0xF3 { 0xF2 } else { 0xF3 };
+                let note = format!("{:?}: prefix {:#x} -> {:#x}", ins.mnemonic(), d.bytes[at], after[at]);
+                Some((after, note))
+            }
+        }
+        FaultType::Text => None,
+    }
+}
+
+/// Plans the mutation of `kind` in `code` with draws from `draw`.
+pub fn apply(code: &Code, kind: FaultType, draw: &mut dyn FnMut() -> u32) -> Result<Change, String> {
+    let pick = |n: usize, r: u32| (u64::from(r) * n as u64 >> 32) as usize;
+    if code.runs.is_empty() {
+        return Err("the target has no code pages".into());
+    }
+    if kind == FaultType::Text {
+        let words: usize = code.runs.iter().map(|r| r.bytes.len() / 4).sum();
+        let mut w = pick(words, draw());
+        let bit = pick(32, draw());
+        for r in &code.runs {
+            if w < r.bytes.len() / 4 {
+                let before = r.bytes[w * 4..w * 4 + 4].to_vec();
+                let after = flip(&before, bit);
+                let note = format!("bit {bit} of the word at {:#x} flipped", r.start + w as u64 * 4);
+                return Ok(Change { address: r.start + w as u64 * 4, before, after, note });
+            }
+            w -= r.bytes.len() / 4;
+        }
+        unreachable!("the word index is below the number of words");
+    }
+    let decoded = decode(code);
+    let candidates: Vec<&Decoded> = decoded.iter().filter(|d| is_candidate(kind, d)).collect();
+    if candidates.is_empty() {
+        return Err(format!("no {} candidate in the target's code", kind.name()));
+    }
+    let first = pick(candidates.len(), draw());
+    for i in 0..candidates.len() {
+        let d = candidates[(first + i) % candidates.len()];
+        if let Some((after, note)) = mutate_one(kind, d, draw) {
+            return Ok(Change { address: d.ins.ip(), before: d.bytes.clone(), after, note });
+        }
+    }
+    Err(format!("no {} candidate could be mutated", kind.name()))
+}
+
+/// Decodes `bytes` at `ip` (one instruction): for checking mutations.
+pub fn decode_one(bytes: &[u8], ip: u64) -> Instruction {
+    Decoder::with_ip(64, bytes, ip, DecoderOptions::NONE).decode()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn code_of(bytes: &[u8]) -> Code {
+        let mut page = bytes.to_vec();
+        page.resize(PAGE_SIZE as usize, 0xCC);
+        Code { runs: vec![Run { start: 0x4000_0000, bytes: page, frames: vec![0x10_0000] }] }
+    }
+
+    fn draws(seed: u64) -> impl FnMut() -> u32 {
+        let mut s = seed;
+        move || {
+            let (n, d) = abi::fault::next_random(s);
+            s = n;
+            d
+        }
+    }
+
+    // mov rax, [rsp+8]; add ecx, edx; jne +2; rep movsb; mov rbx, rdi; mov eax, 5
+    const SAMPLE: &[u8] =
+        &[0x48, 0x8B, 0x44, 0x24, 0x08, 0x01, 0xD1, 0x75, 0x02, 0xF3, 0xA4, 0x48, 0x89, 0xFB, 0xB8, 0x05, 0, 0, 0];
+
+    #[test]
+    fn each_type_changes_what_it_documents_and_is_deterministic() {
+        let code = code_of(SAMPLE);
+        for kind in FaultType::ALL {
+            let a = apply(&code, kind, &mut draws(7)).unwrap();
+            let b = apply(&code, kind, &mut draws(7)).unwrap();
+            assert_eq!(a, b, "{kind:?}");
+            assert_ne!(a.before, a.after, "{kind:?}");
+            assert_eq!(a.before.len(), a.after.len(), "{kind:?}");
+            let old = decode_one(&a.before, a.address);
+            let new = decode_one(&a.after, a.address);
+            match kind {
+                FaultType::Nop | FaultType::Interface => assert!(a.after.iter().all(|&b| b == 0x90)),
+                FaultType::Loop => {
+                    if old.is_jcc_short_or_near() {
+                        let mut want = old;
+                        want.negate_condition_code();
+                        assert_eq!(new.mnemonic(), want.mnemonic());
+                    } else {
+                        assert_eq!(old.mnemonic(), Mnemonic::Movsb);
+                        assert!(new.has_repne_prefix());
+                    }
+                }
+                FaultType::Dst | FaultType::Src if new.len() == old.len() && old.op_kind(0) == OpKind::Register => {
+                    assert_eq!(new.mnemonic(), old.mnemonic(), "{kind:?}");
+                }
+                _ => {
+                    let diff: u32 = a.before.iter().zip(&a.after).map(|(x, y)| (x ^ y).count_ones()).sum();
+                    assert!(diff >= 1, "{kind:?}");
+                }
+            }
+        }
+        let i = apply(&code, FaultType::Interface, &mut draws(1)).unwrap();
+        assert!(i.address == 0x4000_0000 || i.address == 0x4000_000B, "{i:?}");
+    }
+}
