@@ -82,8 +82,10 @@ impl Kernel {
     }
 
     /// Reports `kind` for a message from `src` to `dst` (slots), passing
-    /// the sender's cause to the receiver when `delivered`.
-    #[inline]
+    /// the sender's cause to the receiver when `delivered`. Inlined: with
+    /// the kind and primitive constant at each call site, the record's
+    /// header word is an immediate (tracing cost counts per message).
+    #[inline(always)]
     pub(crate) fn trace_message(
         &mut self,
         mem: &mut impl UserMemory,
@@ -135,6 +137,7 @@ impl Kernel {
     /// Reports a notification from `src` (a slot, or `None` for SYSTEM)
     /// to `dst`: delivered now (`kind` Notify or NotifyReceived, the cause
     /// passes to `dst`) or left pending (NotifyPended, the cause is kept).
+    #[inline(always)]
     pub(crate) fn trace_notification(
         &mut self,
         mem: &mut impl UserMemory,
@@ -172,6 +175,7 @@ impl Kernel {
 
     /// Reports a SENDA entry of `sender` for `dst`, delivered or left
     /// pending, with `cause` (the cause of the SENDA call).
+    #[inline(always)]
     pub(crate) fn trace_senda(
         &mut self,
         mem: &mut impl UserMemory,

@@ -56,8 +56,11 @@ fn tracing_costs_little_and_exits_only_when_the_ring_fills() {
     eprintln!("{}", serde_json::to_string_pretty(&t).unwrap());
     // ipcbench's phases move at least one message per operation each.
     assert!(t.traced_messages >= 5 * 300, "{t:?}");
+    // The goal: at most 10 % more kernel instructions per SENDREC round
+    // trip (two records). Measured ≈ 1.04–1.07 at 300 operations; timer
+    // ticks inside the phase make up the spread.
     if let Some(ratio) = t.sendrec_ratio {
-        assert!(ratio < 1.25, "tracing costs x{ratio:.3} per SENDREC round trip");
+        assert!(ratio <= 1.10, "tracing costs x{ratio:.3} per SENDREC round trip");
     }
     // A 4 MiB ring holds 65,472 records: this run never fills it.
     assert_eq!(t.doorbells, 0);
