@@ -183,6 +183,9 @@ pub struct RunConfig {
     /// Record every IPC event in a trace ring (`crate::trace`); `None`:
     /// tracing off (the kernel is told nothing and traces nothing).
     pub trace: Option<crate::trace::TraceMode>,
+    /// Size of the trace ring in bytes (a multiple of 4 KiB: the header
+    /// page plus 64-byte records; default `crate::trace::RING_BYTES`).
+    pub trace_ring_bytes: u64,
     /// Fault plan to install before boot (`crate::fault`); `None`: fault
     /// injection off (the kernel is told nothing).
     pub fault_plan: Option<crate::fault::FaultPlan>,
@@ -213,6 +216,7 @@ impl RunConfig {
             separate_log: false,
             echo_log: false,
             trace: None,
+            trace_ring_bytes: crate::trace::RING_BYTES,
             fault_plan: None,
             deterministic: false,
             swifi: None,

@@ -129,7 +129,7 @@ impl VcpuRunner {
                 IoAction::Mark(id) => Step::Mark(id),
                 IoAction::TraceDoorbell => {
                     if let Some(ring) = self.trace.as_mut() {
-                        ring.drain();
+                        ring.doorbell();
                     }
                     Step::Continue
                 }

@@ -66,7 +66,7 @@ pub fn run(config: &RunConfig) -> Result<RunOutcome, Error> {
     vm.create_irq_chip().map_err(kvm_err("KVM_CREATE_IRQCHIP"))?;
 
     let trace = match config.trace {
-        Some(mode) => Some(crate::trace::TraceRing::create(&mem, mem_size, mode)?),
+        Some(mode) => Some(crate::trace::TraceRing::create(&mem, mem_size, mode, config.trace_ring_bytes)?),
         None => None,
     };
     let cmdline = match &trace {

@@ -64,7 +64,7 @@ pub fn take(config: &RunConfig, at_mark: u32) -> Result<Snapshot, Error> {
     vm.create_irq_chip().map_err(kvm_err("KVM_CREATE_IRQCHIP"))?;
 
     let trace = match config.trace {
-        Some(mode) => Some(crate::trace::TraceRing::create(&mem, mem_size, mode)?),
+        Some(mode) => Some(crate::trace::TraceRing::create(&mem, mem_size, mode, config.trace_ring_bytes)?),
         None => None,
     };
     let trace_range = trace.as_ref().map(|r| r.range());

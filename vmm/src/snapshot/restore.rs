@@ -117,7 +117,7 @@ pub fn run_from(snap: &Snapshot, exp: &ExperimentConfig) -> Result<RunOutcome, E
             // kernel keeps its own copy of): put the snapshot's header back.
             let mut header = vec![0u8; abi::trace::RECORDS_OFFSET as usize];
             mem.read_slice(&mut header, GuestAddress(base)).map_err(|e| Error::Memory(e.to_string()))?;
-            let ring = crate::trace::TraceRing::create(&mem, base + bytes, mode)?;
+            let ring = crate::trace::TraceRing::create(&mem, base + bytes, mode, bytes)?;
             mem.write_slice(&header, GuestAddress(base)).map_err(|e| Error::Memory(e.to_string()))?;
             Some(ring)
         }

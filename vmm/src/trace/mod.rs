@@ -20,8 +20,11 @@ use abi::platform::{CMDLINE_COMMAND_SEPARATOR, CMDLINE_TRACE_KEY};
 use abi::trace::{header, MODE_DROP, MODE_LOSSLESS, RECORDS_OFFSET, RECORD_SIZE, RING_MAGIC, RING_VERSION};
 use vm_memory::{Bytes, GuestAddress, GuestMemoryMmap};
 
-/// Size of the ring at the top of guest RAM.
+/// Default size of the ring at the top of guest RAM (header page plus
+/// 65,472 records); `RunConfig::trace_ring_bytes` changes it.
 pub const RING_BYTES: u64 = 4 << 20;
+/// Smallest ring: the header page and one page of records (64).
+pub const MIN_RING_BYTES: u64 = 2 * RECORDS_OFFSET;
 
 /// What to do when the ring is full.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -41,8 +44,11 @@ pub struct TraceLog {
     /// Records the kernel dropped (drop mode, or a doorbell that did not
     /// make room).
     pub dropped: u64,
-    /// Doorbell exits taken to drain the ring.
+    /// Doorbells the kernel rang (its count, in the ring header).
     pub doorbells: u64,
+    /// Doorbell exits the VMM drained at (its own count): equal to
+    /// `doorbells` when every doorbell reached the host.
+    pub doorbell_drains: u64,
     /// Drains where the header made no sense (head behind tail, or more
     /// than a ring's worth): reported, never trusted.
     pub header_errors: u64,
@@ -52,19 +58,26 @@ pub struct TraceLog {
 pub struct TraceRing {
     mem: GuestMemoryMmap,
     base: u64,
+    bytes: u64,
     capacity: u64,
     log: TraceLog,
 }
 
 impl TraceRing {
-    /// Reserves the ring at the top of `mem` (`mem_end` bytes) and writes
+    /// Reserves a ring of `bytes` (a multiple of 4 KiB, at least
+    /// [`MIN_RING_BYTES`]) at the top of `mem` (`mem_end` bytes) and writes
     /// its header.
-    pub fn create(mem: &GuestMemoryMmap, mem_end: u64, mode: TraceMode) -> Result<TraceRing, crate::Error> {
+    pub fn create(mem: &GuestMemoryMmap, mem_end: u64, mode: TraceMode, bytes: u64) -> Result<TraceRing, crate::Error> {
+        if bytes < MIN_RING_BYTES || bytes % RECORDS_OFFSET != 0 {
+            return Err(crate::Error::Host(format!(
+                "trace ring of {bytes} bytes: must be a multiple of 4096 and at least {MIN_RING_BYTES}"
+            )));
+        }
         let base = mem_end
-            .checked_sub(RING_BYTES)
+            .checked_sub(bytes)
             .filter(|&b| b >= 16 << 20)
-            .ok_or_else(|| crate::Error::Boot("tracing needs at least 20 MiB of guest memory".into()))?;
-        let capacity = (RING_BYTES - RECORDS_OFFSET) / RECORD_SIZE as u64;
+            .ok_or_else(|| crate::Error::Boot("the trace ring leaves less than 16 MiB of guest memory".into()))?;
+        let capacity = (bytes - RECORDS_OFFSET) / RECORD_SIZE as u64;
         let mode = match mode {
             TraceMode::Lossless => MODE_LOSSLESS,
             TraceMode::Drop => MODE_DROP,
@@ -76,12 +89,23 @@ impl TraceRing {
         h[header::MODE as usize..][..4].copy_from_slice(&mode.to_le_bytes());
         h[header::CAPACITY as usize..][..8].copy_from_slice(&capacity.to_le_bytes());
         mem.write_slice(&h, GuestAddress(base)).map_err(|e| crate::Error::Boot(format!("trace ring header: {e}")))?;
-        Ok(TraceRing { mem: mem.clone(), base, capacity, log: TraceLog::default() })
+        Ok(TraceRing { mem: mem.clone(), base, bytes, capacity, log: TraceLog::default() })
     }
 
     /// Guest-physical address and size of the ring.
     pub fn range(&self) -> (u64, u64) {
-        (self.base, RING_BYTES)
+        (self.base, self.bytes)
+    }
+
+    /// Records the ring holds.
+    pub fn capacity(&self) -> u64 {
+        self.capacity
+    }
+
+    /// The kernel rang the doorbell: drains (and counts the drain).
+    pub fn doorbell(&mut self) {
+        self.log.doorbell_drains += 1;
+        self.drain();
     }
 
     fn read_u64(&self, offset: u64) -> u64 {
@@ -150,7 +174,7 @@ mod tests {
     #[test]
     fn drains_follow_head_and_tail_and_survive_garbage_headers() {
         let mem = crate::memory::create(32 << 20).unwrap();
-        let mut ring = TraceRing::create(&mem, 32 << 20, TraceMode::Lossless).unwrap();
+        let mut ring = TraceRing::create(&mem, 32 << 20, TraceMode::Lossless, RING_BYTES).unwrap();
         let (base, _) = ring.range();
         let cap = (RING_BYTES - RECORDS_OFFSET) / 64;
         for seq in 0..3u64 {
@@ -167,5 +191,10 @@ mod tests {
         assert_eq!(ring.log.raw.len() as u64, 3 + cap);
         let log = ring.finish();
         assert_eq!(log.dropped, 0);
+        for bad in [0, 4096, 12_000, 1 << 30] {
+            assert!(TraceRing::create(&mem, 32 << 20, TraceMode::Drop, bad).is_err(), "{bad}");
+        }
+        let small = TraceRing::create(&mem, 32 << 20, TraceMode::Drop, MIN_RING_BYTES).unwrap();
+        assert_eq!((small.capacity(), small.range().1), (64, MIN_RING_BYTES));
     }
 }
