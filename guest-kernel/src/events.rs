@@ -32,7 +32,14 @@ impl System {
             for line in 0..ioapic::IRQ_LINES {
                 if irqs & (1 << line) != 0 {
                     if let Some(owner) = self.irq_owner[line] {
+                        // Tracing: the interrupt answers the request its
+                        // driver was serving, so it carries the driver's
+                        // cause (a disk read's reply chain stays the read's).
+                        // Alarms carry none: they are timers.
+                        let before = self.core.trace.kernel_cause;
+                        self.core.trace.kernel_cause = self.core.procs[owner].cause;
                         self.notify_from_system(owner, NOTIFY_IRQ_WORD, 1 << line);
+                        self.core.trace.kernel_cause = before;
                     }
                 }
             }

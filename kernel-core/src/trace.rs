@@ -13,8 +13,9 @@
 //! message it received. Each delivered message carries its sender's cause
 //! to the receiver. Pending notifications and SENDA tables remember the
 //! cause they were sent with; kernel-built notifications carry
-//! [`Tracing::kernel_cause`] (the cause of the kernel call being served,
-//! 0 for timers and interrupts).
+//! [`Tracing::kernel_cause`] (the cause of the kernel call being served;
+//! 0 for timers; for a device interrupt the architecture layer sets it to
+//! the driver's cause, the request the driver was serving).
 //!
 //! Cost: with tracing off every hook is one test of [`Tracing::enabled`].
 

@@ -119,3 +119,38 @@ fn count_says_when_the_command_failed() {
     assert!(text.contains("warning: the command exited with status 1"), "{text}");
     assert!(text.contains("cat: /dev/f: no such file or directory"), "{text}");
 }
+
+/// A read of a disk file: the driver's interrupt carries the driver's
+/// cause, so the completion and every reply back to `cat` count for the
+/// read. (A heartbeat from RS that reaches the driver while it waits
+/// resets its cause first; then the interrupt carries none. The run is
+/// then checked only for the request half.)
+#[test]
+fn a_disk_read_counts_the_interrupt_and_the_replies() {
+    let outcome = traced("system", " -- cat /README", TraceMode::Lossless);
+    assert_eq!(outcome.exit_status(), 0, "{}", outcome.console_text());
+    let decoded = decode(&outcome.trace.expect("a trace").raw);
+    let a = Analysis::new(&decoded.records, None);
+    let read = a.command_calls().find(|c| c.name == "read" && c.caller == "cat").expect("cat's read");
+    let msgs = messages_of(&a, read.cause);
+    eprintln!("{msgs:?}");
+    let own = |s: &str, d: &str| (s.to_string(), d.to_string());
+    let pairs: Vec<_> = msgs.iter().map(|(s, d, _)| (s.clone(), d.clone())).collect();
+    assert_eq!(msgs.first().map(|m| m.2.as_str()), Some("read"));
+    assert!(pairs.contains(&own("vfs", "ext2fs")) && pairs.contains(&own("ext2fs", "blk")), "{msgs:?}");
+    let reply = (read.first..a.records.len())
+        .find(|&i| a.records[i].kind.is_message() && a.names[i] == own("vfs", "cat"))
+        .expect("the reply to cat");
+    let heartbeat = (read.first..reply).any(|i| {
+        let (s, d) = &a.names[i];
+        s == "rs" && (d == "blk" || d == "ext2fs")
+    });
+    if a.records[reply].event.cause != read.cause {
+        assert!(heartbeat, "the reply to cat is not the read's, and no heartbeat explains it: {msgs:?}");
+        eprintln!("a heartbeat reset the driver's cause during the read: only the request half is checked");
+        return;
+    }
+    for hop in [own("SYSTEM", "blk"), own("blk", "ext2fs"), own("ext2fs", "vfs")] {
+        assert!(pairs.contains(&hop), "{hop:?} missing from {msgs:?}");
+    }
+}
