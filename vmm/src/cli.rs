@@ -70,6 +70,71 @@ pub enum Command {
     /// chart (SVG) of one system call.
     #[command(after_help = EXIT_STATUS_HELP)]
     Trace(TraceArgs),
+    /// Run a fault-injection campaign (docs/campaigns.md): every experiment
+    /// boots its own VM with one fault drawn from (seed, index), runs the
+    /// workload and checks the expectations; writes results.json,
+    /// junit.xml and summary.md. Also: `campaign replay RESULTS.json N`
+    /// (rerun one experiment with its full trace) and `campaign merge
+    /// DIR... --out DIR` (join shard results).
+    #[command(after_help = CAMPAIGN_STATUS_HELP)]
+    Campaign(CampaignArgs),
+}
+
+/// The exit statuses of `viv campaign`.
+pub const CAMPAIGN_STATUS_HELP: &str = "\
+Exit status:
+  0      every experiment met the campaign's expectations (replay: this one did)
+  1      an expectation failed (see summary.md, junit.xml)
+  120    host error: bad campaign file, arguments or results, /dev/kvm missing, missing shards";
+
+/// `viv campaign`.
+#[derive(Debug, Args)]
+#[command(args_conflicts_with_subcommands = true, subcommand_negates_reqs = true)]
+pub struct CampaignArgs {
+    /// replay or merge (without one: run the campaign FILE).
+    #[command(subcommand)]
+    pub action: Option<CampaignAction>,
+    /// The campaign file (TOML).
+    #[arg(value_name = "FILE", required = true)]
+    pub file: Option<PathBuf>,
+    /// Directory for results.json, junit.xml and summary.md.
+    #[arg(long, value_name = "DIR", default_value = "campaign-results")]
+    pub out: PathBuf,
+    /// Experiments run in parallel (default: the number of cores).
+    #[arg(long, value_name = "N", value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..=1024))]
+    pub jobs: Option<usize>,
+    /// Run only shard K of N (experiments whose index % N == K-1).
+    #[arg(long, value_name = "K/N", value_parser = vmm::campaign::Shard::parse)]
+    pub shard: Option<vmm::campaign::Shard>,
+}
+
+/// `viv campaign replay|merge`.
+#[derive(Debug, Subcommand)]
+pub enum CampaignAction {
+    /// Rerun one experiment of a results.json with a lossless IPC trace
+    /// (JSON lines) and say whether it ends as recorded.
+    #[command(after_help = CAMPAIGN_STATUS_HELP)]
+    Replay {
+        /// results.json of a campaign run.
+        #[arg(value_name = "RESULTS.json")]
+        results: PathBuf,
+        /// The experiment index.
+        #[arg(value_name = "EXPERIMENT")]
+        experiment: u32,
+        /// Trace file (default: experiment-N.trace.jsonl beside RESULTS.json).
+        #[arg(long, value_name = "FILE")]
+        out: Option<PathBuf>,
+    },
+    /// Join the results of shards into the report of one whole run.
+    #[command(after_help = CAMPAIGN_STATUS_HELP)]
+    Merge {
+        /// Shard result directories (or results.json files).
+        #[arg(value_name = "DIR", required = true)]
+        inputs: Vec<PathBuf>,
+        /// Directory for the merged reports.
+        #[arg(long, value_name = "DIR")]
+        out: PathBuf,
+    },
 }
 
 /// `viv count`.
@@ -252,9 +317,14 @@ mod tests {
         let mut names = Vec::new();
         for sub in cmd.get_subcommands_mut().filter(|s| s.get_name() != "help") {
             names.push(sub.get_name().to_string());
+            if sub.get_name() == "campaign" {
+                // A campaign's status is its verdict, not a guest's.
+                assert!(sub.render_long_help().to_string().contains(CAMPAIGN_STATUS_HELP));
+                continue;
+            }
             helps.push(sub.render_long_help().to_string());
         }
-        for expected in ["run", "exec", "images", "export", "bench", "count", "trace"] {
+        for expected in ["run", "exec", "images", "export", "bench", "count", "trace", "campaign"] {
             assert!(names.iter().any(|n| n == expected), "no subcommand {expected}: {names:?}");
         }
         for help in helps {
@@ -338,6 +408,33 @@ mod tests {
         let cli = Cli::try_parse_from(["viv", "export", "--image", "hello", "--out", "/tmp/x"]).unwrap();
         let Command::Export(e) = cli.command else { panic!() };
         assert_eq!(e.out, PathBuf::from("/tmp/x"));
+    }
+
+    #[test]
+    fn campaign_arguments_parse() {
+        let cli = Cli::try_parse_from(["viv", "campaign", "c.toml", "--jobs", "3", "--shard", "2/3"]).unwrap();
+        let Command::Campaign(c) = cli.command else { panic!() };
+        assert_eq!(
+            (c.file, c.jobs, c.out),
+            (Some(PathBuf::from("c.toml")), Some(3), PathBuf::from("campaign-results"))
+        );
+        assert_eq!(c.shard, Some(vmm::campaign::Shard { index: 2, count: 3 }));
+        let cli = Cli::try_parse_from(["viv", "campaign", "replay", "r.json", "7"]).unwrap();
+        let Command::Campaign(c) = cli.command else { panic!() };
+        assert!(matches!(c.action, Some(CampaignAction::Replay { experiment: 7, .. })));
+        let cli = Cli::try_parse_from(["viv", "campaign", "merge", "a", "b", "--out", "m"]).unwrap();
+        let Command::Campaign(c) = cli.command else { panic!() };
+        let Some(CampaignAction::Merge { inputs, out }) = c.action else { panic!() };
+        assert_eq!((inputs.len(), out), (2, PathBuf::from("m")));
+        for bad in [
+            &["viv", "campaign"][..],
+            &["viv", "campaign", "c.toml", "--shard", "4/3"],
+            &["viv", "campaign", "c.toml", "--shard", "0/3"],
+            &["viv", "campaign", "c.toml", "--jobs", "0"],
+            &["viv", "campaign", "merge", "--out", "m"],
+        ] {
+            assert!(Cli::try_parse_from(bad).is_err(), "{bad:?}");
+        }
     }
 
     #[test]

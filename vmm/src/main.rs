@@ -70,6 +70,7 @@ fn dispatch(command: Command) -> Result<i32, Failure> {
             print!("{text}");
             Ok(status)
         }
+        Command::Campaign(args) => campaign(args),
         Command::Trace(args) => {
             let format = vmm::trace::run::Format::parse(&args.format).unwrap_or(vmm::trace::run::Format::Jsonl);
             let (summary, status) = vmm::trace::run::trace_to_file(
@@ -82,6 +83,31 @@ fn dispatch(command: Command) -> Result<i32, Failure> {
             )?;
             eprint!("{summary}");
             Ok(status)
+        }
+    }
+}
+
+/// `viv campaign` (run, replay, merge): 0 when every expectation held,
+/// 1 when one failed, 120 for a host error (`cli::CAMPAIGN_STATUS_HELP`).
+fn campaign(args: cli::CampaignArgs) -> Result<i32, Failure> {
+    use vmm::campaign::{self, STATUS_EXPECTATION_FAILED};
+    let verdict = |passed: bool| if passed { 0 } else { STATUS_EXPECTATION_FAILED };
+    match args.action {
+        Some(cli::CampaignAction::Replay { results, experiment, out }) => {
+            let (text, passed) = campaign::replay(&results, experiment, out.as_deref()).map_err(host_error)?;
+            print!("{text}");
+            Ok(verdict(passed))
+        }
+        Some(cli::CampaignAction::Merge { inputs, out }) => {
+            let results = campaign::merge_into(&inputs, &out).map_err(host_error)?;
+            eprintln!("{}", campaign::summary_line(&results, &out));
+            Ok(verdict(results.passed()))
+        }
+        None => {
+            let file = args.file.ok_or_else(|| host_error("campaign: name a campaign file".into()))?;
+            let results = campaign::run_campaign(&file, &args.out, args.jobs, args.shard).map_err(host_error)?;
+            eprintln!("{}", campaign::summary_line(&results, &args.out));
+            Ok(verdict(results.passed()))
         }
     }
 }

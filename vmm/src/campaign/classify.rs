@@ -1,0 +1,325 @@
+//! Judging one experiment: what happened (the outcome class) and which
+//! expectations failed.
+//!
+//! Kept apart from running so that it is a pure function of what the run
+//! left behind (ending, console, log, fault counters), unit-tested without
+//! KVM, and applied identically by `viv campaign`, `replay` and the tests.
+//! The class says what the fault did to the system; the expectations say
+//! whether that is acceptable. They differ on purpose: a campaign may
+//! accept a failed workload but never a kernel panic, or the reverse.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use super::draw::Plan;
+use super::file::Campaign;
+
+/// Marker echoed after the workload with its status (`$?`).
+pub const STATUS_MARKER: &str = "@viv-status=";
+/// Marker echoed after the check with its status.
+pub const CHECK_MARKER: &str = "@viv-check=";
+
+/// The outcome classes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Outcome {
+    /// The workload and check succeeded and no service was restarted.
+    NoEffect,
+    /// The workload and check succeeded; RS restarted a service.
+    Recovered,
+    /// The guest powered off, but the workload's status, output or the
+    /// data check was wrong.
+    WorkloadFailed,
+    /// The guest was still running at the timeout.
+    Hung,
+    /// The kernel panicked or the guest triple-faulted.
+    KernelPanic,
+    /// The host could not run the experiment.
+    VmmError,
+}
+
+impl Outcome {
+    /// Every class, in report order.
+    pub const ALL: [Outcome; 6] = [
+        Outcome::NoEffect,
+        Outcome::Recovered,
+        Outcome::WorkloadFailed,
+        Outcome::Hung,
+        Outcome::KernelPanic,
+        Outcome::VmmError,
+    ];
+
+    /// The name used in reports.
+    pub fn name(self) -> &'static str {
+        match self {
+            Outcome::NoEffect => "no_effect",
+            Outcome::Recovered => "recovered",
+            Outcome::WorkloadFailed => "workload_failed",
+            Outcome::Hung => "hung",
+            Outcome::KernelPanic => "kernel_panic",
+            Outcome::VmmError => "vmm_error",
+        }
+    }
+
+    /// A phrase for people.
+    pub fn describe(self) -> &'static str {
+        match self {
+            Outcome::NoEffect => "no effect",
+            Outcome::Recovered => "recovered by restart",
+            Outcome::WorkloadFailed => "workload failed",
+            Outcome::Hung => "guest hung (timeout)",
+            Outcome::KernelPanic => "kernel panic",
+            Outcome::VmmError => "VMM error",
+        }
+    }
+}
+
+/// How the guest ended, reduced to what judging needs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Ending {
+    PowerOff(i32),
+    KernelPanic,
+    TripleFault,
+    Timeout,
+    VmmError(String),
+}
+
+impl Ending {
+    /// The ending of a run.
+    pub fn of(exit: &crate::Exit) -> Ending {
+        match exit {
+            crate::Exit::PowerOff(s) => Ending::PowerOff(*s as i32),
+            crate::Exit::KernelPanic => Ending::KernelPanic,
+            crate::Exit::TripleFault => Ending::TripleFault,
+            crate::Exit::Timeout => Ending::Timeout,
+            crate::Exit::VmError(why) => Ending::VmmError(why.clone()),
+        }
+    }
+
+    /// Short text for reports.
+    pub fn describe(&self) -> String {
+        match self {
+            Ending::PowerOff(s) => format!("power-off {s}"),
+            Ending::KernelPanic => "kernel panic".into(),
+            Ending::TripleFault => "triple fault".into(),
+            Ending::Timeout => "timeout".into(),
+            Ending::VmmError(why) => format!("VMM error: {why}"),
+        }
+    }
+}
+
+/// What an experiment left behind.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Observation {
+    pub ending: Ending,
+    /// Console output (program output only; `\r\n` already `\n`).
+    pub console: String,
+    /// The guest's log (kernel and servers).
+    pub log: String,
+    /// Injections the kernel made.
+    pub faults_injected: u64,
+}
+
+/// The verdict on one experiment.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Verdict {
+    pub outcome: Outcome,
+    /// How the guest ended.
+    pub exit: String,
+    /// The workload's status (from its marker, else the power-off status).
+    pub workload_status: Option<i32>,
+    /// Restarts RS reported, per service.
+    pub restarts: BTreeMap<String, u32>,
+    /// The expectations that failed (empty: the experiment passed).
+    pub failures: Vec<String>,
+}
+
+/// The console split at the markers: (workload output, its status, check
+/// output, check status).
+pub fn split_console(console: &str) -> (String, Option<i32>, String, Option<i32>) {
+    let marker_value = |text: &str, at: usize, marker: &str| -> (Option<i32>, usize) {
+        let rest = &text[at + marker.len()..];
+        let end = rest.find('\n').unwrap_or(rest.len());
+        (rest[..end].trim().parse().ok(), (at + marker.len() + end + 1).min(text.len()))
+    };
+    let Some(at) = console.rfind(STATUS_MARKER) else {
+        return (console.to_string(), None, String::new(), None);
+    };
+    let output = console[..at].to_string();
+    let (status, after) = marker_value(console, at, STATUS_MARKER);
+    let rest = &console[after..];
+    match rest.rfind(CHECK_MARKER) {
+        Some(c) => {
+            let (check_status, _) = marker_value(rest, c, CHECK_MARKER);
+            (output, status, rest[..c].to_string(), check_status)
+        }
+        None => (output, status, rest.to_string(), None),
+    }
+}
+
+/// Restarts per service, counted from RS's log lines
+/// (`rs: NAME (ep E) WHAT; restarting now (restart N)`).
+pub fn restarts(log: &str) -> BTreeMap<String, u32> {
+    let mut counts = BTreeMap::new();
+    for line in log.lines() {
+        let Some(rest) = line.trim_start().strip_prefix("rs: ") else { continue };
+        if !rest.contains("restarting now") {
+            continue;
+        }
+        if let Some(name) = rest.split_whitespace().next() {
+            *counts.entry(name.to_string()).or_insert(0) += 1;
+        }
+    }
+    counts
+}
+
+fn shorten(text: &str) -> String {
+    const MAX: usize = 200;
+    let t = text.escape_debug().to_string();
+    if t.chars().count() <= MAX {
+        format!("\"{t}\"")
+    } else {
+        format!("\"{}…\"", t.chars().take(MAX).collect::<String>())
+    }
+}
+
+/// Classifies the observation and checks the campaign's expectations.
+pub fn judge(campaign: &Campaign, plan: &Plan, obs: &Observation) -> Verdict {
+    let expect = &campaign.expect;
+    let restarts = restarts(&obs.log);
+    let mut failures = Vec::new();
+    let (outcome, workload_status) = match &obs.ending {
+        Ending::VmmError(why) => {
+            failures.push(format!("VMM error: {why}"));
+            (Outcome::VmmError, None)
+        }
+        Ending::KernelPanic | Ending::TripleFault => {
+            if expect.no_panic {
+                failures.push(format!("the guest kernel died ({})", obs.ending.describe()));
+            }
+            (Outcome::KernelPanic, None)
+        }
+        Ending::Timeout => {
+            if expect.no_hang {
+                failures.push(format!("the guest hung: still running after {} s", campaign.timeout_secs));
+            }
+            (Outcome::Hung, None)
+        }
+        Ending::PowerOff(poweroff) => {
+            let (output, status, check_output, _) = split_console(&obs.console);
+            let status = status.unwrap_or(*poweroff);
+            let mut wrong = Vec::new();
+            if status != expect.exit_status.unwrap_or(status) {
+                wrong.push(format!("workload exited with {status}, expected {}", expect.exit_status.unwrap_or(0)));
+            }
+            if let Some(want) = &expect.output {
+                if &output != want {
+                    wrong.push(format!("workload output {} is not {}", shorten(&output), shorten(want)));
+                }
+            }
+            if let Some(want) = &expect.check_output {
+                if &check_output != want {
+                    wrong.push(format!("check output {} is not {}", shorten(&check_output), shorten(want)));
+                }
+            }
+            let outcome = if !wrong.is_empty() {
+                Outcome::WorkloadFailed
+            } else if restarts.values().any(|&n| n > 0) {
+                Outcome::Recovered
+            } else {
+                Outcome::NoEffect
+            };
+            failures.extend(wrong);
+            (outcome, Some(status))
+        }
+    };
+    if obs.faults_injected > 0 && !matches!(outcome, Outcome::VmmError) {
+        for (service, &least) in &expect.min_restarts {
+            let name = if service == "target" { plan.target().unwrap_or("") } else { service.as_str() };
+            let got = restarts.get(name).copied().unwrap_or(0);
+            if got < least {
+                failures.push(format!("{name} was restarted {got} times, expected at least {least}"));
+            }
+        }
+    }
+    Verdict { outcome, exit: obs.ending.describe(), workload_status, restarts, failures }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::campaign::draw::plan;
+    use crate::campaign::file::tests_support::campaign_with;
+
+    fn obs(ending: Ending, console: &str, log: &str, injected: u64) -> Observation {
+        Observation { ending, console: console.into(), log: log.into(), faults_injected: injected }
+    }
+
+    const RESTART: &str = "rs: started tty (ep 4.0) at 0 ms\nrs: tty (ep 4.0) died; restarting now (restart 1)\n";
+
+    #[test]
+    fn console_splits_at_the_markers() {
+        let (o, s, c, cs) = split_console("hi\n@viv-status=0\nok\n@viv-check=0\n");
+        assert_eq!((o.as_str(), s, c.as_str(), cs), ("hi\n", Some(0), "ok\n", Some(0)));
+        let (o, s, c, cs) = split_console("partial@viv-status=3\n");
+        assert_eq!((o.as_str(), s, c.as_str(), cs), ("partial", Some(3), "", None));
+        assert_eq!(split_console("no markers").1, None);
+        assert_eq!(restarts(RESTART).get("tty"), Some(&1));
+        assert!(restarts("rs: started pm (ep 2.0) at 0 ms\n").is_empty());
+    }
+
+    #[test]
+    fn every_class() {
+        let mut c = campaign_with("");
+        c.expect.output = Some("hi\n".into());
+        c.expect.min_restarts.insert("target".into(), 1);
+        let p = plan(&c, 0);
+        let judge_of = |o: Observation| judge(&c, &p, &o);
+
+        let v = judge_of(obs(Ending::PowerOff(0), "hi\n@viv-status=0\n", "", 0));
+        assert_eq!((v.outcome, v.failures.len()), (Outcome::NoEffect, 0), "{v:?}");
+        let v = judge_of(obs(Ending::PowerOff(0), "hi\n@viv-status=0\n", RESTART, 1));
+        assert_eq!((v.outcome, v.failures.len()), (Outcome::Recovered, 0), "{v:?}");
+        // The fault fired but nobody restarted tty.
+        let v = judge_of(obs(Ending::PowerOff(0), "hi\n@viv-status=0\n", "", 1));
+        assert_eq!(v.outcome, Outcome::NoEffect);
+        assert_eq!(v.failures, ["tty was restarted 0 times, expected at least 1"]);
+        let v = judge_of(obs(Ending::PowerOff(0), "h\n@viv-status=1\n", RESTART, 1));
+        assert_eq!(v.outcome, Outcome::WorkloadFailed);
+        assert_eq!(v.workload_status, Some(1));
+        assert_eq!(v.failures.len(), 2, "{v:?}");
+        assert!(v.failures[0].contains("exited with 1, expected 0"));
+        // Without a marker the power-off status is the workload's.
+        let v = judge_of(obs(Ending::PowerOff(7), "", "", 0));
+        assert_eq!((v.outcome, v.workload_status), (Outcome::WorkloadFailed, Some(7)));
+        let v = judge_of(obs(Ending::Timeout, "", "", 1));
+        assert_eq!(v.outcome, Outcome::Hung);
+        assert!(v.failures[0].contains("hung"), "{v:?}");
+        for ending in [Ending::KernelPanic, Ending::TripleFault] {
+            let v = judge_of(obs(ending, "", "", 0));
+            assert_eq!((v.outcome, v.failures.len()), (Outcome::KernelPanic, 1));
+        }
+        let v = judge_of(obs(Ending::VmmError("KVM_RUN".into()), "", "", 0));
+        assert_eq!((v.outcome, v.failures.len()), (Outcome::VmmError, 1));
+        assert_eq!(v.exit, "VMM error: KVM_RUN");
+    }
+
+    #[test]
+    fn expectations_can_be_relaxed() {
+        let mut c = campaign_with("");
+        c.expect.no_hang = false;
+        c.expect.no_panic = false;
+        c.expect.exit_status = None;
+        c.expect.check = Some("cat f".into());
+        c.expect.check_output = Some("data\n".into());
+        let p = plan(&c, 1);
+        assert!(judge(&c, &p, &obs(Ending::Timeout, "", "", 1)).failures.is_empty());
+        assert!(judge(&c, &p, &obs(Ending::KernelPanic, "", "", 1)).failures.is_empty());
+        let v = judge(&c, &p, &obs(Ending::PowerOff(0), "x@viv-status=9\ndata\n@viv-check=0\n", "", 0));
+        assert_eq!((v.outcome, v.workload_status), (Outcome::NoEffect, Some(9)));
+        let v = judge(&c, &p, &obs(Ending::PowerOff(0), "@viv-status=0\ndat\n@viv-check=0\n", "", 0));
+        assert_eq!(v.outcome, Outcome::WorkloadFailed);
+        assert!(v.failures[0].starts_with("check output \"dat\\n\""), "{v:?}");
+    }
+}

@@ -1,0 +1,77 @@
+//! Joining shard results into the report of one whole run.
+//!
+//! A CI matrix or a Kubernetes Indexed Job runs `--shard K/N` in separate
+//! jobs; each writes its own `results.json`. Because each experiment's
+//! plan depends only on (seed, index), the shards' experiments are exactly
+//! those of an unsharded run, and merging is a union: the campaigns must
+//! be identical, no experiment may appear twice, and every experiment of
+//! the campaign must be present (a lost shard must fail CI, not shrink the
+//! campaign silently).
+
+use std::path::{Path, PathBuf};
+
+use super::file::Campaign;
+use super::report::{Results, Timing};
+
+/// Whether two shards ran the same campaign. The disk image's directory
+/// may differ (shards on machines with different checkout paths); its name
+/// may not.
+fn same_campaign(a: &Campaign, b: &Campaign) -> bool {
+    let name_only = |c: &Campaign| {
+        let mut c = c.clone();
+        c.disk = c.disk.as_ref().map(|d| d.file_name().map(PathBuf::from).unwrap_or_default());
+        c
+    };
+    name_only(a) == name_only(b)
+}
+
+/// Merges the `results.json` of each directory (or file) in `inputs`.
+pub fn merge(inputs: &[PathBuf]) -> Result<Results, String> {
+    let Some(first) = inputs.first() else {
+        return Err("merge: name at least one results directory".into());
+    };
+    let path_of = |p: &Path| if p.is_dir() { p.join("results.json") } else { p.to_path_buf() };
+    let mut all = Vec::new();
+    let mut wall_secs: f64 = 0.0;
+    let mut jobs = 0;
+    let base = Results::load(&path_of(first))?;
+    for input in inputs {
+        let path = path_of(input);
+        let results = if input == first { base.clone() } else { Results::load(&path)? };
+        if !same_campaign(&results.campaign, &base.campaign) {
+            return Err(format!(
+                "{}: a different campaign than {} (name, file, seed or settings differ)",
+                path.display(),
+                path_of(first).display()
+            ));
+        }
+        wall_secs = wall_secs.max(results.timing.wall_secs);
+        jobs += results.timing.jobs;
+        all.extend(results.experiments);
+    }
+    all.sort_by_key(|e| e.index);
+    if let Some(pair) = all.windows(2).find(|w| w[0].index == w[1].index) {
+        return Err(format!("experiment {} appears in more than one input", pair[0].index));
+    }
+    let missing: Vec<u32> = {
+        let mut have = all.iter().map(|e| e.index).peekable();
+        (0..base.campaign.experiments).filter(|i| have.next_if_eq(i).is_none()).collect()
+    };
+    if let Some(extra) = all.iter().find(|e| e.index >= base.campaign.experiments) {
+        return Err(format!("experiment {} is beyond the campaign's {}", extra.index, base.campaign.experiments));
+    }
+    if !missing.is_empty() {
+        let list: Vec<String> = missing.iter().take(10).map(u32::to_string).collect();
+        let more = if missing.len() > 10 { format!(" and {} more", missing.len() - 10) } else { String::new() };
+        return Err(format!(
+            "{} of {} experiments are missing (a shard did not finish?): {}{more}",
+            missing.len(),
+            base.campaign.experiments,
+            list.join(", ")
+        ));
+    }
+    let mut timing = Timing::of(&all, wall_secs, jobs);
+    // Shards ran side by side: throughput is the whole over the slowest.
+    timing.experiments_per_second = if wall_secs > 0.0 { all.len() as f64 / wall_secs } else { 0.0 };
+    Ok(Results::new(base.campaign, None, all, timing))
+}

@@ -1,0 +1,137 @@
+//! Fault-injection campaigns (`viv campaign`): many experiments, each a
+//! cold-booted VM running a workload under one randomly drawn fault, judged
+//! against the campaign's expectations and reported as JSON, JUnit XML and
+//! Markdown.
+//!
+//! Why it is built this way:
+//! - **Reproducible by construction.** An experiment's fault plan is a pure
+//!   function of (campaign seed, experiment index) ([`draw`]), and the
+//!   guest runs in deterministic mode (virtual time, seeded PRNG), so any
+//!   experiment can be rerun alone ([`replay`], with a full IPC trace) and
+//!   a campaign can be split into shards that need no coordination.
+//! - **CI first.** Exit status 1 when an expectation fails, one-line
+//!   errors for bad campaign files ([`file`]), JUnit for test views, and
+//!   [`merge`] to join the shards of a CI matrix or a Kubernetes Indexed
+//!   Job into the report of one whole run.
+//! - **Judging apart from running** ([`classify`]): the outcome class and
+//!   the expectations are pure functions of what the run left behind.
+//!
+//! The file format is documented in `docs/campaigns.md`.
+
+pub mod classify;
+pub mod draw;
+pub mod file;
+pub mod merge;
+pub mod report;
+pub mod run;
+
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+pub use classify::Outcome;
+pub use file::Campaign;
+pub use report::{Results, Shard};
+
+/// `viv campaign`'s status when an expectation failed.
+pub const STATUS_EXPECTATION_FAILED: i32 = 1;
+
+/// Scratch directory for disk copies under `out`.
+fn scratch_dir(out: &Path) -> Result<PathBuf, String> {
+    let dir = out.join(format!(".scratch-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    Ok(dir)
+}
+
+/// Runs the campaign in `file` (or shard `shard` of it) on `jobs` threads
+/// and writes the reports into `out`.
+pub fn run_campaign(file: &Path, out: &Path, jobs: Option<usize>, shard: Option<Shard>) -> Result<Results, String> {
+    let campaign = Campaign::load(file)?;
+    // Fail on an unusable image or command line before starting threads.
+    run::config_for(&campaign, &draw::plan(&campaign, 0), None).map_err(|e| format!("{}: {e}", file.display()))?;
+    let indices = match shard {
+        Some(s) => s.indices(campaign.experiments),
+        None => (0..campaign.experiments).collect(),
+    };
+    let jobs = jobs.unwrap_or_else(run::default_jobs).max(1);
+    let scratch = scratch_dir(out)?;
+    let start = Instant::now();
+    let experiments = run::run_all(&campaign, &indices, jobs, &scratch);
+    let wall = start.elapsed().as_secs_f64();
+    let _ = std::fs::remove_dir_all(&scratch);
+    let timing = report::Timing::of(&experiments, wall, jobs);
+    let results = Results::new(campaign, shard, experiments, timing);
+    results.write(out)?;
+    Ok(results)
+}
+
+/// Reruns experiment `index` of the campaign in `results_path` with a
+/// lossless IPC trace, writes the trace as JSON lines to `trace_out`
+/// (default: `experiment-N.trace.jsonl` beside the results) and returns a
+/// report text and whether the expectations held.
+pub fn replay(results_path: &Path, index: u32, trace_out: Option<&Path>) -> Result<(String, bool), String> {
+    let results = Results::load(results_path)?;
+    let campaign = &results.campaign;
+    if index >= campaign.experiments {
+        return Err(format!("experiment {index} is not in the campaign (0 to {})", campaign.experiments - 1));
+    }
+    let dir = results_path.parent().map(Path::to_path_buf).unwrap_or_default();
+    let trace_path = trace_out.map_or_else(|| dir.join(format!("experiment-{index}.trace.jsonl")), Path::to_path_buf);
+    let scratch = scratch_dir(&std::env::temp_dir().join("viv-replay"))?;
+    let experiment = run::run_one(campaign, index, &scratch, true);
+    let _ = std::fs::remove_dir_all(&scratch);
+    let trace = experiment.trace.as_ref().map(|t| crate::trace::decode::decode(&t.raw)).unwrap_or_default();
+    let analysis = crate::trace::analysis::Analysis::new(&trace.records, None);
+    std::fs::write(&trace_path, crate::trace::export::jsonl(&analysis))
+        .map_err(|e| format!("{}: {e}", trace_path.display()))?;
+    let r = &experiment.result;
+    let mut text = format!(
+        "experiment {index}: {}\noutcome: {} ({}), {} injection(s)\n",
+        r.description,
+        r.verdict.outcome.describe(),
+        r.verdict.exit,
+        r.faults_injected
+    );
+    for f in &r.verdict.failures {
+        text += &format!("failed: {f}\n");
+    }
+    match results.experiments.iter().find(|e| e.index == index) {
+        Some(recorded) if recorded.verdict == r.verdict => text += "same outcome as recorded\n",
+        Some(recorded) => {
+            text += &format!(
+                "DIFFERS from the recorded outcome: {} ({})\n",
+                recorded.verdict.outcome.describe(),
+                recorded.verdict.exit
+            )
+        }
+        None => text += "(not in this results file's shard)\n",
+    }
+    text += &format!("{} trace records written to {}\n", trace.records.len(), trace_path.display());
+    Ok((text, r.verdict.failures.is_empty()))
+}
+
+/// Merges shard results (`inputs`: directories or results.json files) and
+/// writes the whole report into `out`.
+pub fn merge_into(inputs: &[PathBuf], out: &Path) -> Result<Results, String> {
+    let results = merge::merge(inputs)?;
+    results.write(out)?;
+    Ok(results)
+}
+
+/// The one-line summary `viv campaign` prints.
+pub fn summary_line(results: &Results, out: &Path) -> String {
+    let t = &results.totals;
+    let classes: Vec<String> = Outcome::ALL
+        .iter()
+        .filter_map(|o| t.outcomes.get(o.name()).filter(|&&n| n > 0).map(|n| format!("{n} {}", o.describe())))
+        .collect();
+    let whole = results.campaign_failures.iter().map(|f| format!(" ({f})")).collect::<String>();
+    format!(
+        "campaign {}: {} experiments ({}), {} failed expectations{whole}; {:.2} experiments/s; reports in {}",
+        results.campaign.name,
+        t.experiments,
+        classes.join(", "),
+        t.failed,
+        results.timing.experiments_per_second,
+        out.display()
+    )
+}

@@ -1,0 +1,390 @@
+//! Campaign reports: `results.json` (everything, machine-readable, the
+//! input of `replay` and `merge`), `junit.xml` (one testcase per
+//! experiment, for CI test views) and `summary.md` (for people and CI job
+//! summaries).
+//!
+//! All three come from one [`Results`] value, so a merged set of shards and
+//! an unsharded run write identical reports apart from the timing fields.
+//! Every value that depends on the host's speed lives in a field named
+//! `timing` (per experiment and for the run), so tools comparing runs can
+//! drop exactly those.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+
+use super::classify::{Outcome, Verdict};
+use super::draw::Plan;
+use super::file::Campaign;
+
+/// Version of the `results.json` shape.
+pub const FORMAT: u32 = 1;
+/// Bytes of console and log kept for a failed experiment.
+pub const DETAIL_BYTES: usize = 2048;
+
+/// A shard: experiments whose index % count == index - 1.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Shard {
+    /// 1-based shard number.
+    pub index: u32,
+    /// Number of shards.
+    pub count: u32,
+}
+
+impl Shard {
+    /// Parses "K/N" (1 <= K <= N).
+    pub fn parse(text: &str) -> Result<Shard, String> {
+        let bad = || format!("{text:?} is not a shard K/N with 1 <= K <= N");
+        let (k, n) = text.split_once('/').ok_or_else(bad)?;
+        let (index, count): (u32, u32) = (k.trim().parse().map_err(|_| bad())?, n.trim().parse().map_err(|_| bad())?);
+        if index == 0 || index > count {
+            return Err(bad());
+        }
+        Ok(Shard { index, count })
+    }
+
+    /// The experiment indices of this shard out of `experiments`.
+    pub fn indices(self, experiments: u32) -> Vec<u32> {
+        (0..experiments).filter(|i| i % self.count == self.index - 1).collect()
+    }
+}
+
+/// The ends of a failed experiment's console and log.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Detail {
+    pub console_tail: String,
+    pub log_tail: String,
+}
+
+fn tail(text: &str) -> String {
+    let mut start = text.len().saturating_sub(DETAIL_BYTES);
+    while !text.is_char_boundary(start) {
+        start += 1;
+    }
+    text[start..].to_string()
+}
+
+impl Detail {
+    /// The tails of `console` and `log`.
+    pub fn new(console: &str, log: &str) -> Detail {
+        Detail { console_tail: tail(console), log_tail: tail(log) }
+    }
+}
+
+/// Host-dependent figures of one experiment.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ExperimentTiming {
+    pub wall_ms: u64,
+    /// Kernel-mode instructions (KVM's `insn_emulation`; software KVM only).
+    pub kernel_instructions: Option<u64>,
+    pub vm_exits: Option<u64>,
+}
+
+/// One experiment's record.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ExperimentResult {
+    pub index: u32,
+    /// The plan in words.
+    pub description: String,
+    pub plan: Plan,
+    #[serde(flatten)]
+    pub verdict: Verdict,
+    pub faults_injected: u64,
+    /// (matched, injected) per rule.
+    pub fault_counters: Vec<(u32, u32)>,
+    /// Console and log tails, for failed experiments only.
+    pub detail: Option<Detail>,
+    pub timing: ExperimentTiming,
+}
+
+/// Host-dependent figures of the run.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Timing {
+    /// Wall-clock seconds of the run (of the slowest shard when merged).
+    pub wall_secs: f64,
+    /// Worker threads (summed over shards when merged).
+    pub jobs: usize,
+    /// Experiments per second of wall-clock time (cold boots).
+    pub experiments_per_second: f64,
+    /// Median kernel instructions per experiment.
+    pub median_kernel_instructions: Option<u64>,
+    /// Median wall-clock milliseconds per experiment.
+    pub median_experiment_ms: u64,
+    /// Host kind (software or hardware KVM).
+    pub host: String,
+}
+
+/// Counts per outcome class and of failed experiments.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Totals {
+    pub experiments: u32,
+    pub failed: u32,
+    pub injected: u32,
+    pub outcomes: BTreeMap<String, u32>,
+}
+
+/// A whole report.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Results {
+    pub format: u32,
+    pub campaign: Campaign,
+    /// The shard this run covered (`None`: all experiments).
+    pub shard: Option<Shard>,
+    pub totals: Totals,
+    /// Expectations on the whole run that failed (`expect.min_injected`).
+    pub campaign_failures: Vec<String>,
+    pub experiments: Vec<ExperimentResult>,
+    pub timing: Timing,
+}
+
+fn median(mut values: Vec<u64>) -> Option<u64> {
+    values.sort_unstable();
+    values.get(values.len() / 2).copied()
+}
+
+impl Totals {
+    /// The totals of `experiments`.
+    pub fn of(experiments: &[ExperimentResult]) -> Totals {
+        let mut outcomes: BTreeMap<String, u32> = Outcome::ALL.iter().map(|o| (o.name().to_string(), 0)).collect();
+        for e in experiments {
+            *outcomes.entry(e.verdict.outcome.name().to_string()).or_insert(0) += 1;
+        }
+        Totals {
+            experiments: experiments.len() as u32,
+            failed: experiments.iter().filter(|e| !e.verdict.failures.is_empty()).count() as u32,
+            injected: experiments.iter().filter(|e| e.faults_injected > 0).count() as u32,
+            outcomes,
+        }
+    }
+}
+
+impl Timing {
+    /// Figures of a run of `experiments` that took `wall_secs` on `jobs` threads.
+    pub fn of(experiments: &[ExperimentResult], wall_secs: f64, jobs: usize) -> Timing {
+        Timing {
+            wall_secs,
+            jobs,
+            experiments_per_second: if wall_secs > 0.0 { experiments.len() as f64 / wall_secs } else { 0.0 },
+            median_kernel_instructions: median(
+                experiments.iter().filter_map(|e| e.timing.kernel_instructions).collect(),
+            ),
+            median_experiment_ms: median(experiments.iter().map(|e| e.timing.wall_ms).collect()).unwrap_or(0),
+            host: crate::config::HostKind::detect().describe().to_string(),
+        }
+    }
+}
+
+impl Results {
+    /// A report of `experiments` (sorted by index here).
+    pub fn new(
+        campaign: Campaign,
+        shard: Option<Shard>,
+        mut experiments: Vec<ExperimentResult>,
+        timing: Timing,
+    ) -> Results {
+        experiments.sort_by_key(|e| e.index);
+        let totals = Totals::of(&experiments);
+        let mut campaign_failures = Vec::new();
+        if let Some(least) = campaign.expect.min_injected {
+            let share =
+                if totals.experiments == 0 { 0.0 } else { f64::from(totals.injected) / f64::from(totals.experiments) };
+            if share < least {
+                campaign_failures.push(format!(
+                    "faults fired in {} of {} experiments ({:.1} %), expected at least {:.1} %",
+                    totals.injected,
+                    totals.experiments,
+                    100.0 * share,
+                    100.0 * least
+                ));
+            }
+        }
+        Results { format: FORMAT, campaign, shard, totals, campaign_failures, experiments, timing }
+    }
+
+    /// Whether every experiment, and the run as a whole, met the expectations.
+    pub fn passed(&self) -> bool {
+        self.totals.failed == 0 && self.campaign_failures.is_empty()
+    }
+
+    /// Reads `results.json`.
+    pub fn load(path: &Path) -> Result<Results, String> {
+        let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
+        let results: Results = serde_json::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))?;
+        if results.format != FORMAT {
+            return Err(format!("{}: results format {} (this viv reads {FORMAT})", path.display(), results.format));
+        }
+        Ok(results)
+    }
+
+    /// Writes results.json, junit.xml and summary.md into `dir`.
+    pub fn write(&self, dir: &Path) -> Result<(), String> {
+        std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+        let json = serde_json::to_string_pretty(self).map_err(|e| format!("results.json: {e}"))?;
+        for (name, text) in
+            [("results.json", json + "\n"), ("junit.xml", self.junit()), ("summary.md", self.markdown())]
+        {
+            let path = dir.join(name);
+            std::fs::write(&path, text).map_err(|e| format!("{}: {e}", path.display()))?;
+        }
+        Ok(())
+    }
+
+    /// The JUnit XML report: one testsuite, one testcase per experiment;
+    /// failed expectations are `<failure>`, VMM errors `<error>`.
+    pub fn junit(&self) -> String {
+        let name = xml(&self.campaign.name);
+        let errors = self.experiments.iter().filter(|e| e.verdict.outcome == Outcome::VmmError).count();
+        let whole_failed = usize::from(!self.campaign_failures.is_empty());
+        let failures = self.totals.failed as usize - errors + whole_failed;
+        let secs = self.timing.wall_secs;
+        let mut x = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
+        let tests = self.experiments.len() + usize::from(self.campaign.expect.min_injected.is_some());
+        let counts = format!("tests=\"{tests}\" failures=\"{failures}\" errors=\"{errors}\"");
+        let _ = writeln!(x, "<testsuites name=\"viv campaign {name}\" {counts} time=\"{secs:.3}\">");
+        let _ = writeln!(x, "  <testsuite name=\"{name}\" {counts} skipped=\"0\" time=\"{secs:.3}\">");
+        let _ = writeln!(x, "    <properties>");
+        for (key, value) in [
+            ("image", self.campaign.image.clone()),
+            ("workload", self.campaign.workload.clone()),
+            ("seed", self.campaign.seed.to_string()),
+            ("experiments", self.campaign.experiments.to_string()),
+        ] {
+            let _ = writeln!(x, "      <property name=\"{key}\" value=\"{}\"/>", xml(&value));
+        }
+        let _ = writeln!(x, "    </properties>");
+        for e in &self.experiments {
+            let case = format!("experiment {}: {}", e.index, e.description);
+            let time = e.timing.wall_ms as f64 / 1000.0;
+            let _ = write!(x, "    <testcase classname=\"campaign.{name}\" name=\"{}\" time=\"{time:.3}\"", xml(&case));
+            if e.verdict.failures.is_empty() {
+                let _ = writeln!(x, "/>");
+                continue;
+            }
+            let _ = writeln!(x, ">");
+            let tag = if e.verdict.outcome == Outcome::VmmError { "error" } else { "failure" };
+            let mut body = format!("outcome: {}\nexit: {}\n", e.verdict.outcome.describe(), e.verdict.exit);
+            for f in &e.verdict.failures {
+                body += &format!("- {f}\n");
+            }
+            body += &format!("replay: viv campaign replay results.json {}\n", e.index);
+            if let Some(d) = &e.detail {
+                body += &format!("--- console (tail)\n{}\n--- log (tail)\n{}\n", d.console_tail, d.log_tail);
+            }
+            let message = xml(&e.verdict.failures.join("; "));
+            let _ = writeln!(
+                x,
+                "      <{tag} message=\"{message}\" type=\"{}\">{}</{tag}>",
+                e.verdict.outcome.name(),
+                xml(&body)
+            );
+            let _ = writeln!(x, "    </testcase>");
+        }
+        if self.campaign.expect.min_injected.is_some() {
+            let _ = write!(x, "    <testcase classname=\"campaign.{name}\" name=\"campaign: faults fired\" time=\"0\"");
+            if self.campaign_failures.is_empty() {
+                let _ = writeln!(x, "/>");
+            } else {
+                let message = xml(&self.campaign_failures.join("; "));
+                let _ = writeln!(
+                    x,
+                    ">\n      <failure message=\"{message}\" type=\"campaign\">{message}</failure>\n    </testcase>"
+                );
+            }
+        }
+        x += "  </testsuite>\n</testsuites>\n";
+        x
+    }
+
+    /// The Markdown summary.
+    pub fn markdown(&self) -> String {
+        let c = &self.campaign;
+        let t = &self.totals;
+        let mut m = format!("# Campaign `{}`\n\n", c.name);
+        let verdict =
+            if self.passed() { "**passed**".to_string() } else { format!("**failed** ({} experiments)", t.failed) };
+        let _ = writeln!(m, "{verdict}: {} experiments, {} with an injected fault.\n", t.experiments, t.injected);
+        for f in &self.campaign_failures {
+            let _ = writeln!(m, "- campaign expectation failed: {f}\n");
+        }
+        let scope = match self.shard {
+            Some(s) => format!("shard {}/{} of {}", s.index, s.count, c.experiments),
+            None => format!("all {}", c.experiments),
+        };
+        let _ = writeln!(
+            m,
+            "Image `{}`, workload `{}`, seed {}, {scope} experiments, timeout {} s, file `{}`.\n",
+            c.image, c.workload, c.seed, c.timeout_secs, c.file
+        );
+        m += "| outcome | experiments | share |\n|---|---:|---:|\n";
+        for o in Outcome::ALL {
+            let n = t.outcomes.get(o.name()).copied().unwrap_or(0);
+            let share = if t.experiments == 0 { 0.0 } else { 100.0 * f64::from(n) / f64::from(t.experiments) };
+            let _ = writeln!(m, "| {} | {n} | {share:.1} % |", o.describe());
+        }
+        let tm = &self.timing;
+        let instructions = tm.median_kernel_instructions.map_or("n/a".to_string(), |n| n.to_string());
+        let _ = write!(
+            m,
+            "\n## Throughput\n\n| what | value |\n|---|---:|\n| experiments per second | {:.2} |\n\
+             | median wall time per experiment | {} ms |\n| median kernel instructions per experiment | {instructions} |\n\
+             | parallel VMs | {} |\n| wall time | {:.1} s |\n\n",
+            tm.experiments_per_second, tm.median_experiment_ms, tm.jobs, tm.wall_secs
+        );
+        let _ = writeln!(m, "Every experiment cold-boots its own VM on {} (no snapshots yet).", tm.host);
+        let failed: Vec<&ExperimentResult> =
+            self.experiments.iter().filter(|e| !e.verdict.failures.is_empty()).collect();
+        if !failed.is_empty() {
+            m += "\n## Failed expectations\n\n| experiment | fault | outcome | what failed |\n|---:|---|---|---|\n";
+            for e in failed.iter().take(100) {
+                let what = e.verdict.failures.join("; ").replace('|', "\\|");
+                let _ = writeln!(m, "| {} | {} | {} | {what} |", e.index, e.description, e.verdict.outcome.describe());
+            }
+            if failed.len() > 100 {
+                let _ = writeln!(m, "\n… and {} more (results.json has them all).", failed.len() - 100);
+            }
+            let _ = writeln!(m, "\nReplay one with its full trace: `viv campaign replay results.json EXPERIMENT`.");
+        }
+        m
+    }
+}
+
+/// `text` escaped for XML attributes and content (control characters
+/// other than tab and newline dropped: XML 1.0 cannot carry them).
+pub fn xml(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for ch in text.chars() {
+        match ch {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&apos;"),
+            '\n' | '\t' => out.push(ch),
+            c if (c as u32) < 0x20 => {}
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// A JSON value with every field named `timing` removed (for comparing
+/// runs).
+pub fn without_timing(mut value: serde_json::Value) -> serde_json::Value {
+    fn strip(v: &mut serde_json::Value) {
+        match v {
+            serde_json::Value::Object(map) => {
+                map.remove("timing");
+                map.values_mut().for_each(strip);
+            }
+            serde_json::Value::Array(items) => items.iter_mut().for_each(strip),
+            _ => {}
+        }
+    }
+    strip(&mut value);
+    value
+}
+
+#[cfg(test)]
+mod tests;

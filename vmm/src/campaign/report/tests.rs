@@ -1,0 +1,179 @@
+//! Unit tests of the report shapes: JUnit XML, Markdown, JSON without
+//! timing, shards.
+
+use super::*;
+use crate::campaign::classify::{Ending, Observation};
+use crate::campaign::draw::plan;
+use crate::campaign::file::tests_support::campaign_with;
+
+fn results() -> Results {
+    let mut c = campaign_with("");
+    c.expect.output = Some("hi\n".into());
+    let experiments: Vec<ExperimentResult> = (0..4)
+        .map(|i| {
+            let p = plan(&c, i);
+            let (ending, console) = match i {
+                0 => (Ending::PowerOff(0), "hi\n@viv-status=0\n"),
+                1 => (Ending::PowerOff(0), "<b>&\"\u{1}\n@viv-status=1\n"),
+                2 => (Ending::Timeout, ""),
+                _ => (Ending::VmmError("KVM_RUN failed".into()), ""),
+            };
+            let obs = Observation { ending, console: console.into(), log: String::new(), faults_injected: 1 };
+            let verdict = crate::campaign::classify::judge(&c, &p, &obs);
+            let detail = (!verdict.failures.is_empty()).then(|| Detail::new(&obs.console, &obs.log));
+            ExperimentResult {
+                index: 3 - i,
+                description: p.describe(),
+                plan: p,
+                verdict,
+                faults_injected: 1,
+                fault_counters: vec![(1, 1)],
+                detail,
+                timing: ExperimentTiming {
+                    wall_ms: 1000 + u64::from(i),
+                    kernel_instructions: Some(10 * u64::from(i)),
+                    vm_exits: None,
+                },
+            }
+        })
+        .collect();
+    let timing = Timing::of(&experiments, 2.0, 2);
+    Results::new(c, None, experiments, timing)
+}
+
+#[test]
+fn totals_and_order() {
+    let r = results();
+    assert_eq!(r.experiments.iter().map(|e| e.index).collect::<Vec<_>>(), [0, 1, 2, 3]);
+    assert_eq!((r.totals.experiments, r.totals.failed, r.totals.injected), (4, 3, 4));
+    assert_eq!(r.totals.outcomes["no_effect"], 1);
+    assert_eq!(r.totals.outcomes["workload_failed"], 1);
+    assert_eq!(r.totals.outcomes["hung"], 1);
+    assert_eq!(r.totals.outcomes["vmm_error"], 1);
+    assert_eq!(r.totals.outcomes["kernel_panic"], 0);
+    assert!(!r.passed());
+    assert_eq!(r.timing.experiments_per_second, 2.0);
+    assert_eq!(r.timing.median_kernel_instructions, Some(20));
+}
+
+#[test]
+fn junit_shape() {
+    let x = results().junit();
+    assert!(x.starts_with("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<testsuites name=\"viv campaign t\" tests=\"4\" failures=\"2\" errors=\"1\""), "{x}");
+    assert!(x.contains("<testsuite name=\"t\" tests=\"4\" failures=\"2\" errors=\"1\" skipped=\"0\" time=\"2.000\">"));
+    assert_eq!(x.matches("<testcase ").count(), 4);
+    assert_eq!(x.matches("<failure ").count(), 2);
+    assert_eq!(x.matches("<error ").count(), 1);
+    assert!(x.contains("name=\"experiment 0: "), "{x}");
+    assert!(x.contains("<property name=\"seed\" value=\"42\"/>"));
+    // Escaped, and the control character is gone.
+    assert!(x.contains("&lt;b&gt;&amp;&quot;"), "{x}");
+    assert!(!x.contains('\u{1}'));
+    assert!(x.contains("replay: viv campaign replay results.json 1"));
+    assert!(x.trim_end().ends_with("</testsuite>\n</testsuites>"));
+    // Balanced testcase elements.
+    assert_eq!(x.matches("<testcase ").count(), x.matches("/>\n").count() - 4 + x.matches("</testcase>").count());
+}
+
+#[test]
+fn markdown_shape() {
+    let m = results().markdown();
+    assert!(
+        m.starts_with("# Campaign `t`\n\n**failed** (3 experiments): 4 experiments, 4 with an injected fault."),
+        "{m}"
+    );
+    assert!(m.contains("| outcome | experiments | share |"));
+    for o in Outcome::ALL {
+        assert!(m.contains(&format!("| {} | ", o.describe())), "{m}");
+    }
+    assert!(m.contains("| guest hung (timeout) | 1 | 25.0 % |"));
+    assert!(m.contains("| experiments per second | 2.00 |"));
+    assert!(m.contains("| median kernel instructions per experiment | 20 |"));
+    assert!(m.contains("cold-boots"));
+    assert!(m.contains("## Failed expectations"));
+    assert_eq!(m.matches("\n| 0 | ").count() + m.matches("\n| 1 | ").count() + m.matches("\n| 2 | ").count(), 3);
+}
+
+#[test]
+fn json_round_trips_and_timing_can_be_dropped() {
+    let r = results();
+    let json = serde_json::to_value(&r).unwrap();
+    let back: Results = serde_json::from_value(json.clone()).unwrap();
+    assert_eq!(back, r);
+    let stripped = without_timing(json);
+    assert!(stripped.get("timing").is_none());
+    assert!(stripped["experiments"][0].get("timing").is_none());
+    assert_eq!(stripped["experiments"][3]["outcome"], "no_effect");
+    let mut slower = r.clone();
+    slower.timing.wall_secs = 99.0;
+    slower.experiments[0].timing.wall_ms = 5;
+    assert_eq!(without_timing(serde_json::to_value(&slower).unwrap()), stripped);
+}
+
+#[test]
+fn shards_partition_the_experiments() {
+    assert_eq!(Shard::parse("2/3"), Ok(Shard { index: 2, count: 3 }));
+    for bad in ["0/3", "4/3", "1/0", "x", "1/", "/2", "-1/2"] {
+        assert!(Shard::parse(bad).is_err(), "{bad}");
+    }
+    let mut all: Vec<u32> = (1..=3).flat_map(|k| Shard { index: k, count: 3 }.indices(10)).collect();
+    all.sort();
+    assert_eq!(all, (0..10).collect::<Vec<_>>());
+    assert_eq!(Shard { index: 1, count: 3 }.indices(10), [0, 3, 6, 9]);
+    assert!(Shard { index: 5, count: 5 }.indices(3).is_empty());
+}
+
+#[test]
+fn merge_checks_coverage_and_identity() {
+    let dir = std::env::temp_dir().join(format!("viv-merge-unit-{}", std::process::id()));
+    let mut whole = results();
+    whole.campaign.experiments = 4;
+    let shard = |k: u32| {
+        let s = Shard { index: k, count: 2 };
+        let mine: Vec<_> = whole.experiments.iter().filter(|e| e.index % 2 == k - 1).cloned().collect();
+        let timing = Timing::of(&mine, 1.0, 1);
+        Results::new(whole.campaign.clone(), Some(s), mine, timing)
+    };
+    let (a, b) = (dir.join("a"), dir.join("b"));
+    shard(1).write(&a).unwrap();
+    shard(2).write(&b).unwrap();
+    let merged = crate::campaign::merge::merge(&[a.clone(), b.clone()]).unwrap();
+    let strip = |r: &Results| without_timing(serde_json::to_value(r).unwrap());
+    assert_eq!(strip(&merged), strip(&whole));
+    // Shards checked out in different directories still merge.
+    let mut moved = shard(2);
+    moved.campaign.disk = Some("/elsewhere/disk.img".into());
+    let mut here = shard(1);
+    here.campaign.disk = Some("/here/disk.img".into());
+    let (c, d) = (dir.join("c"), dir.join("d"));
+    here.write(&c).unwrap();
+    moved.write(&d).unwrap();
+    assert_eq!(crate::campaign::merge::merge(&[c, d]).unwrap().experiments.len(), 4);
+    let missing = crate::campaign::merge::merge(&[a.clone()]).unwrap_err();
+    assert!(missing.starts_with("2 of 4 experiments are missing"), "{missing}");
+    let twice = crate::campaign::merge::merge(&[a.clone(), a.join("results.json")]).unwrap_err();
+    assert!(twice.contains("more than one input"), "{twice}");
+    let mut other = shard(2);
+    other.campaign.seed += 1;
+    other.write(&b).unwrap();
+    assert!(crate::campaign::merge::merge(&[a, b]).unwrap_err().contains("a different campaign"));
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn the_share_of_fired_faults_is_a_campaign_expectation() {
+    let r = results();
+    let mut c = r.campaign.clone();
+    c.expect.min_injected = Some(1.0);
+    let mut experiments = r.experiments.clone();
+    let timing = r.timing.clone();
+    assert!(Results::new(c.clone(), None, experiments.clone(), timing.clone()).campaign_failures.is_empty());
+    experiments[0].faults_injected = 0;
+    let r = Results::new(c, None, experiments, timing);
+    assert_eq!(r.campaign_failures, ["faults fired in 3 of 4 experiments (75.0 %), expected at least 100.0 %"]);
+    assert!(!r.passed());
+    let x = r.junit();
+    assert!(x.contains("tests=\"5\" failures=\"3\" errors=\"1\""), "{x}");
+    assert!(x.contains("name=\"campaign: faults fired\""));
+    assert!(r.markdown().contains("- campaign expectation failed: faults fired in 3 of 4"));
+}
