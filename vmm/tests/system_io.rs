@@ -119,27 +119,57 @@ fn vfs_probe_passes_every_case_and_survives_a_tty_restart() {
 
 #[test]
 fn ctrl_c_interrupts_the_foreground_program_but_not_the_shell() {
+    use std::io::Read;
+    use std::sync::{Arc, Mutex};
     let mut child = Command::new(VIV)
         .args(["run", "--timeout", "60"])
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .spawn()
         .expect("running viv");
+    let output = Arc::new(Mutex::new(Vec::new()));
+    let mut stdout = child.stdout.take().unwrap();
+    let sink = output.clone();
+    let reader = std::thread::spawn(move || {
+        let mut buf = [0u8; 1024];
+        while let Ok(n) = stdout.read(&mut buf) {
+            if n == 0 {
+                break;
+            }
+            sink.lock().unwrap().extend_from_slice(&buf[..n]);
+        }
+    });
+    let text = || String::from_utf8_lossy(&output.lock().unwrap()).into_owned();
+    let deadline = std::time::Instant::now() + Duration::from_secs(50);
     let mut stdin = child.stdin.take().unwrap();
-    stdin.write_all(b"sleep 100\n").unwrap();
+    stdin.write_all(b"echo started; sleep 100\n").unwrap();
     stdin.flush().unwrap();
-    // Let the shell start sleep, then ^C it: PM signals the foreground
-    // (the shell and init ignore SIGINT); the shell goes on reading.
-    std::thread::sleep(Duration::from_secs(3));
-    stdin.write_all(b"\x03").unwrap();
-    stdin.flush().unwrap();
-    std::thread::sleep(Duration::from_millis(500));
+    // The shell prints "started" just before it runs sleep; wait for it
+    // rather than for a fixed time (boot speed varies with the load).
+    while !text().lines().any(|l| l.ends_with("started")) {
+        assert!(std::time::Instant::now() < deadline, "the shell never ran the line:\n{}", text());
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    // ^C until the shell is back at its prompt: PM signals the foreground
+    // (the shell and init ignore SIGINT); a ^C that lands before sleep has
+    // started signals nobody, so try again.
+    loop {
+        stdin.write_all(b"\x03").unwrap();
+        stdin.flush().unwrap();
+        std::thread::sleep(Duration::from_millis(700));
+        let now = text();
+        let after = &now[now.rfind("started").unwrap()..];
+        if after.contains("^C") && after.trim_end().ends_with('$') {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "sleep was never interrupted:\n{now}");
+    }
     stdin.write_all(b"echo status $?\nexit 7\n").unwrap();
     drop(stdin);
-    let output = child.wait_with_output().unwrap();
-    let out = String::from_utf8_lossy(&output.stdout);
-    assert_eq!(output.status.code(), Some(7), "output:\n{out}");
-    assert!(out.contains("^C"), "the driver echoes ^C:\n{out}");
+    let status = child.wait().unwrap();
+    reader.join().unwrap();
+    let out = text();
+    assert_eq!(status.code(), Some(7), "output:\n{out}");
     assert!(out.contains("status 130"), "sleep ended by SIGINT (128 + 2):\n{out}");
 }
 
