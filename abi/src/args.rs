@@ -27,9 +27,10 @@ pub fn encode(args: &[&str], out: &mut [u8]) -> Option<usize> {
 /// The arguments of a block (a trailing part without NUL is ignored).
 pub fn decode(block: &[u8]) -> impl Iterator<Item = &str> {
     let complete = block.iter().rposition(|&b| b == 0).map_or(0, |last| last + 1);
-    block[..complete].split(|&b| b == 0).take(block[..complete].iter().filter(|&&b| b == 0).count()).map(|arg| {
-        core::str::from_utf8(arg).unwrap_or("")
-    })
+    block[..complete]
+        .split(|&b| b == 0)
+        .take(block[..complete].iter().filter(|&&b| b == 0).count())
+        .map(|arg| core::str::from_utf8(arg).unwrap_or(""))
 }
 
 #[cfg(test)]
