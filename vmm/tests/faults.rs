@@ -153,3 +153,46 @@ fn the_same_experiment_twice_gives_the_same_trace() {
         assert_eq!(trace_hash(&a), trace_hash(&b), "{action:?} seed {seed}");
     }
 }
+
+#[test]
+fn overwrite_of_request_bytes_makes_ping_report_a_wrong_reply() {
+    // The third request's first payload word is overwritten on its way to
+    // pong, so pong's answer no longer matches what ping sent.
+    let mut r = rule(Action::Overwrite, PING, PONG, PING_TYPE, 3);
+    (r.arg_a, r.arg_b) = (0, 0x0BAD_F00D);
+    let o = run(vec![r], 1, 20, false, 20.0);
+    let console = o.console_text();
+    assert!(console.contains("ping: round 2: wrong reply"), "{console}");
+    let reply = console.lines().find(|l| l.contains("wrong reply")).unwrap();
+    // pong answers every word inverted: the overwritten word comes back as !0x0BADF00D.
+    assert!(reply.contains(&format!("{}", !0x0BAD_F00Du64)), "{reply}");
+    assert_eq!(o.fault_counters, vec![(3, 1)]);
+    assert_eq!(injections(&o), vec![(0, Action::Overwrite as u64)]);
+}
+
+#[test]
+fn hang_of_the_console_driver_is_caught_by_its_heartbeat_and_it_restarts() {
+    // In the system image, TTY hangs at the second heartbeat RS sends it;
+    // RS must kill it after two silent periods and restart it, and the
+    // shell's output (held by VFS) still arrives through the new driver.
+    let image = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../images/system/image.toml");
+    let programs = vmm::image_config::ImageConfig::load(&image).unwrap().programs;
+    let id = |name: &str| programs.iter().position(|p| p.name.get_ref() == name).unwrap() as u8;
+    let mut r = rule(Action::Hang, id("rs"), id("tty"), abi::fault::ANY_TYPE, 2);
+    r.primitives = 1 << abi::syscall::Trap::Notify as u8;
+    r.limit = 1;
+    let mut config = RunConfig::for_image("system").unwrap();
+    config.append = "-- sleep 3; echo done".into();
+    config.timeout = Some(Duration::from_secs(60));
+    config.fault_plan = Some(FaultPlan { seed: 1, rules: vec![r] });
+    let o = vmm::run(&config).unwrap();
+    let console = o.console_text();
+    assert_eq!(o.fault_counters[0].1, 1, "{console}");
+    let missed = console.find("rs: tty missed 2 heartbeats").unwrap_or_else(|| panic!("{console}"));
+    let killed = console.find("killed for missing heartbeats").unwrap_or_else(|| panic!("{console}"));
+    let restarted =
+        console[killed..].find("rs: started tty").map(|i| i + killed).unwrap_or_else(|| panic!("{console}"));
+    assert!(missed < killed && killed < restarted);
+    assert!(console.lines().any(|l| l.ends_with("done")), "{console}");
+    assert_eq!(o.exit, Exit::PowerOff(0), "{console}");
+}
