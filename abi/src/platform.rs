@@ -103,6 +103,15 @@ pub const MARK_IPC_SENDA_END: u32 = 27;
 /// count` and `viv trace`.
 pub const MARK_COMMAND_START: u32 = 3;
 
+/// `diskbench`: before its sequential write of a file.
+pub const MARK_DISK_WRITE_START: u32 = 30;
+/// `diskbench`: after the write and `fsync`.
+pub const MARK_DISK_WRITE_END: u32 = 31;
+/// `diskbench`: before reading the file back.
+pub const MARK_DISK_READ_START: u32 = 32;
+/// `diskbench`: after the read.
+pub const MARK_DISK_READ_END: u32 = 33;
+
 /// Trace doorbell port: a 32-bit write (any value) asks the VMM to drain
 /// the IPC trace ring now (`abi::trace`, lossless mode, ring full). The VMM
 /// consumes every record before the guest resumes. Other hosts ignore it

@@ -242,6 +242,9 @@ pub struct BenchReport {
     /// IPC tracing: kernel instructions with tracing on versus off, exits
     /// per million traced messages (`crate::trace::run::trace_overhead`).
     pub trace_overhead: Option<crate::trace::run::TraceOverhead>,
+    /// Sequential write and read through the storage stack
+    /// (`crate::bench_storage`).
+    pub storage: Option<crate::bench_storage::StorageFigures>,
 }
 
 /// The median of `values` (the lower middle one for an even count).
@@ -375,6 +378,8 @@ pub fn run_bench_with(rounds: u64, ipc_ops: u64, boot_runs: usize, entry: EntryC
     let ipc_run = run_image(IPC_IMAGE, entry, format!("{IPC_OPS_KEY}={ipc_ops}"))?;
     let ipc = ipc_figures(&ipc_run, ipc_ops)?;
     let trace_overhead = Some(crate::trace::run::trace_overhead(ipc_ops, entry, RUN_TIMEOUT)?);
+    let storage_run = run_image(crate::bench_storage::STORAGE_IMAGE, entry, crate::bench_storage::storage_command())?;
+    let storage = Some(crate::bench_storage::storage_figures(&storage_run)?);
     Ok(BenchReport {
         host: host.describe().to_string(),
         entry: entry_word(entry.resolve(host)).to_string(),
@@ -382,6 +387,7 @@ pub fn run_bench_with(rounds: u64, ipc_ops: u64, boot_runs: usize, entry: EntryC
         pingpong,
         ipc,
         trace_overhead,
+        storage,
     })
 }
 
@@ -429,6 +435,9 @@ pub fn format_table(r: &BenchReport) -> String {
             t.sendrec_ratio.map_or_else(|| "n/a".into(), |r| format!("{r:.3}")),
             t.exits_per_million_messages
         ));
+    }
+    if let Some(s) = &r.storage {
+        out.push_str(&crate::bench_storage::format_storage(s));
     }
     out
 }
@@ -531,8 +540,15 @@ mod tests {
         assert_eq!(p.kernel_instructions_per_round_trip, Some(500.0));
         assert_eq!(p.exits_per_round_trip, Some(0.2));
         let ipc = ipc_figures(&ipc_run(10), 10).unwrap();
-        let report =
-            BenchReport { host: "h".into(), entry: "trap".into(), boot: b, pingpong: p, ipc, trace_overhead: None };
+        let report = BenchReport {
+            host: "h".into(),
+            entry: "trap".into(),
+            boot: b,
+            pingpong: p,
+            ipc,
+            trace_overhead: None,
+            storage: None,
+        };
         let table = format_table(&report);
         assert!(table.contains("kernel instructions") && table.contains("500.0"), "{table}");
         let json = serde_json::to_value(&report).unwrap();

@@ -11,6 +11,7 @@
 //! Every number that crosses to the guest comes from the `abi` crate.
 
 pub mod bench;
+pub mod bench_storage;
 pub mod campaign;
 pub mod boot;
 pub mod config;

@@ -136,3 +136,23 @@ mod tests {
         }
     }
 }
+
+#[cfg(test)]
+impl RunOutcome {
+    /// A clean power-off with nothing recorded, for tests to fill in.
+    pub(crate) fn empty_for_tests() -> RunOutcome {
+        RunOutcome {
+            exit: Exit::PowerOff(0),
+            marks: Vec::new(),
+            final_stats: StatsSnapshot::default(),
+            wall_time: Duration::ZERO,
+            console: None,
+            log: None,
+            trace: None,
+            fault_counters: Vec::new(),
+            faults_injected: 0,
+            fault_stops: Vec::new(),
+            swifi: Vec::new(),
+        }
+    }
+}
