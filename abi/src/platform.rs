@@ -128,7 +128,11 @@ pub const PORT_FAULT_STOP: u16 = 0x702;
 /// makes the kernel's time virtual (ticks count kernel entries and jump to
 /// the next deadline when every process is blocked; see
 /// `guest-kernel/src/vclock.rs`), so the same image, workload, fault plan
-/// and seed give the same IPC trace record for record.
+/// and seed give the same IPC trace record for record. The kernel does not
+/// virtualize the time-stamp counter: a workload that reads it itself
+/// (`rdtsc` in user mode) and lets the value reach a message (for example
+/// by printing it) is not deterministic; `ping` leaves its cycle count out
+/// in this mode for that reason.
 pub const CMDLINE_DETERMINISTIC_KEY: &str = "viv.deterministic";
 
 /// Kernel command-line key describing the IPC trace ring:
