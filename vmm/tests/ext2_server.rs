@@ -187,17 +187,30 @@ fn a_driver_killed_in_the_middle_of_a_write_costs_nothing() {
 
 #[test]
 fn a_driver_killed_with_a_request_outstanding_gets_it_again_from_its_successor() {
-    let img = make_image("inflight");
     let mut cases = FULL.to_vec();
     cases.insert(cases.iter().position(|c| *c == "big_write").unwrap(), "spawned_killer");
-    let console = boot(&img, "inflight", &cases);
-    assert!(console.contains("blk_killer: killed blk in the middle of a request"), "console:\n{console}");
-    let stats = console.lines().rfind(|l| l.starts_with("ext2fs: stats:")).unwrap();
-    assert!(stats.ends_with("1 resent, 1 restarts"), "the outstanding request was not sent again: {stats}");
-    fsck(&img);
-    for (path, tag, len) in FILES {
-        assert_file(&img, path, tag, len);
+    // blk_killer kills blk when it finds it busy, which is nearly always in
+    // the middle of a request; busy with a heartbeat instead, nothing is
+    // outstanding and there is nothing to resend. Every boot must still
+    // leave intact files and a clean disk; the resend must show within
+    // three boots.
+    let mut resent = false;
+    for attempt in 0..3 {
+        let img = make_image(&format!("inflight{attempt}"));
+        let console = boot(&img, "inflight", &cases);
+        assert!(console.contains("blk_killer: killed blk in the middle of a request"), "console:\n{console}");
+        let stats = console.lines().rfind(|l| l.starts_with("ext2fs: stats:")).unwrap();
+        assert!(stats.ends_with(" restarts") && stats.contains(", 1 restarts"), "{stats}");
+        fsck(&img);
+        for (path, tag, len) in FILES {
+            assert_file(&img, path, tag, len);
+        }
+        if stats.ends_with("1 resent, 1 restarts") {
+            resent = true;
+            break;
+        }
     }
+    assert!(resent, "in three boots the killed driver never had a request outstanding to resend");
 }
 
 #[test]
