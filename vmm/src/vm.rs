@@ -150,17 +150,7 @@ pub fn run(config: &RunConfig) -> Result<RunOutcome, Error> {
         pause_at_mark: None,
         on_fault_stop: on_fault_stop.as_ref().map(|h| h.boxed()),
     };
-    let (done_tx, done_rx) = mpsc::channel();
-    let handle = std::thread::Builder::new()
-        .name("viv-vcpu0".into())
-        .spawn(move || {
-            let result = runner.run();
-            let _ = done_tx.send(());
-            result
-        })
-        .map_err(host_err("vCPU thread"))?;
-    watchdog::supervise(&handle, config.timeout, &timed_out, &done_rx);
-    let result = handle.join().map_err(|_| Error::Host("the vCPU thread panicked".into()))?;
+    let result = run_vcpu_thread(runner, config.timeout, &timed_out)?;
     let wall_time = start.elapsed();
     if let Some(stdin) = stdin {
         stdin.stop();
@@ -189,4 +179,24 @@ pub fn run(config: &RunConfig) -> Result<RunOutcome, Error> {
         fault_stops: result.fault_stops,
         swifi: on_fault_stop.map(|h| h.mutations()).unwrap_or_default(),
     })
+}
+
+/// Runs `runner` on its own thread under the watchdog until the guest ends
+/// (or `timeout` passes, which sets `timed_out` and kicks the vCPU out).
+pub(crate) fn run_vcpu_thread(
+    runner: VcpuRunner,
+    timeout: Option<std::time::Duration>,
+    timed_out: &Arc<AtomicBool>,
+) -> Result<crate::vcpu::VcpuResult, Error> {
+    let (done_tx, done_rx) = mpsc::channel();
+    let handle = std::thread::Builder::new()
+        .name("viv-vcpu0".into())
+        .spawn(move || {
+            let result = runner.run();
+            let _ = done_tx.send(());
+            result
+        })
+        .map_err(|e| Error::Host(format!("vCPU thread: {e}")))?;
+    watchdog::supervise(&handle, timeout, timed_out, &done_rx);
+    handle.join().map_err(|_| Error::Host("the vCPU thread panicked".into()))
 }

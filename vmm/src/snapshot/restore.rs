@@ -12,7 +12,7 @@
 //! the TSC deadline last), vCPU events; then the irqchips and the clock.
 
 use std::sync::atomic::AtomicBool;
-use std::sync::{mpsc, Arc, Mutex};
+use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use kvm_bindings::Msrs;
@@ -159,17 +159,7 @@ pub fn run_from(snap: &Snapshot, exp: &ExperimentConfig) -> Result<RunOutcome, E
         pause_at_mark: None,
         on_fault_stop: on_fault_stop.as_ref().map(|h| h.boxed()),
     };
-    let (done_tx, done_rx) = mpsc::channel();
-    let handle = std::thread::Builder::new()
-        .name("viv-vcpu0".into())
-        .spawn(move || {
-            let result = runner.run();
-            let _ = done_tx.send(());
-            result
-        })
-        .map_err(host_err("vCPU thread"))?;
-    watchdog::supervise(&handle, exp.timeout, &timed_out, &done_rx);
-    let result = handle.join().map_err(|_| Error::Host("the vCPU thread panicked".into()))?;
+    let result = crate::vm::run_vcpu_thread(runner, exp.timeout, &timed_out)?;
     let counters = plan.counters(&mem);
     drop(vm);
     drop(mem);
