@@ -22,6 +22,20 @@ pub fn describe(e: Error) -> &'static str {
     }
 }
 
+/// Runs `op` on every path argument, reporting each failure as
+/// `NAME: PATH: error` on stderr; the exit status is 1 if any failed (the
+/// shape of `mkdir`, `rmdir`, `rm`).
+pub fn for_each_path(name: &str, op: impl Fn(&str) -> Result<(), Error>) -> i32 {
+    let mut status = 0;
+    for path in rt::args().skip(1) {
+        if let Err(e) = op(path) {
+            rt::errln!("{}: {}: {}", name, path, describe(e));
+            status = 1;
+        }
+    }
+    status
+}
+
 /// Bytes per read or write of the file utilities: large, so a file moves
 /// in few VFS calls (each is one safe copy between the user and the file
 /// server).

@@ -2,17 +2,8 @@
 #![no_std]
 #![no_main]
 
-use rt::errln;
-
 rt::main!(run);
 
 fn run() -> i32 {
-    let mut status = 0;
-    for path in rt::args().skip(1) {
-        if let Err(e) = rt::vfs::mkdir(path) {
-            errln!("mkdir: {}: {}", path, utils::describe(e));
-            status = 1;
-        }
-    }
-    status
+    utils::for_each_path("mkdir", rt::vfs::mkdir)
 }
