@@ -43,7 +43,14 @@ impl Grant {
     /// An indirect grant letting `grantee` use `len` bytes at `offset` of
     /// grant `target_id` that `target_granter` made to us, with `rights`
     /// (`GRANT_READ` and/or `GRANT_WRITE`).
-    pub const fn indirect(grantee: u32, target_granter: u32, target_id: u32, offset: u32, len: u32, rights: u32) -> Grant {
+    pub const fn indirect(
+        grantee: u32,
+        target_granter: u32,
+        target_id: u32,
+        offset: u32,
+        len: u32,
+        rights: u32,
+    ) -> Grant {
         Grant {
             flags: GRANT_VALID | GRANT_INDIRECT | rights,
             grantee,

@@ -110,7 +110,12 @@ impl Default for Kernel {
 impl Kernel {
     /// An empty process table.
     pub const fn new() -> Kernel {
-        Kernel { procs: [Proc::EMPTY; NR_PROCS], run_queues: RunQueues::new(), trace: Tracing::OFF, faults: Faults::OFF }
+        Kernel {
+            procs: [Proc::EMPTY; NR_PROCS],
+            run_queues: RunQueues::new(),
+            trace: Tracing::OFF,
+            faults: Faults::OFF,
+        }
     }
 
     /// Slot of the live process `ep`, or `DeadSrcDst` when `ep` is not a live

@@ -12,8 +12,8 @@
 
 pub mod bench;
 pub mod bench_storage;
-pub mod campaign;
 pub mod boot;
+pub mod campaign;
 pub mod config;
 pub mod cpu;
 pub mod devices;

@@ -3,7 +3,7 @@
 //!
 //! Order matters for KVM on x86: the TSS address and the in-kernel irqchip
 //! must exist before the vCPU is created (the vCPU's LAPIC belongs to that
-//! irqchip), and the irqfds need the irqchip. The disk image is opened
+//! irqchip), and the devices' interrupt lines need the irqchip. The disk image is opened
 //! first, so that a bad `--disk` fails before any KVM work. The vCPU runs
 //! on its own thread so that the watchdog (this thread) can signal it; the
 //! guest memory lives on this thread's stack frame until the vCPU thread
@@ -16,9 +16,9 @@ use std::sync::{mpsc, Arc, Mutex};
 use std::time::Instant;
 
 use kvm_ioctls::Kvm;
-use vmm_sys_util::eventfd::EventFd;
 
 use crate::config::RunConfig;
+use crate::devices::irq::IrqLine;
 use crate::devices::serial::{new_serial, ConsoleSink, RoomNotifier};
 use crate::devices::stdin::StdinThread;
 use crate::devices::virtio_blk::{Block, DEFAULT_DISK_BYTES};
@@ -59,7 +59,7 @@ pub fn run(config: &RunConfig) -> Result<RunOutcome, Error> {
         None => None,
     };
     let kvm = open_kvm()?;
-    let vm = kvm.create_vm().map_err(kvm_err("KVM_CREATE_VM"))?;
+    let vm = Arc::new(kvm.create_vm().map_err(kvm_err("KVM_CREATE_VM"))?);
     let mem = memory::create(mem_size)?;
     memory::register(&vm, &mem)?;
     vm.set_tss_address(KVM_TSS_ADDRESS).map_err(kvm_err("KVM_SET_TSS_ADDR"))?;
@@ -92,8 +92,7 @@ pub fn run(config: &RunConfig) -> Result<RunOutcome, Error> {
     cpu::write_gdt(&mem)?;
 
     let host_err = |what: &'static str| move |e: std::io::Error| Error::Host(format!("{what}: {e}"));
-    let irq = EventFd::new(libc::EFD_NONBLOCK).map_err(host_err("eventfd"))?;
-    vm.register_irqfd(&irq, abi::platform::IRQ_COM1).map_err(kvm_err("KVM_IRQFD"))?;
+    let irq = IrqLine::kvm(&vm, abi::platform::IRQ_COM1);
     let room = Arc::new(RoomNotifier::new().map_err(host_err("eventfd"))?);
     let capture = config.capture_console.then(|| Arc::new(Mutex::new(Vec::new())));
     let sink = ConsoleSink { echo: config.echo_console, to_stderr: false, capture: capture.clone() };
@@ -110,10 +109,8 @@ pub fn run(config: &RunConfig) -> Result<RunOutcome, Error> {
     if let Some(disk) = disk {
         use abi::platform::{VIRTIO_BLK_IRQ, VIRTIO_BLK_MMIO_BASE, VIRTIO_BLK_MMIO_SIZE};
         log::info!("virtio-blk: {} sectors at {VIRTIO_BLK_MMIO_BASE:#x}, IRQ {VIRTIO_BLK_IRQ}", disk.capacity());
-        let irq = EventFd::new(libc::EFD_NONBLOCK).map_err(host_err("eventfd"))?;
-        vm.register_irqfd(&irq, VIRTIO_BLK_IRQ).map_err(kvm_err("KVM_IRQFD"))?;
         // The device's copy of the memory map goes away with the vCPU thread.
-        let device = VirtioMmio::new(disk, mem.clone(), irq).map_err(Error::Host)?;
+        let device = VirtioMmio::new(disk, mem.clone(), IrqLine::kvm(&vm, VIRTIO_BLK_IRQ)).map_err(Error::Host)?;
         mmio.insert(VIRTIO_BLK_MMIO_BASE, VIRTIO_BLK_MMIO_SIZE, Box::new(device));
     }
 

@@ -12,6 +12,7 @@
 //! `abi::platform::VIRTIO_BLK_MMIO_BASE`). MMIO outside every device also
 //! reads as all-ones, so a driver probing the magic value sees no device.
 
+pub mod irq;
 pub mod serial;
 pub mod stdin;
 pub mod virtio_blk;
@@ -182,8 +183,11 @@ mod tests {
     fn devices() -> (PortIo, Arc<Mutex<Vec<u8>>>) {
         let capture = Arc::new(Mutex::new(Vec::new()));
         let sink = ConsoleSink { echo: false, to_stderr: false, capture: Some(capture.clone()) };
-        let serial =
-            new_serial(EventFd::new(libc::EFD_NONBLOCK).unwrap(), Arc::new(RoomNotifier::new().unwrap()), sink.clone());
+        let serial = new_serial(
+            irq::IrqLine::Event(EventFd::new(libc::EFD_NONBLOCK).unwrap()),
+            Arc::new(RoomNotifier::new().unwrap()),
+            sink.clone(),
+        );
         (PortIo::new(Arc::new(Mutex::new(serial)), sink), capture)
     }
 

@@ -6,9 +6,9 @@
 //!   once: every byte already cost the guest a VM exit, so an extra
 //!   `write(2)` is cheap, and interactive output appears promptly. It can
 //!   also be captured for tests.
-//! - The interrupt is an `EventFd` registered as an irqfd for
-//!   `abi::platform::IRQ_COM1`, so the stdin thread can raise it without
-//!   stopping the vCPU.
+//! - The interrupt is line `abi::platform::IRQ_COM1` of the in-kernel
+//!   irqchip, raised synchronously ([`super::irq`] says why); the stdin
+//!   thread can raise it without stopping the vCPU.
 //! - Flow control: the 16550 FIFO holds 64 bytes. When stdin has more, the
 //!   forwarder waits until the guest has drained the FIFO; vm-superio's
 //!   `in_buffer_empty` event wakes it through [`RoomNotifier`].
@@ -21,18 +21,20 @@ use vm_superio::serial::SerialEvents;
 use vm_superio::{Serial, Trigger};
 use vmm_sys_util::eventfd::EventFd;
 
+use super::irq::IrqLine;
+
 /// Number of consecutive ports the UART decodes.
 pub const SERIAL_PORTS: u16 = 8;
 
-/// Raises the UART's interrupt line by writing its irqfd.
+/// Raises the UART's interrupt line.
 #[derive(Debug)]
-pub struct IrqTrigger(pub EventFd);
+pub struct IrqTrigger(pub IrqLine);
 
 impl Trigger for IrqTrigger {
     type E = io::Error;
 
     fn trigger(&self) -> io::Result<()> {
-        self.0.write(1)
+        self.0.raise()
     }
 }
 
@@ -120,7 +122,7 @@ impl Write for ConsoleSink {
 pub type SerialDevice = Serial<IrqTrigger, Arc<RoomNotifier>, ConsoleSink>;
 
 /// Creates the UART with `irq` as its interrupt line.
-pub fn new_serial(irq: EventFd, room: Arc<RoomNotifier>, sink: ConsoleSink) -> SerialDevice {
+pub fn new_serial(irq: IrqLine, room: Arc<RoomNotifier>, sink: ConsoleSink) -> SerialDevice {
     Serial::with_events(IrqTrigger(irq), room, sink)
 }
 
@@ -134,7 +136,7 @@ mod tests {
         let irq = EventFd::new(libc::EFD_NONBLOCK).unwrap();
         let room = Arc::new(RoomNotifier::new().unwrap());
         let sink = ConsoleSink { echo: false, to_stderr: false, capture: Some(capture.clone()) };
-        let mut serial = new_serial(irq.try_clone().unwrap(), room.clone(), sink);
+        let mut serial = new_serial(IrqLine::Event(irq.try_clone().unwrap()), room.clone(), sink);
         for &b in b"ok\n" {
             serial.write(0, b).unwrap();
         }

@@ -4,7 +4,7 @@
 //! `KVM_RUN` and must not block on the terminal. This thread waits (with
 //! rust-vmm's event-manager) for stdin, for "the FIFO has room again"
 //! ([`super::serial::RoomNotifier`]) and for a stop request, enqueues bytes
-//! into the UART and raises its interrupt through the irqfd.
+//! into the UART and raises its interrupt line.
 //!
 //! stdin can be anything: a terminal, a pipe, a regular file, `/dev/null`,
 //! or closed (CI). Files and `/dev/null` cannot be polled (epoll refuses
@@ -245,7 +245,14 @@ mod tests {
     fn new_uart() -> (Arc<Mutex<SerialDevice>>, Arc<RoomNotifier>) {
         let room = Arc::new(RoomNotifier::new().unwrap());
         let irq = EventFd::new(libc::EFD_NONBLOCK).unwrap();
-        (Arc::new(Mutex::new(new_serial(irq, room.clone(), ConsoleSink::default()))), room)
+        (
+            Arc::new(Mutex::new(new_serial(
+                crate::devices::irq::IrqLine::Event(irq),
+                room.clone(),
+                ConsoleSink::default(),
+            ))),
+            room,
+        )
     }
 
     /// Reads bytes from the UART as a guest would until `want` arrived.

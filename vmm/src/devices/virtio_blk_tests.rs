@@ -17,6 +17,8 @@ use crate::devices::virtio_mmio::VirtioMmio;
 use crate::devices::MmioBus;
 use vmm_sys_util::eventfd::EventFd;
 
+use crate::devices::irq::IrqLine;
+
 const MEM_BYTES: usize = 1 << 20;
 const DESC: u64 = 0x1000;
 const AVAIL: u64 = 0x2000;
@@ -64,7 +66,7 @@ impl Driver {
         let block = Block::open(&path.0, DEFAULT_DISK_BYTES).unwrap();
         let mem = GuestMemoryMmap::from_ranges(&[(GuestAddress(0), MEM_BYTES)]).unwrap();
         let irq = EventFd::new(libc::EFD_NONBLOCK).unwrap();
-        let dev = VirtioMmio::new(block, mem.clone(), irq.try_clone().unwrap()).unwrap();
+        let dev = VirtioMmio::new(block, mem.clone(), IrqLine::Event(irq.try_clone().unwrap())).unwrap();
         Driver { dev, mem, irq, avail_idx: 0, path }
     }
 

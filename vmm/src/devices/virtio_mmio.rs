@@ -10,7 +10,8 @@
 //! descriptor chains into used ones. Everything runs synchronously on the
 //! vCPU thread: a `QueueNotify` write is one VM exit (≈ 10 µs here) and all
 //! pending requests are finished before the guest resumes, which keeps runs
-//! deterministic. Completions are signalled through an irqfd.
+//! deterministic. Completions raise the device's interrupt line at once
+//! ([`super::irq`]).
 //!
 //! Guest mistakes (bad offsets or widths, misaligned rings, queues outside
 //! memory, bogus ring indices) are logged and ignored or answered with the
@@ -53,7 +54,8 @@ use virtio_bindings::virtio_mmio::*;
 use virtio_bindings::virtio_ring::VRING_AVAIL_F_NO_INTERRUPT;
 use virtio_queue::{Queue, QueueT};
 use vm_memory::{Bytes, GuestAddress, GuestMemoryMmap};
-use vmm_sys_util::eventfd::EventFd;
+
+use super::irq::IrqLine;
 
 /// The `Version` register of the modern virtio-mmio layout.
 pub const MMIO_VERSION: u32 = 2;
@@ -83,7 +85,7 @@ pub trait VirtioDevice: Send {
 pub struct VirtioMmio<D: VirtioDevice> {
     device: D,
     mem: GuestMemoryMmap,
-    irq: EventFd,
+    irq: IrqLine,
     queues: Vec<Queue>,
     device_features_sel: u32,
     driver_features_sel: u32,
@@ -95,8 +97,8 @@ pub struct VirtioMmio<D: VirtioDevice> {
 
 impl<D: VirtioDevice> VirtioMmio<D> {
     /// The transport for `device`, which accesses `mem` and raises `irq`
-    /// (an eventfd registered as an irqfd) to interrupt the guest.
-    pub fn new(device: D, mem: GuestMemoryMmap, irq: EventFd) -> Result<VirtioMmio<D>, String> {
+    /// to interrupt the guest.
+    pub fn new(device: D, mem: GuestMemoryMmap, irq: IrqLine) -> Result<VirtioMmio<D>, String> {
         let queues = device
             .queue_max_sizes()
             .iter()
@@ -150,7 +152,7 @@ impl<D: VirtioDevice> VirtioMmio<D> {
 
     fn raise(&mut self, bits: u32) {
         self.interrupt_status |= bits;
-        if let Err(e) = self.irq.write(1) {
+        if let Err(e) = self.irq.raise() {
             log::warn!("virtio-mmio: cannot raise the interrupt: {e}");
         }
     }

@@ -21,10 +21,10 @@ use kvm_bindings::{
 };
 use kvm_ioctls::{Kvm, VcpuFd, VmFd};
 use vm_memory::{Bytes, GuestAddress, GuestMemoryMmap};
-use vmm_sys_util::eventfd::EventFd;
 
 use super::{Snapshot, VcpuState, VmState, MSR_IA32_TSC, MSR_IA32_TSC_DEADLINE};
 use crate::config::RunConfig;
+use crate::devices::irq::IrqLine;
 use crate::devices::serial::{new_serial, ConsoleSink, RoomNotifier};
 use crate::devices::{MmioBus, PortIo};
 use crate::vcpu::{Progress, VcpuRunner};
@@ -57,7 +57,7 @@ pub fn take(config: &RunConfig, at_mark: u32) -> Result<Snapshot, Error> {
     };
     let mem_size = config.memory_bytes()?;
     let kvm = crate::vm::open_kvm()?;
-    let vm = kvm.create_vm().map_err(kvm_err("KVM_CREATE_VM"))?;
+    let vm = Arc::new(kvm.create_vm().map_err(kvm_err("KVM_CREATE_VM"))?);
     let mem = memory::create(mem_size)?;
     memory::register(&vm, &mem)?;
     vm.set_tss_address(crate::vm::KVM_TSS_ADDRESS).map_err(kvm_err("KVM_SET_TSS_ADDR"))?;
@@ -79,8 +79,7 @@ pub fn take(config: &RunConfig, at_mark: u32) -> Result<Snapshot, Error> {
     let layout = boot::load_reserving(&mem, &config.kernel, &config.archive, &cmdline, reserved)?;
     cpu::write_gdt(&mem)?;
 
-    let irq = EventFd::new(libc::EFD_NONBLOCK).map_err(host_err("eventfd"))?;
-    vm.register_irqfd(&irq, abi::platform::IRQ_COM1).map_err(kvm_err("KVM_IRQFD"))?;
+    let irq = IrqLine::kvm(&vm, abi::platform::IRQ_COM1);
     let room = Arc::new(RoomNotifier::new().map_err(host_err("eventfd"))?);
     let capture = Arc::new(Mutex::new(Vec::new()));
     let sink = ConsoleSink { echo: config.echo_console, to_stderr: false, capture: Some(capture.clone()) };

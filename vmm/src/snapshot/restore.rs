@@ -19,9 +19,9 @@ use kvm_bindings::Msrs;
 use kvm_ioctls::{VcpuFd, VmFd};
 use vm_memory::mmap::MmapRegionBuilder;
 use vm_memory::{Bytes, FileOffset, GuestAddress, GuestMemoryMmap, GuestRegionMmap};
-use vmm_sys_util::eventfd::EventFd;
 
 use super::{ExperimentConfig, Snapshot, VcpuState, VmState};
+use crate::devices::irq::IrqLine;
 use crate::devices::serial::{ConsoleSink, IrqTrigger, RoomNotifier, SerialDevice};
 use crate::devices::{MmioBus, PortIo};
 use crate::outcome::RunOutcome;
@@ -104,7 +104,7 @@ pub fn run_from(snap: &Snapshot, exp: &ExperimentConfig) -> Result<RunOutcome, E
         )));
     }
     let kvm = crate::vm::open_kvm()?;
-    let vm = kvm.create_vm().map_err(kvm_err("KVM_CREATE_VM"))?;
+    let vm = Arc::new(kvm.create_vm().map_err(kvm_err("KVM_CREATE_VM"))?);
     let mem = map_memory(snap)?;
     memory::register(&vm, &mem)?;
     vm.set_tss_address(crate::vm::KVM_TSS_ADDRESS).map_err(kvm_err("KVM_SET_TSS_ADDR"))?;
@@ -124,8 +124,7 @@ pub fn run_from(snap: &Snapshot, exp: &ExperimentConfig) -> Result<RunOutcome, E
         _ => None,
     };
 
-    let irq = EventFd::new(libc::EFD_NONBLOCK).map_err(host_err("eventfd"))?;
-    vm.register_irqfd(&irq, abi::platform::IRQ_COM1).map_err(kvm_err("KVM_IRQFD"))?;
+    let irq = IrqLine::kvm(&vm, abi::platform::IRQ_COM1);
     let room = Arc::new(RoomNotifier::new().map_err(host_err("eventfd"))?);
     let capture = Arc::new(Mutex::new(snap.console.clone()));
     let sink = ConsoleSink { echo: exp.echo_console, to_stderr: false, capture: Some(capture.clone()) };
