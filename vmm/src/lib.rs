@@ -21,6 +21,7 @@ pub mod disk_image;
 pub mod elf_builder;
 pub mod fault;
 pub mod image_config;
+pub mod machine;
 pub mod memory;
 pub mod outcome;
 pub mod snapshot;

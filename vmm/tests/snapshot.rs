@@ -15,6 +15,8 @@ use vmm::snapshot::{run_from, ExperimentConfig, Snapshot};
 use vmm::trace::TraceMode;
 use vmm::{Exit, RunConfig, RunOutcome};
 
+mod common;
+
 const PONG: u8 = 0;
 const PING: u8 = 1;
 const PING_TYPE: u32 = 1;
@@ -131,4 +133,60 @@ fn experiments_per_second_snapshot_versus_cold_boot() {
         cold / warm,
         take * 1e3
     );
+}
+
+/// Privilege id of `name` in the embedded image `image`.
+fn program_id(image: &str, name: &str) -> u8 {
+    let programs = vmm::campaign::file::image_programs(image).unwrap();
+    programs.iter().position(|p| p == name).unwrap() as u8
+}
+
+#[test]
+fn experiments_from_a_snapshot_with_a_disk_get_private_disks_and_recover_the_driver() {
+    let dir = common::scratch_dir("snapshot-disk");
+    let disk = dir.join("disk.img");
+    let mut config = RunConfig::for_image("system").unwrap();
+    // Each experiment appends to a file that exists at the snapshot: it
+    // must find exactly one line of its own, whatever ran before it.
+    config.append = format!("{}echo run >> /home/log; cat /home/log", abi::platform::CMDLINE_COMMAND_SEPARATOR);
+    config.disk = Some(disk.clone());
+    config.timeout = Some(Duration::from_secs(60));
+    config.fault_plan = Some(FaultPlan { seed: 1, rules: vec![] });
+    config.deterministic = true;
+    config.separate_log = true;
+    config.trace = Some(TraceMode::Lossless);
+    let snap = Snapshot::take(&config, MARK_COMMAND_START).unwrap();
+    assert!(snap.has_disk());
+    let disk_at_snapshot = std::fs::read(&disk).unwrap();
+    let exp = |rules: Vec<Rule>| {
+        let e = ExperimentConfig::new(&snap, FaultPlan { seed: 7, rules });
+        run_from(&snap, &e).unwrap()
+    };
+
+    let a = exp(vec![]);
+    let b = exp(vec![]);
+    for o in [&a, &b] {
+        assert_eq!(o.exit, Exit::PowerOff(0), "{}", o.console_text());
+        assert_eq!(o.console_text().matches("run").count(), 1, "a private disk each: {}", o.console_text());
+        assert!(o.log.as_ref().is_some_and(|l| !l.is_empty()), "the log is kept");
+    }
+    assert_eq!(trace_hash(&a), trace_hash(&b));
+    assert_eq!(a.final_stats.insn_emulation(), b.final_stats.insn_emulation());
+    assert!(a.final_stats.insn_emulation().unwrap_or(0) > 0);
+
+    // The disk driver crashes at its 3rd message after the mark: RS
+    // restarts it, the file server resends, the workload still works.
+    let blk = program_id("system", "blk");
+    let crash = rule(Action::Crash, abi::fault::ANY_PROGRAM, blk, abi::fault::ANY_TYPE, 3);
+    let c = exp(vec![crash]);
+    assert_eq!(c.faults_injected, 1);
+    assert_eq!(c.exit, Exit::PowerOff(0), "{}", c.console_text());
+    assert!(c.console_text().contains("run"), "{}", c.console_text());
+    let log = String::from_utf8_lossy(c.log.as_deref().unwrap()).into_owned();
+    assert!(log.contains("rs: blk") && log.contains("restarting now"), "{log}");
+    let again = exp(vec![crash]);
+    assert_eq!(trace_hash(&c), trace_hash(&again), "the fault repeats exactly");
+
+    // The experiments wrote only their private mappings.
+    assert_eq!(std::fs::read(&disk).unwrap(), disk_at_snapshot);
 }

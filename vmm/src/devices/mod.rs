@@ -12,6 +12,7 @@
 //! `abi::platform::VIRTIO_BLK_MMIO_BASE`). MMIO outside every device also
 //! reads as all-ones, so a driver probing the magic value sees no device.
 
+pub mod disk_backing;
 pub mod irq;
 pub mod serial;
 pub mod stdin;
@@ -112,20 +113,26 @@ impl PortIo {
 }
 
 /// A device in guest-physical address space.
-pub trait MmioDevice: Send {
+pub trait MmioDevice: Send + std::any::Any {
     /// The guest reads `data.len()` bytes at `offset` within the window.
     fn read(&mut self, offset: u64, data: &mut [u8]);
     /// The guest writes `data` at `offset` within the window.
     fn write(&mut self, offset: u64, data: &[u8]);
+    /// The device as `Any`, so a snapshot can reach its concrete state.
+    fn as_any(&self) -> &dyn std::any::Any;
 }
 
-impl<D: virtio_mmio::VirtioDevice> MmioDevice for virtio_mmio::VirtioMmio<D> {
+impl<D: virtio_mmio::VirtioDevice + 'static> MmioDevice for virtio_mmio::VirtioMmio<D> {
     fn read(&mut self, offset: u64, data: &mut [u8]) {
         virtio_mmio::VirtioMmio::read(self, offset, data)
     }
 
     fn write(&mut self, offset: u64, data: &[u8]) {
         virtio_mmio::VirtioMmio::write(self, offset, data)
+    }
+
+    fn as_any(&self) -> &dyn std::any::Any {
+        self
     }
 }
 
@@ -144,6 +151,11 @@ impl MmioBus {
     /// Adds `device` at `base..base + size` (windows must not overlap).
     pub fn insert(&mut self, base: u64, size: u64, device: Box<dyn MmioDevice>) {
         self.devices.push((base, size, device));
+    }
+
+    /// The device whose window starts at `base`.
+    pub fn device_at(&self, base: u64) -> Option<&dyn MmioDevice> {
+        self.devices.iter().find(|(b, ..)| *b == base).map(|(_, _, device)| device.as_ref())
     }
 
     /// The device whose window holds the whole access, and the offset.

@@ -1,5 +1,5 @@
 //! The virtio-blk device (virtio 1.x §5.2): one request queue, backed by a
-//! raw disk image file.
+//! raw disk image file (or a snapshot's disk, [`super::disk_backing`]).
 //!
 //! Why this is the whole storage stack on the host side: the guest's disk
 //! driver is an ordinary user-space server, and the dependability
@@ -28,7 +28,6 @@
 use std::fs::{File, OpenOptions};
 use std::io::{Seek, SeekFrom};
 use std::os::fd::AsRawFd;
-use std::os::unix::fs::FileExt;
 use std::path::Path;
 
 use abi::platform::{VIRTIO_BLK_QUEUE_SIZE, VIRTIO_BLK_SECTOR_SIZE};
@@ -42,6 +41,7 @@ use virtio_queue::desc::split::Descriptor;
 use virtio_queue::{Queue, QueueOwnedT, QueueT};
 use vm_memory::{Address, Bytes, GuestAddress, GuestMemoryBackend, GuestMemoryMmap};
 
+use super::disk_backing::Backing;
 use super::virtio_mmio::{QueueFault, VirtioDevice};
 
 /// Size of the disk `viv` creates when `--disk` names a file that does not
@@ -59,9 +59,9 @@ const CONFIG_BLK_SIZE: usize = 20;
 /// The part of `struct virtio_blk_config` we fill in (up to `blk_size`).
 const CONFIG_BYTES: usize = 24;
 
-/// A virtio-blk device backed by an open image file.
+/// A virtio-blk device backed by an open image file or a snapshot's disk.
 pub struct Block {
-    file: File,
+    backing: Backing,
     /// Capacity in 512-byte sectors (a partial last sector is not used).
     capacity: u64,
     queue_sizes: [u16; 1],
@@ -120,6 +120,11 @@ impl Block {
     /// A device serving `file` (opened for reading and writing).
     pub fn new(mut file: File) -> Result<Block, String> {
         let len = file.seek(SeekFrom::End(0)).map_err(|e| format!("cannot find its size: {e}"))?;
+        Block::with_backing(Backing::File(file), len)
+    }
+
+    /// A device serving `len` bytes of `backing`.
+    pub fn with_backing(backing: Backing, len: u64) -> Result<Block, String> {
         let capacity = len / VIRTIO_BLK_SECTOR_SIZE;
         if capacity == 0 {
             return Err(format!("{len} bytes is smaller than one {VIRTIO_BLK_SECTOR_SIZE}-byte sector"));
@@ -127,7 +132,7 @@ impl Block {
         if !len.is_multiple_of(VIRTIO_BLK_SECTOR_SIZE) {
             log::warn!("disk image size {len} is not a multiple of {VIRTIO_BLK_SECTOR_SIZE}; the tail is unused");
         }
-        Ok(Block { file, capacity, queue_sizes: [VIRTIO_BLK_QUEUE_SIZE], buf: vec![0; CHUNK_BYTES] })
+        Ok(Block { backing, capacity, queue_sizes: [VIRTIO_BLK_QUEUE_SIZE], buf: vec![0; CHUNK_BYTES] })
     }
 
     /// Capacity in 512-byte sectors.
@@ -246,7 +251,7 @@ impl Block {
                 Ok((VIRTIO_BLK_S_OK, 0))
             }
             VIRTIO_BLK_T_FLUSH => {
-                self.file.sync_all().map_err(|e| format!("fsync: {e}"))?;
+                self.backing.flush()?;
                 Ok((VIRTIO_BLK_S_OK, 0))
             }
             VIRTIO_BLK_T_GET_ID => {
@@ -285,7 +290,7 @@ impl Block {
             while done < len {
                 let n = (len - done).min(CHUNK_BYTES);
                 let buf = &mut self.buf[..n];
-                self.file.read_exact_at(buf, pos).map_err(|e| format!("read at byte {pos}: {e}"))?;
+                self.backing.read_at(buf, pos)?;
                 let at = addr.checked_add(done as u64).ok_or("address overflow")?;
                 mem.write_slice(buf, at).map_err(|e| format!("guest memory at {:#x}: {e}", at.0))?;
                 done += n;
@@ -303,7 +308,7 @@ impl Block {
                 let buf = &mut self.buf[..n];
                 let at = addr.checked_add(done as u64).ok_or("address overflow")?;
                 mem.read_slice(buf, at).map_err(|e| format!("guest memory at {:#x}: {e}", at.0))?;
-                self.file.write_all_at(buf, pos).map_err(|e| format!("write at byte {pos}: {e}"))?;
+                self.backing.write_at(buf, pos)?;
                 done += n;
                 pos += n as u64;
             }

@@ -81,6 +81,20 @@ pub trait VirtioDevice: Send {
     fn process_queue(&mut self, index: usize, queue: &mut Queue, mem: &GuestMemoryMmap) -> Result<bool, QueueFault>;
 }
 
+/// The transport's registers and queues, for snapshots: with the guest's
+/// memory (which holds the rings) it is everything a resumed VM needs,
+/// because requests are finished within the exit that notified them.
+#[derive(Debug, Clone)]
+pub struct TransportState {
+    queues: Vec<virtio_queue::QueueState>,
+    device_features_sel: u32,
+    driver_features_sel: u32,
+    driver_features: u64,
+    queue_sel: u32,
+    status: u32,
+    interrupt_status: u32,
+}
+
 /// A device on the virtio-mmio transport.
 pub struct VirtioMmio<D: VirtioDevice> {
     device: D,
@@ -115,6 +129,53 @@ impl<D: VirtioDevice> VirtioMmio<D> {
             queue_sel: 0,
             status: 0,
             interrupt_status: 0,
+        })
+    }
+
+    /// The transport's state (see [`TransportState`]).
+    pub fn state(&self) -> TransportState {
+        TransportState {
+            queues: self.queues.iter().map(Queue::state).collect(),
+            device_features_sel: self.device_features_sel,
+            driver_features_sel: self.driver_features_sel,
+            driver_features: self.driver_features,
+            queue_sel: self.queue_sel,
+            status: self.status,
+            interrupt_status: self.interrupt_status,
+        }
+    }
+
+    /// The transport for `device` in `state` (taken from a transport for
+    /// the same kind of device).
+    pub fn from_state(
+        device: D,
+        mem: GuestMemoryMmap,
+        irq: IrqLine,
+        state: &TransportState,
+    ) -> Result<VirtioMmio<D>, String> {
+        if state.queues.len() != device.queue_max_sizes().len() {
+            return Err(format!(
+                "the saved transport has {} queue(s), the device {}",
+                state.queues.len(),
+                device.queue_max_sizes().len()
+            ));
+        }
+        let queues = state
+            .queues
+            .iter()
+            .map(|q| Queue::try_from(*q).map_err(|e| format!("saved queue: {e}")))
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(VirtioMmio {
+            device,
+            mem,
+            irq,
+            queues,
+            device_features_sel: state.device_features_sel,
+            driver_features_sel: state.driver_features_sel,
+            driver_features: state.driver_features,
+            queue_sel: state.queue_sel,
+            status: state.status,
+            interrupt_status: state.interrupt_status,
         })
     }
 

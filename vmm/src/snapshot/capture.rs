@@ -1,34 +1,35 @@
 //! Taking a snapshot: boot the config's image exactly as `vm::run` would,
 //! stop in the exit of bench mark `at_mark`, complete that port write, and
-//! copy out guest memory (into a memfd) and every piece of vCPU, irqchip
-//! and device state a resumed VM needs.
+//! copy out guest memory and the disk (into memfds) and every piece of
+//! vCPU, irqchip and device state a resumed VM needs.
 //!
-//! Why our own boot here instead of a hook in `vm::run`: the snapshot keeps
-//! the VM's pieces (memory, serial device, vCPU) after the pause, which
-//! `vm::run` drops; the steps are the same helpers (`boot`, `cpu`,
-//! `memory`, `fault`, `trace`).
+//! Why our own run loop here instead of a hook in `vm::run`: the snapshot
+//! keeps the VM's pieces (memory, devices, vCPU) after the pause, which
+//! `vm::run` drops; the VM itself is built by the same `Machine::build`.
 
 use std::fs::File;
 use std::os::unix::fs::FileExt;
-use std::os::unix::io::FromRawFd;
+use std::path::Path;
 use std::sync::atomic::AtomicBool;
-use std::sync::{mpsc, Arc, Mutex};
+use std::sync::{mpsc, Arc};
 use std::time::Instant;
 
+use abi::platform::VIRTIO_BLK_MMIO_BASE;
 use kvm_bindings::{
     kvm_irqchip, kvm_msr_entry, Msrs, KVM_IRQCHIP_IOAPIC, KVM_IRQCHIP_PIC_MASTER, KVM_IRQCHIP_PIC_SLAVE,
     KVM_MAX_CPUID_ENTRIES,
 };
 use kvm_ioctls::{Kvm, VcpuFd, VmFd};
-use vm_memory::{Bytes, GuestAddress, GuestMemoryMmap};
+use vm_memory::{Bytes, GuestAddress};
 
-use super::{Snapshot, VcpuState, VmState, MSR_IA32_TSC, MSR_IA32_TSC_DEADLINE};
+use super::{SavedDisk, Snapshot, VcpuState, VmState, MSR_IA32_TSC, MSR_IA32_TSC_DEADLINE};
 use crate::config::RunConfig;
-use crate::devices::irq::IrqLine;
-use crate::devices::serial::{new_serial, ConsoleSink, RoomNotifier};
+use crate::devices::virtio_blk::Block;
+use crate::devices::virtio_mmio::VirtioMmio;
 use crate::devices::{MmioBus, PortIo};
+use crate::machine::{take_capture, Machine};
 use crate::vcpu::{Progress, VcpuRunner};
-use crate::{boot, cpu, memory, watchdog, Error};
+use crate::{memory, watchdog, Error};
 
 fn kvm_err(what: &'static str) -> impl Fn(kvm_ioctls::Error) -> Error {
     move |e| Error::Kvm(what, e)
@@ -41,70 +42,31 @@ fn host_err(what: &'static str) -> impl Fn(std::io::Error) -> Error {
 /// Boots `config` and snapshots it at bench mark `at_mark`.
 pub fn take(config: &RunConfig, at_mark: u32) -> Result<Snapshot, Error> {
     let start = Instant::now();
-    if config.disk.is_some() {
-        return Err(Error::Host(
-            "snapshots of a VM with a disk are not supported: the virtio-blk queues and the disk file \
-             would have to be captured too"
-                .into(),
-        ));
-    }
-    let Some(plan) = &config.fault_plan else {
+    if config.fault_plan.is_none() {
         return Err(Error::Host(
             "a snapshot needs a (possibly empty) fault plan, so that the plan region is reserved and \
              `viv.faults=` is on the command line for the experiments' plans"
                 .into(),
         ));
-    };
-    let mem_size = config.memory_bytes()?;
-    let kvm = crate::vm::open_kvm()?;
-    let vm = Arc::new(kvm.create_vm().map_err(kvm_err("KVM_CREATE_VM"))?);
-    let mem = memory::create(mem_size)?;
-    memory::register(&vm, &mem)?;
-    vm.set_tss_address(crate::vm::KVM_TSS_ADDRESS).map_err(kvm_err("KVM_SET_TSS_ADDR"))?;
-    vm.create_irq_chip().map_err(kvm_err("KVM_CREATE_IRQCHIP"))?;
-
-    let trace = match config.trace {
-        Some(mode) => Some(crate::trace::TraceRing::create(&mem, mem_size, mode, config.trace_ring_bytes)?),
-        None => None,
-    };
-    let trace_range = trace.as_ref().map(|r| r.range());
-    let cmdline = match &trace {
-        Some(ring) => crate::trace::cmdline_with_ring(&config.cmdline(), ring.range().0, ring.range().1),
-        None => config.cmdline(),
-    };
-    let reserved = trace_range.map_or(0, |r| r.1) + crate::fault::PLAN_BYTES;
-    let plan_base = mem_size - reserved;
-    let region = crate::fault::PlanRegion::write(&mem, plan_base, plan)?;
-    let cmdline = crate::fault::cmdline_with_plan(&cmdline, region.base);
-    let layout = boot::load_reserving(&mem, &config.kernel, &config.archive, &cmdline, reserved)?;
-    cpu::write_gdt(&mem)?;
-
-    let irq = IrqLine::kvm(&vm, abi::platform::IRQ_COM1);
-    let room = Arc::new(RoomNotifier::new().map_err(host_err("eventfd"))?);
-    let capture = Arc::new(Mutex::new(Vec::new()));
-    let sink = ConsoleSink { echo: config.echo_console, to_stderr: false, capture: Some(capture.clone()) };
-    let log_sink = if config.separate_log {
-        ConsoleSink { echo: config.echo_log, to_stderr: true, capture: None }
-    } else {
-        sink.clone()
-    };
-    let serial = Arc::new(Mutex::new(new_serial(irq, room, sink)));
-
-    let vcpu = vm.create_vcpu(0).map_err(kvm_err("KVM_CREATE_VCPU"))?;
-    cpu::setup(&kvm, &vcpu, layout.entry, layout.start_info)?;
-    if config.deterministic {
-        cpu::hide_random_instructions(&kvm, &vcpu)?;
     }
+    // The console and log up to the mark belong to every experiment's.
+    let mut config = config.clone();
+    config.capture_console = true;
+    config.forward_stdin = false;
+    let machine = Machine::build(&config)?;
+    let mem_size = memory::size(&machine.mem);
+    let plan_base = machine.plan.as_ref().map_or(0, |p| p.base);
+    let trace_range = machine.trace.as_ref().map(|r| r.range());
     watchdog::install()?;
     let timed_out = Arc::new(AtomicBool::new(false));
     let runner = VcpuRunner {
-        vcpu,
-        io: PortIo::new(serial.clone(), log_sink),
-        mmio: MmioBus::new(),
+        vcpu: machine.vcpu,
+        io: PortIo::new(machine.serial.clone(), machine.log_sink),
+        mmio: machine.mmio,
         stats: None,
         start,
         timed_out: timed_out.clone(),
-        trace,
+        trace: machine.trace,
         pause_at_mark: Some(at_mark),
         on_fault_stop: None,
     };
@@ -121,10 +83,11 @@ pub fn take(config: &RunConfig, at_mark: u32) -> Result<Snapshot, Error> {
         .map_err(host_err("vCPU thread"))?;
     watchdog::supervise(&handle, config.timeout, &timed_out, &done_rx);
     let (mut runner, progress, ended) = handle.join().map_err(|_| Error::Host("the vCPU thread panicked".into()))?;
+    let console = machine.console.as_ref().map(take_capture).unwrap_or_default();
     if let Some(exit) = ended {
         return Err(Error::Host(format!(
             "the guest ended ({exit:?}) before writing bench mark {at_mark}; console:\n{}",
-            String::from_utf8_lossy(&capture.lock().unwrap_or_else(|e| e.into_inner()))
+            String::from_utf8_lossy(&console)
         )));
     }
     // KVM completes a port write only at the next KVM_RUN: enter with
@@ -138,13 +101,19 @@ pub fn take(config: &RunConfig, at_mark: u32) -> Result<Snapshot, Error> {
         ring.drain();
     }
 
-    let vcpu_state = capture_vcpu(&kvm, &runner.vcpu)?;
-    let vm_state = capture_vm(&vm)?;
-    let serial_state = serial.lock().unwrap_or_else(|e| e.into_inner()).state();
-    let mem_file = write_memory(&mem, mem_size)?;
-    let console = std::mem::take(&mut *capture.lock().unwrap_or_else(|e| e.into_inner()));
+    let vcpu_state = capture_vcpu(&machine.kvm, &runner.vcpu)?;
+    let vm_state = capture_vm(&machine.vm)?;
+    let serial_state = machine.serial.lock().unwrap_or_else(|e| e.into_inner()).state();
+    let mem = &machine.mem;
+    let mem_file = memory::sparse_memfd(c"vivarium-snapshot", mem_size, |buf, at| {
+        mem.read_slice(buf, GuestAddress(at)).map_err(|e| format!("snapshot read: {e}"))
+    })?;
+    let disk = match &machine.disk_path {
+        Some(path) => Some(save_disk(path, &runner.mmio)?),
+        None => None,
+    };
     Ok(Snapshot {
-        config: config.clone(),
+        config,
         at_mark,
         mem_file: Arc::new(mem_file),
         mem_size,
@@ -153,10 +122,29 @@ pub fn take(config: &RunConfig, at_mark: u32) -> Result<Snapshot, Error> {
         vcpu: vcpu_state,
         vm: vm_state,
         serial: serial_state,
+        disk,
         marks: progress.marks,
         console,
+        log: machine.log.as_ref().map(take_capture).unwrap_or_default(),
         boot_time: start.elapsed(),
     })
+}
+
+/// The disk at `path` as the guest has written it so far (into a memfd)
+/// and its transport's registers and queues.
+fn save_disk(path: &Path, mmio: &MmioBus) -> Result<SavedDisk, Error> {
+    let transport = mmio
+        .device_at(VIRTIO_BLK_MMIO_BASE)
+        .and_then(|device| device.as_any().downcast_ref::<VirtioMmio<Block>>())
+        .map(VirtioMmio::state)
+        .ok_or_else(|| Error::Host("snapshot: the VM has a disk image but no virtio-blk device".into()))?;
+    let shown = path.display();
+    let file = File::open(path).map_err(|e| Error::Host(format!("snapshot of disk {shown}: {e}")))?;
+    let bytes = file.metadata().map_err(|e| Error::Host(format!("snapshot of disk {shown}: {e}")))?.len();
+    let copy = memory::sparse_memfd(c"vivarium-snapshot-disk", bytes, |buf, at| {
+        file.read_exact_at(buf, at).map_err(|e| format!("disk {shown} at byte {at}: {e}"))
+    })?;
+    Ok(SavedDisk { file: Arc::new(copy), bytes, transport })
 }
 
 /// Every MSR KVM lists that this vCPU lets us read; the TSC and then the
@@ -213,34 +201,4 @@ fn capture_vm(vm: &VmFd) -> Result<VmState, Error> {
         ioapic: chip(KVM_IRQCHIP_IOAPIC)?,
         clock: vm.get_clock().map_err(kvm_err("KVM_GET_CLOCK"))?,
     })
-}
-
-/// Copies guest memory into a fresh memfd; all-zero pages stay holes, so
-/// the file (and every copy-on-write mapping of it) costs only the pages
-/// the boot touched.
-fn write_memory(mem: &GuestMemoryMmap, size: u64) -> Result<File, Error> {
-    let name = c"vivarium-snapshot";
-    // SAFETY: `memfd_create` with a valid NUL-terminated name and flags;
-    // the result is checked before use.
-    let fd = unsafe { libc::memfd_create(name.as_ptr(), libc::MFD_CLOEXEC) };
-    if fd < 0 {
-        return Err(Error::Host(format!("memfd_create: {}", std::io::Error::last_os_error())));
-    }
-    // SAFETY: `fd` is a new descriptor that nothing else owns.
-    let file = unsafe { File::from_raw_fd(fd) };
-    file.set_len(size).map_err(host_err("snapshot memory file"))?;
-    const CHUNK: usize = 1 << 20;
-    let mut buf = vec![0u8; CHUNK];
-    let mut at = 0u64;
-    while at < size {
-        let n = CHUNK.min((size - at) as usize);
-        mem.read_slice(&mut buf[..n], GuestAddress(at)).map_err(|e| Error::Memory(format!("snapshot read: {e}")))?;
-        for (i, page) in buf[..n].chunks(4096).enumerate() {
-            if page.iter().any(|&b| b != 0) {
-                file.write_all_at(page, at + (i * 4096) as u64).map_err(host_err("snapshot memory file"))?;
-            }
-        }
-        at += n as u64;
-    }
-    Ok(file)
 }

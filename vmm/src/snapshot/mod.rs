@@ -6,15 +6,22 @@
 //! than the experiment after it (kernel code runs in KVM's emulator,
 //! `PLATFORM.md`). [`Snapshot::take`] boots a [`RunConfig`] and, when the
 //! guest writes a bench mark (e.g. `abi::platform::MARK_COMMAND_START`:
-//! boot done, the workload about to start), captures guest memory (into a
-//! memfd, zero pages left as holes) and the complete vCPU and VM state:
+//! boot done, the workload about to start), captures guest memory and the
+//! disk (into memfds, zero pages left as holes) and the complete vCPU and
+//! VM state:
 //! registers, special registers, FPU/XSAVE, XCRs, debug registers, every
 //! readable MSR KVM lists (TSC, EFER, STAR/LSTAR, APIC base, TSC deadline
 //! …), LAPIC, MP state, pending vCPU events, the in-kernel PIC master,
-//! slave and IOAPIC, the KVM clock, and the 16550's registers. [`run_from`]
-//! builds a fresh VM on a copy-on-write mapping of that memory, restores
+//! slave and IOAPIC, the KVM clock, the 16550's registers and the
+//! virtio-mmio transport's registers and queues. [`run_from`] builds a
+//! fresh VM on copy-on-write mappings of that memory and disk, restores
 //! everything, writes the experiment's fault plan into the plan region and
 //! runs to the end, returning the same [`RunOutcome`] as `vmm::run`.
+//!
+//! Why the virtio-blk device needs no more than its registers: requests
+//! are finished within the exit that notified them
+//! (`devices::virtio_mmio`), so at any pause nothing is in flight in the
+//! device; the rings live in guest memory and the data on the disk.
 //!
 //! Rules and limits:
 //! - The snapshot must be taken with a fault plan (an empty one:
@@ -22,12 +29,14 @@
 //!   the kernel has `viv.faults=`; the kernel re-reads the rule count at
 //!   every event, so the experiment's rules take effect at once. Plan
 //!   ticks (`not_before`/`not_after`) count from the original boot.
-//! - A VM with a disk is refused (the virtio-blk queues and the disk file
-//!   are not captured); stdin is not forwarded.
+//! - Stdin is not forwarded. The disk the snapshot booted with is written
+//!   up to the mark; experiments write only their private mappings, so
+//!   their disk changes are gone when they end.
 //! - `deterministic` is fixed at boot (the kernel reads
 //!   `viv.deterministic=1` then): an experiment must ask for the same.
-//! - The outcome's console and marks start with the snapshot's (the boot
-//!   up to the mark); its trace holds only the events after the mark
+//! - The outcome's console, log and marks start with the snapshot's (the
+//!   boot up to the mark); its vCPU statistics count from the restore; its
+//!   trace holds only the events after the mark
 //!   (earlier records are drained when the snapshot is taken).
 //! - Determinism: with `deterministic` the guest's clock is virtual, so
 //!   two experiments with the same plan from one snapshot give the same
@@ -113,6 +122,13 @@ pub(crate) struct VmState {
     clock: kvm_clock_data,
 }
 
+/// The disk at the snapshot: its bytes and its transport's state.
+pub(crate) struct SavedDisk {
+    pub(crate) file: Arc<File>,
+    pub(crate) bytes: u64,
+    pub(crate) transport: crate::devices::virtio_mmio::TransportState,
+}
+
 /// A booted guest, paused at a bench mark, ready to be resumed any number
 /// of times.
 pub struct Snapshot {
@@ -125,8 +141,10 @@ pub struct Snapshot {
     vcpu: VcpuState,
     vm: VmState,
     serial: SerialState,
+    disk: Option<SavedDisk>,
     marks: Vec<Mark>,
     console: Vec<u8>,
+    log: Vec<u8>,
     boot_time: Duration,
 }
 
@@ -160,6 +178,11 @@ impl Snapshot {
     /// Guest-physical base of the plan region.
     pub fn plan_base(&self) -> u64 {
         self.plan_base
+    }
+
+    /// Whether it has a disk.
+    pub fn has_disk(&self) -> bool {
+        self.disk.is_some()
     }
 
     /// Guest RAM in bytes.

@@ -1,5 +1,5 @@
-//! Resuming a snapshot: a fresh VM whose RAM is a private (copy-on-write)
-//! mapping of the snapshot's memory file, every captured state written
+//! Resuming a snapshot: a fresh VM whose RAM (and disk) is a private
+//! (copy-on-write) mapping of the snapshot's file, every captured state written
 //! back in the order KVM needs, the experiment's plan in the plan region,
 //! then the same run loop and outcome as `vm::run`.
 //!
@@ -15,15 +15,19 @@ use std::sync::atomic::AtomicBool;
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
+use abi::platform::{VIRTIO_BLK_IRQ, VIRTIO_BLK_MMIO_BASE, VIRTIO_BLK_MMIO_SIZE};
 use kvm_bindings::Msrs;
 use kvm_ioctls::{VcpuFd, VmFd};
-use vm_memory::mmap::MmapRegionBuilder;
-use vm_memory::{Bytes, FileOffset, GuestAddress, GuestMemoryMmap, GuestRegionMmap};
+use vm_memory::{Bytes, GuestAddress};
 
 use super::{ExperimentConfig, Snapshot, VcpuState, VmState};
+use crate::devices::disk_backing::Backing;
 use crate::devices::irq::IrqLine;
-use crate::devices::serial::{ConsoleSink, IrqTrigger, RoomNotifier, SerialDevice};
+use crate::devices::serial::{IrqTrigger, RoomNotifier, SerialDevice};
+use crate::devices::virtio_blk::Block;
+use crate::devices::virtio_mmio::VirtioMmio;
 use crate::devices::{MmioBus, PortIo};
+use crate::machine::{take_capture, Capture};
 use crate::outcome::RunOutcome;
 use crate::stats::VcpuStats;
 use crate::vcpu::VcpuRunner;
@@ -35,20 +39,6 @@ fn kvm_err(what: &'static str) -> impl Fn(kvm_ioctls::Error) -> Error {
 
 fn host_err(what: &'static str) -> impl Fn(std::io::Error) -> Error {
     move |e| Error::Host(format!("{what}: {e}"))
-}
-
-/// Guest memory as a private mapping of the snapshot's file.
-fn map_memory(snap: &Snapshot) -> Result<GuestMemoryMmap, Error> {
-    let size = snap.mem_size as usize;
-    let region = MmapRegionBuilder::new(size)
-        .with_file_offset(FileOffset::from_arc(snap.mem_file.clone(), 0))
-        .with_mmap_prot(libc::PROT_READ | libc::PROT_WRITE)
-        .with_mmap_flags(libc::MAP_PRIVATE | libc::MAP_NORESERVE)
-        .build()
-        .map_err(|e| Error::Memory(format!("mapping the snapshot: {e}")))?;
-    let region = GuestRegionMmap::new(region, GuestAddress(0))
-        .ok_or_else(|| Error::Memory("snapshot region overflows".into()))?;
-    GuestMemoryMmap::from_regions(vec![region]).map_err(|e| Error::Memory(format!("snapshot memory: {e}")))
 }
 
 fn restore_vcpu(vcpu: &VcpuFd, s: &VcpuState) -> Result<(), Error> {
@@ -105,7 +95,7 @@ pub fn run_from(snap: &Snapshot, exp: &ExperimentConfig) -> Result<RunOutcome, E
     }
     let kvm = crate::vm::open_kvm()?;
     let vm = Arc::new(kvm.create_vm().map_err(kvm_err("KVM_CREATE_VM"))?);
-    let mem = map_memory(snap)?;
+    let mem = memory::map_private(&snap.mem_file, snap.mem_size)?;
     memory::register(&vm, &mem)?;
     vm.set_tss_address(crate::vm::KVM_TSS_ADDRESS).map_err(kvm_err("KVM_SET_TSS_ADDR"))?;
     vm.create_irq_chip().map_err(kvm_err("KVM_CREATE_IRQCHIP"))?;
@@ -126,16 +116,28 @@ pub fn run_from(snap: &Snapshot, exp: &ExperimentConfig) -> Result<RunOutcome, E
 
     let irq = IrqLine::kvm(&vm, abi::platform::IRQ_COM1);
     let room = Arc::new(RoomNotifier::new().map_err(host_err("eventfd"))?);
-    let capture = Arc::new(Mutex::new(snap.console.clone()));
-    let sink = ConsoleSink { echo: exp.echo_console, to_stderr: false, capture: Some(capture.clone()) };
-    let log_sink = if snap.config.separate_log {
-        ConsoleSink { echo: false, to_stderr: true, capture: None }
-    } else {
-        sink.clone()
+    let mut config = snap.config.clone();
+    config.echo_console = exp.echo_console;
+    config.echo_log = false;
+    let (sink, log_sink, console, log) = crate::machine::sinks(&config, true);
+    let continue_from = |capture: &Option<Capture>, bytes: &[u8]| {
+        if let Some(c) = capture {
+            c.lock().unwrap_or_else(|e| e.into_inner()).extend_from_slice(bytes);
+        }
     };
+    continue_from(&console, &snap.console);
+    continue_from(&log, &snap.log);
     let serial: SerialDevice = SerialDevice::from_state(&snap.serial, IrqTrigger(irq), room, sink)
         .map_err(|e| Error::Host(format!("serial state: {e:?}")))?;
     let serial = Arc::new(Mutex::new(serial));
+    let mut mmio = MmioBus::new();
+    if let Some(disk) = &snap.disk {
+        let backing = Backing::Mapped(memory::map_private(&disk.file, disk.bytes)?);
+        let block = Block::with_backing(backing, disk.bytes).map_err(Error::Host)?;
+        let irq = IrqLine::kvm(&vm, VIRTIO_BLK_IRQ);
+        let device = VirtioMmio::from_state(block, mem.clone(), irq, &disk.transport).map_err(Error::Host)?;
+        mmio.insert(VIRTIO_BLK_MMIO_BASE, VIRTIO_BLK_MMIO_SIZE, Box::new(device));
+    }
 
     let vcpu = vm.create_vcpu(0).map_err(kvm_err("KVM_CREATE_VCPU"))?;
     restore_vcpu(&vcpu, &snap.vcpu)?;
@@ -143,14 +145,13 @@ pub fn run_from(snap: &Snapshot, exp: &ExperimentConfig) -> Result<RunOutcome, E
     let stats = VcpuStats::open(&vcpu).ok();
     watchdog::install()?;
 
-    let mut swifi_config = snap.config.clone();
-    swifi_config.swifi = exp.swifi;
-    let on_fault_stop = crate::swifi::stop_hook(&swifi_config, &mem, Some(&plan));
+    config.swifi = exp.swifi;
+    let on_fault_stop = crate::swifi::stop_hook(&config, &mem, Some(&plan));
     let timed_out = Arc::new(AtomicBool::new(false));
     let runner = VcpuRunner {
         vcpu,
         io: PortIo::new(serial, log_sink),
-        mmio: MmioBus::new(),
+        mmio,
         stats,
         start,
         timed_out: timed_out.clone(),
@@ -162,7 +163,6 @@ pub fn run_from(snap: &Snapshot, exp: &ExperimentConfig) -> Result<RunOutcome, E
     let counters = plan.counters(&mem);
     drop(vm);
     drop(mem);
-    let console = std::mem::take(&mut *capture.lock().unwrap_or_else(|e| e.into_inner()));
     let mut marks = snap.marks.clone();
     marks.extend(result.marks);
     Ok(RunOutcome {
@@ -170,8 +170,8 @@ pub fn run_from(snap: &Snapshot, exp: &ExperimentConfig) -> Result<RunOutcome, E
         marks,
         final_stats: result.final_stats,
         wall_time: start.elapsed(),
-        console: Some(console),
-        log: None,
+        console: console.as_ref().map(take_capture),
+        log: log.as_ref().map(take_capture),
         trace: result.trace,
         fault_counters: counters.per_rule,
         faults_injected: counters.total,
