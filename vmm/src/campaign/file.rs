@@ -44,10 +44,35 @@ pub struct Campaign {
     pub timeout_secs: f64,
     /// Guest memory in MiB.
     pub memory_mib: u64,
+    /// How each experiment starts.
+    #[serde(default)]
+    pub start: StartFrom,
     /// The fault templates; each experiment draws one, then its values.
     pub faults: Vec<FaultSpec>,
     /// What must hold after every experiment.
     pub expect: Expect,
+}
+
+/// How each experiment starts (`start = "snapshot" | "boot"`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum StartFrom {
+    /// From one snapshot taken where the workload starts (faults count
+    /// events from there).
+    #[default]
+    Snapshot,
+    /// A cold boot each (faults may also hit the boot).
+    Boot,
+}
+
+impl StartFrom {
+    /// The name used in campaign files and reports.
+    pub fn name(self) -> &'static str {
+        match self {
+            StartFrom::Snapshot => "snapshot",
+            StartFrom::Boot => "boot",
+        }
+    }
 }
 
 /// A program of the image: its name and privilege id (boot-image index).
@@ -135,6 +160,7 @@ struct RawCampaign {
     seed: Spanned<u64>,
     timeout: Option<Spanned<Value>>,
     memory: Option<Spanned<u64>>,
+    start: Option<Spanned<String>>,
     #[serde(rename = "fault", default)]
     faults: Vec<RawFault>,
     #[serde(default)]
@@ -359,6 +385,11 @@ impl Campaign {
                 Some(path)
             }
         };
+        let start = match raw.start.as_ref().map(|s| (s.get_ref().as_str(), s.span())) {
+            None | Some(("snapshot", _)) => StartFrom::Snapshot,
+            Some(("boot", _)) => StartFrom::Boot,
+            Some((other, span)) => return problem(span, "start", format!("{other:?} is not \"snapshot\" or \"boot\"")),
+        };
         if raw.faults.is_empty() {
             return problem(0..0, "fault", "no [[fault]] tables");
         }
@@ -374,6 +405,7 @@ impl Campaign {
             seed: *raw.seed.get_ref(),
             timeout_secs,
             memory_mib,
+            start,
             faults,
             expect,
         })

@@ -34,6 +34,7 @@ pub fn merge(inputs: &[PathBuf]) -> Result<Results, String> {
     let mut all = Vec::new();
     let mut wall_secs: f64 = 0.0;
     let mut jobs = 0;
+    let mut snapshot_secs: Option<f64> = None;
     let base = Results::load(&path_of(first))?;
     for input in inputs {
         let path = path_of(input);
@@ -47,6 +48,9 @@ pub fn merge(inputs: &[PathBuf]) -> Result<Results, String> {
         }
         wall_secs = wall_secs.max(results.timing.wall_secs);
         jobs += results.timing.jobs;
+        if let Some(secs) = results.timing.snapshot_secs {
+            snapshot_secs = Some(snapshot_secs.map_or(secs, |s: f64| s.max(secs)));
+        }
         all.extend(results.experiments);
     }
     all.sort_by_key(|e| e.index);
@@ -70,7 +74,7 @@ pub fn merge(inputs: &[PathBuf]) -> Result<Results, String> {
             list.join(", ")
         ));
     }
-    let mut timing = Timing::of(&all, wall_secs, jobs);
+    let mut timing = Timing::of(&all, wall_secs, jobs, snapshot_secs);
     // Shards ran side by side: throughput is the whole over the slowest.
     timing.experiments_per_second = if wall_secs > 0.0 { all.len() as f64 / wall_secs } else { 0.0 };
     Ok(Results::new(base.campaign, None, all, timing))

@@ -1,5 +1,6 @@
-//! Fault-injection campaigns (`viv campaign`): many experiments, each a
-//! cold-booted VM running a workload under one randomly drawn fault, judged
+//! Fault-injection campaigns (`viv campaign`): many experiments, each a VM
+//! (restored from one snapshot, or cold-booted) running a workload under
+//! one randomly drawn fault, judged
 //! against the campaign's expectations and reported as JSON, JUnit XML and
 //! Markdown.
 //!
@@ -29,7 +30,7 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 pub use classify::Outcome;
-pub use file::Campaign;
+pub use file::{Campaign, StartFrom};
 pub use report::{Results, Shard};
 
 /// `viv campaign`'s status when an expectation failed.
@@ -54,14 +55,35 @@ pub fn run_campaign(file: &Path, out: &Path, jobs: Option<usize>, shard: Option<
     };
     let jobs = jobs.unwrap_or_else(run::default_jobs).max(1);
     let scratch = scratch_dir(out)?;
-    let start = Instant::now();
-    let experiments = run::run_all(&campaign, &indices, jobs, &scratch);
-    let wall = start.elapsed().as_secs_f64();
+    let clock = Instant::now();
+    let ran = run_indices(&campaign, &indices, jobs, &scratch, campaign.start);
+    let wall = clock.elapsed().as_secs_f64();
     let _ = std::fs::remove_dir_all(&scratch);
-    let timing = report::Timing::of(&experiments, wall, jobs);
+    let (experiments, snapshot_secs) = ran.map_err(|e| format!("{}: {e}", file.display()))?;
+    let timing = report::Timing::of(&experiments, wall, jobs, snapshot_secs);
     let results = Results::new(campaign, shard, experiments, timing);
     results.write(out)?;
     Ok(results)
+}
+
+/// Runs the experiments `indices` on `jobs` threads, started as `start`
+/// says; with the seconds the snapshot took, if one was taken.
+fn run_indices(
+    campaign: &Campaign,
+    indices: &[u32],
+    jobs: usize,
+    scratch: &Path,
+    start: StartFrom,
+) -> Result<(Vec<report::ExperimentResult>, Option<f64>), String> {
+    match start {
+        StartFrom::Boot => Ok((run::run_all(campaign, indices, jobs, &run::Start::Boot { scratch, trace: false }), None)),
+        StartFrom::Snapshot => {
+            let clock = Instant::now();
+            let snapshot = run::take_snapshot(campaign, scratch, false)?;
+            let secs = clock.elapsed().as_secs_f64();
+            Ok((run::run_all(campaign, indices, jobs, &run::Start::Snapshot(&snapshot)), Some(secs)))
+        }
+    }
 }
 
 /// Reruns experiment `index` of the campaign in `results_path` with a
@@ -77,8 +99,13 @@ pub fn replay(results_path: &Path, index: u32, trace_out: Option<&Path>) -> Resu
     let dir = results_path.parent().map(Path::to_path_buf).unwrap_or_default();
     let trace_path = trace_out.map_or_else(|| dir.join(format!("experiment-{index}.trace.jsonl")), Path::to_path_buf);
     let scratch = scratch_dir(&std::env::temp_dir().join("viv-replay"))?;
-    let experiment = run::run_one(campaign, index, &scratch, true);
+    let experiment = match campaign.start {
+        StartFrom::Boot => Ok(run::run_one(campaign, index, &run::Start::Boot { scratch: &scratch, trace: true })),
+        StartFrom::Snapshot => run::take_snapshot(campaign, &scratch, true)
+            .map(|snapshot| run::run_one(campaign, index, &run::Start::Snapshot(&snapshot))),
+    };
     let _ = std::fs::remove_dir_all(&scratch);
+    let experiment = experiment?;
     let trace = experiment.trace.as_ref().map(|t| crate::trace::decode::decode(&t.raw)).unwrap_or_default();
     let analysis = crate::trace::analysis::Analysis::new(&trace.records, None);
     std::fs::write(&trace_path, crate::trace::export::jsonl(&analysis))

@@ -106,8 +106,12 @@ pub struct Timing {
     pub wall_secs: f64,
     /// Worker threads (summed over shards when merged).
     pub jobs: usize,
-    /// Experiments per second of wall-clock time (cold boots).
+    /// Experiments per second of wall-clock time (snapshot included).
     pub experiments_per_second: f64,
+    /// Seconds spent booting to the workload and taking the snapshot
+    /// (`None`: experiments cold-booted).
+    #[serde(default)]
+    pub snapshot_secs: Option<f64>,
     /// Median kernel instructions per experiment.
     pub median_kernel_instructions: Option<u64>,
     /// Median wall-clock milliseconds per experiment.
@@ -161,12 +165,14 @@ impl Totals {
 }
 
 impl Timing {
-    /// Figures of a run of `experiments` that took `wall_secs` on `jobs` threads.
-    pub fn of(experiments: &[ExperimentResult], wall_secs: f64, jobs: usize) -> Timing {
+    /// Figures of a run of `experiments` that took `wall_secs` on `jobs`
+    /// threads, `snapshot_secs` of them to take the snapshot.
+    pub fn of(experiments: &[ExperimentResult], wall_secs: f64, jobs: usize, snapshot_secs: Option<f64>) -> Timing {
         Timing {
             wall_secs,
             jobs,
             experiments_per_second: if wall_secs > 0.0 { experiments.len() as f64 / wall_secs } else { 0.0 },
+            snapshot_secs,
             median_kernel_instructions: median(
                 experiments.iter().filter_map(|e| e.timing.kernel_instructions).collect(),
             ),
@@ -314,8 +320,16 @@ impl Results {
         };
         let _ = writeln!(
             m,
-            "Image `{}`, workload `{}`, seed {}, {scope} experiments, timeout {} s, file `{}`.\n",
-            c.image, c.workload, c.seed, c.timeout_secs, c.file
+            "Image `{}`, workload `{}`, seed {}, {scope} experiments started from {}, timeout {} s, file `{}`.\n",
+            c.image,
+            c.workload,
+            c.seed,
+            match c.start {
+                super::StartFrom::Snapshot => "a snapshot",
+                super::StartFrom::Boot => "a cold boot",
+            },
+            c.timeout_secs,
+            c.file
         );
         m += "| outcome | experiments | share |\n|---|---:|---:|\n";
         for o in Outcome::ALL {
@@ -332,7 +346,16 @@ impl Results {
              | parallel VMs | {} |\n| wall time | {:.1} s |\n\n",
             tm.experiments_per_second, tm.median_experiment_ms, tm.jobs, tm.wall_secs
         );
-        let _ = writeln!(m, "Every experiment cold-boots its own VM on {} (no snapshots yet).", tm.host);
+        let _ = match tm.snapshot_secs {
+            Some(secs) => writeln!(
+                m,
+                "Experiments start from one snapshot taken where the workload starts ({secs:.1} s to boot and take \
+                 it, included above), with copy-on-write memory and disk, on {}; kernel instructions count from the \
+                 restore.",
+                tm.host
+            ),
+            None => writeln!(m, "Every experiment cold-boots its own VM on {}.", tm.host),
+        };
         let failed: Vec<&ExperimentResult> =
             self.experiments.iter().filter(|e| !e.verdict.failures.is_empty()).collect();
         if !failed.is_empty() {

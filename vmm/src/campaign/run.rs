@@ -1,17 +1,24 @@
-//! Running experiments: one cold-booted VM per experiment, `jobs` at a
-//! time, with a progress bar.
+//! Running experiments, `jobs` at a time, with a progress bar.
 //!
-//! Each experiment is independent (its own VM, its own copy of the disk),
-//! so experiments run on a pool of worker threads that take the next index
+//! Each experiment is independent (its own VM, its own disk), so
+//! experiments run on a pool of worker threads that take the next index
 //! from a shared counter; results are put back in index order, so the
-//! report does not depend on scheduling. Every VM boots cold: snapshot
-//! restore is a later step, and the throughput in `summary.md` says so.
+//! report does not depend on scheduling.
+//!
+//! How an experiment starts ([`Start`]): by default from one snapshot of
+//! the guest taken where the workload starts (`MARK_COMMAND_START`, after
+//! the boot), restored with copy-on-write memory and disk; with
+//! `start = "boot"` by a cold boot on its own copy of the disk. The
+//! snapshot is taken once per run (per shard), with an empty fault plan;
+//! the experiment's plan is written at the restore, so its `nth` counts
+//! events from the start of the workload.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
+use abi::platform::MARK_COMMAND_START;
 use indicatif::{ProgressBar, ProgressStyle};
 
 use super::classify::{judge, Ending, Observation, CHECK_MARKER, STATUS_MARKER};
@@ -20,7 +27,9 @@ use super::file::Campaign;
 use super::report::{ExperimentResult, ExperimentTiming};
 use crate::config::RunConfig;
 use crate::fault::FaultPlan;
+use crate::snapshot::{ExperimentConfig, Snapshot};
 use crate::trace::{TraceLog, TraceMode};
+use crate::RunOutcome;
 
 /// The shell command line the guest runs: the workload, its status
 /// marker, then the check and its marker. `;` binds loosest in the guest
@@ -36,6 +45,19 @@ pub fn guest_command(campaign: &Campaign) -> String {
 /// The run configuration of one experiment (`disk`: this experiment's
 /// private copy).
 pub fn config_for(campaign: &Campaign, plan: &Plan, disk: Option<&Path>) -> Result<RunConfig, String> {
+    let mut config = base_config(campaign, disk)?;
+    config.fault_plan = Some(fault_plan(plan));
+    Ok(config)
+}
+
+/// The plan in the form the kernel reads.
+fn fault_plan(plan: &Plan) -> FaultPlan {
+    FaultPlan { seed: plan.seed, rules: plan.rules.iter().map(|r| r.to_rule()).collect() }
+}
+
+/// The run configuration of the campaign with an empty fault plan (the
+/// snapshot's: the plan region is reserved and named on the command line).
+pub fn base_config(campaign: &Campaign, disk: Option<&Path>) -> Result<RunConfig, String> {
     let mut config = RunConfig::for_image(&campaign.image).map_err(|e| e.to_string())?;
     config.append = format!("{}{}", abi::platform::CMDLINE_COMMAND_SEPARATOR.trim_start(), guest_command(campaign));
     config.memory_mib = campaign.memory_mib;
@@ -47,7 +69,7 @@ pub fn config_for(campaign: &Campaign, plan: &Plan, disk: Option<&Path>) -> Resu
     config.echo_log = false;
     config.disk = disk.map(Path::to_path_buf);
     config.deterministic = true;
-    config.fault_plan = Some(FaultPlan { seed: plan.seed, rules: plan.rules.iter().map(|r| r.to_rule()).collect() });
+    config.fault_plan = Some(FaultPlan { seed: 0, rules: Vec::new() });
     let length = config.cmdline().len();
     if length > abi::layout::kip::CMDLINE_MAX {
         return Err(format!(
@@ -58,6 +80,40 @@ pub fn config_for(campaign: &Campaign, plan: &Plan, disk: Option<&Path>) -> Resu
     Ok(config)
 }
 
+/// How experiments start.
+pub enum Start<'a> {
+    /// A cold boot per experiment, each on its own copy of the campaign's
+    /// disk in `scratch`; `trace`: with a lossless IPC trace (replay).
+    Boot { scratch: &'a Path, trace: bool },
+    /// A restore of this snapshot (taken by [`take_snapshot`]).
+    Snapshot(&'a Snapshot),
+}
+
+/// Boots the campaign's guest to where the workload starts and snapshots
+/// it; `trace`: with a lossless IPC trace (replay). `scratch` holds the
+/// copy of the campaign's disk the boot uses.
+pub fn take_snapshot(campaign: &Campaign, scratch: &Path, trace: bool) -> Result<Snapshot, String> {
+    let disk = copy_disk(campaign, scratch, "snapshot")?;
+    let mut config = base_config(campaign, disk.as_deref())?;
+    if trace {
+        config.trace = Some(TraceMode::Lossless);
+    }
+    let snapshot = Snapshot::take(&config, MARK_COMMAND_START)
+        .map_err(|e| format!("booting image {} to the start of the workload: {e}", campaign.image));
+    if let Some(copy) = &disk {
+        let _ = std::fs::remove_file(copy);
+    }
+    snapshot
+}
+
+/// A private copy of the campaign's disk, if it names one.
+fn copy_disk(campaign: &Campaign, scratch: &Path, name: &str) -> Result<Option<PathBuf>, String> {
+    let Some(source) = &campaign.disk else { return Ok(None) };
+    let copy = scratch.join(format!("disk-{name}.img"));
+    std::fs::copy(source, &copy).map_err(|e| format!("copying {} to {}: {e}", source.display(), copy.display()))?;
+    Ok(Some(copy))
+}
+
 /// What one experiment produced.
 pub struct Experiment {
     pub result: ExperimentResult,
@@ -65,13 +121,24 @@ pub struct Experiment {
     pub trace: Option<TraceLog>,
 }
 
-/// Runs experiment `index`; `scratch` holds its disk copy; `trace` turns
-/// on lossless IPC tracing (replay).
-pub fn run_one(campaign: &Campaign, index: u32, scratch: &Path, trace: bool) -> Experiment {
+/// Runs experiment `index`, started as `start` says.
+pub fn run_one(campaign: &Campaign, index: u32, start: &Start) -> Experiment {
     let plan = plan(campaign, index);
-    let start = Instant::now();
-    let (obs, stats, trace_log) = match observe(campaign, &plan, index, scratch, trace) {
-        Ok(x) => x,
+    let clock = Instant::now();
+    let outcome = run_plan(campaign, &plan, index, start);
+    let wall_ms = clock.elapsed().as_millis() as u64;
+    let text =
+        |bytes: &Option<Vec<u8>>| String::from_utf8_lossy(bytes.as_deref().unwrap_or_default()).replace("\r\n", "\n");
+    let (obs, outcome) = match outcome {
+        Ok(outcome) => {
+            let obs = Observation {
+                ending: Ending::of(&outcome.exit),
+                console: text(&outcome.console),
+                log: text(&outcome.log),
+                faults_injected: outcome.faults_injected,
+            };
+            (obs, Some(outcome))
+        }
         Err(why) => {
             let obs = Observation {
                 ending: Ending::VmmError(why),
@@ -79,62 +146,50 @@ pub fn run_one(campaign: &Campaign, index: u32, scratch: &Path, trace: bool) -> 
                 log: String::new(),
                 faults_injected: 0,
             };
-            (obs, (Vec::new(), None, None), None)
+            (obs, None)
         }
     };
     let verdict = judge(campaign, &plan, &obs);
     let detail = (!verdict.failures.is_empty()).then(|| super::report::Detail::new(&obs.console, &obs.log));
-    let (fault_counters, kernel_instructions, vm_exits) = stats;
+    let stats = outcome.as_ref().map(|o| &o.final_stats);
     let result = ExperimentResult {
         index,
         description: plan.describe(),
+        faults_injected: obs.faults_injected,
+        fault_counters: outcome.as_ref().map(|o| o.fault_counters.clone()).unwrap_or_default(),
         plan,
         verdict,
-        faults_injected: obs.faults_injected,
-        fault_counters,
         detail,
-        timing: ExperimentTiming { wall_ms: start.elapsed().as_millis() as u64, kernel_instructions, vm_exits },
+        timing: ExperimentTiming {
+            wall_ms,
+            kernel_instructions: stats.and_then(|s| s.insn_emulation()),
+            vm_exits: stats.and_then(|s| s.exits()),
+        },
     };
-    Experiment { result, trace: trace_log }
+    Experiment { result, trace: outcome.and_then(|o| o.trace) }
 }
 
-type Stats = (Vec<(u32, u32)>, Option<u64>, Option<u64>);
-
-fn observe(
-    campaign: &Campaign,
-    plan: &Plan,
-    index: u32,
-    scratch: &Path,
-    trace: bool,
-) -> Result<(Observation, Stats, Option<TraceLog>), String> {
-    let disk = match &campaign.disk {
-        Some(source) => {
-            let copy = scratch.join(format!("disk-{index}.img"));
-            std::fs::copy(source, &copy)
-                .map_err(|e| format!("copying {} to {}: {e}", source.display(), copy.display()))?;
-            Some(copy)
+/// Runs `plan` from `start` to the end of the run.
+fn run_plan(campaign: &Campaign, plan: &Plan, index: u32, start: &Start) -> Result<RunOutcome, String> {
+    match start {
+        Start::Snapshot(snapshot) => {
+            let mut experiment = ExperimentConfig::new(snapshot, fault_plan(plan));
+            experiment.timeout = Some(Duration::from_secs_f64(campaign.timeout_secs));
+            snapshot.run(&experiment).map_err(|e| e.to_string())
         }
-        None => None,
-    };
-    let mut config = config_for(campaign, plan, disk.as_deref())?;
-    if trace {
-        config.trace = Some(TraceMode::Lossless);
+        Start::Boot { scratch, trace } => {
+            let disk = copy_disk(campaign, scratch, &index.to_string())?;
+            let mut config = config_for(campaign, plan, disk.as_deref())?;
+            if *trace {
+                config.trace = Some(TraceMode::Lossless);
+            }
+            let outcome = crate::run(&config);
+            if let Some(copy) = &disk {
+                let _ = std::fs::remove_file(copy);
+            }
+            outcome.map_err(|e| e.to_string())
+        }
     }
-    let outcome = crate::run(&config);
-    if let Some(copy) = &disk {
-        let _ = std::fs::remove_file(copy);
-    }
-    let outcome = outcome.map_err(|e| e.to_string())?;
-    let text =
-        |bytes: &Option<Vec<u8>>| String::from_utf8_lossy(bytes.as_deref().unwrap_or_default()).replace("\r\n", "\n");
-    let obs = Observation {
-        ending: Ending::of(&outcome.exit),
-        console: text(&outcome.console),
-        log: text(&outcome.log),
-        faults_injected: outcome.faults_injected,
-    };
-    let stats = (outcome.fault_counters.clone(), outcome.final_stats.insn_emulation(), outcome.final_stats.exits());
-    Ok((obs, stats, outcome.trace))
 }
 
 /// Number of worker threads by default: the host's cores.
@@ -144,7 +199,7 @@ pub fn default_jobs() -> usize {
 
 /// Runs the experiments `indices` on `jobs` threads; results in the order
 /// of `indices`. The progress bar draws on stderr when it is a terminal.
-pub fn run_all(campaign: &Campaign, indices: &[u32], jobs: usize, scratch: &Path) -> Vec<ExperimentResult> {
+pub fn run_all(campaign: &Campaign, indices: &[u32], jobs: usize, start: &Start) -> Vec<ExperimentResult> {
     let bar = ProgressBar::new(indices.len() as u64);
     bar.set_style(
         ProgressStyle::with_template(
@@ -160,7 +215,7 @@ pub fn run_all(campaign: &Campaign, indices: &[u32], jobs: usize, scratch: &Path
             s.spawn(|| loop {
                 let slot = next.fetch_add(1, Ordering::Relaxed);
                 let Some(&index) = indices.get(slot) else { break };
-                let experiment = run_one(campaign, index, scratch, false);
+                let experiment = run_one(campaign, index, start);
                 if !experiment.result.verdict.failures.is_empty() {
                     let n = failed.fetch_add(1, Ordering::Relaxed) + 1;
                     bar.set_message(format!("{n} failed"));

@@ -37,7 +37,7 @@ fn results() -> Results {
             }
         })
         .collect();
-    let timing = Timing::of(&experiments, 2.0, 2);
+    let timing = Timing::of(&experiments, 2.0, 2, None);
     Results::new(c, None, experiments, timing)
 }
 
@@ -131,7 +131,7 @@ fn merge_checks_coverage_and_identity() {
     let shard = |k: u32| {
         let s = Shard { index: k, count: 2 };
         let mine: Vec<_> = whole.experiments.iter().filter(|e| e.index % 2 == k - 1).cloned().collect();
-        let timing = Timing::of(&mine, 1.0, 1);
+        let timing = Timing::of(&mine, 1.0, 1, None);
         Results::new(whole.campaign.clone(), Some(s), mine, timing)
     };
     let (a, b) = (dir.join("a"), dir.join("b"));
