@@ -151,3 +151,78 @@ fn a_tiny_campaign_reports_shards_merge_and_fails_on_a_broken_expectation() {
     );
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn experiments_start_from_a_snapshot_or_a_cold_boot_and_replays_repeat() {
+    let dir = common::scratch_dir("campaign-start");
+    let expect = "exit_status = 0\noutput = \"tiny\\n\"\nmin_restarts = { tty = 1 }\nmin_injected = 1.0\n";
+    let snap_file = write_campaign(&dir, "snap", 3, expect);
+    let boot_file = write_campaign(&dir, "boot", 3, expect);
+    let boot_text =
+        std::fs::read_to_string(&boot_file).unwrap().replace("timeout = 30\n", "timeout = 30\nstart = \"boot\"\n");
+    std::fs::write(&boot_file, boot_text).unwrap();
+
+    let mut runs = Vec::new();
+    for (file, name) in [(&snap_file, "snap"), (&boot_file, "boot")] {
+        let out_dir = dir.join(format!("{name}-out"));
+        let out = viv(&["campaign", file, "--out", out_dir.to_str().unwrap(), "--jobs", "2"]);
+        assert_eq!(status(&out), 0, "{name}: {}", String::from_utf8_lossy(&out.stderr));
+        let results = json(&out_dir.join("results.json"));
+        for e in results["experiments"].as_array().unwrap() {
+            assert_eq!(e["outcome"], "recovered", "{name}: {e}");
+            assert_eq!(e["faults_injected"], 1, "{name}: {e}");
+        }
+        runs.push((out_dir, results));
+    }
+    let (snap_dir, snap) = &runs[0];
+    let (_, boot) = &runs[1];
+    assert_eq!(snap["campaign"]["start"], "snapshot");
+    assert_eq!(boot["campaign"]["start"], "boot");
+    assert!(snap["timing"]["snapshot_secs"].as_f64().unwrap() > 0.0);
+    assert!(boot["timing"]["snapshot_secs"].is_null());
+    let summary = std::fs::read_to_string(snap_dir.join("summary.md")).unwrap();
+    assert!(summary.contains("started from a snapshot"), "{summary}");
+    // An experiment from the snapshot skips the boot: fewer kernel
+    // instructions than the same experiment cold-booted.
+    for (s, b) in snap["experiments"].as_array().unwrap().iter().zip(boot["experiments"].as_array().unwrap()) {
+        let count = |e: &serde_json::Value| e["timing"]["kernel_instructions"].as_u64().unwrap();
+        assert!(count(s) < count(b), "snapshot {} vs boot {}", count(s), count(b));
+    }
+
+    // Replaying a snapshot experiment twice writes the same trace, and
+    // the outcome is the recorded one.
+    let mut traces = Vec::new();
+    for n in 0..2 {
+        let trace = dir.join(format!("replay{n}.jsonl"));
+        let results = snap_dir.join("results.json");
+        let out = viv(&["campaign", "replay", results.to_str().unwrap(), "1", "--out", trace.to_str().unwrap()]);
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert_eq!(status(&out), 0, "{stdout}{}", String::from_utf8_lossy(&out.stderr));
+        assert!(stdout.contains("same outcome as recorded"), "{stdout}");
+        // Records carry the host's TSC, which is not virtual: leave it out.
+        let records: Vec<serde_json::Value> = std::fs::read_to_string(&trace)
+            .unwrap()
+            .lines()
+            .map(|l| {
+                let mut record: serde_json::Value = serde_json::from_str(l).unwrap();
+                record.as_object_mut().unwrap().remove("tsc");
+                record
+            })
+            .collect();
+        traces.push(records);
+    }
+    assert!(traces[0].len() > 50, "{} records", traces[0].len());
+    assert!(traces[0] == traces[1], "the two replays' traces differ");
+
+    // An unknown way to start is refused with file, line and field.
+    let bad = dir.join("bad-start.toml");
+    std::fs::write(&bad, std::fs::read_to_string(&boot_file).unwrap().replace("\"boot\"", "\"warm\"")).unwrap();
+    let out = viv(&["campaign", bad.to_str().unwrap(), "--out", dir.join("bad").to_str().unwrap()]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(status(&out), 120, "{stderr}");
+    assert!(
+        stderr.starts_with(&format!("viv: {}:7: start: \"warm\" is not \"snapshot\" or \"boot\"", bad.display())),
+        "{stderr}"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -76,7 +76,9 @@ fn run_indices(
     start: StartFrom,
 ) -> Result<(Vec<report::ExperimentResult>, Option<f64>), String> {
     match start {
-        StartFrom::Boot => Ok((run::run_all(campaign, indices, jobs, &run::Start::Boot { scratch, trace: false }), None)),
+        StartFrom::Boot => {
+            Ok((run::run_all(campaign, indices, jobs, &run::Start::Boot { scratch, trace: false }), None))
+        }
         StartFrom::Snapshot => {
             let clock = Instant::now();
             let snapshot = run::take_snapshot(campaign, scratch, false)?;
