@@ -46,7 +46,13 @@
 //!   "trace_overhead": { "ops", "sendrec_kernel_instructions_off",
 //!                 "sendrec_kernel_instructions_on", "sendrec_ratio",
 //!                 "phase_ratios": [[name, ratio]], "traced_messages",
-//!                 "doorbells", "exits_per_million_messages" } }
+//!                 "doorbells", "exits_per_million_messages" },
+//!   "storage":  { ... (`bench_storage`) },
+//!   "campaign": { "campaign", "file", "experiments", "jobs",
+//!                 "snapshot": { "start", "wall_secs", "experiments_per_second",
+//!                               "snapshot_secs", "median_kernel_instructions",
+//!                               "median_vm_exits", "outcomes": { class: n } },
+//!                 "boot": { same }, "speedup", "kernel_instruction_ratio" } }
 //! ```
 //!
 //! `phases` lists, in this order, the names `send`, `receive`, `sendrec`,
@@ -245,6 +251,10 @@ pub struct BenchReport {
     /// Sequential write and read through the storage stack
     /// (`crate::bench_storage`).
     pub storage: Option<crate::bench_storage::StorageFigures>,
+    /// Campaign throughput from a snapshot versus cold boots
+    /// (`crate::campaign::bench`; `None` when skipped).
+    #[serde(default)]
+    pub campaign: Option<crate::campaign::bench::CampaignFigures>,
 }
 
 /// The median of `values` (the lower middle one for an even count).
@@ -388,6 +398,7 @@ pub fn run_bench_with(rounds: u64, ipc_ops: u64, boot_runs: usize, entry: EntryC
         ipc,
         trace_overhead,
         storage,
+        campaign: None,
     })
 }
 
@@ -438,6 +449,9 @@ pub fn format_table(r: &BenchReport) -> String {
     }
     if let Some(s) = &r.storage {
         out.push_str(&crate::bench_storage::format_storage(s));
+    }
+    if let Some(c) = &r.campaign {
+        out.push_str(&crate::campaign::bench::format(c));
     }
     out
 }
@@ -548,6 +562,7 @@ mod tests {
             ipc,
             trace_overhead: None,
             storage: None,
+            campaign: None,
         };
         let table = format_table(&report);
         assert!(table.contains("kernel instructions") && table.contains("500.0"), "{table}");

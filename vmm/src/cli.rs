@@ -296,6 +296,16 @@ pub struct BenchArgs {
     /// System-call entry passed to the kernel as viv.entry=...
     #[arg(long, value_enum, default_value_t = EntryArg::Auto)]
     pub syscall_entry: EntryArg,
+    /// Campaign whose throughput is measured from a snapshot and by cold
+    /// boots (default: the embedded ci/campaigns/smoke.toml).
+    #[arg(long, value_name = "FILE")]
+    pub campaign: Option<PathBuf>,
+    /// Experiments of that campaign to run each way (0: skip this part).
+    #[arg(long, value_name = "N", default_value_t = vmm::campaign::bench::DEFAULT_EXPERIMENTS)]
+    pub campaign_experiments: u32,
+    /// Parallel VMs for the campaign part (default: one per core).
+    #[arg(long, value_name = "N", value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..=1024))]
+    pub jobs: Option<usize>,
 }
 
 #[cfg(test)]

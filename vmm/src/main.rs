@@ -252,7 +252,20 @@ fn export(args: ExportArgs) -> Result<i32, Failure> {
 }
 
 fn bench(args: BenchArgs) -> Result<i32, Failure> {
-    let report = vmm::bench::run_bench(args.rounds, args.boot_runs, args.syscall_entry.into())?;
+    // Read the campaign first: a bad file fails before minutes of benchmarks.
+    let campaign = match (&args.campaign, args.campaign_experiments) {
+        (_, 0) => None,
+        (Some(path), _) => Some(vmm::campaign::Campaign::load(path).map_err(host_error)?),
+        (None, _) => Some(vmm::campaign::bench::smoke_campaign().map_err(host_error)?),
+    };
+    let mut report = vmm::bench::run_bench(args.rounds, args.boot_runs, args.syscall_entry.into())?;
+    if let Some(campaign) = campaign {
+        let scratch = vmm::campaign::scratch_dir(&std::env::temp_dir().join("viv-bench")).map_err(host_error)?;
+        let jobs = args.jobs.unwrap_or_else(vmm::campaign::run::default_jobs);
+        let figures = vmm::campaign::bench::compare(&campaign, args.campaign_experiments, jobs, &scratch);
+        let _ = std::fs::remove_dir_all(&scratch);
+        report.campaign = Some(figures.map_err(host_error)?);
+    }
     if args.json {
         let json = serde_json::to_string_pretty(&report).map_err(|e| host_error(format!("JSON: {e}")))?;
         println!("{json}");

@@ -19,6 +19,7 @@
 //!
 //! The file format is documented in `docs/campaigns.md`.
 
+pub mod bench;
 pub mod classify;
 pub mod draw;
 pub mod file;
@@ -37,7 +38,7 @@ pub use report::{Results, Shard};
 pub const STATUS_EXPECTATION_FAILED: i32 = 1;
 
 /// Scratch directory for disk copies under `out`.
-fn scratch_dir(out: &Path) -> Result<PathBuf, String> {
+pub fn scratch_dir(out: &Path) -> Result<PathBuf, String> {
     let dir = out.join(format!(".scratch-{}", std::process::id()));
     std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
     Ok(dir)
@@ -68,7 +69,7 @@ pub fn run_campaign(file: &Path, out: &Path, jobs: Option<usize>, shard: Option<
 
 /// Runs the experiments `indices` on `jobs` threads, started as `start`
 /// says; with the seconds the snapshot took, if one was taken.
-fn run_indices(
+pub(crate) fn run_indices(
     campaign: &Campaign,
     indices: &[u32],
     jobs: usize,

@@ -143,7 +143,7 @@ pub struct Results {
     pub timing: Timing,
 }
 
-fn median(mut values: Vec<u64>) -> Option<u64> {
+pub(crate) fn median(mut values: Vec<u64>) -> Option<u64> {
     values.sort_unstable();
     values.get(values.len() / 2).copied()
 }
