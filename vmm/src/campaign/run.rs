@@ -48,6 +48,7 @@ pub fn config_for(campaign: &Campaign, plan: &Plan, disk: Option<&Path>) -> Resu
     config.disk = disk.map(Path::to_path_buf);
     config.deterministic = true;
     config.fault_plan = Some(FaultPlan { seed: plan.seed, rules: plan.rules.iter().map(|r| r.to_rule()).collect() });
+    config.swifi = plan.swifi;
     let length = config.cmdline().len();
     if length > abi::layout::kip::CMDLINE_MAX {
         return Err(format!(
@@ -78,6 +79,7 @@ pub fn run_one(campaign: &Campaign, index: u32, scratch: &Path, trace: bool) -> 
                 console: String::new(),
                 log: String::new(),
                 faults_injected: 0,
+                swifi: Vec::new(),
             };
             (obs, (Vec::new(), None, None), None)
         }
@@ -93,6 +95,7 @@ pub fn run_one(campaign: &Campaign, index: u32, scratch: &Path, trace: bool) -> 
         faults_injected: obs.faults_injected,
         fault_counters,
         detail,
+        swifi: obs.swifi,
         timing: ExperimentTiming { wall_ms: start.elapsed().as_millis() as u64, kernel_instructions, vm_exits },
     };
     Experiment { result, trace: trace_log }
@@ -132,6 +135,7 @@ fn observe(
         console: text(&outcome.console),
         log: text(&outcome.log),
         faults_injected: outcome.faults_injected,
+        swifi: outcome.swifi,
     };
     let stats = (outcome.fault_counters.clone(), outcome.final_stats.insn_emulation(), outcome.final_stats.exits());
     Ok((obs, stats, outcome.trace))
