@@ -1,8 +1,12 @@
 //! SWIFI (issue 7): each MINIX fault type applied at a Stop to pong's code
 //! in the pingpong image changes pong's text at the chosen address exactly
 //! as documented (`vmm::swifi::mutate`), as read back from guest memory at
-//! the end of the run; the same seed gives the same mutation; and the run
-//! ends in a classified way (the VMM does not fail).
+//! the end of the run, inside one of pong's functions (checked against
+//! pong's ELF apart from the injector's own code map); the same seed gives
+//! the same mutation; and the run ends in a classified way (the VMM does
+//! not fail).
+
+mod common;
 
 use std::time::Duration;
 
@@ -10,7 +14,7 @@ use abi::fault::{Action, Rule};
 use iced_x86::{Mnemonic, OpKind};
 use vmm::fault::FaultPlan;
 use vmm::swifi::mutate::decode_one;
-use vmm::swifi::{FaultType, Mutation, SwifiSpec};
+use vmm::swifi::{FaultType, Mutation, Scope, SwifiSpec};
 use vmm::{Exit, RunConfig, RunOutcome};
 
 const PONG: u8 = 0;
@@ -39,6 +43,10 @@ fn check(kind: FaultType, m: &Mutation) {
     assert!((abi::layout::USER_BASE..abi::layout::KIP_DATA).contains(&m.address), "{m:?}");
     assert_eq!(m.final_bytes, m.after, "memory read back at the end: {m:?}");
     assert_eq!(m.before.len(), m.after.len());
+    assert_eq!(m.scope, Scope::Functions, "{m:?}");
+    let function = common::function_holding("pingpong", "pong", m.address, m.before.len() as u64);
+    assert!(function.is_some(), "not inside a function of pong's ELF: {m:?}");
+    assert_eq!(m.function, function, "{m:?}");
     let old = decode_one(&m.before, m.address);
     let new = decode_one(&m.after, m.address);
     match kind {

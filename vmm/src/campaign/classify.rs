@@ -119,6 +119,8 @@ pub struct Observation {
     pub log: String,
     /// Injections the kernel made.
     pub faults_injected: u64,
+    /// Code mutations the host made at Stops (SWIFI templates).
+    pub swifi: Vec<crate::swifi::Mutation>,
 }
 
 /// The verdict on one experiment.
@@ -253,7 +255,7 @@ mod tests {
     use crate::campaign::file::tests_support::campaign_with;
 
     fn obs(ending: Ending, console: &str, log: &str, injected: u64) -> Observation {
-        Observation { ending, console: console.into(), log: log.into(), faults_injected: injected }
+        Observation { ending, console: console.into(), log: log.into(), faults_injected: injected, swifi: Vec::new() }
     }
 
     const RESTART: &str = "rs: started tty (ep 4.0) at 0 ms\nrs: tty (ep 4.0) died; restarting now (restart 1)\n";

@@ -8,12 +8,15 @@
 //! CI matrix or a Kubernetes Indexed Job can split a campaign without
 //! coordinating. Values are drawn in a fixed order documented in
 //! `docs/campaigns.md`; changing that order changes every campaign's
-//! experiments, so it is covered by a test with pinned values.
+//! experiments, so it is covered by a test with pinned values. The draws
+//! of SWIFI templates (fault type, mutation seed) come last, so adding
+//! them left every other campaign's plans as they were.
 
 use abi::fault::{next_random, Rule, ANY_PROGRAM, ANY_TYPE};
 use serde::{Deserialize, Serialize};
 
-use super::file::{action_by_name, Campaign, FaultSpec, Side};
+use super::file::{action_by_name, Campaign, FaultSpec, Side, SWIFI_ACTION};
+use crate::swifi::SwifiSpec;
 
 /// A PRNG stream for one experiment.
 #[derive(Debug, Clone)]
@@ -110,9 +113,14 @@ impl PlannedRule {
         }
     }
 
-    /// A short description: "crash tty (nth 3)".
+    /// A short description: "crash tty nth 3".
     pub fn describe(&self) -> String {
-        let mut text = format!("{} {}", self.action, self.target);
+        self.describe_as(&self.action)
+    }
+
+    /// The description with `action` in place of the action's name.
+    fn describe_as(&self, action: &str) -> String {
+        let mut text = format!("{action} {}", self.target);
         if let Some(peer) = &self.peer {
             text += &format!(" from/to {peer}");
         }
@@ -139,12 +147,22 @@ pub struct Plan {
     pub seed: u64,
     /// The rules (one per experiment today).
     pub rules: Vec<PlannedRule>,
+    /// The code mutation at the rules' Stops (SWIFI templates only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub swifi: Option<SwifiSpec>,
 }
 
 impl Plan {
-    /// A short description of the plan.
+    /// A short description of the plan ("swifi nop blk nth 3" for the
+    /// Stop of a SWIFI template).
     pub fn describe(&self) -> String {
-        self.rules.iter().map(PlannedRule::describe).collect::<Vec<_>>().join("; ")
+        let describe = |r: &PlannedRule| match self.swifi {
+            Some(s) if r.action == abi::fault::Action::Stop.name() => {
+                r.describe_as(&format!("swifi {}", s.kind.name()))
+            }
+            _ => r.describe(),
+        };
+        self.rules.iter().map(describe).collect::<Vec<_>>().join("; ")
     }
 
     /// The drawn target of the first rule.
@@ -183,13 +201,16 @@ fn draw_rule(draw: &mut Draw, template: usize, spec: &FaultSpec) -> PlannedRule 
             arg_b |= 1 << (draw.next_u32() % 64);
         }
     }
-    let action = action_by_name(&action_name).unwrap_or(abi::fault::Action::Drop);
+    // A SWIFI template's rule is a Stop; the host mutates at it.
+    let swifi = action_name == SWIFI_ACTION;
+    let action =
+        if swifi { abi::fault::Action::Stop } else { action_by_name(&action_name).unwrap_or(abi::fault::Action::Drop) };
     let peer_id = peer.as_ref().map_or(ANY_PROGRAM, |p| p.id);
     let (source, destination) = match spec.side {
         Side::Destination => (peer_id, target.id),
         Side::Source => {
-            // Crash and hang kill the source when B = 1.
-            if matches!(action, abi::fault::Action::Crash | abi::fault::Action::Hang) {
+            // Crash, hang and a SWIFI Stop act on the source when B = 1.
+            if matches!(action, abi::fault::Action::Crash | abi::fault::Action::Hang) || swifi {
                 arg_b = 1;
             }
             (target.id, peer_id)
@@ -199,7 +220,7 @@ fn draw_rule(draw: &mut Draw, template: usize, spec: &FaultSpec) -> PlannedRule 
         template,
         target: target.name.clone(),
         peer: peer.map(|p| p.name),
-        action: action_name,
+        action: if swifi { action.name().to_string() } else { action_name },
         source,
         destination,
         primitives: spec.primitives,
@@ -219,8 +240,13 @@ pub fn plan(campaign: &Campaign, index: u32) -> Plan {
     let mut draw = Draw::for_experiment(campaign.seed, index);
     let seed = draw.next_u64();
     let template = draw.index(campaign.faults.len());
-    let rule = draw_rule(&mut draw, template, &campaign.faults[template]);
-    Plan { seed, rules: vec![rule] }
+    let spec = &campaign.faults[template];
+    let rule = draw_rule(&mut draw, template, spec);
+    let swifi = (!spec.swifi.is_empty()).then(|| {
+        let kind = spec.swifi[draw.index(spec.swifi.len())];
+        SwifiSpec { kind, seed: draw.next_u64() }
+    });
+    Plan { seed, rules: vec![rule], swifi }
 }
 
 #[cfg(test)]
@@ -263,6 +289,41 @@ mod tests {
         let p = plan(&c, 0);
         assert_eq!(p.seed, 14_886_661_494_063_123_383, "campaign seed 42, experiment 0");
         assert_eq!(p.rules[0].to_rule().nth, p.rules[0].nth);
+        assert_eq!(p.swifi, None);
+        // Values drawn before SWIFI templates existed: they must not move.
+        let c = campaign_with("nth = [1, 9]\nticks = [0, 50]\nprobability = [0.25, 1.0]\n");
+        let pinned = |i: u32| {
+            let p = plan(&c, i);
+            let r = &p.rules[0];
+            (p.seed, r.action.clone(), r.nth, r.not_before, r.probability)
+        };
+        assert_eq!(pinned(0), (14_886_661_494_063_123_383, "crash".into(), 2, 21, 1_156_263_106));
+        assert_eq!(pinned(1), (3_952_414_385_114_368_894, "crash".into(), 4, 10, 1_581_587_712));
+        assert_eq!(pinned(7), (13_081_751_724_038_200_386, "hang".into(), 3, 46, 3_950_410_506));
+    }
+
+    #[test]
+    fn swifi_draws_come_after_the_rule_and_are_pinned() {
+        use crate::swifi::FaultType;
+        let mut swifi = campaign_with("nth = [1, 9]\n");
+        swifi.faults[0].actions = vec!["swifi".into()];
+        swifi.faults[0].swifi = FaultType::ALL.to_vec();
+        let mut stop = swifi.clone();
+        stop.faults[0].actions = vec!["stop".into()];
+        stop.faults[0].swifi = Vec::new();
+        for i in 0..20 {
+            // The rule is the Stop that the same template with "stop" draws.
+            let (p, q) = (plan(&swifi, i), plan(&stop, i));
+            assert_eq!((p.seed, &p.rules), (q.seed, &q.rules));
+            assert_eq!(p.rules[0].to_rule().action, abi::fault::Action::Stop);
+            assert!(p.swifi.is_some() && q.swifi.is_none());
+        }
+        let p = plan(&swifi, 0);
+        let s = p.swifi.unwrap();
+        assert_eq!((s.kind, s.seed), (FaultType::Nop, 13_234_790_473_297_785_113), "campaign seed 42, experiment 0");
+        assert_eq!(p.describe(), format!("swifi nop tty nth {}", p.rules[0].nth));
+        let kinds: std::collections::HashSet<_> = (0..40).map(|i| plan(&swifi, i).swifi.unwrap().kind).collect();
+        assert_eq!(kinds.len(), FaultType::ALL.len(), "every type is drawn");
     }
 
     #[test]

@@ -18,10 +18,15 @@ use abi::fault::Action;
 use serde::{Deserialize, Serialize};
 use toml::{Spanned, Value};
 
+use crate::swifi::FaultType;
+
 /// Default per-experiment timeout in seconds.
 pub const DEFAULT_TIMEOUT_SECS: f64 = 30.0;
 /// Most experiments one campaign may hold.
 pub const MAX_EXPERIMENTS: u64 = 10_000_000;
+/// The action of SWIFI templates: a Stop at the trigger, at which the host
+/// mutates the target's code (`crate::swifi`) with the drawn fault type.
+pub const SWIFI_ACTION: &str = "swifi";
 
 /// A checked campaign.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -123,6 +128,10 @@ pub struct FaultSpec {
     pub bits: Option<u32>,
     /// Most injections per experiment (0 = no limit).
     pub limit: u32,
+    /// SWIFI fault types (one drawn) when the action is [`SWIFI_ACTION`];
+    /// empty otherwise.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub swifi: Vec<FaultType>,
 }
 
 /// Expectations checked after every experiment.
@@ -187,6 +196,7 @@ struct RawFault {
     arg_b: Option<Spanned<Value>>,
     bits: Option<Spanned<u32>>,
     limit: Option<Spanned<u32>>,
+    swifi: Option<Spanned<Vec<Spanned<String>>>>,
 }
 
 #[derive(Deserialize)]
@@ -295,7 +305,8 @@ pub fn action_by_name(name: &str) -> Option<Action> {
 }
 
 fn action_names() -> String {
-    (1..=u8::MAX).map_while(Action::from_u8).map(|a| a.name()).collect::<Vec<_>>().join(", ")
+    let names = (1..=u8::MAX).map_while(Action::from_u8).map(|a| a.name());
+    names.chain([SWIFI_ACTION]).collect::<Vec<_>>().join(", ")
 }
 
 /// The programs of the embedded image `image`, in boot-image order.
@@ -454,7 +465,7 @@ fn fault_spec(f: &RawFault, programs: &[String]) -> Result<FaultSpec, Problem> {
         return problem(f.actions.span(), "fault.actions", format!("name at least one of: {}", action_names()));
     }
     for a in f.actions.get_ref() {
-        if action_by_name(a.get_ref()).is_none() {
+        if action_by_name(a.get_ref()).is_none() && a.get_ref() != SWIFI_ACTION {
             return problem(
                 a.span(),
                 "fault.actions",
@@ -462,6 +473,7 @@ fn fault_spec(f: &RawFault, programs: &[String]) -> Result<FaultSpec, Problem> {
             );
         }
     }
+    let swifi = swifi_types(f)?;
     let range = |v: &Option<Spanned<Value>>, field: &str, default: (u64, u64), max: u64| match v {
         None => Ok(default),
         Some(v) => int_range(v, field, 0, max),
@@ -497,7 +509,40 @@ fn fault_spec(f: &RawFault, programs: &[String]) -> Result<FaultSpec, Problem> {
         arg_b,
         bits: f.bits.as_ref().map(|b| *b.get_ref()),
         limit: f.limit.as_ref().map_or(1, |l| *l.get_ref()),
+        swifi,
     })
+}
+
+/// The SWIFI fault types of a template: all by default when its action is
+/// [`SWIFI_ACTION`] (which then must be its only action), none otherwise.
+fn swifi_types(f: &RawFault) -> Result<Vec<FaultType>, Problem> {
+    let kinds = || FaultType::ALL.map(FaultType::name).join(", ");
+    let actions = f.actions.get_ref();
+    let Some(swifi) = actions.iter().find(|a| a.get_ref() == SWIFI_ACTION) else {
+        return match &f.swifi {
+            Some(s) => problem(s.span(), "fault.swifi", format!("needs actions = [\"{SWIFI_ACTION}\"]")),
+            None => Ok(Vec::new()),
+        };
+    };
+    if actions.len() > 1 {
+        let message = format!("\"{SWIFI_ACTION}\" is drawn alone: give it a [[fault]] of its own");
+        return problem(swifi.span(), "fault.actions", message);
+    }
+    let Some(names) = &f.swifi else { return Ok(FaultType::ALL.to_vec()) };
+    if names.get_ref().is_empty() {
+        return problem(names.span(), "fault.swifi", format!("name at least one of: {}", kinds()));
+    }
+    let mut types = Vec::new();
+    for n in names.get_ref() {
+        match FaultType::by_name(n.get_ref()) {
+            Some(t) => types.push(t),
+            None => {
+                let message = format!("unknown SWIFI fault type {:?} ({})", n.get_ref(), kinds());
+                return problem(n.span(), "fault.swifi", message);
+            }
+        }
+    }
+    Ok(types)
 }
 
 fn expect(raw: Option<RawExpect>, programs: &[String]) -> Result<Expect, Problem> {

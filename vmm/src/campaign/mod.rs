@@ -121,6 +121,9 @@ pub fn replay(results_path: &Path, index: u32, trace_out: Option<&Path>) -> Resu
         r.verdict.exit,
         r.faults_injected
     );
+    for m in &r.swifi {
+        text += &format!("mutation: {}\n", m.describe());
+    }
     for f in &r.verdict.failures {
         text += &format!("failed: {f}\n");
     }

@@ -18,6 +18,7 @@ use serde::{Deserialize, Serialize};
 use super::classify::{Outcome, Verdict};
 use super::draw::Plan;
 use super::file::Campaign;
+use crate::swifi::{hex, Mutation};
 
 /// Version of the `results.json` shape.
 pub const FORMAT: u32 = 1;
@@ -96,7 +97,24 @@ pub struct ExperimentResult {
     pub fault_counters: Vec<(u32, u32)>,
     /// Console and log tails, for failed experiments only.
     pub detail: Option<Detail>,
+    /// The code mutations made at the plan's Stops (SWIFI templates).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub swifi: Vec<Mutation>,
     pub timing: ExperimentTiming,
+}
+
+impl ExperimentResult {
+    /// Whether a fault was injected: a rule fired and, for SWIFI, the
+    /// host mutated the code (a Stop where nothing could be mutated
+    /// injected nothing).
+    pub fn injected(&self) -> bool {
+        self.faults_injected > 0 && self.swifi.iter().all(|m| m.error.is_none())
+    }
+
+    /// The mutations, one line each.
+    fn mutations(&self) -> String {
+        self.swifi.iter().map(|m| format!("mutation: {}\n", m.describe())).collect()
+    }
 }
 
 /// Host-dependent figures of the run.
@@ -158,7 +176,7 @@ impl Totals {
         Totals {
             experiments: experiments.len() as u32,
             failed: experiments.iter().filter(|e| !e.verdict.failures.is_empty()).count() as u32,
-            injected: experiments.iter().filter(|e| e.faults_injected > 0).count() as u32,
+            injected: experiments.iter().filter(|e| e.injected()).count() as u32,
             outcomes,
         }
     }
@@ -264,27 +282,34 @@ impl Results {
             let case = format!("experiment {}: {}", e.index, e.description);
             let time = e.timing.wall_ms as f64 / 1000.0;
             let _ = write!(x, "    <testcase classname=\"campaign.{name}\" name=\"{}\" time=\"{time:.3}\"", xml(&case));
-            if e.verdict.failures.is_empty() {
+            let mutations = e.mutations();
+            if e.verdict.failures.is_empty() && mutations.is_empty() {
                 let _ = writeln!(x, "/>");
                 continue;
             }
             let _ = writeln!(x, ">");
-            let tag = if e.verdict.outcome == Outcome::VmmError { "error" } else { "failure" };
-            let mut body = format!("outcome: {}\nexit: {}\n", e.verdict.outcome.describe(), e.verdict.exit);
-            for f in &e.verdict.failures {
-                body += &format!("- {f}\n");
+            if !e.verdict.failures.is_empty() {
+                let tag = if e.verdict.outcome == Outcome::VmmError { "error" } else { "failure" };
+                let mut body =
+                    format!("outcome: {}\nexit: {}\n{mutations}", e.verdict.outcome.describe(), e.verdict.exit);
+                for f in &e.verdict.failures {
+                    body += &format!("- {f}\n");
+                }
+                body += &format!("replay: viv campaign replay results.json {}\n", e.index);
+                if let Some(d) = &e.detail {
+                    body += &format!("--- console (tail)\n{}\n--- log (tail)\n{}\n", d.console_tail, d.log_tail);
+                }
+                let message = xml(&e.verdict.failures.join("; "));
+                let _ = writeln!(
+                    x,
+                    "      <{tag} message=\"{message}\" type=\"{}\">{}</{tag}>",
+                    e.verdict.outcome.name(),
+                    xml(&body)
+                );
             }
-            body += &format!("replay: viv campaign replay results.json {}\n", e.index);
-            if let Some(d) = &e.detail {
-                body += &format!("--- console (tail)\n{}\n--- log (tail)\n{}\n", d.console_tail, d.log_tail);
+            if !mutations.is_empty() {
+                let _ = writeln!(x, "      <system-out>{}</system-out>", xml(&mutations));
             }
-            let message = xml(&e.verdict.failures.join("; "));
-            let _ = writeln!(
-                x,
-                "      <{tag} message=\"{message}\" type=\"{}\">{}</{tag}>",
-                e.verdict.outcome.name(),
-                xml(&body)
-            );
             let _ = writeln!(x, "    </testcase>");
         }
         if self.campaign.expect.min_injected.is_some() {
@@ -356,6 +381,7 @@ impl Results {
             ),
             None => writeln!(m, "Every experiment cold-boots its own VM on {}.", tm.host),
         };
+        self.mutations_table(&mut m);
         let failed: Vec<&ExperimentResult> =
             self.experiments.iter().filter(|e| !e.verdict.failures.is_empty()).collect();
         if !failed.is_empty() {
@@ -370,6 +396,43 @@ impl Results {
             let _ = writeln!(m, "\nReplay one with its full trace: `viv campaign replay results.json EXPERIMENT`.");
         }
         m
+    }
+}
+
+impl Results {
+    /// The "SWIFI mutations" section of the summary: one row per mutation
+    /// (the first 100), when the campaign has SWIFI templates. The
+    /// workload's status is shown whether or not it is judged: a SWIFI
+    /// campaign that accepts any status still shows which copies failed.
+    fn mutations_table(&self, m: &mut String) {
+        let rows: Vec<(&ExperimentResult, &Mutation)> =
+            self.experiments.iter().flat_map(|e| e.swifi.iter().map(move |s| (e, s))).collect();
+        if rows.is_empty() {
+            return;
+        }
+        *m += "\n## SWIFI mutations\n\n| experiment | type | program | function | address | before → after | outcome | status |\n\
+               |---:|---|---|---|---:|---|---|---:|\n";
+        for (e, s) in rows.iter().take(100) {
+            let (kind, outcome) = (s.kind.name(), e.verdict.outcome.describe());
+            let status = e.verdict.workload_status.map_or("–".to_string(), |s| s.to_string());
+            let cell = |t: &str| t.replace('|', "\\|");
+            let what = match &s.error {
+                Some(why) => format!("nothing mutated: {}", cell(why)),
+                None => format!("`{}` → `{}`", hex(&s.before), hex(&s.after)),
+            };
+            let function = match (&s.function, s.function_offset) {
+                (Some(f), Some(o)) => format!("`{}`+{o:#x}", cell(f)),
+                _ => format!("({:?})", s.scope).to_lowercase(),
+            };
+            let _ = writeln!(
+                m,
+                "| {} | {kind} | {} | {function} | {:#x} | {what} | {outcome} | {status} |",
+                e.index, s.program, s.address
+            );
+        }
+        if rows.len() > 100 {
+            let _ = writeln!(m, "\n… and {} more (results.json has them all).", rows.len() - 100);
+        }
     }
 }
 

@@ -47,6 +47,7 @@ pub fn guest_command(campaign: &Campaign) -> String {
 pub fn config_for(campaign: &Campaign, plan: &Plan, disk: Option<&Path>) -> Result<RunConfig, String> {
     let mut config = base_config(campaign, disk)?;
     config.fault_plan = Some(fault_plan(plan));
+    config.swifi = plan.swifi;
     Ok(config)
 }
 
@@ -136,6 +137,7 @@ pub fn run_one(campaign: &Campaign, index: u32, start: &Start) -> Experiment {
                 console: text(&outcome.console),
                 log: text(&outcome.log),
                 faults_injected: outcome.faults_injected,
+                swifi: outcome.swifi.clone(),
             };
             (obs, Some(outcome))
         }
@@ -145,6 +147,7 @@ pub fn run_one(campaign: &Campaign, index: u32, start: &Start) -> Experiment {
                 console: String::new(),
                 log: String::new(),
                 faults_injected: 0,
+                swifi: Vec::new(),
             };
             (obs, None)
         }
@@ -160,6 +163,7 @@ pub fn run_one(campaign: &Campaign, index: u32, start: &Start) -> Experiment {
         plan,
         verdict,
         detail,
+        swifi: obs.swifi,
         timing: ExperimentTiming {
             wall_ms,
             kernel_instructions: stats.and_then(|s| s.insn_emulation()),
@@ -175,6 +179,7 @@ fn run_plan(campaign: &Campaign, plan: &Plan, index: u32, start: &Start) -> Resu
         Start::Snapshot(snapshot) => {
             let mut experiment = ExperimentConfig::new(snapshot, fault_plan(plan));
             experiment.timeout = Some(Duration::from_secs_f64(campaign.timeout_secs));
+            experiment.swifi = plan.swifi;
             snapshot.run(&experiment).map_err(|e| e.to_string())
         }
         Start::Boot { scratch, trace } => {

@@ -9,19 +9,26 @@
 //! and name, because the host cannot see the kernel's process table. The
 //! host walks the target's 4-level tables over user space (1–2 GiB),
 //! collects its code (user, present, read-only, executable pages below the
-//! KIP), decodes it linearly, draws a candidate instruction for the fault
+//! KIP), restricts it to the functions of the program's ELF ([`code_map`]:
+//! the host has the boot image, whose ELFs are also the disk's `/bin`),
+//! decodes each function, draws a candidate instruction for the fault
 //! type with `abi::fault::next_random` from [`SwifiSpec::seed`] (the state
 //! carries over from one Stop to the next), mutates it ([`mutate`]) and
 //! writes the bytes through their guest-physical addresses, then the guest
-//! resumes.
+//! resumes. The ELF is used only when its code equals the code in memory
+//! (apart from this run's earlier mutations); otherwise, or when the name
+//! is not in the boot image, the whole pages are the candidates and the
+//! mutation's note says why.
 //!
 //! Text pages are mapped from the boot image's frames and shared by every
 //! instance of the program (forks, restarts by RS): the write goes to the
 //! physical frame, so every instance runs the mutated code, as a patched
 //! binary would.
 
+pub mod code_map;
 pub mod mutate;
 
+use std::borrow::Cow;
 use std::sync::{Arc, Mutex};
 
 use abi::fault::{STOP_MAILBOX_MAGIC, STOP_MAILBOX_OFFSET, STOP_MAILBOX_SIZE, STOP_NAME_BYTES};
@@ -33,6 +40,7 @@ use vm_memory::{Bytes, GuestAddress, GuestMemoryMmap};
 use crate::config::RunConfig;
 use crate::fault::PlanRegion;
 
+pub use code_map::Scope;
 pub use mutate::FaultType;
 
 /// What to mutate at each Stop.
@@ -57,11 +65,20 @@ pub struct Mutation {
     /// The target's page-table root.
     pub cr3: u64,
     /// Guest-virtual address of the first changed byte's instruction (or
-    /// word, for TEXT).
+    /// of the byte, for TEXT).
     pub address: u64,
-    /// Bytes at `address` before and after (the instruction, or the word).
+    /// Bytes at `address` before and after (the instruction, or the byte).
     pub before: Vec<u8>,
     pub after: Vec<u8>,
+    /// The function hit (demangled, from the ELF's symbols) and the
+    /// offset of `address` in it, when known.
+    #[serde(default)]
+    pub function: Option<String>,
+    #[serde(default)]
+    pub function_offset: Option<u64>,
+    /// What the candidates were restricted to.
+    #[serde(default)]
+    pub scope: Scope,
     /// What was done, in words.
     pub note: String,
     /// Why nothing was mutated (then `before` and `after` are empty).
@@ -134,10 +151,33 @@ pub fn read_mailbox(mem: &GuestMemoryMmap, plan_base: u64) -> Option<(u64, u32, 
     Some((cr3, u32_at(16), String::from_utf8_lossy(&b[24..24 + n]).into_owned()))
 }
 
+/// `bytes` in hex, space-separated ("48 8b 44"), as reports show code.
+pub fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|x| format!("{x:02x}")).collect::<Vec<_>>().join(" ")
+}
+
+impl Mutation {
+    /// One line for reports: "nop in blk at 0x40001234 (blk::Blk::run+0x1c):
+    /// 48 8b 44 24 08 -> 90 90 90 90 90".
+    pub fn describe(&self) -> String {
+        if let Some(e) = &self.error {
+            return format!("{} at rule {}: nothing mutated: {e}", self.kind.name(), self.rule);
+        }
+        let function = match (&self.function, self.function_offset) {
+            (Some(f), Some(o)) => format!(" ({f}+{o:#x})"),
+            _ => String::new(),
+        };
+        let (kind, program, address) = (self.kind.name(), &self.program, self.address);
+        format!("{kind} in {program} at {address:#x}{function}: {} -> {}", hex(&self.before), hex(&self.after))
+    }
+}
+
 /// The SWIFI state of one run.
 pub struct Injector {
     mem: GuestMemoryMmap,
     plan_base: u64,
+    /// The boot image archive: the ELFs of the target programs.
+    archive: Cow<'static, [u8]>,
     kind: FaultType,
     state: u64,
     done: Vec<Mutation>,
@@ -146,10 +186,45 @@ pub struct Injector {
 }
 
 impl Injector {
-    /// An injector for the run whose plan region is at `plan_base`.
-    pub fn new(mem: &GuestMemoryMmap, plan_base: u64, spec: SwifiSpec) -> Injector {
+    /// An injector for the run whose plan region is at `plan_base` and
+    /// whose programs are those of the boot image `archive`.
+    pub fn new(mem: &GuestMemoryMmap, plan_base: u64, archive: Cow<'static, [u8]>, spec: SwifiSpec) -> Injector {
         let state = if spec.seed == 0 { 0x9E37_79B9_7F4A_7C15 } else { spec.seed };
-        Injector { mem: mem.clone(), plan_base, kind: spec.kind, state, done: Vec::new(), phys: Vec::new() }
+        let (done, phys) = (Vec::new(), Vec::new());
+        Injector { mem: mem.clone(), plan_base, archive, kind: spec.kind, state, done, phys }
+    }
+
+    /// The spans of `program`'s code that may be mutated, with what they
+    /// are, and why the whole pages are used when they are.
+    fn spans(&self, program: &str, code: &mutate::Code) -> (Vec<code_map::Span>, Scope, Option<String>) {
+        let map = code_map::program_elf(&self.archive, program)
+            .and_then(code_map::code_map)
+            .and_then(|map| self.matches_memory(program, &map, code).map(|()| map));
+        match map {
+            Ok(map) => (map.spans, map.scope, None),
+            Err(why) => (code.page_spans(), Scope::Pages, Some(format!("{why}: whole code pages"))),
+        }
+    }
+
+    /// Checks that the ELF's code is the code in memory, but for bytes
+    /// this run mutated earlier in the same program (a program exec'd
+    /// from a disk other than the image's could differ).
+    fn matches_memory(&self, program: &str, map: &code_map::CodeMap, code: &mutate::Code) -> Result<(), String> {
+        let mutated = |va: u64| {
+            self.done.iter().any(|m| {
+                m.program == program && m.error.is_none() && (m.address..m.address + m.after.len() as u64).contains(&va)
+            })
+        };
+        let differing = map
+            .segments
+            .iter()
+            .flat_map(|&(start, bytes)| bytes.iter().enumerate().map(move |(i, &b)| (start + i as u64, b)))
+            .filter(|&(va, b)| code.byte(va) != Some(b) && !mutated(va))
+            .count();
+        match differing {
+            0 => Ok(()),
+            n => Err(format!("the boot image's ELF of {program:?} differs from its code in memory ({n} bytes)")),
+        }
     }
 
     fn draw(&mut self) -> u32 {
@@ -169,6 +244,9 @@ impl Injector {
             address: 0,
             before: Vec::new(),
             after: Vec::new(),
+            function: None,
+            function_offset: None,
+            scope: Scope::Pages,
             note: String::new(),
             error: None,
             final_bytes: Vec::new(),
@@ -177,11 +255,12 @@ impl Injector {
             m.error = Some("no Stop mailbox (kernel without SWIFI support?)".into());
             return (m, Vec::new());
         };
-        (m.cr3, m.endpoint, m.program) = (cr3, endpoint, program);
         let pages = code_pages(&self.mem, cr3);
         let code = mutate::Code::read(&self.mem, &pages);
+        let (spans, scope, fallback) = self.spans(&program, &code);
+        (m.cr3, m.endpoint, m.program, m.scope) = (cr3, endpoint, program, scope);
         let kind = self.kind;
-        match mutate::apply(&code, kind, &mut || self.draw()) {
+        match mutate::apply(&code, &spans, kind, &mut || self.draw()) {
             Ok(change) => {
                 if let Err(e) = code.write(&self.mem, change.address, &change.after) {
                     m.error = Some(e);
@@ -191,10 +270,14 @@ impl Injector {
                 m.address = change.address;
                 m.before = change.before;
                 m.after = change.after;
-                m.note = change.note;
+                m.note = change.note + &fallback.map(|f| format!("; {f}")).unwrap_or_default();
+                (m.function, m.function_offset) = change.function.unzip();
                 return (m, phys);
             }
-            Err(e) => m.error = Some(e),
+            Err(e) => {
+                m.error = Some(e);
+                m.note = fallback.unwrap_or_default();
+            }
         }
         (m, Vec::new())
     }
@@ -210,10 +293,7 @@ impl StopHook {
         Box::new(move |_vcpu, rule| {
             let mut injector = inner.lock().unwrap_or_else(|e| e.into_inner());
             let (m, phys) = injector.at_stop(rule);
-            match &m.error {
-                None => log::info!("swifi: {} in {} at {:#x}: {}", m.kind.name(), m.program, m.address, m.note),
-                Some(e) => log::info!("swifi: {} at rule {rule}: nothing mutated: {e}", m.kind.name()),
-            }
+            log::info!("swifi: {} ({})", m.describe(), m.note);
             injector.done.push(m);
             injector.phys.push(phys);
         })
@@ -234,5 +314,5 @@ impl StopHook {
 pub fn stop_hook(config: &RunConfig, mem: &GuestMemoryMmap, plan: Option<&PlanRegion>) -> Option<StopHook> {
     let spec = config.swifi?;
     let plan = plan?;
-    Some(StopHook(Arc::new(Mutex::new(Injector::new(mem, plan.base, spec)))))
+    Some(StopHook(Arc::new(Mutex::new(Injector::new(mem, plan.base, config.archive.clone(), spec)))))
 }

@@ -7,7 +7,7 @@
 //!
 //! | type | candidates | change |
 //! |---|---|---|
-//! | TEXT | every aligned 32-bit word of code | one bit of the word flipped |
+//! | TEXT | every byte of code | one bit of it flipped |
 //! | NOP | every decodable instruction | all its bytes become `0x90` |
 //! | SRC | legacy-encoded instructions whose 2nd operand is a general register or that have an immediate | the register replaced by another of the same size (re-encoded, same length), or one bit of the immediate flipped |
 //! | DST | legacy-encoded instructions (not CMP/TEST/BT) with ≥ 2 operands whose 1st is a general register | that register replaced by another of the same size (same length) |
@@ -15,9 +15,13 @@
 //! | INTERFACE | `mov`/`movzx`/`movsx`/`movsxd` of a general register from a stack slot (`[rsp+d]`, `[rbp+d]`) or from an argument register (rdi, rsi, rdx, rcx, r8, r9) | all its bytes become `0x90` |
 //! | LOOP | conditional jumps (short, near), and string instructions with `rep`/`repe`/`repne` | the condition inverted (low bit of the Jcc opcode), or `F3` ↔ `F2` |
 //!
-//! The candidate is drawn from the seeded PRNG; when a candidate cannot
-//! be mutated (no same-length re-encoding), the next one in code order is
-//! tried, so a draw always gives the same mutation for the same code.
+//! Candidates lie inside the spans the caller gives (the target's
+//! functions, from its ELF: `super::code_map`), each decoded from its
+//! start, so padding between and after functions is never mutated and
+//! decoding never runs on from data into code. The candidate is drawn
+//! from the seeded PRNG; when a candidate cannot be mutated (no
+//! same-length re-encoding), the next one in code order is tried, so a
+//! draw always gives the same mutation for the same code.
 
 use iced_x86::{
     Code as IcedCode, Decoder, DecoderOptions, Encoder, EncodingKind, Instruction, Mnemonic, OpKind, Register,
@@ -25,6 +29,7 @@ use iced_x86::{
 use serde::{Deserialize, Serialize};
 use vm_memory::{Bytes, GuestAddress, GuestMemoryMmap};
 
+use super::code_map::Span;
 use super::CodePage;
 use abi::layout::PAGE_SIZE;
 
@@ -52,6 +57,11 @@ impl FaultType {
         FaultType::Interface,
         FaultType::Loop,
     ];
+
+    /// The type called `name` in campaign files.
+    pub fn by_name(name: &str) -> Option<FaultType> {
+        FaultType::ALL.into_iter().find(|k| k.name() == name)
+    }
 
     /// Its name in campaign files and reports.
     pub fn name(self) -> &'static str {
@@ -91,6 +101,17 @@ pub struct Change {
     pub before: Vec<u8>,
     pub after: Vec<u8>,
     pub note: String,
+    /// The function hit and the offset of `address` in it, when the
+    /// span was a named function.
+    pub function: Option<(String, u64)>,
+}
+
+/// The bytes of one span that the code holds (a span is cut where a page
+/// is missing).
+struct Piece<'a> {
+    start: u64,
+    bytes: &'a [u8],
+    span: usize,
 }
 
 impl Code {
@@ -113,9 +134,39 @@ impl Code {
         Code { runs }
     }
 
+    /// Every run as one unnamed span (the page walk's code, for a target
+    /// without a usable ELF).
+    pub fn page_spans(&self) -> Vec<Span> {
+        self.runs.iter().map(|r| Span { start: r.start, end: r.start + r.bytes.len() as u64, name: None }).collect()
+    }
+
+    fn run_at(&self, va: u64) -> Option<&Run> {
+        self.runs.iter().find(|r| va >= r.start && va < r.start + r.bytes.len() as u64)
+    }
+
+    /// The byte at virtual `va`.
+    pub fn byte(&self, va: u64) -> Option<u8> {
+        let r = self.run_at(va)?;
+        Some(r.bytes[(va - r.start) as usize])
+    }
+
+    fn pieces(&self, spans: &[Span]) -> Vec<Piece<'_>> {
+        let mut out = Vec::new();
+        for (i, span) in spans.iter().enumerate() {
+            for r in &self.runs {
+                let (start, end) = (span.start.max(r.start), span.end.min(r.start + r.bytes.len() as u64));
+                if start < end {
+                    let bytes = &r.bytes[(start - r.start) as usize..(end - r.start) as usize];
+                    out.push(Piece { start, bytes, span: i });
+                }
+            }
+        }
+        out
+    }
+
     /// The guest-physical address of virtual `va`.
     pub fn phys(&self, va: u64) -> Option<u64> {
-        let r = self.runs.iter().find(|r| va >= r.start && va < r.start + r.bytes.len() as u64)?;
+        let r = self.run_at(va)?;
         let off = va - r.start;
         Some(r.frames[(off / PAGE_SIZE) as usize] + off % PAGE_SIZE)
     }
@@ -137,21 +188,24 @@ struct Decoded {
     bytes: Vec<u8>,
     displacement: Option<(usize, usize)>,
     immediate: Option<(usize, usize)>,
+    /// Index of the span it lies in.
+    span: usize,
 }
 
-fn decode(code: &Code) -> Vec<Decoded> {
+fn decode(pieces: &[Piece]) -> Vec<Decoded> {
     let mut out = Vec::new();
-    for run in &code.runs {
-        let mut decoder = Decoder::with_ip(64, &run.bytes, run.start, DecoderOptions::NONE);
+    for piece in pieces {
+        let mut decoder = Decoder::with_ip(64, piece.bytes, piece.start, DecoderOptions::NONE);
         while decoder.can_decode() {
             let ins = decoder.decode();
             if ins.code() == IcedCode::INVALID {
                 continue;
             }
             let co = decoder.get_constant_offsets(&ins);
-            let off = (ins.ip() - run.start) as usize;
+            let off = (ins.ip() - piece.start) as usize;
             out.push(Decoded {
-                bytes: run.bytes[off..off + ins.len()].to_vec(),
+                span: piece.span,
+                bytes: piece.bytes[off..off + ins.len()].to_vec(),
                 displacement: co.has_displacement().then(|| (co.displacement_offset(), co.displacement_size())),
                 immediate: co.has_immediate().then(|| (co.immediate_offset(), co.immediate_size())),
                 ins,
@@ -300,10 +354,15 @@ fn flip(bytes: &[u8], bit: usize) -> Vec<u8> {
     out
 }
 
+/// An index below `n` from the 32-bit draw `r` (multiply and shift: no
+/// modulo bias worth the name, and the same on every host).
+fn pick(n: usize, r: u32) -> usize {
+    ((u64::from(r) * n as u64) >> 32) as usize
+}
+
 /// The mutation of one candidate, or `None` if it has none.
 fn mutate_one(kind: FaultType, d: &Decoded, draw: &mut dyn FnMut() -> u32) -> Option<(Vec<u8>, String)> {
     let ins = &d.ins;
-    let pick = |n: usize, r: u32| (u64::from(r) * n as u64 >> 32) as usize;
     match kind {
         FaultType::Nop | FaultType::Interface => {
             Some((vec![0x90; d.bytes.len()], format!("{:?} ({} bytes) replaced by NOPs", ins.mnemonic(), ins.len())))
@@ -360,28 +419,41 @@ fn mutate_one(kind: FaultType, d: &Decoded, draw: &mut dyn FnMut() -> u32) -> Op
     }
 }
 
-/// Plans the mutation of `kind` in `code` with draws from `draw`.
-pub fn apply(code: &Code, kind: FaultType, draw: &mut dyn FnMut() -> u32) -> Result<Change, String> {
-    let pick = |n: usize, r: u32| (u64::from(r) * n as u64 >> 32) as usize;
-    if code.runs.is_empty() {
+/// The function of span `span` holding `address`, with the offset.
+fn function_at(spans: &[Span], span: usize, address: u64) -> Option<(String, u64)> {
+    let s = &spans[span];
+    s.name.clone().map(|name| (name, address - s.start))
+}
+
+/// Plans the mutation of `kind` in the parts of `code` inside `spans`
+/// (disjoint, in address order) with draws from `draw`.
+pub fn apply(code: &Code, spans: &[Span], kind: FaultType, draw: &mut dyn FnMut() -> u32) -> Result<Change, String> {
+    let pieces = code.pieces(spans);
+    if pieces.is_empty() {
         return Err("the target has no code pages".into());
     }
     if kind == FaultType::Text {
-        let words: usize = code.runs.iter().map(|r| r.bytes.len() / 4).sum();
-        let mut w = pick(words, draw());
-        let bit = pick(32, draw());
-        for r in &code.runs {
-            if w < r.bytes.len() / 4 {
-                let before = r.bytes[w * 4..w * 4 + 4].to_vec();
-                let after = flip(&before, bit);
-                let note = format!("bit {bit} of the word at {:#x} flipped", r.start + w as u64 * 4);
-                return Ok(Change { address: r.start + w as u64 * 4, before, after, note });
-            }
-            w -= r.bytes.len() / 4;
-        }
-        unreachable!("the word index is below the number of words");
+        let bytes: usize = pieces.iter().map(|p| p.bytes.len()).sum();
+        let mut at = pick(bytes, draw());
+        let bit = pick(8, draw());
+        let piece = pieces
+            .iter()
+            .find(|p| {
+                let here = at < p.bytes.len();
+                if !here {
+                    at -= p.bytes.len();
+                }
+                here
+            })
+            .expect("the byte index is below the number of bytes");
+        let address = piece.start + at as u64;
+        let before = vec![piece.bytes[at]];
+        let after = flip(&before, bit);
+        let note = format!("bit {bit} of the byte at {address:#x} flipped");
+        let function = function_at(spans, piece.span, address);
+        return Ok(Change { address, before, after, note, function });
     }
-    let decoded = decode(code);
+    let decoded = decode(&pieces);
     let candidates: Vec<&Decoded> = decoded.iter().filter(|d| is_candidate(kind, d)).collect();
     if candidates.is_empty() {
         return Err(format!("no {} candidate in the target's code", kind.name()));
@@ -390,7 +462,9 @@ pub fn apply(code: &Code, kind: FaultType, draw: &mut dyn FnMut() -> u32) -> Res
     for i in 0..candidates.len() {
         let d = candidates[(first + i) % candidates.len()];
         if let Some((after, note)) = mutate_one(kind, d, draw) {
-            return Ok(Change { address: d.ins.ip(), before: d.bytes.clone(), after, note });
+            let address = d.ins.ip();
+            let function = function_at(spans, d.span, address);
+            return Ok(Change { address, before: d.bytes.clone(), after, note, function });
         }
     }
     Err(format!("no {} candidate could be mutated", kind.name()))
@@ -428,8 +502,8 @@ mod tests {
     fn each_type_changes_what_it_documents_and_is_deterministic() {
         let code = code_of(SAMPLE);
         for kind in FaultType::ALL {
-            let a = apply(&code, kind, &mut draws(7)).unwrap();
-            let b = apply(&code, kind, &mut draws(7)).unwrap();
+            let a = apply(&code, &code.page_spans(), kind, &mut draws(7)).unwrap();
+            let b = apply(&code, &code.page_spans(), kind, &mut draws(7)).unwrap();
             assert_eq!(a, b, "{kind:?}");
             assert_ne!(a.before, a.after, "{kind:?}");
             assert_eq!(a.before.len(), a.after.len(), "{kind:?}");
@@ -456,7 +530,40 @@ mod tests {
                 }
             }
         }
-        let i = apply(&code, FaultType::Interface, &mut draws(1)).unwrap();
+        let i = apply(&code, &code.page_spans(), FaultType::Interface, &mut draws(1)).unwrap();
         assert!(i.address == 0x4000_0000 || i.address == 0x4000_000B, "{i:?}");
+    }
+
+    #[test]
+    fn mutations_stay_inside_the_spans_and_name_their_function() {
+        // int3 padding, f, zero padding, g, int3 padding to the page's end.
+        let mut bytes = vec![0xCC; 0x10];
+        bytes.extend_from_slice(SAMPLE);
+        bytes.resize(0x40, 0);
+        bytes.extend_from_slice(SAMPLE);
+        let code = code_of(&bytes);
+        let len = SAMPLE.len() as u64;
+        let span = |start: u64, name: &str| Span { start, end: start + len, name: Some(name.into()) };
+        let spans = [span(0x4000_0010, "f"), span(0x4000_0040, "g")];
+        for kind in FaultType::ALL {
+            for seed in 1..60 {
+                let c = apply(&code, &spans, kind, &mut draws(seed)).unwrap();
+                let s = spans.iter().find(|s| c.address >= s.start && c.address < s.end).expect("inside a span");
+                assert!(c.address + c.before.len() as u64 <= s.end, "{kind:?} {c:?}");
+                assert_eq!(c.function, Some((s.name.clone().unwrap(), c.address - s.start)), "{kind:?}");
+                assert_eq!(code.byte(c.address), Some(c.before[0]));
+            }
+        }
+        // The whole page: NOP lands in the padding for some draws.
+        let in_padding = (1..60).filter(|&seed| {
+            let c = apply(&code, &code.page_spans(), FaultType::Nop, &mut draws(seed)).unwrap();
+            !spans.iter().any(|s| c.address >= s.start && c.address < s.end)
+        });
+        assert!(in_padding.count() > 30);
+        // A span beyond the code is cut to it; no span, no code.
+        let past = [Span { start: 0x4000_0FF0, end: 0x4000_2000, name: None }];
+        let c = apply(&code, &past, FaultType::Text, &mut draws(3)).unwrap();
+        assert!((0x4000_0FF0..0x4000_1000).contains(&c.address) && c.function.is_none(), "{c:?}");
+        assert!(apply(&code, &[], FaultType::Nop, &mut draws(3)).is_err());
     }
 }

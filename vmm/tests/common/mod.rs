@@ -77,3 +77,25 @@ pub fn normalized_lines(console: &str) -> Vec<String> {
         })
         .collect()
 }
+
+/// The function of program `program` in image `image` whose body holds
+/// the `len` bytes at `address` (its demangled name), found with object's
+/// generic ELF reader, apart from `vmm::swifi::code_map`: an `STT_FUNC`
+/// symbol covering the bytes, which also lie within the file bytes of an
+/// executable segment. `None` when there is no such function.
+pub fn function_holding(image: &str, program: &str, address: u64, len: u64) -> Option<String> {
+    use object::{Object, ObjectSegment, ObjectSymbol, SymbolKind};
+    let archive = vmm::config::find_image(image).unwrap().archive;
+    let boot = abi::boot_image::BootImage::parse(archive).unwrap();
+    let index = boot.entries().position(|e| e.name == program)?;
+    let elf = object::File::parse(boot.elf(index)).unwrap();
+    let end = address + len;
+    let in_text = elf.segments().any(|s| {
+        let filesz = s.file_range().1;
+        s.permissions().executable() && s.address() <= address && end <= s.address() + filesz
+    });
+    let symbol = elf.symbols().find(|s| {
+        s.kind() == SymbolKind::Text && s.size() > 0 && s.address() <= address && end <= s.address() + s.size()
+    })?;
+    in_text.then(|| format!("{:#}", rustc_demangle::demangle(symbol.name().unwrap())))
+}

@@ -170,3 +170,32 @@ fn load_names_the_file_and_resolves_the_disk() {
     assert!(Campaign::load(&dir.join("none.toml")).unwrap_err().contains("none.toml"));
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[test]
+fn swifi_templates() {
+    use crate::swifi::FaultType;
+    let base = "image = \"system\"\nworkload = \"true\"\nexperiments = 1\nseed = 0\n[[fault]]\ntargets = [\"tty\"]\n";
+    let with = |fault: &str| parse(&format!("{base}{fault}"));
+    let c = with("actions = [\"swifi\"]\n").unwrap();
+    assert_eq!(c.faults[0].swifi, FaultType::ALL);
+    let c = with("actions = [\"swifi\"]\nswifi = [\"nop\", \"loop\"]\n").unwrap();
+    assert_eq!(c.faults[0].swifi, [FaultType::Nop, FaultType::Loop]);
+    let json = serde_json::to_string(&c).unwrap();
+    assert_eq!(serde_json::from_str::<Campaign>(&json).unwrap(), c);
+    assert!(with("actions = [\"stop\"]\n").unwrap().faults[0].swifi.is_empty());
+    let cases = [
+        (
+            "actions = [\"swifi\"]\nswifi = [\"nop\", \"rot\"]\n",
+            "8: fault.swifi: unknown SWIFI fault type \"rot\" (text, nop, src, dst, ptr, interface, loop)",
+        ),
+        ("actions = [\"swifi\"]\nswifi = []\n", "8: fault.swifi: name at least one of: text, nop"),
+        ("actions = [\"crash\", \"swifi\"]\n", "7: fault.actions: \"swifi\" is drawn alone"),
+        ("actions = [\"crash\"]\nswifi = [\"nop\"]\n", "8: fault.swifi: needs actions = [\"swifi\"]"),
+        ("actions = [\"swifty\"]\n", "7: fault.actions: unknown action \"swifty\" (drop, "),
+    ];
+    for (fault, want) in cases {
+        let error = with(fault).unwrap_err();
+        assert!(error.starts_with(want) && !error.contains('\n'), "{fault:?}: {error}");
+    }
+    assert!(with("actions = [\"swifty\"]\n").unwrap_err().ends_with(", stop, swifi)"));
+}

@@ -5,6 +5,7 @@ use super::*;
 use crate::campaign::classify::{Ending, Observation};
 use crate::campaign::draw::plan;
 use crate::campaign::file::tests_support::campaign_with;
+use crate::swifi::Mutation;
 
 fn results() -> Results {
     let mut c = campaign_with("");
@@ -18,7 +19,13 @@ fn results() -> Results {
                 2 => (Ending::Timeout, ""),
                 _ => (Ending::VmmError("KVM_RUN failed".into()), ""),
             };
-            let obs = Observation { ending, console: console.into(), log: String::new(), faults_injected: 1 };
+            let obs = Observation {
+                ending,
+                console: console.into(),
+                log: String::new(),
+                faults_injected: 1,
+                swifi: Vec::new(),
+            };
             let verdict = crate::campaign::classify::judge(&c, &p, &obs);
             let detail = (!verdict.failures.is_empty()).then(|| Detail::new(&obs.console, &obs.log));
             ExperimentResult {
@@ -29,6 +36,7 @@ fn results() -> Results {
                 faults_injected: 1,
                 fault_counters: vec![(1, 1)],
                 detail,
+                swifi: Vec::new(),
                 timing: ExperimentTiming {
                     wall_ms: 1000 + u64::from(i),
                     kernel_instructions: Some(10 * u64::from(i)),
@@ -176,4 +184,55 @@ fn the_share_of_fired_faults_is_a_campaign_expectation() {
     assert!(x.contains("tests=\"5\" failures=\"3\" errors=\"1\""), "{x}");
     assert!(x.contains("name=\"campaign: faults fired\""));
     assert!(r.markdown().contains("- campaign expectation failed: faults fired in 3 of 4"));
+}
+
+/// A mutation of `kind` as the injector records it (`error`: none made).
+fn mutation(error: Option<&str>) -> Mutation {
+    Mutation {
+        kind: crate::swifi::FaultType::Nop,
+        rule: 0,
+        program: "tty".into(),
+        endpoint: 4,
+        cr3: 0x20_0000,
+        address: 0x4000_1234,
+        before: if error.is_some() { vec![] } else { vec![0x48, 0x89, 0xfb] },
+        after: if error.is_some() { vec![] } else { vec![0x90; 3] },
+        function: error.is_none().then(|| "tty::Tty<T>::run".into()),
+        function_offset: error.is_none().then_some(0x1c),
+        scope: crate::swifi::Scope::Functions,
+        note: "Mov (3 bytes) replaced by NOPs".into(),
+        error: error.map(Into::into),
+        final_bytes: vec![0x90; 3],
+    }
+}
+
+#[test]
+fn swifi_mutations_are_reported_everywhere() {
+    let r = results();
+    // Without SWIFI nothing changes: no key in the JSON, no section.
+    assert!(serde_json::to_value(&r).unwrap()["experiments"][0].get("swifi").is_none());
+    assert!(!r.markdown().contains("SWIFI"));
+    let mut experiments = r.experiments.clone();
+    experiments[0].swifi = vec![mutation(None)];
+    experiments[1].swifi = vec![mutation(Some("no nop candidate in the target's code"))];
+    let r = Results::new(r.campaign.clone(), None, experiments, r.timing.clone());
+    // A Stop at which nothing was mutated injected nothing.
+    assert_eq!(r.totals.injected, 3);
+    let json = serde_json::to_value(&r).unwrap();
+    assert_eq!(json["experiments"][0]["swifi"][0]["function"], "tty::Tty<T>::run");
+    assert_eq!(serde_json::from_value::<Results>(json).unwrap(), r);
+    let x = r.junit();
+    let line = "mutation: nop in tty at 0x40001234 (tty::Tty&lt;T&gt;::run+0x1c): 48 89 fb -&gt; 90 90 90";
+    assert!(x.contains(&format!("<system-out>{line}\n</system-out>")), "{x}");
+    assert!(x.contains("mutation: nop at rule 0: nothing mutated: no nop candidate"), "{x}");
+    assert_eq!(x.matches("<testcase ").count(), x.matches("/>\n").count() - 4 + x.matches("</testcase>").count());
+    let m = r.markdown();
+    assert!(m.contains("## SWIFI mutations"), "{m}");
+    assert!(
+        m.contains(
+            "| 0 | nop | tty | `tty::Tty<T>::run`+0x1c | 0x40001234 | `48 89 fb` → `90 90 90` | VMM error | – |"
+        ),
+        "{m}"
+    );
+    assert!(m.contains("| 1 | nop | tty | (functions) | 0x40001234 | nothing mutated: no nop candidate"), "{m}");
 }
