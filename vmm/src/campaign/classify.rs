@@ -212,9 +212,12 @@ pub fn judge(campaign: &Campaign, plan: &Plan, obs: &Observation) -> Verdict {
             let (output, status, check_output, _) = split_console(&obs.console);
             let status = status.unwrap_or(*poweroff);
             let mut wrong = Vec::new();
-            if status != expect.exit_status.unwrap_or(status) {
-                wrong.push(format!("workload exited with {status}, expected {}", expect.exit_status.unwrap_or(0)));
+            if let Some(want) = expect.exit_status.filter(|&want| want != status) {
+                wrong.push(format!("workload exited with {status}, expected {want}"));
             }
+            // The class says what the fault did even where the campaign
+            // accepts any status: a shell command that fails exits non-zero.
+            let status_failed = expect.exit_status.is_none() && status != 0;
             if let Some(want) = &expect.output {
                 if &output != want {
                     wrong.push(format!("workload output {} is not {}", shorten(&output), shorten(want)));
@@ -225,7 +228,7 @@ pub fn judge(campaign: &Campaign, plan: &Plan, obs: &Observation) -> Verdict {
                     wrong.push(format!("check output {} is not {}", shorten(&check_output), shorten(want)));
                 }
             }
-            let outcome = if !wrong.is_empty() {
+            let outcome = if !wrong.is_empty() || status_failed {
                 Outcome::WorkloadFailed
             } else if restarts.values().any(|&n| n > 0) {
                 Outcome::Recovered
@@ -318,8 +321,12 @@ mod tests {
         let p = plan(&c, 1);
         assert!(judge(&c, &p, &obs(Ending::Timeout, "", "", 1)).failures.is_empty());
         assert!(judge(&c, &p, &obs(Ending::KernelPanic, "", "", 1)).failures.is_empty());
+        // Any status is accepted, but a non-zero one is still a failed workload.
         let v = judge(&c, &p, &obs(Ending::PowerOff(0), "x@viv-status=9\ndata\n@viv-check=0\n", "", 0));
-        assert_eq!((v.outcome, v.workload_status), (Outcome::NoEffect, Some(9)));
+        assert_eq!((v.outcome, v.workload_status), (Outcome::WorkloadFailed, Some(9)));
+        assert!(v.failures.is_empty(), "{v:?}");
+        let v = judge(&c, &p, &obs(Ending::PowerOff(0), "x@viv-status=0\ndata\n@viv-check=0\n", "", 0));
+        assert_eq!((v.outcome, v.workload_status), (Outcome::NoEffect, Some(0)));
         let v = judge(&c, &p, &obs(Ending::PowerOff(0), "@viv-status=0\ndat\n@viv-check=0\n", "", 0));
         assert_eq!(v.outcome, Outcome::WorkloadFailed);
         assert!(v.failures[0].starts_with("check output \"dat\\n\""), "{v:?}");
