@@ -28,6 +28,19 @@ fn write_campaign(dir: &Path, name: &str, experiments: u32, expect: &str) -> Str
     path.to_str().unwrap().to_string()
 }
 
+/// Writes `source` with `from` replaced by `to` as `dir/NAME.toml`, runs
+/// it, and checks the one-line error: status 120, `viv: FILE:` then
+/// `expected` (line, field, problem).
+fn assert_refused(dir: &Path, name: &str, source: &str, from: &str, to: &str, expected: &str) {
+    let bad = dir.join(format!("{name}.toml"));
+    std::fs::write(&bad, std::fs::read_to_string(source).unwrap().replace(from, to)).unwrap();
+    let out = viv(&["campaign", bad.to_str().unwrap(), "--out", dir.join(name).to_str().unwrap()]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(status(&out), 120, "{stderr}");
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(stderr.starts_with(&format!("viv: {}:{expected}", bad.display())), "{stderr}");
+}
+
 fn json(path: &Path) -> serde_json::Value {
     serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
 }
@@ -139,16 +152,7 @@ fn a_tiny_campaign_reports_shards_merge_and_fails_on_a_broken_expectation() {
     assert!(std::fs::read_to_string(out_dir.join("summary.md")).unwrap().contains("## Failed expectations"));
 
     // A bad file: one line naming file, line and field; status 120.
-    let bad = dir.join("bad.toml");
-    std::fs::write(&bad, std::fs::read_to_string(&file).unwrap().replace("[\"tty\"]", "[\"ttx\"]")).unwrap();
-    let out = viv(&["campaign", bad.to_str().unwrap(), "--out", dir.join("bad").to_str().unwrap()]);
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(status(&out), 120, "{stderr}");
-    assert_eq!(stderr.lines().count(), 1, "{stderr}");
-    assert!(
-        stderr.starts_with(&format!("viv: {}:9: fault.targets: unknown program \"ttx\"", bad.display())),
-        "{stderr}"
-    );
+    assert_refused(&dir, "bad", &file, "[\"tty\"]", "[\"ttx\"]", "9: fault.targets: unknown program \"ttx\"");
     let _ = std::fs::remove_dir_all(&dir);
 }
 
@@ -215,15 +219,8 @@ fn experiments_start_from_a_snapshot_or_a_cold_boot_and_replays_repeat() {
     assert!(traces[0] == traces[1], "the two replays' traces differ");
 
     // An unknown way to start is refused with file, line and field.
-    let bad = dir.join("bad-start.toml");
-    std::fs::write(&bad, std::fs::read_to_string(&boot_file).unwrap().replace("\"boot\"", "\"warm\"")).unwrap();
-    let out = viv(&["campaign", bad.to_str().unwrap(), "--out", dir.join("bad").to_str().unwrap()]);
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(status(&out), 120, "{stderr}");
-    assert!(
-        stderr.starts_with(&format!("viv: {}:7: start: \"warm\" is not \"snapshot\" or \"boot\"", bad.display())),
-        "{stderr}"
-    );
+    let expected = "7: start: \"warm\" is not \"snapshot\" or \"boot\"";
+    assert_refused(&dir, "bad-start", &boot_file, "\"boot\"", "\"warm\"", expected);
     let _ = std::fs::remove_dir_all(&dir);
 }
 
