@@ -88,12 +88,19 @@ pub const HEADER_STOPS: usize = 32;
 /// | 16 | 4 | target's endpoint |
 /// | 20 | 1 | target's privilege id |
 /// | 21 | 1 | length of the name (at most [`STOP_NAME_BYTES`]) |
-/// | 22 | 2 | reserved |
+/// | 22 | 2 | code pages the kernel copied for the target just before this Stop ([`STOP_PRIVATE_PAGES_AT`]) |
 /// | 24 | 32 | target's program name (UTF-8, not terminated) |
 ///
 /// A region shorter than `STOP_MAILBOX_OFFSET + STOP_MAILBOX_SIZE` gets no
 /// mailbox (the doorbell still rings).
 pub const STOP_MAILBOX_OFFSET: usize = FULL_REGION_SIZE;
+/// Mailbox offset of the number (u16) of code pages the kernel copied
+/// for the target before ringing: at a Stop the kernel gives the target a
+/// private copy of its code (shared text: boot-image frames, or frames
+/// shared with forks), so a mutation changes this instance only and a
+/// restarted instance runs the pristine program, as MINIX 3's RS
+/// reloading a driver's binary. 0 when the code already was private.
+pub const STOP_PRIVATE_PAGES_AT: usize = 22;
 /// Size of the Stop mailbox.
 pub const STOP_MAILBOX_SIZE: usize = 64;
 /// "VSTP".

@@ -53,7 +53,15 @@ pub fn after_event(sys: &mut System) {
         }
     }
     if let Some(rule) = sys.core.faults.stop.take() {
-        write_stop_mailbox(sys, rule);
+        // The host may mutate the target's code during the Stop: only this
+        // instance's (`AddressSpace::privatize_code`).
+        let slot = sys.core.faults.stop_target;
+        let mut copied = 0;
+        if sys.core.procs[slot].state == kernel_core::ProcState::Alive {
+            let System { arch, frames, .. } = sys;
+            copied = arch[slot].space.privatize_code(frames);
+        }
+        write_stop_mailbox(sys, rule, copied);
         // Not `nomem`: the host may read and change guest memory during
         // the exit.
         // SAFETY: port I/O to the VMM's fault-stop doorbell; other hosts
@@ -63,10 +71,13 @@ pub fn after_event(sys: &mut System) {
 }
 
 /// Fills the Stop mailbox (`abi::fault::STOP_MAILBOX_OFFSET`) with the
-/// target's page-table root, endpoint, privilege id and name, so the host
+/// target's page-table root, endpoint, privilege id, name and the code
+/// pages just made private to it, so the host
 /// can find the target's code (host-side SWIFI) during the doorbell exit.
-fn write_stop_mailbox(sys: &mut System, rule: u32) {
-    use abi::fault::{STOP_MAILBOX_MAGIC, STOP_MAILBOX_OFFSET, STOP_MAILBOX_SIZE, STOP_NAME_BYTES};
+fn write_stop_mailbox(sys: &mut System, rule: u32, private_pages: usize) {
+    use abi::fault::{
+        STOP_MAILBOX_MAGIC, STOP_MAILBOX_OFFSET, STOP_MAILBOX_SIZE, STOP_NAME_BYTES, STOP_PRIVATE_PAGES_AT,
+    };
     let slot = sys.core.faults.stop_target;
     let p = &sys.core.procs[slot];
     let mut mb = [0u8; STOP_MAILBOX_SIZE];
@@ -78,6 +89,8 @@ fn write_stop_mailbox(sys: &mut System, rule: u32) {
     let name = p.name().as_bytes();
     let n = name.len().min(STOP_NAME_BYTES);
     mb[21] = n as u8;
+    let private_pages = private_pages.min(u16::MAX as usize) as u16;
+    mb[STOP_PRIVATE_PAGES_AT..STOP_PRIVATE_PAGES_AT + 2].copy_from_slice(&private_pages.to_le_bytes());
     mb[24..24 + n].copy_from_slice(&name[..n]);
     if let Some(region) = sys.core.faults_region_mut() {
         if let Some(dst) = region.get_mut(STOP_MAILBOX_OFFSET..STOP_MAILBOX_OFFSET + STOP_MAILBOX_SIZE) {

@@ -209,6 +209,46 @@ impl AddressSpace {
         Some(())
     }
 
+    /// Gives this address space private copies of its code pages (present,
+    /// user, read-only, executable pages of the image), so that the host
+    /// can mutate the code of this one instance (SWIFI at a fault-plan
+    /// Stop) while other instances, and any instance started later from
+    /// the same program, keep running the pristine code — as MINIX 3's RS
+    /// restarting a driver from its binary. Pages already private (owned
+    /// and not shared) are left alone. Returns the pages copied; stops
+    /// early when memory runs out (the rest stay shared).
+    pub fn privatize_code(&self, frames: &mut FrameAllocator) -> usize {
+        let mut copied = 0;
+        let mut vaddr = USER_BASE;
+        while vaddr < self.image_end {
+            let Some(pt) = self.page_table(vaddr) else {
+                vaddr = (vaddr | 0x1F_FFFF) + 1;
+                continue;
+            };
+            let entry = &mut table(pt)[pt_index(vaddr)];
+            let is_code = *entry & (PRESENT | USER) == PRESENT | USER && *entry & (WRITABLE | NO_EXECUTE | DEVICE) == 0;
+            let frame = *entry & ADDRESS;
+            let private = *entry & OWNED != 0 && !frames.is_shared(frame);
+            if is_code && !private {
+                let Some(copy) = frames.alloc_uninit() else { return copied };
+                // SAFETY: both frames are identity-mapped RAM; `copy` is
+                // fresh and `frame` is a whole user page.
+                unsafe {
+                    core::arch::asm!("rep movsq", inout("rsi") frame => _, inout("rdi") copy => _,
+                                     inout("rcx") PAGE_SIZE / 8 => _, options(nostack, preserves_flags));
+                }
+                if *entry & OWNED != 0 {
+                    frames.release(frame);
+                }
+                *entry = copy | (*entry & !ADDRESS) | OWNED;
+                invalidate(vaddr);
+                copied += 1;
+            }
+            vaddr += PAGE_SIZE;
+        }
+        copied
+    }
+
     /// Resolves a write to the copy-on-write page at `vaddr`: when the
     /// frame is no longer shared it just becomes writable, else the page
     /// gets a private copy. False when `vaddr` is not a COW page (a real

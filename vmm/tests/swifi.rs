@@ -99,3 +99,54 @@ fn every_fault_type_mutates_pong_as_documented_and_deterministically() {
         println!("{kind:?}: {} -> {:?}", a.swifi[0].note, a.exit);
     }
 }
+
+#[test]
+fn a_stop_gives_the_target_private_code_once_and_a_restarted_driver_its_own() {
+    // Two Stops on pong (same instance): its code pages become private at
+    // the first, and are private already at the second.
+    let mut config = RunConfig::for_image("pingpong").unwrap();
+    config.append = "pingpong.rounds=20".into();
+    config.timeout = Some(Duration::from_secs(5));
+    let stop = |nth| {
+        let mut r = Rule::new(Action::Stop);
+        (r.source, r.destination, r.mtype, r.nth) = (PING, PONG, PING_TYPE, nth);
+        r
+    };
+    config.fault_plan = Some(FaultPlan { seed: 1, rules: vec![stop(3), stop(6)] });
+    config.deterministic = true;
+    config.swifi = Some(SwifiSpec { kind: FaultType::Nop, seed: 5 });
+    let o = vmm::run(&config).unwrap();
+    assert_eq!(o.swifi.len(), 2, "{:?}", o.swifi);
+    assert!(o.swifi[0].private_pages > 0, "{:?}", o.swifi[0]);
+    assert_eq!(o.swifi[1].private_pages, 0, "{:?}", o.swifi[1]);
+    assert_eq!(o.swifi[0].cr3, o.swifi[1].cr3);
+
+    // In the system image: a Stop on blk, blk crashed, RS restarts it from
+    // the boot image, and a Stop on the new instance finds shared code
+    // again (the mutation stayed with the dead instance).
+    let programs = vmm::campaign::file::image_programs("system").unwrap();
+    let blk = programs.iter().position(|p| p == "blk").unwrap() as u8;
+    let on_blk = |action, nth| {
+        let mut r = Rule::new(action);
+        (r.source, r.destination, r.mtype, r.nth) = (abi::fault::ANY_PROGRAM, blk, abi::fault::ANY_TYPE, nth);
+        r
+    };
+    let mut config = RunConfig::for_image("system").unwrap();
+    config.append = format!("{}cat /bin/echo > /home/e; echo done", abi::platform::CMDLINE_COMMAND_SEPARATOR);
+    config.timeout = Some(Duration::from_secs(60));
+    config.separate_log = true;
+    config.capture_console = true;
+    config.fault_plan = Some(FaultPlan {
+        seed: 1,
+        rules: vec![on_blk(Action::Stop, 2), on_blk(Action::Crash, 3), on_blk(Action::Stop, 12)],
+    });
+    config.deterministic = true;
+    config.swifi = Some(SwifiSpec { kind: FaultType::Nop, seed: 5 });
+    let o = vmm::run(&config).unwrap();
+    let log = String::from_utf8_lossy(o.log.as_deref().unwrap_or_default()).into_owned();
+    assert!(log.contains("rs: blk") && log.contains("restarting now"), "{log}");
+    assert_eq!(o.swifi.len(), 2, "{:?}\n{log}", o.swifi);
+    assert!(o.swifi.iter().all(|m| m.program == "blk"), "{:?}", o.swifi);
+    assert_ne!(o.swifi[0].cr3, o.swifi[1].cr3, "a new instance");
+    assert!(o.swifi[0].private_pages > 0 && o.swifi[1].private_pages > 0, "{:?}", o.swifi);
+}

@@ -20,10 +20,13 @@
 //! is not in the boot image, the whole pages are the candidates and the
 //! mutation's note says why.
 //!
-//! Text pages are mapped from the boot image's frames and shared by every
-//! instance of the program (forks, restarts by RS): the write goes to the
-//! physical frame, so every instance runs the mutated code, as a patched
-//! binary would.
+//! Which instances run the mutated code: text pages are shared (boot-image
+//! frames for every instance RS starts, frames shared with forks), so at a
+//! Stop the kernel first gives the target private copies of its code pages
+//! (`abi::fault::STOP_PRIVATE_PAGES_AT` says how many). The write goes to
+//! those: the mutated instance (and children it forks later) run the
+//! mutated code, while an instance RS restarts runs the pristine program,
+//! as in MINIX 3's campaigns, where RS reloaded a driver from its binary.
 
 pub mod code_map;
 pub mod mutate;
@@ -31,7 +34,7 @@ pub mod mutate;
 use std::borrow::Cow;
 use std::sync::{Arc, Mutex};
 
-use abi::fault::{STOP_MAILBOX_MAGIC, STOP_MAILBOX_OFFSET, STOP_MAILBOX_SIZE, STOP_NAME_BYTES};
+use abi::fault::{STOP_MAILBOX_MAGIC, STOP_MAILBOX_OFFSET, STOP_MAILBOX_SIZE, STOP_NAME_BYTES, STOP_PRIVATE_PAGES_AT};
 use abi::layout::{KIP_DATA, PAGE_SIZE, USER_BASE};
 use kvm_ioctls::VcpuFd;
 use serde::{Deserialize, Serialize};
@@ -79,6 +82,10 @@ pub struct Mutation {
     /// What the candidates were restricted to.
     #[serde(default)]
     pub scope: Scope,
+    /// Code pages the kernel made private to this instance at the Stop
+    /// (0: they already were, from an earlier Stop).
+    #[serde(default)]
+    pub private_pages: u16,
     /// What was done, in words.
     pub note: String,
     /// Why nothing was mutated (then `before` and `after` are empty).
@@ -139,16 +146,32 @@ pub fn code_pages(mem: &GuestMemoryMmap, cr3: u64) -> Vec<CodePage> {
 }
 
 /// The target named in the Stop mailbox: (cr3, endpoint, name).
-pub fn read_mailbox(mem: &GuestMemoryMmap, plan_base: u64) -> Option<(u64, u32, String)> {
+pub fn read_mailbox(mem: &GuestMemoryMmap, plan_base: u64) -> Option<StopTarget> {
     let mut b = [0u8; STOP_MAILBOX_SIZE];
     mem.read_slice(&mut b, GuestAddress(plan_base + STOP_MAILBOX_OFFSET as u64)).ok()?;
     let u32_at = |i: usize| u32::from_le_bytes(b[i..i + 4].try_into().unwrap());
     if u32_at(0) != STOP_MAILBOX_MAGIC {
         return None;
     }
-    let cr3 = u64::from_le_bytes(b[8..16].try_into().unwrap());
     let n = (b[21] as usize).min(STOP_NAME_BYTES);
-    Some((cr3, u32_at(16), String::from_utf8_lossy(&b[24..24 + n]).into_owned()))
+    Some(StopTarget {
+        cr3: u64::from_le_bytes(b[8..16].try_into().unwrap()),
+        endpoint: u32_at(16),
+        name: String::from_utf8_lossy(&b[24..24 + n]).into_owned(),
+        private_pages: u16::from_le_bytes([b[STOP_PRIVATE_PAGES_AT], b[STOP_PRIVATE_PAGES_AT + 1]]),
+    })
+}
+
+/// The target named in the Stop mailbox.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StopTarget {
+    /// Its page-table root.
+    pub cr3: u64,
+    pub endpoint: u32,
+    /// Its program name.
+    pub name: String,
+    /// Code pages the kernel copied for it just before the Stop.
+    pub private_pages: u16,
 }
 
 /// `bytes` in hex, space-separated ("48 8b 44"), as reports show code.
@@ -247,18 +270,20 @@ impl Injector {
             function: None,
             function_offset: None,
             scope: Scope::Pages,
+            private_pages: 0,
             note: String::new(),
             error: None,
             final_bytes: Vec::new(),
         };
-        let Some((cr3, endpoint, program)) = read_mailbox(&self.mem, self.plan_base) else {
+        let Some(StopTarget { cr3, endpoint, name: program, private_pages }) = read_mailbox(&self.mem, self.plan_base)
+        else {
             m.error = Some("no Stop mailbox (kernel without SWIFI support?)".into());
             return (m, Vec::new());
         };
         let pages = code_pages(&self.mem, cr3);
         let code = mutate::Code::read(&self.mem, &pages);
         let (spans, scope, fallback) = self.spans(&program, &code);
-        (m.cr3, m.endpoint, m.program, m.scope) = (cr3, endpoint, program, scope);
+        (m.cr3, m.endpoint, m.program, m.scope, m.private_pages) = (cr3, endpoint, program, scope, private_pages);
         let kind = self.kind;
         match mutate::apply(&code, &spans, kind, &mut || self.draw()) {
             Ok(change) => {

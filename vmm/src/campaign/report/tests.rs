@@ -200,6 +200,7 @@ fn mutation(error: Option<&str>) -> Mutation {
         function: error.is_none().then(|| "tty::Tty<T>::run".into()),
         function_offset: error.is_none().then_some(0x1c),
         scope: crate::swifi::Scope::Functions,
+        private_pages: 8,
         note: "Mov (3 bytes) replaced by NOPs".into(),
         error: error.map(Into::into),
         final_bytes: vec![0x90; 3],
