@@ -362,6 +362,7 @@ impl Results {
             let share = if t.experiments == 0 { 0.0 } else { 100.0 * f64::from(n) / f64::from(t.experiments) };
             let _ = writeln!(m, "| {} | {n} | {share:.1} % |", o.describe());
         }
+        self.by_fault_table(&mut m);
         let tm = &self.timing;
         let instructions = tm.median_kernel_instructions.map_or("n/a".to_string(), |n| n.to_string());
         let _ = write!(
@@ -404,6 +405,37 @@ impl Results {
     /// (the first 100), when the campaign has SWIFI templates. The
     /// workload's status is shown whether or not it is judged: a SWIFI
     /// campaign that accepts any status still shows which copies failed.
+    /// Outcome counts per fault kind ("blk crash", "tty swifi nop"), the
+    /// breakdown dependability papers report: which faults a driver
+    /// survives and which it does not.
+    fn by_fault_table(&self, m: &mut String) {
+        let mut rows: BTreeMap<String, BTreeMap<&str, u32>> = BTreeMap::new();
+        for e in &self.experiments {
+            let Some(rule) = e.plan.rules.first() else { continue };
+            let fault = match &e.plan.swifi {
+                Some(spec) => format!("{} swifi {}", rule.target, spec.kind.name()),
+                None => format!("{} {}", rule.target, rule.action),
+            };
+            *rows.entry(fault).or_default().entry(e.verdict.outcome.name()).or_insert(0) += 1;
+        }
+        if rows.len() < 2 {
+            return;
+        }
+        *m += "\n## Outcomes by fault\n\n| fault | experiments |";
+        for o in Outcome::ALL {
+            let _ = write!(m, " {} |", o.describe());
+        }
+        *m += "\n|---|---:|";
+        *m += &"---:|".repeat(Outcome::ALL.len());
+        for (fault, counts) in &rows {
+            let _ = write!(m, "\n| {fault} | {} |", counts.values().sum::<u32>());
+            for o in Outcome::ALL {
+                let _ = write!(m, " {} |", counts.get(o.name()).copied().unwrap_or(0));
+            }
+        }
+        *m += "\n";
+    }
+
     fn mutations_table(&self, m: &mut String) {
         let rows: Vec<(&ExperimentResult, &Mutation)> =
             self.experiments.iter().flat_map(|e| e.swifi.iter().map(move |s| (e, s))).collect();

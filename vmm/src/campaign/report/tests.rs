@@ -237,3 +237,22 @@ fn swifi_mutations_are_reported_everywhere() {
     );
     assert!(m.contains("| 1 | nop | tty | (functions) | 0x40001234 | nothing mutated: no nop candidate"), "{m}");
 }
+
+#[test]
+fn outcomes_are_broken_down_by_fault() {
+    let mut r = results();
+    for (i, e) in r.experiments.iter_mut().enumerate() {
+        let rule = &mut e.plan.rules[0];
+        (rule.target, rule.action) = if i < 2 { ("tty".into(), "crash".into()) } else { ("blk".into(), "hang".into()) };
+    }
+    // Sorted by index: vmm error, hung (tty crash); workload failed, no effect (blk hang).
+    let m = r.markdown();
+    assert!(m.contains("## Outcomes by fault\n\n| fault | experiments | no effect |"), "{m}");
+    assert!(m.contains("\n| blk hang | 2 | 1 | 0 | 1 | 0 | 0 | 0 |"), "{m}");
+    assert!(m.contains("\n| tty crash | 2 | 0 | 0 | 0 | 1 | 0 | 1 |"), "{m}");
+    // One kind of fault only: the outcome table says it all.
+    for e in r.experiments.iter_mut() {
+        (e.plan.rules[0].target, e.plan.rules[0].action) = ("tty".into(), "crash".into());
+    }
+    assert!(!r.markdown().contains("## Outcomes by fault"));
+}
