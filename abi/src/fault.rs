@@ -27,7 +27,9 @@
 //! | 12 | 4 | flags (bit 0: enabled) |
 //! | 16 | 8 | PRNG seed / state (xorshift64*, advanced by the kernel) |
 //! | 24 | 8 | total injections (kernel) |
-//! | 32 | 32 | reserved |
+//! | 32 | 8 | Stop events raised (kernel, [`HEADER_STOPS`]) |
+//! | 40 | 8 | kernel entries so far in experiment mode (kernel, [`HEADER_KERNEL_ENTRIES`]) |
+//! | 48 | 16 | reserved |
 //!
 //! | rule offset | size | field |
 //! |---|---|---|
@@ -74,6 +76,11 @@ pub const FULL_REGION_SIZE: usize = DUPLICATE_SLOTS_OFFSET + MAX_RULES * DUPLICA
 /// Documented addition: header offset 32 (in the reserved bytes) holds the
 /// number of Stop events the kernel raised (u64).
 pub const HEADER_STOPS: usize = 32;
+/// Header offset of the kernel's entry count (u64), written at every
+/// kernel entry in experiment mode (`viv.deterministic=1`): the VMM's
+/// spin watchdog reads it to tell a guest that makes progress from user
+/// code spinning (`platform::IRQ_SPIN_TICK`).
+pub const HEADER_KERNEL_ENTRIES: usize = 40;
 /// Documented addition (Stop mailbox, for host-side SWIFI): before it
 /// rings the Stop doorbell the kernel fills this mailbox after the
 /// duplicate slots, so the host can find the target's code without seeing

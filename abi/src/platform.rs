@@ -5,6 +5,17 @@
 pub const PORT_COM1: u16 = 0x3F8;
 /// COM1 interrupt line.
 pub const IRQ_COM1: u32 = 4;
+/// Interrupt line (IOAPIC pin, edge) the VMM raises in experiment mode
+/// when the guest has made no kernel entry while its vCPU ran for
+/// [`SPIN_TICK_CPU_MS`] of host CPU time: user code spinning without
+/// system calls. Virtual time advances only with kernel entries, so
+/// without it a spinning process would stop guest time (and with it RS's
+/// heartbeats) for good; at this interrupt the kernel advances virtual
+/// time to the next deadline and charges the spinner a tick.
+pub const IRQ_SPIN_TICK: u32 = 9;
+/// Host CPU time (ms) of the vCPU without a kernel entry that counts as
+/// spinning ([`IRQ_SPIN_TICK`]).
+pub const SPIN_TICK_CPU_MS: u64 = 50;
 
 /// Guest-physical base of the virtio-blk device's register window
 /// (virtio-mmio transport, version 2 "modern" layout; virtio 1.x spec

@@ -134,6 +134,9 @@ extern "C" fn kernel_main(start_info: u64) -> ! {
         arch::apic::stop_timer();
     }
     arch::ioapic::init();
+    if virtual_time {
+        arch::ioapic::unmask(abi::platform::IRQ_SPIN_TICK as usize);
+    }
     let frame = sys.schedule();
     cpu::outl(PORT_BENCH_MARK, MARK_FIRST_USER);
     // SAFETY: schedule() loaded the process's address space and made its
@@ -158,6 +161,10 @@ extern "C" fn trap_entry(frame: *mut TrapFrame) -> *mut TrapFrame {
             sys.core.tick(slot);
         }
         SPURIOUS_VECTOR => {}
+        v if v == SPIN_TICK_VECTOR => {
+            arch::apic::end_of_interrupt();
+            vclock::spin_tick_arrived();
+        }
         v if v >= trap::IRQ_BASE => device_interrupt(v),
         // A write to a copy-on-write page (present, write, user).
         14 if sys.arch[slot].frame.error_code & 7 == 7
@@ -166,12 +173,17 @@ extern "C" fn trap_entry(frame: *mut TrapFrame) -> *mut TrapFrame {
     }
     if vclock::on() {
         vclock::entry(sys, slot);
+        vclock::after_spin_tick(sys, slot);
     }
     if sys.core.faults.enabled {
         fault::after_event(sys);
     }
     sys.schedule()
 }
+
+/// Vector of the VMM's spin tick (`abi::platform::IRQ_SPIN_TICK`), which
+/// no driver owns.
+const SPIN_TICK_VECTOR: u64 = IRQ_VECTOR_BASE + abi::platform::IRQ_SPIN_TICK as u64;
 
 /// An IO-APIC line fired: record it for its driver.
 fn device_interrupt(vector: u64) {
@@ -241,6 +253,8 @@ extern "C" fn kernel_trap(frame: *mut TrapFrame) {
             TICKS.fetch_add(1, Ordering::Relaxed);
         }
         SPURIOUS_VECTOR => {}
+        // Idle, so nothing spins: the VMM's guess came from a halted vCPU.
+        v if v == SPIN_TICK_VECTOR => arch::apic::end_of_interrupt(),
         v if v >= trap::IRQ_BASE => device_interrupt(v),
         v => panic!(
             "{} in kernel mode (vector {v}) at rip {:#x}, error {:#x}, cr2 {:#x}",

@@ -39,10 +39,38 @@ pub fn init(cmdline: &str) -> bool {
 /// One kernel entry of `current`: every [`ENTRIES_PER_TICK`]th is a tick.
 pub fn entry(sys: &mut System, current: usize) {
     let n = ENTRIES.fetch_add(1, Ordering::Relaxed) + 1;
+    sys.core.publish_entries(n);
     if n % ENTRIES_PER_TICK == 0 {
         crate::TICKS.fetch_add(1, Ordering::Relaxed);
         sys.core.tick(current);
     }
+}
+
+/// The VMM raised `IRQ_SPIN_TICK` while `current` ran (set by the
+/// interrupt path, taken after the entry is counted).
+static SPIN_TICK: AtomicBool = AtomicBool::new(false);
+
+/// Records a spin tick from user mode.
+pub fn spin_tick_arrived() {
+    SPIN_TICK.store(true, Ordering::Relaxed);
+}
+
+/// `current` spun in user mode without entering the kernel
+/// (`abi::platform::IRQ_SPIN_TICK`): for everyone else the system was
+/// idle, so time jumps to the next deadline (at least one tick), and the
+/// spinner is charged a tick so that its equals get the CPU in turn. Why
+/// this keeps runs deterministic: the VMM raises it only after a spin of
+/// `SPIN_TICK_CPU_MS` of host CPU without a kernel entry, which a run that
+/// makes system calls never has; a spinning run gets the same sequence of
+/// jumps, wherever in the loop each lands.
+pub fn after_spin_tick(sys: &mut System, current: usize) {
+    if !SPIN_TICK.swap(false, Ordering::Relaxed) {
+        return;
+    }
+    if !idle_jump(sys) {
+        crate::TICKS.fetch_add(1, Ordering::Relaxed);
+    }
+    sys.core.tick(current);
 }
 
 /// Nothing is ready: jumps time to the next deadline. Returns false when

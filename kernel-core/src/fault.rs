@@ -39,8 +39,8 @@
 
 use crate::{Kernel, UserMemory, NR_PROCS};
 use abi::fault::{
-    Action, DUPLICATE_SLOTS_OFFSET, DUPLICATE_SLOT_SIZE, FULL_REGION_SIZE, HEADER_SIZE, HEADER_STOPS, MAGIC, MAX_RULES,
-    RULE_SIZE, SYSTEM_PROGRAM, VERSION,
+    Action, DUPLICATE_SLOTS_OFFSET, DUPLICATE_SLOT_SIZE, FULL_REGION_SIZE, HEADER_KERNEL_ENTRIES, HEADER_SIZE,
+    HEADER_STOPS, MAGIC, MAX_RULES, RULE_SIZE, SYSTEM_PROGRAM, VERSION,
 };
 use abi::syscall::Trap;
 use abi::{Endpoint, Message};
@@ -271,6 +271,14 @@ impl Kernel {
     /// `abi::fault::STOP_MAILBOX_OFFSET`).
     pub fn faults_region_mut(&mut self) -> Option<&mut [u8]> {
         self.faults.plan.as_deref_mut()
+    }
+
+    /// Publishes the kernel's entry count in the plan header
+    /// (`abi::fault::HEADER_KERNEL_ENTRIES`) for the VMM's spin watchdog.
+    pub fn publish_entries(&mut self, entries: u64) {
+        if let Some(plan) = self.faults.plan.as_deref_mut().filter(|p| p.len() >= HEADER_SIZE) {
+            put_u64(plan, HEADER_KERNEL_ENTRIES, entries);
+        }
     }
 
     /// Marks `slot` hung: off its run queue and never queued again.

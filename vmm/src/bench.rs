@@ -505,19 +505,7 @@ mod tests {
     }
 
     fn outcome(marks: Vec<Mark>, wall_ms: u64, final_stats: StatsSnapshot) -> RunOutcome {
-        RunOutcome {
-            exit: Exit::PowerOff(0),
-            marks,
-            final_stats,
-            wall_time: Duration::from_millis(wall_ms),
-            console: None,
-            log: None,
-            trace: None,
-            fault_counters: Vec::new(),
-            faults_injected: 0,
-            fault_stops: Vec::new(),
-            swifi: Vec::new(),
-        }
+        RunOutcome { marks, final_stats, wall_time: Duration::from_millis(wall_ms), ..RunOutcome::empty_for_tests() }
     }
 
     #[test]

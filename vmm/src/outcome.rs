@@ -89,6 +89,9 @@ pub struct RunOutcome {
     /// Code mutations SWIFI made at Stop events (`RunConfig::swifi`), in
     /// order (empty without SWIFI).
     pub swifi: Vec<crate::swifi::Mutation>,
+    /// Spin ticks the VMM raised (experiment mode: user code ran
+    /// `abi::platform::SPIN_TICK_CPU_MS` without entering the kernel).
+    pub spin_ticks: u64,
 }
 
 impl RunOutcome {
@@ -153,6 +156,7 @@ impl RunOutcome {
             faults_injected: 0,
             fault_stops: Vec::new(),
             swifi: Vec::new(),
+            spin_ticks: 0,
         }
     }
 }

@@ -58,6 +58,8 @@ pub struct VcpuRunner {
     /// Called at every fault-plan Stop while the guest is paused in the
     /// doorbell exit (host-side SWIFI, `crate::swifi`).
     pub on_fault_stop: Option<Box<dyn FnMut(&VcpuFd, u32) + Send>>,
+    /// Experiment mode's spin tick (`crate::watchdog`), checked at kicks.
+    pub spin_tick: Option<crate::watchdog::SpinTick>,
 }
 
 /// What a run has produced so far (kept across a pause).
@@ -114,6 +116,9 @@ impl VcpuRunner {
             Ok(exit) => exit,
             Err(e) if e.errno() == libc::EINTR || e.errno() == libc::EAGAIN => {
                 self.vcpu.set_kvm_immediate_exit(0);
+                if let Some(tick) = &self.spin_tick {
+                    tick.at_kick(&self.vcpu);
+                }
                 return Step::Continue;
             }
             Err(e) => return Step::End(Exit::VmError(format!("KVM_RUN failed: {e}"))),

@@ -61,6 +61,8 @@ pub fn run(config: &RunConfig) -> Result<RunOutcome, Error> {
 
     let timed_out = Arc::new(AtomicBool::new(false));
     let on_fault_stop = crate::swifi::stop_hook(config, &machine.mem, machine.plan.as_ref());
+    let (spin_guard, spin_tick) =
+        watchdog::SpinGuard::for_run(config.deterministic, &machine.mem, machine.plan.as_ref(), &machine.vm).unzip();
     let runner = VcpuRunner {
         vcpu: machine.vcpu,
         io: PortIo::new(machine.serial, machine.log_sink),
@@ -71,8 +73,9 @@ pub fn run(config: &RunConfig) -> Result<RunOutcome, Error> {
         trace: machine.trace,
         pause_at_mark: None,
         on_fault_stop: on_fault_stop.as_ref().map(|h| h.boxed()),
+        spin_tick,
     };
-    let result = run_vcpu_thread(runner, config.timeout, &timed_out)?;
+    let result = run_vcpu_thread(runner, config.timeout, &timed_out, spin_guard.as_ref())?;
     let wall_time = start.elapsed();
     if let Some(stdin) = stdin {
         stdin.stop();
@@ -99,6 +102,7 @@ pub fn run(config: &RunConfig) -> Result<RunOutcome, Error> {
         faults_injected: counters.total,
         fault_stops: result.fault_stops,
         swifi: on_fault_stop.map(|h| h.mutations()).unwrap_or_default(),
+        spin_ticks: spin_guard.map_or(0, |g| g.raised()),
     })
 }
 
@@ -108,6 +112,7 @@ pub(crate) fn run_vcpu_thread(
     runner: VcpuRunner,
     timeout: Option<std::time::Duration>,
     timed_out: &Arc<AtomicBool>,
+    spin: Option<&watchdog::SpinGuard>,
 ) -> Result<crate::vcpu::VcpuResult, Error> {
     let (done_tx, done_rx) = mpsc::channel();
     let handle = std::thread::Builder::new()
@@ -118,6 +123,6 @@ pub(crate) fn run_vcpu_thread(
             result
         })
         .map_err(|e| Error::Host(format!("vCPU thread: {e}")))?;
-    watchdog::supervise(&handle, timeout, timed_out, &done_rx);
+    watchdog::supervise(&handle, timeout, timed_out, &done_rx, spin);
     handle.join().map_err(|_| Error::Host("the vCPU thread panicked".into()))
 }

@@ -150,6 +150,7 @@ fn the_same_experiment_twice_gives_the_same_trace() {
         let b = run(vec![r], seed, 100, true, 20.0);
         assert_eq!(a.fault_counters, b.fault_counters, "{action:?}");
         assert_eq!(a.exit, b.exit, "{action:?}");
+        assert_eq!((a.spin_ticks, b.spin_ticks), (0, 0), "{action:?} seed {seed}: nothing spins");
         assert_eq!(trace_hash(&a), trace_hash(&b), "{action:?} seed {seed}");
     }
 }

@@ -59,6 +59,8 @@ pub fn take(config: &RunConfig, at_mark: u32) -> Result<Snapshot, Error> {
     let trace_range = machine.trace.as_ref().map(|r| r.range());
     watchdog::install()?;
     let timed_out = Arc::new(AtomicBool::new(false));
+    let (spin_guard, spin_tick) =
+        watchdog::SpinGuard::for_run(config.deterministic, &machine.mem, machine.plan.as_ref(), &machine.vm).unzip();
     let runner = VcpuRunner {
         vcpu: machine.vcpu,
         io: PortIo::new(machine.serial.clone(), machine.log_sink),
@@ -69,6 +71,7 @@ pub fn take(config: &RunConfig, at_mark: u32) -> Result<Snapshot, Error> {
         trace: machine.trace,
         pause_at_mark: Some(at_mark),
         on_fault_stop: None,
+        spin_tick,
     };
     let (done_tx, done_rx) = mpsc::channel();
     let handle = std::thread::Builder::new()
@@ -81,7 +84,7 @@ pub fn take(config: &RunConfig, at_mark: u32) -> Result<Snapshot, Error> {
             (runner, progress, ended)
         })
         .map_err(host_err("vCPU thread"))?;
-    watchdog::supervise(&handle, config.timeout, &timed_out, &done_rx);
+    watchdog::supervise(&handle, config.timeout, &timed_out, &done_rx, spin_guard.as_ref());
     let (mut runner, progress, ended) = handle.join().map_err(|_| Error::Host("the vCPU thread panicked".into()))?;
     let console = machine.console.as_ref().map(take_capture).unwrap_or_default();
     if let Some(exit) = ended {

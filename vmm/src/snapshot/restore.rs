@@ -148,6 +148,7 @@ pub fn run_from(snap: &Snapshot, exp: &ExperimentConfig) -> Result<RunOutcome, E
     config.swifi = exp.swifi;
     let on_fault_stop = crate::swifi::stop_hook(&config, &mem, Some(&plan));
     let timed_out = Arc::new(AtomicBool::new(false));
+    let (spin_guard, spin_tick) = watchdog::SpinGuard::for_run(exp.deterministic, &mem, Some(&plan), &vm).unzip();
     let runner = VcpuRunner {
         vcpu,
         io: PortIo::new(serial, log_sink),
@@ -158,8 +159,9 @@ pub fn run_from(snap: &Snapshot, exp: &ExperimentConfig) -> Result<RunOutcome, E
         trace,
         pause_at_mark: None,
         on_fault_stop: on_fault_stop.as_ref().map(|h| h.boxed()),
+        spin_tick,
     };
-    let result = crate::vm::run_vcpu_thread(runner, exp.timeout, &timed_out)?;
+    let result = crate::vm::run_vcpu_thread(runner, exp.timeout, &timed_out, spin_guard.as_ref())?;
     let counters = plan.counters(&mem);
     drop(vm);
     drop(mem);
@@ -177,5 +179,6 @@ pub fn run_from(snap: &Snapshot, exp: &ExperimentConfig) -> Result<RunOutcome, E
         faults_injected: counters.total,
         fault_stops: result.fault_stops,
         swifi: on_fault_stop.map(|h| h.mutations()).unwrap_or_default(),
+        spin_ticks: spin_guard.map_or(0, |g| g.raised()),
     })
 }
