@@ -409,6 +409,11 @@ impl ImageConfig {
             if *irq.get_ref() >= 32 {
                 return problem(irq.span(), format!("program {name:?}: IRQ {} is not 0-31", irq.get_ref()));
             }
+            if *irq.get_ref() == abi::platform::IRQ_SPIN_TICK {
+                let message =
+                    format!("program {name:?}: IRQ {} is the VMM's spin tick (no driver may own it)", irq.get_ref());
+                return problem(irq.span(), message);
+            }
             privileges.irqs |= 1 << irq.get_ref();
         }
         Ok(privileges)
@@ -523,6 +528,8 @@ poweroff_on_exit = true
         assert!(error_of(&mmio).starts_with("line 9: program \"server\": bad MMIO range"), "{}", error_of(&mmio));
         let irq = GOOD.replace("irqs = [4]", "irqs = [40]");
         assert_eq!(error_of(&irq), "line 8: program \"server\": IRQ 40 is not 0-31");
+        let spin = GOOD.replace("irqs = [4]", "irqs = [9]");
+        assert_eq!(error_of(&spin), "line 8: program \"server\": IRQ 9 is the VMM's spin tick (no driver may own it)");
         let field = GOOD.replace("irqs = [4]", "irq = [4]");
         assert!(error_of(&field).starts_with("line 8: unknown field `irq`"), "{}", error_of(&field));
         let priority = GOOD.replace("kind = \"system\"", "priority = 99");
