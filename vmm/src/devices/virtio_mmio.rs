@@ -87,6 +87,12 @@ pub trait VirtioDevice: Send {
 #[derive(Debug, Clone)]
 pub struct TransportState {
     queues: Vec<virtio_queue::QueueState>,
+    regs: Registers,
+}
+
+/// The transport's own registers (zero after a reset).
+#[derive(Debug, Clone, Copy, Default)]
+struct Registers {
     device_features_sel: u32,
     driver_features_sel: u32,
     driver_features: u64,
@@ -101,12 +107,7 @@ pub struct VirtioMmio<D: VirtioDevice> {
     mem: GuestMemoryMmap,
     irq: IrqLine,
     queues: Vec<Queue>,
-    device_features_sel: u32,
-    driver_features_sel: u32,
-    driver_features: u64,
-    queue_sel: u32,
-    status: u32,
-    interrupt_status: u32,
+    regs: Registers,
 }
 
 impl<D: VirtioDevice> VirtioMmio<D> {
@@ -118,31 +119,12 @@ impl<D: VirtioDevice> VirtioMmio<D> {
             .iter()
             .map(|&max| Queue::new(max).map_err(|e| format!("queue of {max} entries: {e}")))
             .collect::<Result<Vec<_>, _>>()?;
-        Ok(VirtioMmio {
-            device,
-            mem,
-            irq,
-            queues,
-            device_features_sel: 0,
-            driver_features_sel: 0,
-            driver_features: 0,
-            queue_sel: 0,
-            status: 0,
-            interrupt_status: 0,
-        })
+        Ok(VirtioMmio { device, mem, irq, queues, regs: Registers::default() })
     }
 
     /// The transport's state (see [`TransportState`]).
     pub fn state(&self) -> TransportState {
-        TransportState {
-            queues: self.queues.iter().map(Queue::state).collect(),
-            device_features_sel: self.device_features_sel,
-            driver_features_sel: self.driver_features_sel,
-            driver_features: self.driver_features,
-            queue_sel: self.queue_sel,
-            status: self.status,
-            interrupt_status: self.interrupt_status,
-        }
+        TransportState { queues: self.queues.iter().map(Queue::state).collect(), regs: self.regs }
     }
 
     /// The transport for `device` in `state` (taken from a transport for
@@ -165,18 +147,7 @@ impl<D: VirtioDevice> VirtioMmio<D> {
             .iter()
             .map(|q| Queue::try_from(*q).map_err(|e| format!("saved queue: {e}")))
             .collect::<Result<Vec<_>, _>>()?;
-        Ok(VirtioMmio {
-            device,
-            mem,
-            irq,
-            queues,
-            device_features_sel: state.device_features_sel,
-            driver_features_sel: state.driver_features_sel,
-            driver_features: state.driver_features,
-            queue_sel: state.queue_sel,
-            status: state.status,
-            interrupt_status: state.interrupt_status,
-        })
+        Ok(VirtioMmio { device, mem, irq, queues, regs: state.regs })
     }
 
     /// The device.
@@ -186,16 +157,16 @@ impl<D: VirtioDevice> VirtioMmio<D> {
 
     /// The device status register.
     pub fn status(&self) -> u32 {
-        self.status
+        self.regs.status
     }
 
     /// The InterruptStatus register.
     pub fn interrupt_status(&self) -> u32 {
-        self.interrupt_status
+        self.regs.interrupt_status
     }
 
     fn selected_queue(&mut self) -> Option<&mut Queue> {
-        self.queues.get_mut(self.queue_sel as usize)
+        self.queues.get_mut(self.regs.queue_sel as usize)
     }
 
     /// Back to the state after power-on (status 0 written).
@@ -203,16 +174,11 @@ impl<D: VirtioDevice> VirtioMmio<D> {
         for queue in &mut self.queues {
             queue.reset();
         }
-        self.device_features_sel = 0;
-        self.driver_features_sel = 0;
-        self.driver_features = 0;
-        self.queue_sel = 0;
-        self.status = 0;
-        self.interrupt_status = 0;
+        self.regs = Registers::default();
     }
 
     fn raise(&mut self, bits: u32) {
-        self.interrupt_status |= bits;
+        self.regs.interrupt_status |= bits;
         if let Err(e) = self.irq.raise() {
             log::warn!("virtio-mmio: cannot raise the interrupt: {e}");
         }
@@ -221,8 +187,8 @@ impl<D: VirtioDevice> VirtioMmio<D> {
     /// The device hit a fault only a reset can clear (virtio 1.x §2.1.2).
     fn needs_reset(&mut self, why: &str) {
         log::error!("virtio-mmio: {why}; the device needs a reset");
-        self.status |= VIRTIO_CONFIG_S_NEEDS_RESET;
-        if self.status & VIRTIO_CONFIG_S_DRIVER_OK != 0 {
+        self.regs.status |= VIRTIO_CONFIG_S_NEEDS_RESET;
+        if self.regs.status & VIRTIO_CONFIG_S_DRIVER_OK != 0 {
             self.raise(VIRTIO_MMIO_INT_CONFIG);
         }
     }
@@ -245,15 +211,15 @@ impl<D: VirtioDevice> VirtioMmio<D> {
             VIRTIO_MMIO_VERSION => MMIO_VERSION,
             VIRTIO_MMIO_DEVICE_ID => self.device.device_id(),
             VIRTIO_MMIO_VENDOR_ID => VIRTIO_VENDOR_ID,
-            VIRTIO_MMIO_DEVICE_FEATURES => match self.device_features_sel {
+            VIRTIO_MMIO_DEVICE_FEATURES => match self.regs.device_features_sel {
                 0 => features as u32,
                 1 => (features >> 32) as u32,
                 _ => 0,
             },
             VIRTIO_MMIO_QUEUE_NUM_MAX => self.selected_queue().map_or(0, |q| u32::from(q.max_size())),
             VIRTIO_MMIO_QUEUE_READY => self.selected_queue().map_or(0, |q| u32::from(q.ready())),
-            VIRTIO_MMIO_INTERRUPT_STATUS => self.interrupt_status,
-            VIRTIO_MMIO_STATUS => self.status,
+            VIRTIO_MMIO_INTERRUPT_STATUS => self.regs.interrupt_status,
+            VIRTIO_MMIO_STATUS => self.regs.status,
             VIRTIO_MMIO_SHM_LEN_LOW | VIRTIO_MMIO_SHM_LEN_HIGH => u32::MAX,
             VIRTIO_MMIO_CONFIG_GENERATION => 0,
             other => {
@@ -277,10 +243,10 @@ impl<D: VirtioDevice> VirtioMmio<D> {
         let value = u32::from_le_bytes([data[0], data[1], data[2], data[3]]);
         let offset = offset as u32;
         match offset {
-            VIRTIO_MMIO_DEVICE_FEATURES_SEL => self.device_features_sel = value,
-            VIRTIO_MMIO_DRIVER_FEATURES_SEL => self.driver_features_sel = value,
+            VIRTIO_MMIO_DEVICE_FEATURES_SEL => self.regs.device_features_sel = value,
+            VIRTIO_MMIO_DRIVER_FEATURES_SEL => self.regs.driver_features_sel = value,
             VIRTIO_MMIO_DRIVER_FEATURES => self.write_driver_features(value),
-            VIRTIO_MMIO_QUEUE_SEL => self.queue_sel = value,
+            VIRTIO_MMIO_QUEUE_SEL => self.regs.queue_sel = value,
             VIRTIO_MMIO_QUEUE_NUM
             | VIRTIO_MMIO_QUEUE_READY
             | VIRTIO_MMIO_QUEUE_DESC_LOW
@@ -290,20 +256,20 @@ impl<D: VirtioDevice> VirtioMmio<D> {
             | VIRTIO_MMIO_QUEUE_USED_LOW
             | VIRTIO_MMIO_QUEUE_USED_HIGH => self.write_queue_register(offset, value),
             VIRTIO_MMIO_QUEUE_NOTIFY => self.notify(value),
-            VIRTIO_MMIO_INTERRUPT_ACK => self.interrupt_status &= !value,
+            VIRTIO_MMIO_INTERRUPT_ACK => self.regs.interrupt_status &= !value,
             VIRTIO_MMIO_STATUS => self.write_status(value),
             other => log::debug!("virtio-mmio: write of {value:#x} to read-only or unknown register {other:#x}"),
         }
     }
 
     fn write_driver_features(&mut self, value: u32) {
-        if self.status & VIRTIO_CONFIG_S_DRIVER == 0 || self.status & VIRTIO_CONFIG_S_FEATURES_OK != 0 {
-            log::warn!("virtio-mmio: DriverFeatures written in status {:#x}; ignored", self.status);
+        if self.regs.status & VIRTIO_CONFIG_S_DRIVER == 0 || self.regs.status & VIRTIO_CONFIG_S_FEATURES_OK != 0 {
+            log::warn!("virtio-mmio: DriverFeatures written in status {:#x}; ignored", self.regs.status);
             return;
         }
-        match self.driver_features_sel {
-            0 => self.driver_features = (self.driver_features & !0xffff_ffff) | u64::from(value),
-            1 => self.driver_features = (self.driver_features & 0xffff_ffff) | (u64::from(value) << 32),
+        match self.regs.driver_features_sel {
+            0 => self.regs.driver_features = (self.regs.driver_features & !0xffff_ffff) | u64::from(value),
+            1 => self.regs.driver_features = (self.regs.driver_features & 0xffff_ffff) | (u64::from(value) << 32),
             sel => {
                 if value != 0 {
                     log::warn!("virtio-mmio: driver features {value:#x} in word {sel} (none offered); ignored");
@@ -319,15 +285,15 @@ impl<D: VirtioDevice> VirtioMmio<D> {
             return;
         }
         let mut value = value;
-        let newly = value & !self.status;
+        let newly = value & !self.regs.status;
         if newly & VIRTIO_CONFIG_S_FEATURES_OK != 0 {
             let offered = self.device.features();
-            let unknown = self.driver_features & !offered;
-            if unknown != 0 || self.driver_features & (1 << VIRTIO_F_VERSION_1) == 0 {
+            let unknown = self.regs.driver_features & !offered;
+            if unknown != 0 || self.regs.driver_features & (1 << VIRTIO_F_VERSION_1) == 0 {
                 // The driver reads Status back and sees FEATURES_OK clear.
                 log::warn!(
                     "virtio-mmio: features {:#x} refused (offered {offered:#x}; VERSION_1 is required)",
-                    self.driver_features
+                    self.regs.driver_features
                 );
                 value &= !VIRTIO_CONFIG_S_FEATURES_OK;
             }
@@ -340,11 +306,11 @@ impl<D: VirtioDevice> VirtioMmio<D> {
             log::warn!("virtio-mmio: the guest driver gave up on the device (FAILED)");
         }
         // NEEDS_RESET is the device's bit: the driver cannot clear it.
-        self.status = value | (self.status & VIRTIO_CONFIG_S_NEEDS_RESET);
+        self.regs.status = value | (self.regs.status & VIRTIO_CONFIG_S_NEEDS_RESET);
     }
 
     fn write_queue_register(&mut self, offset: u32, value: u32) {
-        let sel = self.queue_sel;
+        let sel = self.regs.queue_sel;
         let Some(queue) = self.queues.get_mut(sel as usize) else {
             log::warn!("virtio-mmio: queue register {offset:#x} written for absent queue {sel}; ignored");
             return;
@@ -391,8 +357,8 @@ impl<D: VirtioDevice> VirtioMmio<D> {
     /// `QueueNotify`: run the queue's available requests to completion.
     fn notify(&mut self, index: u32) {
         let ready_bits = VIRTIO_CONFIG_S_DRIVER_OK | VIRTIO_CONFIG_S_NEEDS_RESET;
-        if self.status & ready_bits != VIRTIO_CONFIG_S_DRIVER_OK {
-            log::warn!("virtio-mmio: notify of queue {index} in status {:#x}; ignored", self.status);
+        if self.regs.status & ready_bits != VIRTIO_CONFIG_S_DRIVER_OK {
+            log::warn!("virtio-mmio: notify of queue {index} in status {:#x}; ignored", self.regs.status);
             return;
         }
         let Some(queue) = self.queues.get_mut(index as usize) else {
