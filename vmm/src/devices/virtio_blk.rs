@@ -193,7 +193,7 @@ impl Block {
         let request = match Self::frame(descs, mem) {
             Ok(request) => request,
             Err((status, why)) => {
-                log::error!("virtio-blk: malformed request: {why}");
+                log::warn!("virtio-blk: malformed request: {why}");
                 return match status {
                     Some(status) => Self::finish(mem, status, VIRTIO_BLK_S_IOERR, 0),
                     None => 0,
@@ -203,7 +203,7 @@ impl Block {
         match self.serve(&request, mem) {
             Ok((status, written)) => Self::finish(mem, request.status, status, written),
             Err(why) => {
-                log::error!("virtio-blk: request failed: {why}");
+                log::warn!("virtio-blk: request failed: {why}");
                 Self::finish(mem, request.status, VIRTIO_BLK_S_IOERR, 0)
             }
         }
@@ -214,7 +214,7 @@ impl Block {
         match mem.write_obj(status as u8, status_addr) {
             Ok(()) => u32::try_from(written + 1).unwrap_or(u32::MAX),
             Err(e) => {
-                log::error!("virtio-blk: cannot write the status byte: {e}");
+                log::warn!("virtio-blk: cannot write the status byte: {e}");
                 0
             }
         }
@@ -398,7 +398,7 @@ impl VirtioDevice for Block {
             let used = self.execute(&descs, mem);
             match queue.add_used(mem, head, used) {
                 Ok(()) => added = true,
-                Err(e) => log::error!("virtio-blk: request with head {head} dropped: {e}"),
+                Err(e) => log::warn!("virtio-blk: request with head {head} dropped: {e}"),
             }
         }
         Ok(added)

@@ -186,7 +186,7 @@ impl<D: VirtioDevice> VirtioMmio<D> {
 
     /// The device hit a fault only a reset can clear (virtio 1.x §2.1.2).
     fn needs_reset(&mut self, why: &str) {
-        log::error!("virtio-mmio: {why}; the device needs a reset");
+        log::warn!("virtio-mmio: {why}; the device needs a reset");
         self.regs.status |= VIRTIO_CONFIG_S_NEEDS_RESET;
         if self.regs.status & VIRTIO_CONFIG_S_DRIVER_OK != 0 {
             self.raise(VIRTIO_MMIO_INT_CONFIG);
