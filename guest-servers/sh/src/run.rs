@@ -16,20 +16,7 @@ pub const STATUS_NOT_FOUND: i32 = 127;
 const STATUS_REDIRECT: i32 = 1;
 
 /// An error as the shell prints it.
-pub fn describe(e: Error) -> &'static str {
-    match e {
-        Error::NoEntry => "no such file or directory",
-        Error::NotDir => "not a directory",
-        Error::IsDir => "is a directory",
-        Error::Perm => "permission denied",
-        Error::Exists => "file exists",
-        Error::BadFd => "bad file descriptor",
-        Error::TooMany => "too many open files or processes",
-        Error::NoMemory => "out of memory",
-        Error::Unavailable => "service unavailable",
-        e => e.name(),
-    }
-}
+pub use rt::errors::describe;
 
 /// The shell's state.
 pub struct Shell {

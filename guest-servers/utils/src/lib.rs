@@ -5,22 +5,7 @@ use abi::Error;
 
 /// An error as the utilities print it (`cat: FILE: no such file or
 /// directory`).
-pub fn describe(e: Error) -> &'static str {
-    match e {
-        Error::NoEntry => "no such file or directory",
-        Error::NotDir => "not a directory",
-        Error::IsDir => "is a directory",
-        Error::Perm => "permission denied",
-        Error::Exists => "file exists",
-        Error::BadFd => "bad file descriptor",
-        Error::BrokenPipe => "broken pipe",
-        Error::TooMany => "too many open files or processes",
-        Error::NoMemory => "out of memory",
-        Error::Unavailable => "service unavailable",
-        Error::Interrupted => "interrupted",
-        e => e.name(),
-    }
-}
+pub use rt::errors::describe;
 
 /// Runs `op` on every path argument, reporting each failure as
 /// `NAME: PATH: error` on stderr; the exit status is 1 if any failed (the
