@@ -61,6 +61,25 @@ fn exit_statuses_propagate() {
 }
 
 #[test]
+fn end_of_piped_input_is_end_of_file_for_the_guest() {
+    // As `printf 'x\ny' | cat`: the partial last line arrives, then cat
+    // sees end of file and the command ends (before, it waited for the
+    // timeout).
+    let mut child = Command::new(VIV)
+        .args(["exec", "--timeout", "60", "cat; echo status $?"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("running viv");
+    child.stdin.take().unwrap().write_all(b"x\ny").unwrap();
+    let output = child.wait_with_output().unwrap();
+    let out = String::from_utf8_lossy(&output.stdout).replace("\r\n", "\n");
+    assert_eq!(output.status.code(), Some(0), "output:\n{out}");
+    assert!(out.starts_with("x\ny"), "output:\n{out}");
+    assert!(has_line(&out, "status 0") || out.ends_with("ystatus 0\n"), "output:\n{out}");
+}
+
+#[test]
 fn typed_keys_go_through_the_line_discipline() {
     // Backspace (DEL) erases, Enter ends a line, ^D on an empty line is
     // end of file for the shell, which then ends with its last status.

@@ -9,8 +9,11 @@
 //! stdin can be anything: a terminal, a pipe, a regular file, `/dev/null`,
 //! or closed (CI). Files and `/dev/null` cannot be polled (epoll refuses
 //! them with `EPERM`); their reads never block, so for them the forwarder
-//! simply reads whenever the FIFO has room. End of file, or a closed or
-//! broken stdin, just ends forwarding; the guest keeps running.
+//! simply reads whenever the FIFO has room. End of file is passed on as
+//! the terminal would: ^D (two after a partial line: the first ends the
+//! line, the second is end of file), so `echo x | viv exec cat` ends like
+//! `echo x | cat`. A closed or broken stdin just ends forwarding; the
+//! guest keeps running.
 
 use std::io;
 use std::os::unix::io::{AsRawFd, RawFd};
@@ -42,7 +45,13 @@ pub struct StdinForwarder {
     registered: bool,
     eof: bool,
     pending: Vec<u8>,
+    /// The last byte read from `input` (a partial line needs two ^D).
+    last: Option<u8>,
 }
+
+/// The terminal's end-of-file character, which the guest's TTY reads as
+/// end of file at the start of a line.
+const CTRL_D: u8 = 0x04;
 
 impl StdinForwarder {
     fn read_input(&mut self) {
@@ -52,8 +61,12 @@ impl StdinForwarder {
         let n = unsafe { libc::read(self.input, buf.as_mut_ptr().cast(), CHUNK) };
         match n {
             0 => {
-                log::debug!("stdin: end of file");
+                log::debug!("stdin: end of file; sending ^D");
                 self.eof = true;
+                if self.last.is_some_and(|b| b != b'\n' && b != CTRL_D) {
+                    self.pending.push(CTRL_D);
+                }
+                self.pending.push(CTRL_D);
             }
             n if n > 0 => {
                 let bytes = &buf[..n as usize];
@@ -61,7 +74,8 @@ impl StdinForwarder {
                 if bytes.contains(&crate::terminal::ESCAPE_BYTE) && crate::terminal::is_raw() {
                     crate::terminal::leave();
                 }
-                self.pending.extend_from_slice(bytes)
+                self.pending.extend_from_slice(bytes);
+                self.last = bytes.last().copied();
             }
             _ => {
                 let err = io::Error::last_os_error();
@@ -170,11 +184,10 @@ impl MutEventSubscriber for StdinForwarder {
                 self.pump(ops);
             }
             _ => {
-                let set = events.event_set();
-                if set.contains(EventSet::IN) {
+                // A pipe whose writer closed reports HANG_UP without IN: the
+                // read then says whether it is end of file or an error.
+                if events.event_set().intersects(EventSet::IN | EventSet::HANG_UP | EventSet::ERROR) {
                     self.read_input();
-                } else if set.intersects(EventSet::HANG_UP | EventSet::ERROR) {
-                    self.eof = true;
                 }
                 self.pump(ops);
             }
@@ -203,6 +216,7 @@ impl StdinThread {
             registered: false,
             eof: false,
             pending: Vec::new(),
+            last: None,
         };
         let mut manager = EventManager::<StdinForwarder>::new().map_err(|e| io::Error::other(format!("{e:?}")))?;
         let handle = std::thread::Builder::new().name("viv-stdin".into()).spawn(move || {
@@ -284,7 +298,9 @@ mod tests {
         unsafe { libc::close(fds[1]) };
         let (serial, room) = new_uart();
         let thread = StdinThread::spawn(fds[0], serial.clone(), room).unwrap();
-        assert_eq!(drain(&serial, data.len()), data);
+        let mut want = data.clone();
+        want.extend_from_slice(&[CTRL_D, CTRL_D]);
+        assert_eq!(drain(&serial, want.len()), want);
         thread.stop();
         // SAFETY: closing the read end we own.
         unsafe { libc::close(fds[0]) };
@@ -297,15 +313,19 @@ mod tests {
         let file = std::fs::File::open(&path).unwrap();
         let (serial, room) = new_uart();
         let thread = StdinThread::spawn(file.as_raw_fd(), serial.clone(), room).unwrap();
-        assert_eq!(drain(&serial, 200), b"0123456789".repeat(20));
+        // A partial last line: ^D ends it, a second ^D is end of file.
+        let mut want = b"0123456789".repeat(20);
+        want.extend_from_slice(&[CTRL_D, CTRL_D]);
+        assert_eq!(drain(&serial, 202), want);
         thread.stop();
         std::fs::remove_file(&path).unwrap();
 
         let null = std::fs::File::open("/dev/null").unwrap();
         let (serial, room) = new_uart();
         let thread = StdinThread::spawn(null.as_raw_fd(), serial.clone(), room).unwrap();
+        assert_eq!(drain(&serial, 1), [CTRL_D], "end of file at once");
         std::thread::sleep(Duration::from_millis(20));
-        assert_eq!(serial.lock().unwrap().read(5) & 1, 0);
+        assert_eq!(serial.lock().unwrap().read(5) & 1, 0, "and nothing more");
         thread.stop();
     }
 
