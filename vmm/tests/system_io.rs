@@ -23,6 +23,16 @@ fn exec(command: &str) -> (String, i32) {
     (stdout, status)
 }
 
+/// Runs `viv ARGS` with `input` on its stdin (then closed); returns its
+/// stdout (line ends normalized) and exit status.
+fn run_with_input(args: &[&str], input: &[u8]) -> (String, Option<i32>) {
+    let mut child =
+        Command::new(VIV).args(args).stdin(Stdio::piped()).stdout(Stdio::piped()).spawn().expect("running viv");
+    child.stdin.take().unwrap().write_all(input).unwrap();
+    let output = child.wait_with_output().unwrap();
+    (String::from_utf8_lossy(&output.stdout).replace("\r\n", "\n"), output.status.code())
+}
+
 fn has_line(text: &str, line: &str) -> bool {
     text.lines().any(|l| l == line)
 }
@@ -65,16 +75,8 @@ fn end_of_piped_input_is_end_of_file_for_the_guest() {
     // As `printf 'x\ny' | cat`: the partial last line arrives, then cat
     // sees end of file and the command ends (before, it waited for the
     // timeout).
-    let mut child = Command::new(VIV)
-        .args(["exec", "--timeout", "60", "cat; echo status $?"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .spawn()
-        .expect("running viv");
-    child.stdin.take().unwrap().write_all(b"x\ny").unwrap();
-    let output = child.wait_with_output().unwrap();
-    let out = String::from_utf8_lossy(&output.stdout).replace("\r\n", "\n");
-    assert_eq!(output.status.code(), Some(0), "output:\n{out}");
+    let (out, status) = run_with_input(&["exec", "--timeout", "60", "cat; echo status $?"], b"x\ny");
+    assert_eq!(status, Some(0), "output:\n{out}");
     assert!(out.starts_with("x\ny"), "output:\n{out}");
     assert!(has_line(&out, "status 0") || out.ends_with("ystatus 0\n"), "output:\n{out}");
 }
@@ -83,17 +85,9 @@ fn end_of_piped_input_is_end_of_file_for_the_guest() {
 fn typed_keys_go_through_the_line_discipline() {
     // Backspace (DEL) erases, Enter ends a line, ^D on an empty line is
     // end of file for the shell, which then ends with its last status.
-    let mut child = Command::new(VIV)
-        .args(["run", "--timeout", "60"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .spawn()
-        .expect("running viv");
-    child.stdin.take().unwrap().write_all(b"echo abx\x7fc\x08d\nfalse\n\x04").unwrap();
-    let output = child.wait_with_output().unwrap();
-    let out = String::from_utf8_lossy(&output.stdout);
+    let (out, status) = run_with_input(&["run", "--timeout", "60"], b"echo abx\x7fc\x08d\nfalse\n\x04");
     assert!(has_line(&out, "abd") || out.contains("$ abd\n"), "output:\n{out}");
-    assert_eq!(output.status.code(), Some(1), "the shell's last status, output:\n{out}");
+    assert_eq!(status, Some(1), "the shell's last status, output:\n{out}");
 }
 
 #[test]
