@@ -26,6 +26,7 @@ pub mod proto;
 pub mod senda;
 pub mod syscall;
 pub mod trace;
+pub mod weaken;
 
 pub use endpoint::Endpoint;
 pub use error::Error;

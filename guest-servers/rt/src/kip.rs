@@ -82,3 +82,9 @@ pub fn endpoint_of(name: &str) -> Option<Endpoint> {
 pub fn program_index(name: &str) -> Option<usize> {
     boot_processes().position(|(n, _)| n == name)
 }
+
+/// Whether the kernel command line switches defense `name` off (a negative
+/// control, `abi::weaken`).
+pub fn weakened(name: &str) -> bool {
+    abi::weaken::weakened_in(cmdline(), name)
+}
