@@ -5,8 +5,8 @@
 //! ELF stored at a page-aligned offset, so the kernel maps the ELF's
 //! segments straight from the archive instead of copying them.
 //!
-//! Layout: a header page (`Header`, then `count` [`Entry`] records), then
-//! the ELF files, each starting on a page boundary.
+//! Layout: the header (`Header`, then `count` [`Entry`] records, padded to
+//! whole pages), then the ELF files, each starting on a page boundary.
 
 use crate::layout::PAGE_SIZE;
 
@@ -23,8 +23,9 @@ pub const MAX_IO_RANGES: usize = 4;
 /// Most device MMIO windows one program may be granted
 /// (`KernelCall::MapDevice`).
 pub const MAX_MMIO_RANGES: usize = 2;
-/// Most programs one image holds (entries fill the header page).
-pub const MAX_PROGRAMS: usize = (PAGE_SIZE as usize - HEADER_SIZE) / ENTRY_SIZE;
+/// Most programs one image holds: as many as the kernel info page lists
+/// (`layout::kip::MAX_BOOT_PROCS`); their entries take two header pages.
+pub const MAX_PROGRAMS: usize = crate::layout::kip::MAX_BOOT_PROCS;
 /// Longest program name.
 pub const NAME_MAX: usize = 16;
 
@@ -292,7 +293,8 @@ pub mod builder {
         if programs.len() > MAX_PROGRAMS {
             return Err(ParseError::TooManyPrograms);
         }
-        let mut out = std::vec![0u8; PAGE_SIZE as usize];
+        let header_bytes = (HEADER_SIZE + programs.len() * ENTRY_SIZE).next_multiple_of(PAGE_SIZE as usize);
+        let mut out = std::vec![0u8; header_bytes.max(PAGE_SIZE as usize)];
         out[..8].copy_from_slice(&MAGIC);
         out[8..12].copy_from_slice(&VERSION.to_le_bytes());
         out[12..16].copy_from_slice(&(programs.len() as u32).to_le_bytes());

@@ -17,6 +17,31 @@ pub const WEAKEN_KEY: &str = "viv.weaken";
 
 // ---- kernel defenses -------------------------------------------------------
 
+/// Trap mask: a process may use only the primitives its image grants
+/// (ordinary programs: SENDREC only). Off: every primitive is allowed.
+pub const TRAP_MASK: &str = "trap_mask";
+/// Send mask: IPC only to the destinations the image grants. Off: any
+/// destination.
+pub const SEND_MASK: &str = "send_mask";
+/// Kernel-call mask: only the kernel calls the image grants. Off: all.
+pub const KERNEL_CALL_MASK: &str = "kernel_call_mask";
+/// The kernel writes the real sender into every message. Off: a message
+/// keeps the `source` its sender wrote.
+pub const SOURCE_STAMP: &str = "source_stamp";
+/// Only the kernel builds notifications: a send whose type is the
+/// notification type is refused. Off: accepted.
+pub const NOTIFY_TYPE: &str = "notify_type";
+/// Message pointers must lie in the caller's user memory. Off: any
+/// address the kernel can read.
+pub const POINTER_CHECK: &str = "pointer_check";
+/// Safe copies check grantee, range and rights. Off: any grant of the
+/// granter may be copied by anyone.
+pub const GRANT_CHECK: &str = "grant_check";
+/// SENDA tables are bounded. Off: the bound is not checked.
+pub const SENDA_BOUND: &str = "senda_bound";
+/// Deadlock detection. Off: a closing cycle blocks.
+pub const DEADLOCK_DETECTION: &str = "deadlock_detection";
+
 // ---- server defenses: identity, authorization and quotas --------------------
 
 // ---- server defenses: distrust of drivers and users -------------------------

@@ -78,6 +78,37 @@ pub enum Command {
     /// DIR... --out DIR` (join shard results).
     #[command(after_help = CAMPAIGN_STATUS_HELP)]
     Campaign(CampaignArgs),
+    /// Attack the system once per IPC threat class (docs/threats.md):
+    /// each row runs an attack with a user's or a driver's privileges
+    /// beside a workload, checks that the defense refuses it (with the
+    /// trace records that show it), then runs it again with that one
+    /// defense switched off and checks that the attack gets through.
+    #[command(after_help = THREATS_STATUS_HELP)]
+    Threats(ThreatsArgs),
+}
+
+/// The exit statuses of `viv threats`.
+pub const THREATS_STATUS_HELP: &str = "\
+Exit status:
+  0      every row passed
+  1      a row failed (a defense did not hold, or its negative control did not show the attack)
+  120    host error: bad arguments, /dev/kvm missing";
+
+/// `viv threats`.
+#[derive(Debug, Args)]
+pub struct ThreatsArgs {
+    /// Print the report as JSON.
+    #[arg(long)]
+    pub json: bool,
+    /// Seed of the fuzzer rows.
+    #[arg(long, value_name = "N", default_value_t = 1)]
+    pub seed: u64,
+    /// Run only the rows whose name contains TEXT.
+    #[arg(long, value_name = "TEXT")]
+    pub only: Option<String>,
+    /// Rows run in parallel (default: the number of cores).
+    #[arg(long, value_name = "N", value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..=64))]
+    pub jobs: Option<usize>,
 }
 
 /// The exit statuses of `viv campaign`.

@@ -28,6 +28,7 @@ pub mod snapshot;
 pub mod stats;
 pub mod swifi;
 pub mod terminal;
+pub mod threats;
 pub mod trace;
 pub mod vcpu;
 pub mod vm;

@@ -75,6 +75,7 @@ fn dispatch(command: Command) -> Result<i32, Failure> {
             Ok(status)
         }
         Command::Campaign(args) => campaign(args),
+        Command::Threats(args) => threats(args),
         Command::Trace(args) => {
             let format = vmm::trace::run::Format::parse(&args.format).unwrap_or(vmm::trace::run::Format::Jsonl);
             let (summary, status) = vmm::trace::run::trace_to_file(
@@ -93,6 +94,26 @@ fn dispatch(command: Command) -> Result<i32, Failure> {
 
 /// `viv campaign` (run, replay, merge): 0 when every expectation held,
 /// 1 when one failed, 120 for a host error (`cli::CAMPAIGN_STATUS_HELP`).
+/// `viv threats`: status 0 when every row passed, 1 otherwise.
+fn threats(args: cli::ThreatsArgs) -> Result<i32, Failure> {
+    let options = vmm::threats::Options {
+        only: args.only,
+        seed: args.seed,
+        jobs: args.jobs.unwrap_or_else(vmm::campaign::run::default_jobs),
+    };
+    let rows = vmm::threats::run_all(&options);
+    if rows.is_empty() {
+        return Err(host_error(format!("threats: no row matches {:?}", options.only.unwrap_or_default())));
+    }
+    let report = vmm::threats::report::Report::new(&rows, options.seed);
+    if args.json {
+        println!("{}", report.json());
+    } else {
+        print!("{}", report.table());
+    }
+    Ok(if report.failed == 0 { 0 } else { 1 })
+}
+
 fn campaign(args: cli::CampaignArgs) -> Result<i32, Failure> {
     use vmm::campaign::{self, STATUS_EXPECTATION_FAILED};
     let verdict = |passed: bool| if passed { 0 } else { STATUS_EXPECTATION_FAILED };

@@ -1,0 +1,250 @@
+//! The attacks of `viv threats` against the kernel's IPC defenses.
+//!
+//! Each attack is one function that tries one thing the threat table of
+//! `docs/threats.md` says must fail, and reports in one line what
+//! happened, in a shape the host parses:
+//!
+//! ```text
+//! attack: NAME: defended: DETAIL     (the defense held; DETAIL names how)
+//! attack: NAME: succeeded: DETAIL    (the attack got through)
+//! ```
+//!
+//! The same code runs under two sets of privileges: `attack` is an
+//! ordinary user program, `attack_drv` has a driver's privileges (the
+//! console driver's destinations and kernel calls; see
+//! `images/threats/image.toml`). An attack that needs a privilege its
+//! runner lacks says so (`defended` by the earlier check is still a
+//! defended attack, and the trace shows which check refused it).
+//!
+//! The attacks are honest: with the defense switched off
+//! (`viv.weaken=NAME`, `abi::weaken`) each one must print `succeeded`, or
+//! the row could not fail.
+
+use abi::proto::{self, pm, rs};
+use abi::syscall::{KernelCall, Trap};
+use abi::{Endpoint, Error, Message};
+
+/// One attack: its name on the command line and what it does.
+struct Attack {
+    name: &'static str,
+    run: fn() -> Verdict,
+}
+
+/// What an attack saw.
+enum Verdict {
+    Defended(Detail),
+    Succeeded(Detail),
+}
+
+/// Why: the error the attack got, or a sentence.
+enum Detail {
+    Error(Error),
+    Text(&'static str),
+}
+
+impl core::fmt::Display for Detail {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match self {
+            Detail::Error(e) => write!(f, "{e}"),
+            Detail::Text(t) => f.write_str(t),
+        }
+    }
+}
+
+/// `Defended` with the error when `result` is one, else `Succeeded`.
+fn refused<T>(result: Result<T, Error>, success: &'static str) -> Verdict {
+    match result {
+        Err(e) => Verdict::Defended(Detail::Error(e)),
+        Ok(_) => Verdict::Succeeded(Detail::Text(success)),
+    }
+}
+
+const ATTACKS: &[Attack] = &[
+    Attack { name: "send", run: send_primitive },
+    Attack { name: "destination", run: forbidden_destination },
+    Attack { name: "kernel-call", run: forbidden_kernel_call },
+    Attack { name: "kill-rs", run: kill_rs },
+    Attack { name: "spoof", run: spoof_source },
+    Attack { name: "fake-notify", run: fake_notification },
+    Attack { name: "bad-pointer", run: bad_pointer },
+    Attack { name: "grant", run: foreign_grant },
+    Attack { name: "senda-flood", run: senda_flood },
+    Attack { name: "deadlock", run: deadlock },
+];
+
+/// Runs the attack named by the first argument; the status is 0 when it
+/// was defended, 1 when it succeeded, 2 for a usage error.
+pub fn main(program: &str) -> i32 {
+    let Some(name) = rt::args().nth(1) else {
+        usage(program);
+        return 2;
+    };
+    let Some(attack) = ATTACKS.iter().find(|a| a.name == name) else {
+        rt::errln!("{}: unknown attack {}", program, name);
+        usage(program);
+        return 2;
+    };
+    match (attack.run)() {
+        Verdict::Defended(d) => {
+            rt::outln!("attack: {}: defended: {}", attack.name, d);
+            0
+        }
+        Verdict::Succeeded(d) => {
+            rt::outln!("attack: {}: succeeded: {}", attack.name, d);
+            1
+        }
+    }
+}
+
+fn usage(program: &str) {
+    rt::errln!("usage: {} ATTACK", program);
+    for a in ATTACKS {
+        rt::errln!("  {}", a.name);
+    }
+}
+
+fn boot_endpoint(name: &str) -> Endpoint {
+    rt::kip::endpoint_of(name).unwrap_or(Endpoint::NONE)
+}
+
+fn service(name: &str) -> Endpoint {
+    rt::names::lookup_fresh(name).map(|(ep, _)| ep).unwrap_or(Endpoint::NONE)
+}
+
+/// Forbidden primitive: ordinary programs may only SENDREC; a SEND that a
+/// server answers with SENDNB would otherwise leave the reply undelivered.
+fn send_primitive() -> Verdict {
+    let msg = Message::with_words(pm::GETPID, &[]);
+    refused(rt::ipc::send(service("pm"), &msg), "PM took a plain SEND")
+}
+
+/// Forbidden destination: the send mask lets a program reach only the
+/// processes its image entry names; the disk driver is not among a
+/// program's (only the file server may ask it for blocks).
+fn forbidden_destination() -> Verdict {
+    let mut msg = Message::with_words(abi::proto::blockdev::GEOMETRY, &[]);
+    refused(rt::ipc::sendrec(service("blk"), &mut msg), "the disk driver answered a program directly")
+}
+
+/// Forbidden kernel call: powering the machine off (status 77, so a host
+/// that sees the machine go down knows who did it).
+fn forbidden_kernel_call() -> Verdict {
+    refused(rt::sys::kernel_call(KernelCall::PowerOff, &[77]), "the kernel powered the machine off")
+}
+
+/// Forbidden kernel call against a server: killing RS, which nobody
+/// restarts.
+fn kill_rs() -> Verdict {
+    refused(rt::sys::kill(boot_endpoint("rs")), "the kernel killed RS")
+}
+
+/// Spoofing: a message whose `source` names the parent shell. PM answers
+/// GETPID for whoever the kernel says sent it; if the forged source were
+/// believed, PM would answer with the shell's pid.
+fn spoof_source() -> Verdict {
+    let Ok((me, parent)) = rt::pm::getpid() else {
+        return Verdict::Defended(Detail::Text("could not ask PM for our pid"));
+    };
+    let Some(shell) = (0..64).map_while(|i| rt::pm::ps(i).ok()).find(|p| p.pid == parent) else {
+        return Verdict::Defended(Detail::Text("parent not found in ps"));
+    };
+    let mut msg = Message::with_words(pm::GETPID, &[]);
+    msg.source = shell.endpoint;
+    if let Err(e) = rt::ipc::sendrec(service("pm"), &mut msg) {
+        return Verdict::Defended(Detail::Error(e));
+    }
+    match msg.payload[0] {
+        pid if pid == me => Verdict::Defended(Detail::Text("PM saw the real sender")),
+        pid if pid == parent => Verdict::Succeeded(Detail::Text("PM answered for the forged sender")),
+        _ => Verdict::Defended(Detail::Text("PM answered for neither")),
+    }
+}
+
+/// Spoofing a notification: a request whose type is the notification type
+/// would reach a server as if the kernel or a driver had notified it.
+fn fake_notification() -> Verdict {
+    let mut msg = Message::with_words(abi::notify::NOTIFY_MTYPE, &[u64::MAX]);
+    refused(rt::ipc::sendrec(service("pm"), &mut msg), "PM took a forged notification")
+}
+
+/// Bad message pointer: a SENDREC whose message lies in kernel memory
+/// (the kernel's image at 1 MiB) would make the kernel copy its own
+/// memory to the receiver.
+fn bad_pointer() -> Verdict {
+    const KERNEL_MEMORY: u64 = 0x10_0000;
+    // SAFETY: the pointer is not a Rust reference; the kernel validates it.
+    refused(
+        unsafe { rt::ipc::raw(Trap::SendRec, u64::from(service("pm").0), KERNEL_MEMORY) },
+        "the kernel read a message from kernel memory",
+    )
+}
+
+/// Memory beyond a message: copying from a grant made for someone else
+/// (our own buffer, granted to VFS) must be refused to us.
+fn foreign_grant() -> Verdict {
+    let secret = *b"grant for VFS only";
+    let Ok(grant) = rt::grant::read_only(service("vfs"), &secret) else {
+        return Verdict::Defended(Detail::Text("could not make a grant"));
+    };
+    let mut copy = [0u8; 18];
+    let me = rt::pm::getpid().map_or(Endpoint::NONE, |_| own_endpoint());
+    match rt::sys::safecopy_from(me, grant.id(), 0, &mut copy) {
+        Err(e) => Verdict::Defended(Detail::Error(e)),
+        Ok(_) if copy == secret => Verdict::Succeeded(Detail::Text("copied from a grant made for VFS")),
+        Ok(_) => Verdict::Defended(Detail::Text("the copy returned other bytes")),
+    }
+}
+
+/// Our own endpoint, from PM's process list.
+fn own_endpoint() -> Endpoint {
+    let Ok((me, _)) = rt::pm::getpid() else {
+        return Endpoint::NONE;
+    };
+    (0..64).map_while(|i| rt::pm::ps(i).ok()).find(|p| p.pid == me).map_or(Endpoint::NONE, |p| p.endpoint)
+}
+
+/// Resource exhaustion: a SENDA table larger than the kernel's bound.
+fn senda_flood() -> Verdict {
+    const OVERSIZED: usize = abi::senda::SENDA_MAX_ENTRIES * 4;
+    static mut TABLE: [abi::senda::SendaEntry; OVERSIZED] =
+        [abi::senda::SendaEntry { flags: 0, dst: Endpoint::NONE, result: 0, reserved: 0, message: Message::new(0) };
+            OVERSIZED];
+    // SAFETY: the program is single-threaded and nothing else borrows TABLE.
+    let table = unsafe { &mut *(&raw mut TABLE) };
+    let result = rt::ipc::senda(table);
+    // Withdraw the table again whatever happened.
+    // SAFETY: a zero-length table makes the kernel forget the old one.
+    let _ = unsafe { rt::ipc::senda_raw(0, 0) };
+    refused(result, "the kernel took an oversized SENDA table")
+}
+
+/// Deadlock: two processes sending to each other. The child blocks in
+/// SEND to us; our SEND to the child would close the cycle, and the
+/// kernel must refuse it (`Locked`) instead of blocking both forever.
+/// Needs a runner allowed to send to its own program (`attack_drv`); for
+/// anyone else the send mask refuses first.
+fn deadlock() -> Verdict {
+    let me = own_endpoint();
+    let Ok(child_pid) = rt::pm::fork() else {
+        return Verdict::Defended(Detail::Text("could not fork"));
+    };
+    if child_pid == 0 {
+        let msg = Message::with_words(proto::REPLY, &[]);
+        let status = match rt::ipc::send(me, &msg) {
+            Ok(()) => 0,
+            Err(_) => 1,
+        };
+        rt::sys::exit(status);
+    }
+    let child =
+        (0..64).map_while(|i| rt::pm::ps(i).ok()).find(|p| p.pid == child_pid).map_or(Endpoint::NONE, |p| p.endpoint);
+    // Let the child block in its SEND to us first (it runs while we sleep).
+    let _ = rt::pm::sleep_ms(50);
+    rt::outln!("attack: deadlock: sending to a process that is sending to us");
+    let result = rt::ipc::send(child, &Message::with_words(proto::REPLY, &[]));
+    // Take the child's message so that it can end, then reap it.
+    let mut msg = Message::new(0);
+    let _ = rt::ipc::receive(child, &mut msg);
+    let _ = rt::pm::wait(child_pid as i64);
+    refused(result, "the cycle closed and was later broken")
+}

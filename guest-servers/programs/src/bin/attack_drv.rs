@@ -1,0 +1,11 @@
+//! `attack_drv NAME`: one attack of `viv threats` with a driver's
+//! privileges (the console driver's destinations and kernel calls, see
+//! `images/threats/image.toml`; `programs::attacks`).
+#![no_std]
+#![no_main]
+
+rt::main!(run);
+
+fn run() -> i32 {
+    programs::attacks::main("attack_drv")
+}

@@ -1,0 +1,310 @@
+//! Judging one `viv threats` run from what it left behind: the exit, the
+//! console and the trace. Pure functions, unit-tested without a VM.
+
+use std::collections::HashSet;
+
+use abi::trace::{Kind, Record};
+use serde::Serialize;
+
+use super::table::{Expect, Threat};
+use crate::outcome::Exit;
+
+/// Programs whose processes are attackers (their endpoints are found in
+/// the trace's Exec and Spawn records).
+pub const ATTACKER_PROGRAMS: [&str; 2] = ["attack", "attack_drv"];
+/// Most record numbers a report lists as evidence.
+const MAX_EVIDENCE: usize = 8;
+
+/// What one run showed, against what it had to show.
+#[derive(Debug, Clone, Serialize)]
+pub struct RunJudgement {
+    /// Whether the run showed what it had to.
+    pub ok: bool,
+    /// What happened, in a few words ("defended: ETRAPDENIED", "hung").
+    pub observed: String,
+    /// Sequence numbers of the trace records that show it.
+    pub records: Vec<u64>,
+    /// Whether the workload's output was intact (defended runs only).
+    pub workload_ok: Option<bool>,
+    /// Why the run did not pass, one entry per problem.
+    pub problems: Vec<String>,
+}
+
+/// A row's two runs.
+#[derive(Debug, Clone, Serialize)]
+pub struct RowResult {
+    /// The row's name.
+    pub name: String,
+    /// The threat class.
+    pub class: String,
+    /// Whose privileges the attacker had.
+    pub attacker: String,
+    /// The defense.
+    pub defense: String,
+    /// The defense's switch.
+    pub weaken: String,
+    /// The run with every defense on.
+    pub defended: RunJudgement,
+    /// The run with the defense switched off.
+    pub control: RunJudgement,
+}
+
+impl RowResult {
+    /// Combines the two runs (a host error becomes a failed run).
+    pub fn new(
+        threat: &Threat,
+        defended: Result<RunJudgement, crate::Error>,
+        control: Result<RunJudgement, crate::Error>,
+    ) -> RowResult {
+        let failed = |e: crate::Error| RunJudgement {
+            ok: false,
+            observed: "host error".into(),
+            records: Vec::new(),
+            workload_ok: None,
+            problems: vec![e.to_string()],
+        };
+        RowResult {
+            name: threat.name.into(),
+            class: threat.class.into(),
+            attacker: threat.runner.describe().into(),
+            defense: threat.defense.into(),
+            weaken: threat.weaken.into(),
+            defended: defended.unwrap_or_else(failed),
+            control: control.unwrap_or_else(failed),
+        }
+    }
+
+    /// Whether the defense held and the control showed it was needed.
+    pub fn passed(&self) -> bool {
+        self.defended.ok && self.control.ok
+    }
+}
+
+/// The attack program's verdict line for `attack`: ("defended" or
+/// "succeeded", detail).
+pub fn verdict<'a>(console: &'a str, attack: &str) -> Option<(&'a str, &'a str)> {
+    let prefix = format!("attack: {attack}: ");
+    console.lines().rev().find_map(|line| {
+        let rest = line.trim_end().strip_prefix(prefix.as_str())?;
+        let (word, detail) = rest.split_once(": ")?;
+        matches!(word, "defended" | "succeeded").then_some((word, detail))
+    })
+}
+
+/// Endpoints the attacker programs ran under.
+pub fn attacker_endpoints(records: &[Record]) -> HashSet<u32> {
+    records
+        .iter()
+        .filter(|r| matches!(r.kind, Kind::Spawn | Kind::Exec))
+        .filter(|r| {
+            let bytes = r.name_bytes();
+            let len = bytes.iter().position(|&b| b == 0).unwrap_or(bytes.len());
+            ATTACKER_PROGRAMS.iter().any(|p| p.as_bytes() == &bytes[..len])
+        })
+        .map(|r| r.event.dst)
+        .collect()
+}
+
+/// Records where an attacker got `code` (a negated error): as the result
+/// of its own call, or as the first word of a reply to it.
+fn refusals(records: &[Record], attackers: &HashSet<u32>, code: i64) -> Vec<u64> {
+    records
+        .iter()
+        .filter(|r| {
+            let e = &r.event;
+            let own_call = attackers.contains(&e.src) && i64::from(e.result) == code;
+            let reply = r.kind.is_message() && attackers.contains(&e.dst) && e.args[0] as i64 == code;
+            own_call || reply
+        })
+        .map(|r| r.seq)
+        .take(MAX_EVIDENCE)
+        .collect()
+}
+
+/// The last messages between an attacker and anyone else.
+fn exchanges(records: &[Record], attackers: &HashSet<u32>) -> Vec<u64> {
+    let mut seqs: Vec<u64> = records
+        .iter()
+        .filter(|r| r.kind.is_message() && r.kind != Kind::KernelCall)
+        .filter(|r| attackers.contains(&r.event.src) != attackers.contains(&r.event.dst))
+        .map(|r| r.seq)
+        .collect();
+    let keep = seqs.len().saturating_sub(MAX_EVIDENCE);
+    seqs.drain(..keep);
+    seqs
+}
+
+/// Whether the workload's output is intact: the copy's checksum equals
+/// the original's, and the pipe's line arrived.
+pub fn workload_intact(console: &str) -> bool {
+    let sum_of = |name: &str| {
+        console.lines().find_map(|l| l.trim_end().strip_suffix(name).map(str::trim).filter(|s| !s.is_empty()))
+    };
+    let original = sum_of(" /README");
+    original.is_some()
+        && original == sum_of(" /threat-copy")
+        && console.lines().any(|l| l.trim_end() == "workload-through-a-pipe")
+}
+
+/// Judges one run of `threat` against `expect`; `with_workload` also
+/// requires the workload's output.
+pub fn judge_run(
+    threat: &Threat,
+    expect: &Expect,
+    exit: &Exit,
+    console: &str,
+    records: &[Record],
+    with_workload: bool,
+) -> RunJudgement {
+    let attackers = attacker_endpoints(records);
+    let seen = verdict(console, threat.attack);
+    let mut problems = Vec::new();
+    let observed = match (exit, seen) {
+        (Exit::Timeout, None) => "hung".to_string(),
+        (Exit::PowerOff(s), None) if !console.contains("workload-through-a-pipe") => format!("powered off with {s}"),
+        (_, Some((word, detail))) => format!("{word}: {detail}"),
+        (other, None) => format!("no verdict ({other:?})"),
+    };
+    let mut records_shown = Vec::new();
+    match *expect {
+        Expect::Refused(error) => {
+            if seen != Some(("defended", error.name())) {
+                problems.push(format!("expected defended: {}", error.name()));
+            }
+            records_shown = refusals(records, &attackers, error.to_return());
+            if records_shown.is_empty() {
+                problems.push(format!("no trace record shows the attacker getting {}", error.name()));
+            }
+        }
+        Expect::DefendedBecause(text) => {
+            if !matches!(seen, Some(("defended", d)) if d.contains(text)) {
+                problems.push(format!("expected defended: ...{text}..."));
+            }
+            records_shown = exchanges(records, &attackers);
+            if records_shown.is_empty() {
+                problems.push("no trace record shows the attacker's messages".into());
+            }
+        }
+        Expect::Succeeded => {
+            if !matches!(seen, Some(("succeeded", _))) {
+                problems.push("expected the attack to succeed".into());
+            }
+            records_shown = exchanges(records, &attackers);
+        }
+        Expect::PoweredOff(status) => {
+            if *exit != Exit::PowerOff(status) || seen.is_some() {
+                problems.push(format!("expected the attacker to power the machine off with {status}"));
+            }
+        }
+        Expect::Hung => {
+            if *exit != Exit::Timeout || seen.is_some() {
+                problems.push("expected the attacker to hang".into());
+            }
+            records_shown = exchanges(records, &attackers);
+        }
+    }
+    if attackers.is_empty() {
+        problems.push("no attacker process in the trace".into());
+    }
+    let workload_ok = with_workload.then(|| workload_intact(console));
+    if workload_ok == Some(false) {
+        problems.push("the workload's output is not intact".into());
+    }
+    if with_workload && *exit != Exit::PowerOff(0) {
+        problems.push(format!("the run ended with {exit:?}, not status 0"));
+    }
+    RunJudgement { ok: problems.is_empty(), observed, records: records_shown, workload_ok, problems }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use abi::trace::Event;
+    use abi::Error;
+
+    fn record(seq: u64, kind: Kind, src: u32, dst: u32, result: i32, arg0: u64) -> Record {
+        Record {
+            seq,
+            tsc: 0,
+            ticks: 0,
+            kind,
+            event: Event { kind: kind as u8, primitive: 0, src, dst, mtype: 0, result, cause: 0, args: [arg0, 0] },
+        }
+    }
+
+    fn exec_of(seq: u64, ep: u32, name: &str) -> Record {
+        let mut bytes = [0u8; 16];
+        bytes[..name.len()].copy_from_slice(name.as_bytes());
+        let mut r = record(seq, Kind::Exec, ep, ep, 0, u64::from_le_bytes(bytes[..8].try_into().unwrap()));
+        r.event.args[1] = u64::from_le_bytes(bytes[8..].try_into().unwrap());
+        r
+    }
+
+    const WORKLOAD_OUT: &str = "6fef68f4 80 /README\n6fef68f4 80 /threat-copy\nworkload-through-a-pipe\n";
+
+    fn threat() -> Threat {
+        super::super::THREATS[0]
+    }
+
+    #[test]
+    fn verdict_lines_are_found_by_attack_name() {
+        let console = "x\nattack: send: defended: ETRAPDENIED\n";
+        assert_eq!(verdict(console, "send"), Some(("defended", "ETRAPDENIED")));
+        assert_eq!(verdict(console, "spoof"), None);
+        assert_eq!(verdict("attack: send: maybe: x", "send"), None);
+    }
+
+    #[test]
+    fn a_refusal_needs_the_line_the_record_and_the_workload() {
+        let code = Error::TrapDenied.to_return() as i32;
+        let records = [exec_of(1, 42, "attack"), record(2, Kind::Refused, 42, 7, code, 0)];
+        let console = format!("attack: send: defended: ETRAPDENIED\n{WORKLOAD_OUT}");
+        let expect = Expect::Refused(Error::TrapDenied);
+        let ok = judge_run(&threat(), &expect, &Exit::PowerOff(0), &console, &records, true);
+        assert!(ok.ok, "{ok:?}");
+        assert_eq!(ok.records, vec![2]);
+        // No record of the refusal: fails.
+        let bare = judge_run(&threat(), &expect, &Exit::PowerOff(0), &console, &records[..1], true);
+        assert!(!bare.ok);
+        // Another error: fails.
+        let other = console.replace("ETRAPDENIED", "ECALLDENIED");
+        assert!(!judge_run(&threat(), &expect, &Exit::PowerOff(0), &other, &records, true).ok);
+        // A broken workload: fails.
+        let broken = console.replace("6fef68f4 80 /threat-copy", "00000000 80 /threat-copy");
+        assert!(!judge_run(&threat(), &expect, &Exit::PowerOff(0), &broken, &records, true).ok);
+    }
+
+    #[test]
+    fn a_server_reply_carrying_the_error_is_evidence() {
+        let code = Error::Perm.to_return();
+        let records = [exec_of(1, 42, "attack_drv"), record(5, Kind::Send, 9, 42, 0, code as u64)];
+        assert_eq!(refusals(&records, &attacker_endpoints(&records), code), vec![5]);
+    }
+
+    #[test]
+    fn controls_must_show_the_attack_getting_through() {
+        let records = [exec_of(1, 42, "attack"), record(3, Kind::Send, 42, 9, 0, 0)];
+        let ok = judge_run(
+            &threat(),
+            &Expect::Succeeded,
+            &Exit::PowerOff(1),
+            "attack: send: succeeded: x\n",
+            &records,
+            false,
+        );
+        assert!(ok.ok, "{ok:?}");
+        let held = judge_run(
+            &threat(),
+            &Expect::Succeeded,
+            &Exit::PowerOff(0),
+            "attack: send: defended: E\n",
+            &records,
+            false,
+        );
+        assert!(!held.ok);
+        assert!(judge_run(&threat(), &Expect::Hung, &Exit::Timeout, "", &records, false).ok);
+        assert!(!judge_run(&threat(), &Expect::Hung, &Exit::PowerOff(0), "", &records, false).ok);
+        assert!(judge_run(&threat(), &Expect::PoweredOff(77), &Exit::PowerOff(77), "", &records, false).ok);
+        assert!(!judge_run(&threat(), &Expect::PoweredOff(77), &Exit::PowerOff(0), "", &records, false).ok);
+    }
+}

@@ -1,0 +1,119 @@
+//! `viv threats`: every IPC threat class attacked on the real system, each
+//! defense shown holding, and shown failing when switched off.
+//!
+//! Why it is built this way:
+//! - **End to end.** Each row boots the `threats` image (the `system`
+//!   image plus attacker programs), runs one attack from the shell with an
+//!   ordinary user's or a driver's privileges, and a legitimate workload
+//!   beside it (a file copy on the disk, a pipe, console output). A row
+//!   passes only when the attack is refused as the defense promises, the
+//!   trace shows the refusal (lossless trace, record numbers reported),
+//!   and the workload's output is intact.
+//! - **Negative controls.** A check that cannot fail proves nothing, so
+//!   every row runs a second time with its one defense switched off
+//!   (`viv.weaken=NAME`, `abi::weaken`) and must then see the attack get
+//!   through. A row whose control does not show the attack succeeding
+//!   fails.
+//! - **Judging apart from running** ([`judge`]): verdicts are pure
+//!   functions of the console text, the exit and the trace, so they are
+//!   unit-tested without a VM.
+//!
+//! The rows are [`table::THREATS`]; `docs/threats.md` explains each class
+//! and defense.
+
+pub mod judge;
+pub mod report;
+pub mod table;
+
+use std::time::Duration;
+
+use crate::config::RunConfig;
+use crate::trace::{decode, TraceMode};
+pub use judge::{RowResult, RunJudgement};
+pub use table::{Expect, Runner, Threat, THREATS};
+
+/// The image every row boots.
+pub const IMAGE: &str = "threats";
+/// Wall-clock limit of one run. Runs that are meant to hang (a defense
+/// switched off) end here; the rest finish in a few seconds.
+pub const RUN_TIMEOUT: Duration = Duration::from_secs(30);
+/// Kernel command-line key that makes init run the command as this uid.
+pub const USER_KEY: &str = "viv.user";
+/// The uid attacks with user privileges run as.
+pub const ATTACKER_UID: u32 = 1000;
+
+/// The legitimate work run after every attack: a copy on the disk, its
+/// checksum beside the original's, and a pipe to the console.
+pub const WORKLOAD: &str = "cp /README /threat-copy && sum /README /threat-copy && echo workload-through-a-pipe | cat";
+
+/// Options of one `viv threats` run.
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// Only rows whose name contains this text.
+    pub only: Option<String>,
+    /// Seed for the fuzzer rows.
+    pub seed: u64,
+    /// Runs at once.
+    pub jobs: usize,
+}
+
+/// The shell command line of `threat` (attack, then the workload).
+pub fn command_line(threat: &Threat, seed: u64) -> String {
+    let attack = threat.command.replace("{seed}", &seed.to_string());
+    format!("{attack}; {WORKLOAD}")
+}
+
+/// Boots the threats image and runs `threat`, with its defense switched
+/// off when `weakened`.
+fn run_once(threat: &Threat, seed: u64, weakened: bool) -> Result<RunJudgement, crate::Error> {
+    let mut config = RunConfig::for_image(IMAGE)?;
+    let mut append = String::new();
+    if threat.runner.uid() != 0 {
+        append.push_str(&format!("{USER_KEY}={} ", threat.runner.uid()));
+    }
+    if weakened {
+        append.push_str(&format!("{}={} ", abi::weaken::WEAKEN_KEY, threat.weaken));
+    }
+    append.push_str(&format!(
+        "{}{}",
+        abi::platform::CMDLINE_COMMAND_SEPARATOR.trim_start(),
+        command_line(threat, seed)
+    ));
+    config.append = append;
+    config.timeout = Some(RUN_TIMEOUT);
+    config.separate_log = true;
+    config.trace = Some(TraceMode::Lossless);
+    let outcome = crate::run(&config)?;
+    let decoded = decode::decode(outcome.trace.as_ref().map_or(&[][..], |t| &t.raw));
+    let expect = if weakened { &threat.undefended } else { &threat.defended };
+    Ok(judge::judge_run(threat, expect, &outcome.exit, &outcome.console_text(), &decoded.records, !weakened))
+}
+
+/// Runs `threat` and its negative control.
+pub fn run_row(threat: &Threat, seed: u64) -> RowResult {
+    let defended = run_once(threat, seed, false);
+    let control = run_once(threat, seed, true);
+    RowResult::new(threat, defended, control)
+}
+
+/// Runs every selected row, `jobs` at a time; results in table order.
+pub fn run_all(options: &Options) -> Vec<RowResult> {
+    let rows: Vec<&Threat> =
+        THREATS.iter().filter(|t| options.only.as_deref().is_none_or(|o| t.name.contains(o))).collect();
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let results = std::sync::Mutex::new(Vec::new());
+    std::thread::scope(|s| {
+        for _ in 0..options.jobs.clamp(1, rows.len().max(1)) {
+            s.spawn(|| loop {
+                let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                let Some(threat) = rows.get(i) else { break };
+                let result = run_row(threat, options.seed);
+                eprintln!("viv threats: {} {}", if result.passed() { "pass" } else { "FAIL" }, threat.name);
+                results.lock().unwrap_or_else(|e| e.into_inner()).push((i, result));
+            });
+        }
+    });
+    let mut results = results.into_inner().unwrap_or_else(|e| e.into_inner());
+    results.sort_by_key(|(i, _)| *i);
+    results.into_iter().map(|(_, r)| r).collect()
+}
