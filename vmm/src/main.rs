@@ -102,10 +102,17 @@ fn threats(args: cli::ThreatsArgs) -> Result<i32, Failure> {
         jobs: args.jobs.unwrap_or_else(vmm::campaign::run::default_jobs),
     };
     let rows = vmm::threats::run_all(&options);
-    if rows.is_empty() {
+    let fuzz = if options.only.as_deref().is_none_or(|o| "ipc-fuzzer".contains(o)) {
+        let result = vmm::threats::fuzz::run(options.seed)?;
+        eprintln!("viv threats: {} ipc-fuzzer", if result.ok { "pass" } else { "FAIL" });
+        Some(result)
+    } else {
+        None
+    };
+    if rows.is_empty() && fuzz.is_none() {
         return Err(host_error(format!("threats: no row matches {:?}", options.only.unwrap_or_default())));
     }
-    let report = vmm::threats::report::Report::new(&rows, options.seed);
+    let report = vmm::threats::report::Report::new(&rows, fuzz.as_ref(), options.seed);
     if args.json {
         println!("{}", report.json());
     } else {

@@ -20,7 +20,7 @@
 //! (`viv.weaken=NAME`, `abi::weaken`) each one must print `succeeded`, or
 //! the row could not fail.
 
-use abi::proto::{self, pm, rs};
+use abi::proto::{self, pm};
 use abi::syscall::{KernelCall, Trap};
 use abi::{Endpoint, Error, Message};
 

@@ -2,4 +2,5 @@
 #![no_std]
 
 pub mod attacks;
+pub mod fuzz;
 pub mod ktest_protocol;

@@ -21,6 +21,7 @@
 //! The rows are [`table::THREATS`]; `docs/threats.md` explains each class
 //! and defense.
 
+pub mod fuzz;
 pub mod judge;
 pub mod report;
 pub mod table;

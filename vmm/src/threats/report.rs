@@ -2,6 +2,7 @@
 
 use serde::Serialize;
 
+use super::fuzz::FuzzResult;
 use super::judge::{RowResult, RunJudgement};
 
 /// The whole report (`--json`).
@@ -15,13 +16,16 @@ pub struct Report<'a> {
     pub seed: u64,
     /// Every row.
     pub rows: &'a [RowResult],
+    /// The fuzzer run (absent when `--only` left it out).
+    pub fuzz: Option<&'a FuzzResult>,
 }
 
 impl<'a> Report<'a> {
     /// The report of `rows`.
-    pub fn new(rows: &'a [RowResult], seed: u64) -> Report<'a> {
-        let passed = rows.iter().filter(|r| r.passed()).count();
-        Report { passed, failed: rows.len() - passed, seed, rows }
+    pub fn new(rows: &'a [RowResult], fuzz: Option<&'a FuzzResult>, seed: u64) -> Report<'a> {
+        let passed = rows.iter().filter(|r| r.passed()).count() + usize::from(fuzz.is_some_and(|f| f.ok));
+        let total = rows.len() + usize::from(fuzz.is_some());
+        Report { passed, failed: total - passed, seed, rows, fuzz }
     }
 
     /// The JSON text.
@@ -54,7 +58,31 @@ impl<'a> Report<'a> {
                 out += &format!("  problem: {p}\n");
             }
         }
-        out += &format!("{} rows: {} passed, {} failed\n", self.rows.len(), self.passed, self.failed);
+        if let Some(f) = self.fuzz {
+            out += &format!(
+                "{} ipc-fuzzer (seed {}, {} messages as user and as driver, then the workload)\n",
+                if f.ok { "PASS" } else { "FAIL" },
+                f.seed,
+                f.messages
+            );
+            for s in &f.summaries {
+                out += &format!("  {s}\n");
+            }
+            let restarts: Vec<String> = f.driver_restarts.iter().map(|(d, n)| format!("{d} {n}")).collect();
+            out += &format!(
+                "  driver restarts: {}; e2fsck -fn: {}\n",
+                restarts.join(", "),
+                match f.fsck_clean {
+                    Some(true) => "clean",
+                    Some(false) => "DAMAGED",
+                    None => "not run (e2fsck missing)",
+                }
+            );
+            for p in &f.problems {
+                out += &format!("  problem: {p}\n");
+            }
+        }
+        out += &format!("{} checks: {} passed, {} failed\n", self.passed + self.failed, self.passed, self.failed);
         out
     }
 }
