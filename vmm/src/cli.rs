@@ -363,9 +363,14 @@ mod tests {
                 assert!(sub.render_long_help().to_string().contains(CAMPAIGN_STATUS_HELP));
                 continue;
             }
+            if sub.get_name() == "threats" {
+                // Its status is the rows' verdict.
+                assert!(sub.render_long_help().to_string().contains(THREATS_STATUS_HELP));
+                continue;
+            }
             helps.push(sub.render_long_help().to_string());
         }
-        for expected in ["run", "exec", "images", "export", "bench", "count", "trace", "campaign"] {
+        for expected in ["run", "exec", "images", "export", "bench", "count", "trace", "campaign", "threats"] {
             assert!(names.iter().any(|n| n == expected), "no subcommand {expected}: {names:?}");
         }
         for help in helps {
