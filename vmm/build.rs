@@ -11,7 +11,7 @@
 #[path = "build_disk.rs"]
 mod build_disk;
 
-#[path = "src/image_config.rs"]
+#[path = "src/image/definition.rs"]
 #[allow(dead_code)]
 mod image_config;
 
@@ -110,7 +110,7 @@ fn run() -> Result<(), String> {
         }
     }
     writeln!(generated, "];").unwrap();
-    writeln!(generated, "/// Default disks: (image name, sparse ext2 image; see vmm::disk_image).").unwrap();
+    writeln!(generated, "/// Default disks: (image name, sparse ext2 image; see vmm::devices::disk_image).").unwrap();
     writeln!(generated, "pub static DISKS: &[(&str, &[u8])] = &[").unwrap();
     for (name, sparse) in disks {
         writeln!(generated, "    ({name:?}, include_bytes!({:?})),", sparse.display().to_string()).unwrap();

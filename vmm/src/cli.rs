@@ -195,8 +195,8 @@ pub struct TraceArgs {
     #[arg(long, value_name = "FILE")]
     pub out: PathBuf,
     /// jsonl, perfetto or msc.
-    #[arg(long, default_value = "jsonl", value_parser = ["jsonl", "perfetto", "msc"])]
-    pub format: String,
+    #[arg(long, value_enum, default_value_t = FormatArg::Jsonl)]
+    pub format: FormatArg,
     /// For msc: the cause id (system call) to draw; default the first
     /// system call of the command.
     #[arg(long, value_name = "ID")]
@@ -207,6 +207,28 @@ pub struct TraceArgs {
     /// The shell command.
     #[arg(value_name = "CMD")]
     pub command: String,
+}
+
+/// `viv trace --format`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum FormatArg {
+    /// One JSON object per record.
+    Jsonl,
+    /// Chrome trace-event JSON for ui.perfetto.dev.
+    Perfetto,
+    /// Message-sequence chart (SVG) of one system call.
+    Msc,
+}
+
+impl From<FormatArg> for vmm::commands::trace::Format {
+    fn from(f: FormatArg) -> vmm::commands::trace::Format {
+        use vmm::commands::trace::Format;
+        match f {
+            FormatArg::Jsonl => Format::Jsonl,
+            FormatArg::Perfetto => Format::Perfetto,
+            FormatArg::Msc => Format::Msc,
+        }
+    }
 }
 
 /// The system-call entry the guest kernel uses.
@@ -254,7 +276,7 @@ pub struct RunArgs {
     #[arg(long, value_name = "CMDLINE", default_value = "", allow_hyphen_values = true)]
     pub append: String,
     /// Guest memory in MiB (4 to 1024).
-    #[arg(long, value_name = "MIB", default_value_t = vmm::config::DEFAULT_MEMORY_MIB)]
+    #[arg(long, value_name = "MIB", default_value_t = vmm::vstate::config::DEFAULT_MEMORY_MIB)]
     pub memory: u64,
     /// System-call entry passed to the kernel as viv.entry=...
     #[arg(long, value_enum, default_value_t = EntryArg::Auto)]
@@ -278,7 +300,7 @@ pub struct ExecArgs {
     #[arg(long, value_name = "SECS", value_parser = parse_seconds, default_value = EXEC_DEFAULT_TIMEOUT)]
     pub timeout: Duration,
     /// Guest memory in MiB (4 to 1024).
-    #[arg(long, value_name = "MIB", default_value_t = vmm::config::DEFAULT_MEMORY_MIB)]
+    #[arg(long, value_name = "MIB", default_value_t = vmm::vstate::config::DEFAULT_MEMORY_MIB)]
     pub memory: u64,
     /// System-call entry passed to the kernel as viv.entry=...
     #[arg(long, value_enum, default_value_t = EntryArg::Auto)]
@@ -332,7 +354,7 @@ pub struct BenchArgs {
     #[arg(long, value_name = "FILE")]
     pub campaign: Option<PathBuf>,
     /// Experiments of that campaign to run each way (0: skip this part).
-    #[arg(long, value_name = "N", default_value_t = vmm::campaign::bench::DEFAULT_EXPERIMENTS)]
+    #[arg(long, value_name = "N", default_value_t = vmm::bench::campaign::DEFAULT_EXPERIMENTS)]
     pub campaign_experiments: u32,
     /// Parallel VMs for the campaign part (default: one per core).
     #[arg(long, value_name = "N", value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..=1024))]

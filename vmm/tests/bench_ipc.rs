@@ -4,7 +4,7 @@
 mod common;
 
 use vmm::bench::{ipc_figures, IPC_IMAGE, IPC_OPS_KEY, IPC_PHASES};
-use vmm::outcome::Exit;
+use vmm::vstate::outcome::Exit;
 
 #[test]
 fn ipcbench_measures_every_phase_and_a_round_trip_costs_more_than_a_notify() {

@@ -3,7 +3,7 @@
 //! kernel's copies; the host turns them into per-KiB figures.
 
 use std::time::Duration;
-use vmm::bench_storage::storage_figures;
+use vmm::bench::storage::storage_figures;
 use vmm::{Exit, RunConfig};
 
 #[test]

@@ -9,8 +9,8 @@
 mod common;
 
 use std::time::Duration;
-use vmm::config::RunConfig;
-use vmm::outcome::Exit;
+use vmm::vstate::config::RunConfig;
+use vmm::vstate::outcome::Exit;
 
 /// Byte `i` of pattern `tag`, as in `guest-servers/programs/src/bin/blk_probe.rs`.
 fn pattern(tag: u8, i: usize) -> u8 {

@@ -4,8 +4,8 @@
 mod common;
 
 use common::{boot, boot_qemu, normalized_lines};
-use vmm::config::entry_word;
-use vmm::outcome::Exit;
+use vmm::vstate::config::entry_word;
+use vmm::vstate::outcome::Exit;
 
 #[test]
 fn hello_prints_its_line_and_powers_off_with_status_0() {
@@ -13,7 +13,7 @@ fn hello_prints_its_line_and_powers_off_with_status_0() {
     let console = outcome.console_text();
     assert_eq!(outcome.exit, Exit::PowerOff(0), "console:\n{console}");
     assert_eq!(outcome.exit_status(), 0);
-    let config = vmm::config::RunConfig::for_image("hello").unwrap();
+    let config = vmm::vstate::config::RunConfig::for_image("hello").unwrap();
     let entry = entry_word(config.entry_kind());
     let expected = format!("Hello from Vivarium: user mode, {}{} entry", &entry[..1].to_uppercase(), &entry[1..]);
     assert!(console.lines().any(|l| l == expected), "missing {expected:?} in:\n{console}");

@@ -226,12 +226,12 @@ fn experiments_start_from_a_snapshot_or_a_cold_boot_and_replays_repeat() {
 
 #[test]
 fn the_throughput_benchmark_runs_the_same_experiments_both_ways() {
-    let smoke = vmm::campaign::bench::smoke_campaign().unwrap();
+    let smoke = vmm::bench::campaign::smoke_campaign().unwrap();
     assert_eq!(smoke.name, "smoke");
     let dir = common::scratch_dir("campaign-bench");
     let file = write_campaign(&dir, "bench", 6, "exit_status = 0\n");
     let campaign = vmm::campaign::Campaign::load(Path::new(&file)).unwrap();
-    let f = vmm::campaign::bench::compare(&campaign, 2, 2, &dir).unwrap();
+    let f = vmm::bench::campaign::compare(&campaign, 2, 2, &dir).unwrap();
     assert_eq!((f.experiments, f.jobs), (2, 2));
     assert_eq!((f.snapshot.start.as_str(), f.boot.start.as_str()), ("snapshot", "boot"));
     for m in [&f.snapshot, &f.boot] {
@@ -242,7 +242,7 @@ fn the_throughput_benchmark_runs_the_same_experiments_both_ways() {
     let (s, b) = (f.snapshot.median_kernel_instructions.unwrap(), f.boot.median_kernel_instructions.unwrap());
     assert!(s < b, "snapshot {s} vs boot {b}");
     assert_eq!(f.kernel_instruction_ratio, Some(b as f64 / s as f64));
-    let table = vmm::campaign::bench::format(&f);
+    let table = vmm::bench::campaign::format(&f);
     assert!(table.contains("snapshot vs cold boot: x"), "{table}");
     let _ = std::fs::remove_dir_all(&dir);
 }

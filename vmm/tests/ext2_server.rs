@@ -14,8 +14,8 @@ mod common;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
-use vmm::config::RunConfig;
-use vmm::outcome::Exit;
+use vmm::vstate::config::RunConfig;
+use vmm::vstate::outcome::Exit;
 
 /// Byte `i` of pattern `tag`, as in `guest-servers/programs/src/bin/fs_probe.rs`.
 fn pattern(tag: u8, i: usize) -> u8 {

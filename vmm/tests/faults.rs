@@ -8,8 +8,8 @@ use std::hash::{Hash, Hasher};
 use std::time::Duration;
 
 use abi::fault::{Action, Rule};
-use vmm::fault::FaultPlan;
-use vmm::trace::TraceMode;
+use vmm::inject::fault::FaultPlan;
+use vmm::observe::TraceMode;
 use vmm::{Exit, RunConfig, RunOutcome};
 
 /// Privilege ids of the pingpong image (its program indexes).
@@ -177,7 +177,7 @@ fn hang_of_the_console_driver_is_caught_by_its_heartbeat_and_it_restarts() {
     // RS must kill it after two silent periods and restart it, and the
     // shell's output (held by VFS) still arrives through the new driver.
     let image = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../images/system/image.toml");
-    let programs = vmm::image_config::ImageConfig::load(&image).unwrap().programs;
+    let programs = vmm::image::definition::ImageConfig::load(&image).unwrap().programs;
     let id = |name: &str| programs.iter().position(|p| p.name.get_ref() == name).unwrap() as u8;
     let mut r = rule(Action::Hang, id("rs"), id("tty"), abi::fault::ANY_TYPE, 2);
     r.primitives = 1 << abi::syscall::Trap::Notify as u8;

@@ -4,7 +4,7 @@
 
 mod common;
 
-use vmm::outcome::Exit;
+use vmm::vstate::outcome::Exit;
 
 /// Every case the suite must report, in the order it runs them.
 const CASES: &[&str] = &[

@@ -10,7 +10,7 @@
 
 mod common;
 
-use vmm::outcome::Exit;
+use vmm::vstate::outcome::Exit;
 
 /// Runs `command` in the system image; returns (console text, ending).
 fn exec(command: &str) -> (String, Exit) {

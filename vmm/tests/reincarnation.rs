@@ -7,7 +7,7 @@ mod common;
 
 use common::boot;
 use std::sync::OnceLock;
-use vmm::outcome::Exit;
+use vmm::vstate::outcome::Exit;
 
 /// The heartbeat period of `silent` in images/rs-test/image.toml.
 const PERIOD_MS: u64 = 200;

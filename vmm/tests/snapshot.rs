@@ -10,9 +10,9 @@ use std::time::{Duration, Instant};
 
 use abi::fault::{Action, Rule};
 use abi::platform::{MARK_BENCH_START, MARK_COMMAND_START};
-use vmm::fault::FaultPlan;
-use vmm::snapshot::{run_from, ExperimentConfig, Snapshot};
-use vmm::trace::TraceMode;
+use vmm::inject::fault::FaultPlan;
+use vmm::observe::TraceMode;
+use vmm::vstate::snapshot::{run_from, ExperimentConfig, Snapshot};
 use vmm::{Exit, RunConfig, RunOutcome};
 
 mod common;

@@ -7,7 +7,7 @@
 
 use std::time::Duration;
 
-use vmm::fault::FaultPlan;
+use vmm::inject::fault::FaultPlan;
 use vmm::RunConfig;
 
 fn run(deterministic: bool) -> String {

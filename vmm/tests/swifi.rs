@@ -1,6 +1,6 @@
 //! SWIFI (issue 7): each MINIX fault type applied at a Stop to pong's code
 //! in the pingpong image changes pong's text at the chosen address exactly
-//! as documented (`vmm::swifi::mutate`), as read back from guest memory at
+//! as documented (`vmm::inject::swifi::mutate`), as read back from guest memory at
 //! the end of the run, inside one of pong's functions (checked against
 //! pong's ELF apart from the injector's own code map); the same seed gives
 //! the same mutation; and the run ends in a classified way (the VMM does
@@ -12,9 +12,9 @@ use std::time::Duration;
 
 use abi::fault::{Action, Rule};
 use iced_x86::{Mnemonic, OpKind};
-use vmm::fault::FaultPlan;
-use vmm::swifi::mutate::decode_one;
-use vmm::swifi::{FaultType, Mutation, Scope, SwifiSpec};
+use vmm::inject::fault::FaultPlan;
+use vmm::inject::swifi::mutate::decode_one;
+use vmm::inject::swifi::{FaultType, Mutation, Scope, SwifiSpec};
 use vmm::{Exit, RunConfig, RunOutcome};
 
 const PONG: u8 = 0;

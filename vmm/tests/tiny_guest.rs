@@ -1,14 +1,14 @@
 //! Boots tiny hand-assembled guests on real KVM through the library API.
 //!
 //! Each guest is a few bytes of 32-bit code wrapped by
-//! `vmm::elf_builder::pvh_elf` into a PVH ELF, so the whole boot path runs:
+//! `vmm::image::elf_builder::pvh_elf` into a PVH ELF, so the whole boot path runs:
 //! ELF loading, the PVH note, `hvm_start_info`, the 32-bit entry state, the
 //! devices, the run loop and the watchdog. These tests need `/dev/kvm`; on
 //! a machine without it they fail (loudly), they do not skip.
 
 use std::time::{Duration, Instant};
 
-use vmm::elf_builder::pvh_elf;
+use vmm::image::elf_builder::pvh_elf;
 use vmm::{Exit, RunConfig, RunOutcome};
 
 fn require_kvm() {
@@ -87,7 +87,7 @@ fn start_info_and_command_line_reach_the_guest() {
     config.append = "user.text=2".into();
     let outcome = run(&config);
     assert_eq!(outcome.exit, Exit::PowerOff(5), "start info magic not found at %ebx");
-    let entry = vmm::config::entry_word(config.entry_kind());
+    let entry = vmm::vstate::config::entry_word(config.entry_kind());
     assert_eq!(outcome.console_text(), format!("image.default=1 viv.memzero=1 viv.entry={entry} user.text=2"));
 }
 

@@ -5,10 +5,10 @@ mod common;
 use std::time::Duration;
 
 use abi::trace::Kind;
-use vmm::config::RunConfig;
-use vmm::trace::analysis::Analysis;
-use vmm::trace::decode::decode;
-use vmm::trace::TraceMode;
+use vmm::observe::analysis::Analysis;
+use vmm::observe::decode::decode;
+use vmm::observe::TraceMode;
+use vmm::vstate::config::RunConfig;
 
 fn traced(image: &str, append: &str, mode: TraceMode) -> vmm::RunOutcome {
     let mut config = RunConfig::for_image(image).unwrap();
@@ -52,7 +52,7 @@ fn echo_hi_write_is_user_vfs_tty_vfs_user() {
 
 #[test]
 fn tracing_costs_little_and_exits_only_when_the_ring_fills() {
-    let t = vmm::trace::run::trace_overhead(300, vmm::EntryChoice::Auto, Duration::from_secs(120)).unwrap();
+    let t = vmm::bench::trace_overhead::trace_overhead(300, vmm::EntryChoice::Auto, Duration::from_secs(120)).unwrap();
     eprintln!("{}", serde_json::to_string_pretty(&t).unwrap());
     // ipcbench's phases move at least one message per operation each.
     assert!(t.traced_messages >= 5 * 300, "{t:?}");
@@ -72,7 +72,7 @@ fn messages_of(a: &Analysis, cause: u32) -> Vec<(String, String, String)> {
         .filter(|&i| a.records[i].event.cause == cause && a.records[i].kind.is_message())
         .map(|i| {
             let e = &a.records[i].event;
-            let mtype = vmm::trace::analysis::call_name(e.mtype, e.dst);
+            let mtype = vmm::observe::analysis::call_name(e.mtype, e.dst);
             (a.names[i].0.clone(), a.names[i].1.clone(), mtype)
         })
         .collect()
@@ -113,7 +113,7 @@ fn cat_reads_a_ram_file_in_exactly_three_messages_then_two_at_its_end() {
 #[test]
 fn count_says_when_the_command_failed() {
     let (text, status) =
-        vmm::trace::run::count("system", "echo hi > /dev/f; cat /dev/f", false, Duration::from_secs(120)).unwrap();
+        vmm::commands::count::count("system", "echo hi > /dev/f; cat /dev/f", false, Duration::from_secs(120)).unwrap();
     assert_eq!(status, 1, "{text}");
     assert!(!text.lines().any(|l| l.starts_with("read ")), "{text}");
     assert!(text.contains("warning: the command exited with status 1"), "{text}");

@@ -10,10 +10,10 @@ use std::time::Duration;
 use abi::platform::{MARK_BENCH_END, MARK_BENCH_START};
 use abi::syscall::{KernelCall, Trap};
 use abi::trace::Kind;
-use vmm::config::RunConfig;
-use vmm::trace::analysis::Analysis;
-use vmm::trace::decode::decode;
-use vmm::trace::TraceMode;
+use vmm::observe::analysis::Analysis;
+use vmm::observe::decode::decode;
+use vmm::observe::TraceMode;
+use vmm::vstate::config::RunConfig;
 
 const C: &str = "ipc_counter";
 const P: &str = "ipc_partner";

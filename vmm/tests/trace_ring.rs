@@ -12,9 +12,9 @@ mod common;
 
 use std::time::Duration;
 
-use vmm::config::RunConfig;
-use vmm::trace::decode::decode;
-use vmm::trace::{TraceLog, TraceMode};
+use vmm::observe::decode::decode;
+use vmm::observe::{TraceLog, TraceMode};
+use vmm::vstate::config::RunConfig;
 
 /// Header page plus 128 records.
 const RING: u64 = 4096 + 128 * 64;
@@ -42,7 +42,7 @@ fn events(log: &TraceLog) -> Vec<(u8, u32, u32, u32)> {
 #[test]
 fn a_full_ring_rings_the_doorbell_in_lossless_mode_and_drops_in_drop_mode() {
     // Reference: the default ring never fills here.
-    let big = run(TraceMode::Lossless, vmm::trace::RING_BYTES);
+    let big = run(TraceMode::Lossless, vmm::observe::RING_BYTES);
     assert_eq!((big.dropped, big.doorbells, big.doorbell_drains), (0, 0, 0));
     let all = events(&big);
     let n = all.len() as u64;

@@ -11,7 +11,7 @@
 use std::time::Duration;
 
 use abi::platform::{PORT_POWEROFF, VIRTIO_BLK_MMIO_BASE};
-use vmm::elf_builder::pvh_elf;
+use vmm::image::elf_builder::pvh_elf;
 use vmm::{Exit, RunConfig};
 
 const BASE: u32 = VIRTIO_BLK_MMIO_BASE as u32;

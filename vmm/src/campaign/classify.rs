@@ -120,7 +120,7 @@ pub struct Observation {
     /// Injections the kernel made.
     pub faults_injected: u64,
     /// Code mutations the host made at Stops (SWIFI templates).
-    pub swifi: Vec<crate::swifi::Mutation>,
+    pub swifi: Vec<crate::inject::swifi::Mutation>,
 }
 
 /// The verdict on one experiment.

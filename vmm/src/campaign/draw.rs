@@ -16,7 +16,7 @@ use abi::fault::{next_random, Rule, ANY_PROGRAM, ANY_TYPE};
 use serde::{Deserialize, Serialize};
 
 use super::file::{action_by_name, Campaign, FaultSpec, Side, SWIFI_ACTION};
-use crate::swifi::SwifiSpec;
+use crate::inject::swifi::SwifiSpec;
 
 /// A PRNG stream for one experiment.
 #[derive(Debug, Clone)]
@@ -304,7 +304,7 @@ mod tests {
 
     #[test]
     fn swifi_draws_come_after_the_rule_and_are_pinned() {
-        use crate::swifi::FaultType;
+        use crate::inject::swifi::FaultType;
         let mut swifi = campaign_with("nth = [1, 9]\n");
         swifi.faults[0].actions = vec!["swifi".into()];
         swifi.faults[0].swifi = FaultType::ALL.to_vec();

@@ -5,7 +5,7 @@
 //! [`Campaign`], which is plain serialisable data: `results.json` carries
 //! it whole, so `viv campaign replay` and `viv campaign merge` never need
 //! the original file again. Every problem is one line naming the file, the
-//! line and the field (as `image_config.rs` does for image definitions),
+//! line and the field (as `image::definition` does for image definitions),
 //! because campaign files are written by hand and run by CI, where a
 //! panic or a multi-line parser dump helps nobody. The format is
 //! documented in `docs/campaigns.md`.
@@ -18,14 +18,14 @@ use abi::fault::Action;
 use serde::{Deserialize, Serialize};
 use toml::{Spanned, Value};
 
-use crate::swifi::FaultType;
+use crate::inject::swifi::FaultType;
 
 /// Default per-experiment timeout in seconds.
 pub const DEFAULT_TIMEOUT_SECS: f64 = 30.0;
 /// Most experiments one campaign may hold.
 pub const MAX_EXPERIMENTS: u64 = 10_000_000;
 /// The action of SWIFI templates: a Stop at the trigger, at which the host
-/// mutates the target's code (`crate::swifi`) with the drawn fault type.
+/// mutates the target's code (`crate::inject::swifi`) with the drawn fault type.
 pub const SWIFI_ACTION: &str = "swifi";
 
 /// A checked campaign.
@@ -311,7 +311,7 @@ fn action_names() -> String {
 
 /// The programs of the embedded image `image`, in boot-image order.
 pub fn image_programs(image: &str) -> Result<Vec<String>, String> {
-    let image = crate::config::find_image(image).map_err(|e| e.to_string())?;
+    let image = crate::image::embedded::find_image(image).map_err(|e| e.to_string())?;
     let parsed = abi::boot_image::BootImage::parse(image.archive).map_err(|e| format!("image {}: {e}", image.name))?;
     Ok(parsed.entries().map(|e| e.name.to_string()).collect())
 }
@@ -379,7 +379,7 @@ impl Campaign {
                 _ => return problem(t.span(), "timeout", "want seconds, more than 0 and at most 86400"),
             },
         };
-        let memory_mib = raw.memory.as_ref().map_or(crate::config::DEFAULT_MEMORY_MIB, |m| *m.get_ref());
+        let memory_mib = raw.memory.as_ref().map_or(crate::vstate::config::DEFAULT_MEMORY_MIB, |m| *m.get_ref());
         if let Some(m) = &raw.memory {
             if !(4..=abi::platform::MAX_GUEST_MEMORY >> 20).contains(m.get_ref()) {
                 let max = abi::platform::MAX_GUEST_MEMORY >> 20;

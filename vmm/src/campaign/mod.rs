@@ -19,7 +19,6 @@
 //!
 //! The file format is documented in `docs/campaigns.md`.
 
-pub mod bench;
 pub mod classify;
 pub mod draw;
 pub mod file;
@@ -109,9 +108,9 @@ pub fn replay(results_path: &Path, index: u32, trace_out: Option<&Path>) -> Resu
     };
     let _ = std::fs::remove_dir_all(&scratch);
     let experiment = experiment?;
-    let trace = experiment.trace.as_ref().map(|t| crate::trace::decode::decode(&t.raw)).unwrap_or_default();
-    let analysis = crate::trace::analysis::Analysis::new(&trace.records, None);
-    std::fs::write(&trace_path, crate::trace::export::jsonl(&analysis))
+    let trace = experiment.trace.as_ref().map(|t| crate::observe::decode::decode(&t.raw)).unwrap_or_default();
+    let analysis = crate::observe::analysis::Analysis::new(&trace.records, None);
+    std::fs::write(&trace_path, crate::observe::export::jsonl(&analysis))
         .map_err(|e| format!("{}: {e}", trace_path.display()))?;
     let r = &experiment.result;
     let mut text = format!(

@@ -18,7 +18,7 @@ use serde::{Deserialize, Serialize};
 use super::classify::{Outcome, Verdict};
 use super::draw::Plan;
 use super::file::Campaign;
-use crate::swifi::{hex, Mutation};
+use crate::inject::swifi::{hex, Mutation};
 
 /// Version of the `results.json` shape.
 pub const FORMAT: u32 = 1;
@@ -195,7 +195,7 @@ impl Timing {
                 experiments.iter().filter_map(|e| e.timing.kernel_instructions).collect(),
             ),
             median_experiment_ms: median(experiments.iter().map(|e| e.timing.wall_ms).collect()).unwrap_or(0),
-            host: crate::config::HostKind::detect().describe().to_string(),
+            host: crate::vstate::config::HostKind::detect().describe().to_string(),
         }
     }
 }

@@ -25,10 +25,10 @@ use super::classify::{judge, Ending, Observation, CHECK_MARKER, STATUS_MARKER};
 use super::draw::{plan, Plan};
 use super::file::Campaign;
 use super::report::{ExperimentResult, ExperimentTiming};
-use crate::config::RunConfig;
-use crate::fault::FaultPlan;
-use crate::snapshot::{ExperimentConfig, Snapshot};
-use crate::trace::{TraceLog, TraceMode};
+use crate::inject::fault::FaultPlan;
+use crate::observe::{TraceLog, TraceMode};
+use crate::vstate::config::RunConfig;
+use crate::vstate::snapshot::{ExperimentConfig, Snapshot};
 use crate::RunOutcome;
 
 /// The shell command line the guest runs: the workload, its status

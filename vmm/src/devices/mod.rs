@@ -13,9 +13,11 @@
 //! reads as all-ones, so a driver probing the magic value sees no device.
 
 pub mod disk_backing;
+pub mod disk_image;
 pub mod irq;
 pub mod serial;
 pub mod stdin;
+pub mod terminal;
 pub mod virtio_blk;
 pub mod virtio_mmio;
 

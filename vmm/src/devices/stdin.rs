@@ -70,9 +70,9 @@ impl StdinForwarder {
             }
             n if n > 0 => {
                 let bytes = &buf[..n as usize];
-                // On a raw terminal ^] ends the VM (`crate::terminal`).
-                if bytes.contains(&crate::terminal::ESCAPE_BYTE) && crate::terminal::is_raw() {
-                    crate::terminal::leave();
+                // On a raw terminal ^] ends the VM (`crate::devices::terminal`).
+                if bytes.contains(&crate::devices::terminal::ESCAPE_BYTE) && crate::devices::terminal::is_raw() {
+                    crate::devices::terminal::leave();
                 }
                 self.pending.extend_from_slice(bytes);
                 self.last = bytes.last().copied();

@@ -406,5 +406,4 @@ impl VirtioDevice for Block {
 }
 
 #[cfg(test)]
-#[path = "virtio_blk_tests.rs"]
 mod tests;

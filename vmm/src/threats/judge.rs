@@ -7,7 +7,7 @@ use abi::trace::{Kind, Record};
 use serde::Serialize;
 
 use super::table::{Expect, Threat};
-use crate::outcome::Exit;
+use crate::vstate::outcome::Exit;
 
 /// Programs whose processes are attackers (their endpoints are found in
 /// the trace's Exec and Spawn records).

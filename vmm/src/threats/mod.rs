@@ -28,8 +28,8 @@ pub mod table;
 
 use std::time::Duration;
 
-use crate::config::RunConfig;
-use crate::trace::{decode, TraceMode};
+use crate::vstate::config::RunConfig;
+use crate::observe::{decode, TraceMode};
 pub use judge::{RowResult, RunJudgement};
 pub use table::{Expect, Runner, Threat, THREATS};
 

@@ -4,8 +4,8 @@
 use std::path::PathBuf;
 use std::process::Command;
 use std::time::Duration;
-use vmm::config::RunConfig;
-use vmm::outcome::RunOutcome;
+use vmm::vstate::config::RunConfig;
+use vmm::vstate::outcome::RunOutcome;
 
 /// Boots `image` under KVM with `append` on the command line and returns
 /// what happened. Fails the test on a host error (no KVM, no image).
@@ -30,7 +30,7 @@ pub fn boot_qemu(image: &str, append: &str) -> (String, i32) {
     let initrd = dir.join(format!("{image}.img"));
     std::fs::write(&kernel, &config.kernel).unwrap();
     std::fs::write(&initrd, &config.archive).unwrap();
-    let cmdline = vmm::config::build_cmdline(&config.image_cmdline, abi::layout::EntryKind::Syscall, append);
+    let cmdline = vmm::vstate::config::build_cmdline(&config.image_cmdline, abi::layout::EntryKind::Syscall, append);
     let output = Command::new("timeout")
         .arg("120")
         .arg(qemu)
@@ -80,12 +80,12 @@ pub fn normalized_lines(console: &str) -> Vec<String> {
 
 /// The function of program `program` in image `image` whose body holds
 /// the `len` bytes at `address` (its demangled name), found with object's
-/// generic ELF reader, apart from `vmm::swifi::code_map`: an `STT_FUNC`
+/// generic ELF reader, apart from `vmm::inject::swifi::code_map`: an `STT_FUNC`
 /// symbol covering the bytes, which also lie within the file bytes of an
 /// executable segment. `None` when there is no such function.
 pub fn function_holding(image: &str, program: &str, address: u64, len: u64) -> Option<String> {
     use object::{Object, ObjectSegment, ObjectSymbol, SymbolKind};
-    let archive = vmm::config::find_image(image).unwrap().archive;
+    let archive = vmm::image::embedded::find_image(image).unwrap().archive;
     let boot = abi::boot_image::BootImage::parse(archive).unwrap();
     let index = boot.entries().position(|e| e.name == program)?;
     let elf = object::File::parse(boot.elf(index)).unwrap();

@@ -162,7 +162,7 @@ fn load_names_the_file_and_resolves_the_disk() {
     std::fs::write(&file, text.replace("disk.img", "missing.img")).unwrap();
     let error = Campaign::load(&file).unwrap_err();
     assert!(error.contains(":9: disk: ") && error.contains("missing.img is not a file"), "{error}");
-    if crate::config::find_image("system").is_ok() {
+    if crate::image::embedded::find_image("system").is_ok() {
         std::fs::write(&file, &text).unwrap();
         let c = Campaign::load(&file).unwrap();
         assert_eq!(c.disk, Some(std::fs::canonicalize(&dir).unwrap().join("disk.img")));
@@ -173,7 +173,7 @@ fn load_names_the_file_and_resolves_the_disk() {
 
 #[test]
 fn swifi_templates() {
-    use crate::swifi::FaultType;
+    use crate::inject::swifi::FaultType;
     let base = "image = \"system\"\nworkload = \"true\"\nexperiments = 1\nseed = 0\n[[fault]]\ntargets = [\"tty\"]\n";
     let with = |fault: &str| parse(&format!("{base}{fault}"));
     let c = with("actions = [\"swifi\"]\n").unwrap();

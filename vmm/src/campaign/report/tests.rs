@@ -5,7 +5,7 @@ use super::*;
 use crate::campaign::classify::{Ending, Observation};
 use crate::campaign::draw::plan;
 use crate::campaign::file::tests_support::campaign_with;
-use crate::swifi::Mutation;
+use crate::inject::swifi::Mutation;
 
 fn results() -> Results {
     let mut c = campaign_with("");
@@ -189,7 +189,7 @@ fn the_share_of_fired_faults_is_a_campaign_expectation() {
 /// A mutation of `kind` as the injector records it (`error`: none made).
 fn mutation(error: Option<&str>) -> Mutation {
     Mutation {
-        kind: crate::swifi::FaultType::Nop,
+        kind: crate::inject::swifi::FaultType::Nop,
         rule: 0,
         program: "tty".into(),
         endpoint: 4,
@@ -199,7 +199,7 @@ fn mutation(error: Option<&str>) -> Mutation {
         after: if error.is_some() { vec![] } else { vec![0x90; 3] },
         function: error.is_none().then(|| "tty::Tty<T>::run".into()),
         function_offset: error.is_none().then_some(0x1c),
-        scope: crate::swifi::Scope::Functions,
+        scope: crate::inject::swifi::Scope::Functions,
         private_pages: 8,
         note: "Mov (3 bytes) replaced by NOPs".into(),
         error: error.map(Into::into),

@@ -1,0 +1,45 @@
+//! `viv bench`: boot time, the IPC round trip and operations, tracing and
+//! storage figures, and optionally a campaign's throughput from a snapshot
+//! versus cold boots (`crate::bench`).
+
+use std::path::Path;
+
+use crate::bench::{self, BenchReport};
+use crate::vstate::config::EntryChoice;
+use crate::Error;
+
+/// What to measure.
+#[derive(Debug, Clone)]
+pub struct BenchRequest<'a> {
+    /// Pingpong round trips.
+    pub rounds: u64,
+    /// Boots of image hello to take the median of.
+    pub boot_runs: usize,
+    /// System-call entry selection.
+    pub entry: EntryChoice,
+    /// Campaign file for the campaign part (`None`: the embedded smoke campaign).
+    pub campaign: Option<&'a Path>,
+    /// Experiments of the campaign to run each way (0: skip that part).
+    pub campaign_experiments: u32,
+    /// Parallel VMs for the campaign part (`None`: one per core).
+    pub jobs: Option<usize>,
+}
+
+/// Runs every measurement `request` asks for.
+pub fn bench(request: &BenchRequest) -> Result<BenchReport, Error> {
+    // Read the campaign first: a bad file fails before minutes of benchmarks.
+    let campaign = match (request.campaign, request.campaign_experiments) {
+        (_, 0) => None,
+        (Some(path), _) => Some(crate::campaign::Campaign::load(path).map_err(Error::Host)?),
+        (None, _) => Some(bench::campaign::smoke_campaign().map_err(Error::Host)?),
+    };
+    let mut report = bench::run_bench(request.rounds, request.boot_runs, request.entry)?;
+    if let Some(campaign) = campaign {
+        let scratch = crate::campaign::scratch_dir(&std::env::temp_dir().join("viv-bench")).map_err(Error::Host)?;
+        let jobs = request.jobs.unwrap_or_else(crate::campaign::run::default_jobs);
+        let figures = bench::campaign::compare(&campaign, request.campaign_experiments, jobs, &scratch);
+        let _ = std::fs::remove_dir_all(&scratch);
+        report.campaign = Some(figures.map_err(Error::Host)?);
+    }
+    Ok(report)
+}

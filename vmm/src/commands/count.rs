@@ -1,0 +1,32 @@
+//! `viv count`: run one shell command with a lossless trace and count, per
+//! system call, the calls and the messages each took.
+
+use std::time::Duration;
+
+use super::trace::{failure_note, run_traced};
+use crate::observe::analysis::Analysis;
+use crate::observe::TraceMode;
+use crate::Error;
+
+/// `viv count`: the report text (or JSON) and the guest's exit status.
+pub fn count(image: &str, command: &str, json: bool, timeout: Duration) -> Result<(String, i32), Error> {
+    let (outcome, decoded) = run_traced(image, command, TraceMode::Lossless, timeout)?;
+    let analysis = Analysis::new(&decoded.records, None);
+    let report = analysis.count_report();
+    let text = if json {
+        let mut v = serde_json::to_value(&report).map_err(|e| Error::Host(e.to_string()))?;
+        v["bad_records"] = decoded.bad.len().into();
+        v["missing_records"] = decoded.missing.into();
+        v["dropped_records"] = outcome.trace.as_ref().map_or(0, |t| t.dropped).into();
+        v["exit_status"] = outcome.exit_status().into();
+        format!("{v}\n")
+    } else {
+        let mut t = report.table();
+        if !decoded.bad.is_empty() || decoded.missing != 0 {
+            t += &format!("warning: {} bad records, {} missing\n", decoded.bad.len(), decoded.missing);
+        }
+        t += &failure_note(&outcome);
+        t
+    };
+    Ok((text, outcome.exit_status()))
+}

@@ -1,0 +1,13 @@
+//! What each `viv` subcommand does, apart from parsing its arguments
+//! (`cli.rs`) and printing (`main.rs`): so that `main.rs` only dispatches
+//! and the integration tests call the same functions. One file per
+//! subcommand.
+
+pub mod bench;
+pub mod campaign;
+pub mod count;
+pub mod export;
+pub mod images;
+pub mod run;
+pub mod trace;
+pub mod threats;

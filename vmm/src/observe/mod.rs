@@ -1,0 +1,12 @@
+//! Observing a guest: the IPC trace ring the kernel writes and the VMM
+//! drains ([`ring`]), and what is made of the records: decoding that never
+//! trusts the guest ([`decode`]), attribution of messages to system calls
+//! ([`analysis`]), and exports as JSON lines, Perfetto JSON and
+//! message-sequence charts ([`export`]).
+
+pub mod analysis;
+pub mod decode;
+pub mod export;
+pub mod ring;
+
+pub use ring::{TraceLog, TraceMode, TraceRing, RING_BYTES};

@@ -1,0 +1,162 @@
+//! What a run produced: how it ended, its bench marks and statistics.
+//!
+//! The outcome is plain data so that the CLI, the integration tests and
+//! `viv bench` all judge a run the same way, and [`RunOutcome::exit_status`]
+//! is the single place where an ending becomes `viv`'s exit status.
+
+use std::time::Duration;
+
+use abi::platform::{GUEST_STATUS_MAX, STATUS_KERNEL_PANIC, STATUS_TIMEOUT, STATUS_TRIPLE_FAULT, STATUS_VM_ERROR};
+
+use crate::vstate::stats::StatsSnapshot;
+
+/// How a run ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Exit {
+    /// The guest wrote this status to the power-off port (already clamped
+    /// to `GUEST_STATUS_MAX`).
+    PowerOff(u32),
+    /// The guest kernel panicked (it powered off with `STATUS_KERNEL_PANIC`).
+    KernelPanic,
+    /// The guest triple-faulted (`KVM_EXIT_SHUTDOWN`).
+    TripleFault,
+    /// The guest was still running at the deadline and was stopped.
+    Timeout,
+    /// KVM could not run the guest; the text says why.
+    VmError(String),
+}
+
+impl Exit {
+    /// The ending for a write of `status` to the power-off port.
+    pub fn from_poweroff(status: u32) -> Exit {
+        if status == STATUS_KERNEL_PANIC as u32 {
+            Exit::KernelPanic
+        } else {
+            Exit::PowerOff(status.min(GUEST_STATUS_MAX))
+        }
+    }
+
+    /// `viv`'s exit status for this ending (`abi::platform::STATUS_*`; a
+    /// guest power-off status passes through).
+    pub fn status(&self) -> i32 {
+        match self {
+            Exit::PowerOff(s) => (*s).min(GUEST_STATUS_MAX) as i32,
+            Exit::KernelPanic => STATUS_KERNEL_PANIC,
+            Exit::TripleFault => STATUS_TRIPLE_FAULT,
+            Exit::Timeout => STATUS_TIMEOUT,
+            Exit::VmError(_) => STATUS_VM_ERROR,
+        }
+    }
+}
+
+/// A bench mark: the guest wrote `id` to `PORT_BENCH_MARK`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Mark {
+    /// The id written (`abi::platform::MARK_*`).
+    pub id: u32,
+    /// Time since the VMM started the run (before creating the VM).
+    pub time_ns: u64,
+    /// vCPU statistics at the mark (empty if KVM has no stats fd).
+    pub stats: StatsSnapshot,
+}
+
+/// Everything a run produced.
+#[derive(Debug, Clone)]
+pub struct RunOutcome {
+    /// How it ended.
+    pub exit: Exit,
+    /// Every bench mark, in order.
+    pub marks: Vec<Mark>,
+    /// vCPU statistics when the run ended.
+    pub final_stats: StatsSnapshot,
+    /// Time from the start of the run (before VM creation) to its end.
+    pub wall_time: Duration,
+    /// Console output, if the run config asked for it to be captured.
+    pub console: Option<Vec<u8>>,
+    /// The guest's log, when it was kept apart (`RunConfig::separate_log`)
+    /// and captured.
+    pub log: Option<Vec<u8>>,
+    /// The IPC trace, if the run config asked for one (`RunConfig::trace`).
+    pub trace: Option<crate::observe::TraceLog>,
+    /// (matched, injected) per fault-plan rule, read back at the end
+    /// (empty without a plan).
+    pub fault_counters: Vec<(u32, u32)>,
+    /// Total injections the kernel counted (the plan header's total).
+    pub faults_injected: u64,
+    /// Rule index of every Stop event, in order (the guest was paused at
+    /// each and resumed).
+    pub fault_stops: Vec<u32>,
+    /// Code mutations SWIFI made at Stop events (`RunConfig::swifi`), in
+    /// order (empty without SWIFI).
+    pub swifi: Vec<crate::inject::swifi::Mutation>,
+    /// Spin ticks the VMM raised (experiment mode: user code ran
+    /// `abi::platform::SPIN_TICK_CPU_MS` without entering the kernel).
+    pub spin_ticks: u64,
+}
+
+impl RunOutcome {
+    /// `viv`'s exit status for this run.
+    pub fn exit_status(&self) -> i32 {
+        self.exit.status()
+    }
+
+    /// The first mark with `id`.
+    pub fn mark(&self, id: u32) -> Option<&Mark> {
+        self.marks.iter().find(|m| m.id == id)
+    }
+
+    /// The captured console output as text (lossy), or "" if not captured.
+    pub fn console_text(&self) -> String {
+        self.console.as_deref().map(|c| String::from_utf8_lossy(c).into_owned()).unwrap_or_default()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn exit_statuses_follow_the_abi() {
+        assert_eq!(Exit::PowerOff(0).status(), 0);
+        assert_eq!(Exit::PowerOff(7).status(), 7);
+        assert_eq!(Exit::PowerOff(1000).status(), GUEST_STATUS_MAX as i32);
+        assert_eq!(Exit::KernelPanic.status(), 123);
+        assert_eq!(Exit::TripleFault.status(), 122);
+        assert_eq!(Exit::Timeout.status(), 124);
+        assert_eq!(Exit::VmError("x".into()).status(), 121);
+    }
+
+    #[test]
+    fn poweroff_statuses_are_clamped_and_panic_is_recognised() {
+        assert_eq!(Exit::from_poweroff(5), Exit::PowerOff(5));
+        assert_eq!(Exit::from_poweroff(123), Exit::KernelPanic);
+        assert_eq!(Exit::from_poweroff(120), Exit::PowerOff(GUEST_STATUS_MAX));
+        assert_eq!(Exit::from_poweroff(u32::MAX), Exit::PowerOff(GUEST_STATUS_MAX));
+        // No guest status can be mistaken for a host status.
+        for s in [0u32, 1, 119, 120, 121, 122, 124, 255, 256, u32::MAX] {
+            let status = Exit::from_poweroff(s).status();
+            assert!(status <= GUEST_STATUS_MAX as i32, "{s} -> {status}");
+        }
+    }
+}
+
+#[cfg(test)]
+impl RunOutcome {
+    /// A clean power-off with nothing recorded, for tests to fill in.
+    pub(crate) fn empty_for_tests() -> RunOutcome {
+        RunOutcome {
+            exit: Exit::PowerOff(0),
+            marks: Vec::new(),
+            final_stats: StatsSnapshot::default(),
+            wall_time: Duration::ZERO,
+            console: None,
+            log: None,
+            trace: None,
+            fault_counters: Vec::new(),
+            faults_injected: 0,
+            fault_stops: Vec::new(),
+            swifi: Vec::new(),
+            spin_ticks: 0,
+        }
+    }
+}

@@ -1,0 +1,220 @@
+//! The vCPU run loop: `KVM_RUN`, then handle the exit, until the guest
+//! powers off, faults, fails or runs out of time.
+//!
+//! Why so few exit kinds are expected: with KVM's in-kernel irqchip the
+//! LAPIC, its timer and `hlt` are handled inside KVM, so the guest only
+//! exits to us for port I/O (UART, power-off, bench marks) and MMIO
+//! outside RAM (the virtio-blk registers when a disk is attached: a disk
+//! request costs one exit and is served before the guest resumes).
+//! Anything else is reported as a VM error with its reason; guest
+//! behaviour never panics the VMM.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Instant;
+
+use kvm_bindings::KVM_INTERNAL_ERROR_EMULATION;
+use kvm_ioctls::{VcpuExit, VcpuFd};
+
+use crate::devices::{IoAction, MmioBus, PortIo};
+use crate::observe::{TraceLog, TraceRing};
+use crate::vstate::outcome::{Exit, Mark};
+use crate::vstate::stats::{StatsSnapshot, VcpuStats};
+
+/// What the vCPU thread hands back.
+#[derive(Debug)]
+pub struct VcpuResult {
+    /// How the run ended.
+    pub exit: Exit,
+    /// Bench marks, in order.
+    pub marks: Vec<Mark>,
+    /// Statistics at the end.
+    pub final_stats: StatsSnapshot,
+    /// The IPC trace, when the run traced.
+    pub trace: Option<TraceLog>,
+    /// Rule index of every fault-plan Stop event.
+    pub fault_stops: Vec<u32>,
+}
+
+/// A configured vCPU with its devices, ready to run.
+pub struct VcpuRunner {
+    /// The vCPU.
+    pub vcpu: VcpuFd,
+    /// Port-I/O devices.
+    pub io: PortIo,
+    /// Memory-mapped devices.
+    pub mmio: MmioBus,
+    /// Its statistics, if KVM offers them.
+    pub stats: Option<VcpuStats>,
+    /// When the run started (marks are timed from here).
+    pub start: Instant,
+    /// Set by the watchdog when the deadline has passed.
+    pub timed_out: Arc<AtomicBool>,
+    /// The IPC trace ring, drained at each doorbell and at the end.
+    pub trace: Option<TraceRing>,
+    /// Pause ([`VcpuRunner::run_until`] returns) when the guest writes
+    /// this bench mark (snapshots are taken there).
+    pub pause_at_mark: Option<u32>,
+    /// Called at every fault-plan Stop while the guest is paused in the
+    /// doorbell exit (host-side SWIFI, `crate::inject::swifi`).
+    pub on_fault_stop: Option<Box<dyn FnMut(&VcpuFd, u32) + Send>>,
+    /// Experiment mode's spin tick (`crate::vstate::watchdog`), checked at kicks.
+    pub spin_tick: Option<crate::vstate::watchdog::SpinTick>,
+}
+
+/// What a run has produced so far (kept across a pause).
+#[derive(Debug, Default)]
+pub struct Progress {
+    /// Bench marks, in order.
+    pub marks: Vec<Mark>,
+    /// Rule index of every fault-plan Stop event.
+    pub fault_stops: Vec<u32>,
+}
+
+/// What one exit means for the loop.
+enum Step {
+    Continue,
+    Mark(u32),
+    FaultStop(u32),
+    End(Exit),
+    InternalError,
+}
+
+impl VcpuRunner {
+    fn snapshot(&mut self) -> StatsSnapshot {
+        match self.stats.as_mut().map(|s| s.snapshot()) {
+            Some(Ok(snap)) => snap,
+            Some(Err(e)) => {
+                log::warn!("{e}");
+                StatsSnapshot::default()
+            }
+            None => StatsSnapshot::default(),
+        }
+    }
+
+    fn rip(&self) -> String {
+        match self.vcpu.get_regs() {
+            Ok(regs) => format!("{:#x}", regs.rip),
+            Err(_) => "?".into(),
+        }
+    }
+
+    fn internal_error(&mut self) -> String {
+        // SAFETY: the last exit reason was KVM_EXIT_INTERNAL_ERROR, so the
+        // `internal` member of the exit union is the one KVM filled in.
+        let internal = unsafe { self.vcpu.get_kvm_run().__bindgen_anon_1.internal };
+        let what = if internal.suberror == KVM_INTERNAL_ERROR_EMULATION {
+            "instruction emulation failed".to_string()
+        } else {
+            format!("suberror {}", internal.suberror)
+        };
+        format!("KVM internal error ({what}) at rip {}", self.rip())
+    }
+
+    fn step(&mut self) -> Step {
+        let exit = match self.vcpu.run() {
+            Ok(exit) => exit,
+            Err(e) if e.errno() == libc::EINTR || e.errno() == libc::EAGAIN => {
+                self.vcpu.set_kvm_immediate_exit(0);
+                if let Some(tick) = &self.spin_tick {
+                    tick.at_kick(&self.vcpu);
+                }
+                return Step::Continue;
+            }
+            Err(e) => return Step::End(Exit::VmError(format!("KVM_RUN failed: {e}"))),
+        };
+        match exit {
+            VcpuExit::IoIn(port, data) => {
+                self.io.read(port, data);
+                Step::Continue
+            }
+            VcpuExit::IoOut(port, data) => match self.io.write(port, data) {
+                IoAction::Continue => Step::Continue,
+                IoAction::PowerOff(status) => Step::End(Exit::from_poweroff(status)),
+                IoAction::Mark(id) => Step::Mark(id),
+                IoAction::TraceDoorbell => {
+                    if let Some(ring) = self.trace.as_mut() {
+                        ring.doorbell();
+                    }
+                    Step::Continue
+                }
+                IoAction::FaultStop(rule) => Step::FaultStop(rule),
+            },
+            VcpuExit::MmioRead(addr, data) => {
+                self.mmio.read(addr, data);
+                Step::Continue
+            }
+            VcpuExit::MmioWrite(addr, data) => {
+                self.mmio.write(addr, data);
+                Step::Continue
+            }
+            VcpuExit::Intr => Step::Continue,
+            VcpuExit::Shutdown => {
+                log::debug!("triple fault at rip {}", self.rip());
+                Step::End(Exit::TripleFault)
+            }
+            VcpuExit::Hlt => Step::End(Exit::VmError("guest halted with interrupts off".into())),
+            VcpuExit::FailEntry(reason, cpu) => Step::End(Exit::VmError(format!(
+                "KVM could not enter the guest (hardware entry failure reason {reason:#x} on host CPU {cpu})"
+            ))),
+            VcpuExit::InternalError => Step::InternalError,
+            VcpuExit::SystemEvent(kind, data) => {
+                Step::End(Exit::VmError(format!("unexpected KVM system event {kind} {data:x?}")))
+            }
+            other => Step::End(Exit::VmError(format!("unexpected VM exit {other:?}"))),
+        }
+    }
+
+    /// Runs the guest to its end.
+    pub fn run(mut self) -> VcpuResult {
+        let mut progress = Progress::default();
+        let exit = loop {
+            if let Some(exit) = self.run_until(&mut progress) {
+                break exit;
+            }
+        };
+        self.finish(progress, exit)
+    }
+
+    /// Runs the guest until it ends (`Some`) or writes the bench mark
+    /// `pause_at_mark` (`None`: paused in that exit, which is recorded).
+    pub fn run_until(&mut self, progress: &mut Progress) -> Option<Exit> {
+        loop {
+            if self.timed_out.load(Ordering::Acquire) {
+                return Some(Exit::Timeout);
+            }
+            match self.step() {
+                Step::Continue => {}
+                Step::Mark(id) => {
+                    let time_ns = self.start.elapsed().as_nanos() as u64;
+                    let stats = self.snapshot();
+                    progress.marks.push(Mark { id, time_ns, stats });
+                    if self.pause_at_mark == Some(id) {
+                        return None;
+                    }
+                }
+                Step::FaultStop(rule) => {
+                    // The guest is paused in this exit; the trace so far is
+                    // drained so the host sees what led here. It resumes.
+                    log::info!("fault plan rule {rule}: guest stopped, resuming");
+                    if let Some(ring) = self.trace.as_mut() {
+                        ring.drain();
+                    }
+                    if let Some(hook) = self.on_fault_stop.as_mut() {
+                        hook(&self.vcpu, rule);
+                    }
+                    progress.fault_stops.push(rule);
+                }
+                Step::InternalError => return Some(Exit::VmError(self.internal_error())),
+                Step::End(exit) => return Some(exit),
+            }
+        }
+    }
+
+    /// The result of a run that ended with `exit`.
+    pub fn finish(mut self, progress: Progress, exit: Exit) -> VcpuResult {
+        let final_stats = self.snapshot();
+        let trace = self.trace.take().map(TraceRing::finish);
+        VcpuResult { exit, marks: progress.marks, final_stats, trace, fault_stops: progress.fault_stops }
+    }
+}
