@@ -29,7 +29,8 @@
 //! | 24 | 8 | total injections (kernel) |
 //! | 32 | 8 | Stop events raised (kernel, [`HEADER_STOPS`]) |
 //! | 40 | 8 | kernel entries so far in experiment mode (kernel, [`HEADER_KERNEL_ENTRIES`]) |
-//! | 48 | 16 | reserved |
+//! | 48 | 8 | virtual ticks so far in experiment mode (kernel, [`HEADER_VIRTUAL_TICKS`]) |
+//! | 56 | 8 | reserved |
 //!
 //! | rule offset | size | field |
 //! |---|---|---|
@@ -81,6 +82,11 @@ pub const HEADER_STOPS: usize = 32;
 /// spin watchdog reads it to tell a guest that makes progress from user
 /// code spinning (`platform::IRQ_SPIN_TICK`).
 pub const HEADER_KERNEL_ENTRIES: usize = 40;
+/// Header offset of the guest's virtual time in ticks (u64), written with
+/// the entry count in experiment mode: the VMM reads it at bench marks and
+/// at the end of a run, so a campaign knows how long (in guest time) each
+/// workload took.
+pub const HEADER_VIRTUAL_TICKS: usize = 48;
 /// Documented addition (Stop mailbox, for host-side SWIFI): before it
 /// rings the Stop doorbell the kernel fills this mailbox after the
 /// duplicate slots, so the host can find the target's code without seeing

@@ -24,7 +24,8 @@ pub fn dispatch(sys: &mut System, slot: usize) {
         Some(Trap::Receive) => core.receive(&mut mem, slot, endpoint, msg_addr),
         Some(Trap::SendRec) if endpoint == Endpoint::SYSTEM => {
             if core.may_trap(slot, Trap::SendRec) {
-                let injected = if core.faults.enabled { core.fault_kernel_call(&mut mem, slot, msg_addr) } else { None };
+                let injected =
+                    if core.faults.enabled { core.fault_kernel_call(&mut mem, slot, msg_addr) } else { None };
                 if let Some(value) = injected {
                     Outcome::Done(value)
                 } else if core.trace.enabled {

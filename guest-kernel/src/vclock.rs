@@ -39,11 +39,11 @@ pub fn init(cmdline: &str) -> bool {
 /// One kernel entry of `current`: every [`ENTRIES_PER_TICK`]th is a tick.
 pub fn entry(sys: &mut System, current: usize) {
     let n = ENTRIES.fetch_add(1, Ordering::Relaxed) + 1;
-    sys.core.publish_entries(n);
     if n % ENTRIES_PER_TICK == 0 {
         crate::TICKS.fetch_add(1, Ordering::Relaxed);
         sys.core.tick(current);
     }
+    sys.core.publish_clock(n, crate::ticks());
 }
 
 /// The VMM raised `IRQ_SPIN_TICK` while `current` ran (set by the

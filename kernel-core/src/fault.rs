@@ -40,7 +40,7 @@
 use crate::{Kernel, UserMemory, NR_PROCS};
 use abi::fault::{
     Action, DUPLICATE_SLOTS_OFFSET, DUPLICATE_SLOT_SIZE, FULL_REGION_SIZE, HEADER_KERNEL_ENTRIES, HEADER_SIZE,
-    HEADER_STOPS, MAGIC, MAX_RULES, RULE_SIZE, SYSTEM_PROGRAM, VERSION,
+    HEADER_STOPS, HEADER_VIRTUAL_TICKS, MAGIC, MAX_RULES, RULE_SIZE, SYSTEM_PROGRAM, VERSION,
 };
 use abi::syscall::Trap;
 use abi::{Endpoint, Message};
@@ -273,11 +273,13 @@ impl Kernel {
         self.faults.plan.as_deref_mut()
     }
 
-    /// Publishes the kernel's entry count in the plan header
-    /// (`abi::fault::HEADER_KERNEL_ENTRIES`) for the VMM's spin watchdog.
-    pub fn publish_entries(&mut self, entries: u64) {
+    /// Publishes the kernel's entry count and virtual time in the plan
+    /// header (`abi::fault::HEADER_KERNEL_ENTRIES`, `HEADER_VIRTUAL_TICKS`)
+    /// for the VMM's spin watchdog and its campaign timings.
+    pub fn publish_clock(&mut self, entries: u64, ticks: u64) {
         if let Some(plan) = self.faults.plan.as_deref_mut().filter(|p| p.len() >= HEADER_SIZE) {
             put_u64(plan, HEADER_KERNEL_ENTRIES, entries);
+            put_u64(plan, HEADER_VIRTUAL_TICKS, ticks);
         }
     }
 

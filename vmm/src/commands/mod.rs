@@ -9,5 +9,5 @@ pub mod count;
 pub mod export;
 pub mod images;
 pub mod run;
-pub mod trace;
 pub mod threats;
+pub mod trace;

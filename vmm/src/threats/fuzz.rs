@@ -14,9 +14,9 @@ use std::process::Command;
 use abi::trace::{Kind, Record};
 use serde::Serialize;
 
+use crate::observe::{decode, TraceMode};
 use crate::vstate::config::RunConfig;
 use crate::vstate::outcome::Exit;
-use crate::observe::{decode, TraceMode};
 
 /// Messages each fuzzer sends.
 pub const MESSAGES: u64 = 1000;

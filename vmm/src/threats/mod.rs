@@ -28,8 +28,8 @@ pub mod table;
 
 use std::time::Duration;
 
-use crate::vstate::config::RunConfig;
 use crate::observe::{decode, TraceMode};
+use crate::vstate::config::RunConfig;
 pub use judge::{RowResult, RunJudgement};
 pub use table::{Expect, Runner, Threat, THREATS};
 
