@@ -70,6 +70,7 @@ const ATTACKS: &[Attack] = &[
     Attack { name: "grant", run: foreign_grant },
     Attack { name: "senda-flood", run: senda_flood },
     Attack { name: "deadlock", run: deadlock },
+    Attack { name: "stale-endpoint", run: stale_endpoint },
 ];
 
 /// Runs the attack named by the first argument; the status is 0 when it
@@ -247,4 +248,49 @@ fn deadlock() -> Verdict {
     let _ = rt::ipc::receive(child, &mut msg);
     let _ = rt::pm::wait(child_pid as i64);
     refused(result, "the cycle closed and was later broken")
+}
+
+/// The endpoint of our child `pid`, from PM's process list.
+fn endpoint_of_pid(pid: u64) -> Endpoint {
+    (0..64).map_while(|i| rt::pm::ps(i).ok()).find(|p| p.pid == pid).map_or(Endpoint::NONE, |p| p.endpoint)
+}
+
+/// Stale identity: keep the endpoint of a child that ended, start another
+/// child in the same process slot, and send to the old endpoint. The
+/// generation in the endpoint must make the kernel refuse
+/// (`DeadSrcDst`) instead of delivering to the slot's new occupant.
+fn stale_endpoint() -> Verdict {
+    let Ok(first) = rt::pm::fork() else {
+        return Verdict::Defended(Detail::Text("could not fork"));
+    };
+    if first == 0 {
+        rt::sys::exit(0);
+    }
+    let old = endpoint_of_pid(first);
+    let _ = rt::pm::wait(first as i64);
+    // The next child takes the lowest free slot: the one just freed.
+    let Ok(second) = rt::pm::fork() else {
+        return Verdict::Defended(Detail::Text("could not fork again"));
+    };
+    if second == 0 {
+        // Answer one request, whoever sends it.
+        let mut msg = Message::new(0);
+        if rt::ipc::receive(Endpoint::ANY, &mut msg).is_ok() {
+            let _ = rt::ipc::send_nonblocking(msg.source, &Message::with_words(proto::REPLY, &[0]));
+        }
+        rt::sys::exit(0);
+    }
+    let new = endpoint_of_pid(second);
+    if new.slot() != old.slot() || new == old {
+        let _ = rt::pm::kill(second, pm::SIGKILL);
+        let _ = rt::pm::wait(second as i64);
+        return Verdict::Defended(Detail::Text("the slot was not reused; nothing to show"));
+    }
+    // Let the second child reach its RECEIVE.
+    let _ = rt::pm::sleep_ms(50);
+    let mut msg = Message::with_words(proto::REPLY, &[]);
+    let result = rt::ipc::sendrec(old, &mut msg);
+    let _ = rt::pm::kill(second, pm::SIGKILL);
+    let _ = rt::pm::wait(second as i64);
+    refused(result, "a stale endpoint reached the slot's new process")
 }

@@ -198,8 +198,19 @@ pub const THREATS: &[Threat] = &[
         "deadlock",
         "cycle detection over blocked sends and receives",
         Expect::Refused(Error::Locked),
-        abi::weaken::DEADLOCK_DETECTION,
+        abi::weaken::DEADLOCK,
         Expect::Hung,
+    ),
+    kernel(
+        "stale-endpoint/driver",
+        "stale identity after a restart",
+        Runner::Driver,
+        "attack_drv stale-endpoint",
+        "stale-endpoint",
+        "endpoints carry a generation: an old one no longer names the slot's new process",
+        Expect::Refused(Error::DeadSrcDst),
+        abi::weaken::ENDPOINT_GENERATION,
+        Expect::Succeeded,
     ),
 ];
 
