@@ -118,7 +118,7 @@ fn campaign(args: cli::CampaignArgs) -> Result<i32, Failure> {
 
 fn run(args: RunArgs) -> Result<i32, Failure> {
     let mut config = RunConfig::for_image(&args.image)?;
-    config.append = args.append;
+    config.append = vmm::config::with_user(&args.append, args.user);
     config.memory_mib = args.memory;
     config.memory_bytes()?;
     config.timeout = args.timeout;
@@ -151,7 +151,7 @@ fn exec(args: ExecArgs) -> Result<i32, Failure> {
         return Err(host_error("exec: the command is empty".into()));
     }
     let mut config = RunConfig::for_image(&args.image)?;
-    config.append = exec_append(&args.command);
+    config.append = format!("{} {}", vmm::config::with_user(&args.append, args.user), exec_append(&args.command));
     config.memory_mib = args.memory;
     config.memory_bytes()?;
     config.timeout = Some(args.timeout);
