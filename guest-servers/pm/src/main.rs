@@ -19,6 +19,9 @@
 //!   trusted server that never calls PM.
 //! * Exec is limited to user programs of the boot image: nobody can turn a
 //!   process into a server with a server's privileges.
+//! * Every process has a uid (`identity`): a user may signal only its own
+//!   processes, and forks stop at a per-user and a total limit, so the
+//!   kernel slots RS needs to restart services are never all taken.
 #![no_std]
 #![no_main]
 
