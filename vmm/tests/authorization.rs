@@ -4,7 +4,10 @@
 //! twin boots with `--append viv.weaken=NAME` (the one defense off) and
 //! shows the same attack succeeding, so the refusal is the defense's doing.
 
+mod common;
+
 use std::process::{Command, Stdio};
+use vmm::outcome::Exit;
 
 const VIV: &str = env!("CARGO_BIN_EXE_viv");
 
@@ -97,6 +100,35 @@ fn root_stops_starts_and_restarts_services() {
     assert_eq!(run.service("tty"), Some(("running".into(), 0)), "{run}");
     assert_eq!(run.service("vfs"), Some(("running".into(), 1)), "{run}");
     assert!(run.log.contains("rs: stopped tty") && run.log.contains("rs: starting tty"), "{run}");
+}
+
+/// The `rs-test` image's workload (a system process the kernel starts,
+/// with no uid: there is no PM) controls services only because the image
+/// names it in `viv.admin`; an empty `viv.admin` on the command line takes
+/// that back, and the workload is then refused like a driver would be.
+const NO_ADMIN: &str = "viv.admin=";
+
+#[test]
+fn a_system_process_that_is_not_an_administrator_cannot_restart_a_service() {
+    // A short workload: the control requests come after it. Refused, the
+    // workload then waits for a change DS never reports, so the boot ends
+    // at the timeout.
+    let outcome = common::boot("rs-test", &format!("{NO_ADMIN} workload.ms=1000"), 30.0);
+    let console = outcome.console_text();
+    assert!(console.contains("rs: refused restart steady to ") && console.contains("(no uid"), "{console}");
+    assert!(console.contains("workload: FAIL: RESTART steady"), "{console}");
+    assert!(!console.contains("rs: restarting steady"), "{console}");
+    assert_ne!(outcome.exit, Exit::PowerOff(0), "{console}");
+}
+
+#[test]
+fn without_rs_auth_a_system_process_restarts_a_service() {
+    let append = format!("{NO_ADMIN} {}={}", abi::weaken::WEAKEN_KEY, abi::weaken::RS_AUTH);
+    let outcome = common::boot("rs-test", &append, 120.0);
+    let console = outcome.console_text();
+    assert!(!console.contains("rs: refused"), "{console}");
+    assert!(console.contains("rs: restarting steady"), "{console}");
+    assert_eq!(outcome.exit, Exit::PowerOff(0), "{console}");
 }
 
 // ---- PM: a user signals only its own processes -----------------------------
