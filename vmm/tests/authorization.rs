@@ -211,6 +211,26 @@ fn without_ds_names_a_user_takes_over_vfs() {
     assert!(!run.has_line("after"), "{run}");
 }
 
+/// Root stops TTY (RS deletes its name), a user claims the name while it
+/// is down (its report goes to a file: the console is down too), root
+/// starts TTY again and shows the report.
+const CLAIM_WHILE_DOWN: &str =
+    "service stop tty; attack_auth as 1000 claim tty > /tmp/out; service start tty; cat /tmp/out; service list";
+
+#[test]
+fn a_user_cannot_take_the_name_of_a_service_that_is_down() {
+    let run = exec("threats", None, None, CLAIM_WHILE_DOWN);
+    assert!(run.has_line("attack_auth: claim tty refused: permission denied"), "{run}");
+    assert_eq!(run.service("tty"), Some(("running".into(), 0)), "{run}");
+    assert_eq!(run.status, 0, "{run}");
+}
+
+#[test]
+fn without_ds_names_a_user_takes_the_name_of_a_service_that_is_down() {
+    let run = exec("threats", None, Some(abi::weaken::DS_NAMES), CLAIM_WHILE_DOWN);
+    assert!(run.has_line("attack_auth: tty is now mine"), "{run}");
+}
+
 #[test]
 fn one_client_filling_ds_leaves_room_for_another() {
     let run = exec("threats", Some(USER), None, "attack_auth fill; attack_auth claim mine");
