@@ -12,14 +12,17 @@
 //!   have no uid, so they are refused: a driver is a system process, not
 //!   an administrator.
 //!
-//! Asking PM is a SENDREC from RS: PM is trusted here as in MINIX 3 (it
+//! Asking PM is a SENDREC from RS to the PM incarnation RS itself started
+//! (not a name looked up in DS): PM is trusted here as in MINIX 3 (it
 //! never calls RS and blocks only on VFS), and RS asks only for the rare
 //! control requests, never for LIST, heartbeats or restarts after deaths.
+//! Without a running PM only image-granted administrators are served.
 //! `abi::weaken::RS_AUTH` switches the check off (a negative control).
 
 use abi::platform::CMDLINE_ADMIN_KEY;
-use abi::proto::pm::ROOT_UID;
-use abi::{Endpoint, Error};
+use abi::proto;
+use abi::proto::pm::{self, ROOT_UID};
+use abi::{Endpoint, Error, Message};
 use core::sync::atomic::{AtomicBool, Ordering};
 
 /// Whether the check is on (read once at start: [`init`]).
@@ -36,12 +39,20 @@ fn granted_by_image(caller: Endpoint) -> bool {
         .is_some_and(|names| names.split(',').any(|name| rt::kip::endpoint_of(name) == Some(caller)))
 }
 
+/// The uid PM gives `caller` (`NoEntry` when it is not PM's process).
+fn uid_of(pm: Endpoint, caller: Endpoint) -> Result<u64, Error> {
+    let mut msg = Message::with_words(pm::UID_OF, &[u64::from(caller.0)]);
+    rt::ipc::sendrec(pm, &mut msg)?;
+    proto::result_of(&msg)
+}
+
 /// `Ok` when `caller` may control services; `Perm` otherwise (logged).
-pub fn check(caller: Endpoint, what: &str, name: &str) -> Result<(), Error> {
+/// `pm` is PM's current incarnation, if it runs.
+pub fn check(caller: Endpoint, pm: Option<Endpoint>, what: &str, name: &str) -> Result<(), Error> {
     if !ENFORCED.load(Ordering::Relaxed) || granted_by_image(caller) {
         return Ok(());
     }
-    match rt::pm::uid_of(caller) {
+    match pm.map_or(Err(Error::Unavailable), |pm| uid_of(pm, caller)) {
         Ok(ROOT_UID) => Ok(()),
         Ok(uid) => {
             rt::println!("rs: refused {} {} to {} (uid {})", what, name, caller, uid);

@@ -28,7 +28,8 @@ impl Rs {
             _ => None,
         };
         if let Some(verb) = verb {
-            if let Err(e) = authorize::check(msg.source, verb, name) {
+            let pm = self.by_name("pm").map(|i| self.services[i].endpoint).filter(|ep| *ep != Endpoint::NONE);
+            if let Err(e) = authorize::check(msg.source, pm, verb, name) {
                 return proto::reply_result(Err(e));
             }
         }
