@@ -149,14 +149,6 @@ pub struct CountArgs {
     /// Stop the guest after this many seconds.
     #[arg(long, value_name = "SECS", value_parser = parse_seconds, default_value = EXEC_DEFAULT_TIMEOUT)]
     pub timeout: Duration,
-    /// Run the command as this uid, an ordinary user (viv.user=N); without
-    /// it the command runs as uid 0, the administrator (docs/security.md).
-    #[arg(long, value_name = "UID")]
-    pub user: Option<u32>,
-    /// Text appended to the kernel command line before the command (as for
-    /// `run`, e.g. viv.weaken=NAME).
-    #[arg(long, value_name = "CMDLINE", default_value = "", allow_hyphen_values = true)]
-    pub append: String,
     /// The shell command.
     #[arg(value_name = "CMD")]
     pub command: String,
@@ -181,14 +173,6 @@ pub struct TraceArgs {
     /// Stop the guest after this many seconds.
     #[arg(long, value_name = "SECS", value_parser = parse_seconds, default_value = EXEC_DEFAULT_TIMEOUT)]
     pub timeout: Duration,
-    /// Run the command as this uid, an ordinary user (viv.user=N); without
-    /// it the command runs as uid 0, the administrator (docs/security.md).
-    #[arg(long, value_name = "UID")]
-    pub user: Option<u32>,
-    /// Text appended to the kernel command line before the command (as for
-    /// `run`, e.g. viv.weaken=NAME).
-    #[arg(long, value_name = "CMDLINE", default_value = "", allow_hyphen_values = true)]
-    pub append: String,
     /// The shell command.
     #[arg(value_name = "CMD")]
     pub command: String,
