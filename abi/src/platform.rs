@@ -189,6 +189,16 @@ pub const CMDLINE_ENTRY_KEY: &str = "viv.entry";
 /// so the kernel need not zero fresh frames.
 pub const CMDLINE_MEMZERO_KEY: &str = "viv.memzero";
 
+/// Kernel command-line key: the uid (a decimal number) init runs the shell
+/// as (`viv exec|run --user N`); without it the shell runs as uid 0, the
+/// administrator.
+pub const CMDLINE_USER_KEY: &str = "viv.user";
+/// Kernel command-line key: comma-separated names of boot processes the
+/// kernel starts that RS treats as administrators (an image grants it in
+/// its `cmdline`, e.g. the `rs-test` image's workload, which runs without
+/// PM). Only the incarnation the kernel started at boot qualifies.
+pub const CMDLINE_ADMIN_KEY: &str = "viv.admin";
+
 /// Separates the kernel's own command line from a shell command for init:
 /// everything after the first occurrence is the command (`viv exec "CMD"`
 /// appends ` -- CMD`; init runs `sh -c CMD` and powers off with its

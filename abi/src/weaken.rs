@@ -67,6 +67,29 @@ pub const KERNEL_DEFENSES: [&str; 11] = [
 
 // ---- server defenses: identity, authorization and quotas --------------------
 
+/// RS serves STOP, RESTART and START only to an administrator: a process
+/// PM knows with uid 0, or a boot process the image names in
+/// [`crate::platform::CMDLINE_ADMIN_KEY`]. Off: RS serves them to anyone.
+pub const RS_AUTH: &str = "rs_auth";
+/// PM's KILL signals only processes of the caller's uid (any but init for
+/// uid 0), and only for callers in PM's table. Off: any process may
+/// signal any process but init.
+pub const PM_KILL_OWNER: &str = "pm_kill_owner";
+/// PM's FORK keeps to the per-user and total process limits
+/// (`proto::pm::MAX_PROCS_PER_USER`, `proto::pm::MAX_PROCS`), so the
+/// kernel slots beyond them stay free for RS. Off: fork until the kernel
+/// or PM's table is full.
+pub const PM_PROC_QUOTA: &str = "pm_proc_quota";
+/// DS names are owned: a service's name is RS's alone (even while the
+/// service is down), any other name its first publisher's; only the owner
+/// (or RS) may replace or delete it. Off: any process may publish any
+/// name for itself and delete any name.
+pub const DS_NAMES: &str = "ds_names";
+/// DS's per-client limits (`proto::ds::MAX_ENTRIES_PER_CLIENT`,
+/// `proto::ds::MAX_SUBSCRIPTIONS_PER_CLIENT`) and the entries reserved for
+/// RS (`proto::ds::RESERVED_FOR_RS`). Off: one client may fill the table.
+pub const DS_QUOTA: &str = "ds_quota";
+
 // ---- server defenses: distrust of drivers and users -------------------------
 
 /// Whether `name` appears in the comma-separated `value` of [`WEAKEN_KEY`].

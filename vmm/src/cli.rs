@@ -275,6 +275,10 @@ pub struct RunArgs {
     /// and viv.entry=...; a later key=value overrides an earlier one).
     #[arg(long, value_name = "CMDLINE", default_value = "", allow_hyphen_values = true)]
     pub append: String,
+    /// Run the shell as this uid, an ordinary user (viv.user=N); without
+    /// it the shell is uid 0, the administrator (docs/security.md).
+    #[arg(long, value_name = "UID")]
+    pub user: Option<u32>,
     /// Guest memory in MiB (4 to 1024).
     #[arg(long, value_name = "MIB", default_value_t = vmm::vstate::config::DEFAULT_MEMORY_MIB)]
     pub memory: u64,
@@ -299,6 +303,14 @@ pub struct ExecArgs {
     /// Stop the guest after this many seconds and exit with status 124.
     #[arg(long, value_name = "SECS", value_parser = parse_seconds, default_value = EXEC_DEFAULT_TIMEOUT)]
     pub timeout: Duration,
+    /// Run the command as this uid, an ordinary user (viv.user=N); without
+    /// it the command runs as uid 0, the administrator (docs/security.md).
+    #[arg(long, value_name = "UID")]
+    pub user: Option<u32>,
+    /// Text appended to the kernel command line before the command (as for
+    /// `run`, e.g. viv.weaken=NAME).
+    #[arg(long, value_name = "CMDLINE", default_value = "", allow_hyphen_values = true)]
+    pub append: String,
     /// Guest memory in MiB (4 to 1024).
     #[arg(long, value_name = "MIB", default_value_t = vmm::vstate::config::DEFAULT_MEMORY_MIB)]
     pub memory: u64,
@@ -458,6 +470,10 @@ mod tests {
         let Command::Exec(e) = cli.command else { panic!() };
         assert_eq!((e.image.as_str(), e.timeout, e.command.as_str()), ("x", Duration::from_secs(5), "exit 3"));
         assert!(Cli::try_parse_from(["viv", "exec"]).is_err());
+        let cli = Cli::try_parse_from(["viv", "exec", "--user", "1000", "--append", "viv.weaken=x", "id"]).unwrap();
+        let Command::Exec(e) = cli.command else { panic!() };
+        assert_eq!((e.user, e.append.as_str()), (Some(1000), "viv.weaken=x"));
+        assert!(Cli::try_parse_from(["viv", "exec", "--user", "-1", "id"]).is_err());
         let long = Cli::command().render_long_help().to_string() + &run_help();
         assert!(long.contains("^]"), "{long}");
     }

@@ -66,7 +66,8 @@ fn dispatch(command: Command) -> Result<i32, Failure> {
                 entry: args.syscall_entry.into(),
                 disk: args.disk,
             };
-            Ok(ended(&commands::run::run(&how, &args.append)?, how.timeout))
+            let append = vmm::vstate::config::with_user(&args.append, args.user);
+            Ok(ended(&commands::run::run(&how, &append)?, how.timeout))
         }
         Command::Exec(args) => {
             let how = commands::run::Attached {
@@ -76,7 +77,8 @@ fn dispatch(command: Command) -> Result<i32, Failure> {
                 entry: args.syscall_entry.into(),
                 disk: args.disk,
             };
-            Ok(ended(&commands::run::exec(&how, &args.command, args.log)?, how.timeout))
+            let append = vmm::vstate::config::with_user(&args.append, args.user);
+            Ok(ended(&commands::run::exec(&how, &append, &args.command, args.log)?, how.timeout))
         }
         Command::Images => {
             print!("{}", commands::images::listing());

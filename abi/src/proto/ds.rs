@@ -11,8 +11,12 @@
 /// Only RS may publish a name for another endpoint; any process may publish
 /// a name for itself. Replaces an existing entry; an entry naming another
 /// endpoint only RS may replace. RS publishes each service at every start
-/// with value = its restart count. Reply: 0, `Perm` (not allowed),
-/// `Invalid` (empty name or `"*"`), or `TooMany` (table full).
+/// with value = its restart count. Names of the boot image's services are
+/// RS's alone, even while the service is down (`abi::weaken::DS_NAMES`).
+/// Reply: 0, `Perm` (not allowed), `Invalid` (empty name or `"*"`), or
+/// `TooMany` (table full, or the caller already owns
+/// [`MAX_ENTRIES_PER_CLIENT`] names, or the entries not reserved for RS
+/// are all taken: `abi::weaken::DS_QUOTA`).
 pub const PUBLISH: u32 = 0x100;
 /// Lookup: name in words 2-3. Reply: `[0, endpoint, value]`, or `NoEntry`.
 pub const LOOKUP: u32 = 0x101;
@@ -21,7 +25,8 @@ pub const LOOKUP: u32 = 0x101;
 /// subscriber then calls [`CHECK`]. Entries that already match are
 /// reported too (at once), so subscribing never misses the current state.
 /// A subscriber that has died loses its subscriptions. Reply: 0, or
-/// `TooMany`.
+/// `TooMany` (table full, or the caller already has
+/// [`MAX_SUBSCRIPTIONS_PER_CLIENT`]; RS excepted).
 pub const SUBSCRIBE: u32 = 0x102;
 /// Check: the next changed entry for this subscriber (its current state:
 /// several changes to one entry between two checks are reported once).
@@ -36,3 +41,11 @@ pub const DELETE: u32 = 0x104;
 pub const MAX_ENTRIES: usize = 64;
 /// Most subscribers DS serves.
 pub const MAX_SUBSCRIBERS: usize = 32;
+/// Most live names one endpoint other than RS may own.
+pub const MAX_ENTRIES_PER_CLIENT: usize = 4;
+/// Entries only RS may fill: clients together own at most
+/// `MAX_ENTRIES - RESERVED_FOR_RS` live names, so RS can always publish
+/// (and republish after a restart) every service.
+pub const RESERVED_FOR_RS: usize = 24;
+/// Most subscriptions one endpoint other than RS may hold.
+pub const MAX_SUBSCRIPTIONS_PER_CLIENT: usize = 4;

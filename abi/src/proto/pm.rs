@@ -3,8 +3,19 @@
 //! PM is a service started by RS; it starts `init` (pid 1). Every process
 //! PM creates is reaped by PM (kernel zombies), so PM learns of every exit,
 //! including deaths by fault or kill.
+//!
+//! Identity: PM gives every process a uid (user id). init runs as uid 0,
+//! the administrator; a fork inherits its parent's uid; exec keeps it;
+//! only uid 0 may change it ([`SETUID`]). Servers that must know who asks
+//! (RS, for its service control) ask PM with [`UID_OF`] about the endpoint
+//! the kernel stamped on the request, which nobody can forge. Processes PM
+//! did not create (the kernel's boot processes, RS's services: servers and
+//! drivers) have no uid: `UID_OF` answers `NoEntry` for them.
 
-/// Fork. Reply to the parent: the child's pid; to the child: 0.
+/// Fork. Reply to the parent: the child's pid; to the child: 0. The child
+/// has the parent's uid. `TooMany` when the caller's uid already has
+/// [`MAX_PROCS_PER_USER`] processes (uid 0 excepted) or PM has
+/// [`MAX_PROCS`] (`abi::weaken::PM_PROC_QUOTA`).
 pub const FORK: u32 = 0x300;
 /// Exec: `payload[0]` = address of an argument block (`abi::args`) in the
 /// caller's memory, `[1]` = its length. `argv[0]`'s last path component
@@ -28,9 +39,11 @@ pub const EXIT: u32 = 0x302;
 pub const WAIT: u32 = 0x303;
 /// Kill: `payload[0]` = pid, `[1]` = signal. Reply: 0 or `NoEntry`.
 /// Addition: `Perm` for init (pid 1), `Invalid` for a signal other than
-/// [`SIGINT`], [`SIGKILL`], [`SIGTERM`].
+/// [`SIGINT`], [`SIGKILL`], [`SIGTERM`]. `Perm` also when the caller is
+/// not a process of PM (a server or driver) or, unless its uid is 0, when
+/// the target has another uid (`abi::weaken::PM_KILL_OWNER`).
 pub const KILL: u32 = 0x304;
-/// Getpid. Reply: `[pid, parent pid]`.
+/// Getpid. Reply: `[pid, parent pid, uid]`.
 pub const GETPID: u32 = 0x305;
 /// Sleep: `payload[0]` = milliseconds. Reply when the time has passed.
 pub const SLEEP: u32 = 0x306;
@@ -43,6 +56,26 @@ pub const SIGNAL_FOREGROUND: u32 = 0x308;
 /// Ignore SIGINT (`payload[0]` = 1) or not (0); cleared by exec. Shells and
 /// init ignore it so that ^C reaches only the programs they run. Reply: 0.
 pub const IGNORE_INTERRUPT: u32 = 0x309;
+
+/// Setuid: `payload[0]` = the new uid of the caller. Only a caller with
+/// uid 0 may change its uid (setting its own uid again is allowed to
+/// anyone). Reply: 0, `Perm`, or `NoEntry` (not a process of PM).
+pub const SETUID: u32 = 0x30A;
+/// Uid of: `payload[0]` = an endpoint. Reply: its uid, or `NoEntry` when
+/// it is not a live process of PM (servers, drivers, processes started by
+/// the kernel). Anyone may ask.
+pub const UID_OF: u32 = 0x30B;
+
+/// The administrator's uid.
+pub const ROOT_UID: u64 = 0;
+
+/// Most processes (alive or zombie) of one uid other than [`ROOT_UID`].
+pub const MAX_PROCS_PER_USER: usize = 16;
+/// Most processes PM manages at once, all uids together. The kernel has
+/// 64 process slots; the rest (24) stay for the kernel's boot processes,
+/// RS's services and their restarts, so no fork bomb, not even root's,
+/// can leave RS without a slot.
+pub const MAX_PROCS: usize = 40;
 
 /// Interrupt (^C).
 pub const SIGINT: u64 = 2;

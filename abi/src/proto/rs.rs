@@ -19,6 +19,13 @@
 pub const LIST: u32 = 0x200;
 /// Restart: name in words 2-3. Kills the service (if running) and starts
 /// it again at once. Reply: 0 or `NoEntry`.
+///
+/// RESTART, STOP and START are for administrators only (`Perm` for anyone
+/// else, checked before the name): a process PM knows with uid 0
+/// (`pm::UID_OF` of the request's kernel-stamped source), or a boot
+/// process the image names in `platform::CMDLINE_ADMIN_KEY`. Servers and
+/// drivers have no uid, so they are refused too (`abi::weaken::RS_AUTH`).
+/// LIST is for everyone.
 pub const RESTART: u32 = 0x201;
 /// Stop: name in words 2-3. Kills the service and holds it down. Reply: 0
 /// or `NoEntry`.

@@ -12,8 +12,12 @@
 //!   subscriber pulls what changed with CHECK, so DS buffers one bit per
 //!   (subscriber, entry) and no more;
 //! * only RS publishes or deletes names for other endpoints: a process may
-//!   publish only itself, and only over a name that is its own, so no
-//!   client can hijack "vfs".
+//!   publish only itself, only over a name that is its own, and never a
+//!   service's name (RS's, even while the service is down), so no client
+//!   can hijack "vfs";
+//! * each client owns a few names and subscriptions at most, and part of
+//!   the table is RS's alone, so one client cannot fill DS for the others
+//!   or for the services (`store`, docs/security.md).
 //!
 //! DS is started by the kernel, not by RS, but it still answers RS's
 //! heartbeat so RS may watch it.
@@ -22,10 +26,12 @@
 
 mod store;
 
+use abi::boot_image::FLAG_SERVICE;
 use abi::notify::is_notification;
 use abi::proto::{self, ds, NAME_LEN};
+use abi::weaken::{DS_NAMES, DS_QUOTA};
 use abi::{Endpoint, Error, Message};
-use store::{Name, Store};
+use store::{Caller, Name, Policy, Store};
 
 rt::main!(run);
 
@@ -54,14 +60,21 @@ fn notify_all(store: &mut Store, who: &[Endpoint]) {
     }
 }
 
+/// Whether `name` is the name of a boot-image service: RS's to publish.
+fn is_service_name(name: &Name) -> bool {
+    let len = name.iter().position(|&b| b == 0).unwrap_or(NAME_LEN);
+    let name = core::str::from_utf8(&name[..len]).unwrap_or("");
+    rt::kip::program_index(name).is_some_and(|i| rt::kip::program_flags(i) & FLAG_SERVICE != 0)
+}
+
 /// Handles one request; returns the reply.
 fn handle(store: &mut Store, msg: &Message) -> Message {
-    let caller = msg.source;
-    let trusted = Some(caller) == rt::service::rs();
+    let caller = Caller { endpoint: msg.source, trusted: Some(msg.source) == rt::service::rs() };
     match msg.mtype {
         ds::PUBLISH => {
             let endpoint = Endpoint(msg.payload[0] as u32);
-            match store.publish(caller, trusted, name_at(msg, 2), endpoint, msg.payload[1]) {
+            let name = name_at(msg, 2);
+            match store.publish(caller, is_service_name(&name), name, endpoint, msg.payload[1]) {
                 Ok(who) => {
                     notify_all(store, &who);
                     proto::reply(0)
@@ -79,13 +92,13 @@ fn handle(store: &mut Store, msg: &Message) -> Message {
                     // The subscriber waits for this reply in SENDREC,
                     // which a notification does not interrupt: the NOTIFY
                     // stays pending until it next receives.
-                    let _ = rt::ipc::notify(caller);
+                    let _ = rt::ipc::notify(caller.endpoint);
                 }
                 proto::reply(0)
             }
             Err(e) => proto::reply_result(Err(e)),
         },
-        ds::CHECK => match store.check(caller) {
+        ds::CHECK => match store.check(caller.endpoint) {
             Some(e) => {
                 let mut reply = Message::with_words(proto::REPLY, &[0, u64::from(e.endpoint.0), e.value]);
                 put_raw_name(&mut reply, 4, &e.name);
@@ -93,7 +106,7 @@ fn handle(store: &mut Store, msg: &Message) -> Message {
             }
             None => proto::reply_result(Err(Error::NoEntry)),
         },
-        ds::DELETE => match store.delete(caller, trusted, &name_at(msg, 2)) {
+        ds::DELETE => match store.delete(caller, &name_at(msg, 2)) {
             Ok(who) => {
                 notify_all(store, &who);
                 proto::reply(0)
@@ -110,6 +123,7 @@ fn run() -> i32 {
     // to STORE (kept in a static: the table is too big for comfort on the
     // 64 KiB stack).
     let store = unsafe { &mut *(&raw mut STORE) };
+    store.set_policy(Policy { names: !rt::kip::weakened(DS_NAMES), quota: !rt::kip::weakened(DS_QUOTA) });
     let mut msg = Message::new(0);
     loop {
         if rt::ipc::receive(Endpoint::ANY, &mut msg).is_err() {

@@ -7,6 +7,13 @@
 //! change to an entry sets one bit, however often it happens; the
 //! subscriber learns the entry's *current* state when it checks.
 //!
+//! Ownership and quotas (docs/security.md): an entry belongs to whoever
+//! published it first (RS for the services it publishes); a service's name
+//! is RS's even before it exists or while it is down. Clients own at most
+//! `MAX_ENTRIES_PER_CLIENT` names and `MAX_SUBSCRIPTIONS_PER_CLIENT`
+//! subscriptions each, and the last `RESERVED_FOR_RS` entries are RS's, so
+//! no client can crowd out another or the services.
+//!
 //! A deleted entry stays in its slot as a tombstone (endpoint `NONE`) while
 //! some subscriber still has its bit set, so the subscriber can learn the
 //! name that went away; the slot is reused only when nobody is left to tell.
@@ -29,6 +36,25 @@ pub struct Entry {
     pub value: u64,
     /// False for a tombstone (deleted, still to be reported).
     pub live: bool,
+    /// Who published it: RS (`trusted`) or the endpoint it names.
+    pub by_rs: bool,
+}
+
+/// Which defenses the store applies (`abi::weaken`).
+#[derive(Clone, Copy)]
+pub struct Policy {
+    /// Names are owned (`abi::weaken::DS_NAMES`).
+    pub names: bool,
+    /// Per-client limits and RS's reserve (`abi::weaken::DS_QUOTA`).
+    pub quota: bool,
+}
+
+/// Who asks, as DS judges a request.
+#[derive(Clone, Copy)]
+pub struct Caller {
+    pub endpoint: Endpoint,
+    /// It is RS.
+    pub trusted: bool,
 }
 
 /// One subscription: `endpoint` watches names matching `pattern`.
@@ -46,6 +72,7 @@ const _: () = assert!(ds::MAX_ENTRIES <= 64, "pending bitmaps are one u64");
 pub struct Store {
     entries: [Option<Entry>; ds::MAX_ENTRIES],
     subscribers: [Option<Subscriber>; ds::MAX_SUBSCRIBERS],
+    policy: Policy,
 }
 
 fn matches(pattern: &Name, name: &Name) -> bool {
@@ -55,7 +82,32 @@ fn matches(pattern: &Name, name: &Name) -> bool {
 impl Store {
     /// An empty store.
     pub const fn new() -> Store {
-        Store { entries: [None; ds::MAX_ENTRIES], subscribers: [None; ds::MAX_SUBSCRIBERS] }
+        Store {
+            entries: [None; ds::MAX_ENTRIES],
+            subscribers: [None; ds::MAX_SUBSCRIBERS],
+            policy: Policy { names: true, quota: true },
+        }
+    }
+
+    /// Sets the defenses (once, at start).
+    pub fn set_policy(&mut self, policy: Policy) {
+        self.policy = policy;
+    }
+
+    /// Live entries published by clients (not RS): all of them, and those
+    /// of `endpoint`.
+    fn client_entries(&self, endpoint: Endpoint) -> (usize, usize) {
+        let clients = || self.entries.iter().flatten().filter(|e| e.live && !e.by_rs);
+        (clients().count(), clients().filter(|e| e.endpoint == endpoint).count())
+    }
+
+    /// Whether a client may add one more entry.
+    fn client_may_add(&self, endpoint: Endpoint) -> Result<(), Error> {
+        let (all, mine) = self.client_entries(endpoint);
+        if self.policy.quota && (mine >= ds::MAX_ENTRIES_PER_CLIENT || all >= ds::MAX_ENTRIES - ds::RESERVED_FOR_RS) {
+            return Err(Error::TooMany);
+        }
+        Ok(())
     }
 
     fn slot_of(&self, name: &Name) -> Option<usize> {
@@ -99,13 +151,13 @@ impl Store {
     }
 
     /// Publishes `name` → (`endpoint`, `value`), replacing an existing
-    /// entry. `trusted` (the caller is RS) may publish anything; others only
-    /// their own endpoint and only over an entry that is theirs. Returns the
-    /// subscribers to notify.
+    /// entry. RS may publish anything; others only their own endpoint, only
+    /// over an entry that is theirs, never a `reserved` name (a service's),
+    /// and within their quota. Returns the subscribers to notify.
     pub fn publish(
         &mut self,
-        caller: Endpoint,
-        trusted: bool,
+        caller: Caller,
+        reserved: bool,
         name: Name,
         endpoint: Endpoint,
         value: u64,
@@ -113,19 +165,26 @@ impl Store {
         if name[0] == 0 || name == WILDCARD {
             return Err(Error::Invalid);
         }
-        if !trusted && endpoint != caller {
+        let client = !caller.trusted;
+        if client && (endpoint != caller.endpoint || (self.policy.names && reserved)) {
             return Err(Error::Perm);
         }
         let slot = match self.slot_of(&name) {
             Some(i) => {
-                if !trusted && self.entries[i].is_some_and(|e| e.endpoint != caller) {
+                let theirs = self.entries[i].is_some_and(|e| e.by_rs || e.endpoint != caller.endpoint);
+                if client && self.policy.names && theirs {
                     return Err(Error::Perm);
                 }
                 i
             }
-            None => self.free_slot().ok_or(Error::TooMany)?,
+            None => {
+                if client {
+                    self.client_may_add(caller.endpoint)?;
+                }
+                self.free_slot().ok_or(Error::TooMany)?
+            }
         };
-        self.entries[slot] = Some(Entry { name, endpoint, value, live: true });
+        self.entries[slot] = Some(Entry { name, endpoint, value, live: true, by_rs: caller.trusted });
         Ok(self.changed(slot))
     }
 
@@ -134,17 +193,13 @@ impl Store {
         self.slot_of(name).and_then(|i| self.entries[i])
     }
 
-    /// Deletes `name` (RS, or the endpoint it names). Returns the
+    /// Deletes `name` (RS, or the client that published it). Returns the
     /// subscribers to notify.
-    pub fn delete(
-        &mut self,
-        caller: Endpoint,
-        trusted: bool,
-        name: &Name,
-    ) -> Result<[Endpoint; ds::MAX_SUBSCRIBERS], Error> {
+    pub fn delete(&mut self, caller: Caller, name: &Name) -> Result<[Endpoint; ds::MAX_SUBSCRIBERS], Error> {
         let slot = self.slot_of(name).ok_or(Error::NoEntry)?;
+        let names = self.policy.names;
         let entry = self.entries[slot].as_mut().ok_or(Error::NoEntry)?;
-        if !trusted && entry.endpoint != caller {
+        if !caller.trusted && names && (entry.by_rs || entry.endpoint != caller.endpoint) {
             return Err(Error::Perm);
         }
         entry.live = false;
@@ -160,10 +215,11 @@ impl Store {
     /// Subscribes `endpoint` to `pattern`. Entries that already match are
     /// marked pending at once, so a subscriber never misses the state that
     /// existed before it subscribed. Returns whether anything is pending.
-    pub fn subscribe(&mut self, endpoint: Endpoint, pattern: Name) -> Result<bool, Error> {
+    pub fn subscribe(&mut self, caller: Caller, pattern: Name) -> Result<bool, Error> {
         if pattern[0] == 0 {
             return Err(Error::Invalid);
         }
+        let endpoint = caller.endpoint;
         let index = match self
             .subscribers
             .iter()
@@ -171,6 +227,10 @@ impl Store {
         {
             Some(i) => i,
             None => {
+                let held = self.subscribers.iter().flatten().filter(|s| s.endpoint == endpoint).count();
+                if !caller.trusted && self.policy.quota && held >= ds::MAX_SUBSCRIPTIONS_PER_CLIENT {
+                    return Err(Error::TooMany);
+                }
                 let i = self.subscribers.iter().position(Option::is_none).ok_or(Error::TooMany)?;
                 self.subscribers[i] = Some(Subscriber { endpoint, pattern, pending: 0 });
                 i

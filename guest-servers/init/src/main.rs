@@ -8,6 +8,11 @@
 //! zombies. When the shell ends, init powers off with its exit status, so
 //! the status of `viv exec` is the command's.
 //!
+//! init runs as uid 0 (PM's administrator), and so does the shell unless
+//! the kernel command line has `viv.user=N` (`viv exec|run --user N`):
+//! then the shell, and everything it runs, is uid N, an ordinary user
+//! (docs/security.md).
+//!
 //! Errors go to the kernel console, not through VFS: init must be able to
 //! report that the file system is what failed.
 #![no_std]
@@ -38,7 +43,15 @@ fn run() -> i32 {
         rt::println!("init: cannot ignore ^C: {}", e.name());
     }
     let command = rt::kip::cmdline().split_once(SEPARATOR).map(|(_, command)| command);
-    let shell = match start_shell(command) {
+    let user = match rt::kip::cmdline_value(abi::platform::CMDLINE_USER_KEY).map(str::parse::<u64>) {
+        None => None,
+        Some(Ok(uid)) => Some(uid),
+        Some(Err(_)) => {
+            rt::println!("init: {} is not a number", abi::platform::CMDLINE_USER_KEY);
+            rt::sys::poweroff(NO_SHELL)
+        }
+    };
+    let shell = match start_shell(command, user) {
         Ok(pid) => pid,
         Err(e) => {
             rt::println!("init: cannot start the shell: {}", e.name());
@@ -58,11 +71,17 @@ fn run() -> i32 {
     }
 }
 
-/// Forks and execs the shell; returns its pid.
-fn start_shell(command: Option<&str>) -> Result<u64, Error> {
+/// Forks and execs the shell (as uid `user` when given); returns its pid.
+fn start_shell(command: Option<&str>, user: Option<u64>) -> Result<u64, Error> {
     let pid = rt::pm::fork()?;
     if pid != 0 {
         return Ok(pid);
+    }
+    if let Some(uid) = user {
+        if let Err(e) = rt::pm::setuid(uid) {
+            rt::println!("init: cannot become uid {}: {}", uid, e.name());
+            rt::sys::exit(127)
+        }
     }
     // Boot is over and the command starts: `viv count` and `viv trace`
     // split the IPC trace here.

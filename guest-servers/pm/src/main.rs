@@ -19,10 +19,14 @@
 //!   trusted server that never calls PM.
 //! * Exec is limited to user programs of the boot image: nobody can turn a
 //!   process into a server with a server's privileges.
+//! * Every process has a uid (`identity`): a user may signal only its own
+//!   processes, and forks stop at a per-user and a total limit, so the
+//!   kernel slots RS needs to restart services are never all taken.
 #![no_std]
 #![no_main]
 
 mod disk_exec;
+mod identity;
 mod table;
 mod timers;
 
@@ -41,7 +45,7 @@ rt::main!(run);
 const VFS_WAIT_MS: u64 = 5000;
 
 fn run() -> i32 {
-    let mut pm = Pm { table: Table::new(), timers: Timers::new() };
+    let mut pm = Pm { table: Table::new(), timers: Timers::new(), defenses: identity::Defenses::from_cmdline() };
     wait_for_service("vfs");
     pm.start_init();
     let mut msg = Message::new(0);
@@ -118,6 +122,7 @@ fn name_bytes(name: &str) -> [u8; NAME_LEN] {
 struct Pm {
     table: Table,
     timers: Timers,
+    defenses: identity::Defenses,
 }
 
 impl Pm {
@@ -136,7 +141,7 @@ impl Pm {
         };
         match rt::sys::spawn(index) {
             Ok(ep) => {
-                self.table.insert(0, ep, &name_bytes("init"));
+                self.table.insert(0, ep, pm::ROOT_UID, &name_bytes("init"));
             }
             Err(e) => rt::println!("pm: cannot start init: {}", e.name()),
         }
@@ -155,6 +160,8 @@ impl Pm {
             pm::PS => self.ps(msg.payload[0]),
             pm::SIGNAL_FOREGROUND => self.signal_foreground(caller, msg.payload[0]),
             pm::IGNORE_INTERRUPT => self.ignore_interrupt(caller, msg.payload[0] != 0),
+            pm::SETUID => self.setuid(caller, msg.payload[0]),
+            pm::UID_OF => self.uid_of_request(Endpoint(msg.payload[0] as u32)),
             _ => error(Error::BadRequest),
         };
         if let Answer::Now(reply) = answer {
@@ -168,9 +175,12 @@ impl Pm {
         let Some(parent) = self.table.by_endpoint(caller) else {
             return error(Error::NoEntry);
         };
-        let (ppid, name, ignores) = (parent.pid, parent.name, parent.ignores_interrupt);
+        let (ppid, name, ignores, uid) = (parent.pid, parent.name, parent.ignores_interrupt, parent.uid);
         if !self.table.has_room() {
             return error(Error::TooMany);
+        }
+        if let Err(e) = self.defenses.may_fork(&self.table, uid) {
+            return error(e);
         }
         let child = match rt::process::fork_child(caller) {
             Ok(child) => child,
@@ -183,7 +193,7 @@ impl Pm {
             let _ = rt::sys::kill(child);
             return error(if e == Error::NoEntry { Error::Unavailable } else { e });
         }
-        let Some(pid) = self.table.insert(ppid, child, &name) else {
+        let Some(pid) = self.table.insert(ppid, child, uid, &name) else {
             let _ = rt::sys::kill(child);
             return error(Error::TooMany);
         };
@@ -256,14 +266,16 @@ impl Pm {
         Answer::Later
     }
 
-    /// KILL from a process: any process but init (pid 1) may be signalled.
+    /// KILL from a process: any process but init (pid 1) may be signalled,
+    /// by its own uid or by root (`identity`).
     fn kill_request(&mut self, caller: Endpoint, pid: u64, signal: u64) -> Answer {
         if !matches!(signal, pm::SIGINT | pm::SIGKILL | pm::SIGTERM) {
             return error(Error::Invalid);
         }
+        let caller_uid = self.uid_of(caller);
         match self.table.by_pid(pid) {
             Some(p) if p.state == State::Alive => {
-                if p.pid == INIT_PID {
+                if p.pid == INIT_PID || !self.defenses.may_kill(caller_uid, p) {
                     return error(Error::Perm);
                 }
                 let target = p.endpoint;
@@ -293,7 +305,7 @@ impl Pm {
 
     fn getpid(&mut self, caller: Endpoint) -> Answer {
         match self.table.by_endpoint(caller) {
-            Some(p) => Answer::Now(Message::with_words(proto::REPLY, &[p.pid, p.parent])),
+            Some(p) => Answer::Now(Message::with_words(proto::REPLY, &[p.pid, p.parent, p.uid])),
             None => error(Error::NoEntry),
         }
     }

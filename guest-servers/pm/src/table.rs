@@ -34,6 +34,8 @@ pub struct Proc {
     /// Parent pid; 0 for init (its parent is PM itself).
     pub parent: u64,
     pub endpoint: Endpoint,
+    /// User id (`abi::proto::pm::ROOT_UID` is the administrator).
+    pub uid: u64,
     pub state: State,
     /// Exit status (valid for zombies).
     pub status: u32,
@@ -76,13 +78,14 @@ impl Table {
     }
 
     /// Adds an alive process; returns its pid, or `None` when full.
-    pub fn insert(&mut self, parent: u64, endpoint: Endpoint, name: &[u8; NAME_LEN]) -> Option<u64> {
+    pub fn insert(&mut self, parent: u64, endpoint: Endpoint, uid: u64, name: &[u8; NAME_LEN]) -> Option<u64> {
         let slot = self.slots.iter().position(Option::is_none)?;
         let pid = self.fresh_pid();
         self.slots[slot] = Some(Proc {
             pid,
             parent,
             endpoint,
+            uid,
             state: State::Alive,
             status: 0,
             forced_status: None,
@@ -96,6 +99,12 @@ impl Table {
     /// Whether another process fits.
     pub fn has_room(&self) -> bool {
         self.slots.iter().any(Option::is_none)
+    }
+
+    /// How many processes (alive or zombie) there are, of every uid and
+    /// of `uid`.
+    pub fn counts(&self, uid: u64) -> (usize, usize) {
+        (self.iter().count(), self.iter().filter(|p| p.uid == uid).count())
     }
 
     /// The next pid not in use (pids grow; they wrap long before 2^63).

@@ -5,16 +5,18 @@
 //! DS, and from then on keeps them alive: it restarts a service that
 //! exits, crashes or is killed (`services`), kills and restarts one that
 //! stops answering its heartbeat (`heartbeat`), and serves LIST, RESTART,
-//! STOP and START (`requests`). All its deadlines share the one kernel
-//! alarm (`timers`).
+//! STOP and START (`requests`; the last three for administrators only:
+//! `authorize`). All its deadlines share the one kernel alarm (`timers`).
 //!
-//! RS only ever blocks in RECEIVE and in its SENDRECs to DS and the
-//! kernel, both trusted; clients get SENDNB replies and services get
-//! NOTIFYs, so no service or client can stall it. Each lifecycle event is
+//! RS only ever blocks in RECEIVE and in its SENDRECs to DS, the kernel
+//! and (to authorize a control request) PM, all trusted; clients get
+//! SENDNB replies and services get NOTIFYs, so no service or client can
+//! stall it. Each lifecycle event is
 //! one line on the kernel console, starting `rs: `.
 #![no_std]
 #![no_main]
 
+mod authorize;
 mod heartbeat;
 mod registry;
 mod requests;
@@ -93,6 +95,7 @@ fn run() -> i32 {
     // SAFETY: the program is single-threaded and this is the only reference
     // to RS (a static: the tables would crowd the 64 KiB stack).
     let rs = unsafe { &mut *(&raw mut RS) };
+    authorize::init();
     rs.load_services();
     let now = rt::sys::uptime();
     rt::println!("rs: {} services, tick {} Hz", rs.count, timers::hz());

@@ -1,13 +1,14 @@
 //! RS's requests (`abi::proto::rs`): LIST, RESTART, STOP, START.
+//! LIST is for everyone; the others for administrators (`authorize`).
 //!
 //! The callers (the `service` utility, test programs) are untrusted: RS
 //! answers with SENDNB (in `main`), so a caller that does not wait for its
 //! reply cannot block RS. Each request is handled to completion before the
 //! reply, so a LIST after a RESTART already shows the new incarnation.
 
-use crate::registry;
 use crate::timers::{ticks_to_ms, Kind};
 use crate::Rs;
+use crate::{authorize, registry};
 use abi::proto::rs::{self as proto_rs, STATE_RESTARTING, STATE_RUNNING, STATE_STOPPED};
 use abi::proto::{self, NAME_LEN};
 use abi::{Endpoint, Error, Message};
@@ -20,6 +21,18 @@ impl Rs {
         }
         let mut buf = [0u8; NAME_LEN];
         let name = proto::get_name(msg, 2, &mut buf);
+        let verb = match msg.mtype {
+            proto_rs::RESTART => Some("restart"),
+            proto_rs::STOP => Some("stop"),
+            proto_rs::START => Some("start"),
+            _ => None,
+        };
+        if let Some(verb) = verb {
+            let pm = self.by_name("pm").map(|i| self.services[i].endpoint).filter(|ep| *ep != Endpoint::NONE);
+            if let Err(e) = authorize::check(msg.source, pm, verb, name) {
+                return proto::reply_result(Err(e));
+            }
+        }
         let Some(i) = self.by_name(name) else {
             let known = matches!(msg.mtype, proto_rs::RESTART | proto_rs::STOP | proto_rs::START);
             return proto::reply_result(Err(if known { Error::NoEntry } else { Error::BadRequest }));

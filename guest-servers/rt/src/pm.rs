@@ -46,6 +46,24 @@ pub fn getpid() -> Result<(u64, u64), Error> {
     Ok((pid, msg.payload[1]))
 }
 
+/// The caller's uid (`abi::proto::pm::ROOT_UID` is the administrator).
+pub fn getuid() -> Result<u64, Error> {
+    let mut msg = Message::new(pm::GETPID);
+    call(PM, &mut msg)?;
+    Ok(msg.payload[2])
+}
+
+/// Changes the caller's uid (only uid 0 may).
+pub fn setuid(uid: u64) -> Result<(), Error> {
+    call(PM, &mut Message::with_words(pm::SETUID, &[uid])).map(|_| ())
+}
+
+/// The uid of process `ep`; `NoEntry` for servers, drivers and other
+/// processes PM did not create.
+pub fn uid_of(ep: abi::Endpoint) -> Result<u64, Error> {
+    call(PM, &mut Message::with_words(pm::UID_OF, &[u64::from(ep.0)]))
+}
+
 /// Sleeps `ms` milliseconds.
 pub fn sleep_ms(ms: u64) -> Result<(), Error> {
     call(PM, &mut Message::with_words(pm::SLEEP, &[ms])).map(|_| ())

@@ -48,14 +48,14 @@ pub fn run(how: &Attached, append: &str) -> Result<RunOutcome, Error> {
     run_attached(&config)
 }
 
-/// `viv exec`: boots `how.image` and runs `command` in it; `log`: show the
-/// guest's log on stderr.
-pub fn exec(how: &Attached, command: &str, log: bool) -> Result<RunOutcome, Error> {
+/// `viv exec`: boots `how.image` and runs `command` in it, with `append`
+/// on the command line before it; `log`: show the guest's log on stderr.
+pub fn exec(how: &Attached, append: &str, command: &str, log: bool) -> Result<RunOutcome, Error> {
     if command.trim().is_empty() {
         return Err(Error::Host("exec: the command is empty".into()));
     }
     let mut config = how.config()?;
-    config.append = exec_append(command);
+    config.append = format!("{} {}", append.trim(), exec_append(command)).trim_start().to_string();
     // The kernel's and servers' messages go to the log port, so stdout
     // carries only the command's own output.
     config.separate_log = true;

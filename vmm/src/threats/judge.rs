@@ -9,9 +9,6 @@ use serde::Serialize;
 use super::table::{Expect, Threat};
 use crate::vstate::outcome::Exit;
 
-/// Programs whose processes are attackers (their endpoints are found in
-/// the trace's Exec and Spawn records).
-pub const ATTACKER_PROGRAMS: [&str; 2] = ["attack", "attack_drv"];
 /// Most record numbers a report lists as evidence.
 const MAX_EVIDENCE: usize = 8;
 
@@ -91,15 +88,16 @@ pub fn verdict<'a>(console: &'a str, attack: &str) -> Option<(&'a str, &'a str)>
     })
 }
 
-/// Endpoints the attacker programs ran under.
-pub fn attacker_endpoints(records: &[Record]) -> HashSet<u32> {
+/// Endpoints the attacker program `program` ran under (found in the
+/// trace's Exec and Spawn records).
+pub fn attacker_endpoints(records: &[Record], program: &str) -> HashSet<u32> {
     records
         .iter()
         .filter(|r| matches!(r.kind, Kind::Spawn | Kind::Exec))
         .filter(|r| {
             let bytes = r.name_bytes();
             let len = bytes.iter().position(|&b| b == 0).unwrap_or(bytes.len());
-            ATTACKER_PROGRAMS.iter().any(|p| p.as_bytes() == &bytes[..len])
+            program.as_bytes() == &bytes[..len]
         })
         .map(|r| r.event.dst)
         .collect()
@@ -156,14 +154,19 @@ pub fn judge_run(
     records: &[Record],
     with_workload: bool,
 ) -> RunJudgement {
-    let attackers = attacker_endpoints(records);
-    let seen = verdict(console, threat.attack);
+    let attackers = attacker_endpoints(records, threat.program());
+    let seen = verdict(console, threat.attack());
+    let has_line = |line: &str| console.lines().any(|l| l.trim_end() == line);
     let mut problems = Vec::new();
     let observed = match (exit, seen) {
         (Exit::Timeout, None) => "hung".to_string(),
         (Exit::PowerOff(s), None) if !console.contains("workload-through-a-pipe") => format!("powered off with {s}"),
         (_, Some((word, detail))) => format!("{word}: {detail}"),
-        (other, None) => format!("no verdict ({other:?})"),
+        (other, None) => match expect {
+            Expect::LineAndRefusal(line, _) | Expect::Line(line) if has_line(line) => format!("printed {line:?}"),
+            Expect::Missing(line) if !has_line(line) => format!("never printed {line:?}"),
+            _ => format!("no verdict ({other:?})"),
+        },
     };
     let mut records_shown = Vec::new();
     match *expect {
@@ -188,6 +191,27 @@ pub fn judge_run(
         Expect::Succeeded => {
             if !matches!(seen, Some(("succeeded", _))) {
                 problems.push("expected the attack to succeed".into());
+            }
+            records_shown = exchanges(records, &attackers);
+        }
+        Expect::LineAndRefusal(line, error) => {
+            if !has_line(line) {
+                problems.push(format!("expected the line {line:?}"));
+            }
+            records_shown = refusals(records, &attackers, error.to_return());
+            if records_shown.is_empty() {
+                problems.push(format!("no trace record shows the attacker getting {}", error.name()));
+            }
+        }
+        Expect::Line(line) => {
+            if !has_line(line) {
+                problems.push(format!("expected the line {line:?}"));
+            }
+            records_shown = exchanges(records, &attackers);
+        }
+        Expect::Missing(line) => {
+            if has_line(line) {
+                problems.push(format!("expected no line {line:?}"));
             }
             records_shown = exchanges(records, &attackers);
         }
@@ -278,7 +302,7 @@ mod tests {
     fn a_server_reply_carrying_the_error_is_evidence() {
         let code = Error::Perm.to_return();
         let records = [exec_of(1, 42, "attack_drv"), record(5, Kind::Send, 9, 42, 0, code as u64)];
-        assert_eq!(refusals(&records, &attacker_endpoints(&records), code), vec![5]);
+        assert_eq!(refusals(&records, &attacker_endpoints(&records, "attack_drv"), code), vec![5]);
     }
 
     #[test]

@@ -39,7 +39,7 @@ pub const IMAGE: &str = "threats";
 /// switched off) end here; the rest finish in a few seconds.
 pub const RUN_TIMEOUT: Duration = Duration::from_secs(30);
 /// Kernel command-line key that makes init run the command as this uid.
-pub const USER_KEY: &str = "viv.user";
+pub const USER_KEY: &str = abi::platform::CMDLINE_USER_KEY;
 /// The uid attacks with user privileges run as.
 pub const ATTACKER_UID: u32 = 1000;
 

@@ -16,12 +16,18 @@ pub enum Runner {
     /// A program with a driver's destinations and kernel calls, run by an
     /// unprivileged user.
     Driver,
+    /// An ordinary program that makes itself an unprivileged user, started
+    /// from the administrator's shell (its victims are root's).
+    UserBesideRoot,
 }
 
 impl Runner {
     /// The uid the shell runs the attack as.
     pub fn uid(self) -> u32 {
-        super::ATTACKER_UID
+        match self {
+            Runner::User | Runner::Driver => super::ATTACKER_UID,
+            Runner::UserBesideRoot => 0,
+        }
     }
 
     /// How reports name it.
@@ -29,6 +35,7 @@ impl Runner {
         match self {
             Runner::User => "user",
             Runner::Driver => "driver",
+            Runner::UserBesideRoot => "user, beside root's shell",
         }
     }
 }
@@ -45,6 +52,13 @@ pub enum Expect {
     DefendedBecause(&'static str),
     /// The attack program reports `succeeded`.
     Succeeded,
+    /// The console has this line, and the trace a record of the
+    /// attacker's with this error (a refused call, or a server's reply).
+    LineAndRefusal(&'static str, Error),
+    /// The console has this line.
+    Line(&'static str),
+    /// The console lacks this line (the attack stopped what prints it).
+    Missing(&'static str),
     /// The guest powered off with this status (the attacker did it).
     PoweredOff(u32),
     /// The attacker (and so the shell) never came back: the run reached
@@ -61,10 +75,11 @@ pub struct Threat {
     pub class: &'static str,
     /// Whose privileges the attacker has.
     pub runner: Runner,
-    /// The shell command that attacks (`{seed}` is replaced by `--seed`).
+    /// The shell command that attacks (`{seed}` is replaced by `--seed`):
+    /// its first word is the attacker program (whose processes the trace
+    /// evidence is about); an `attack`/`attack_drv` command's second word
+    /// is the attack, named in the program's verdict line.
     pub command: &'static str,
-    /// The name the attack program prints in its verdict line.
-    pub attack: &'static str,
     /// The defense, in a few words.
     pub defense: &'static str,
     /// What the defended run must show.
@@ -75,142 +90,196 @@ pub struct Threat {
     pub undefended: Expect,
 }
 
-const fn kernel(
+const fn row(
     name: &'static str,
     class: &'static str,
     runner: Runner,
     command: &'static str,
-    attack: &'static str,
     defense: &'static str,
     defended: Expect,
     weaken: &'static str,
     undefended: Expect,
 ) -> Threat {
-    Threat { name, class, runner, command, attack, defense, defended, weaken, undefended }
+    Threat { name, class, runner, command, defense, defended, weaken, undefended }
+}
+
+impl Threat {
+    /// The attacker program (the command's first word).
+    pub fn program(&self) -> &'static str {
+        self.command.split_whitespace().next().unwrap_or("")
+    }
+
+    /// The attack an attack program reports on (the command's second word).
+    pub fn attack(&self) -> &'static str {
+        self.command.split_whitespace().nth(1).unwrap_or("")
+    }
 }
 
 /// Every row, in report order.
 pub const THREATS: &[Threat] = &[
-    kernel(
+    row(
         "forbidden-primitive/user",
         "forbidden primitive",
         Runner::User,
         "attack send",
-        "send",
         "trap mask: ordinary programs may only SENDREC",
         Expect::Refused(Error::TrapDenied),
         abi::weaken::TRAP_MASK,
         Expect::Succeeded,
     ),
-    kernel(
+    row(
         "forbidden-destination/user",
         "unauthorized access: destination",
         Runner::User,
         "attack destination",
-        "destination",
         "send mask: a program reaches only the processes its image entry names",
         Expect::Refused(Error::CallDenied),
         abi::weaken::SEND_MASK,
         Expect::Succeeded,
     ),
-    kernel(
+    row(
         "forbidden-kernel-call/user",
         "unauthorized access: kernel call",
         Runner::User,
         "attack kernel-call",
-        "kernel-call",
         "kernel-call mask: no power-off for programs",
         Expect::Refused(Error::CallDenied),
         abi::weaken::KERNEL_CALL_MASK,
         Expect::PoweredOff(77),
     ),
-    kernel(
+    row(
         "forbidden-kernel-call/driver",
         "unauthorized access: kernel call",
         Runner::Driver,
         "attack_drv kill-rs",
-        "kill-rs",
         "kernel-call mask: a driver may not kill (RS, which nobody restarts)",
         Expect::Refused(Error::CallDenied),
         abi::weaken::KERNEL_CALL_MASK,
         Expect::Succeeded,
     ),
-    kernel(
+    row(
         "spoofed-source/user",
         "spoofing: sender identity",
         Runner::User,
         "attack spoof",
-        "spoof",
         "the kernel stamps the real sender into every message",
         Expect::DefendedBecause("real sender"),
         abi::weaken::SOURCE_STAMP,
         Expect::Succeeded,
     ),
-    kernel(
+    row(
         "spoofed-notification/user",
         "spoofing: notification",
         Runner::User,
         "attack fake-notify",
-        "fake-notify",
         "only the kernel builds notifications: the notification type is refused in sends",
         Expect::Refused(Error::Invalid),
         abi::weaken::NOTIFY_TYPE,
         Expect::Hung,
     ),
-    kernel(
+    row(
         "bad-pointer/user",
         "unauthorized access: memory",
         Runner::User,
         "attack bad-pointer",
-        "bad-pointer",
         "pointer validation: messages only from the caller's user memory",
         Expect::Refused(Error::Fault),
         abi::weaken::POINTER_CHECK,
         Expect::Succeeded,
     ),
-    kernel(
+    row(
         "foreign-grant/driver",
         "unauthorized access: memory beyond a message",
         Runner::Driver,
         "attack_drv grant",
-        "grant",
         "grants: only the grantee may copy, within range and rights",
         Expect::Refused(Error::Perm),
         abi::weaken::GRANT_CHECK,
         Expect::Succeeded,
     ),
-    kernel(
+    row(
         "senda-flood/driver",
         "resource exhaustion",
         Runner::Driver,
         "attack_drv senda-flood",
-        "senda-flood",
         "SENDA tables are bounded (and live in the sender's memory)",
         Expect::Refused(Error::Domain),
         abi::weaken::SENDA_BOUND,
         Expect::Succeeded,
     ),
-    kernel(
+    row(
         "deadlock/driver",
         "deadlock",
         Runner::Driver,
         "attack_drv deadlock",
-        "deadlock",
         "cycle detection over blocked sends and receives",
         Expect::Refused(Error::Locked),
         abi::weaken::DEADLOCK,
         Expect::Hung,
     ),
-    kernel(
+    row(
         "stale-endpoint/driver",
         "stale identity after a restart",
         Runner::Driver,
         "attack_drv stale-endpoint",
-        "stale-endpoint",
         "endpoints carry a generation: an old one no longer names the slot's new process",
         Expect::Refused(Error::DeadSrcDst),
         abi::weaken::ENDPOINT_GENERATION,
         Expect::Succeeded,
+    ),
+    // ---- servers: identity, authorization, quotas (docs/security.md) ------
+    row(
+        "service-control/user",
+        "unauthorized access: service control",
+        Runner::User,
+        "service restart tty && echo attack-got-through",
+        "RS restarts, stops and starts services for the administrator only",
+        Expect::LineAndRefusal("service: restart tty: permission denied (administrators only)", Error::Perm),
+        abi::weaken::RS_AUTH,
+        Expect::Line("attack-got-through"),
+    ),
+    row(
+        "kill-others/user",
+        "unauthorized access: processes",
+        Runner::UserBesideRoot,
+        "attack_auth as 1000 kill 2",
+        "PM lets a user kill only its own processes",
+        Expect::LineAndRefusal("attack_auth: kill 2 refused: permission denied", Error::Perm),
+        abi::weaken::PM_KILL_OWNER,
+        Expect::Line("attack_auth: killed 2"),
+    ),
+    row(
+        "name-takeover/user",
+        "spoofing: service names",
+        Runner::User,
+        "attack_auth claim vfs",
+        "DS: a service's name is RS's; other names their first publisher's",
+        Expect::LineAndRefusal("attack_auth: claim vfs refused: permission denied", Error::Perm),
+        abi::weaken::DS_NAMES,
+        Expect::Line("attack_auth: vfs is now mine"),
+    ),
+    row(
+        "ds-fill/user",
+        "resource exhaustion: names",
+        Runner::User,
+        "attack_auth fill; attack_auth claim mine",
+        "DS: at most 4 names per client, and room kept for RS",
+        Expect::LineAndRefusal(
+            "attack_auth: published 4 names, then: too many open files or processes",
+            Error::TooMany,
+        ),
+        abi::weaken::DS_QUOTA,
+        Expect::Line("attack_auth: claim mine refused: too many open files or processes"),
+    ),
+    row(
+        "fork-bomb/user",
+        "resource exhaustion: processes",
+        Runner::UserBesideRoot,
+        "attack_auth as 1000 forkbomb; service restart tty && echo root-still-restarts-tty",
+        "PM: at most 16 processes per user, slots kept for services",
+        Expect::LineAndRefusal("root-still-restarts-tty", Error::TooMany),
+        abi::weaken::PM_PROC_QUOTA,
+        Expect::Missing("root-still-restarts-tty"),
     ),
 ];
 
@@ -223,7 +292,10 @@ mod tests {
         for (i, a) in THREATS.iter().enumerate() {
             assert!(!a.weaken.is_empty(), "{} has no switch", a.name);
             assert!(
-                matches!(a.undefended, Expect::Succeeded | Expect::PoweredOff(_) | Expect::Hung),
+                matches!(
+                    a.undefended,
+                    Expect::Succeeded | Expect::PoweredOff(_) | Expect::Hung | Expect::Line(_) | Expect::Missing(_)
+                ),
                 "{}: the control must show the attack getting through",
                 a.name
             );

@@ -101,6 +101,15 @@ pub fn build_cmdline(image_default: &str, entry: EntryKind, append: &str) -> Str
         .join(" ")
 }
 
+/// `append` with the key that makes init run the shell as `user`
+/// (`abi::platform::CMDLINE_USER_KEY`), when given.
+pub fn with_user(append: &str, user: Option<u32>) -> String {
+    match user {
+        Some(uid) => format!("{} {}={uid}", append.trim(), abi::platform::CMDLINE_USER_KEY).trim().to_string(),
+        None => append.to_string(),
+    }
+}
+
 /// Everything one run needs.
 #[derive(Debug, Clone)]
 pub struct RunConfig {
@@ -231,6 +240,14 @@ mod tests {
         // The user's text wins because the last occurrence wins.
         let line = build_cmdline("", EntryKind::Trap, "viv.entry=syscall");
         assert_eq!(abi::platform::cmdline_value(&line, CMDLINE_ENTRY_KEY), Some("syscall"));
+    }
+
+    #[test]
+    fn a_user_goes_on_the_command_line() {
+        assert_eq!(with_user("a=1", None), "a=1");
+        assert_eq!(with_user("", Some(7)), "viv.user=7");
+        let line = build_cmdline("", EntryKind::Trap, &with_user("a=1", Some(1000)));
+        assert_eq!(abi::platform::cmdline_value(&line, abi::platform::CMDLINE_USER_KEY), Some("1000"));
     }
 
     #[test]

@@ -7,6 +7,9 @@
 //! service start NAME      start a stopped NAME
 //! ```
 //!
+//! Listing is for everyone; restart, stop and start for the administrator
+//! (uid 0) only: RS refuses anyone else with "permission denied".
+//!
 //! The table goes to standard output (through VFS), errors to standard
 //! error; the exit status is 0 on success, 1 on any error. RS's endpoint
 //! comes from the kernel info page (RS is started by the kernel), so this
@@ -93,8 +96,12 @@ fn control(verb: &str, mtype: u32, name: &str) -> i32 {
             rt::errln!("service: {}: {} is already running", verb, name);
             1
         }
+        Err(Error::Perm) => {
+            rt::errln!("service: {} {}: permission denied (administrators only)", verb, name);
+            1
+        }
         Err(e) => {
-            rt::errln!("service: {} {}: {:?}", verb, name, e);
+            rt::errln!("service: {} {}: {}", verb, name, utils::describe(e));
             1
         }
     }

@@ -1,0 +1,204 @@
+//! Attacker (`images/threats`, docs/security.md): the identity,
+//! authorization and quota threats, one subcommand each.
+//!
+//! ```text
+//! attack_auth [as UID] forkbomb   fork until refused
+//! attack_auth [as UID] kill PID   signal (TERM) process PID
+//! attack_auth [as UID] claim NAME publish NAME in DS for itself, over its owner
+//! attack_auth [as UID] fill       publish names in DS until refused
+//! ```
+//!
+//! `as UID` first becomes user UID (only uid 0 may switch), so a root
+//! shell can attack as a user and still act as root afterwards.
+//!
+//! forkbomb: forks until PM refuses, reports how many children it got and
+//! exits. Each child sleeps and tries to fork again every [`SQUAT_MS`], so
+//! any slot that frees up (a restarted driver's old incarnation, a finished
+//! command) is taken at once: the attack that leaves RS no slot to restart
+//! a driver in. PM's per-user limit stops it at
+//! `abi::proto::pm::MAX_PROCS_PER_USER` processes (`viv.weaken=pm_proc_quota`
+//! lets it fill the machine).
+//!
+//! kill: PM lets a user signal only its own processes
+//! (`viv.weaken=pm_kill_owner` lets it signal anyone's).
+//!
+//! claim, fill: DS refuses a service's name and another program's name to
+//! anyone but their owner, and limits the names one client may own
+//! (`viv.weaken=ds_names`, `viv.weaken=ds_quota`).
+//!
+//! Exit status 0 when the attack got what it wanted (a claim) or ran (a
+//! bomb, a fill), 1 when it was refused, 2 on a usage error. One program
+//! for all: the boot image holds at most 31 programs.
+#![no_std]
+#![no_main]
+
+use abi::proto::{self, ds, NAME_LEN};
+use abi::{Endpoint, Error, Message};
+use rt::outln;
+
+rt::main!(run);
+
+/// How often a bomb child tries to fork again.
+const SQUAT_MS: u64 = 500;
+
+/// This process's endpoint (a forked process is not in the KIP: PM's
+/// process list has it).
+fn my_endpoint() -> Result<Endpoint, Error> {
+    let (pid, _) = rt::pm::getpid()?;
+    for index in 0.. {
+        let p = rt::pm::ps(index)?;
+        if p.pid == pid {
+            return Ok(p.endpoint);
+        }
+    }
+    Err(Error::NoEntry)
+}
+
+/// Publishes `name` for `me`.
+fn publish(name: &str, me: Endpoint) -> Result<u64, Error> {
+    let mut msg = Message::with_words(ds::PUBLISH, &[u64::from(me.0), 0]);
+    proto::put_name(&mut msg, 2, name);
+    rt::ipc::sendrec(rt::names::ds()?, &mut msg)?;
+    proto::result_of(&msg)
+}
+
+fn claim(name: &str, me: Endpoint) -> i32 {
+    // Print first: our own output goes through VFS, whose endpoint is
+    // then cached, whatever happens to the name "vfs".
+    outln!("attack_auth: claiming {}", name);
+    if let Err(e) = publish(name, me) {
+        outln!("attack_auth: claim {} refused: {}", name, rt::errors::describe(e));
+        return 1;
+    }
+    match rt::names::lookup_fresh(name) {
+        Ok((ep, _)) if ep == me => {
+            outln!("attack_auth: {} is now mine", name);
+            0
+        }
+        other => {
+            outln!("attack_auth: claim {} accepted, but DS says {:?}", name, other.map(|(ep, _)| ep));
+            1
+        }
+    }
+}
+
+fn fill(me: Endpoint) -> i32 {
+    let pid = rt::pm::getpid().map_or(0, |(pid, _)| pid);
+    let mut published = 0;
+    for i in 0..ds::MAX_ENTRIES {
+        let mut name = [0u8; NAME_LEN];
+        let text = format_name(&mut name, pid, i);
+        if let Err(e) = publish(text, me) {
+            outln!("attack_auth: published {} names, then: {}", published, rt::errors::describe(e));
+            return 0;
+        }
+        published += 1;
+    }
+    outln!("attack_auth: published {} names", published);
+    0
+}
+
+/// `f<pid>.<i>` in `buf`: names no other filler uses.
+fn format_name(buf: &mut [u8; NAME_LEN], pid: u64, i: usize) -> &str {
+    struct Cursor<'a>(&'a mut [u8; NAME_LEN], usize);
+    impl core::fmt::Write for Cursor<'_> {
+        fn write_str(&mut self, s: &str) -> core::fmt::Result {
+            let end = self.1 + s.len();
+            self.0.get_mut(self.1..end).ok_or(core::fmt::Error)?.copy_from_slice(s.as_bytes());
+            self.1 = end;
+            Ok(())
+        }
+    }
+    let mut cursor = Cursor(buf, 0);
+    let _ = core::fmt::write(&mut cursor, format_args!("f{}.{}", pid, i));
+    let len = cursor.1;
+    core::str::from_utf8(&buf[..len]).unwrap_or("f")
+}
+
+/// A bomb child: never returns, and its children do the same.
+fn squat() -> ! {
+    loop {
+        let _ = rt::pm::sleep_ms(SQUAT_MS);
+        let _ = rt::pm::fork();
+    }
+}
+
+fn forkbomb() -> i32 {
+    let mut children = 0u64;
+    loop {
+        match rt::pm::fork() {
+            Ok(0) => squat(),
+            Ok(_) => children += 1,
+            Err(e) => {
+                outln!("attack_auth: forked {} children, then: {}", children, rt::errors::describe(e));
+                return 0;
+            }
+        }
+    }
+}
+
+fn kill(pid: &str) -> i32 {
+    let Ok(pid) = pid.parse::<u64>() else {
+        outln!("attack_auth: {}: not a pid", pid);
+        return 2;
+    };
+    match rt::pm::kill(pid, abi::proto::pm::SIGTERM) {
+        Ok(()) => {
+            outln!("attack_auth: killed {}", pid);
+            0
+        }
+        Err(e) => {
+            outln!("attack_auth: kill {} refused: {}", pid, rt::errors::describe(e));
+            1
+        }
+    }
+}
+
+/// Becomes user `uid` (text).
+fn become_user(uid: &str) -> Result<(), i32> {
+    let Ok(uid) = uid.parse::<u64>() else {
+        outln!("attack_auth: {}: not a uid", uid);
+        return Err(2);
+    };
+    rt::pm::setuid(uid).map_err(|e| {
+        outln!("attack_auth: cannot become uid {}: {}", uid, rt::errors::describe(e));
+        1
+    })
+}
+
+fn run() -> i32 {
+    let mut args = rt::args().skip(1).peekable();
+    if args.peek() == Some(&"as") {
+        args.next();
+        if let Err(status) = become_user(args.next().unwrap_or("")) {
+            return status;
+        }
+    }
+    let (verb, arg) = (args.next(), args.next());
+    if args.next().is_some() {
+        outln!("{}", USAGE);
+        return 2;
+    }
+    match (verb, arg) {
+        (Some("forkbomb"), None) => return forkbomb(),
+        (Some("kill"), Some(pid)) => return kill(pid),
+        _ => {}
+    }
+    let me = match my_endpoint() {
+        Ok(me) => me,
+        Err(e) => {
+            outln!("attack_auth: who am I? {}", rt::errors::describe(e));
+            return 2;
+        }
+    };
+    match (verb, arg) {
+        (Some("claim"), Some(name)) => claim(name, me),
+        (Some("fill"), None) => fill(me),
+        _ => {
+            outln!("{}", USAGE);
+            2
+        }
+    }
+}
+
+const USAGE: &str = "usage: attack_auth [as UID] forkbomb | kill PID | claim NAME | fill";
