@@ -47,8 +47,11 @@ pub fn exec_elf(sys: &mut System, caller: usize, w: &[u64; 7]) -> Result<u64, Er
     let name_bytes = w[6].to_le_bytes();
     let name_len = name_bytes.iter().position(|&b| b == 0).unwrap_or(8);
     let template = image.entry(index as usize).name;
+    // The payload has room for 8 name bytes only: a program that runs
+    // with its own boot-image entry's privileges keeps that entry's full
+    // name (the trace and `ps` show `attack_auth`, not `attack_a`).
     let name = match core::str::from_utf8(&name_bytes[..name_len]) {
-        Ok(n) if !n.is_empty() => n,
+        Ok(n) if !n.is_empty() && !template.starts_with(n) => n,
         _ => template,
     };
     sys.finish_exec(caller, target, space, elf.entry, index as usize, name, args, len);

@@ -158,14 +158,14 @@ pub fn judge_run(
     let seen = verdict(console, threat.attack());
     let has_line = |line: &str| console.lines().any(|l| l.trim_end() == line);
     let mut problems = Vec::new();
-    let observed = match (exit, seen) {
-        (Exit::Timeout, None) => "hung".to_string(),
-        (Exit::PowerOff(s), None) if !console.contains("workload-through-a-pipe") => format!("powered off with {s}"),
+    let observed = match (expect, seen) {
         (_, Some((word, detail))) => format!("{word}: {detail}"),
-        (other, None) => match expect {
-            Expect::LineAndRefusal(line, _) | Expect::Line(line) if has_line(line) => format!("printed {line:?}"),
-            Expect::Missing(line) if !has_line(line) => format!("never printed {line:?}"),
-            _ => format!("no verdict ({other:?})"),
+        (Expect::LineAndRefusal(line, _) | Expect::Line(line), None) if has_line(line) => format!("printed {line:?}"),
+        (Expect::Missing(line), None) if !has_line(line) => format!("never printed {line:?}"),
+        (_, None) => match exit {
+            Exit::Timeout => "hung".to_string(),
+            Exit::PowerOff(s) if !console.contains("workload-through-a-pipe") => format!("powered off with {s}"),
+            other => format!("no verdict ({other:?})"),
         },
     };
     let mut records_shown = Vec::new();
