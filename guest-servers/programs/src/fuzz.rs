@@ -106,7 +106,9 @@ pub fn main(program: &str) -> i32 {
         rt::errln!("usage: {} SEED COUNT", program);
         return 2;
     };
-    let mut random = Random(seed ^ 0x9e37_79b9_7f4a_7c15);
+    // Each fuzzer draws its own sequence from the same seed.
+    let salt = program.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3));
+    let mut random = Random(seed ^ salt);
     let targets = targets();
     // No reads of the console: it would wait for input that never comes.
     for fd in [rt::vfs::STDIN, rt::vfs::STDOUT, rt::vfs::STDERR] {
