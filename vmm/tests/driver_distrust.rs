@@ -324,3 +324,34 @@ fn weakened_a_lost_console_write_leaves_the_writer_waiting_forever() {
     assert_eq!(run.outcome.exit, Exit::Timeout, "{}", run.context());
     assert!(!run.console.contains("after"), "{}", run.context());
 }
+
+// ---- rs: only dependent servers may complain ---------------------------------
+
+fn boot_threats(keys: &str, command: &str) -> Run {
+    let mut config = RunConfig::for_image("threats").unwrap();
+    config.append = format!("{keys} -- {command}");
+    config.timeout = Some(Duration::from_secs(120));
+    config.separate_log = true;
+    config.capture_console = true;
+    let outcome = vmm::run(&config).expect("the VMM runs the guest");
+    let console = outcome.console_text();
+    let log = outcome.log.as_deref().map(|l| String::from_utf8_lossy(l).into_owned()).unwrap_or_default();
+    Run { outcome, console, log }
+}
+
+#[test]
+fn a_user_program_cannot_have_a_driver_killed_by_complaining() {
+    let run = boot_threats("", "complainer blk; echo status $?");
+    assert!(run.log.contains("complainer: blk: refused"), "{}", run.context());
+    assert!(run.console.contains("status 0"), "{}", run.context());
+    assert!(run.log.contains("rs: complaint about blk from"), "{}", run.context());
+    assert!(restart_after(&run, "blk", 1).is_none(), "{}", run.context());
+}
+
+#[test]
+fn weakened_a_user_program_has_a_driver_killed_by_complaining() {
+    let run = boot_threats("viv.weaken=complain_auth", "complainer blk; echo status $?");
+    assert!(run.log.contains("complainer: blk: accepted (0)"), "{}", run.context());
+    assert!(run.log.contains("complained about by"), "{}", run.context());
+    assert!(restart_after(&run, "blk", 1).is_some(), "{}", run.context());
+}
