@@ -77,18 +77,6 @@ fn disk(name: &str) -> PathBuf {
     common::scratch_dir(name).join("disk.img")
 }
 
-/// `fill`'s pattern (guest-servers/utils/src/bin/fill.rs).
-fn pattern(size: usize) -> Vec<u8> {
-    let word = |n: u64| {
-        let mut x = n.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
-        x
-    };
-    (0..size as u64).map(|pos| (word(pos / 8) >> (8 * (pos % 8))) as u8).collect()
-}
-
 /// A copy on the disk: a pattern file written, copied and summed.
 const COPY: &str = "fill 200000 /home/a; cp /home/a /home/b; sum /home/a /home/b; sync";
 
@@ -102,7 +90,7 @@ fn copy_ok(run: &Run, disk: &PathBuf) {
     };
     assert!(crc("/home/a").is_some() && crc("/home/a") == crc("/home/b"), "sums: {}", run.context());
     common::assert_fsck_clean(disk);
-    assert!(common::debugfs_cat(disk, "/home/b") == pattern(200_000), "the copy's bytes differ");
+    assert!(common::debugfs_cat(disk, "/home/b") == common::pattern(200_000), "the copy's bytes differ");
 }
 
 /// The restart RS logged after `after_ms` for `service`, in ms.

@@ -134,3 +134,15 @@ pub fn program_id(image: &str, program: &str) -> u8 {
     let index = boot.entries().position(|e| e.name == program);
     index.unwrap_or_else(|| panic!("no {program} in image {image}")) as u8
 }
+
+/// `fill`'s pattern (guest-servers/utils/src/bin/fill.rs).
+pub fn pattern(size: usize) -> Vec<u8> {
+    let word = |n: u64| {
+        let mut x = n.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        x
+    };
+    (0..size as u64).map(|pos| (word(pos / 8) >> (8 * (pos % 8))) as u8).collect()
+}
