@@ -55,11 +55,14 @@ pub enum Error {
     TooMany = 22,
     /// A server or driver it depends on is not available.
     Unavailable = 23,
+    /// Input/output error: the disk (or its driver) failed a transfer
+    /// every time it was tried, or returned data that cannot be right.
+    Io = 24,
 }
 
 impl Error {
     /// All errors, for tables and tests.
-    pub const ALL: [Error; 23] = [
+    pub const ALL: [Error; 24] = [
         Error::DeadSrcDst,
         Error::SrcDied,
         Error::DstDied,
@@ -83,6 +86,7 @@ impl Error {
         Error::Interrupted,
         Error::TooMany,
         Error::Unavailable,
+        Error::Io,
     ];
 
     /// The value a trap returns in `rax` for this error.
@@ -125,6 +129,7 @@ impl Error {
             Error::Interrupted => "EINTR",
             Error::TooMany => "EMFILE",
             Error::Unavailable => "EAGAIN",
+            Error::Io => "EIO",
         }
     }
 }

@@ -27,40 +27,6 @@ fn exec(disk: &Path, command: &str) -> (String, i32) {
     (format!("{stdout}{stderr}"), output.status.code().expect("viv killed by a signal"))
 }
 
-/// An e2fsprogs tool (often in /sbin, not always on PATH).
-fn tool(name: &str) -> PathBuf {
-    let path = std::env::var_os("PATH").unwrap_or_default();
-    std::env::split_paths(&path)
-        .map(|d| d.join(name))
-        .chain(["/usr/sbin", "/sbin"].iter().map(|d| Path::new(d).join(name)))
-        .find(|p| p.is_file())
-        .unwrap_or_else(|| panic!("{name} not found (install e2fsprogs)"))
-}
-
-fn fsck_clean(disk: &Path) {
-    let out = Command::new(tool("e2fsck")).arg("-fn").arg(disk).output().expect("running e2fsck");
-    let text = String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
-    assert!(out.status.success(), "e2fsck -fn found problems:\n{text}");
-}
-
-fn debugfs_cat(disk: &Path, file: &str) -> Vec<u8> {
-    let out =
-        Command::new(tool("debugfs")).args(["-R", &format!("cat {file}")]).arg(disk).output().expect("running debugfs");
-    out.stdout
-}
-
-/// `fill`'s pattern (guest-servers/utils/src/bin/fill.rs).
-fn pattern(size: usize) -> Vec<u8> {
-    let word = |n: u64| {
-        let mut x = n.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
-        x
-    };
-    (0..size as u64).map(|pos| (word(pos / 8) >> (8 * (pos % 8))) as u8).collect()
-}
-
 /// CRC-32 (IEEE), as `sum` prints it.
 fn crc32(data: &[u8]) -> u32 {
     let mut c = 0xFFFF_FFFFu32;
@@ -97,14 +63,14 @@ fn files_of_every_size_round_trip_through_the_disk() {
     let (out, status) = exec(&disk, &command);
     assert_eq!(status, 0, "output:\n{out}");
     for (name, size) in sizes {
-        assert!(has_line(&out, &sum_line(&pattern(size), name)), "no sum for {name}:\n{out}");
+        assert!(has_line(&out, &sum_line(&common::pattern(size), name)), "no sum for {name}:\n{out}");
     }
-    assert!(has_line(&out, &sum_line(&pattern(3 << 20), "/big2")), "output:\n{out}");
-    fsck_clean(&disk);
+    assert!(has_line(&out, &sum_line(&common::pattern(3 << 20), "/big2")), "output:\n{out}");
+    common::assert_fsck_clean(&disk);
     for (name, size) in sizes {
-        assert!(debugfs_cat(&disk, name) == pattern(size), "debugfs reads other bytes for {name}");
+        assert!(common::debugfs_cat(&disk, name) == common::pattern(size), "debugfs reads other bytes for {name}");
     }
-    assert!(debugfs_cat(&disk, "/big2") == pattern(3 << 20));
+    assert!(common::debugfs_cat(&disk, "/big2") == common::pattern(3 << 20));
 }
 
 #[test]
@@ -118,8 +84,8 @@ fn rename_unlink_mkdir_rmdir_on_the_disk() {
     assert!(!has_line(&out, "d"), "output:\n{out}");
     assert!(has_line(&out, "rmdir-status 1"), "a non-empty directory was removed:\n{out}");
     assert!(has_line(&out, "sum") && has_line(&out, "Welcome to Vivarium."), "output:\n{out}");
-    fsck_clean(&disk);
-    assert_eq!(debugfs_cat(&disk, "/e/f"), b"x\n");
+    common::assert_fsck_clean(&disk);
+    assert_eq!(common::debugfs_cat(&disk, "/e/f"), b"x\n");
 }
 
 #[test]
@@ -130,7 +96,7 @@ fn a_synced_file_survives_the_next_boot() {
     let (out, status) = exec(&disk, "cat /kept");
     assert_eq!(status, 0, "output:\n{out}");
     assert!(has_line(&out, "kept"), "output:\n{out}");
-    fsck_clean(&disk);
+    common::assert_fsck_clean(&disk);
 }
 
 #[test]
@@ -142,10 +108,10 @@ fn a_copy_survives_a_disk_driver_restart() {
     // reads and writes.
     let (out, status) = exec(&disk, "cp /big /big2 | service restart blk; sum /big /big2; service");
     assert_eq!(status, 0, "output:\n{out}");
-    let data = pattern(2 << 20);
+    let data = common::pattern(2 << 20);
     assert!(has_line(&out, &sum_line(&data, "/big2")), "output:\n{out}");
-    fsck_clean(&disk);
-    assert!(debugfs_cat(&disk, "/big2") == data);
+    common::assert_fsck_clean(&disk);
+    assert!(common::debugfs_cat(&disk, "/big2") == data);
 }
 
 #[test]

@@ -18,6 +18,16 @@
 //! never touches client memory otherwise. Positions are in bytes and must
 //! be multiples of [`SECTOR_SIZE`]; lengths too, at most [`MAX_TRANSFER`].
 //!
+//! Distrust: the client checks every reply (it comes from the current
+//! driver endpoint, carries the id of the outstanding request, and a
+//! result that fits the request) and gives every request a deadline of
+//! `crate::proto::rs::DEADLINE_PERIODS` heartbeat periods of the driver.
+//! A reply that fails a check, a passed deadline or a failed delivery is
+//! the driver's fault: the client complains to RS
+//! (`crate::proto::rs::COMPLAIN`), which restarts the driver, and sends
+//! the request again. An error result is retried the same way; after
+//! [`ATTEMPTS`] failed tries the request fails with `Error::Io`.
+//!
 //! Restarts: a new driver instance resets the device and starts with no
 //! requests. Requests that were in flight when the old one died are never
 //! answered; the client learns the new endpoint from DS and sends them
@@ -27,6 +37,10 @@
 //! "applied twice" in a way the file server can see. (The client must not
 //! reuse a buffer, nor issue an overlapping write, until the earlier
 //! request is answered.)
+
+/// Tries of one request (each to a fresh driver instance after the
+/// first) before the client gives up with `Error::Io`.
+pub const ATTEMPTS: u32 = 3;
 
 /// Size of a sector: positions and lengths are multiples of it.
 pub const SECTOR_SIZE: u64 = 512;

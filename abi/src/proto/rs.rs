@@ -8,6 +8,10 @@
 //! `rt::service::is_heartbeat`). A service that has not answered for two
 //! periods is killed and restarted.
 //!
+//! A service that answers heartbeats but stops serving is caught by the
+//! servers that depend on it: they COMPLAIN when a request's deadline
+//! passes or a reply cannot be right, and RS kills and restarts it.
+//!
 //! Restart policy: the first restart is immediate; a service that dies
 //! again within [`BACKOFF_WINDOW_MS`] of being started waits
 //! `BACKOFF_BASE_MS << n` (capped at [`BACKOFF_MAX_MS`]) before the next
@@ -33,6 +37,26 @@ pub const STOP: u32 = 0x202;
 /// Start: name in words 2-3. Starts a stopped service. Reply: 0,
 /// `NoEntry`, or `Exists` when it is running.
 pub const START: u32 = 0x203;
+
+/// Complain: a system server reports that a service it depends on is
+/// misbehaving (a request's deadline passed, or a reply failed the
+/// server's checks). `payload[0]` = the endpoint of the incarnation
+/// complained about, name in words 2-3. RS kills that incarnation and
+/// applies its restart policy, as for a missed heartbeat. Only a running
+/// system service other than the one named may complain (else
+/// `CallDenied`); a complaint about an incarnation that is no longer the
+/// current one is answered 1 and changes nothing (it was already
+/// replaced); 0 means killed and restarted (or scheduled to be). This is
+/// MINIX 3's "defects detected by dependent components": the driver may
+/// keep answering heartbeats while it no longer serves anybody.
+pub const COMPLAIN: u32 = 0x204;
+
+/// How many heartbeat periods of a driver a dependent server waits for
+/// the answer to one request before it complains. Two periods is what RS
+/// itself allows a service to leave its pings unanswered, so a driver
+/// that stops serving is caught about as fast as one that stops answering
+/// heartbeats: detected after two periods, restarted at once.
+pub const DEADLINE_PERIODS: u64 = 2;
 
 /// Service state: running.
 pub const STATE_RUNNING: u64 = 1;

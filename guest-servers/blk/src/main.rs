@@ -17,6 +17,9 @@
 //! that never answers costs the client an `Unavailable` reply and the
 //! driver a device reset, not a hang.
 //!
+//! For tests only, `blk.misbehave=MODE:N` on the kernel command line makes
+//! the driver fail in ways a crash does not ([`misbehave`]).
+//!
 //! Restartability: the driver keeps no state worth saving. A fresh
 //! instance (after a crash, a kill or a missed heartbeat) resets the
 //! device (status 0) and starts with an empty ring; requests the old
@@ -26,6 +29,7 @@
 #![no_std]
 #![no_main]
 
+mod misbehave;
 mod virtio;
 
 use abi::notify::{is_notification, EVENT_SENDA_DONE, SYSTEM_EVENTS_WORD};
@@ -33,6 +37,7 @@ use abi::platform::{VIRTIO_BLK_IRQ, VIRTIO_BLK_SECTOR_SIZE};
 use abi::proto::blockdev::{self, MAX_TRANSFER};
 use abi::syscall::{IRQ_ACK, IRQ_ENABLE, NOTIFY_ALARM, NOTIFY_ALARM_WORD, NOTIFY_IRQ_WORD};
 use abi::{Endpoint, Error, Message};
+use misbehave::{Misbehave, Verdict};
 use rt::senda_queue::SendaQueue;
 use virtio::{Device, Op};
 
@@ -67,6 +72,7 @@ fn run() -> i32 {
         }
     }
     let mut blk = Blk { device, replies: SendaQueue::new("blk"), missed_interrupts: 0 };
+    let mut misbehave = Misbehave::from_cmdline();
     let mut msg = Message::default();
     loop {
         if rt::ipc::receive(Endpoint::ANY, &mut msg).is_err() {
@@ -82,13 +88,19 @@ fn run() -> i32 {
             continue;
         }
         let id = msg.payload[0];
-        let result = blk.serve(&msg);
-        blk.replies.reply(
-            abi::proto::blockdev::REPLY,
-            msg.source,
-            id,
-            result.map_or_else(Error::to_return, |v| v as i64),
-        );
+        let (id, result) = match misbehave.judge(&msg) {
+            Verdict::Serve => (id, blk.serve(&msg).map_or_else(Error::to_return, |v| v as i64)),
+            Verdict::Ignore => continue,
+            Verdict::Answer(id, result) => (id, result),
+            Verdict::Garble { id_plus, count_times } => {
+                let result = blk.serve(&msg).map_or_else(Error::to_return, |v| v as i64);
+                (id + id_plus, result * count_times as i64)
+            }
+        };
+        if let Err(e) = blk.replies.reply(abi::proto::blockdev::REPLY, msg.source, id, result) {
+            // The client's deadline on the request gets us restarted.
+            rt::println!("blk: the reply to request {} of {} is lost: {}", id, msg.source, e);
+        }
     }
 }
 

@@ -3,19 +3,31 @@
 //! [`Disk`] that the ext2 library reads and writes through.
 //!
 //! Why it looks like this: the driver is not trusted and is expected to
-//! crash or be restarted. So requests go out by SENDA (a driver that never
-//! receives cannot block us), each with a fresh request id and a grant on
-//! our own buffer made out to the driver instance it is sent to, and the
-//! answer is awaited in a RECEIVE loop that also answers RS's heartbeats,
-//! follows DS's notifications about `blk`, and sets client requests aside
-//! for later ([`Link::next_request`]). When the driver dies (DS shows a new
-//! endpoint, or our SENDA entry fails) the outstanding request is sent
-//! again, with a new id and a new grant, to the new instance: block reads
-//! and writes are idempotent, so resending can never be seen, and a driver
-//! crash costs the file server's clients nothing. A driver that neither
-//! answers nor is replaced within [`GIVE_UP_SECS`] seconds fails the
-//! request with `Unavailable`.
+//! crash, hang, be restarted, or answer garbage. So requests go out by
+//! SENDA (a driver that never receives cannot block us), each with a fresh
+//! request id and a grant on our own buffer made out to the driver
+//! instance it is sent to, and the answer is awaited in a RECEIVE loop
+//! that also answers RS's heartbeats, follows DS's notifications about
+//! `blk`, and sets client requests aside for later
+//! ([`Link::next_request`]).
 //!
+//! Nothing the driver says is believed unchecked: an answer counts only
+//! from the current driver endpoint, with the id of the outstanding
+//! request, and with a result that fits it (a READ or WRITE moves exactly
+//! the bytes asked). Every request has a deadline of
+//! `abi::proto::rs::DEADLINE_PERIODS` heartbeat periods of `blk` (see
+//! [`Link::configure`]). A passed deadline, a failed delivery, a reply to
+//! an id never issued, a wrong count or an error result is the driver's
+//! fault: we complain to RS (`abi::proto::rs::COMPLAIN`), which kills and
+//! restarts it, and send the request again to the new instance, with a new
+//! id and a new grant. Block reads and writes are idempotent, so resending
+//! can never be seen, and any single fault of the driver or its messages
+//! costs the file server's clients nothing but time. A request that fails
+//! `abi::proto::blockdev::ATTEMPTS` times (a disk that really fails) ends
+//! with `Error::Io`; one that finds no driver for [`GIVE_UP_SECS`] seconds
+//! with `Unavailable`. So every client request is answered within a bound
+//! (docs/trust.md), and VFS's SENDREC to us never waits forever.
+
 //! Writes of consecutive sectors are gathered into one request of up to
 //! `MAX_TRANSFER` bytes ([`Link::write`]); the server sends them
 //! ([`Link::flush_writes`]) before it answers its own client, and a read
@@ -44,10 +56,16 @@ const SECTOR: u64 = blockdev::SECTOR_SIZE;
 const MAX: usize = blockdev::MAX_TRANSFER as usize;
 /// Client requests set aside while we wait for the driver.
 const DEFERRED: usize = 8;
-/// Period of the watchdog alarm while a request is outstanding.
+/// Period of the watchdog alarm with deadlines switched off (weakened).
 const WATCHDOG_MS: u64 = 2000;
-/// Seconds without any answer or new driver before a request fails.
+/// Seconds without a new driver (after a death or a complaint) before a
+/// request fails; without deadlines (weakened), also seconds without an
+/// answer.
 pub const GIVE_UP_SECS: u64 = 30;
+/// The driver's heartbeat period when the image gives it none.
+const FALLBACK_PERIOD_MS: u64 = 500;
+/// Deadline of a request, in heartbeat periods of the driver.
+const DEADLINE_PERIODS: u64 = abi::proto::rs::DEADLINE_PERIODS;
 
 /// Counters for benchmarks (printed at every SYNC).
 #[derive(Clone, Copy, Default)]
@@ -83,6 +101,16 @@ pub struct Link {
     /// Disk size in sectors.
     sectors: u64,
     watchdog_armed: bool,
+    /// Ticks between watchdog alarms while a request is outstanding, and
+    /// how many alarms make its deadline ([`Link::configure`]).
+    alarm_ticks: u64,
+    strikes: u64,
+    /// Our SENDA entry to the current driver came back undelivered.
+    delivery_failed: bool,
+    /// Replies are checked (`abi::weaken::BLK_REPLY_CHECK` not set).
+    checks: bool,
+    /// Requests have deadlines (`abi::weaken::BLK_DEADLINE` not set).
+    deadlines: bool,
     pub stats: LinkStats,
 }
 
@@ -100,6 +128,11 @@ static mut LINK: Link = Link {
     last_end: u64::MAX,
     sectors: 0,
     watchdog_armed: false,
+    alarm_ticks: 1,
+    strikes: 1,
+    delivery_failed: false,
+    checks: true,
+    deadlines: true,
     stats: LinkStats { requests: 0, resends: 0, bytes: 0, restarts: 0 },
 };
 
@@ -123,6 +156,19 @@ enum Data<'a> {
     From(&'a [u8]),
 }
 
+/// How one try of a request ended.
+enum Try {
+    /// The driver's answer (not yet checked).
+    Answer(i64),
+    /// The instance died or was replaced: send again to the next one.
+    NewDriver,
+    /// The driver failed us (a passed deadline, a failed delivery, a reply
+    /// to a request never sent): complain and try again.
+    Failed(&'static str),
+    /// Without deadlines (weakened): no answer for `GIVE_UP_SECS`.
+    GiveUp,
+}
+
 /// What an incoming message was, for the wait loops.
 enum Seen {
     /// Dealt with here (heartbeat, DS change, kernel event, stale reply).
@@ -134,6 +180,27 @@ enum Seen {
 }
 
 impl Link {
+    /// Reads the defenses' switches and the deadline. The watchdog alarm
+    /// goes off every heartbeat period of `blk` while a request is
+    /// outstanding, and a request is late at the alarm that follows
+    /// `DEADLINE_PERIODS` of them: between `DEADLINE_PERIODS` and
+    /// `DEADLINE_PERIODS + 1` periods after it was sent (an alarm may be
+    /// due just after the send). One alarm per period, not one per
+    /// request, keeps the fast path free of kernel calls.
+    pub fn configure(&mut self) {
+        self.checks = !rt::kip::weakened(abi::weaken::BLK_REPLY_CHECK);
+        self.deadlines = !rt::kip::weakened(abi::weaken::BLK_DEADLINE);
+        let hz = rt::kip::tick_hz().max(1);
+        if self.deadlines {
+            let deadline = rt::service::deadline_ticks("blk", FALLBACK_PERIOD_MS);
+            self.alarm_ticks = (deadline / DEADLINE_PERIODS).max(1);
+            self.strikes = DEADLINE_PERIODS + 1;
+        } else {
+            self.alarm_ticks = (WATCHDOG_MS * hz).div_ceil(1000).max(1);
+            self.strikes = GIVE_UP_SECS * 1000 / WATCHDOG_MS;
+        }
+    }
+
     /// Subscribes to `blk` in DS (DS reports its current entry at once).
     pub fn subscribe(&mut self) -> Result<(), Error> {
         let mut msg = Message::new(ds::SUBSCRIBE);
@@ -150,7 +217,7 @@ impl Link {
             match self.wait_one() {
                 Seen::Alarm => {
                     alarms += 1;
-                    if alarms * WATCHDOG_MS >= secs * 1000 {
+                    if alarms * self.alarm_ticks >= secs * rt::kip::tick_hz().max(1) {
                         self.watchdog_armed = false;
                         return Err(Error::Unavailable);
                     }
@@ -235,11 +302,13 @@ impl Link {
         None
     }
 
-    /// Our SENDA entry failed (the driver died or vanished): forget it.
+    /// Notes that our SENDA entry to the current driver failed (it died,
+    /// or the delivery was refused); the wait loop acts on it.
     fn check_senda(&mut self) {
-        let e = &self.table[0];
+        let e = &mut self.table[0];
         if e.flags & FLAG_DONE != 0 && e.result != 0 && e.dst == self.blk {
-            self.dead = self.blk;
+            e.result = 0; // noted once
+            self.delivery_failed = true;
         }
     }
 
@@ -265,15 +334,15 @@ impl Link {
 
     fn arm_watchdog(&mut self) {
         if !self.watchdog_armed {
-            let ticks = (WATCHDOG_MS * rt::kip::tick_hz().max(1)).div_ceil(1000).max(1);
-            self.watchdog_armed = rt::sys::set_alarm(ticks).is_ok();
+            self.watchdog_armed = rt::sys::set_alarm(self.alarm_ticks).is_ok();
         }
     }
 
     /// One request, sent again to every new driver instance until one
-    /// answers it. Returns the driver's result.
+    /// answers it, and retried on a fresh instance when the driver fails
+    /// it (at most `ATTEMPTS` tries). Returns the driver's checked result.
     fn call(&mut self, mtype: u32, position: u64, mut data: Data, len: u64) -> Result<u64, Error> {
-        let mut strikes = 0u64;
+        let mut failures = 0;
         loop {
             if !self.driver_known() {
                 self.wait_for_driver(GIVE_UP_SECS)?;
@@ -287,56 +356,119 @@ impl Link {
                 Data::From(buf) => Some(rt::grant::read_only(blk, buf)?),
             };
             let gid = grant.as_ref().map_or(0, |g| g.id());
-            let msg = Message::with_words(mtype, &[id, position, gid, len]);
-            self.table[0] = SendaEntry::new(blk, msg);
-            self.table[0].flags |= FLAG_NOTIFY;
-            rt::ipc::senda(&mut self.table)?;
-            self.check_senda();
-            self.arm_watchdog();
-            let progress = self.stats.requests;
-            // Wait for the answer, a new driver, or a dead one.
-            let answer = loop {
-                if self.blk != blk || self.dead == blk {
-                    break None;
-                }
-                match self.wait_one() {
-                    Seen::Reply(rid, result) if rid == id => break Some(result),
-                    Seen::Reply(..) | Seen::Handled => {}
-                    Seen::Alarm => {
-                        self.watchdog_armed = false;
-                        strikes += 1;
-                        if strikes * WATCHDOG_MS >= GIVE_UP_SECS * 1000 && self.stats.requests == progress {
-                            rt::println!("ext2fs: the disk driver has not answered for {} s", GIVE_UP_SECS);
-                            return Err(Error::Unavailable);
-                        }
-                        // DS notifications cannot get lost, but a look
-                        // costs little once per period.
-                        if let Ok((ep, _)) = rt::names::lookup_fresh("blk") {
-                            if ep != blk && ep != Endpoint::NONE {
-                                self.blk = ep;
-                                self.stats.restarts += 1;
-                            }
-                        }
-                        self.arm_watchdog();
-                    }
-                }
-            };
+            let attempt = self.send_and_wait(blk, id, Message::with_words(mtype, &[id, position, gid, len]));
+            // The grant is revoked here; a late copy by a dying or
+            // replaced instance fails harmlessly.
             drop(grant);
-            match answer {
-                Some(result) => {
-                    self.stats.requests += 1;
-                    let r = Error::from_return(result);
-                    if r.is_ok() {
-                        self.stats.bytes += len;
-                    }
-                    return r;
-                }
-                None => {
+            let why = match attempt {
+                Try::NewDriver => {
                     self.stats.resends += 1;
-                    // The old grant is revoked; a late copy by a dying
-                    // instance fails harmlessly.
+                    continue;
+                }
+                Try::GiveUp => {
+                    rt::println!("ext2fs: the disk driver has not answered for {} s", GIVE_UP_SECS);
+                    return Err(Error::Unavailable);
+                }
+                Try::Failed(why) => why,
+                Try::Answer(result) => match self.check_result(mtype, len, result) {
+                    Ok(r) => {
+                        self.stats.requests += 1;
+                        if r.is_ok() {
+                            self.stats.bytes += len;
+                        }
+                        return r;
+                    }
+                    Err(why) => why,
+                },
+            };
+            failures += 1;
+            rt::println!(
+                "ext2fs: disk driver {} failed request {} ({}; try {} of {}); complaining to RS",
+                blk,
+                id,
+                why,
+                failures,
+                blockdev::ATTEMPTS
+            );
+            self.complain(blk);
+            if failures >= blockdev::ATTEMPTS {
+                return Err(Error::Io);
+            }
+            self.stats.resends += 1;
+        }
+    }
+
+    /// Sends request `msg` (id `id`) to driver instance `blk` and waits for
+    /// its answer, a new instance, or the deadline.
+    fn send_and_wait(&mut self, blk: Endpoint, id: u64, msg: Message) -> Try {
+        self.table[0] = SendaEntry::new(blk, msg);
+        self.table[0].flags |= FLAG_NOTIFY;
+        self.delivery_failed = false;
+        if rt::ipc::senda(&mut self.table).is_err() {
+            return Try::Failed("the kernel refused the request");
+        }
+        self.check_senda();
+        self.arm_watchdog();
+        let mut strikes = 0;
+        loop {
+            if self.delivery_failed {
+                self.delivery_failed = false;
+                if self.deadlines {
+                    return Try::Failed("the request could not be delivered");
+                }
+                self.dead = blk; // as before the deadline: wait for DS
+            }
+            if self.blk != blk || self.dead == blk {
+                return Try::NewDriver;
+            }
+            match self.wait_one() {
+                Seen::Reply(rid, result) if rid == id => return Try::Answer(result),
+                // An id we never issued: garbage (an older one is a late
+                // or duplicated answer, harmless to drop).
+                Seen::Reply(rid, _) if rid > id && self.checks => {
+                    return Try::Failed("a reply to a request never sent")
+                }
+                Seen::Reply(..) | Seen::Handled => {}
+                Seen::Alarm => {
+                    self.watchdog_armed = false;
+                    strikes += 1;
+                    if strikes >= self.strikes {
+                        if !self.deadlines {
+                            return Try::GiveUp;
+                        }
+                        return Try::Failed("no answer by the deadline");
+                    }
+                    self.arm_watchdog();
                 }
             }
+        }
+    }
+
+    /// Checks a driver result against the request; `Err` says why it
+    /// cannot be right (an error result counts: it may be garbage, and a
+    /// real device error stays one on every try).
+    fn check_result(&self, mtype: u32, len: u64, result: i64) -> Result<Result<u64, Error>, &'static str> {
+        let r = Error::from_return(result);
+        if !self.checks {
+            return Ok(r);
+        }
+        match (mtype, r) {
+            // No device behind the driver: final, nothing to retry.
+            (blockdev::GEOMETRY, Err(e)) => Ok(Err(e)),
+            (_, Err(_)) => Err("an error result"),
+            (blockdev::READ | blockdev::WRITE, Ok(n)) if n != len => Err("a wrong byte count"),
+            (blockdev::FLUSH, Ok(n)) if n != 0 => Err("a wrong flush result"),
+            (blockdev::GEOMETRY, Ok(n)) if n == 0 || n % SECTOR != 0 => Err("an impossible capacity"),
+            (_, Ok(n)) => Ok(Ok(n)),
+        }
+    }
+
+    /// Has RS kill and restart driver instance `blk`; DS then announces the
+    /// next one. When RS refuses, the same instance is tried again.
+    fn complain(&mut self, blk: Endpoint) {
+        match rt::service::complain("blk", blk) {
+            Ok(_) => self.dead = blk,
+            Err(e) => rt::println!("ext2fs: RS did not take the complaint ({}); trying the same driver", e),
         }
     }
 
@@ -369,7 +501,7 @@ impl Link {
             self.ahead_len = 0;
             let got = self.call(blockdev::READ, sector * SECTOR, Data::Into(&mut ahead()[..n]), n as u64)?;
             if got != n as u64 {
-                return Err(Error::Unavailable);
+                return Err(Error::Io);
             }
             self.ahead_at = sector;
             self.ahead_len = n;
@@ -382,7 +514,7 @@ impl Link {
             let pos = (sector * SECTOR) + done as u64;
             let got = self.call(blockdev::READ, pos, Data::Into(&mut buf[done..done + n]), n as u64)?;
             if got != n as u64 {
-                return Err(Error::Unavailable);
+                return Err(Error::Io);
             }
             done += n;
         }
@@ -422,7 +554,7 @@ impl Link {
         self.gather_len = 0;
         match r {
             Ok(n) if n == len as u64 => Ok(()),
-            Ok(_) => Err(Error::Unavailable),
+            Ok(_) => Err(Error::Io),
             Err(e) => Err(e),
         }
     }

@@ -74,6 +74,7 @@ extern "C" fn serve() -> ! {
     // life of the program (static to keep it off the stack).
     let fs = unsafe { &mut *(&raw mut FS) };
     let link = disk::link();
+    link.configure();
     if let Err(e) = link.subscribe() {
         rt::println!("ext2fs: cannot subscribe to blk in DS ({}); answering Unavailable", e);
     } else if let Err(e) = link.wait_for_driver(DRIVER_WAIT_SECS) {

@@ -64,11 +64,9 @@ fn errno(e: ext2::Error) -> Error {
         ext2::Error::NameTooLong | ext2::Error::Invalid => Error::Invalid,
         ext2::Error::FileTooLarge => Error::Domain,
         ext2::Error::TooManyLinks => Error::TooMany,
-        ext2::Error::Io
-        | ext2::Error::BadMagic
-        | ext2::Error::Unsupported(_)
-        | ext2::Error::Corrupt(_)
-        | ext2::Error::Truncated => Error::Unavailable,
+        // The disk failed every try, or holds what cannot be right.
+        ext2::Error::Io | ext2::Error::Corrupt(_) => Error::Io,
+        ext2::Error::BadMagic | ext2::Error::Unsupported(_) | ext2::Error::Truncated => Error::Unavailable,
     }
 }
 

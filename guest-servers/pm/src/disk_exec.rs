@@ -39,7 +39,13 @@ pub fn load(name: &str) -> Option<Result<&'static [u8], Error>> {
     path[..prefix.len()].copy_from_slice(prefix);
     path[prefix.len()..prefix.len() + name.len()].copy_from_slice(name.as_bytes());
     let path = core::str::from_utf8(&path[..prefix.len() + name.len()]).ok()?;
-    let fd = rt::vfs::open(path, O_RDONLY).ok()?;
+    let fd = match rt::vfs::open(path, O_RDONLY) {
+        Ok(fd) => fd,
+        // The file may be there but unreadable: say so rather than fall
+        // back as if there were no such program.
+        Err(Error::Io) => return Some(Err(Error::Io)),
+        Err(_) => return None,
+    };
     let result = read_file(fd);
     let _ = rt::vfs::close(fd);
     result

@@ -4,9 +4,11 @@
 //! marked as a service (`FLAG_SERVICE`), in image order, publishes each in
 //! DS, and from then on keeps them alive: it restarts a service that
 //! exits, crashes or is killed (`services`), kills and restarts one that
-//! stops answering its heartbeat (`heartbeat`), and serves LIST, RESTART,
+//! stops answering its heartbeat (`heartbeat`), serves LIST, RESTART,
 //! STOP and START (`requests`; the last three for administrators only:
-//! `authorize`). All its deadlines share the one kernel alarm (`timers`).
+//! `authorize`), and restarts a service that a server depending on it
+//! complains about (`complain`). All its deadlines share the one kernel
+//! alarm (`timers`).
 //!
 //! RS only ever blocks in RECEIVE and in its SENDRECs to DS, the kernel
 //! and (to authorize a control request) PM, all trusted; clients get
@@ -17,6 +19,7 @@
 #![no_main]
 
 mod authorize;
+mod complain;
 mod heartbeat;
 mod registry;
 mod requests;
@@ -37,6 +40,8 @@ pub struct Rs {
     /// How many entries of `services` are used.
     count: usize,
     timers: Timers,
+    /// `abi::weaken::COMPLAIN_AUTH`: accept complaints from anybody.
+    complain_unchecked: bool,
 }
 
 const NO_SERVICE: Service = Service {
@@ -91,11 +96,13 @@ impl Rs {
 }
 
 fn run() -> i32 {
-    static mut RS: Rs = Rs { services: [NO_SERVICE; MAX_SERVICES], count: 0, timers: Timers::new() };
+    static mut RS: Rs =
+        Rs { services: [NO_SERVICE; MAX_SERVICES], count: 0, timers: Timers::new(), complain_unchecked: false };
     // SAFETY: the program is single-threaded and this is the only reference
     // to RS (a static: the tables would crowd the 64 KiB stack).
     let rs = unsafe { &mut *(&raw mut RS) };
     authorize::init();
+    rs.complain_unchecked = rt::kip::weakened(abi::weaken::COMPLAIN_AUTH);
     rs.load_services();
     let now = rt::sys::uptime();
     rt::println!("rs: {} services, tick {} Hz", rs.count, timers::hz());

@@ -19,6 +19,9 @@ impl Rs {
         if msg.mtype == proto_rs::LIST {
             return self.list(msg.payload[0]);
         }
+        if msg.mtype == proto_rs::COMPLAIN {
+            return self.complain(msg, now);
+        }
         let mut buf = [0u8; NAME_LEN];
         let name = proto::get_name(msg, 2, &mut buf);
         let verb = match msg.mtype {

@@ -58,6 +58,9 @@ pub enum Death {
     Exited(u32),
     /// RS killed it for missing heartbeats.
     Silent,
+    /// RS killed it because a server depending on it complained
+    /// (`crate::complain`).
+    Complained,
 }
 
 /// How and when an incarnation ended, as console text.
@@ -71,6 +74,7 @@ impl core::fmt::Display for Ended {
         match self.death {
             Death::Exited(status) => write!(f, "exited with status {} at {} ms", status, self.at_ms),
             Death::Silent => write!(f, "killed for missing heartbeats at {} ms", self.at_ms),
+            Death::Complained => write!(f, "killed on a complaint at {} ms", self.at_ms),
         }
     }
 }

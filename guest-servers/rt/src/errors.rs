@@ -17,6 +17,7 @@ pub fn describe(e: Error) -> &'static str {
         Error::NoMemory => "out of memory",
         Error::Unavailable => "service unavailable",
         Error::Interrupted => "interrupted",
+        Error::Io => "I/O error",
         e => e.name(),
     }
 }

@@ -9,10 +9,13 @@
 //! process. Should every slot still be pending, a message waits in the
 //! backlog, moved into the table when the kernel reports (a SYSTEM
 //! notification with `EVENT_SENDA_DONE`, requested with `FLAG_NOTIFY`) that
-//! entries completed: call [`SendaQueue::flush`] then.
+//! entries completed: call [`SendaQueue::flush`] then. When the backlog
+//! is full too (a destination that has not received for a long while),
+//! [`SendaQueue::send`] fails with `TooMany` and the message is not sent:
+//! the caller sees it, never a silent drop.
 
 use abi::senda::{SendaEntry, FLAG_DONE, FLAG_NOTIFY, FLAG_VALID, SENDA_MAX_ENTRIES};
-use abi::{Endpoint, Message};
+use abi::{Endpoint, Error, Message};
 
 const BACKLOG: usize = 64;
 
@@ -55,23 +58,26 @@ impl SendaQueue {
         SendaQueue { name, backlog: [(Endpoint::NONE, Message::new(0)); BACKLOG], backlog_len: 0 }
     }
 
-    /// Sends `msg` to `dst` without blocking.
-    pub fn send(&mut self, dst: Endpoint, msg: Message) {
+    /// Sends `msg` to `dst` without blocking. `TooMany` when every slot
+    /// and the backlog are taken (nothing was sent); the kernel's error
+    /// when it refused the table.
+    #[must_use = "a message that could not be queued is lost"]
+    pub fn send(&mut self, dst: Endpoint, msg: Message) -> Result<(), Error> {
         if !place(dst, msg) {
             if self.backlog_len == BACKLOG {
-                crate::println!("{}: SENDA backlog full; dropping a message to {}", self.name, dst);
-                return;
+                return Err(Error::TooMany);
             }
             self.backlog[self.backlog_len] = (dst, msg);
             self.backlog_len += 1;
         }
-        self.submit();
+        self.submit()
     }
 
     /// Sends a `[request id, result]` reply of type `mtype` (the shape of
-    /// the device and block protocols' replies).
-    pub fn reply(&mut self, mtype: u32, dst: Endpoint, id: u64, result: i64) {
-        self.send(dst, Message::with_words(mtype, &[id, result as u64]));
+    /// the device and block protocols' replies); fails as [`Self::send`].
+    #[must_use = "a reply that could not be queued is lost"]
+    pub fn reply(&mut self, mtype: u32, dst: Endpoint, id: u64, result: i64) -> Result<(), Error> {
+        self.send(dst, Message::with_words(mtype, &[id, result as u64]))
     }
 
     /// Moves backlog entries into freed slots (after `EVENT_SENDA_DONE`).
@@ -83,13 +89,13 @@ impl SendaQueue {
         if moved > 0 {
             self.backlog.copy_within(moved..self.backlog_len, 0);
             self.backlog_len -= moved;
-            self.submit();
+            if let Err(e) = self.submit() {
+                crate::println!("{}: SENDA failed: {}", self.name, e);
+            }
         }
     }
 
-    fn submit(&mut self) {
-        if let Err(e) = crate::ipc::senda(table()) {
-            crate::println!("{}: SENDA failed: {}", self.name, e);
-        }
+    fn submit(&mut self) -> Result<(), Error> {
+        crate::ipc::senda(table())
     }
 }

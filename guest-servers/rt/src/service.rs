@@ -1,4 +1,5 @@
-//! Helpers for servers and drivers: answering RS's heartbeat.
+//! Helpers for servers and drivers: answering RS's heartbeat, and
+//! complaining to RS about a service that no longer serves us.
 
 use abi::notify::is_notification;
 use abi::{Endpoint, Message};
@@ -28,4 +29,30 @@ pub fn handle_heartbeat(msg: &Message) -> bool {
     } else {
         false
     }
+}
+
+/// Tells RS that service `name`, incarnation `endpoint`, no longer serves
+/// us (a deadline passed, or its reply cannot be right;
+/// `abi::proto::rs::COMPLAIN`). `Ok(0)`: RS killed it and restarts it (DS
+/// will announce the new endpoint); `Ok(1)`: that incarnation was already
+/// replaced. RS is trusted and answers at once, so the SENDREC is safe.
+pub fn complain(name: &str, endpoint: Endpoint) -> Result<u64, abi::Error> {
+    let rs = rs().ok_or(abi::Error::Unavailable)?;
+    let mut msg = Message::with_words(abi::proto::rs::COMPLAIN, &[u64::from(endpoint.0)]);
+    abi::proto::put_name(&mut msg, 2, name);
+    crate::ipc::sendrec(rs, &mut msg)?;
+    abi::proto::result_of(&msg)
+}
+
+/// The deadline, in timer ticks, for one request to boot-image service
+/// `name`: `abi::proto::rs::DEADLINE_PERIODS` of its heartbeat periods
+/// (the tolerance RS itself gives its pings), or of `fallback_ms` when it
+/// has no heartbeat.
+pub fn deadline_ticks(name: &str, fallback_ms: u64) -> u64 {
+    let period_ms = match crate::kip::program_index(name).map(crate::kip::program_heartbeat_ms) {
+        Some(ms) if ms > 0 => u64::from(ms),
+        _ => fallback_ms,
+    };
+    let ms = abi::proto::rs::DEADLINE_PERIODS * period_ms;
+    (ms * crate::kip::tick_hz().max(1)).div_ceil(1000).max(1)
 }

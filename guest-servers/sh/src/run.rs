@@ -187,8 +187,13 @@ impl Shell {
         let path = if name.contains('/') { name.clone() } else { format!("/bin/{name}") };
         let mut argv: Vec<&str> = command.argv.iter().map(String::as_str).collect();
         argv[0] = &path;
-        let _ = rt::pm::exec(&argv);
-        errln!("sh: {}: not found", name);
+        match rt::pm::exec(&argv) {
+            // The program is there but could not be read: say so, never
+            // "not found".
+            Error::Io => errln!("sh: {}: {}", name, describe(Error::Io)),
+            // Refusals (a service's name) read as "not found" too.
+            _ => errln!("sh: {}: not found", name),
+        };
         rt::sys::exit(STATUS_NOT_FOUND as u32)
     }
 

@@ -104,6 +104,15 @@ fn run() -> i32 {
 }
 
 impl Tty {
+    /// Answers request `id` of `to` with `result`. A reply that cannot be
+    /// queued (VFS has not received for a long while) is lost and said so;
+    /// VFS's deadline on the request then gets us restarted.
+    fn answer(&mut self, to: Endpoint, id: u64, result: i64) {
+        if let Err(e) = self.replies.reply(dev::REPLY, to, id, result) {
+            rt::println!("tty: the reply to request {} of {} is lost: {}", id, to, e);
+        }
+    }
+
     /// Drains the UART, runs the line discipline, answers reads.
     fn input(&mut self) {
         let mut bytes = [0u8; 64];
@@ -138,9 +147,9 @@ impl Tty {
 
     /// ^C: pending reads end with `Interrupted`; PM signals the foreground.
     fn interrupt(&mut self) {
-        for slot in self.reads.iter_mut() {
-            if let Some(r) = slot.take() {
-                self.replies.reply(abi::proto::dev::REPLY, r.from, r.id, Error::Interrupted.to_return());
+        for i in 0..MAX_READS {
+            if let Some(r) = self.reads[i].take() {
+                self.answer(r.from, r.id, Error::Interrupted.to_return());
             }
         }
         let mut m = Message::with_words(pm::SIGNAL_FOREGROUND, &[pm::SIGINT]);
@@ -164,7 +173,7 @@ impl Tty {
                     Err(e) => e.to_return(),
                 }
             };
-            self.replies.reply(abi::proto::dev::REPLY, r.from, r.id, result);
+            self.answer(r.from, r.id, result);
         }
     }
 
@@ -175,11 +184,11 @@ impl Tty {
     fn read(&mut self, msg: &Message) {
         let (id, grant, len) = (msg.payload[0], msg.payload[1], msg.payload[2]);
         if len == 0 {
-            self.replies.reply(abi::proto::dev::REPLY, msg.source, id, 0);
+            self.answer(msg.source, id, 0);
             return;
         }
         let Some(slot) = self.reads.iter().position(|r| r.is_none()) else {
-            self.replies.reply(abi::proto::dev::REPLY, msg.source, id, Error::TooMany.to_return());
+            self.answer(msg.source, id, Error::TooMany.to_return());
             return;
         };
         self.reads[slot] = Some(Read { from: msg.source, id, grant, len, seq: self.next_seq });
@@ -207,14 +216,14 @@ impl Tty {
                 }
             }
         }
-        self.replies.reply(abi::proto::dev::REPLY, msg.source, id, result);
+        self.answer(msg.source, id, result);
     }
 
     fn cancel(&mut self, msg: &Message) {
         let id = msg.payload[0];
-        if let Some(slot) = self.reads.iter_mut().find(|r| r.is_some_and(|r| r.id == id && r.from == msg.source)) {
-            *slot = None;
-            self.replies.reply(abi::proto::dev::REPLY, msg.source, id, Error::Interrupted.to_return());
+        if let Some(i) = self.reads.iter().position(|r| r.is_some_and(|r| r.id == id && r.from == msg.source)) {
+            self.reads[i] = None;
+            self.answer(msg.source, id, Error::Interrupted.to_return());
         }
     }
 }

@@ -14,13 +14,15 @@
 
 use abi::grant::{Grant, GRANT_READ, GRANT_VALID, GRANT_WRITE};
 use abi::proto::dev;
-use abi::senda::{SendaEntry, FLAG_VALID};
+use abi::senda::{SendaEntry, FLAG_DONE, FLAG_VALID};
 use abi::{Endpoint, Message};
 
 /// Requests in flight at once.
 pub const SLOTS: usize = 16;
 /// Bytes moved per request.
 pub const BUF: usize = 2048;
+/// The driver's heartbeat period when the image gives it none.
+const FALLBACK_PERIOD_MS: u64 = 500;
 
 /// Read or write.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
@@ -41,6 +43,12 @@ pub struct Request {
     pub waiter: Option<usize>,
     /// The user process (for the driver, on reads).
     pub user: Endpoint,
+    /// Watchdog alarms seen while this request waited (writes only).
+    strikes: u64,
+    /// We complained to RS about the driver for this request already.
+    complained: bool,
+    /// The request was sent again after a failed delivery.
+    resent: bool,
 }
 
 /// Grant-table entries after the driver slots' that the file-server link
@@ -79,16 +87,43 @@ pub struct Device {
     pub tty: Endpoint,
     slots: [Option<Request>; SLOTS],
     next_id: u64,
+    /// Writes have deadlines (`abi::weaken::TTY_DEADLINE` not set).
+    deadlines: bool,
+    /// Replies are checked (`abi::weaken::TTY_REPLY_CHECK` not set).
+    pub checks: bool,
+    /// Ticks between watchdog alarms, and how many make a deadline.
+    alarm_ticks: u64,
+    strikes: u64,
+    alarm_armed: bool,
 }
 
 impl Device {
     /// No driver yet.
     pub const fn new() -> Device {
-        Device { tty: Endpoint::NONE, slots: [None; SLOTS], next_id: 1 }
+        Device {
+            tty: Endpoint::NONE,
+            slots: [None; SLOTS],
+            next_id: 1,
+            deadlines: true,
+            checks: true,
+            alarm_ticks: 1,
+            strikes: 1,
+            alarm_armed: false,
+        }
     }
 
-    /// Registers the grant table (once, at start).
+    /// Registers the grant table (once, at start), reads the defenses'
+    /// switches and the write deadline: the watchdog alarm goes off every
+    /// heartbeat period of `tty` while a write is outstanding, and a write
+    /// is late at the alarm after `DEADLINE_PERIODS` of them (between
+    /// `DEADLINE_PERIODS` and `DEADLINE_PERIODS + 1` periods after it was
+    /// sent).
     pub fn init(&mut self) -> Result<(), abi::Error> {
+        self.deadlines = !rt::kip::weakened(abi::weaken::TTY_DEADLINE);
+        self.checks = !rt::kip::weakened(abi::weaken::TTY_REPLY_CHECK);
+        let periods = abi::proto::rs::DEADLINE_PERIODS;
+        self.alarm_ticks = (rt::service::deadline_ticks("tty", FALLBACK_PERIOD_MS) / periods).max(1);
+        self.strikes = periods + 1;
         let t = tables();
         for (g, b) in t.grants.iter_mut().zip(buffers().iter_mut()) {
             *g = Grant { flags: 0, grantee: Endpoint::NONE.0, address: b.as_mut_ptr() as u64, size: BUF as u64 };
@@ -114,13 +149,25 @@ impl Device {
     /// Starts a request in slot `i` (the data of a write already in its
     /// buffer) and sends it if the driver is up.
     pub fn start(&mut self, i: usize, op: Op, len: usize, waiter: usize, user: Endpoint) {
-        self.slots[i] = Some(Request { id: 0, op, len: len.min(BUF), waiter: Some(waiter), user });
+        let req = Request {
+            id: 0,
+            op,
+            len: len.min(BUF),
+            waiter: Some(waiter),
+            user,
+            strikes: 0,
+            complained: false,
+            resent: false,
+        };
+        self.slots[i] = Some(req);
         self.send(i);
+        self.arm_watchdog();
     }
 
     fn send(&mut self, i: usize) {
         let Some(req) = self.slots[i].as_mut() else { return };
         req.id = self.next_id;
+        req.strikes = 0;
         self.next_id += 1;
         if self.tty == Endpoint::NONE {
             return; // sent when the driver appears
@@ -135,6 +182,83 @@ impl Device {
         t.senda[i] = SendaEntry::new(self.tty, msg);
         t.senda[SLOTS + i].flags = 0;
         submit();
+        self.check_delivery(i);
+    }
+
+    /// A request the kernel could not deliver (the driver died, or the
+    /// delivery was refused) is sent once more; if that fails too, the
+    /// driver is reported to RS, and the request goes to the instance RS
+    /// starts. Only failures the SENDA call itself reports are seen here;
+    /// a write whose later delivery fails is caught by its deadline.
+    fn check_delivery(&mut self, i: usize) {
+        let e = tables().senda[i];
+        if !self.deadlines || e.flags & FLAG_DONE == 0 || e.result == 0 {
+            return;
+        }
+        tables().senda[i].result = 0; // noted once
+        let Some(req) = self.slots[i].as_mut() else { return };
+        if !req.resent {
+            req.resent = true;
+            self.send(i);
+        } else if !req.complained {
+            req.complained = true;
+            self.complain();
+        }
+    }
+
+    /// Has RS kill and restart the driver; DS then announces the new one
+    /// and [`Device::driver_changed`] sends every request again.
+    pub fn complain(&mut self) {
+        if self.tty == Endpoint::NONE {
+            return;
+        }
+        rt::println!("vfs: console driver {} is not serving; complaining to RS", self.tty);
+        if let Err(e) = rt::service::complain("tty", self.tty) {
+            rt::println!("vfs: RS did not take the complaint: {}", e);
+        }
+    }
+
+    fn arm_watchdog(&mut self) {
+        let waiting = self.slots.iter().flatten().any(|r| r.op == Op::Write);
+        if self.deadlines && !self.alarm_armed && waiting && self.tty != Endpoint::NONE {
+            self.alarm_armed = rt::sys::set_alarm(self.alarm_ticks).is_ok();
+        }
+    }
+
+    /// The watchdog alarm went off: every outstanding write takes a
+    /// strike. A write that reaches its deadline gets the driver reported
+    /// to RS (once; the request goes to the new instance); one that
+    /// reaches it again is given up. Returns the slots given up (a bit
+    /// per slot): their callers get an I/O error.
+    pub fn alarm(&mut self) -> u32 {
+        self.alarm_armed = false;
+        let (mut complain, mut give_up) = (false, 0u32);
+        for (i, slot) in self.slots.iter_mut().enumerate() {
+            let Some(r) = slot.as_mut().filter(|r| r.op == Op::Write) else { continue };
+            r.strikes += 1;
+            if r.strikes < self.strikes || self.tty == Endpoint::NONE {
+                continue;
+            }
+            if r.complained {
+                give_up |= 1 << i;
+            } else {
+                r.complained = true;
+                r.strikes = 0;
+                complain = true;
+            }
+        }
+        if complain {
+            self.complain();
+        }
+        self.arm_watchdog();
+        give_up
+    }
+
+    /// Ends the request in slot `i` without an answer; returns it.
+    pub fn abandon(&mut self, i: usize) -> Option<Request> {
+        tables().grants[i].flags = 0;
+        tables().senda[i].flags = 0;
+        self.slots[i].take()
     }
 
     /// Asks the driver to end the read in slot `i` early (its process is
@@ -192,6 +316,7 @@ impl Device {
             }
             submit();
         }
+        self.arm_watchdog();
     }
 
     /// True while some request in flight has this id.

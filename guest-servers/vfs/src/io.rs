@@ -175,10 +175,18 @@ impl Vfs {
     /// The driver answered request `id` with `result`.
     pub fn device_answer(&mut self, source: Endpoint, id: u64, result: i64) {
         let Some((slot, req)) = self.dev.answer(source, id) else { return };
+        let mut result = Error::from_return(result);
+        if self.dev.checks && result.is_ok_and(|n| n > req.len as u64) {
+            // More bytes than asked for cannot be right: an error for this
+            // caller, and the driver is reported (RS restarts it).
+            rt::println!("vfs: console driver answered {} bytes to a request of {}", result.unwrap_or(0), req.len);
+            self.dev.complain();
+            result = Err(Error::Io);
+        }
         let Some(i) = req.waiter else { return };
         let Some(p) = self.parked.get(i).copied() else { return };
         let grant = p.msg.payload[1];
-        let outcome = match (req.op, Error::from_return(result)) {
+        let outcome = match (req.op, result) {
             (Op::Read, Ok(n)) => {
                 let n = (n as usize).min(req.len);
                 copy_to(p.caller, grant, 0, &self.dev.buffer(slot)[..n]).map(|_| n as u64)
@@ -197,6 +205,19 @@ impl Vfs {
         };
         self.parked.remove(i);
         crate::reply(p.caller, outcome);
+    }
+
+    /// The console driver missed the deadline of the writes in `slots` (a
+    /// bit per slot) twice: their callers get what was written so far, or
+    /// an I/O error.
+    pub fn device_given_up(&mut self, slots: u32) {
+        for slot in (0..crate::device::SLOTS).filter(|s| slots & (1 << s) != 0) {
+            let Some(req) = self.dev.abandon(slot) else { continue };
+            let Some(i) = req.waiter else { continue };
+            let Some(p) = self.parked.remove(i) else { continue };
+            rt::println!("vfs: console write of {} gave up: the driver does not serve", p.caller);
+            crate::reply(p.caller, if p.done > 0 { Ok(p.done) } else { Err(Error::Io) });
+        }
     }
 }
 

@@ -11,9 +11,13 @@
 //! Users are answered with SENDNB (they wait in SENDREC); a call that has
 //! no answer yet is parked ([`requests`]), never waited for. The driver
 //! gets requests by SENDA and answers with messages; if it dies, DS tells
-//! us its new endpoint and the unanswered requests go to the new one. VFS
-//! only SENDRECs to DS, which is trusted. PM (trusted too) tells VFS about
-//! forks and exits; only the endpoint DS lists as "pm" may.
+//! us its new endpoint and the unanswered requests go to the new one; a
+//! driver that lives but stops serving or answers garbage is reported to
+//! RS ([`device`]). VFS SENDRECs only to trusted system servers: DS, RS
+//! (complaints) and the file server ext2fs, which answers within a bound
+//! because it gives its own driver requests deadlines (docs/trust.md). PM
+//! (trusted too) tells VFS about forks and exits; only the endpoint DS
+//! lists as "pm" may.
 #![no_std]
 #![no_main]
 
@@ -31,6 +35,7 @@ mod requests;
 
 use abi::notify::is_notification;
 use abi::proto::{self, dev, ds, vfs};
+use abi::syscall::{NOTIFY_ALARM, NOTIFY_ALARM_WORD};
 use abi::{Endpoint, Error, Message};
 use device::Device;
 use fdtable::Tables;
@@ -162,6 +167,10 @@ impl Vfs {
                 if msg.source == ds_ep {
                     self.check_ds(ds_ep);
                 }
+            }
+            if msg.source == Endpoint::SYSTEM && msg.payload[NOTIFY_ALARM_WORD] & NOTIFY_ALARM != 0 {
+                let late = self.dev.alarm();
+                self.device_given_up(late);
             }
             return; // SYSTEM (SENDA done): the table is rescanned anyway
         }

@@ -99,3 +99,50 @@ pub fn function_holding(image: &str, program: &str, address: u64, len: u64) -> O
     })?;
     in_text.then(|| format!("{:#}", rustc_demangle::demangle(symbol.name().unwrap())))
 }
+
+/// An e2fsprogs tool (often in /sbin, not always on PATH).
+pub fn e2fs_tool(name: &str) -> PathBuf {
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    std::env::split_paths(&path)
+        .map(|d| d.join(name))
+        .chain(["/usr/sbin", "/sbin"].iter().map(|d| std::path::Path::new(d).join(name)))
+        .find(|p| p.is_file())
+        .unwrap_or_else(|| panic!("{name} not found (install e2fsprogs)"))
+}
+
+/// Asserts that `e2fsck -fn` finds nothing wrong on `disk`.
+pub fn assert_fsck_clean(disk: &std::path::Path) {
+    let out = Command::new(e2fs_tool("e2fsck")).arg("-fn").arg(disk).output().expect("running e2fsck");
+    let text = String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "e2fsck -fn found problems:\n{text}");
+}
+
+/// The bytes of `file` on `disk`, read on the host with debugfs.
+pub fn debugfs_cat(disk: &std::path::Path, file: &str) -> Vec<u8> {
+    let out = Command::new(e2fs_tool("debugfs"))
+        .args(["-R", &format!("cat {file}")])
+        .arg(disk)
+        .output()
+        .expect("running debugfs");
+    out.stdout
+}
+
+/// The privilege id (boot-image index) of program `program` in `image`.
+pub fn program_id(image: &str, program: &str) -> u8 {
+    let archive = vmm::config::find_image(image).unwrap().archive;
+    let boot = abi::boot_image::BootImage::parse(archive).unwrap();
+    let index = boot.entries().position(|e| e.name == program);
+    index.unwrap_or_else(|| panic!("no {program} in image {image}")) as u8
+}
+
+/// `fill`'s pattern (guest-servers/utils/src/bin/fill.rs).
+pub fn pattern(size: usize) -> Vec<u8> {
+    let word = |n: u64| {
+        let mut x = n.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        x
+    };
+    (0..size as u64).map(|pos| (word(pos / 8) >> (8 * (pos % 8))) as u8).collect()
+}
