@@ -133,15 +133,36 @@ fn exchanges(records: &[Record], attackers: &HashSet<u32>) -> Vec<u64> {
 }
 
 /// Whether the workload's output is intact: the copy's checksum equals
-/// the original's, and the pipe's line arrived.
+/// the original's (both 200,000 bytes), and the pipe's line arrived.
 pub fn workload_intact(console: &str) -> bool {
     let sum_of = |name: &str| {
         console.lines().find_map(|l| l.trim_end().strip_suffix(name).map(str::trim).filter(|s| !s.is_empty()))
     };
-    let original = sum_of(" /README");
+    let original = sum_of(" 200000 /threat-a");
     original.is_some()
-        && original == sum_of(" /threat-copy")
+        && original == sum_of(" 200000 /threat-b")
         && console.lines().any(|l| l.trim_end() == "workload-through-a-pipe")
+}
+
+/// Records of a complaint to RS and of `driver`'s new incarnation.
+fn recovery(records: &[Record], driver: &str) -> (Vec<u64>, Vec<u64>) {
+    let complaints = records
+        .iter()
+        .filter(|r| r.kind.is_message() && r.event.mtype == abi::proto::rs::COMPLAIN)
+        .map(|r| r.seq)
+        .take(MAX_EVIDENCE)
+        .collect();
+    let spawns: Vec<u64> =
+        records.iter().filter(|r| r.kind == Kind::Spawn && name_of(r) == driver).map(|r| r.seq).collect();
+    // The first spawn is the boot's.
+    (complaints, spawns.into_iter().skip(1).take(MAX_EVIDENCE).collect())
+}
+
+/// The program name a Spawn or Exec record carries.
+fn name_of(r: &Record) -> String {
+    let bytes = r.name_bytes();
+    let len = bytes.iter().position(|&b| b == 0).unwrap_or(bytes.len());
+    String::from_utf8_lossy(&bytes[..len]).into_owned()
 }
 
 /// Judges one run of `threat` against `expect`; `with_workload` also
@@ -160,10 +181,15 @@ pub fn judge_run(
     let mut problems = Vec::new();
     let observed = match (expect, seen) {
         (_, Some((word, detail))) => format!("{word}: {detail}"),
-        (Expect::LineAndRefusal(line, _) | Expect::Line(line), None) if has_line(line) => format!("printed {line:?}"),
+        (Expect::LineAndRefusal(line, _) | Expect::Line(line), None) if !line.is_empty() && has_line(line) => {
+            format!("printed {line:?}")
+        }
+        (Expect::LineAndRefusal("", error), None) => format!("refused with {}", error.name()),
         (Expect::Missing(line), None) if !has_line(line) => format!("never printed {line:?}"),
+        (Expect::Recovered(d), None) if workload_intact(console) => format!("workload intact, {d} restarted"),
         (_, None) => match exit {
             Exit::Timeout => "hung".to_string(),
+            Exit::PowerOff(_) if !workload_intact(console) => format!("workload failed ({exit:?})"),
             Exit::PowerOff(s) if !console.contains("workload-through-a-pipe") => format!("powered off with {s}"),
             other => format!("no verdict ({other:?})"),
         },
@@ -195,7 +221,8 @@ pub fn judge_run(
             records_shown = exchanges(records, &attackers);
         }
         Expect::LineAndRefusal(line, error) => {
-            if !has_line(line) {
+            // An empty line: the refusal in the trace is the whole evidence.
+            if !line.is_empty() && !has_line(line) {
                 problems.push(format!("expected the line {line:?}"));
             }
             records_shown = refusals(records, &attackers, error.to_return());
@@ -215,6 +242,27 @@ pub fn judge_run(
             }
             records_shown = exchanges(records, &attackers);
         }
+        Expect::Recovered(driver) => {
+            let (complaints, restarts) = recovery(records, driver);
+            if complaints.is_empty() {
+                problems.push("no trace record shows a complaint to RS".into());
+            }
+            if restarts.is_empty() {
+                problems.push(format!("no trace record shows {driver} restarted"));
+            }
+            records_shown = complaints.into_iter().chain(restarts).collect();
+        }
+        Expect::Restarted(driver) => {
+            records_shown = recovery(records, driver).1;
+            if records_shown.is_empty() {
+                problems.push(format!("expected {driver} to be restarted"));
+            }
+        }
+        Expect::WorkloadBroken => {
+            if workload_intact(console) && *exit == Exit::PowerOff(0) {
+                problems.push("expected the workload to fail or hang".into());
+            }
+        }
         Expect::PoweredOff(status) => {
             if *exit != Exit::PowerOff(status) || seen.is_some() {
                 problems.push(format!("expected the attacker to power the machine off with {status}"));
@@ -227,7 +275,8 @@ pub fn judge_run(
             records_shown = exchanges(records, &attackers);
         }
     }
-    if attackers.is_empty() {
+    let needs_attacker = matches!(expect, Expect::Refused(_) | Expect::DefendedBecause(_) | Expect::LineAndRefusal(..));
+    if needs_attacker && attackers.is_empty() {
         problems.push("no attacker process in the trace".into());
     }
     let workload_ok = with_workload.then(|| workload_intact(console));
@@ -264,7 +313,7 @@ mod tests {
         r
     }
 
-    const WORKLOAD_OUT: &str = "6fef68f4 80 /README\n6fef68f4 80 /threat-copy\nworkload-through-a-pipe\n";
+    const WORKLOAD_OUT: &str = "6fef68f4 200000 /threat-a\n6fef68f4 200000 /threat-b\nworkload-through-a-pipe\n";
 
     fn threat() -> Threat {
         super::super::THREATS[0]
@@ -294,7 +343,7 @@ mod tests {
         let other = console.replace("ETRAPDENIED", "ECALLDENIED");
         assert!(!judge_run(&threat(), &expect, &Exit::PowerOff(0), &other, &records, true).ok);
         // A broken workload: fails.
-        let broken = console.replace("6fef68f4 80 /threat-copy", "00000000 80 /threat-copy");
+        let broken = console.replace("6fef68f4 200000 /threat-b", "00000000 200000 /threat-b");
         assert!(!judge_run(&threat(), &expect, &Exit::PowerOff(0), &broken, &records, true).ok);
     }
 

@@ -43,9 +43,11 @@ pub const USER_KEY: &str = abi::platform::CMDLINE_USER_KEY;
 /// The uid attacks with user privileges run as.
 pub const ATTACKER_UID: u32 = 1000;
 
-/// The legitimate work run after every attack: a copy on the disk, its
-/// checksum beside the original's, and a pipe to the console.
-pub const WORKLOAD: &str = "cp /README /threat-copy && sum /README /threat-copy && echo workload-through-a-pipe | cat";
+/// The legitimate work run after every attack: a 200,000-byte pattern
+/// written to the disk, copied, both checksummed, synced, and a pipe to
+/// the console.
+pub const WORKLOAD: &str =
+    "fill 200000 /threat-a && cp /threat-a /threat-b && sum /threat-a /threat-b && sync && echo workload-through-a-pipe | cat";
 
 /// Options of one `viv threats` run.
 #[derive(Debug, Clone)]
@@ -65,29 +67,43 @@ pub fn command_line(threat: &Threat, seed: u64) -> String {
 }
 
 /// Boots the threats image and runs `threat`, with its defense switched
-/// off when `weakened`.
+/// off when `weakened`. Runs are in experiment mode (virtual time), so a
+/// deadline of 30 s of guest time passes in moments, and on a private
+/// copy of the disk, which `e2fsck -fn` judges after a defended run.
 fn run_once(threat: &Threat, seed: u64, weakened: bool) -> Result<RunJudgement, crate::Error> {
+    let scratch = vmm_sys_util::tempdir::TempDir::new_with_prefix(std::env::temp_dir().join("viv-threats-"))
+        .map_err(|e| crate::Error::Host(format!("threats: cannot make a scratch directory: {e}")))?;
+    let disk = scratch.as_path().join("disk.img");
     let mut config = RunConfig::for_image(IMAGE)?;
-    let mut append = String::new();
+    let mut append = String::from(threat.keys);
     if threat.runner.uid() != 0 {
-        append.push_str(&format!("{USER_KEY}={} ", threat.runner.uid()));
+        append.push_str(&format!(" {USER_KEY}={}", threat.runner.uid()));
     }
     if weakened {
-        append.push_str(&format!("{}={} ", abi::weaken::WEAKEN_KEY, threat.weaken));
+        append.push_str(&format!(" {}={}", abi::weaken::WEAKEN_KEY, threat.weaken));
     }
     append.push_str(&format!(
-        "{}{}",
+        " {}{}",
         abi::platform::CMDLINE_COMMAND_SEPARATOR.trim_start(),
         command_line(threat, seed)
     ));
-    config.append = append;
+    config.append = append.trim_start().to_string();
     config.timeout = Some(RUN_TIMEOUT);
     config.separate_log = true;
     config.trace = Some(TraceMode::Lossless);
+    config.deterministic = true;
+    config.fault_plan = Some(crate::inject::fault::FaultPlan { seed, rules: Vec::new() });
+    config.disk = Some(disk.clone());
     let outcome = crate::run(&config)?;
     let decoded = decode::decode(outcome.trace.as_ref().map_or(&[][..], |t| &t.raw));
     let expect = if weakened { &threat.undefended } else { &threat.defended };
-    Ok(judge::judge_run(threat, expect, &outcome.exit, &outcome.console_text(), &decoded.records, !weakened))
+    let mut judgement =
+        judge::judge_run(threat, expect, &outcome.exit, &outcome.console_text(), &decoded.records, !weakened);
+    if !weakened && fuzz::fsck(&disk) == Some(false) {
+        judgement.ok = false;
+        judgement.problems.push("e2fsck -fn found the disk damaged".into());
+    }
+    Ok(judgement)
 }
 
 /// Runs `threat` and its negative control.

@@ -59,6 +59,13 @@ pub enum Expect {
     Line(&'static str),
     /// The console lacks this line (the attack stopped what prints it).
     Missing(&'static str),
+    /// A driver misbehaved and was caught: the workload is intact, a
+    /// dependent server complained to RS, and RS restarted the driver.
+    Recovered(&'static str),
+    /// RS restarted this driver (the attack had it killed).
+    Restarted(&'static str),
+    /// The workload failed or hung.
+    WorkloadBroken,
     /// The guest powered off with this status (the attacker did it).
     PoweredOff(u32),
     /// The attacker (and so the shell) never came back: the run reached
@@ -75,6 +82,8 @@ pub struct Threat {
     pub class: &'static str,
     /// Whose privileges the attacker has.
     pub runner: Runner,
+    /// Kernel command-line keys of the run (a misbehaving driver's mode).
+    pub keys: &'static str,
     /// The shell command that attacks (`{seed}` is replaced by `--seed`):
     /// its first word is the attacker program (whose processes the trace
     /// evidence is about); an `attack`/`attack_drv` command's second word
@@ -100,7 +109,7 @@ const fn row(
     weaken: &'static str,
     undefended: Expect,
 ) -> Threat {
-    Threat { name, class, runner, command, defense, defended, weaken, undefended }
+    Threat { name, class, runner, keys: "", command, defense, defended, weaken, undefended }
 }
 
 impl Threat {
@@ -281,6 +290,50 @@ pub const THREATS: &[Threat] = &[
         abi::weaken::PM_PROC_QUOTA,
         Expect::Missing("root-still-restarts-tty"),
     ),
+    // ---- drivers are not trusted (docs/trust.md) -------------------------
+    Threat {
+        name: "silent-driver/driver",
+        class: "V2: a driver that never replies (but answers heartbeats)",
+        runner: Runner::Driver,
+        keys: "blk.misbehave=silent:1",
+        command: "true",
+        defense: "ext2fs gives each disk request a deadline of 2 heartbeat periods, complains to RS, resends",
+        defended: Expect::Recovered("blk"),
+        weaken: abi::weaken::BLK_DEADLINE,
+        undefended: Expect::WorkloadBroken,
+    },
+    Threat {
+        name: "wrong-id-reply/driver",
+        class: "garbage from a driver: a reply to a request never sent",
+        runner: Runner::Driver,
+        keys: "blk.misbehave=wrong-id:1",
+        command: "true",
+        defense: "ext2fs checks every reply's sender, id and size (and its deadline catches what slips by)",
+        defended: Expect::Recovered("blk"),
+        weaken: "blk_reply_check,blk_deadline",
+        undefended: Expect::WorkloadBroken,
+    },
+    Threat {
+        name: "wrong-count-reply/driver",
+        class: "garbage from a driver: a wrong byte count",
+        runner: Runner::Driver,
+        keys: "blk.misbehave=bad-count:r1",
+        command: "true",
+        defense: "ext2fs checks every reply's byte count against its request",
+        defended: Expect::Recovered("blk"),
+        weaken: abi::weaken::BLK_REPLY_CHECK,
+        undefended: Expect::WorkloadBroken,
+    },
+    row(
+        "forged-complaint/user",
+        "unauthorized access: having a driver killed",
+        Runner::User,
+        "complainer blk",
+        "RS takes complaints only from system services that depend on the driver",
+        Expect::LineAndRefusal("", Error::CallDenied),
+        abi::weaken::COMPLAIN_AUTH,
+        Expect::Restarted("blk"),
+    ),
 ];
 
 #[cfg(test)]
@@ -294,7 +347,13 @@ mod tests {
             assert!(
                 matches!(
                     a.undefended,
-                    Expect::Succeeded | Expect::PoweredOff(_) | Expect::Hung | Expect::Line(_) | Expect::Missing(_)
+                    Expect::Succeeded
+                        | Expect::PoweredOff(_)
+                        | Expect::Hung
+                        | Expect::Line(_)
+                        | Expect::Missing(_)
+                        | Expect::Restarted(_)
+                        | Expect::WorkloadBroken
                 ),
                 "{}: the control must show the attack getting through",
                 a.name
