@@ -2,7 +2,7 @@
 //! the kernel command line.
 //!
 //! Why the entry kind lives here: on software KVM (`kvm_pvm`) `syscall` and
-//! `sysret` do not work (see `PLATFORM.md`), so the kernel must use its trap
+//! `sysret` do not work (see `docs/platform.md`), so the kernel must use its trap
 //! entry there. Only the host can tell, so the VMM detects it and passes the
 //! choice on the kernel command line (`viv.entry=trap|syscall`); a flag
 //! overrides the detection. The user's `--append` text comes last so that,

@@ -1,6 +1,6 @@
 //! Host-side SWIFI: mutating a process's code at a fault-plan Stop, with
 //! the MINIX 3 fault types (TEXT, NOP, SRC, DST, PTR, INTERFACE, LOOP;
-//! `minix3-ipc-notes.md`).
+//! `docs/campaigns.md`, "SWIFI: mutating the target's code").
 //!
 //! Why on the host: the kernel must stay small, and patching code needs an
 //! x86 decoder (iced-x86). At a Stop the guest is paused in the doorbell
@@ -307,12 +307,16 @@ impl Injector {
     }
 }
 
+/// What the run loop calls at every fault-plan Stop, with the vCPU and the
+/// rule index, while the guest is paused in the doorbell exit.
+pub type OnStop = Box<dyn FnMut(&VcpuFd, u32) + Send>;
+
 /// The Stop hook of a run, shared between the vCPU thread and the caller.
 pub struct StopHook(Arc<Mutex<Injector>>);
 
 impl StopHook {
     /// The closure for `VcpuRunner::on_fault_stop`.
-    pub fn boxed(&self) -> Box<dyn FnMut(&VcpuFd, u32) + Send> {
+    pub fn boxed(&self) -> OnStop {
         let inner = self.0.clone();
         Box::new(move |_vcpu, rule| {
             let mut injector = inner.lock().unwrap_or_else(|e| e.into_inner());
@@ -335,14 +339,13 @@ impl StopHook {
 }
 
 /// The Stop hook for mutations as `spec` says in the programs of boot
-/// image `archive` (`None` without SWIFI or without a plan).
+/// image `archive` (`None` without a plan, whose Stop mailbox it reads).
 pub fn stop_hook(
-    spec: Option<SwifiSpec>,
-    archive: &Cow<'static, [u8]>,
+    spec: SwifiSpec,
+    archive: Cow<'static, [u8]>,
     mem: &GuestMemoryMmap,
     plan: Option<&PlanRegion>,
 ) -> Option<StopHook> {
-    let spec = spec?;
     let plan = plan?;
-    Some(StopHook(Arc::new(Mutex::new(Injector::new(mem, plan.base, archive.clone(), spec)))))
+    Some(StopHook(Arc::new(Mutex::new(Injector::new(mem, plan.base, archive, spec)))))
 }
