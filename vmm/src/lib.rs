@@ -20,6 +20,9 @@
 //!
 //! Every number that crosses to the guest comes from the `abi` crate.
 
+#![warn(clippy::undocumented_unsafe_blocks)]
+#![forbid(unsafe_op_in_unsafe_fn)]
+
 pub mod bench;
 pub mod campaign;
 pub mod commands;

@@ -4,6 +4,8 @@
 //! Every failure ends in one line on stderr and a documented exit status
 //! (`cli::EXIT_STATUS_HELP`); user errors never produce a Rust panic.
 
+#![forbid(unsafe_code)]
+
 mod cli;
 
 use std::io::Write as _;

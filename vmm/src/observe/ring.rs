@@ -2,7 +2,7 @@
 //! and its drain.
 //!
 //! Why the VMM owns the ring: the kernel must never exit per message
-//! (`PLATFORM.md`: an exit costs many times an IPC), so the VMM reserves
+//! (`docs/platform.md`, "Rules that follow"), so the VMM reserves
 //! the top of guest RAM (marked reserved in the PVH memory map), writes
 //! the ring header before boot, tells the kernel where it is
 //! (`viv.trace=0xADDR,0xSIZE`), and copies records out only when the
@@ -61,7 +61,7 @@ impl TraceRing {
     /// [`MIN_RING_BYTES`]) at the top of `mem` (`mem_end` bytes) and writes
     /// its header.
     pub fn create(mem: &GuestMemoryMmap, mem_end: u64, mode: TraceMode, bytes: u64) -> Result<TraceRing, crate::Error> {
-        if bytes < MIN_RING_BYTES || bytes % RECORDS_OFFSET != 0 {
+        if bytes < MIN_RING_BYTES || !bytes.is_multiple_of(RECORDS_OFFSET) {
             return Err(crate::Error::Host(format!(
                 "trace ring of {bytes} bytes: must be a multiple of 4096 and at least {MIN_RING_BYTES}"
             )));

@@ -157,7 +157,7 @@ fn merge_checks_coverage_and_identity() {
     here.write(&c).unwrap();
     moved.write(&d).unwrap();
     assert_eq!(crate::campaign::merge::merge(&[c, d]).unwrap().experiments.len(), 4);
-    let missing = crate::campaign::merge::merge(&[a.clone()]).unwrap_err();
+    let missing = crate::campaign::merge::merge(std::slice::from_ref(&a)).unwrap_err();
     assert!(missing.starts_with("2 of 4 experiments are missing"), "{missing}");
     let twice = crate::campaign::merge::merge(&[a.clone(), a.join("results.json")]).unwrap_err();
     assert!(twice.contains("more than one input"), "{twice}");
