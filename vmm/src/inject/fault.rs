@@ -3,8 +3,8 @@
 //! back at the end of the run.
 //!
 //! Why a region of guest RAM and not exits: the kernel must evaluate the
-//! plan at every IPC event, and an exit per message would cost many times
-//! the message (`PLATFORM.md`). So the VMM reserves [`PLAN_BYTES`] just
+//! plan at every IPC event, and nothing may exit per message
+//! (`docs/platform.md`). So the VMM reserves [`PLAN_BYTES`] just
 //! below the trace ring (or at the top of RAM without tracing), marks it
 //! reserved in the PVH memory map, writes the `abi::fault` header and
 //! rules, and passes `viv.faults=0xADDR,0xSIZE`. The kernel writes the
