@@ -43,6 +43,7 @@ use vm_memory::{Address, Bytes, GuestAddress, GuestMemoryBackend, GuestMemoryMma
 
 use super::disk_backing::Backing;
 use super::virtio_mmio::{QueueFault, VirtioDevice};
+use super::DeviceError;
 
 /// Size of the disk `viv` creates when `--disk` names a file that does not
 /// exist (zero-filled, sparse).
@@ -85,49 +86,53 @@ struct Request {
 impl Block {
     /// Opens (creating it, `create_bytes` long and zero-filled, if it does
     /// not exist) and locks the image at `path`.
-    pub fn open(path: &Path, create_bytes: u64) -> Result<Block, String> {
+    pub fn open(path: &Path, create_bytes: u64) -> Result<Block, DeviceError> {
         let shown = path.display();
         if path.as_os_str().is_empty() {
-            return Err("disk image: empty path".into());
+            return Err(DeviceError::EmptyPath);
         }
+        let file_err = |what| move |source| DeviceError::DiskFile { what, path: path.to_path_buf(), source };
         match std::fs::metadata(path) {
-            Ok(meta) if !meta.is_file() => return Err(format!("disk image {shown}: not a regular file")),
+            Ok(meta) if !meta.is_file() => return Err(DeviceError::NotAFile(path.to_path_buf())),
             Ok(_) => {}
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
                 let file = OpenOptions::new()
                     .write(true)
                     .create_new(true)
                     .open(path)
-                    .map_err(|e| format!("cannot create disk image {shown}: {e}"))?;
-                file.set_len(create_bytes).map_err(|e| format!("cannot size disk image {shown}: {e}"))?;
+                    .map_err(file_err("cannot create disk image"))?;
+                file.set_len(create_bytes).map_err(file_err("cannot size disk image"))?;
                 log::info!("created disk image {shown} ({} MiB, zero-filled)", create_bytes >> 20);
             }
-            Err(e) => return Err(format!("disk image {shown}: {e}")),
+            Err(e) => return Err(file_err("disk image")(e)),
         }
         let file = OpenOptions::new()
             .read(true)
             .write(true)
             .open(path)
-            .map_err(|e| format!("cannot open disk image {shown} for reading and writing: {e}"))?;
+            .map_err(file_err("cannot open (read-write) disk image"))?;
         // SAFETY: flock on a file descriptor we own; it touches no memory.
         if unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) } != 0 {
-            let e = std::io::Error::last_os_error();
-            return Err(format!("disk image {shown} is in use by another process ({e})"));
+            let source = std::io::Error::last_os_error();
+            return Err(DeviceError::InUse { path: path.to_path_buf(), source });
         }
-        Block::new(file).map_err(|e| format!("disk image {shown}: {e}"))
+        let mut file = file;
+        let len = file.seek(SeekFrom::End(0)).map_err(file_err("cannot find the size of disk image"))?;
+        Block::with_backing(Backing::File(file), len)
     }
 
     /// A device serving `file` (opened for reading and writing).
-    pub fn new(mut file: File) -> Result<Block, String> {
-        let len = file.seek(SeekFrom::End(0)).map_err(|e| format!("cannot find its size: {e}"))?;
+    pub fn new(mut file: File) -> Result<Block, DeviceError> {
+        let len =
+            file.seek(SeekFrom::End(0)).map_err(|source| DeviceError::BackingFile { op: "seek", pos: 0, source })?;
         Block::with_backing(Backing::File(file), len)
     }
 
     /// A device serving `len` bytes of `backing`.
-    pub fn with_backing(backing: Backing, len: u64) -> Result<Block, String> {
+    pub fn with_backing(backing: Backing, len: u64) -> Result<Block, DeviceError> {
         let capacity = len / VIRTIO_BLK_SECTOR_SIZE;
         if capacity == 0 {
-            return Err(format!("{len} bytes is smaller than one {VIRTIO_BLK_SECTOR_SIZE}-byte sector"));
+            return Err(DeviceError::TooSmall(len));
         }
         if !len.is_multiple_of(VIRTIO_BLK_SECTOR_SIZE) {
             log::warn!("disk image size {len} is not a multiple of {VIRTIO_BLK_SECTOR_SIZE}; the tail is unused");
@@ -251,7 +256,7 @@ impl Block {
                 Ok((VIRTIO_BLK_S_OK, 0))
             }
             VIRTIO_BLK_T_FLUSH => {
-                self.backing.flush()?;
+                self.backing.flush().map_err(|e| e.to_string())?;
                 Ok((VIRTIO_BLK_S_OK, 0))
             }
             VIRTIO_BLK_T_GET_ID => {
@@ -290,7 +295,7 @@ impl Block {
             while done < len {
                 let n = (len - done).min(CHUNK_BYTES);
                 let buf = &mut self.buf[..n];
-                self.backing.read_at(buf, pos)?;
+                self.backing.read_at(buf, pos).map_err(|e| e.to_string())?;
                 let at = addr.checked_add(done as u64).ok_or("address overflow")?;
                 mem.write_slice(buf, at).map_err(|e| format!("guest memory at {:#x}: {e}", at.0))?;
                 done += n;
@@ -308,7 +313,7 @@ impl Block {
                 let buf = &mut self.buf[..n];
                 let at = addr.checked_add(done as u64).ok_or("address overflow")?;
                 mem.read_slice(buf, at).map_err(|e| format!("guest memory at {:#x}: {e}", at.0))?;
-                self.backing.write_at(buf, pos)?;
+                self.backing.write_at(buf, pos).map_err(|e| e.to_string())?;
                 done += n;
                 pos += n as u64;
             }

@@ -16,8 +16,8 @@ use std::time::Duration;
 use abi::layout::EntryKind;
 use abi::platform::CMDLINE_ENTRY_KEY;
 
+use super::error::Error;
 use crate::image::embedded::{embedded_kernel, find_image};
-use crate::Error;
 
 /// Default guest memory in MiB.
 pub const DEFAULT_MEMORY_MIB: u64 = 128;

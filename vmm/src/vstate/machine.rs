@@ -29,6 +29,7 @@ use kvm_ioctls::{Kvm, VmFd};
 use vm_memory::{Bytes, GuestAddress, GuestMemoryMmap};
 
 use super::config::RunConfig;
+use super::error::{kvm_err, Error, MemoryError, RunError};
 use super::kvm::{open_kvm, KVM_TSS_ADDRESS};
 use super::outcome::Mark;
 use super::snapshot::{state, Snapshot};
@@ -41,10 +42,9 @@ use crate::devices::irq::IrqLine;
 use crate::devices::serial::{new_serial, ConsoleSink, IrqTrigger, RoomNotifier, SerialDevice};
 use crate::devices::virtio_blk::{Block, DEFAULT_DISK_BYTES};
 use crate::devices::virtio_mmio::VirtioMmio;
-use crate::devices::{MmioBus, PortIo};
+use crate::devices::{DeviceError, MmioBus, PortIo};
 use crate::inject::fault::PlanRegion;
 use crate::observe::TraceRing;
-use crate::Error;
 
 /// A shared byte buffer the console or log sink copies into.
 pub type Capture = Arc<Mutex<Vec<u8>>>;
@@ -93,7 +93,6 @@ impl Machine {
     /// timeout, SWIFI and console echo: `ExperimentConfig::run_config`).
     pub fn build(config: &RunConfig, from: Option<&Snapshot>) -> Result<Machine, Error> {
         let start = Instant::now();
-        let kvm_err = |what: &'static str| move |e| Error::Kvm(what, e);
         if from.is_none() {
             config.memory_bytes()?;
         }
@@ -102,7 +101,7 @@ impl Machine {
             Some(_) => (None, None),
         };
         let disk = match &disk_path {
-            Some(path) => Some(Block::open(path, DEFAULT_DISK_BYTES).map_err(Error::Host)?),
+            Some(path) => Some(Block::open(path, DEFAULT_DISK_BYTES)?),
             None => None,
         };
         let kvm = open_kvm()?;
@@ -115,8 +114,7 @@ impl Machine {
         vm.set_tss_address(KVM_TSS_ADDRESS).map_err(kvm_err("KVM_SET_TSS_ADDR"))?;
         vm.create_irq_chip().map_err(kvm_err("KVM_CREATE_IRQCHIP"))?;
 
-        let host_err = |what: &'static str| move |e: std::io::Error| Error::Host(format!("{what}: {e}"));
-        let room = Arc::new(RoomNotifier::new().map_err(host_err("eventfd"))?);
+        let room = Arc::new(RoomNotifier::new().map_err(RunError::EventFd)?);
         let (sink, log_sink, console, log) = sinks(config);
         let irq = IrqLine::kvm(&vm, abi::platform::IRQ_COM1);
         let serial = match from {
@@ -129,7 +127,7 @@ impl Machine {
                     }
                 }
                 SerialDevice::from_state(&snap.serial, IrqTrigger(irq), room.clone(), sink)
-                    .map_err(|e| Error::Host(format!("serial state: {e:?}")))?
+                    .map_err(|e| DeviceError::SerialState(format!("{e:?}")))?
             }
         };
         let serial = Arc::new(Mutex::new(serial));
@@ -142,12 +140,12 @@ impl Machine {
                     "virtio-blk: {} sectors at {VIRTIO_BLK_MMIO_BASE:#x}, IRQ {VIRTIO_BLK_IRQ}",
                     disk.capacity()
                 );
-                Some(VirtioMmio::new(disk, mem.clone(), disk_irq).map_err(Error::Host)?)
+                Some(VirtioMmio::new(disk, mem.clone(), disk_irq)?)
             }
             (None, Some(saved)) => {
                 let backing = Backing::Mapped(memory::map_private(&saved.file, saved.bytes)?);
-                let block = Block::with_backing(backing, saved.bytes).map_err(Error::Host)?;
-                Some(VirtioMmio::from_state(block, mem.clone(), disk_irq, &saved.transport).map_err(Error::Host)?)
+                let block = Block::with_backing(backing, saved.bytes)?;
+                Some(VirtioMmio::from_state(block, mem.clone(), disk_irq, &saved.transport)?)
             }
             (None, None) => None,
         };
@@ -238,9 +236,10 @@ fn restored_memory(config: &RunConfig, snap: &Snapshot) -> Result<Memory, Error>
             // `create` rewrites the header (head and tail included, which the
             // kernel keeps its own copy of): put the snapshot's header back.
             let mut header = vec![0u8; abi::trace::RECORDS_OFFSET as usize];
-            mem.read_slice(&mut header, GuestAddress(base)).map_err(|e| Error::Memory(e.to_string()))?;
+            let access = |source| MemoryError::Access { what: "the trace ring header", source };
+            mem.read_slice(&mut header, GuestAddress(base)).map_err(access)?;
             let ring = TraceRing::create(&mem, base + bytes, mode, bytes)?;
-            mem.write_slice(&header, GuestAddress(base)).map_err(|e| Error::Memory(e.to_string()))?;
+            mem.write_slice(&header, GuestAddress(base)).map_err(access)?;
             Some(ring)
         }
         _ => None,

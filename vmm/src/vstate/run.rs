@@ -17,6 +17,7 @@ use std::time::Duration;
 use vm_memory::{Bytes, GuestAddress};
 
 use super::config::RunConfig;
+use super::error::{Error, MemoryError, RunError, SnapshotError};
 use super::machine::{take_capture, Machine};
 use super::outcome::{Exit, RunOutcome};
 use super::snapshot::{state, ExperimentConfig, Snapshot};
@@ -24,7 +25,6 @@ use super::vcpu::{Progress, VcpuRunner};
 use super::{memory, watchdog};
 use crate::devices::stdin::StdinThread;
 use crate::inject::swifi::StopHook;
-use crate::Error;
 
 /// Boots `config` and runs it to its end.
 pub fn run(config: &RunConfig) -> Result<RunOutcome, Error> {
@@ -36,11 +36,7 @@ impl Snapshot {
     /// `at_mark` (an error if it ends first, or has no plan).
     pub fn take(config: &RunConfig, at_mark: u32) -> Result<Snapshot, Error> {
         if config.fault_plan.is_none() {
-            return Err(Error::Host(
-                "a snapshot needs a (possibly empty) fault plan, so that the plan region is reserved and \
-                 `viv.faults=` is on the command line for the experiments' plans"
-                    .into(),
-            ));
+            return Err(SnapshotError::NoPlan.into());
         }
         // The console and log up to the mark belong to every experiment's.
         let mut config = config.clone();
@@ -53,10 +49,8 @@ impl Snapshot {
         let (mut machine, ran) = supervise(machine, &config)?;
         let console = machine.console.as_ref().map(take_capture).unwrap_or_default();
         if let Some(exit) = ran.ended {
-            return Err(Error::Host(format!(
-                "the guest ended ({exit:?}) before writing bench mark {at_mark}; console:\n{}",
-                String::from_utf8_lossy(&console)
-            )));
+            let console = String::from_utf8_lossy(&console).into_owned();
+            return Err(SnapshotError::EndedEarly { exit: format!("{exit:?}"), mark: at_mark, console }.into());
         }
         let runner = &mut machine.runner;
         // KVM completes a port write only at the next KVM_RUN: enter with
@@ -76,7 +70,8 @@ impl Snapshot {
         let mem = &machine.mem;
         let mem_size = memory::size(mem);
         let mem_file = memory::sparse_memfd(c"vivarium-snapshot", mem_size, |buf, at| {
-            mem.read_slice(buf, GuestAddress(at)).map_err(|e| format!("snapshot read: {e}"))
+            mem.read_slice(buf, GuestAddress(at))
+                .map_err(|source| MemoryError::Access { what: "snapshot read", source })
         })?;
         let disk = match &machine.disk_path {
             Some(path) => Some(state::save_disk(path, &runner.mmio)?),
@@ -114,7 +109,7 @@ impl Snapshot {
 fn run_to_end(machine: Machine, config: &RunConfig) -> Result<RunOutcome, Error> {
     let stdin = if config.forward_stdin {
         let stdin = StdinThread::spawn(libc::STDIN_FILENO, machine.serial.clone(), machine.room.clone());
-        Some(stdin.map_err(|e| Error::Host(format!("stdin thread: {e}")))?)
+        Some(stdin.map_err(|source| RunError::Thread { what: "stdin", source })?)
     } else {
         None
     };
@@ -205,7 +200,7 @@ fn run_vcpu_thread(
             let _ = done_tx.send(());
             (runner, progress, ended)
         })
-        .map_err(|e| Error::Host(format!("vCPU thread: {e}")))?;
+        .map_err(|source| RunError::Thread { what: "vCPU", source })?;
     watchdog::supervise(&handle, timeout, timed_out, &done_rx, spin);
-    handle.join().map_err(|_| Error::Host("the vCPU thread panicked".into()))
+    handle.join().map_err(|_| RunError::VcpuPanicked.into())
 }

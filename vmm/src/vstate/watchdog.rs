@@ -34,8 +34,8 @@ use vm_memory::{Bytes, GuestAddress, GuestMemoryMmap};
 
 use vmm_sys_util::signal::{register_signal_handler, Killable, SIGRTMIN};
 
+use super::error::{Error, RunError};
 use crate::devices::irq::IrqLine;
-use crate::Error;
 
 /// How often the watchdog re-sends the kick signal.
 pub const KICK_INTERVAL: Duration = Duration::from_millis(10);
@@ -53,7 +53,7 @@ pub fn install() -> Result<(), Error> {
     INSTALLED
         .get_or_init(|| register_signal_handler(kick_signal(), on_kick).map_err(|e| e.to_string()))
         .clone()
-        .map_err(|e| Error::Host(format!("cannot install the vCPU kick signal handler: {e}")))
+        .map_err(|e| RunError::Signal(e).into())
 }
 
 /// Watches for a vCPU that runs without kernel entries.

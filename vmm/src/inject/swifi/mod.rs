@@ -29,6 +29,7 @@
 //! as in MINIX 3's campaigns, where RS reloaded a driver from its binary.
 
 pub mod code_map;
+mod error;
 pub mod mutate;
 
 use std::borrow::Cow;
@@ -43,6 +44,7 @@ use vm_memory::{Bytes, GuestAddress, GuestMemoryMmap};
 use crate::inject::fault::PlanRegion;
 
 pub use code_map::Scope;
+pub use error::SwifiError;
 pub use mutate::FaultType;
 
 /// What to mutate at each Stop.
@@ -231,7 +233,7 @@ impl Injector {
     /// Checks that the ELF's code is the code in memory, but for bytes
     /// this run mutated earlier in the same program (a program exec'd
     /// from a disk other than the image's could differ).
-    fn matches_memory(&self, program: &str, map: &code_map::CodeMap, code: &mutate::Code) -> Result<(), String> {
+    fn matches_memory(&self, program: &str, map: &code_map::CodeMap, code: &mutate::Code) -> Result<(), SwifiError> {
         let mutated = |va: u64| {
             self.done.iter().any(|m| {
                 m.program == program && m.error.is_none() && (m.address..m.address + m.after.len() as u64).contains(&va)
@@ -245,7 +247,7 @@ impl Injector {
             .count();
         match differing {
             0 => Ok(()),
-            n => Err(format!("the boot image's ELF of {program:?} differs from its code in memory ({n} bytes)")),
+            bytes => Err(SwifiError::Differs { program: program.to_string(), bytes }),
         }
     }
 
@@ -287,7 +289,7 @@ impl Injector {
         match mutate::apply(&code, &spans, kind, &mut || self.draw()) {
             Ok(change) => {
                 if let Err(e) = code.write(&self.mem, change.address, &change.after) {
-                    m.error = Some(e);
+                    m.error = Some(e.to_string());
                     return (m, Vec::new());
                 }
                 let phys = (0..change.after.len() as u64).filter_map(|i| code.phys(change.address + i)).collect();
@@ -299,7 +301,7 @@ impl Injector {
                 return (m, phys);
             }
             Err(e) => {
-                m.error = Some(e);
+                m.error = Some(e.to_string());
                 m.note = fallback.unwrap_or_default();
             }
         }

@@ -62,10 +62,10 @@ use vm_superio::serial::SerialState;
 
 use crate::inject::fault::FaultPlan;
 use crate::vstate::config::RunConfig;
+use crate::vstate::error::SnapshotError;
 use crate::vstate::outcome::Mark;
 #[cfg(doc)]
 use crate::vstate::outcome::RunOutcome;
-use crate::Error;
 
 /// IA32_TSC.
 pub const MSR_IA32_TSC: u32 = 0x10;
@@ -91,13 +91,12 @@ impl ExperimentConfig {
     /// The configuration the builder gets for this experiment from `snap`:
     /// the snapshot's, with this plan, timeout, SWIFI and echo; the console
     /// and log captured; no stdin.
-    pub fn run_config(&self, snap: &Snapshot) -> Result<RunConfig, Error> {
+    pub fn run_config(&self, snap: &Snapshot) -> Result<RunConfig, SnapshotError> {
         if self.deterministic != snap.config.deterministic {
-            return Err(Error::Host(format!(
-                "the experiment asks for deterministic={} but the snapshot was booted with deterministic={}: \
-                 virtual time is chosen on the kernel command line at boot",
-                self.deterministic, snap.config.deterministic
-            )));
+            return Err(SnapshotError::Determinism {
+                experiment: self.deterministic,
+                snapshot: snap.config.deterministic,
+            });
         }
         let mut config = snap.config.clone();
         config.fault_plan = Some(self.fault_plan.clone());

@@ -23,12 +23,8 @@ use super::{SavedDisk, VcpuState, VmState, MSR_IA32_TSC, MSR_IA32_TSC_DEADLINE};
 use crate::devices::virtio_blk::Block;
 use crate::devices::virtio_mmio::VirtioMmio;
 use crate::devices::MmioBus;
+use crate::vstate::error::{kvm_err, Error, MemoryError, SnapshotError};
 use crate::vstate::memory;
-use crate::Error;
-
-fn kvm_err(what: &'static str) -> impl Fn(kvm_ioctls::Error) -> Error {
-    move |e| Error::Kvm(what, e)
-}
 
 /// The disk at `path` as the guest has written it so far (into a memfd)
 /// and its transport's registers and queues.
@@ -37,12 +33,13 @@ pub(crate) fn save_disk(path: &Path, mmio: &MmioBus) -> Result<SavedDisk, Error>
         .device_at(VIRTIO_BLK_MMIO_BASE)
         .and_then(|device| device.as_any().downcast_ref::<VirtioMmio<Block>>())
         .map(VirtioMmio::state)
-        .ok_or_else(|| Error::Host("snapshot: the VM has a disk image but no virtio-blk device".into()))?;
+        .ok_or(SnapshotError::NoDiskDevice)?;
     let shown = path.display();
-    let file = File::open(path).map_err(|e| Error::Host(format!("snapshot of disk {shown}: {e}")))?;
-    let bytes = file.metadata().map_err(|e| Error::Host(format!("snapshot of disk {shown}: {e}")))?.len();
+    let disk_err = |source| SnapshotError::Disk { path: path.to_path_buf(), source };
+    let file = File::open(path).map_err(disk_err)?;
+    let bytes = file.metadata().map_err(disk_err)?.len();
     let copy = memory::sparse_memfd(c"vivarium-snapshot-disk", bytes, |buf, at| {
-        file.read_exact_at(buf, at).map_err(|e| format!("disk {shown} at byte {at}: {e}"))
+        file.read_exact_at(buf, at).map_err(|e| MemoryError::Source(format!("disk {shown} at byte {at}: {e}")))
     })?;
     Ok(SavedDisk { file: Arc::new(copy), bytes, transport })
 }
@@ -58,7 +55,7 @@ fn capture_msrs(kvm: &Kvm, vcpu: &VcpuFd) -> Result<Vec<kvm_msr_entry>, Error> {
     while !indices.is_empty() {
         let chunk: Vec<kvm_msr_entry> =
             indices.iter().take(200).map(|&index| kvm_msr_entry { index, ..Default::default() }).collect();
-        let mut msrs = Msrs::from_entries(&chunk).map_err(|e| Error::Host(format!("MSR list: {e:?}")))?;
+        let mut msrs = Msrs::from_entries(&chunk).map_err(|e| SnapshotError::MsrList(format!("{e:?}")))?;
         let read = vcpu.get_msrs(&mut msrs).map_err(kvm_err("KVM_GET_MSRS"))?;
         out.extend_from_slice(&msrs.as_slice()[..read]);
         let consumed = if read < chunk.len() { read + 1 } else { read };
@@ -120,7 +117,7 @@ pub(crate) fn restore_vcpu(vcpu: &VcpuFd, s: &VcpuState) -> Result<(), Error> {
     let mut rest: &[kvm_bindings::kvm_msr_entry] = &s.msrs;
     while !rest.is_empty() {
         let chunk = &rest[..rest.len().min(200)];
-        let msrs = Msrs::from_entries(chunk).map_err(|e| Error::Host(format!("MSR list: {e:?}")))?;
+        let msrs = Msrs::from_entries(chunk).map_err(|e| SnapshotError::MsrList(format!("{e:?}")))?;
         let written = vcpu.set_msrs(&msrs).map_err(kvm_err("KVM_SET_MSRS"))?;
         if written < chunk.len() {
             log::debug!("snapshot restore: MSR {:#x} refused", chunk[written].index);
