@@ -172,7 +172,7 @@ pub enum RunError {
     VcpuPanicked,
     /// The kick signal handler could not be installed.
     #[error("cannot install the vCPU kick signal handler: {0}")]
-    Signal(String),
+    Signal(io::Error),
     /// An eventfd could not be created.
     #[error("eventfd: {0}")]
     EventFd(io::Error),

@@ -49,11 +49,10 @@ extern "C" fn on_kick(_: libc::c_int, _: *mut libc::siginfo_t, _: *mut libc::c_v
 
 /// Installs the (empty) kick handler once per process.
 pub fn install() -> Result<(), Error> {
-    static INSTALLED: OnceLock<Result<(), String>> = OnceLock::new();
-    INSTALLED
-        .get_or_init(|| register_signal_handler(kick_signal(), on_kick).map_err(|e| e.to_string()))
-        .clone()
-        .map_err(|e| RunError::Signal(e).into())
+    // The errno, kept: every later run reports the same failure.
+    static INSTALLED: OnceLock<Result<(), i32>> = OnceLock::new();
+    let installed = INSTALLED.get_or_init(|| register_signal_handler(kick_signal(), on_kick).map_err(|e| e.errno()));
+    installed.map_err(|errno| RunError::Signal(std::io::Error::from_raw_os_error(errno)).into())
 }
 
 /// Watches for a vCPU that runs without kernel entries.
