@@ -75,7 +75,7 @@ fn run() -> Result<(), String> {
     let mut disks = Vec::new();
     for name in names {
         let config_path = root.join("images").join(&name).join("image.toml");
-        let config = image_config::ImageConfig::load(&config_path)?;
+        let config = image_config::ImageConfig::load(&config_path).map_err(|e| e.to_string())?;
         let archive = config
             .build_image(|program| {
                 let path = bin_dir.join(program);

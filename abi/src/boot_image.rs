@@ -202,7 +202,7 @@ impl<'a> BootImage<'a> {
         let offset = le_u64(self.bytes, at + AT_OFFSET);
         let size = le_u64(self.bytes, at + AT_SIZE);
         let end = offset.checked_add(size).ok_or(ParseError::BadRange(index))?;
-        if offset % PAGE_SIZE != 0 || offset < PAGE_SIZE || end > self.bytes.len() as u64 {
+        if !offset.is_multiple_of(PAGE_SIZE) || offset < PAGE_SIZE || end > self.bytes.len() as u64 {
             return Err(ParseError::BadRange(index));
         }
         Ok(())

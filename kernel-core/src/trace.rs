@@ -7,7 +7,7 @@
 //! [`crate::UserMemory::trace`], whose default body does nothing. The
 //! architecture layer turns events into records in the shared ring.
 //!
-//! The attribution rule (DESIGN.md, "Causal attribution"): a process of
+//! The attribution rule (`docs/abi.md`, "IPC trace", causes): a process of
 //! kind "user" opens a new cause id with every primitive it calls (and
 //! every kernel call); any other process sends with the cause of the last
 //! message it received. Each delivered message carries its sender's cause
@@ -86,6 +86,7 @@ impl Kernel {
     /// the sender's cause to the receiver when `delivered`. Inlined: with
     /// the kind and primitive constant at each call site, the record's
     /// header word is an immediate (tracing cost counts per message).
+    #[allow(clippy::too_many_arguments)]
     #[inline(always)]
     pub(crate) fn trace_message(
         &mut self,

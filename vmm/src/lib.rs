@@ -4,7 +4,6 @@
 //! The folders are the architecture, from the bottom up (no module uses
 //! one above it; `scripts/check-module-cycles` keeps it so):
 //!
-//! - [`error`]: the crate's error type.
 //! - [`image`]: the embedded kernel and boot images, their definitions.
 //! - [`devices`]: device models (UART, virtio-mmio transport, virtio-blk,
 //!   disk files, the terminal), port-I/O and MMIO dispatch.
@@ -22,20 +21,22 @@
 //!
 //! Every number that crosses to the guest comes from the `abi` crate.
 
+#![warn(clippy::undocumented_unsafe_blocks)]
+#![forbid(unsafe_op_in_unsafe_fn)]
+
 pub mod bench;
 pub mod campaign;
 pub mod commands;
 pub mod devices;
-pub mod error;
 pub mod image;
 pub mod inject;
 pub mod observe;
 pub mod threats;
 pub mod vstate;
 
-pub use error::Error;
 pub use image::embedded::DEFAULT_IMAGE;
 pub use vstate::config::{EntryChoice, HostKind, RunConfig};
+pub use vstate::error::Error;
 pub use vstate::outcome::{Exit, Mark, RunOutcome};
 pub use vstate::run::run;
 pub use vstate::stats::StatsSnapshot;

@@ -4,6 +4,8 @@
 //! Every failure ends in one line on stderr and a documented exit status
 //! (`cli::EXIT_STATUS_HELP`); user errors never produce a Rust panic.
 
+#![forbid(unsafe_code)]
+
 mod cli;
 
 use std::io::Write as _;
@@ -19,8 +21,8 @@ use cli::{CampaignAction, Cli, Command};
 /// A failure of `viv` itself: message and exit status.
 struct Failure(String, i32);
 
-impl From<vmm::Error> for Failure {
-    fn from(e: vmm::Error) -> Failure {
+impl From<commands::CommandError> for Failure {
+    fn from(e: commands::CommandError) -> Failure {
         Failure(e.to_string(), STATUS_HOST_ERROR)
     }
 }
@@ -98,8 +100,7 @@ fn dispatch(command: Command) -> Result<i32, Failure> {
                 jobs: args.jobs,
             })?;
             if args.json {
-                let json = serde_json::to_string_pretty(&report)
-                    .map_err(|e| Failure(format!("JSON: {e}"), STATUS_HOST_ERROR))?;
+                let json = serde_json::to_string_pretty(&report).map_err(commands::CommandError::from)?;
                 println!("{json}");
             } else {
                 print!("{}", vmm::bench::format_table(&report));

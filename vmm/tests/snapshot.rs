@@ -12,7 +12,7 @@ use abi::fault::{Action, Rule};
 use abi::platform::{MARK_BENCH_START, MARK_COMMAND_START};
 use vmm::inject::fault::FaultPlan;
 use vmm::observe::TraceMode;
-use vmm::vstate::snapshot::{run_from, ExperimentConfig, Snapshot};
+use vmm::vstate::snapshot::{ExperimentConfig, Snapshot};
 use vmm::{Exit, RunConfig, RunOutcome};
 
 mod common;
@@ -53,7 +53,7 @@ fn experiments_from_one_snapshot_give_their_outcomes_and_repeat() {
     let exp = |rules: Vec<Rule>, seed: u64, timeout: f64| {
         let mut e = ExperimentConfig::new(&snap, FaultPlan { seed, rules });
         e.timeout = Some(Duration::from_secs_f64(timeout));
-        run_from(&snap, &e).unwrap()
+        snap.run(&e).unwrap()
     };
 
     // No fault: the 20 round trips complete.
@@ -118,7 +118,7 @@ fn experiments_per_second_snapshot_versus_cold_boot() {
     let t = Instant::now();
     for seed in 0..N {
         let e = ExperimentConfig::new(&snap, FaultPlan { seed: u64::from(seed) + 1, rules: vec![] });
-        let o = run_from(&snap, &e).unwrap();
+        let o = snap.run(&e).unwrap();
         assert_eq!(o.exit, Exit::PowerOff(0), "{}", o.console_text());
         assert!(o.console_text().contains("hi"), "{}", o.console_text());
     }
@@ -160,7 +160,7 @@ fn experiments_from_a_snapshot_with_a_disk_get_private_disks_and_recover_the_dri
     let disk_at_snapshot = std::fs::read(&disk).unwrap();
     let exp = |rules: Vec<Rule>| {
         let e = ExperimentConfig::new(&snap, FaultPlan { seed: 7, rules });
-        run_from(&snap, &e).unwrap()
+        snap.run(&e).unwrap()
     };
 
     let a = exp(vec![]);

@@ -128,7 +128,7 @@ fn bench_marks_carry_statistics() {
     // but not in `io_exits`).
     assert!(outcome.final_stats.exits().unwrap_or(0) >= 3, "{:?}", outcome.final_stats);
     if vmm::HostKind::detect() == vmm::HostKind::SoftwarePvm {
-        // PLATFORM.md: every kernel-mode instruction is emulated and counted.
+        // docs/platform.md: every kernel-mode instruction is emulated and counted.
         let insns = last.stats.delta(&first.stats, "insn_emulation").unwrap();
         assert!((200..=220).contains(&insns), "dec/jnz x100 plus a few: {insns}");
     }

@@ -183,5 +183,5 @@ fn a_bad_disk_path_is_a_host_error() {
     let mut config = config();
     config.disk = Some("/nonexistent-dir/disk.img".into());
     let err = vmm::run(&config).unwrap_err();
-    assert!(matches!(err, vmm::Error::Host(_)), "{err}");
+    assert!(matches!(err, vmm::Error::Device(vmm::devices::DeviceError::DiskFile { .. })), "{err}");
 }

@@ -17,8 +17,9 @@
 //!   the client stays in its SENDREC.
 //! * The only blocking call PM makes is SENDREC to VFS (fork, exit), a
 //!   trusted server that never calls PM.
-//! * Exec is limited to user programs of the boot image: nobody can turn a
-//!   process into a server with a server's privileges.
+//! * Exec runs `/bin/NAME` from the disk (`disk_exec`), else the boot
+//!   image's user program of that name, always with a user program's
+//!   privileges: nobody can turn a process into a server.
 //! * Every process has a uid (`identity`): a user may signal only its own
 //!   processes, and forks stop at a per-user and a total limit, so the
 //!   kernel slots RS needs to restart services are never all taken.

@@ -20,6 +20,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::campaign::file::{Campaign, StartFrom};
 use crate::campaign::report::{median, ExperimentResult};
+use crate::campaign::CampaignError;
 
 /// The smoke campaign of `.ci/run`, the default workload of the benchmark.
 pub const SMOKE_CAMPAIGN: &str = include_str!("../../../ci/campaigns/smoke.toml");
@@ -61,7 +62,7 @@ pub struct CampaignFigures {
 }
 
 /// The embedded smoke campaign, checked against the embedded images.
-pub fn smoke_campaign() -> Result<Campaign, String> {
+pub fn smoke_campaign() -> Result<Campaign, CampaignError> {
     Campaign::parse(
         SMOKE_CAMPAIGN,
         "ci/campaigns/smoke.toml",
@@ -69,7 +70,7 @@ pub fn smoke_campaign() -> Result<Campaign, String> {
         Path::new("."),
         crate::campaign::file::image_programs,
     )
-    .map_err(|e| format!("ci/campaigns/smoke.toml:{e}"))
+    .map_err(|e| CampaignError::InFile { path: "ci/campaigns/smoke.toml".into(), source: Box::new(e) })
 }
 
 fn mode_figures(
@@ -96,10 +97,15 @@ fn mode_figures(
 /// Runs the first `experiments` experiments of `campaign` from a snapshot,
 /// then by cold boots, each on `jobs` parallel VMs; `scratch` holds disk
 /// copies.
-pub fn compare(campaign: &Campaign, experiments: u32, jobs: usize, scratch: &Path) -> Result<CampaignFigures, String> {
+pub fn compare(
+    campaign: &Campaign,
+    experiments: u32,
+    jobs: usize,
+    scratch: &Path,
+) -> Result<CampaignFigures, CampaignError> {
     let n = experiments.min(campaign.experiments).max(1);
     let indices: Vec<u32> = (0..n).collect();
-    let measure = |start: StartFrom| -> Result<ModeFigures, String> {
+    let measure = |start: StartFrom| -> Result<ModeFigures, CampaignError> {
         let clock = Instant::now();
         let (results, snapshot_secs) = crate::campaign::run_indices(campaign, &indices, jobs, scratch, start)?;
         Ok(mode_figures(start, &results, clock.elapsed().as_secs_f64(), snapshot_secs))

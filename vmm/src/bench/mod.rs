@@ -59,6 +59,7 @@
 //! `notify`, `senda` (see [`IPC_PHASES`] for what each contains).
 
 pub mod campaign;
+mod error;
 pub mod storage;
 pub mod trace_overhead;
 
@@ -74,7 +75,7 @@ use serde::Serialize;
 use crate::vstate::config::{entry_word, EntryChoice, HostKind, RunConfig};
 use crate::vstate::outcome::{Exit, RunOutcome};
 
-use crate::Error;
+pub use error::BenchError;
 
 /// Image measured for boot time.
 pub const BOOT_IMAGE: &str = "hello";
@@ -273,18 +274,18 @@ fn median_opt(values: Vec<Option<u64>>) -> Option<u64> {
 }
 
 /// Checks that a bench run powered off cleanly.
-fn expect_clean(image: &str, outcome: &RunOutcome) -> Result<(), Error> {
+fn expect_clean(image: &str, outcome: &RunOutcome) -> Result<(), BenchError> {
     if outcome.exit != Exit::PowerOff(0) {
-        return Err(Error::Host(format!(
-            "bench: image {image} ended with {:?} (exit status {}) instead of powering off with 0",
-            outcome.exit,
-            outcome.exit_status()
-        )));
+        return Err(BenchError::Unclean {
+            image: image.to_string(),
+            exit: format!("{:?}", outcome.exit),
+            status: outcome.exit_status(),
+        });
     }
     Ok(())
 }
 
-fn run_image(image: &str, entry: EntryChoice, append: String) -> Result<RunOutcome, Error> {
+fn run_image(image: &str, entry: EntryChoice, append: String) -> Result<RunOutcome, BenchError> {
     let mut config = RunConfig::for_image(image)?;
     config.entry = entry;
     config.append = append;
@@ -295,12 +296,12 @@ fn run_image(image: &str, entry: EntryChoice, append: String) -> Result<RunOutco
     Ok(outcome)
 }
 
-fn missing_mark(image: &str, id: u32) -> Error {
-    Error::Host(format!("bench: image {image} never wrote bench mark {id}"))
+fn missing_mark(image: &str, id: u32) -> BenchError {
+    BenchError::MissingMark { image: image.to_string(), id }
 }
 
 /// Boot figures from finished `hello` runs.
-pub fn boot_figures(outcomes: &[RunOutcome]) -> Result<BootFigures, Error> {
+pub fn boot_figures(outcomes: &[RunOutcome]) -> Result<BootFigures, BenchError> {
     let mut first = Vec::new();
     for o in outcomes {
         first.push(o.mark(MARK_FIRST_USER).ok_or_else(|| missing_mark(BOOT_IMAGE, MARK_FIRST_USER))?);
@@ -317,7 +318,7 @@ pub fn boot_figures(outcomes: &[RunOutcome]) -> Result<BootFigures, Error> {
 }
 
 /// Round-trip figures from a finished `pingpong` run of `rounds` rounds.
-pub fn pingpong_figures(outcome: &RunOutcome, rounds: u64) -> Result<PingpongFigures, Error> {
+pub fn pingpong_figures(outcome: &RunOutcome, rounds: u64) -> Result<PingpongFigures, BenchError> {
     let start = outcome.mark(MARK_BENCH_START).ok_or_else(|| missing_mark(PINGPONG_IMAGE, MARK_BENCH_START))?;
     let end = outcome.mark(MARK_BENCH_END).ok_or_else(|| missing_mark(PINGPONG_IMAGE, MARK_BENCH_END))?;
     let n = rounds.max(1) as f64;
@@ -336,17 +337,17 @@ fn mark_pair<'a>(
     image: &str,
     start: u32,
     end: u32,
-) -> Result<(&'a crate::vstate::outcome::Mark, &'a crate::vstate::outcome::Mark), Error> {
+) -> Result<(&'a crate::vstate::outcome::Mark, &'a crate::vstate::outcome::Mark), BenchError> {
     let s = outcome.mark(start).ok_or_else(|| missing_mark(image, start))?;
     let e = outcome.mark(end).ok_or_else(|| missing_mark(image, end))?;
     if e.time_ns < s.time_ns {
-        return Err(Error::Host(format!("bench: image {image} wrote mark {end} before mark {start}")));
+        return Err(BenchError::MarkOrder { image: image.to_string(), start, end });
     }
     Ok((s, e))
 }
 
 /// IPC figures from a finished `ipcbench` run of `ops` operations per phase.
-pub fn ipc_figures(outcome: &RunOutcome, ops: u64) -> Result<IpcFigures, Error> {
+pub fn ipc_figures(outcome: &RunOutcome, ops: u64) -> Result<IpcFigures, BenchError> {
     let (s, e) = mark_pair(outcome, IPC_IMAGE, MARK_IPC_EMPTY_START, MARK_IPC_EMPTY_END)?;
     let mark_overhead = MarkOverhead {
         ns: e.time_ns - s.time_ns,
@@ -373,13 +374,18 @@ pub fn ipc_figures(outcome: &RunOutcome, ops: u64) -> Result<IpcFigures, Error> 
 
 /// Runs the whole benchmark with [`DEFAULT_IPC_OPS`] operations per IPC
 /// phase.
-pub fn run_bench(rounds: u64, boot_runs: usize, entry: EntryChoice) -> Result<BenchReport, Error> {
+pub fn run_bench(rounds: u64, boot_runs: usize, entry: EntryChoice) -> Result<BenchReport, BenchError> {
     run_bench_with(rounds, DEFAULT_IPC_OPS, boot_runs, entry)
 }
 
 /// Runs the whole benchmark: `rounds` pingpong round trips, `ipc_ops`
 /// operations per `ipcbench` phase, `boot_runs` boots.
-pub fn run_bench_with(rounds: u64, ipc_ops: u64, boot_runs: usize, entry: EntryChoice) -> Result<BenchReport, Error> {
+pub fn run_bench_with(
+    rounds: u64,
+    ipc_ops: u64,
+    boot_runs: usize,
+    entry: EntryChoice,
+) -> Result<BenchReport, BenchError> {
     let host = HostKind::detect();
     let mut boots = Vec::new();
     for _ in 0..boot_runs.max(1) {

@@ -8,8 +8,8 @@
 //! copy counter is inside the guest: `diskbench` reads it (MemInfo) and
 //! prints it, and the host takes it from that line.
 
+use super::BenchError;
 use crate::vstate::outcome::{Mark, RunOutcome};
-use crate::Error;
 use abi::platform::{MARK_DISK_READ_END, MARK_DISK_READ_START, MARK_DISK_WRITE_END, MARK_DISK_WRITE_START};
 use serde::Serialize;
 
@@ -70,12 +70,10 @@ fn parse_report(console: &str) -> Option<(u64, u64, u64)> {
 }
 
 /// The figures of a finished `diskbench` run.
-pub fn storage_figures(outcome: &RunOutcome) -> Result<StorageFigures, Error> {
+pub fn storage_figures(outcome: &RunOutcome) -> Result<StorageFigures, BenchError> {
     let console = outcome.console_text();
-    let (kib, written, read) = parse_report(&console)
-        .ok_or_else(|| Error::Host(format!("bench: diskbench printed no report; console ends:\n{}", tail(&console))))?;
-    let mark =
-        |id: u32| outcome.mark(id).ok_or_else(|| Error::Host(format!("bench: diskbench never wrote bench mark {id}")));
+    let (kib, written, read) = parse_report(&console).ok_or_else(|| BenchError::NoReport(tail(&console)))?;
+    let mark = |id: u32| outcome.mark(id).ok_or(BenchError::MissingMark { image: STORAGE_IMAGE.to_string(), id });
     let kib = kib.max(1);
     Ok(StorageFigures {
         image: STORAGE_IMAGE.to_string(),

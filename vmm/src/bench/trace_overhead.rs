@@ -5,12 +5,12 @@ use std::time::Duration;
 
 use serde::Serialize;
 
+use super::BenchError;
 use super::{IPC_IMAGE, IPC_OPS_KEY, IPC_PHASES};
 use crate::observe::decode::decode;
 use crate::observe::TraceMode;
 use crate::vstate::config::{EntryChoice, RunConfig};
 use crate::vstate::outcome::RunOutcome;
-use crate::Error;
 
 /// `viv bench`'s `trace_overhead` object.
 #[derive(Debug, Clone, Serialize, PartialEq)]
@@ -34,14 +34,14 @@ pub struct TraceOverhead {
 }
 
 /// Measures `ipcbench` with tracing off and on.
-pub fn trace_overhead(ops: u64, entry: EntryChoice, timeout: Duration) -> Result<TraceOverhead, Error> {
-    let run = |trace: Option<TraceMode>| -> Result<RunOutcome, Error> {
+pub fn trace_overhead(ops: u64, entry: EntryChoice, timeout: Duration) -> Result<TraceOverhead, BenchError> {
+    let run = |trace: Option<TraceMode>| -> Result<RunOutcome, BenchError> {
         let mut config = RunConfig::for_image(IPC_IMAGE)?;
         config.entry = entry;
         config.append = format!("{IPC_OPS_KEY}={ops}");
         config.timeout = Some(timeout);
         config.trace = trace;
-        crate::run(&config)
+        Ok(crate::run(&config)?)
     };
     let off = crate::bench::ipc_figures(&run(None)?, ops)?;
     let traced = run(Some(TraceMode::Lossless))?;

@@ -18,6 +18,7 @@ use abi::fault::Action;
 use serde::{Deserialize, Serialize};
 use toml::{Spanned, Value};
 
+use super::CampaignError;
 use crate::inject::swifi::FaultType;
 
 /// Default per-experiment timeout in seconds.
@@ -310,23 +311,25 @@ fn action_names() -> String {
 }
 
 /// The programs of the embedded image `image`, in boot-image order.
-pub fn image_programs(image: &str) -> Result<Vec<String>, String> {
-    let image = crate::image::embedded::find_image(image).map_err(|e| e.to_string())?;
-    let parsed = abi::boot_image::BootImage::parse(image.archive).map_err(|e| format!("image {}: {e}", image.name))?;
+pub fn image_programs(image: &str) -> Result<Vec<String>, CampaignError> {
+    let image = crate::image::embedded::find_image(image).map_err(|e| CampaignError::Run(e.into()))?;
+    let parsed = abi::boot_image::BootImage::parse(image.archive)
+        .map_err(|e| CampaignError::Results(format!("image {}: {e}", image.name)))?;
     Ok(parsed.entries().map(|e| e.name.to_string()).collect())
 }
 
 impl Campaign {
     /// Reads and checks the campaign file `path`; the image's programs come
     /// from the embedded images. Errors are one line: `FILE:LINE: FIELD: what`.
-    pub fn load(path: &Path) -> Result<Campaign, String> {
-        let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    pub fn load(path: &Path) -> Result<Campaign, CampaignError> {
+        let io = |source| CampaignError::Io { path: path.to_path_buf(), source };
+        let text = std::fs::read_to_string(path).map_err(io)?;
         let stem = path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
         let base = path.parent().map(Path::to_path_buf).unwrap_or_default();
-        let base = std::fs::canonicalize(if base.as_os_str().is_empty() { Path::new(".") } else { &base })
-            .map_err(|e| format!("{}: {e}", path.display()))?;
+        let base =
+            std::fs::canonicalize(if base.as_os_str().is_empty() { Path::new(".") } else { &base }).map_err(io)?;
         Campaign::parse(&text, &path.display().to_string(), &stem, &base, image_programs)
-            .map_err(|e| format!("{}:{e}", path.display()))
+            .map_err(|e| CampaignError::InFile { path: path.to_path_buf(), source: Box::new(e) })
     }
 
     /// Parses and checks campaign text. `file` is recorded as given, `stem`
@@ -338,21 +341,25 @@ impl Campaign {
         file: &str,
         stem: &str,
         base: &Path,
-        programs_of: impl Fn(&str) -> Result<Vec<String>, String>,
-    ) -> Result<Campaign, String> {
-        let at = |p: Problem| format!("{}: {}: {}", line_of(text, p.span.start), p.field, p.message);
+        programs_of: impl Fn(&str) -> Result<Vec<String>, CampaignError>,
+    ) -> Result<Campaign, CampaignError> {
+        let at = |p: Problem| CampaignError::Invalid {
+            line: line_of(text, p.span.start),
+            field: p.field,
+            message: p.message,
+        };
         let raw: RawCampaign = toml::from_str(text).map_err(|e| {
-            let first = e.message().lines().next().unwrap_or("invalid TOML").to_string();
+            let message = e.message().lines().next().unwrap_or("invalid TOML").to_string();
             match e.span() {
                 Some(s) => {
                     let field = field_at(text, s.start).unwrap_or_else(|| "file".into());
-                    format!("{}: {field}: {first}", line_of(text, s.start))
+                    CampaignError::Invalid { line: line_of(text, s.start), field, message }
                 }
-                None => format!("1: file: {first}"),
+                None => CampaignError::Invalid { line: 1, field: "file".into(), message },
             }
         })?;
         let programs = programs_of(raw.image.get_ref())
-            .map_err(|e| at(Problem { span: raw.image.span(), field: "image".into(), message: e }))?;
+            .map_err(|e| at(Problem { span: raw.image.span(), field: "image".into(), message: e.to_string() }))?;
         Campaign::check(raw, file, stem, base, &programs).map_err(at)
     }
 
@@ -619,16 +626,16 @@ pub(crate) mod tests_support {
     pub const PROGRAMS: [&str; 9] = ["rs", "ds", "pm", "vfs", "tty", "init", "sh", "echo", "cat"];
 
     /// Resolves image names for tests: "system" only.
-    pub fn programs_of(image: &str) -> Result<Vec<String>, String> {
+    pub fn programs_of(image: &str) -> Result<Vec<String>, CampaignError> {
         match image {
             "system" => Ok(PROGRAMS.iter().map(|p| p.to_string()).collect()),
-            other => Err(format!("unknown image {other:?}; available images: system")),
+            other => Err(CampaignError::Results(format!("unknown image {other:?}; available images: system"))),
         }
     }
 
-    /// Parses `text` as a campaign file named `t.toml`.
+    /// Parses `text` as a campaign file named `t.toml` (errors as text).
     pub fn parse(text: &str) -> Result<Campaign, String> {
-        Campaign::parse(text, "t.toml", "t", Path::new("/"), programs_of)
+        Campaign::parse(text, "t.toml", "t", Path::new("/"), programs_of).map_err(|e| e.to_string())
     }
 
     /// A campaign crashing or hanging tty, with `extra` added to its fault.

@@ -12,6 +12,7 @@ use std::path::{Path, PathBuf};
 
 use super::file::Campaign;
 use super::report::{Results, Timing};
+use super::CampaignError;
 
 /// Whether two shards ran the same campaign. The disk image's directory
 /// may differ (shards on machines with different checkout paths); its name
@@ -26,9 +27,9 @@ fn same_campaign(a: &Campaign, b: &Campaign) -> bool {
 }
 
 /// Merges the `results.json` of each directory (or file) in `inputs`.
-pub fn merge(inputs: &[PathBuf]) -> Result<Results, String> {
+pub fn merge(inputs: &[PathBuf]) -> Result<Results, CampaignError> {
     let Some(first) = inputs.first() else {
-        return Err("merge: name at least one results directory".into());
+        return Err(CampaignError::Results("merge: name at least one results directory".into()));
     };
     let path_of = |p: &Path| if p.is_dir() { p.join("results.json") } else { p.to_path_buf() };
     let mut all = Vec::new();
@@ -40,11 +41,11 @@ pub fn merge(inputs: &[PathBuf]) -> Result<Results, String> {
         let path = path_of(input);
         let results = if input == first { base.clone() } else { Results::load(&path)? };
         if !same_campaign(&results.campaign, &base.campaign) {
-            return Err(format!(
+            return Err(CampaignError::Results(format!(
                 "{}: a different campaign than {} (name, file, seed or settings differ)",
                 path.display(),
                 path_of(first).display()
-            ));
+            )));
         }
         wall_secs = wall_secs.max(results.timing.wall_secs);
         jobs += results.timing.jobs;
@@ -55,24 +56,27 @@ pub fn merge(inputs: &[PathBuf]) -> Result<Results, String> {
     }
     all.sort_by_key(|e| e.index);
     if let Some(pair) = all.windows(2).find(|w| w[0].index == w[1].index) {
-        return Err(format!("experiment {} appears in more than one input", pair[0].index));
+        return Err(CampaignError::Results(format!("experiment {} appears in more than one input", pair[0].index)));
     }
     let missing: Vec<u32> = {
         let mut have = all.iter().map(|e| e.index).peekable();
         (0..base.campaign.experiments).filter(|i| have.next_if_eq(i).is_none()).collect()
     };
     if let Some(extra) = all.iter().find(|e| e.index >= base.campaign.experiments) {
-        return Err(format!("experiment {} is beyond the campaign's {}", extra.index, base.campaign.experiments));
+        return Err(CampaignError::Results(format!(
+            "experiment {} is beyond the campaign's {}",
+            extra.index, base.campaign.experiments
+        )));
     }
     if !missing.is_empty() {
         let list: Vec<String> = missing.iter().take(10).map(u32::to_string).collect();
         let more = if missing.len() > 10 { format!(" and {} more", missing.len() - 10) } else { String::new() };
-        return Err(format!(
+        return Err(CampaignError::Results(format!(
             "{} of {} experiments are missing (a shard did not finish?): {}{more}",
             missing.len(),
             base.campaign.experiments,
             list.join(", ")
-        ));
+        )));
     }
     let mut timing = Timing::of(&all, wall_secs, jobs, snapshot_secs);
     // Shards ran side by side: throughput is the whole over the slowest.

@@ -21,6 +21,7 @@
 
 pub mod classify;
 pub mod draw;
+mod error;
 pub mod file;
 pub mod merge;
 pub mod report;
@@ -30,6 +31,7 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 pub use classify::Outcome;
+pub use error::CampaignError;
 pub use file::{Campaign, StartFrom};
 pub use report::{Results, Shard};
 
@@ -37,18 +39,24 @@ pub use report::{Results, Shard};
 pub const STATUS_EXPECTATION_FAILED: i32 = 1;
 
 /// Scratch directory for disk copies under `out`.
-pub fn scratch_dir(out: &Path) -> Result<PathBuf, String> {
+pub fn scratch_dir(out: &Path) -> Result<PathBuf, CampaignError> {
     let dir = out.join(format!(".scratch-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    std::fs::create_dir_all(&dir).map_err(|source| CampaignError::Io { path: dir.clone(), source })?;
     Ok(dir)
 }
 
 /// Runs the campaign in `file` (or shard `shard` of it) on `jobs` threads
 /// and writes the reports into `out`.
-pub fn run_campaign(file: &Path, out: &Path, jobs: Option<usize>, shard: Option<Shard>) -> Result<Results, String> {
+pub fn run_campaign(
+    file: &Path,
+    out: &Path,
+    jobs: Option<usize>,
+    shard: Option<Shard>,
+) -> Result<Results, CampaignError> {
     let campaign = Campaign::load(file)?;
+    let in_file = |e: CampaignError| CampaignError::About { path: file.to_path_buf(), source: Box::new(e) };
     // Fail on an unusable image or command line before starting threads.
-    run::config_for(&campaign, &draw::plan(&campaign, 0), None).map_err(|e| format!("{}: {e}", file.display()))?;
+    run::config_for(&campaign, &draw::plan(&campaign, 0), None).map_err(in_file)?;
     let indices = match shard {
         Some(s) => s.indices(campaign.experiments),
         None => (0..campaign.experiments).collect(),
@@ -59,7 +67,7 @@ pub fn run_campaign(file: &Path, out: &Path, jobs: Option<usize>, shard: Option<
     let ran = run_indices(&campaign, &indices, jobs, &scratch, campaign.start);
     let wall = clock.elapsed().as_secs_f64();
     let _ = std::fs::remove_dir_all(&scratch);
-    let (experiments, snapshot_secs) = ran.map_err(|e| format!("{}: {e}", file.display()))?;
+    let (experiments, snapshot_secs) = ran.map_err(in_file)?;
     let timing = report::Timing::of(&experiments, wall, jobs, snapshot_secs);
     let results = Results::new(campaign, shard, experiments, timing);
     results.write(out)?;
@@ -74,7 +82,7 @@ pub(crate) fn run_indices(
     jobs: usize,
     scratch: &Path,
     start: StartFrom,
-) -> Result<(Vec<report::ExperimentResult>, Option<f64>), String> {
+) -> Result<(Vec<report::ExperimentResult>, Option<f64>), CampaignError> {
     match start {
         StartFrom::Boot => {
             Ok((run::run_all(campaign, indices, jobs, &run::Start::Boot { scratch, trace: false }), None))
@@ -92,11 +100,12 @@ pub(crate) fn run_indices(
 /// lossless IPC trace, writes the trace as JSON lines to `trace_out`
 /// (default: `experiment-N.trace.jsonl` beside the results) and returns a
 /// report text and whether the expectations held.
-pub fn replay(results_path: &Path, index: u32, trace_out: Option<&Path>) -> Result<(String, bool), String> {
+pub fn replay(results_path: &Path, index: u32, trace_out: Option<&Path>) -> Result<(String, bool), CampaignError> {
     let results = Results::load(results_path)?;
     let campaign = &results.campaign;
     if index >= campaign.experiments {
-        return Err(format!("experiment {index} is not in the campaign (0 to {})", campaign.experiments - 1));
+        let last = campaign.experiments - 1;
+        return Err(CampaignError::Results(format!("experiment {index} is not in the campaign (0 to {last})")));
     }
     let dir = results_path.parent().map(Path::to_path_buf).unwrap_or_default();
     let trace_path = trace_out.map_or_else(|| dir.join(format!("experiment-{index}.trace.jsonl")), Path::to_path_buf);
@@ -111,7 +120,7 @@ pub fn replay(results_path: &Path, index: u32, trace_out: Option<&Path>) -> Resu
     let trace = experiment.trace.as_ref().map(|t| crate::observe::decode::decode(&t.raw)).unwrap_or_default();
     let analysis = crate::observe::analysis::Analysis::new(&trace.records, None);
     std::fs::write(&trace_path, crate::observe::export::jsonl(&analysis))
-        .map_err(|e| format!("{}: {e}", trace_path.display()))?;
+        .map_err(|source| CampaignError::Io { path: trace_path.clone(), source })?;
     let r = &experiment.result;
     let mut text = format!(
         "experiment {index}: {}\noutcome: {} ({}), {} injection(s)\n",
@@ -143,7 +152,7 @@ pub fn replay(results_path: &Path, index: u32, trace_out: Option<&Path>) -> Resu
 
 /// Merges shard results (`inputs`: directories or results.json files) and
 /// writes the whole report into `out`.
-pub fn merge_into(inputs: &[PathBuf], out: &Path) -> Result<Results, String> {
+pub fn merge_into(inputs: &[PathBuf], out: &Path) -> Result<Results, CampaignError> {
     let results = merge::merge(inputs)?;
     results.write(out)?;
     Ok(results)

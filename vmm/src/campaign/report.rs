@@ -18,6 +18,7 @@ use serde::{Deserialize, Serialize};
 use super::classify::{Outcome, Verdict};
 use super::draw::Plan;
 use super::file::Campaign;
+use super::CampaignError;
 use crate::inject::swifi::{hex, Mutation};
 
 /// Version of the `results.json` shape.
@@ -36,8 +37,8 @@ pub struct Shard {
 
 impl Shard {
     /// Parses "K/N" (1 <= K <= N).
-    pub fn parse(text: &str) -> Result<Shard, String> {
-        let bad = || format!("{text:?} is not a shard K/N with 1 <= K <= N");
+    pub fn parse(text: &str) -> Result<Shard, CampaignError> {
+        let bad = || CampaignError::Results(format!("{text:?} is not a shard K/N with 1 <= K <= N"));
         let (k, n) = text.split_once('/').ok_or_else(bad)?;
         let (index, count): (u32, u32) = (k.trim().parse().map_err(|_| bad())?, n.trim().parse().map_err(|_| bad())?);
         if index == 0 || index > count {
@@ -233,24 +234,27 @@ impl Results {
     }
 
     /// Reads `results.json`.
-    pub fn load(path: &Path) -> Result<Results, String> {
-        let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
-        let results: Results = serde_json::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))?;
+    pub fn load(path: &Path) -> Result<Results, CampaignError> {
+        let text = std::fs::read_to_string(path).map_err(|source| CampaignError::Io { path: path.into(), source })?;
+        let results: Results =
+            serde_json::from_str(&text).map_err(|source| CampaignError::Json { path: path.into(), source })?;
         if results.format != FORMAT {
-            return Err(format!("{}: results format {} (this viv reads {FORMAT})", path.display(), results.format));
+            let why = format!("{}: results format {} (this viv reads {FORMAT})", path.display(), results.format);
+            return Err(CampaignError::Results(why));
         }
         Ok(results)
     }
 
     /// Writes results.json, junit.xml and summary.md into `dir`.
-    pub fn write(&self, dir: &Path) -> Result<(), String> {
-        std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
-        let json = serde_json::to_string_pretty(self).map_err(|e| format!("results.json: {e}"))?;
+    pub fn write(&self, dir: &Path) -> Result<(), CampaignError> {
+        std::fs::create_dir_all(dir).map_err(|source| CampaignError::Io { path: dir.into(), source })?;
+        let json = serde_json::to_string_pretty(self)
+            .map_err(|source| CampaignError::Json { path: dir.join("results.json"), source })?;
         for (name, text) in
             [("results.json", json + "\n"), ("junit.xml", self.junit()), ("summary.md", self.markdown())]
         {
             let path = dir.join(name);
-            std::fs::write(&path, text).map_err(|e| format!("{}: {e}", path.display()))?;
+            std::fs::write(&path, text).map_err(|source| CampaignError::Io { path: path.clone(), source })?;
         }
         Ok(())
     }

@@ -25,6 +25,7 @@ use super::classify::{judge, Ending, Observation, CHECK_MARKER, STATUS_MARKER};
 use super::draw::{plan, Plan};
 use super::file::Campaign;
 use super::report::{ExperimentResult, ExperimentTiming};
+use super::CampaignError;
 use crate::inject::fault::FaultPlan;
 use crate::observe::{TraceLog, TraceMode};
 use crate::vstate::config::RunConfig;
@@ -44,7 +45,7 @@ pub fn guest_command(campaign: &Campaign) -> String {
 
 /// The run configuration of one experiment (`disk`: this experiment's
 /// private copy).
-pub fn config_for(campaign: &Campaign, plan: &Plan, disk: Option<&Path>) -> Result<RunConfig, String> {
+pub fn config_for(campaign: &Campaign, plan: &Plan, disk: Option<&Path>) -> Result<RunConfig, CampaignError> {
     let mut config = base_config(campaign, disk)?;
     config.fault_plan = Some(fault_plan(plan));
     config.swifi = plan.swifi;
@@ -58,8 +59,10 @@ fn fault_plan(plan: &Plan) -> FaultPlan {
 
 /// The run configuration of the campaign with an empty fault plan (the
 /// snapshot's: the plan region is reserved and named on the command line).
-pub fn base_config(campaign: &Campaign, disk: Option<&Path>) -> Result<RunConfig, String> {
-    let mut config = RunConfig::for_image(&campaign.image).map_err(|e| e.to_string())?;
+pub fn base_config(campaign: &Campaign, disk: Option<&Path>) -> Result<RunConfig, CampaignError> {
+    let context = || format!("image {}", campaign.image);
+    let mut config =
+        RunConfig::for_image(&campaign.image).map_err(|source| CampaignError::Vm { context: context(), source })?;
     config.append = format!("{}{}", abi::platform::CMDLINE_COMMAND_SEPARATOR.trim_start(), guest_command(campaign));
     config.memory_mib = campaign.memory_mib;
     config.timeout = Some(Duration::from_secs_f64(campaign.timeout_secs));
@@ -73,10 +76,10 @@ pub fn base_config(campaign: &Campaign, disk: Option<&Path>) -> Result<RunConfig
     config.fault_plan = Some(FaultPlan { seed: 0, rules: Vec::new() });
     let length = config.cmdline().len();
     if length > abi::layout::kip::CMDLINE_MAX {
-        return Err(format!(
+        return Err(CampaignError::Results(format!(
             "the workload and check make a kernel command line of {length} bytes (at most {})",
             abi::layout::kip::CMDLINE_MAX
-        ));
+        )));
     }
     Ok(config)
 }
@@ -93,14 +96,16 @@ pub enum Start<'a> {
 /// Boots the campaign's guest to where the workload starts and snapshots
 /// it; `trace`: with a lossless IPC trace (replay). `scratch` holds the
 /// copy of the campaign's disk the boot uses.
-pub fn take_snapshot(campaign: &Campaign, scratch: &Path, trace: bool) -> Result<Snapshot, String> {
+pub fn take_snapshot(campaign: &Campaign, scratch: &Path, trace: bool) -> Result<Snapshot, CampaignError> {
     let disk = copy_disk(campaign, scratch, "snapshot")?;
     let mut config = base_config(campaign, disk.as_deref())?;
     if trace {
         config.trace = Some(TraceMode::Lossless);
     }
-    let snapshot = Snapshot::take(&config, MARK_COMMAND_START)
-        .map_err(|e| format!("booting image {} to the start of the workload: {e}", campaign.image));
+    let snapshot = Snapshot::take(&config, MARK_COMMAND_START).map_err(|source| CampaignError::Vm {
+        context: format!("booting image {} to the start of the workload", campaign.image),
+        source,
+    });
     if let Some(copy) = &disk {
         let _ = std::fs::remove_file(copy);
     }
@@ -108,10 +113,10 @@ pub fn take_snapshot(campaign: &Campaign, scratch: &Path, trace: bool) -> Result
 }
 
 /// A private copy of the campaign's disk, if it names one.
-fn copy_disk(campaign: &Campaign, scratch: &Path, name: &str) -> Result<Option<PathBuf>, String> {
+fn copy_disk(campaign: &Campaign, scratch: &Path, name: &str) -> Result<Option<PathBuf>, CampaignError> {
     let Some(source) = &campaign.disk else { return Ok(None) };
     let copy = scratch.join(format!("disk-{name}.img"));
-    std::fs::copy(source, &copy).map_err(|e| format!("copying {} to {}: {e}", source.display(), copy.display()))?;
+    std::fs::copy(source, &copy).map_err(|e| CampaignError::Io { path: source.clone(), source: e })?;
     Ok(Some(copy))
 }
 
@@ -143,7 +148,7 @@ pub fn run_one(campaign: &Campaign, index: u32, start: &Start) -> Experiment {
         }
         Err(why) => {
             let obs = Observation {
-                ending: Ending::VmmError(why),
+                ending: Ending::VmmError(why.to_string()),
                 console: String::new(),
                 log: String::new(),
                 faults_injected: 0,
@@ -174,13 +179,13 @@ pub fn run_one(campaign: &Campaign, index: u32, start: &Start) -> Experiment {
 }
 
 /// Runs `plan` from `start` to the end of the run.
-fn run_plan(campaign: &Campaign, plan: &Plan, index: u32, start: &Start) -> Result<RunOutcome, String> {
+fn run_plan(campaign: &Campaign, plan: &Plan, index: u32, start: &Start) -> Result<RunOutcome, CampaignError> {
     match start {
         Start::Snapshot(snapshot) => {
             let mut experiment = ExperimentConfig::new(snapshot, fault_plan(plan));
             experiment.timeout = Some(Duration::from_secs_f64(campaign.timeout_secs));
             experiment.swifi = plan.swifi;
-            snapshot.run(&experiment).map_err(|e| e.to_string())
+            Ok(snapshot.run(&experiment)?)
         }
         Start::Boot { scratch, trace } => {
             let disk = copy_disk(campaign, scratch, &index.to_string())?;
@@ -192,7 +197,7 @@ fn run_plan(campaign: &Campaign, plan: &Plan, index: u32, start: &Start) -> Resu
             if let Some(copy) = &disk {
                 let _ = std::fs::remove_file(copy);
             }
-            outcome.map_err(|e| e.to_string())
+            Ok(outcome?)
         }
     }
 }

@@ -4,9 +4,9 @@
 
 use std::path::Path;
 
+use super::CommandError;
 use crate::bench::{self, BenchReport};
 use crate::vstate::config::EntryChoice;
-use crate::Error;
 
 /// What to measure.
 #[derive(Debug, Clone)]
@@ -26,20 +26,20 @@ pub struct BenchRequest<'a> {
 }
 
 /// Runs every measurement `request` asks for.
-pub fn bench(request: &BenchRequest) -> Result<BenchReport, Error> {
+pub fn bench(request: &BenchRequest) -> Result<BenchReport, CommandError> {
     // Read the campaign first: a bad file fails before minutes of benchmarks.
     let campaign = match (request.campaign, request.campaign_experiments) {
         (_, 0) => None,
-        (Some(path), _) => Some(crate::campaign::Campaign::load(path).map_err(Error::Host)?),
-        (None, _) => Some(bench::campaign::smoke_campaign().map_err(Error::Host)?),
+        (Some(path), _) => Some(crate::campaign::Campaign::load(path)?),
+        (None, _) => Some(bench::campaign::smoke_campaign()?),
     };
     let mut report = bench::run_bench(request.rounds, request.boot_runs, request.entry)?;
     if let Some(campaign) = campaign {
-        let scratch = crate::campaign::scratch_dir(&std::env::temp_dir().join("viv-bench")).map_err(Error::Host)?;
+        let scratch = crate::campaign::scratch_dir(&std::env::temp_dir().join("viv-bench"))?;
         let jobs = request.jobs.unwrap_or_else(crate::campaign::run::default_jobs);
         let figures = bench::campaign::compare(&campaign, request.campaign_experiments, jobs, &scratch);
         let _ = std::fs::remove_dir_all(&scratch);
-        report.campaign = Some(figures.map_err(Error::Host)?);
+        report.campaign = Some(figures?);
     }
     Ok(report)
 }

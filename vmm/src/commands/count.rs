@@ -4,17 +4,17 @@
 use std::time::Duration;
 
 use super::trace::{failure_note, run_traced};
+use super::CommandError;
 use crate::observe::analysis::Analysis;
 use crate::observe::TraceMode;
-use crate::Error;
 
 /// `viv count`: the report text (or JSON) and the guest's exit status.
-pub fn count(image: &str, command: &str, json: bool, timeout: Duration) -> Result<(String, i32), Error> {
+pub fn count(image: &str, command: &str, json: bool, timeout: Duration) -> Result<(String, i32), CommandError> {
     let (outcome, decoded) = run_traced(image, command, TraceMode::Lossless, timeout)?;
     let analysis = Analysis::new(&decoded.records, None);
     let report = analysis.count_report();
     let text = if json {
-        let mut v = serde_json::to_value(&report).map_err(|e| Error::Host(e.to_string()))?;
+        let mut v = serde_json::to_value(&report)?;
         v["bad_records"] = decoded.bad.len().into();
         v["missing_records"] = decoded.missing.into();
         v["dropped_records"] = outcome.trace.as_ref().map_or(0, |t| t.dropped).into();

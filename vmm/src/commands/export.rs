@@ -5,20 +5,28 @@ use std::path::Path;
 
 use abi::layout::EntryKind;
 
+use super::CommandError;
 use crate::image::embedded::{embedded_kernel, find_image};
 use crate::vstate::config::{build_cmdline, DEFAULT_MEMORY_MIB};
-use crate::Error;
 
 /// Writes `kernel.elf` and `IMAGE.img` into `dir`; returns the QEMU
 /// command line, with `append` added to the kernel command line.
-pub fn export(image: &str, dir: &Path, append: &str) -> Result<String, Error> {
-    let image = find_image(image)?;
-    let kernel = embedded_kernel()?;
-    std::fs::create_dir_all(dir).map_err(|e| Error::Host(format!("cannot create {}: {e}", dir.display())))?;
+pub fn export(image: &str, dir: &Path, append: &str) -> Result<String, CommandError> {
+    let image = find_image(image).map_err(crate::Error::from)?;
+    let kernel = embedded_kernel().map_err(crate::Error::from)?;
+    std::fs::create_dir_all(dir).map_err(|source| CommandError::File {
+        what: "cannot create",
+        path: dir.into(),
+        source,
+    })?;
     let kernel_path = dir.join("kernel.elf");
     let image_path = dir.join(format!("{}.img", image.name));
     for (path, bytes) in [(&kernel_path, kernel), (&image_path, image.archive)] {
-        std::fs::write(path, bytes).map_err(|e| Error::Host(format!("cannot write {}: {e}", path.display())))?;
+        std::fs::write(path, bytes).map_err(|source| CommandError::File {
+            what: "cannot write",
+            path: path.clone(),
+            source,
+        })?;
     }
     // QEMU (TCG or hardware KVM) runs the syscall entry.
     let cmdline = build_cmdline(image.cmdline, EntryKind::Syscall, append);

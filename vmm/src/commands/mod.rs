@@ -6,8 +6,11 @@
 pub mod bench;
 pub mod campaign;
 pub mod count;
+mod error;
 pub mod export;
 pub mod images;
 pub mod run;
 pub mod threats;
 pub mod trace;
+
+pub use error::CommandError;

@@ -7,6 +7,7 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
+use super::CommandError;
 use crate::vstate::config::{EntryChoice, RunConfig};
 use crate::vstate::outcome::{Exit, RunOutcome};
 use crate::Error;
@@ -42,7 +43,7 @@ impl Attached {
 }
 
 /// `viv run`: boots `how.image` with `append` on the command line.
-pub fn run(how: &Attached, append: &str) -> Result<RunOutcome, Error> {
+pub fn run(how: &Attached, append: &str) -> Result<RunOutcome, CommandError> {
     let mut config = how.config()?;
     config.append = append.to_string();
     run_attached(&config)
@@ -50,9 +51,9 @@ pub fn run(how: &Attached, append: &str) -> Result<RunOutcome, Error> {
 
 /// `viv exec`: boots `how.image` and runs `command` in it, with `append`
 /// on the command line before it; `log`: show the guest's log on stderr.
-pub fn exec(how: &Attached, append: &str, command: &str, log: bool) -> Result<RunOutcome, Error> {
+pub fn exec(how: &Attached, append: &str, command: &str, log: bool) -> Result<RunOutcome, CommandError> {
     if command.trim().is_empty() {
-        return Err(Error::Host("exec: the command is empty".into()));
+        return Err(CommandError::Usage("exec: the command is empty".into()));
     }
     let mut config = how.config()?;
     config.append = format!("{} {}", append.trim(), exec_append(command)).trim_start().to_string();
@@ -62,7 +63,7 @@ pub fn exec(how: &Attached, append: &str, command: &str, log: bool) -> Result<Ru
     config.echo_log = log;
     let length = config.cmdline().len();
     if length > abi::layout::kip::CMDLINE_MAX {
-        return Err(Error::Host(format!(
+        return Err(CommandError::Usage(format!(
             "exec: the command is too long ({length} bytes of kernel command line; at most {})",
             abi::layout::kip::CMDLINE_MAX
         )));
@@ -73,12 +74,11 @@ pub fn exec(how: &Attached, append: &str, command: &str, log: bool) -> Result<Ru
 /// Runs `config` with the console attached: a terminal on stdin is in raw
 /// mode for the run and restored afterwards (the guard also covers errors;
 /// panics and ^] restore it through `devices::terminal`).
-fn run_attached(config: &RunConfig) -> Result<RunOutcome, Error> {
-    let raw = crate::devices::terminal::RawTerminal::enable(libc::STDIN_FILENO)
-        .map_err(|e| Error::Host(format!("cannot put the terminal in raw mode: {e}")))?;
+fn run_attached(config: &RunConfig) -> Result<RunOutcome, CommandError> {
+    let raw = crate::devices::terminal::RawTerminal::enable(libc::STDIN_FILENO).map_err(CommandError::Terminal)?;
     let outcome = crate::vstate::run::run(config);
     drop(raw);
-    outcome
+    Ok(outcome?)
 }
 
 /// What `viv exec` appends to the kernel command line for `command`

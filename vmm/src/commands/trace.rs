@@ -8,6 +8,7 @@
 use std::path::Path;
 use std::time::Duration;
 
+use super::CommandError;
 use crate::observe::analysis::Analysis;
 use crate::observe::decode::{decode, Decoded};
 use crate::observe::{export, TraceMode};
@@ -72,7 +73,7 @@ pub fn trace_to_file(
     cause: Option<u32>,
     out: &Path,
     timeout: Duration,
-) -> Result<(String, i32), Error> {
+) -> Result<(String, i32), CommandError> {
     let (outcome, decoded) = run_traced(image, command, TraceMode::Lossless, timeout)?;
     let analysis = Analysis::new(&decoded.records, None);
     let text = match format {
@@ -80,7 +81,11 @@ pub fn trace_to_file(
         Format::Perfetto => export::perfetto(&analysis),
         Format::Msc => export::msc_svg(&analysis, cause),
     };
-    std::fs::write(out, text).map_err(|e| Error::Host(format!("{}: {e}", out.display())))?;
+    std::fs::write(out, text).map_err(|source| CommandError::File {
+        what: "cannot write",
+        path: out.into(),
+        source,
+    })?;
     let summary = format!(
         "{} records ({} bad, {} missing) written to {}\n{}",
         decoded.records.len(),

@@ -13,6 +13,8 @@ use std::os::unix::fs::FileExt;
 
 use vm_memory::{Bytes, GuestAddress, GuestMemoryMmap};
 
+use super::DeviceError;
+
 /// The bytes behind a disk.
 pub enum Backing {
     /// A disk image file opened for reading and writing.
@@ -23,30 +25,34 @@ pub enum Backing {
 
 impl Backing {
     /// Reads `buf.len()` bytes at byte `pos`.
-    pub fn read_at(&self, buf: &mut [u8], pos: u64) -> Result<(), String> {
+    pub fn read_at(&self, buf: &mut [u8], pos: u64) -> Result<(), DeviceError> {
         match self {
-            Backing::File(file) => file.read_exact_at(buf, pos).map_err(|e| format!("read at byte {pos}: {e}")),
-            Backing::Mapped(mem) => {
-                mem.read_slice(buf, GuestAddress(pos)).map_err(|e| format!("read at byte {pos}: {e}"))
+            Backing::File(file) => {
+                file.read_exact_at(buf, pos).map_err(|source| DeviceError::BackingFile { op: "read", pos, source })
             }
+            Backing::Mapped(mem) => mem
+                .read_slice(buf, GuestAddress(pos))
+                .map_err(|source| DeviceError::BackingMapped { op: "read", pos, source }),
         }
     }
 
     /// Writes `buf` at byte `pos`.
-    pub fn write_at(&self, buf: &[u8], pos: u64) -> Result<(), String> {
+    pub fn write_at(&self, buf: &[u8], pos: u64) -> Result<(), DeviceError> {
         match self {
-            Backing::File(file) => file.write_all_at(buf, pos).map_err(|e| format!("write at byte {pos}: {e}")),
-            Backing::Mapped(mem) => {
-                mem.write_slice(buf, GuestAddress(pos)).map_err(|e| format!("write at byte {pos}: {e}"))
+            Backing::File(file) => {
+                file.write_all_at(buf, pos).map_err(|source| DeviceError::BackingFile { op: "write", pos, source })
             }
+            Backing::Mapped(mem) => mem
+                .write_slice(buf, GuestAddress(pos))
+                .map_err(|source| DeviceError::BackingMapped { op: "write", pos, source }),
         }
     }
 
     /// Makes completed writes durable (`FLUSH`): an `fsync` of the file; a
     /// mapping lives only as long as its experiment, so nothing to do.
-    pub fn flush(&self) -> Result<(), String> {
+    pub fn flush(&self) -> Result<(), DeviceError> {
         match self {
-            Backing::File(file) => file.sync_all().map_err(|e| format!("fsync: {e}")),
+            Backing::File(file) => file.sync_all().map_err(DeviceError::Flush),
             Backing::Mapped(_) => Ok(()),
         }
     }

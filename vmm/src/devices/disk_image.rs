@@ -12,8 +12,8 @@ use std::io::{Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 
+use super::DeviceError;
 use crate::image::embedded::guest;
-use crate::Error;
 
 const MAGIC: &[u8; 8] = b"VIVDISK1";
 const CHUNK: u64 = 4096;
@@ -29,39 +29,37 @@ pub fn default_for(archive: &[u8]) -> Option<&'static [u8]> {
 }
 
 /// Writes the sparse disk `sparse` to a new file `path`.
-pub fn write_disk(sparse: &[u8], path: &Path) -> Result<(), String> {
-    let shown = path.display();
+pub fn write_disk(sparse: &[u8], path: &Path) -> Result<(), DeviceError> {
     if sparse.len() < 16 || &sparse[..8] != MAGIC {
-        return Err("embedded default disk is malformed".into());
+        return Err(DeviceError::BadDefaultDisk("malformed"));
     }
+    let file_err = |what| move |source| DeviceError::DiskFile { what, path: path.to_path_buf(), source };
     let total = u64::from_le_bytes(sparse[8..16].try_into().unwrap());
-    let mut file = OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .open(path)
-        .map_err(|e| format!("cannot create disk image {shown}: {e}"))?;
-    file.set_len(total).map_err(|e| format!("cannot size disk image {shown}: {e}"))?;
+    let mut file =
+        OpenOptions::new().write(true).create_new(true).open(path).map_err(file_err("cannot create disk image"))?;
+    file.set_len(total).map_err(file_err("cannot size disk image"))?;
     let mut at = 16;
     while at + 8 <= sparse.len() {
         let offset = u64::from_le_bytes(sparse[at..at + 8].try_into().unwrap());
         let len = CHUNK.min(total.saturating_sub(offset)) as usize;
-        let data = sparse.get(at + 8..at + 8 + len).ok_or("embedded default disk is truncated")?;
-        file.seek(SeekFrom::Start(offset))
-            .and_then(|_| file.write_all(data))
-            .map_err(|e| format!("disk image {shown}: {e}"))?;
+        let data = sparse.get(at + 8..at + 8 + len).ok_or(DeviceError::BadDefaultDisk("truncated"))?;
+        file.seek(SeekFrom::Start(offset)).and_then(|_| file.write_all(data)).map_err(file_err("disk image"))?;
         at += 8 + len;
     }
     Ok(())
 }
 
 /// Checks that `path` holds an ext2 file system.
-fn check_ext2(path: &Path) -> Result<(), String> {
-    let shown = path.display();
-    let mut file = File::open(path).map_err(|e| format!("disk image {shown}: {e}"))?;
+fn check_ext2(path: &Path) -> Result<(), DeviceError> {
+    let mut file = File::open(path).map_err(|source| DeviceError::DiskFile {
+        what: "disk image",
+        path: path.to_path_buf(),
+        source,
+    })?;
     let mut magic = [0u8; 2];
     let ok = file.seek(SeekFrom::Start(EXT2_MAGIC_AT)).and_then(|_| file.read_exact(&mut magic)).is_ok();
     if !ok || u16::from_le_bytes(magic) != EXT2_MAGIC {
-        return Err(format!("disk image {shown}: not an ext2 file system (this image's root file system)"));
+        return Err(DeviceError::NotExt2(path.to_path_buf()));
     }
     Ok(())
 }
@@ -78,17 +76,17 @@ impl Drop for TempDisk {
 /// The disk a run uses: `disk`, created from the image's default
 /// disk when missing, or a temporary copy of it; and the temporary file's
 /// guard (keep it until the run ends).
-pub fn prepare(disk: Option<&Path>, archive: &[u8]) -> Result<(Option<PathBuf>, Option<TempDisk>), Error> {
+pub fn prepare(disk: Option<&Path>, archive: &[u8]) -> Result<(Option<PathBuf>, Option<TempDisk>), DeviceError> {
     let Some(sparse) = default_for(archive) else {
         return Ok((disk.map(Path::to_path_buf), None));
     };
     match disk {
         Some(path) if path.exists() => {
-            check_ext2(path).map_err(Error::Host)?;
+            check_ext2(path)?;
             Ok((Some(path.to_path_buf()), None))
         }
         Some(path) => {
-            write_disk(sparse, path).map_err(Error::Host)?;
+            write_disk(sparse, path)?;
             Ok((Some(path.to_path_buf()), None))
         }
         None => {
@@ -97,7 +95,7 @@ pub fn prepare(disk: Option<&Path>, archive: &[u8]) -> Result<(Option<PathBuf>, 
             let path = std::env::temp_dir().join(format!("viv-disk-{}-{n}.img", std::process::id()));
             let _ = std::fs::remove_file(&path);
             let guard = TempDisk(path.clone());
-            write_disk(sparse, &path).map_err(Error::Host)?;
+            write_disk(sparse, &path)?;
             Ok((Some(path), Some(guard)))
         }
     }

@@ -14,12 +14,15 @@
 
 pub mod disk_backing;
 pub mod disk_image;
+mod error;
 pub mod irq;
 pub mod serial;
 pub mod stdin;
 pub mod terminal;
 pub mod virtio_blk;
 pub mod virtio_mmio;
+
+pub use error::DeviceError;
 
 use std::sync::{Arc, Mutex};
 

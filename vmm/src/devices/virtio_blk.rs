@@ -43,6 +43,7 @@ use vm_memory::{Address, Bytes, GuestAddress, GuestMemoryBackend, GuestMemoryMma
 
 use super::disk_backing::Backing;
 use super::virtio_mmio::{QueueFault, VirtioDevice};
+use super::DeviceError;
 
 /// Size of the disk `viv` creates when `--disk` names a file that does not
 /// exist (zero-filled, sparse).
@@ -69,7 +70,40 @@ pub struct Block {
 }
 
 /// Why a request failed (the guest gets `IOERR`; the log gets this).
-type Failed = String;
+#[derive(Debug, thiserror::Error)]
+enum Failed {
+    #[error("empty descriptor chain (bad head index?)")]
+    EmptyChain,
+    #[error("descriptor chain loops, is too long or links outside the table")]
+    BadChain,
+    #[error("the last descriptor is not a writable status byte")]
+    NoStatusByte,
+    #[error("status byte of {addr:#x}+{len} outside guest memory")]
+    StatusOutside { addr: u64, len: u32 },
+    #[error("device-readable descriptor after a device-writable one")]
+    ReadableAfterWritable,
+    #[error("buffer {addr:#x}+{len} outside guest memory")]
+    BufferOutside { addr: u64, len: u32 },
+    #[error("header of {0} bytes (expected {HEADER_BYTES})")]
+    ShortHeader(usize),
+    #[error("{what} with {len} {direction} data bytes")]
+    WrongDirection { what: &'static str, len: usize, direction: &'static str },
+    #[error("transfer of {0} bytes is not a whole number of sectors")]
+    PartialSector(usize),
+    #[error("sectors {sector}+{sectors} beyond the capacity of {capacity}")]
+    BeyondCapacity { sector: u64, sectors: u64, capacity: u64 },
+    #[error("address overflow")]
+    AddressOverflow,
+    #[error("guest memory at {addr:#x}: {source}")]
+    GuestMemory { addr: u64, source: vm_memory::GuestMemoryError },
+    #[error(transparent)]
+    Disk(#[from] DeviceError),
+}
+
+/// The guest-memory error at `addr`.
+fn at(addr: GuestAddress) -> impl FnOnce(vm_memory::GuestMemoryError) -> Failed {
+    move |source| Failed::GuestMemory { addr: addr.0, source }
+}
 
 /// A guest buffer: address and length.
 type Segment = (GuestAddress, usize);
@@ -85,49 +119,53 @@ struct Request {
 impl Block {
     /// Opens (creating it, `create_bytes` long and zero-filled, if it does
     /// not exist) and locks the image at `path`.
-    pub fn open(path: &Path, create_bytes: u64) -> Result<Block, String> {
+    pub fn open(path: &Path, create_bytes: u64) -> Result<Block, DeviceError> {
         let shown = path.display();
         if path.as_os_str().is_empty() {
-            return Err("disk image: empty path".into());
+            return Err(DeviceError::EmptyPath);
         }
+        let file_err = |what| move |source| DeviceError::DiskFile { what, path: path.to_path_buf(), source };
         match std::fs::metadata(path) {
-            Ok(meta) if !meta.is_file() => return Err(format!("disk image {shown}: not a regular file")),
+            Ok(meta) if !meta.is_file() => return Err(DeviceError::NotAFile(path.to_path_buf())),
             Ok(_) => {}
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
                 let file = OpenOptions::new()
                     .write(true)
                     .create_new(true)
                     .open(path)
-                    .map_err(|e| format!("cannot create disk image {shown}: {e}"))?;
-                file.set_len(create_bytes).map_err(|e| format!("cannot size disk image {shown}: {e}"))?;
+                    .map_err(file_err("cannot create disk image"))?;
+                file.set_len(create_bytes).map_err(file_err("cannot size disk image"))?;
                 log::info!("created disk image {shown} ({} MiB, zero-filled)", create_bytes >> 20);
             }
-            Err(e) => return Err(format!("disk image {shown}: {e}")),
+            Err(e) => return Err(file_err("disk image")(e)),
         }
         let file = OpenOptions::new()
             .read(true)
             .write(true)
             .open(path)
-            .map_err(|e| format!("cannot open disk image {shown} for reading and writing: {e}"))?;
+            .map_err(file_err("cannot open (read-write) disk image"))?;
         // SAFETY: flock on a file descriptor we own; it touches no memory.
         if unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) } != 0 {
-            let e = std::io::Error::last_os_error();
-            return Err(format!("disk image {shown} is in use by another process ({e})"));
+            let source = std::io::Error::last_os_error();
+            return Err(DeviceError::InUse { path: path.to_path_buf(), source });
         }
-        Block::new(file).map_err(|e| format!("disk image {shown}: {e}"))
+        let mut file = file;
+        let len = file.seek(SeekFrom::End(0)).map_err(file_err("cannot find the size of disk image"))?;
+        Block::with_backing(Backing::File(file), len)
     }
 
     /// A device serving `file` (opened for reading and writing).
-    pub fn new(mut file: File) -> Result<Block, String> {
-        let len = file.seek(SeekFrom::End(0)).map_err(|e| format!("cannot find its size: {e}"))?;
+    pub fn new(mut file: File) -> Result<Block, DeviceError> {
+        let len =
+            file.seek(SeekFrom::End(0)).map_err(|source| DeviceError::BackingFile { op: "seek", pos: 0, source })?;
         Block::with_backing(Backing::File(file), len)
     }
 
     /// A device serving `len` bytes of `backing`.
-    pub fn with_backing(backing: Backing, len: u64) -> Result<Block, String> {
+    pub fn with_backing(backing: Backing, len: u64) -> Result<Block, DeviceError> {
         let capacity = len / VIRTIO_BLK_SECTOR_SIZE;
         if capacity == 0 {
-            return Err(format!("{len} bytes is smaller than one {VIRTIO_BLK_SECTOR_SIZE}-byte sector"));
+            return Err(DeviceError::TooSmall(len));
         }
         if !len.is_multiple_of(VIRTIO_BLK_SECTOR_SIZE) {
             log::warn!("disk image size {len} is not a multiple of {VIRTIO_BLK_SECTOR_SIZE}; the tail is unused");
@@ -154,29 +192,23 @@ impl Block {
     /// there is one (then the request fails with `IOERR`).
     fn frame(descs: &[Descriptor], mem: &GuestMemoryMmap) -> Result<Request, (Option<GuestAddress>, Failed)> {
         let last = match descs.last() {
-            None => return Err((None, "empty descriptor chain (bad head index?)".into())),
-            Some(d) if d.has_next() => {
-                return Err((None, "descriptor chain loops, is too long or links outside the table".into()))
-            }
-            Some(d) if !d.is_write_only() || d.len() == 0 => {
-                return Err((None, "the last descriptor is not a writable status byte".into()))
-            }
+            None => return Err((None, Failed::EmptyChain)),
+            Some(d) if d.has_next() => return Err((None, Failed::BadChain)),
+            Some(d) if !d.is_write_only() || d.len() == 0 => return Err((None, Failed::NoStatusByte)),
             Some(d) => *d,
         };
         let status = match last.addr().checked_add(u64::from(last.len()) - 1) {
             Some(a) if mem.check_range(a, 1) => a,
-            _ => {
-                return Err((None, format!("status byte of {:#x}+{} outside guest memory", last.addr().0, last.len())))
-            }
+            _ => return Err((None, Failed::StatusOutside { addr: last.addr().0, len: last.len() })),
         };
-        let fail = |why: String| Err((Some(status), why));
+        let fail = |why: Failed| Err((Some(status), why));
         let split = descs.iter().position(|d| d.is_write_only()).unwrap_or(descs.len());
         if descs[split..].iter().any(|d| !d.is_write_only()) {
-            return fail("device-readable descriptor after a device-writable one".into());
+            return fail(Failed::ReadableAfterWritable);
         }
         for d in descs {
             if !mem.check_range(d.addr(), d.len() as usize) {
-                return fail(format!("buffer {:#x}+{} outside guest memory", d.addr().0, d.len()));
+                return fail(Failed::BufferOutside { addr: d.addr().0, len: d.len() });
             }
         }
         let readable = descs[..split].iter().map(|d| (d.addr(), d.len() as usize)).collect();
@@ -224,7 +256,7 @@ impl Block {
     fn serve(&mut self, req: &Request, mem: &GuestMemoryMmap) -> Result<(u32, usize), Failed> {
         let mut header = [0u8; HEADER_BYTES];
         if total(&req.readable) < HEADER_BYTES {
-            return Err(format!("header of {} bytes (expected {HEADER_BYTES})", total(&req.readable)));
+            return Err(Failed::ShortHeader(total(&req.readable)));
         }
         gather(mem, &req.readable, &mut header)?;
         let kind = u32::from_le_bytes([header[0], header[1], header[2], header[3]]);
@@ -236,7 +268,11 @@ impl Block {
         match kind {
             VIRTIO_BLK_T_IN => {
                 if out_len != 0 {
-                    return Err(format!("read request with {out_len} device-readable data bytes"));
+                    return Err(Failed::WrongDirection {
+                        what: "read request",
+                        len: out_len,
+                        direction: "device-readable",
+                    });
                 }
                 let pos = self.range(sector, in_len)?;
                 self.read_into(mem, &req.writable, pos)?;
@@ -244,7 +280,11 @@ impl Block {
             }
             VIRTIO_BLK_T_OUT => {
                 if in_len != 0 {
-                    return Err(format!("write request with {in_len} device-writable data bytes"));
+                    return Err(Failed::WrongDirection {
+                        what: "write request",
+                        len: in_len,
+                        direction: "device-writable",
+                    });
                 }
                 let pos = self.range(sector, out_len)?;
                 self.write_from(mem, &readable_data, pos)?;
@@ -256,7 +296,7 @@ impl Block {
             }
             VIRTIO_BLK_T_GET_ID => {
                 if out_len != 0 {
-                    return Err(format!("GET_ID with {out_len} device-readable data bytes"));
+                    return Err(Failed::WrongDirection { what: "GET_ID", len: out_len, direction: "device-readable" });
                 }
                 let mut id = [0u8; VIRTIO_BLK_ID_BYTES as usize];
                 id[..DISK_ID.len()].copy_from_slice(DISK_ID);
@@ -276,11 +316,11 @@ impl Block {
     fn range(&self, sector: u64, len: usize) -> Result<u64, Failed> {
         let sectors = len as u64 / VIRTIO_BLK_SECTOR_SIZE;
         if !(len as u64).is_multiple_of(VIRTIO_BLK_SECTOR_SIZE) {
-            return Err(format!("transfer of {len} bytes is not a whole number of sectors"));
+            return Err(Failed::PartialSector(len));
         }
         match sector.checked_add(sectors) {
             Some(end) if end <= self.capacity => Ok(sector * VIRTIO_BLK_SECTOR_SIZE),
-            _ => Err(format!("sectors {sector}+{sectors} beyond the capacity of {}", self.capacity)),
+            _ => Err(Failed::BeyondCapacity { sector, sectors, capacity: self.capacity }),
         }
     }
 
@@ -291,8 +331,8 @@ impl Block {
                 let n = (len - done).min(CHUNK_BYTES);
                 let buf = &mut self.buf[..n];
                 self.backing.read_at(buf, pos)?;
-                let at = addr.checked_add(done as u64).ok_or("address overflow")?;
-                mem.write_slice(buf, at).map_err(|e| format!("guest memory at {:#x}: {e}", at.0))?;
+                let to = addr.checked_add(done as u64).ok_or(Failed::AddressOverflow)?;
+                mem.write_slice(buf, to).map_err(at(to))?;
                 done += n;
                 pos += n as u64;
             }
@@ -306,8 +346,8 @@ impl Block {
             while done < len {
                 let n = (len - done).min(CHUNK_BYTES);
                 let buf = &mut self.buf[..n];
-                let at = addr.checked_add(done as u64).ok_or("address overflow")?;
-                mem.read_slice(buf, at).map_err(|e| format!("guest memory at {:#x}: {e}", at.0))?;
+                let from = addr.checked_add(done as u64).ok_or(Failed::AddressOverflow)?;
+                mem.read_slice(buf, from).map_err(at(from))?;
                 self.backing.write_at(buf, pos)?;
                 done += n;
                 pos += n as u64;
@@ -340,7 +380,7 @@ fn gather(mem: &GuestMemoryMmap, segs: &[Segment], out: &mut [u8]) -> Result<(),
     let mut done = 0;
     for &(addr, len) in segs {
         let n = len.min(out.len() - done);
-        mem.read_slice(&mut out[done..done + n], addr).map_err(|e| format!("guest memory at {:#x}: {e}", addr.0))?;
+        mem.read_slice(&mut out[done..done + n], addr).map_err(at(addr))?;
         done += n;
     }
     Ok(())
@@ -351,7 +391,7 @@ fn scatter(mem: &GuestMemoryMmap, segs: &[Segment], data: &[u8]) -> Result<(), F
     let mut done = 0;
     for &(addr, len) in segs {
         let n = len.min(data.len() - done);
-        mem.write_slice(&data[done..done + n], addr).map_err(|e| format!("guest memory at {:#x}: {e}", addr.0))?;
+        mem.write_slice(&data[done..done + n], addr).map_err(at(addr))?;
         done += n;
     }
     Ok(())

@@ -56,6 +56,7 @@ use virtio_queue::{Queue, QueueT};
 use vm_memory::{Bytes, GuestAddress, GuestMemoryMmap};
 
 use super::irq::IrqLine;
+use super::DeviceError;
 
 /// The `Version` register of the modern virtio-mmio layout.
 pub const MMIO_VERSION: u32 = 2;
@@ -113,11 +114,11 @@ pub struct VirtioMmio<D: VirtioDevice> {
 impl<D: VirtioDevice> VirtioMmio<D> {
     /// The transport for `device`, which accesses `mem` and raises `irq`
     /// to interrupt the guest.
-    pub fn new(device: D, mem: GuestMemoryMmap, irq: IrqLine) -> Result<VirtioMmio<D>, String> {
+    pub fn new(device: D, mem: GuestMemoryMmap, irq: IrqLine) -> Result<VirtioMmio<D>, DeviceError> {
         let queues = device
             .queue_max_sizes()
             .iter()
-            .map(|&max| Queue::new(max).map_err(|e| format!("queue of {max} entries: {e}")))
+            .map(|&max| Queue::new(max).map_err(|source| DeviceError::Queue { max, source }))
             .collect::<Result<Vec<_>, _>>()?;
         Ok(VirtioMmio { device, mem, irq, queues, regs: Registers::default() })
     }
@@ -134,18 +135,14 @@ impl<D: VirtioDevice> VirtioMmio<D> {
         mem: GuestMemoryMmap,
         irq: IrqLine,
         state: &TransportState,
-    ) -> Result<VirtioMmio<D>, String> {
+    ) -> Result<VirtioMmio<D>, DeviceError> {
         if state.queues.len() != device.queue_max_sizes().len() {
-            return Err(format!(
-                "the saved transport has {} queue(s), the device {}",
-                state.queues.len(),
-                device.queue_max_sizes().len()
-            ));
+            return Err(DeviceError::QueueCount { saved: state.queues.len(), device: device.queue_max_sizes().len() });
         }
         let queues = state
             .queues
             .iter()
-            .map(|q| Queue::try_from(*q).map_err(|e| format!("saved queue: {e}")))
+            .map(|q| Queue::try_from(*q).map_err(DeviceError::SavedQueue))
             .collect::<Result<Vec<_>, _>>()?;
         Ok(VirtioMmio { device, mem, irq, queues, regs: state.regs })
     }

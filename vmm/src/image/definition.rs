@@ -202,24 +202,72 @@ fn parse_port(text: &str) -> Option<u16> {
     }
 }
 
+/// Why an image definition cannot be used; one line, naming the file
+/// (`FILE: line N: what`) when it came from one.
+#[derive(Debug, thiserror::Error)]
+pub enum DefinitionError {
+    /// The file could not be read.
+    #[error("{}: {source}", path.display())]
+    Read {
+        /// The file.
+        path: std::path::PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// A problem inside the file `path`.
+    #[error("{}: {source}", path.display())]
+    InFile {
+        /// The file.
+        path: std::path::PathBuf,
+        /// The problem.
+        source: Box<DefinitionError>,
+    },
+    /// The definition is not valid (at a line, when known).
+    #[error("{}{message}", line.map(|n| format!("line {n}: ")).unwrap_or_default())]
+    Invalid {
+        /// 1-based line.
+        line: Option<usize>,
+        /// What is wrong.
+        message: String,
+    },
+    /// `extends` names no usable image.
+    #[error("extends {base:?}: {why}")]
+    Extends {
+        /// The name given.
+        base: String,
+        /// Why it cannot be used.
+        why: &'static str,
+    },
+    /// `extends` in text without a file to resolve it against.
+    #[error("extends needs the definition's file (use ImageConfig::load)")]
+    ExtendsWithoutFile,
+    /// A program's ELF could not be had.
+    #[error("{0}")]
+    Program(String),
+    /// The boot image could not be assembled.
+    #[error("{0}")]
+    Build(String),
+}
+
 impl ImageConfig {
     /// Reads and checks `path`; the error names the file and the problem.
-    pub fn load(path: &Path) -> Result<ImageConfig, String> {
+    pub fn load(path: &Path) -> Result<ImageConfig, DefinitionError> {
         Self::load_nested(path, 0)
     }
 
-    fn load_nested(path: &Path, depth: usize) -> Result<ImageConfig, String> {
-        let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
-        let in_file = |e: String| format!("{}: {e}", path.display());
+    fn load_nested(path: &Path, depth: usize) -> Result<ImageConfig, DefinitionError> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|source| DefinitionError::Read { path: path.to_path_buf(), source })?;
+        let in_file = |e: DefinitionError| DefinitionError::InFile { path: path.to_path_buf(), source: Box::new(e) };
         let mut config = Self::parse_toml(&text).map_err(in_file)?;
         if let Some(base) = config.extends.take() {
             if depth >= 4 {
-                return Err(in_file(format!("extends {base:?}: images extend each other too deeply")));
+                return Err(in_file(DefinitionError::Extends { base, why: "images extend each other too deeply" }));
             }
             let valid = !base.is_empty() && base.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
             let images = path.parent().and_then(Path::parent);
             let (true, Some(images)) = (valid, images) else {
-                return Err(in_file(format!("extends {base:?}: not an image name")));
+                return Err(in_file(DefinitionError::Extends { base, why: "not an image name" }));
             };
             let base_config = Self::load_nested(&images.join(&base).join("image.toml"), depth + 1)?;
             let mut programs = base_config.programs;
@@ -234,35 +282,32 @@ impl ImageConfig {
     }
 
     /// Parses and checks a definition. Errors are one line: `line N: what`.
-    pub fn parse(text: &str) -> Result<ImageConfig, String> {
+    pub fn parse(text: &str) -> Result<ImageConfig, DefinitionError> {
         let config = Self::parse_toml(text)?;
         if config.extends.is_some() {
-            return Err("extends needs the definition's file (use ImageConfig::load)".into());
+            return Err(DefinitionError::ExtendsWithoutFile);
         }
         config.validate(text)?;
         Ok(config)
     }
 
     /// The TOML alone, unchecked.
-    fn parse_toml(text: &str) -> Result<ImageConfig, String> {
+    fn parse_toml(text: &str) -> Result<ImageConfig, DefinitionError> {
         toml::from_str(text).map_err(|e| {
             // toml's messages span several lines; keep the first and the
             // position so the error stays one line.
             let line = e.span().map(|s| line_of(text, s.start));
-            let first = e.message().lines().next().unwrap_or("invalid TOML").to_string();
-            match line {
-                Some(n) => format!("line {n}: {first}"),
-                None => first,
-            }
+            let message = e.message().lines().next().unwrap_or("invalid TOML").to_string();
+            DefinitionError::Invalid { line, message }
         })
     }
 
     /// Checks the whole definition (with an extended image's programs
     /// merged in; those were checked in their own file, so every problem
     /// found here lies in `text`).
-    fn validate(&self, text: &str) -> Result<(), String> {
+    fn validate(&self, text: &str) -> Result<(), DefinitionError> {
         let config = self;
-        let at = |p: Problem| format!("line {}: {}", line_of(text, p.span.start), p.message);
+        let at = |p: Problem| DefinitionError::Invalid { line: Some(line_of(text, p.span.start)), message: p.message };
         config.check().map_err(at)?;
         // Every privilege must resolve, so a definition that parses also
         // builds.
@@ -421,10 +466,14 @@ impl ImageConfig {
 
     /// The boot image of this definition, with each program's ELF supplied
     /// by `elf_of(name)`.
-    pub fn build_image(&self, mut elf_of: impl FnMut(&str) -> Result<Vec<u8>, String>) -> Result<Vec<u8>, String> {
+    pub fn build_image<E: std::fmt::Display>(
+        &self,
+        mut elf_of: impl FnMut(&str) -> Result<Vec<u8>, E>,
+    ) -> Result<Vec<u8>, DefinitionError> {
         let mut privileges = Vec::new();
         for index in 0..self.programs.len() {
-            privileges.push(self.privileges(index).map_err(|p| p.message)?);
+            privileges
+                .push(self.privileges(index).map_err(|p| DefinitionError::Invalid { line: None, message: p.message })?);
         }
         // A may send to B implies B may reply to A.
         for a in 0..privileges.len() {
@@ -442,10 +491,10 @@ impl ImageConfig {
                 flags: p.flags(),
                 privileges,
                 heartbeat_ms: p.heartbeat_ms,
-                elf: elf_of(p.name.get_ref())?,
+                elf: elf_of(p.name.get_ref()).map_err(|e| DefinitionError::Program(e.to_string()))?,
             });
         }
-        abi::boot_image::builder::build(&programs).map_err(|e| e.to_string())
+        abi::boot_image::builder::build(&programs).map_err(|e| DefinitionError::Build(e.to_string()))
     }
 }
 
@@ -470,13 +519,13 @@ poweroff_on_exit = true
 "#;
 
     fn error_of(text: &str) -> String {
-        ImageConfig::parse(text).unwrap_err()
+        ImageConfig::parse(text).unwrap_err().to_string()
     }
 
     #[test]
     fn privileges_follow_kind_and_lists_and_replies_are_allowed() {
         let config = ImageConfig::parse(GOOD).unwrap();
-        let image = config.build_image(|_| Ok(vec![0x7f, b'E', b'L', b'F'])).unwrap();
+        let image = config.build_image(|_| Ok::<_, String>(vec![0x7f, b'E', b'L', b'F'])).unwrap();
         let image = abi::boot_image::BootImage::parse(&image).unwrap();
         let (server, client) = (image.entry(0).privileges, image.entry(1).privileges);
         assert_eq!(client.traps, 1 << Trap::SendRec as u8);
@@ -504,10 +553,10 @@ poweroff_on_exit = true
         let names: Vec<&str> = config.programs.iter().map(|p| p.name.get_ref().as_str()).collect();
         assert_eq!(names, ["server", "client", "extra"]);
         std::fs::write(dir.join("more/image.toml"), more.replace("server", "nosuch")).unwrap();
-        let error = ImageConfig::load(&dir.join("more/image.toml")).unwrap_err();
+        let error = ImageConfig::load(&dir.join("more/image.toml")).unwrap_err().to_string();
         assert!(error.ends_with("line 5: program \"extra\": ipc names unknown program \"nosuch\""), "{error}");
         std::fs::write(dir.join("more/image.toml"), "extends = \"../x\"\n").unwrap();
-        assert!(ImageConfig::load(&dir.join("more/image.toml")).unwrap_err().contains("not an image name"));
+        assert!(ImageConfig::load(&dir.join("more/image.toml")).unwrap_err().to_string().contains("not an image name"));
         assert!(ImageConfig::parse(more).is_err());
         std::fs::remove_dir_all(&dir).unwrap();
     }

@@ -3,8 +3,8 @@
 //! back at the end of the run.
 //!
 //! Why a region of guest RAM and not exits: the kernel must evaluate the
-//! plan at every IPC event, and an exit per message would cost many times
-//! the message (`PLATFORM.md`). So the VMM reserves [`PLAN_BYTES`] just
+//! plan at every IPC event, and nothing may exit per message
+//! (`docs/platform.md`). So the VMM reserves [`PLAN_BYTES`] just
 //! below the trace ring (or at the top of RAM without tracing), marks it
 //! reserved in the PVH memory map, writes the `abi::fault` header and
 //! rules, and passes `viv.faults=0xADDR,0xSIZE`. The kernel writes the
@@ -24,7 +24,16 @@ use abi::platform::CMDLINE_COMMAND_SEPARATOR;
 use serde::{Deserialize, Serialize};
 use vm_memory::{Bytes, GuestAddress, GuestMemoryMmap};
 
-use crate::Error;
+/// Why a fault plan cannot be written into guest memory.
+#[derive(Debug, thiserror::Error)]
+pub enum PlanError {
+    /// More rules than the region holds.
+    #[error("boot: a fault plan holds at most {MAX_RULES} rules, not {0}")]
+    TooManyRules(usize),
+    /// The region is not in guest memory.
+    #[error("boot: fault plan: {0}")]
+    Write(vm_memory::GuestMemoryError),
+}
 
 /// Bytes the VMM reserves for the plan (header, rules and the Duplicate
 /// slots of `abi::fault::FULL_REGION_SIZE`, rounded up to pages).
@@ -65,9 +74,9 @@ pub struct PlanRegion {
 impl PlanRegion {
     /// Writes `plan` at `base` (which must leave [`PLAN_BYTES`] inside
     /// `mem`).
-    pub fn write(mem: &GuestMemoryMmap, base: u64, plan: &FaultPlan) -> Result<PlanRegion, Error> {
+    pub fn write(mem: &GuestMemoryMmap, base: u64, plan: &FaultPlan) -> Result<PlanRegion, PlanError> {
         if plan.rules.len() > MAX_RULES {
-            return Err(Error::Boot(format!("a fault plan holds at most {MAX_RULES} rules, not {}", plan.rules.len())));
+            return Err(PlanError::TooManyRules(plan.rules.len()));
         }
         let mut bytes = vec![0u8; PLAN_BYTES as usize];
         bytes[..HEADER_SIZE].copy_from_slice(&header(plan.rules.len(), plan.seed));
@@ -75,7 +84,7 @@ impl PlanRegion {
             let at = HEADER_SIZE + i * RULE_SIZE;
             bytes[at..at + RULE_SIZE].copy_from_slice(&rule.to_bytes());
         }
-        mem.write_slice(&bytes, GuestAddress(base)).map_err(|e| Error::Boot(format!("fault plan: {e}")))?;
+        mem.write_slice(&bytes, GuestAddress(base)).map_err(PlanError::Write)?;
         Ok(PlanRegion { base, rules: plan.rules.len() })
     }
 

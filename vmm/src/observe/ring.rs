@@ -2,7 +2,7 @@
 //! and its drain.
 //!
 //! Why the VMM owns the ring: the kernel must never exit per message
-//! (`PLATFORM.md`: an exit costs many times an IPC), so the VMM reserves
+//! (`docs/platform.md`, "Rules that follow"), so the VMM reserves
 //! the top of guest RAM (marked reserved in the PVH memory map), writes
 //! the ring header before boot, tells the kernel where it is
 //! (`viv.trace=0xADDR,0xSIZE`), and copies records out only when the
@@ -18,6 +18,20 @@ use vm_memory::{Bytes, GuestAddress, GuestMemoryMmap};
 pub const RING_BYTES: u64 = 4 << 20;
 /// Smallest ring: the header page and one page of records (64).
 pub const MIN_RING_BYTES: u64 = 2 * RECORDS_OFFSET;
+
+/// Why a trace ring cannot be set up.
+#[derive(Debug, thiserror::Error)]
+pub enum RingError {
+    /// The size asked for is not a whole number of pages, or too small.
+    #[error("trace ring of {0} bytes: must be a multiple of 4096 and at least {MIN_RING_BYTES}")]
+    Size(u64),
+    /// The ring would leave the kernel too little memory.
+    #[error("boot: the trace ring leaves less than 16 MiB of guest memory")]
+    TooBig,
+    /// The header could not be written.
+    #[error("boot: trace ring header: {0}")]
+    Header(vm_memory::GuestMemoryError),
+}
 
 /// What to do when the ring is full.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -60,16 +74,11 @@ impl TraceRing {
     /// Reserves a ring of `bytes` (a multiple of 4 KiB, at least
     /// [`MIN_RING_BYTES`]) at the top of `mem` (`mem_end` bytes) and writes
     /// its header.
-    pub fn create(mem: &GuestMemoryMmap, mem_end: u64, mode: TraceMode, bytes: u64) -> Result<TraceRing, crate::Error> {
-        if bytes < MIN_RING_BYTES || bytes % RECORDS_OFFSET != 0 {
-            return Err(crate::Error::Host(format!(
-                "trace ring of {bytes} bytes: must be a multiple of 4096 and at least {MIN_RING_BYTES}"
-            )));
+    pub fn create(mem: &GuestMemoryMmap, mem_end: u64, mode: TraceMode, bytes: u64) -> Result<TraceRing, RingError> {
+        if bytes < MIN_RING_BYTES || !bytes.is_multiple_of(RECORDS_OFFSET) {
+            return Err(RingError::Size(bytes));
         }
-        let base = mem_end
-            .checked_sub(bytes)
-            .filter(|&b| b >= 16 << 20)
-            .ok_or_else(|| crate::Error::Boot("the trace ring leaves less than 16 MiB of guest memory".into()))?;
+        let base = mem_end.checked_sub(bytes).filter(|&b| b >= 16 << 20).ok_or(RingError::TooBig)?;
         let capacity = (bytes - RECORDS_OFFSET) / RECORD_SIZE as u64;
         let mode = match mode {
             TraceMode::Lossless => MODE_LOSSLESS,
@@ -81,7 +90,7 @@ impl TraceRing {
         h[header::RECORD_SIZE as usize..][..4].copy_from_slice(&(RECORD_SIZE as u32).to_le_bytes());
         h[header::MODE as usize..][..4].copy_from_slice(&mode.to_le_bytes());
         h[header::CAPACITY as usize..][..8].copy_from_slice(&capacity.to_le_bytes());
-        mem.write_slice(&h, GuestAddress(base)).map_err(|e| crate::Error::Boot(format!("trace ring header: {e}")))?;
+        mem.write_slice(&h, GuestAddress(base)).map_err(RingError::Header)?;
         Ok(TraceRing { mem: mem.clone(), base, bytes, capacity, log: TraceLog::default() })
     }
 

@@ -103,9 +103,8 @@ pub fn fsck(disk: &Path) -> Option<bool> {
 
 /// Boots the threats image, fuzzes with `seed`, runs the workload, and
 /// checks the disk.
-pub fn run(seed: u64) -> Result<FuzzResult, crate::Error> {
-    let scratch = vmm_sys_util::tempdir::TempDir::new_with_prefix(std::env::temp_dir().join("viv-threats-"))
-        .map_err(|e| crate::Error::Host(format!("threats: cannot make a scratch directory: {e}")))?;
+pub fn run(seed: u64) -> Result<FuzzResult, super::ThreatsError> {
+    let scratch = super::scratch_dir()?;
     let disk = scratch.as_path().join("disk.img");
     let mut config = RunConfig::for_image(super::IMAGE)?;
     let command = format!("ipcfuzz {seed} {MESSAGES}; ipcfuzz_drv {seed} {MESSAGES}; {}", super::WORKLOAD);

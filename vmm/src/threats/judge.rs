@@ -50,10 +50,10 @@ impl RowResult {
     /// Combines the two runs (a host error becomes a failed run).
     pub fn new(
         threat: &Threat,
-        defended: Result<RunJudgement, crate::Error>,
-        control: Result<RunJudgement, crate::Error>,
+        defended: Result<RunJudgement, super::ThreatsError>,
+        control: Result<RunJudgement, super::ThreatsError>,
     ) -> RowResult {
-        let failed = |e: crate::Error| RunJudgement {
+        let failed = |e: super::ThreatsError| RunJudgement {
             ok: false,
             observed: "host error".into(),
             records: Vec::new(),

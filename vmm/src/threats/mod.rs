@@ -49,6 +49,24 @@ pub const ATTACKER_UID: u32 = 1000;
 pub const WORKLOAD: &str =
     "fill 200000 /threat-a && cp /threat-a /threat-b && sum /threat-a /threat-b && sync && echo workload-through-a-pipe | cat";
 
+/// Why a row or the fuzzer could not be run.
+#[derive(Debug, thiserror::Error)]
+pub enum ThreatsError {
+    /// The VM could not be started or supervised.
+    #[error(transparent)]
+    Vm(#[from] crate::Error),
+    /// The scratch directory for the run's disk could not be made.
+    #[error("threats: cannot make a scratch directory: {0}")]
+    Scratch(std::io::Error),
+}
+
+/// A private scratch directory (mkdtemp: unpredictable, not followed
+/// through symlinks), removed when dropped.
+pub(crate) fn scratch_dir() -> Result<vmm_sys_util::tempdir::TempDir, ThreatsError> {
+    vmm_sys_util::tempdir::TempDir::new_with_prefix(std::env::temp_dir().join("viv-threats-"))
+        .map_err(|e| ThreatsError::Scratch(std::io::Error::from_raw_os_error(e.errno())))
+}
+
 /// Options of one `viv threats` run.
 #[derive(Debug, Clone)]
 pub struct Options {
@@ -70,9 +88,8 @@ pub fn command_line(threat: &Threat, seed: u64) -> String {
 /// off when `weakened`. Runs are in experiment mode (virtual time), so a
 /// deadline of 30 s of guest time passes in moments, and on a private
 /// copy of the disk, which `e2fsck -fn` judges after a defended run.
-fn run_once(threat: &Threat, seed: u64, weakened: bool) -> Result<RunJudgement, crate::Error> {
-    let scratch = vmm_sys_util::tempdir::TempDir::new_with_prefix(std::env::temp_dir().join("viv-threats-"))
-        .map_err(|e| crate::Error::Host(format!("threats: cannot make a scratch directory: {e}")))?;
+fn run_once(threat: &Threat, seed: u64, weakened: bool) -> Result<RunJudgement, ThreatsError> {
+    let scratch = scratch_dir()?;
     let disk = scratch.as_path().join("disk.img");
     let mut config = RunConfig::for_image(IMAGE)?;
     let mut append = String::from(threat.keys);

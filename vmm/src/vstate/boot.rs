@@ -30,7 +30,8 @@ use linux_loader::loader::KernelLoader;
 use linux_loader::start_info::{hvm_memmap_table_entry, hvm_modlist_entry, hvm_start_info};
 use vm_memory::{Bytes, GuestAddress, GuestMemoryMmap};
 
-use crate::Error;
+use super::error::{BootError, Error};
+use crate::image::embedded::LookupError;
 
 /// `hvm_start_info.magic`.
 pub const START_INFO_MAGIC: u32 = 0x336e_c578;
@@ -90,28 +91,28 @@ fn align_up(value: u64, align: u64) -> Option<u64> {
 /// the end of the kernel.
 pub fn load_kernel(mem: &GuestMemoryMmap, kernel: &[u8]) -> Result<(u64, u64), Error> {
     if kernel.is_empty() {
-        return Err(Error::NoKernel);
+        return Err(LookupError::NoKernel.into());
     }
     let mut image = Cursor::new(kernel);
     let result = Elf::load(mem, None, &mut image, Some(GuestAddress(abi::platform::KERNEL_LOAD_ADDR)))
-        .map_err(|e| Error::Boot(format!("cannot load the kernel ELF: {e}")))?;
+        .map_err(|e| Error::Boot(BootError(format!("cannot load the kernel ELF: {e}"))))?;
     let entry = match result.pvh_boot_cap {
         PvhBootCapability::PvhEntryPresent(addr) => addr.0,
         other => {
-            return Err(Error::Boot(format!(
+            return Err(Error::Boot(BootError(format!(
                 "the kernel ELF has no usable PVH entry note (XEN_ELFNOTE_PHYS32_ENTRY): {other}"
-            )))
+            ))))
         }
     };
     let mem_end = crate::vstate::memory::size(mem);
     if result.kernel_end > mem_end {
-        return Err(Error::Boot(format!(
+        return Err(Error::Boot(BootError(format!(
             "the kernel ends at {:#x}, beyond guest memory ({:#x})",
             result.kernel_end, mem_end
-        )));
+        ))));
     }
     if entry < abi::platform::KERNEL_LOAD_ADDR || entry >= result.kernel_end {
-        return Err(Error::Boot(format!("the PVH entry {entry:#x} is outside the kernel")));
+        return Err(Error::Boot(BootError(format!("the PVH entry {entry:#x} is outside the kernel"))));
     }
     Ok((entry, result.kernel_end))
 }
@@ -136,16 +137,16 @@ pub fn load_reserving(
     let (archive_addr, archive_size) = if archive.is_empty() {
         (0, 0)
     } else {
-        let addr = align_up(kernel_end, PAGE).ok_or_else(|| Error::Boot("kernel end overflows".into()))?;
+        let addr = align_up(kernel_end, PAGE).ok_or_else(|| Error::Boot(BootError("kernel end overflows".into())))?;
         let end = addr.checked_add(archive.len() as u64);
         if end.is_none_or(|end| end > mem_end) {
-            return Err(Error::Boot(format!(
+            return Err(Error::Boot(BootError(format!(
                 "the boot image ({} KiB) does not fit in guest memory after the kernel; use a larger --memory",
                 archive.len() / 1024
-            )));
+            ))));
         }
         mem.write_slice(archive, GuestAddress(addr))
-            .map_err(|e| Error::Boot(format!("writing the boot image: {e}")))?;
+            .map_err(|e| Error::Boot(BootError(format!("writing the boot image: {e}"))))?;
         (addr, archive.len() as u64)
     };
     write_start_info_reserving(mem, mem_end, reserved_top, archive_addr, archive_size, cmdline)?;
@@ -192,18 +193,18 @@ pub fn write_start_info_reserving(
     cmdline: &str,
 ) -> Result<(), Error> {
     if cmdline.len() >= CMDLINE_CAPACITY {
-        return Err(Error::Boot(format!(
+        return Err(Error::Boot(BootError(format!(
             "the kernel command line is {} bytes; at most {} fit",
             cmdline.len(),
             CMDLINE_CAPACITY - 1
-        )));
+        ))));
     }
     if cmdline.as_bytes().contains(&0) {
-        return Err(Error::Boot("the kernel command line contains a NUL byte".into()));
+        return Err(Error::Boot(BootError("the kernel command line contains a NUL byte".into())));
     }
     let write = |bytes: &[u8], addr: u64| {
         mem.write_slice(bytes, GuestAddress(addr))
-            .map_err(|e| Error::Boot(format!("writing boot info at {addr:#x}: {e}")))
+            .map_err(|e| Error::Boot(BootError(format!("writing boot info at {addr:#x}: {e}"))))
     };
     let nr_modules = u32::from(archive_size != 0);
 
@@ -300,8 +301,11 @@ mod tests {
     #[test]
     fn garbage_kernels_are_refused() {
         let mem = mem();
-        assert!(matches!(load_kernel(&mem, &[]), Err(Error::NoKernel)));
-        assert!(matches!(load_kernel(&mem, b"not an elf at all, just some bytes here........"), Err(Error::Boot(_))));
-        assert!(matches!(load(&mem, &[0x7f, b'E', b'L', b'F'], &[], ""), Err(Error::Boot(_))));
+        assert!(matches!(load_kernel(&mem, &[]), Err(Error::Image(LookupError::NoKernel))));
+        assert!(matches!(
+            load_kernel(&mem, b"not an elf at all, just some bytes here........"),
+            Err(Error::Boot(BootError(_)))
+        ));
+        assert!(matches!(load(&mem, &[0x7f, b'E', b'L', b'F'], &[], ""), Err(Error::Boot(BootError(_)))));
     }
 }

@@ -2,7 +2,7 @@
 //! the kernel command line.
 //!
 //! Why the entry kind lives here: on software KVM (`kvm_pvm`) `syscall` and
-//! `sysret` do not work (see `PLATFORM.md`), so the kernel must use its trap
+//! `sysret` do not work (see `docs/platform.md`), so the kernel must use its trap
 //! entry there. Only the host can tell, so the VMM detects it and passes the
 //! choice on the kernel command line (`viv.entry=trap|syscall`); a flag
 //! overrides the detection. The user's `--append` text comes last so that,
@@ -16,8 +16,8 @@ use std::time::Duration;
 use abi::layout::EntryKind;
 use abi::platform::CMDLINE_ENTRY_KEY;
 
+use super::error::Error;
 use crate::image::embedded::{embedded_kernel, find_image};
-use crate::Error;
 
 /// Default guest memory in MiB.
 pub const DEFAULT_MEMORY_MIB: u64 = 128;

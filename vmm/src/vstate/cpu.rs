@@ -15,7 +15,7 @@ use kvm_bindings::{kvm_fpu, kvm_regs, kvm_segment, kvm_sregs, KVM_MAX_CPUID_ENTR
 use kvm_ioctls::{Kvm, VcpuFd};
 use vm_memory::{Bytes, GuestAddress, GuestMemoryMmap};
 
-use crate::Error;
+use super::error::{kvm_err, BootError, Error};
 
 /// Guest physical address of the boot GDT.
 pub const GDT_ADDR: u64 = 0x500;
@@ -85,7 +85,7 @@ pub fn write_gdt(mem: &GuestMemoryMmap) -> Result<(), Error> {
     for (i, e) in GDT.iter().enumerate() {
         bytes[i * 8..i * 8 + 8].copy_from_slice(&e.to_le_bytes());
     }
-    mem.write_slice(&bytes, GuestAddress(GDT_ADDR)).map_err(|e| Error::Boot(format!("writing the GDT: {e}")))
+    mem.write_slice(&bytes, GuestAddress(GDT_ADDR)).map_err(|e| Error::Boot(BootError(format!("writing the GDT: {e}"))))
 }
 
 /// The special registers at the PVH entry, starting from KVM's defaults.
@@ -130,7 +130,6 @@ fn set_lvt_mode(regs: &mut [std::os::raw::c_char], offset: usize, mode: u32) {
 /// Sets CPUID, the LAPIC's LINT pins, the FPU and the registers of `vcpu`
 /// for the PVH entry.
 pub fn setup(kvm: &Kvm, vcpu: &VcpuFd, entry: u64, start_info: u64) -> Result<(), Error> {
-    let kvm_err = |what: &'static str| move |e| Error::Kvm(what, e);
     let cpuid = kvm.get_supported_cpuid(KVM_MAX_CPUID_ENTRIES).map_err(kvm_err("KVM_GET_SUPPORTED_CPUID"))?;
     vcpu.set_cpuid2(&cpuid).map_err(kvm_err("KVM_SET_CPUID2"))?;
 
@@ -152,7 +151,6 @@ pub fn setup(kvm: &Kvm, vcpu: &VcpuFd, entry: u64, start_info: u64) -> Result<()
 /// (CPUID.(7,0):EBX bit 18), the guest's only sources of randomness
 /// besides time, so that runs repeat (vmm-notes, "Determinism").
 pub fn hide_random_instructions(kvm: &Kvm, vcpu: &VcpuFd) -> Result<(), Error> {
-    let kvm_err = |what: &'static str| move |e| Error::Kvm(what, e);
     let mut cpuid = kvm.get_supported_cpuid(KVM_MAX_CPUID_ENTRIES).map_err(kvm_err("KVM_GET_SUPPORTED_CPUID"))?;
     for entry in cpuid.as_mut_slice() {
         match (entry.function, entry.index) {

@@ -3,7 +3,7 @@
 
 use kvm_ioctls::Kvm;
 
-use crate::Error;
+use super::error::Error;
 
 /// Address of the three-page TSS region KVM needs on Intel (below 4 GiB,
 /// outside RAM and the LAPIC/IOAPIC windows).

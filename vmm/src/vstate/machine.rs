@@ -1,5 +1,16 @@
-//! Building a booted-to-be VM from a [`RunConfig`]: the pieces a cold boot
-//! (`run::run`) and a snapshot (`snapshot::capture`) share.
+//! Assembling a VM: the one builder behind every run. Its inputs are a
+//! [`RunConfig`] and, optionally, a [`Snapshot`] to start from; its output
+//! is a [`Machine`]: KVM's VM and vCPU, guest memory, the devices and the
+//! regions shared with the kernel, ready for the run loop (`run`).
+//!
+//! A cold boot loads the kernel, the boot image and the command line into
+//! fresh memory and sets the vCPU at the PVH entry. From a snapshot, guest
+//! RAM (and the disk) are private copy-on-write mappings of the snapshot's
+//! files, and every captured state is written back in the order KVM needs
+//! (`snapshot::state`); the plan region receives the experiment's plan.
+//! Why copy-on-write and not a copy: an experiment touches a few hundred
+//! pages of a 128 MiB guest; `MAP_PRIVATE` makes the restore cost the
+//! mapping, and each experiment pays only for the pages it writes.
 //!
 //! Order matters for KVM on x86: the TSS address and the in-kernel irqchip
 //! must exist before the vCPU is created (the vCPU's LAPIC belongs to that
@@ -9,23 +20,31 @@
 //! ring, then the fault plan; the kernel learns both from its command line.
 
 use std::path::PathBuf;
+use std::sync::atomic::AtomicBool;
 use std::sync::{Arc, Mutex};
+use std::time::Instant;
 
-use kvm_ioctls::{Kvm, VcpuFd, VmFd};
-use vm_memory::GuestMemoryMmap;
+use abi::platform::{VIRTIO_BLK_IRQ, VIRTIO_BLK_MMIO_BASE, VIRTIO_BLK_MMIO_SIZE};
+use kvm_ioctls::{Kvm, VmFd};
+use vm_memory::{Bytes, GuestAddress, GuestMemoryMmap};
 
+use super::config::RunConfig;
+use super::error::{kvm_err, Error, MemoryError, RunError};
 use super::kvm::{open_kvm, KVM_TSS_ADDRESS};
+use super::outcome::Mark;
+use super::snapshot::{state, Snapshot};
+use super::stats::VcpuStats;
+use super::vcpu::VcpuRunner;
 use super::{boot, cpu, memory};
+use crate::devices::disk_backing::Backing;
 use crate::devices::disk_image::TempDisk;
 use crate::devices::irq::IrqLine;
-use crate::devices::serial::{new_serial, ConsoleSink, RoomNotifier, SerialDevice};
+use crate::devices::serial::{new_serial, ConsoleSink, IrqTrigger, RoomNotifier, SerialDevice};
 use crate::devices::virtio_blk::{Block, DEFAULT_DISK_BYTES};
 use crate::devices::virtio_mmio::VirtioMmio;
-use crate::devices::MmioBus;
+use crate::devices::{DeviceError, MmioBus, PortIo};
 use crate::inject::fault::PlanRegion;
 use crate::observe::TraceRing;
-use crate::vstate::config::RunConfig;
-use crate::Error;
 
 /// A shared byte buffer the console or log sink copies into.
 pub type Capture = Arc<Mutex<Vec<u8>>>;
@@ -35,116 +54,230 @@ pub fn take_capture(capture: &Capture) -> Vec<u8> {
     std::mem::take(&mut *capture.lock().unwrap_or_else(|e| e.into_inner()))
 }
 
-/// A VM with its memory loaded, devices attached and vCPU set up at the
-/// kernel's entry, not yet running.
+/// A VM with its memory loaded (or restored), devices attached and vCPU
+/// set up, not yet running.
 pub struct Machine {
     pub kvm: Kvm,
     pub vm: Arc<VmFd>,
     pub mem: GuestMemoryMmap,
-    pub vcpu: VcpuFd,
     pub serial: Arc<Mutex<SerialDevice>>,
     /// Wakes the stdin forwarder when the UART has room.
     pub room: Arc<RoomNotifier>,
-    /// Where the guest's log port goes.
-    pub log_sink: ConsoleSink,
     /// Console output, when captured.
     pub console: Option<Capture>,
     /// The log, when kept apart and captured.
     pub log: Option<Capture>,
-    pub mmio: MmioBus,
-    pub trace: Option<TraceRing>,
     pub plan: Option<PlanRegion>,
-    /// The disk image the VM serves, if any.
+    /// The disk image the VM serves, if any (a cold boot's file).
     pub disk_path: Option<PathBuf>,
     /// A temporary default disk, deleted when this is dropped.
     pub temp_disk: Option<TempDisk>,
+    /// When the build started: marks and the wall time count from here.
+    pub start: Instant,
+    /// Marks written before the snapshot this machine was restored from.
+    pub earlier_marks: Vec<Mark>,
+    /// The vCPU with its devices, for the run loop.
+    pub runner: VcpuRunner,
+}
+
+/// The guest memory, disk device and regions of one machine.
+struct Memory {
+    mem: GuestMemoryMmap,
+    trace: Option<TraceRing>,
+    plan: Option<PlanRegion>,
 }
 
 impl Machine {
-    /// Builds the VM `config` describes.
-    pub fn build(config: &RunConfig) -> Result<Machine, Error> {
-        let kvm_err = |what: &'static str| move |e| Error::Kvm(what, e);
-        let mem_size = config.memory_bytes()?;
-        let (disk_path, temp_disk) = crate::devices::disk_image::prepare(config.disk.as_deref(), &config.archive)?;
+    /// Builds the VM `config` describes: cold-booted, or resumed from
+    /// `from` (then `config` is the snapshot's, with the experiment's plan,
+    /// timeout, SWIFI and console echo: `ExperimentConfig::run_config`).
+    pub fn build(config: &RunConfig, from: Option<&Snapshot>) -> Result<Machine, Error> {
+        let start = Instant::now();
+        if from.is_none() {
+            config.memory_bytes()?;
+        }
+        let (disk_path, temp_disk) = match from {
+            None => crate::devices::disk_image::prepare(config.disk.as_deref(), &config.archive)?,
+            Some(_) => (None, None),
+        };
         let disk = match &disk_path {
-            Some(path) => Some(Block::open(path, DEFAULT_DISK_BYTES).map_err(Error::Host)?),
+            Some(path) => Some(Block::open(path, DEFAULT_DISK_BYTES)?),
             None => None,
         };
         let kvm = open_kvm()?;
         let vm = Arc::new(kvm.create_vm().map_err(kvm_err("KVM_CREATE_VM"))?);
-        let mem = memory::create(mem_size)?;
+        let Memory { mem, trace, plan } = match from {
+            None => boot_memory(config)?,
+            Some(snap) => restored_memory(config, snap)?,
+        };
         memory::register(&vm, &mem)?;
         vm.set_tss_address(KVM_TSS_ADDRESS).map_err(kvm_err("KVM_SET_TSS_ADDR"))?;
         vm.create_irq_chip().map_err(kvm_err("KVM_CREATE_IRQCHIP"))?;
 
-        let trace = match config.trace {
-            Some(mode) => Some(TraceRing::create(&mem, mem_size, mode, config.trace_ring_bytes)?),
-            None => None,
-        };
-        let cmdline = match &trace {
-            Some(ring) => crate::observe::ring::cmdline_with_ring(&config.cmdline(), ring.range().0, ring.range().1),
-            None => config.cmdline(),
-        };
-        let mut reserved = trace.as_ref().map_or(0, |ring| ring.range().1);
-        let plan = match &config.fault_plan {
-            Some(plan) => {
-                reserved += crate::inject::fault::PLAN_BYTES;
-                Some(PlanRegion::write(&mem, mem_size - reserved, plan)?)
-            }
-            None => None,
-        };
-        let cmdline = match &plan {
-            Some(region) => crate::inject::fault::cmdline_with_plan(&cmdline, region.base),
-            None => cmdline,
-        };
-        log::info!("kernel command line: {cmdline}");
-        let layout = boot::load_reserving(&mem, &config.kernel, &config.archive, &cmdline, reserved)?;
-        log::debug!("boot layout: {layout:x?}");
-        cpu::write_gdt(&mem)?;
-
-        let host_err = |what: &'static str| move |e: std::io::Error| Error::Host(format!("{what}: {e}"));
-        let room = Arc::new(RoomNotifier::new().map_err(host_err("eventfd"))?);
-        let (sink, log_sink, console, log) = sinks(config, config.capture_console);
+        let room = Arc::new(RoomNotifier::new().map_err(RunError::EventFd)?);
+        let (sink, log_sink, console, log) = sinks(config);
         let irq = IrqLine::kvm(&vm, abi::platform::IRQ_COM1);
-        let serial = Arc::new(Mutex::new(new_serial(irq, room.clone(), sink)));
+        let serial = match from {
+            None => new_serial(irq, room.clone(), sink),
+            Some(snap) => {
+                // The console and log up to the mark are every experiment's.
+                for (capture, bytes) in [(&console, &snap.console), (&log, &snap.log)] {
+                    if let Some(c) = capture {
+                        c.lock().unwrap_or_else(|e| e.into_inner()).extend_from_slice(bytes);
+                    }
+                }
+                SerialDevice::from_state(&snap.serial, IrqTrigger(irq), room.clone(), sink)
+                    .map_err(|e| DeviceError::SerialState(format!("{e:?}")))?
+            }
+        };
+        let serial = Arc::new(Mutex::new(serial));
         let mut mmio = MmioBus::new();
-        if let Some(disk) = disk {
-            use abi::platform::{VIRTIO_BLK_IRQ, VIRTIO_BLK_MMIO_BASE, VIRTIO_BLK_MMIO_SIZE};
-            log::info!("virtio-blk: {} sectors at {VIRTIO_BLK_MMIO_BASE:#x}, IRQ {VIRTIO_BLK_IRQ}", disk.capacity());
-            // The device's copy of the memory map goes away with the vCPU thread.
-            let device = VirtioMmio::new(disk, mem.clone(), IrqLine::kvm(&vm, VIRTIO_BLK_IRQ)).map_err(Error::Host)?;
+        // The device's copy of the memory map goes away with the vCPU thread.
+        let disk_irq = IrqLine::kvm(&vm, VIRTIO_BLK_IRQ);
+        let device = match (disk, from.and_then(|snap| snap.disk.as_ref())) {
+            (Some(disk), _) => {
+                log::info!(
+                    "virtio-blk: {} sectors at {VIRTIO_BLK_MMIO_BASE:#x}, IRQ {VIRTIO_BLK_IRQ}",
+                    disk.capacity()
+                );
+                Some(VirtioMmio::new(disk, mem.clone(), disk_irq)?)
+            }
+            (None, Some(saved)) => {
+                let backing = Backing::Mapped(memory::map_private(&saved.file, saved.bytes)?);
+                let block = Block::with_backing(backing, saved.bytes)?;
+                Some(VirtioMmio::from_state(block, mem.clone(), disk_irq, &saved.transport)?)
+            }
+            (None, None) => None,
+        };
+        if let Some(device) = device {
             mmio.insert(VIRTIO_BLK_MMIO_BASE, VIRTIO_BLK_MMIO_SIZE, Box::new(device));
         }
 
         let vcpu = vm.create_vcpu(0).map_err(kvm_err("KVM_CREATE_VCPU"))?;
-        cpu::setup(&kvm, &vcpu, layout.entry, layout.start_info)?;
-        if config.deterministic {
-            cpu::hide_random_instructions(&kvm, &vcpu)?;
+        match from {
+            None => {
+                let layout = load_guest(config, &mem, trace.as_ref(), plan.as_ref())?;
+                cpu::setup(&kvm, &vcpu, layout.entry, layout.start_info)?;
+                if config.deterministic {
+                    cpu::hide_random_instructions(&kvm, &vcpu)?;
+                }
+            }
+            Some(snap) => {
+                state::restore_vcpu(&vcpu, &snap.vcpu)?;
+                state::restore_vm(&vm, &snap.vm)?;
+            }
         }
+        let stats = match VcpuStats::open(&vcpu) {
+            Ok(stats) => Some(stats),
+            Err(e) => {
+                log::warn!("{e}; runs will have no statistics");
+                None
+            }
+        };
+        let runner = VcpuRunner {
+            vcpu,
+            io: PortIo::new(serial.clone(), log_sink),
+            mmio,
+            stats,
+            start,
+            timed_out: Arc::new(AtomicBool::new(false)),
+            trace,
+            pause_at_mark: None,
+            on_fault_stop: None,
+            spin_tick: None,
+        };
         Ok(Machine {
             kvm,
             vm,
             mem,
-            vcpu,
             serial,
             room,
-            log_sink,
             console,
             log,
-            mmio,
-            trace,
             plan,
             disk_path,
             temp_disk,
+            start,
+            earlier_marks: from.map(|snap| snap.marks.clone()).unwrap_or_default(),
+            runner,
         })
     }
 }
 
+/// Fresh guest memory with the trace ring and the plan region reserved
+/// at its top.
+fn boot_memory(config: &RunConfig) -> Result<Memory, Error> {
+    let mem_size = config.memory_bytes()?;
+    let mem = memory::create(mem_size)?;
+    let trace = match config.trace {
+        Some(mode) => Some(TraceRing::create(&mem, mem_size, mode, config.trace_ring_bytes)?),
+        None => None,
+    };
+    let plan = match &config.fault_plan {
+        Some(plan) => {
+            let below = trace.as_ref().map_or(0, |ring| ring.range().1) + crate::inject::fault::PLAN_BYTES;
+            Some(PlanRegion::write(&mem, mem_size - below, plan)?)
+        }
+        None => None,
+    };
+    Ok(Memory { mem, trace, plan })
+}
+
+/// The snapshot's memory, copy-on-write, with the experiment's plan in
+/// the plan region and the trace ring as the snapshot left it.
+fn restored_memory(config: &RunConfig, snap: &Snapshot) -> Result<Memory, Error> {
+    let mem = memory::map_private(&snap.mem_file, snap.mem_size)?;
+    let plan = match &config.fault_plan {
+        Some(plan) => Some(PlanRegion::write(&mem, snap.plan_base, plan)?),
+        None => None,
+    };
+    let trace = match (snap.config.trace, snap.trace_range) {
+        (Some(mode), Some((base, bytes))) => {
+            // `create` rewrites the header (head and tail included, which the
+            // kernel keeps its own copy of): put the snapshot's header back.
+            let mut header = vec![0u8; abi::trace::RECORDS_OFFSET as usize];
+            let access = |source| MemoryError::Access { what: "the trace ring header", source };
+            mem.read_slice(&mut header, GuestAddress(base)).map_err(access)?;
+            let ring = TraceRing::create(&mem, base + bytes, mode, bytes)?;
+            mem.write_slice(&header, GuestAddress(base)).map_err(access)?;
+            Some(ring)
+        }
+        _ => None,
+    };
+    Ok(Memory { mem, trace, plan })
+}
+
+/// Loads the kernel, the boot image and the command line (which tells the
+/// kernel where the trace ring and the plan region are) and the GDT.
+fn load_guest(
+    config: &RunConfig,
+    mem: &GuestMemoryMmap,
+    trace: Option<&TraceRing>,
+    plan: Option<&PlanRegion>,
+) -> Result<boot::BootLayout, Error> {
+    let mut cmdline = config.cmdline();
+    let mut reserved = 0;
+    if let Some(ring) = trace {
+        cmdline = crate::observe::ring::cmdline_with_ring(&cmdline, ring.range().0, ring.range().1);
+        reserved = ring.range().1;
+    }
+    if let Some(region) = plan {
+        cmdline = crate::inject::fault::cmdline_with_plan(&cmdline, region.base);
+        reserved += crate::inject::fault::PLAN_BYTES;
+    }
+    log::info!("kernel command line: {cmdline}");
+    let layout = boot::load_reserving(mem, &config.kernel, &config.archive, &cmdline, reserved)?;
+    log::debug!("boot layout: {layout:x?}");
+    cpu::write_gdt(mem)?;
+    Ok(layout)
+}
+
 /// The console sink, the log sink and their captures for `config`
-/// (`capture`: keep copies). The guest's log goes apart from the console
-/// only when asked (`viv.log=e9`); otherwise anything on the log port
-/// joins the console.
-pub fn sinks(config: &RunConfig, capture: bool) -> (ConsoleSink, ConsoleSink, Option<Capture>, Option<Capture>) {
+/// (`capture_console`: keep copies). The guest's log goes apart from the
+/// console only when asked (`viv.log=e9`); otherwise anything on the log
+/// port joins the console.
+fn sinks(config: &RunConfig) -> (ConsoleSink, ConsoleSink, Option<Capture>, Option<Capture>) {
+    let capture = config.capture_console;
     let console = capture.then(|| Arc::new(Mutex::new(Vec::new())));
     let sink = ConsoleSink { echo: config.echo_console, to_stderr: false, capture: console.clone() };
     let log = (config.separate_log && capture).then(|| Arc::new(Mutex::new(Vec::new())));

@@ -23,7 +23,7 @@ use vm_memory::{
     MemoryRegionAddress,
 };
 
-use crate::Error;
+use super::error::{kvm_err, Error, MemoryError};
 
 /// Smallest guest memory we boot: the low 1 MiB plus room for a kernel.
 pub const MIN_GUEST_MEMORY: u64 = 4 << 20;
@@ -36,7 +36,7 @@ pub fn create(size: u64) -> Result<GuestMemoryMmap, Error> {
         return Err(Error::BadMemorySize(size >> 20));
     }
     GuestMemoryMmap::from_ranges(&[(GuestAddress(0), size as usize)])
-        .map_err(|e| Error::Memory(format!("cannot allocate {} MiB: {e}", size >> 20)))
+        .map_err(|e| MemoryError::Allocate { mib: size >> 20, reason: e.to_string() }.into())
 }
 
 /// Registers every region of `mem` with the VM, slot by slot.
@@ -44,7 +44,7 @@ pub fn register(vm: &VmFd, mem: &GuestMemoryMmap) -> Result<(), Error> {
     for (slot, region) in mem.iter().enumerate() {
         let host = region
             .get_host_address(MemoryRegionAddress(0))
-            .map_err(|e| Error::Memory(format!("region at {:#x}: {e}", region.start_addr().0)))?;
+            .map_err(|source| MemoryError::Region { start: region.start_addr().0, source })?;
         let desc = kvm_userspace_memory_region {
             slot: slot as u32,
             guest_phys_addr: region.start_addr().0,
@@ -55,7 +55,7 @@ pub fn register(vm: &VmFd, mem: &GuestMemoryMmap) -> Result<(), Error> {
         // SAFETY: the region is a live mapping of `memory_size` bytes owned
         // by `mem`, which the caller keeps alive for as long as the VM runs
         // (the VM and the memory are dropped together in `run::run`).
-        unsafe { vm.set_user_memory_region(desc) }.map_err(|e| Error::Kvm("KVM_SET_USER_MEMORY_REGION", e))?;
+        unsafe { vm.set_user_memory_region(desc) }.map_err(kvm_err("KVM_SET_USER_MEMORY_REGION"))?;
     }
     Ok(())
 }
@@ -71,27 +71,27 @@ pub fn size(mem: &GuestMemoryMmap) -> u64 {
 pub fn sparse_memfd(
     name: &std::ffi::CStr,
     size: u64,
-    mut read: impl FnMut(&mut [u8], u64) -> Result<(), String>,
-) -> Result<File, Error> {
+    mut read: impl FnMut(&mut [u8], u64) -> Result<(), MemoryError>,
+) -> Result<File, MemoryError> {
     // SAFETY: `memfd_create` with a valid NUL-terminated name and flags;
     // the result is checked before use.
     let fd = unsafe { libc::memfd_create(name.as_ptr(), libc::MFD_CLOEXEC) };
+    let file_err = |source| MemoryError::File { name: name.to_string_lossy().into_owned(), source };
     if fd < 0 {
-        return Err(Error::Host(format!("memfd_create: {}", std::io::Error::last_os_error())));
+        return Err(file_err(std::io::Error::last_os_error()));
     }
     // SAFETY: `fd` is a new descriptor that nothing else owns.
     let file = unsafe { File::from_raw_fd(fd) };
-    let host_err = |e: std::io::Error| Error::Host(format!("snapshot file {name:?}: {e}"));
-    file.set_len(size).map_err(host_err)?;
+    file.set_len(size).map_err(file_err)?;
     const CHUNK: usize = 1 << 20;
     let mut buf = vec![0u8; CHUNK];
     let mut at = 0u64;
     while at < size {
         let n = CHUNK.min((size - at) as usize);
-        read(&mut buf[..n], at).map_err(Error::Memory)?;
+        read(&mut buf[..n], at)?;
         for (i, page) in buf[..n].chunks(PAGE).enumerate() {
             if page.iter().any(|&b| b != 0) {
-                file.write_all_at(page, at + (i * PAGE) as u64).map_err(host_err)?;
+                file.write_all_at(page, at + (i * PAGE) as u64).map_err(file_err)?;
             }
         }
         at += n as u64;
@@ -102,14 +102,14 @@ pub fn sparse_memfd(
 /// `size` bytes of `file` as a private (copy-on-write) mapping at address
 /// 0: writes stay in this mapping, the file never changes, and only the
 /// pages written cost memory.
-pub fn map_private(file: &Arc<File>, size: u64) -> Result<GuestMemoryMmap, Error> {
+pub fn map_private(file: &Arc<File>, size: u64) -> Result<GuestMemoryMmap, MemoryError> {
     let region = MmapRegionBuilder::new(size as usize)
         .with_file_offset(FileOffset::from_arc(file.clone(), 0))
         .with_mmap_prot(libc::PROT_READ | libc::PROT_WRITE)
         .with_mmap_flags(libc::MAP_PRIVATE | libc::MAP_NORESERVE)
         .build()
-        .map_err(|e| Error::Memory(format!("mapping a snapshot file: {e}")))?;
-    let region = GuestRegionMmap::new(region, GuestAddress(0))
-        .ok_or_else(|| Error::Memory("snapshot region overflows".into()))?;
-    GuestMemoryMmap::from_regions(vec![region]).map_err(|e| Error::Memory(format!("snapshot mapping: {e}")))
+        .map_err(|e| MemoryError::Map(e.to_string()))?;
+    let region =
+        GuestRegionMmap::new(region, GuestAddress(0)).ok_or_else(|| MemoryError::Map("the region overflows".into()))?;
+    GuestMemoryMmap::from_regions(vec![region]).map_err(|e| MemoryError::Map(e.to_string()))
 }

@@ -11,6 +11,7 @@
 pub mod boot;
 pub mod config;
 pub mod cpu;
+pub mod error;
 pub mod kvm;
 pub mod machine;
 pub mod memory;

@@ -112,6 +112,27 @@ impl RunOutcome {
 }
 
 #[cfg(test)]
+impl RunOutcome {
+    /// A clean power-off with nothing recorded, for tests to fill in.
+    pub(crate) fn empty_for_tests() -> RunOutcome {
+        RunOutcome {
+            exit: Exit::PowerOff(0),
+            marks: Vec::new(),
+            final_stats: StatsSnapshot::default(),
+            wall_time: Duration::ZERO,
+            console: None,
+            log: None,
+            trace: None,
+            fault_counters: Vec::new(),
+            faults_injected: 0,
+            fault_stops: Vec::new(),
+            swifi: Vec::new(),
+            spin_ticks: 0,
+        }
+    }
+}
+
+#[cfg(test)]
 mod tests {
     use super::*;
 
@@ -136,27 +157,6 @@ mod tests {
         for s in [0u32, 1, 119, 120, 121, 122, 124, 255, 256, u32::MAX] {
             let status = Exit::from_poweroff(s).status();
             assert!(status <= GUEST_STATUS_MAX as i32, "{s} -> {status}");
-        }
-    }
-}
-
-#[cfg(test)]
-impl RunOutcome {
-    /// A clean power-off with nothing recorded, for tests to fill in.
-    pub(crate) fn empty_for_tests() -> RunOutcome {
-        RunOutcome {
-            exit: Exit::PowerOff(0),
-            marks: Vec::new(),
-            final_stats: StatsSnapshot::default(),
-            wall_time: Duration::ZERO,
-            console: None,
-            log: None,
-            trace: None,
-            fault_counters: Vec::new(),
-            faults_injected: 0,
-            fault_stops: Vec::new(),
-            swifi: Vec::new(),
-            spin_ticks: 0,
         }
     }
 }

@@ -1,112 +1,206 @@
-//! One run of a guest: build the VM (`machine`), boot it, supervise it,
-//! collect the outcome.
+//! The one run loop around a built [`Machine`]: a cold boot ([`run`]), a
+//! snapshot's boot up to its mark ([`Snapshot::take`]) and an experiment
+//! from a snapshot ([`Snapshot::run`]) all build their VM with
+//! `Machine::build` and run it with [`supervise`], and the two that run
+//! to the end make their [`RunOutcome`] in [`finish`].
 //!
-//! The vCPU runs
-//! on its own thread so that the watchdog (this thread) can signal it; the
-//! guest memory lives on this thread's stack frame until the vCPU thread
-//! has been joined (the disk device's clone of the memory map is dropped
-//! with that thread).
+//! The vCPU runs on its own thread so that the watchdog (this thread) can
+//! signal it; the guest memory lives on this thread's stack frame until
+//! the vCPU thread has been joined (the disk device's clone of the memory
+//! map is dropped with that thread).
 
 use std::io::Write;
 use std::sync::atomic::AtomicBool;
 use std::sync::{mpsc, Arc};
-use std::time::Instant;
+use std::time::Duration;
 
-use super::watchdog;
+use vm_memory::{Bytes, GuestAddress};
+
+use super::config::RunConfig;
+use super::error::{Error, MemoryError, RunError, SnapshotError};
+use super::machine::{take_capture, Machine};
+use super::outcome::{Exit, RunOutcome};
+use super::snapshot::{state, ExperimentConfig, Snapshot};
+use super::vcpu::{Progress, VcpuRunner};
+use super::{memory, watchdog};
 use crate::devices::stdin::StdinThread;
-use crate::devices::PortIo;
-use crate::vstate::config::RunConfig;
-use crate::vstate::machine::{take_capture, Machine};
-use crate::vstate::outcome::RunOutcome;
-use crate::vstate::stats::VcpuStats;
-use crate::vstate::vcpu::VcpuRunner;
-use crate::Error;
+use crate::inject::swifi::StopHook;
 
 /// Boots `config` and runs it to its end.
 pub fn run(config: &RunConfig) -> Result<RunOutcome, Error> {
-    let start = Instant::now();
-    let machine = Machine::build(config)?;
-    let stats = match VcpuStats::open(&machine.vcpu) {
-        Ok(stats) => Some(stats),
-        Err(e) => {
-            log::warn!("{e}; runs will have no statistics");
-            None
-        }
-    };
-    watchdog::install()?;
+    run_to_end(Machine::build(config, None)?, config)
+}
 
+impl Snapshot {
+    /// Boots `config` and snapshots it when the guest writes bench mark
+    /// `at_mark` (an error if it ends first, or has no plan).
+    pub fn take(config: &RunConfig, at_mark: u32) -> Result<Snapshot, Error> {
+        if config.fault_plan.is_none() {
+            return Err(SnapshotError::NoPlan.into());
+        }
+        // The console and log up to the mark belong to every experiment's.
+        let mut config = config.clone();
+        config.capture_console = true;
+        config.forward_stdin = false;
+        let mut machine = Machine::build(&config, None)?;
+        machine.runner.pause_at_mark = Some(at_mark);
+        let plan_base = machine.plan.as_ref().map_or(0, |p| p.base);
+        let trace_range = machine.runner.trace.as_ref().map(|r| r.range());
+        let (mut machine, ran) = supervise(machine, &config)?;
+        let console = machine.console.as_ref().map(take_capture).unwrap_or_default();
+        if let Some(exit) = ran.ended {
+            let console = String::from_utf8_lossy(&console).into_owned();
+            return Err(SnapshotError::EndedEarly { exit: format!("{exit:?}"), mark: at_mark, console }.into());
+        }
+        let runner = &mut machine.runner;
+        // KVM completes a port write only at the next KVM_RUN: enter with
+        // `immediate_exit` so the vCPU state we read is consistent (KVM API
+        // documentation, "KVM_RUN": complete pending I/O before saving state).
+        runner.vcpu.set_kvm_immediate_exit(1);
+        let _ = runner.vcpu.run();
+        runner.vcpu.set_kvm_immediate_exit(0);
+        // Records before the mark are not part of any experiment: consume them.
+        if let Some(ring) = runner.trace.as_mut() {
+            ring.drain();
+        }
+
+        let vcpu = state::capture_vcpu(&machine.kvm, &runner.vcpu)?;
+        let vm = state::capture_vm(&machine.vm)?;
+        let serial = machine.serial.lock().unwrap_or_else(|e| e.into_inner()).state();
+        let mem = &machine.mem;
+        let mem_size = memory::size(mem);
+        let mem_file = memory::sparse_memfd(c"vivarium-snapshot", mem_size, |buf, at| {
+            mem.read_slice(buf, GuestAddress(at))
+                .map_err(|source| MemoryError::Access { what: "snapshot read", source })
+        })?;
+        let disk = match &machine.disk_path {
+            Some(path) => Some(state::save_disk(path, &runner.mmio)?),
+            None => None,
+        };
+        Ok(Snapshot {
+            config,
+            at_mark,
+            mem_file: Arc::new(mem_file),
+            mem_size,
+            plan_base,
+            trace_range,
+            vcpu,
+            vm,
+            serial,
+            disk,
+            marks: ran.progress.marks,
+            console,
+            log: machine.log.as_ref().map(take_capture).unwrap_or_default(),
+            boot_time: machine.start.elapsed(),
+        })
+    }
+
+    /// Runs one experiment from the snapshot to its end. The outcome's
+    /// console, log and marks start with the snapshot's; its statistics and
+    /// trace count from the restore.
+    pub fn run(&self, exp: &ExperimentConfig) -> Result<RunOutcome, Error> {
+        let config = exp.run_config(self)?;
+        run_to_end(Machine::build(&config, Some(self))?, &config)
+    }
+}
+
+/// Runs `machine` to its end (with stdin forwarded if `config` says so)
+/// and collects the outcome.
+fn run_to_end(machine: Machine, config: &RunConfig) -> Result<RunOutcome, Error> {
     let stdin = if config.forward_stdin {
         let stdin = StdinThread::spawn(libc::STDIN_FILENO, machine.serial.clone(), machine.room.clone());
-        Some(stdin.map_err(|e| Error::Host(format!("stdin thread: {e}")))?)
+        Some(stdin.map_err(|source| RunError::Thread { what: "stdin", source })?)
     } else {
         None
     };
-
-    let timed_out = Arc::new(AtomicBool::new(false));
-    let on_fault_stop =
-        crate::inject::swifi::stop_hook(config.swifi, &config.archive, &machine.mem, machine.plan.as_ref());
-    let (spin_guard, spin_tick) =
-        watchdog::SpinGuard::for_run(config.deterministic, &machine.mem, machine.plan.as_ref(), &machine.vm).unzip();
-    let runner = VcpuRunner {
-        vcpu: machine.vcpu,
-        io: PortIo::new(machine.serial, machine.log_sink),
-        mmio: machine.mmio,
-        stats,
-        start,
-        timed_out: timed_out.clone(),
-        trace: machine.trace,
-        pause_at_mark: None,
-        on_fault_stop: on_fault_stop.as_ref().map(|h| h.boxed()),
-        spin_tick,
-    };
-    let result = run_vcpu_thread(runner, config.timeout, &timed_out, spin_guard.as_ref())?;
-    let wall_time = start.elapsed();
+    let (machine, ran) = supervise(machine, config)?;
     if let Some(stdin) = stdin {
         stdin.stop();
     }
     if config.echo_console {
         let _ = std::io::stdout().flush();
     }
-    let counters = machine.plan.map(|region| region.counters(&machine.mem)).unwrap_or_default();
+    Ok(finish(machine, ran))
+}
+
+/// What [`supervise`] hands back besides the machine.
+struct Ran {
+    progress: Progress,
+    /// How the guest ended; `None`: paused at `pause_at_mark`.
+    ended: Option<Exit>,
+    stop_hook: Option<StopHook>,
+    spin_guard: Option<watchdog::SpinGuard>,
+}
+
+/// Runs the machine's vCPU on its own thread under the watchdog until the
+/// guest ends (or `config.timeout` passes, which sets `timed_out` and
+/// kicks the vCPU out) or writes `pause_at_mark`; the machine comes back
+/// with the runner in it. SWIFI's Stop hook and experiment mode's spin tick are
+/// attached here, from `config`.
+fn supervise(mut machine: Machine, config: &RunConfig) -> Result<(Machine, Ran), Error> {
+    watchdog::install()?;
+    let stop_hook = config.swifi.and_then(|spec| {
+        crate::inject::swifi::stop_hook(spec, config.archive.clone(), &machine.mem, machine.plan.as_ref())
+    });
+    let (spin_guard, spin_tick) =
+        watchdog::SpinGuard::for_run(config.deterministic, &machine.mem, machine.plan.as_ref(), &machine.vm).unzip();
+    machine.runner.on_fault_stop = stop_hook.as_ref().map(|h| h.boxed());
+    machine.runner.spin_tick = spin_tick;
+    let timed_out = machine.runner.timed_out.clone();
+    let (runner, progress, ended) = run_vcpu_thread(machine.runner, config.timeout, &timed_out, spin_guard.as_ref())?;
+    machine.runner = runner;
+    Ok((machine, Ran { progress, ended, stop_hook, spin_guard }))
+}
+
+/// The outcome of a run that ended: the run loop's result, the fault
+/// counters read back from the plan region, SWIFI's mutations.
+fn finish(machine: Machine, ran: Ran) -> RunOutcome {
+    let Machine { vm, mem, console, log, plan, temp_disk, start, mut earlier_marks, runner, .. } = machine;
+    let wall_time = start.elapsed();
+    let exit = ran.ended.unwrap_or(Exit::VmError("the run paused and was not resumed".into()));
+    let result = runner.finish(ran.progress, exit);
+    let counters = plan.map(|region| region.counters(&mem)).unwrap_or_default();
     // The VM and its memory go away together, after the vCPU thread; a
     // temporary disk after both.
-    drop(machine.vm);
-    drop(machine.mem);
-    drop(machine.temp_disk);
-
-    Ok(RunOutcome {
+    drop(vm);
+    drop(mem);
+    drop(temp_disk);
+    earlier_marks.extend(result.marks);
+    RunOutcome {
         exit: result.exit,
-        marks: result.marks,
+        marks: earlier_marks,
         final_stats: result.final_stats,
         wall_time,
-        console: machine.console.as_ref().map(take_capture),
-        log: machine.log.as_ref().map(take_capture),
+        console: console.as_ref().map(take_capture),
+        log: log.as_ref().map(take_capture),
         trace: result.trace,
         fault_counters: counters.per_rule,
         faults_injected: counters.total,
         fault_stops: result.fault_stops,
-        swifi: on_fault_stop.map(|h| h.mutations()).unwrap_or_default(),
-        spin_ticks: spin_guard.map_or(0, |g| g.raised()),
-    })
+        swifi: ran.stop_hook.map(|h| h.mutations()).unwrap_or_default(),
+        spin_ticks: ran.spin_guard.map_or(0, |g| g.raised()),
+    }
 }
 
 /// Runs `runner` on its own thread under the watchdog until the guest ends
-/// (or `timeout` passes, which sets `timed_out` and kicks the vCPU out).
-pub(crate) fn run_vcpu_thread(
+/// or pauses at its mark; hands the runner back with what the run produced.
+fn run_vcpu_thread(
     runner: VcpuRunner,
-    timeout: Option<std::time::Duration>,
+    timeout: Option<Duration>,
     timed_out: &Arc<AtomicBool>,
     spin: Option<&watchdog::SpinGuard>,
-) -> Result<crate::vstate::vcpu::VcpuResult, Error> {
+) -> Result<(VcpuRunner, Progress, Option<Exit>), Error> {
     let (done_tx, done_rx) = mpsc::channel();
     let handle = std::thread::Builder::new()
         .name("viv-vcpu0".into())
         .spawn(move || {
-            let result = runner.run();
+            let mut runner = runner;
+            let mut progress = Progress::default();
+            let ended = runner.run_until(&mut progress);
             let _ = done_tx.send(());
-            result
+            (runner, progress, ended)
         })
-        .map_err(|e| Error::Host(format!("vCPU thread: {e}")))?;
+        .map_err(|source| RunError::Thread { what: "vCPU", source })?;
     watchdog::supervise(&handle, timeout, timed_out, &done_rx, spin);
-    handle.join().map_err(|_| Error::Host("the vCPU thread panicked".into()))
+    handle.join().map_err(|_| RunError::VcpuPanicked.into())
 }

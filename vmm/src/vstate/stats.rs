@@ -2,7 +2,7 @@
 //!
 //! Why: on our development hosts every guest kernel-mode instruction goes
 //! through KVM's instruction emulator, and the per-vCPU stat `insn_emulation`
-//! counts them exactly (see `PLATFORM.md`). Together with `exits` it gives
+//! counts them exactly (see `docs/platform.md`). Together with `exits` it gives
 //! repeatable benchmark figures (kernel instructions per IPC, exits per
 //! round trip) where wall time is noisy and host-dependent.
 //!

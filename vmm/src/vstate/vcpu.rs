@@ -57,7 +57,7 @@ pub struct VcpuRunner {
     pub pause_at_mark: Option<u32>,
     /// Called at every fault-plan Stop while the guest is paused in the
     /// doorbell exit (host-side SWIFI, `crate::inject::swifi`).
-    pub on_fault_stop: Option<Box<dyn FnMut(&VcpuFd, u32) + Send>>,
+    pub on_fault_stop: Option<crate::inject::swifi::OnStop>,
     /// Experiment mode's spin tick (`crate::vstate::watchdog`), checked at kicks.
     pub spin_tick: Option<crate::vstate::watchdog::SpinTick>,
 }
@@ -163,17 +163,6 @@ impl VcpuRunner {
             }
             other => Step::End(Exit::VmError(format!("unexpected VM exit {other:?}"))),
         }
-    }
-
-    /// Runs the guest to its end.
-    pub fn run(mut self) -> VcpuResult {
-        let mut progress = Progress::default();
-        let exit = loop {
-            if let Some(exit) = self.run_until(&mut progress) {
-                break exit;
-            }
-        };
-        self.finish(progress, exit)
     }
 
     /// Runs the guest until it ends (`Some`) or writes the bench mark

@@ -34,8 +34,8 @@ use vm_memory::{Bytes, GuestAddress, GuestMemoryMmap};
 
 use vmm_sys_util::signal::{register_signal_handler, Killable, SIGRTMIN};
 
+use super::error::{Error, RunError};
 use crate::devices::irq::IrqLine;
-use crate::Error;
 
 /// How often the watchdog re-sends the kick signal.
 pub const KICK_INTERVAL: Duration = Duration::from_millis(10);
@@ -49,11 +49,10 @@ extern "C" fn on_kick(_: libc::c_int, _: *mut libc::siginfo_t, _: *mut libc::c_v
 
 /// Installs the (empty) kick handler once per process.
 pub fn install() -> Result<(), Error> {
-    static INSTALLED: OnceLock<Result<(), String>> = OnceLock::new();
-    INSTALLED
-        .get_or_init(|| register_signal_handler(kick_signal(), on_kick).map_err(|e| e.to_string()))
-        .clone()
-        .map_err(|e| Error::Host(format!("cannot install the vCPU kick signal handler: {e}")))
+    // The errno, kept: every later run reports the same failure.
+    static INSTALLED: OnceLock<Result<(), i32>> = OnceLock::new();
+    let installed = INSTALLED.get_or_init(|| register_signal_handler(kick_signal(), on_kick).map_err(|e| e.errno()));
+    installed.map_err(|errno| RunError::Signal(std::io::Error::from_raw_os_error(errno)).into())
 }
 
 /// Watches for a vCPU that runs without kernel entries.

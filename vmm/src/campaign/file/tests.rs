@@ -157,17 +157,20 @@ fn load_names_the_file_and_resolves_the_disk() {
     let text = GOOD.replace("memory = 64", "memory = 64\ndisk = \"disk.img\"");
     let file = dir.join("c.toml");
     std::fs::write(&file, text.replace("image = \"system\"", "image = \"no-such-image\"")).unwrap();
-    let error = Campaign::load(&file).unwrap_err();
+    let error = Campaign::load(&file).unwrap_err().to_string();
     assert!(error.starts_with(&format!("{}:3: image: unknown image \"no-such-image\"", file.display())), "{error}");
     std::fs::write(&file, text.replace("disk.img", "missing.img")).unwrap();
     let error = Campaign::load(&file).unwrap_err();
+    assert!(matches!(&error, CampaignError::InFile { .. }), "{error}");
+    let error = error.to_string();
     assert!(error.contains(":9: disk: ") && error.contains("missing.img is not a file"), "{error}");
     if crate::image::embedded::find_image("system").is_ok() {
         std::fs::write(&file, &text).unwrap();
         let c = Campaign::load(&file).unwrap();
         assert_eq!(c.disk, Some(std::fs::canonicalize(&dir).unwrap().join("disk.img")));
     }
-    assert!(Campaign::load(&dir.join("none.toml")).unwrap_err().contains("none.toml"));
+    let missing = Campaign::load(&dir.join("none.toml")).unwrap_err();
+    assert!(matches!(missing, CampaignError::Io { .. }) && missing.to_string().contains("none.toml"), "{missing}");
     std::fs::remove_dir_all(&dir).unwrap();
 }
 

@@ -17,6 +17,8 @@ use object::read::elf::{FileHeader, ProgramHeader, Sym};
 use object::Endianness;
 use serde::{Deserialize, Serialize};
 
+use super::SwifiError;
+
 /// Most name bytes of a program exec'd from the disk
 /// (`abi::syscall::KernelCall::ExecElf`), so the Stop mailbox may hold a
 /// truncated name.
@@ -57,19 +59,19 @@ pub struct CodeMap<'a> {
 }
 
 /// The code map of the 64-bit little-endian ELF `elf`.
-pub fn code_map(elf: &[u8]) -> Result<CodeMap<'_>, String> {
-    let header = FileHeader64::<Endianness>::parse(elf).map_err(|e| format!("not an ELF64 file: {e}"))?;
-    let endian = header.endian().map_err(|e| e.to_string())?;
+pub fn code_map(elf: &[u8]) -> Result<CodeMap<'_>, SwifiError> {
+    let header = FileHeader64::<Endianness>::parse(elf).map_err(|e| SwifiError::NotElf(e.to_string()))?;
+    let endian = header.endian().map_err(|e| SwifiError::BadElf(e.to_string()))?;
     let mut segments = Vec::new();
-    for ph in header.program_headers(endian, elf).map_err(|e| e.to_string())? {
+    for ph in header.program_headers(endian, elf).map_err(|e| SwifiError::BadElf(e.to_string()))? {
         if ph.p_type(endian) != PT_LOAD || !ph.p_flags(endian).contains(PF_X) {
             continue;
         }
-        let bytes = ph.data(endian, elf).map_err(|_| "an executable segment lies outside the file".to_string())?;
+        let bytes = ph.data(endian, elf).map_err(|_| SwifiError::SegmentOutside)?;
         segments.push((ph.p_vaddr(endian), bytes));
     }
     if segments.is_empty() {
-        return Err("no executable PT_LOAD segment".into());
+        return Err(SwifiError::NoExecutableSegment);
     }
     segments.sort_by_key(|s| s.0);
     let in_segments = |start: u64, end: u64| {
@@ -125,8 +127,8 @@ fn functions(
 /// The ELF of the program called `name` in the boot image `archive`: the
 /// entry of that name, or the only entry whose name starts with a name
 /// truncated to [`EXEC_NAME_BYTES`].
-pub fn program_elf<'a>(archive: &'a [u8], name: &str) -> Result<&'a [u8], String> {
-    let image = abi::boot_image::BootImage::parse(archive).map_err(|e| format!("boot image: {e}"))?;
+pub fn program_elf<'a>(archive: &'a [u8], name: &str) -> Result<&'a [u8], SwifiError> {
+    let image = abi::boot_image::BootImage::parse(archive).map_err(|e| SwifiError::BootImage(e.to_string()))?;
     let names: Vec<&str> = image.entries().map(|e| e.name).collect();
     if let Some(i) = names.iter().position(|&n| n == name) {
         return Ok(image.elf(i));
@@ -134,7 +136,7 @@ pub fn program_elf<'a>(archive: &'a [u8], name: &str) -> Result<&'a [u8], String
     let prefixed: Vec<usize> = (0..names.len()).filter(|&i| names[i].starts_with(name)).collect();
     match prefixed[..] {
         [i] if name.len() == EXEC_NAME_BYTES => Ok(image.elf(i)),
-        _ => Err(format!("the boot image has no program {name:?}")),
+        _ => Err(SwifiError::NoProgram(name.to_string())),
     }
 }
 

@@ -1,6 +1,6 @@
 //! Host-side SWIFI: mutating a process's code at a fault-plan Stop, with
 //! the MINIX 3 fault types (TEXT, NOP, SRC, DST, PTR, INTERFACE, LOOP;
-//! `minix3-ipc-notes.md`).
+//! `docs/campaigns.md`, "SWIFI: mutating the target's code").
 //!
 //! Why on the host: the kernel must stay small, and patching code needs an
 //! x86 decoder (iced-x86). At a Stop the guest is paused in the doorbell
@@ -29,6 +29,7 @@
 //! as in MINIX 3's campaigns, where RS reloaded a driver from its binary.
 
 pub mod code_map;
+mod error;
 pub mod mutate;
 
 use std::borrow::Cow;
@@ -43,6 +44,7 @@ use vm_memory::{Bytes, GuestAddress, GuestMemoryMmap};
 use crate::inject::fault::PlanRegion;
 
 pub use code_map::Scope;
+pub use error::SwifiError;
 pub use mutate::FaultType;
 
 /// What to mutate at each Stop.
@@ -231,7 +233,7 @@ impl Injector {
     /// Checks that the ELF's code is the code in memory, but for bytes
     /// this run mutated earlier in the same program (a program exec'd
     /// from a disk other than the image's could differ).
-    fn matches_memory(&self, program: &str, map: &code_map::CodeMap, code: &mutate::Code) -> Result<(), String> {
+    fn matches_memory(&self, program: &str, map: &code_map::CodeMap, code: &mutate::Code) -> Result<(), SwifiError> {
         let mutated = |va: u64| {
             self.done.iter().any(|m| {
                 m.program == program && m.error.is_none() && (m.address..m.address + m.after.len() as u64).contains(&va)
@@ -245,7 +247,7 @@ impl Injector {
             .count();
         match differing {
             0 => Ok(()),
-            n => Err(format!("the boot image's ELF of {program:?} differs from its code in memory ({n} bytes)")),
+            bytes => Err(SwifiError::Differs { program: program.to_string(), bytes }),
         }
     }
 
@@ -287,7 +289,7 @@ impl Injector {
         match mutate::apply(&code, &spans, kind, &mut || self.draw()) {
             Ok(change) => {
                 if let Err(e) = code.write(&self.mem, change.address, &change.after) {
-                    m.error = Some(e);
+                    m.error = Some(e.to_string());
                     return (m, Vec::new());
                 }
                 let phys = (0..change.after.len() as u64).filter_map(|i| code.phys(change.address + i)).collect();
@@ -299,7 +301,7 @@ impl Injector {
                 return (m, phys);
             }
             Err(e) => {
-                m.error = Some(e);
+                m.error = Some(e.to_string());
                 m.note = fallback.unwrap_or_default();
             }
         }
@@ -307,12 +309,16 @@ impl Injector {
     }
 }
 
+/// What the run loop calls at every fault-plan Stop, with the vCPU and the
+/// rule index, while the guest is paused in the doorbell exit.
+pub type OnStop = Box<dyn FnMut(&VcpuFd, u32) + Send>;
+
 /// The Stop hook of a run, shared between the vCPU thread and the caller.
 pub struct StopHook(Arc<Mutex<Injector>>);
 
 impl StopHook {
     /// The closure for `VcpuRunner::on_fault_stop`.
-    pub fn boxed(&self) -> Box<dyn FnMut(&VcpuFd, u32) + Send> {
+    pub fn boxed(&self) -> OnStop {
         let inner = self.0.clone();
         Box::new(move |_vcpu, rule| {
             let mut injector = inner.lock().unwrap_or_else(|e| e.into_inner());
@@ -335,14 +341,13 @@ impl StopHook {
 }
 
 /// The Stop hook for mutations as `spec` says in the programs of boot
-/// image `archive` (`None` without SWIFI or without a plan).
+/// image `archive` (`None` without a plan, whose Stop mailbox it reads).
 pub fn stop_hook(
-    spec: Option<SwifiSpec>,
-    archive: &Cow<'static, [u8]>,
+    spec: SwifiSpec,
+    archive: Cow<'static, [u8]>,
     mem: &GuestMemoryMmap,
     plan: Option<&PlanRegion>,
 ) -> Option<StopHook> {
-    let spec = spec?;
     let plan = plan?;
-    Some(StopHook(Arc::new(Mutex::new(Injector::new(mem, plan.base, archive.clone(), spec)))))
+    Some(StopHook(Arc::new(Mutex::new(Injector::new(mem, plan.base, archive, spec)))))
 }

@@ -30,7 +30,7 @@ use serde::{Deserialize, Serialize};
 use vm_memory::{Bytes, GuestAddress, GuestMemoryMmap};
 
 use super::code_map::Span;
-use super::CodePage;
+use super::{CodePage, SwifiError};
 use abi::layout::PAGE_SIZE;
 
 /// The MINIX 3 SWIFI fault types.
@@ -173,10 +173,10 @@ impl Code {
 
     /// Writes `bytes` at virtual `va`, byte by byte through the physical
     /// frames (an instruction may straddle two pages).
-    pub fn write(&self, mem: &GuestMemoryMmap, va: u64, bytes: &[u8]) -> Result<(), String> {
+    pub fn write(&self, mem: &GuestMemoryMmap, va: u64, bytes: &[u8]) -> Result<(), SwifiError> {
         for (i, &b) in bytes.iter().enumerate() {
-            let pa = self.phys(va + i as u64).ok_or_else(|| format!("{:#x} is not code", va + i as u64))?;
-            mem.write_obj(b, GuestAddress(pa)).map_err(|e| e.to_string())?;
+            let pa = self.phys(va + i as u64).ok_or(SwifiError::NotCode(va + i as u64))?;
+            mem.write_obj(b, GuestAddress(pa)).map_err(SwifiError::Memory)?;
         }
         Ok(())
     }
@@ -427,10 +427,15 @@ fn function_at(spans: &[Span], span: usize, address: u64) -> Option<(String, u64
 
 /// Plans the mutation of `kind` in the parts of `code` inside `spans`
 /// (disjoint, in address order) with draws from `draw`.
-pub fn apply(code: &Code, spans: &[Span], kind: FaultType, draw: &mut dyn FnMut() -> u32) -> Result<Change, String> {
+pub fn apply(
+    code: &Code,
+    spans: &[Span],
+    kind: FaultType,
+    draw: &mut dyn FnMut() -> u32,
+) -> Result<Change, SwifiError> {
     let pieces = code.pieces(spans);
     if pieces.is_empty() {
-        return Err("the target has no code pages".into());
+        return Err(SwifiError::NoCodePages);
     }
     if kind == FaultType::Text {
         let bytes: usize = pieces.iter().map(|p| p.bytes.len()).sum();
@@ -456,7 +461,7 @@ pub fn apply(code: &Code, spans: &[Span], kind: FaultType, draw: &mut dyn FnMut(
     let decoded = decode(&pieces);
     let candidates: Vec<&Decoded> = decoded.iter().filter(|d| is_candidate(kind, d)).collect();
     if candidates.is_empty() {
-        return Err(format!("no {} candidate in the target's code", kind.name()));
+        return Err(SwifiError::NoCandidate(kind.name()));
     }
     let first = pick(candidates.len(), draw());
     for i in 0..candidates.len() {
@@ -467,7 +472,7 @@ pub fn apply(code: &Code, spans: &[Span], kind: FaultType, draw: &mut dyn FnMut(
             return Ok(Change { address, before: d.bytes.clone(), after, note, function });
         }
     }
-    Err(format!("no {} candidate could be mutated", kind.name()))
+    Err(SwifiError::NotMutated(kind.name()))
 }
 
 /// Decodes `bytes` at `ip` (one instruction): for checking mutations.

@@ -4,7 +4,7 @@
 //! Why: a fault-injection campaign runs thousands of experiments that
 //! share the same boot; on our hosts the multiserver boot costs far more
 //! than the experiment after it (kernel code runs in KVM's emulator,
-//! `PLATFORM.md`). [`Snapshot::take`] boots a [`RunConfig`] and, when the
+//! `docs/platform.md`). [`Snapshot::take`] boots a [`RunConfig`] and, when the
 //! guest writes a bench mark (e.g. `abi::platform::MARK_COMMAND_START`:
 //! boot done, the workload about to start), captures guest memory and the
 //! disk (into memfds, zero pages left as holes) and the complete vCPU and
@@ -13,10 +13,13 @@
 //! readable MSR KVM lists (TSC, EFER, STAR/LSTAR, APIC base, TSC deadline
 //! …), LAPIC, MP state, pending vCPU events, the in-kernel PIC master,
 //! slave and IOAPIC, the KVM clock, the 16550's registers and the
-//! virtio-mmio transport's registers and queues. [`run_from`] builds a
-//! fresh VM on copy-on-write mappings of that memory and disk, restores
-//! everything, writes the experiment's fault plan into the plan region and
-//! runs to the end, returning the same [`RunOutcome`] as `vmm::run`.
+//! virtio-mmio transport's registers and queues ([`state`]).
+//! [`Snapshot::run`] gives the snapshot to the one VM builder
+//! (`vstate::machine`), which builds a fresh VM on copy-on-write mappings
+//! of that memory and disk, restores everything and writes the
+//! experiment's fault plan into the plan region; the one run loop
+//! (`vstate::run`) then runs it to the end and returns the same
+//! [`RunOutcome`] as `vmm::run`.
 //!
 //! Why the virtio-blk device needs no more than its registers: requests
 //! are finished within the exit that notified them
@@ -45,8 +48,7 @@
 //!   include boot-time events), while the experiment's rules start at the
 //!   mark.
 
-mod capture;
-mod restore;
+pub(crate) mod state;
 
 use std::fs::File;
 use std::sync::Arc;
@@ -60,10 +62,10 @@ use vm_superio::serial::SerialState;
 
 use crate::inject::fault::FaultPlan;
 use crate::vstate::config::RunConfig;
-use crate::vstate::outcome::{Mark, RunOutcome};
-use crate::Error;
-
-pub use restore::run_from;
+use crate::vstate::error::SnapshotError;
+use crate::vstate::outcome::Mark;
+#[cfg(doc)]
+use crate::vstate::outcome::RunOutcome;
 
 /// IA32_TSC.
 pub const MSR_IA32_TSC: u32 = 0x10;
@@ -86,6 +88,27 @@ pub struct ExperimentConfig {
 }
 
 impl ExperimentConfig {
+    /// The configuration the builder gets for this experiment from `snap`:
+    /// the snapshot's, with this plan, timeout, SWIFI and echo; the console
+    /// and log captured; no stdin.
+    pub fn run_config(&self, snap: &Snapshot) -> Result<RunConfig, SnapshotError> {
+        if self.deterministic != snap.config.deterministic {
+            return Err(SnapshotError::Determinism {
+                experiment: self.deterministic,
+                snapshot: snap.config.deterministic,
+            });
+        }
+        let mut config = snap.config.clone();
+        config.fault_plan = Some(self.fault_plan.clone());
+        config.timeout = self.timeout;
+        config.swifi = self.swifi;
+        config.echo_console = self.echo_console;
+        config.echo_log = false;
+        config.capture_console = true;
+        config.forward_stdin = false;
+        Ok(config)
+    }
+
     /// An experiment with `plan`, the snapshot's determinism and timeout.
     pub fn new(snapshot: &Snapshot, plan: FaultPlan) -> ExperimentConfig {
         ExperimentConfig {
@@ -100,26 +123,26 @@ impl ExperimentConfig {
 
 /// The vCPU's state.
 pub(crate) struct VcpuState {
-    cpuid: CpuId,
-    mp_state: kvm_mp_state,
-    regs: kvm_regs,
-    sregs: kvm_sregs,
-    fpu: kvm_fpu,
-    xsave: kvm_xsave,
-    xcrs: kvm_xcrs,
-    debug_regs: kvm_debugregs,
-    lapic: kvm_lapic_state,
-    msrs: Vec<kvm_msr_entry>,
-    events: kvm_vcpu_events,
+    pub(crate) cpuid: CpuId,
+    pub(crate) mp_state: kvm_mp_state,
+    pub(crate) regs: kvm_regs,
+    pub(crate) sregs: kvm_sregs,
+    pub(crate) fpu: kvm_fpu,
+    pub(crate) xsave: kvm_xsave,
+    pub(crate) xcrs: kvm_xcrs,
+    pub(crate) debug_regs: kvm_debugregs,
+    pub(crate) lapic: kvm_lapic_state,
+    pub(crate) msrs: Vec<kvm_msr_entry>,
+    pub(crate) events: kvm_vcpu_events,
 }
 
 /// The VM's state outside the vCPU.
 #[derive(Clone)]
 pub(crate) struct VmState {
-    pic_master: kvm_irqchip,
-    pic_slave: kvm_irqchip,
-    ioapic: kvm_irqchip,
-    clock: kvm_clock_data,
+    pub(crate) pic_master: kvm_irqchip,
+    pub(crate) pic_slave: kvm_irqchip,
+    pub(crate) ioapic: kvm_irqchip,
+    pub(crate) clock: kvm_clock_data,
 }
 
 /// The disk at the snapshot: its bytes and its transport's state.
@@ -130,31 +153,25 @@ pub(crate) struct SavedDisk {
 }
 
 /// A booted guest, paused at a bench mark, ready to be resumed any number
-/// of times.
+/// of times (`Snapshot::take` and `Snapshot::run` are in `vstate::run`).
 pub struct Snapshot {
-    config: RunConfig,
-    at_mark: u32,
-    mem_file: Arc<File>,
-    mem_size: u64,
-    plan_base: u64,
-    trace_range: Option<(u64, u64)>,
-    vcpu: VcpuState,
-    vm: VmState,
-    serial: SerialState,
-    disk: Option<SavedDisk>,
-    marks: Vec<Mark>,
-    console: Vec<u8>,
-    log: Vec<u8>,
-    boot_time: Duration,
+    pub(crate) config: RunConfig,
+    pub(crate) at_mark: u32,
+    pub(crate) mem_file: Arc<File>,
+    pub(crate) mem_size: u64,
+    pub(crate) plan_base: u64,
+    pub(crate) trace_range: Option<(u64, u64)>,
+    pub(crate) vcpu: VcpuState,
+    pub(crate) vm: VmState,
+    pub(crate) serial: SerialState,
+    pub(crate) disk: Option<SavedDisk>,
+    pub(crate) marks: Vec<Mark>,
+    pub(crate) console: Vec<u8>,
+    pub(crate) log: Vec<u8>,
+    pub(crate) boot_time: Duration,
 }
 
 impl Snapshot {
-    /// Boots `config` and snapshots it when the guest writes bench mark
-    /// `at_mark` (an error if it ends first, or has a disk, or no plan).
-    pub fn take(config: &RunConfig, at_mark: u32) -> Result<Snapshot, Error> {
-        capture::take(config, at_mark)
-    }
-
     /// The config it was booted from.
     pub fn config(&self) -> &RunConfig {
         &self.config
@@ -188,11 +205,6 @@ impl Snapshot {
     /// Guest RAM in bytes.
     pub fn memory_bytes(&self) -> u64 {
         self.mem_size
-    }
-
-    /// Runs one experiment from the snapshot (see [`run_from`]).
-    pub fn run(&self, exp: &ExperimentConfig) -> Result<RunOutcome, Error> {
-        run_from(self, exp)
     }
 }
 
