@@ -50,6 +50,22 @@
 //! | 52 | 4 | injected so far (kernel) |
 //! | 56 | 8 | reserved |
 
+/// Documented addition (the workload's clock, experiment mode): after the
+/// Stop mailbox, 16 bytes. The host may set a budget in virtual ticks for
+/// the workload (counted from `platform::MARK_COMMAND_START`); the kernel
+/// publishes the ticks since that mark at every kernel entry and powers
+/// the machine off with `platform::STATUS_TIMEOUT` once they pass a
+/// non-zero budget. So a hung experiment ends at the same virtual instant
+/// every run, cheaply, instead of spinning through virtual time until a
+/// wall-clock timeout.
+pub const CLOCK_OFFSET: usize = STOP_MAILBOX_OFFSET + STOP_MAILBOX_SIZE;
+/// `u64` (host): the workload's budget in virtual ticks; 0 = none.
+pub const CLOCK_BUDGET: usize = CLOCK_OFFSET;
+/// `u64` (kernel): virtual ticks since `MARK_COMMAND_START` (0 before it).
+pub const CLOCK_COMMAND_TICKS: usize = CLOCK_OFFSET + 8;
+/// Size of the clock block.
+pub const CLOCK_SIZE: usize = 16;
+
 /// "VFLT".
 pub const MAGIC: u32 = u32::from_le_bytes(*b"VFLT");
 /// Plan format version.

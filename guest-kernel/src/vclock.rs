@@ -21,6 +21,23 @@ pub const ENTRIES_PER_TICK: u64 = 64;
 
 static ON: AtomicBool = AtomicBool::new(false);
 static ENTRIES: AtomicU64 = AtomicU64::new(0);
+/// Tick of the first `MARK_COMMAND_START` (the workload's start); MAX
+/// before it.
+static COMMAND_START: AtomicU64 = AtomicU64::new(u64::MAX);
+
+/// The first `MARK_COMMAND_START` mark: the workload starts now. Later
+/// marks (any program may write one) change nothing.
+pub fn command_started() {
+    let _ = COMMAND_START.compare_exchange(u64::MAX, crate::ticks(), Ordering::Relaxed, Ordering::Relaxed);
+}
+
+/// Virtual ticks since the workload started (0 before).
+fn command_ticks() -> u64 {
+    match COMMAND_START.load(Ordering::Relaxed) {
+        u64::MAX => 0,
+        start => crate::ticks().saturating_sub(start),
+    }
+}
 
 /// Whether time is virtual.
 #[inline(always)]
@@ -43,7 +60,15 @@ pub fn entry(sys: &mut System, current: usize) {
         crate::TICKS.fetch_add(1, Ordering::Relaxed);
         sys.core.tick(current);
     }
-    sys.core.publish_clock(n, crate::ticks());
+    let since = command_ticks();
+    sys.core.publish_clock(n, crate::ticks(), since);
+    // The host's budget for the workload (`abi::fault::CLOCK_BUDGET`):
+    // past it the experiment is hung, at the same virtual instant every run.
+    let budget = sys.core.tick_budget();
+    if budget != 0 && since > budget {
+        crate::kprintln!("kernel: the workload ran out of its {} virtual ticks; powering off", budget);
+        crate::power_off(abi::platform::STATUS_TIMEOUT as u32);
+    }
 }
 
 /// The VMM raised `IRQ_SPIN_TICK` while `current` ran (set by the

@@ -39,8 +39,9 @@
 
 use crate::{Kernel, UserMemory, NR_PROCS};
 use abi::fault::{
-    Action, DUPLICATE_SLOTS_OFFSET, DUPLICATE_SLOT_SIZE, FULL_REGION_SIZE, HEADER_KERNEL_ENTRIES, HEADER_SIZE,
-    HEADER_STOPS, HEADER_VIRTUAL_TICKS, MAGIC, MAX_RULES, RULE_SIZE, SYSTEM_PROGRAM, VERSION,
+    Action, CLOCK_BUDGET, CLOCK_COMMAND_TICKS, CLOCK_OFFSET, CLOCK_SIZE, DUPLICATE_SLOTS_OFFSET, DUPLICATE_SLOT_SIZE,
+    FULL_REGION_SIZE, HEADER_KERNEL_ENTRIES, HEADER_SIZE, HEADER_STOPS, HEADER_VIRTUAL_TICKS, MAGIC, MAX_RULES,
+    RULE_SIZE, SYSTEM_PROGRAM, VERSION,
 };
 use abi::syscall::Trap;
 use abi::{Endpoint, Message};
@@ -276,10 +277,22 @@ impl Kernel {
     /// Publishes the kernel's entry count and virtual time in the plan
     /// header (`abi::fault::HEADER_KERNEL_ENTRIES`, `HEADER_VIRTUAL_TICKS`)
     /// for the VMM's spin watchdog and its campaign timings.
-    pub fn publish_clock(&mut self, entries: u64, ticks: u64) {
+    pub fn publish_clock(&mut self, entries: u64, ticks: u64, command_ticks: u64) {
         if let Some(plan) = self.faults.plan.as_deref_mut().filter(|p| p.len() >= HEADER_SIZE) {
             put_u64(plan, HEADER_KERNEL_ENTRIES, entries);
             put_u64(plan, HEADER_VIRTUAL_TICKS, ticks);
+            if plan.len() >= CLOCK_OFFSET + CLOCK_SIZE {
+                put_u64(plan, CLOCK_COMMAND_TICKS, command_ticks);
+            }
+        }
+    }
+
+    /// The host's budget for the workload in virtual ticks
+    /// (`abi::fault::CLOCK_BUDGET`); 0 = none.
+    pub fn tick_budget(&self) -> u64 {
+        match self.faults.plan.as_deref() {
+            Some(plan) if plan.len() >= CLOCK_OFFSET + CLOCK_SIZE => u64_at(plan, CLOCK_BUDGET),
+            _ => 0,
         }
     }
 

@@ -38,6 +38,9 @@ pub fn kernel_call(sys: &mut System, slot: usize, msg_addr: u64) -> Outcome {
         KernelCall::DiagWrite => done(diag_write(sys, slot, w[0], w[1])),
         KernelCall::PowerOff => crate::power_off(w[0].min(u64::from(GUEST_STATUS_MAX)) as u32),
         KernelCall::BenchMark => {
+            if w[0] == u64::from(abi::platform::MARK_COMMAND_START) && crate::vclock::on() {
+                crate::vclock::command_started();
+            }
             crate::arch::cpu::outl(PORT_BENCH_MARK, w[0] as u32);
             Outcome::Done(0)
         }

@@ -28,6 +28,9 @@ pub enum Outcome {
     NoEffect,
     /// The workload and check succeeded; RS restarted a service.
     Recovered,
+    /// The workload and check succeeded, but took more than the campaign's
+    /// `degraded_factor` times the fault-free baseline's virtual time.
+    Degraded,
     /// The guest powered off, but the workload's status, output or the
     /// data check was wrong.
     WorkloadFailed,
@@ -41,9 +44,10 @@ pub enum Outcome {
 
 impl Outcome {
     /// Every class, in report order.
-    pub const ALL: [Outcome; 6] = [
+    pub const ALL: [Outcome; 7] = [
         Outcome::NoEffect,
         Outcome::Recovered,
+        Outcome::Degraded,
         Outcome::WorkloadFailed,
         Outcome::Hung,
         Outcome::KernelPanic,
@@ -55,6 +59,7 @@ impl Outcome {
         match self {
             Outcome::NoEffect => "no_effect",
             Outcome::Recovered => "recovered",
+            Outcome::Degraded => "degraded",
             Outcome::WorkloadFailed => "workload_failed",
             Outcome::Hung => "hung",
             Outcome::KernelPanic => "kernel_panic",
@@ -67,6 +72,7 @@ impl Outcome {
         match self {
             Outcome::NoEffect => "no effect",
             Outcome::Recovered => "recovered by restart",
+            Outcome::Degraded => "succeeded, but slowly (degraded)",
             Outcome::WorkloadFailed => "workload failed",
             Outcome::Hung => "guest hung (timeout)",
             Outcome::KernelPanic => "kernel panic",
@@ -121,6 +127,8 @@ pub struct Observation {
     pub faults_injected: u64,
     /// Code mutations the host made at Stops (SWIFI templates).
     pub swifi: Vec<crate::inject::swifi::Mutation>,
+    /// Virtual ticks from the workload's start to the end of the run.
+    pub ticks: Option<u64>,
 }
 
 /// The verdict on one experiment.
@@ -135,6 +143,9 @@ pub struct Verdict {
     pub restarts: BTreeMap<String, u32>,
     /// The expectations that failed (empty: the experiment passed).
     pub failures: Vec<String>,
+    /// Virtual ticks from the workload's start to the end of the run.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ticks: Option<u64>,
 }
 
 /// The console split at the markers: (workload output, its status, check
@@ -228,8 +239,14 @@ pub fn judge(campaign: &Campaign, plan: &Plan, obs: &Observation) -> Verdict {
                     wrong.push(format!("check output {} is not {}", shorten(&check_output), shorten(want)));
                 }
             }
+            let slow = match (obs.ticks, campaign.baseline_ticks) {
+                (Some(t), Some(base)) => t as f64 > base.max(1) as f64 * campaign.degraded_factor,
+                _ => false,
+            };
             let outcome = if !wrong.is_empty() || status_failed {
                 Outcome::WorkloadFailed
+            } else if slow {
+                Outcome::Degraded
             } else if restarts.values().any(|&n| n > 0) {
                 Outcome::Recovered
             } else {
@@ -248,7 +265,7 @@ pub fn judge(campaign: &Campaign, plan: &Plan, obs: &Observation) -> Verdict {
             }
         }
     }
-    Verdict { outcome, exit: obs.ending.describe(), workload_status, restarts, failures }
+    Verdict { outcome, exit: obs.ending.describe(), workload_status, restarts, failures, ticks: obs.ticks }
 }
 
 #[cfg(test)]
@@ -258,7 +275,14 @@ mod tests {
     use crate::campaign::file::tests_support::campaign_with;
 
     fn obs(ending: Ending, console: &str, log: &str, injected: u64) -> Observation {
-        Observation { ending, console: console.into(), log: log.into(), faults_injected: injected, swifi: Vec::new() }
+        Observation {
+            ending,
+            console: console.into(),
+            log: log.into(),
+            faults_injected: injected,
+            swifi: Vec::new(),
+            ticks: None,
+        }
     }
 
     const RESTART: &str = "rs: started tty (ep 4.0) at 0 ms\nrs: tty (ep 4.0) died; restarting now (restart 1)\n";
@@ -308,6 +332,30 @@ mod tests {
         let v = judge_of(obs(Ending::VmmError("KVM_RUN".into()), "", "", 0));
         assert_eq!((v.outcome, v.failures.len()), (Outcome::VmmError, 1));
         assert_eq!(v.exit, "VMM error: KVM_RUN");
+    }
+
+    #[test]
+    fn a_slow_success_is_degraded() {
+        let mut c = campaign_with("");
+        c.baseline_ticks = Some(100);
+        let p = plan(&c, 0);
+        let timed = |ticks| Observation { ticks: Some(ticks), ..obs(Ending::PowerOff(0), "@viv-status=0\n", "", 1) };
+        assert_eq!(judge(&c, &p, &timed(200)).outcome, Outcome::NoEffect);
+        let v = judge(&c, &p, &timed(201));
+        assert_eq!((v.outcome, v.ticks), (Outcome::Degraded, Some(201)));
+        // A failed workload stays failed however long it took.
+        let failed = Observation { ticks: Some(5000), ..obs(Ending::PowerOff(0), "@viv-status=1\n", "", 1) };
+        assert_eq!(judge(&c, &p, &failed).outcome, Outcome::WorkloadFailed);
+        // Without a baseline nothing is degraded.
+        c.baseline_ticks = None;
+        assert_eq!(judge(&c, &p, &timed(5000)).outcome, Outcome::NoEffect);
+        // The budget: ten times the baseline, at least 10 s; or as given.
+        c.baseline_ticks = Some(300);
+        assert_eq!(c.tick_budget(), 3000);
+        c.baseline_ticks = Some(3);
+        assert_eq!(c.tick_budget(), crate::campaign::file::MIN_TICK_BUDGET);
+        c.virtual_timeout_secs = Some(2.5);
+        assert_eq!(c.tick_budget(), 250);
     }
 
     #[test]

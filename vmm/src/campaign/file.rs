@@ -53,11 +53,51 @@ pub struct Campaign {
     /// How each experiment starts.
     #[serde(default)]
     pub start: StartFrom,
+    /// The workload's budget in seconds of guest (virtual) time; past it
+    /// the kernel ends the experiment as hung, at the same instant every
+    /// run. `None`: ten times the fault-free baseline (at least 10 s).
+    #[serde(default)]
+    pub virtual_timeout_secs: Option<f64>,
+    /// A workload that succeeded but took more than this many times the
+    /// baseline's virtual time is `degraded`.
+    #[serde(default = "default_degraded_factor")]
+    pub degraded_factor: f64,
+    /// Virtual ticks the workload took in a fault-free run (measured by
+    /// `viv campaign` before the experiments, kept in results.json so that
+    /// a replay judges and budgets the same way).
+    #[serde(default)]
+    pub baseline_ticks: Option<u64>,
     /// The fault templates; each experiment draws one, then its values.
     pub faults: Vec<FaultSpec>,
     /// What must hold after every experiment.
     pub expect: Expect,
 }
+
+/// Default [`Campaign::degraded_factor`].
+pub const DEFAULT_DEGRADED_FACTOR: f64 = 2.0;
+
+fn default_degraded_factor() -> f64 {
+    DEFAULT_DEGRADED_FACTOR
+}
+
+/// Least default budget of a workload in virtual ticks (10 s at 100 Hz).
+pub const MIN_TICK_BUDGET: u64 = 1_000;
+
+impl Campaign {
+    /// The workload's budget in virtual ticks: `virtual_timeout` if given,
+    /// else ten times the baseline (at least [`MIN_TICK_BUDGET`]); 0 (none)
+    /// before the baseline is known.
+    pub fn tick_budget(&self) -> u64 {
+        match (self.virtual_timeout_secs, self.baseline_ticks) {
+            (Some(secs), _) => (secs * TICKS_PER_SECOND as f64).ceil() as u64,
+            (None, Some(base)) => base.saturating_mul(10).max(MIN_TICK_BUDGET),
+            (None, None) => 0,
+        }
+    }
+}
+
+/// Virtual ticks per second of guest time (the kernel's 100 Hz tick).
+pub const TICKS_PER_SECOND: u64 = 100;
 
 /// How each experiment starts (`start = "snapshot" | "boot"`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
@@ -169,6 +209,8 @@ struct RawCampaign {
     experiments: Spanned<u64>,
     seed: Spanned<u64>,
     timeout: Option<Spanned<Value>>,
+    virtual_timeout: Option<Spanned<Value>>,
+    degraded_factor: Option<Spanned<Value>>,
     memory: Option<Spanned<u64>>,
     start: Option<Spanned<String>>,
     #[serde(rename = "fault", default)]
@@ -386,6 +428,22 @@ impl Campaign {
                 _ => return problem(t.span(), "timeout", "want seconds, more than 0 and at most 86400"),
             },
         };
+        let virtual_timeout_secs = match &raw.virtual_timeout {
+            None => None,
+            Some(t) => match t.get_ref() {
+                Value::Integer(i) if *i > 0 && *i <= 86_400 => Some(*i as f64),
+                Value::Float(f) if *f > 0.0 && *f <= 86_400.0 => Some(*f),
+                _ => return problem(t.span(), "virtual_timeout", "want seconds, more than 0 and at most 86400"),
+            },
+        };
+        let degraded_factor = match &raw.degraded_factor {
+            None => DEFAULT_DEGRADED_FACTOR,
+            Some(f) => match f.get_ref() {
+                Value::Integer(i) if *i >= 1 && *i <= 1000 => *i as f64,
+                Value::Float(x) if *x >= 1.0 && *x <= 1000.0 => *x,
+                _ => return problem(f.span(), "degraded_factor", "want a factor from 1 to 1000"),
+            },
+        };
         let memory_mib = raw.memory.as_ref().map_or(crate::vstate::config::DEFAULT_MEMORY_MIB, |m| *m.get_ref());
         if let Some(m) = &raw.memory {
             if !(4..=abi::platform::MAX_GUEST_MEMORY >> 20).contains(m.get_ref()) {
@@ -424,6 +482,9 @@ impl Campaign {
             timeout_secs,
             memory_mib,
             start,
+            virtual_timeout_secs,
+            degraded_factor,
+            baseline_ticks: None,
             faults,
             expect,
         })

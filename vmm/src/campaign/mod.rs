@@ -53,7 +53,7 @@ pub fn run_campaign(
     jobs: Option<usize>,
     shard: Option<Shard>,
 ) -> Result<Results, CampaignError> {
-    let campaign = Campaign::load(file)?;
+    let mut campaign = Campaign::load(file)?;
     let in_file = |e: CampaignError| CampaignError::About { path: file.to_path_buf(), source: Box::new(e) };
     // Fail on an unusable image or command line before starting threads.
     run::config_for(&campaign, &draw::plan(&campaign, 0), None).map_err(in_file)?;
@@ -64,7 +64,8 @@ pub fn run_campaign(
     let jobs = jobs.unwrap_or_else(run::default_jobs).max(1);
     let scratch = scratch_dir(out)?;
     let clock = Instant::now();
-    let ran = run_indices(&campaign, &indices, jobs, &scratch, campaign.start);
+    let start = campaign.start;
+    let ran = run_indices(&mut campaign, &indices, jobs, &scratch, start);
     let wall = clock.elapsed().as_secs_f64();
     let _ = std::fs::remove_dir_all(&scratch);
     let (experiments, snapshot_secs) = ran.map_err(in_file)?;
@@ -76,8 +77,11 @@ pub fn run_campaign(
 
 /// Runs the experiments `indices` on `jobs` threads, started as `start`
 /// says; with the seconds the snapshot took, if one was taken.
+/// Before the experiments, the fault-free baseline is measured from the
+/// same start and recorded in `campaign` (it sets the `degraded` class and
+/// the virtual-time budget).
 pub(crate) fn run_indices(
-    campaign: &Campaign,
+    campaign: &mut Campaign,
     indices: &[u32],
     jobs: usize,
     scratch: &Path,
@@ -85,13 +89,17 @@ pub(crate) fn run_indices(
 ) -> Result<(Vec<report::ExperimentResult>, Option<f64>), CampaignError> {
     match start {
         StartFrom::Boot => {
-            Ok((run::run_all(campaign, indices, jobs, &run::Start::Boot { scratch, trace: false }), None))
+            let start = run::Start::Boot { scratch, trace: false };
+            campaign.baseline_ticks = run::baseline_ticks(campaign, &start);
+            Ok((run::run_all(campaign, indices, jobs, &start), None))
         }
         StartFrom::Snapshot => {
             let clock = Instant::now();
             let snapshot = run::take_snapshot(campaign, scratch, false)?;
             let secs = clock.elapsed().as_secs_f64();
-            Ok((run::run_all(campaign, indices, jobs, &run::Start::Snapshot(&snapshot)), Some(secs)))
+            let start = run::Start::Snapshot(&snapshot);
+            campaign.baseline_ticks = run::baseline_ticks(campaign, &start);
+            Ok((run::run_all(campaign, indices, jobs, &start), Some(secs)))
         }
     }
 }

@@ -74,6 +74,7 @@ pub fn base_config(campaign: &Campaign, disk: Option<&Path>) -> Result<RunConfig
     config.disk = disk.map(Path::to_path_buf);
     config.deterministic = true;
     config.fault_plan = Some(FaultPlan { seed: 0, rules: Vec::new() });
+    config.tick_budget = campaign.tick_budget();
     let length = config.cmdline().len();
     if length > abi::layout::kip::CMDLINE_MAX {
         return Err(CampaignError::Results(format!(
@@ -143,6 +144,7 @@ pub fn run_one(campaign: &Campaign, index: u32, start: &Start) -> Experiment {
                 log: text(&outcome.log),
                 faults_injected: outcome.faults_injected,
                 swifi: outcome.swifi.clone(),
+                ticks: outcome.command_ticks,
             };
             (obs, Some(outcome))
         }
@@ -153,6 +155,7 @@ pub fn run_one(campaign: &Campaign, index: u32, start: &Start) -> Experiment {
                 log: String::new(),
                 faults_injected: 0,
                 swifi: Vec::new(),
+                ticks: None,
             };
             (obs, None)
         }
@@ -200,6 +203,14 @@ fn run_plan(campaign: &Campaign, plan: &Plan, index: u32, start: &Start) -> Resu
             Ok(outcome?)
         }
     }
+}
+
+/// The fault-free baseline: the workload's virtual ticks with an empty
+/// plan, started as `start` says (`None` if the run did not report them).
+pub fn baseline_ticks(campaign: &Campaign, start: &Start) -> Option<u64> {
+    let empty = Plan { seed: 0, rules: Vec::new(), swifi: None };
+    let outcome = run_plan(campaign, &empty, u32::MAX, start).ok()?;
+    outcome.command_ticks.filter(|&t| t > 0)
 }
 
 /// Number of worker threads by default: the host's cores.

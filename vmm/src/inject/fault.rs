@@ -60,6 +60,9 @@ pub struct FaultCounters {
     pub total: u64,
     /// Stop events the kernel raised (`abi::fault::HEADER_STOPS`).
     pub stops: u64,
+    /// Virtual ticks since the workload started (`abi::fault::CLOCK_COMMAND_TICKS`;
+    /// experiment mode, 0 before the start or outside it).
+    pub command_ticks: u64,
 }
 
 /// The plan region of one run.
@@ -99,7 +102,19 @@ impl PlanRegion {
                 Rule::counters(&b)
             })
             .collect();
-        FaultCounters { per_rule, total: read_u64(24), stops: read_u64(abi::fault::HEADER_STOPS) }
+        FaultCounters {
+            per_rule,
+            total: read_u64(24),
+            stops: read_u64(abi::fault::HEADER_STOPS),
+            command_ticks: read_u64(abi::fault::CLOCK_COMMAND_TICKS),
+        }
+    }
+
+    /// Gives the workload a budget of `ticks` virtual ticks
+    /// (`abi::fault::CLOCK_BUDGET`; 0 = none): past it the kernel powers
+    /// the machine off as timed out.
+    pub fn set_tick_budget(&self, mem: &GuestMemoryMmap, ticks: u64) -> Result<(), PlanError> {
+        mem.write_obj(ticks, GuestAddress(self.base + abi::fault::CLOCK_BUDGET as u64)).map_err(PlanError::Write)
     }
 }
 

@@ -156,6 +156,10 @@ pub struct RunConfig {
     /// Experiment mode: virtual guest time (`viv.deterministic=1`) and no
     /// RDRAND/RDSEED in CPUID, so repeated runs give the same IPC trace.
     pub deterministic: bool,
+    /// Experiment mode with a fault plan: the workload's budget in virtual
+    /// ticks from `MARK_COMMAND_START` (`abi::fault::CLOCK_BUDGET`); past it
+    /// the kernel ends the run as timed out. 0: none.
+    pub tick_budget: u64,
     /// Host-side code mutation (SWIFI, `crate::inject::swifi`) applied at every
     /// fault-plan Stop event; `None`: a Stop only pauses and resumes.
     pub swifi: Option<crate::inject::swifi::SwifiSpec>,
@@ -183,6 +187,7 @@ impl RunConfig {
             trace_ring_bytes: crate::observe::RING_BYTES,
             fault_plan: None,
             deterministic: false,
+            tick_budget: 0,
             swifi: None,
         }
     }

@@ -216,7 +216,9 @@ fn boot_memory(config: &RunConfig) -> Result<Memory, Error> {
     let plan = match &config.fault_plan {
         Some(plan) => {
             let below = trace.as_ref().map_or(0, |ring| ring.range().1) + crate::inject::fault::PLAN_BYTES;
-            Some(PlanRegion::write(&mem, mem_size - below, plan)?)
+            let region = PlanRegion::write(&mem, mem_size - below, plan)?;
+            region.set_tick_budget(&mem, config.tick_budget)?;
+            Some(region)
         }
         None => None,
     };
@@ -228,7 +230,11 @@ fn boot_memory(config: &RunConfig) -> Result<Memory, Error> {
 fn restored_memory(config: &RunConfig, snap: &Snapshot) -> Result<Memory, Error> {
     let mem = memory::map_private(&snap.mem_file, snap.mem_size)?;
     let plan = match &config.fault_plan {
-        Some(plan) => Some(PlanRegion::write(&mem, snap.plan_base, plan)?),
+        Some(plan) => {
+            let region = PlanRegion::write(&mem, snap.plan_base, plan)?;
+            region.set_tick_budget(&mem, config.tick_budget)?;
+            Some(region)
+        }
         None => None,
     };
     let trace = match (snap.config.trace, snap.trace_range) {

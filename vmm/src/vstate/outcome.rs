@@ -31,6 +31,11 @@ impl Exit {
     pub fn from_poweroff(status: u32) -> Exit {
         if status == STATUS_KERNEL_PANIC as u32 {
             Exit::KernelPanic
+        } else if status == STATUS_TIMEOUT as u32 {
+            // Only the kernel can write it (programs' statuses are clamped
+            // to GUEST_STATUS_MAX): the workload's virtual-time budget ran
+            // out (`abi::fault::CLOCK_BUDGET`).
+            Exit::Timeout
         } else {
             Exit::PowerOff(status.min(GUEST_STATUS_MAX))
         }
@@ -89,6 +94,9 @@ pub struct RunOutcome {
     /// Code mutations SWIFI made at Stop events (`RunConfig::swifi`), in
     /// order (empty without SWIFI).
     pub swifi: Vec<crate::inject::swifi::Mutation>,
+    /// Virtual ticks from the workload's start to the end of the run
+    /// (experiment mode with a fault plan; `None` otherwise).
+    pub command_ticks: Option<u64>,
     /// Spin ticks the VMM raised (experiment mode: user code ran
     /// `abi::platform::SPIN_TICK_CPU_MS` without entering the kernel).
     pub spin_ticks: u64,
@@ -127,6 +135,7 @@ impl RunOutcome {
             faults_injected: 0,
             fault_stops: Vec::new(),
             swifi: Vec::new(),
+            command_ticks: None,
             spin_ticks: 0,
         }
     }

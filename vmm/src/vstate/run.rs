@@ -159,7 +159,9 @@ fn finish(machine: Machine, ran: Ran) -> RunOutcome {
     let wall_time = start.elapsed();
     let exit = ran.ended.unwrap_or(Exit::VmError("the run paused and was not resumed".into()));
     let result = runner.finish(ran.progress, exit);
-    let counters = plan.map(|region| region.counters(&mem)).unwrap_or_default();
+    let counters = plan.map(|region| region.counters(&mem));
+    let command_ticks = counters.as_ref().map(|c| c.command_ticks);
+    let counters = counters.unwrap_or_default();
     // The VM and its memory go away together, after the vCPU thread; a
     // temporary disk after both.
     drop(vm);
@@ -178,6 +180,7 @@ fn finish(machine: Machine, ran: Ran) -> RunOutcome {
         faults_injected: counters.total,
         fault_stops: result.fault_stops,
         swifi: ran.stop_hook.map(|h| h.mutations()).unwrap_or_default(),
+        command_ticks,
         spin_ticks: ran.spin_guard.map_or(0, |g| g.raised()),
     }
 }

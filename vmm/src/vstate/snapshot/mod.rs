@@ -85,6 +85,8 @@ pub struct ExperimentConfig {
     pub swifi: Option<crate::inject::swifi::SwifiSpec>,
     /// Copy console output (after the mark) to stdout as it appears.
     pub echo_console: bool,
+    /// The workload's budget in virtual ticks (`RunConfig::tick_budget`).
+    pub tick_budget: u64,
 }
 
 impl ExperimentConfig {
@@ -103,6 +105,7 @@ impl ExperimentConfig {
         config.timeout = self.timeout;
         config.swifi = self.swifi;
         config.echo_console = self.echo_console;
+        config.tick_budget = self.tick_budget;
         config.echo_log = false;
         config.capture_console = true;
         config.forward_stdin = false;
@@ -117,6 +120,7 @@ impl ExperimentConfig {
             timeout: snapshot.config.timeout,
             swifi: None,
             echo_console: false,
+            tick_budget: snapshot.config.tick_budget,
         }
     }
 }
