@@ -114,6 +114,26 @@ impl Kernel {
         mem.trace(&event);
     }
 
+    /// Refuses a trap of `caller` that the architecture layer handles
+    /// itself (an unknown trap number, a SENDREC to SYSTEM outside the
+    /// trap mask) with `error`, leaving a Refused record when tracing (the
+    /// trap opens a cause like any other).
+    pub fn refuse(
+        &mut self,
+        mem: &mut impl UserMemory,
+        caller: usize,
+        primitive: u8,
+        peer: Endpoint,
+        error: abi::Error,
+    ) -> crate::Outcome {
+        let result = error.to_return();
+        if self.trace.enabled {
+            self.open_cause(caller);
+            self.trace_refusal(mem, primitive, caller, peer.0, result);
+        }
+        crate::Outcome::Done(result)
+    }
+
     /// Reports a refused primitive of `caller` aimed at `peer`.
     pub(crate) fn trace_refusal(
         &self,
