@@ -24,6 +24,7 @@ pub mod image_config;
 pub mod machine;
 pub mod memory;
 pub mod outcome;
+pub mod privileges_doc;
 pub mod snapshot;
 pub mod stats;
 pub mod swifi;

@@ -1,4 +1,5 @@
 //! Small guest programs (see `src/bin/`) and the protocols they share.
 #![no_std]
 
+pub mod attack_protocol;
 pub mod ktest_protocol;

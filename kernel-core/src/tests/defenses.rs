@@ -92,12 +92,13 @@ fn every_failing_senda_entry_leaves_a_record_with_its_result() {
 #[test]
 fn refusals_made_by_the_architecture_layer_are_traced_with_their_result() {
     let (mut k, mut m, s) = system(1);
-    assert_eq!(k.refuse(&mut m, s[0], 42, Endpoint::NONE, Error::BadRequest), err(Error::BadRequest));
+    assert_eq!(k.refuse(&mut m, s[0], 0, 42, Endpoint::NONE, Error::BadRequest), err(Error::BadRequest));
     assert!(m.events.is_empty(), "tracing off: no record");
     k.set_tracing(true);
-    assert_eq!(k.refuse(&mut m, s[0], 42, Endpoint::NONE, Error::BadRequest), err(Error::BadRequest));
+    assert_eq!(k.refuse(&mut m, s[0], 0, 42, Endpoint::NONE, Error::BadRequest), err(Error::BadRequest));
     let bad = Error::BadRequest.to_return() as i32;
-    assert_eq!(refusals(&m), [(42, ep(&k, s[0]).0, Endpoint::NONE.0, bad)]);
+    assert_eq!(refusals(&m), [(0, ep(&k, s[0]).0, Endpoint::NONE.0, bad)]);
+    assert_eq!(m.events[0].mtype, 42);
 }
 
 #[test]
