@@ -160,8 +160,9 @@ pub enum KernelCall {
     /// [`MEM_INFO_FRAMES`] (0, the default) the physical frames in use
     /// (allocated and not freed), for leak checks; [`MEM_INFO_SAFECOPY_BYTES`]
     /// the bytes moved by `SafeCopyFrom`/`SafeCopyTo` since boot;
-    /// [`MEM_INFO_SAFECOPIES`] the number of those copies. Other selectors:
-    /// `Invalid`.
+    /// [`MEM_INFO_SAFECOPIES`] the number of those copies;
+    /// [`MEM_INFO_FRESH_FRAMES`] the never-used frames left (after those,
+    /// every allocation reuses freed frames). Other selectors: `Invalid`.
     MemInfo = 19,
     /// Map a device's MMIO window into the caller (for drivers):
     /// `payload[0]` = physical base, `[1]` = length, `[2]` = user address;
@@ -294,6 +295,8 @@ pub const MEM_INFO_FRAMES: u64 = 0;
 pub const MEM_INFO_SAFECOPY_BYTES: u64 = 1;
 /// `MemInfo` selector: successful safe copies since boot.
 pub const MEM_INFO_SAFECOPIES: u64 = 2;
+/// `MemInfo` selector: never-used physical frames left.
+pub const MEM_INFO_FRESH_FRAMES: u64 = 3;
 
 /// Largest ELF file of `KernelCall::ExecElf`.
 pub const EXEC_ELF_MAX: u64 = 1 << 20;

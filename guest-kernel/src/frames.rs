@@ -69,6 +69,11 @@ impl FrameAllocator {
         self.bitmap = self.boot_table((self.bitmap_words as u64 * 8).div_ceil(PAGE_SIZE));
     }
 
+    /// Never-used frames left.
+    pub fn fresh_frames(&self) -> u64 {
+        self.pool.fresh_frames()
+    }
+
     /// Contiguous allocations may reuse freed frames (off only as a
     /// negative control, `abi::weaken::FRAME_REUSE`).
     pub fn set_reuse_for_contiguous(&mut self, reuse: bool) {

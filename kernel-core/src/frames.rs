@@ -122,6 +122,26 @@ impl FramePool {
         self.free
     }
 
+    /// Never-used frames left (reserved ranges excluded).
+    pub fn fresh_frames(&self) -> u64 {
+        let mut left = 0;
+        for (i, r) in self.ranges[..self.count].iter().enumerate().skip(self.current) {
+            let start = if i == self.current { self.next.max(r.start) } else { r.start };
+            if start >= r.end {
+                continue;
+            }
+            let mut bytes = r.end - start;
+            for res in &self.reserved {
+                let (lo, hi) = (res.start.max(start), res.end.min(r.end));
+                if lo < hi {
+                    bytes -= hi - lo;
+                }
+            }
+            left += bytes / FRAME_SIZE;
+        }
+        left
+    }
+
     /// The next never-used frame, without counting it in use (the kernel's
     /// own tables at boot).
     pub fn fresh(&mut self) -> Option<u64> {
@@ -298,7 +318,9 @@ mod tests {
     #[test]
     fn fresh_frames_come_first_then_freed_ones() {
         let (mut p, mut bits) = pool(4);
+        assert_eq!(p.fresh_frames(), 4);
         let taken: Vec<_> = (0..4).map(|_| p.take(&mut bits).unwrap()).collect();
+        assert_eq!(p.fresh_frames(), 0);
         assert!(taken.iter().all(|&(_, o)| o == Origin::Fresh));
         assert_eq!(p.take(&mut bits), None);
         p.give_back(&mut bits, taken[2].0);
@@ -343,8 +365,10 @@ mod tests {
         let (first, origin) = p.take_contiguous(&mut bits, 5).unwrap();
         assert_eq!((first, origin), (MIB + 4 * FRAME_SIZE, Origin::Fresh));
         assert_eq!((p.free_frames(), p.in_use), (3, 5));
+        assert_eq!(p.fresh_frames(), 7);
         let (run, origin) = p.take_contiguous(&mut bits, 3).unwrap_or((0, Origin::Fresh));
         assert_eq!((run, origin), (MIB + 9 * FRAME_SIZE, Origin::Fresh));
+        assert_eq!(p.fresh_frames(), 4);
         // Now 4 fresh frames are left, then the three freed ones below.
         assert_eq!(p.take_contiguous(&mut bits, 5), None);
         assert_eq!(p.take_contiguous(&mut bits, 3), Some((MIB, Origin::Reused)));
