@@ -182,7 +182,8 @@ pub enum KernelCall {
     /// frames are physically contiguous and zeroed, mapped writable and not
     /// executable, and freed with the process. Returns the physical address
     /// of the first page (what a device is given); `NoMemory` when no run
-    /// of never-used frames is long enough.
+    /// of free frames (never-used ones first, then freed ones) is long
+    /// enough.
     AllocDma = 21,
     /// Exec from memory (for the process manager, which read the program
     /// from the disk): `payload[0]` = target endpoint (blocked as for
