@@ -253,7 +253,7 @@ impl FramePool {
         let mut index = (self.hint as u64) * 64;
         while index < self.len {
             let word = bits[(index / 64) as usize];
-            if index % 64 == 0 && (word == 0 || word == u64::MAX) {
+            if index.is_multiple_of(64) && (word == 0 || word == u64::MAX) {
                 // A whole word at once: it ends or extends the run.
                 if word == 0 {
                     run = 0;
