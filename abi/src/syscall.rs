@@ -160,8 +160,9 @@ pub enum KernelCall {
     /// [`MEM_INFO_FRAMES`] (0, the default) the physical frames in use
     /// (allocated and not freed), for leak checks; [`MEM_INFO_SAFECOPY_BYTES`]
     /// the bytes moved by `SafeCopyFrom`/`SafeCopyTo` since boot;
-    /// [`MEM_INFO_SAFECOPIES`] the number of those copies. Other selectors:
-    /// `Invalid`.
+    /// [`MEM_INFO_SAFECOPIES`] the number of those copies;
+    /// [`MEM_INFO_FRESH_FRAMES`] the never-used frames left (after those,
+    /// every allocation reuses freed frames). Other selectors: `Invalid`.
     MemInfo = 19,
     /// Map a device's MMIO window into the caller (for drivers):
     /// `payload[0]` = physical base, `[1]` = length, `[2]` = user address;
@@ -181,7 +182,8 @@ pub enum KernelCall {
     /// frames are physically contiguous and zeroed, mapped writable and not
     /// executable, and freed with the process. Returns the physical address
     /// of the first page (what a device is given); `NoMemory` when no run
-    /// of never-used frames is long enough.
+    /// of free frames (never-used ones first, then freed ones) is long
+    /// enough.
     AllocDma = 21,
     /// Exec from memory (for the process manager, which read the program
     /// from the disk): `payload[0]` = target endpoint (blocked as for
@@ -294,6 +296,8 @@ pub const MEM_INFO_FRAMES: u64 = 0;
 pub const MEM_INFO_SAFECOPY_BYTES: u64 = 1;
 /// `MemInfo` selector: successful safe copies since boot.
 pub const MEM_INFO_SAFECOPIES: u64 = 2;
+/// `MemInfo` selector: never-used physical frames left.
+pub const MEM_INFO_FRESH_FRAMES: u64 = 3;
 
 /// Largest ELF file of `KernelCall::ExecElf`.
 pub const EXEC_ELF_MAX: u64 = 1 << 20;

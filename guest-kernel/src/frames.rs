@@ -5,28 +5,30 @@
 //! and the boot image. Never-used frames come first: our VMM hands the guest
 //! zeroed memory and says so on the command line (`viv.memzero=1`), which
 //! spares the kernel zeroing them (≈ 0.3-0.5 ms per page when kernel code is
-//! emulated). Freed frames are reused last and zeroed when reused.
+//! emulated). Freed frames are reused last and zeroed when reused. Which
+//! frames are free is kernel-core's [`FramePool`]: freed frames sit in a
+//! bitmap so that a driver restarted after long churn still finds a
+//! contiguous DMA buffer among them.
 //!
 //! Frames shared copy-on-write after a fork carry a reference count: a
 //! `u16` per frame of the allocator's range, in a table taken from the top
-//! of the RAM at boot. It counts the *extra* references (0 = one owner), so
+//! at boot (the first never-used frames). It counts the *extra* references (0 = one owner), so
 //! allocating and freeing an unshared frame never touches it.
 
 use crate::pvh::Range;
 use abi::layout::PAGE_SIZE;
-
-const MAX_RANGES: usize = 8;
+use kernel_core::frames::{FramePool, Origin, Span};
 
 pub struct FrameAllocator {
-    ranges: [Range; MAX_RANGES],
-    count: usize,
-    current: usize,
-    next: u64,
-    reserved: [Range; 2],
-    free_list: u64,
+    /// Which frames are free (kernel-core's logic, host-tested).
+    pool: FramePool,
+    /// Whether never-used frames hold zeroes (`viv.memzero=1`).
     fresh_is_zero: bool,
     /// Frames handed out and not freed.
     pub in_use: u64,
+    /// The free-frame bitmap (identity-mapped), `bitmap_words` words.
+    bitmap: u64,
+    bitmap_words: usize,
     /// The reference-count table (identity-mapped), one `u16` per frame
     /// from `refs_base`; `refs_len` entries.
     refs: u64,
@@ -37,14 +39,11 @@ pub struct FrameAllocator {
 impl FrameAllocator {
     pub const fn empty() -> FrameAllocator {
         FrameAllocator {
-            ranges: [Range { start: 0, end: 0 }; MAX_RANGES],
-            count: 0,
-            current: 0,
-            next: 0,
-            reserved: [Range { start: 0, end: 0 }; 2],
-            free_list: 0,
+            pool: FramePool::EMPTY,
             fresh_is_zero: false,
             in_use: 0,
+            bitmap: 0,
+            bitmap_words: 0,
             refs: 0,
             refs_base: 0,
             refs_len: 0,
@@ -54,43 +53,48 @@ impl FrameAllocator {
     /// Sets up allocation from `ram`, never touching `reserved`.
     pub fn init(&mut self, ram: &[Range], reserved: [Range; 2], fresh_is_zero: bool) {
         const LOW: u64 = 0x10_0000;
-        for r in ram {
-            let start = r.start.max(LOW).next_multiple_of(PAGE_SIZE);
-            let end = r.end.min(abi::platform::MAX_GUEST_MEMORY) & !(PAGE_SIZE - 1);
-            if start < end && self.count < MAX_RANGES {
-                self.ranges[self.count] = Range { start, end };
-                self.count += 1;
-            }
+        let mut spans = [Span::default(); kernel_core::frames::MAX_RANGES];
+        for (span, r) in spans.iter_mut().zip(ram) {
+            *span = Span { start: r.start, end: r.end };
         }
-        self.reserved = reserved;
+        let count = ram.len().min(spans.len());
+        let reserved = reserved.map(|r| Span { start: r.start, end: r.end });
+        self.pool = FramePool::new(&spans[..count], reserved, LOW, abi::platform::MAX_GUEST_MEMORY);
         self.fresh_is_zero = fresh_is_zero;
-        self.next = if self.count > 0 { self.ranges[0].start } else { 0 };
-        self.init_refs();
+        let (base, frames) = self.pool.extent();
+        self.refs_base = base;
+        self.refs_len = frames;
+        self.refs = self.boot_table((frames * 2).div_ceil(PAGE_SIZE));
+        self.bitmap_words = self.pool.bitmap_words();
+        self.bitmap = self.boot_table((self.bitmap_words as u64 * 8).div_ceil(PAGE_SIZE));
     }
 
-    /// Takes the reference-count table: the first run of consecutive
-    /// never-used frames long enough to hold it (frames skipped before a
-    /// gap are lost, which only happens around the reserved ranges).
-    fn init_refs(&mut self) {
-        let ranges = &self.ranges[..self.count];
-        let (Some(low), Some(high)) = (ranges.iter().map(|r| r.start).min(), ranges.iter().map(|r| r.end).max()) else {
-            return;
-        };
-        let entries = (high - low) / PAGE_SIZE;
-        let pages = (entries * 2).div_ceil(PAGE_SIZE);
+    /// Never-used frames left.
+    pub fn fresh_frames(&self) -> u64 {
+        self.pool.fresh_frames()
+    }
+
+    /// Contiguous allocations may reuse freed frames (off only as a
+    /// negative control, `abi::weaken::FRAME_REUSE`).
+    pub fn set_reuse_for_contiguous(&mut self, reuse: bool) {
+        self.pool.reuse_for_contiguous = reuse;
+    }
+
+    /// A zeroed table of `pages` pages for the allocator itself: the first
+    /// run of consecutive never-used frames long enough (frames skipped
+    /// before a gap are lost, which only happens around the reserved
+    /// ranges).
+    fn boot_table(&mut self, pages: u64) -> u64 {
         let mut table = 0;
         let mut have = 0;
         while have < pages {
-            let frame = self.fresh().expect("no room for the frame reference counts");
+            let frame = self.pool.fresh().expect("no room for the frame allocator's tables");
             if have == 0 || frame != table + have * PAGE_SIZE {
                 table = frame;
                 have = 0;
             }
             have += 1;
         }
-        self.refs = table;
-        self.refs_base = low;
-        self.refs_len = entries;
         if !self.fresh_is_zero {
             // SAFETY: the table's frames were just taken from the allocator:
             // identity-mapped RAM nobody else uses.
@@ -99,6 +103,15 @@ impl FrameAllocator {
                                  in("rax") 0u64, options(nostack, preserves_flags));
             }
         }
+        table
+    }
+
+    /// The free-frame bitmap.
+    fn bits(&mut self) -> &'static mut [u64] {
+        // SAFETY: `bitmap` is `bitmap_words` words of identity-mapped RAM
+        // taken at boot for this allocator alone; the returned slice is
+        // used only within one method call of the allocator (one CPU).
+        unsafe { core::slice::from_raw_parts_mut(self.bitmap as *mut u64, self.bitmap_words) }
     }
 
     /// The reference-count entry of `frame`.
@@ -134,26 +147,6 @@ impl FrameAllocator {
         }
     }
 
-    fn fresh(&mut self) -> Option<u64> {
-        while self.current < self.count {
-            let frame = self.next;
-            if frame >= self.ranges[self.current].end {
-                self.current += 1;
-                if self.current < self.count {
-                    self.next = self.ranges[self.current].start;
-                }
-                continue;
-            }
-            if let Some(r) = self.reserved.iter().find(|r| frame >= r.start && frame < r.end) {
-                self.next = r.end.next_multiple_of(PAGE_SIZE);
-                continue;
-            }
-            self.next += PAGE_SIZE;
-            return Some(frame);
-        }
-        None
-    }
-
     /// A zero-filled frame, or `None` when memory is exhausted.
     pub fn alloc_zeroed(&mut self) -> Option<u64> {
         self.alloc(true)
@@ -166,50 +159,27 @@ impl FrameAllocator {
     }
 
     fn alloc(&mut self, zeroed: bool) -> Option<u64> {
-        let (frame, zero) = match self.fresh() {
-            Some(frame) => (frame, !self.fresh_is_zero),
-            None if self.free_list != 0 => {
-                let frame = self.free_list;
-                // SAFETY: free frames are identity-mapped and hold the next
-                // free frame's address in their first word.
-                self.free_list = unsafe { core::ptr::read(frame as *const u64) };
-                (frame, true)
-            }
-            None => return None,
-        };
-        if zero && zeroed {
+        let bits = self.bits();
+        let (frame, origin) = self.pool.take(bits)?;
+        if zeroed && self.needs_zeroing(origin) {
             zero_frame(frame);
         }
-        self.in_use += 1;
+        self.in_use = self.pool.in_use;
         Some(frame)
     }
 
-    /// `pages` physically contiguous zeroed frames (for DMA), or `None`.
-    ///
-    /// Only never-used frames are taken, because they come in address
-    /// order: a run broken by a reserved range or the end of a RAM range is
-    /// put on the free list and a new run started. Freed frames are never
-    /// used here (the free list has no order), so once the never-used
-    /// frames are gone, contiguous allocations fail.
+    fn needs_zeroing(&self, origin: Origin) -> bool {
+        origin == Origin::Reused || !self.fresh_is_zero
+    }
+
+    /// `pages` physically contiguous zeroed frames (for DMA), or `None`:
+    /// never-used frames while they hold such a run, else freed ones.
     pub fn alloc_contiguous(&mut self, pages: u64) -> Option<u64> {
-        let mut start = 0;
-        let mut have = 0;
-        while have < pages {
-            let Some(frame) = self.fresh() else {
-                self.free_run(start, have);
-                return None;
-            };
-            self.in_use += 1;
-            if have > 0 && frame != start + have * PAGE_SIZE {
-                self.free_run(start, have);
-                have = 0;
-            }
-            if have == 0 {
-                start = frame;
-            }
-            have += 1;
-        }
-        if !self.fresh_is_zero {
+        let bits = self.bits();
+        let taken = self.pool.take_contiguous(bits, pages);
+        self.in_use = self.pool.in_use;
+        let (start, origin) = taken?;
+        if self.needs_zeroing(origin) {
             for i in 0..pages {
                 zero_frame(start + i * PAGE_SIZE);
             }
@@ -217,19 +187,11 @@ impl FrameAllocator {
         Some(start)
     }
 
-    fn free_run(&mut self, start: u64, pages: u64) {
-        for i in 0..pages {
-            self.free(start + i * PAGE_SIZE);
-        }
-    }
-
     /// Returns a frame for reuse.
     pub fn free(&mut self, frame: u64) {
-        // SAFETY: the frame was allocated here and its owner gave it up, so
-        // nothing else uses it; it is identity-mapped.
-        unsafe { core::ptr::write(frame as *mut u64, self.free_list) };
-        self.free_list = frame;
-        self.in_use -= 1;
+        let bits = self.bits();
+        self.pool.give_back(bits, frame);
+        self.in_use = self.pool.in_use;
     }
 }
 

@@ -102,6 +102,14 @@ extern "C" fn kernel_main(start_info: u64) -> ! {
     kip::write_code(sys.kip_code, entry);
     kip::write_data(sys.kip_data, entry, info.cmdline, arch::apic::TICK_HZ);
     sys.boot_image = info.module;
+    // Negative controls only: parsed once here into flags that the
+    // defenses test on their refusing paths.
+    sys.core.weak = kernel_core::Weakened::from_cmdline(info.cmdline);
+    paging::POINTER_CHECK_OFF.store(sys.core.weak.pointer_check, Ordering::Relaxed);
+    sys.frames.set_reuse_for_contiguous(!sys.core.weak.frame_reuse);
+    if sys.core.weak.any() {
+        kprintln!("kernel: defenses switched off (negative control): {:?}", sys.core.weak);
+    }
     let tracing = trace::init(info.cmdline);
     sys.core.set_tracing(tracing);
     let faults = fault::init(sys, info.cmdline);

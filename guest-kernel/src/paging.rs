@@ -18,6 +18,7 @@
 use crate::arch::boot::{PageTable, BOOT_PDPT};
 use crate::frames::FrameAllocator;
 use abi::layout::{PAGE_SIZE, USER_BASE, USER_END, USER_STACK_BOTTOM};
+use core::sync::atomic::{AtomicBool, Ordering};
 
 const PRESENT: u64 = 1;
 const WRITABLE: u64 = 1 << 1;
@@ -298,7 +299,7 @@ impl AddressSpace {
     #[inline]
     pub fn translate(&self, vaddr: u64, write: bool) -> Option<u64> {
         if !(USER_BASE..USER_END).contains(&vaddr) {
-            return None;
+            return kernel_pointer_accepted(vaddr);
         }
         let need = PRESENT | USER | if write { WRITABLE } else { 0 };
         // A device page (`DEVICE`) is not RAM the kernel can reach.
@@ -352,4 +353,17 @@ impl AddressSpace {
     fn user_ranges(image_end: u64) -> [(u64, u64); 2] {
         [(USER_BASE, image_end.max(USER_BASE + PAGE_SIZE)), (USER_STACK_BOTTOM, USER_END)]
     }
+}
+
+/// Set at boot when pointer validation is switched off (`abi::weaken::
+/// POINTER_CHECK`, a negative control): user pointers into the kernel's
+/// identity-mapped RAM are then taken as they are.
+pub static POINTER_CHECK_OFF: AtomicBool = AtomicBool::new(false);
+
+/// A user pointer outside the user range: refused, unless pointer
+/// validation is switched off and it lies in the kernel's RAM (below the
+/// user range, which the kernel maps one to one).
+#[cold]
+fn kernel_pointer_accepted(vaddr: u64) -> Option<u64> {
+    (POINTER_CHECK_OFF.load(Ordering::Relaxed) && (0x1000..USER_BASE).contains(&vaddr)).then_some(vaddr)
 }

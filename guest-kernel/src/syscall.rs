@@ -34,14 +34,14 @@ pub fn dispatch(sys: &mut System, slot: usize) {
                     kernel_call(sys, slot, msg_addr)
                 }
             } else {
-                Outcome::Done(Error::TrapDenied.to_return())
+                core.refuse(&mut mem, slot, Trap::SendRec as u8, 0, Endpoint::SYSTEM, Error::TrapDenied)
             }
         }
         Some(Trap::SendRec) => core.sendrec(&mut mem, slot, endpoint, msg_addr),
         Some(Trap::Notify) => core.notify(&mut mem, slot, endpoint),
         // SENDA(table, count): the first argument is the table's address.
         Some(Trap::SendA) => core.senda(&mut mem, slot, frame_rdi, msg_addr as usize),
-        None => Outcome::Done(Error::BadRequest.to_return()),
+        None => core.refuse(&mut mem, slot, 0, number as u32, Endpoint::NONE, Error::BadRequest),
     };
     if let Outcome::Done(value) = outcome {
         sys.arch[slot].frame.rax = value as u64;

@@ -208,7 +208,10 @@ pub fn process_event(sys: &System, kind: Kind, src: Endpoint, dst: usize, cause:
 
 /// A kernel call of `slot` with tracing on: opens a cause for a user
 /// process, makes it the cause of whatever the kernel does for the call,
-/// and records the call (before it runs when it may not return).
+/// and records the call with its result. A call that ends the caller or
+/// the machine (exit, poweroff, kill of a live process) is recorded before
+/// it runs, with result 0, which is then its real result; one the kernel
+/// refuses (mask, bad target) is recorded after, with the refusal.
 pub fn kernel_call(sys: &mut System, slot: usize, msg_addr: u64) -> Outcome {
     let cause = sys.core.open_cause(slot);
     let msg = Memory { arch: &mut sys.arch, frames: &mut sys.frames }.read_message(slot, msg_addr);
@@ -224,10 +227,15 @@ pub fn kernel_call(sys: &mut System, slot: usize, msg_addr: u64) -> Outcome {
         event.mtype = m.mtype;
         event.args = [m.payload[0], m.payload[1]];
     }
-    let early = matches!(
-        KernelCall::from_number(event.mtype),
-        Some(KernelCall::Exit | KernelCall::PowerOff | KernelCall::Kill)
-    );
+    let early = match KernelCall::from_number(event.mtype) {
+        Some(call @ (KernelCall::Exit | KernelCall::PowerOff)) => msg.is_ok() && sys.core.may_call(slot, call),
+        Some(KernelCall::Kill) => {
+            msg.is_ok()
+                && sys.core.may_call(slot, KernelCall::Kill)
+                && sys.core.live_slot(Endpoint(event.args[0] as u32)).is_ok()
+        }
+        _ => false,
+    };
     if early {
         write(&event);
     }

@@ -29,6 +29,7 @@ extern crate std;
 
 mod deadlock;
 mod fault;
+pub mod frames;
 mod ipc;
 mod lifecycle;
 mod notify;
@@ -37,6 +38,7 @@ mod proc;
 mod sched;
 mod senda;
 mod trace;
+mod weaken;
 
 pub use fault::Faults;
 pub use ipc::{Outcome, SendMode};
@@ -44,6 +46,7 @@ pub use privileges::Privileges;
 pub use proc::{Proc, ProcState, RecvWait, SendWait, SendaTable};
 pub use sched::RunQueues;
 pub use trace::Tracing;
+pub use weaken::Weakened;
 
 /// One IPC event as kernel-core reports it (see `abi::trace`).
 pub type TraceEvent = abi::trace::Event;
@@ -99,6 +102,8 @@ pub struct Kernel {
     pub trace: Tracing,
     /// Fault injection (off until [`Kernel::set_fault_plan`]).
     pub faults: Faults,
+    /// Defenses switched off for negative controls (none by default).
+    pub weak: Weakened,
 }
 
 impl Default for Kernel {
@@ -115,6 +120,7 @@ impl Kernel {
             run_queues: RunQueues::new(),
             trace: Tracing::OFF,
             faults: Faults::OFF,
+            weak: Weakened::NONE,
         }
     }
 
@@ -126,7 +132,7 @@ impl Kernel {
         }
         let slot = ep.slot();
         match self.procs.get(slot) {
-            Some(p) if p.state == ProcState::Alive && p.endpoint == ep => Ok(slot),
+            Some(p) if p.state == ProcState::Alive && (p.endpoint == ep || self.weak.endpoint_generation) => Ok(slot),
             _ => Err(Error::DeadSrcDst),
         }
     }
@@ -172,7 +178,8 @@ impl Kernel {
     /// methods check this themselves; the architecture layer needs it for
     /// the SENDREC to SYSTEM that it handles itself.
     pub fn may_trap(&self, slot: usize, trap: Trap) -> bool {
-        self.procs[slot].state == ProcState::Alive && self.procs[slot].privileges.allows_trap(trap)
+        self.procs[slot].state == ProcState::Alive
+            && (self.procs[slot].privileges.allows_trap(trap) || self.weak.trap_mask)
     }
 
     /// Whether the live process `slot` may make kernel call `call`. Kernel
@@ -180,7 +187,8 @@ impl Kernel {
     /// architecture layer handles them and asks here (after
     /// [`Self::may_trap`] for SENDREC); a refusal is `Error::CallDenied`.
     pub fn may_call(&self, slot: usize, call: KernelCall) -> bool {
-        self.procs[slot].state == ProcState::Alive && self.procs[slot].privileges.allows_kernel_call(call)
+        self.procs[slot].state == ProcState::Alive
+            && (self.procs[slot].privileges.allows_kernel_call(call) || self.weak.kernel_call_mask)
     }
 
     /// Lets `a` send to `b` and `b` send to `a`. Granting A→B also lets B

@@ -21,7 +21,7 @@
 use crate::ipc::{bit, slots_in};
 use crate::proc::SendaTable;
 use crate::{Kernel, Outcome, UserMemory};
-use abi::notify::{EVENT_SENDA_DONE, SYSTEM_EVENTS_WORD};
+use abi::notify::{EVENT_SENDA_DONE, NOTIFY_MTYPE, SYSTEM_EVENTS_WORD};
 use abi::senda::{
     message_from_bytes, SendaEntry, FLAGS_KNOWN, FLAG_DONE, FLAG_NOTIFY, FLAG_VALID, OFFSET_MESSAGE, SENDA_ENTRY_SIZE,
     SENDA_HEADER_SIZE, SENDA_MAX_ENTRIES,
@@ -65,7 +65,7 @@ impl Kernel {
         if let Err(e) = self.check_trap(caller, Trap::SendA) {
             return Outcome::err(e);
         }
-        if count > SENDA_MAX_ENTRIES {
+        if count > SENDA_MAX_ENTRIES && !self.weak.senda_bound {
             return Outcome::err(Error::Domain);
         }
         self.procs[caller].senda_table = None;
@@ -115,6 +115,10 @@ impl Kernel {
         };
         if self.accepts_kernel_message(dst_slot, self.procs[caller].endpoint) {
             let mut msg = self.entry_message(mem, caller, addr)?;
+            if self.refuses_type(&msg) {
+                self.complete_entry(mem, caller, addr, entry, Err(Error::Invalid), Completion::DuringCall)?;
+                return Ok(false);
+            }
             if self.faults.enabled {
                 if let Err(result) = self.fault_senda(mem, caller, dst_slot, &mut msg) {
                     self.complete_entry(mem, caller, addr, entry, result, Completion::DuringCall)?;
@@ -184,6 +188,12 @@ impl Kernel {
                         continue;
                     }
                 };
+                if self.refuses_type(&msg) {
+                    if self.complete_entry(mem, sender, addr, entry, Err(Error::Invalid), Completion::Later).is_err() {
+                        self.procs[sender].senda_table = None;
+                    }
+                    continue 'retry;
+                }
                 if self.faults.enabled {
                     if let Err(result) = self.fault_senda(mem, sender, caller, &mut msg) {
                         // Completed without delivery: look again from the start.
@@ -264,8 +274,16 @@ impl Kernel {
         let mut bytes = [0u8; 64];
         mem.read_bytes(sender, addr + OFFSET_MESSAGE as u64, &mut bytes)?;
         let mut msg = message_from_bytes(&bytes);
-        msg.source = self.procs[sender].endpoint;
+        if !self.weak.source_stamp {
+            msg.source = self.procs[sender].endpoint;
+        }
         Ok(msg)
+    }
+
+    /// Whether a SENDA entry's message poses as a notification, which only
+    /// the kernel builds (`abi::notify::NOTIFY_MTYPE`).
+    fn refuses_type(&self, msg: &Message) -> bool {
+        msg.mtype == NOTIFY_MTYPE && !self.weak.notify_type
     }
 
     /// Writes `outcome` and DONE into the entry at `addr` of `sender`; a
@@ -283,6 +301,10 @@ impl Kernel {
             Ok(()) => 0,
             Err(e) => e.to_return() as i32,
         };
+        if self.trace.enabled && entry.result != 0 {
+            // Every entry that fails leaves a record with its real result.
+            self.trace_refusal(mem, Trap::SendA as u8, sender, entry.dst.0, i64::from(entry.result));
+        }
         entry.flags |= FLAG_DONE;
         mem.write_bytes(sender, addr, &entry.header_to_bytes())?;
         if when == Completion::Later && entry.flags & FLAG_NOTIFY != 0 {

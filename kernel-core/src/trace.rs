@@ -115,6 +115,39 @@ impl Kernel {
         mem.trace(&event);
     }
 
+    /// Refuses a trap of `caller` that the architecture layer handles
+    /// itself with `error`, leaving a Refused record when tracing (the trap
+    /// opens a cause like any other): a SENDREC to SYSTEM outside the trap
+    /// mask (`primitive` SENDREC), or an unknown trap (`primitive` 0, its
+    /// number in the record's message type, since the primitive field holds
+    /// only known traps).
+    pub fn refuse(
+        &mut self,
+        mem: &mut impl UserMemory,
+        caller: usize,
+        primitive: u8,
+        mtype: u32,
+        peer: Endpoint,
+        error: abi::Error,
+    ) -> crate::Outcome {
+        let result = error.to_return();
+        if self.trace.enabled {
+            let cause = self.open_cause(caller);
+            let event = Event {
+                kind: Kind::Refused as u8,
+                primitive,
+                src: self.procs[caller].endpoint.0,
+                dst: peer.0,
+                mtype,
+                result: result as i32,
+                cause,
+                ..Event::default()
+            };
+            mem.trace(&event);
+        }
+        crate::Outcome::Done(result)
+    }
+
     /// Reports a refused primitive of `caller` aimed at `peer`.
     pub(crate) fn trace_refusal(
         &self,

@@ -25,7 +25,10 @@
 //! device (status 0) and starts with an empty ring; requests the old
 //! instance had not answered are the client's to send again (block writes
 //! are idempotent, see `abi::proto::blockdev`). Without a device (no
-//! `--disk`), it stays up and answers every request `Unavailable`.
+//! `--disk`), it stays up and answers every request `Unavailable`; with a
+//! device but without the resources to drive it (`AllocDma` out of memory)
+//! it exits with status 1, so RS restarts it with backoff and `service`
+//! shows it is not running.
 #![no_std]
 #![no_main]
 
@@ -60,9 +63,17 @@ fn run() -> i32 {
             rt::println!("blk: virtio-blk with {} sectors, flush {}", d.capacity, d.flush);
             Some(d)
         }
-        Err(e) => {
-            rt::println!("blk: no usable virtio-blk device ({}); answering Unavailable", e);
+        Err(Error::Unavailable) => {
+            rt::println!("blk: no usable virtio-blk device ({}); answering Unavailable", Error::Unavailable);
             None
+        }
+        // There is a device but not the resources to drive it (no DMA
+        // memory, the window not mappable): exit, so RS sees the failure
+        // and tries again, instead of looking "running" while answering
+        // Unavailable for ever.
+        Err(e) => {
+            rt::println!("blk: cannot set up the virtio-blk device ({}); exiting", e);
+            return 1;
         }
     };
     if device.is_some() {

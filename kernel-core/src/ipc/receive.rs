@@ -8,6 +8,7 @@
 use crate::deadlock::BlockingOp;
 use crate::proc::RecvWait;
 use crate::{Kernel, Outcome, UserMemory};
+use abi::notify::NOTIFY_MTYPE;
 use abi::syscall::Trap;
 use abi::trace::Kind;
 use abi::{Endpoint, Error};
@@ -98,7 +99,22 @@ impl Kernel {
                     continue;
                 }
             };
-            msg.source = self.procs[sender].endpoint;
+            if msg.mtype == NOTIFY_MTYPE && !self.weak.notify_type {
+                // Only the kernel builds notifications: the sender's
+                // message is refused, not delivered.
+                let primitive = if self.procs[sender].receiving.is_some() { Trap::SendRec } else { Trap::Send };
+                let refused = Error::Invalid.to_return();
+                self.unlink_sender(caller, sender);
+                self.procs[sender].sending = None;
+                self.wake(mem, sender, refused);
+                if self.trace.enabled {
+                    self.trace_refusal(mem, primitive as u8, sender, self.procs[caller].endpoint.0, refused);
+                }
+                continue;
+            }
+            if !self.weak.source_stamp {
+                msg.source = self.procs[sender].endpoint;
+            }
             if self.faults.enabled {
                 self.fault_corrupt_queued(sender, &mut msg);
             }

@@ -6,6 +6,7 @@
 use crate::deadlock::BlockingOp;
 use crate::proc::{RecvWait, SendWait};
 use crate::{Kernel, Outcome, SendMode, UserMemory};
+use abi::notify::NOTIFY_MTYPE;
 use abi::syscall::Trap;
 use abi::trace::Kind;
 use abi::{Endpoint, Error};
@@ -105,7 +106,12 @@ impl Kernel {
                 Ok(m) => m,
                 Err(e) => return Outcome::err(e),
             };
-            msg.source = self.procs[caller].endpoint;
+            if msg.mtype == NOTIFY_MTYPE && !self.weak.notify_type {
+                return Outcome::err(Error::Invalid);
+            }
+            if !self.weak.source_stamp {
+                msg.source = self.procs[caller].endpoint;
+            }
             if let Some(f) = fired {
                 self.fault_on_delivery(f, dst_slot, &mut msg);
             }

@@ -6,6 +6,7 @@
 //! messages only to deliver them), so the memory also logs them.
 
 mod deadlock;
+mod defenses;
 mod exit;
 mod notify;
 mod privileges;
@@ -32,6 +33,8 @@ pub(crate) struct FakeMemory {
     pub results: HashMap<usize, i64>,
     /// Every delivered message: (receiver slot, address, message).
     pub deliveries: Vec<(usize, u64, Message)>,
+    /// Every trace event reported (with tracing on).
+    pub events: Vec<TraceEvent>,
 }
 
 fn in_range(addr: u64, len: usize, limit: u64) -> bool {
@@ -117,6 +120,9 @@ impl UserMemory for FakeMemory {
         }
         self.raw_write(slot, addr, buf);
         Ok(())
+    }
+    fn trace(&mut self, event: &TraceEvent) {
+        self.events.push(*event);
     }
 }
 

@@ -15,8 +15,9 @@
 //! kind = "user"             # "user" (default) or "system"
 //! ipc = ["pong"]            # destinations by program name, or ["ALL"]
 //! traps = ["sendrec"]       # default: user = sendrec; system = all
-//! kernel_calls = ["exit"]   # default: user = exit, diag_write, uptime,
-//!                           #   bench_mark; system = all
+//! kernel_calls = ["exit"]   # default: user = exit, diag_write,
+//!                           #   set_grant_table; system: none, so a
+//!                           #   system program must list its calls
 //! io_ports = ["0x3f8-0x3ff"]  # at most 4 inclusive ranges
 //! irqs = [4]                # IRQ lines 0-31
 //! mmio = ["0xd0000000-0xd0000fff"]  # device windows for map_device: at
@@ -30,6 +31,13 @@
 //!
 //! Allowing A to send to B also allows B to send to A (its reply), as in
 //! MINIX 3: the builder makes every send mask symmetric.
+//!
+//! Least privilege: no default grants a kernel call a program does not
+//! need. A "system" program (server, driver) must list its kernel calls;
+//! leaving the list out is an error, not "all of them", so a driver can
+//! never hold `kill` or `poweroff` by omission. `docs/privileges.md` is the
+//! table of what every program of every image holds
+//! ([`crate::privileges_doc`]).
 
 use abi::boot_image::Privileges;
 use abi::syscall::{KernelCall, Trap};
@@ -131,11 +139,11 @@ const TRAP_NAMES: [(&str, Trap); 6] = [
     ("senda", Trap::SendA),
 ];
 
-/// Kernel calls of a "user" program without a `kernel_calls` list.
-/// `set_grant_table` is among them because every call to VFS passes its
-/// buffer or path through a grant (the grantee, a server, does the copy).
-const USER_KERNEL_CALLS: [KernelCall; 5] =
-    [KernelCall::Exit, KernelCall::DiagWrite, KernelCall::Uptime, KernelCall::BenchMark, KernelCall::SetGrantTable];
+/// Kernel calls of a "user" program without a `kernel_calls` list: ending
+/// itself, the runtime's panic message, and `set_grant_table`, because
+/// every call to VFS passes its buffer or path through a grant (the
+/// grantee, a server, does the copy).
+pub const USER_KERNEL_CALLS: [KernelCall; 3] = [KernelCall::Exit, KernelCall::DiagWrite, KernelCall::SetGrantTable];
 
 /// A problem in a definition, with the byte span it refers to.
 struct Problem {
@@ -405,7 +413,12 @@ impl ImageConfig {
         };
 
         privileges.kernel_calls = match &p.kernel_calls {
-            None if system => KernelCall::ALL.iter().fold(0, |mask, c| mask | 1 << *c as u32),
+            None if system => {
+                let message = format!(
+                    "program {name:?}: kind \"system\" needs a kernel_calls list (no default grants kernel calls; list exactly what it uses)"
+                );
+                return problem(p.kind.span(), message);
+            }
             None => USER_KERNEL_CALLS.iter().fold(0, |mask, c| mask | 1 << *c as u32),
             Some(list) => {
                 let mut mask = 0;
@@ -464,18 +477,15 @@ impl ImageConfig {
         Ok(privileges)
     }
 
-    /// The boot image of this definition, with each program's ELF supplied
-    /// by `elf_of(name)`.
-    pub fn build_image<E: std::fmt::Display>(
-        &self,
-        mut elf_of: impl FnMut(&str) -> Result<Vec<u8>, E>,
-    ) -> Result<Vec<u8>, DefinitionError> {
+    /// The privileges every program boots with, in program order: as
+    /// configured, with the send masks made symmetric (A may send to B
+    /// implies B may reply to A).
+    pub fn resolved_privileges(&self) -> Result<Vec<Privileges>, DefinitionError> {
         let mut privileges = Vec::new();
         for index in 0..self.programs.len() {
             privileges
                 .push(self.privileges(index).map_err(|p| DefinitionError::Invalid { line: None, message: p.message })?);
         }
-        // A may send to B implies B may reply to A.
         for a in 0..privileges.len() {
             for b in 0..privileges.len() {
                 if privileges[a].send_to & 1 << b != 0 {
@@ -483,6 +493,16 @@ impl ImageConfig {
                 }
             }
         }
+        Ok(privileges)
+    }
+
+    /// The boot image of this definition, with each program's ELF supplied
+    /// by `elf_of(name)`.
+    pub fn build_image<E: std::fmt::Display>(
+        &self,
+        mut elf_of: impl FnMut(&str) -> Result<Vec<u8>, E>,
+    ) -> Result<Vec<u8>, DefinitionError> {
+        let privileges = self.resolved_privileges()?;
         let mut programs = Vec::new();
         for (p, privileges) in self.programs.iter().zip(privileges) {
             programs.push(abi::boot_image::builder::Program {
@@ -511,6 +531,7 @@ kind = "system"
 io_ports = ["0x3f8-0x3ff", "0x70"]
 irqs = [4]
 mmio = ["0xd0000000-0xd0000fff"]
+kernel_calls = ["exit", "devio", "poweroff"]
 
 [[program]]
 name = "client"
@@ -538,7 +559,10 @@ poweroff_on_exit = true
         assert_eq!(server.mmio_ranges, [(0xd000_0000, 0x1000), (0, 0)]);
         assert_eq!(client.mmio_ranges, [(0, 0); 2]);
         assert_eq!(client.kernel_calls & (1 << KernelCall::PowerOff as u32), 0);
-        assert_ne!(server.kernel_calls & (1 << KernelCall::PowerOff as u32), 0);
+        let user: u64 = USER_KERNEL_CALLS.iter().map(|c| 1 << *c as u32).sum();
+        assert_eq!(client.kernel_calls, user);
+        let listed = [KernelCall::Exit, KernelCall::DevIo, KernelCall::PowerOff];
+        assert_eq!(server.kernel_calls, listed.iter().map(|c| 1u64 << *c as u32).sum::<u64>());
     }
 
     #[test]
@@ -564,15 +588,19 @@ poweroff_on_exit = true
     #[test]
     fn problems_name_their_line() {
         let unknown = GOOD.replace("ipc = [\"server\"]", "ipc = [\"sever\"]");
-        assert_eq!(error_of(&unknown), "line 13: program \"client\": ipc names unknown program \"sever\"");
+        assert_eq!(error_of(&unknown), "line 14: program \"client\": ipc names unknown program \"sever\"");
         let twice = GOOD.replace("name = \"client\"", "name = \"server\"");
-        assert_eq!(error_of(&twice), "line 12: program \"server\" is listed twice");
+        assert_eq!(error_of(&twice), "line 13: program \"server\" is listed twice");
         let range = GOOD.replace("\"0x70\"", "\"0x80-0x70\"");
         assert!(error_of(&range).starts_with("line 7: program \"server\": bad I/O port range \"0x80-0x70\""));
         let trap = GOOD.replace("kind = \"system\"", "traps = [\"sendrec\", \"yield\"]");
         assert_eq!(error_of(&trap), "line 6: program \"server\": unknown trap \"yield\"");
-        let call = GOOD.replace("irqs = [4]", "kernel_calls = [\"reboot\"]");
-        assert_eq!(error_of(&call), "line 8: program \"server\": unknown kernel call \"reboot\"");
+        let call = GOOD.replace("\"devio\", \"poweroff\"", "\"reboot\"");
+        assert_eq!(error_of(&call), "line 10: program \"server\": unknown kernel call \"reboot\"");
+        let unlisted = GOOD.replace("kernel_calls = [\"exit\", \"devio\", \"poweroff\"]\n", "");
+        assert!(
+            error_of(&unlisted).starts_with("line 6: program \"server\": kind \"system\" needs a kernel_calls list")
+        );
         let mmio = GOOD.replace("0xd0000fff", "0xd0000ffe");
         assert!(error_of(&mmio).starts_with("line 9: program \"server\": bad MMIO range"), "{}", error_of(&mmio));
         let irq = GOOD.replace("irqs = [4]", "irqs = [40]");

@@ -6,3 +6,4 @@
 pub mod definition;
 pub mod elf_builder;
 pub mod embedded;
+pub mod privileges_doc;

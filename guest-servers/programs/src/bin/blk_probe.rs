@@ -108,6 +108,36 @@ impl Probe {
     }
 }
 
+/// Kernel command-line key: `blk_probe.churn=1` churns processes before
+/// the driver is killed (vmm/tests/driver_churn.rs).
+const CHURN_KEY: &str = "blk_probe.churn";
+
+/// Spawns and kills copies of `spin` until the kernel has no never-used
+/// frames left, so the restarted driver's contiguous DMA buffer must come
+/// from frames freed by the churn.
+fn churn(p: &mut Probe) {
+    use abi::syscall::{KernelCall, MEM_INFO_FRESH_FRAMES};
+    let fresh = || rt::sys::kernel_call(KernelCall::MemInfo, &[MEM_INFO_FRESH_FRAMES]);
+    let Some(spin) = rt::kip::program_index("spin") else {
+        p.check("churn", false, format_args!("no spin program in the image"));
+        return;
+    };
+    let before = fresh();
+    let mut processes = 0u64;
+    while fresh().is_ok_and(|n| n > 0) && processes < 100_000 {
+        let Ok(child) = rt::sys::spawn(spin) else { break };
+        let killed = rt::sys::kill(child);
+        let reaped = rt::process::reap();
+        if killed.is_err() || reaped.is_err() {
+            break;
+        }
+        processes += 1;
+    }
+    let left = fresh();
+    rt::println!("blk_probe: churn: {processes} processes, never-used frames {before:?} before, {left:?} after");
+    p.check("churn", left == Ok(0), format_args!("{left:?} never-used frames left"));
+}
+
 /// Sleeps about `ms` milliseconds on the kernel alarm.
 fn sleep_ms(ms: u64) {
     let ticks = (ms * rt::kip::tick_hz().max(1)).div_ceil(1000).max(1);
@@ -166,6 +196,9 @@ fn run() -> i32 {
     let r = p.call(blockdev::WRITE, &[0, 31, 512]);
     p.check("bad_grant", r.is_err(), format_args!("{r:?}"));
 
+    if rt::kip::cmdline_value(CHURN_KEY) == Some("1") {
+        churn(&mut p);
+    }
     // Kill the driver between requests; RS restarts it and republishes it.
     let killed = rt::sys::kill(p.blk);
     let restarted = wait_for_blk(p.blk);

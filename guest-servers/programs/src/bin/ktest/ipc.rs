@@ -37,6 +37,10 @@ pub fn run(s: &mut Suite) {
         format_args!("{r:?} {msg:?}"),
     );
     s.check("source_stamped_by_kernel", msg.source == s.echo, format_args!("source {}", msg.source));
+    // Only the kernel builds notifications: a request typed as one is
+    // refused, so it cannot pose as one.
+    let mut forged = Message::new(NOTIFY_MTYPE);
+    s.expect("sendrec_notify_type_refused", rt::ipc::sendrec(s.echo, &mut forged), Err(Error::Invalid));
 
     // NOTIFY: pends during a SENDREC, coalesces, and comes before senders.
     let mut msg = Message::new(NOTIFY_TWICE_THEN_SEND);
@@ -134,6 +138,15 @@ fn senda(s: &mut Suite, waiter: Endpoint) {
     // SAFETY: the kernel must refuse these before touching memory.
     s.expect("senda_too_large", unsafe { rt::ipc::senda_raw(table().as_ptr() as u64, 65) }, Err(Error::Domain));
     s.expect("senda_bad_table", unsafe { rt::ipc::senda_raw(0x10, 2) }, Err(Error::Fault));
+    // An entry typed as a notification fails; kt_echo (waiting) gets nothing.
+    table()[0] = SendaEntry::new(s.echo, Message::new(NOTIFY_MTYPE));
+    let r = rt::ipc::senda(&mut table()[..1]);
+    let e = table()[0];
+    s.check(
+        "senda_notify_type_refused",
+        r.is_ok() && e.flags & FLAG_DONE != 0 && i64::from(e.result) == Error::Invalid.to_return(),
+        format_args!("{r:?} {e:?}"),
+    );
     // SAFETY: count 0 withdraws the table; nothing is read.
     let _ = unsafe { rt::ipc::senda_raw(0, 0) };
 }
