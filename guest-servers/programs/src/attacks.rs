@@ -273,11 +273,9 @@ fn stale_endpoint() -> Verdict {
         return Verdict::Defended(Detail::Text("could not fork again"));
     };
     if second == 0 {
-        // Answer one request, whoever sends it.
+        // Take one message, whoever sends it.
         let mut msg = Message::new(0);
-        if rt::ipc::receive(Endpoint::ANY, &mut msg).is_ok() {
-            let _ = rt::ipc::send_nonblocking(msg.source, &Message::with_words(proto::REPLY, &[0]));
-        }
+        let _ = rt::ipc::receive(Endpoint::ANY, &mut msg);
         rt::sys::exit(0);
     }
     let new = endpoint_of_pid(second);
@@ -288,8 +286,9 @@ fn stale_endpoint() -> Verdict {
     }
     // Let the second child reach its RECEIVE.
     let _ = rt::pm::sleep_ms(50);
-    let mut msg = Message::with_words(proto::REPLY, &[]);
-    let result = rt::ipc::sendrec(old, &mut msg);
+    // A SEND, not a SENDREC: a reply would come from the new endpoint,
+    // which a reply wait for the old one would not accept.
+    let result = rt::ipc::send(old, &Message::with_words(proto::REPLY, &[]));
     let _ = rt::pm::kill(second, pm::SIGKILL);
     let _ = rt::pm::wait(second as i64);
     refused(result, "a stale endpoint reached the slot's new process")

@@ -173,6 +173,7 @@ pub fn judge_run(
     exit: &Exit,
     console: &str,
     records: &[Record],
+    ticks: Option<u64>,
     with_workload: bool,
 ) -> RunJudgement {
     let attackers = attacker_endpoints(records, threat.program());
@@ -187,6 +188,8 @@ pub fn judge_run(
         (Expect::LineAndRefusal("", error), None) => format!("refused with {}", error.name()),
         (Expect::Missing(line), None) if !has_line(line) => format!("never printed {line:?}"),
         (Expect::Recovered(d), None) if workload_intact(console) => format!("workload intact, {d} restarted"),
+        (Expect::Slower(_), None) => format!("the workload took {} virtual ticks", ticks.unwrap_or(0)),
+        (Expect::DeliveredTo(p), None) => format!("a message reached {p}"),
         (_, None) => match exit {
             Exit::Timeout => "hung".to_string(),
             Exit::PowerOff(_) if !workload_intact(console) => format!("workload failed ({exit:?})"),
@@ -258,6 +261,28 @@ pub fn judge_run(
                 problems.push(format!("expected {driver} to be restarted"));
             }
         }
+        Expect::DeliveredTo(program) => {
+            let targets: HashSet<u32> = records
+                .iter()
+                .filter(|r| matches!(r.kind, Kind::Spawn | Kind::Exec) && name_of(r) == program)
+                .map(|r| r.event.dst)
+                .collect();
+            records_shown = records
+                .iter()
+                .filter(|r| r.kind.is_message() && attackers.contains(&r.event.src) && targets.contains(&r.event.dst))
+                .map(|r| r.seq)
+                .take(MAX_EVIDENCE)
+                .collect();
+            if records_shown.is_empty() {
+                problems.push(format!("no trace record shows a message from the attacker delivered to {program}"));
+            }
+        }
+        Expect::Slower(least) => {
+            if ticks.is_none_or(|t| t <= least) {
+                problems
+                    .push(format!("expected the workload to take more than {least} virtual ticks (took {ticks:?})"));
+            }
+        }
         Expect::WorkloadBroken => {
             if workload_intact(console) && *exit == Exit::PowerOff(0) {
                 problems.push("expected the workload to fail or hang".into());
@@ -275,7 +300,10 @@ pub fn judge_run(
             records_shown = exchanges(records, &attackers);
         }
     }
-    let needs_attacker = matches!(expect, Expect::Refused(_) | Expect::DefendedBecause(_) | Expect::LineAndRefusal(..));
+    let needs_attacker = matches!(
+        expect,
+        Expect::Refused(_) | Expect::DefendedBecause(_) | Expect::LineAndRefusal(..) | Expect::DeliveredTo(_)
+    );
     if needs_attacker && attackers.is_empty() {
         problems.push("no attacker process in the trace".into());
     }
@@ -333,18 +361,18 @@ mod tests {
         let records = [exec_of(1, 42, "attack"), record(2, Kind::Refused, 42, 7, code, 0)];
         let console = format!("attack: send: defended: ETRAPDENIED\n{WORKLOAD_OUT}");
         let expect = Expect::Refused(Error::TrapDenied);
-        let ok = judge_run(&threat(), &expect, &Exit::PowerOff(0), &console, &records, true);
+        let ok = judge_run(&threat(), &expect, &Exit::PowerOff(0), &console, &records, None, true);
         assert!(ok.ok, "{ok:?}");
         assert_eq!(ok.records, vec![2]);
         // No record of the refusal: fails.
-        let bare = judge_run(&threat(), &expect, &Exit::PowerOff(0), &console, &records[..1], true);
+        let bare = judge_run(&threat(), &expect, &Exit::PowerOff(0), &console, &records[..1], None, true);
         assert!(!bare.ok);
         // Another error: fails.
         let other = console.replace("ETRAPDENIED", "ECALLDENIED");
-        assert!(!judge_run(&threat(), &expect, &Exit::PowerOff(0), &other, &records, true).ok);
+        assert!(!judge_run(&threat(), &expect, &Exit::PowerOff(0), &other, &records, None, true).ok);
         // A broken workload: fails.
         let broken = console.replace("6fef68f4 200000 /threat-b", "00000000 200000 /threat-b");
-        assert!(!judge_run(&threat(), &expect, &Exit::PowerOff(0), &broken, &records, true).ok);
+        assert!(!judge_run(&threat(), &expect, &Exit::PowerOff(0), &broken, &records, None, true).ok);
     }
 
     #[test]
@@ -363,6 +391,7 @@ mod tests {
             &Exit::PowerOff(1),
             "attack: send: succeeded: x\n",
             &records,
+            None,
             false,
         );
         assert!(ok.ok, "{ok:?}");
@@ -372,12 +401,20 @@ mod tests {
             &Exit::PowerOff(0),
             "attack: send: defended: E\n",
             &records,
+            None,
             false,
         );
         assert!(!held.ok);
-        assert!(judge_run(&threat(), &Expect::Hung, &Exit::Timeout, "", &records, false).ok);
-        assert!(!judge_run(&threat(), &Expect::Hung, &Exit::PowerOff(0), "", &records, false).ok);
-        assert!(judge_run(&threat(), &Expect::PoweredOff(77), &Exit::PowerOff(77), "", &records, false).ok);
-        assert!(!judge_run(&threat(), &Expect::PoweredOff(77), &Exit::PowerOff(0), "", &records, false).ok);
+        let slow = Expect::Slower(100);
+        assert!(judge_run(&threat(), &slow, &Exit::PowerOff(0), "", &records, Some(101), false).ok);
+        assert!(!judge_run(&threat(), &slow, &Exit::PowerOff(0), "", &records, Some(100), false).ok);
+        assert!(
+            judge_run(&threat(), &Expect::DeliveredTo("x"), &Exit::Timeout, "", &records, None, false).problems.len()
+                == 1
+        );
+        assert!(judge_run(&threat(), &Expect::Hung, &Exit::Timeout, "", &records, None, false).ok);
+        assert!(!judge_run(&threat(), &Expect::Hung, &Exit::PowerOff(0), "", &records, None, false).ok);
+        assert!(judge_run(&threat(), &Expect::PoweredOff(77), &Exit::PowerOff(77), "", &records, None, false).ok);
+        assert!(!judge_run(&threat(), &Expect::PoweredOff(77), &Exit::PowerOff(0), "", &records, None, false).ok);
     }
 }

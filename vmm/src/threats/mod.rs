@@ -37,7 +37,11 @@ pub use table::{Expect, Runner, Threat, THREATS};
 pub const IMAGE: &str = "threats";
 /// Wall-clock limit of one run. Runs that are meant to hang (a defense
 /// switched off) end here; the rest finish in a few seconds.
-pub const RUN_TIMEOUT: Duration = Duration::from_secs(30);
+pub const RUN_TIMEOUT: Duration = Duration::from_secs(60);
+/// Budget of one run's command in virtual ticks (60 s of guest time at
+/// 100 Hz): an attack that hangs the system ends there, at once, instead
+/// of at the wall-clock [`RUN_TIMEOUT`].
+pub const TICK_BUDGET: u64 = 6_000;
 /// Kernel command-line key that makes init run the command as this uid.
 pub const USER_KEY: &str = abi::platform::CMDLINE_USER_KEY;
 /// The uid attacks with user privileges run as.
@@ -110,12 +114,20 @@ fn run_once(threat: &Threat, seed: u64, weakened: bool) -> Result<RunJudgement, 
     config.trace = Some(TraceMode::Lossless);
     config.deterministic = true;
     config.fault_plan = Some(crate::inject::fault::FaultPlan { seed, rules: Vec::new() });
+    config.tick_budget = TICK_BUDGET;
     config.disk = Some(disk.clone());
     let outcome = crate::run(&config)?;
     let decoded = decode::decode(outcome.trace.as_ref().map_or(&[][..], |t| &t.raw));
     let expect = if weakened { &threat.undefended } else { &threat.defended };
-    let mut judgement =
-        judge::judge_run(threat, expect, &outcome.exit, &outcome.console_text(), &decoded.records, !weakened);
+    let mut judgement = judge::judge_run(
+        threat,
+        expect,
+        &outcome.exit,
+        &outcome.console_text(),
+        &decoded.records,
+        outcome.command_ticks,
+        !weakened,
+    );
     if !weakened && fuzz::fsck(&disk) == Some(false) {
         judgement.ok = false;
         judgement.problems.push("e2fsck -fn found the disk damaged".into());

@@ -66,6 +66,11 @@ pub enum Expect {
     Restarted(&'static str),
     /// The workload failed or hung.
     WorkloadBroken,
+    /// The trace shows a message from the attacker delivered to this
+    /// program (past the check that should have stopped it).
+    DeliveredTo(&'static str),
+    /// The workload took more than this many virtual ticks (a stall).
+    Slower(u64),
     /// The guest powered off with this status (the attacker did it).
     PoweredOff(u32),
     /// The attacker (and so the shell) never came back: the run reached
@@ -144,7 +149,7 @@ pub const THREATS: &[Threat] = &[
         "send mask: a program reaches only the processes its image entry names",
         Expect::Refused(Error::CallDenied),
         abi::weaken::SEND_MASK,
-        Expect::Succeeded,
+        Expect::DeliveredTo("blk"),
     ),
     row(
         "forbidden-kernel-call/user",
@@ -174,7 +179,8 @@ pub const THREATS: &[Threat] = &[
         "the kernel stamps the real sender into every message",
         Expect::DefendedBecause("real sender"),
         abi::weaken::SOURCE_STAMP,
-        Expect::Succeeded,
+        // PM answers the forged sender, so the attacker never hears back.
+        Expect::Hung,
     ),
     row(
         "spoofed-notification/user",
@@ -311,7 +317,8 @@ pub const THREATS: &[Threat] = &[
         defense: "ext2fs checks every reply's sender, id and size (and its deadline catches what slips by)",
         defended: Expect::Recovered("blk"),
         weaken: "blk_reply_check,blk_deadline",
-        undefended: Expect::WorkloadBroken,
+        // The request is failed only after 30 s of guest time.
+        undefended: Expect::Slower(2_000),
     },
     Threat {
         name: "wrong-count-reply/driver",
@@ -354,6 +361,8 @@ mod tests {
                         | Expect::Missing(_)
                         | Expect::Restarted(_)
                         | Expect::WorkloadBroken
+                        | Expect::DeliveredTo(_)
+                        | Expect::Slower(_)
                 ),
                 "{}: the control must show the attack getting through",
                 a.name
