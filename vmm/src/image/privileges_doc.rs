@@ -16,7 +16,7 @@ use std::path::Path;
 
 /// The header of the generated file: what it is and how to regenerate it.
 const HEADER: &str = "# Privileges of every program\n\n\
-Generated from `images/*/image.toml` by `vmm::privileges_doc`; do not edit by hand.\n\
+Generated from `images/*/image.toml` by `vmm::image::privileges_doc`; do not edit by hand.\n\
 Regenerate with `VIV_BLESS=1 cargo test -p vivarium-vmm --test privileges_doc`\n\
 (the test fails whenever this file and the image definitions disagree).\n\n\
 Each row is what the kernel loads for the program: its trap mask, the\n\
