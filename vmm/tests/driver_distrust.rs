@@ -18,8 +18,8 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use abi::fault::{Action, Rule};
-use vmm::fault::FaultPlan;
-use vmm::trace::TraceMode;
+use vmm::inject::fault::FaultPlan;
+use vmm::observe::TraceMode;
 use vmm::{Exit, RunConfig, RunOutcome};
 
 /// Heartbeat period of blk and tty in the system image (image.toml).
