@@ -48,7 +48,11 @@ impl Run {
     /// Guest ms at the end of the first log line containing `needle`
     /// ("... at N ms ...").
     fn ms_of(&self, needle: &str) -> u64 {
-        let line = self.log.lines().find(|l| l.contains(needle)).unwrap_or_else(|| panic!("no {needle:?}: {}", self.context()));
+        let line = self
+            .log
+            .lines()
+            .find(|l| l.contains(needle))
+            .unwrap_or_else(|| panic!("no {needle:?}: {}", self.context()));
         let at = line.rfind(" at ").unwrap_or_else(|| panic!("no time in {line:?}"));
         line[at + 4..].split(' ').next().and_then(|n| n.parse().ok()).unwrap_or_else(|| panic!("no time in {line:?}"))
     }
@@ -147,7 +151,11 @@ fn when_pm_dies_the_system_syncs_and_powers_off_with_the_pm_status() {
     let run = kill("pm", "pm", "", COPY);
     assert_eq!(run.status(), STATUS_PM_DIED as i32, "{}", run.context());
     assert!(run.log.contains("rs: pm (ep "), "{}", run.context());
-    assert!(run.log.contains("died with the process table") || run.log.contains("init: wait failed"), "{}", run.context());
+    assert!(
+        run.log.contains("died with the process table") || run.log.contains("init: wait failed"),
+        "{}",
+        run.context()
+    );
     common::assert_fsck_clean(&run.disk);
 }
 
@@ -194,7 +202,11 @@ fn a_hung_pm_is_caught_by_its_heartbeat_and_the_system_powers_off_cleanly() {
     assert_eq!(run.outcome.fault_counters[0].1, 1, "{}", run.context());
     assert_eq!(run.status(), STATUS_PM_DIED as i32, "{}", run.context());
     assert_killed_within_three_periods(&run, "pm");
-    assert!(run.log.contains("died with the process table") || run.log.contains("init: wait failed"), "{}", run.context());
+    assert!(
+        run.log.contains("died with the process table") || run.log.contains("init: wait failed"),
+        "{}",
+        run.context()
+    );
     common::assert_fsck_clean(&run.disk);
 }
 
@@ -258,7 +270,8 @@ fn when_ext2fs_dies_rs_restarts_it_synced_files_survive_and_the_call_in_flight_f
 fn when_ext2fs_dies_what_it_had_not_written_out_is_lost() {
     // The same copy without the sync: the pattern file lived only in the
     // dead ext2fs's cache.
-    let run = kill("ext2fs-unsynced", "ext2fs", "", "fill 200000 /home/a; cp /home/a /home/b; sum /home/a; echo copied");
+    let run =
+        kill("ext2fs-unsynced", "ext2fs", "", "fill 200000 /home/a; cp /home/a /home/b; sum /home/a; echo copied");
     assert!(run.log.contains("rs: ext2fs (ep "), "{}", run.context());
     assert!(run.console.lines().any(|l| l.starts_with("cp: ")), "{}", run.context());
     assert!(run.console.contains("sum: /home/a: no such file or directory"), "{}", run.context());

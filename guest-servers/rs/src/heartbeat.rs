@@ -14,7 +14,8 @@
 //! that stops answering is killed at its second unanswered ping: two
 //! periods after the last ping it answered, plus however late RS's timer
 //! runs. The documented bound, with one period of slack for that, is three
-//! periods.
+//! periods. A check that comes more than half a period late (RS itself
+//! did not run: the guest stood still) judges nobody; the next one does.
 
 use crate::services::Death;
 use crate::timers::{ticks_to_ms, Kind};
@@ -29,7 +30,13 @@ impl Rs {
         if s.state != STATE_RUNNING || s.endpoint == Endpoint::NONE || s.period == 0 {
             return;
         }
-        if now.saturating_sub(s.last_answer) >= 2 * s.period && !self.waits_on_live_service(i, now) {
+        // This check is due one period after the last ping. Much later
+        // means RS itself did not run (the whole guest stood still: a
+        // loaded host), so the service had no chance to answer either:
+        // ping again and judge next time.
+        let rs_late = now.saturating_sub(s.last_ping) > s.period + s.period / 2;
+        let silent = now.saturating_sub(s.last_answer) >= 2 * s.period;
+        if silent && !rs_late && !self.waits_on_live_service(i, now) {
             rt::println!(
                 "rs: {} missed 2 heartbeats (last answered ping at {} ms, now {} ms); killing it",
                 s.name,
