@@ -161,6 +161,18 @@ pub fn parse_trace_value(value: &str) -> Option<(u64, u64)> {
 /// Largest status a guest may power off with; larger values are clamped so
 /// they cannot be mistaken for the statuses below.
 pub const GUEST_STATUS_MAX: u32 = 119;
+/// Power-off status after PM died: its process table (pids, parents,
+/// uids, exit statuses) cannot be rebuilt, so the system cannot go on
+/// (MINIX 3 cannot restart PM either). The new PM incarnation RS starts,
+/// or init when PM no longer knows it, syncs the disk and powers off with
+/// this status (docs/servers-dying.md).
+pub const STATUS_PM_DIED: u32 = 116;
+/// Power-off status after VFS died: every process's descriptors, the
+/// pipes and the in-memory `/tmp` are lost with it. The new VFS
+/// incarnation syncs the disk and powers off with this status
+/// (docs/servers-dying.md).
+pub const STATUS_VFS_DIED: u32 = 117;
+
 /// `viv` exit status: a host-side error (bad arguments, missing image, KVM
 /// unavailable).
 pub const STATUS_HOST_ERROR: i32 = 120;

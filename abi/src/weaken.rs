@@ -126,6 +126,22 @@ pub const TTY_DEADLINE: &str = "tty_deadline";
 /// driver killed).
 pub const COMPLAIN_AUTH: &str = "complain_auth";
 
+// ---- server defenses: surviving the death of a server ------------------------
+// docs/servers-dying.md lists what happens when each server dies.
+
+/// RS heartbeats PM and VFS (their `heartbeat_ms`), so a PM or VFS that
+/// hangs is killed and its death handled (a clean power-off: their state
+/// cannot be rebuilt). Weakened: RS never pings them, and a hung PM or VFS
+/// hangs the system.
+pub const SERVER_HEARTBEAT: &str = "server_heartbeat";
+/// RS watches DS (kernel-started) and starts a new DS when it dies or
+/// stops answering its heartbeat, then publishes every running service in
+/// it again and tells the services (`abi::proto::rs::DS_RESTARTED`) so
+/// they subscribe again; processes find the new DS by asking RS
+/// (`abi::proto::rs::DS_ENDPOINT`). Weakened: a dead DS stays dead, and
+/// every name lookup after its death fails.
+pub const DS_RESTART: &str = "ds_restart";
+
 /// Whether `name` appears in the comma-separated `value` of [`WEAKEN_KEY`].
 pub fn is_weakened(value: Option<&str>, name: &str) -> bool {
     value.is_some_and(|v| v.split(',').any(|n| n == name))

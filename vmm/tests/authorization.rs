@@ -93,12 +93,13 @@ fn root_stops_starts_and_restarts_services() {
         "system",
         None,
         None,
-        "service stop tty; service start tty; service restart vfs; echo after; service list",
+        // Not vfs: a restarted VFS powers off (docs/servers-dying.md).
+        "service stop tty; service start tty; service restart blk; echo after; service list",
     );
     assert_eq!(run.status, 0, "{run}");
     assert!(run.has_line("after"), "{run}");
     assert_eq!(run.service("tty"), Some(("running".into(), 0)), "{run}");
-    assert_eq!(run.service("vfs"), Some(("running".into(), 1)), "{run}");
+    assert_eq!(run.service("blk"), Some(("running".into(), 1)), "{run}");
     assert!(run.log.contains("rs: stopped tty") && run.log.contains("rs: starting tty"), "{run}");
 }
 

@@ -49,3 +49,10 @@ pub const MAX_ENTRIES_PER_CLIENT: usize = 4;
 pub const RESERVED_FOR_RS: usize = 24;
 /// Most subscriptions one endpoint other than RS may hold.
 pub const MAX_SUBSCRIPTIONS_PER_CLIENT: usize = 4;
+
+/// RS's heartbeat period for DS, in ms. DS is started by the kernel, not
+/// from RS's service table, so its period is fixed here rather than in the
+/// image (`heartbeat_ms` belongs to services). A dead DS is found at the
+/// next ping (its NOTIFY fails) or at once when a process asks RS where DS
+/// is (`abi::proto::rs::DS_ENDPOINT`).
+pub const HEARTBEAT_MS: u64 = 500;

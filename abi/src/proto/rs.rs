@@ -51,6 +51,22 @@ pub const START: u32 = 0x203;
 /// keep answering heartbeats while it no longer serves anybody.
 pub const COMPLAIN: u32 = 0x204;
 
+/// Where is DS: no arguments. Reply: `[0, endpoint of DS's current
+/// incarnation]`. For everyone. The kernel starts DS, and its boot endpoint
+/// (in the KIP) is where every process looks first; after RS started a new
+/// DS that endpoint is dead (`EDEADSRCDST`), and the runtime asks RS here
+/// (`rt::names`). RS checks DS is alive before it answers, and starts a new
+/// one first when it is not, so the answer is never a DS RS knows is dead.
+pub const DS_ENDPOINT: u32 = 0x205;
+/// RS to a service, after RS started a new DS: `payload[0]` = the new DS's
+/// endpoint. The new DS's table holds only what RS published again (every
+/// running service); a service that subscribed to names or published its
+/// own must do so again. Sent with SENDNB (RS never blocks on a service),
+/// again at each heartbeat ping until it lands; the runtime handles it with
+/// the heartbeat (`rt::service::handle_heartbeat`) and counts it
+/// (`rt::names::ds_generation`). Never answered.
+pub const DS_RESTARTED: u32 = 0x206;
+
 /// How many heartbeat periods of a driver a dependent server waits for
 /// the answer to one request before it complains. Two periods is what RS
 /// itself allows a service to leave its pings unanswered, so a driver

@@ -19,8 +19,10 @@
 //!   the table is RS's alone, so one client cannot fill DS for the others
 //!   or for the services (`store`, docs/security.md).
 //!
-//! DS is started by the kernel, not by RS, but it still answers RS's
-//! heartbeat so RS may watch it.
+//! The kernel starts the first DS, not RS; RS watches it all the same
+//! (DS answers its heartbeat) and starts a new DS when it dies, which
+//! starts empty: RS publishes every service in it again
+//! (`guest-servers/rs/src/ds_watch.rs`, docs/servers-dying.md).
 #![no_std]
 #![no_main]
 

@@ -45,7 +45,7 @@
 //! through the [`Disk`] it gave the library and directly.
 
 use abi::notify::is_notification;
-use abi::proto::{self, blockdev, ds};
+use abi::proto::{self, blockdev};
 use abi::senda::{SendaEntry, FLAG_DONE, FLAG_NOTIFY};
 use abi::syscall::{NOTIFY_ALARM, NOTIFY_ALARM_WORD};
 use abi::{Endpoint, Error, Message};
@@ -111,6 +111,8 @@ pub struct Link {
     checks: bool,
     /// Requests have deadlines (`abi::weaken::BLK_DEADLINE` not set).
     deadlines: bool,
+    /// Our subscription to `blk` in DS (renewed after a DS restart).
+    watch: rt::names::Watch,
     pub stats: LinkStats,
 }
 
@@ -133,6 +135,7 @@ static mut LINK: Link = Link {
     delivery_failed: false,
     checks: true,
     deadlines: true,
+    watch: rt::names::Watch::new("blk"),
     stats: LinkStats { requests: 0, resends: 0, bytes: 0, restarts: 0 },
 };
 
@@ -203,10 +206,7 @@ impl Link {
 
     /// Subscribes to `blk` in DS (DS reports its current entry at once).
     pub fn subscribe(&mut self) -> Result<(), Error> {
-        let mut msg = Message::new(ds::SUBSCRIBE);
-        proto::put_name(&mut msg, 2, "blk");
-        rt::ipc::sendrec(rt::names::ds()?, &mut msg)?;
-        proto::result_of(&msg).map(|_| ())
+        self.watch.subscribe()
     }
 
     /// Waits (serving heartbeats, setting requests aside) until DS has
@@ -278,6 +278,9 @@ impl Link {
     /// Handles the link's own messages; `None` for a client request.
     fn classify(&mut self, msg: &Message) -> Option<Seen> {
         if rt::service::handle_heartbeat(msg) {
+            // A new DS (its news comes with the heartbeats) reports the
+            // driver's entry again once we subscribe there.
+            self.watch.renew();
             return Some(Seen::Handled);
         }
         if is_notification(msg) {
@@ -314,15 +317,9 @@ impl Link {
 
     /// Reads every change DS has for us.
     fn check_ds(&mut self) {
-        let Ok(ds_ep) = rt::names::ds() else { return };
-        loop {
-            let mut msg = Message::new(ds::CHECK);
-            if rt::ipc::sendrec(ds_ep, &mut msg).is_err() || proto::result_of(&msg).is_err() {
-                return;
-            }
-            let mut buf = [0u8; proto::NAME_LEN];
-            if proto::get_name(&msg, 4, &mut buf) == "blk" {
-                let ep = Endpoint(msg.payload[1] as u32);
+        let mut buf = [0u8; proto::NAME_LEN];
+        while let Some((name, ep, _)) = rt::names::check(&mut buf) {
+            if name == "blk" {
                 if ep != self.blk && ep != Endpoint::NONE && self.blk != Endpoint::NONE {
                     self.stats.restarts += 1;
                     rt::println!("ext2fs: disk driver now at {:#x}", ep.0);

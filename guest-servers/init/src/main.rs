@@ -13,6 +13,9 @@
 //! then the shell, and everything it runs, is uid N, an ordinary user
 //! (docs/security.md).
 //!
+//! When PM dies, init's WAIT fails (the new PM does not know it): init
+//! syncs and powers off with `abi::platform::STATUS_PM_DIED`.
+//!
 //! Errors go to the kernel console, not through VFS: init must be able to
 //! report that the file system is what failed.
 #![no_std]
@@ -63,9 +66,13 @@ fn run() -> i32 {
             Ok((pid, status)) if pid == shell => power_off(status),
             // An orphan PM handed to us: it is now fully gone.
             Ok(_) => {}
+            // Only PM's death makes WAIT fail for init: the new PM does
+            // not know init (its table died with the old one). The new PM
+            // powers off with the same status; whichever gets there first,
+            // the outcome is the one docs/servers-dying.md names.
             Err(e) => {
-                rt::println!("init: wait failed: {}", e.name());
-                rt::sys::poweroff(NO_SHELL)
+                rt::println!("init: wait failed ({}): PM lost its process table", e.name());
+                power_off(abi::platform::STATUS_PM_DIED)
             }
         }
     }

@@ -48,17 +48,21 @@ const VFS_WAIT_MS: u64 = 5000;
 fn run() -> i32 {
     let mut pm = Pm { table: Table::new(), timers: Timers::new(), defenses: identity::Defenses::from_cmdline() };
     wait_for_service("vfs");
+    if rt::service::restarted("pm") {
+        power_off_after_death();
+    }
     pm.start_init();
     let mut msg = Message::new(0);
     loop {
         if rt::ipc::receive(Endpoint::ANY, &mut msg).is_err() {
             continue;
         }
+        if rt::service::handle_heartbeat(&msg) {
+            continue;
+        }
         if is_notification(&msg) {
             if msg.source == Endpoint::SYSTEM {
                 pm.system_event(&msg);
-            } else {
-                rt::service::handle_heartbeat(&msg);
             }
             continue;
         }
@@ -89,7 +93,8 @@ fn send(to: Endpoint, msg: &Message) {
 }
 
 /// Polls DS until `name` is published (services start in parallel with
-/// PM), for at most [`VFS_WAIT_MS`].
+/// PM), for at most [`VFS_WAIT_MS`], answering RS's heartbeats meanwhile
+/// (nobody else knows PM yet: init is not started).
 fn wait_for_service(name: &str) {
     let hz = rt::kip::tick_hz().max(1);
     let deadline = rt::sys::uptime() + VFS_WAIT_MS * hz / 1000;
@@ -98,8 +103,30 @@ fn wait_for_service(name: &str) {
             return;
         }
         let mut msg = Message::new(0);
-        let _ = rt::ipc::receive(Endpoint::SYSTEM, &mut msg);
+        loop {
+            if rt::ipc::receive(Endpoint::ANY, &mut msg).is_ok() {
+                if msg.source == Endpoint::SYSTEM {
+                    break;
+                }
+                rt::service::handle_heartbeat(&msg);
+            }
+        }
     }
+}
+
+/// An earlier PM died, and its process table with it: pids, parents,
+/// uids and exit statuses cannot be rebuilt from what the kernel knows, so
+/// no process can fork, wait or exit properly again (MINIX 3 cannot
+/// restart PM either). Fail cleanly: write the disk's dirty blocks out
+/// through VFS and power off with the status that names the cause
+/// (docs/servers-dying.md).
+fn power_off_after_death() -> ! {
+    let status = abi::platform::STATUS_PM_DIED;
+    rt::println!("pm: an earlier PM died with the process table; syncing the disk, powering off ({})", status);
+    if let Err(e) = rt::vfs::sync() {
+        rt::println!("pm: sync failed: {}", e.name());
+    }
+    rt::sys::poweroff(status)
 }
 
 /// The boot-image index of user program `name`, if a process may become
@@ -127,15 +154,8 @@ struct Pm {
 }
 
 impl Pm {
-    /// Spawns init (pid 1, parent 0 = PM), unless a previous incarnation
-    /// of PM already did: then its process table is lost, but init lives on.
+    /// Spawns init (pid 1, parent 0 = PM).
     fn start_init(&mut self) {
-        let mut records = [rt::sys::ProcRecord::default(); 64];
-        let n = rt::sys::proc_info(&mut records).unwrap_or(0);
-        if records[..n].iter().any(|r| r.name() == "init") {
-            rt::println!("pm: restarted; init is already running");
-            return;
-        }
         let Some(index) = rt::kip::program_index("init") else {
             rt::println!("pm: no init in the boot image");
             return;

@@ -14,7 +14,8 @@
 //! that stops answering is killed at its second unanswered ping: two
 //! periods after the last ping it answered, plus however late RS's timer
 //! runs. The documented bound, with one period of slack for that, is three
-//! periods.
+//! periods. A check that comes more than half a period late (RS itself
+//! did not run: the guest stood still) judges nobody; the next one does.
 
 use crate::services::Death;
 use crate::timers::{ticks_to_ms, Kind};
@@ -29,7 +30,13 @@ impl Rs {
         if s.state != STATE_RUNNING || s.endpoint == Endpoint::NONE || s.period == 0 {
             return;
         }
-        if now.saturating_sub(s.last_answer) >= 2 * s.period {
+        // This check is due one period after the last ping. Much later
+        // means RS itself did not run (the whole guest stood still: a
+        // loaded host), so the service had no chance to answer either:
+        // ping again and judge next time.
+        let rs_late = now.saturating_sub(s.last_ping) > s.period + s.period / 2;
+        let silent = now.saturating_sub(s.last_answer) >= 2 * s.period;
+        if silent && !rs_late && !self.waits_on_live_service(i, now) {
             rt::println!(
                 "rs: {} missed 2 heartbeats (last answered ping at {} ms, now {} ms); killing it",
                 s.name,
@@ -44,13 +51,49 @@ impl Rs {
             return;
         }
         match rt::ipc::notify(s.endpoint) {
-            // It is gone; the kernel's child notification follows.
-            Err(Error::DeadSrcDst) => {}
+            // It is gone: the kernel's child notification follows, or, for
+            // a process the kernel started, this is how RS learns of it.
+            Err(Error::DeadSrcDst) => self.found_dead(i, s.endpoint, now),
             _ => {
                 self.services[i].last_ping = now;
                 self.timers.set(i, Kind::Heartbeat, now + s.period);
+                self.tell_ds_news(i);
             }
         }
+    }
+
+    /// Whether silent service `i` is blocked in a SENDREC (directly, or
+    /// through a chain of silent services each blocked in one) to a
+    /// service that answers its own heartbeats, or to RS: then it is
+    /// waiting, not stuck, and the wait is bounded by that service's own
+    /// heartbeat and deadlines (docs/trust.md). PM waits on VFS, and VFS on
+    /// ext2fs, for as long as a disk driver takes to be replaced; killing
+    /// them for it would turn a driver fault into a lost system. The kernel
+    /// refuses SENDRECs that would close a cycle, so every chain ends.
+    fn waits_on_live_service(&self, i: usize, now: u64) -> bool {
+        let mut records = [rt::sys::ProcRecord::default(); 64];
+        let Ok(n) = rt::sys::proc_info(&mut records) else { return false };
+        let records = &records[..n];
+        let mut ep = self.services[i].endpoint;
+        for _ in 0..self.count {
+            let Some(r) = records.iter().find(|r| r.endpoint == ep) else { return false };
+            // Sending, or waiting for the reply (a RECEIVE from one
+            // endpoint; a service in RECEIVE from anyone would have got
+            // its pings).
+            if r.state & (abi::syscall::PROC_SENDING | abi::syscall::PROC_RECEIVING) == 0 {
+                return false;
+            }
+            if Some(r.blocked_on) == rt::service::rs() {
+                return true;
+            }
+            let Some(j) = self.by_endpoint(r.blocked_on) else { return false };
+            let t = self.services[j];
+            if t.period == 0 || now.saturating_sub(t.last_answer) < 2 * t.period {
+                return true;
+            }
+            ep = r.blocked_on;
+        }
+        false
     }
 
     /// A NOTIFY from `source`: a service answering its latest ping.

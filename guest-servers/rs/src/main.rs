@@ -20,6 +20,7 @@
 
 mod authorize;
 mod complain;
+mod ds_watch;
 mod heartbeat;
 mod registry;
 mod requests;
@@ -48,7 +49,7 @@ const NO_SERVICE: Service = Service {
     name: "",
     program: 0,
     endpoint: Endpoint::NONE,
-    state: abi::proto::rs::STATE_STOPPED,
+    state: abi::proto::rs::STATE_RESTARTING,
     restarts: 0,
     started_at: 0,
     quick_deaths: 0,
@@ -56,11 +57,18 @@ const NO_SERVICE: Service = Service {
     period: 0,
     last_ping: 0,
     last_answer: 0,
+    kernel_started: false,
+    owes_ds_news: false,
 };
 
 impl Rs {
     /// One message received at `now`.
     fn handle(&mut self, msg: &Message, now: u64) {
+        if msg.mtype == abi::proto::REPLY {
+            // Never answer a reply (a service that took RS's news for a
+            // request): two servers must not bounce errors for ever.
+            return;
+        }
         if !is_notification(msg) {
             let reply = self.request(msg, now);
             // An untrusted caller that is not waiting loses its reply.
@@ -105,6 +113,7 @@ fn run() -> i32 {
     rs.complain_unchecked = rt::kip::weakened(abi::weaken::COMPLAIN_AUTH);
     rs.load_services();
     let now = rt::sys::uptime();
+    rs.adopt_ds(now);
     rt::println!("rs: {} services, tick {} Hz", rs.count, timers::hz());
     rs.start_all(now);
     rs.timers.rearm(now);

@@ -11,6 +11,8 @@ use abi::{Endpoint, Message};
 
 fn call(msg: &mut Message, what: &str, name: &str) {
     let result = rt::names::ds().and_then(|ds| rt::ipc::sendrec(ds, msg)).and_then(|()| proto::result_of(msg));
+    // A dead DS is replaced by `ds_watch` at its next ping or query, and the
+    // new one gets every running service again: nothing to retry here.
     if let Err(e) = result {
         rt::println!("rs: cannot {} {} in DS: {:?}", what, name, e);
     }

@@ -22,6 +22,9 @@ impl Rs {
         if msg.mtype == proto_rs::COMPLAIN {
             return self.complain(msg, now);
         }
+        if msg.mtype == proto_rs::DS_ENDPOINT {
+            return self.ds_endpoint(now);
+        }
         let mut buf = [0u8; NAME_LEN];
         let name = proto::get_name(msg, 2, &mut buf);
         let verb = match msg.mtype {

@@ -49,6 +49,12 @@ pub struct Service {
     pub last_ping: u64,
     /// Send tick of the latest ping that was answered (or the start).
     pub last_answer: u64,
+    /// Started by the kernel, not by RS (the first DS: `ds_watch`), so no
+    /// child notification tells RS of its death.
+    pub kernel_started: bool,
+    /// RS started a new DS and has not yet got the news to this service
+    /// (`ds_watch::tell_ds_news`).
+    pub owes_ds_news: bool,
 }
 
 /// How an incarnation ended.
@@ -61,6 +67,9 @@ pub enum Death {
     /// RS killed it because a server depending on it complained
     /// (`crate::complain`).
     Complained,
+    /// It was found gone, with no exit status (a kernel-started process
+    /// RS is not the parent of: `crate::ds_watch`).
+    Vanished,
 }
 
 /// How and when an incarnation ended, as console text.
@@ -75,6 +84,7 @@ impl core::fmt::Display for Ended {
             Death::Exited(status) => write!(f, "exited with status {} at {} ms", status, self.at_ms),
             Death::Silent => write!(f, "killed for missing heartbeats at {} ms", self.at_ms),
             Death::Complained => write!(f, "killed on a complaint at {} ms", self.at_ms),
+            Death::Vanished => write!(f, "found dead at {} ms", self.at_ms),
         }
     }
 }
@@ -97,18 +107,13 @@ impl Rs {
                 continue;
             }
             let heartbeat_ms = u64::from(rt::kip::program_heartbeat_ms(program));
+            let unwatched = rt::kip::weakened(abi::weaken::SERVER_HEARTBEAT) && matches!(name, "pm" | "vfs");
             self.services[self.count] = Service {
                 name,
                 program,
-                endpoint: Endpoint::NONE,
-                state: STATE_RESTARTING,
-                restarts: 0,
-                started_at: 0,
-                quick_deaths: 0,
                 hold: flags & FLAG_RESTART_HOLD != 0,
-                period: if heartbeat_ms == 0 { 0 } else { ms_to_ticks(heartbeat_ms).max(1) },
-                last_ping: 0,
-                last_answer: 0,
+                period: if heartbeat_ms == 0 || unwatched { 0 } else { ms_to_ticks(heartbeat_ms).max(1) },
+                ..crate::NO_SERVICE
             };
             self.count += 1;
         }
@@ -137,9 +142,15 @@ impl Rs {
                 s.started_at = now;
                 s.last_ping = now;
                 s.last_answer = now;
+                s.kernel_started = false;
+                s.owes_ds_news = false;
                 let (name, restarts, period) = (s.name, s.restarts, s.period);
                 rt::println!("rs: started {} (ep {}) at {} ms", name, ep, ticks_to_ms(now));
-                registry::publish(name, ep, restarts);
+                if name == crate::ds_watch::DS {
+                    self.ds_restarted(ep);
+                } else {
+                    registry::publish(name, ep, restarts);
+                }
                 if period > 0 {
                     self.timers.set(i, Kind::Heartbeat, now + period);
                 }
@@ -155,10 +166,12 @@ impl Rs {
         }
     }
 
-    /// Starts every service, in image order.
+    /// Starts every service, in image order (DS, adopted, already runs).
     pub fn start_all(&mut self, now: u64) {
         for i in 0..self.count {
-            let _ = self.start(i, now);
+            if self.services[i].endpoint == Endpoint::NONE {
+                let _ = self.start(i, now);
+            }
         }
     }
 

@@ -21,14 +21,29 @@ pub fn answer_heartbeat() {
     }
 }
 
-/// Handles `msg` if it is a heartbeat; returns true when it was.
+/// Handles `msg` if it is from RS to every service: a heartbeat ping
+/// (answered), or the news that RS started a new DS
+/// (`abi::proto::rs::DS_RESTARTED`: recorded in `names`, whose
+/// `ds_generation` then moves on). Returns true when it was either; a
+/// server calls this first on every message it receives.
 pub fn handle_heartbeat(msg: &Message) -> bool {
     if is_heartbeat(msg) {
         answer_heartbeat();
         true
+    } else if msg.mtype == abi::proto::rs::DS_RESTARTED && Some(msg.source) == rs() {
+        crate::names::set_ds(Endpoint(msg.payload[0] as u32));
+        true
     } else {
         false
     }
+}
+
+/// Whether this process is a restarted incarnation of service `name`: RS
+/// publishes a service before it first runs (RS outranks every service),
+/// with its restart count as the value, so a count above 0 means an
+/// earlier incarnation died (or was restarted on request).
+pub fn restarted(name: &str) -> bool {
+    crate::names::lookup_fresh(name).is_ok_and(|(_, restarts)| restarts > 0)
 }
 
 /// Tells RS that service `name`, incarnation `endpoint`, no longer serves

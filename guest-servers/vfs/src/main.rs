@@ -34,7 +34,7 @@ mod remote;
 mod requests;
 
 use abi::notify::is_notification;
-use abi::proto::{self, dev, ds, vfs};
+use abi::proto::{self, dev, vfs};
 use abi::syscall::{NOTIFY_ALARM, NOTIFY_ALARM_WORD};
 use abi::{Endpoint, Error, Message};
 use device::Device;
@@ -52,6 +52,8 @@ pub struct Vfs {
     dev: Device,
     parked: ParkedTable,
     pm: Endpoint,
+    /// Our subscription to `tty` in DS (renewed after a DS restart).
+    tty_watch: rt::names::Watch,
 }
 
 static mut VFS: Vfs = Vfs {
@@ -60,6 +62,7 @@ static mut VFS: Vfs = Vfs {
     dev: Device::new(),
     parked: ParkedTable::new(),
     pm: Endpoint::NONE,
+    tty_watch: rt::names::Watch::new("tty"),
 };
 
 /// The pipes: all zero at start, so a static of their own lands in bss
@@ -107,6 +110,9 @@ fn run() -> i32 {
         return 1;
     }
     vfs.root.mount_disk();
+    if rt::service::restarted("vfs") {
+        vfs.power_off_after_death();
+    }
     vfs.watch_tty();
     let mut msg = Message::default();
     loop {
@@ -119,16 +125,25 @@ fn run() -> i32 {
 }
 
 impl Vfs {
+    /// An earlier VFS died: every process's descriptors, the pipes and
+    /// `/tmp` died with it, and no program can go on without them (MINIX 3
+    /// cannot restart VFS either). The disk is still consistent (ext2fs
+    /// finished every call it was given), so write out its dirty blocks
+    /// and power off with the status that names the cause
+    /// (docs/servers-dying.md).
+    fn power_off_after_death(&mut self) -> ! {
+        let status = abi::platform::STATUS_VFS_DIED;
+        rt::println!("vfs: an earlier VFS died with every descriptor; syncing the disk, powering off ({})", status);
+        if let Err(e) = self.root.sync() {
+            rt::println!("vfs: sync failed: {}", e);
+        }
+        rt::sys::poweroff(status)
+    }
+
     /// Subscribes to DS's "tty" entry and learns the driver's endpoint.
     fn watch_tty(&mut self) {
-        let Ok(ds_ep) = rt::names::ds() else {
-            rt::println!("vfs: no DS; the console is unavailable");
-            return;
-        };
-        let mut m = Message::new(ds::SUBSCRIBE);
-        proto::put_name(&mut m, 2, "tty");
-        if rt::ipc::sendrec(ds_ep, &mut m).is_err() || proto::result_of(&m).is_err() {
-            rt::println!("vfs: cannot subscribe to tty in DS");
+        if let Err(e) = self.tty_watch.subscribe() {
+            rt::println!("vfs: cannot subscribe to tty in DS: {}", e);
         }
         if let Ok((ep, _)) = rt::names::lookup_fresh("tty") {
             self.dev.driver_changed(ep);
@@ -136,15 +151,11 @@ impl Vfs {
     }
 
     /// DS says entries changed: look for "tty".
-    fn check_ds(&mut self, ds_ep: Endpoint) {
-        loop {
-            let mut m = Message::new(ds::CHECK);
-            if rt::ipc::sendrec(ds_ep, &mut m).is_err() || proto::result_of(&m).is_err() {
-                return;
-            }
-            let mut name = [0u8; proto::NAME_LEN];
-            if proto::get_name(&m, 4, &mut name) == "tty" {
-                self.dev.driver_changed(Endpoint(m.payload[1] as u32));
+    fn check_ds(&mut self) {
+        let mut name = [0u8; proto::NAME_LEN];
+        while let Some((changed, ep, _)) = rt::names::check(&mut name) {
+            if changed == "tty" {
+                self.dev.driver_changed(ep);
             }
         }
     }
@@ -160,13 +171,14 @@ impl Vfs {
 
     fn handle(&mut self, msg: &Message) {
         if rt::service::handle_heartbeat(msg) {
+            // After a DS restart the new DS reports tty's entry once we
+            // subscribe there.
+            self.tty_watch.renew();
             return;
         }
         if is_notification(msg) {
-            if let Ok(ds_ep) = rt::names::ds() {
-                if msg.source == ds_ep {
-                    self.check_ds(ds_ep);
-                }
+            if rt::names::ds() == Ok(msg.source) {
+                self.check_ds();
             }
             if msg.source == Endpoint::SYSTEM && msg.payload[NOTIFY_ALARM_WORD] & NOTIFY_ALARM != 0 {
                 let late = self.dev.alarm();
