@@ -14,6 +14,7 @@
 
 mod arch;
 mod console;
+mod directory;
 mod elf;
 mod events;
 mod fault;

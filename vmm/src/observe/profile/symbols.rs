@@ -1,0 +1,135 @@
+//! Naming addresses: the function symbols of the kernel ELF and of each
+//! program's ELF (the boot image holds every program; programs run from
+//! the disk's `/bin` are the same files), demangled.
+//!
+//! Why the symbol table and not debug info: the guest is built without
+//! debug info (it would grow the boot image the kernel maps), and its
+//! symbols name every function that was not inlined. With LTO the
+//! kernel's IPC path is a handful of large functions; a sample in an
+//! inlined helper is charged to the function it was inlined into.
+
+use std::collections::HashMap;
+
+use object::{Object, ObjectSymbol, SymbolKind};
+
+/// The functions of one ELF, by address.
+#[derive(Debug, Default, Clone)]
+pub struct SymbolTable {
+    /// (start, end, demangled name), sorted by start, not overlapping.
+    functions: Vec<(u64, u64, String)>,
+}
+
+impl SymbolTable {
+    /// The function symbols of `elf` (none if it is not a readable ELF).
+    pub fn from_elf(elf: &[u8]) -> SymbolTable {
+        let Ok(file) = object::File::parse(elf) else { return SymbolTable::default() };
+        let mut functions: Vec<(u64, u64, String)> = file
+            .symbols()
+            .filter(|s| s.kind() == SymbolKind::Text && s.size() > 0)
+            .filter_map(|s| {
+                let name = s.name().ok()?;
+                Some((s.address(), s.address().saturating_add(s.size()), demangle(name)))
+            })
+            .collect();
+        functions.sort_by(|a, b| (a.0, b.1).cmp(&(b.0, a.1)));
+        functions.dedup_by(|later, earlier| later.0 < earlier.1);
+        SymbolTable { functions }
+    }
+
+    /// The function containing `address`.
+    pub fn lookup(&self, address: u64) -> Option<&str> {
+        let i = self.functions.partition_point(|f| f.0 <= address);
+        let (start, end, name) = self.functions.get(i.checked_sub(1)?)?;
+        (*start..*end).contains(&address).then_some(name.as_str())
+    }
+
+    /// The address of the data or code symbol `name` and its size.
+    pub fn symbol(elf: &[u8], name: &str) -> Option<(u64, u64)> {
+        let file = object::File::parse(elf).ok()?;
+        let symbol = file.symbols().find(|s| s.name() == Ok(name))?;
+        Some((symbol.address(), symbol.size()))
+    }
+}
+
+/// `name` demangled, without the hash; `;` (which separates frames in
+/// folded stacks, and appears in array types) becomes `:`.
+fn demangle(name: &str) -> String {
+    format!("{:#}", rustc_demangle::demangle(name)).replace(';', ":")
+}
+
+/// The kernel's and the programs' symbols of one run.
+pub struct Symbolizer<'a> {
+    kernel: SymbolTable,
+    archive: &'a [u8],
+    programs: HashMap<String, Option<SymbolTable>>,
+}
+
+impl<'a> Symbolizer<'a> {
+    /// Symbols from the kernel ELF and the boot image `archive`.
+    pub fn new(kernel_elf: &[u8], archive: &'a [u8]) -> Symbolizer<'a> {
+        Symbolizer { kernel: SymbolTable::from_elf(kernel_elf), archive, programs: HashMap::new() }
+    }
+
+    /// The kernel function at `address`.
+    pub fn kernel(&self, address: u64) -> Option<&str> {
+        self.kernel.lookup(address)
+    }
+
+    /// The function at `address` in program `name`.
+    pub fn user(&mut self, name: &str, address: u64) -> Option<&str> {
+        let archive = self.archive;
+        let table = self
+            .programs
+            .entry(name.to_string())
+            .or_insert_with(|| program_elf(archive, name).map(SymbolTable::from_elf));
+        table.as_ref()?.lookup(address)
+    }
+}
+
+/// The ELF of program `name` in the boot image `archive`: the entry of
+/// that name, or the only one whose name starts with it (the kernel keeps
+/// at most 16 name bytes, and exec from the disk passes 8).
+fn program_elf<'a>(archive: &'a [u8], name: &str) -> Option<&'a [u8]> {
+    let image = abi::boot_image::BootImage::parse(archive).ok()?;
+    let names: Vec<&str> = image.entries().map(|e| e.name).collect();
+    if let Some(i) = names.iter().position(|&n| n == name) {
+        return Some(image.elf(i));
+    }
+    let prefixed: Vec<usize> = (0..names.len()).filter(|&i| names[i].starts_with(name)).collect();
+    match prefixed[..] {
+        [i] if name.len() >= 8 => Some(image.elf(i)),
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lookups_find_the_enclosing_function_only() {
+        let table = SymbolTable {
+            functions: vec![(0x100, 0x110, "a".into()), (0x110, 0x120, "b".into()), (0x200, 0x210, "c".into())],
+        };
+        assert_eq!(table.lookup(0x100), Some("a"));
+        assert_eq!(table.lookup(0x10f), Some("a"));
+        assert_eq!(table.lookup(0x110), Some("b"));
+        assert_eq!(table.lookup(0x150), None);
+        assert_eq!(table.lookup(0x0), None);
+        assert_eq!(table.lookup(u64::MAX), None);
+    }
+
+    #[test]
+    fn names_are_demangled_without_hash_or_semicolons() {
+        assert_eq!(demangle("_ZN4core3fmt5write17h0123456789abcdefE"), "core::fmt::write");
+        assert_eq!(demangle("plain"), "plain");
+        assert_eq!(demangle("a;b"), "a:b");
+    }
+
+    #[test]
+    fn garbage_is_no_elf() {
+        assert!(SymbolTable::from_elf(b"not an elf").lookup(0).is_none());
+        assert!(SymbolTable::symbol(&[0x7f, b'E', b'L', b'F'], "x").is_none());
+        assert!(program_elf(b"garbage", "sh").is_none());
+    }
+}
