@@ -159,6 +159,9 @@ pub struct RunConfig {
     /// Host-side code mutation (SWIFI, `crate::inject::swifi`) applied at every
     /// fault-plan Stop event; `None`: a Stop only pauses and resumes.
     pub swifi: Option<crate::inject::swifi::SwifiSpec>,
+    /// Sample the guest's stacks this many times a second
+    /// (`crate::observe::profile`); `None`: no profiling.
+    pub profile_hz: Option<u32>,
 }
 
 impl RunConfig {
@@ -184,6 +187,7 @@ impl RunConfig {
             fault_plan: None,
             deterministic: false,
             swifi: None,
+            profile_hz: None,
         }
     }
 

@@ -12,6 +12,9 @@ use std::collections::HashMap;
 
 use object::{Object, ObjectSymbol, SymbolKind};
 
+/// Farthest a label without a size reaches.
+pub const LABEL_REACH: u64 = 4096;
+
 /// The functions of one ELF, by address.
 #[derive(Debug, Default, Clone)]
 pub struct SymbolTable {
@@ -21,16 +24,25 @@ pub struct SymbolTable {
 
 impl SymbolTable {
     /// The function symbols of `elf` (none if it is not a readable ELF).
+    /// Labels without a size (the assembly entry stubs: `_start`, the
+    /// kernel's `trap_common`) reach to the next symbol, at most
+    /// [`LABEL_REACH`] bytes.
     pub fn from_elf(elf: &[u8]) -> SymbolTable {
         let Ok(file) = object::File::parse(elf) else { return SymbolTable::default() };
         let mut functions: Vec<(u64, u64, String)> = file
             .symbols()
-            .filter(|s| s.kind() == SymbolKind::Text && s.size() > 0)
+            .filter(|s| matches!(s.kind(), SymbolKind::Text | SymbolKind::Unknown) && s.section_index().is_some())
             .filter_map(|s| {
-                let name = s.name().ok()?;
+                let name = s.name().ok().filter(|n| !n.is_empty() && !n.starts_with(['$', '.']))?;
                 Some((s.address(), s.address().saturating_add(s.size()), demangle(name)))
             })
             .collect();
+        functions.sort_by(|a, b| (a.0, b.1).cmp(&(b.0, a.1)));
+        let starts: Vec<u64> = functions.iter().map(|f| f.0).collect();
+        for f in functions.iter_mut().filter(|f| f.0 == f.1) {
+            let next = starts.iter().find(|&&s| s > f.0).copied().unwrap_or(u64::MAX);
+            f.1 = next.min(f.0.saturating_add(LABEL_REACH));
+        }
         functions.sort_by(|a, b| (a.0, b.1).cmp(&(b.0, a.1)));
         functions.dedup_by(|later, earlier| later.0 < earlier.1);
         SymbolTable { functions }
