@@ -463,7 +463,8 @@ mod tests {
             }
             helps.push(sub.render_long_help().to_string());
         }
-        for expected in ["run", "exec", "images", "export", "bench", "count", "trace", "campaign", "threats", "profile"] {
+        for expected in ["run", "exec", "images", "export", "bench", "count", "trace", "campaign", "threats", "profile"]
+        {
             assert!(names.iter().any(|n| n == expected), "no subcommand {expected}: {names:?}");
         }
         for help in helps {

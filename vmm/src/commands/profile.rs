@@ -59,10 +59,7 @@ pub fn run_profiled(req: &ProfileRequest) -> Result<(RunOutcome, Profile), Error
 
 /// `viv profile`: writes the stacks to `out` in `format` (if given);
 /// returns the top-N table and the guest's exit status.
-pub fn profile(
-    req: &ProfileRequest,
-    out: Option<(&Path, Format)>,
-) -> Result<(String, i32), CommandError> {
+pub fn profile(req: &ProfileRequest, out: Option<(&Path, Format)>) -> Result<(String, i32), CommandError> {
     if req.hz == 0 || req.hz > 10_000 {
         return Err(CommandError::Usage(format!("profile: --hz {} is not in 1..=10000", req.hz)));
     }

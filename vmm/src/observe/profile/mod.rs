@@ -158,7 +158,8 @@ impl Sampler {
                 }
                 let n = (e[NAME_LEN_OFFSET] as usize).min(NAME_BYTES);
                 let name = String::from_utf8_lossy(&e[NAME_OFFSET..NAME_OFFSET + n]).into_owned();
-                let endpoint = u32::from_le_bytes(e[ENDPOINT_OFFSET..ENDPOINT_OFFSET + 4].try_into().unwrap_or_default());
+                let endpoint =
+                    u32::from_le_bytes(e[ENDPOINT_OFFSET..ENDPOINT_OFFSET + 4].try_into().unwrap_or_default());
                 return (name, Some(endpoint));
             }
         }

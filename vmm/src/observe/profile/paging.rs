@@ -61,7 +61,7 @@ pub fn translate(mem: &impl PhysMemory, cr3: u64, va: u64) -> Option<u64> {
 
 /// The `u64` at guest-virtual `va` (8-byte aligned, so within one page).
 pub fn read_virt_u64(mem: &impl PhysMemory, cr3: u64, va: u64) -> Option<u64> {
-    if va % 8 != 0 {
+    if !va.is_multiple_of(8) {
         return None;
     }
     mem.read_u64(translate(mem, cr3, va)?)
@@ -84,7 +84,7 @@ pub(crate) mod fake {
 
     impl super::PhysMemory for FakeMemory {
         fn read_u64(&self, pa: u64) -> Option<u64> {
-            (pa % 8 == 0).then(|| self.0.get(&pa).copied()).flatten()
+            pa.is_multiple_of(8).then(|| self.0.get(&pa).copied()).flatten()
         }
 
         fn read_u8(&self, pa: u64) -> Option<u8> {

@@ -40,7 +40,7 @@ pub fn walk(
     let mut fp = fp;
     let mut left_range = None;
     while frames.len() < MAX_DEPTH {
-        if fp == 0 || fp % 8 != 0 {
+        if fp == 0 || !fp.is_multiple_of(8) {
             break;
         }
         let Some(above) = fp.checked_add(8) else { break };
