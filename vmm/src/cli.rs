@@ -214,6 +214,11 @@ pub enum CampaignAction {
         /// Trace file (default: experiment-N.trace.jsonl beside RESULTS.json).
         #[arg(long, value_name = "FILE")]
         out: Option<PathBuf>,
+        /// Also profile the experiment (as `viv profile`, docs/profiling.md):
+        /// folded stacks to FILE (speedscope JSON if FILE ends in .json),
+        /// the top-N table in the report.
+        #[arg(long, value_name = "FILE")]
+        profile: Option<PathBuf>,
     },
     /// Join the results of shards into the report of one whole run.
     #[command(after_help = CAMPAIGN_STATUS_HELP)]

@@ -147,8 +147,9 @@ fn dispatch(command: Command) -> Result<i32, Failure> {
             // 0 when every expectation held, 1 when one failed, 120 for a
             // host error (`cli::CAMPAIGN_STATUS_HELP`).
             let (text, passed) = match args.action {
-                Some(CampaignAction::Replay { results, experiment, out }) => {
-                    let (text, passed) = commands::campaign::replay(&results, experiment, out.as_deref())?;
+                Some(CampaignAction::Replay { results, experiment, out, profile }) => {
+                    let (text, passed) =
+                        commands::campaign::replay(&results, experiment, out.as_deref(), profile.as_deref())?;
                     print!("{text}");
                     (None, passed)
                 }

@@ -136,3 +136,42 @@ fn profiling_does_not_change_the_trace_in_experiment_mode() {
         panic!("record {i} differs: {:?} vs {:?}", plain[i], profiled[i]);
     }
 }
+
+fn viv(args: &[&str]) -> std::process::Output {
+    std::process::Command::new(env!("CARGO_BIN_EXE_viv")).args(args).output().expect("running viv")
+}
+
+#[test]
+fn a_campaign_replay_writes_its_profile() {
+    let dir = std::env::temp_dir().join(format!("viv-test-{}-profile-replay", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let campaign = dir.join("tiny.toml");
+    std::fs::write(
+        &campaign,
+        "name = \"tiny\"\nimage = \"system\"\nworkload = \"echo tiny > /tmp/f; cat /tmp/f\"\n\
+         experiments = 1\nseed = 99\ntimeout = 30\n\n[[fault]]\ntargets = [\"tty\"]\n\
+         actions = [\"crash\"]\nnth = [1, 1]\n\n[expect]\nexit_status = 0\n",
+    )
+    .unwrap();
+    let results = dir.join("out");
+    let out = viv(&["campaign", campaign.to_str().unwrap(), "--out", results.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    let folded = dir.join("replay.folded");
+    let results_json = results.join("results.json");
+    let trace = dir.join("t.jsonl");
+    let args = ["campaign", "replay", results_json.to_str().unwrap(), "0", "--out", trace.to_str().unwrap()];
+    let out = viv(&[&args[..], &["--profile", folded.to_str().unwrap()]].concat());
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{stdout}{}", String::from_utf8_lossy(&out.stderr));
+    assert!(stdout.contains("same outcome as recorded"), "{stdout}");
+    assert!(stdout.contains(&format!("profile written to {}", folded.display())), "{stdout}");
+    assert!(stdout.contains("top 15 functions by self samples"), "{stdout}");
+    let text = std::fs::read_to_string(&folded).unwrap();
+    let samples: u64 = text.lines().map(|l| l.rsplit_once(' ').unwrap().1.parse::<u64>().unwrap()).sum();
+    assert!(samples > 0 && stdout.starts_with("experiment 0: "), "{stdout}");
+    assert!(stdout.contains(&format!("{samples} samples at 1000 Hz")), "{stdout}");
+    // The workload's programs were seen, with names from their ELF files.
+    assert!(text.lines().any(|l| l.contains(";trap_entry_[k]")), "{text}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
