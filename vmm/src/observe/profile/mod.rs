@@ -38,7 +38,7 @@ pub const DEFAULT_HZ: u32 = 1000;
 pub const MAX_SAMPLES: usize = 1_000_000;
 /// Name of the process a halted kernel is charged to.
 pub const IDLE: &str = "(idle)";
-/// Name for the kernel's own address space (boot, between processes).
+/// Name for the kernel's own address space (boot, after an exit).
 pub const KERNEL: &str = "(kernel)";
 
 const HLT: u8 = 0xF4;
@@ -163,7 +163,8 @@ impl Sampler {
                 return (name, Some(endpoint));
             }
         }
-        if self.kernel_root == Some(root) {
+        // Root 0: the boot code before it loads the kernel's tables.
+        if root == 0 || self.kernel_root == Some(root) {
             return (KERNEL.to_string(), None);
         }
         (format!("cr3 {root:#x}"), None)
