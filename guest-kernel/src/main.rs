@@ -130,10 +130,7 @@ extern "C" fn kernel_main(start_info: u64) -> ! {
     if faults || virtual_time {
         kprintln!("kernel: fault plan {}, virtual time {}", faults, virtual_time);
     }
-    arch::apic::init();
-    if virtual_time {
-        arch::apic::stop_timer();
-    }
+    arch::apic::init(!virtual_time);
     arch::ioapic::init();
     if virtual_time {
         arch::ioapic::unmask(abi::platform::IRQ_SPIN_TICK as usize);

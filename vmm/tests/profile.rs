@@ -120,6 +120,9 @@ fn experiment_trace(command: &str, profile_hz: Option<u32>) -> (Vec<(u64, u32, a
     let decoded = decode(&outcome.trace.as_ref().expect("a trace").raw);
     assert!(decoded.bad.is_empty() && decoded.missing == 0);
     let records = decoded.records.iter().map(|r| (r.seq, r.ticks, r.event)).collect();
+    // A spin tick would change the run (experiment mode raises one only
+    // for user code that spins, which this command does not).
+    assert_eq!(outcome.spin_ticks, 0, "profile_hz {profile_hz:?}");
     (records, outcome.profile.map_or(0, |p| p.samples.len()))
 }
 
