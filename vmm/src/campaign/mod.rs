@@ -171,7 +171,8 @@ fn write_profile(
     path: &Path,
 ) -> Result<String, CampaignError> {
     let config = run::base_config(campaign, None)?;
-    let profile = crate::observe::profile::report::Profile::symbolize(samples, &config.kernel, &config.archive);
+    let programs = |name: &str| crate::inject::swifi::code_map::program_elf(&config.archive, name).ok();
+    let profile = crate::observe::profile::report::Profile::symbolize(samples, &config.kernel, &programs);
     let text = if path.extension().is_some_and(|e| e == "json") {
         profile.speedscope(&format!("{} experiment", campaign.name)).to_string()
     } else {

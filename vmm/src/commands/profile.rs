@@ -53,7 +53,8 @@ pub fn run_profiled(req: &ProfileRequest) -> Result<(RunOutcome, Profile), Error
     }
     let outcome = crate::run(&config)?;
     let samples = outcome.profile.clone().unwrap_or_default();
-    let profile = Profile::symbolize(&samples, &config.kernel, &config.archive);
+    let programs = |name: &str| crate::inject::swifi::code_map::program_elf(&config.archive, name).ok();
+    let profile = Profile::symbolize(&samples, &config.kernel, &programs);
     Ok((outcome, profile))
 }
 

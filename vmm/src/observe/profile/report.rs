@@ -5,7 +5,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use serde_json::json;
 
-use super::symbols::Symbolizer;
+use super::symbols::{ProgramElf, Symbolizer};
 use super::{Mode, Samples};
 
 /// Suffix of kernel frames in folded stacks (as `perf script` marks
@@ -55,9 +55,9 @@ fn name_of(address: u64, is_return: bool, lookup: impl FnOnce(u64) -> Option<Str
 
 impl Profile {
     /// Names the addresses of `samples` with the symbols of `kernel_elf`
-    /// and of the programs in the boot image `archive`.
-    pub fn symbolize(samples: &Samples, kernel_elf: &[u8], archive: &[u8]) -> Profile {
-        let mut symbols = Symbolizer::new(kernel_elf, archive);
+    /// and of the programs `program_elf` finds.
+    pub fn symbolize(samples: &Samples, kernel_elf: &[u8], program_elf: ProgramElf) -> Profile {
+        let mut symbols = Symbolizer::new(kernel_elf, program_elf);
         let mut stacks = Vec::with_capacity(samples.samples.len());
         for s in &samples.samples {
             let mut frames = Vec::with_capacity(s.user.len() + s.kernel.len());

@@ -1,6 +1,7 @@
 //! Naming addresses: the function symbols of the kernel ELF and of each
 //! program's ELF (the boot image holds every program; programs run from
-//! the disk's `/bin` are the same files), demangled.
+//! the disk's `/bin` are the same files), demangled. The caller finds a
+//! program's ELF ([`ProgramElf`]): SWIFI's lookup, from a layer above.
 //!
 //! Why the symbol table and not debug info: the guest is built without
 //! debug info (it would grow the boot image the kernel maps), and its
@@ -69,17 +70,22 @@ fn demangle(name: &str) -> String {
     format!("{:#}", rustc_demangle::demangle(name)).replace(';', ":")
 }
 
+/// Finds the ELF of a program by the name the process directory gives
+/// (`crate::inject::swifi::code_map::program_elf` in the boot image,
+/// which also knows the names exec shortens).
+pub type ProgramElf<'a> = &'a dyn Fn(&str) -> Option<&'a [u8]>;
+
 /// The kernel's and the programs' symbols of one run.
 pub struct Symbolizer<'a> {
     kernel: SymbolTable,
-    archive: &'a [u8],
+    program_elf: ProgramElf<'a>,
     programs: HashMap<String, Option<SymbolTable>>,
 }
 
 impl<'a> Symbolizer<'a> {
-    /// Symbols from the kernel ELF and the boot image `archive`.
-    pub fn new(kernel_elf: &[u8], archive: &'a [u8]) -> Symbolizer<'a> {
-        Symbolizer { kernel: SymbolTable::from_elf(kernel_elf), archive, programs: HashMap::new() }
+    /// Symbols from the kernel ELF and the programs `program_elf` finds.
+    pub fn new(kernel_elf: &[u8], program_elf: ProgramElf<'a>) -> Symbolizer<'a> {
+        Symbolizer { kernel: SymbolTable::from_elf(kernel_elf), program_elf, programs: HashMap::new() }
     }
 
     /// The kernel function at `address`.
@@ -89,28 +95,10 @@ impl<'a> Symbolizer<'a> {
 
     /// The function at `address` in program `name`.
     pub fn user(&mut self, name: &str, address: u64) -> Option<&str> {
-        let archive = self.archive;
-        let table = self
-            .programs
-            .entry(name.to_string())
-            .or_insert_with(|| program_elf(archive, name).map(SymbolTable::from_elf));
+        let program_elf = self.program_elf;
+        let table =
+            self.programs.entry(name.to_string()).or_insert_with(|| program_elf(name).map(SymbolTable::from_elf));
         table.as_ref()?.lookup(address)
-    }
-}
-
-/// The ELF of program `name` in the boot image `archive`: the entry of
-/// that name, or the only one whose name starts with it (the kernel keeps
-/// at most 16 name bytes, and exec from the disk passes 8).
-fn program_elf<'a>(archive: &'a [u8], name: &str) -> Option<&'a [u8]> {
-    let image = abi::boot_image::BootImage::parse(archive).ok()?;
-    let names: Vec<&str> = image.entries().map(|e| e.name).collect();
-    if let Some(i) = names.iter().position(|&n| n == name) {
-        return Some(image.elf(i));
-    }
-    let prefixed: Vec<usize> = (0..names.len()).filter(|&i| names[i].starts_with(name)).collect();
-    match prefixed[..] {
-        [i] if name.len() >= 8 => Some(image.elf(i)),
-        _ => None,
     }
 }
 
@@ -142,6 +130,5 @@ mod tests {
     fn garbage_is_no_elf() {
         assert!(SymbolTable::from_elf(b"not an elf").lookup(0).is_none());
         assert!(SymbolTable::symbol(&[0x7f, b'E', b'L', b'F'], "x").is_none());
-        assert!(program_elf(b"garbage", "sh").is_none());
     }
 }
