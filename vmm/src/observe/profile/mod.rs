@@ -171,10 +171,24 @@ impl Sampler {
     }
 }
 
-/// A return address known without the chain: a vCPU stopped in the KIP's
-/// entry stub (`int3; ret`, no frame of its own) returns to `[rsp]`.
-fn stub_return(mem: &impl PhysMemory, cr3: u64, rip: u64, rsp: u64) -> Option<u64> {
-    (rip & !(PAGE_SIZE - 1) == KIP_CODE).then(|| read_virt_u64(mem, cr3, rsp)).flatten()
+/// A return address the chain does not show yet: a vCPU stopped in the
+/// KIP's entry stub (`int3; ret`, no frame of its own), at a function's
+/// first instruction (`push rbp`) or at its `ret` returns to `[rsp]`;
+/// one stopped at `mov rbp, rsp` (the caller's RBP just pushed) to
+/// `[rsp + 8]`. In all these, RBP is still the caller's frame.
+fn leaf_return(mem: &impl PhysMemory, cr3: u64, rip: u64, rsp: u64) -> Option<u64> {
+    const PUSH_RBP: u8 = 0x55;
+    const RET: u8 = 0xC3;
+    const MOV_RBP_RSP: [u8; 3] = [0x48, 0x89, 0xE5];
+    let byte = |i: u64| read_virt_u8(mem, cr3, rip.checked_add(i)?);
+    let at = if rip & !(PAGE_SIZE - 1) == KIP_CODE || matches!(byte(0), Some(PUSH_RBP | RET)) {
+        rsp
+    } else if (0..3).map(byte).eq(MOV_RBP_RSP.map(Some)) {
+        rsp.checked_add(8)?
+    } else {
+        return None;
+    };
+    read_virt_u64(mem, cr3, at)
 }
 
 /// The `u64` at the unaligned guest-virtual `va`.
@@ -190,11 +204,12 @@ fn read_unaligned(mem: &impl PhysMemory, cr3: u64, va: u64) -> Option<u64> {
 pub fn take(mem: &impl PhysMemory, cpu: CpuState, process: impl Fn(u64) -> (String, Option<u32>)) -> RawSample {
     let (mut name, endpoint) = process(cpu.cr3);
     if cpu.cpl == 3 {
-        let first = stub_return(mem, cpu.cr3, cpu.rip, cpu.rsp);
+        let first = leaf_return(mem, cpu.cr3, cpu.rip, cpu.rsp);
         let (user, _) = unwind::walk(mem, cpu.cr3, cpu.rip, cpu.rbp, first, USER_RANGE);
         return RawSample { process: name, endpoint, mode: Mode::User, kernel: Vec::new(), user };
     }
-    let (kernel, end) = unwind::walk(mem, cpu.cr3, cpu.rip, cpu.rbp, None, KERNEL_RANGE);
+    let first = leaf_return(mem, cpu.cr3, cpu.rip, cpu.rsp);
+    let (kernel, end) = unwind::walk(mem, cpu.cr3, cpu.rip, cpu.rbp, first, KERNEL_RANGE);
     let halted = cpu.rip.checked_sub(1).and_then(|at| read_virt_u8(mem, cpu.cr3, at)) == Some(HLT);
     if halted {
         name = IDLE.to_string();
@@ -212,7 +227,7 @@ pub fn take(mem: &impl PhysMemory, cpu: CpuState, process: impl Fn(u64) -> (Stri
         })
         .map(|(rip, rsp)| {
             let fp = end.left_range.filter(|fp| (USER_RANGE.0..USER_RANGE.1).contains(fp)).unwrap_or(0);
-            unwind::walk(mem, cpu.cr3, rip, fp, stub_return(mem, cpu.cr3, rip, rsp), USER_RANGE).0
+            unwind::walk(mem, cpu.cr3, rip, fp, leaf_return(mem, cpu.cr3, rip, rsp), USER_RANGE).0
         })
         .unwrap_or_default();
     RawSample { process: name, endpoint, mode: Mode::Kernel, kernel, user }

@@ -87,3 +87,21 @@ fn garbage_state_gives_short_samples() {
         }
     }
 }
+
+#[test]
+fn a_function_stopped_in_its_prologue_or_at_ret_keeps_its_caller() {
+    let mut mem = memory();
+    // Kernel code at 0x10_0000: push rbp; mov rbp, rsp; ...; ret at +0x10.
+    mem.0.insert(0x10_0000, 0x00E5_8948_55);
+    mem.0.insert(0x10_0010, 0xC3);
+    // The stack: [rsp] = 0x10_0777 (a return address, or at +1 the saved
+    // RBP), [rsp + 8] = 0x10_0888.
+    mem.0.insert(KSTACK + 0x80, 0x10_0777);
+    mem.0.insert(KSTACK + 0x88, 0x10_0888);
+    let at = |rip| CpuState { rip, rsp: KSTACK + 0x80, rbp: 0, cr3: CR3, cpl: 0, tss_base: 0 };
+    assert_eq!(take(&mem, at(0x10_0000), named).kernel, vec![0x10_0000, 0x10_0777]);
+    assert_eq!(take(&mem, at(0x10_0001), named).kernel, vec![0x10_0001, 0x10_0888]);
+    assert_eq!(take(&mem, at(0x10_0010), named).kernel, vec![0x10_0010, 0x10_0777]);
+    // Elsewhere in the body, only the chain counts.
+    assert_eq!(take(&mem, at(0x10_0004), named).kernel, vec![0x10_0004]);
+}
