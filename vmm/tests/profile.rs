@@ -178,3 +178,23 @@ fn a_campaign_replay_writes_its_profile() {
     assert!(text.lines().any(|l| l.contains(";trap_entry_[k]")), "{text}");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn viv_profile_prints_the_table_and_writes_speedscope() {
+    let out_file = std::env::temp_dir().join(format!("viv-test-{}-profile.json", std::process::id()));
+    let out =
+        viv(&["profile", "--format", "speedscope", "--out", out_file.to_str().unwrap(), "--top", "5", "cat /README"]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{stdout}{}", String::from_utf8_lossy(&out.stderr));
+    assert!(stdout.contains("samples at 1000 Hz") && stdout.contains("top 5 functions by self samples"), "{stdout}");
+    let v: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&out_file).unwrap()).unwrap();
+    let profiles = v["profiles"].as_array().unwrap();
+    assert!(profiles.iter().all(|p| p["type"] == "sampled"));
+    // The table's first number is the sample count; the file holds them all.
+    let samples: usize = stdout.split_whitespace().next().unwrap().parse().unwrap();
+    assert_eq!(profiles.iter().map(|p| p["samples"].as_array().unwrap().len()).sum::<usize>(), samples);
+    let _ = std::fs::remove_file(&out_file);
+    // A bad rate is refused before anything runs.
+    let out = viv(&["profile", "--hz", "0", "true"]);
+    assert_eq!(out.status.code(), Some(120));
+}

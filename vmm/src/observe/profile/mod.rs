@@ -34,8 +34,9 @@ use symbols::SymbolTable;
 
 /// Default sampling rate (`--hz`).
 pub const DEFAULT_HZ: u32 = 1000;
-/// Most samples a run keeps (about 17 minutes at the default rate).
-pub const MAX_SAMPLES: usize = 1_000_000;
+/// Most samples a run keeps (5 minutes at the default rate; a sample is
+/// a few hundred bytes); later kicks are counted in [`Samples::dropped`].
+pub const MAX_SAMPLES: usize = 300_000;
 /// Name of the process a halted kernel is charged to.
 pub const IDLE: &str = "(idle)";
 /// Name for the kernel's own address space (boot, after an exit).
@@ -80,6 +81,8 @@ pub struct Samples {
     pub samples: Vec<RawSample>,
     /// Kicks in which the registers could not be read.
     pub failed: u64,
+    /// Samples not kept, past [`MAX_SAMPLES`].
+    pub dropped: u64,
 }
 
 /// What the sampler reads of the vCPU's state.
@@ -133,6 +136,8 @@ impl Sampler {
         if self.taken.samples.len() < MAX_SAMPLES {
             let sample = take(&self.mem, cpu, |cr3| self.process(cr3));
             self.taken.samples.push(sample);
+        } else {
+            self.taken.dropped += 1;
         }
     }
 

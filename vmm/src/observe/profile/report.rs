@@ -41,6 +41,8 @@ pub struct Profile {
     pub stacks: Vec<Stack>,
     /// Kicks whose registers could not be read.
     pub failed: u64,
+    /// Samples not kept (past `MAX_SAMPLES`).
+    pub dropped: u64,
 }
 
 /// The name of one address: `pc` is exact, a return address is looked up
@@ -71,7 +73,7 @@ impl Profile {
             }
             stacks.push(Stack { process: s.process.clone(), mode: s.mode, frames });
         }
-        Profile { hz: samples.hz, stacks, failed: samples.failed }
+        Profile { hz: samples.hz, stacks, failed: samples.failed, dropped: samples.dropped }
     }
 
     /// Folded stacks, one line per distinct stack: `process;outer;…;leaf
@@ -155,8 +157,8 @@ impl Profile {
             pct(by_mode(Mode::Kernel)),
             pct(by_mode(Mode::Idle)),
         );
-        if self.failed > 0 {
-            out += &format!("({} kicks without registers)\n", self.failed);
+        if self.failed > 0 || self.dropped > 0 {
+            out += &format!("({} kicks without registers, {} samples past the limit)\n", self.failed, self.dropped);
         }
         // Per process.
         let mut procs: BTreeMap<&str, (usize, usize)> = BTreeMap::new();
@@ -246,7 +248,7 @@ mod tests {
     fn profile() -> Profile {
         let a = stack("sh", Mode::User, &[("main", false), ("work", false)]);
         let b = stack("sh", Mode::Kernel, &[("main", false), ("trap_entry", true), ("dispatch", true)]);
-        Profile { hz: 100, stacks: vec![a.clone(), a, b], failed: 0 }
+        Profile { hz: 100, stacks: vec![a.clone(), a, b], failed: 0, dropped: 0 }
     }
 
     #[test]
