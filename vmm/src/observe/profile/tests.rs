@@ -92,7 +92,7 @@ fn garbage_state_gives_short_samples() {
 fn a_function_stopped_in_its_prologue_or_at_ret_keeps_its_caller() {
     let mut mem = memory();
     // Kernel code at 0x10_0000: push rbp; mov rbp, rsp; ...; ret at +0x10.
-    mem.0.insert(0x10_0000, 0xE5_8948_55);
+    mem.0.insert(0x10_0000, 0xE5_89_48_55);
     mem.0.insert(0x10_0010, 0xC3);
     // The stack: [rsp] = 0x10_0777 (a return address, or at +1 the saved
     // RBP), [rsp + 8] = 0x10_0888.
