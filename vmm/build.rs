@@ -22,6 +22,9 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 const GUEST_TARGET: &str = "x86_64-unknown-none";
+/// The guest's compiler flags (also in the guest workspaces'
+/// `.cargo/config.toml`, for building them by hand).
+const GUEST_RUSTFLAGS: &[&str] = &["-Crelocation-model=static", "-Cforce-frame-pointers=yes"];
 
 fn main() {
     if let Err(e) = run() {
@@ -140,8 +143,9 @@ fn build_guest(dir: &Path, target_dir: &Path) -> Result<(), String> {
     }
     // Statically linked at fixed addresses: the kernel is loaded where it is
     // linked and user programs are mapped where they are linked, so nobody
-    // applies relocations.
-    cmd.env("CARGO_ENCODED_RUSTFLAGS", "-Crelocation-model=static");
+    // applies relocations. Frame pointers everywhere, so that `viv profile`
+    // can walk the guest's stacks from the host (docs/profiling.md).
+    cmd.env("CARGO_ENCODED_RUSTFLAGS", GUEST_RUSTFLAGS.join("\x1f"));
     let status = cmd.status().map_err(|e| format!("cannot run cargo for {}: {e}", dir.display()))?;
     if !status.success() {
         return Err(format!(

@@ -22,6 +22,7 @@ pub mod layout;
 pub mod message;
 pub mod notify;
 pub mod platform;
+pub mod profile;
 pub mod proto;
 pub mod senda;
 pub mod syscall;

@@ -39,6 +39,7 @@ impl System {
             grant_table: from.grant_table,
             alarm_at: 0,
         };
+        crate::directory::publish(self, child);
         let cause = self.core.trace.kernel_cause;
         crate::trace::process_event(self, abi::trace::Kind::Spawn, self.endpoint(caller), child, cause);
         Ok(child)
@@ -114,6 +115,7 @@ impl System {
         };
         self.core.exec(target, name, privileges, index as u8);
         self.core.set_user(target, entry.flags & abi::boot_image::FLAG_USER != 0);
+        crate::directory::publish(self, target);
         let cause = self.core.trace.kernel_cause;
         crate::trace::process_event(self, abi::trace::Kind::Exec, self.endpoint(caller), target, cause);
     }

@@ -14,6 +14,7 @@
 
 mod arch;
 mod console;
+mod directory;
 mod elf;
 mod events;
 mod fault;
@@ -137,10 +138,7 @@ extern "C" fn kernel_main(start_info: u64) -> ! {
     if faults || virtual_time {
         kprintln!("kernel: fault plan {}, virtual time {}", faults, virtual_time);
     }
-    arch::apic::init();
-    if virtual_time {
-        arch::apic::stop_timer();
-    }
+    arch::apic::init(!virtual_time);
     arch::ioapic::init();
     if virtual_time {
         arch::ioapic::unmask(abi::platform::IRQ_SPIN_TICK as usize);

@@ -178,6 +178,7 @@ impl System {
         a.frame.rflags = 0x202; // IF
         a.frame.cs = USER_CS;
         a.frame.ss = USER_SS;
+        crate::directory::publish(self, slot);
         Ok(slot)
     }
 
@@ -261,6 +262,7 @@ impl System {
             cpu::write_cr3(self.kernel_root);
             self.loaded_root = self.kernel_root;
         }
+        crate::directory::clear(slot);
         let space = core::mem::take(&mut self.arch[slot].space);
         space.destroy(&mut self.frames);
         for owner in self.irq_owner.iter_mut().enumerate() {

@@ -46,7 +46,8 @@ pub fn on() -> bool {
 }
 
 /// Turns virtual time on when the command line asks for it (before the
-/// timer is started; [`crate::arch::apic::stop_timer`] is called after).
+/// local APIC is set up, which then never starts its timer:
+/// [`crate::arch::apic::init`]).
 pub fn init(cmdline: &str) -> bool {
     let on = abi::platform::cmdline_value(cmdline, abi::platform::CMDLINE_DETERMINISTIC_KEY) == Some("1");
     ON.store(on, Ordering::Relaxed);

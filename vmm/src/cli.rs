@@ -85,6 +85,65 @@ pub enum Command {
     /// defense switched off and checks that the attack gets through.
     #[command(after_help = THREATS_STATUS_HELP)]
     Threats(ThreatsArgs),
+    /// Run one shell command under a sampling profiler of the whole guest
+    /// (docs/profiling.md): the VMM stops the vCPU --hz times a second,
+    /// walks the kernel and user stacks by their frame pointers and names
+    /// the functions from the ELF files. Prints the top-N table (self and
+    /// total share per function, per process, kernel and user) and writes
+    /// the stacks with --out (folded or speedscope; pprof is not offered).
+    #[command(after_help = EXIT_STATUS_HELP)]
+    Profile(ProfileArgs),
+}
+
+/// `viv profile`.
+#[derive(Debug, Args)]
+pub struct ProfileArgs {
+    /// Boot image to run.
+    #[arg(long, default_value = vmm::DEFAULT_IMAGE, value_name = "NAME")]
+    pub image: String,
+    /// File to write the stacks to (default: none, only the table).
+    #[arg(long, value_name = "FILE")]
+    pub out: Option<PathBuf>,
+    /// Format of --out: folded (flamegraph.pl, inferno) or speedscope
+    /// (JSON for speedscope.app). pprof is not offered.
+    #[arg(long, value_enum, default_value_t = ProfileFormatArg::Folded)]
+    pub format: ProfileFormatArg,
+    /// Samples per second (1 to 10000).
+    #[arg(long, value_name = "N", default_value_t = vmm::observe::profile::DEFAULT_HZ,
+          value_parser = clap::value_parser!(u32).range(1..=10_000))]
+    pub hz: u32,
+    /// Functions in the table.
+    #[arg(long, value_name = "N", default_value_t = 25)]
+    pub top: usize,
+    /// Experiment mode: virtual guest time (viv.deterministic=1), as in
+    /// campaigns; the IPC trace is the same as without the profiler.
+    #[arg(long)]
+    pub experiment: bool,
+    /// Stop the guest after this many seconds.
+    #[arg(long, value_name = "SECS", value_parser = parse_seconds, default_value = EXEC_DEFAULT_TIMEOUT)]
+    pub timeout: Duration,
+    /// The shell command.
+    #[arg(value_name = "CMD")]
+    pub command: String,
+}
+
+/// `viv profile --format`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ProfileFormatArg {
+    /// `process;frame;...;frame count` lines.
+    Folded,
+    /// speedscope's JSON file format.
+    Speedscope,
+}
+
+impl From<ProfileFormatArg> for vmm::commands::profile::Format {
+    fn from(f: ProfileFormatArg) -> vmm::commands::profile::Format {
+        use vmm::commands::profile::Format;
+        match f {
+            ProfileFormatArg::Folded => Format::Folded,
+            ProfileFormatArg::Speedscope => Format::Speedscope,
+        }
+    }
 }
 
 /// The exit statuses of `viv threats`.
@@ -155,6 +214,11 @@ pub enum CampaignAction {
         /// Trace file (default: experiment-N.trace.jsonl beside RESULTS.json).
         #[arg(long, value_name = "FILE")]
         out: Option<PathBuf>,
+        /// Also profile the experiment (as `viv profile`, docs/profiling.md):
+        /// folded stacks to FILE (speedscope JSON if FILE ends in .json),
+        /// the top-N table in the report.
+        #[arg(long, value_name = "FILE")]
+        profile: Option<PathBuf>,
     },
     /// Join the results of shards into the report of one whole run.
     #[command(after_help = CAMPAIGN_STATUS_HELP)]
@@ -404,7 +468,8 @@ mod tests {
             }
             helps.push(sub.render_long_help().to_string());
         }
-        for expected in ["run", "exec", "images", "export", "bench", "count", "trace", "campaign", "threats"] {
+        for expected in ["run", "exec", "images", "export", "bench", "count", "trace", "campaign", "threats", "profile"]
+        {
             assert!(names.iter().any(|n| n == expected), "no subcommand {expected}: {names:?}");
         }
         for help in helps {

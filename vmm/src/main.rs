@@ -117,6 +117,20 @@ fn dispatch(command: Command) -> Result<i32, Failure> {
             print!("{text}");
             Ok(if passed { 0 } else { 1 })
         }
+        Command::Profile(args) => {
+            let req = commands::profile::ProfileRequest {
+                image: &args.image,
+                command: &args.command,
+                hz: args.hz,
+                timeout: args.timeout,
+                top: args.top,
+                deterministic: args.experiment,
+            };
+            let out = args.out.as_deref().map(|path| (path, args.format.into()));
+            let (text, status) = commands::profile::profile(&req, out)?;
+            print!("{text}");
+            Ok(status)
+        }
         Command::Trace(args) => {
             let (summary, status) = commands::trace::trace_to_file(
                 &args.image,
@@ -133,8 +147,9 @@ fn dispatch(command: Command) -> Result<i32, Failure> {
             // 0 when every expectation held, 1 when one failed, 120 for a
             // host error (`cli::CAMPAIGN_STATUS_HELP`).
             let (text, passed) = match args.action {
-                Some(CampaignAction::Replay { results, experiment, out }) => {
-                    let (text, passed) = commands::campaign::replay(&results, experiment, out.as_deref())?;
+                Some(CampaignAction::Replay { results, experiment, out, profile }) => {
+                    let (text, passed) =
+                        commands::campaign::replay(&results, experiment, out.as_deref(), profile.as_deref())?;
                     print!("{text}");
                     (None, passed)
                 }

@@ -35,9 +35,9 @@ fn write(reg: u32, value: u32) {
     }
 }
 
-/// Enables the local APIC, masks the legacy PICs and starts the periodic
-/// tick.
-pub fn init() {
+/// Enables the local APIC, masks the legacy PICs and, with `tick`,
+/// starts the periodic tick.
+pub fn init(tick: bool) {
     // Legacy 8259s: mask everything so only the APIC delivers interrupts.
     outb(0x21, 0xFF);
     outb(0xA1, 0xFF);
@@ -52,12 +52,12 @@ pub fn init() {
     write(REG_SPURIOUS, 0x100 | SPURIOUS_VECTOR as u32);
     write(REG_TIMER_DIVIDE, DIVIDE_BY_16);
     write(REG_LVT_TIMER, TIMER_PERIODIC | TIMER_VECTOR as u32);
-    write(REG_TIMER_INITIAL, (APIC_BUS_HZ / 16 / TICK_HZ) as u32);
-}
-
-/// Stops the tick (experiment mode: time is virtual, see `vclock`).
-pub fn stop_timer() {
-    write(REG_TIMER_INITIAL, 0);
+    // Experiment mode's time is virtual (`vclock`): the timer is never
+    // started, since a tick that fired before a later stop would depend on
+    // how long the host took to boot the kernel.
+    if tick {
+        write(REG_TIMER_INITIAL, (APIC_BUS_HZ / 16 / TICK_HZ) as u32);
+    }
 }
 
 /// Acknowledges the interrupt being handled.

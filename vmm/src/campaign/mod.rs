@@ -89,13 +89,13 @@ pub(crate) fn run_indices(
 ) -> Result<(Vec<report::ExperimentResult>, Option<f64>), CampaignError> {
     match start {
         StartFrom::Boot => {
-            let start = run::Start::Boot { scratch, trace: false };
+            let start = run::Start::Boot { scratch, record: Default::default() };
             campaign.baseline_ticks = run::baseline_ticks(campaign, &start);
             Ok((run::run_all(campaign, indices, jobs, &start), None))
         }
         StartFrom::Snapshot => {
             let clock = Instant::now();
-            let snapshot = run::take_snapshot(campaign, scratch, false)?;
+            let snapshot = run::take_snapshot(campaign, scratch, Default::default())?;
             let secs = clock.elapsed().as_secs_f64();
             let start = run::Start::Snapshot(&snapshot);
             campaign.baseline_ticks = run::baseline_ticks(campaign, &start);
@@ -107,8 +107,16 @@ pub(crate) fn run_indices(
 /// Reruns experiment `index` of the campaign in `results_path` with a
 /// lossless IPC trace, writes the trace as JSON lines to `trace_out`
 /// (default: `experiment-N.trace.jsonl` beside the results) and returns a
-/// report text and whether the expectations held.
-pub fn replay(results_path: &Path, index: u32, trace_out: Option<&Path>) -> Result<(String, bool), CampaignError> {
+/// report text and whether the expectations held. With `profile_out`,
+/// the run is profiled too (`crate::observe::profile`): folded stacks go
+/// to that file (speedscope JSON when it ends in `.json`) and the top-N
+/// table into the report.
+pub fn replay(
+    results_path: &Path,
+    index: u32,
+    trace_out: Option<&Path>,
+    profile_out: Option<&Path>,
+) -> Result<(String, bool), CampaignError> {
     let results = Results::load(results_path)?;
     let campaign = &results.campaign;
     if index >= campaign.experiments {
@@ -118,9 +126,11 @@ pub fn replay(results_path: &Path, index: u32, trace_out: Option<&Path>) -> Resu
     let dir = results_path.parent().map(Path::to_path_buf).unwrap_or_default();
     let trace_path = trace_out.map_or_else(|| dir.join(format!("experiment-{index}.trace.jsonl")), Path::to_path_buf);
     let scratch = scratch_dir(&std::env::temp_dir().join("viv-replay"))?;
+    let profile_hz = profile_out.map(|_| crate::observe::profile::DEFAULT_HZ);
+    let record = run::Recording { trace: true, profile_hz };
     let experiment = match campaign.start {
-        StartFrom::Boot => Ok(run::run_one(campaign, index, &run::Start::Boot { scratch: &scratch, trace: true })),
-        StartFrom::Snapshot => run::take_snapshot(campaign, &scratch, true)
+        StartFrom::Boot => Ok(run::run_one(campaign, index, &run::Start::Boot { scratch: &scratch, record })),
+        StartFrom::Snapshot => run::take_snapshot(campaign, &scratch, record)
             .map(|snapshot| run::run_one(campaign, index, &run::Start::Snapshot(&snapshot))),
     };
     let _ = std::fs::remove_dir_all(&scratch);
@@ -155,7 +165,29 @@ pub fn replay(results_path: &Path, index: u32, trace_out: Option<&Path>) -> Resu
         None => text += "(not in this results file's shard)\n",
     }
     text += &format!("{} trace records written to {}\n", trace.records.len(), trace_path.display());
+    if let (Some(path), Some(samples)) = (profile_out, &experiment.profile) {
+        text += &write_profile(campaign, samples, path)?;
+    }
     Ok((text, r.verdict.failures.is_empty()))
+}
+
+/// Writes a replay's profile to `path` (speedscope JSON for `*.json`,
+/// else folded stacks); returns the lines for the report.
+fn write_profile(
+    campaign: &Campaign,
+    samples: &crate::observe::profile::Samples,
+    path: &Path,
+) -> Result<String, CampaignError> {
+    let config = run::base_config(campaign, None)?;
+    let programs = |name: &str| crate::inject::swifi::code_map::program_elf(&config.archive, name).ok();
+    let profile = crate::observe::profile::report::Profile::symbolize(samples, &config.kernel, &programs);
+    let text = if path.extension().is_some_and(|e| e == "json") {
+        profile.speedscope(&format!("{} experiment", campaign.name)).to_string()
+    } else {
+        profile.folded()
+    };
+    std::fs::write(path, text).map_err(|source| CampaignError::Io { path: path.to_path_buf(), source })?;
+    Ok(format!("profile written to {}:\n{}", path.display(), profile.top(15)))
 }
 
 /// Merges shard results (`inputs`: directories or results.json files) and

@@ -85,24 +85,40 @@ pub fn base_config(campaign: &Campaign, disk: Option<&Path>) -> Result<RunConfig
     Ok(config)
 }
 
+/// What a run records besides its outcome (a replay's trace and profile).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Recording {
+    /// A lossless IPC trace.
+    pub trace: bool,
+    /// The sampling profiler at this rate (`crate::observe::profile`).
+    pub profile_hz: Option<u32>,
+}
+
+impl Recording {
+    fn apply(self, config: &mut RunConfig) {
+        if self.trace {
+            config.trace = Some(TraceMode::Lossless);
+        }
+        config.profile_hz = self.profile_hz;
+    }
+}
+
 /// How experiments start.
 pub enum Start<'a> {
     /// A cold boot per experiment, each on its own copy of the campaign's
-    /// disk in `scratch`; `trace`: with a lossless IPC trace (replay).
-    Boot { scratch: &'a Path, trace: bool },
+    /// disk in `scratch`, recording what `record` says (replay).
+    Boot { scratch: &'a Path, record: Recording },
     /// A restore of this snapshot (taken by [`take_snapshot`]).
     Snapshot(&'a Snapshot),
 }
 
 /// Boots the campaign's guest to where the workload starts and snapshots
-/// it; `trace`: with a lossless IPC trace (replay). `scratch` holds the
-/// copy of the campaign's disk the boot uses.
-pub fn take_snapshot(campaign: &Campaign, scratch: &Path, trace: bool) -> Result<Snapshot, CampaignError> {
+/// it, recording what `record` says in the experiments run from it
+/// (replay). `scratch` holds the copy of the campaign's disk the boot uses.
+pub fn take_snapshot(campaign: &Campaign, scratch: &Path, record: Recording) -> Result<Snapshot, CampaignError> {
     let disk = copy_disk(campaign, scratch, "snapshot")?;
     let mut config = base_config(campaign, disk.as_deref())?;
-    if trace {
-        config.trace = Some(TraceMode::Lossless);
-    }
+    record.apply(&mut config);
     let snapshot = Snapshot::take(&config, MARK_COMMAND_START).map_err(|source| CampaignError::Vm {
         context: format!("booting image {} to the start of the workload", campaign.image),
         source,
@@ -126,6 +142,8 @@ pub struct Experiment {
     pub result: ExperimentResult,
     /// The trace, when asked for.
     pub trace: Option<TraceLog>,
+    /// The profiler's samples, when asked for.
+    pub profile: Option<crate::observe::profile::Samples>,
 }
 
 /// Runs experiment `index`, started as `start` says.
@@ -178,7 +196,8 @@ pub fn run_one(campaign: &Campaign, index: u32, start: &Start) -> Experiment {
             vm_exits: stats.and_then(|s| s.exits()),
         },
     };
-    Experiment { result, trace: outcome.and_then(|o| o.trace) }
+    let (trace, profile) = outcome.map(|o| (o.trace, o.profile)).unwrap_or_default();
+    Experiment { result, trace, profile }
 }
 
 /// Runs `plan` from `start` to the end of the run.
@@ -190,12 +209,10 @@ fn run_plan(campaign: &Campaign, plan: &Plan, index: u32, start: &Start) -> Resu
             experiment.swifi = plan.swifi;
             Ok(snapshot.run(&experiment)?)
         }
-        Start::Boot { scratch, trace } => {
+        Start::Boot { scratch, record } => {
             let disk = copy_disk(campaign, scratch, &index.to_string())?;
             let mut config = config_for(campaign, plan, disk.as_deref())?;
-            if *trace {
-                config.trace = Some(TraceMode::Lossless);
-            }
+            record.apply(&mut config);
             let outcome = crate::run(&config);
             if let Some(copy) = &disk {
                 let _ = std::fs::remove_file(copy);

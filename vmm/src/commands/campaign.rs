@@ -13,8 +13,13 @@ pub fn run(file: &Path, out: &Path, jobs: Option<usize>, shard: Option<Shard>) -
 }
 
 /// Reruns one experiment of a results file with a lossless trace.
-pub fn replay(results: &Path, experiment: u32, out: Option<&Path>) -> Result<(String, bool), CommandError> {
-    Ok(campaign::replay(results, experiment, out)?)
+pub fn replay(
+    results: &Path,
+    experiment: u32,
+    out: Option<&Path>,
+    profile: Option<&Path>,
+) -> Result<(String, bool), CommandError> {
+    Ok(campaign::replay(results, experiment, out, profile)?)
 }
 
 /// Joins shard results into the report of one whole run in `out`.

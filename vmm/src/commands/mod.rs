@@ -9,6 +9,7 @@ pub mod count;
 mod error;
 pub mod export;
 pub mod images;
+pub mod profile;
 pub mod run;
 pub mod threats;
 pub mod trace;

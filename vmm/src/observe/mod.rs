@@ -2,11 +2,13 @@
 //! drains ([`ring`]), and what is made of the records: decoding that never
 //! trusts the guest ([`decode`]), attribution of messages to system calls
 //! ([`analysis`]), and exports as JSON lines, Perfetto JSON and
-//! message-sequence charts ([`export`]).
+//! message-sequence charts ([`export`]); and the sampling profiler of
+//! the whole guest ([`profile`]).
 
 pub mod analysis;
 pub mod decode;
 pub mod export;
+pub mod profile;
 pub mod ring;
 
 pub use ring::{TraceLog, TraceMode, TraceRing, RING_BYTES};

@@ -163,6 +163,9 @@ pub struct RunConfig {
     /// Host-side code mutation (SWIFI, `crate::inject::swifi`) applied at every
     /// fault-plan Stop event; `None`: a Stop only pauses and resumes.
     pub swifi: Option<crate::inject::swifi::SwifiSpec>,
+    /// Sample the guest's stacks this many times a second
+    /// (`crate::observe::profile`); `None`: no profiling.
+    pub profile_hz: Option<u32>,
 }
 
 impl RunConfig {
@@ -189,6 +192,7 @@ impl RunConfig {
             deterministic: false,
             tick_budget: 0,
             swifi: None,
+            profile_hz: None,
         }
     }
 

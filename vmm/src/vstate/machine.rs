@@ -185,6 +185,7 @@ impl Machine {
             pause_at_mark: None,
             on_fault_stop: None,
             spin_tick: None,
+            profiler: None,
         };
         Ok(Machine {
             kvm,

@@ -100,6 +100,8 @@ pub struct RunOutcome {
     /// Spin ticks the VMM raised (experiment mode: user code ran
     /// `abi::platform::SPIN_TICK_CPU_MS` without entering the kernel).
     pub spin_ticks: u64,
+    /// The profiler's samples (`RunConfig::profile_hz`), when profiled.
+    pub profile: Option<crate::observe::profile::Samples>,
 }
 
 impl RunOutcome {
@@ -137,6 +139,7 @@ impl RunOutcome {
             swifi: Vec::new(),
             command_ticks: None,
             spin_ticks: 0,
+            profile: None,
         }
     }
 }

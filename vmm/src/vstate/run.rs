@@ -146,8 +146,14 @@ fn supervise(mut machine: Machine, config: &RunConfig) -> Result<(Machine, Ran),
         watchdog::SpinGuard::for_run(config.deterministic, &machine.mem, machine.plan.as_ref(), &machine.vm).unzip();
     machine.runner.on_fault_stop = stop_hook.as_ref().map(|h| h.boxed());
     machine.runner.spin_tick = spin_tick;
+    machine.runner.profiler =
+        config.profile_hz.map(|hz| crate::observe::profile::Sampler::new(&machine.mem, &config.kernel, hz));
+    let kicks = watchdog::Kicks {
+        timeout: config.timeout,
+        sample_every: config.profile_hz.map(|hz| Duration::from_secs(1) / hz.max(1)),
+    };
     let timed_out = machine.runner.timed_out.clone();
-    let (runner, progress, ended) = run_vcpu_thread(machine.runner, config.timeout, &timed_out, spin_guard.as_ref())?;
+    let (runner, progress, ended) = run_vcpu_thread(machine.runner, kicks, &timed_out, spin_guard.as_ref())?;
     machine.runner = runner;
     Ok((machine, Ran { progress, ended, stop_hook, spin_guard }))
 }
@@ -182,6 +188,7 @@ fn finish(machine: Machine, ran: Ran) -> RunOutcome {
         swifi: ran.stop_hook.map(|h| h.mutations()).unwrap_or_default(),
         command_ticks,
         spin_ticks: ran.spin_guard.map_or(0, |g| g.raised()),
+        profile: result.profile,
     }
 }
 
@@ -189,7 +196,7 @@ fn finish(machine: Machine, ran: Ran) -> RunOutcome {
 /// or pauses at its mark; hands the runner back with what the run produced.
 fn run_vcpu_thread(
     runner: VcpuRunner,
-    timeout: Option<Duration>,
+    kicks: watchdog::Kicks,
     timed_out: &Arc<AtomicBool>,
     spin: Option<&watchdog::SpinGuard>,
 ) -> Result<(VcpuRunner, Progress, Option<Exit>), Error> {
@@ -204,6 +211,6 @@ fn run_vcpu_thread(
             (runner, progress, ended)
         })
         .map_err(|source| RunError::Thread { what: "vCPU", source })?;
-    watchdog::supervise(&handle, timeout, timed_out, &done_rx, spin);
+    watchdog::supervise(&handle, kicks, timed_out, &done_rx, spin);
     handle.join().map_err(|_| RunError::VcpuPanicked.into())
 }

@@ -34,6 +34,8 @@ pub struct VcpuResult {
     pub trace: Option<TraceLog>,
     /// Rule index of every fault-plan Stop event.
     pub fault_stops: Vec<u32>,
+    /// The profiler's samples, when the run was profiled.
+    pub profile: Option<crate::observe::profile::Samples>,
 }
 
 /// A configured vCPU with its devices, ready to run.
@@ -60,6 +62,8 @@ pub struct VcpuRunner {
     pub on_fault_stop: Option<crate::inject::swifi::OnStop>,
     /// Experiment mode's spin tick (`crate::vstate::watchdog`), checked at kicks.
     pub spin_tick: Option<crate::vstate::watchdog::SpinTick>,
+    /// The sampling profiler, which samples at every kick.
+    pub profiler: Option<crate::observe::profile::Sampler>,
 }
 
 /// What a run has produced so far (kept across a pause).
@@ -118,6 +122,9 @@ impl VcpuRunner {
                 self.vcpu.set_kvm_immediate_exit(0);
                 if let Some(tick) = &self.spin_tick {
                     tick.at_kick(&self.vcpu);
+                }
+                if let Some(profiler) = self.profiler.as_mut() {
+                    profiler.sample(&self.vcpu);
                 }
                 return Step::Continue;
             }
@@ -204,6 +211,7 @@ impl VcpuRunner {
     pub fn finish(mut self, progress: Progress, exit: Exit) -> VcpuResult {
         let final_stats = self.snapshot();
         let trace = self.trace.take().map(TraceRing::finish);
-        VcpuResult { exit, marks: progress.marks, final_stats, trace, fault_stops: progress.fault_stops }
+        let profile = self.profiler.take().map(crate::observe::profile::Sampler::finish);
+        VcpuResult { exit, marks: progress.marks, final_stats, trace, fault_stops: progress.fault_stops, profile }
     }
 }

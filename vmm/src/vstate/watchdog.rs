@@ -10,6 +10,10 @@
 //! consumed by the handler without effect, so the watchdog repeats it every
 //! [`KICK_INTERVAL`] until the vCPU thread reports that it has stopped.
 //!
+//! The same kick, at a fixed rate, gives the profiler its samples
+//! (`crate::observe::profile`): a kick exit is not a kernel entry, so it
+//! changes nothing the guest sees.
+//!
 //! The same thread guards experiment mode against spinning ([`SpinGuard`]):
 //! guest time is virtual there and advances only with kernel entries, so
 //! user code looping without system calls would freeze it (and RS, which
@@ -141,35 +145,52 @@ impl SpinGuard {
     }
 }
 
+/// Kicks the vCPU thread out of `KVM_RUN`.
+fn kick<T>(vcpu: &JoinHandle<T>) {
+    if let Err(e) = vcpu.kill(kick_signal()) {
+        log::warn!("cannot signal the vCPU thread: {e}");
+    }
+}
+
 /// Waits for `done` until `deadline` (forever with `None`), raising spin
-/// ticks when `spin` says so. True when the vCPU thread reported.
+/// ticks when `spin` says so and kicking the vCPU every `sample_every`
+/// for the profiler. True when the vCPU thread reported.
 fn wait_guarding<T>(
     vcpu: &JoinHandle<T>,
     deadline: Option<Instant>,
+    sample_every: Option<Duration>,
     done: &Receiver<()>,
     spin: Option<&SpinGuard>,
 ) -> bool {
     let budget = Duration::from_millis(abi::platform::SPIN_TICK_CPU_MS);
     let pthread = vcpu.as_pthread_t();
     let mut last = spin.map(|s| (s.entries(), thread_cpu_time(pthread)));
+    let mut next_spin_check = spin.map(|_| Instant::now() + budget);
+    let mut next_sample = sample_every.map(|every| Instant::now() + every);
     loop {
-        let wait = match (deadline, spin) {
-            (Some(d), Some(_)) => d.saturating_duration_since(Instant::now()).min(budget),
-            (Some(d), None) => d.saturating_duration_since(Instant::now()),
-            (None, Some(_)) => budget,
-            (None, None) => Duration::MAX,
-        };
-        let result = if wait == Duration::MAX {
-            done.recv().map_err(|_| RecvTimeoutError::Disconnected)
-        } else {
-            done.recv_timeout(wait)
+        let wake = [deadline, next_spin_check, next_sample].into_iter().flatten().min();
+        let result = match wake {
+            None => done.recv().map_err(|_| RecvTimeoutError::Disconnected),
+            Some(at) => done.recv_timeout(at.saturating_duration_since(Instant::now())),
         };
         match result {
             Ok(()) | Err(RecvTimeoutError::Disconnected) => return true,
             Err(RecvTimeoutError::Timeout) => {}
         }
-        if deadline.is_some_and(|d| Instant::now() >= d) {
+        let now = Instant::now();
+        if deadline.is_some_and(|d| now >= d) {
             return false;
+        }
+        if let (Some(every), Some(at)) = (sample_every, next_sample.as_mut()) {
+            if now >= *at {
+                kick(vcpu);
+                // A late wake-up skips samples rather than bunching them.
+                *at = (*at + every).max(now + every / 2);
+            }
+        }
+        match next_spin_check.as_mut() {
+            Some(at) if now >= *at => *at = now + budget,
+            _ => continue,
         }
         if let (Some(guard), Some((entries, cpu))) = (spin, last.as_mut()) {
             let now = (guard.entries(), thread_cpu_time(pthread));
@@ -178,9 +199,7 @@ fn wait_guarding<T>(
             } else if let (Some(before), Some(after)) = (*cpu, now.1) {
                 if after.saturating_sub(before) >= budget {
                     guard.suspect.store(true, Ordering::Release);
-                    if let Err(e) = vcpu.kill(kick_signal()) {
-                        log::warn!("cannot signal the vCPU thread: {e}");
-                    }
+                    kick(vcpu);
                     *cpu = now.1;
                 }
             }
@@ -188,27 +207,36 @@ fn wait_guarding<T>(
     }
 }
 
-/// Waits until the vCPU thread `vcpu` reports on `done`; if `timeout`
-/// passes first, sets `timed_out` and kicks the thread until it reports.
-/// With `spin`, raises spin ticks meanwhile.
+/// Why the watchdog kicks the vCPU: the run's deadline, and the
+/// profiler's sampling period.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Kicks {
+    /// Stop the run after this long (`None`: never).
+    pub timeout: Option<Duration>,
+    /// Kick this often for a profiler sample (`None`: no profiling).
+    pub sample_every: Option<Duration>,
+}
+
+/// Waits until the vCPU thread `vcpu` reports on `done`; if
+/// `kicks.timeout` passes first, sets `timed_out` and kicks the thread
+/// until it reports. With `spin`, raises spin ticks meanwhile; with
+/// `kicks.sample_every`, kicks for the profiler.
 pub fn supervise<T>(
     vcpu: &JoinHandle<T>,
-    timeout: Option<Duration>,
+    kicks: Kicks,
     timed_out: &AtomicBool,
     done: &Receiver<()>,
     spin: Option<&SpinGuard>,
 ) {
-    let deadline = timeout.map(|t| Instant::now() + t);
-    if wait_guarding(vcpu, deadline, done, spin) {
+    let deadline = kicks.timeout.map(|t| Instant::now() + t);
+    if wait_guarding(vcpu, deadline, kicks.sample_every, done, spin) {
         return;
     }
     timed_out.store(true, Ordering::Release);
     loop {
         // The thread has not reported yet, so it has not been joined and
         // its pthread handle is valid.
-        if let Err(e) = vcpu.kill(kick_signal()) {
-            log::warn!("cannot signal the vCPU thread: {e}");
-        }
+        kick(vcpu);
         match done.recv_timeout(KICK_INTERVAL) {
             Err(RecvTimeoutError::Timeout) => continue,
             _ => return,

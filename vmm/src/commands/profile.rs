@@ -1,0 +1,85 @@
+//! `viv profile`: run one shell command with the sampling profiler on,
+//! write its stacks (folded or speedscope) and return the top-N table
+//! (`docs/profiling.md`).
+
+use std::path::Path;
+use std::time::Duration;
+
+use super::trace::failure_note;
+use super::CommandError;
+use crate::observe::profile::report::Profile;
+use crate::vstate::config::RunConfig;
+use crate::vstate::outcome::RunOutcome;
+use crate::Error;
+
+/// Stack formats `viv profile --out` writes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    /// `process;frame;…;frame count` lines (flamegraph.pl, inferno).
+    Folded,
+    /// speedscope's JSON file format, one sampled profile per process.
+    Speedscope,
+}
+
+/// What to profile and how.
+#[derive(Debug, Clone)]
+pub struct ProfileRequest<'a> {
+    /// Boot image.
+    pub image: &'a str,
+    /// The shell command (empty: the image's own workload).
+    pub command: &'a str,
+    /// Samples per second.
+    pub hz: u32,
+    /// Stop the guest after this long.
+    pub timeout: Duration,
+    /// Functions in the table.
+    pub top: usize,
+    /// Experiment mode (virtual time, `viv.deterministic=1`).
+    pub deterministic: bool,
+}
+
+/// Boots `req.image` with `req.command` and the profiler on; returns the
+/// run and its symbolized profile.
+pub fn run_profiled(req: &ProfileRequest) -> Result<(RunOutcome, Profile), Error> {
+    let mut config = RunConfig::for_image(req.image)?;
+    if !req.command.is_empty() {
+        config.append = format!("{}{}", abi::platform::CMDLINE_COMMAND_SEPARATOR, req.command);
+    }
+    config.timeout = Some(req.timeout);
+    config.profile_hz = Some(req.hz);
+    if req.deterministic {
+        config.deterministic = true;
+        config.fault_plan = Some(crate::inject::fault::FaultPlan { seed: 1, rules: Vec::new() });
+    }
+    let outcome = crate::run(&config)?;
+    let samples = outcome.profile.clone().unwrap_or_default();
+    let programs = |name: &str| crate::inject::swifi::code_map::program_elf(&config.archive, name).ok();
+    let profile = Profile::symbolize(&samples, &config.kernel, &programs);
+    Ok((outcome, profile))
+}
+
+/// `viv profile`: writes the stacks to `out` in `format` (if given);
+/// returns the top-N table and the guest's exit status.
+pub fn profile(req: &ProfileRequest, out: Option<(&Path, Format)>) -> Result<(String, i32), CommandError> {
+    if req.hz == 0 || req.hz > 10_000 {
+        return Err(CommandError::Usage(format!("profile: --hz {} is not in 1..=10000", req.hz)));
+    }
+    let (outcome, profile) = run_profiled(req)?;
+    if let Some((path, format)) = out {
+        let text = match format {
+            Format::Folded => profile.folded(),
+            Format::Speedscope => {
+                let name = format!("viv profile {}", req.command);
+                serde_json::to_string(&profile.speedscope(&name))?
+            }
+        };
+        std::fs::write(path, text).map_err(|source| CommandError::File {
+            what: "cannot write",
+            path: path.into(),
+            source,
+        })?;
+    }
+    let mut text = profile.top(req.top);
+    text += &failure_note(&outcome);
+    Ok((text, outcome.exit_status()))
+}
