@@ -11,6 +11,8 @@
 //! place from the boot image and messages are copied once.
 #![no_std]
 #![no_main]
+#![forbid(unsafe_op_in_unsafe_fn)]
+#![warn(clippy::undocumented_unsafe_blocks)]
 
 mod arch;
 mod console;

@@ -137,6 +137,7 @@ fn senda(s: &mut Suite, waiter: Endpoint) {
     );
     // SAFETY: the kernel must refuse these before touching memory.
     s.expect("senda_too_large", unsafe { rt::ipc::senda_raw(table().as_ptr() as u64, 65) }, Err(Error::Domain));
+    // SAFETY: address 0x10 is no table; the kernel must refuse it (EFAULT).
     s.expect("senda_bad_table", unsafe { rt::ipc::senda_raw(0x10, 2) }, Err(Error::Fault));
     // An entry typed as a notification fails; kt_echo (waiting) gets nothing.
     table()[0] = SendaEntry::new(s.echo, Message::new(NOTIFY_MTYPE));
