@@ -188,6 +188,13 @@ fn wait_guarding<T>(
     }
 }
 
+/// The instant `timeout` from now; `None` (no deadline) when there is no
+/// timeout or it lies beyond what the clock can represent (`--timeout 1e19`
+/// means "practically never", not a panic).
+pub fn deadline_after(timeout: Option<Duration>) -> Option<Instant> {
+    timeout.and_then(|t| Instant::now().checked_add(t))
+}
+
 /// Waits until the vCPU thread `vcpu` reports on `done`; if `timeout`
 /// passes first, sets `timed_out` and kicks the thread until it reports.
 /// With `spin`, raises spin ticks meanwhile.
@@ -198,7 +205,7 @@ pub fn supervise<T>(
     done: &Receiver<()>,
     spin: Option<&SpinGuard>,
 ) {
-    let deadline = timeout.map(|t| Instant::now() + t);
+    let deadline = deadline_after(timeout);
     if wait_guarding(vcpu, deadline, done, spin) {
         return;
     }
@@ -213,5 +220,20 @@ pub fn supervise<T>(
             Err(RecvTimeoutError::Timeout) => continue,
             _ => return,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_timeout_beyond_the_clock_means_no_deadline() {
+        let huge = Duration::try_from_secs_f64(1e19).unwrap();
+        assert_eq!(deadline_after(Some(huge)), None);
+        assert_eq!(deadline_after(Some(Duration::MAX)), None);
+        assert_eq!(deadline_after(None), None);
+        let soon = deadline_after(Some(Duration::from_secs(5))).unwrap();
+        assert!(soon > Instant::now());
     }
 }
