@@ -26,6 +26,7 @@ pub mod file;
 pub mod merge;
 pub mod report;
 pub mod run;
+pub mod validate;
 
 use std::path::{Path, PathBuf};
 use std::time::Instant;
@@ -103,6 +104,7 @@ pub(crate) fn run_indices(
 pub fn replay(results_path: &Path, index: u32, trace_out: Option<&Path>) -> Result<(String, bool), CampaignError> {
     let results = Results::load(results_path)?;
     let campaign = &results.campaign;
+    validate::check_image(campaign, results_path)?;
     if index >= campaign.experiments {
         let last = campaign.experiments - 1;
         return Err(CampaignError::Results(format!("experiment {index} is not in the campaign (0 to {last})")));
