@@ -139,11 +139,7 @@ impl Block {
             }
             Err(e) => return Err(file_err("disk image")(e)),
         }
-        let file = OpenOptions::new()
-            .read(true)
-            .write(true)
-            .open(path)
-            .map_err(file_err("cannot open (read-write) disk image"))?;
+        let file = super::disk_image::open_regular(path, true, "cannot open (read-write) disk image")?;
         // SAFETY: flock on a file descriptor we own; it touches no memory.
         if unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) } != 0 {
             let source = std::io::Error::last_os_error();
