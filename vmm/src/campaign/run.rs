@@ -116,7 +116,7 @@ pub fn take_snapshot(campaign: &Campaign, scratch: &Path, trace: bool) -> Result
 fn copy_disk(campaign: &Campaign, scratch: &Path, name: &str) -> Result<Option<PathBuf>, CampaignError> {
     let Some(source) = &campaign.disk else { return Ok(None) };
     let copy = scratch.join(format!("disk-{name}.img"));
-    std::fs::copy(source, &copy).map_err(|e| CampaignError::Io { path: source.clone(), source: e })?;
+    crate::devices::sparse_file::copy_sparse(source, &copy).map_err(|e| CampaignError::Run(e.into()))?;
     Ok(Some(copy))
 }
 

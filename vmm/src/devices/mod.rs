@@ -17,6 +17,7 @@ pub mod disk_image;
 mod error;
 pub mod irq;
 pub mod serial;
+pub mod sparse_file;
 pub mod stdin;
 pub mod terminal;
 pub mod virtio_blk;
