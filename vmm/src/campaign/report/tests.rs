@@ -256,3 +256,10 @@ fn outcomes_are_broken_down_by_fault() {
     }
     assert!(!r.markdown().contains("## Outcomes by fault"));
 }
+
+#[test]
+fn xml_drops_what_xml_cannot_carry() {
+    // A guest printing U+FFFE used to make junit.xml ill-formed.
+    assert_eq!(xml("a\u{FFFE}b\u{FFFF}c\u{1}d\re<\u{FFFD}\u{10000}"), "abcde&lt;\u{FFFD}\u{10000}");
+    assert_eq!(xml("tab\there\nnext"), "tab\there\nnext");
+}
