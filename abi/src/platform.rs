@@ -222,6 +222,15 @@ pub const PORT_LOG: u16 = 0xE9;
 /// carries only what the command printed.
 pub const CMDLINE_LOG_KEY: &str = "viv.log";
 
+/// The longest valid UTF-8 prefix of `bytes`: a command line cut inside a
+/// character keeps everything before it instead of becoming empty.
+pub fn utf8_prefix(bytes: &[u8]) -> &str {
+    match core::str::from_utf8(bytes) {
+        Ok(text) => text,
+        Err(e) => core::str::from_utf8(&bytes[..e.valid_up_to()]).unwrap_or(""),
+    }
+}
+
 /// Finds `key=value` in a space-separated command line (before the
 /// command, see [`CMDLINE_COMMAND_SEPARATOR`]).
 pub fn cmdline_value<'a>(cmdline: &'a str, key: &str) -> Option<&'a str> {
@@ -235,6 +244,14 @@ pub fn cmdline_value<'a>(cmdline: &'a str, key: &str) -> Option<&'a str> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_line_cut_inside_a_character_keeps_its_prefix() {
+        let line = "viv.trace=0x1,0x2 -- echo é".as_bytes();
+        assert_eq!(utf8_prefix(&line[..line.len() - 1]), "viv.trace=0x1,0x2 -- echo ");
+        assert_eq!(utf8_prefix(line), "viv.trace=0x1,0x2 -- echo é");
+        assert_eq!(utf8_prefix(&[0xff, b'a']), "");
+    }
 
     #[test]
     fn last_occurrence_of_a_key_wins() {

@@ -77,3 +77,45 @@ fn a_fifo_as_the_disk_is_refused_at_once() {
     }
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+/// An `echo` of `n` bytes of command line whose last character is 'é' (two
+/// bytes), so a cut at most limits falls inside it.
+fn long_echo(n: usize) -> String {
+    let word = "x".repeat(n - "echo ".len() - 'é'.len_utf8());
+    format!("echo {word}é")
+}
+
+#[test]
+fn a_command_viv_accepts_reaches_the_shell() {
+    // 1,900 bytes of command: the kernel command line still fits, so the
+    // shell must run it (init used to fail: "cannot run /bin/sh: EDOM").
+    let command = long_echo(1900);
+    let out = viv(&["exec", "--timeout", "60", &command]);
+    let stdout = text(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "stderr:\n{}", text(&out.stderr));
+    assert!(stdout.lines().any(|l| l == &command["echo ".len()..]), "stdout:\n{stdout}");
+}
+
+#[test]
+fn every_booting_subcommand_refuses_an_over_long_command_line_in_one_line() {
+    let command = long_echo(2100);
+    let append = format!("x={}", "é".repeat(1100));
+    let dir = scratch("long-line");
+    let trace_out = dir.join("t.jsonl");
+    let runs: [&[&str]; 4] = [
+        &["exec", "--timeout", "60", &command],
+        &["count", "--timeout", "60", &command],
+        &["trace", "--timeout", "60", "--out", trace_out.to_str().unwrap(), &command],
+        &["run", "--timeout", "60", "--append", &append],
+    ];
+    for args in runs {
+        let out = viv_within(args, 60);
+        let err = text(&out.stderr);
+        assert!(!matches!(out.status.code(), Some(0) | None), "{}: status {:?}\n{err}", args[0], out.status);
+        assert!(err.contains("kernel command line") && err.contains("2048"), "{}: stderr:\n{err}", args[0]);
+        assert_eq!(err.trim().lines().count(), 1, "{}: one line:\n{err}", args[0]);
+        assert!(text(&out.stdout).trim().is_empty(), "{}: nothing ran:\n{}", args[0], text(&out.stdout));
+    }
+    assert!(!trace_out.exists(), "no trace of a run that did not happen");
+    std::fs::remove_dir_all(&dir).unwrap();
+}

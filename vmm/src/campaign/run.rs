@@ -74,13 +74,8 @@ pub fn base_config(campaign: &Campaign, disk: Option<&Path>) -> Result<RunConfig
     config.disk = disk.map(Path::to_path_buf);
     config.deterministic = true;
     config.fault_plan = Some(FaultPlan { seed: 0, rules: Vec::new() });
-    let length = config.cmdline().len();
-    if length > abi::layout::kip::CMDLINE_MAX {
-        return Err(CampaignError::Results(format!(
-            "the workload and check make a kernel command line of {length} bytes (at most {})",
-            abi::layout::kip::CMDLINE_MAX
-        )));
-    }
+    crate::vstate::config::check_cmdline(&config.cmdline())
+        .map_err(|source| CampaignError::Vm { context: "the workload and check".into(), source })?;
     Ok(config)
 }
 

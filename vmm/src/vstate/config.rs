@@ -101,6 +101,17 @@ pub fn build_cmdline(image_default: &str, entry: EntryKind, append: &str) -> Str
         .join(" ")
 }
 
+/// Checks the one command-line limit every boot shares: the kernel copies
+/// at most `abi::layout::kip::CMDLINE_MAX` bytes, and a longer line would
+/// be cut (inside a UTF-8 character, the kernel would lose all of it).
+pub fn check_cmdline(cmdline: &str) -> Result<(), Error> {
+    let max = abi::layout::kip::CMDLINE_MAX;
+    if cmdline.len() > max {
+        return Err(Error::CmdlineTooLong { length: cmdline.len(), max });
+    }
+    Ok(())
+}
+
 /// `append` with the key that makes init run the shell as `user`
 /// (`abi::platform::CMDLINE_USER_KEY`), when given.
 pub fn with_user(append: &str, user: Option<u32>) -> String {

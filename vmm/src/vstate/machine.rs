@@ -265,6 +265,7 @@ fn load_guest(
         cmdline = crate::inject::fault::cmdline_with_plan(&cmdline, region.base);
         reserved += crate::inject::fault::PLAN_BYTES;
     }
+    super::config::check_cmdline(&cmdline)?;
     log::info!("kernel command line: {cmdline}");
     let layout = boot::load_reserving(mem, &config.kernel, &config.archive, &cmdline, reserved)?;
     log::debug!("boot layout: {layout:x?}");
