@@ -130,7 +130,9 @@ impl TraceRing {
         } else {
             (tail, pending)
         };
-        for seq in from..from + count {
+        // Sequence numbers wrap: a tail near u64::MAX (the guest writes it)
+        // must not overflow the range.
+        for seq in (0..count).map(|i| from.wrapping_add(i)) {
             let at = self.base + RECORDS_OFFSET + (seq % self.capacity) * RECORD_SIZE as u64;
             let mut record = [0u8; RECORD_SIZE];
             if self.mem.read_slice(&mut record, GuestAddress(at)).is_ok() {
@@ -198,5 +200,22 @@ mod tests {
         }
         let small = TraceRing::create(&mem, 32 << 20, TraceMode::Drop, MIN_RING_BYTES).unwrap();
         assert_eq!((small.capacity(), small.range().1), (64, MIN_RING_BYTES));
+    }
+
+    #[test]
+    fn a_tail_near_the_end_of_the_sequence_space_wraps() {
+        let mem = crate::vstate::memory::create(32 << 20).unwrap();
+        let mut ring = TraceRing::create(&mem, 32 << 20, TraceMode::Lossless, MIN_RING_BYTES).unwrap();
+        let (base, _) = ring.range();
+        mem.write_obj(u64::MAX - 1, GuestAddress(base + header::TAIL)).unwrap();
+        mem.write_obj(3u64, GuestAddress(base + header::HEAD)).unwrap();
+        ring.drain();
+        assert_eq!(ring.log.raw.len(), 5, "u64::MAX - 1 to 2, wrapping");
+        assert_eq!(ring.log.header_errors, 0);
+        assert_eq!(mem.read_obj::<u64>(GuestAddress(base + header::TAIL)).unwrap(), 3);
+        mem.write_obj(u64::MAX, GuestAddress(base + header::TAIL)).unwrap();
+        mem.write_obj(u64::MAX, GuestAddress(base + header::HEAD)).unwrap();
+        ring.drain();
+        assert_eq!(ring.log.raw.len(), 5);
     }
 }
