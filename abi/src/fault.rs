@@ -120,6 +120,18 @@ pub const STOP_MAILBOX_SIZE: usize = 64;
 pub const STOP_MAILBOX_MAGIC: u32 = u32::from_le_bytes(*b"VSTP");
 /// Most name bytes the mailbox holds.
 pub const STOP_NAME_BYTES: usize = 32;
+/// Documented addition (restart evidence): after the Stop mailbox, one
+/// `u32` per boot-image program (index = privilege id, at most
+/// [`RESTART_COUNT_PROGRAMS`]): how many times a kernel call started that
+/// program again after its first start, i.e. RS's restarts. The kernel
+/// writes it (only a privileged kernel call can start a boot program), so a
+/// campaign counts restarts from here, never from log text that any
+/// program can print. The host zeroes it with the plan.
+pub const RESTART_COUNTS_OFFSET: usize = STOP_MAILBOX_OFFSET + STOP_MAILBOX_SIZE;
+/// Programs the restart table covers.
+pub const RESTART_COUNT_PROGRAMS: usize = crate::layout::kip::MAX_BOOT_PROCS;
+/// End of the restart table: the least region size that carries it.
+pub const RESTART_COUNTS_END: usize = RESTART_COUNTS_OFFSET + RESTART_COUNT_PROGRAMS * 4;
 /// Kernel command-line key: `viv.faults=0xADDR,0xSIZE`.
 pub const CMDLINE_KEY: &str = "viv.faults";
 /// Matches every program.

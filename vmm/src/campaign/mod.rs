@@ -22,6 +22,7 @@
 pub mod classify;
 pub mod draw;
 mod error;
+pub mod evidence;
 pub mod file;
 pub mod merge;
 pub mod report;

@@ -138,6 +138,10 @@ pub fn run_one(campaign: &Campaign, index: u32, start: &Start) -> Experiment {
                 log: text(&outcome.log),
                 faults_injected: outcome.faults_injected,
                 swifi: outcome.swifi.clone(),
+                restarts: super::evidence::restarts(
+                    &outcome.restart_counts,
+                    &super::file::image_programs(&campaign.image).unwrap_or_default(),
+                ),
             };
             (obs, Some(outcome))
         }
@@ -148,6 +152,7 @@ pub fn run_one(campaign: &Campaign, index: u32, start: &Start) -> Experiment {
                 log: String::new(),
                 faults_injected: 0,
                 swifi: Vec::new(),
+                restarts: Default::default(),
             };
             (obs, None)
         }

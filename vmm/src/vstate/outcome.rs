@@ -83,6 +83,10 @@ pub struct RunOutcome {
     pub fault_counters: Vec<(u32, u32)>,
     /// Total injections the kernel counted (the plan header's total).
     pub faults_injected: u64,
+    /// Restarts per boot-image program (index = privilege id) the kernel
+    /// counted in the plan region (empty without a plan): evidence no
+    /// user program can forge.
+    pub restart_counts: Vec<u32>,
     /// Rule index of every Stop event, in order (the guest was paused at
     /// each and resumed).
     pub fault_stops: Vec<u32>,
@@ -125,6 +129,7 @@ impl RunOutcome {
             trace: None,
             fault_counters: Vec::new(),
             faults_injected: 0,
+            restart_counts: Vec::new(),
             fault_stops: Vec::new(),
             swifi: Vec::new(),
             spin_ticks: 0,

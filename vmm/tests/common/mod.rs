@@ -129,7 +129,7 @@ pub fn debugfs_cat(disk: &std::path::Path, file: &str) -> Vec<u8> {
 
 /// The privilege id (boot-image index) of program `program` in `image`.
 pub fn program_id(image: &str, program: &str) -> u8 {
-    let archive = vmm::config::find_image(image).unwrap().archive;
+    let archive = vmm::image::embedded::find_image(image).unwrap().archive;
     let boot = abi::boot_image::BootImage::parse(archive).unwrap();
     let index = boot.entries().position(|e| e.name == program);
     index.unwrap_or_else(|| panic!("no {program} in image {image}")) as u8

@@ -25,6 +25,7 @@ fn results() -> Results {
                 log: String::new(),
                 faults_injected: 1,
                 swifi: Vec::new(),
+                restarts: Default::default(),
             };
             let verdict = crate::campaign::classify::judge(&c, &p, &obs);
             let detail = (!verdict.failures.is_empty()).then(|| Detail::new(&obs.console, &obs.log));
