@@ -40,11 +40,33 @@ pub use report::{Results, Shard};
 /// `viv campaign`'s status when an expectation failed.
 pub const STATUS_EXPECTATION_FAILED: i32 = 1;
 
-/// Scratch directory for disk copies under `out`.
-pub fn scratch_dir(out: &Path) -> Result<PathBuf, CampaignError> {
-    let dir = out.join(format!(".scratch-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).map_err(|source| CampaignError::Io { path: dir.clone(), source })?;
-    Ok(dir)
+/// A fresh private scratch directory for disk copies inside `parent`
+/// (created if missing), removed when the guard drops. Its name is
+/// random and it is made with an exclusive `mkdir` (mode 0700), so another
+/// user cannot predict it or plant a symbolic link there in advance.
+pub fn scratch_dir(parent: &Path) -> Result<tempfile::TempDir, CampaignError> {
+    std::fs::create_dir_all(parent).map_err(|source| CampaignError::Io { path: parent.to_path_buf(), source })?;
+    tempfile::Builder::new()
+        .prefix(".scratch-")
+        .permissions(private())
+        .tempdir_in(parent)
+        .map_err(|source| CampaignError::Io { path: parent.to_path_buf(), source })
+}
+
+/// Mode 0700: only this user may look inside.
+fn private() -> std::fs::Permissions {
+    std::os::unix::fs::PermissionsExt::from_mode(0o700)
+}
+
+/// A private scratch directory in the system's temporary directory (for
+/// runs that have no output directory of their own: replay, bench).
+pub fn temp_scratch_dir(what: &str) -> Result<tempfile::TempDir, CampaignError> {
+    let tmp = std::env::temp_dir();
+    tempfile::Builder::new()
+        .prefix(&format!("viv-{what}-"))
+        .permissions(private())
+        .tempdir_in(&tmp)
+        .map_err(|source| CampaignError::Io { path: tmp, source })
 }
 
 /// Runs the campaign in `file` (or shard `shard` of it) on `jobs` threads
@@ -66,9 +88,9 @@ pub fn run_campaign(
     let jobs = jobs.unwrap_or_else(run::default_jobs).max(1);
     let scratch = scratch_dir(out)?;
     let clock = Instant::now();
-    let ran = run_indices(&campaign, &indices, jobs, &scratch, campaign.start);
+    let ran = run_indices(&campaign, &indices, jobs, scratch.path(), campaign.start);
     let wall = clock.elapsed().as_secs_f64();
-    let _ = std::fs::remove_dir_all(&scratch);
+    drop(scratch);
     let (experiments, snapshot_secs) = ran.map_err(in_file)?;
     let timing = report::Timing::of(&experiments, wall, jobs, snapshot_secs);
     let results = Results::new(campaign, shard, experiments, timing);
@@ -112,13 +134,15 @@ pub fn replay(results_path: &Path, index: u32, trace_out: Option<&Path>) -> Resu
     }
     let dir = results_path.parent().map(Path::to_path_buf).unwrap_or_default();
     let trace_path = trace_out.map_or_else(|| dir.join(format!("experiment-{index}.trace.jsonl")), Path::to_path_buf);
-    let scratch = scratch_dir(&std::env::temp_dir().join("viv-replay"))?;
+    let scratch = temp_scratch_dir("replay")?;
     let experiment = match campaign.start {
-        StartFrom::Boot => Ok(run::run_one(campaign, index, &run::Start::Boot { scratch: &scratch, trace: true })),
-        StartFrom::Snapshot => run::take_snapshot(campaign, &scratch, true)
+        StartFrom::Boot => {
+            Ok(run::run_one(campaign, index, &run::Start::Boot { scratch: scratch.path(), trace: true }))
+        }
+        StartFrom::Snapshot => run::take_snapshot(campaign, scratch.path(), true)
             .map(|snapshot| run::run_one(campaign, index, &run::Start::Snapshot(&snapshot))),
     };
-    let _ = std::fs::remove_dir_all(&scratch);
+    drop(scratch);
     let experiment = experiment?;
     let trace = experiment.trace.as_ref().map(|t| crate::observe::decode::decode(&t.raw)).unwrap_or_default();
     let analysis = crate::observe::analysis::Analysis::new(&trace.records, None);
@@ -178,4 +202,39 @@ pub fn summary_line(results: &Results, out: &Path) -> String {
         results.timing.experiments_per_second,
         out.display()
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::unix::fs::PermissionsExt;
+
+    #[test]
+    fn scratch_directories_are_private_unpredictable_and_never_a_planted_link() {
+        let out = std::env::temp_dir().join(format!("viv-scratch-unit-{}", std::process::id()));
+        let elsewhere = out.join("elsewhere");
+        std::fs::create_dir_all(&elsewhere).unwrap();
+        // The name the old code used: a link planted there must not be used.
+        std::os::unix::fs::symlink(&elsewhere, out.join(format!(".scratch-{}", std::process::id()))).unwrap();
+        let a = scratch_dir(&out).unwrap();
+        let b = scratch_dir(&out).unwrap();
+        assert_ne!(a.path(), b.path());
+        for dir in [a.path(), b.path()] {
+            let meta = std::fs::symlink_metadata(dir).unwrap();
+            assert!(meta.is_dir() && !meta.file_type().is_symlink(), "{}", dir.display());
+            assert_eq!(meta.permissions().mode() & 0o777, 0o700);
+            assert_eq!(
+                std::fs::canonicalize(dir).unwrap().parent(),
+                Some(std::fs::canonicalize(&out).unwrap().as_path())
+            );
+        }
+        let t = temp_scratch_dir("replay").unwrap();
+        assert!(t.path().starts_with(std::env::temp_dir()));
+        assert_eq!(std::fs::metadata(t.path()).unwrap().permissions().mode() & 0o777, 0o700);
+        let kept = t.path().to_path_buf();
+        drop((a, b, t));
+        assert!(!kept.exists(), "removed with its guard");
+        assert_eq!(std::fs::read_dir(&elsewhere).unwrap().count(), 0);
+        std::fs::remove_dir_all(&out).unwrap();
+    }
 }
