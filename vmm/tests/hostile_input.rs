@@ -3,6 +3,8 @@
 //! Each test runs the real `viv` binary and checks what it reports and how
 //! it exits: a one-line error and a non-zero status, or a normal run.
 
+mod common;
+
 use std::process::{Command, Output, Stdio};
 
 const VIV: &str = env!("CARGO_BIN_EXE_viv");
@@ -117,5 +119,52 @@ fn every_booting_subcommand_refuses_an_over_long_command_line_in_one_line() {
         assert!(text(&out.stdout).trim().is_empty(), "{}: nothing ran:\n{}", args[0], text(&out.stdout));
     }
     assert!(!trace_out.exists(), "no trace of a run that did not happen");
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+/// `/bin/echo` of the system image's disk with its ELF entry point
+/// replaced by `entry`, written to the disk as `/bin/NAME`.
+fn plant_echo_with_entry(disk: &std::path::Path, name: &str, entry: u64) {
+    let mut elf = common::debugfs_cat(disk, "/bin/echo");
+    assert_eq!(&elf[..4], b"\x7fELF", "/bin/echo on the disk");
+    elf[24..32].copy_from_slice(&entry.to_le_bytes());
+    let host = disk.with_file_name(name);
+    std::fs::write(&host, &elf).unwrap();
+    common::debugfs_write(disk, &host, "/bin", name);
+}
+
+/// The first PT_LOAD segment of `elf` that is not executable: its address.
+fn data_segment(elf: &[u8]) -> u64 {
+    let u64_at = |at: usize| u64::from_le_bytes(elf[at..at + 8].try_into().unwrap());
+    let u32_at = |at: usize| u32::from_le_bytes(elf[at..at + 4].try_into().unwrap());
+    let (phoff, phnum) = (u64_at(32) as usize, u16::from_le_bytes([elf[56], elf[57]]) as usize);
+    (0..phnum)
+        .map(|i| phoff + i * 56)
+        .find(|&ph| u32_at(ph) == 1 && u32_at(ph + 4) & 1 == 0)
+        .map(|ph| u64_at(ph + 16))
+        .expect("a data segment")
+}
+
+#[test]
+fn exec_refuses_an_entry_point_outside_the_program_code() {
+    let dir = scratch("entry");
+    let disk = dir.join("disk.img");
+    let out = viv(&["exec", "--disk", disk.to_str().unwrap(), "true"]);
+    assert_eq!(out.status.code(), Some(0), "making the disk: {}", text(&out.stderr));
+    let data = data_segment(&common::debugfs_cat(&disk, "/bin/echo"));
+    plant_echo_with_entry(&disk, "noncanon", 0x0000_8000_0000_0000);
+    plant_echo_with_entry(&disk, "kernelent", 0xFFFF_8000_0000_0000);
+    plant_echo_with_entry(&disk, "dataent", data);
+    let command = "noncanon a; echo s1 $?; kernelent b; echo s2 $?; dataent c; echo s3 $?; echo after";
+    let out = viv(&["exec", "--timeout", "120", "--disk", disk.to_str().unwrap(), command]);
+    let stdout = text(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "the kernel survives:\n{stdout}\n{}", text(&out.stderr));
+    for (program, line) in [("noncanon", "s1 "), ("kernelent", "s2 "), ("dataent", "s3 ")] {
+        assert!(stdout.contains(&format!("{program}: ")), "the shell reports the refused exec:\n{stdout}");
+        let status = stdout.lines().find_map(|l| l.strip_prefix(line)).expect(line);
+        assert_ne!(status, "0", "{program}:\n{stdout}");
+    }
+    assert!(stdout.lines().any(|l| l == "after"), "{stdout}");
+    common::assert_fsck_clean(&disk);
     std::fs::remove_dir_all(&dir).unwrap();
 }
