@@ -174,6 +174,9 @@ pub const STATUS_TRIPLE_FAULT: i32 = 122;
 pub const STATUS_KERNEL_PANIC: i32 = 123;
 /// `viv` exit status: the guest ran past `--timeout`.
 pub const STATUS_TIMEOUT: i32 = 124;
+/// `viv` exit status: the guest made the host keep more than a cap allows
+/// (console, log, bench marks, trace; the VMM's `devices::limits`).
+pub const STATUS_GUEST_LIMIT: i32 = 125;
 
 /// Guest physical address where the kernel is linked and loaded.
 pub const KERNEL_LOAD_ADDR: u64 = 0x10_0000;

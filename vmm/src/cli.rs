@@ -18,7 +18,8 @@ Exit status:
   121    VM error: KVM could not run the guest (failed entry, internal error, unexpected exit)
   122    the guest triple-faulted
   123    the guest kernel panicked
-  124    the guest was still running at --timeout and was stopped";
+  124    the guest was still running at --timeout and was stopped
+  125    the guest made the host keep more than a cap allows (console, log, marks, trace)";
 
 /// Vivarium: a KVM virtual machine monitor that boots the Vivarium
 /// microkernel and its servers.

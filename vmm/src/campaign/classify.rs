@@ -94,6 +94,7 @@ impl Ending {
             crate::Exit::TripleFault => Ending::TripleFault,
             crate::Exit::Timeout => Ending::Timeout,
             crate::Exit::VmError(why) => Ending::VmmError(why.clone()),
+            crate::Exit::GuestLimit(limit) => Ending::VmmError(format!("guest error: {}", limit.describe())),
         }
     }
 

@@ -96,6 +96,7 @@ pub fn end_message(outcome: &RunOutcome, timeout: Option<Duration>) -> Option<St
             timeout.unwrap_or_default().as_secs_f64()
         )),
         Exit::VmError(why) => Some(format!("VM error: {why} (exit status {status})")),
+        Exit::GuestLimit(limit) => Some(format!("guest error: {} reached (exit status {status})", limit.describe())),
     }
 }
 

@@ -170,6 +170,9 @@ pub struct RunConfig {
     /// Host-side code mutation (SWIFI, `crate::inject::swifi`) applied at every
     /// fault-plan Stop event; `None`: a Stop only pauses and resumes.
     pub swifi: Option<crate::inject::swifi::SwifiSpec>,
+    /// Caps on what the guest can make the host keep
+    /// (`crate::devices::limits`).
+    pub limits: crate::devices::limits::HostLimits,
 }
 
 impl RunConfig {
@@ -195,6 +198,7 @@ impl RunConfig {
             fault_plan: None,
             deterministic: false,
             swifi: None,
+            limits: Default::default(),
         }
     }
 

@@ -6,7 +6,9 @@
 
 use std::time::Duration;
 
-use abi::platform::{GUEST_STATUS_MAX, STATUS_KERNEL_PANIC, STATUS_TIMEOUT, STATUS_TRIPLE_FAULT, STATUS_VM_ERROR};
+use abi::platform::{
+    GUEST_STATUS_MAX, STATUS_GUEST_LIMIT, STATUS_KERNEL_PANIC, STATUS_TIMEOUT, STATUS_TRIPLE_FAULT, STATUS_VM_ERROR,
+};
 
 use crate::vstate::stats::StatsSnapshot;
 
@@ -24,6 +26,10 @@ pub enum Exit {
     Timeout,
     /// KVM could not run the guest; the text says why.
     VmError(String),
+    /// The guest made the host keep more than a cap allows (a log or
+    /// console flood, marks in a loop, ...: `crate::devices::limits`); the
+    /// run was ended there.
+    GuestLimit(crate::devices::limits::Limit),
 }
 
 impl Exit {
@@ -45,6 +51,7 @@ impl Exit {
             Exit::TripleFault => STATUS_TRIPLE_FAULT,
             Exit::Timeout => STATUS_TIMEOUT,
             Exit::VmError(_) => STATUS_VM_ERROR,
+            Exit::GuestLimit(_) => STATUS_GUEST_LIMIT,
         }
     }
 }
