@@ -47,8 +47,6 @@ pub enum Limit {
     Marks,
     /// The drained IPC trace.
     Trace,
-    /// SWIFI's decoded instruction candidates.
-    Decode,
 }
 
 impl Limit {
@@ -59,7 +57,6 @@ impl Limit {
             Limit::Log => "log limit",
             Limit::Marks => "bench-mark limit",
             Limit::Trace => "trace limit",
-            Limit::Decode => "decode limit",
         }
     }
 }
