@@ -138,6 +138,11 @@ pub struct CampaignArgs {
     /// Run only shard K of N (experiments whose index % N == K-1).
     #[arg(long, value_name = "K/N", value_parser = vmm::campaign::Shard::parse)]
     pub shard: Option<vmm::campaign::Shard>,
+    /// Continue the interrupted run whose output directory is DIR: run
+    /// only the experiments its journal (experiments.jsonl) lacks, then
+    /// write the reports into DIR.
+    #[arg(long, value_name = "DIR", conflicts_with = "out")]
+    pub resume: Option<PathBuf>,
 }
 
 /// `viv campaign replay|merge`.

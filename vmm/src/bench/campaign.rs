@@ -107,7 +107,8 @@ pub fn compare(
     let indices: Vec<u32> = (0..n).collect();
     let measure = |start: StartFrom| -> Result<ModeFigures, CampaignError> {
         let clock = Instant::now();
-        let (results, snapshot_secs) = crate::campaign::run_indices(campaign, &indices, jobs, scratch, start)?;
+        let (results, snapshot_secs) =
+            crate::campaign::run_indices(campaign, &indices, jobs, scratch, start, &Default::default())?;
         Ok(mode_figures(start, &results, clock.elapsed().as_secs_f64(), snapshot_secs))
     };
     let snapshot = measure(StartFrom::Snapshot)?;

@@ -24,6 +24,8 @@ pub mod draw;
 mod error;
 pub mod evidence;
 pub mod file;
+pub mod interrupt;
+pub mod journal;
 pub mod merge;
 pub mod report;
 pub mod run;
@@ -69,33 +71,64 @@ pub fn temp_scratch_dir(what: &str) -> Result<tempfile::TempDir, CampaignError> 
         .map_err(|source| CampaignError::Io { path: tmp, source })
 }
 
+/// How a campaign run ended: its results, and how many experiments are
+/// still to run when `^C` stopped it.
+pub struct CampaignRun {
+    pub results: Results,
+    pub missing: usize,
+}
+
 /// Runs the campaign in `file` (or shard `shard` of it) on `jobs` threads
-/// and writes the reports into `out`.
+/// and writes the reports into `out`; each result goes to the journal
+/// ([`journal`]) as it finishes. With `resume`, the journal in `out` is
+/// read back and only the experiments it lacks run. `^C` stops starting
+/// experiments; the reports then cover what finished.
 pub fn run_campaign(
     file: &Path,
     out: &Path,
     jobs: Option<usize>,
     shard: Option<Shard>,
-) -> Result<Results, CampaignError> {
+    resume: bool,
+) -> Result<CampaignRun, CampaignError> {
     let campaign = Campaign::load(file)?;
     let in_file = |e: CampaignError| CampaignError::About { path: file.to_path_buf(), source: Box::new(e) };
     // Fail on an unusable image or command line before starting threads.
     run::config_for(&campaign, &draw::plan(&campaign, 0), None).map_err(in_file)?;
-    let indices = match shard {
+    let wanted = match shard {
         Some(s) => s.indices(campaign.experiments),
         None => (0..campaign.experiments).collect(),
     };
+    let (journal, done) = if resume {
+        journal::Journal::resume(out, &campaign, shard)?
+    } else {
+        (journal::Journal::create(out, &campaign, shard)?, Vec::new())
+    };
+    let indices: Vec<u32> = wanted.iter().copied().filter(|i| !done.iter().any(|r| r.index == *i)).collect();
     let jobs = jobs.unwrap_or_else(run::default_jobs).max(1);
     let scratch = scratch_dir(out)?;
     let clock = Instant::now();
-    let ran = run_indices(&campaign, &indices, jobs, scratch.path(), campaign.start);
+    let journal_error = std::sync::Mutex::new(None);
+    let finished = |result: &report::ExperimentResult| {
+        if let Err(e) = journal.append(result) {
+            journal_error.lock().unwrap_or_else(|e| e.into_inner()).get_or_insert(e);
+        }
+    };
+    interrupt::catch_sigint();
+    let stop = interrupt::interrupted;
+    let hooks = run::Hooks { finished: Some(&finished), stop: Some(&stop) };
+    let ran = run_indices(&campaign, &indices, jobs, scratch.path(), campaign.start, &hooks);
     let wall = clock.elapsed().as_secs_f64();
     drop(scratch);
-    let (experiments, snapshot_secs) = ran.map_err(in_file)?;
+    let (mut experiments, snapshot_secs) = ran.map_err(in_file)?;
+    if let Some(e) = journal_error.into_inner().unwrap_or_else(|e| e.into_inner()) {
+        return Err(e);
+    }
+    experiments.extend(done);
+    let missing = wanted.len() - experiments.len();
     let timing = report::Timing::of(&experiments, wall, jobs, snapshot_secs);
     let results = Results::new(campaign, shard, experiments, timing);
     results.write(out)?;
-    Ok(results)
+    Ok(CampaignRun { results, missing })
 }
 
 /// Runs the experiments `indices` on `jobs` threads, started as `start`
@@ -106,16 +139,21 @@ pub(crate) fn run_indices(
     jobs: usize,
     scratch: &Path,
     start: StartFrom,
+    hooks: &run::Hooks,
 ) -> Result<(Vec<report::ExperimentResult>, Option<f64>), CampaignError> {
+    if indices.is_empty() {
+        return Ok((Vec::new(), None));
+    }
     match start {
         StartFrom::Boot => {
-            Ok((run::run_all(campaign, indices, jobs, &run::Start::Boot { scratch, trace: false }), None))
+            let start = run::Start::Boot { scratch, trace: false };
+            Ok((run::run_all_with(campaign, indices, jobs, &start, hooks), None))
         }
         StartFrom::Snapshot => {
             let clock = Instant::now();
             let snapshot = run::take_snapshot(campaign, scratch, false)?;
             let secs = clock.elapsed().as_secs_f64();
-            Ok((run::run_all(campaign, indices, jobs, &run::Start::Snapshot(&snapshot)), Some(secs)))
+            Ok((run::run_all_with(campaign, indices, jobs, &run::Start::Snapshot(&snapshot), hooks), Some(secs)))
         }
     }
 }

@@ -210,6 +210,26 @@ pub fn default_jobs() -> usize {
 /// Runs the experiments `indices` on `jobs` threads; results in the order
 /// of `indices`. The progress bar draws on stderr when it is a terminal.
 pub fn run_all(campaign: &Campaign, indices: &[u32], jobs: usize, start: &Start) -> Vec<ExperimentResult> {
+    run_all_with(campaign, indices, jobs, start, &Hooks::default())
+}
+
+/// What [`run_all_with`] does besides running: `finished` is called with
+/// every result as it comes (the journal), and no experiment starts once
+/// `stop` says so (`^C`).
+#[derive(Default)]
+pub struct Hooks<'a> {
+    pub finished: Option<&'a (dyn Fn(&ExperimentResult) + Sync)>,
+    pub stop: Option<&'a (dyn Fn() -> bool + Sync)>,
+}
+
+/// [`run_all`] with `hooks`; the results of the experiments that ran.
+pub fn run_all_with(
+    campaign: &Campaign,
+    indices: &[u32],
+    jobs: usize,
+    start: &Start,
+    hooks: &Hooks,
+) -> Vec<ExperimentResult> {
     let bar = ProgressBar::new(indices.len() as u64);
     bar.set_style(
         ProgressStyle::with_template(
@@ -225,7 +245,13 @@ pub fn run_all(campaign: &Campaign, indices: &[u32], jobs: usize, start: &Start)
             s.spawn(|| loop {
                 let slot = next.fetch_add(1, Ordering::Relaxed);
                 let Some(&index) = indices.get(slot) else { break };
+                if hooks.stop.is_some_and(|stop| stop()) {
+                    break;
+                }
                 let experiment = run_one(campaign, index, start);
+                if let Some(finished) = hooks.finished {
+                    finished(&experiment.result);
+                }
                 if !experiment.result.verdict.failures.is_empty() {
                     let n = failed.fetch_add(1, Ordering::Relaxed) + 1;
                     bar.set_message(format!("{n} failed"));
