@@ -589,4 +589,40 @@ mod tests {
         assert!((0x4000_0FF0..0x4000_1000).contains(&c.address) && c.function.is_none(), "{c:?}");
         assert!(apply(&code, &[], FaultType::Nop, &mut draws(3)).is_err());
     }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig { cases: 256, ..Default::default() })]
+
+        /// Arbitrary code bytes and spans (the code of a mutated or hostile
+        /// program): every fault type plans a change inside the spans, with
+        /// the bytes that are there, or says why not; it never panics.
+        #[test]
+        fn arbitrary_code_never_panics(
+            bytes in proptest::collection::vec(proptest::prelude::any::<u8>(), 1..600),
+            cuts in proptest::collection::vec((0u64..700, 0u64..700), 0..4),
+            kind in 0usize..FaultType::ALL.len(),
+            seed in 1u64..u64::MAX,
+        ) {
+            let code = code_of(&bytes);
+            let base = 0x4000_0000;
+            let mut spans: Vec<Span> = cuts
+                .iter()
+                .map(|&(a, b)| Span { start: base + a.min(b), end: base + a.max(b), name: Some("f".into()) })
+                .collect();
+            spans.sort_by_key(|s| s.start);
+            let mut end = 0;
+            spans.retain(|s| {
+                let keep = s.start >= end;
+                if keep {
+                    end = s.end;
+                }
+                keep
+            });
+            if let Ok(c) = apply(&code, &spans, FaultType::ALL[kind], &mut draws(seed)) {
+                proptest::prop_assert!(spans.iter().any(|s| (s.start..s.end).contains(&c.address)));
+                let at = (c.address - base) as usize;
+                proptest::prop_assert_eq!(&code.runs[0].bytes[at..at + c.before.len()], &c.before[..]);
+            }
+        }
+    }
 }
