@@ -7,7 +7,7 @@
 mod common;
 
 use std::process::{Command, Stdio};
-use vmm::outcome::Exit;
+use vmm::Exit;
 
 const VIV: &str = env!("CARGO_BIN_EXE_viv");
 

@@ -14,12 +14,12 @@
 
 mod common;
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use abi::fault::{Action, Rule};
-use vmm::fault::FaultPlan;
-use vmm::trace::TraceMode;
+use vmm::inject::fault::FaultPlan;
+use vmm::observe::TraceMode;
 use vmm::{Exit, RunConfig, RunOutcome};
 
 /// Heartbeat period of blk and tty in the system image (image.toml).
@@ -55,10 +55,10 @@ impl Run {
 
 /// Boots `system` on `disk` with `keys` on the command line and runs
 /// `command`; `plan` is a host fault plan; `trace` records the IPC trace.
-fn boot(disk: &PathBuf, keys: &str, command: &str, plan: Option<Vec<Rule>>, trace: bool, timeout: u64) -> Run {
+fn boot(disk: &Path, keys: &str, command: &str, plan: Option<Vec<Rule>>, trace: bool, timeout: u64) -> Run {
     let mut config = RunConfig::for_image("system").unwrap();
     config.append = format!("{keys} -- {command}");
-    config.disk = Some(disk.clone());
+    config.disk = Some(disk.to_path_buf());
     config.timeout = Some(Duration::from_secs(timeout));
     config.separate_log = true;
     config.capture_console = true;
@@ -82,7 +82,7 @@ const COPY: &str = "fill 200000 /home/a; cp /home/a /home/b; sum /home/a /home/b
 
 /// The copy succeeded: both sums alike (`HEX SIZE NAME`), the disk clean,
 /// and the copy's bytes the pattern's.
-fn copy_ok(run: &Run, disk: &PathBuf) {
+fn copy_ok(run: &Run, disk: &Path) {
     assert_eq!(run.status(), 0, "{}", run.context());
     let crc = |name: &str| {
         let suffix = format!(" 200000 {name}");

@@ -242,7 +242,7 @@ impl Results {
             let why = format!("{}: results format {} (this viv reads {FORMAT})", path.display(), results.format);
             return Err(CampaignError::Results(why));
         }
-        super::validate::check_results(&results, path)?;
+        super::validate::check_results(&results.campaign, path)?;
         Ok(results)
     }
 

@@ -12,7 +12,7 @@
 use std::path::Path;
 
 use super::file::{Campaign, Expect, FaultSpec, Program, MAX_EXPERIMENTS, PRIMITIVES, SWIFI_ACTION};
-use super::{CampaignError, Results};
+use super::CampaignError;
 
 /// Longest per-experiment timeout, in seconds (as in campaign files).
 pub const MAX_TIMEOUT_SECS: f64 = 86_400.0;
@@ -49,8 +49,8 @@ pub fn check_loaded(campaign: &Campaign, programs: Option<&[String]>) -> Result<
 
 /// [`check_loaded`] for the campaign of results read from `path`
 /// (program names are checked when the image is run: [`check_image`]).
-pub fn check_results(results: &Results, path: &Path) -> Result<(), CampaignError> {
-    check_loaded(&results.campaign, None).map_err(|e| CampaignError::Results(format!("{}: {e}", path.display())))
+pub fn check_results(campaign: &Campaign, path: &Path) -> Result<(), CampaignError> {
+    check_loaded(campaign, None).map_err(|e| CampaignError::Results(format!("{}: {e}", path.display())))
 }
 
 /// [`check_loaded`] against the programs of the campaign's embedded image,
@@ -139,6 +139,7 @@ fn expect(e: &Expect, programs: Option<&[String]>) -> Result<(), String> {
 mod tests {
     use super::*;
     use crate::campaign::file::tests_support::{campaign_with, PROGRAMS};
+    use crate::campaign::Results;
 
     fn programs() -> Vec<String> {
         PROGRAMS.iter().map(|p| p.to_string()).collect()
@@ -157,7 +158,8 @@ mod tests {
 
     #[test]
     fn edited_values_that_would_panic_or_loop_are_refused() {
-        let cases: [(&str, fn(&mut Campaign)); 12] = [
+        type Edit = fn(&mut Campaign);
+        let cases: [(&str, Edit); 12] = [
             ("timeout_secs", |c| c.timeout_secs = -1.0),
             ("timeout_secs", |c| c.timeout_secs = 1e300),
             ("timeout_secs", |c| c.timeout_secs = f64::NAN),
@@ -188,7 +190,8 @@ mod tests {
         results.write(&dir).unwrap();
         let path = dir.join("results.json");
         let original: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
-        let edits: [(&str, fn(&mut serde_json::Value)); 4] = [
+        type Edit = fn(&mut serde_json::Value);
+        let edits: [(&str, Edit); 4] = [
             ("timeout_secs", |v| v["campaign"]["timeout_secs"] = (-5.0).into()),
             ("timeout_secs", |v| v["campaign"]["timeout_secs"] = 1e300.into()),
             ("faults", |v| v["campaign"]["faults"] = serde_json::json!([])),
