@@ -8,6 +8,10 @@
 /// Most bytes one block may have.
 pub const MAX_ARGS_LEN: usize = 4096;
 
+// init runs the command from the kernel command line as `/bin/sh -c CMD`:
+// a block of that must fit whatever command line viv accepts.
+const _: () = assert!(MAX_ARGS_LEN >= crate::layout::kip::CMDLINE_MAX + "/bin/sh\0-c\0\0".len());
+
 /// Encodes `args` into `out`; returns the length, or `None` when it does
 /// not fit or an argument contains a NUL.
 pub fn encode(args: &[&str], out: &mut [u8]) -> Option<usize> {

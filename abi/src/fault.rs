@@ -51,14 +51,15 @@
 //! | 56 | 8 | reserved |
 
 /// Documented addition (the workload's clock, experiment mode): after the
-/// Stop mailbox, 16 bytes. The host may set a budget in virtual ticks for
+/// restart counts, 16 bytes. The host may set a budget in virtual ticks for
 /// the workload (counted from `platform::MARK_COMMAND_START`); the kernel
 /// publishes the ticks since that mark at every kernel entry and powers
 /// the machine off with `platform::STATUS_TIMEOUT` once they pass a
 /// non-zero budget. So a hung experiment ends at the same virtual instant
 /// every run, cheaply, instead of spinning through virtual time until a
 /// wall-clock timeout.
-pub const CLOCK_OFFSET: usize = STOP_MAILBOX_OFFSET + STOP_MAILBOX_SIZE;
+pub const CLOCK_OFFSET: usize = RESTART_COUNTS_END;
+const _: () = assert!(CLOCK_OFFSET.is_multiple_of(8));
 /// `u64` (host): the workload's budget in virtual ticks; 0 = none.
 pub const CLOCK_BUDGET: usize = CLOCK_OFFSET;
 /// `u64` (kernel): virtual ticks since `MARK_COMMAND_START` (0 before it).
@@ -136,6 +137,18 @@ pub const STOP_MAILBOX_SIZE: usize = 64;
 pub const STOP_MAILBOX_MAGIC: u32 = u32::from_le_bytes(*b"VSTP");
 /// Most name bytes the mailbox holds.
 pub const STOP_NAME_BYTES: usize = 32;
+/// Documented addition (restart evidence): after the Stop mailbox, one
+/// `u32` per boot-image program (index = privilege id, at most
+/// [`RESTART_COUNT_PROGRAMS`]): how many times a kernel call started that
+/// program again after its first start, i.e. RS's restarts. The kernel
+/// writes it (only a privileged kernel call can start a boot program), so a
+/// campaign counts restarts from here, never from log text that any
+/// program can print. The host zeroes it with the plan.
+pub const RESTART_COUNTS_OFFSET: usize = STOP_MAILBOX_OFFSET + STOP_MAILBOX_SIZE;
+/// Programs the restart table covers.
+pub const RESTART_COUNT_PROGRAMS: usize = crate::layout::kip::MAX_BOOT_PROCS;
+/// End of the restart table: the least region size that carries it.
+pub const RESTART_COUNTS_END: usize = RESTART_COUNTS_OFFSET + RESTART_COUNT_PROGRAMS * 4;
 /// Kernel command-line key: `viv.faults=0xADDR,0xSIZE`.
 pub const CMDLINE_KEY: &str = "viv.faults";
 /// Matches every program.

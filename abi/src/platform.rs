@@ -186,6 +186,9 @@ pub const STATUS_TRIPLE_FAULT: i32 = 122;
 pub const STATUS_KERNEL_PANIC: i32 = 123;
 /// `viv` exit status: the guest ran past `--timeout`.
 pub const STATUS_TIMEOUT: i32 = 124;
+/// `viv` exit status: the guest made the host keep more than a cap allows
+/// (console, log, bench marks, trace; the VMM's `devices::limits`).
+pub const STATUS_GUEST_LIMIT: i32 = 125;
 
 /// Guest physical address where the kernel is linked and loaded.
 pub const KERNEL_LOAD_ADDR: u64 = 0x10_0000;
@@ -234,6 +237,15 @@ pub const PORT_LOG: u16 = 0xE9;
 /// carries only what the command printed.
 pub const CMDLINE_LOG_KEY: &str = "viv.log";
 
+/// The longest valid UTF-8 prefix of `bytes`: a command line cut inside a
+/// character keeps everything before it instead of becoming empty.
+pub fn utf8_prefix(bytes: &[u8]) -> &str {
+    match core::str::from_utf8(bytes) {
+        Ok(text) => text,
+        Err(e) => core::str::from_utf8(&bytes[..e.valid_up_to()]).unwrap_or(""),
+    }
+}
+
 /// Finds `key=value` in a space-separated command line (before the
 /// command, see [`CMDLINE_COMMAND_SEPARATOR`]).
 pub fn cmdline_value<'a>(cmdline: &'a str, key: &str) -> Option<&'a str> {
@@ -247,6 +259,14 @@ pub fn cmdline_value<'a>(cmdline: &'a str, key: &str) -> Option<&'a str> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_line_cut_inside_a_character_keeps_its_prefix() {
+        let line = "viv.trace=0x1,0x2 -- echo é".as_bytes();
+        assert_eq!(utf8_prefix(&line[..line.len() - 1]), "viv.trace=0x1,0x2 -- echo ");
+        assert_eq!(utf8_prefix(line), "viv.trace=0x1,0x2 -- echo é");
+        assert_eq!(utf8_prefix(&[0xff, b'a']), "");
+    }
 
     #[test]
     fn last_occurrence_of_a_key_wins() {

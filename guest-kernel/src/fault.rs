@@ -9,6 +9,8 @@
 //! `&'static mut [u8]` is exactly its meaning; kernel-core's matching stays
 //! safe, host-tested Rust (see `kernel-core/src/fault.rs`).
 
+use core::sync::atomic::{AtomicU64, Ordering};
+
 use crate::process::{Memory, System};
 use abi::fault::{CMDLINE_KEY, HEADER_SIZE};
 use abi::platform::{cmdline_value, parse_trace_value, MAX_GUEST_MEMORY, PORT_FAULT_STOP};
@@ -67,6 +69,30 @@ pub fn after_event(sys: &mut System) {
         // SAFETY: port I/O to the VMM's fault-stop doorbell; other hosts
         // ignore the port.
         unsafe { core::arch::asm!("out dx, eax", in("dx") PORT_FAULT_STOP, in("eax") rule, options(nostack)) };
+    }
+}
+
+const _: () = assert!(abi::fault::RESTART_COUNT_PROGRAMS <= 64);
+
+/// Boot-image programs a kernel call has started (bit `i`: program `i`).
+static STARTED: AtomicU64 = AtomicU64::new(0);
+
+/// A kernel call started boot-image program `index`: every start after its
+/// first is a restart, counted in the plan region
+/// (`abi::fault::RESTART_COUNTS_OFFSET`), where the campaign reads it.
+pub fn count_start(sys: &mut System, index: usize) {
+    use abi::fault::{RESTART_COUNTS_OFFSET, RESTART_COUNT_PROGRAMS};
+    if index >= RESTART_COUNT_PROGRAMS {
+        return;
+    }
+    let bit = 1u64 << index;
+    if STARTED.fetch_or(bit, Ordering::Relaxed) & bit == 0 {
+        return;
+    }
+    let at = RESTART_COUNTS_OFFSET + 4 * index;
+    if let Some(count) = sys.core.faults_region_mut().and_then(|r| r.get_mut(at..at + 4)) {
+        let n = u32::from_le_bytes([count[0], count[1], count[2], count[3]]).saturating_add(1);
+        count.copy_from_slice(&n.to_le_bytes());
     }
 }
 

@@ -61,7 +61,7 @@ pub fn parse(addr: u64) -> Result<BootInfo, &'static str> {
         }
         // SAFETY: `len` bytes at cmdline_addr were just read one by one.
         let bytes = unsafe { core::slice::from_raw_parts(cmdline_addr as *const u8, len) };
-        core::str::from_utf8(bytes).unwrap_or("")
+        abi::platform::utf8_prefix(bytes)
     } else {
         ""
     };

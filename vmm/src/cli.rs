@@ -18,7 +18,8 @@ Exit status:
   121    VM error: KVM could not run the guest (failed entry, internal error, unexpected exit)
   122    the guest triple-faulted
   123    the guest kernel panicked
-  124    the guest was still running at --timeout and was stopped";
+  124    the guest was still running at --timeout and was stopped
+  125    the guest made the host keep more than a cap allows (console, log, marks, trace)";
 
 /// Vivarium: a KVM virtual machine monitor that boots the Vivarium
 /// microkernel and its servers.
@@ -196,6 +197,11 @@ pub struct CampaignArgs {
     /// Run only shard K of N (experiments whose index % N == K-1).
     #[arg(long, value_name = "K/N", value_parser = vmm::campaign::Shard::parse)]
     pub shard: Option<vmm::campaign::Shard>,
+    /// Continue the interrupted run whose output directory is DIR: run
+    /// only the experiments its journal (experiments.jsonl) lacks, then
+    /// write the reports into DIR.
+    #[arg(long, value_name = "DIR", conflicts_with = "out")]
+    pub resume: Option<PathBuf>,
 }
 
 /// `viv campaign replay|merge`.

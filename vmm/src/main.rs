@@ -160,7 +160,10 @@ fn dispatch(command: Command) -> Result<i32, Failure> {
                 None => {
                     let file =
                         args.file.ok_or_else(|| Failure("campaign: name a campaign file".into(), STATUS_HOST_ERROR))?;
-                    let (line, passed) = commands::campaign::run(&file, &args.out, args.jobs, args.shard)?;
+                    // `--resume DIR` continues the run whose output is DIR.
+                    let out = args.resume.as_ref().unwrap_or(&args.out);
+                    let resume = args.resume.is_some();
+                    let (line, passed) = commands::campaign::run(&file, out, args.jobs, args.shard, resume)?;
                     (Some(line), passed)
                 }
             };

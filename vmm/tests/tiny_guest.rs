@@ -209,3 +209,41 @@ fn the_archive_is_passed_as_the_one_module() {
     assert_eq!(outcome.console_text(), "VIV");
     assert_eq!(outcome.exit, Exit::PowerOff(45));
 }
+
+/// A guest writing `value` to `port` forever (`out dx, eax` in a loop; a
+/// byte, `out dx, al`, for values below 256).
+fn port_flood(port: u16, value: u32) -> Vec<u8> {
+    let mut code = mov_dx(port);
+    code.push(0xB8); // mov eax, value
+    code.extend_from_slice(&value.to_le_bytes());
+    let out = if value < 256 { 0xEE } else { 0xEF };
+    code.extend_from_slice(&[out, 0xEB, 0xFD]); // loop: out dx, al/eax; jmp loop
+    code
+}
+
+/// Each cap on what the guest makes the host keep ends the run with that
+/// limit, having kept no more than the cap (`vmm::devices::limits`).
+#[test]
+fn floods_end_at_the_host_limits() {
+    use vmm::devices::limits::Limit;
+    let cases = [
+        (abi::platform::PORT_COM1, u32::from(b'x'), false, Limit::Console),
+        (abi::platform::PORT_LOG, u32::from(b'y'), true, Limit::Log),
+        (abi::platform::PORT_BENCH_MARK, 777, false, Limit::Marks),
+    ];
+    for (port, value, separate_log, limit) in cases {
+        let mut config = config(&port_flood(port, value));
+        config.separate_log = separate_log;
+        config.limits.capture_bytes = 3000;
+        config.limits.marks = 50;
+        let outcome = run(&config);
+        assert_eq!(outcome.exit, Exit::GuestLimit(limit), "{limit:?}");
+        assert_eq!(outcome.exit_status(), abi::platform::STATUS_GUEST_LIMIT);
+        let kept_only = |bytes: &[u8], b: u8| bytes.len() == 3000 && bytes.iter().all(|&x| x == b);
+        match limit {
+            Limit::Console => assert!(kept_only(outcome.console.as_deref().unwrap(), b'x')),
+            Limit::Log => assert!(kept_only(outcome.log.as_deref().unwrap(), b'y')),
+            _ => assert_eq!((outcome.marks.len(), outcome.marks[0].id), (50, 777)),
+        }
+    }
+}

@@ -37,6 +37,9 @@ pub fn exec_elf(sys: &mut System, caller: usize, w: &[u64; 7]) -> Result<u64, Er
     let header_len = (elf_len as usize).min(HEADER_BYTES);
     Memory { arch: &mut sys.arch, frames: &mut sys.frames }.copy_in(caller, elf_addr, &mut header[..header_len])?;
     let elf = Elf::parse(&header[..header_len]).map_err(|_| Error::Invalid)?;
+    if !entry_in_code(&elf) {
+        return Err(Error::Invalid);
+    }
     let mut space = AddressSpace::new(&mut sys.frames).ok_or(Error::NoMemory)?;
     let loaded = load(sys, caller, &mut space, &elf, elf_addr, elf_len)
         .and_then(|()| sys.map_stack_and_kip(&mut space).map_err(|_| Error::NoMemory));
@@ -56,6 +59,18 @@ pub fn exec_elf(sys: &mut System, caller: usize, w: &[u64; 7]) -> Result<u64, Er
     };
     sys.finish_exec(caller, target, space, elf.entry, index as usize, name, args, len);
     Ok(0)
+}
+
+/// Whether the entry point lies inside an executable PT_LOAD segment (whose
+/// bounds `load` then checks against the program area). Anything else is
+/// refused here: a non-canonical entry would make the `iretq` to the new
+/// program fault in the kernel, with the user's stack pointer.
+fn entry_in_code(elf: &Elf) -> bool {
+    elf.segments().any(|seg| {
+        seg.executable
+            && seg.vaddr <= elf.entry
+            && seg.vaddr.checked_add(seg.mem_size).is_some_and(|end| elf.entry < end)
+    })
 }
 
 /// Copies every PT_LOAD segment from the caller's file at `elf_addr` into

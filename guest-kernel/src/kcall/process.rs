@@ -13,6 +13,7 @@ pub fn spawn(sys: &mut System, caller: usize, index: u64) -> Result<u64, Error> 
     sys.core.set_reaper(slot, caller);
     let (by, cause) = (sys.endpoint(caller), sys.core.trace.kernel_cause);
     crate::trace::process_event(sys, abi::trace::Kind::Spawn, by, slot, cause);
+    crate::fault::count_start(sys, index as usize);
     Ok(u64::from(sys.core.procs[slot].endpoint.0))
 }
 

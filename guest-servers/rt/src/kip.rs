@@ -17,7 +17,7 @@ fn u32_at(at: usize) -> u32 {
 /// The kernel command line.
 pub fn cmdline() -> &'static str {
     let len = (u32_at(kip::CMDLINE_LEN_OFFSET) as usize).min(kip::CMDLINE_MAX);
-    core::str::from_utf8(&page()[kip::CMDLINE_OFFSET..kip::CMDLINE_OFFSET + len]).unwrap_or("")
+    abi::platform::utf8_prefix(&page()[kip::CMDLINE_OFFSET..kip::CMDLINE_OFFSET + len])
 }
 
 /// The value of `key=value` on the kernel command line.

@@ -14,7 +14,9 @@ pub fn fork() -> Result<u64, Error> {
 /// Replaces this program with the one named by `args[0]` (its last path
 /// component). Returns only on failure.
 pub fn exec(args: &[&str]) -> Error {
-    let mut block = [0u8; 1024];
+    // As large as the kernel accepts, so any command line viv accepts
+    // (at most `kip::CMDLINE_MAX` bytes) reaches the shell.
+    let mut block = [0u8; abi::args::MAX_ARGS_LEN];
     let Some(len) = abi::args::encode(args, &mut block) else {
         return Error::Domain;
     };

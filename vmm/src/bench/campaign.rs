@@ -108,7 +108,8 @@ pub fn compare(
     let measure = |start: StartFrom| -> Result<ModeFigures, CampaignError> {
         let clock = Instant::now();
         let mut campaign = campaign.clone();
-        let (results, snapshot_secs) = crate::campaign::run_indices(&mut campaign, &indices, jobs, scratch, start)?;
+        let (results, snapshot_secs) =
+            crate::campaign::run_indices(&mut campaign, &indices, jobs, scratch, start, &Default::default())?;
         Ok(mode_figures(start, &results, clock.elapsed().as_secs_f64(), snapshot_secs))
     };
     let snapshot = measure(StartFrom::Snapshot)?;

@@ -17,7 +17,7 @@ use super::CampaignError;
 /// Whether two shards ran the same campaign. The disk image's directory
 /// may differ (shards on machines with different checkout paths); its name
 /// may not.
-fn same_campaign(a: &Campaign, b: &Campaign) -> bool {
+pub(crate) fn same_campaign(a: &Campaign, b: &Campaign) -> bool {
     let name_only = |c: &Campaign| {
         let mut c = c.clone();
         c.disk = c.disk.as_ref().map(|d| d.file_name().map(PathBuf::from).unwrap_or_default());

@@ -22,10 +22,14 @@
 pub mod classify;
 pub mod draw;
 mod error;
+pub mod evidence;
 pub mod file;
+pub mod interrupt;
+pub mod journal;
 pub mod merge;
 pub mod report;
 pub mod run;
+pub mod validate;
 
 use std::path::{Path, PathBuf};
 use std::time::Instant;
@@ -38,41 +42,94 @@ pub use report::{Results, Shard};
 /// `viv campaign`'s status when an expectation failed.
 pub const STATUS_EXPECTATION_FAILED: i32 = 1;
 
-/// Scratch directory for disk copies under `out`.
-pub fn scratch_dir(out: &Path) -> Result<PathBuf, CampaignError> {
-    let dir = out.join(format!(".scratch-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).map_err(|source| CampaignError::Io { path: dir.clone(), source })?;
-    Ok(dir)
+/// A fresh private scratch directory for disk copies inside `parent`
+/// (created if missing), removed when the guard drops. Its name is
+/// random and it is made with an exclusive `mkdir` (mode 0700), so another
+/// user cannot predict it or plant a symbolic link there in advance.
+pub fn scratch_dir(parent: &Path) -> Result<tempfile::TempDir, CampaignError> {
+    std::fs::create_dir_all(parent).map_err(|source| CampaignError::Io { path: parent.to_path_buf(), source })?;
+    tempfile::Builder::new()
+        .prefix(".scratch-")
+        .permissions(private())
+        .tempdir_in(parent)
+        .map_err(|source| CampaignError::Io { path: parent.to_path_buf(), source })
+}
+
+/// Mode 0700: only this user may look inside.
+fn private() -> std::fs::Permissions {
+    std::os::unix::fs::PermissionsExt::from_mode(0o700)
+}
+
+/// A private scratch directory in the system's temporary directory (for
+/// runs that have no output directory of their own: replay, bench).
+pub fn temp_scratch_dir(what: &str) -> Result<tempfile::TempDir, CampaignError> {
+    let tmp = std::env::temp_dir();
+    tempfile::Builder::new()
+        .prefix(&format!("viv-{what}-"))
+        .permissions(private())
+        .tempdir_in(&tmp)
+        .map_err(|source| CampaignError::Io { path: tmp, source })
+}
+
+/// How a campaign run ended: its results, and how many experiments are
+/// still to run when `^C` stopped it.
+pub struct CampaignRun {
+    pub results: Results,
+    pub missing: usize,
 }
 
 /// Runs the campaign in `file` (or shard `shard` of it) on `jobs` threads
-/// and writes the reports into `out`.
+/// and writes the reports into `out`; each result goes to the journal
+/// ([`journal`]) as it finishes. With `resume`, the journal in `out` is
+/// read back and only the experiments it lacks run. `^C` stops starting
+/// experiments; the reports then cover what finished.
 pub fn run_campaign(
     file: &Path,
     out: &Path,
     jobs: Option<usize>,
     shard: Option<Shard>,
-) -> Result<Results, CampaignError> {
+    resume: bool,
+) -> Result<CampaignRun, CampaignError> {
     let mut campaign = Campaign::load(file)?;
     let in_file = |e: CampaignError| CampaignError::About { path: file.to_path_buf(), source: Box::new(e) };
     // Fail on an unusable image or command line before starting threads.
     run::config_for(&campaign, &draw::plan(&campaign, 0), None).map_err(in_file)?;
-    let indices = match shard {
+    let wanted = match shard {
         Some(s) => s.indices(campaign.experiments),
         None => (0..campaign.experiments).collect(),
     };
+    let (journal, done) = if resume {
+        journal::Journal::resume(out, &campaign, shard)?
+    } else {
+        (journal::Journal::create(out, &campaign, shard)?, Vec::new())
+    };
+    let indices: Vec<u32> = wanted.iter().copied().filter(|i| !done.iter().any(|r| r.index == *i)).collect();
     let jobs = jobs.unwrap_or_else(run::default_jobs).max(1);
     let scratch = scratch_dir(out)?;
     let clock = Instant::now();
+    let journal_error = std::sync::Mutex::new(None);
+    let finished = |result: &report::ExperimentResult| {
+        if let Err(e) = journal.append(result) {
+            journal_error.lock().unwrap_or_else(|e| e.into_inner()).get_or_insert(e);
+        }
+    };
+    interrupt::catch_sigint();
+    let stop = interrupt::interrupted;
+    let hooks = run::Hooks { finished: Some(&finished), stop: Some(&stop) };
     let start = campaign.start;
-    let ran = run_indices(&mut campaign, &indices, jobs, &scratch, start);
+    let ran = run_indices(&mut campaign, &indices, jobs, scratch.path(), start, &hooks);
     let wall = clock.elapsed().as_secs_f64();
-    let _ = std::fs::remove_dir_all(&scratch);
-    let (experiments, snapshot_secs) = ran.map_err(in_file)?;
+    drop(scratch);
+    let (mut experiments, snapshot_secs) = ran.map_err(in_file)?;
+    if let Some(e) = journal_error.into_inner().unwrap_or_else(|e| e.into_inner()) {
+        return Err(e);
+    }
+    experiments.extend(done);
+    let missing = wanted.len() - experiments.len();
     let timing = report::Timing::of(&experiments, wall, jobs, snapshot_secs);
     let results = Results::new(campaign, shard, experiments, timing);
     results.write(out)?;
-    Ok(results)
+    Ok(CampaignRun { results, missing })
 }
 
 /// Runs the experiments `indices` on `jobs` threads, started as `start`
@@ -86,12 +143,16 @@ pub(crate) fn run_indices(
     jobs: usize,
     scratch: &Path,
     start: StartFrom,
+    hooks: &run::Hooks,
 ) -> Result<(Vec<report::ExperimentResult>, Option<f64>), CampaignError> {
+    if indices.is_empty() {
+        return Ok((Vec::new(), None));
+    }
     match start {
         StartFrom::Boot => {
             let start = run::Start::Boot { scratch, record: Default::default() };
             campaign.baseline_ticks = run::baseline_ticks(campaign, &start);
-            Ok((run::run_all(campaign, indices, jobs, &start), None))
+            Ok((run::run_all_with(campaign, indices, jobs, &start, hooks), None))
         }
         StartFrom::Snapshot => {
             let clock = Instant::now();
@@ -99,7 +160,7 @@ pub(crate) fn run_indices(
             let secs = clock.elapsed().as_secs_f64();
             let start = run::Start::Snapshot(&snapshot);
             campaign.baseline_ticks = run::baseline_ticks(campaign, &start);
-            Ok((run::run_all(campaign, indices, jobs, &start), Some(secs)))
+            Ok((run::run_all_with(campaign, indices, jobs, &start, hooks), Some(secs)))
         }
     }
 }
@@ -119,21 +180,22 @@ pub fn replay(
 ) -> Result<(String, bool), CampaignError> {
     let results = Results::load(results_path)?;
     let campaign = &results.campaign;
+    validate::check_image(campaign, results_path)?;
     if index >= campaign.experiments {
         let last = campaign.experiments - 1;
         return Err(CampaignError::Results(format!("experiment {index} is not in the campaign (0 to {last})")));
     }
     let dir = results_path.parent().map(Path::to_path_buf).unwrap_or_default();
     let trace_path = trace_out.map_or_else(|| dir.join(format!("experiment-{index}.trace.jsonl")), Path::to_path_buf);
-    let scratch = scratch_dir(&std::env::temp_dir().join("viv-replay"))?;
+    let scratch = temp_scratch_dir("replay")?;
     let profile_hz = profile_out.map(|_| crate::observe::profile::DEFAULT_HZ);
     let record = run::Recording { trace: true, profile_hz };
     let experiment = match campaign.start {
-        StartFrom::Boot => Ok(run::run_one(campaign, index, &run::Start::Boot { scratch: &scratch, record })),
-        StartFrom::Snapshot => run::take_snapshot(campaign, &scratch, record)
+        StartFrom::Boot => Ok(run::run_one(campaign, index, &run::Start::Boot { scratch: scratch.path(), record })),
+        StartFrom::Snapshot => run::take_snapshot(campaign, scratch.path(), record)
             .map(|snapshot| run::run_one(campaign, index, &run::Start::Snapshot(&snapshot))),
     };
-    let _ = std::fs::remove_dir_all(&scratch);
+    drop(scratch);
     let experiment = experiment?;
     let trace = experiment.trace.as_ref().map(|t| crate::observe::decode::decode(&t.raw)).unwrap_or_default();
     let analysis = crate::observe::analysis::Analysis::new(&trace.records, None);
@@ -215,4 +277,39 @@ pub fn summary_line(results: &Results, out: &Path) -> String {
         results.timing.experiments_per_second,
         out.display()
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::unix::fs::PermissionsExt;
+
+    #[test]
+    fn scratch_directories_are_private_unpredictable_and_never_a_planted_link() {
+        let out = std::env::temp_dir().join(format!("viv-scratch-unit-{}", std::process::id()));
+        let elsewhere = out.join("elsewhere");
+        std::fs::create_dir_all(&elsewhere).unwrap();
+        // The name the old code used: a link planted there must not be used.
+        std::os::unix::fs::symlink(&elsewhere, out.join(format!(".scratch-{}", std::process::id()))).unwrap();
+        let a = scratch_dir(&out).unwrap();
+        let b = scratch_dir(&out).unwrap();
+        assert_ne!(a.path(), b.path());
+        for dir in [a.path(), b.path()] {
+            let meta = std::fs::symlink_metadata(dir).unwrap();
+            assert!(meta.is_dir() && !meta.file_type().is_symlink(), "{}", dir.display());
+            assert_eq!(meta.permissions().mode() & 0o777, 0o700);
+            assert_eq!(
+                std::fs::canonicalize(dir).unwrap().parent(),
+                Some(std::fs::canonicalize(&out).unwrap().as_path())
+            );
+        }
+        let t = temp_scratch_dir("replay").unwrap();
+        assert!(t.path().starts_with(std::env::temp_dir()));
+        assert_eq!(std::fs::metadata(t.path()).unwrap().permissions().mode() & 0o777, 0o700);
+        let kept = t.path().to_path_buf();
+        drop((a, b, t));
+        assert!(!kept.exists(), "removed with its guard");
+        assert_eq!(std::fs::read_dir(&elsewhere).unwrap().count(), 0);
+        std::fs::remove_dir_all(&out).unwrap();
+    }
 }

@@ -242,6 +242,7 @@ impl Results {
             let why = format!("{}: results format {} (this viv reads {FORMAT})", path.display(), results.format);
             return Err(CampaignError::Results(why));
         }
+        super::validate::check_results(&results.campaign, path)?;
         Ok(results)
     }
 
@@ -472,8 +473,16 @@ impl Results {
     }
 }
 
-/// `text` escaped for XML attributes and content (control characters
-/// other than tab and newline dropped: XML 1.0 cannot carry them).
+/// Whether XML 1.0 can carry `c` at all (its `Char` production): not the
+/// control characters other than tab and newline (carriage returns are
+/// dropped too, as line ends are newlines), and not
+/// the noncharacters U+FFFE and U+FFFF (a guest may print either).
+fn xml_char(c: char) -> bool {
+    matches!(c, '\t' | '\n' | '\u{20}'..='\u{D7FF}' | '\u{E000}'..='\u{FFFD}' | '\u{10000}'..)
+}
+
+/// `text` escaped for XML attributes and content (characters XML 1.0
+/// cannot carry dropped).
 pub fn xml(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     for ch in text.chars() {
@@ -483,8 +492,7 @@ pub fn xml(text: &str) -> String {
             '>' => out.push_str("&gt;"),
             '"' => out.push_str("&quot;"),
             '\'' => out.push_str("&apos;"),
-            '\n' | '\t' => out.push(ch),
-            c if (c as u32) < 0x20 => {}
+            c if !xml_char(c) => {}
             c => out.push(c),
         }
     }

@@ -75,13 +75,8 @@ pub fn base_config(campaign: &Campaign, disk: Option<&Path>) -> Result<RunConfig
     config.deterministic = true;
     config.fault_plan = Some(FaultPlan { seed: 0, rules: Vec::new() });
     config.tick_budget = campaign.tick_budget();
-    let length = config.cmdline().len();
-    if length > abi::layout::kip::CMDLINE_MAX {
-        return Err(CampaignError::Results(format!(
-            "the workload and check make a kernel command line of {length} bytes (at most {})",
-            abi::layout::kip::CMDLINE_MAX
-        )));
-    }
+    crate::vstate::config::check_cmdline(&config.cmdline())
+        .map_err(|source| CampaignError::Vm { context: "the workload and check".into(), source })?;
     Ok(config)
 }
 
@@ -133,7 +128,7 @@ pub fn take_snapshot(campaign: &Campaign, scratch: &Path, record: Recording) -> 
 fn copy_disk(campaign: &Campaign, scratch: &Path, name: &str) -> Result<Option<PathBuf>, CampaignError> {
     let Some(source) = &campaign.disk else { return Ok(None) };
     let copy = scratch.join(format!("disk-{name}.img"));
-    std::fs::copy(source, &copy).map_err(|e| CampaignError::Io { path: source.clone(), source: e })?;
+    crate::devices::sparse_file::copy_sparse(source, &copy).map_err(|e| CampaignError::Run(e.into()))?;
     Ok(Some(copy))
 }
 
@@ -163,6 +158,10 @@ pub fn run_one(campaign: &Campaign, index: u32, start: &Start) -> Experiment {
                 faults_injected: outcome.faults_injected,
                 swifi: outcome.swifi.clone(),
                 ticks: outcome.command_ticks,
+                restarts: super::evidence::restarts(
+                    &outcome.restart_counts,
+                    &super::file::image_programs(&campaign.image).unwrap_or_default(),
+                ),
             };
             (obs, Some(outcome))
         }
@@ -174,6 +173,7 @@ pub fn run_one(campaign: &Campaign, index: u32, start: &Start) -> Experiment {
                 faults_injected: 0,
                 swifi: Vec::new(),
                 ticks: None,
+                restarts: Default::default(),
             };
             (obs, None)
         }
@@ -238,6 +238,26 @@ pub fn default_jobs() -> usize {
 /// Runs the experiments `indices` on `jobs` threads; results in the order
 /// of `indices`. The progress bar draws on stderr when it is a terminal.
 pub fn run_all(campaign: &Campaign, indices: &[u32], jobs: usize, start: &Start) -> Vec<ExperimentResult> {
+    run_all_with(campaign, indices, jobs, start, &Hooks::default())
+}
+
+/// What [`run_all_with`] does besides running: `finished` is called with
+/// every result as it comes (the journal), and no experiment starts once
+/// `stop` says so (`^C`).
+#[derive(Default)]
+pub struct Hooks<'a> {
+    pub finished: Option<&'a (dyn Fn(&ExperimentResult) + Sync)>,
+    pub stop: Option<&'a (dyn Fn() -> bool + Sync)>,
+}
+
+/// [`run_all`] with `hooks`; the results of the experiments that ran.
+pub fn run_all_with(
+    campaign: &Campaign,
+    indices: &[u32],
+    jobs: usize,
+    start: &Start,
+    hooks: &Hooks,
+) -> Vec<ExperimentResult> {
     let bar = ProgressBar::new(indices.len() as u64);
     bar.set_style(
         ProgressStyle::with_template(
@@ -253,7 +273,13 @@ pub fn run_all(campaign: &Campaign, indices: &[u32], jobs: usize, start: &Start)
             s.spawn(|| loop {
                 let slot = next.fetch_add(1, Ordering::Relaxed);
                 let Some(&index) = indices.get(slot) else { break };
+                if hooks.stop.is_some_and(|stop| stop()) {
+                    break;
+                }
                 let experiment = run_one(campaign, index, start);
+                if let Some(finished) = hooks.finished {
+                    finished(&experiment.result);
+                }
                 if !experiment.result.verdict.failures.is_empty() {
                     let n = failed.fetch_add(1, Ordering::Relaxed) + 1;
                     bar.set_message(format!("{n} failed"));

@@ -35,10 +35,10 @@ pub fn bench(request: &BenchRequest) -> Result<BenchReport, CommandError> {
     };
     let mut report = bench::run_bench(request.rounds, request.boot_runs, request.entry)?;
     if let Some(campaign) = campaign {
-        let scratch = crate::campaign::scratch_dir(&std::env::temp_dir().join("viv-bench"))?;
+        let scratch = crate::campaign::temp_scratch_dir("bench")?;
         let jobs = request.jobs.unwrap_or_else(crate::campaign::run::default_jobs);
-        let figures = bench::campaign::compare(&campaign, request.campaign_experiments, jobs, &scratch);
-        let _ = std::fs::remove_dir_all(&scratch);
+        let figures = bench::campaign::compare(&campaign, request.campaign_experiments, jobs, scratch.path());
+        drop(scratch);
         report.campaign = Some(figures?);
     }
     Ok(report)

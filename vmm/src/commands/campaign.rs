@@ -6,10 +6,28 @@ use std::path::{Path, PathBuf};
 use super::CommandError;
 use crate::campaign::{self, Shard};
 
-/// Runs the campaign in `file`, writing reports into `out`.
-pub fn run(file: &Path, out: &Path, jobs: Option<usize>, shard: Option<Shard>) -> Result<(String, bool), CommandError> {
-    let results = campaign::run_campaign(file, out, jobs, shard)?;
-    Ok((campaign::summary_line(&results, out), results.passed()))
+/// Runs the campaign in `file`, writing reports into `out` (with `resume`,
+/// only the experiments its journal lacks).
+pub fn run(
+    file: &Path,
+    out: &Path,
+    jobs: Option<usize>,
+    shard: Option<Shard>,
+    resume: bool,
+) -> Result<(String, bool), CommandError> {
+    let run = campaign::run_campaign(file, out, jobs, shard, resume)?;
+    let mut line = campaign::summary_line(&run.results, out);
+    if run.missing > 0 {
+        let shard = shard.map(|s| format!(" --shard {}/{}", s.index, s.count)).unwrap_or_default();
+        line += &format!(
+            "\ninterrupted: {} experiment(s) not run; resume with: viv campaign {}{shard} --resume {}",
+            run.missing,
+            file.display(),
+            out.display()
+        );
+        return Ok((line, false));
+    }
+    Ok((line, run.results.passed()))
 }
 
 /// Reruns one experiment of a results file with a lossless trace.

@@ -61,13 +61,6 @@ pub fn exec(how: &Attached, append: &str, command: &str, log: bool) -> Result<Ru
     // carries only the command's own output.
     config.separate_log = true;
     config.echo_log = log;
-    let length = config.cmdline().len();
-    if length > abi::layout::kip::CMDLINE_MAX {
-        return Err(CommandError::Usage(format!(
-            "exec: the command is too long ({length} bytes of kernel command line; at most {})",
-            abi::layout::kip::CMDLINE_MAX
-        )));
-    }
     run_attached(&config)
 }
 
@@ -103,6 +96,7 @@ pub fn end_message(outcome: &RunOutcome, timeout: Option<Duration>) -> Option<St
             timeout.unwrap_or_default().as_secs_f64()
         )),
         Exit::VmError(why) => Some(format!("VM error: {why} (exit status {status})")),
+        Exit::GuestLimit(limit) => Some(format!("guest error: {} reached (exit status {status})", limit.describe())),
     }
 }
 

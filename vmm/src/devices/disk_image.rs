@@ -49,13 +49,29 @@ pub fn write_disk(sparse: &[u8], path: &Path) -> Result<(), DeviceError> {
     Ok(())
 }
 
+/// Opens `path` (read-write when `write`), refusing anything but a regular
+/// file. The open does not block (`O_NONBLOCK`), so a FIFO or a device
+/// named as a disk is an error at once instead of a hang before the VM
+/// starts; the type is checked on the opened file, not the path, so the
+/// path cannot be swapped in between.
+pub fn open_regular(path: &Path, write: bool, what: &'static str) -> Result<File, DeviceError> {
+    use std::os::unix::fs::OpenOptionsExt;
+    let file = OpenOptions::new()
+        .read(true)
+        .write(write)
+        .custom_flags(libc::O_NONBLOCK)
+        .open(path)
+        .map_err(|source| DeviceError::DiskFile { what, path: path.to_path_buf(), source })?;
+    let meta = file.metadata().map_err(|source| DeviceError::DiskFile { what, path: path.to_path_buf(), source })?;
+    if !meta.is_file() {
+        return Err(DeviceError::NotAFile(path.to_path_buf()));
+    }
+    Ok(file)
+}
+
 /// Checks that `path` holds an ext2 file system.
 fn check_ext2(path: &Path) -> Result<(), DeviceError> {
-    let mut file = File::open(path).map_err(|source| DeviceError::DiskFile {
-        what: "disk image",
-        path: path.to_path_buf(),
-        source,
-    })?;
+    let mut file = open_regular(path, false, "disk image")?;
     let mut magic = [0u8; 2];
     let ok = file.seek(SeekFrom::Start(EXT2_MAGIC_AT)).and_then(|_| file.read_exact(&mut magic)).is_ok();
     if !ok || u16::from_le_bytes(magic) != EXT2_MAGIC {

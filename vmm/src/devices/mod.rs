@@ -16,7 +16,9 @@ pub mod disk_backing;
 pub mod disk_image;
 mod error;
 pub mod irq;
+pub mod limits;
 pub mod serial;
+pub mod sparse_file;
 pub mod stdin;
 pub mod terminal;
 pub mod virtio_blk;
@@ -199,7 +201,12 @@ mod tests {
 
     fn devices() -> (PortIo, Arc<Mutex<Vec<u8>>>) {
         let capture = Arc::new(Mutex::new(Vec::new()));
-        let sink = ConsoleSink { echo: false, to_stderr: false, capture: Some(capture.clone()) };
+        let sink = ConsoleSink {
+            echo: false,
+            to_stderr: false,
+            capture: Some(capture.clone()),
+            limit: (usize::MAX, limits::Limit::Console, Default::default()),
+        };
         let serial = new_serial(
             irq::IrqLine::Event(EventFd::new(libc::EFD_NONBLOCK).unwrap()),
             Arc::new(RoomNotifier::new().unwrap()),

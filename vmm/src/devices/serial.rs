@@ -79,8 +79,11 @@ pub struct ConsoleSink {
     /// Echo to stderr instead of stdout (the guest's log, kept apart from
     /// program output).
     pub to_stderr: bool,
-    /// Keep a copy here.
+    /// Keep a copy here, up to `limit`'s cap.
     pub capture: Option<Arc<Mutex<Vec<u8>>>>,
+    /// The cap on the copy, which limit reaching it is, and where to
+    /// report it ([`super::limits`]).
+    pub limit: (usize, super::limits::Limit, super::limits::LimitFlag),
 }
 
 impl ConsoleSink {
@@ -93,7 +96,9 @@ impl ConsoleSink {
 impl Write for ConsoleSink {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
         if let Some(capture) = &self.capture {
-            capture.lock().unwrap_or_else(|e| e.into_inner()).extend_from_slice(buf);
+            let (cap, limit, flag) = &self.limit;
+            let mut kept = capture.lock().unwrap_or_else(|e| e.into_inner());
+            super::limits::append_capped(&mut kept, buf, *cap, flag, *limit);
         }
         if self.echo && self.to_stderr {
             let mut err = io::stderr().lock();
@@ -135,7 +140,12 @@ mod tests {
         let capture = Arc::new(Mutex::new(Vec::new()));
         let irq = EventFd::new(libc::EFD_NONBLOCK).unwrap();
         let room = Arc::new(RoomNotifier::new().unwrap());
-        let sink = ConsoleSink { echo: false, to_stderr: false, capture: Some(capture.clone()) };
+        let sink = ConsoleSink {
+            echo: false,
+            to_stderr: false,
+            capture: Some(capture.clone()),
+            limit: (usize::MAX, crate::devices::limits::Limit::Console, Default::default()),
+        };
         let mut serial = new_serial(IrqLine::Event(irq.try_clone().unwrap()), room.clone(), sink);
         for &b in b"ok\n" {
             serial.write(0, b).unwrap();

@@ -54,6 +54,14 @@ pub const DISK_ID: &[u8] = b"vivarium-disk";
 const HEADER_BYTES: usize = 16;
 /// Bytes moved between the image and guest memory at a time.
 const CHUNK_BYTES: usize = 64 << 10;
+/// Most data bytes one notify may move (reads plus writes): a notify is
+/// served inside one VM exit, where the watchdog cannot interrupt it, so a
+/// driver naming one huge chain in every avail slot must not make that exit
+/// copy gigabytes. Requests past the budget fail with `IOERR` without any
+/// I/O. 16 MiB is 256 requests of the driver's largest transfer
+/// (`abi::proto::blockdev::MAX_TRANSFER`, 64 KiB): a correct driver never
+/// reaches it.
+pub const IO_BYTES_PER_NOTIFY: usize = 16 << 20;
 /// Offset of `seg_max` and `blk_size` in `struct virtio_blk_config`.
 const CONFIG_SEG_MAX: usize = 12;
 const CONFIG_BLK_SIZE: usize = 20;
@@ -67,6 +75,9 @@ pub struct Block {
     capacity: u64,
     queue_sizes: [u16; 1],
     buf: Vec<u8>,
+    /// [`IO_BYTES_PER_NOTIFY`], and what is left of it in this notify.
+    notify_budget: usize,
+    budget_left: usize,
 }
 
 /// Why a request failed (the guest gets `IOERR`; the log gets this).
@@ -92,6 +103,8 @@ enum Failed {
     PartialSector(usize),
     #[error("sectors {sector}+{sectors} beyond the capacity of {capacity}")]
     BeyondCapacity { sector: u64, sectors: u64, capacity: u64 },
+    #[error("{0} bytes past this notify's I/O budget of {IO_BYTES_PER_NOTIFY}")]
+    OverBudget(usize),
     #[error("address overflow")]
     AddressOverflow,
     #[error("guest memory at {addr:#x}: {source}")]
@@ -139,11 +152,7 @@ impl Block {
             }
             Err(e) => return Err(file_err("disk image")(e)),
         }
-        let file = OpenOptions::new()
-            .read(true)
-            .write(true)
-            .open(path)
-            .map_err(file_err("cannot open (read-write) disk image"))?;
+        let file = super::disk_image::open_regular(path, true, "cannot open (read-write) disk image")?;
         // SAFETY: flock on a file descriptor we own; it touches no memory.
         if unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) } != 0 {
             let source = std::io::Error::last_os_error();
@@ -170,7 +179,14 @@ impl Block {
         if !len.is_multiple_of(VIRTIO_BLK_SECTOR_SIZE) {
             log::warn!("disk image size {len} is not a multiple of {VIRTIO_BLK_SECTOR_SIZE}; the tail is unused");
         }
-        Ok(Block { backing, capacity, queue_sizes: [VIRTIO_BLK_QUEUE_SIZE], buf: vec![0; CHUNK_BYTES] })
+        Ok(Block {
+            backing,
+            capacity,
+            queue_sizes: [VIRTIO_BLK_QUEUE_SIZE],
+            buf: vec![0; CHUNK_BYTES],
+            notify_budget: IO_BYTES_PER_NOTIFY,
+            budget_left: IO_BYTES_PER_NOTIFY,
+        })
     }
 
     /// Capacity in 512-byte sectors.
@@ -265,6 +281,10 @@ impl Block {
         let sector = u64::from_le_bytes(sector_bytes);
         let readable_data = skip(&req.readable, HEADER_BYTES);
         let (in_len, out_len) = (total(&req.writable), total(&readable_data));
+        if matches!(kind, VIRTIO_BLK_T_IN | VIRTIO_BLK_T_OUT) {
+            let len = in_len.max(out_len);
+            self.budget_left = self.budget_left.checked_sub(len).ok_or(Failed::OverBudget(len))?;
+        }
         match kind {
             VIRTIO_BLK_T_IN => {
                 if out_len != 0 {
@@ -423,6 +443,7 @@ impl VirtioDevice for Block {
 
     fn process_queue(&mut self, _index: usize, queue: &mut Queue, mem: &GuestMemoryMmap) -> Result<bool, QueueFault> {
         let mut added = false;
+        self.budget_left = self.notify_budget;
         // The guest is stopped while we run, so the available index cannot
         // move under us; the bound is defensive.
         for _ in 0..queue.size() {

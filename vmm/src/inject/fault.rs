@@ -17,9 +17,7 @@
 //! (`abi::fault::Action::name`) and the `abi::fault` defaults for omitted
 //! trigger fields.
 
-use abi::fault::{
-    header, Action, Rule, ANY_PROGRAM, ANY_TYPE, CMDLINE_KEY, FULL_REGION_SIZE, HEADER_SIZE, MAX_RULES, RULE_SIZE,
-};
+use abi::fault::{header, Action, Rule, ANY_PROGRAM, ANY_TYPE, CMDLINE_KEY, HEADER_SIZE, MAX_RULES, RULE_SIZE};
 use abi::platform::CMDLINE_COMMAND_SEPARATOR;
 use serde::{Deserialize, Serialize};
 use vm_memory::{Bytes, GuestAddress, GuestMemoryMmap};
@@ -37,7 +35,7 @@ pub enum PlanError {
 
 /// Bytes the VMM reserves for the plan (header, rules and the Duplicate
 /// slots of `abi::fault::FULL_REGION_SIZE`, rounded up to pages).
-pub const PLAN_BYTES: u64 = (FULL_REGION_SIZE as u64).div_ceil(4096) * 4096;
+pub const PLAN_BYTES: u64 = (abi::fault::RESTART_COUNTS_END as u64).div_ceil(4096) * 4096;
 
 /// A fault plan: the PRNG seed and the rules, in order (rule `i` is the
 /// `i`th in the region; counters come back in the same order).
@@ -63,6 +61,9 @@ pub struct FaultCounters {
     /// Virtual ticks since the workload started (`abi::fault::CLOCK_COMMAND_TICKS`;
     /// experiment mode, 0 before the start or outside it).
     pub command_ticks: u64,
+    /// Restarts per boot-image program, as the kernel counted them
+    /// (`abi::fault::RESTART_COUNTS_OFFSET`).
+    pub restarts: Vec<u32>,
 }
 
 /// The plan region of one run.
@@ -102,11 +103,18 @@ impl PlanRegion {
                 Rule::counters(&b)
             })
             .collect();
+        let restarts = (0..abi::fault::RESTART_COUNT_PROGRAMS)
+            .map(|i| {
+                let at = self.base + (abi::fault::RESTART_COUNTS_OFFSET + 4 * i) as u64;
+                mem.read_obj::<u32>(GuestAddress(at)).unwrap_or(0)
+            })
+            .collect();
         FaultCounters {
             per_rule,
             total: read_u64(24),
             stops: read_u64(abi::fault::HEADER_STOPS),
             command_ticks: read_u64(abi::fault::CLOCK_COMMAND_TICKS),
+            restarts,
         }
     }
 

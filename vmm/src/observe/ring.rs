@@ -13,6 +13,8 @@ use abi::platform::{CMDLINE_COMMAND_SEPARATOR, CMDLINE_TRACE_KEY};
 use abi::trace::{header, MODE_DROP, MODE_LOSSLESS, RECORDS_OFFSET, RECORD_SIZE, RING_MAGIC, RING_VERSION};
 use vm_memory::{Bytes, GuestAddress, GuestMemoryMmap};
 
+use crate::devices::limits::{Limit, LimitFlag};
+
 /// Default size of the ring at the top of guest RAM (header page plus
 /// 65,472 records); `RunConfig::trace_ring_bytes` changes it.
 pub const RING_BYTES: u64 = 4 << 20;
@@ -68,6 +70,8 @@ pub struct TraceRing {
     bytes: u64,
     capacity: u64,
     log: TraceLog,
+    /// Most records kept, and where reaching that is reported.
+    limit: (usize, LimitFlag),
 }
 
 impl TraceRing {
@@ -91,7 +95,14 @@ impl TraceRing {
         h[header::MODE as usize..][..4].copy_from_slice(&mode.to_le_bytes());
         h[header::CAPACITY as usize..][..8].copy_from_slice(&capacity.to_le_bytes());
         mem.write_slice(&h, GuestAddress(base)).map_err(RingError::Header)?;
-        Ok(TraceRing { mem: mem.clone(), base, bytes, capacity, log: TraceLog::default() })
+        let limit = (crate::devices::limits::TRACE_RECORDS, LimitFlag::default());
+        Ok(TraceRing { mem: mem.clone(), base, bytes, capacity, log: TraceLog::default(), limit })
+    }
+
+    /// Keeps at most `records` records; past that, drains still consume
+    /// the ring but keep nothing and report [`Limit::Trace`] on `flag`.
+    pub fn set_limit(&mut self, records: usize, flag: LimitFlag) {
+        self.limit = (records, flag);
     }
 
     /// Guest-physical address and size of the ring.
@@ -130,9 +141,15 @@ impl TraceRing {
         } else {
             (tail, pending)
         };
-        for seq in from..from + count {
+        // Sequence numbers wrap: a tail near u64::MAX (the guest writes it)
+        // must not overflow the range.
+        for seq in (0..count).map(|i| from.wrapping_add(i)) {
             let at = self.base + RECORDS_OFFSET + (seq % self.capacity) * RECORD_SIZE as u64;
             let mut record = [0u8; RECORD_SIZE];
+            if self.log.raw.len() >= self.limit.0 {
+                self.limit.1.reach(Limit::Trace);
+                break;
+            }
             if self.mem.read_slice(&mut record, GuestAddress(at)).is_ok() {
                 self.log.raw.push(record);
             }
@@ -198,5 +215,38 @@ mod tests {
         }
         let small = TraceRing::create(&mem, 32 << 20, TraceMode::Drop, MIN_RING_BYTES).unwrap();
         assert_eq!((small.capacity(), small.range().1), (64, MIN_RING_BYTES));
+    }
+
+    #[test]
+    fn a_tail_near_the_end_of_the_sequence_space_wraps() {
+        let mem = crate::vstate::memory::create(32 << 20).unwrap();
+        let mut ring = TraceRing::create(&mem, 32 << 20, TraceMode::Lossless, MIN_RING_BYTES).unwrap();
+        let (base, _) = ring.range();
+        mem.write_obj(u64::MAX - 1, GuestAddress(base + header::TAIL)).unwrap();
+        mem.write_obj(3u64, GuestAddress(base + header::HEAD)).unwrap();
+        ring.drain();
+        assert_eq!(ring.log.raw.len(), 5, "u64::MAX - 1 to 2, wrapping");
+        assert_eq!(ring.log.header_errors, 0);
+        assert_eq!(mem.read_obj::<u64>(GuestAddress(base + header::TAIL)).unwrap(), 3);
+        mem.write_obj(u64::MAX, GuestAddress(base + header::TAIL)).unwrap();
+        mem.write_obj(u64::MAX, GuestAddress(base + header::HEAD)).unwrap();
+        ring.drain();
+        assert_eq!(ring.log.raw.len(), 5);
+    }
+
+    #[test]
+    fn drains_keep_at_most_the_record_limit() {
+        let mem = crate::vstate::memory::create(32 << 20).unwrap();
+        let mut ring = TraceRing::create(&mem, 32 << 20, TraceMode::Lossless, MIN_RING_BYTES).unwrap();
+        let flag = LimitFlag::default();
+        ring.set_limit(100, flag.clone());
+        let (base, _) = ring.range();
+        for head in [60u64, 120, 180] {
+            mem.write_obj(head, GuestAddress(base + header::HEAD)).unwrap();
+            ring.doorbell();
+            assert_eq!(mem.read_obj::<u64>(GuestAddress(base + header::TAIL)).unwrap(), head, "consumed");
+        }
+        assert_eq!(ring.log.raw.len(), 100);
+        assert_eq!(flag.reached(), Some(Limit::Trace));
     }
 }

@@ -101,6 +101,17 @@ pub fn build_cmdline(image_default: &str, entry: EntryKind, append: &str) -> Str
         .join(" ")
 }
 
+/// Checks the one command-line limit every boot shares: the kernel copies
+/// at most `abi::layout::kip::CMDLINE_MAX` bytes, and a longer line would
+/// be cut (inside a UTF-8 character, the kernel would lose all of it).
+pub fn check_cmdline(cmdline: &str) -> Result<(), Error> {
+    let max = abi::layout::kip::CMDLINE_MAX;
+    if cmdline.len() > max {
+        return Err(Error::CmdlineTooLong { length: cmdline.len(), max });
+    }
+    Ok(())
+}
+
 /// `append` with the key that makes init run the shell as `user`
 /// (`abi::platform::CMDLINE_USER_KEY`), when given.
 pub fn with_user(append: &str, user: Option<u32>) -> String {
@@ -166,6 +177,9 @@ pub struct RunConfig {
     /// Sample the guest's stacks this many times a second
     /// (`crate::observe::profile`); `None`: no profiling.
     pub profile_hz: Option<u32>,
+    /// Caps on what the guest can make the host keep
+    /// (`crate::devices::limits`).
+    pub limits: crate::devices::limits::HostLimits,
 }
 
 impl RunConfig {
@@ -193,6 +207,7 @@ impl RunConfig {
             tick_budget: 0,
             swifi: None,
             profile_hz: None,
+            limits: Default::default(),
         }
     }
 

@@ -15,6 +15,15 @@ use crate::observe::ring::RingError;
 /// A host-side failure: the guest could not be started or supervised.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
+    /// The kernel command line (image default, viv's keys, `--append` and
+    /// the command) does not fit the kernel info page.
+    #[error("the kernel command line is {length} bytes, over the limit of {max} (abi::layout::kip::CMDLINE_MAX, shared by the command and --append)")]
+    CmdlineTooLong {
+        /// Its length in bytes.
+        length: usize,
+        /// The limit.
+        max: usize,
+    },
     /// `/dev/kvm` is missing or not accessible.
     #[error("{0}")]
     KvmUnavailable(String),

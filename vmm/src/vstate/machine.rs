@@ -22,6 +22,8 @@
 use std::path::PathBuf;
 use std::sync::atomic::AtomicBool;
 use std::sync::{Arc, Mutex};
+
+use crate::devices::limits::{Limit, LimitFlag};
 use std::time::Instant;
 
 use abi::platform::{VIRTIO_BLK_IRQ, VIRTIO_BLK_MMIO_BASE, VIRTIO_BLK_MMIO_SIZE};
@@ -106,7 +108,7 @@ impl Machine {
         };
         let kvm = open_kvm()?;
         let vm = Arc::new(kvm.create_vm().map_err(kvm_err("KVM_CREATE_VM"))?);
-        let Memory { mem, trace, plan } = match from {
+        let Memory { mem, mut trace, plan } = match from {
             None => boot_memory(config)?,
             Some(snap) => restored_memory(config, snap)?,
         };
@@ -115,7 +117,11 @@ impl Machine {
         vm.create_irq_chip().map_err(kvm_err("KVM_CREATE_IRQCHIP"))?;
 
         let room = Arc::new(RoomNotifier::new().map_err(RunError::EventFd)?);
-        let (sink, log_sink, console, log) = sinks(config);
+        let limits = LimitFlag::default();
+        if let Some(ring) = trace.as_mut() {
+            ring.set_limit(config.limits.trace_records, limits.clone());
+        }
+        let (sink, log_sink, console, log) = sinks(config, &limits);
         let irq = IrqLine::kvm(&vm, abi::platform::IRQ_COM1);
         let serial = match from {
             None => new_serial(irq, room.clone(), sink),
@@ -186,6 +192,8 @@ impl Machine {
             on_fault_stop: None,
             spin_tick: None,
             profiler: None,
+            limits: config.limits,
+            limit_reached: limits,
         };
         Ok(Machine {
             kvm,
@@ -272,6 +280,7 @@ fn load_guest(
         cmdline = crate::inject::fault::cmdline_with_plan(&cmdline, region.base);
         reserved += crate::inject::fault::PLAN_BYTES;
     }
+    super::config::check_cmdline(&cmdline)?;
     log::info!("kernel command line: {cmdline}");
     let layout = boot::load_reserving(mem, &config.kernel, &config.archive, &cmdline, reserved)?;
     log::debug!("boot layout: {layout:x?}");
@@ -283,13 +292,24 @@ fn load_guest(
 /// (`capture_console`: keep copies). The guest's log goes apart from the
 /// console only when asked (`viv.log=e9`); otherwise anything on the log
 /// port joins the console.
-fn sinks(config: &RunConfig) -> (ConsoleSink, ConsoleSink, Option<Capture>, Option<Capture>) {
+fn sinks(config: &RunConfig, limits: &LimitFlag) -> (ConsoleSink, ConsoleSink, Option<Capture>, Option<Capture>) {
     let capture = config.capture_console;
+    let cap = config.limits.capture_bytes;
     let console = capture.then(|| Arc::new(Mutex::new(Vec::new())));
-    let sink = ConsoleSink { echo: config.echo_console, to_stderr: false, capture: console.clone() };
+    let sink = ConsoleSink {
+        echo: config.echo_console,
+        to_stderr: false,
+        capture: console.clone(),
+        limit: (cap, Limit::Console, limits.clone()),
+    };
     let log = (config.separate_log && capture).then(|| Arc::new(Mutex::new(Vec::new())));
     let log_sink = if config.separate_log {
-        ConsoleSink { echo: config.echo_log, to_stderr: true, capture: log.clone() }
+        ConsoleSink {
+            echo: config.echo_log,
+            to_stderr: true,
+            capture: log.clone(),
+            limit: (cap, Limit::Log, limits.clone()),
+        }
     } else {
         sink.clone()
     };

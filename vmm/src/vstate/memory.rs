@@ -71,6 +71,17 @@ pub fn size(mem: &GuestMemoryMmap) -> u64 {
 pub fn sparse_memfd(
     name: &std::ffi::CStr,
     size: u64,
+    read: impl FnMut(&mut [u8], u64) -> Result<(), MemoryError>,
+) -> Result<File, MemoryError> {
+    sparse_memfd_of(name, size, &[(0, size)], read)
+}
+
+/// [`sparse_memfd`] reading only the byte ranges `extents` (`(start, end)`,
+/// e.g. a sparse file's data extents); the rest of the file is zeros.
+pub fn sparse_memfd_of(
+    name: &std::ffi::CStr,
+    size: u64,
+    extents: &[(u64, u64)],
     mut read: impl FnMut(&mut [u8], u64) -> Result<(), MemoryError>,
 ) -> Result<File, MemoryError> {
     // SAFETY: `memfd_create` with a valid NUL-terminated name and flags;
@@ -85,16 +96,19 @@ pub fn sparse_memfd(
     file.set_len(size).map_err(file_err)?;
     const CHUNK: usize = 1 << 20;
     let mut buf = vec![0u8; CHUNK];
-    let mut at = 0u64;
-    while at < size {
-        let n = CHUNK.min((size - at) as usize);
-        read(&mut buf[..n], at)?;
-        for (i, page) in buf[..n].chunks(PAGE).enumerate() {
-            if page.iter().any(|&b| b != 0) {
-                file.write_all_at(page, at + (i * PAGE) as u64).map_err(file_err)?;
+    for &(start, end) in extents {
+        let end = end.min(size);
+        let mut at = start;
+        while at < end {
+            let n = CHUNK.min((end - at) as usize);
+            read(&mut buf[..n], at)?;
+            for (i, page) in buf[..n].chunks(PAGE).enumerate() {
+                if page.iter().any(|&b| b != 0) {
+                    file.write_all_at(page, at + (i * PAGE) as u64).map_err(file_err)?;
+                }
             }
+            at += n as u64;
         }
-        at += n as u64;
     }
     Ok(file)
 }

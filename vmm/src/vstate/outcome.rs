@@ -6,7 +6,9 @@
 
 use std::time::Duration;
 
-use abi::platform::{GUEST_STATUS_MAX, STATUS_KERNEL_PANIC, STATUS_TIMEOUT, STATUS_TRIPLE_FAULT, STATUS_VM_ERROR};
+use abi::platform::{
+    GUEST_STATUS_MAX, STATUS_GUEST_LIMIT, STATUS_KERNEL_PANIC, STATUS_TIMEOUT, STATUS_TRIPLE_FAULT, STATUS_VM_ERROR,
+};
 
 use crate::vstate::stats::StatsSnapshot;
 
@@ -24,6 +26,10 @@ pub enum Exit {
     Timeout,
     /// KVM could not run the guest; the text says why.
     VmError(String),
+    /// The guest made the host keep more than a cap allows (a log or
+    /// console flood, marks in a loop, ...: `crate::devices::limits`); the
+    /// run was ended there.
+    GuestLimit(crate::devices::limits::Limit),
 }
 
 impl Exit {
@@ -50,6 +56,7 @@ impl Exit {
             Exit::TripleFault => STATUS_TRIPLE_FAULT,
             Exit::Timeout => STATUS_TIMEOUT,
             Exit::VmError(_) => STATUS_VM_ERROR,
+            Exit::GuestLimit(_) => STATUS_GUEST_LIMIT,
         }
     }
 }
@@ -88,6 +95,10 @@ pub struct RunOutcome {
     pub fault_counters: Vec<(u32, u32)>,
     /// Total injections the kernel counted (the plan header's total).
     pub faults_injected: u64,
+    /// Restarts per boot-image program (index = privilege id) the kernel
+    /// counted in the plan region (empty without a plan): evidence no
+    /// user program can forge.
+    pub restart_counts: Vec<u32>,
     /// Rule index of every Stop event, in order (the guest was paused at
     /// each and resumed).
     pub fault_stops: Vec<u32>,
@@ -135,6 +146,7 @@ impl RunOutcome {
             trace: None,
             fault_counters: Vec::new(),
             faults_injected: 0,
+            restart_counts: Vec::new(),
             fault_stops: Vec::new(),
             swifi: Vec::new(),
             command_ticks: None,

@@ -184,6 +184,7 @@ fn finish(machine: Machine, ran: Ran) -> RunOutcome {
         trace: result.trace,
         fault_counters: counters.per_rule,
         faults_injected: counters.total,
+        restart_counts: counters.restarts,
         fault_stops: result.fault_stops,
         swifi: ran.stop_hook.map(|h| h.mutations()).unwrap_or_default(),
         command_ticks,

@@ -16,6 +16,7 @@ use std::time::Instant;
 use kvm_bindings::KVM_INTERNAL_ERROR_EMULATION;
 use kvm_ioctls::{VcpuExit, VcpuFd};
 
+use crate::devices::limits::{HostLimits, Limit, LimitFlag};
 use crate::devices::{IoAction, MmioBus, PortIo};
 use crate::observe::{TraceLog, TraceRing};
 use crate::vstate::outcome::{Exit, Mark};
@@ -64,6 +65,10 @@ pub struct VcpuRunner {
     pub spin_tick: Option<crate::vstate::watchdog::SpinTick>,
     /// The sampling profiler, which samples at every kick.
     pub profiler: Option<crate::observe::profile::Sampler>,
+    /// Caps on what the guest can make the host keep.
+    pub limits: HostLimits,
+    /// Where the devices report a cap reached; checked after every exit.
+    pub limit_reached: LimitFlag,
 }
 
 /// What a run has produced so far (kept across a pause).
@@ -179,8 +184,15 @@ impl VcpuRunner {
             if self.timed_out.load(Ordering::Acquire) {
                 return Some(Exit::Timeout);
             }
-            match self.step() {
+            let step = self.step();
+            if let Some(limit) = self.limit_reached.reached() {
+                return Some(Exit::GuestLimit(limit));
+            }
+            match step {
                 Step::Continue => {}
+                Step::Mark(_) if progress.marks.len() >= self.limits.marks => {
+                    return Some(Exit::GuestLimit(Limit::Marks));
+                }
                 Step::Mark(id) => {
                     let time_ns = self.start.elapsed().as_nanos() as u64;
                     let stats = self.snapshot();

@@ -207,6 +207,13 @@ fn wait_guarding<T>(
     }
 }
 
+/// The instant `timeout` from now; `None` (no deadline) when there is no
+/// timeout or it lies beyond what the clock can represent (`--timeout 1e19`
+/// means "practically never", not a panic).
+pub fn deadline_after(timeout: Option<Duration>) -> Option<Instant> {
+    timeout.and_then(|t| Instant::now().checked_add(t))
+}
+
 /// Why the watchdog kicks the vCPU: the run's deadline, and the
 /// profiler's sampling period.
 #[derive(Debug, Clone, Copy, Default)]
@@ -228,7 +235,7 @@ pub fn supervise<T>(
     done: &Receiver<()>,
     spin: Option<&SpinGuard>,
 ) {
-    let deadline = kicks.timeout.map(|t| Instant::now() + t);
+    let deadline = deadline_after(kicks.timeout);
     if wait_guarding(vcpu, deadline, kicks.sample_every, done, spin) {
         return;
     }
@@ -241,5 +248,20 @@ pub fn supervise<T>(
             Err(RecvTimeoutError::Timeout) => continue,
             _ => return,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_timeout_beyond_the_clock_means_no_deadline() {
+        let huge = Duration::try_from_secs_f64(1e19).unwrap();
+        assert_eq!(deadline_after(Some(huge)), None);
+        assert_eq!(deadline_after(Some(Duration::MAX)), None);
+        assert_eq!(deadline_after(None), None);
+        let soon = deadline_after(Some(Duration::from_secs(5))).unwrap();
+        assert!(soon > Instant::now());
     }
 }

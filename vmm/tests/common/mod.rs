@@ -146,3 +146,17 @@ pub fn pattern(size: usize) -> Vec<u8> {
     };
     (0..size as u64).map(|pos| (word(pos / 8) >> (8 * (pos % 8))) as u8).collect()
 }
+
+/// Writes the host file `source` into `disk` as `dir/name`, with debugfs.
+pub fn debugfs_write(disk: &std::path::Path, source: &std::path::Path, dir: &str, name: &str) {
+    let script = disk.with_extension("debugfs");
+    std::fs::write(&script, format!("cd {dir}\nwrite {} {name}\n", source.display())).unwrap();
+    let out = Command::new(e2fs_tool("debugfs"))
+        .arg("-w")
+        .arg("-f")
+        .arg(&script)
+        .arg(disk)
+        .output()
+        .expect("running debugfs");
+    assert!(out.status.success(), "debugfs write: {}", String::from_utf8_lossy(&out.stderr));
+}

@@ -26,6 +26,7 @@ fn results() -> Results {
                 faults_injected: 1,
                 swifi: Vec::new(),
                 ticks: None,
+                restarts: Default::default(),
             };
             let verdict = crate::campaign::classify::judge(&c, &p, &obs);
             let detail = (!verdict.failures.is_empty()).then(|| Detail::new(&obs.console, &obs.log));
@@ -256,4 +257,11 @@ fn outcomes_are_broken_down_by_fault() {
         (e.plan.rules[0].target, e.plan.rules[0].action) = ("tty".into(), "crash".into());
     }
     assert!(!r.markdown().contains("## Outcomes by fault"));
+}
+
+#[test]
+fn xml_drops_what_xml_cannot_carry() {
+    // A guest printing U+FFFE used to make junit.xml ill-formed.
+    assert_eq!(xml("a\u{FFFE}b\u{FFFF}c\u{1}d\re<\u{FFFD}\u{10000}"), "abcde&lt;\u{FFFD}\u{10000}");
+    assert_eq!(xml("tab\there\nnext"), "tab\there\nnext");
 }

@@ -61,9 +61,15 @@ struct Driver {
 
 impl Driver {
     fn new() -> Driver {
+        Driver::with_budget(IO_BYTES_PER_NOTIFY)
+    }
+
+    /// A driver of a device moving at most `budget` bytes per notify.
+    fn with_budget(budget: usize) -> Driver {
         let path = TempPath::new("dev");
         std::fs::write(&path.0, vec![0u8; (DISK_SECTORS * 512) as usize]).unwrap();
-        let block = Block::open(&path.0, DEFAULT_DISK_BYTES).unwrap();
+        let mut block = Block::open(&path.0, DEFAULT_DISK_BYTES).unwrap();
+        block.notify_budget = budget;
         let mem = GuestMemoryMmap::from_ranges(&[(GuestAddress(0), MEM_BYTES)]).unwrap();
         let irq = EventFd::new(libc::EFD_NONBLOCK).unwrap();
         let dev = VirtioMmio::new(block, mem.clone(), IrqLine::Event(irq.try_clone().unwrap())).unwrap();
@@ -334,6 +340,29 @@ fn malformed_requests_fail_without_panicking() {
     // The device still works.
     assert_eq!(d.request(VIRTIO_BLK_T_FLUSH, 0, &[]), (1, OK));
     assert_eq!(d.dev.status() & VIRTIO_CONFIG_S_NEEDS_RESET, 0);
+}
+
+#[test]
+fn one_notify_moves_at_most_its_budget() {
+    // Every avail slot names the same 4 KiB read: past the budget (three
+    // reads) the rest fail at once, with no I/O.
+    let mut d = Driver::with_budget(3 * 4096);
+    d.init();
+    d.header(VIRTIO_BLK_T_IN, 0);
+    let chain = [(HDR, 16, R), (DATA, 4096, W), (STATUS, 1, W)];
+    for _ in 0..QSIZE {
+        d.offer(&chain, 0);
+    }
+    d.notify();
+    assert_eq!(d.used_idx(), QSIZE, "every request was answered");
+    let lens: Vec<u32> = (0..QSIZE).map(|i| d.used(i).1).collect();
+    assert_eq!(&lens[..3], [4097; 3]);
+    assert!(lens[3..].iter().all(|&len| len == 1), "{lens:?}");
+    assert_eq!(d.status(), IOERR);
+    // The budget is per notify: the next one reads again.
+    d.offer(&chain, 0);
+    d.notify();
+    assert_eq!((d.used(QSIZE).1, d.status()), (4097, OK));
 }
 
 #[test]

@@ -30,6 +30,10 @@ pub enum SwifiError {
         /// Bytes that differ.
         bytes: usize,
     },
+    /// The target's code (as its page tables map it) is larger than SWIFI
+    /// copies and decodes at a Stop ([`super::MAX_CODE_PAGES`]).
+    #[error("decode limit: the target maps more than {0} code pages")]
+    TooMuchCode(usize),
     /// The target has no code pages at all.
     #[error("the target has no code pages")]
     NoCodePages,

@@ -111,9 +111,16 @@ const HUGE: u64 = 1 << 7;
 const NO_EXECUTE: u64 = 1 << 63;
 const ADDRESS: u64 = 0x000F_FFFF_FFFF_F000;
 
+/// Most code pages SWIFI copies and decodes at one Stop (32 MiB): the page
+/// tables come from the kernel, which may be mutated or hostile and point
+/// the mailbox at tables aliasing all of RAM. A target with more fails its
+/// mutation (`SwifiError::TooMuchCode`) instead of growing the host.
+pub const MAX_CODE_PAGES: usize = 8192;
+
 /// The user code pages of the address space rooted at `cr3`, in address
 /// order: present, user, read-only, executable 4 KiB pages in
-/// `[USER_BASE, KIP_DATA)` (the KIP's entry stubs are excluded).
+/// `[USER_BASE, KIP_DATA)` (the KIP's entry stubs are excluded); at most
+/// [`MAX_CODE_PAGES`] + 1, so a caller sees that there were more.
 pub fn code_pages(mem: &GuestMemoryMmap, cr3: u64) -> Vec<CodePage> {
     let read = |table: u64, i: u64| mem.read_obj::<u64>(GuestAddress((table & ADDRESS) + i * 8)).unwrap_or(0);
     let mut pages = Vec::new();
@@ -139,6 +146,9 @@ pub fn code_pages(mem: &GuestMemoryMmap, cr3: u64) -> Vec<CodePage> {
             let flags_ok = pte & (PRESENT | USER) == (PRESENT | USER) && pte & (WRITABLE | NO_EXECUTE) == 0;
             if flags_ok {
                 pages.push(CodePage { virt: v, phys: pte & ADDRESS });
+                if pages.len() > MAX_CODE_PAGES {
+                    return pages;
+                }
             }
         }
         va = (va | ((1 << 21) - 1)) + 1;
@@ -282,6 +292,11 @@ impl Injector {
             return (m, Vec::new());
         };
         let pages = code_pages(&self.mem, cr3);
+        if pages.len() > MAX_CODE_PAGES {
+            (m.cr3, m.endpoint, m.program) = (cr3, endpoint, program);
+            m.error = Some(SwifiError::TooMuchCode(MAX_CODE_PAGES).to_string());
+            return (m, Vec::new());
+        }
         let code = mutate::Code::read(&self.mem, &pages);
         let (spans, scope, fallback) = self.spans(&program, &code);
         (m.cr3, m.endpoint, m.program, m.scope, m.private_pages) = (cr3, endpoint, program, scope, private_pages);
@@ -351,3 +366,6 @@ pub fn stop_hook(
     let plan = plan?;
     Some(StopHook(Arc::new(Mutex::new(Injector::new(mem, plan.base, archive, spec)))))
 }
+
+#[cfg(test)]
+mod tests;

@@ -192,8 +192,17 @@ struct Decoded {
     span: usize,
 }
 
-fn decode(pieces: &[Piece]) -> Vec<Decoded> {
-    let mut out = Vec::new();
+/// Decodes `pieces` in order and calls `each` with the index of every
+/// candidate for `kind` (counting from 0) and the candidate, until `each`
+/// returns `Some`. Nothing is kept between instructions: the code may be
+/// tens of MiB (a program from the disk), and keeping every decoded
+/// instruction cost about 150 bytes each.
+fn find_candidate<T>(
+    pieces: &[Piece],
+    kind: FaultType,
+    mut each: impl FnMut(usize, &Decoded) -> Option<T>,
+) -> (usize, Option<T>) {
+    let mut index = 0;
     for piece in pieces {
         let mut decoder = Decoder::with_ip(64, piece.bytes, piece.start, DecoderOptions::NONE);
         while decoder.can_decode() {
@@ -203,16 +212,22 @@ fn decode(pieces: &[Piece]) -> Vec<Decoded> {
             }
             let co = decoder.get_constant_offsets(&ins);
             let off = (ins.ip() - piece.start) as usize;
-            out.push(Decoded {
+            let d = Decoded {
                 span: piece.span,
                 bytes: piece.bytes[off..off + ins.len()].to_vec(),
                 displacement: co.has_displacement().then(|| (co.displacement_offset(), co.displacement_size())),
                 immediate: co.has_immediate().then(|| (co.immediate_offset(), co.immediate_size())),
                 ins,
-            });
+            };
+            if is_candidate(kind, &d) {
+                if let Some(found) = each(index, &d) {
+                    return (index, Some(found));
+                }
+                index += 1;
+            }
         }
     }
-    out
+    (index, None)
 }
 
 const ARG_REGISTERS: [Register; 6] =
@@ -458,21 +473,24 @@ pub fn apply(
         let function = function_at(spans, piece.span, address);
         return Ok(Change { address, before, after, note, function });
     }
-    let decoded = decode(&pieces);
-    let candidates: Vec<&Decoded> = decoded.iter().filter(|d| is_candidate(kind, d)).collect();
-    if candidates.is_empty() {
+    // Count the candidates, draw the first to try, then try them in order
+    // from there, wrapping around: the draws are those of a list of all
+    // candidates, without keeping one.
+    let (count, _) = find_candidate(&pieces, kind, |_, _| None::<()>);
+    if count == 0 {
         return Err(SwifiError::NoCandidate(kind.name()));
     }
-    let first = pick(candidates.len(), draw());
-    for i in 0..candidates.len() {
-        let d = candidates[(first + i) % candidates.len()];
-        if let Some((after, note)) = mutate_one(kind, d, draw) {
+    let first = pick(count, draw());
+    let mut try_one = |d: &Decoded| {
+        mutate_one(kind, d, draw).map(|(after, note)| {
             let address = d.ins.ip();
             let function = function_at(spans, d.span, address);
-            return Ok(Change { address, before: d.bytes.clone(), after, note, function });
-        }
-    }
-    Err(SwifiError::NotMutated(kind.name()))
+            Change { address, before: d.bytes.clone(), after, note, function }
+        })
+    };
+    let (_, found) = find_candidate(&pieces, kind, |i, d| if i >= first { try_one(d) } else { None });
+    let found = found.or_else(|| find_candidate(&pieces, kind, |i, d| if i < first { try_one(d) } else { None }).1);
+    found.ok_or(SwifiError::NotMutated(kind.name()))
 }
 
 /// Decodes `bytes` at `ip` (one instruction): for checking mutations.
@@ -570,5 +588,41 @@ mod tests {
         let c = apply(&code, &past, FaultType::Text, &mut draws(3)).unwrap();
         assert!((0x4000_0FF0..0x4000_1000).contains(&c.address) && c.function.is_none(), "{c:?}");
         assert!(apply(&code, &[], FaultType::Nop, &mut draws(3)).is_err());
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig { cases: 256, ..Default::default() })]
+
+        /// Arbitrary code bytes and spans (the code of a mutated or hostile
+        /// program): every fault type plans a change inside the spans, with
+        /// the bytes that are there, or says why not; it never panics.
+        #[test]
+        fn arbitrary_code_never_panics(
+            bytes in proptest::collection::vec(proptest::prelude::any::<u8>(), 1..600),
+            cuts in proptest::collection::vec((0u64..700, 0u64..700), 0..4),
+            kind in 0usize..FaultType::ALL.len(),
+            seed in 1u64..u64::MAX,
+        ) {
+            let code = code_of(&bytes);
+            let base = 0x4000_0000;
+            let mut spans: Vec<Span> = cuts
+                .iter()
+                .map(|&(a, b)| Span { start: base + a.min(b), end: base + a.max(b), name: Some("f".into()) })
+                .collect();
+            spans.sort_by_key(|s| s.start);
+            let mut end = 0;
+            spans.retain(|s| {
+                let keep = s.start >= end;
+                if keep {
+                    end = s.end;
+                }
+                keep
+            });
+            if let Ok(c) = apply(&code, &spans, FaultType::ALL[kind], &mut draws(seed)) {
+                proptest::prop_assert!(spans.iter().any(|s| (s.start..s.end).contains(&c.address)));
+                let at = (c.address - base) as usize;
+                proptest::prop_assert_eq!(&code.runs[0].bytes[at..at + c.before.len()], &c.before[..]);
+            }
+        }
     }
 }

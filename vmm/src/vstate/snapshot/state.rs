@@ -7,7 +7,6 @@
 //! registers, XSAVE, XCRs, debug registers, LAPIC, MSRs (the TSC and then
 //! the TSC deadline last), vCPU events; then the irqchips and the clock.
 
-use std::fs::File;
 use std::os::unix::fs::FileExt;
 use std::path::Path;
 use std::sync::Arc;
@@ -36,9 +35,11 @@ pub(crate) fn save_disk(path: &Path, mmio: &MmioBus) -> Result<SavedDisk, Error>
         .ok_or(SnapshotError::NoDiskDevice)?;
     let shown = path.display();
     let disk_err = |source| SnapshotError::Disk { path: path.to_path_buf(), source };
-    let file = File::open(path).map_err(disk_err)?;
+    let file = crate::devices::disk_image::open_regular(path, false, "disk image")?;
     let bytes = file.metadata().map_err(disk_err)?.len();
-    let copy = memory::sparse_memfd(c"vivarium-snapshot-disk", bytes, |buf, at| {
+    // Only the data extents: a mostly-empty 4 GiB disk costs what it holds.
+    let extents = crate::devices::sparse_file::data_extents(&file, bytes).map_err(disk_err)?;
+    let copy = memory::sparse_memfd_of(c"vivarium-snapshot-disk", bytes, &extents, |buf, at| {
         file.read_exact_at(buf, at).map_err(|e| MemoryError::Source(format!("disk {shown} at byte {at}: {e}")))
     })?;
     Ok(SavedDisk { file: Arc::new(copy), bytes, transport })
