@@ -228,7 +228,10 @@ pub fn judge(campaign: &Campaign, plan: &Plan, obs: &Observation) -> Verdict {
                 }
             }
             let slow = match (obs.ticks, campaign.baseline_ticks) {
-                (Some(t), Some(base)) => t as f64 > base.max(1) as f64 * campaign.degraded_factor,
+                (Some(t), Some(base)) => {
+                    t as f64 > base.max(1) as f64 * campaign.degraded_factor
+                        && t.saturating_sub(base) > super::file::DEGRADED_SLACK_TICKS
+                }
                 _ => false,
             };
             let outcome = if !wrong.is_empty() || status_failed {
@@ -340,12 +343,18 @@ mod tests {
     #[test]
     fn a_slow_success_is_degraded() {
         let mut c = campaign_with("");
-        c.baseline_ticks = Some(100);
+        c.baseline_ticks = Some(300);
         let p = plan(&c, 0);
         let timed = |ticks| Observation { ticks: Some(ticks), ..obs(Ending::PowerOff(0), "@viv-status=0\n", &[], 1) };
-        assert_eq!(judge(&c, &p, &timed(200)).outcome, Outcome::NoEffect);
-        let v = judge(&c, &p, &timed(201));
-        assert_eq!((v.outcome, v.ticks), (Outcome::Degraded, Some(201)));
+        assert_eq!(judge(&c, &p, &timed(600)).outcome, Outcome::NoEffect);
+        let v = judge(&c, &p, &timed(601));
+        assert_eq!((v.outcome, v.ticks), (Outcome::Degraded, Some(601)));
+        // Within the recovery bound of a small workload: not degraded.
+        c.baseline_ticks = Some(30);
+        let quick = crate::campaign::file::DEGRADED_SLACK_TICKS + 30;
+        assert_eq!(judge(&c, &p, &timed(quick)).outcome, Outcome::NoEffect);
+        assert_eq!(judge(&c, &p, &timed(quick + 1)).outcome, Outcome::Degraded);
+        c.baseline_ticks = Some(300);
         // A failed workload stays failed however long it took.
         let failed = Observation { ticks: Some(5000), ..obs(Ending::PowerOff(0), "@viv-status=1\n", &[], 1) };
         assert_eq!(judge(&c, &p, &failed).outcome, Outcome::WorkloadFailed);

@@ -80,6 +80,12 @@ fn default_degraded_factor() -> f64 {
     DEFAULT_DEGRADED_FACTOR
 }
 
+/// A slow success is `degraded` only when it also took this many virtual
+/// ticks (2 s) more than the baseline: a driver caught and restarted within
+/// its documented bound (3 heartbeat periods, 1.5 s; docs/trust.md) has
+/// `recovered`, however small the workload.
+pub const DEGRADED_SLACK_TICKS: u64 = 200;
+
 /// Least default budget of a workload in virtual ticks (10 s at 100 Hz).
 pub const MIN_TICK_BUDGET: u64 = 1_000;
 
