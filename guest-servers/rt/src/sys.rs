@@ -153,6 +153,31 @@ pub fn set_alarm(ticks: u64) -> Result<(), Error> {
     kernel_call(KernelCall::SetAlarm, &[ticks]).map(|_| ())
 }
 
+/// Waits `ticks` clock ticks on the caller's kernel alarm, taking only
+/// messages from SYSTEM meanwhile (other notifications from it are
+/// dropped). For system processes that may not ask PM to sleep; returns at
+/// once if the alarm cannot be set.
+pub fn sleep_ticks(ticks: u64) {
+    if set_alarm(ticks.max(1)).is_err() {
+        return;
+    }
+    let mut msg = Message::new(0);
+    loop {
+        let got = crate::ipc::receive(Endpoint::SYSTEM, &mut msg);
+        if got.is_ok()
+            && abi::notify::is_notification(&msg)
+            && msg.payload[abi::syscall::NOTIFY_ALARM_WORD] & abi::syscall::NOTIFY_ALARM != 0
+        {
+            return;
+        }
+    }
+}
+
+/// [`sleep_ticks`] for about `ms` milliseconds (at least one tick).
+pub fn sleep_ms(ms: u64) {
+    sleep_ticks((ms * crate::kip::tick_hz().max(1)).div_ceil(1000))
+}
+
 /// One process-table record.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct ProcRecord {

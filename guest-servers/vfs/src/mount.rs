@@ -34,11 +34,6 @@ impl Mount {
         Mount { ram: RamFs::new(), disk: None }
     }
 
-    /// Whether the disk is the root.
-    pub fn has_disk(&self) -> bool {
-        self.disk.is_some()
-    }
-
     /// Mounts the file server's disk as root if the boot image has a file
     /// server: waits for it to appear in DS. Without one, or when it has no
     /// usable disk, the RamFs stays the root.

@@ -13,28 +13,14 @@
 #![no_std]
 #![no_main]
 
-use abi::notify::is_notification;
-use abi::syscall::{NOTIFY_ALARM, NOTIFY_ALARM_WORD, PROC_RECEIVING};
-use abi::{Endpoint, Message};
+use abi::syscall::PROC_RECEIVING;
+use abi::Endpoint;
 use rt::sys::ProcRecord;
 
 rt::main!(run);
 
 /// Most ticks to watch before giving up.
 const TICKS: u32 = 3000;
-
-fn tick() {
-    if rt::sys::set_alarm(1).is_err() {
-        return;
-    }
-    let mut msg = Message::new(0);
-    loop {
-        let got = rt::ipc::receive(Endpoint::SYSTEM, &mut msg);
-        if got.is_ok() && is_notification(&msg) && msg.payload[NOTIFY_ALARM_WORD] & NOTIFY_ALARM != 0 {
-            return;
-        }
-    }
-}
 
 fn run() -> i32 {
     let Ok((blk, _)) = rt::names::lookup_fresh("blk") else {
@@ -43,7 +29,7 @@ fn run() -> i32 {
     };
     let mut table = [ProcRecord::default(); 64];
     for _ in 0..TICKS {
-        tick();
+        rt::sys::sleep_ticks(1);
         let Ok(n) = rt::sys::proc_info(&mut table) else { continue };
         let Some(b) = table[..n].iter().find(|r| r.endpoint == blk) else { continue };
         let idle = b.state & PROC_RECEIVING != 0 && b.blocked_on == Endpoint::ANY;

@@ -18,7 +18,6 @@
 use abi::notify::is_notification;
 use abi::proto::blockdev;
 use abi::senda::SendaEntry;
-use abi::syscall::{NOTIFY_ALARM, NOTIFY_ALARM_WORD};
 use abi::{Endpoint, Error, Message};
 
 rt::main!(run);
@@ -138,21 +137,6 @@ fn churn(p: &mut Probe) {
     p.check("churn", left == Ok(0), format_args!("{left:?} never-used frames left"));
 }
 
-/// Sleeps about `ms` milliseconds on the kernel alarm.
-fn sleep_ms(ms: u64) {
-    let ticks = (ms * rt::kip::tick_hz().max(1)).div_ceil(1000).max(1);
-    if rt::sys::set_alarm(ticks).is_err() {
-        return;
-    }
-    let mut msg = Message::new(0);
-    loop {
-        let got = rt::ipc::receive(Endpoint::SYSTEM, &mut msg);
-        if got.is_ok() && is_notification(&msg) && msg.payload[NOTIFY_ALARM_WORD] & NOTIFY_ALARM != 0 {
-            return;
-        }
-    }
-}
-
 /// Looks `blk` up in DS until it is published with an endpoint other than
 /// `old` (at most ~10 s).
 fn wait_for_blk(old: Endpoint) -> Option<Endpoint> {
@@ -162,7 +146,7 @@ fn wait_for_blk(old: Endpoint) -> Option<Endpoint> {
                 return Some(ep);
             }
         }
-        sleep_ms(50);
+        rt::sys::sleep_ms(50);
     }
     None
 }

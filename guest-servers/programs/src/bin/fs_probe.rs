@@ -24,9 +24,7 @@
 #![no_std]
 #![no_main]
 
-use abi::notify::is_notification;
 use abi::proto::{self, fs, vfs};
-use abi::syscall::{NOTIFY_ALARM, NOTIFY_ALARM_WORD};
 use abi::{Endpoint, Error, Message};
 
 rt::main!(run);
@@ -162,21 +160,6 @@ impl Probe {
     }
 }
 
-/// Sleeps about `ms` milliseconds on the kernel alarm.
-fn sleep_ms(ms: u64) {
-    let ticks = (ms * rt::kip::tick_hz().max(1)).div_ceil(1000).max(1);
-    if rt::sys::set_alarm(ticks).is_err() {
-        return;
-    }
-    let mut msg = Message::new(0);
-    loop {
-        let got = rt::ipc::receive(Endpoint::SYSTEM, &mut msg);
-        if got.is_ok() && is_notification(&msg) && msg.payload[NOTIFY_ALARM_WORD] & NOTIFY_ALARM != 0 {
-            return;
-        }
-    }
-}
-
 /// Looks `name` up in DS until it is published (at most ~10 s).
 fn wait_for(name: &str) -> Option<Endpoint> {
     for _ in 0..200 {
@@ -185,7 +168,7 @@ fn wait_for(name: &str) -> Option<Endpoint> {
                 return Some(ep);
             }
         }
-        sleep_ms(50);
+        rt::sys::sleep_ms(50);
     }
     None
 }
@@ -352,7 +335,7 @@ fn corrupt(p: &mut Probe) {
     let u = Err(Error::Unavailable);
     p.check("unavailable", a == u && b == u && c == u, format_args!("{a:?} {b:?} {c:?}"));
     // Still there a while later.
-    sleep_ms(1500);
+    rt::sys::sleep_ms(1500);
     let d = p.stat(ROOT).map(|_| ());
     p.check("still_up", d == Err(Error::Unavailable), format_args!("{d:?}"));
 }

@@ -12,28 +12,13 @@
 #![no_std]
 #![no_main]
 
-use abi::notify::is_notification;
-use abi::syscall::{NOTIFY_ALARM, NOTIFY_ALARM_WORD};
-use abi::{Endpoint, Error, Message};
+use abi::{Endpoint, Error};
 use rt::sys::ProcRecord;
 
 rt::main!(run);
 
 /// Most ticks to wait for the workload before giving up.
 const PATIENCE_TICKS: u32 = 6000;
-
-fn tick() {
-    if rt::sys::set_alarm(1).is_err() {
-        return;
-    }
-    let mut msg = Message::new(0);
-    loop {
-        let got = rt::ipc::receive(Endpoint::SYSTEM, &mut msg);
-        if got.is_ok() && is_notification(&msg) && msg.payload[NOTIFY_ALARM_WORD] & NOTIFY_ALARM != 0 {
-            return;
-        }
-    }
-}
 
 /// Whether a process named `name` is alive.
 fn running(name: &str) -> bool {
@@ -60,7 +45,7 @@ fn run() -> i32 {
     let delay: u32 = rt::kip::cmdline_value("killer.ticks").and_then(|v| v.parse().ok()).unwrap_or(2);
     let mut seen_for = None;
     for _ in 0..PATIENCE_TICKS {
-        tick();
+        rt::sys::sleep_ticks(1);
         seen_for = match seen_for {
             None if running(when) => Some(0),
             Some(n) => Some(n + 1),
