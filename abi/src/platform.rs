@@ -6,16 +6,19 @@ pub const PORT_COM1: u16 = 0x3F8;
 /// COM1 interrupt line.
 pub const IRQ_COM1: u32 = 4;
 /// Interrupt line (IOAPIC pin, edge) the VMM raises in experiment mode
-/// when the guest has made no kernel entry while its vCPU ran for
-/// [`SPIN_TICK_CPU_MS`] of host CPU time: user code spinning without
+/// when the guest has made no kernel entry while its vCPU ran guest user
+/// code for [`SPIN_TICK_CPU_MS`] of CPU time: user code spinning without
 /// system calls. Virtual time advances only with kernel entries, so
 /// without it a spinning process would stop guest time (and with it RS's
 /// heartbeats) for good; at this interrupt the kernel advances virtual
 /// time to the next deadline and charges the spinner a tick.
 pub const IRQ_SPIN_TICK: u32 = 9;
-/// Host CPU time (ms) of the vCPU without a kernel entry that counts as
-/// spinning ([`IRQ_SPIN_TICK`]).
-pub const SPIN_TICK_CPU_MS: u64 = 50;
+/// Guest CPU time (ms) of the vCPU (as the host accounts it: guest code
+/// running, not the host's work for it) without a kernel entry that counts
+/// as spinning ([`IRQ_SPIN_TICK`]). Small, so that a spinning service is
+/// caught quickly; no IPC-driven program computes this long between two
+/// system calls.
+pub const SPIN_TICK_CPU_MS: u64 = 20;
 
 /// Guest-physical base of the virtio-blk device's register window
 /// (virtio-mmio transport, version 2 "modern" layout; virtio 1.x spec

@@ -86,8 +86,8 @@ pub fn spin_tick_arrived() {
 /// idle, so time jumps to the next deadline (at least one tick), and the
 /// spinner is charged a tick so that its equals get the CPU in turn. Why
 /// this keeps runs deterministic: the VMM raises it only after a spin of
-/// `SPIN_TICK_CPU_MS` of host CPU without a kernel entry, which a run that
-/// makes system calls never has; a spinning run gets the same sequence of
+/// `SPIN_TICK_CPU_MS` of guest user time without a kernel entry, which a
+/// run that makes system calls never has; a spinning run gets the same sequence of
 /// jumps, wherever in the loop each lands.
 pub fn after_spin_tick(sys: &mut System, current: usize) {
     if !SPIN_TICK.swap(false, Ordering::Relaxed) {

@@ -171,6 +171,11 @@ pub struct RunConfig {
     /// ticks from `MARK_COMMAND_START` (`abi::fault::CLOCK_BUDGET`); past it
     /// the kernel ends the run as timed out. 0: none.
     pub tick_budget: u64,
+    /// Experiment mode with a fault plan: host CPU time the vCPU may spend
+    /// without a kernel entry before the VMM calls it spinning and raises
+    /// the spin tick (`crate::vstate::watchdog`; default
+    /// `abi::platform::SPIN_TICK_CPU_MS`).
+    pub spin_budget: std::time::Duration,
     /// Host-side code mutation (SWIFI, `crate::inject::swifi`) applied at every
     /// fault-plan Stop event; `None`: a Stop only pauses and resumes.
     pub swifi: Option<crate::inject::swifi::SwifiSpec>,
@@ -205,6 +210,7 @@ impl RunConfig {
             fault_plan: None,
             deterministic: false,
             tick_budget: 0,
+            spin_budget: std::time::Duration::from_millis(abi::platform::SPIN_TICK_CPU_MS),
             swifi: None,
             profile_hz: None,
             limits: Default::default(),

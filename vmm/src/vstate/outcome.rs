@@ -108,8 +108,9 @@ pub struct RunOutcome {
     /// Virtual ticks from the workload's start to the end of the run
     /// (experiment mode with a fault plan; `None` otherwise).
     pub command_ticks: Option<u64>,
-    /// Spin ticks the VMM raised (experiment mode: user code ran
-    /// `abi::platform::SPIN_TICK_CPU_MS` without entering the kernel).
+    /// Spin ticks the VMM raised (experiment mode: user code ran for
+    /// `abi::platform::SPIN_TICK_CPU_MS` of guest time without entering
+    /// the kernel).
     pub spin_ticks: u64,
     /// The profiler's samples (`RunConfig::profile_hz`), when profiled.
     pub profile: Option<crate::observe::profile::Samples>,

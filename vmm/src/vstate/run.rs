@@ -143,7 +143,7 @@ fn supervise(mut machine: Machine, config: &RunConfig) -> Result<(Machine, Ran),
         crate::inject::swifi::stop_hook(spec, config.archive.clone(), &machine.mem, machine.plan.as_ref())
     });
     let (spin_guard, spin_tick) =
-        watchdog::SpinGuard::for_run(config.deterministic, &machine.mem, machine.plan.as_ref(), &machine.vm).unzip();
+        watchdog::SpinGuard::for_run(config, &machine.mem, machine.plan.as_ref(), &machine.vm).unzip();
     machine.runner.on_fault_stop = stop_hook.as_ref().map(|h| h.boxed());
     machine.runner.spin_tick = spin_tick;
     machine.runner.profiler =
@@ -202,9 +202,14 @@ fn run_vcpu_thread(
     spin: Option<&watchdog::SpinGuard>,
 ) -> Result<(VcpuRunner, Progress, Option<Exit>), Error> {
     let (done_tx, done_rx) = mpsc::channel();
+    let tid_slot = spin.map(|s| s.vcpu_tid.clone());
     let handle = std::thread::Builder::new()
         .name("viv-vcpu0".into())
         .spawn(move || {
+            if let Some(slot) = tid_slot {
+                // SAFETY: gettid has no preconditions.
+                slot.store(unsafe { libc::gettid() }, std::sync::atomic::Ordering::Release);
+            }
             let mut runner = runner;
             let mut progress = Progress::default();
             let ended = runner.run_until(&mut progress);

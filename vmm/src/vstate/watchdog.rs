@@ -20,15 +20,32 @@
 //! should notice the missing heartbeats). When the vCPU thread has used
 //! `abi::platform::SPIN_TICK_CPU_MS` of CPU since the kernel's entry count
 //! last changed, the watchdog kicks the vCPU out with [`SpinTick::suspect`]
-//! set, and the vCPU thread raises `IRQ_SPIN_TICK` if the guest is in user
-//! mode there. CPU time, not wall time, so that a vCPU the host did not
-//! schedule is never taken for a spinning one; user mode only, because the
-//! kernel's own long stretches (boot, a halted idle loop, KVM rebuilding
-//! its page tables after a restore) are not spinning, and a tick there
-//! would change the run.
+//! holding the count it saw, and the vCPU thread raises `IRQ_SPIN_TICK`
+//! only if the guest is in user mode there *and* the count is still the
+//! one the watchdog saw. The vCPU thread's *guest* CPU time (what the host
+//! accounts to running guest code natively), not wall time, so that a vCPU
+//! the host did not schedule is never taken for a spinning one, and not
+//! its whole CPU time, which also grows with the host's work for the guest
+//! (emulating guest kernel code, filling shadow page tables after a restore
+//! when a program first touches its memory): that work grows with host
+//! load, and a busy host made a program that touched fresh pages look like
+//! a spinner. User mode only,
+//! because the kernel's own long stretches (boot, exec copying a program,
+//! a halted idle loop, KVM rebuilding its page tables after a restore) are
+//! not spinning, and a tick there would change the run.
+//!
+//! Why the count is checked again at the kick: the kernel publishes its
+//! count at the *end* of each entry, so the CPU time the watchdog measured
+//! may be one long kernel entry, and by the time the signal lands that
+//! entry may have returned to user mode. Seen alone, "user mode at the
+//! kick" would then raise a tick at a host-dependent point of a run that
+//! never spun, and two replays of one experiment would differ. With the
+//! count unchanged and the guest in user mode, no entry has completed
+//! since the watchdog's sample, so the whole measured stretch was user
+//! mode: a real spin.
 
 use std::os::unix::thread::JoinHandleExt;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI32, AtomicU64, Ordering};
 use std::sync::mpsc::{Receiver, RecvTimeoutError};
 use std::sync::{Arc, OnceLock};
 use std::thread::JoinHandle;
@@ -65,16 +82,30 @@ pub struct SpinGuard {
     /// (`abi::fault::HEADER_KERNEL_ENTRIES` in the plan region).
     pub mem: GuestMemoryMmap,
     pub entries_at: u64,
+    /// CPU time without a kernel entry that counts as a spin.
+    pub budget: Duration,
+    /// The vCPU thread's kernel thread id (0 until it starts), for its
+    /// guest time in `/proc`.
+    pub vcpu_tid: Arc<AtomicI32>,
     /// Shared with the vCPU thread's [`SpinTick`].
-    pub suspect: Arc<AtomicBool>,
+    pub suspect: Arc<AtomicU64>,
     /// Spin ticks raised (by the [`SpinTick`]).
     pub raised: Arc<AtomicU64>,
 }
 
-/// The vCPU thread's half: at a kick with `suspect` set, raise `line` if
-/// the guest is in user mode.
+/// [`SpinTick::suspect`] when the watchdog suspects nothing.
+const NO_SUSPICION: u64 = u64::MAX;
+
+/// The vCPU thread's half: at a kick with a suspicion, raise `line` if the
+/// guest is in user mode and its kernel entry count is still the one the
+/// watchdog saw.
 pub struct SpinTick {
-    pub suspect: Arc<AtomicBool>,
+    /// The entry count the watchdog saw unchanged for a whole CPU budget,
+    /// or [`NO_SUSPICION`].
+    pub suspect: Arc<AtomicU64>,
+    /// Guest memory and the address of the kernel's entry count.
+    pub mem: GuestMemoryMmap,
+    pub entries_at: u64,
     /// The `IRQ_SPIN_TICK` line.
     pub line: IrqLine,
     pub raised: Arc<AtomicU64>,
@@ -83,12 +114,15 @@ pub struct SpinTick {
 impl SpinTick {
     /// Called by the vCPU thread when `KVM_RUN` was interrupted.
     pub fn at_kick(&self, vcpu: &kvm_ioctls::VcpuFd) {
-        if !self.suspect.swap(false, Ordering::AcqRel) {
+        let seen = self.suspect.swap(NO_SUSPICION, Ordering::AcqRel);
+        if seen == NO_SUSPICION {
             return;
         }
+        let still_spinning = read_entries(&self.mem, self.entries_at) == seen;
         let in_user_mode = vcpu.get_sregs().is_ok_and(|s| s.cs.selector & 3 == 3);
-        if in_user_mode {
-            log::debug!("spin tick: the guest ran in user mode without entering its kernel");
+        if still_spinning && in_user_mode {
+            let rip = vcpu.get_regs().map_or(0, |r| r.rip);
+            log::debug!("spin tick at user rip {rip:#x}: no kernel entry for the spin budget");
             self.raised.fetch_add(1, Ordering::Relaxed);
             if let Err(e) = self.line.raise() {
                 log::warn!("cannot raise the spin tick: {e}");
@@ -118,21 +152,26 @@ impl SpinGuard {
     /// plan, whose header the kernel publishes its entry count in; `None`
     /// otherwise (with the LAPIC's timer, time passes anyway).
     pub fn for_run(
-        deterministic: bool,
+        config: &super::config::RunConfig,
         mem: &GuestMemoryMmap,
         plan: Option<&crate::inject::fault::PlanRegion>,
         vm: &Arc<kvm_ioctls::VmFd>,
     ) -> Option<(SpinGuard, SpinTick)> {
-        let plan = plan.filter(|_| deterministic)?;
-        let suspect = Arc::new(AtomicBool::new(false));
+        let plan = plan.filter(|_| config.deterministic)?;
+        let budget = config.spin_budget.max(Duration::from_millis(1));
+        let suspect = Arc::new(AtomicU64::new(NO_SUSPICION));
         let raised = Arc::new(AtomicU64::new(0));
+        let entries_at = plan.base + abi::fault::HEADER_KERNEL_ENTRIES as u64;
         let guard = SpinGuard {
             mem: mem.clone(),
-            entries_at: plan.base + abi::fault::HEADER_KERNEL_ENTRIES as u64,
+            entries_at,
+            budget,
+            vcpu_tid: Arc::new(AtomicI32::new(0)),
             suspect: suspect.clone(),
             raised: raised.clone(),
         };
-        Some((guard, SpinTick { suspect, line: IrqLine::kvm(vm, abi::platform::IRQ_SPIN_TICK), raised }))
+        let line = IrqLine::kvm(vm, abi::platform::IRQ_SPIN_TICK);
+        Some((guard, SpinTick { suspect, mem: mem.clone(), entries_at, line, raised }))
     }
 
     /// Spin ticks raised so far.
@@ -141,8 +180,42 @@ impl SpinGuard {
     }
 
     fn entries(&self) -> u64 {
-        self.mem.read_obj::<u64>(GuestAddress(self.entries_at)).unwrap_or(0)
+        read_entries(&self.mem, self.entries_at)
     }
+
+    /// The vCPU thread's guest CPU time, or its whole CPU time where the
+    /// host does not report guest time.
+    fn cpu(&self, pthread: libc::pthread_t) -> Option<Duration> {
+        match self.vcpu_tid.load(Ordering::Acquire) {
+            0 => None,
+            tid => thread_guest_time(tid).or_else(|| thread_cpu_time(pthread)),
+        }
+    }
+}
+
+/// Guest time of thread `tid` of this process (`guest_time`, field 43 of
+/// `/proc/self/task/TID/stat`, in clock ticks).
+fn thread_guest_time(tid: i32) -> Option<Duration> {
+    let stat = std::fs::read_to_string(format!("/proc/self/task/{tid}/stat")).ok()?;
+    guest_time_of(&stat)
+}
+
+/// The guest time in a `stat` line. Fields count from 1; the second is
+/// the thread's name in parentheses, which may hold spaces, so fields are
+/// counted from after its closing parenthesis (field 3 onwards).
+fn guest_time_of(stat: &str) -> Option<Duration> {
+    const GUEST_TIME_FIELD: usize = 43;
+    let (_, rest) = stat.rsplit_once(')')?;
+    let ticks: u64 = rest.split_whitespace().nth(GUEST_TIME_FIELD - 3)?.parse().ok()?;
+    // SAFETY: sysconf only reads a configuration value.
+    let per_second = unsafe { libc::sysconf(libc::_SC_CLK_TCK) };
+    let per_second = u64::try_from(per_second).ok().filter(|&n| n > 0)?;
+    Some(Duration::from_nanos(ticks.saturating_mul(1_000_000_000 / per_second)))
+}
+
+/// The kernel's published entry count (0 if the address is not in RAM).
+fn read_entries(mem: &GuestMemoryMmap, at: u64) -> u64 {
+    mem.read_obj::<u64>(GuestAddress(at)).unwrap_or(0)
 }
 
 /// Kicks the vCPU thread out of `KVM_RUN`.
@@ -162,9 +235,9 @@ fn wait_guarding<T>(
     done: &Receiver<()>,
     spin: Option<&SpinGuard>,
 ) -> bool {
-    let budget = Duration::from_millis(abi::platform::SPIN_TICK_CPU_MS);
+    let budget = spin.map_or(Duration::MAX, |s| s.budget);
     let pthread = vcpu.as_pthread_t();
-    let mut last = spin.map(|s| (s.entries(), thread_cpu_time(pthread)));
+    let mut last = spin.map(|s| (s.entries(), s.cpu(pthread)));
     let mut next_spin_check = spin.map(|_| Instant::now() + budget);
     let mut next_sample = sample_every.map(|every| Instant::now() + every);
     loop {
@@ -193,12 +266,12 @@ fn wait_guarding<T>(
             _ => continue,
         }
         if let (Some(guard), Some((entries, cpu))) = (spin, last.as_mut()) {
-            let now = (guard.entries(), thread_cpu_time(pthread));
-            if now.0 != *entries {
+            let now = (guard.entries(), guard.cpu(pthread));
+            if now.0 != *entries || cpu.is_none() {
                 (*entries, *cpu) = now;
             } else if let (Some(before), Some(after)) = (*cpu, now.1) {
                 if after.saturating_sub(before) >= budget {
-                    guard.suspect.store(true, Ordering::Release);
+                    guard.suspect.store(now.0, Ordering::Release);
                     kick(vcpu);
                     *cpu = now.1;
                 }
@@ -254,6 +327,26 @@ pub fn supervise<T>(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn guest_time_is_read_after_the_name_whatever_it_holds() {
+        // 52 fields, as Linux prints them; guest_time (43) is 250 ticks.
+        let mut fields: Vec<String> = (3..=52).map(|n| n.to_string()).collect();
+        fields[43 - 3] = "250".into();
+        let line = format!("4242 (viv) vcpu (0)) {}", fields.join(" "));
+        // SAFETY: sysconf only reads a configuration value.
+        let per_second = unsafe { libc::sysconf(libc::_SC_CLK_TCK) } as u64;
+        assert_eq!(guest_time_of(&line), Some(Duration::from_millis(250 * 1000 / per_second)));
+        assert_eq!(guest_time_of("4242 (viv) R 1 2"), None);
+        assert_eq!(guest_time_of("no parenthesis"), None);
+    }
+
+    #[test]
+    fn this_threads_guest_time_is_readable() {
+        // SAFETY: gettid has no preconditions.
+        let tid = unsafe { libc::gettid() };
+        assert_eq!(thread_guest_time(tid), Some(Duration::ZERO), "a host thread never runs a guest");
+    }
 
     #[test]
     fn a_timeout_beyond_the_clock_means_no_deadline() {
