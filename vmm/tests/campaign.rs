@@ -20,7 +20,7 @@ fn status(out: &Output) -> i32 {
 fn write_campaign(dir: &Path, name: &str, experiments: u32, expect: &str) -> String {
     let text = format!(
         "name = \"{name}\"\nimage = \"system\"\nworkload = \"echo tiny > /tmp/f; cat /tmp/f\"\n\
-         experiments = {experiments}\nseed = 99\ntimeout = 30\n\n[[fault]]\ntargets = [\"tty\"]\n\
+         experiments = {experiments}\nseed = 99\ntimeout = 120\n\n[[fault]]\ntargets = [\"tty\"]\n\
          actions = [\"crash\", \"hang\"]\nnth = [1, 2]\n\n[expect]\n{expect}"
     );
     let path = dir.join(format!("{name}.toml"));
@@ -163,7 +163,7 @@ fn experiments_start_from_a_snapshot_or_a_cold_boot_and_replays_repeat() {
     let snap_file = write_campaign(&dir, "snap", 3, expect);
     let boot_file = write_campaign(&dir, "boot", 3, expect);
     let boot_text =
-        std::fs::read_to_string(&boot_file).unwrap().replace("timeout = 30\n", "timeout = 30\nstart = \"boot\"\n");
+        std::fs::read_to_string(&boot_file).unwrap().replace("timeout = 120\n", "timeout = 120\nstart = \"boot\"\n");
     std::fs::write(&boot_file, boot_text).unwrap();
 
     let mut runs = Vec::new();

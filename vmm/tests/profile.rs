@@ -153,7 +153,7 @@ fn a_campaign_replay_writes_its_profile() {
     std::fs::write(
         &campaign,
         "name = \"tiny\"\nimage = \"system\"\nworkload = \"echo tiny > /tmp/f; cat /tmp/f\"\n\
-         experiments = 1\nseed = 99\ntimeout = 30\n\n[[fault]]\ntargets = [\"tty\"]\n\
+         experiments = 1\nseed = 99\ntimeout = 120\n\n[[fault]]\ntargets = [\"tty\"]\n\
          actions = [\"crash\"]\nnth = [1, 1]\n\n[expect]\nexit_status = 0\n",
     )
     .unwrap();
