@@ -429,7 +429,8 @@ pub struct ExportArgs {
     /// Boot image to export (see `viv images`).
     #[arg(long, value_name = "NAME")]
     pub image: String,
-    /// Directory to write kernel.elf and NAME.img into (created if needed).
+    /// Directory to write kernel.elf, NAME.img and the image's disk into
+    /// (created if needed).
     #[arg(long, value_name = "DIR")]
     pub out: PathBuf,
     /// Text appended to the kernel command line in the printed command.
