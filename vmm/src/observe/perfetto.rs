@@ -8,7 +8,8 @@
 //! vCPU's TSC frequency (`TraceLog::tsc_khz`), so the picture shows where
 //! the time went ([`Clock::Tsc`]). The TSC is the host's, so that view
 //! differs from run to run; [`Clock::Seq`] puts record `n` at `n` µs
-//! instead, the exact order of events and the same for the same trace.
+//! instead, the exact order of events and the same for the same trace
+//! (the TSC is then left out of the slices' arguments too).
 //!
 //! What a viewer relies on, and why it holds here:
 //!
@@ -71,8 +72,13 @@ pub fn perfetto(a: &Analysis, clock: Clock, tsc_khz: Option<u32>) -> String {
             slices.push(span.into_slice(t, "no reply: the caller went on"));
         }
         let name = event_name(r);
-        let args = json!({"seq": r.seq, "tsc": r.tsc, "cause": e.cause, "src": src_name, "dst": dst_name,
-                          "mtype": e.mtype, "result": e.result});
+        let mut args = json!({"seq": r.seq, "cause": e.cause, "src": src_name, "dst": dst_name,
+                              "mtype": e.mtype, "result": e.result});
+        // The host's TSC differs between runs: the sequence view leaves
+        // it out, so the same trace gives the same file.
+        if clock_used == "tsc" {
+            args["tsc"] = r.tsc.into();
+        }
         if r.kind.is_message() && e.src != e.dst {
             let dst = tracks.get(e.dst, dst_name);
             slices.push(Slice::event(s, t, d, &name, args.clone()).flow(i as u64, true));
@@ -89,7 +95,9 @@ pub fn perfetto(a: &Analysis, clock: Clock, tsc_khz: Option<u32>) -> String {
     for (_, span) in spans.open.into_values() {
         slices.push(span.into_slice(end, "open at the end of the trace"));
     }
-    for (id, name) in spans.pending_async.into_values() {
+    let mut unanswered: Vec<(u64, String)> = spans.pending_async.into_values().collect();
+    unanswered.sort();
+    for (id, name) in unanswered {
         spans
             .asynchronous
             .push(json!({"name": name, "cat": "senda", "ph": "e", "id": id, "ts": micros(end), "pid": 1}));
@@ -494,6 +502,10 @@ mod tests {
         let user = seq_events.iter().find(|e| e["name"] == "sendrec read").unwrap();
         assert_eq!((user["ts"].as_f64(), user["dur"].as_f64()), (Some(0.0), Some(7.0)));
         assert_eq!(serde_json::from_str::<Value>(&seq).unwrap()["metadata"]["clock"], "seq");
+        // The sequence view of a rerun (other TSCs) is the same file.
+        let rerun: Vec<Record> = records.iter().map(|r| Record { tsc: r.tsc * 3 + 17, ..*r }).collect();
+        let rerun = Analysis::with_processes(&rerun, None, &names);
+        assert_eq!(perfetto(&rerun, Clock::Seq, Some(1_000_000)), seq);
         // Without a TSC frequency the file falls back to the order.
         let fallback = perfetto(&a, Clock::Tsc, None);
         assert_eq!(serde_json::from_str::<Value>(&fallback).unwrap()["metadata"]["clock"], "seq");
