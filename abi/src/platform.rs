@@ -26,8 +26,11 @@ pub const SPIN_TICK_CPU_MS: u64 = 20;
 /// driver finds it by reading `VIRTIO_MMIO_MAGIC` at this address (an absent
 /// device reads as all-ones). It lies above guest RAM (at most
 /// [`MAX_GUEST_MEMORY`]) and below the IOAPIC/LAPIC windows; the guest
-/// kernel maps it uncached.
-pub const VIRTIO_BLK_MMIO_BASE: u64 = 0xD000_0000;
+/// kernel maps it uncached. It is where QEMU's `microvm` machine puts its
+/// first virtio-mmio transport (with `acpi=off`, its interrupt is line
+/// [`VIRTIO_BLK_IRQ`] too), so the same driver finds the disk under `viv`
+/// and under QEMU (`viv export`, `docs/platform.md`).
+pub const VIRTIO_BLK_MMIO_BASE: u64 = 0xFEB0_0000;
 /// Size of the virtio-blk register window (registers at 0x000..0x100,
 /// device configuration from 0x100).
 pub const VIRTIO_BLK_MMIO_SIZE: u64 = 0x1000;

@@ -271,6 +271,10 @@ pub struct TraceArgs {
     /// system call of the command.
     #[arg(long, value_name = "ID")]
     pub cause: Option<u32>,
+    /// For perfetto: place events by the records' TSC (time) or by their
+    /// sequence numbers (order only; the same for the same trace).
+    #[arg(long, value_enum, default_value_t = ClockArg::Tsc)]
+    pub clock: ClockArg,
     /// Stop the guest after this many seconds.
     #[arg(long, value_name = "SECS", value_parser = parse_seconds, default_value = EXEC_DEFAULT_TIMEOUT)]
     pub timeout: Duration,
@@ -297,6 +301,25 @@ impl From<FormatArg> for vmm::commands::trace::Format {
             FormatArg::Jsonl => Format::Jsonl,
             FormatArg::Perfetto => Format::Perfetto,
             FormatArg::Msc => Format::Msc,
+        }
+    }
+}
+
+/// `viv trace --clock`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ClockArg {
+    /// The records' time stamp counter, as time.
+    Tsc,
+    /// Record n at n µs.
+    Seq,
+}
+
+impl From<ClockArg> for vmm::observe::perfetto::Clock {
+    fn from(c: ClockArg) -> vmm::observe::perfetto::Clock {
+        use vmm::observe::perfetto::Clock;
+        match c {
+            ClockArg::Tsc => Clock::Tsc,
+            ClockArg::Seq => Clock::Seq,
         }
     }
 }
@@ -406,7 +429,8 @@ pub struct ExportArgs {
     /// Boot image to export (see `viv images`).
     #[arg(long, value_name = "NAME")]
     pub image: String,
-    /// Directory to write kernel.elf and NAME.img into (created if needed).
+    /// Directory to write kernel.elf, NAME.img and the image's disk into
+    /// (created if needed).
     #[arg(long, value_name = "DIR")]
     pub out: PathBuf,
     /// Text appended to the kernel command line in the printed command.

@@ -137,6 +137,7 @@ fn dispatch(command: Command) -> Result<i32, Failure> {
                 &args.command,
                 args.format.into(),
                 args.cause,
+                args.clock.into(),
                 &args.out,
                 args.timeout,
             )?;

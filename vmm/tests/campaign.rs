@@ -209,6 +209,12 @@ fn experiments_start_from_a_snapshot_or_a_cold_boot_and_replays_repeat() {
             .lines()
             .map(|l| {
                 let mut record: serde_json::Value = serde_json::from_str(l).unwrap();
+                // Processes alive at the snapshot are named too (from the
+                // kernel's process directory), and every message type.
+                for key in ["src_name", "dst_name"] {
+                    assert!(!record[key].as_str().unwrap().starts_with("ep0x"), "{l}");
+                }
+                assert!(!record["event"].as_str().unwrap().contains("0x"), "{l}");
                 record.as_object_mut().unwrap().remove("tsc");
                 record
             })

@@ -154,3 +154,49 @@ fn a_disk_read_counts_the_interrupt_and_the_replies() {
         assert!(pairs.contains(&hop), "{hop:?} missing from {msgs:?}");
     }
 }
+
+/// A disk workload: every message type and every process has a name in
+/// the count table, the JSON lines and the Perfetto file (no `0x` type,
+/// no `ep0x` process), and the Perfetto file, by TSC time and by
+/// sequence, is what a viewer relies on: named tracks, slices that nest,
+/// per-track time that grows, flows with both ends.
+#[test]
+fn a_disk_workload_names_everything_and_its_perfetto_file_is_sound() {
+    use vmm::observe::perfetto::{perfetto, viewer_problems, Clock};
+    let command = "cat /etc/motd; ls /bin > /tmp/l; cp /etc/motd /m2; sync";
+    let (outcome, decoded) =
+        vmm::commands::trace::run_traced("system", command, TraceMode::Lossless, Duration::from_secs(120)).unwrap();
+    assert_eq!(outcome.exit_status(), 0, "{}", outcome.console_text());
+    let log = outcome.trace.clone().expect("a trace");
+    let a = Analysis::with_processes(&decoded.records, None, &log.processes);
+    let table = a.count_report().table();
+    assert!(!table.contains("0x"), "{table}");
+    for name in ["fs.lookup", "blockdev.read", "sync"] {
+        assert!(vmm::observe::export::jsonl(&a).contains(&format!("\"{name}\"")), "no {name}");
+    }
+    for line in vmm::observe::export::jsonl(&a).lines() {
+        let r: serde_json::Value = serde_json::from_str(line).unwrap();
+        let text = |k: &str| r[k].as_str().unwrap_or("").to_string();
+        assert!(!text("mtype_name").contains("0x") && !text("event").contains("0x"), "{line}");
+        assert!(!text("src_name").starts_with("ep0x") && !text("dst_name").starts_with("ep0x"), "{line}");
+    }
+    assert!(log.tsc_khz.is_some_and(|k| k > 0), "KVM gave no TSC frequency");
+    for clock in [Clock::Tsc, Clock::Seq] {
+        let json = perfetto(&a, clock, log.tsc_khz);
+        assert_eq!(viewer_problems(&json), Vec::<String>::new(), "{clock:?}");
+        let v: serde_json::Value = serde_json::from_str(&json).unwrap();
+        let events = v["traceEvents"].as_array().unwrap();
+        let tracks: Vec<&str> =
+            events.iter().filter(|e| e["name"] == "thread_name").map(|e| e["args"]["name"].as_str().unwrap()).collect();
+        assert!(tracks.iter().all(|t| !t.contains("ep0x")), "{tracks:?}");
+        assert!(tracks.iter().any(|t| t.starts_with("ext2fs [")), "{tracks:?}");
+        // cat's reads wait for VFS, VFS's for ext2fs; ext2fs asks blk.
+        let has = |ph: &str, name: &str| events.iter().any(|e| e["ph"] == ph && e["name"] == name);
+        assert!(has("X", "sendrec read") && has("X", "sendrec fs.read"), "{clock:?}");
+        assert!(has("b", "senda blockdev.read"), "{clock:?}");
+        let messages = a.records.iter().filter(|r| r.kind.is_message() && r.event.src != r.event.dst).count();
+        assert_eq!(events.iter().filter(|e| e["flow_out"] == true).count(), messages);
+        let expected_clock = if clock == Clock::Tsc { "tsc" } else { "seq" };
+        assert_eq!(v["metadata"]["clock"], expected_clock);
+    }
+}

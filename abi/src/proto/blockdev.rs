@@ -47,22 +47,24 @@ pub const SECTOR_SIZE: u64 = 512;
 /// Largest READ or WRITE (the size of the driver's DMA bounce buffer).
 pub const MAX_TRANSFER: u64 = 64 * 1024;
 
-/// Read: `payload[0]` = request id, `[1]` = position in bytes, `[2]` =
-/// grant id (the client's buffer, write access for the driver), `[3]` =
-/// length in bytes. The reply's result is the length read.
-pub const READ: u32 = 0x600;
-/// Write: payload as [`READ`]; the grant gives read access. The reply's
-/// result is the length written (in the host's page cache, not yet
-/// durable: see [`FLUSH`]).
-pub const WRITE: u32 = 0x601;
-/// Flush: `payload[0]` = request id. Every write answered before makes it
-/// to stable storage. Result 0.
-pub const FLUSH: u32 = 0x602;
-/// Geometry: `payload[0]` = request id. The result is the capacity in
-/// bytes.
-pub const GEOMETRY: u32 = 0x603;
-/// Reply from the driver: `payload[0]` = request id, `[1]` = result (a
-/// value ≥ 0 or a negated [`crate::Error`]: `Invalid` for a misaligned or
-/// oversized request, `Perm`/`Fault` from the client's grant, `Unavailable`
-/// when the device fails the request or cannot be set up).
-pub const REPLY: u32 = 0x610;
+super::message_types! {
+    /// Read: `payload[0]` = request id, `[1]` = position in bytes, `[2]` =
+    /// grant id (the client's buffer, write access for the driver), `[3]` =
+    /// length in bytes. The reply's result is the length read.
+    READ = 0x600 => "blockdev.read";
+    /// Write: payload as [`READ`]; the grant gives read access. The reply's
+    /// result is the length written (in the host's page cache, not yet
+    /// durable: see [`FLUSH`]).
+    WRITE = 0x601 => "blockdev.write";
+    /// Flush: `payload[0]` = request id. Every write answered before makes it
+    /// to stable storage. Result 0.
+    FLUSH = 0x602 => "blockdev.flush";
+    /// Geometry: `payload[0]` = request id. The result is the capacity in
+    /// bytes.
+    GEOMETRY = 0x603 => "blockdev.geometry";
+    /// Reply from the driver: `payload[0]` = request id, `[1]` = result (a
+    /// value ≥ 0 or a negated [`crate::Error`]: `Invalid` for a misaligned or
+    /// oversized request, `Perm`/`Fault` from the client's grant, `Unavailable`
+    /// when the device fails the request or cannot be set up).
+    REPLY = 0x610 => "blockdev.reply";
+}

@@ -7,16 +7,18 @@
 //! announces its new endpoint), VFS sends every request that was not
 //! answered again, so a driver crash costs user programs no error.
 
-/// Read: `payload[0]` = request id, `[1]` = grant id (VFS's buffer, write
-/// access), `[2]` = length, `[3]` = endpoint of the user process (for
-/// signals). Reply when data (a line, for the console) is available.
-pub const READ: u32 = 0x500;
-/// Write: `payload[0]` = request id, `[1]` = grant id (read access),
-/// `[2]` = length.
-pub const WRITE: u32 = 0x501;
-/// Cancel: `payload[0]` = request id of a pending read; the driver answers
-/// that read with `Interrupted` (or its data, if it was already complete).
-pub const CANCEL: u32 = 0x502;
-/// Reply from a driver: `payload[0]` = request id, `[1]` = result (bytes
-/// transferred, 0 = end of file, or a negated error).
-pub const REPLY: u32 = 0x510;
+super::message_types! {
+    /// Read: `payload[0]` = request id, `[1]` = grant id (VFS's buffer, write
+    /// access), `[2]` = length, `[3]` = endpoint of the user process (for
+    /// signals). Reply when data (a line, for the console) is available.
+    READ = 0x500 => "dev.read";
+    /// Write: `payload[0]` = request id, `[1]` = grant id (read access),
+    /// `[2]` = length.
+    WRITE = 0x501 => "dev.write";
+    /// Cancel: `payload[0]` = request id of a pending read; the driver answers
+    /// that read with `Interrupted` (or its data, if it was already complete).
+    CANCEL = 0x502 => "dev.cancel";
+    /// Reply from a driver: `payload[0]` = request id, `[1]` = result (bytes
+    /// transferred, 0 = end of file, or a negated error).
+    REPLY = 0x510 => "dev.reply";
+}

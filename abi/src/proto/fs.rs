@@ -14,45 +14,47 @@
 //!
 //! Every reply is a [`super::REPLY`] with the result in `payload[0]`.
 
-/// Lookup: `[0]` = directory inode, `[1]` = grant id of the name, `[2]` =
-/// name length. Reply: `[0, inode, kind (vfs::TYPE_*), size]`, `NoEntry`.
-pub const LOOKUP: u32 = 0x700;
-/// Stat: `[0]` = inode. Reply: `[0, kind, size, links, inode, mode]`.
-pub const STAT: u32 = 0x701;
-/// Read: `[0]` = inode, `[1]` = offset, `[2]` = grant id (write access),
-/// `[3]` = length. Reply: bytes read (0 at the end of the file).
-pub const READ: u32 = 0x702;
-/// Write: `[0]` = inode, `[1]` = offset, `[2]` = grant id (read access),
-/// `[3]` = length. Reply: bytes written.
-pub const WRITE: u32 = 0x703;
-/// Truncate: `[0]` = inode, `[1]` = new size. Reply: 0.
-pub const TRUNCATE: u32 = 0x704;
-/// Create: `[0]` = directory inode, `[1]` = grant id of the name, `[2]` =
-/// name length, `[3]` = kind (`vfs::TYPE_FILE` or `vfs::TYPE_DIR`).
-/// Reply: `[0, inode]`; `Exists` when the name is taken.
-pub const CREATE: u32 = 0x705;
-/// Unlink a file: `[0]` = directory inode, `[1]` = grant id of the name,
-/// `[2]` = length. Reply: 0; `IsDir` for a directory.
-pub const UNLINK: u32 = 0x706;
-/// Remove an empty directory: payload as [`UNLINK`]. Reply: 0; `NotDir`,
-/// `Exists` (not empty).
-pub const RMDIR: u32 = 0x707;
-/// Rename: `[0]` = old directory inode, `[1]` = grant id of the old name,
-/// `[2]` = its length, `[3]` = new directory inode, `[4]` = grant id of the
-/// new name, `[5]` = its length. Reply: 0.
-pub const RENAME: u32 = 0x708;
-/// Hard link: `[0]` = inode, `[1]` = directory inode, `[2]` = grant id of
-/// the name, `[3]` = its length. Reply: 0.
-pub const LINK: u32 = 0x709;
-/// Read a directory entry: `[0]` = directory inode, `[1]` = position (0 to
-/// start), `[2]` = grant id (write access) for the name, `[3]` = its
-/// capacity. Reply: `[0, next position, inode, kind, name length]`, or
-/// `NoEntry` past the last entry.
-pub const READDIR: u32 = 0x70A;
-/// Write every dirty block to the disk and flush it. Reply: 0.
-pub const SYNC: u32 = 0x70B;
-/// Usage: Reply `[0, block size, blocks, free blocks, inodes, free inodes]`.
-pub const STATFS: u32 = 0x70C;
+super::message_types! {
+    /// Lookup: `[0]` = directory inode, `[1]` = grant id of the name, `[2]` =
+    /// name length. Reply: `[0, inode, kind (vfs::TYPE_*), size]`, `NoEntry`.
+    LOOKUP = 0x700 => "fs.lookup";
+    /// Stat: `[0]` = inode. Reply: `[0, kind, size, links, inode, mode]`.
+    STAT = 0x701 => "fs.stat";
+    /// Read: `[0]` = inode, `[1]` = offset, `[2]` = grant id (write access),
+    /// `[3]` = length. Reply: bytes read (0 at the end of the file).
+    READ = 0x702 => "fs.read";
+    /// Write: `[0]` = inode, `[1]` = offset, `[2]` = grant id (read access),
+    /// `[3]` = length. Reply: bytes written.
+    WRITE = 0x703 => "fs.write";
+    /// Truncate: `[0]` = inode, `[1]` = new size. Reply: 0.
+    TRUNCATE = 0x704 => "fs.truncate";
+    /// Create: `[0]` = directory inode, `[1]` = grant id of the name, `[2]` =
+    /// name length, `[3]` = kind (`vfs::TYPE_FILE` or `vfs::TYPE_DIR`).
+    /// Reply: `[0, inode]`; `Exists` when the name is taken.
+    CREATE = 0x705 => "fs.create";
+    /// Unlink a file: `[0]` = directory inode, `[1]` = grant id of the name,
+    /// `[2]` = length. Reply: 0; `IsDir` for a directory.
+    UNLINK = 0x706 => "fs.unlink";
+    /// Remove an empty directory: payload as [`UNLINK`]. Reply: 0; `NotDir`,
+    /// `Exists` (not empty).
+    RMDIR = 0x707 => "fs.rmdir";
+    /// Rename: `[0]` = old directory inode, `[1]` = grant id of the old name,
+    /// `[2]` = its length, `[3]` = new directory inode, `[4]` = grant id of the
+    /// new name, `[5]` = its length. Reply: 0.
+    RENAME = 0x708 => "fs.rename";
+    /// Hard link: `[0]` = inode, `[1]` = directory inode, `[2]` = grant id of
+    /// the name, `[3]` = its length. Reply: 0.
+    LINK = 0x709 => "fs.link";
+    /// Read a directory entry: `[0]` = directory inode, `[1]` = position (0 to
+    /// start), `[2]` = grant id (write access) for the name, `[3]` = its
+    /// capacity. Reply: `[0, next position, inode, kind, name length]`, or
+    /// `NoEntry` past the last entry.
+    READDIR = 0x70A => "fs.readdir";
+    /// Write every dirty block to the disk and flush it. Reply: 0.
+    SYNC = 0x70B => "fs.sync";
+    /// Usage: Reply `[0, block size, blocks, free blocks, inodes, free inodes]`.
+    STATFS = 0x70C => "fs.statfs";
+}
 
 /// The inode of the root directory.
 pub const ROOT_INODE: u64 = 2;

@@ -18,6 +18,21 @@
 //!   ([`put_name`], [`get_name`]); longer data (paths, file contents,
 //!   argument blocks) travels through memory grants ([`crate::grant`]).
 
+/// Defines a protocol's message types together with their names: each
+/// `NAME = value => "label";` becomes `pub const NAME: u32 = value;` and a
+/// row of the module's `MESSAGE_NAMES` table. Why both at once: a trace
+/// shows every message by name (`viv count`, `viv trace`), so a type
+/// without a name would show as a bare number; defining the two together
+/// means no type can be added without one.
+macro_rules! message_types {
+    ($( $(#[$doc:meta])* $name:ident = $value:expr => $label:literal; )*) => {
+        $( $(#[$doc])* pub const $name: u32 = $value; )*
+        /// Every message type of this protocol and its name.
+        pub const MESSAGE_NAMES: &[(u32, &str)] = &[$(($name, $label)),*];
+    };
+}
+use message_types;
+
 pub mod blockdev;
 pub mod dev;
 pub mod ds;
@@ -30,6 +45,37 @@ use crate::Message;
 
 /// Message type of every reply.
 pub const REPLY: u32 = 0x7FFF_0001;
+
+/// The message types every protocol shares: the reply and the
+/// kernel-built notification.
+pub const SHARED_MESSAGE_NAMES: &[(u32, &str)] = &[(REPLY, "reply"), (crate::notify::NOTIFY_MTYPE, "notify")];
+
+/// Every protocol's name table (`MESSAGE_NAMES`), and the shared types.
+pub const ALL_MESSAGE_NAMES: [&[(u32, &str)]; 8] = [
+    SHARED_MESSAGE_NAMES,
+    ds::MESSAGE_NAMES,
+    rs::MESSAGE_NAMES,
+    pm::MESSAGE_NAMES,
+    vfs::MESSAGE_NAMES,
+    dev::MESSAGE_NAMES,
+    blockdev::MESSAGE_NAMES,
+    fs::MESSAGE_NAMES,
+];
+
+/// The name of message type `mtype` (a request, reply or notification
+/// between processes; kernel calls are `crate::syscall::KernelCall`'s), or
+/// `None` for a number no protocol defines. The ranges are disjoint, so
+/// the type alone names the message.
+pub fn message_name(mtype: u32) -> Option<&'static str> {
+    ALL_MESSAGE_NAMES.iter().flat_map(|t| t.iter()).find(|(v, _)| *v == mtype).map(|(_, n)| *n)
+}
+
+/// Whether `mtype` answers a request: the shared [`REPLY`] and the
+/// drivers' own replies (their requests and replies both travel by SENDA,
+/// so only the type tells them apart).
+pub fn is_reply(mtype: u32) -> bool {
+    matches!(mtype, REPLY | dev::REPLY | blockdev::REPLY)
+}
 
 /// Longest name that fits in two payload words.
 pub const NAME_LEN: usize = 16;
@@ -77,6 +123,60 @@ pub fn get_name<'a>(msg: &Message, word: usize, buf: &'a mut [u8; NAME_LEN]) -> 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn every_message_type_has_one_unique_name_in_its_range() {
+        let ranges: [(&[(u32, &str)], u32); 7] = [
+            (ds::MESSAGE_NAMES, 0x100),
+            (rs::MESSAGE_NAMES, 0x200),
+            (pm::MESSAGE_NAMES, 0x300),
+            (vfs::MESSAGE_NAMES, 0x400),
+            (dev::MESSAGE_NAMES, 0x500),
+            (blockdev::MESSAGE_NAMES, 0x600),
+            (fs::MESSAGE_NAMES, 0x700),
+        ];
+        for (table, base) in ranges {
+            assert!(!table.is_empty());
+            for (value, name) in table {
+                assert!((base..base + 0x100).contains(value), "{name} = {value:#x} outside {base:#x}");
+            }
+        }
+        let all = || ALL_MESSAGE_NAMES.iter().flat_map(|t| t.iter().copied());
+        for (i, (value, name)) in all().enumerate() {
+            assert!(!name.is_empty() && !name.contains("0x"), "{value:#x}");
+            for (other_value, other_name) in all().skip(i + 1) {
+                assert_ne!(value, other_value, "{name} and {other_name} share a number");
+                assert_ne!(name, other_name, "{value:#x} and {other_value:#x} share a name");
+            }
+            assert_eq!(message_name(value), Some(name));
+        }
+        assert_eq!(message_name(vfs::SYNC), Some("sync"));
+        assert_eq!(message_name(blockdev::REPLY), Some("blockdev.reply"));
+        assert_eq!(message_name(fs::STAT), Some("fs.stat"));
+        assert_eq!(message_name(0x7FF), None);
+    }
+
+    /// A message type written as a plain constant would have no name:
+    /// every `u32` constant with a hex value in the protocol files must
+    /// come from `message_types!`.
+    #[test]
+    fn no_protocol_defines_a_type_outside_the_macro() {
+        let files = [
+            include_str!("blockdev.rs"),
+            include_str!("dev.rs"),
+            include_str!("ds.rs"),
+            include_str!("fs.rs"),
+            include_str!("pm.rs"),
+            include_str!("rs.rs"),
+            include_str!("vfs.rs"),
+        ];
+        for text in files {
+            for line in text.lines() {
+                let plain = line.trim_start().starts_with("pub const") && line.contains(": u32 = 0x");
+                assert!(!plain, "message type outside message_types!: {line}");
+            }
+        }
+    }
 
     #[test]
     fn names_round_trip_and_results_decode() {

@@ -18,54 +18,56 @@
 //! start, so a crash loop cannot starve the rest of the system. With
 //! `restart = "hold"` (`FLAG_RESTART_HOLD`) a dead service stays down.
 
-/// List: `payload[0]` = index (0, 1, …). Reply: `[0, endpoint, state,
-/// restarts, name (words 4-5)]`, or `NoEntry` past the last service.
-pub const LIST: u32 = 0x200;
-/// Restart: name in words 2-3. Kills the service (if running) and starts
-/// it again at once. Reply: 0 or `NoEntry`.
-///
-/// RESTART, STOP and START are for administrators only (`Perm` for anyone
-/// else, checked before the name): a process PM knows with uid 0
-/// (`pm::UID_OF` of the request's kernel-stamped source), or a boot
-/// process the image names in `platform::CMDLINE_ADMIN_KEY`. Servers and
-/// drivers have no uid, so they are refused too (`abi::weaken::RS_AUTH`).
-/// LIST is for everyone.
-pub const RESTART: u32 = 0x201;
-/// Stop: name in words 2-3. Kills the service and holds it down. Reply: 0
-/// or `NoEntry`.
-pub const STOP: u32 = 0x202;
-/// Start: name in words 2-3. Starts a stopped service. Reply: 0,
-/// `NoEntry`, or `Exists` when it is running.
-pub const START: u32 = 0x203;
+super::message_types! {
+    /// List: `payload[0]` = index (0, 1, …). Reply: `[0, endpoint, state,
+    /// restarts, name (words 4-5)]`, or `NoEntry` past the last service.
+    LIST = 0x200 => "rs.list";
+    /// Restart: name in words 2-3. Kills the service (if running) and starts
+    /// it again at once. Reply: 0 or `NoEntry`.
+    ///
+    /// RESTART, STOP and START are for administrators only (`Perm` for anyone
+    /// else, checked before the name): a process PM knows with uid 0
+    /// (`pm::UID_OF` of the request's kernel-stamped source), or a boot
+    /// process the image names in `platform::CMDLINE_ADMIN_KEY`. Servers and
+    /// drivers have no uid, so they are refused too (`abi::weaken::RS_AUTH`).
+    /// LIST is for everyone.
+    RESTART = 0x201 => "rs.restart";
+    /// Stop: name in words 2-3. Kills the service and holds it down. Reply: 0
+    /// or `NoEntry`.
+    STOP = 0x202 => "rs.stop";
+    /// Start: name in words 2-3. Starts a stopped service. Reply: 0,
+    /// `NoEntry`, or `Exists` when it is running.
+    START = 0x203 => "rs.start";
 
-/// Complain: a system server reports that a service it depends on is
-/// misbehaving (a request's deadline passed, or a reply failed the
-/// server's checks). `payload[0]` = the endpoint of the incarnation
-/// complained about, name in words 2-3. RS kills that incarnation and
-/// applies its restart policy, as for a missed heartbeat. Only a running
-/// system service other than the one named may complain (else
-/// `CallDenied`); a complaint about an incarnation that is no longer the
-/// current one is answered 1 and changes nothing (it was already
-/// replaced); 0 means killed and restarted (or scheduled to be). This is
-/// MINIX 3's "defects detected by dependent components": the driver may
-/// keep answering heartbeats while it no longer serves anybody.
-pub const COMPLAIN: u32 = 0x204;
+    /// Complain: a system server reports that a service it depends on is
+    /// misbehaving (a request's deadline passed, or a reply failed the
+    /// server's checks). `payload[0]` = the endpoint of the incarnation
+    /// complained about, name in words 2-3. RS kills that incarnation and
+    /// applies its restart policy, as for a missed heartbeat. Only a running
+    /// system service other than the one named may complain (else
+    /// `CallDenied`); a complaint about an incarnation that is no longer the
+    /// current one is answered 1 and changes nothing (it was already
+    /// replaced); 0 means killed and restarted (or scheduled to be). This is
+    /// MINIX 3's "defects detected by dependent components": the driver may
+    /// keep answering heartbeats while it no longer serves anybody.
+    COMPLAIN = 0x204 => "rs.complain";
 
-/// Where is DS: no arguments. Reply: `[0, endpoint of DS's current
-/// incarnation]`. For everyone. The kernel starts DS, and its boot endpoint
-/// (in the KIP) is where every process looks first; after RS started a new
-/// DS that endpoint is dead (`EDEADSRCDST`), and the runtime asks RS here
-/// (`rt::names`). RS checks DS is alive before it answers, and starts a new
-/// one first when it is not, so the answer is never a DS RS knows is dead.
-pub const DS_ENDPOINT: u32 = 0x205;
-/// RS to a service, after RS started a new DS: `payload[0]` = the new DS's
-/// endpoint. The new DS's table holds only what RS published again (every
-/// running service); a service that subscribed to names or published its
-/// own must do so again. Sent with SENDNB (RS never blocks on a service),
-/// again at each heartbeat ping until it lands; the runtime handles it with
-/// the heartbeat (`rt::service::handle_heartbeat`) and counts it
-/// (`rt::names::ds_generation`). Never answered.
-pub const DS_RESTARTED: u32 = 0x206;
+    /// Where is DS: no arguments. Reply: `[0, endpoint of DS's current
+    /// incarnation]`. For everyone. The kernel starts DS, and its boot endpoint
+    /// (in the KIP) is where every process looks first; after RS started a new
+    /// DS that endpoint is dead (`EDEADSRCDST`), and the runtime asks RS here
+    /// (`rt::names`). RS checks DS is alive before it answers, and starts a new
+    /// one first when it is not, so the answer is never a DS RS knows is dead.
+    DS_ENDPOINT = 0x205 => "rs.ds_endpoint";
+    /// RS to a service, after RS started a new DS: `payload[0]` = the new DS's
+    /// endpoint. The new DS's table holds only what RS published again (every
+    /// running service); a service that subscribed to names or published its
+    /// own must do so again. Sent with SENDNB (RS never blocks on a service),
+    /// again at each heartbeat ping until it lands; the runtime handles it with
+    /// the heartbeat (`rt::service::handle_heartbeat`) and counts it
+    /// (`rt::names::ds_generation`). Never answered.
+    DS_RESTARTED = 0x206 => "rs.ds_restarted";
+}
 
 /// How many heartbeat periods of a driver a dependent server waits for
 /// the answer to one request before it complains. Two periods is what RS

@@ -7,64 +7,66 @@
 //! parent. A call that must wait (reading an empty pipe or the console) is
 //! answered later; the caller simply stays in SENDREC.
 
-/// Open: `payload[0]` = flags (`O_*`), `[1]` = grant id of the path, `[2]`
-/// = path length. Reply: the new descriptor.
-pub const OPEN: u32 = 0x400;
-/// Close: `payload[0]` = fd. Reply: 0.
-pub const CLOSE: u32 = 0x401;
-/// Read: `payload[0]` = fd, `[1]` = grant id (write access), `[2]` =
-/// length. Reply: bytes read, 0 at end of file.
-pub const READ: u32 = 0x402;
-/// Write: `payload[0]` = fd, `[1]` = grant id (read access), `[2]` =
-/// length. Reply: bytes written.
-pub const WRITE: u32 = 0x403;
-/// Pipe. Reply: `[0, read fd, write fd]`.
-pub const PIPE: u32 = 0x404;
-/// Dup: `payload[0]` = fd. Reply: the lowest free descriptor, now a copy.
-pub const DUP: u32 = 0x405;
-/// Dup2: `payload[0]` = fd, `[1]` = target fd (closed first if open).
-/// Reply: the target fd.
-pub const DUP2: u32 = 0x406;
-/// Chdir: `[1]` = grant id of the path, `[2]` = length. Reply: 0.
-pub const CHDIR: u32 = 0x407;
-/// Stat: `[1]` = grant id of the path, `[2]` = length. Reply: `[0, type
-/// (`TYPE_*`), size, links, inode]`.
-pub const STAT: u32 = 0x408;
-/// Fstat: `payload[0]` = fd. Reply as [`STAT`].
-pub const FSTAT: u32 = 0x409;
-/// Getdents: `payload[0]` = fd of a directory, `[1]` = grant id, `[2]` =
-/// length. Fills the buffer with records `{type: u8, name_len: u8, name}`
-/// and replies with the bytes used, 0 at the end.
-pub const GETDENTS: u32 = 0x40A;
-/// Lseek: `payload[0]` = fd, `[1]` = offset (i64), `[2]` = whence
-/// (`SEEK_*`). Reply: the new offset.
-pub const LSEEK: u32 = 0x40B;
-/// Mkdir: `[1]` = grant id of the path, `[2]` = length. Reply: 0.
-pub const MKDIR: u32 = 0x40C;
-/// Unlink: `[1]` = grant id of the path, `[2]` = length. Reply: 0.
-pub const UNLINK: u32 = 0x40D;
-/// Getcwd: `[1]` = grant id (write), `[2]` = length. Reply: bytes used.
-pub const GETCWD: u32 = 0x40E;
-/// Rmdir: `[1]` = grant id of the path, `[2]` = length. Reply: 0;
-/// `NotDir`, `Exists` when not empty.
-pub const RMDIR: u32 = 0x40F;
-/// Rename: `[1]` = grant id of the old path, `[2]` = its length, `[3]` =
-/// grant id of the new path, `[4]` = its length. Reply: 0. An existing
-/// file at the new path is replaced; across file systems (the disk and
-/// `/tmp` or `/dev`) it is `Invalid`.
-pub const RENAME: u32 = 0x410;
-/// Fsync: `payload[0]` = fd. Writes the file system's dirty blocks to the
-/// disk and flushes it. Reply: 0.
-pub const FSYNC: u32 = 0x411;
-/// Sync: every file system's dirty blocks to the disk. Reply: 0.
-pub const SYNC: u32 = 0x412;
+super::message_types! {
+    /// Open: `payload[0]` = flags (`O_*`), `[1]` = grant id of the path, `[2]`
+    /// = path length. Reply: the new descriptor.
+    OPEN = 0x400 => "open";
+    /// Close: `payload[0]` = fd. Reply: 0.
+    CLOSE = 0x401 => "close";
+    /// Read: `payload[0]` = fd, `[1]` = grant id (write access), `[2]` =
+    /// length. Reply: bytes read, 0 at end of file.
+    READ = 0x402 => "read";
+    /// Write: `payload[0]` = fd, `[1]` = grant id (read access), `[2]` =
+    /// length. Reply: bytes written.
+    WRITE = 0x403 => "write";
+    /// Pipe. Reply: `[0, read fd, write fd]`.
+    PIPE = 0x404 => "pipe";
+    /// Dup: `payload[0]` = fd. Reply: the lowest free descriptor, now a copy.
+    DUP = 0x405 => "dup";
+    /// Dup2: `payload[0]` = fd, `[1]` = target fd (closed first if open).
+    /// Reply: the target fd.
+    DUP2 = 0x406 => "dup2";
+    /// Chdir: `[1]` = grant id of the path, `[2]` = length. Reply: 0.
+    CHDIR = 0x407 => "chdir";
+    /// Stat: `[1]` = grant id of the path, `[2]` = length. Reply: `[0, type
+    /// (`TYPE_*`), size, links, inode]`.
+    STAT = 0x408 => "stat";
+    /// Fstat: `payload[0]` = fd. Reply as [`STAT`].
+    FSTAT = 0x409 => "fstat";
+    /// Getdents: `payload[0]` = fd of a directory, `[1]` = grant id, `[2]` =
+    /// length. Fills the buffer with records `{type: u8, name_len: u8, name}`
+    /// and replies with the bytes used, 0 at the end.
+    GETDENTS = 0x40A => "getdents";
+    /// Lseek: `payload[0]` = fd, `[1]` = offset (i64), `[2]` = whence
+    /// (`SEEK_*`). Reply: the new offset.
+    LSEEK = 0x40B => "lseek";
+    /// Mkdir: `[1]` = grant id of the path, `[2]` = length. Reply: 0.
+    MKDIR = 0x40C => "mkdir";
+    /// Unlink: `[1]` = grant id of the path, `[2]` = length. Reply: 0.
+    UNLINK = 0x40D => "unlink";
+    /// Getcwd: `[1]` = grant id (write), `[2]` = length. Reply: bytes used.
+    GETCWD = 0x40E => "getcwd";
+    /// Rmdir: `[1]` = grant id of the path, `[2]` = length. Reply: 0;
+    /// `NotDir`, `Exists` when not empty.
+    RMDIR = 0x40F => "rmdir";
+    /// Rename: `[1]` = grant id of the old path, `[2]` = its length, `[3]` =
+    /// grant id of the new path, `[4]` = its length. Reply: 0. An existing
+    /// file at the new path is replaced; across file systems (the disk and
+    /// `/tmp` or `/dev`) it is `Invalid`.
+    RENAME = 0x410 => "rename";
+    /// Fsync: `payload[0]` = fd. Writes the file system's dirty blocks to the
+    /// disk and flushes it. Reply: 0.
+    FSYNC = 0x411 => "fsync";
+    /// Sync: every file system's dirty blocks to the disk. Reply: 0.
+    SYNC = 0x412 => "sync";
 
-/// From PM: `payload[0]` = parent endpoint, `[1]` = child endpoint; the
-/// child gets a copy of the parent's descriptors and directory. Reply: 0.
-pub const PM_FORK: u32 = 0x480;
-/// From PM: `payload[0]` = endpoint of a process that ended; its
-/// descriptors are closed. Reply: 0.
-pub const PM_EXIT: u32 = 0x481;
+    /// From PM: `payload[0]` = parent endpoint, `[1]` = child endpoint; the
+    /// child gets a copy of the parent's descriptors and directory. Reply: 0.
+    PM_FORK = 0x480 => "vfs.pm_fork";
+    /// From PM: `payload[0]` = endpoint of a process that ended; its
+    /// descriptors are closed. Reply: 0.
+    PM_EXIT = 0x481 => "vfs.pm_exit";
+}
 
 /// Open for reading.
 pub const O_RDONLY: u64 = 0;

@@ -198,7 +198,8 @@ pub fn replay(
     drop(scratch);
     let experiment = experiment?;
     let trace = experiment.trace.as_ref().map(|t| crate::observe::decode::decode(&t.raw)).unwrap_or_default();
-    let analysis = crate::observe::analysis::Analysis::new(&trace.records, None);
+    let processes = experiment.trace.as_ref().map(|t| t.processes.as_slice()).unwrap_or_default();
+    let analysis = crate::observe::analysis::Analysis::with_processes(&trace.records, None, processes);
     std::fs::write(&trace_path, crate::observe::export::jsonl(&analysis))
         .map_err(|source| CampaignError::Io { path: trace_path.clone(), source })?;
     let r = &experiment.result;

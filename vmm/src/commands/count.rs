@@ -11,7 +11,8 @@ use crate::observe::TraceMode;
 /// `viv count`: the report text (or JSON) and the guest's exit status.
 pub fn count(image: &str, command: &str, json: bool, timeout: Duration) -> Result<(String, i32), CommandError> {
     let (outcome, decoded) = run_traced(image, command, TraceMode::Lossless, timeout)?;
-    let analysis = Analysis::new(&decoded.records, None);
+    let processes = outcome.trace.as_ref().map(|t| t.processes.as_slice()).unwrap_or_default();
+    let analysis = Analysis::with_processes(&decoded.records, None, processes);
     let report = analysis.count_report();
     let text = if json {
         let mut v = serde_json::to_value(&report)?;

@@ -1,17 +1,43 @@
-//! `viv export`: write the kernel and an image to a directory and give the
-//! QEMU command line that boots them (QEMU exits with 2*status+1).
+//! `viv export`: write the kernel, an image and its disk to a directory
+//! and give the QEMU command line that boots them (QEMU exits with
+//! 2*status+1).
+//!
+//! The machine is QEMU's `microvm`: it has virtio-mmio transports, the
+//! transport the disk's virtio-blk device is put on (bus
+//! `virtio-mmio-bus.0`) sits at `abi::platform::VIRTIO_BLK_MMIO_BASE` with
+//! interrupt `VIRTIO_BLK_IRQ` (with `acpi=off`), where `viv` puts its own,
+//! so the `blk` driver finds the disk under both. `auto-kernel-cmdline=off`
+//! keeps QEMU from appending its `virtio_mmio.device=` keys to the command
+//! line (they would land in the shell command after ` -- `), and
+//! `force-legacy=false` gives the modern (version 2) transport the driver
+//! speaks.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use abi::layout::EntryKind;
 
 use super::CommandError;
+use crate::devices::disk_image::{default_for, write_disk};
 use crate::image::embedded::{embedded_kernel, find_image};
 use crate::vstate::config::{build_cmdline, DEFAULT_MEMORY_MIB};
 
-/// Writes `kernel.elf` and `IMAGE.img` into `dir`; returns the QEMU
-/// command line, with `append` added to the kernel command line.
-pub fn export(image: &str, dir: &Path, append: &str) -> Result<String, CommandError> {
+/// The files `viv export` wrote and the QEMU command that boots them.
+#[derive(Debug, Clone)]
+pub struct Exported {
+    /// `DIR/kernel.elf`.
+    pub kernel: PathBuf,
+    /// `DIR/NAME.img`, the boot image.
+    pub image: PathBuf,
+    /// `DIR/NAME.disk`, the image's ext2 disk, when it has one.
+    pub disk: Option<PathBuf>,
+    /// `qemu-system-x86_64` and its arguments.
+    pub qemu: Vec<String>,
+}
+
+/// Writes `kernel.elf`, `IMAGE.img` and (for an image with a disk)
+/// `IMAGE.disk` into `dir`. An existing disk file is kept, as `viv run
+/// --disk` keeps it: it may hold files written under QEMU.
+pub fn export_files(image: &str, dir: &Path, append: &str) -> Result<Exported, CommandError> {
     let image = find_image(image).map_err(crate::Error::from)?;
     let kernel = embedded_kernel().map_err(crate::Error::from)?;
     std::fs::create_dir_all(dir).map_err(|source| CommandError::File {
@@ -28,18 +54,56 @@ pub fn export(image: &str, dir: &Path, append: &str) -> Result<String, CommandEr
             source,
         })?;
     }
+    let disk = match default_for(image.archive) {
+        Some(sparse) => {
+            let path = dir.join(format!("{}.disk", image.name));
+            if !path.exists() {
+                write_disk(sparse, &path).map_err(crate::Error::from)?;
+            }
+            Some(path)
+        }
+        None => None,
+    };
     // QEMU (TCG or hardware KVM) runs the syscall entry.
     let cmdline = build_cmdline(image.cmdline, EntryKind::Syscall, append);
-    Ok(format!(
-        "qemu-system-x86_64 -kernel {} -initrd {} -append {} -device isa-debug-exit,iobase=0xf4,iosize=0x04 \
-         -serial stdio -display none -no-reboot -m {DEFAULT_MEMORY_MIB}",
-        shell_quote(&kernel_path.display().to_string()),
-        shell_quote(&image_path.display().to_string()),
-        format_args!(
-            "\"{}\"",
-            cmdline.replace('\\', "\\\\").replace('"', "\\\"").replace('$', "\\$").replace('`', "\\`")
-        ),
-    ))
+    let mut qemu: Vec<String> = vec![
+        "qemu-system-x86_64".into(),
+        "-M".into(),
+        "microvm,acpi=off,auto-kernel-cmdline=off".into(),
+        "-kernel".into(),
+        kernel_path.display().to_string(),
+        "-initrd".into(),
+        image_path.display().to_string(),
+        "-append".into(),
+        cmdline,
+        "-device".into(),
+        "isa-debug-exit,iobase=0xf4,iosize=0x04".into(),
+        "-serial".into(),
+        "stdio".into(),
+        "-display".into(),
+        "none".into(),
+        "-no-reboot".into(),
+        "-m".into(),
+        DEFAULT_MEMORY_MIB.to_string(),
+    ];
+    if let Some(disk) = &disk {
+        qemu.extend([
+            "-global".into(),
+            "virtio-mmio.force-legacy=false".into(),
+            "-drive".into(),
+            format!("file={},format=raw,if=none,id=disk", disk.display().to_string().replace(',', ",,")),
+            "-device".into(),
+            "virtio-blk-device,drive=disk,bus=virtio-mmio-bus.0".into(),
+        ]);
+    }
+    Ok(Exported { kernel: kernel_path, image: image_path, disk, qemu })
+}
+
+/// `viv export`: writes the files ([`export_files`]) and returns the QEMU
+/// command line, with `append` added to the kernel command line.
+pub fn export(image: &str, dir: &Path, append: &str) -> Result<String, CommandError> {
+    let exported = export_files(image, dir, append)?;
+    Ok(exported.qemu.iter().map(|a| shell_quote(a)).collect::<Vec<_>>().join(" "))
 }
 
 /// Quotes `text` for a POSIX shell when it needs it.

@@ -11,6 +11,7 @@ use std::time::Duration;
 use super::CommandError;
 use crate::observe::analysis::Analysis;
 use crate::observe::decode::{decode, Decoded};
+use crate::observe::perfetto::{perfetto, Clock};
 use crate::observe::{export, TraceMode};
 use crate::vstate::config::RunConfig;
 use crate::vstate::outcome::RunOutcome;
@@ -71,15 +72,22 @@ pub fn trace_to_file(
     command: &str,
     format: Format,
     cause: Option<u32>,
+    clock: Clock,
     out: &Path,
     timeout: Duration,
 ) -> Result<(String, i32), CommandError> {
     let (outcome, decoded) = run_traced(image, command, TraceMode::Lossless, timeout)?;
-    let analysis = Analysis::new(&decoded.records, None);
+    let log = outcome.trace.clone().unwrap_or_default();
+    let analysis = Analysis::with_processes(&decoded.records, None, &log.processes);
     let text = match format {
         Format::Jsonl => export::jsonl(&analysis),
-        Format::Perfetto => export::perfetto(&analysis),
+        Format::Perfetto => perfetto(&analysis, clock, log.tsc_khz),
         Format::Msc => export::msc_svg(&analysis, cause),
+    };
+    let clock_note = if format == Format::Perfetto && clock == Clock::Tsc && log.tsc_khz.is_none() {
+        "warning: KVM did not give the TSC frequency; the Perfetto file uses the sequence clock\n"
+    } else {
+        ""
     };
     std::fs::write(out, text).map_err(|source| CommandError::File {
         what: "cannot write",
@@ -87,7 +95,7 @@ pub fn trace_to_file(
         source,
     })?;
     let summary = format!(
-        "{} records ({} bad, {} missing) written to {}\n{}",
+        "{} records ({} bad, {} missing) written to {}\n{clock_note}{}",
         decoded.records.len(),
         decoded.bad.len(),
         decoded.missing,

@@ -20,7 +20,7 @@
 //!                           #   system program must list its calls
 //! io_ports = ["0x3f8-0x3ff"]  # at most 4 inclusive ranges
 //! irqs = [4]                # IRQ lines 0-31
-//! mmio = ["0xd0000000-0xd0000fff"]  # device windows for map_device: at
+//! mmio = ["0xfeb00000-0xfeb00fff"]  # device windows for map_device: at
 //!                           #   most 2 inclusive, page-aligned ranges
 //! heartbeat_ms = 0          # for the reincarnation server; 0 = none
 //! autostart = true          # false: started later by a privileged process

@@ -11,13 +11,14 @@
 use std::collections::{BTreeMap, HashMap};
 
 use abi::platform::MARK_COMMAND_START;
-use abi::proto::{dev, ds, pm, rs, vfs};
 use abi::syscall::KernelCall;
 use abi::trace::{Kind, Record};
 use abi::Endpoint;
 use serde::Serialize;
 
-/// The name of request type `mtype` sent to `dst`.
+/// The name of message type `mtype` sent to `dst`: a kernel call's when
+/// `dst` is SYSTEM, else the protocols' (`abi::proto::message_name`, the
+/// one table); a number only for a type no protocol defines.
 pub fn call_name(mtype: u32, dst: u32) -> String {
     if dst == Endpoint::SYSTEM.0 {
         return match KernelCall::from_number(mtype) {
@@ -25,52 +26,35 @@ pub fn call_name(mtype: u32, dst: u32) -> String {
             None => format!("kernel.{mtype:#x}"),
         };
     }
-    let name = match mtype {
-        vfs::OPEN => "open",
-        vfs::CLOSE => "close",
-        vfs::READ => "read",
-        vfs::WRITE => "write",
-        vfs::PIPE => "pipe",
-        vfs::DUP => "dup",
-        vfs::DUP2 => "dup2",
-        vfs::CHDIR => "chdir",
-        vfs::STAT => "stat",
-        vfs::FSTAT => "fstat",
-        vfs::GETDENTS => "getdents",
-        vfs::LSEEK => "lseek",
-        vfs::MKDIR => "mkdir",
-        vfs::UNLINK => "unlink",
-        vfs::GETCWD => "getcwd",
-        vfs::PM_FORK => "vfs.pm_fork",
-        vfs::PM_EXIT => "vfs.pm_exit",
-        pm::FORK => "fork",
-        pm::EXEC => "exec",
-        pm::EXIT => "exit",
-        pm::WAIT => "wait",
-        pm::KILL => "kill",
-        pm::GETPID => "getpid",
-        pm::SLEEP => "sleep",
-        pm::PS => "ps",
-        pm::SIGNAL_FOREGROUND => "signal_foreground",
-        pm::IGNORE_INTERRUPT => "ignore_interrupt",
-        ds::PUBLISH => "ds.publish",
-        ds::LOOKUP => "ds.lookup",
-        ds::SUBSCRIBE => "ds.subscribe",
-        ds::CHECK => "ds.check",
-        ds::DELETE => "ds.delete",
-        rs::LIST => "rs.list",
-        rs::RESTART => "rs.restart",
-        rs::STOP => "rs.stop",
-        rs::START => "rs.start",
-        dev::READ => "dev.read",
-        dev::WRITE => "dev.write",
-        dev::CANCEL => "dev.cancel",
-        dev::REPLY => "dev.reply",
-        abi::proto::REPLY => "reply",
-        abi::notify::NOTIFY_MTYPE => "notify",
-        _ => return format!("{mtype:#x}"),
-    };
-    name.to_string()
+    abi::proto::message_name(mtype).map_or_else(|| format!("{mtype:#x}"), str::to_string)
+}
+
+/// Whether a record of `kind` carries a message type: spawn, exec and
+/// exit carry a name or a status instead, and a queued send or pended
+/// SENDA entry none (the kernel does not read the message to queue it;
+/// its type is in the record that delivers it).
+pub fn has_message_type(kind: Kind) -> bool {
+    !matches!(kind, Kind::Spawn | Kind::Exec | Kind::Exit | Kind::SendQueued | Kind::SendaPended)
+}
+
+/// A record's one-line label: its kind and what it is about (the message
+/// type, the new program's name, the exit status, or the unknown trap).
+pub fn event_name(r: &Record) -> String {
+    let e = &r.event;
+    match r.kind {
+        Kind::Spawn | Kind::Exec => format!("{} {}", r.kind.name(), program_name(r)),
+        Kind::Exit => format!("exit {}", e.result),
+        Kind::Refused if e.primitive == 0 => format!("refused trap {}", e.mtype),
+        kind if !has_message_type(kind) => kind.name().to_string(),
+        kind => format!("{} {}", kind.name(), call_name(e.mtype, e.dst)),
+    }
+}
+
+/// The program name a spawn or exec record carries.
+fn program_name(r: &Record) -> String {
+    let bytes = r.name_bytes();
+    let len = bytes.iter().position(|&b| b == 0).unwrap_or(bytes.len());
+    String::from_utf8_lossy(&bytes[..len]).into_owned()
 }
 
 /// One system call: a cause id and its messages.
@@ -113,17 +97,22 @@ impl<'a> Analysis<'a> {
     /// Resolves `records`; `mark` is the bench-mark id that starts the
     /// command (default [`MARK_COMMAND_START`]).
     pub fn new(records: &'a [Record], mark: Option<u32>) -> Analysis<'a> {
+        Self::with_processes(records, mark, &[])
+    }
+
+    /// As [`Analysis::new`], knowing the names of the processes alive
+    /// before the first record (`TraceLog::processes`: a run from a
+    /// snapshot has no spawn records for them).
+    pub fn with_processes(records: &'a [Record], mark: Option<u32>, processes: &[(u32, String)]) -> Analysis<'a> {
         let mark_id = u64::from(mark.unwrap_or(MARK_COMMAND_START));
-        let mut names_of: HashMap<u32, String> = HashMap::new();
+        let mut names_of: HashMap<u32, String> = processes.iter().cloned().collect();
         let mut names = Vec::with_capacity(records.len());
         let mut calls: BTreeMap<u32, Call> = BTreeMap::new();
         let mut mark_at = None;
         for (i, r) in records.iter().enumerate() {
             let e = &r.event;
             if matches!(r.kind, Kind::Spawn | Kind::Exec) {
-                let bytes = r.name_bytes();
-                let len = bytes.iter().position(|&b| b == 0).unwrap_or(16);
-                names_of.insert(e.dst, String::from_utf8_lossy(&bytes[..len]).into_owned());
+                names_of.insert(e.dst, program_name(r));
             }
             let name = |ep: u32| names_of.get(&ep).cloned().unwrap_or_else(|| endpoint_label(ep));
             let (src, dst) = (name(e.src), name(e.dst));

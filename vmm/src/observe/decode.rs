@@ -106,7 +106,7 @@ mod tests {
             let analysis = super::super::analysis::Analysis::new(&d.records, None);
             let _ = analysis.count_report();
             let _ = super::super::export::jsonl(&analysis);
-            let _ = super::super::export::perfetto(&analysis);
+            let _ = super::super::perfetto::perfetto(&analysis, super::super::perfetto::Clock::Tsc, Some(1));
             let _ = super::super::export::msc_svg(&analysis, None);
         }
 
@@ -131,7 +131,7 @@ mod tests {
             let analysis = super::super::analysis::Analysis::new(&d.records, None);
             let _ = analysis.count_report();
             let _ = super::super::export::jsonl(&analysis);
-            let _ = super::super::export::perfetto(&analysis);
+            let _ = super::super::perfetto::perfetto(&analysis, super::super::perfetto::Clock::Tsc, Some(1));
             let _ = super::super::export::msc_svg(&analysis, None);
         }
     }

@@ -1,18 +1,12 @@
-//! Trace exports: JSON lines (one object per record), Chrome trace-event
-//! JSON for ui.perfetto.dev (one track per process, each message a flow
-//! arrow from sender to receiver), and a message-sequence chart (SVG) of
-//! one system call.
-//!
-//! Time in the Perfetto export is logical: record `n` is at `n` µs, so
-//! the picture is the exact order of events (the TSC of each record is in
-//! its arguments).
+//! Trace exports: JSON lines (one object per record) and a
+//! message-sequence chart (SVG) of one system call; the Perfetto JSON is
+//! [`super::perfetto`]'s.
 
-use std::collections::BTreeMap;
 use std::fmt::Write;
 
 use serde_json::json;
 
-use super::analysis::{call_name, Analysis};
+use super::analysis::{call_name, event_name, has_message_type, Analysis};
 use abi::trace::Kind;
 
 /// One JSON object per record, newline-terminated.
@@ -24,45 +18,14 @@ pub fn jsonl(a: &Analysis) -> String {
         let v = json!({
             "seq": r.seq, "tsc": r.tsc, "ticks": r.ticks, "kind": r.kind.name(),
             "primitive": primitive, "src": e.src, "src_name": src, "dst": e.dst, "dst_name": dst,
-            "mtype": e.mtype, "mtype_name": call_name(e.mtype, e.dst), "result": e.result,
+            "mtype": e.mtype, "mtype_name": has_message_type(r.kind).then(|| call_name(e.mtype, e.dst)),
+            "event": event_name(r), "result": e.result,
             "cause": e.cause, "args": [e.args[0], e.args[1]], "message": r.kind.is_message(),
         });
         out += &v.to_string();
         out.push('\n');
     }
     out
-}
-
-/// Chrome trace-event JSON (open in ui.perfetto.dev).
-pub fn perfetto(a: &Analysis) -> String {
-    let mut tracks: BTreeMap<String, u64> = BTreeMap::new();
-    let mut track = |name: &str| {
-        let next = tracks.len() as u64 + 1;
-        *tracks.entry(name.to_string()).or_insert(next)
-    };
-    let mut events = Vec::new();
-    for (i, (r, (src, dst))) in a.records.iter().zip(&a.names).enumerate() {
-        let e = &r.event;
-        let (s, d) = (track(src), track(dst));
-        let ts = i as u64;
-        let name = format!("{} {}", r.kind.name(), call_name(e.mtype, e.dst));
-        let args = json!({"seq": r.seq, "tsc": r.tsc, "cause": e.cause, "src": src, "dst": dst,
-                          "mtype": e.mtype, "result": e.result});
-        events.push(json!({"name": name, "cat": r.kind.name(), "ph": "X", "ts": ts, "dur": 1,
-                           "pid": 1, "tid": s, "args": args}));
-        if r.kind.is_message() && s != d {
-            events.push(json!({"name": "msg", "cat": "msg", "ph": "s", "id": i, "ts": ts, "pid": 1, "tid": s}));
-            events.push(json!({"name": name, "cat": r.kind.name(), "ph": "X", "ts": ts, "dur": 1,
-                               "pid": 1, "tid": d, "args": {"seq": r.seq, "cause": e.cause}}));
-            events.push(json!({"name": "msg", "cat": "msg", "ph": "f", "bp": "e", "id": i, "ts": ts,
-                               "pid": 1, "tid": d}));
-        }
-    }
-    events.push(json!({"name": "process_name", "ph": "M", "pid": 1, "args": {"name": "vivarium guest"}}));
-    for (name, tid) in &tracks {
-        events.push(json!({"name": "thread_name", "ph": "M", "pid": 1, "tid": tid, "args": {"name": name}}));
-    }
-    json!({"traceEvents": events, "displayTimeUnit": "ns"}).to_string()
 }
 
 fn escape(s: &str) -> String {
@@ -120,7 +83,7 @@ pub fn msc_svg(a: &Analysis, cause: Option<u32>) -> String {
         let r = &a.records[i];
         let y = top + dy * (row as u64 + 1);
         let (x1, x2) = (80 + dx * lane(&a.names[i].0), 80 + dx * lane(&a.names[i].1));
-        let label = format!("{} {}", r.kind.name(), call_name(r.event.mtype, r.event.dst));
+        let label = event_name(r);
         let dash = if r.kind == Kind::SendQueued { r#" stroke-dasharray="4""# } else { "" };
         if x1 == x2 {
             let _ = writeln!(s, r#"<circle cx="{x1}" cy="{y}" r="4"/>"#);

@@ -61,6 +61,14 @@ pub struct TraceLog {
     /// Drains where the header made no sense (head behind tail, or more
     /// than a ring's worth): reported, never trusted.
     pub header_errors: u64,
+    /// The vCPU's TSC frequency in kHz (KVM's `KVM_GET_TSC_KHZ`), which
+    /// turns the records' TSC into time; `None` when KVM would not say.
+    pub tsc_khz: Option<u32>,
+    /// Processes alive when the trace began (endpoint, name), from the
+    /// kernel's process directory: a run from a snapshot starts after
+    /// their spawn and exec records, so only this names them. Empty on a
+    /// cold boot.
+    pub processes: Vec<(u32, String)>,
 }
 
 /// The ring of one run: where it is in guest memory, and what was drained.
@@ -103,6 +111,14 @@ impl TraceRing {
     /// the ring but keep nothing and report [`Limit::Trace`] on `flag`.
     pub fn set_limit(&mut self, records: usize, flag: LimitFlag) {
         self.limit = (records, flag);
+    }
+
+    /// What the run knows before the first record: the TSC frequency and
+    /// the processes already alive ([`TraceLog::tsc_khz`],
+    /// [`TraceLog::processes`]).
+    pub fn set_start(&mut self, tsc_khz: Option<u32>, processes: Vec<(u32, String)>) {
+        self.log.tsc_khz = tsc_khz;
+        self.log.processes = processes;
     }
 
     /// Guest-physical address and size of the ring.

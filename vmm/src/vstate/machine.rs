@@ -46,6 +46,7 @@ use crate::devices::virtio_blk::{Block, DEFAULT_DISK_BYTES};
 use crate::devices::virtio_mmio::VirtioMmio;
 use crate::devices::{DeviceError, MmioBus, PortIo};
 use crate::inject::fault::PlanRegion;
+use crate::observe::profile::directory::Directory;
 use crate::observe::TraceRing;
 
 /// A shared byte buffer the console or log sink copies into.
@@ -173,6 +174,9 @@ impl Machine {
                 state::restore_vm(&vm, &snap.vm)?;
             }
         }
+        if let Some(ring) = trace.as_mut() {
+            ring.set_start(vcpu.get_tsc_khz().ok(), live_processes(config, &mem, from.is_some()));
+        }
         let stats = match VcpuStats::open(&vcpu) {
             Ok(stats) => Some(stats),
             Err(e) => {
@@ -211,6 +215,14 @@ impl Machine {
             runner,
         })
     }
+}
+
+/// The processes alive in `mem` (endpoint, name) from the kernel's
+/// process directory, for a run restored from a snapshot; none on a cold
+/// boot, whose trace names every process at its spawn.
+fn live_processes(config: &RunConfig, mem: &GuestMemoryMmap, restored: bool) -> Vec<(u32, String)> {
+    let directory = if restored { Directory::find(&config.kernel) } else { None };
+    directory.map(|d| d.entries(mem).map(|e| (e.endpoint, e.name)).collect()).unwrap_or_default()
 }
 
 /// Fresh guest memory with the trace ring and the plan region reserved

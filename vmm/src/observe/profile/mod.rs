@@ -21,6 +21,7 @@
 //! below the TSS's RSP0 holds the user RIP and RSP. A kernel halted in
 //! its idle loop (the byte before RIP is `hlt`) is the "(idle)" process.
 
+pub mod directory;
 pub mod paging;
 pub mod report;
 pub mod symbols;
@@ -101,8 +102,8 @@ pub struct CpuState {
 /// The vCPU thread's half of the profiler.
 pub struct Sampler {
     mem: GuestMemoryMmap,
-    /// Where the process directory is: guest-physical address, entries.
-    directory: Option<(u64, u64)>,
+    /// Where the process directory is.
+    directory: Option<directory::Directory>,
     kernel_root: Option<u64>,
     taken: Samples,
 }
@@ -110,8 +111,7 @@ pub struct Sampler {
 impl Sampler {
     /// A sampler for a run of `kernel_elf` in `mem` at `hz` samples/s.
     pub fn new(mem: &GuestMemoryMmap, kernel_elf: &[u8], hz: u32) -> Sampler {
-        let directory = SymbolTable::symbol(kernel_elf, abi::profile::DIRECTORY_SYMBOL)
-            .map(|(at, size)| (at, size / abi::profile::ENTRY_SIZE as u64));
+        let directory = directory::Directory::find(kernel_elf);
         if directory.is_none() {
             log::warn!("profile: the kernel has no process directory; processes are named by their CR3");
         }
@@ -148,24 +148,10 @@ impl Sampler {
 
     /// The name and endpoint of the process whose page-table root is `cr3`.
     fn process(&self, cr3: u64) -> (String, Option<u32>) {
-        use abi::profile::{ENDPOINT_OFFSET, ENTRY_SIZE, NAME_BYTES, NAME_LEN_OFFSET, NAME_OFFSET, ROOT_OFFSET};
         let root = cr3 & CR3_ADDRESS;
-        if let Some((at, entries)) = self.directory {
-            for i in 0..entries.min(1024) {
-                let mut e = [0u8; ENTRY_SIZE];
-                let entry_at = vm_memory::GuestAddress(at + i * ENTRY_SIZE as u64);
-                if vm_memory::Bytes::read_slice(&self.mem, &mut e, entry_at).is_err() {
-                    break;
-                }
-                let word = |o: usize| u64::from_le_bytes(e[o..o + 8].try_into().unwrap_or_default());
-                if word(ROOT_OFFSET) & CR3_ADDRESS != root || root == 0 {
-                    continue;
-                }
-                let n = (e[NAME_LEN_OFFSET] as usize).min(NAME_BYTES);
-                let name = String::from_utf8_lossy(&e[NAME_OFFSET..NAME_OFFSET + n]).into_owned();
-                let endpoint =
-                    u32::from_le_bytes(e[ENDPOINT_OFFSET..ENDPOINT_OFFSET + 4].try_into().unwrap_or_default());
-                return (name, Some(endpoint));
+        if let Some(dir) = &self.directory {
+            if let Some(e) = dir.entries(&self.mem).find(|e| root != 0 && e.root & CR3_ADDRESS == root) {
+                return (e.name, Some(e.endpoint));
             }
         }
         // Root 0: the boot code before it loads the kernel's tables.
