@@ -359,6 +359,14 @@ pub struct RunArgs {
     /// zero-filled, 32 MiB, if it does not exist; without it there is no disk).
     #[arg(long, value_name = "FILE")]
     pub disk: Option<PathBuf>,
+    /// Serve the GDB remote protocol on ADDR (HOST:PORT, :PORT for
+    /// 127.0.0.1, or a Unix socket path); `target remote ADDR` in gdb
+    /// attaches and stops the guest (docs/gdb.md). No --timeout applies.
+    #[arg(long, value_name = "ADDR", value_parser = vmm::debug::GdbAddr::parse)]
+    pub gdb: Option<vmm::debug::GdbAddr>,
+    /// With --gdb: hold the guest before its first instruction until gdb attaches.
+    #[arg(long, requires = "gdb")]
+    pub gdb_wait: bool,
 }
 
 /// Default `--timeout` of `viv exec`, in seconds.
@@ -394,6 +402,14 @@ pub struct ExecArgs {
     pub log: bool,
     #[arg(long, value_name = "FILE")]
     pub disk: Option<PathBuf>,
+    /// Serve the GDB remote protocol on ADDR (HOST:PORT, :PORT for
+    /// 127.0.0.1, or a Unix socket path); `target remote ADDR` in gdb
+    /// attaches and stops the guest (docs/gdb.md). No --timeout applies.
+    #[arg(long, value_name = "ADDR", value_parser = vmm::debug::GdbAddr::parse)]
+    pub gdb: Option<vmm::debug::GdbAddr>,
+    /// With --gdb: hold the guest before its first instruction until gdb attaches.
+    #[arg(long, requires = "gdb")]
+    pub gdb_wait: bool,
     /// The shell command, passed on the kernel command line after
     /// abi::platform::CMDLINE_COMMAND_SEPARATOR (" -- ").
     #[arg(value_name = "CMD")]

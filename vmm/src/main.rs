@@ -61,23 +61,28 @@ fn main() -> ExitCode {
 fn dispatch(command: Command) -> Result<i32, Failure> {
     match command {
         Command::Run(args) => {
+            let gdb = args.gdb.map(|addr| vmm::debug::GdbConfig { addr, wait: args.gdb_wait });
             let how = commands::run::Attached {
                 image: args.image,
                 memory_mib: args.memory,
-                timeout: args.timeout,
+                timeout: args.timeout.filter(|_| gdb.is_none()),
                 entry: args.syscall_entry.into(),
                 disk: args.disk,
+                gdb,
             };
             let append = vmm::vstate::config::with_user(&args.append, args.user);
             Ok(ended(&commands::run::run(&how, &append)?, how.timeout))
         }
         Command::Exec(args) => {
+            let gdb = args.gdb.map(|addr| vmm::debug::GdbConfig { addr, wait: args.gdb_wait });
             let how = commands::run::Attached {
                 image: args.image,
                 memory_mib: args.memory,
-                timeout: Some(args.timeout),
+                // A debugged guest may stop for as long as its user likes.
+                timeout: Some(args.timeout).filter(|_| gdb.is_none()),
                 entry: args.syscall_entry.into(),
                 disk: args.disk,
+                gdb,
             };
             let append = vmm::vstate::config::with_user(&args.append, args.user);
             Ok(ended(&commands::run::exec(&how, &append, &args.command, args.log)?, how.timeout))

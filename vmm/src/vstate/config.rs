@@ -180,6 +180,8 @@ pub struct RunConfig {
     /// Caps on what the guest can make the host keep
     /// (`crate::devices::limits`).
     pub limits: crate::devices::limits::HostLimits,
+    /// Serve gdb (`crate::debug`); `None`: no debugger.
+    pub gdb: Option<crate::debug::GdbConfig>,
 }
 
 impl RunConfig {
@@ -208,6 +210,7 @@ impl RunConfig {
             swifi: None,
             profile_hz: None,
             limits: Default::default(),
+            gdb: None,
         }
     }
 
