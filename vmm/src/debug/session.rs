@@ -122,6 +122,7 @@ impl Debugger {
             procs: self.procs.clone(),
             bps: Breakpoints::new(self.supported),
             step: false,
+            last_tid: None,
         };
         let mut stub = Stub { guest, st: &mut st };
         let mut ended: Option<G::End> = None;

@@ -29,6 +29,11 @@ pub struct State {
     pub bps: Breakpoints,
     /// The resume action gdb asked for: single step (else continue).
     pub step: bool,
+    /// The thread whose memory or registers gdb last accessed: gdb reads
+    /// the code at a breakpoint in the selected thread before it inserts
+    /// one, and the insertion itself names no thread, so a user-space
+    /// breakpoint goes into this thread's address space.
+    pub last_tid: Option<Tid>,
 }
 
 /// The target gdbstub drives: the guest's vCPU and the session's state.
@@ -154,6 +159,7 @@ impl<G: Guest> Target for Stub<'_, G> {
 
 impl<G: Guest> MultiThreadBase for Stub<'_, G> {
     fn read_registers(&mut self, regs: &mut X86_64CoreRegs, tid: Tid) -> TargetResult<(), Self> {
+        self.st.last_tid = Some(tid);
         if tid == self.current_tid() {
             return self.live_registers(regs);
         }
@@ -180,6 +186,7 @@ impl<G: Guest> MultiThreadBase for Stub<'_, G> {
     }
 
     fn read_addrs(&mut self, start: u64, data: &mut [u8], tid: Tid) -> TargetResult<usize, Self> {
+        self.st.last_tid = Some(tid);
         let root = self.root_of(tid);
         let mut done = 0;
         while done < data.len() {
@@ -299,7 +306,11 @@ impl<G: Guest> GdbBreakpoints for Stub<'_, G> {
 
 impl<G: Guest> SwBreakpoint for Stub<'_, G> {
     fn add_sw_breakpoint(&mut self, addr: u64, _kind: usize) -> TargetResult<bool, Self> {
-        let Some(pa) = self.phys(self.current_tid(), addr) else { return Ok(false) };
+        // Kernel code is the same in every address space; user code is
+        // the selected process's (and that of every process sharing its
+        // physical pages: the boot image's programs are mapped in place).
+        let tid = self.st.last_tid.unwrap_or_else(|| self.current_tid());
+        let Some(pa) = self.phys(tid, addr).or_else(|| self.phys(self.current_tid(), addr)) else { return Ok(false) };
         Ok(self.st.bps.add_sw(&self.st.mem, addr, pa))
     }
 
