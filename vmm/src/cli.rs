@@ -423,8 +423,12 @@ pub struct ExportArgs {
     #[arg(long, value_name = "NAME")]
     pub image: String,
     /// Directory to write kernel.elf and NAME.img into (created if needed).
+    #[arg(long, value_name = "DIR", required_unless_present = "symbols")]
+    pub out: Option<PathBuf>,
+    /// Directory to write the kernel's and every program's ELF into, with
+    /// vivarium.gdb, a gdb script that loads their symbols (docs/gdb.md).
     #[arg(long, value_name = "DIR")]
-    pub out: PathBuf,
+    pub symbols: Option<PathBuf>,
     /// Text appended to the kernel command line in the printed command.
     #[arg(long, value_name = "CMDLINE", default_value = "", allow_hyphen_values = true)]
     pub append: String,

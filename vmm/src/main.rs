@@ -92,7 +92,12 @@ fn dispatch(command: Command) -> Result<i32, Failure> {
             Ok(0)
         }
         Command::Export(args) => {
-            println!("{}", commands::export::export(&args.image, &args.out, &args.append)?);
+            if let Some(out) = &args.out {
+                println!("{}", commands::export::export(&args.image, out, &args.append)?);
+            }
+            if let Some(dir) = &args.symbols {
+                eprintln!("{}", commands::symbols::export_symbols(&args.image, dir)?);
+            }
             Ok(0)
         }
         Command::Bench(args) => {

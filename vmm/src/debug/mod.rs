@@ -169,4 +169,13 @@ pub struct DebugSetup<'a> {
     pub has_guest_debug: bool,
     /// `KVM_CAP_SET_GUEST_DEBUG2`: the `KVM_GUESTDBG_*` flags KVM supports.
     pub guest_debug_flags: u32,
+    /// The host runs guest user mode natively and only emulates kernel
+    /// mode (`kvm_pvm`): KVM's guest debugging then sees kernel code only.
+    pub kernel_only: bool,
 }
+
+/// What `viv` says when gdb asks for a breakpoint or watchpoint that this
+/// host cannot give (measured: docs/gdb.md, "What works on this host").
+pub const KERNEL_ONLY: &str = "this host (kvm_pvm) runs guest user mode natively: breakpoints in user code \
+     are never reported to the VMM (an int3 there would kill the process), and watchpoints do not fire \
+     (the kernel's emulated writes skip the debug registers); refused";

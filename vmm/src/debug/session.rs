@@ -24,6 +24,7 @@ pub struct Debugger {
     mem: GuestMemoryMmap,
     procs: ProcessTable,
     supported: u32,
+    kernel_only: bool,
     kick_signal: libc::c_int,
     interrupt: InterruptFlag,
 }
@@ -51,6 +52,7 @@ impl Debugger {
             mem: setup.mem.clone(),
             procs: ProcessTable::new(setup.kernel_elf),
             supported: setup.guest_debug_flags,
+            kernel_only: setup.kernel_only,
             kick_signal: setup.kick_signal,
             interrupt: InterruptFlag::default(),
         })
@@ -123,6 +125,7 @@ impl Debugger {
             bps: Breakpoints::new(self.supported),
             step: false,
             last_tid: None,
+            kernel_only: self.kernel_only,
         };
         let mut stub = Stub { guest, st: &mut st };
         let mut ended: Option<G::End> = None;

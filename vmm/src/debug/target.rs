@@ -34,6 +34,24 @@ pub struct State {
     /// one, and the insertion itself names no thread, so a user-space
     /// breakpoint goes into this thread's address space.
     pub last_tid: Option<Tid>,
+    /// Only kernel code can be debugged (`super::DebugSetup::kernel_only`).
+    pub kernel_only: bool,
+}
+
+impl State {
+    /// False (with the reason logged) for a breakpoint at `addr` or any
+    /// watchpoint (`addr` None) that this host cannot give.
+    fn can_debug(&self, addr: Option<u64>) -> bool {
+        let user = addr.is_none_or(|a| (abi::layout::USER_BASE..abi::layout::USER_END).contains(&a));
+        if self.kernel_only && user {
+            match addr {
+                Some(a) => log::warn!("gdb: breakpoint at {a:#x}: {}", super::KERNEL_ONLY),
+                None => log::warn!("gdb: watchpoint: {}", super::KERNEL_ONLY),
+            }
+            return false;
+        }
+        true
+    }
 }
 
 /// The target gdbstub drives: the guest's vCPU and the session's state.
@@ -306,6 +324,9 @@ impl<G: Guest> GdbBreakpoints for Stub<'_, G> {
 
 impl<G: Guest> SwBreakpoint for Stub<'_, G> {
     fn add_sw_breakpoint(&mut self, addr: u64, _kind: usize) -> TargetResult<bool, Self> {
+        if !self.st.can_debug(Some(addr)) {
+            return Ok(false);
+        }
         // Kernel code is the same in every address space; user code is
         // the selected process's (and that of every process sharing its
         // physical pages: the boot image's programs are mapped in place).
@@ -321,6 +342,9 @@ impl<G: Guest> SwBreakpoint for Stub<'_, G> {
 
 impl<G: Guest> HwBreakpoint for Stub<'_, G> {
     fn add_hw_breakpoint(&mut self, addr: u64, _kind: usize) -> TargetResult<bool, Self> {
+        if !self.st.can_debug(Some(addr)) {
+            return Ok(false);
+        }
         Ok(self.st.bps.add_hw(HwSlot { addr, len: 1, kind: HwKind::Execute }))
     }
 
@@ -341,6 +365,9 @@ fn watch_slot(addr: u64, len: u64, kind: WatchKind) -> Option<HwSlot> {
 
 impl<G: Guest> HwWatchpoint for Stub<'_, G> {
     fn add_hw_watchpoint(&mut self, addr: u64, len: u64, kind: WatchKind) -> TargetResult<bool, Self> {
+        if !self.st.can_debug(None) {
+            return Ok(false);
+        }
         Ok(watch_slot(addr, len, kind).is_some_and(|slot| self.st.bps.add_hw(slot)))
     }
 

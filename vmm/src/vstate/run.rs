@@ -178,6 +178,7 @@ fn debug_setup<'a>(
         kick_signal: watchdog::kick_signal(),
         has_guest_debug: machine.vm.check_extension(Cap::SetGuestDebug),
         guest_debug_flags: machine.vm.check_extension_raw(kvm_bindings::KVM_CAP_SET_GUEST_DEBUG2.into()).max(0) as u32,
+        kernel_only: super::config::HostKind::detect() == super::config::HostKind::SoftwarePvm,
     }
 }
 
