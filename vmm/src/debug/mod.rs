@@ -25,12 +25,15 @@
 //! - **^C** interrupts a running guest: a watcher thread polls the
 //!   connection while the guest runs and kicks the vCPU out of `KVM_RUN`
 //!   with the watchdog's signal ([`conn`]).
+//! - **`monitor`** commands ([`monitor`]): the loaded process's saved user
+//!   registers, guest-physical memory, the process list.
 //! - **The end**: when the run ends, gdb is told the process exited with
 //!   the status `viv` exits with (the guest's power-off status, or 122
 //!   for a triple fault and so on).
 
 pub mod breakpoints;
 pub mod conn;
+mod monitor;
 mod session;
 mod target;
 pub mod threads;

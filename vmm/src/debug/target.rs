@@ -173,6 +173,10 @@ impl<G: Guest> Target for Stub<'_, G> {
     fn support_breakpoints(&mut self) -> Option<BreakpointsOps<'_, Self>> {
         Some(self)
     }
+
+    fn support_monitor_cmd(&mut self) -> Option<gdbstub::target::ext::monitor_cmd::MonitorCmdOps<'_, Self>> {
+        Some(self)
+    }
 }
 
 impl<G: Guest> MultiThreadBase for Stub<'_, G> {
