@@ -582,7 +582,26 @@ mod tests {
         assert_eq!((b.rounds, b.boot_runs), (7, 5));
         let cli = Cli::try_parse_from(["viv", "export", "--image", "hello", "--out", "/tmp/x"]).unwrap();
         let Command::Export(e) = cli.command else { panic!() };
-        assert_eq!(e.out, PathBuf::from("/tmp/x"));
+        assert_eq!(e.out, Some(PathBuf::from("/tmp/x")));
+        // --symbols alone will do; neither is an error.
+        let cli = Cli::try_parse_from(["viv", "export", "--image", "system", "--symbols", "/tmp/s"]).unwrap();
+        let Command::Export(e) = cli.command else { panic!() };
+        assert_eq!((e.out, e.symbols), (None, Some(PathBuf::from("/tmp/s"))));
+        assert!(Cli::try_parse_from(["viv", "export", "--image", "system"]).is_err());
+    }
+
+    #[test]
+    fn gdb_arguments_parse() {
+        let cli = Cli::try_parse_from(["viv", "exec", "--gdb", ":1234", "--gdb-wait", "true"]).unwrap();
+        let Command::Exec(e) = cli.command else { panic!() };
+        let addr: std::net::SocketAddr = "127.0.0.1:1234".parse().unwrap();
+        assert_eq!((e.gdb, e.gdb_wait), (Some(vmm::debug::GdbAddr::Tcp(addr)), true));
+        let cli = Cli::try_parse_from(["viv", "run", "--gdb", "/tmp/g.sock"]).unwrap();
+        let Command::Run(r) = cli.command else { panic!() };
+        assert_eq!(r.gdb, Some(vmm::debug::GdbAddr::Unix(PathBuf::from("/tmp/g.sock"))));
+        // --gdb-wait needs --gdb; an address must be one.
+        assert!(Cli::try_parse_from(["viv", "run", "--gdb-wait"]).is_err());
+        assert!(Cli::try_parse_from(["viv", "run", "--gdb", "nonsense"]).is_err());
     }
 
     #[test]
