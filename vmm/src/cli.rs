@@ -225,6 +225,14 @@ pub enum CampaignAction {
         /// the top-N table in the report.
         #[arg(long, value_name = "FILE")]
         profile: Option<PathBuf>,
+        /// Serve gdb on ADDR for the experiment (as `run --gdb`,
+        /// docs/gdb.md): it waits for gdb at its start, with no timeout.
+        #[arg(long, value_name = "ADDR", value_parser = vmm::debug::GdbAddr::parse)]
+        gdb: Option<vmm::debug::GdbAddr>,
+        /// With --gdb: stop the first time the kernel injects the
+        /// experiment's fault (SIGTRAP in its fault_common).
+        #[arg(long, requires = "gdb")]
+        break_at_injection: bool,
     },
     /// Join the results of shards into the report of one whole run.
     #[command(after_help = CAMPAIGN_STATUS_HELP)]

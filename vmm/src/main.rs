@@ -61,7 +61,8 @@ fn main() -> ExitCode {
 fn dispatch(command: Command) -> Result<i32, Failure> {
     match command {
         Command::Run(args) => {
-            let gdb = args.gdb.map(|addr| vmm::debug::GdbConfig { addr, wait: args.gdb_wait });
+            let gdb =
+                args.gdb.map(|addr| vmm::debug::GdbConfig { addr, wait: args.gdb_wait, break_at_injection: false });
             let how = commands::run::Attached {
                 image: args.image,
                 memory_mib: args.memory,
@@ -74,7 +75,8 @@ fn dispatch(command: Command) -> Result<i32, Failure> {
             Ok(ended(&commands::run::run(&how, &append)?, how.timeout))
         }
         Command::Exec(args) => {
-            let gdb = args.gdb.map(|addr| vmm::debug::GdbConfig { addr, wait: args.gdb_wait });
+            let gdb =
+                args.gdb.map(|addr| vmm::debug::GdbConfig { addr, wait: args.gdb_wait, break_at_injection: false });
             let how = commands::run::Attached {
                 image: args.image,
                 memory_mib: args.memory,
@@ -157,9 +159,10 @@ fn dispatch(command: Command) -> Result<i32, Failure> {
             // 0 when every expectation held, 1 when one failed, 120 for a
             // host error (`cli::CAMPAIGN_STATUS_HELP`).
             let (text, passed) = match args.action {
-                Some(CampaignAction::Replay { results, experiment, out, profile }) => {
+                Some(CampaignAction::Replay { results, experiment, out, profile, gdb, break_at_injection }) => {
+                    let gdb = gdb.map(|addr| vmm::debug::GdbConfig { addr, wait: true, break_at_injection });
                     let (text, passed) =
-                        commands::campaign::replay(&results, experiment, out.as_deref(), profile.as_deref())?;
+                        commands::campaign::replay(&results, experiment, out.as_deref(), profile.as_deref(), gdb)?;
                     print!("{text}");
                     (None, passed)
                 }

@@ -87,11 +87,22 @@ pub struct GdbConfig {
     pub addr: GdbAddr,
     /// Hold the guest before its first instruction until gdb attaches.
     pub wait: bool,
+    /// Stop (SIGTRAP) the first time the kernel injects a fault of its
+    /// plan ([`INJECTION_FUNCTION`]).
+    pub break_at_injection: bool,
 }
+
+/// The kernel function every fault-plan injection passes (it carries out
+/// the rule and reports it in the trace): `--break-at-injection` stops
+/// at its first instruction.
+pub const INJECTION_FUNCTION: &str = "kernel_core::fault::<impl kernel_core::Kernel>::fault_common";
 
 /// Why the debugger could not be set up.
 #[derive(Debug, thiserror::Error)]
 pub enum DebugError {
+    /// The kernel has no symbol for `--break-at-injection`.
+    #[error("gdb: the kernel has no function {0} to break at")]
+    NoSymbol(&'static str),
     /// The listening socket could not be made.
     #[error("gdb: cannot listen on {addr}: {source}")]
     Listen { addr: String, source: std::io::Error },

@@ -27,6 +27,8 @@ pub struct Debugger {
     kernel_only: bool,
     kick_signal: libc::c_int,
     interrupt: InterruptFlag,
+    /// Where `--break-at-injection` stops (kernel code).
+    injection: Option<u64>,
 }
 
 /// How a resume ended.
@@ -43,6 +45,14 @@ impl Debugger {
         if !setup.has_guest_debug {
             return Err(DebugError::NoGuestDebug);
         }
+        let injection = match setup.config.break_at_injection {
+            true => Some(
+                crate::observe::profile::symbols::SymbolTable::from_elf(setup.kernel_elf)
+                    .function(super::INJECTION_FUNCTION)
+                    .ok_or(DebugError::NoSymbol(super::INJECTION_FUNCTION))?,
+            ),
+            false => None,
+        };
         let listener = Listener::bind(&setup.config.addr)?;
         let waits = if setup.config.wait { "; the guest waits for it" } else { "" };
         eprintln!("viv: gdb: listening on {}{waits}", setup.config.addr);
@@ -55,6 +65,7 @@ impl Debugger {
             kernel_only: setup.kernel_only,
             kick_signal: setup.kick_signal,
             interrupt: InterruptFlag::default(),
+            injection,
         })
     }
 
@@ -126,7 +137,14 @@ impl Debugger {
             step: false,
             last_tid: None,
             kernel_only: self.kernel_only,
+            internal: None,
         };
+        // The kernel is identity-mapped: its code's address is physical.
+        if let Some(at) = self.injection {
+            if st.bps.add_sw(&st.mem, at, at) {
+                st.internal = Some(at);
+            }
+        }
         let mut stub = Stub { guest, st: &mut st };
         let mut ended: Option<G::End> = None;
         let mut sm = match GdbStub::new(stream).run_state_machine(&mut stub) {
@@ -244,7 +262,15 @@ fn resume<G: Guest>(stub: &mut Stub<'_, G>, shared: &Shared) -> Resumed<G::End> 
                         log::warn!("gdb: KVM_SET_REGS failed: {e}");
                     }
                 }
-                MultiThreadStopReason::SwBreak(tid)
+                if stub.st.internal == Some(at) {
+                    // `--break-at-injection`: once, and not gdb's own.
+                    stub.st.internal = None;
+                    stub.st.bps.remove_sw(&stub.st.mem, at);
+                    eprintln!("viv: gdb: the fault plan's first injection (at {})", super::INJECTION_FUNCTION);
+                    MultiThreadStopReason::SignalWithThread { tid, signal: Signal::SIGTRAP }
+                } else {
+                    MultiThreadStopReason::SwBreak(tid)
+                }
             }
             DebugStop::HwBreak => MultiThreadStopReason::HwBreak(tid),
             DebugStop::Watch(slot) => {

@@ -36,6 +36,8 @@ pub struct State {
     pub last_tid: Option<Tid>,
     /// Only kernel code can be debugged (`super::DebugSetup::kernel_only`).
     pub kernel_only: bool,
+    /// The debugger's own breakpoint (`--break-at-injection`), not gdb's.
+    pub internal: Option<u64>,
 }
 
 impl State {

@@ -42,6 +42,8 @@ impl Snapshot {
         let mut config = config.clone();
         config.capture_console = true;
         config.forward_stdin = false;
+        // A debugger is for the experiments run from the snapshot.
+        let gdb = config.gdb.take();
         let mut machine = Machine::build(&config, None)?;
         machine.runner.pause_at_mark = Some(at_mark);
         let plan_base = machine.plan.as_ref().map_or(0, |p| p.base);
@@ -77,6 +79,7 @@ impl Snapshot {
             Some(path) => Some(state::save_disk(path, &runner.mmio)?),
             None => None,
         };
+        config.gdb = gdb;
         Ok(Snapshot {
             config,
             at_mark,
