@@ -1,8 +1,11 @@
-//! `viv exec --gdb`: real gdb, in batch mode, debugging the booted system
-//! through the stub (`vmm::debug`, docs/gdb.md). One boot serves every
-//! assertion: a kernel breakpoint by name, `bt`, registers, a single
-//! step, the processes as threads, a blocked server's user stack, the
-//! refusal of what this host cannot do, and the exit status at power-off.
+//! `viv exec --gdb` and `viv campaign replay --gdb`: real gdb, in batch
+//! mode, debugging the guest through the stub (`vmm::debug`,
+//! docs/gdb.md). One boot serves every assertion of the first test: a
+//! kernel breakpoint by name, `bt`, registers, a single step, the
+//! processes as threads, a blocked server's user stack, the refusal of
+//! what this host cannot do, and the exit status at power-off. The
+//! second replays a one-experiment campaign into gdb, stopped at its
+//! injection, and compares its trace with the undebugged replay's.
 
 mod common;
 
@@ -48,9 +51,27 @@ fn wait_for_socket(path: &Path, viv: &mut Child) {
     }
 }
 
+fn require_gdb() {
+    assert!(Command::new("gdb").arg("--version").output().is_ok(), "gdb not found: run scripts/setup (installs gdb)");
+}
+
+/// Runs gdb in batch mode with one `-ex` per command (each runs even when
+/// one before it failed); returns its stdout and stderr.
+fn run_gdb(commands: &[String]) -> String {
+    let mut gdb = Command::new("gdb");
+    gdb.args(["-batch", "-nx"]);
+    for c in commands {
+        gdb.arg("-ex").arg(c);
+    }
+    let mut gdb = gdb.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
+    wait_for(&mut gdb, "gdb");
+    let out = gdb.wait_with_output().unwrap();
+    format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr))
+}
+
 #[test]
 fn gdb_breaks_steps_lists_processes_and_sees_the_power_off() {
-    assert!(Command::new("gdb").arg("--version").output().is_ok(), "gdb not found: run scripts/setup (installs gdb)");
+    require_gdb();
     let dir = common::scratch_dir("gdb");
     let symbols = dir.join("symbols");
     let export = Command::new(VIV).args(["export", "--image", "system", "--symbols"]).arg(&symbols).output().unwrap();
@@ -95,16 +116,7 @@ fn gdb_breaks_steps_lists_processes_and_sees_the_power_off() {
         "delete".into(),
         "continue".into(),
     ];
-    let mut gdb = Command::new("gdb");
-    gdb.args(["-batch", "-nx"]);
-    for c in &commands {
-        gdb.arg("-ex").arg(c);
-    }
-    let gdb = gdb.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
-    let mut gdb = gdb;
-    wait_for(&mut gdb, "gdb");
-    let gdb_out = gdb.wait_with_output().unwrap();
-    let out = format!("{}{}", String::from_utf8_lossy(&gdb_out.stdout), String::from_utf8_lossy(&gdb_out.stderr));
+    let out = run_gdb(&commands);
     let status = wait_for(&mut viv, "viv");
     let viv_out = viv.wait_with_output().unwrap();
     let viv_err = String::from_utf8_lossy(&viv_out.stderr);
@@ -137,4 +149,96 @@ fn gdb_breaks_steps_lists_processes_and_sees_the_power_off() {
     assert!(out.contains("exited with code 07"), "{context}");
     assert_eq!(status.code(), Some(7), "{context}");
     assert!(String::from_utf8_lossy(&viv_out.stdout).contains("gdb-was-here"), "{context}");
+}
+
+/// The trace lines without the host's timestamps (`tsc`), which differ
+/// from run to run.
+fn without_tsc(trace: &str) -> Vec<String> {
+    trace
+        .lines()
+        .map(|l| {
+            let mut record: serde_json::Value = serde_json::from_str(l).unwrap();
+            record.as_object_mut().unwrap().remove("tsc");
+            record.to_string()
+        })
+        .collect()
+}
+
+#[test]
+fn a_replayed_experiment_stops_at_its_injection_and_keeps_its_trace() {
+    require_gdb();
+    let dir = common::scratch_dir("gdb-replay");
+    // One experiment: blk crashes at its third matching message (the
+    // workload's disk I/O), RS restarts it, the workload succeeds.
+    let campaign = dir.join("c.toml");
+    std::fs::write(
+        &campaign,
+        "name = \"gdb-replay\"\nimage = \"system\"\n\
+         workload = \"echo vivarium > /home/f; cp /home/f /home/g; cat /home/g\"\n\
+         experiments = 1\nseed = 7\ntimeout = 120\n\n\
+         [[fault]]\ntargets = [\"blk\"]\nactions = [\"crash\"]\nnth = [3, 3]\n\n\
+         [expect]\nexit_status = 0\noutput = \"vivarium\\n\"\n",
+    )
+    .unwrap();
+    let out = dir.join("out");
+    let ran = Command::new(VIV).arg("campaign").arg(&campaign).arg("--out").arg(&out).output().unwrap();
+    assert!(ran.status.success(), "campaign: {}", String::from_utf8_lossy(&ran.stderr));
+    let results = out.join("results.json");
+    let plain_trace = dir.join("plain.jsonl");
+    let plain = Command::new(VIV)
+        .args(["campaign", "replay"])
+        .arg(&results)
+        .args(["0", "--out"])
+        .arg(&plain_trace)
+        .output()
+        .unwrap();
+    assert!(plain.status.success(), "replay: {}", String::from_utf8_lossy(&plain.stderr));
+
+    let socket = dir.join("gdb.sock");
+    let debugged_trace = dir.join("debugged.jsonl");
+    let mut viv = Command::new(VIV)
+        .args(["campaign", "replay"])
+        .arg(&results)
+        .args(["0", "--out"])
+        .arg(&debugged_trace)
+        .arg("--gdb")
+        .arg(&socket)
+        .arg("--break-at-injection")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    wait_for_socket(&socket, &mut viv);
+    let kernel = dir.join("kernel.elf");
+    let export = Command::new(VIV).args(["export", "--image", "system", "--symbols"]).arg(&dir).output().unwrap();
+    assert!(export.status.success(), "viv export --symbols: {}", String::from_utf8_lossy(&export.stderr));
+    let commands = [
+        "set pagination off".to_string(),
+        format!("file {}", kernel.display()),
+        format!("target remote {}", socket.display()),
+        "continue".into(),
+        "bt".into(),
+        "monitor processes".into(),
+        "continue".into(),
+    ];
+    let out = run_gdb(&commands);
+    let status = wait_for(&mut viv, "viv");
+    let viv_out = viv.wait_with_output().unwrap();
+    let report = String::from_utf8_lossy(&viv_out.stdout);
+    let context = format!("gdb said:\n{out}\nviv said:\n{report}{}", String::from_utf8_lossy(&viv_out.stderr));
+
+    // Stopped where the kernel carries the rule out, on the way from the
+    // file server's request to the driver.
+    assert!(out.contains("received signal SIGTRAP"), "{context}");
+    assert!(out.contains("#0  kernel_core::Kernel::fault_common"), "{context}");
+    assert!(out.contains("guest_kernel::syscall::dispatch () at"), "{context}");
+    assert!(out.contains(" blk\n") && out.contains(" ext2fs\n"), "{context}");
+    assert!(out.contains("exited normally"), "{context}");
+    assert!(status.success() && report.contains("same outcome as recorded"), "{context}");
+    // The debugger changed nothing the guest did.
+    let plain = without_tsc(&std::fs::read_to_string(&plain_trace).unwrap());
+    let debugged = without_tsc(&std::fs::read_to_string(&debugged_trace).unwrap());
+    assert!(!plain.is_empty());
+    assert_eq!(plain, debugged, "the debugged replay's trace differs from the plain one");
 }
