@@ -100,9 +100,6 @@ impl Recording {
         }
         config.profile_hz = self.profile_hz;
         config.gdb = self.gdb.clone();
-        if self.gdb.is_some() {
-            config.timeout = None;
-        }
     }
 }
 
@@ -222,6 +219,9 @@ fn run_plan(campaign: &Campaign, plan: &Plan, index: u32, start: &Start) -> Resu
             let disk = copy_disk(campaign, scratch, &index.to_string())?;
             let mut config = config_for(campaign, plan, disk.as_deref())?;
             record.apply(&mut config);
+            if config.gdb.is_some() {
+                config.timeout = None;
+            }
             let outcome = crate::run(&config);
             if let Some(copy) = &disk {
                 let _ = std::fs::remove_file(copy);
