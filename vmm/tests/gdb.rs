@@ -5,7 +5,8 @@
 //! processes as threads, a blocked server's user stack, the refusal of
 //! what this host cannot do, and the exit status at power-off. The
 //! second replays a one-experiment campaign into gdb, stopped at its
-//! injection, and compares its trace with the undebugged replay's.
+//! injection, and compares its trace with the undebugged replay's; the
+//! third interrupts a running guest with ^C and kills it from gdb.
 
 mod common;
 
@@ -51,22 +52,46 @@ fn wait_for_socket(path: &Path, viv: &mut Child) {
     }
 }
 
+/// Starts `viv ARGS` (its output piped) and waits until it listens on
+/// `socket`.
+fn start_viv<I: AsRef<std::ffi::OsStr>>(args: impl IntoIterator<Item = I>, socket: &Path) -> Child {
+    let mut viv = Command::new(VIV)
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    wait_for_socket(socket, &mut viv);
+    viv
+}
+
 fn require_gdb() {
     assert!(Command::new("gdb").arg("--version").output().is_ok(), "gdb not found: run scripts/setup (installs gdb)");
 }
 
-/// Runs gdb in batch mode with one `-ex` per command (each runs even when
-/// one before it failed); returns its stdout and stderr.
-fn run_gdb(commands: &[String]) -> String {
+/// Starts gdb in batch mode with one `-ex` per command (each runs even
+/// when one before it failed).
+fn spawn_gdb(commands: &[String]) -> Child {
     let mut gdb = Command::new("gdb");
     gdb.args(["-batch", "-nx"]);
     for c in commands {
         gdb.arg("-ex").arg(c);
     }
-    let mut gdb = gdb.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
-    wait_for(&mut gdb, "gdb");
+    gdb.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap()
+}
+
+/// gdb's stdout and stderr once it has ended.
+fn gdb_output(gdb: Child) -> String {
     let out = gdb.wait_with_output().unwrap();
     format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr))
+}
+
+/// Runs gdb (as [`spawn_gdb`]) to its end; returns what it printed.
+fn run_gdb(commands: &[String]) -> String {
+    let mut gdb = spawn_gdb(commands);
+    wait_for(&mut gdb, "gdb");
+    gdb_output(gdb)
 }
 
 #[test]
@@ -77,16 +102,9 @@ fn gdb_breaks_steps_lists_processes_and_sees_the_power_off() {
     let export = Command::new(VIV).args(["export", "--image", "system", "--symbols"]).arg(&symbols).output().unwrap();
     assert!(export.status.success(), "viv export --symbols: {}", String::from_utf8_lossy(&export.stderr));
     let socket = dir.join("gdb.sock");
-    let mut viv = Command::new(VIV)
-        .args(["exec", "--gdb"])
-        .arg(&socket)
-        .args(["--gdb-wait", "echo gdb-was-here; exit 7"])
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    wait_for_socket(&socket, &mut viv);
+    let exec =
+        ["exec", "--gdb", &socket.display().to_string(), "--gdb-wait", "echo gdb-was-here; exit 7"].map(String::from);
+    let mut viv = start_viv(exec, &socket);
 
     let kernel_only = Path::new(vmm::vstate::config::KVM_PVM_SYSFS).exists();
     // Each -ex runs even when one before it failed (the refused breakpoint).
@@ -196,20 +214,18 @@ fn a_replayed_experiment_stops_at_its_injection_and_keeps_its_trace() {
 
     let socket = dir.join("gdb.sock");
     let debugged_trace = dir.join("debugged.jsonl");
-    let mut viv = Command::new(VIV)
-        .args(["campaign", "replay"])
-        .arg(&results)
-        .args(["0", "--out"])
-        .arg(&debugged_trace)
-        .arg("--gdb")
-        .arg(&socket)
-        .arg("--break-at-injection")
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    wait_for_socket(&socket, &mut viv);
+    let replay = [
+        "campaign".into(),
+        "replay".into(),
+        results.clone(),
+        "0".into(),
+        "--out".into(),
+        debugged_trace.clone(),
+        "--gdb".into(),
+        socket.clone(),
+        "--break-at-injection".into(),
+    ];
+    let mut viv = start_viv(replay, &socket);
     let kernel = dir.join("kernel.elf");
     let export = Command::new(VIV).args(["export", "--image", "system", "--symbols"]).arg(&dir).output().unwrap();
     assert!(export.status.success(), "viv export --symbols: {}", String::from_utf8_lossy(&export.stderr));
@@ -241,4 +257,52 @@ fn a_replayed_experiment_stops_at_its_injection_and_keeps_its_trace() {
     let debugged = without_tsc(&std::fs::read_to_string(&debugged_trace).unwrap());
     assert!(!plain.is_empty());
     assert_eq!(plain, debugged, "the debugged replay's trace differs from the plain one");
+}
+
+#[test]
+fn ctrl_c_stops_a_running_guest_and_kill_ends_it() {
+    require_gdb();
+    let dir = common::scratch_dir("gdb-interrupt");
+    let socket = dir.join("gdb.sock");
+    // The guest says it is ready, then sleeps far longer than the test
+    // (and is killed from gdb).
+    let exec = ["exec", "--gdb", &socket.display().to_string(), "echo ready-for-gdb; sleep 100000"].map(String::from);
+    let mut viv = start_viv(exec, &socket);
+    let commands = [
+        "set pagination off".to_string(),
+        format!("target remote {}", socket.display()),
+        "continue".into(),
+        "info threads".into(),
+        "kill".into(),
+    ];
+    let mut gdb = spawn_gdb(&commands);
+    // ^C once the guest has printed its line (so it is running the
+    // workload, past gdb's attach stop): gdb forwards SIGINT as ^C.
+    let mut console = std::io::BufReader::new(viv.stdout.take().unwrap());
+    let mut line = String::new();
+    loop {
+        line.clear();
+        let n = std::io::BufRead::read_line(&mut console, &mut line).unwrap();
+        assert!(n > 0, "viv's console ended before the guest was ready");
+        if line.contains("ready-for-gdb") {
+            break;
+        }
+    }
+    // Repeated until gdb has stopped the guest: a SIGINT that lands before
+    // gdb resumed it after attaching would find it stopped already.
+    let deadline = Instant::now() + WAIT;
+    while gdb.try_wait().unwrap().is_none() {
+        // SAFETY: kill(2) on our own child process.
+        unsafe { libc::kill(gdb.id() as libc::pid_t, libc::SIGINT) };
+        assert!(Instant::now() < deadline, "gdb never stopped the guest");
+        std::thread::sleep(Duration::from_millis(500));
+    }
+    let out = gdb_output(gdb);
+    let status = wait_for(&mut viv, "viv");
+    let viv_err = String::from_utf8_lossy(&viv.wait_with_output().unwrap().stderr).into_owned();
+    let context = format!("gdb said:\n{out}\nviv said:\n{viv_err}");
+    assert!(out.contains("received signal SIGINT"), "{context}");
+    assert!(out.contains("(sh (endpoint "), "the shell is a thread\n{context}");
+    assert_eq!(status.code(), Some(abi::platform::STATUS_VM_ERROR), "{context}");
+    assert!(viv_err.contains("gdb killed the guest"), "{context}");
 }
