@@ -48,3 +48,41 @@ pub fn entry(root: u64, endpoint: u32, name: &[u8]) -> [u8; ENTRY_SIZE] {
     e[NAME_OFFSET..NAME_OFFSET + n].copy_from_slice(&name[..n]);
     e
 }
+
+/// Symbol of the table of saved-register addresses, one `u64` per process
+/// slot beside the directory: the guest-physical address of the slot's
+/// saved user state (its trap frame, [`frame`]). Written with the
+/// directory entry, so that a debugger on the host (`viv run --gdb`)
+/// can show a process that is not running.
+pub const FRAMES_SYMBOL: &str = "VIV_PROCESS_FRAMES";
+
+/// The saved user state of a process (the kernel's trap frame): 22
+/// little-endian `u64`s, pushed by the entry stubs and the CPU in this
+/// order. Offsets are in bytes.
+pub mod frame {
+    /// Size of a frame.
+    pub const SIZE: usize = 176;
+    pub const R15: usize = 0;
+    pub const R14: usize = 8;
+    pub const R13: usize = 16;
+    pub const R12: usize = 24;
+    pub const R11: usize = 32;
+    pub const R10: usize = 40;
+    pub const R9: usize = 48;
+    pub const R8: usize = 56;
+    pub const RBP: usize = 64;
+    pub const RDI: usize = 72;
+    pub const RSI: usize = 80;
+    pub const RDX: usize = 88;
+    pub const RCX: usize = 96;
+    pub const RBX: usize = 104;
+    pub const RAX: usize = 112;
+    /// The entry's vector (not a register).
+    pub const VECTOR: usize = 120;
+    pub const ERROR_CODE: usize = 128;
+    pub const RIP: usize = 136;
+    pub const CS: usize = 144;
+    pub const RFLAGS: usize = 152;
+    pub const RSP: usize = 160;
+    pub const SS: usize = 168;
+}

@@ -225,6 +225,14 @@ pub enum CampaignAction {
         /// the top-N table in the report.
         #[arg(long, value_name = "FILE")]
         profile: Option<PathBuf>,
+        /// Serve gdb on ADDR for the experiment (as `run --gdb`,
+        /// docs/gdb.md): it waits for gdb at its start, with no timeout.
+        #[arg(long, value_name = "ADDR", value_parser = vmm::debug::GdbAddr::parse)]
+        gdb: Option<vmm::debug::GdbAddr>,
+        /// With --gdb: stop the first time the kernel injects the
+        /// experiment's fault (SIGTRAP in its fault_common).
+        #[arg(long, requires = "gdb")]
+        break_at_injection: bool,
     },
     /// Join the results of shards into the report of one whole run.
     #[command(after_help = CAMPAIGN_STATUS_HELP)]
@@ -382,6 +390,14 @@ pub struct RunArgs {
     /// zero-filled, 32 MiB, if it does not exist; without it there is no disk).
     #[arg(long, value_name = "FILE")]
     pub disk: Option<PathBuf>,
+    /// Serve the GDB remote protocol on ADDR (HOST:PORT, :PORT for
+    /// 127.0.0.1, or a Unix socket path); `target remote ADDR` in gdb
+    /// attaches and stops the guest (docs/gdb.md). No --timeout applies.
+    #[arg(long, value_name = "ADDR", value_parser = vmm::debug::GdbAddr::parse)]
+    pub gdb: Option<vmm::debug::GdbAddr>,
+    /// With --gdb: hold the guest before its first instruction until gdb attaches.
+    #[arg(long, requires = "gdb")]
+    pub gdb_wait: bool,
 }
 
 /// Default `--timeout` of `viv exec`, in seconds.
@@ -417,6 +433,14 @@ pub struct ExecArgs {
     pub log: bool,
     #[arg(long, value_name = "FILE")]
     pub disk: Option<PathBuf>,
+    /// Serve the GDB remote protocol on ADDR (HOST:PORT, :PORT for
+    /// 127.0.0.1, or a Unix socket path); `target remote ADDR` in gdb
+    /// attaches and stops the guest (docs/gdb.md). No --timeout applies.
+    #[arg(long, value_name = "ADDR", value_parser = vmm::debug::GdbAddr::parse)]
+    pub gdb: Option<vmm::debug::GdbAddr>,
+    /// With --gdb: hold the guest before its first instruction until gdb attaches.
+    #[arg(long, requires = "gdb")]
+    pub gdb_wait: bool,
     /// The shell command, passed on the kernel command line after
     /// abi::platform::CMDLINE_COMMAND_SEPARATOR (" -- ").
     #[arg(value_name = "CMD")]
@@ -431,8 +455,12 @@ pub struct ExportArgs {
     pub image: String,
     /// Directory to write kernel.elf, NAME.img and the image's disk into
     /// (created if needed).
+    #[arg(long, value_name = "DIR", required_unless_present = "symbols")]
+    pub out: Option<PathBuf>,
+    /// Directory to write the kernel's and every program's ELF into, with
+    /// vivarium.gdb, a gdb script that loads their symbols (docs/gdb.md).
     #[arg(long, value_name = "DIR")]
-    pub out: PathBuf,
+    pub symbols: Option<PathBuf>,
     /// Text appended to the kernel command line in the printed command.
     #[arg(long, value_name = "CMDLINE", default_value = "", allow_hyphen_values = true)]
     pub append: String,
@@ -586,7 +614,26 @@ mod tests {
         assert_eq!((b.rounds, b.boot_runs), (7, 5));
         let cli = Cli::try_parse_from(["viv", "export", "--image", "hello", "--out", "/tmp/x"]).unwrap();
         let Command::Export(e) = cli.command else { panic!() };
-        assert_eq!(e.out, PathBuf::from("/tmp/x"));
+        assert_eq!(e.out, Some(PathBuf::from("/tmp/x")));
+        // --symbols alone will do; neither is an error.
+        let cli = Cli::try_parse_from(["viv", "export", "--image", "system", "--symbols", "/tmp/s"]).unwrap();
+        let Command::Export(e) = cli.command else { panic!() };
+        assert_eq!((e.out, e.symbols), (None, Some(PathBuf::from("/tmp/s"))));
+        assert!(Cli::try_parse_from(["viv", "export", "--image", "system"]).is_err());
+    }
+
+    #[test]
+    fn gdb_arguments_parse() {
+        let cli = Cli::try_parse_from(["viv", "exec", "--gdb", ":1234", "--gdb-wait", "true"]).unwrap();
+        let Command::Exec(e) = cli.command else { panic!() };
+        let addr: std::net::SocketAddr = "127.0.0.1:1234".parse().unwrap();
+        assert_eq!((e.gdb, e.gdb_wait), (Some(vmm::debug::GdbAddr::Tcp(addr)), true));
+        let cli = Cli::try_parse_from(["viv", "run", "--gdb", "/tmp/g.sock"]).unwrap();
+        let Command::Run(r) = cli.command else { panic!() };
+        assert_eq!(r.gdb, Some(vmm::debug::GdbAddr::Unix(PathBuf::from("/tmp/g.sock"))));
+        // --gdb-wait needs --gdb; an address must be one.
+        assert!(Cli::try_parse_from(["viv", "run", "--gdb-wait"]).is_err());
+        assert!(Cli::try_parse_from(["viv", "run", "--gdb", "nonsense"]).is_err());
     }
 
     #[test]

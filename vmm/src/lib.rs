@@ -10,6 +10,8 @@
 //! - [`observe`]: the IPC trace ring in guest memory; decoding, analysis
 //!   and export of its records.
 //! - [`inject`]: fault plans in guest memory and host-side SWIFI.
+//! - [`debug`]: the gdb stub (`--gdb`): breakpoints, single steps and
+//!   processes as threads, on KVM's guest-debug interface.
 //! - [`vstate`]: KVM, memory, vCPU, assembling a VM, the run loop, the
 //!   watchdog, statistics, snapshots: [`run`] boots one [`RunConfig`] and
 //!   returns a [`RunOutcome`].
@@ -27,6 +29,7 @@
 pub mod bench;
 pub mod campaign;
 pub mod commands;
+pub mod debug;
 pub mod devices;
 pub mod image;
 pub mod inject;

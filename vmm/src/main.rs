@@ -61,23 +61,30 @@ fn main() -> ExitCode {
 fn dispatch(command: Command) -> Result<i32, Failure> {
     match command {
         Command::Run(args) => {
+            let gdb =
+                args.gdb.map(|addr| vmm::debug::GdbConfig { addr, wait: args.gdb_wait, break_at_injection: false });
             let how = commands::run::Attached {
                 image: args.image,
                 memory_mib: args.memory,
-                timeout: args.timeout,
+                timeout: args.timeout.filter(|_| gdb.is_none()),
                 entry: args.syscall_entry.into(),
                 disk: args.disk,
+                gdb,
             };
             let append = vmm::vstate::config::with_user(&args.append, args.user);
             Ok(ended(&commands::run::run(&how, &append)?, how.timeout))
         }
         Command::Exec(args) => {
+            let gdb =
+                args.gdb.map(|addr| vmm::debug::GdbConfig { addr, wait: args.gdb_wait, break_at_injection: false });
             let how = commands::run::Attached {
                 image: args.image,
                 memory_mib: args.memory,
-                timeout: Some(args.timeout),
+                // A debugged guest may stop for as long as its user likes.
+                timeout: Some(args.timeout).filter(|_| gdb.is_none()),
                 entry: args.syscall_entry.into(),
                 disk: args.disk,
+                gdb,
             };
             let append = vmm::vstate::config::with_user(&args.append, args.user);
             Ok(ended(&commands::run::exec(&how, &append, &args.command, args.log)?, how.timeout))
@@ -87,7 +94,12 @@ fn dispatch(command: Command) -> Result<i32, Failure> {
             Ok(0)
         }
         Command::Export(args) => {
-            println!("{}", commands::export::export(&args.image, &args.out, &args.append)?);
+            if let Some(out) = &args.out {
+                println!("{}", commands::export::export(&args.image, out, &args.append)?);
+            }
+            if let Some(dir) = &args.symbols {
+                eprintln!("{}", commands::symbols::export_symbols(&args.image, dir)?);
+            }
             Ok(0)
         }
         Command::Bench(args) => {
@@ -148,9 +160,10 @@ fn dispatch(command: Command) -> Result<i32, Failure> {
             // 0 when every expectation held, 1 when one failed, 120 for a
             // host error (`cli::CAMPAIGN_STATUS_HELP`).
             let (text, passed) = match args.action {
-                Some(CampaignAction::Replay { results, experiment, out, profile }) => {
+                Some(CampaignAction::Replay { results, experiment, out, profile, gdb, break_at_injection }) => {
+                    let gdb = gdb.map(|addr| vmm::debug::GdbConfig { addr, wait: true, break_at_injection });
                     let (text, passed) =
-                        commands::campaign::replay(&results, experiment, out.as_deref(), profile.as_deref())?;
+                        commands::campaign::replay(&results, experiment, out.as_deref(), profile.as_deref(), gdb)?;
                     print!("{text}");
                     (None, passed)
                 }

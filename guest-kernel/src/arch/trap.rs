@@ -51,7 +51,18 @@ pub struct TrapFrame {
     pub ss: u64,
 }
 
-const _: () = assert!(core::mem::size_of::<TrapFrame>() == 176);
+const _: () = assert!(core::mem::size_of::<TrapFrame>() == abi::profile::frame::SIZE);
+// The host's debugger reads saved frames by the offsets in `abi::profile::frame`.
+const _: () = {
+    use abi::profile::frame;
+    use core::mem::offset_of;
+    assert!(offset_of!(TrapFrame, r15) == frame::R15 && offset_of!(TrapFrame, r8) == frame::R8);
+    assert!(offset_of!(TrapFrame, rbp) == frame::RBP && offset_of!(TrapFrame, rax) == frame::RAX);
+    assert!(offset_of!(TrapFrame, rdi) == frame::RDI && offset_of!(TrapFrame, rbx) == frame::RBX);
+    assert!(offset_of!(TrapFrame, rip) == frame::RIP && offset_of!(TrapFrame, cs) == frame::CS);
+    assert!(offset_of!(TrapFrame, rflags) == frame::RFLAGS && offset_of!(TrapFrame, rsp) == frame::RSP);
+    assert!(offset_of!(TrapFrame, ss) == frame::SS && offset_of!(TrapFrame, vector) == frame::VECTOR);
+};
 
 global_asm!(
     r#"

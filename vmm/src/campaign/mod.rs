@@ -177,6 +177,7 @@ pub fn replay(
     index: u32,
     trace_out: Option<&Path>,
     profile_out: Option<&Path>,
+    gdb: Option<crate::debug::GdbConfig>,
 ) -> Result<(String, bool), CampaignError> {
     let results = Results::load(results_path)?;
     let campaign = &results.campaign;
@@ -189,7 +190,7 @@ pub fn replay(
     let trace_path = trace_out.map_or_else(|| dir.join(format!("experiment-{index}.trace.jsonl")), Path::to_path_buf);
     let scratch = temp_scratch_dir("replay")?;
     let profile_hz = profile_out.map(|_| crate::observe::profile::DEFAULT_HZ);
-    let record = run::Recording { trace: true, profile_hz };
+    let record = run::Recording { trace: true, profile_hz, gdb };
     let experiment = match campaign.start {
         StartFrom::Boot => Ok(run::run_one(campaign, index, &run::Start::Boot { scratch: scratch.path(), record })),
         StartFrom::Snapshot => run::take_snapshot(campaign, scratch.path(), record)

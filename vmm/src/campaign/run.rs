@@ -80,21 +80,26 @@ pub fn base_config(campaign: &Campaign, disk: Option<&Path>) -> Result<RunConfig
     Ok(config)
 }
 
-/// What a run records besides its outcome (a replay's trace and profile).
-#[derive(Debug, Clone, Copy, Default)]
+/// What a run records besides its outcome (a replay's trace and
+/// profile), and a replay's debugger.
+#[derive(Debug, Clone, Default)]
 pub struct Recording {
     /// A lossless IPC trace.
     pub trace: bool,
     /// The sampling profiler at this rate (`crate::observe::profile`).
     pub profile_hz: Option<u32>,
+    /// Serve gdb for the experiment (`crate::debug`; not for the boot a
+    /// snapshot is taken from). A debugged experiment has no timeout.
+    pub gdb: Option<crate::debug::GdbConfig>,
 }
 
 impl Recording {
-    fn apply(self, config: &mut RunConfig) {
+    fn apply(&self, config: &mut RunConfig) {
         if self.trace {
             config.trace = Some(TraceMode::Lossless);
         }
         config.profile_hz = self.profile_hz;
+        config.gdb = self.gdb.clone();
     }
 }
 
@@ -205,7 +210,8 @@ fn run_plan(campaign: &Campaign, plan: &Plan, index: u32, start: &Start) -> Resu
     match start {
         Start::Snapshot(snapshot) => {
             let mut experiment = ExperimentConfig::new(snapshot, fault_plan(plan));
-            experiment.timeout = Some(Duration::from_secs_f64(campaign.timeout_secs));
+            // A debugged experiment may stop as long as its user likes.
+            experiment.timeout = snapshot.config.gdb.is_none().then(|| Duration::from_secs_f64(campaign.timeout_secs));
             experiment.swifi = plan.swifi;
             Ok(snapshot.run(&experiment)?)
         }
@@ -213,6 +219,9 @@ fn run_plan(campaign: &Campaign, plan: &Plan, index: u32, start: &Start) -> Resu
             let disk = copy_disk(campaign, scratch, &index.to_string())?;
             let mut config = config_for(campaign, plan, disk.as_deref())?;
             record.apply(&mut config);
+            if config.gdb.is_some() {
+                config.timeout = None;
+            }
             let outcome = crate::run(&config);
             if let Some(copy) = &disk {
                 let _ = std::fs::remove_file(copy);

@@ -201,7 +201,7 @@ mod tests {
             let mut value = original.clone();
             edit(&mut value);
             std::fs::write(&path, value.to_string()).unwrap();
-            let err = crate::campaign::replay(&path, 0, None, None).expect_err(field).to_string();
+            let err = crate::campaign::replay(&path, 0, None, None, None).expect_err(field).to_string();
             assert!(err.contains(field) && err.contains("results.json") && !err.contains('\n'), "{field}: {err}");
         }
         std::fs::remove_dir_all(&dir).unwrap();

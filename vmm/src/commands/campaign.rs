@@ -36,8 +36,9 @@ pub fn replay(
     experiment: u32,
     out: Option<&Path>,
     profile: Option<&Path>,
+    gdb: Option<crate::debug::GdbConfig>,
 ) -> Result<(String, bool), CommandError> {
-    Ok(campaign::replay(results, experiment, out, profile)?)
+    Ok(campaign::replay(results, experiment, out, profile, gdb)?)
 }
 
 /// Joins shard results into the report of one whole run in `out`.

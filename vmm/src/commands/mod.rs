@@ -11,6 +11,7 @@ pub mod export;
 pub mod images;
 pub mod profile;
 pub mod run;
+pub mod symbols;
 pub mod threats;
 pub mod trace;
 

@@ -25,6 +25,8 @@ pub struct Attached {
     pub entry: EntryChoice,
     /// Disk image file.
     pub disk: Option<PathBuf>,
+    /// Serve gdb (`--gdb`).
+    pub gdb: Option<crate::debug::GdbConfig>,
 }
 
 impl Attached {
@@ -38,6 +40,7 @@ impl Attached {
         config.capture_console = false;
         config.forward_stdin = true;
         config.disk = self.disk.clone();
+        config.gdb = self.gdb.clone();
         Ok(config)
     }
 }

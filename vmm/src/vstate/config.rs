@@ -185,6 +185,8 @@ pub struct RunConfig {
     /// Caps on what the guest can make the host keep
     /// (`crate::devices::limits`).
     pub limits: crate::devices::limits::HostLimits,
+    /// Serve gdb (`crate::debug`); `None`: no debugger.
+    pub gdb: Option<crate::debug::GdbConfig>,
 }
 
 impl RunConfig {
@@ -214,6 +216,7 @@ impl RunConfig {
             swifi: None,
             profile_hz: None,
             limits: Default::default(),
+            gdb: None,
         }
     }
 

@@ -62,6 +62,9 @@ pub enum Error {
     /// The run could not be supervised.
     #[error(transparent)]
     Run(#[from] RunError),
+    /// The gdb stub could not be set up.
+    #[error(transparent)]
+    Debug(#[from] crate::debug::DebugError),
 }
 
 /// The one conversion of a failed KVM ioctl `what` into [`Error`].

@@ -198,6 +198,8 @@ impl Machine {
             profiler: None,
             limits: config.limits,
             limit_reached: limits,
+            debugger: None,
+            debug_interrupt: None,
         };
         Ok(Machine {
             kvm,

@@ -42,6 +42,8 @@ impl Snapshot {
         let mut config = config.clone();
         config.capture_console = true;
         config.forward_stdin = false;
+        // A debugger is for the experiments run from the snapshot.
+        let gdb = config.gdb.take();
         let mut machine = Machine::build(&config, None)?;
         machine.runner.pause_at_mark = Some(at_mark);
         let plan_base = machine.plan.as_ref().map_or(0, |p| p.base);
@@ -77,6 +79,7 @@ impl Snapshot {
             Some(path) => Some(state::save_disk(path, &runner.mmio)?),
             None => None,
         };
+        config.gdb = gdb;
         Ok(Snapshot {
             config,
             at_mark,
@@ -148,6 +151,11 @@ fn supervise(mut machine: Machine, config: &RunConfig) -> Result<(Machine, Ran),
     machine.runner.spin_tick = spin_tick;
     machine.runner.profiler =
         config.profile_hz.map(|hz| crate::observe::profile::Sampler::new(&machine.mem, &config.kernel, hz));
+    if let Some(gdb) = &config.gdb {
+        let debugger = Box::new(crate::debug::Debugger::new(debug_setup(gdb, &machine, config))?);
+        machine.runner.debug_interrupt = Some(debugger.interrupt_flag());
+        machine.runner.debugger = Some(debugger);
+    }
     let kicks = watchdog::Kicks {
         timeout: config.timeout,
         sample_every: config.profile_hz.map(|hz| Duration::from_secs(1) / hz.max(1)),
@@ -156,6 +164,25 @@ fn supervise(mut machine: Machine, config: &RunConfig) -> Result<(Machine, Ran),
     let (runner, progress, ended) = run_vcpu_thread(machine.runner, kicks, &timed_out, spin_guard.as_ref())?;
     machine.runner = runner;
     Ok((machine, Ran { progress, ended, stop_hook, spin_guard }))
+}
+
+/// What the gdb stub needs of `machine`: its memory, the kernel ELF, and
+/// what this KVM's guest debugging offers.
+fn debug_setup<'a>(
+    gdb: &'a crate::debug::GdbConfig,
+    machine: &'a Machine,
+    config: &'a RunConfig,
+) -> crate::debug::DebugSetup<'a> {
+    use kvm_ioctls::Cap;
+    crate::debug::DebugSetup {
+        config: gdb,
+        mem: &machine.mem,
+        kernel_elf: &config.kernel,
+        kick_signal: watchdog::kick_signal(),
+        has_guest_debug: machine.vm.check_extension(Cap::SetGuestDebug),
+        guest_debug_flags: machine.vm.check_extension_raw(kvm_bindings::KVM_CAP_SET_GUEST_DEBUG2.into()).max(0) as u32,
+        kernel_only: super::config::HostKind::detect() == super::config::HostKind::SoftwarePvm,
+    }
 }
 
 /// The outcome of a run that ended: the run loop's result, the fault

@@ -16,6 +16,7 @@ use std::time::Instant;
 use kvm_bindings::KVM_INTERNAL_ERROR_EMULATION;
 use kvm_ioctls::{VcpuExit, VcpuFd};
 
+use crate::debug::Event;
 use crate::devices::limits::{HostLimits, Limit, LimitFlag};
 use crate::devices::{IoAction, MmioBus, PortIo};
 use crate::observe::{TraceLog, TraceRing};
@@ -69,6 +70,11 @@ pub struct VcpuRunner {
     pub limits: HostLimits,
     /// Where the devices report a cap reached; checked after every exit.
     pub limit_reached: LimitFlag,
+    /// The gdb stub (`--gdb`), which then drives the run
+    /// (`crate::debug`); `None`: the plain loop.
+    pub debugger: Option<Box<crate::debug::Debugger>>,
+    /// Set when the debugger wants the vCPU back (checked at kicks).
+    pub debug_interrupt: Option<crate::debug::InterruptFlag>,
 }
 
 /// What a run has produced so far (kept across a pause).
@@ -87,6 +93,10 @@ enum Step {
     FaultStop(u32),
     End(Exit),
     InternalError,
+    /// A debug exit (only with the debugger's guest-debug settings).
+    Debug(kvm_bindings::kvm_debug_exit_arch),
+    /// A kick the debugger asked for.
+    Interrupted,
 }
 
 impl VcpuRunner {
@@ -106,6 +116,12 @@ impl VcpuRunner {
             Ok(regs) => format!("{:#x}", regs.rip),
             Err(_) => "?".into(),
         }
+    }
+
+    fn emulation_failed(&mut self) -> bool {
+        // SAFETY: as in `internal_error`, called for KVM_EXIT_INTERNAL_ERROR.
+        let internal = unsafe { self.vcpu.get_kvm_run().__bindgen_anon_1.internal };
+        internal.suberror == KVM_INTERNAL_ERROR_EMULATION
     }
 
     fn internal_error(&mut self) -> String {
@@ -130,6 +146,9 @@ impl VcpuRunner {
                 }
                 if let Some(profiler) = self.profiler.as_mut() {
                     profiler.sample(&self.vcpu);
+                }
+                if self.debug_interrupt.as_ref().is_some_and(|flag| flag.take()) {
+                    return Step::Interrupted;
                 }
                 return Step::Continue;
             }
@@ -170,6 +189,7 @@ impl VcpuRunner {
                 "KVM could not enter the guest (hardware entry failure reason {reason:#x} on host CPU {cpu})"
             ))),
             VcpuExit::InternalError => Step::InternalError,
+            VcpuExit::Debug(arch) => Step::Debug(arch),
             VcpuExit::SystemEvent(kind, data) => {
                 Step::End(Exit::VmError(format!("unexpected KVM system event {kind} {data:x?}")))
             }
@@ -179,26 +199,46 @@ impl VcpuRunner {
 
     /// Runs the guest until it ends (`Some`) or writes the bench mark
     /// `pause_at_mark` (`None`: paused in that exit, which is recorded).
+    /// With a debugger, the debugger drives the run.
     pub fn run_until(&mut self, progress: &mut Progress) -> Option<Exit> {
+        if let Some(mut debugger) = self.debugger.take() {
+            let end = debugger.serve(&mut Debuggee { runner: self, progress });
+            self.debugger = Some(debugger);
+            return end;
+        }
+        loop {
+            match self.run_to_event(progress) {
+                Event::Ended(end) => return end,
+                Event::Interrupted => {}
+                Event::Debug(exit) => return Some(Exit::VmError(format!("unexpected debug exit {exit:x?}"))),
+                Event::EmulationFailed => return Some(Exit::VmError(self.internal_error())),
+            }
+        }
+    }
+
+    /// Runs the guest until it ends or pauses, or for the debugger: a
+    /// debug exit or an interrupt it asked for.
+    fn run_to_event(&mut self, progress: &mut Progress) -> Event<Option<Exit>> {
+        let end = |exit| Event::Ended(Some(exit));
         loop {
             if self.timed_out.load(Ordering::Acquire) {
-                return Some(Exit::Timeout);
+                return end(Exit::Timeout);
             }
             let step = self.step();
             if let Some(limit) = self.limit_reached.reached() {
-                return Some(Exit::GuestLimit(limit));
+                return end(Exit::GuestLimit(limit));
             }
             match step {
                 Step::Continue => {}
                 Step::Mark(_) if progress.marks.len() >= self.limits.marks => {
-                    return Some(Exit::GuestLimit(Limit::Marks));
+                    return end(Exit::GuestLimit(Limit::Marks));
                 }
                 Step::Mark(id) => {
                     let time_ns = self.start.elapsed().as_nanos() as u64;
                     let stats = self.snapshot();
                     progress.marks.push(Mark { id, time_ns, stats });
                     if self.pause_at_mark == Some(id) {
-                        return None;
+                        return Event::Ended(None);
                     }
                 }
                 Step::FaultStop(rule) => {
@@ -213,8 +253,13 @@ impl VcpuRunner {
                     }
                     progress.fault_stops.push(rule);
                 }
-                Step::InternalError => return Some(Exit::VmError(self.internal_error())),
-                Step::End(exit) => return Some(exit),
+                Step::InternalError if self.debug_interrupt.is_some() && self.emulation_failed() => {
+                    return Event::EmulationFailed;
+                }
+                Step::InternalError => return end(Exit::VmError(self.internal_error())),
+                Step::End(exit) => return end(exit),
+                Step::Debug(exit) => return Event::Debug(exit),
+                Step::Interrupted => return Event::Interrupted,
             }
         }
     }
@@ -225,5 +270,35 @@ impl VcpuRunner {
         let trace = self.trace.take().map(TraceRing::finish);
         let profile = self.profiler.take().map(crate::observe::profile::Sampler::finish);
         VcpuResult { exit, marks: progress.marks, final_stats, trace, fault_stops: progress.fault_stops, profile }
+    }
+}
+
+/// The run loop as the debugger drives it.
+struct Debuggee<'a> {
+    runner: &'a mut VcpuRunner,
+    progress: &'a mut Progress,
+}
+
+impl crate::debug::Guest for Debuggee<'_> {
+    type End = Option<Exit>;
+
+    fn vcpu(&self) -> &VcpuFd {
+        &self.runner.vcpu
+    }
+
+    fn run(&mut self) -> Event<Option<Exit>> {
+        self.runner.run_to_event(self.progress)
+    }
+
+    fn exit_status(end: &Option<Exit>) -> Option<u8> {
+        end.as_ref().map(|exit| exit.status().clamp(0, 255) as u8)
+    }
+
+    fn killed(&mut self) -> Option<Exit> {
+        Some(Exit::VmError("gdb killed the guest".into()))
+    }
+
+    fn failed(&mut self) -> Option<Exit> {
+        Some(Exit::VmError(self.runner.internal_error()))
     }
 }

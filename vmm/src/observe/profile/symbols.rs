@@ -56,6 +56,11 @@ impl SymbolTable {
         (*start..*end).contains(&address).then_some(name.as_str())
     }
 
+    /// The start of the function whose demangled name (without hash) is `name`.
+    pub fn function(&self, name: &str) -> Option<u64> {
+        self.functions.iter().find(|f| f.2 == name).map(|f| f.0)
+    }
+
     /// The address of the data or code symbol `name` and its size.
     pub fn symbol(elf: &[u8], name: &str) -> Option<(u64, u64)> {
         let file = object::File::parse(elf).ok()?;
@@ -117,6 +122,7 @@ mod tests {
         assert_eq!(table.lookup(0x150), None);
         assert_eq!(table.lookup(0x0), None);
         assert_eq!(table.lookup(u64::MAX), None);
+        assert_eq!((table.function("b"), table.function("d")), (Some(0x110), None));
     }
 
     #[test]

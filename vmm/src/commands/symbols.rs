@@ -1,0 +1,120 @@
+//! `viv export --symbols DIR`: the kernel's and every program's ELF of an
+//! image, and a gdb script that loads them (docs/gdb.md).
+//!
+//! Why one command per program instead of all symbol files at once:
+//! every program is linked at the same user address, so two programs'
+//! symbol files would claim the same addresses and gdb would name (and
+//! set breakpoints in) the wrong program. The script loads the kernel's
+//! symbols, which are the same in every address space, and defines
+//! `viv-NAME` for each program: the kernel's and that program's symbols,
+//! and `viv-thread NAME`, which selects the thread of the process that
+//! runs NAME.
+
+use std::fmt::Write as _;
+use std::path::Path;
+
+use super::CommandError;
+use crate::image::embedded::{embedded_kernel, find_image};
+
+/// The gdb script's file name in the symbols directory.
+pub const SCRIPT: &str = "vivarium.gdb";
+
+/// Writes `kernel.elf`, `programs/NAME.elf` and [`SCRIPT`] for `image`
+/// into `dir`; returns a summary line.
+pub fn export_symbols(image: &str, dir: &Path) -> Result<String, CommandError> {
+    let image = find_image(image).map_err(crate::Error::from)?;
+    let kernel = embedded_kernel().map_err(crate::Error::from)?;
+    let boot = abi::boot_image::BootImage::parse(image.archive)
+        .map_err(|e| CommandError::Usage(format!("image {}: {e}", image.name)))?;
+    let programs_dir = dir.join("programs");
+    let create = |path: &Path| {
+        std::fs::create_dir_all(path).map_err(|source| CommandError::File {
+            what: "cannot create",
+            path: path.into(),
+            source,
+        })
+    };
+    create(&programs_dir)?;
+    // Absolute paths, so that the script works from any directory.
+    let dir = std::fs::canonicalize(dir).map_err(|source| CommandError::File {
+        what: "cannot resolve",
+        path: dir.into(),
+        source,
+    })?;
+    let write = |path: &Path, bytes: &[u8]| {
+        std::fs::write(path, bytes).map_err(|source| CommandError::File {
+            what: "cannot write",
+            path: path.into(),
+            source,
+        })
+    };
+    let kernel_path = dir.join("kernel.elf");
+    write(&kernel_path, kernel)?;
+    let mut names = Vec::new();
+    for (i, entry) in boot.entries().enumerate() {
+        write(&dir.join("programs").join(format!("{}.elf", entry.name)), boot.elf(i))?;
+        names.push(entry.name.to_string());
+    }
+    write(&dir.join(SCRIPT), script(&kernel_path, &dir.join("programs"), &names).as_bytes())?;
+    Ok(format!(
+        "wrote the kernel and {} programs of image {} to {}; in gdb: source {}",
+        names.len(),
+        image.name,
+        dir.display(),
+        dir.join(SCRIPT).display()
+    ))
+}
+
+/// The gdb script for the kernel at `kernel` and the programs `names`
+/// in `programs`.
+fn script(kernel: &Path, programs: &Path, names: &[String]) -> String {
+    let mut s = String::new();
+    let _ = writeln!(s, "# Written by `viv export --symbols` (docs/gdb.md).");
+    let _ = writeln!(s, "# The kernel's symbols; `viv-NAME` adds program NAME's (all programs share");
+    let _ = writeln!(s, "# one user address range, so one program at a time).");
+    let _ = writeln!(s, "set confirm off");
+    let _ = writeln!(s, "symbol-file {}", kernel.display());
+    for name in names {
+        let _ = writeln!(s, "define viv-{name}");
+        let _ = writeln!(s, "  symbol-file {}", kernel.display());
+        let _ = writeln!(s, "  add-symbol-file {}", programs.join(format!("{name}.elf")).display());
+        let _ = writeln!(s, "end");
+        let _ = writeln!(s, "document viv-{name}");
+        let _ = writeln!(s, "Load the kernel's and {name}'s symbols (and no other program's).");
+        let _ = writeln!(s, "end");
+    }
+    s.push_str(THREAD_COMMAND);
+    s
+}
+
+/// `viv-thread NAME`: selects the thread of the process running NAME (the
+/// stub names threads "NAME (endpoint N)").
+const THREAD_COMMAND: &str = r#"python
+import re
+class VivThread(gdb.Command):
+    """viv-thread NAME: switch to the thread of the process running program NAME."""
+    def __init__(self):
+        super().__init__("viv-thread", gdb.COMMAND_USER)
+    def invoke(self, arg, from_tty):
+        for line in gdb.execute("info threads", to_string=True).splitlines():
+            m = re.match(r"^\*?\s*(\d+)\s+Thread \S+ \((\S+) \(endpoint", line)
+            if m and m.group(2) == arg.strip():
+                gdb.execute("thread " + m.group(1), from_tty)
+                return
+        raise gdb.GdbError("no process runs " + arg.strip())
+VivThread()
+end
+"#;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_script_loads_the_kernel_and_defines_one_command_per_program() {
+        let s = script(Path::new("/s/kernel.elf"), Path::new("/s/programs"), &["vfs".into(), "sh".into()]);
+        assert!(s.contains("\nsymbol-file /s/kernel.elf\n"));
+        assert!(s.contains("define viv-vfs\n  symbol-file /s/kernel.elf\n  add-symbol-file /s/programs/vfs.elf\nend\n"));
+        assert!(s.contains("define viv-sh\n"));
+    }
+}
