@@ -6,6 +6,7 @@ use std::path::Path;
 use abi::layout::EntryKind;
 
 use super::CommandError;
+use crate::campaign::report::shell_word;
 use crate::image::embedded::{embedded_kernel, find_image};
 use crate::vstate::config::{build_cmdline, DEFAULT_MEMORY_MIB};
 
@@ -33,23 +34,13 @@ pub fn export(image: &str, dir: &Path, append: &str) -> Result<String, CommandEr
     Ok(format!(
         "qemu-system-x86_64 -kernel {} -initrd {} -append {} -device isa-debug-exit,iobase=0xf4,iosize=0x04 \
          -serial stdio -display none -no-reboot -m {DEFAULT_MEMORY_MIB}",
-        shell_quote(&kernel_path.display().to_string()),
-        shell_quote(&image_path.display().to_string()),
+        shell_word(&kernel_path.display().to_string()),
+        shell_word(&image_path.display().to_string()),
         format_args!(
             "\"{}\"",
             cmdline.replace('\\', "\\\\").replace('"', "\\\"").replace('$', "\\$").replace('`', "\\`")
         ),
     ))
-}
-
-/// Quotes `text` for a POSIX shell when it needs it.
-fn shell_quote(text: &str) -> String {
-    let safe = !text.is_empty() && text.bytes().all(|b| b.is_ascii_alphanumeric() || b"/._-+=,:@".contains(&b));
-    if safe {
-        text.to_string()
-    } else {
-        format!("'{}'", text.replace('\'', r"'\''"))
-    }
 }
 
 #[cfg(test)]
@@ -58,8 +49,8 @@ mod tests {
 
     #[test]
     fn shell_quoting() {
-        assert_eq!(shell_quote("/tmp/out/kernel.elf"), "/tmp/out/kernel.elf");
-        assert_eq!(shell_quote("/tmp/my dir/k"), "'/tmp/my dir/k'");
-        assert_eq!(shell_quote("it's"), r"'it'\''s'");
+        assert_eq!(shell_word("/tmp/out/kernel.elf"), "/tmp/out/kernel.elf");
+        assert_eq!(shell_word("/tmp/my dir/k"), "'/tmp/my dir/k'");
+        assert_eq!(shell_word("it's"), r"'it'\''s'");
     }
 }
