@@ -21,9 +21,14 @@ use super::CampaignError;
 /// The disk image's directory may differ too (shards on machines with
 /// different checkout paths); its name may not.
 pub(crate) fn campaign_difference(a: &Campaign, b: &Campaign) -> Option<String> {
+    // An empty shard ran no baseline; the shards that ran measured the same.
+    let no_baseline = a.baseline_ticks.is_none() || b.baseline_ticks.is_none();
     let comparable = |c: &Campaign| {
         let mut c = c.clone();
         c.file = String::new();
+        if no_baseline {
+            c.baseline_ticks = None;
+        }
         c.disk = c.disk.as_ref().map(|d| d.file_name().map(PathBuf::from).unwrap_or_default());
         serde_json::to_value(c).unwrap_or_default()
     };
@@ -60,6 +65,7 @@ pub fn merge(inputs: &[PathBuf]) -> Result<Results, CampaignError> {
     let mut wall_secs: f64 = 0.0;
     let mut jobs = 0;
     let mut snapshot_secs: Option<f64> = None;
+    let mut baseline_ticks = None;
     let base = Results::load(&path_of(first))?;
     for input in inputs {
         let path = path_of(input);
@@ -71,6 +77,7 @@ pub fn merge(inputs: &[PathBuf]) -> Result<Results, CampaignError> {
                 path_of(first).display()
             )));
         }
+        baseline_ticks = baseline_ticks.or(results.campaign.baseline_ticks);
         wall_secs = wall_secs.max(results.timing.wall_secs);
         jobs += results.timing.jobs;
         if let Some(secs) = results.timing.snapshot_secs {
@@ -105,5 +112,7 @@ pub fn merge(inputs: &[PathBuf]) -> Result<Results, CampaignError> {
     let mut timing = Timing::of(&all, wall_secs, jobs, snapshot_secs);
     // Shards ran side by side: throughput is the whole over the slowest.
     timing.experiments_per_second = if wall_secs > 0.0 { all.len() as f64 / wall_secs } else { 0.0 };
-    Ok(Results::new(base.campaign, None, all, timing))
+    let mut campaign = base.campaign;
+    campaign.baseline_ticks = baseline_ticks;
+    Ok(Results::new(campaign, None, all, timing))
 }

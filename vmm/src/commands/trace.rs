@@ -89,12 +89,12 @@ pub fn user_cause(analysis: &Analysis) -> Option<u32> {
 pub fn cause_list(analysis: &Analysis) -> String {
     let command: std::collections::BTreeSet<u32> = analysis.command_calls().map(|c| c.cause).collect();
     let default = user_cause(analysis);
-    let mut text = format!("{:>8}  {:<8} {:<14} {:<18} {:>8}\n", "cause", "when", "caller", "call", "messages");
+    let mut text = format!("{:>8}  {:<8} {:<14} {:<22} {:>8}\n", "cause", "when", "caller", "call", "messages");
     for call in analysis.calls.values() {
         let when = if command.contains(&call.cause) { "command" } else { "boot" };
         let mark = if Some(call.cause) == default { "  (msc default)" } else { "" };
         text += &format!(
-            "{:>8}  {:<8} {:<14} {:<18} {:>8}{mark}\n",
+            "{:>8}  {:<8} {:<14} {:<22} {:>8}{mark}\n",
             call.cause, when, call.caller, call.name, call.messages
         );
     }
