@@ -198,6 +198,11 @@ pub const STATUS_GUEST_LIMIT: i32 = 125;
 
 /// Guest physical address where the kernel is linked and loaded.
 pub const KERNEL_LOAD_ADDR: u64 = 0x10_0000;
+/// Least guest memory `viv` boots. The `system` image needs 6 MiB to
+/// start its shell (below that, PM's fork of the shell fails with ENOMEM
+/// and init powers off with [`STATUS_INIT_FAILED`]); 8 MiB leaves room for
+/// a small command. Every image boots in it.
+pub const MIN_GUEST_MEMORY: u64 = 8 << 20;
 /// Most guest memory the kernel maps (its identity map covers 1 GiB).
 pub const MAX_GUEST_MEMORY: u64 = 1 << 30;
 

@@ -45,7 +45,7 @@ pub enum Error {
     },
     /// Requested guest memory is outside the supported range.
     #[error("--memory {0}: guest memory must be {min} to {max} MiB ({min} MiB is the least the system boots in)",
-        min = crate::vstate::memory::MIN_GUEST_MEMORY_MIB, max = abi::platform::MAX_GUEST_MEMORY >> 20)]
+        min = abi::platform::MIN_GUEST_MEMORY >> 20, max = abi::platform::MAX_GUEST_MEMORY >> 20)]
     BadMemorySize(u64),
     /// No such embedded image, or no kernel.
     #[error(transparent)]

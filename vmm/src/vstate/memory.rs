@@ -25,11 +25,8 @@ use vm_memory::{
 
 use super::error::{kvm_err, Error, MemoryError};
 
-/// Smallest guest memory we boot. The `system` image needs 6 MiB to start
-/// its shell (below that, PM's fork of the shell fails with ENOMEM and
-/// init powers off with `abi::platform::STATUS_INIT_FAILED`); 8 MiB leaves
-/// room for a small command. Every image boots in it.
-pub const MIN_GUEST_MEMORY: u64 = 8 << 20;
+/// Smallest guest memory we boot (`abi::platform::MIN_GUEST_MEMORY` says why).
+pub const MIN_GUEST_MEMORY: u64 = abi::platform::MIN_GUEST_MEMORY;
 /// [`MIN_GUEST_MEMORY`] in MiB, for messages and the campaign file check.
 pub const MIN_GUEST_MEMORY_MIB: u64 = MIN_GUEST_MEMORY >> 20;
 /// Granularity of the holes in snapshot files.
