@@ -652,6 +652,24 @@ mod tests {
         assert!(long.contains("^]"), "{long}");
     }
 
+    /// Each flag's description is its own (`--log` and `--disk` were
+    /// swapped), and `--disk` tells what happens without it.
+    #[test]
+    fn help_texts_describe_their_own_flags() {
+        let mut cmd = Cli::command();
+        let exec = cmd.find_subcommand_mut("exec").unwrap().render_long_help().to_string();
+        let after = |flag: &str| {
+            let at = exec.find(&format!("      {flag}")).unwrap_or_else(|| panic!("{flag} in:\n{exec}"));
+            exec[at..].lines().nth(1).unwrap_or_default().to_string()
+        };
+        assert!(after("--log").contains("guest's log"), "{exec}");
+        assert!(after("--disk <FILE>").starts_with("          Disk image"), "{exec}");
+        let run = run_help();
+        assert!(!run.contains("without it there is no disk") && run.contains("temporary copy"), "{run}");
+        assert!(run.contains("zero-filled (32 MiB)"));
+        assert_eq!(vmm::devices::virtio_blk::DEFAULT_DISK_BYTES, 32 << 20);
+    }
+
     fn run_help() -> String {
         let mut cmd = Cli::command();
         cmd.find_subcommand_mut("run").unwrap().render_long_help().to_string()
