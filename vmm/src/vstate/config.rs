@@ -157,9 +157,11 @@ pub struct RunConfig {
     pub capture_console: bool,
     /// Feed `viv`'s stdin to the guest's serial port.
     pub forward_stdin: bool,
-    /// Raw disk image for the virtio-blk device (created zero-filled,
-    /// `devices::virtio_blk::DEFAULT_DISK_BYTES` long, if missing; `None`:
-    /// no disk device).
+    /// Disk image for the virtio-blk device; when missing it is created
+    /// from the image's default disk (`devices::disk_image`), or
+    /// zero-filled, `devices::virtio_blk::DEFAULT_DISK_BYTES` long, for an
+    /// image without one. `None`: a temporary copy of the image's default
+    /// disk, or no disk device for an image without one.
     pub disk: Option<PathBuf>,
     /// Serve `disk` copy-on-write (`--snapshot`): a private mapping of the
     /// file, as campaign experiments get of their snapshot's disk; the
