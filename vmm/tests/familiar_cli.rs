@@ -147,7 +147,7 @@ fn an_empty_shard_succeeds_and_merges() {
     let file = dir.join("one.toml");
     std::fs::write(
         &file,
-        "name = \"one\"\nimage = \"system\"\nworkload = \"echo one\"\nexperiments = 1\nseed = 5\ntimeout = 30\n\n\
+        "name = \"one\"\nimage = \"system\"\nworkload = \"echo one\"\nexperiments = 1\nseed = 5\ntimeout = 120\n\n\
          [[fault]]\ntargets = [\"tty\"]\nactions = [\"crash\"]\nnth = 1\n\n[expect]\nexit_status = -1\nmin_injected = 0\n",
     )
     .unwrap();
