@@ -179,6 +179,12 @@ pub const STATUS_PM_DIED: u32 = 116;
 /// (docs/servers-dying.md).
 pub const STATUS_VFS_DIED: u32 = 117;
 
+/// Power-off status when init could not start the shell: the fork, the
+/// change of uid (`viv.user`) or the exec of `/bin/sh` failed (for
+/// example with too little memory), or `viv.user` is not a number. init
+/// says why in the log; `viv` repeats it on stderr.
+pub const STATUS_INIT_FAILED: u32 = 118;
+
 /// `viv` exit status: a host-side error (bad arguments, missing image, KVM
 /// unavailable).
 pub const STATUS_HOST_ERROR: i32 = 120;
@@ -198,6 +204,11 @@ pub const STATUS_GUEST_LIMIT: i32 = 125;
 
 /// Guest physical address where the kernel is linked and loaded.
 pub const KERNEL_LOAD_ADDR: u64 = 0x10_0000;
+/// Least guest memory `viv` boots. The `system` image needs 6 MiB to
+/// start its shell (below that, PM's fork of the shell fails with ENOMEM
+/// and init powers off with [`STATUS_INIT_FAILED`]); 8 MiB leaves room for
+/// a small command. Every image boots in it.
+pub const MIN_GUEST_MEMORY: u64 = 8 << 20;
 /// Most guest memory the kernel maps (its identity map covers 1 GiB).
 pub const MAX_GUEST_MEMORY: u64 = 1 << 30;
 
@@ -230,6 +241,28 @@ pub const CMDLINE_COMMAND_SEPARATOR: &str = " -- ";
 /// The command after [`CMDLINE_COMMAND_SEPARATOR`], if there is one.
 pub fn cmdline_command(cmdline: &str) -> Option<&str> {
     cmdline.split_once(CMDLINE_COMMAND_SEPARATOR).map(|(_, command)| command)
+}
+
+/// Kernel command-line key: `viv.echo=0` makes the console driver (TTY)
+/// not echo what it receives. `viv` sets it when its stdin is not a
+/// terminal (a pipe, a file), so piped input is not printed back, as with
+/// `ssh host cmd` or `docker run -i`; typed input is echoed as before.
+pub const CMDLINE_ECHO_KEY: &str = "viv.echo";
+
+/// Kernel command-line keys whose value is a decimal number (`u64`), with
+/// the programs that read them: `viv` refuses a command line that gives
+/// one of them anything else, and the guest program ends with an error
+/// instead of using its default.
+pub const NUMERIC_PARAMETERS: &[&str] =
+    &[CMDLINE_USER_KEY, "pingpong.rounds", "ipcbench.ops", "workload.ms", "ttykiller.ms", "killer.ticks"];
+
+/// The value of numeric parameter `key` on `cmdline`: `Ok(None)` when
+/// absent, `Err(value)` when it is not a decimal number.
+pub fn cmdline_number<'a>(cmdline: &'a str, key: &str) -> Result<Option<u64>, &'a str> {
+    match cmdline_value(cmdline, key) {
+        None => Ok(None),
+        Some(v) => v.parse::<u64>().map(Some).map_err(|_| v),
+    }
 }
 
 /// The log port: a byte write appends to the kernel's log. It is the
@@ -265,6 +298,14 @@ pub fn cmdline_value<'a>(cmdline: &'a str, key: &str) -> Option<&'a str> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn numeric_parameters_parse_or_say_why_not() {
+        assert_eq!(cmdline_number("pingpong.rounds=5 -- x", "pingpong.rounds"), Ok(Some(5)));
+        assert_eq!(cmdline_number("a=1", "pingpong.rounds"), Ok(None));
+        assert_eq!(cmdline_number("pingpong.rounds=abc", "pingpong.rounds"), Err("abc"));
+        assert_eq!(cmdline_number("pingpong.rounds=-1", "pingpong.rounds"), Err("-1"));
+    }
 
     #[test]
     fn a_line_cut_inside_a_character_keeps_its_prefix() {

@@ -94,7 +94,9 @@ pub enum Kind {
     /// A process now runs a new program: `src` = `dst` the process, the
     /// new name in the last 16 bytes.
     Exec = 13,
-    /// Reserved for fault injection: the host's fault plan acted here.
+    /// A fault-plan rule fired here: the event's ends, primitive, message
+    /// type and cause; args = [rule index, action] (`kernel-core`'s fault
+    /// hooks).
     FaultInjected = 14,
 }
 

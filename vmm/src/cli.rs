@@ -14,12 +14,22 @@ use vmm::EntryChoice;
 pub const EXIT_STATUS_HELP: &str = "\
 Exit status:
   0-119  the guest powered off with this status (larger guest statuses are clamped to 119)
+  116    (from the system image) PM died; 117: VFS died (docs/servers-dying.md)
+  118    (from the system image) init could not start the shell (fork, setuid or exec of /bin/sh
+         failed, e.g. too little --memory); viv prints init's reason on stderr
   120    host error: bad arguments, unknown image, /dev/kvm missing or not accessible
   121    VM error: KVM could not run the guest (failed entry, internal error, unexpected exit)
   122    the guest triple-faulted
   123    the guest kernel panicked
   124    the guest was still running at --timeout and was stopped
   125    the guest made the host keep more than a cap allows (console, log, marks, trace)";
+
+/// The exit statuses of subcommands that boot no guest whose status they
+/// return (`images`, `export`, `bench`).
+pub const HOST_STATUS_HELP: &str = "\
+Exit status:
+  0      done
+  120    host error: bad arguments, unknown image, cannot write, /dev/kvm missing";
 
 /// Vivarium: a KVM virtual machine monitor that boots the Vivarium
 /// microkernel and its servers.
@@ -51,15 +61,15 @@ pub enum Command {
     #[command(after_help = EXIT_STATUS_HELP)]
     Exec(ExecArgs),
     /// List the boot images embedded in viv, with their programs.
-    #[command(after_help = EXIT_STATUS_HELP)]
+    #[command(after_help = HOST_STATUS_HELP)]
     Images,
     /// Write the kernel and an image to a directory and print the QEMU
     /// command line that boots them (QEMU exits with 2*status+1).
-    #[command(after_help = EXIT_STATUS_HELP)]
+    #[command(after_help = HOST_STATUS_HELP)]
     Export(ExportArgs),
     /// Measure boot time and the IPC round trip (time, kernel instructions
     /// and VM exits, counted by KVM).
-    #[command(after_help = EXIT_STATUS_HELP)]
+    #[command(after_help = HOST_STATUS_HELP)]
     Bench(BenchArgs),
     /// Run one shell command with IPC tracing on and print, per system
     /// call type, the calls and messages per call (min/median/max), plus
@@ -99,10 +109,10 @@ pub enum Command {
 /// `viv profile`.
 #[derive(Debug, Args)]
 pub struct ProfileArgs {
-    /// Boot image to run.
-    #[arg(long, default_value = vmm::DEFAULT_IMAGE, value_name = "NAME")]
-    pub image: String,
-    /// File to write the stacks to (default: none, only the table).
+    #[command(flatten)]
+    pub vm: VmArgs,
+    /// File to write the stacks to (default: none, only the table; `-`:
+    /// stdout, and the table goes to stderr).
     #[arg(long, value_name = "FILE")]
     pub out: Option<PathBuf>,
     /// Format of --out: folded (flamegraph.pl, inferno) or speedscope
@@ -120,12 +130,8 @@ pub struct ProfileArgs {
     /// campaigns; the IPC trace is the same as without the profiler.
     #[arg(long)]
     pub experiment: bool,
-    /// Stop the guest after this many seconds.
-    #[arg(long, value_name = "SECS", value_parser = parse_seconds, default_value = EXEC_DEFAULT_TIMEOUT)]
-    pub timeout: Duration,
-    /// The shell command.
-    #[arg(value_name = "CMD")]
-    pub command: String,
+    #[command(flatten)]
+    pub command: CommandWords,
 }
 
 /// `viv profile --format`.
@@ -202,6 +208,11 @@ pub struct CampaignArgs {
     /// write the reports into DIR.
     #[arg(long, value_name = "DIR", conflicts_with = "out")]
     pub resume: Option<PathBuf>,
+    /// No progress on stderr (by default a bar on a terminal, else a line
+    /// every 5 % of the experiments and at least every 30 s: count, rate,
+    /// time left, failures so far).
+    #[arg(long)]
+    pub quiet: bool,
 }
 
 /// `viv campaign replay|merge`.
@@ -217,7 +228,8 @@ pub enum CampaignAction {
         /// The experiment index.
         #[arg(value_name = "EXPERIMENT")]
         experiment: u32,
-        /// Trace file (default: experiment-N.trace.jsonl beside RESULTS.json).
+        /// Trace file (default: experiment-N.trace.jsonl beside RESULTS.json;
+        /// `-`: stdout, and the report goes to stderr).
         #[arg(long, value_name = "FILE")]
         out: Option<PathBuf>,
         /// Also profile the experiment (as `viv profile`, docs/profiling.md):
@@ -249,46 +261,41 @@ pub enum CampaignAction {
 /// `viv count`.
 #[derive(Debug, Args)]
 pub struct CountArgs {
-    /// Boot image to run.
-    #[arg(long, default_value = vmm::DEFAULT_IMAGE, value_name = "NAME")]
-    pub image: String,
+    #[command(flatten)]
+    pub vm: VmArgs,
     /// Print the report as JSON.
     #[arg(long)]
     pub json: bool,
-    /// Stop the guest after this many seconds.
-    #[arg(long, value_name = "SECS", value_parser = parse_seconds, default_value = EXEC_DEFAULT_TIMEOUT)]
-    pub timeout: Duration,
-    /// The shell command.
-    #[arg(value_name = "CMD")]
-    pub command: String,
+    #[command(flatten)]
+    pub command: CommandWords,
 }
 
 /// `viv trace`.
 #[derive(Debug, Args)]
 pub struct TraceArgs {
-    /// Boot image to run.
-    #[arg(long, default_value = vmm::DEFAULT_IMAGE, value_name = "NAME")]
-    pub image: String,
-    /// File to write.
-    #[arg(long, value_name = "FILE")]
-    pub out: PathBuf,
+    #[command(flatten)]
+    pub vm: VmArgs,
+    /// File to write (`-`: stdout).
+    #[arg(long, value_name = "FILE", required_unless_present = "list_causes")]
+    pub out: Option<PathBuf>,
     /// jsonl, perfetto or msc.
     #[arg(long, value_enum, default_value_t = FormatArg::Jsonl)]
     pub format: FormatArg,
-    /// For msc: the cause id (system call) to draw; default the first
-    /// system call of the command.
+    /// For --format msc only: the cause id (system call) to draw; default
+    /// the first system call of the user's command (--list-causes lists
+    /// them). An id not in the trace is an error.
     #[arg(long, value_name = "ID")]
     pub cause: Option<u32>,
     /// For perfetto: place events by the records' TSC (time) or by their
     /// sequence numbers (order only; the same for the same trace).
     #[arg(long, value_enum, default_value_t = ClockArg::Tsc)]
     pub clock: ClockArg,
-    /// Stop the guest after this many seconds.
-    #[arg(long, value_name = "SECS", value_parser = parse_seconds, default_value = EXEC_DEFAULT_TIMEOUT)]
-    pub timeout: Duration,
-    /// The shell command.
-    #[arg(value_name = "CMD")]
-    pub command: String,
+    /// Print every system call of the trace with its cause id, caller and
+    /// message count (on stdout; --out is then optional).
+    #[arg(long)]
+    pub list_causes: bool,
+    #[command(flatten)]
+    pub command: CommandWords,
 }
 
 /// `viv trace --format`.
@@ -362,34 +369,96 @@ pub fn parse_seconds(text: &str) -> Result<Duration, String> {
     Duration::try_from_secs_f64(secs).map_err(|_| format!("{text:?}: timeout too large"))
 }
 
-/// `viv run`.
-#[derive(Debug, Args)]
-pub struct RunArgs {
+/// The options of every subcommand that boots a VM (`run`, `exec`,
+/// `count`, `trace`, `profile`): one struct, flattened into each, so a flag
+/// means the same everywhere.
+#[derive(Debug, Clone, Args)]
+pub struct VmArgs {
     /// Boot image to run (see `viv images`).
     #[arg(long, default_value = vmm::DEFAULT_IMAGE, value_name = "NAME")]
     pub image: String,
-    /// Stop the guest after this many seconds (fractions allowed) and exit
-    /// with status 124.
-    #[arg(long, value_name = "SECS", value_parser = parse_seconds)]
-    pub timeout: Option<Duration>,
+    /// Guest memory in MiB (8 to 1024; 8 is the least the system boots in).
+    #[arg(long, value_name = "MIB", default_value_t = vmm::vstate::config::DEFAULT_MEMORY_MIB)]
+    pub memory: u64,
+    /// Disk image for the virtio-blk device; its writes persist. A missing
+    /// FILE is created: from the image's default disk when it has one (the
+    /// system image's ext2 disk), else zero-filled (32 MiB). Without
+    /// --disk, an image with a default disk gets a temporary copy of it
+    /// (deleted at the end) and other images get no disk.
+    #[arg(long, value_name = "FILE")]
+    pub disk: Option<PathBuf>,
+    /// With --disk: copy-on-write, as QEMU's -snapshot. The guest's writes
+    /// are kept in memory and dropped at the end; FILE is never written
+    /// (and must exist).
+    #[arg(long, requires = "disk")]
+    pub snapshot: bool,
     /// Text appended to the kernel command line (after the image's default
     /// and viv.entry=...; a later key=value overrides an earlier one).
+    /// Numeric parameters (pingpong.rounds=N, viv.user=N, ...) must be
+    /// numbers.
     #[arg(long, value_name = "CMDLINE", default_value = "", allow_hyphen_values = true)]
     pub append: String,
     /// Run the shell as this uid, an ordinary user (viv.user=N); without
     /// it the shell is uid 0, the administrator (docs/security.md).
     #[arg(long, value_name = "UID")]
     pub user: Option<u32>,
-    /// Guest memory in MiB (4 to 1024).
-    #[arg(long, value_name = "MIB", default_value_t = vmm::vstate::config::DEFAULT_MEMORY_MIB)]
-    pub memory: u64,
     /// System-call entry passed to the kernel as viv.entry=...
     #[arg(long, value_enum, default_value_t = EntryArg::Auto)]
     pub syscall_entry: EntryArg,
-    /// Raw disk image to attach as the virtio-blk device (created
-    /// zero-filled, 32 MiB, if it does not exist; without it there is no disk).
-    #[arg(long, value_name = "FILE")]
-    pub disk: Option<PathBuf>,
+    /// Stop the guest after this many seconds (fractions allowed) and exit
+    /// with status 124, saying it timed out (default: never for `run`, 120
+    /// for the others).
+    #[arg(long, value_name = "SECS", value_parser = parse_seconds)]
+    pub timeout: Option<Duration>,
+}
+
+impl VmArgs {
+    /// The library's options, with `default_timeout` when --timeout is absent.
+    pub fn options(&self, default_timeout: Option<Duration>) -> vmm::commands::VmOptions {
+        vmm::commands::VmOptions {
+            image: self.image.clone(),
+            memory_mib: self.memory,
+            disk: self.disk.clone(),
+            disk_snapshot: self.snapshot,
+            append: vmm::vstate::config::with_user(&self.append, self.user),
+            entry: self.syscall_entry.into(),
+            timeout: self.timeout.or(default_timeout),
+            gdb: None,
+        }
+    }
+}
+
+/// The shell command of `exec`, `count`, `trace` and `profile`: one
+/// argument ("echo hi | cat") or several words, joined with spaces as ssh
+/// does (`viv exec ls -l /bin`); quote it for the guest shell's operators.
+#[derive(Debug, Clone, Args)]
+pub struct CommandWords {
+    /// The shell command line: one quoted argument, or words joined with
+    /// spaces (as ssh does: `viv exec ls -l /` runs "ls -l /"). Quote
+    /// anything the host shell would interpret (|, >, ;, $).
+    #[arg(value_name = "CMD", required = true, num_args = 1.., trailing_var_arg = true, allow_hyphen_values = true)]
+    pub words: Vec<String>,
+}
+
+impl CommandWords {
+    /// The command line the guest shell runs.
+    pub fn line(&self) -> String {
+        self.words.join(" ")
+    }
+}
+
+/// `viv run`.
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    #[command(flatten)]
+    pub vm: VmArgs,
+    #[command(flatten)]
+    pub gdb: GdbArgs,
+}
+
+/// The debugger options of `run` and `exec` (docs/gdb.md).
+#[derive(Debug, Args)]
+pub struct GdbArgs {
     /// Serve the GDB remote protocol on ADDR (HOST:PORT, :PORT for
     /// 127.0.0.1, or a Unix socket path); `target remote ADDR` in gdb
     /// attaches and stops the guest (docs/gdb.md). No --timeout applies.
@@ -400,51 +469,34 @@ pub struct RunArgs {
     pub gdb_wait: bool,
 }
 
-/// Default `--timeout` of `viv exec`, in seconds.
-pub const EXEC_DEFAULT_TIMEOUT: &str = "120";
+impl GdbArgs {
+    /// Sets `vm` up for the debugger, if asked: a debugged guest may stop
+    /// for as long as its user likes, so no timeout applies.
+    pub fn apply(&self, vm: &mut vmm::commands::VmOptions) {
+        if let Some(addr) = &self.gdb {
+            vm.gdb = Some(vmm::debug::GdbConfig { addr: addr.clone(), wait: self.gdb_wait, break_at_injection: false });
+            vm.timeout = None;
+        }
+    }
+}
+
+/// Default `--timeout` of the subcommands that run one command.
+pub const EXEC_DEFAULT_TIMEOUT: Duration = Duration::from_secs(120);
 
 /// `viv exec`.
 #[derive(Debug, Args)]
 pub struct ExecArgs {
-    /// Boot image to run (see `viv images`); its init must run the command.
-    #[arg(long, default_value = vmm::DEFAULT_IMAGE, value_name = "NAME")]
-    pub image: String,
-    /// Stop the guest after this many seconds and exit with status 124.
-    #[arg(long, value_name = "SECS", value_parser = parse_seconds, default_value = EXEC_DEFAULT_TIMEOUT)]
-    pub timeout: Duration,
-    /// Run the command as this uid, an ordinary user (viv.user=N); without
-    /// it the command runs as uid 0, the administrator (docs/security.md).
-    #[arg(long, value_name = "UID")]
-    pub user: Option<u32>,
-    /// Text appended to the kernel command line before the command (as for
-    /// `run`, e.g. viv.weaken=NAME).
-    #[arg(long, value_name = "CMDLINE", default_value = "", allow_hyphen_values = true)]
-    pub append: String,
-    /// Guest memory in MiB (4 to 1024).
-    #[arg(long, value_name = "MIB", default_value_t = vmm::vstate::config::DEFAULT_MEMORY_MIB)]
-    pub memory: u64,
-    /// System-call entry passed to the kernel as viv.entry=...
-    #[arg(long, value_enum, default_value_t = EntryArg::Auto)]
-    pub syscall_entry: EntryArg,
-    /// Raw disk image to attach as the virtio-blk device (as for `run`).
+    #[command(flatten)]
+    pub vm: VmArgs,
     /// Also show the guest's log (kernel and server messages) on stderr;
-    /// without it, only what the command printed appears.
+    /// without it, only what the command printed appears (and why init
+    /// failed, when it did).
     #[arg(long)]
     pub log: bool,
-    #[arg(long, value_name = "FILE")]
-    pub disk: Option<PathBuf>,
-    /// Serve the GDB remote protocol on ADDR (HOST:PORT, :PORT for
-    /// 127.0.0.1, or a Unix socket path); `target remote ADDR` in gdb
-    /// attaches and stops the guest (docs/gdb.md). No --timeout applies.
-    #[arg(long, value_name = "ADDR", value_parser = vmm::debug::GdbAddr::parse)]
-    pub gdb: Option<vmm::debug::GdbAddr>,
-    /// With --gdb: hold the guest before its first instruction until gdb attaches.
-    #[arg(long, requires = "gdb")]
-    pub gdb_wait: bool,
-    /// The shell command, passed on the kernel command line after
-    /// abi::platform::CMDLINE_COMMAND_SEPARATOR (" -- ").
-    #[arg(value_name = "CMD")]
-    pub command: String,
+    #[command(flatten)]
+    pub gdb: GdbArgs,
+    #[command(flatten)]
+    pub command: CommandWords,
 }
 
 /// `viv export`.
@@ -524,6 +576,12 @@ mod tests {
                 assert!(sub.render_long_help().to_string().contains(THREATS_STATUS_HELP));
                 continue;
             }
+            if ["images", "export", "bench"].contains(&sub.get_name()) {
+                // No guest's status becomes theirs.
+                let help = sub.render_long_help().to_string();
+                assert!(help.contains(HOST_STATUS_HELP) && !help.contains("0-119"), "{help}");
+                continue;
+            }
             helps.push(sub.render_long_help().to_string());
         }
         for expected in ["run", "exec", "images", "export", "bench", "count", "trace", "campaign", "threats", "profile"]
@@ -542,14 +600,16 @@ mod tests {
     fn run_arguments_parse() {
         let cli = Cli::try_parse_from(["viv", "run"]).unwrap();
         let Command::Run(run) = cli.command else { panic!() };
-        assert_eq!(run.image, "system");
-        assert_eq!(run.memory, 128);
-        assert_eq!(run.timeout, None);
-        assert_eq!(run.syscall_entry, EntryArg::Auto);
-        assert_eq!(run.disk, None);
-        let cli = Cli::try_parse_from(["viv", "run", "--disk", "/tmp/d.img"]).unwrap();
+        assert_eq!(run.vm.image, "system");
+        assert_eq!(run.vm.memory, 128);
+        assert_eq!(run.vm.timeout, None);
+        assert_eq!(run.vm.syscall_entry, EntryArg::Auto);
+        assert_eq!(run.vm.disk, None);
+        let cli = Cli::try_parse_from(["viv", "run", "--disk", "/tmp/d.img", "--snapshot"]).unwrap();
         let Command::Run(run) = cli.command else { panic!() };
-        assert_eq!(run.disk, Some(PathBuf::from("/tmp/d.img")));
+        assert_eq!(run.vm.disk, Some(PathBuf::from("/tmp/d.img")));
+        assert!(run.vm.options(None).disk_snapshot);
+        assert!(Cli::try_parse_from(["viv", "run", "--snapshot"]).is_err(), "--snapshot needs --disk");
 
         let cli = Cli::try_parse_from([
             "viv",
@@ -569,11 +629,11 @@ mod tests {
         .unwrap();
         assert_eq!(cli.verbose, 1);
         let Command::Run(run) = cli.command else { panic!() };
-        assert_eq!(run.image, "pingpong");
-        assert_eq!(run.timeout, Some(Duration::from_millis(500)));
-        assert_eq!(run.append, "a=1 b=2");
-        assert_eq!(run.memory, 64);
-        assert_eq!(EntryChoice::from(run.syscall_entry), EntryChoice::Trap);
+        assert_eq!(run.vm.image, "pingpong");
+        assert_eq!(run.vm.timeout, Some(Duration::from_millis(500)));
+        assert_eq!(run.vm.append, "a=1 b=2");
+        assert_eq!(run.vm.memory, 64);
+        assert_eq!(EntryChoice::from(run.vm.syscall_entry), EntryChoice::Trap);
 
         assert!(Cli::try_parse_from(["viv", "run", "--timeout", "0"]).is_err());
         assert!(Cli::try_parse_from(["viv", "run", "--timeout", "-1"]).is_err());
@@ -583,22 +643,96 @@ mod tests {
         assert!(Cli::try_parse_from(["viv", "bench", "--rounds", "0"]).is_err());
     }
 
+    /// Every subcommand that boots a VM takes the same VM options.
+    #[test]
+    fn every_booting_subcommand_takes_the_vm_options() {
+        for sub in ["run", "exec", "count", "trace", "profile"] {
+            let mut args = vec![
+                "viv",
+                sub,
+                "--image",
+                "hello",
+                "--memory",
+                "64",
+                "--disk",
+                "d.img",
+                "--snapshot",
+                "--append",
+                "a=1",
+                "--user",
+                "7",
+                "--syscall-entry",
+                "trap",
+                "--timeout",
+                "9",
+            ];
+            if sub == "trace" {
+                args.extend(["--out", "-"]);
+            }
+            if sub != "run" {
+                args.push("true");
+            }
+            let cli = Cli::try_parse_from(&args).unwrap_or_else(|e| panic!("{sub}: {e}"));
+            let vm = match cli.command {
+                Command::Run(a) => a.vm,
+                Command::Exec(a) => a.vm,
+                Command::Count(a) => a.vm,
+                Command::Trace(a) => a.vm,
+                Command::Profile(a) => a.vm,
+                _ => unreachable!(),
+            };
+            let o = vm.options(Some(EXEC_DEFAULT_TIMEOUT));
+            assert_eq!(
+                (o.image.as_str(), o.memory_mib, o.disk_snapshot, o.append.as_str(), o.timeout),
+                ("hello", 64, true, "a=1 viv.user=7", Some(Duration::from_secs(9))),
+                "{sub}"
+            );
+            assert_eq!(o.entry, EntryChoice::Trap, "{sub}");
+        }
+    }
+
     #[test]
     fn exec_arguments_parse() {
         let cli = Cli::try_parse_from(["viv", "exec", "echo hi | cat"]).unwrap();
         let Command::Exec(e) = cli.command else { panic!() };
-        assert_eq!((e.image.as_str(), e.command.as_str()), ("system", "echo hi | cat"));
-        assert_eq!(e.timeout, Duration::from_secs(120));
+        assert_eq!((e.vm.image.as_str(), e.command.line().as_str()), ("system", "echo hi | cat"));
+        assert_eq!(e.vm.options(Some(EXEC_DEFAULT_TIMEOUT)).timeout, Some(Duration::from_secs(120)));
         let cli = Cli::try_parse_from(["viv", "exec", "--image", "x", "--timeout", "5", "exit 3"]).unwrap();
         let Command::Exec(e) = cli.command else { panic!() };
-        assert_eq!((e.image.as_str(), e.timeout, e.command.as_str()), ("x", Duration::from_secs(5), "exit 3"));
+        assert_eq!(
+            (e.vm.image.as_str(), e.vm.timeout, e.command.line().as_str()),
+            ("x", Some(Duration::from_secs(5)), "exit 3")
+        );
         assert!(Cli::try_parse_from(["viv", "exec"]).is_err());
         let cli = Cli::try_parse_from(["viv", "exec", "--user", "1000", "--append", "viv.weaken=x", "id"]).unwrap();
         let Command::Exec(e) = cli.command else { panic!() };
-        assert_eq!((e.user, e.append.as_str()), (Some(1000), "viv.weaken=x"));
+        assert_eq!((e.vm.user, e.vm.append.as_str()), (Some(1000), "viv.weaken=x"));
         assert!(Cli::try_parse_from(["viv", "exec", "--user", "-1", "id"]).is_err());
+        // Words after the first are the command's, as with ssh.
+        let cli = Cli::try_parse_from(["viv", "exec", "--log", "ls", "-l", "/bin", "--log"]).unwrap();
+        let Command::Exec(e) = cli.command else { panic!() };
+        assert!(e.log);
+        assert_eq!(e.command.line(), "ls -l /bin --log");
         let long = Cli::command().render_long_help().to_string() + &run_help();
         assert!(long.contains("^]"), "{long}");
+    }
+
+    /// Each flag's description is its own (`--log` and `--disk` were
+    /// swapped), and `--disk` tells what happens without it.
+    #[test]
+    fn help_texts_describe_their_own_flags() {
+        let mut cmd = Cli::command();
+        let exec = cmd.find_subcommand_mut("exec").unwrap().render_long_help().to_string();
+        let after = |flag: &str| {
+            let at = exec.find(&format!("      {flag}")).unwrap_or_else(|| panic!("{flag} in:\n{exec}"));
+            exec[at..].lines().nth(1).unwrap_or_default().to_string()
+        };
+        assert!(after("--log").contains("guest's log"), "{exec}");
+        assert!(after("--disk <FILE>").starts_with("          Disk image"), "{exec}");
+        let run = run_help();
+        assert!(!run.contains("without it there is no disk") && run.contains("temporary copy"), "{run}");
+        assert!(run.contains("zero-filled (32 MiB)"));
+        assert_eq!(vmm::devices::virtio_blk::DEFAULT_DISK_BYTES, 32 << 20);
     }
 
     fn run_help() -> String {

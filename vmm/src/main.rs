@@ -61,33 +61,14 @@ fn main() -> ExitCode {
 fn dispatch(command: Command) -> Result<i32, Failure> {
     match command {
         Command::Run(args) => {
-            let gdb =
-                args.gdb.map(|addr| vmm::debug::GdbConfig { addr, wait: args.gdb_wait, break_at_injection: false });
-            let how = commands::run::Attached {
-                image: args.image,
-                memory_mib: args.memory,
-                timeout: args.timeout.filter(|_| gdb.is_none()),
-                entry: args.syscall_entry.into(),
-                disk: args.disk,
-                gdb,
-            };
-            let append = vmm::vstate::config::with_user(&args.append, args.user);
-            Ok(ended(&commands::run::run(&how, &append)?, how.timeout))
+            let mut vm = args.vm.options(None);
+            args.gdb.apply(&mut vm);
+            Ok(ended(&commands::run::run(&vm)?, vm.timeout))
         }
         Command::Exec(args) => {
-            let gdb =
-                args.gdb.map(|addr| vmm::debug::GdbConfig { addr, wait: args.gdb_wait, break_at_injection: false });
-            let how = commands::run::Attached {
-                image: args.image,
-                memory_mib: args.memory,
-                // A debugged guest may stop for as long as its user likes.
-                timeout: Some(args.timeout).filter(|_| gdb.is_none()),
-                entry: args.syscall_entry.into(),
-                disk: args.disk,
-                gdb,
-            };
-            let append = vmm::vstate::config::with_user(&args.append, args.user);
-            Ok(ended(&commands::run::exec(&how, &append, &args.command, args.log)?, how.timeout))
+            let mut vm = args.vm.options(Some(cli::EXEC_DEFAULT_TIMEOUT));
+            args.gdb.apply(&mut vm);
+            Ok(ended(&commands::run::exec(&vm, &args.command.line(), args.log)?, vm.timeout))
         }
         Command::Images => {
             print!("{}", commands::images::listing());
@@ -95,9 +76,11 @@ fn dispatch(command: Command) -> Result<i32, Failure> {
         }
         Command::Export(args) => {
             if let Some(out) = &args.out {
+                commands::output::directory(out, "--out")?;
                 println!("{}", commands::export::export(&args.image, out, &args.append)?);
             }
             if let Some(dir) = &args.symbols {
+                commands::output::directory(dir, "--symbols")?;
                 eprintln!("{}", commands::symbols::export_symbols(&args.image, dir)?);
             }
             Ok(0)
@@ -120,7 +103,8 @@ fn dispatch(command: Command) -> Result<i32, Failure> {
             Ok(0)
         }
         Command::Count(args) => {
-            let (text, status) = commands::count::count(&args.image, &args.command, args.json, args.timeout)?;
+            let vm = args.vm.options(Some(cli::EXEC_DEFAULT_TIMEOUT));
+            let (text, status) = commands::count::count(&vm, &args.command.line(), args.json)?;
             print!("{text}");
             Ok(status)
         }
@@ -130,29 +114,35 @@ fn dispatch(command: Command) -> Result<i32, Failure> {
             Ok(if passed { 0 } else { 1 })
         }
         Command::Profile(args) => {
+            let command = args.command.line();
             let req = commands::profile::ProfileRequest {
-                image: &args.image,
-                command: &args.command,
+                vm: args.vm.options(Some(cli::EXEC_DEFAULT_TIMEOUT)),
+                command: &command,
                 hz: args.hz,
-                timeout: args.timeout,
                 top: args.top,
                 deterministic: args.experiment,
             };
             let out = args.out.as_deref().map(|path| (path, args.format.into()));
             let (text, status) = commands::profile::profile(&req, out)?;
-            print!("{text}");
+            // With the stacks on stdout, the table goes to stderr.
+            if args.out.as_deref().is_some_and(commands::output::is_stdout) {
+                eprint!("{text}");
+            } else {
+                print!("{text}");
+            }
             Ok(status)
         }
         Command::Trace(args) => {
-            let (summary, status) = commands::trace::trace_to_file(
-                &args.image,
-                &args.command,
-                args.format.into(),
-                args.cause,
-                args.clock.into(),
-                &args.out,
-                args.timeout,
-            )?;
+            let vm = args.vm.options(Some(cli::EXEC_DEFAULT_TIMEOUT));
+            let req = commands::trace::TraceRequest {
+                format: args.format.into(),
+                cause: args.cause,
+                clock: args.clock.into(),
+                out: args.out.as_deref(),
+                list_causes: args.list_causes,
+            };
+            let (listing, summary, status) = commands::trace::trace(&vm, &args.command.line(), &req)?;
+            print!("{listing}");
             eprint!("{summary}");
             Ok(status)
         }
@@ -164,7 +154,11 @@ fn dispatch(command: Command) -> Result<i32, Failure> {
                     let gdb = gdb.map(|addr| vmm::debug::GdbConfig { addr, wait: true, break_at_injection });
                     let (text, passed) =
                         commands::campaign::replay(&results, experiment, out.as_deref(), profile.as_deref(), gdb)?;
-                    print!("{text}");
+                    if out.as_deref().is_some_and(commands::output::is_stdout) {
+                        eprint!("{text}");
+                    } else {
+                        print!("{text}");
+                    }
                     (None, passed)
                 }
                 Some(CampaignAction::Merge { inputs, out }) => {
@@ -177,7 +171,8 @@ fn dispatch(command: Command) -> Result<i32, Failure> {
                     // `--resume DIR` continues the run whose output is DIR.
                     let out = args.resume.as_ref().unwrap_or(&args.out);
                     let resume = args.resume.is_some();
-                    let (line, passed) = commands::campaign::run(&file, out, args.jobs, args.shard, resume)?;
+                    let (line, passed) =
+                        commands::campaign::run(&file, out, args.jobs, args.shard, resume, args.quiet)?;
                     (Some(line), passed)
                 }
             };

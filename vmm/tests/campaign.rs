@@ -144,7 +144,10 @@ fn a_tiny_campaign_reports_shards_merge_and_fails_on_a_broken_expectation() {
     let out = viv(&["campaign", &failing, "--out", out_dir.to_str().unwrap()]);
     assert_eq!(status(&out), 1, "{}", String::from_utf8_lossy(&out.stderr));
     let junit = std::fs::read_to_string(out_dir.join("junit.xml")).unwrap();
-    assert!(junit.contains("tests=\"3\" failures=\"3\" errors=\"0\""), "{junit}");
+    // Three experiments and the "faults fired" check every campaign has
+    // (without min_injected: that some fault fired), which passes.
+    assert!(junit.contains("tests=\"4\" failures=\"3\" errors=\"0\""), "{junit}");
+    assert!(junit.contains("name=\"campaign: faults fired\" time=\"0\"/>"), "{junit}");
     assert_eq!(junit.matches("<failure message=\"workload output").count(), 3, "{junit}");
     let r = json(&out_dir.join("results.json"));
     assert_eq!(r["experiments"][0]["outcome"], "workload_failed");

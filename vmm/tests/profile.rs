@@ -14,14 +14,9 @@ use vmm::RunConfig;
 const HZ: u32 = 1000;
 
 fn pingpong() -> (vmm::RunOutcome, Profile) {
-    let req = ProfileRequest {
-        image: "pingpong",
-        command: "",
-        hz: HZ,
-        timeout: Duration::from_secs(120),
-        top: 20,
-        deterministic: false,
-    };
+    let mut vm = vmm::commands::VmOptions::image("pingpong");
+    vm.timeout = Some(Duration::from_secs(120));
+    let req = ProfileRequest { vm, command: "", hz: HZ, top: 20, deterministic: false };
     let (outcome, profile) = run_profiled(&req).unwrap();
     assert_eq!(outcome.exit_status(), 0, "{}", outcome.console_text());
     assert!(outcome.console_text().contains("round trips OK"), "{}", outcome.console_text());

@@ -135,7 +135,9 @@ fn ctrl_c_interrupts_the_foreground_program_but_not_the_shell() {
     use std::io::Read;
     use std::sync::{Arc, Mutex};
     let mut child = Command::new(VIV)
-        .args(["run", "--timeout", "60"])
+        // A pipe stands in for a terminal here: viv.echo=1 keeps the TTY's
+        // echo (of ^C among others), which viv switches off for a pipe.
+        .args(["run", "--timeout", "60", "--append", "viv.echo=1"])
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .spawn()

@@ -106,14 +106,20 @@ fn cat_reads_a_ram_file_in_exactly_three_messages_then_two_at_its_end() {
     assert_eq!((row.calls, row.min, row.max, row.total), (2, 2, 3, 5), "{}", report.table());
 }
 
+/// The system image with `viv count`'s default timeout.
+fn vm_options() -> vmm::commands::VmOptions {
+    let mut vm = vmm::commands::VmOptions::image("system");
+    vm.timeout = Some(Duration::from_secs(120));
+    vm
+}
+
 /// Why `viv count "echo hi > /f; cat /f"` showed no read row (when `/`
 /// was the in-memory root, which is not writable): the redirection
 /// failed, `cat` found no file and never read. `/dev` is still not
 /// writable; the report says the command failed and why.
 #[test]
 fn count_says_when_the_command_failed() {
-    let (text, status) =
-        vmm::commands::count::count("system", "echo hi > /dev/f; cat /dev/f", false, Duration::from_secs(120)).unwrap();
+    let (text, status) = vmm::commands::count::count(&vm_options(), "echo hi > /dev/f; cat /dev/f", false).unwrap();
     assert_eq!(status, 1, "{text}");
     assert!(!text.lines().any(|l| l.starts_with("read ")), "{text}");
     assert!(text.contains("warning: the command exited with status 1"), "{text}");

@@ -29,8 +29,10 @@ rt::main!(run);
 /// (`abi::platform::CMDLINE_COMMAND_SEPARATOR`).
 const SEPARATOR: &str = " -- ";
 
-/// Power-off status when the shell cannot even be started.
-const NO_SHELL: u32 = 1;
+/// Power-off status when the shell cannot even be started; the child
+/// exits with it too when its setuid or exec fails, so the fork's failure
+/// and the exec's end the same way (`viv` reports both on stderr).
+const NO_SHELL: u32 = abi::platform::STATUS_INIT_FAILED;
 
 /// Writes the disk's dirty blocks out (VFS asks the file server), then
 /// powers off: what the user wrote survives the end of the run.
@@ -87,7 +89,7 @@ fn start_shell(command: Option<&str>, user: Option<u64>) -> Result<u64, Error> {
     if let Some(uid) = user {
         if let Err(e) = rt::pm::setuid(uid) {
             rt::println!("init: cannot become uid {}: {}", uid, e.name());
-            rt::sys::exit(127)
+            rt::sys::exit(NO_SHELL)
         }
     }
     // Boot is over and the command starts: `viv count` and `viv trace`
@@ -98,5 +100,5 @@ fn start_shell(command: Option<&str>, user: Option<u64>) -> Result<u64, Error> {
         None => rt::pm::exec(&["/bin/sh"]),
     };
     rt::println!("init: cannot run /bin/sh: {}", error.name());
-    rt::sys::exit(127)
+    rt::sys::exit(NO_SHELL)
 }

@@ -25,6 +25,19 @@ pub fn cmdline_value(key: &str) -> Option<&'static str> {
     abi::platform::cmdline_value(cmdline(), key)
 }
 
+/// The value of numeric parameter `key` (`abi::platform::NUMERIC_PARAMETERS`),
+/// `default` when absent. A value that is not a decimal number ends the
+/// program with status 2 and says so: a typo must not run the default.
+pub fn cmdline_number(key: &str, default: u64) -> u64 {
+    match abi::platform::cmdline_number(cmdline(), key) {
+        Ok(value) => value.unwrap_or(default),
+        Err(bad) => {
+            crate::println!("{}={}: not a number", key, bad);
+            crate::sys::exit(2)
+        }
+    }
+}
+
 /// The entry kind the kernel chose.
 pub fn entry_kind() -> EntryKind {
     if u32_at(kip::ENTRY_KIND_OFFSET) == EntryKind::Trap as u32 {

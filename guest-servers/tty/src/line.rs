@@ -175,15 +175,22 @@ impl Line {
 pub struct Echo {
     pub buf: [u8; 512],
     pub len: usize,
+    /// Echo at all: off with `viv.echo=0` (`abi::platform::CMDLINE_ECHO_KEY`),
+    /// which `viv` sets when its input is a pipe or a file, so that input
+    /// is not printed back.
+    pub on: bool,
 }
 
 impl Echo {
     /// Nothing to echo.
     pub const fn new() -> Echo {
-        Echo { buf: [0; 512], len: 0 }
+        Echo { buf: [0; 512], len: 0, on: true }
     }
 
     fn push(&mut self, bytes: &[u8]) {
+        if !self.on {
+            return;
+        }
         if self.len + bytes.len() > self.buf.len() {
             self.flush();
         }

@@ -73,6 +73,7 @@ fn run() -> i32 {
         rt::println!("tty: cannot set up COM1: {}", e);
         return 1;
     }
+    tty.echo.on = rt::kip::cmdline_value(abi::platform::CMDLINE_ECHO_KEY) != Some("0");
     // Bytes typed before we enabled the interrupt.
     tty.input();
     let mut msg = Message::default();

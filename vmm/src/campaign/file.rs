@@ -452,9 +452,10 @@ impl Campaign {
         };
         let memory_mib = raw.memory.as_ref().map_or(crate::vstate::config::DEFAULT_MEMORY_MIB, |m| *m.get_ref());
         if let Some(m) = &raw.memory {
-            if !(4..=abi::platform::MAX_GUEST_MEMORY >> 20).contains(m.get_ref()) {
+            let min = crate::vstate::memory::MIN_GUEST_MEMORY_MIB;
+            if !(min..=abi::platform::MAX_GUEST_MEMORY >> 20).contains(m.get_ref()) {
                 let max = abi::platform::MAX_GUEST_MEMORY >> 20;
-                return problem(m.span(), "memory", format!("want 4 to {max} MiB"));
+                return problem(m.span(), "memory", format!("want {min} to {max} MiB"));
             }
         }
         let disk = match &raw.disk {

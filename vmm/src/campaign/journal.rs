@@ -75,8 +75,12 @@ impl Journal {
         if header.journal != FORMAT {
             return Err(problem(&path, &format!("journal format {} (this viv reads {FORMAT})", header.journal)));
         }
-        if !super::merge::same_campaign(&header.campaign, campaign) || header.shard != shard {
-            return Err(problem(&path, "the journal is of a different campaign or shard than the one given"));
+        if let Some(difference) = super::merge::campaign_difference(campaign, &header.campaign) {
+            let why = difference.replace("in the first", "in the journal").replace("here", "in the file");
+            return Err(problem(&path, &format!("the journal is of a different campaign than the one given ({why})")));
+        }
+        if header.shard != shard {
+            return Err(problem(&path, "the journal is of a different shard than the one given"));
         }
         let mut results: Vec<ExperimentResult> = Vec::new();
         for (n, line) in lines.enumerate() {

@@ -14,16 +14,45 @@ use super::file::Campaign;
 use super::report::{Results, Timing};
 use super::CampaignError;
 
-/// Whether two shards ran the same campaign. The disk image's directory
-/// may differ (shards on machines with different checkout paths); its name
-/// may not.
-pub(crate) fn same_campaign(a: &Campaign, b: &Campaign) -> bool {
-    let name_only = |c: &Campaign| {
+/// The first field in which two shards' campaigns differ (`None`: the
+/// same campaign). The campaign file's path is left out: shards read the
+/// same file by different paths (a relative one here, an absolute one in
+/// another job), and every setting it holds is compared field by field.
+/// The disk image's directory may differ too (shards on machines with
+/// different checkout paths); its name may not.
+pub(crate) fn campaign_difference(a: &Campaign, b: &Campaign) -> Option<String> {
+    // An empty shard ran no baseline; the shards that ran measured the same.
+    let no_baseline = a.baseline_ticks.is_none() || b.baseline_ticks.is_none();
+    let comparable = |c: &Campaign| {
         let mut c = c.clone();
+        c.file = String::new();
+        if no_baseline {
+            c.baseline_ticks = None;
+        }
         c.disk = c.disk.as_ref().map(|d| d.file_name().map(PathBuf::from).unwrap_or_default());
-        c
+        serde_json::to_value(c).unwrap_or_default()
     };
-    name_only(a) == name_only(b)
+    first_difference(&comparable(a), &comparable(b), "campaign")
+}
+
+/// The path of the first value that differs between `a` and `b`, with
+/// both values.
+fn first_difference(a: &serde_json::Value, b: &serde_json::Value, at: &str) -> Option<String> {
+    use serde_json::Value;
+    match (a, b) {
+        (Value::Object(x), Value::Object(y)) => {
+            let keys: std::collections::BTreeSet<&String> = x.keys().chain(y.keys()).collect();
+            keys.into_iter().find_map(|k| {
+                let none = Value::Null;
+                first_difference(x.get(k).unwrap_or(&none), y.get(k).unwrap_or(&none), &format!("{at}.{k}"))
+            })
+        }
+        (Value::Array(x), Value::Array(y)) if x.len() == y.len() => {
+            x.iter().zip(y).enumerate().find_map(|(i, (p, q))| first_difference(p, q, &format!("{at}[{i}]")))
+        }
+        _ if a == b => None,
+        _ => Some(format!("{at} differs: {a} here, {b} in the first")),
+    }
 }
 
 /// Merges the `results.json` of each directory (or file) in `inputs`.
@@ -36,17 +65,19 @@ pub fn merge(inputs: &[PathBuf]) -> Result<Results, CampaignError> {
     let mut wall_secs: f64 = 0.0;
     let mut jobs = 0;
     let mut snapshot_secs: Option<f64> = None;
+    let mut baseline_ticks = None;
     let base = Results::load(&path_of(first))?;
     for input in inputs {
         let path = path_of(input);
         let results = if input == first { base.clone() } else { Results::load(&path)? };
-        if !same_campaign(&results.campaign, &base.campaign) {
+        if let Some(difference) = campaign_difference(&results.campaign, &base.campaign) {
             return Err(CampaignError::Results(format!(
-                "{}: a different campaign than {} (name, file, seed or settings differ)",
+                "{}: a different campaign than {} ({difference})",
                 path.display(),
                 path_of(first).display()
             )));
         }
+        baseline_ticks = baseline_ticks.or(results.campaign.baseline_ticks);
         wall_secs = wall_secs.max(results.timing.wall_secs);
         jobs += results.timing.jobs;
         if let Some(secs) = results.timing.snapshot_secs {
@@ -81,5 +112,7 @@ pub fn merge(inputs: &[PathBuf]) -> Result<Results, CampaignError> {
     let mut timing = Timing::of(&all, wall_secs, jobs, snapshot_secs);
     // Shards ran side by side: throughput is the whole over the slowest.
     timing.experiments_per_second = if wall_secs > 0.0 { all.len() as f64 / wall_secs } else { 0.0 };
-    Ok(Results::new(base.campaign, None, all, timing))
+    let mut campaign = base.campaign;
+    campaign.baseline_ticks = baseline_ticks;
+    Ok(Results::new(campaign, None, all, timing))
 }

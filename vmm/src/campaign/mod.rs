@@ -89,6 +89,7 @@ pub fn run_campaign(
     jobs: Option<usize>,
     shard: Option<Shard>,
     resume: bool,
+    quiet: bool,
 ) -> Result<CampaignRun, CampaignError> {
     let mut campaign = Campaign::load(file)?;
     let in_file = |e: CampaignError| CampaignError::About { path: file.to_path_buf(), source: Box::new(e) };
@@ -115,7 +116,7 @@ pub fn run_campaign(
     };
     interrupt::catch_sigint();
     let stop = interrupt::interrupted;
-    let hooks = run::Hooks { finished: Some(&finished), stop: Some(&stop) };
+    let hooks = run::Hooks { finished: Some(&finished), stop: Some(&stop), quiet };
     let start = campaign.start;
     let ran = run_indices(&mut campaign, &indices, jobs, scratch.path(), start, &hooks);
     let wall = clock.elapsed().as_secs_f64();
@@ -201,8 +202,16 @@ pub fn replay(
     let trace = experiment.trace.as_ref().map(|t| crate::observe::decode::decode(&t.raw)).unwrap_or_default();
     let processes = experiment.trace.as_ref().map(|t| t.processes.as_slice()).unwrap_or_default();
     let analysis = crate::observe::analysis::Analysis::with_processes(&trace.records, None, processes);
-    std::fs::write(&trace_path, crate::observe::export::jsonl(&analysis))
-        .map_err(|source| CampaignError::Io { path: trace_path.clone(), source })?;
+    let jsonl = crate::observe::export::jsonl(&analysis);
+    let written = if trace_path.as_os_str() == "-" {
+        // `--out -`: the trace on stdout (the report then goes to stderr).
+        use std::io::Write as _;
+        let mut out = std::io::stdout().lock();
+        out.write_all(jsonl.as_bytes()).and_then(|()| out.flush())
+    } else {
+        std::fs::write(&trace_path, jsonl)
+    };
+    written.map_err(|source| CampaignError::Io { path: trace_path.clone(), source })?;
     let r = &experiment.result;
     let mut text = format!(
         "experiment {index}: {}\noutcome: {} ({}), {} injection(s)\n",
@@ -228,7 +237,8 @@ pub fn replay(
         }
         None => text += "(not in this results file's shard)\n",
     }
-    text += &format!("{} trace records written to {}\n", trace.records.len(), trace_path.display());
+    let shown = if trace_path.as_os_str() == "-" { "stdout".into() } else { trace_path.display().to_string() };
+    text += &format!("{} trace records written to {shown}\n", trace.records.len());
     if let (Some(path), Some(samples)) = (profile_out, &experiment.profile) {
         text += &write_profile(campaign, samples, path)?;
     }

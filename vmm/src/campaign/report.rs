@@ -212,17 +212,23 @@ impl Results {
         experiments.sort_by_key(|e| e.index);
         let totals = Totals::of(&experiments);
         let mut campaign_failures = Vec::new();
-        if let Some(least) = campaign.expect.min_injected {
-            let share =
-                if totals.experiments == 0 { 0.0 } else { f64::from(totals.injected) / f64::from(totals.experiments) };
-            if share < least {
-                campaign_failures.push(format!(
+        // An empty shard has nothing to judge; its share is in the merge.
+        if totals.experiments > 0 {
+            let share = f64::from(totals.injected) / f64::from(totals.experiments);
+            match campaign.expect.min_injected {
+                Some(least) if share < least => campaign_failures.push(format!(
                     "faults fired in {} of {} experiments ({:.1} %), expected at least {:.1} %",
                     totals.injected,
                     totals.experiments,
                     100.0 * share,
                     100.0 * least
-                ));
+                )),
+                None if totals.injected == 0 => campaign_failures.push(format!(
+                    "no fault fired in any of the {} experiments (a campaign that injects nothing proves nothing; \
+                     expect.min_injected = 0 accepts it)",
+                    totals.experiments
+                )),
+                _ => {}
             }
         }
         Results { format: FORMAT, campaign, shard, totals, campaign_failures, experiments, timing }
@@ -249,27 +255,39 @@ impl Results {
     /// Writes results.json, junit.xml and summary.md into `dir`.
     pub fn write(&self, dir: &Path) -> Result<(), CampaignError> {
         std::fs::create_dir_all(dir).map_err(|source| CampaignError::Io { path: dir.into(), source })?;
+        // The replay hints name results.json as the user reached it (the
+        // directory given to --out joined by the file), so they run from
+        // where viv was started.
+        let results = shell_word(&dir.join("results.json").display().to_string());
         let json = serde_json::to_string_pretty(self)
             .map_err(|source| CampaignError::Json { path: dir.join("results.json"), source })?;
-        for (name, text) in
-            [("results.json", json + "\n"), ("junit.xml", self.junit()), ("summary.md", self.markdown())]
-        {
+        for (name, text) in [
+            ("results.json", json + "\n"),
+            ("junit.xml", self.junit_for(&results)),
+            ("summary.md", self.markdown_for(&results)),
+        ] {
             let path = dir.join(name);
             std::fs::write(&path, text).map_err(|source| CampaignError::Io { path: path.clone(), source })?;
         }
         Ok(())
     }
 
-    /// The JUnit XML report: one testsuite, one testcase per experiment;
-    /// failed expectations are `<failure>`, VMM errors `<error>`.
+    /// The JUnit XML report, its replay hints naming `results.json` bare.
     pub fn junit(&self) -> String {
+        self.junit_for("results.json")
+    }
+
+    /// The JUnit XML report: one testsuite, one testcase per experiment;
+    /// failed expectations are `<failure>`, VMM errors `<error>`; the
+    /// replay hints name the results file `results`.
+    pub fn junit_for(&self, results: &str) -> String {
         let name = xml(&self.campaign.name);
         let errors = self.experiments.iter().filter(|e| e.verdict.outcome == Outcome::VmmError).count();
         let whole_failed = usize::from(!self.campaign_failures.is_empty());
         let failures = self.totals.failed as usize - errors + whole_failed;
         let secs = self.timing.wall_secs;
         let mut x = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
-        let tests = self.experiments.len() + usize::from(self.campaign.expect.min_injected.is_some());
+        let tests = self.experiments.len() + usize::from(!self.experiments.is_empty());
         let counts = format!("tests=\"{tests}\" failures=\"{failures}\" errors=\"{errors}\"");
         let _ = writeln!(x, "<testsuites name=\"viv campaign {name}\" {counts} time=\"{secs:.3}\">");
         let _ = writeln!(x, "  <testsuite name=\"{name}\" {counts} skipped=\"0\" time=\"{secs:.3}\">");
@@ -300,7 +318,7 @@ impl Results {
                 for f in &e.verdict.failures {
                     body += &format!("- {f}\n");
                 }
-                body += &format!("replay: viv campaign replay results.json {}\n", e.index);
+                body += &format!("replay: viv campaign replay {results} {}\n", e.index);
                 if let Some(d) = &e.detail {
                     body += &format!("--- console (tail)\n{}\n--- log (tail)\n{}\n", d.console_tail, d.log_tail);
                 }
@@ -317,7 +335,7 @@ impl Results {
             }
             let _ = writeln!(x, "    </testcase>");
         }
-        if self.campaign.expect.min_injected.is_some() {
+        if !self.experiments.is_empty() {
             let _ = write!(x, "    <testcase classname=\"campaign.{name}\" name=\"campaign: faults fired\" time=\"0\"");
             if self.campaign_failures.is_empty() {
                 let _ = writeln!(x, "/>");
@@ -333,8 +351,13 @@ impl Results {
         x
     }
 
-    /// The Markdown summary.
+    /// The Markdown summary, its replay hint naming `results.json` bare.
     pub fn markdown(&self) -> String {
+        self.markdown_for("results.json")
+    }
+
+    /// The Markdown summary; the replay hint names the results file `results`.
+    pub fn markdown_for(&self, results: &str) -> String {
         let c = &self.campaign;
         let t = &self.totals;
         let mut m = format!("# Campaign `{}`\n\n", c.name);
@@ -399,7 +422,7 @@ impl Results {
             if failed.len() > 100 {
                 let _ = writeln!(m, "\n… and {} more (results.json has them all).", failed.len() - 100);
             }
-            let _ = writeln!(m, "\nReplay one with its full trace: `viv campaign replay results.json EXPERIMENT`.");
+            let _ = writeln!(m, "\nReplay one with its full trace: `viv campaign replay {results} EXPERIMENT`.");
         }
         m
     }
@@ -479,6 +502,17 @@ impl Results {
 /// the noncharacters U+FFFE and U+FFFF (a guest may print either).
 fn xml_char(c: char) -> bool {
     matches!(c, '\t' | '\n' | '\u{20}'..='\u{D7FF}' | '\u{E000}'..='\u{FFFD}' | '\u{10000}'..)
+}
+
+/// `text` quoted for a POSIX shell when it needs it (a replay hint, or
+/// `viv export`'s QEMU command line, is pasted into one).
+pub fn shell_word(text: &str) -> String {
+    let safe = !text.is_empty() && text.bytes().all(|b| b.is_ascii_alphanumeric() || b"/._-+=,:@".contains(&b));
+    if safe {
+        text.to_string()
+    } else {
+        format!("'{}'", text.replace('\'', r"'\''"))
+    }
 }
 
 /// `text` escaped for XML attributes and content (characters XML 1.0

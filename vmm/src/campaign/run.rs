@@ -245,7 +245,8 @@ pub fn default_jobs() -> usize {
 }
 
 /// Runs the experiments `indices` on `jobs` threads; results in the order
-/// of `indices`. The progress bar draws on stderr when it is a terminal.
+/// of `indices`. Progress goes to stderr: a bar on a terminal, otherwise
+/// lines (`ProgressLines`).
 pub fn run_all(campaign: &Campaign, indices: &[u32], jobs: usize, start: &Start) -> Vec<ExperimentResult> {
     run_all_with(campaign, indices, jobs, start, &Hooks::default())
 }
@@ -257,6 +258,50 @@ pub fn run_all(campaign: &Campaign, indices: &[u32], jobs: usize, start: &Start)
 pub struct Hooks<'a> {
     pub finished: Option<&'a (dyn Fn(&ExperimentResult) + Sync)>,
     pub stop: Option<&'a (dyn Fn() -> bool + Sync)>,
+    /// No progress bar and no progress lines (`viv campaign --quiet`).
+    pub quiet: bool,
+}
+
+/// Progress for a log that is not a terminal (CI): a line on stderr every
+/// [`LINE_STEPS`]th of the experiments and at least every
+/// [`LINE_SECS`] seconds, so a long campaign is never silent for minutes.
+struct ProgressLines {
+    total: usize,
+    started: Instant,
+    last: Mutex<(usize, Instant)>,
+}
+
+/// Progress lines per campaign at most, apart from the time-driven ones.
+const LINE_STEPS: usize = 20;
+/// Most seconds between two progress lines while experiments finish.
+const LINE_SECS: u64 = 30;
+
+impl ProgressLines {
+    fn new(total: usize) -> ProgressLines {
+        let now = Instant::now();
+        ProgressLines { total, started: now, last: Mutex::new((0, now)) }
+    }
+
+    /// `done` experiments have finished, `failed` of them failed.
+    fn finished(&self, done: usize, failed: usize) {
+        let mut last = self.last.lock().unwrap_or_else(|e| e.into_inner());
+        let step = self.total.div_ceil(LINE_STEPS).max(1);
+        let due =
+            done == self.total || done / step > last.0 / step || last.1.elapsed() >= Duration::from_secs(LINE_SECS);
+        if !due {
+            return;
+        }
+        *last = (done, Instant::now());
+        eprintln!("{}", progress_line(done, self.total, failed, self.started.elapsed()));
+    }
+}
+
+/// One progress line: count, rate, time left, failures so far.
+pub fn progress_line(done: usize, total: usize, failed: usize, elapsed: Duration) -> String {
+    let secs = elapsed.as_secs_f64();
+    let rate = if secs > 0.0 { done as f64 / secs } else { 0.0 };
+    let eta = if rate > 0.0 { format!("{:.0}s", (total - done.min(total)) as f64 / rate) } else { "?".into() };
+    format!("viv campaign: {done}/{total} experiments done ({rate:.2}/s, eta {eta}), {failed} failed so far")
 }
 
 /// [`run_all`] with `hooks`; the results of the experiments that ran.
@@ -267,7 +312,10 @@ pub fn run_all_with(
     start: &Start,
     hooks: &Hooks,
 ) -> Vec<ExperimentResult> {
-    let bar = ProgressBar::new(indices.len() as u64);
+    let interactive = std::io::IsTerminal::is_terminal(&std::io::stderr());
+    let bar = if hooks.quiet || !interactive { ProgressBar::hidden() } else { ProgressBar::new(indices.len() as u64) };
+    let lines = (!hooks.quiet && !interactive).then(|| ProgressLines::new(indices.len()));
+    let done = AtomicUsize::new(0);
     bar.set_style(
         ProgressStyle::with_template(
             "{spinner} [{elapsed_precise}] {bar:40} {pos}/{len} experiments ({per_sec}, eta {eta}) {msg}",
@@ -295,6 +343,10 @@ pub fn run_all_with(
                 }
                 results.lock().unwrap_or_else(|e| e.into_inner())[slot] = Some(experiment.result);
                 bar.inc(1);
+                let finished = done.fetch_add(1, Ordering::Relaxed) + 1;
+                if let Some(lines) = &lines {
+                    lines.finished(finished, failed.load(Ordering::Relaxed));
+                }
             });
         }
     });

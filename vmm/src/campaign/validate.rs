@@ -35,8 +35,9 @@ pub fn check_loaded(campaign: &Campaign, programs: Option<&[String]>) -> Result<
         return Err(format!("campaign.timeout_secs: want more than 0 and at most {MAX_TIMEOUT_SECS}"));
     }
     let max_mib = abi::platform::MAX_GUEST_MEMORY >> 20;
-    if !(4..=max_mib).contains(&c.memory_mib) {
-        return Err(format!("campaign.memory_mib: want 4 to {max_mib}"));
+    let min_mib = crate::vstate::memory::MIN_GUEST_MEMORY_MIB;
+    if !(min_mib..=max_mib).contains(&c.memory_mib) {
+        return Err(format!("campaign.memory_mib: want {min_mib} to {max_mib}"));
     }
     if c.faults.is_empty() {
         return Err("campaign.faults: no fault templates".into());

@@ -14,8 +14,23 @@ pub fn run(
     jobs: Option<usize>,
     shard: Option<Shard>,
     resume: bool,
+    quiet: bool,
 ) -> Result<(String, bool), CommandError> {
-    let run = campaign::run_campaign(file, out, jobs, shard, resume)?;
+    super::output::directory(out, "--out")?;
+    let run = campaign::run_campaign(file, out, jobs, shard, resume, quiet)?;
+    if let (Some(s), true) = (shard, run.results.experiments.is_empty() && run.missing == 0) {
+        // More shards than experiments (a fixed CI matrix over a small
+        // campaign): nothing to do is a success, and merge accepts it.
+        let line = format!(
+            "campaign {}: shard {}/{} is empty (the campaign has {} experiments); nothing to run; reports in {}",
+            run.results.campaign.name,
+            s.index,
+            s.count,
+            run.results.campaign.experiments,
+            out.display()
+        );
+        return Ok((line, true));
+    }
     let mut line = campaign::summary_line(&run.results, out);
     if run.missing > 0 {
         let shard = shard.map(|s| format!(" --shard {}/{}", s.index, s.count)).unwrap_or_default();
@@ -43,6 +58,7 @@ pub fn replay(
 
 /// Joins shard results into the report of one whole run in `out`.
 pub fn merge(inputs: &[PathBuf], out: &Path) -> Result<(String, bool), CommandError> {
+    super::output::directory(out, "--out")?;
     let results = campaign::merge_into(inputs, out)?;
     Ok((campaign::summary_line(&results, out), results.passed()))
 }

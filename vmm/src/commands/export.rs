@@ -17,6 +17,7 @@ use std::path::{Path, PathBuf};
 use abi::layout::EntryKind;
 
 use super::CommandError;
+use crate::campaign::report::shell_word;
 use crate::devices::disk_image::{default_for, write_disk};
 use crate::image::embedded::{embedded_kernel, find_image};
 use crate::vstate::config::{build_cmdline, DEFAULT_MEMORY_MIB};
@@ -103,17 +104,7 @@ pub fn export_files(image: &str, dir: &Path, append: &str) -> Result<Exported, C
 /// command line, with `append` added to the kernel command line.
 pub fn export(image: &str, dir: &Path, append: &str) -> Result<String, CommandError> {
     let exported = export_files(image, dir, append)?;
-    Ok(exported.qemu.iter().map(|a| shell_quote(a)).collect::<Vec<_>>().join(" "))
-}
-
-/// Quotes `text` for a POSIX shell when it needs it.
-fn shell_quote(text: &str) -> String {
-    let safe = !text.is_empty() && text.bytes().all(|b| b.is_ascii_alphanumeric() || b"/._-+=,:@".contains(&b));
-    if safe {
-        text.to_string()
-    } else {
-        format!("'{}'", text.replace('\'', r"'\''"))
-    }
+    Ok(exported.qemu.iter().map(|a| shell_word(a)).collect::<Vec<_>>().join(" "))
 }
 
 #[cfg(test)]
@@ -122,8 +113,8 @@ mod tests {
 
     #[test]
     fn shell_quoting() {
-        assert_eq!(shell_quote("/tmp/out/kernel.elf"), "/tmp/out/kernel.elf");
-        assert_eq!(shell_quote("/tmp/my dir/k"), "'/tmp/my dir/k'");
-        assert_eq!(shell_quote("it's"), r"'it'\''s'");
+        assert_eq!(shell_word("/tmp/out/kernel.elf"), "/tmp/out/kernel.elf");
+        assert_eq!(shell_word("/tmp/my dir/k"), "'/tmp/my dir/k'");
+        assert_eq!(shell_word("it's"), r"'it'\''s'");
     }
 }

@@ -9,10 +9,13 @@ pub mod count;
 mod error;
 pub mod export;
 pub mod images;
+pub mod output;
 pub mod profile;
 pub mod run;
 pub mod symbols;
 pub mod threats;
 pub mod trace;
+pub mod vm;
 
 pub use error::CommandError;
+pub use vm::VmOptions;

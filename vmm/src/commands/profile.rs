@@ -3,12 +3,11 @@
 //! (`docs/profiling.md`).
 
 use std::path::Path;
-use std::time::Duration;
 
 use super::trace::failure_note;
+use super::vm::VmOptions;
 use super::CommandError;
 use crate::observe::profile::report::Profile;
-use crate::vstate::config::RunConfig;
 use crate::vstate::outcome::RunOutcome;
 use crate::Error;
 
@@ -24,14 +23,12 @@ pub enum Format {
 /// What to profile and how.
 #[derive(Debug, Clone)]
 pub struct ProfileRequest<'a> {
-    /// Boot image.
-    pub image: &'a str,
+    /// How to boot the guest.
+    pub vm: VmOptions,
     /// The shell command (empty: the image's own workload).
     pub command: &'a str,
     /// Samples per second.
     pub hz: u32,
-    /// Stop the guest after this long.
-    pub timeout: Duration,
     /// Functions in the table.
     pub top: usize,
     /// Experiment mode (virtual time, `viv.deterministic=1`).
@@ -41,11 +38,7 @@ pub struct ProfileRequest<'a> {
 /// Boots `req.image` with `req.command` and the profiler on; returns the
 /// run and its symbolized profile.
 pub fn run_profiled(req: &ProfileRequest) -> Result<(RunOutcome, Profile), Error> {
-    let mut config = RunConfig::for_image(req.image)?;
-    if !req.command.is_empty() {
-        config.append = format!("{}{}", abi::platform::CMDLINE_COMMAND_SEPARATOR, req.command);
-    }
-    config.timeout = Some(req.timeout);
+    let mut config = req.vm.config(req.command)?;
     config.profile_hz = Some(req.hz);
     if req.deterministic {
         config.deterministic = true;
@@ -73,13 +66,9 @@ pub fn profile(req: &ProfileRequest, out: Option<(&Path, Format)>) -> Result<(St
                 serde_json::to_string(&profile.speedscope(&name))?
             }
         };
-        std::fs::write(path, text).map_err(|source| CommandError::File {
-            what: "cannot write",
-            path: path.into(),
-            source,
-        })?;
+        super::output::write(path, text.as_bytes())?;
     }
     let mut text = profile.top(req.top);
-    text += &failure_note(&outcome);
+    text += &failure_note(&outcome, req.vm.timeout);
     Ok((text, outcome.exit_status()))
 }

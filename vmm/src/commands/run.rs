@@ -3,63 +3,52 @@
 //! `exec` puts the command on the kernel command line after
 //! `abi::platform::CMDLINE_COMMAND_SEPARATOR`; init runs it with `sh -c`
 //! and powers off with its status.
+//!
+//! When `viv`'s stdin is not a terminal (a pipe, a file, `/dev/null`),
+//! the guest's TTY is told not to echo (`viv.echo=0`,
+//! `abi::platform::CMDLINE_ECHO_KEY`): `echo data | viv exec cat` prints
+//! `data` once, as `ssh host cat` or `docker run -i` would. The echo is
+//! switched off in the guest rather than filtered on the host because only
+//! the TTY knows which output bytes are echo.
 
-use std::path::PathBuf;
 use std::time::Duration;
 
+use super::vm::VmOptions;
 use super::CommandError;
-use crate::vstate::config::{EntryChoice, RunConfig};
+use crate::vstate::config::RunConfig;
 use crate::vstate::outcome::{Exit, RunOutcome};
-use crate::Error;
 
-/// What `viv run` and `viv exec` share.
-#[derive(Debug, Clone)]
-pub struct Attached {
-    /// Boot image name.
-    pub image: String,
-    /// Guest memory in MiB.
-    pub memory_mib: u64,
-    /// Stop the guest after this long.
-    pub timeout: Option<Duration>,
-    /// System-call entry selection.
-    pub entry: EntryChoice,
-    /// Disk image file.
-    pub disk: Option<PathBuf>,
-    /// Serve gdb (`--gdb`).
-    pub gdb: Option<crate::debug::GdbConfig>,
+pub use super::vm::exec_append;
+
+/// The configuration of an attached run of `vm` with `command` (empty:
+/// the interactive shell).
+fn attached(vm: &VmOptions, command: &str) -> Result<RunConfig, CommandError> {
+    let mut config = vm.config(command)?;
+    config.echo_console = true;
+    config.capture_console = false;
+    config.forward_stdin = true;
+    config.echo_input = stdin_is_terminal();
+    Ok(config)
 }
 
-impl Attached {
-    fn config(&self) -> Result<RunConfig, Error> {
-        let mut config = RunConfig::for_image(&self.image)?;
-        config.memory_mib = self.memory_mib;
-        config.memory_bytes()?;
-        config.timeout = self.timeout;
-        config.entry = self.entry;
-        config.echo_console = true;
-        config.capture_console = false;
-        config.forward_stdin = true;
-        config.disk = self.disk.clone();
-        config.gdb = self.gdb.clone();
-        Ok(config)
-    }
+/// Whether `viv`'s stdin is a terminal (then the guest echoes what is typed).
+pub fn stdin_is_terminal() -> bool {
+    // SAFETY: isatty only inspects the descriptor number.
+    unsafe { libc::isatty(libc::STDIN_FILENO) == 1 }
 }
 
-/// `viv run`: boots `how.image` with `append` on the command line.
-pub fn run(how: &Attached, append: &str) -> Result<RunOutcome, CommandError> {
-    let mut config = how.config()?;
-    config.append = append.to_string();
-    run_attached(&config)
+/// `viv run`: boots `vm.image` with the console attached.
+pub fn run(vm: &VmOptions) -> Result<RunOutcome, CommandError> {
+    run_attached(&attached(vm, "")?)
 }
 
-/// `viv exec`: boots `how.image` and runs `command` in it, with `append`
-/// on the command line before it; `log`: show the guest's log on stderr.
-pub fn exec(how: &Attached, append: &str, command: &str, log: bool) -> Result<RunOutcome, CommandError> {
+/// `viv exec`: boots `vm.image` and runs `command` in it; `log`: show the
+/// guest's log on stderr.
+pub fn exec(vm: &VmOptions, command: &str, log: bool) -> Result<RunOutcome, CommandError> {
     if command.trim().is_empty() {
         return Err(CommandError::Usage("exec: the command is empty".into()));
     }
-    let mut config = how.config()?;
-    config.append = format!("{} {}", append.trim(), exec_append(command)).trim_start().to_string();
+    let mut config = attached(vm, command)?;
     // The kernel's and servers' messages go to the log port, so stdout
     // carries only the command's own output.
     config.separate_log = true;
@@ -77,17 +66,18 @@ fn run_attached(config: &RunConfig) -> Result<RunOutcome, CommandError> {
     Ok(outcome?)
 }
 
-/// What `viv exec` appends to the kernel command line for `command`
-/// (`build_cmdline` joins it with a space, giving " -- CMD").
-pub fn exec_append(command: &str) -> String {
-    format!("{}{}", abi::platform::CMDLINE_COMMAND_SEPARATOR.trim_start(), command.trim())
-}
-
-/// The one-line message for an ending other than a power-off (`None` for
-/// a power-off, which is only logged).
+/// The one-line message for an ending other than a power-off, and for a
+/// power-off because init could not start the shell (`None` for any other
+/// power-off, which is only logged).
 pub fn end_message(outcome: &RunOutcome, timeout: Option<Duration>) -> Option<String> {
     let status = outcome.exit_status();
     match &outcome.exit {
+        Exit::PowerOff(s) if *s == abi::platform::STATUS_INIT_FAILED => {
+            let log = String::from_utf8_lossy(outcome.log.as_deref().unwrap_or_default()).into_owned();
+            let why: Vec<&str> = log.lines().filter(|l| l.starts_with("init: ")).collect();
+            // A command that ran and exited 118 leaves no such line.
+            (!why.is_empty()).then(|| format!("{} (exit status {status})", why.join("; ")))
+        }
         Exit::PowerOff(s) => {
             log::info!("guest powered off with status {s}");
             None
@@ -95,7 +85,7 @@ pub fn end_message(outcome: &RunOutcome, timeout: Option<Duration>) -> Option<St
         Exit::KernelPanic => Some("guest kernel panic".to_string()),
         Exit::TripleFault => Some(format!("guest triple fault (exit status {status})")),
         Exit::Timeout => Some(format!(
-            "guest still running after {}s; stopped (exit status {status})",
+            "timeout: guest still running after {}s; stopped (exit status {status})",
             timeout.unwrap_or_default().as_secs_f64()
         )),
         Exit::VmError(why) => Some(format!("VM error: {why} (exit status {status})")),
@@ -115,5 +105,19 @@ mod tests {
         assert_eq!(line, "a=1 viv.entry=trap -- echo x=1 -- y");
         assert_eq!(abi::platform::cmdline_command(&line), Some("echo x=1 -- y"));
         assert_eq!(abi::platform::cmdline_value(&line, "a"), Some("1"));
+    }
+
+    #[test]
+    fn init_failures_are_told_and_a_timeout_is_a_timeout() {
+        let mut outcome = RunOutcome::empty_for_tests();
+        outcome.exit = Exit::PowerOff(abi::platform::STATUS_INIT_FAILED);
+        outcome.log = Some(b"rs: started pm\ninit: cannot start the shell: ENOMEM\n".to_vec());
+        let m = end_message(&outcome, None).unwrap();
+        assert_eq!(m, "init: cannot start the shell: ENOMEM (exit status 118)");
+        outcome.log = Some(b"rs: started pm\n".to_vec());
+        assert_eq!(end_message(&outcome, None), None, "a command's own exit 118");
+        outcome.exit = Exit::Timeout;
+        let m = end_message(&outcome, Some(Duration::from_secs(3))).unwrap();
+        assert!(m.starts_with("timeout: guest still running after 3s"), "{m}");
     }
 }

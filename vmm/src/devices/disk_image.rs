@@ -63,6 +63,9 @@ pub fn open_regular(path: &Path, write: bool, what: &'static str) -> Result<File
         .open(path)
         .map_err(|source| DeviceError::DiskFile { what, path: path.to_path_buf(), source })?;
     let meta = file.metadata().map_err(|source| DeviceError::DiskFile { what, path: path.to_path_buf(), source })?;
+    if meta.is_dir() {
+        return Err(DeviceError::IsADirectory(path.to_path_buf()));
+    }
     if !meta.is_file() {
         return Err(DeviceError::NotAFile(path.to_path_buf()));
     }

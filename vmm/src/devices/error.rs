@@ -10,7 +10,10 @@ pub enum DeviceError {
     /// `--disk ""`.
     #[error("disk image: empty path")]
     EmptyPath,
-    /// The disk image is a directory or a device.
+    /// The disk image is a directory.
+    #[error("disk image {}: is a directory", .0.display())]
+    IsADirectory(PathBuf),
+    /// The disk image is a device, a FIFO or a socket.
     #[error("disk image {}: not a regular file", .0.display())]
     NotAFile(PathBuf),
     /// The disk image could not be created, opened, sized or read.

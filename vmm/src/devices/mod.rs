@@ -205,6 +205,7 @@ mod tests {
             echo: false,
             to_stderr: false,
             capture: Some(capture.clone()),
+            tail_only: false,
             limit: (usize::MAX, limits::Limit::Console, Default::default()),
         };
         let serial = new_serial(

@@ -81,10 +81,16 @@ pub struct ConsoleSink {
     pub to_stderr: bool,
     /// Keep a copy here, up to `limit`'s cap.
     pub capture: Option<Arc<Mutex<Vec<u8>>>>,
+    /// Keep only the last [`TAIL_BYTES`] in `capture` instead (no cap to
+    /// reach): what `viv exec` shows when init fails without `--log`.
+    pub tail_only: bool,
     /// The cap on the copy, which limit reaching it is, and where to
     /// report it ([`super::limits`]).
     pub limit: (usize, super::limits::Limit, super::limits::LimitFlag),
 }
+
+/// Bytes a [`ConsoleSink::tail_only`] capture keeps.
+pub const TAIL_BYTES: usize = 4096;
 
 impl ConsoleSink {
     /// Takes bytes the guest wrote to its log port.
@@ -96,9 +102,15 @@ impl ConsoleSink {
 impl Write for ConsoleSink {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
         if let Some(capture) = &self.capture {
-            let (cap, limit, flag) = &self.limit;
             let mut kept = capture.lock().unwrap_or_else(|e| e.into_inner());
-            super::limits::append_capped(&mut kept, buf, *cap, flag, *limit);
+            if self.tail_only {
+                kept.extend_from_slice(buf);
+                let excess = kept.len().saturating_sub(TAIL_BYTES);
+                kept.drain(..excess);
+            } else {
+                let (cap, limit, flag) = &self.limit;
+                super::limits::append_capped(&mut kept, buf, *cap, flag, *limit);
+            }
         }
         if self.echo && self.to_stderr {
             let mut err = io::stderr().lock();
@@ -144,6 +156,7 @@ mod tests {
             echo: false,
             to_stderr: false,
             capture: Some(capture.clone()),
+            tail_only: false,
             limit: (usize::MAX, crate::devices::limits::Limit::Console, Default::default()),
         };
         let mut serial = new_serial(IrqLine::Event(irq.try_clone().unwrap()), room.clone(), sink);

@@ -139,6 +139,7 @@ impl Block {
         }
         let file_err = |what| move |source| DeviceError::DiskFile { what, path: path.to_path_buf(), source };
         match std::fs::metadata(path) {
+            Ok(meta) if meta.is_dir() => return Err(DeviceError::IsADirectory(path.to_path_buf())),
             Ok(meta) if !meta.is_file() => return Err(DeviceError::NotAFile(path.to_path_buf())),
             Ok(_) => {}
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {

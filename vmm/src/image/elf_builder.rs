@@ -113,8 +113,8 @@ mod tests {
 
     #[test]
     fn an_archive_that_does_not_fit_is_refused() {
-        let mem = crate::vstate::memory::create(4 << 20).unwrap();
-        let err = boot::load(&mem, &pvh_elf(&[0x90], 0, 0, true), &vec![0; 4 << 20], "").unwrap_err();
+        let mem = crate::vstate::memory::create(8 << 20).unwrap();
+        let err = boot::load(&mem, &pvh_elf(&[0x90], 0, 0, true), &vec![0; 8 << 20], "").unwrap_err();
         assert!(err.to_string().contains("--memory"), "{err}");
     }
 }

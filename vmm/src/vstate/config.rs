@@ -112,6 +112,18 @@ pub fn check_cmdline(cmdline: &str) -> Result<(), Error> {
     Ok(())
 }
 
+/// Checks the parameters whose value must be a number
+/// (`abi::platform::NUMERIC_PARAMETERS`), so that `--append
+/// pingpong.rounds=abc` is refused instead of running the default.
+pub fn check_parameters(cmdline: &str) -> Result<(), Error> {
+    for key in abi::platform::NUMERIC_PARAMETERS {
+        if let Err(value) = abi::platform::cmdline_number(cmdline, key) {
+            return Err(Error::BadParameter { key, value: value.to_string() });
+        }
+    }
+    Ok(())
+}
+
 /// `append` with the key that makes init run the shell as `user`
 /// (`abi::platform::CMDLINE_USER_KEY`), when given.
 pub fn with_user(append: &str, user: Option<u32>) -> String {
@@ -145,10 +157,19 @@ pub struct RunConfig {
     pub capture_console: bool,
     /// Feed `viv`'s stdin to the guest's serial port.
     pub forward_stdin: bool,
-    /// Raw disk image for the virtio-blk device (created zero-filled,
-    /// `devices::virtio_blk::DEFAULT_DISK_BYTES` long, if missing; `None`:
-    /// no disk device).
+    /// Disk image for the virtio-blk device; when missing it is created
+    /// from the image's default disk (`devices::disk_image`), or
+    /// zero-filled, `devices::virtio_blk::DEFAULT_DISK_BYTES` long, for an
+    /// image without one. `None`: a temporary copy of the image's default
+    /// disk, or no disk device for an image without one.
     pub disk: Option<PathBuf>,
+    /// Serve `disk` copy-on-write (`--snapshot`): a private mapping of the
+    /// file, as campaign experiments get of their snapshot's disk; the
+    /// guest's writes vanish with the run and the file is never written.
+    pub disk_snapshot: bool,
+    /// Let the guest's TTY echo its input; `false` puts `viv.echo=0` on
+    /// the command line (`viv run|exec` when stdin is not a terminal).
+    pub echo_input: bool,
     /// Route the guest's log (kernel messages and `DiagWrite`, which the
     /// servers use) to the log port instead of the console
     /// (`viv.log=e9`), so the console carries only program output.
@@ -205,6 +226,8 @@ impl RunConfig {
             capture_console: true,
             forward_stdin: false,
             disk: None,
+            disk_snapshot: false,
+            echo_input: true,
             separate_log: false,
             echo_log: false,
             trace: None,
@@ -242,6 +265,9 @@ impl RunConfig {
         if self.separate_log {
             image.push_str(&format!(" {}=e9", abi::platform::CMDLINE_LOG_KEY));
         }
+        if !self.echo_input {
+            image.push_str(&format!(" {}=0", abi::platform::CMDLINE_ECHO_KEY));
+        }
         if self.deterministic {
             image.push_str(&format!(" {}=1", abi::platform::CMDLINE_DETERMINISTIC_KEY));
         }
@@ -273,6 +299,14 @@ mod tests {
         // The user's text wins because the last occurrence wins.
         let line = build_cmdline("", EntryKind::Trap, "viv.entry=syscall");
         assert_eq!(abi::platform::cmdline_value(&line, CMDLINE_ENTRY_KEY), Some("syscall"));
+    }
+
+    #[test]
+    fn numeric_parameters_are_checked() {
+        assert!(check_parameters("pingpong.rounds=5 viv.user=7 -- echo pingpong.rounds=x").is_ok());
+        let e = check_parameters("a=1 pingpong.rounds=abc").unwrap_err().to_string();
+        assert!(e.contains("pingpong.rounds=abc") && e.contains("number"), "{e}");
+        assert!(check_parameters("viv.user=root").is_err());
     }
 
     #[test]

@@ -35,8 +35,17 @@ pub enum Error {
         /// KVM's error.
         source: kvm_ioctls::Error,
     },
+    /// A numeric kernel command-line parameter is not a number.
+    #[error("--append {key}={value}: {key} takes a decimal number")]
+    BadParameter {
+        /// The key (`abi::platform::NUMERIC_PARAMETERS`).
+        key: &'static str,
+        /// What was given.
+        value: String,
+    },
     /// Requested guest memory is outside the supported range.
-    #[error("guest memory of {0} MiB is out of range (4 to {max} MiB)", max = abi::platform::MAX_GUEST_MEMORY >> 20)]
+    #[error("--memory {0}: guest memory must be {min} to {max} MiB ({min} MiB is the least the system boots in)",
+        min = abi::platform::MIN_GUEST_MEMORY >> 20, max = abi::platform::MAX_GUEST_MEMORY >> 20)]
     BadMemorySize(u64),
     /// No such embedded image, or no kernel.
     #[error(transparent)]

@@ -19,7 +19,7 @@
 //! The reserved regions at the top of RAM are, from the top: the IPC trace
 //! ring, then the fault plan; the kernel learns both from its command line.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::AtomicBool;
 use std::sync::{Arc, Mutex};
 
@@ -99,11 +99,20 @@ impl Machine {
         if from.is_none() {
             config.memory_bytes()?;
         }
+        if let (true, Some(path)) = (config.disk_snapshot, &config.disk) {
+            // A copy-on-write disk must exist: creating it would write it.
+            std::fs::symlink_metadata(path).map_err(|source| DeviceError::DiskFile {
+                what: "--snapshot: disk image",
+                path: path.clone(),
+                source,
+            })?;
+        }
         let (disk_path, temp_disk) = match from {
             None => crate::devices::disk_image::prepare(config.disk.as_deref(), &config.archive)?,
             Some(_) => (None, None),
         };
         let disk = match &disk_path {
+            Some(path) if config.disk_snapshot => Some(copy_on_write_disk(path)?),
             Some(path) => Some(Block::open(path, DEFAULT_DISK_BYTES)?),
             None => None,
         };
@@ -306,6 +315,19 @@ fn load_guest(
 /// (`capture_console`: keep copies). The guest's log goes apart from the
 /// console only when asked (`viv.log=e9`); otherwise anything on the log
 /// port joins the console.
+/// `--disk FILE --snapshot`: the file behind a private copy-on-write
+/// mapping (the one campaign experiments get of their snapshot's disk), so
+/// the guest's writes stay in this process and the file is never written.
+fn copy_on_write_disk(path: &Path) -> Result<Block, Error> {
+    let file = crate::devices::disk_image::open_regular(path, false, "disk image")?;
+    let bytes = file
+        .metadata()
+        .map_err(|source| DeviceError::DiskFile { what: "disk image", path: path.to_path_buf(), source })?
+        .len();
+    let mapping = memory::map_private(&Arc::new(file), bytes)?;
+    Ok(Block::with_backing(Backing::Mapped(mapping), bytes)?)
+}
+
 fn sinks(config: &RunConfig, limits: &LimitFlag) -> (ConsoleSink, ConsoleSink, Option<Capture>, Option<Capture>) {
     let capture = config.capture_console;
     let cap = config.limits.capture_bytes;
@@ -314,14 +336,18 @@ fn sinks(config: &RunConfig, limits: &LimitFlag) -> (ConsoleSink, ConsoleSink, O
         echo: config.echo_console,
         to_stderr: false,
         capture: console.clone(),
+        tail_only: false,
         limit: (cap, Limit::Console, limits.clone()),
     };
-    let log = (config.separate_log && capture).then(|| Arc::new(Mutex::new(Vec::new())));
+    // A log kept apart is always captured: whole when the console is, else
+    // its tail, so that why init failed can be told without `--log`.
+    let log = config.separate_log.then(|| Arc::new(Mutex::new(Vec::new())));
     let log_sink = if config.separate_log {
         ConsoleSink {
             echo: config.echo_log,
             to_stderr: true,
             capture: log.clone(),
+            tail_only: !capture,
             limit: (cap, Limit::Log, limits.clone()),
         }
     } else {

@@ -25,8 +25,10 @@ use vm_memory::{
 
 use super::error::{kvm_err, Error, MemoryError};
 
-/// Smallest guest memory we boot: the low 1 MiB plus room for a kernel.
-pub const MIN_GUEST_MEMORY: u64 = 4 << 20;
+/// Smallest guest memory we boot (`abi::platform::MIN_GUEST_MEMORY` says why).
+pub const MIN_GUEST_MEMORY: u64 = abi::platform::MIN_GUEST_MEMORY;
+/// [`MIN_GUEST_MEMORY`] in MiB, for messages and the campaign file check.
+pub const MIN_GUEST_MEMORY_MIB: u64 = MIN_GUEST_MEMORY >> 20;
 /// Granularity of the holes in snapshot files.
 const PAGE: usize = 4096;
 

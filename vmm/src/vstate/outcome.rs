@@ -85,8 +85,9 @@ pub struct RunOutcome {
     pub wall_time: Duration,
     /// Console output, if the run config asked for it to be captured.
     pub console: Option<Vec<u8>>,
-    /// The guest's log, when it was kept apart (`RunConfig::separate_log`)
-    /// and captured.
+    /// The guest's log, when it was kept apart (`RunConfig::separate_log`):
+    /// all of it when the console is captured, else its last
+    /// `devices::serial::TAIL_BYTES` (why init failed, for `viv exec`).
     pub log: Option<Vec<u8>>,
     /// The IPC trace, if the run config asked for one (`RunConfig::trace`).
     pub trace: Option<crate::observe::TraceLog>,

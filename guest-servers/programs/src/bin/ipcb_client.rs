@@ -64,7 +64,7 @@ fn counts(server: Endpoint) -> Result<[u64; 7], Error> {
 }
 
 fn run() -> i32 {
-    let ops: u64 = rt::kip::cmdline_value("ipcbench.ops").and_then(|v| v.parse().ok()).unwrap_or(1000);
+    let ops: u64 = rt::kip::cmdline_number("ipcbench.ops", 1000);
     let (Some(hi), Some(lo)) = (rt::kip::endpoint_of("ipcb_server"), rt::kip::endpoint_of("ipcb_server_lo")) else {
         rt::println!("ipcb_client: ipcb_server and ipcb_server_lo must both run");
         return 2;

@@ -42,7 +42,7 @@ fn run() -> i32 {
         return 0;
     };
     let when = rt::kip::cmdline_value("killer.when").unwrap_or("cp");
-    let delay: u32 = rt::kip::cmdline_value("killer.ticks").and_then(|v| v.parse().ok()).unwrap_or(2);
+    let delay = u32::try_from(rt::kip::cmdline_number("killer.ticks", 2)).unwrap_or(u32::MAX);
     let mut seen_for = None;
     for _ in 0..PATIENCE_TICKS {
         rt::sys::sleep_ticks(1);

@@ -13,7 +13,7 @@ const PONG: u32 = 2;
 rt::main!(run);
 
 fn run() -> i32 {
-    let rounds: u64 = rt::kip::cmdline_value("pingpong.rounds").and_then(|v| v.parse().ok()).unwrap_or(1000);
+    let rounds: u64 = rt::kip::cmdline_number("pingpong.rounds", 1000);
     let Some(server) = rt::kip::endpoint_of("pong") else {
         rt::println!("ping: no pong server in this image");
         return 2;

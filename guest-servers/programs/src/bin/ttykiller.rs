@@ -12,7 +12,7 @@ use abi::{Endpoint, Message};
 rt::main!(run);
 
 fn run() -> i32 {
-    let delay_ms: u64 = rt::kip::cmdline_value("ttykiller.ms").and_then(|v| v.parse().ok()).unwrap_or(1000);
+    let delay_ms: u64 = rt::kip::cmdline_number("ttykiller.ms", 1000);
     let ticks = (delay_ms * rt::kip::tick_hz() / 1000).max(1);
     if rt::sys::set_alarm(ticks).is_err() {
         rt::println!("ttykiller: cannot set an alarm");

@@ -279,7 +279,7 @@ fn semantics(c: &mut Checks) {
 }
 
 fn run() -> i32 {
-    let total = rt::kip::cmdline_value("workload.ms").and_then(|v| v.parse().ok()).unwrap_or(10_000u64);
+    let total = rt::kip::cmdline_number("workload.ms", 10_000u64);
     rt::println!("workload: working for {} ms", total);
     work(total);
 

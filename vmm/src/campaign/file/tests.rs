@@ -97,7 +97,7 @@ fn bad_fields_are_refused_with_line_and_field() {
         ("experiments = 40", "experiments = 0", "5: experiments: must be 1 to"),
         ("timeout = 15", "timeout = 0", "7: timeout: want seconds"),
         ("timeout = 15", "timeout = \"soon\"", "7: timeout: want seconds"),
-        ("memory = 64", "memory = 2", "8: memory: want 4 to"),
+        ("memory = 64", "memory = 2", "8: memory: want 8 to"),
         ("workload = \"echo hello > /tmp/a; cat /tmp/a;\"", "workload = \" \"", "4: workload: must be a non-empty"),
         ("targets = [\"tty\", \"vfs\"]", "targets = [\"tty\", \"vsf\"]", "11: fault.targets: unknown program \"vsf\""),
         ("targets = [\"tty\", \"vfs\"]", "targets = []", "11: fault.targets: name at least one program"),

@@ -68,10 +68,11 @@ fn totals_and_order() {
 
 #[test]
 fn junit_shape() {
+    // Four experiments and the "faults fired" check every campaign has.
     let x = results().junit();
-    assert!(x.starts_with("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<testsuites name=\"viv campaign t\" tests=\"4\" failures=\"2\" errors=\"1\""), "{x}");
-    assert!(x.contains("<testsuite name=\"t\" tests=\"4\" failures=\"2\" errors=\"1\" skipped=\"0\" time=\"2.000\">"));
-    assert_eq!(x.matches("<testcase ").count(), 4);
+    assert!(x.starts_with("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<testsuites name=\"viv campaign t\" tests=\"5\" failures=\"2\" errors=\"1\""), "{x}");
+    assert!(x.contains("<testsuite name=\"t\" tests=\"5\" failures=\"2\" errors=\"1\" skipped=\"0\" time=\"2.000\">"));
+    assert_eq!(x.matches("<testcase ").count(), 5);
     assert_eq!(x.matches("<failure ").count(), 2);
     assert_eq!(x.matches("<error ").count(), 1);
     assert!(x.contains("name=\"experiment 0: "), "{x}");
@@ -158,6 +159,15 @@ fn merge_checks_coverage_and_identity() {
     let (c, d) = (dir.join("c"), dir.join("d"));
     here.write(&c).unwrap();
     moved.write(&d).unwrap();
+    assert_eq!(crate::campaign::merge::merge(&[c.clone(), d.clone()]).unwrap().experiments.len(), 4);
+    // The same campaign file reached by another path (relative here,
+    // absolute in the other job) merges too.
+    let mut relative = shard(1);
+    relative.campaign.file = "ci/campaigns/t.toml".into();
+    let mut absolute = shard(2);
+    absolute.campaign.file = "/home/ci/repo/ci/campaigns/t.toml".into();
+    relative.write(&c).unwrap();
+    absolute.write(&d).unwrap();
     assert_eq!(crate::campaign::merge::merge(&[c, d]).unwrap().experiments.len(), 4);
     let missing = crate::campaign::merge::merge(std::slice::from_ref(&a)).unwrap_err().to_string();
     assert!(missing.starts_with("2 of 4 experiments are missing"), "{missing}");
@@ -166,7 +176,11 @@ fn merge_checks_coverage_and_identity() {
     let mut other = shard(2);
     other.campaign.seed += 1;
     other.write(&b).unwrap();
-    assert!(crate::campaign::merge::merge(&[a, b]).unwrap_err().to_string().contains("a different campaign"));
+    let differs = crate::campaign::merge::merge(&[a, b]).unwrap_err().to_string();
+    assert!(differs.contains("a different campaign"), "{differs}");
+    // The error names the field that differs and both values.
+    let seed = shard(1).campaign.seed;
+    assert!(differs.contains(&format!("campaign.seed differs: {} here, {seed} in the first", seed + 1)), "{differs}");
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
@@ -186,6 +200,47 @@ fn the_share_of_fired_faults_is_a_campaign_expectation() {
     assert!(x.contains("tests=\"5\" failures=\"3\" errors=\"1\""), "{x}");
     assert!(x.contains("name=\"campaign: faults fired\""));
     assert!(r.markdown().contains("- campaign expectation failed: faults fired in 3 of 4"));
+}
+
+/// A campaign without `min_injected` still fails when no fault fired at
+/// all; an empty shard has nothing to judge and passes.
+#[test]
+fn a_campaign_that_injects_nothing_fails_by_default() {
+    let r = results();
+    let mut c = r.campaign.clone();
+    c.expect.min_injected = None;
+    let mut experiments = r.experiments.clone();
+    experiments[0].faults_injected = 0;
+    let some = Results::new(c.clone(), None, experiments.clone(), r.timing.clone());
+    assert!(some.campaign_failures.is_empty(), "{:?}", some.campaign_failures);
+    for e in &mut experiments {
+        e.faults_injected = 0;
+    }
+    let none = Results::new(c.clone(), None, experiments, r.timing.clone());
+    assert_eq!(none.campaign_failures.len(), 1);
+    assert!(
+        none.campaign_failures[0].starts_with("no fault fired in any of the 4 experiments"),
+        "{:?}",
+        none.campaign_failures
+    );
+    let empty = Results::new(c, Some(Shard { index: 15, count: 20 }), Vec::new(), r.timing.clone());
+    assert!(empty.campaign_failures.is_empty() && empty.totals.failed == 0);
+    assert!(empty.passed());
+    assert_eq!(empty.junit().matches("<testcase ").count(), 0);
+}
+
+/// The replay hints name results.json by the path the user gave.
+#[test]
+fn replay_hints_run_from_where_the_user_is() {
+    let dir = std::env::temp_dir().join(format!("viv-hint-{}", std::process::id()));
+    let out = dir.join("my results");
+    results().write(&out).unwrap();
+    let quoted = format!("'{}'", out.join("results.json").display());
+    let junit = std::fs::read_to_string(out.join("junit.xml")).unwrap();
+    assert!(junit.contains(&format!("replay: viv campaign replay {} 1", super::xml(&quoted))), "{junit}");
+    let summary = std::fs::read_to_string(out.join("summary.md")).unwrap();
+    assert!(summary.contains(&format!("`viv campaign replay {quoted} EXPERIMENT`")), "{summary}");
+    std::fs::remove_dir_all(&dir).unwrap();
 }
 
 /// A mutation of `kind` as the injector records it (`error`: none made).

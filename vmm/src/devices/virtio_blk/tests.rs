@@ -437,7 +437,9 @@ fn disk_images_are_created_checked_and_locked() {
 
     let dir = TempPath::new("dir");
     std::fs::create_dir(&dir.0).unwrap();
-    assert!(matches!(Block::open(&dir.0, 1 << 20), Err(DeviceError::NotAFile(_))));
+    let err = Block::open(&dir.0, 1 << 20).err().unwrap();
+    assert!(matches!(err, DeviceError::IsADirectory(_)), "{err}");
+    assert!(err.to_string().ends_with(": is a directory"), "{err}");
     assert!(Block::open(Path::new(""), 1 << 20).is_err());
     assert!(Block::open(&dir.0.join("missing/disk.img"), 1 << 20).err().unwrap().to_string().contains("cannot create"));
     let tiny = TempPath::new("tiny");
