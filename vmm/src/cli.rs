@@ -761,10 +761,10 @@ mod tests {
         let cli = Cli::try_parse_from(["viv", "exec", "--gdb", ":1234", "--gdb-wait", "true"]).unwrap();
         let Command::Exec(e) = cli.command else { panic!() };
         let addr: std::net::SocketAddr = "127.0.0.1:1234".parse().unwrap();
-        assert_eq!((e.gdb, e.gdb_wait), (Some(vmm::debug::GdbAddr::Tcp(addr)), true));
+        assert_eq!((e.gdb.gdb, e.gdb.gdb_wait), (Some(vmm::debug::GdbAddr::Tcp(addr)), true));
         let cli = Cli::try_parse_from(["viv", "run", "--gdb", "/tmp/g.sock"]).unwrap();
         let Command::Run(r) = cli.command else { panic!() };
-        assert_eq!(r.gdb, Some(vmm::debug::GdbAddr::Unix(PathBuf::from("/tmp/g.sock"))));
+        assert_eq!(r.gdb.gdb, Some(vmm::debug::GdbAddr::Unix(PathBuf::from("/tmp/g.sock"))));
         // --gdb-wait needs --gdb; an address must be one.
         assert!(Cli::try_parse_from(["viv", "run", "--gdb-wait"]).is_err());
         assert!(Cli::try_parse_from(["viv", "run", "--gdb", "nonsense"]).is_err());

@@ -170,8 +170,7 @@ fn a_disk_read_counts_the_interrupt_and_the_replies() {
 fn a_disk_workload_names_everything_and_its_perfetto_file_is_sound() {
     use vmm::observe::perfetto::{perfetto, viewer_problems, Clock};
     let command = "cat /etc/motd; ls /bin > /tmp/l; cp /etc/motd /m2; sync";
-    let (outcome, decoded) =
-        vmm::commands::trace::run_traced("system", command, TraceMode::Lossless, Duration::from_secs(120)).unwrap();
+    let (outcome, decoded) = vmm::commands::trace::run_traced(&vm_options(), command, TraceMode::Lossless).unwrap();
     assert_eq!(outcome.exit_status(), 0, "{}", outcome.console_text());
     let log = outcome.trace.clone().expect("a trace");
     let a = Analysis::with_processes(&decoded.records, None, &log.processes);
