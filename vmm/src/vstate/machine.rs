@@ -194,6 +194,7 @@ impl Machine {
             profiler: None,
             limits: config.limits,
             limit_reached: limits,
+            console: console.clone(),
         };
         Ok(Machine {
             kvm,
