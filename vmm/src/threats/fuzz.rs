@@ -119,6 +119,9 @@ pub fn run(seed: u64) -> Result<FuzzResult, super::ThreatsError> {
     config.separate_log = true;
     config.trace = Some(TraceMode::Lossless);
     config.disk = Some(disk.clone());
+    // An empty fault plan: its region is where the kernel records the
+    // command's exit status (`abi::fault::STATUS_WORKLOAD`).
+    config.fault_plan = Some(crate::inject::fault::FaultPlan { seed, rules: Vec::new() });
     let outcome = crate::run(&config)?;
     let decoded = decode::decode(outcome.trace.as_ref().map_or(&[][..], |t| &t.raw));
     let clean = fsck(&disk);
