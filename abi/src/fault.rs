@@ -67,6 +67,44 @@ pub const CLOCK_COMMAND_TICKS: usize = CLOCK_OFFSET + 8;
 /// Size of the clock block.
 pub const CLOCK_SIZE: usize = 16;
 
+/// Documented addition (outcome evidence): after the clock block, 16
+/// bytes in which the kernel records how the command's processes ended,
+/// so that a campaign judges a workload by its real exit status and never
+/// by text on the console, which any program can print. The workload is
+/// the process that wrote the first `platform::MARK_COMMAND_START` (init's
+/// child, which then execs the shell: exec keeps the endpoint); the check
+/// is the process that wrote `platform::MARK_CHECK_START`, accepted only
+/// from a process with that first writer's privilege id (init's), once.
+/// When either process ends (exit, kill, CPU fault) the kernel writes
+/// [`exit_status_word`] of its exit status in its word. Both are 0 until
+/// then; the host zeroes them with the plan.
+pub const STATUS_OFFSET: usize = CLOCK_OFFSET + CLOCK_SIZE;
+/// `u64` (kernel): the workload's exit status ([`exit_status_word`]).
+pub const STATUS_WORKLOAD: usize = STATUS_OFFSET;
+/// `u64` (kernel): the check's exit status ([`exit_status_word`]).
+pub const STATUS_CHECK: usize = STATUS_OFFSET + 8;
+/// Size of the status block.
+pub const STATUS_SIZE: usize = 16;
+/// Bit 32 of a status word: the process ended (its status is bits 0-31).
+pub const STATUS_ENDED: u64 = 1 << 32;
+/// End of the last block: the least region size that carries them all.
+pub const REGION_END: usize = STATUS_OFFSET + STATUS_SIZE;
+
+/// The status word of a process that ended with `status`.
+pub const fn exit_status_word(status: u32) -> u64 {
+    STATUS_ENDED | status as u64
+}
+
+/// The exit status a status word records; `None` while the process has
+/// not ended (or was never started).
+pub const fn exit_status_of(word: u64) -> Option<u32> {
+    if word & STATUS_ENDED != 0 {
+        Some(word as u32)
+    } else {
+        None
+    }
+}
+
 /// "VFLT".
 pub const MAGIC: u32 = u32::from_le_bytes(*b"VFLT");
 /// Plan format version.
@@ -348,5 +386,13 @@ mod tests {
         assert_eq!((s1, d1), (s2, d2));
         assert_ne!(next_random(s1).1, d1);
         assert_eq!(&header(3, 0)[0..4], b"VFLT");
+    }
+
+    #[test]
+    fn status_words_tell_an_exit_with_0_from_no_exit() {
+        assert_eq!(exit_status_of(0), None);
+        assert_eq!(exit_status_of(exit_status_word(0)), Some(0));
+        assert_eq!(exit_status_of(exit_status_word(u32::MAX)), Some(u32::MAX));
+        assert!(STATUS_OFFSET.is_multiple_of(8) && REGION_END > STATUS_CHECK);
     }
 }

@@ -120,6 +120,15 @@ pub const MARK_IPC_SENDA_END: u32 = 27;
 /// count` and `viv trace`.
 pub const MARK_COMMAND_START: u32 = 3;
 
+/// Bench mark id init writes just before it execs the shell that runs a
+/// campaign's check (after the workload's shell ended;
+/// [`CMDLINE_CHECK_KEY`]). The kernel takes it only from init (a process
+/// with the privilege id of the first [`MARK_COMMAND_START`]'s writer),
+/// once, and refuses it to anyone else with `EPERM` (no port write): the
+/// VMM splits the console there, and the kernel records the check's exit
+/// status (`fault::STATUS_CHECK`).
+pub const MARK_CHECK_START: u32 = 4;
+
 /// `diskbench`: before its sequential write of a file.
 pub const MARK_DISK_WRITE_START: u32 = 30;
 /// `diskbench`: after the write and `fsync`.
@@ -253,8 +262,15 @@ pub const CMDLINE_ECHO_KEY: &str = "viv.echo";
 /// the programs that read them: `viv` refuses a command line that gives
 /// one of them anything else, and the guest program ends with an error
 /// instead of using its default.
-pub const NUMERIC_PARAMETERS: &[&str] =
-    &[CMDLINE_USER_KEY, "pingpong.rounds", "ipcbench.ops", "workload.ms", "ttykiller.ms", "killer.ticks"];
+pub const NUMERIC_PARAMETERS: &[&str] = &[
+    CMDLINE_USER_KEY,
+    CMDLINE_CHECK_KEY,
+    "pingpong.rounds",
+    "ipcbench.ops",
+    "workload.ms",
+    "ttykiller.ms",
+    "killer.ticks",
+];
 
 /// The value of numeric parameter `key` on `cmdline`: `Ok(None)` when
 /// absent, `Err(value)` when it is not a decimal number.
@@ -263,6 +279,32 @@ pub fn cmdline_number<'a>(cmdline: &'a str, key: &str) -> Result<Option<u64>, &'
         None => Ok(None),
         Some(v) => v.parse::<u64>().map(Some).map_err(|_| v),
     }
+}
+
+/// Kernel command-line key: the command is a workload followed by a check
+/// (`viv campaign`'s `expect.check`), which init runs as two shells, one
+/// after the other, so that the kernel records each one's exit status
+/// apart (`fault::STATUS_OFFSET`). The value is the check's length in
+/// bytes: the command ends in [`CMDLINE_COMMAND_SEPARATOR`] and that many
+/// bytes. A length, not a second separator, so that no workload text can
+/// be mistaken for the boundary.
+pub const CMDLINE_CHECK_KEY: &str = "viv.check";
+
+/// The command init runs for `workload` and `check` (the value of
+/// [`CMDLINE_CHECK_KEY`] is `check.len()`).
+#[cfg(feature = "std")]
+pub fn command_with_check(workload: &str, check: &str) -> std::string::String {
+    std::format!("{workload}{CMDLINE_COMMAND_SEPARATOR}{check}")
+}
+
+/// Splits a command into (workload, check) by the check's length (the
+/// value of [`CMDLINE_CHECK_KEY`]); `None` when the command does not end
+/// in the separator and `check_len` bytes.
+pub fn split_check(command: &str, check_len: usize) -> Option<(&str, &str)> {
+    let check_at = command.len().checked_sub(check_len)?;
+    let check = command.get(check_at..)?;
+    let workload = command.get(..check_at)?.strip_suffix(CMDLINE_COMMAND_SEPARATOR)?;
+    Some((workload, check))
 }
 
 /// The log port: a byte write appends to the kernel's log. It is the
@@ -331,6 +373,18 @@ mod tests {
         assert_eq!(cmdline_value(line, "viv.entry"), Some("trap"));
         assert_eq!(cmdline_value(line, "X"), None);
         assert_eq!(cmdline_command("viv.entry=trap"), None);
+    }
+
+    #[test]
+    fn a_check_is_split_off_by_its_length() {
+        let command = "echo a -- b; cp x y -- cat y -- z";
+        assert_eq!(split_check(command, 10), Some(("echo a -- b; cp x y", "cat y -- z")));
+        assert_eq!(split_check(command, 0), None);
+        assert_eq!(split_check(command, 9), None);
+        assert_eq!(split_check(command, 1000), None);
+        assert_eq!(split_check(" -- ", 0), Some(("", "")));
+        // Never inside a character.
+        assert_eq!(split_check("a -- é", 1), None);
     }
 
     #[test]

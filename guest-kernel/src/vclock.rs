@@ -25,8 +25,8 @@ static ENTRIES: AtomicU64 = AtomicU64::new(0);
 /// before it.
 static COMMAND_START: AtomicU64 = AtomicU64::new(u64::MAX);
 
-/// The first `MARK_COMMAND_START` mark: the workload starts now. Later
-/// marks (any program may write one) change nothing.
+/// The first `MARK_COMMAND_START` mark (the caller takes only that one:
+/// `kernel_core::CommandWatch`): the workload starts now.
 pub fn command_started() {
     let _ = COMMAND_START.compare_exchange(u64::MAX, crate::ticks(), Ordering::Relaxed, Ordering::Relaxed);
 }

@@ -28,6 +28,7 @@
 extern crate std;
 
 mod deadlock;
+mod evidence;
 mod fault;
 pub mod frames;
 mod ipc;
@@ -40,6 +41,7 @@ mod senda;
 mod trace;
 mod weaken;
 
+pub use evidence::CommandWatch;
 pub use fault::Faults;
 pub use ipc::{Outcome, SendMode};
 pub use privileges::Privileges;
@@ -104,6 +106,9 @@ pub struct Kernel {
     pub faults: Faults,
     /// Defenses switched off for negative controls (none by default).
     pub weak: Weakened,
+    /// The workload's and the check's processes, whose exits the kernel
+    /// records (`evidence`).
+    pub command: CommandWatch,
 }
 
 impl Default for Kernel {
@@ -121,6 +126,7 @@ impl Kernel {
             trace: Tracing::OFF,
             faults: Faults::OFF,
             weak: Weakened::NONE,
+            command: CommandWatch::NONE,
         }
     }
 

@@ -51,7 +51,7 @@ fn an_interrupted_or_killed_campaign_resumes_to_the_same_reports() {
     let dir = common::scratch_dir("resume");
     let text = "name = \"resume\"\nimage = \"system\"\nworkload = \"echo tiny > /tmp/f; cat /tmp/f\"\n\
                 experiments = 6\nseed = 7\ntimeout = 120\n\n[[fault]]\ntargets = [\"tty\"]\n\
-                actions = [\"crash\", \"hang\"]\nnth = [1, 2]\n\n[expect]\nexit_status = -1\n";
+                actions = [\"crash\", \"hang\"]\nnth = 1\n\n[expect]\nexit_status = -1\n";
     let file = dir.join("resume.toml");
     std::fs::write(&file, text).unwrap();
     let file = file.to_str().unwrap();

@@ -13,6 +13,15 @@
 //! then the shell, and everything it runs, is uid N, an ordinary user
 //! (docs/security.md).
 //!
+//! With `viv.check=N` (`viv campaign`'s data check) the command is a
+//! workload and a check (`abi::platform::split_check`): init runs each in
+//! its own shell, the check after the workload has ended, and powers off
+//! with the check's status. The child that execs the check's shell writes
+//! `MARK_CHECK_START` first; with the workload's `MARK_COMMAND_START`
+//! these marks tell the kernel which processes to record the exit
+//! statuses of (`abi::fault::STATUS_OFFSET`), the evidence a campaign
+//! judges by instead of the console.
+//!
 //! When PM dies, init's WAIT fails (the new PM does not know it): init
 //! syncs and powers off with `abi::platform::STATUS_PM_DIED`.
 //!
@@ -56,7 +65,28 @@ fn run() -> i32 {
             rt::sys::poweroff(NO_SHELL)
         }
     };
-    let shell = match start_shell(command, user) {
+    let (command, check) = match (command, rt::kip::cmdline_value(abi::platform::CMDLINE_CHECK_KEY)) {
+        (Some(command), Some(len)) => match len.parse().ok().and_then(|len| abi::platform::split_check(command, len)) {
+            Some((workload, check)) => (Some(workload), Some(check)),
+            None => {
+                rt::println!("init: {} does not fit the command", abi::platform::CMDLINE_CHECK_KEY);
+                rt::sys::poweroff(NO_SHELL)
+            }
+        },
+        (command, _) => (command, None),
+    };
+    let status = run_shell(command, user, abi::platform::MARK_COMMAND_START);
+    match check {
+        Some(check) => power_off(run_shell(Some(check), user, abi::platform::MARK_CHECK_START)),
+        None => power_off(status),
+    }
+}
+
+/// Runs a shell for `command` (interactive without one), its child
+/// writing bench mark `mark` just before the exec, and waits for it;
+/// returns its status.
+fn run_shell(command: Option<&str>, user: Option<u64>, mark: u32) -> u32 {
+    let shell = match start_shell(command, user, mark) {
         Ok(pid) => pid,
         Err(e) => {
             rt::println!("init: cannot start the shell: {}", e.name());
@@ -65,7 +95,7 @@ fn run() -> i32 {
     };
     loop {
         match rt::pm::wait(-1) {
-            Ok((pid, status)) if pid == shell => power_off(status),
+            Ok((pid, status)) if pid == shell => return status,
             // An orphan PM handed to us: it is now fully gone.
             Ok(_) => {}
             // Only PM's death makes WAIT fail for init: the new PM does
@@ -80,8 +110,9 @@ fn run() -> i32 {
     }
 }
 
-/// Forks and execs the shell (as uid `user` when given); returns its pid.
-fn start_shell(command: Option<&str>, user: Option<u64>) -> Result<u64, Error> {
+/// Forks and execs the shell (as uid `user` when given, after bench mark
+/// `mark`); returns its pid.
+fn start_shell(command: Option<&str>, user: Option<u64>, mark: u32) -> Result<u64, Error> {
     let pid = rt::pm::fork()?;
     if pid != 0 {
         return Ok(pid);
@@ -92,9 +123,9 @@ fn start_shell(command: Option<&str>, user: Option<u64>) -> Result<u64, Error> {
             rt::sys::exit(NO_SHELL)
         }
     }
-    // Boot is over and the command starts: `viv count` and `viv trace`
-    // split the IPC trace here.
-    rt::sys::bench_mark(abi::platform::MARK_COMMAND_START);
+    // The command starts (MARK_COMMAND_START: boot is over; `viv count`
+    // and `viv trace` split the IPC trace here), or the check does.
+    rt::sys::bench_mark(mark);
     let error = match command {
         Some(command) => rt::pm::exec(&["/bin/sh", "-c", command]),
         None => rt::pm::exec(&["/bin/sh"]),

@@ -38,6 +38,9 @@ impl Kernel {
         if self.trace.enabled {
             self.trace_exit(mem, slot, status);
         }
+        if self.watching_command() {
+            self.record_command_exit(slot, status);
+        }
         if self.faults.enabled {
             self.fault_forget(slot);
             self.faults.dup_pending &= !bit(slot);

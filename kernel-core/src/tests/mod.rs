@@ -7,6 +7,7 @@
 
 mod deadlock;
 mod defenses;
+mod evidence;
 mod exit;
 mod notify;
 mod privileges;

@@ -531,7 +531,11 @@ mod tests {
         let boots: Vec<_> = [(10, 100), (30, 300), (20, 200)]
             .into_iter()
             .map(|(t, insn)| {
-                outcome(vec![Mark { id: MARK_FIRST_USER, time_ns: t, stats: snap(insn, 4) }], t, snap(insn * 2, 9))
+                outcome(
+                    vec![Mark { id: MARK_FIRST_USER, time_ns: t, stats: snap(insn, 4), console_bytes: 0 }],
+                    t,
+                    snap(insn * 2, 9),
+                )
             })
             .collect();
         let b = boot_figures(&boots).unwrap();
@@ -540,9 +544,9 @@ mod tests {
 
         let run = outcome(
             vec![
-                Mark { id: MARK_FIRST_USER, time_ns: 1, stats: snap(0, 0) },
-                Mark { id: MARK_BENCH_START, time_ns: 1_000, stats: snap(1_000, 10) },
-                Mark { id: MARK_BENCH_END, time_ns: 101_000, stats: snap(51_000, 30) },
+                Mark { id: MARK_FIRST_USER, time_ns: 1, stats: snap(0, 0), console_bytes: 0 },
+                Mark { id: MARK_BENCH_START, time_ns: 1_000, stats: snap(1_000, 10), console_bytes: 0 },
+                Mark { id: MARK_BENCH_END, time_ns: 101_000, stats: snap(51_000, 30), console_bytes: 0 },
             ],
             1,
             snap(0, 0),
@@ -580,19 +584,19 @@ mod tests {
     /// operation, and 1 µs per operation.
     fn ipc_run(ops: u64) -> RunOutcome {
         let mut marks = vec![
-            Mark { id: MARK_FIRST_USER, time_ns: 1, stats: snap3(10, 1, 0) },
-            Mark { id: MARK_IPC_EMPTY_START, time_ns: 100, stats: snap3(1_000, 10, 0) },
-            Mark { id: MARK_IPC_EMPTY_END, time_ns: 150, stats: snap3(1_300, 13, 0) },
+            Mark { id: MARK_FIRST_USER, time_ns: 1, stats: snap3(10, 1, 0), console_bytes: 0 },
+            Mark { id: MARK_IPC_EMPTY_START, time_ns: 100, stats: snap3(1_000, 10, 0), console_bytes: 0 },
+            Mark { id: MARK_IPC_EMPTY_END, time_ns: 150, stats: snap3(1_300, 13, 0), console_bytes: 0 },
         ];
         let (mut t, mut insn, mut exits, mut irqs) = (1_000, 2_000, 20, 0);
         for (k, phase) in IPC_PHASES.iter().enumerate() {
             let k = k as u64;
-            marks.push(Mark { id: phase.start, time_ns: t, stats: snap3(insn, exits, irqs) });
+            marks.push(Mark { id: phase.start, time_ns: t, stats: snap3(insn, exits, irqs), console_bytes: 0 });
             t += ops * 1_000;
             insn += ops * (k + 1) * 100;
             exits += ops * (k + 4);
             irqs += ops;
-            marks.push(Mark { id: phase.end, time_ns: t, stats: snap3(insn, exits, irqs) });
+            marks.push(Mark { id: phase.end, time_ns: t, stats: snap3(insn, exits, irqs), console_bytes: 0 });
             // Work between phases (warm-ups) is in no figure.
             t += 77;
             insn += 777;

@@ -121,7 +121,7 @@ mod tests {
         let mut stats = StatsSnapshot::default();
         stats.values.insert("insn_emulation".into(), insn);
         stats.values.insert("exits".into(), exits);
-        Mark { id, time_ns, stats }
+        Mark { id, time_ns, stats, console_bytes: 0 }
     }
 
     #[test]

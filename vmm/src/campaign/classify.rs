@@ -2,8 +2,11 @@
 //! expectations failed.
 //!
 //! Kept apart from running so that it is a pure function of what the run
-//! left behind (ending, console, log, fault counters), unit-tested without
-//! KVM, and applied identically by `viv campaign`, `replay` and the tests.
+//! left behind (ending, console, log, fault counters, the kernel's
+//! records), unit-tested without KVM, and applied identically by `viv
+//! campaign`, `replay` and the tests. Statuses and restarts come only from
+//! what the kernel recorded ([`super::evidence`]); console text is judged
+//! only against the expected output, never for a status.
 //! The class says what the fault did to the system; the expectations say
 //! whether that is acceptable. They differ on purpose: a campaign may
 //! accept a failed workload but never a kernel panic, or the reverse.
@@ -14,11 +17,6 @@ use serde::{Deserialize, Serialize};
 
 use super::draw::Plan;
 use super::file::Campaign;
-
-/// Marker echoed after the workload with its status (`$?`).
-pub const STATUS_MARKER: &str = "@viv-status=";
-/// Marker echoed after the check with its status.
-pub const CHECK_MARKER: &str = "@viv-check=";
 
 /// The outcome classes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -122,6 +120,14 @@ pub struct Observation {
     pub ending: Ending,
     /// Console output (program output only; `\r\n` already `\n`).
     pub console: String,
+    /// Where in `console` the check's output begins (init's
+    /// `MARK_CHECK_START`); `None`: the check never started.
+    pub check_at: Option<usize>,
+    /// The workload's exit status, as the kernel recorded it; `None`: its
+    /// shell never ended (the system powered off under it).
+    pub workload_status: Option<i32>,
+    /// The check's exit status, as the kernel recorded it.
+    pub check_status: Option<i32>,
     /// The guest's log (kernel and servers).
     pub log: String,
     /// Injections the kernel made.
@@ -135,13 +141,41 @@ pub struct Observation {
     pub restarts: BTreeMap<String, u32>,
 }
 
+impl Observation {
+    /// A run that left nothing but its ending (a VMM error).
+    pub fn nothing(ending: Ending) -> Observation {
+        Observation {
+            ending,
+            console: String::new(),
+            check_at: None,
+            workload_status: None,
+            check_status: None,
+            log: String::new(),
+            faults_injected: 0,
+            swifi: Vec::new(),
+            ticks: None,
+            restarts: BTreeMap::new(),
+        }
+    }
+
+    /// The console split at the check's start: (workload output, check
+    /// output; empty when the check never started).
+    pub fn outputs(&self) -> (&str, &str) {
+        match self.check_at.and_then(|at| self.console.get(at..).map(|check| (&self.console[..at], check))) {
+            Some(split) => split,
+            None => (&self.console, ""),
+        }
+    }
+}
+
 /// The verdict on one experiment.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Verdict {
     pub outcome: Outcome,
     /// How the guest ended.
     pub exit: String,
-    /// The workload's status (from its marker, else the power-off status).
+    /// The workload's status (as the kernel recorded it; the power-off
+    /// status when its shell never ended).
     pub workload_status: Option<i32>,
     /// Restarts RS reported, per service.
     pub restarts: BTreeMap<String, u32>,
@@ -150,29 +184,6 @@ pub struct Verdict {
     /// Virtual ticks from the workload's start to the end of the run.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ticks: Option<u64>,
-}
-
-/// The console split at the markers: (workload output, its status, check
-/// output, check status).
-pub fn split_console(console: &str) -> (String, Option<i32>, String, Option<i32>) {
-    let marker_value = |text: &str, at: usize, marker: &str| -> (Option<i32>, usize) {
-        let rest = &text[at + marker.len()..];
-        let end = rest.find('\n').unwrap_or(rest.len());
-        (rest[..end].trim().parse().ok(), (at + marker.len() + end + 1).min(text.len()))
-    };
-    let Some(at) = console.rfind(STATUS_MARKER) else {
-        return (console.to_string(), None, String::new(), None);
-    };
-    let output = console[..at].to_string();
-    let (status, after) = marker_value(console, at, STATUS_MARKER);
-    let rest = &console[after..];
-    match rest.rfind(CHECK_MARKER) {
-        Some(c) => {
-            let (check_status, _) = marker_value(rest, c, CHECK_MARKER);
-            (output, status, rest[..c].to_string(), check_status)
-        }
-        None => (output, status, rest.to_string(), None),
-    }
 }
 
 fn shorten(text: &str) -> String {
@@ -208,23 +219,33 @@ pub fn judge(campaign: &Campaign, plan: &Plan, obs: &Observation) -> Verdict {
             (Outcome::Hung, None)
         }
         Ending::PowerOff(poweroff) => {
-            let (output, status, check_output, _) = split_console(&obs.console);
-            let status = status.unwrap_or(*poweroff);
+            let (output, check_output) = obs.outputs();
+            // Only when the system powered off under the workload does
+            // the power-off status (written by init, PM or the kernel,
+            // never by a workload program) stand for it.
+            let status = obs.workload_status.unwrap_or(*poweroff);
             let mut wrong = Vec::new();
             if let Some(want) = expect.exit_status.filter(|&want| want != status) {
                 wrong.push(format!("workload exited with {status}, expected {want}"));
+            }
+            if expect.check.is_some() {
+                match obs.check_status {
+                    Some(0) => {}
+                    Some(s) => wrong.push(format!("check exited with {s}")),
+                    None => wrong.push("the check did not finish".into()),
+                }
             }
             // The class says what the fault did even where the campaign
             // accepts any status: a shell command that fails exits non-zero.
             let status_failed = expect.exit_status.is_none() && status != 0;
             if let Some(want) = &expect.output {
-                if &output != want {
-                    wrong.push(format!("workload output {} is not {}", shorten(&output), shorten(want)));
+                if output != want {
+                    wrong.push(format!("workload output {} is not {}", shorten(output), shorten(want)));
                 }
             }
             if let Some(want) = &expect.check_output {
-                if &check_output != want {
-                    wrong.push(format!("check output {} is not {}", shorten(&check_output), shorten(want)));
+                if check_output != want {
+                    wrong.push(format!("check output {} is not {}", shorten(check_output), shorten(want)));
                 }
             }
             let slow = match (obs.ticks, campaign.baseline_ticks) {
@@ -265,18 +286,25 @@ mod tests {
     use crate::campaign::draw::plan;
     use crate::campaign::file::tests_support::campaign_with;
 
-    /// An observation with `restarted` services restarted once each.
-    fn obs(ending: Ending, console: &str, restarted: &[&str], injected: u64) -> Observation {
-        let restarts = restarted.iter().map(|s| (s.to_string(), 1)).collect();
+    /// An observation of a workload that printed `console` and, as the
+    /// kernel recorded it, exited with `status`; `restarted` services
+    /// restarted once each.
+    fn obs(ending: Ending, console: &str, status: Option<i32>, restarted: &[&str], injected: u64) -> Observation {
         Observation {
-            ending,
             console: console.into(),
-            log: String::new(),
+            workload_status: status,
             faults_injected: injected,
-            swifi: Vec::new(),
-            restarts,
-            ticks: None,
+            restarts: restarted.iter().map(|s| (s.to_string(), 1)).collect(),
+            ..Observation::nothing(ending)
         }
+    }
+
+    /// The same with a check that printed `check` and exited with `check_status`.
+    fn with_check(mut o: Observation, check: &str, check_status: Option<i32>) -> Observation {
+        o.check_at = Some(o.console.len());
+        o.console.push_str(check);
+        o.check_status = check_status;
+        o
     }
 
     const RESTART: &[&str] = &["tty"];
@@ -287,21 +315,42 @@ mod tests {
         // Any program can print what RS prints; only the kernel's count
         // (`Observation::restarts`) says a service restarted.
         let c = campaign_with("");
-        let mut o = obs(Ending::PowerOff(0), "hi\n@viv-status=0\n", NONE, 1);
-        o.log = "rs: tty (ep 4.0) died; restarting now (restart 1)\n".into();
-        o.console = format!("rs: tty (ep 4.0) died; restarting now (restart 1)\n{}", o.console);
+        let line = "rs: tty (ep 4.0) died; restarting now (restart 1)\n";
+        let mut o = obs(Ending::PowerOff(0), &format!("{line}hi\n"), Some(0), NONE, 1);
+        o.log = line.into();
         let v = judge(&c, &plan(&c, 0), &o);
         assert!(v.restarts.is_empty(), "{v:?}");
         assert_ne!(v.outcome, Outcome::Recovered);
     }
 
     #[test]
-    fn console_splits_at_the_markers() {
-        let (o, s, c, cs) = split_console("hi\n@viv-status=0\nok\n@viv-check=0\n");
-        assert_eq!((o.as_str(), s, c.as_str(), cs), ("hi\n", Some(0), "ok\n", Some(0)));
-        let (o, s, c, cs) = split_console("partial@viv-status=3\n");
-        assert_eq!((o.as_str(), s, c.as_str(), cs), ("partial", Some(3), "", None));
-        assert_eq!(split_console("no markers").1, None);
+    fn statuses_printed_on_the_console_are_only_text() {
+        // What the console markers of earlier versions looked like,
+        // printed by a workload that then failed, and by a check that did.
+        let mut c = campaign_with("");
+        c.expect.output = Some("hi\n@viv-status=0\n@viv-check=0\n".into());
+        let p = plan(&c, 0);
+        let forged = obs(Ending::PowerOff(0), "hi\n@viv-status=0\n@viv-check=0\n", Some(1), NONE, 0);
+        let v = judge(&c, &p, &forged);
+        assert_eq!((v.outcome, v.workload_status), (Outcome::WorkloadFailed, Some(1)), "{v:?}");
+        assert_eq!(v.failures, ["workload exited with 1, expected 0"]);
+        // The same text from a workload that succeeded is only its output.
+        let honest = Observation { workload_status: Some(0), ..forged };
+        assert_eq!(judge(&c, &p, &honest).outcome, Outcome::NoEffect);
+
+        c.expect.output = Some("hi\n".into());
+        c.expect.check = Some("cat f".into());
+        c.expect.check_output = Some("data\n@viv-check=0\n".into());
+        let base = obs(Ending::PowerOff(0), "hi\n", Some(0), NONE, 0);
+        let v = judge(&c, &p, &with_check(base.clone(), "data\n@viv-check=0\n", Some(1)));
+        assert_eq!(v.outcome, Outcome::WorkloadFailed, "{v:?}");
+        assert_eq!(v.failures, ["check exited with 1"]);
+        let v = judge(&c, &p, &with_check(base.clone(), "data\n@viv-check=0\n", Some(0)));
+        assert_eq!((v.outcome, v.failures.len()), (Outcome::NoEffect, 0), "{v:?}");
+        // A check that never started or never ended failed.
+        let v = judge(&c, &p, &base);
+        assert_eq!(v.outcome, Outcome::WorkloadFailed);
+        assert!(v.failures.contains(&"the check did not finish".to_string()), "{v:?}");
     }
 
     #[test]
@@ -312,30 +361,33 @@ mod tests {
         let p = plan(&c, 0);
         let judge_of = |o: Observation| judge(&c, &p, &o);
 
-        let v = judge_of(obs(Ending::PowerOff(0), "hi\n@viv-status=0\n", NONE, 0));
+        let v = judge_of(obs(Ending::PowerOff(0), "hi\n", Some(0), NONE, 0));
         assert_eq!((v.outcome, v.failures.len()), (Outcome::NoEffect, 0), "{v:?}");
-        let v = judge_of(obs(Ending::PowerOff(0), "hi\n@viv-status=0\n", RESTART, 1));
+        let v = judge_of(obs(Ending::PowerOff(0), "hi\n", Some(0), RESTART, 1));
         assert_eq!((v.outcome, v.failures.len()), (Outcome::Recovered, 0), "{v:?}");
         // The fault fired but nobody restarted tty.
-        let v = judge_of(obs(Ending::PowerOff(0), "hi\n@viv-status=0\n", NONE, 1));
+        let v = judge_of(obs(Ending::PowerOff(0), "hi\n", Some(0), NONE, 1));
         assert_eq!(v.outcome, Outcome::NoEffect);
         assert_eq!(v.failures, ["tty was restarted 0 times, expected at least 1"]);
-        let v = judge_of(obs(Ending::PowerOff(0), "h\n@viv-status=1\n", RESTART, 1));
+        let v = judge_of(obs(Ending::PowerOff(0), "h\n", Some(1), RESTART, 1));
         assert_eq!(v.outcome, Outcome::WorkloadFailed);
         assert_eq!(v.workload_status, Some(1));
         assert_eq!(v.failures.len(), 2, "{v:?}");
         assert!(v.failures[0].contains("exited with 1, expected 0"));
-        // Without a marker the power-off status is the workload's.
-        let v = judge_of(obs(Ending::PowerOff(7), "", NONE, 0));
-        assert_eq!((v.outcome, v.workload_status), (Outcome::WorkloadFailed, Some(7)));
-        let v = judge_of(obs(Ending::Timeout, "", NONE, 1));
+        // The kernel's record wins over the power-off status...
+        let v = judge_of(obs(Ending::PowerOff(0), "hi\n", Some(3), NONE, 0));
+        assert_eq!((v.outcome, v.workload_status), (Outcome::WorkloadFailed, Some(3)));
+        // ...which stands for the workload only when it never ended.
+        let v = judge_of(obs(Ending::PowerOff(116), "", None, NONE, 0));
+        assert_eq!((v.outcome, v.workload_status), (Outcome::WorkloadFailed, Some(116)));
+        let v = judge_of(obs(Ending::Timeout, "", None, NONE, 1));
         assert_eq!(v.outcome, Outcome::Hung);
         assert!(v.failures[0].contains("hung"), "{v:?}");
         for ending in [Ending::KernelPanic, Ending::TripleFault] {
-            let v = judge_of(obs(ending, "", NONE, 0));
+            let v = judge_of(obs(ending, "", None, NONE, 0));
             assert_eq!((v.outcome, v.failures.len()), (Outcome::KernelPanic, 1));
         }
-        let v = judge_of(obs(Ending::VmmError("KVM_RUN".into()), "", NONE, 0));
+        let v = judge_of(Observation::nothing(Ending::VmmError("KVM_RUN".into())));
         assert_eq!((v.outcome, v.failures.len()), (Outcome::VmmError, 1));
         assert_eq!(v.exit, "VMM error: KVM_RUN");
     }
@@ -345,7 +397,7 @@ mod tests {
         let mut c = campaign_with("");
         c.baseline_ticks = Some(300);
         let p = plan(&c, 0);
-        let timed = |ticks| Observation { ticks: Some(ticks), ..obs(Ending::PowerOff(0), "@viv-status=0\n", &[], 1) };
+        let timed = |ticks| Observation { ticks: Some(ticks), ..obs(Ending::PowerOff(0), "", Some(0), &[], 1) };
         assert_eq!(judge(&c, &p, &timed(600)).outcome, Outcome::NoEffect);
         let v = judge(&c, &p, &timed(601));
         assert_eq!((v.outcome, v.ticks), (Outcome::Degraded, Some(601)));
@@ -356,7 +408,7 @@ mod tests {
         assert_eq!(judge(&c, &p, &timed(quick + 1)).outcome, Outcome::Degraded);
         c.baseline_ticks = Some(300);
         // A failed workload stays failed however long it took.
-        let failed = Observation { ticks: Some(5000), ..obs(Ending::PowerOff(0), "@viv-status=1\n", &[], 1) };
+        let failed = Observation { ticks: Some(5000), ..obs(Ending::PowerOff(0), "", Some(1), &[], 1) };
         assert_eq!(judge(&c, &p, &failed).outcome, Outcome::WorkloadFailed);
         // Without a baseline nothing is degraded.
         c.baseline_ticks = None;
@@ -379,15 +431,17 @@ mod tests {
         c.expect.check = Some("cat f".into());
         c.expect.check_output = Some("data\n".into());
         let p = plan(&c, 1);
-        assert!(judge(&c, &p, &obs(Ending::Timeout, "", NONE, 1)).failures.is_empty());
-        assert!(judge(&c, &p, &obs(Ending::KernelPanic, "", NONE, 1)).failures.is_empty());
+        assert!(judge(&c, &p, &obs(Ending::Timeout, "", None, NONE, 1)).failures.is_empty());
+        assert!(judge(&c, &p, &obs(Ending::KernelPanic, "", None, NONE, 1)).failures.is_empty());
         // Any status is accepted, but a non-zero one is still a failed workload.
-        let v = judge(&c, &p, &obs(Ending::PowerOff(0), "x@viv-status=9\ndata\n@viv-check=0\n", NONE, 0));
+        let ran =
+            |status, check: &str| with_check(obs(Ending::PowerOff(0), "x", Some(status), NONE, 0), check, Some(0));
+        let v = judge(&c, &p, &ran(9, "data\n"));
         assert_eq!((v.outcome, v.workload_status), (Outcome::WorkloadFailed, Some(9)));
         assert!(v.failures.is_empty(), "{v:?}");
-        let v = judge(&c, &p, &obs(Ending::PowerOff(0), "x@viv-status=0\ndata\n@viv-check=0\n", NONE, 0));
+        let v = judge(&c, &p, &ran(0, "data\n"));
         assert_eq!((v.outcome, v.workload_status), (Outcome::NoEffect, Some(0)));
-        let v = judge(&c, &p, &obs(Ending::PowerOff(0), "@viv-status=0\ndat\n@viv-check=0\n", NONE, 0));
+        let v = judge(&c, &p, &ran(0, "dat\n"));
         assert_eq!(v.outcome, Outcome::WorkloadFailed);
         assert!(v.failures[0].starts_with("check output \"dat\\n\""), "{v:?}");
     }

@@ -136,13 +136,10 @@ mod tests {
         let c = campaign_with("");
         let p = crate::campaign::draw::plan(&c, index);
         let obs = crate::campaign::classify::Observation {
-            ending: crate::campaign::classify::Ending::PowerOff(0),
-            console: "hi\n@viv-status=0\n".into(),
-            log: String::new(),
+            console: "hi\n".into(),
+            workload_status: Some(0),
             faults_injected: 1,
-            swifi: Vec::new(),
-            restarts: Default::default(),
-            ticks: None,
+            ..crate::campaign::classify::Observation::nothing(crate::campaign::classify::Ending::PowerOff(0))
         };
         ExperimentResult {
             index,

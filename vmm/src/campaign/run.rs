@@ -18,10 +18,10 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use abi::platform::MARK_COMMAND_START;
+use abi::platform::{MARK_CHECK_START, MARK_COMMAND_START};
 use indicatif::{ProgressBar, ProgressStyle};
 
-use super::classify::{judge, Ending, Observation, CHECK_MARKER, STATUS_MARKER};
+use super::classify::{judge, Ending, Observation};
 use super::draw::{plan, Plan};
 use super::file::Campaign;
 use super::report::{ExperimentResult, ExperimentTiming};
@@ -32,15 +32,26 @@ use crate::vstate::config::RunConfig;
 use crate::vstate::snapshot::{ExperimentConfig, Snapshot};
 use crate::RunOutcome;
 
-/// The shell command line the guest runs: the workload, its status
-/// marker, then the check and its marker. `;` binds loosest in the guest
-/// shell, so a workload with `&&`, `||` or pipes stays whole.
+/// What the kernel command line carries after its keys for the
+/// campaign's workload and check: ` -- WORKLOAD`, or with a check
+/// `viv.check=LEN -- WORKLOAD -- CHECK` (`abi::platform::CMDLINE_CHECK_KEY`),
+/// which init runs as two shells so that the kernel records each one's
+/// exit status (`abi::fault::STATUS_OFFSET`): the statuses never pass
+/// through the console, where any program could forge them.
 pub fn guest_command(campaign: &Campaign) -> String {
-    let mut command = format!("{}; echo {STATUS_MARKER}$?", campaign.workload);
-    if let Some(check) = &campaign.expect.check {
-        command += &format!("; {check}; echo {CHECK_MARKER}$?");
+    use abi::platform::{command_with_check, CMDLINE_CHECK_KEY, CMDLINE_COMMAND_SEPARATOR};
+    let separator = CMDLINE_COMMAND_SEPARATOR.trim_start();
+    match &campaign.expect.check {
+        None => format!("{separator}{}", campaign.workload),
+        Some(check) => {
+            // The kernel command line is trimmed (`build_cmdline`): no
+            // trailing blank may change the check's length. An empty
+            // check does what `true` does.
+            let check = Some(check.trim_end()).filter(|c| !c.is_empty()).unwrap_or("true");
+            let command = command_with_check(&campaign.workload, check);
+            format!("{CMDLINE_CHECK_KEY}={} {separator}{command}", check.len())
+        }
     }
-    command
 }
 
 /// The run configuration of one experiment (`disk`: this experiment's
@@ -63,7 +74,7 @@ pub fn base_config(campaign: &Campaign, disk: Option<&Path>) -> Result<RunConfig
     let context = || format!("image {}", campaign.image);
     let mut config =
         RunConfig::for_image(&campaign.image).map_err(|source| CampaignError::Vm { context: context(), source })?;
-    config.append = format!("{}{}", abi::platform::CMDLINE_COMMAND_SEPARATOR.trim_start(), guest_command(campaign));
+    config.append = guest_command(campaign);
     config.memory_mib = campaign.memory_mib;
     config.timeout = Some(Duration::from_secs_f64(campaign.timeout_secs));
     config.capture_console = true;
@@ -152,14 +163,18 @@ pub fn run_one(campaign: &Campaign, index: u32, start: &Start) -> Experiment {
     let clock = Instant::now();
     let outcome = run_plan(campaign, &plan, index, start);
     let wall_ms = clock.elapsed().as_millis() as u64;
-    let text =
-        |bytes: &Option<Vec<u8>>| String::from_utf8_lossy(bytes.as_deref().unwrap_or_default()).replace("\r\n", "\n");
     let (obs, outcome) = match outcome {
         Ok(outcome) => {
+            let check_at = outcome.mark(MARK_CHECK_START).map(|m| m.console_bytes);
+            let (console, check_at) =
+                super::evidence::console_text(outcome.console.as_deref().unwrap_or_default(), check_at);
             let obs = Observation {
                 ending: Ending::of(&outcome.exit),
-                console: text(&outcome.console),
-                log: text(&outcome.log),
+                console,
+                check_at,
+                workload_status: outcome.command_status.map(|s| s as i32),
+                check_status: outcome.check_status.map(|s| s as i32),
+                log: super::evidence::text(outcome.log.as_deref().unwrap_or_default()),
                 faults_injected: outcome.faults_injected,
                 swifi: outcome.swifi.clone(),
                 ticks: outcome.command_ticks,
@@ -170,18 +185,7 @@ pub fn run_one(campaign: &Campaign, index: u32, start: &Start) -> Experiment {
             };
             (obs, Some(outcome))
         }
-        Err(why) => {
-            let obs = Observation {
-                ending: Ending::VmmError(why.to_string()),
-                console: String::new(),
-                log: String::new(),
-                faults_injected: 0,
-                swifi: Vec::new(),
-                ticks: None,
-                restarts: Default::default(),
-            };
-            (obs, None)
-        }
+        Err(why) => (Observation::nothing(Ending::VmmError(why.to_string())), None),
     };
     let verdict = judge(campaign, &plan, &obs);
     let detail = (!verdict.failures.is_empty()).then(|| super::report::Detail::new(&obs.console, &obs.log));

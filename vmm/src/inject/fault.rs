@@ -35,7 +35,7 @@ pub enum PlanError {
 
 /// Bytes the VMM reserves for the plan (header, rules and the Duplicate
 /// slots of `abi::fault::FULL_REGION_SIZE`, rounded up to pages).
-pub const PLAN_BYTES: u64 = (abi::fault::RESTART_COUNTS_END as u64).div_ceil(4096) * 4096;
+pub const PLAN_BYTES: u64 = (abi::fault::REGION_END as u64).div_ceil(4096) * 4096;
 
 /// A fault plan: the PRNG seed and the rules, in order (rule `i` is the
 /// `i`th in the region; counters come back in the same order).
@@ -64,6 +64,11 @@ pub struct FaultCounters {
     /// Restarts per boot-image program, as the kernel counted them
     /// (`abi::fault::RESTART_COUNTS_OFFSET`).
     pub restarts: Vec<u32>,
+    /// The command's exit status, as the kernel recorded it
+    /// (`abi::fault::STATUS_WORKLOAD`; `None` while it had not ended).
+    pub command_status: Option<u32>,
+    /// The check's exit status (`abi::fault::STATUS_CHECK`).
+    pub check_status: Option<u32>,
 }
 
 /// The plan region of one run.
@@ -115,6 +120,8 @@ impl PlanRegion {
             stops: read_u64(abi::fault::HEADER_STOPS),
             command_ticks: read_u64(abi::fault::CLOCK_COMMAND_TICKS),
             restarts,
+            command_status: abi::fault::exit_status_of(read_u64(abi::fault::STATUS_WORKLOAD)),
+            check_status: abi::fault::exit_status_of(read_u64(abi::fault::STATUS_CHECK)),
         }
     }
 

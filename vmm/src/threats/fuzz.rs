@@ -14,6 +14,7 @@ use std::process::Command;
 use abi::trace::{Kind, Record};
 use serde::Serialize;
 
+use super::judge::RunEnd;
 use crate::observe::{decode, TraceMode};
 use crate::vstate::config::RunConfig;
 use crate::vstate::outcome::Exit;
@@ -58,7 +59,7 @@ fn starts(records: &[Record]) -> Vec<(u32, String)> {
 }
 
 /// Judges a fuzz run from its exit, console, trace and fsck verdict.
-pub fn judge(seed: u64, exit: &Exit, console: &str, records: &[Record], fsck_clean: Option<bool>) -> FuzzResult {
+pub fn judge(seed: u64, end: &RunEnd, console: &str, records: &[Record], fsck_clean: Option<bool>) -> FuzzResult {
     let mut problems = Vec::new();
     let started = starts(records);
     let name_of = |ep: u32| started.iter().rev().find(|(e, _)| *e == ep).map(|(_, n)| n.as_str());
@@ -81,10 +82,10 @@ pub fn judge(seed: u64, exit: &Exit, console: &str, records: &[Record], fsck_cle
     if !super::judge::workload_intact(console) {
         problems.push("the workload's output is not intact".into());
     }
-    match exit {
-        Exit::PowerOff(0) => {}
-        Exit::KernelPanic => problems.push("the kernel panicked".into()),
-        other => problems.push(format!("the run ended with {other:?}, not status 0")),
+    if end.exit == Exit::KernelPanic {
+        problems.push("the kernel panicked".into());
+    } else if let Some(problem) = end.problem() {
+        problems.push(problem);
     }
     if fsck_clean == Some(false) {
         problems.push("e2fsck -fn found the disk damaged".into());
@@ -118,14 +119,19 @@ pub fn run(seed: u64) -> Result<FuzzResult, super::ThreatsError> {
     config.separate_log = true;
     config.trace = Some(TraceMode::Lossless);
     config.disk = Some(disk.clone());
+    // An empty fault plan: its region is where the kernel records the
+    // command's exit status (`abi::fault::STATUS_WORKLOAD`).
+    config.fault_plan = Some(crate::inject::fault::FaultPlan { seed, rules: Vec::new() });
     let outcome = crate::run(&config)?;
     let decoded = decode::decode(outcome.trace.as_ref().map_or(&[][..], |t| &t.raw));
     let clean = fsck(&disk);
-    Ok(judge(seed, &outcome.exit, &outcome.console_text(), &decoded.records, clean))
+    let end = RunEnd { exit: outcome.exit.clone(), command_status: outcome.command_status };
+    Ok(judge(seed, &end, &outcome.console_text(), &decoded.records, clean))
 }
 
 #[cfg(test)]
 mod tests {
+    use super::super::judge::end;
     use super::*;
     use abi::trace::Event;
 
@@ -160,20 +166,20 @@ mod tests {
     fn a_vital_server_ending_fails_and_driver_restarts_are_counted() {
         let records =
             [named(1, Kind::Spawn, 4, "pm", 0), named(2, Kind::Spawn, 6, "tty", 0), named(3, Kind::Spawn, 7, "tty", 0)];
-        let ok = judge(1, &Exit::PowerOff(0), GOOD, &records, Some(true));
+        let ok = judge(1, &end(Exit::PowerOff(0)), GOOD, &records, Some(true));
         assert!(ok.ok, "{ok:?}");
         assert!(ok.driver_restarts.contains(&("tty".to_string(), 1)));
         let mut dead = records.to_vec();
         dead.push(named(9, Kind::Exit, 4, "", 1));
-        let failed = judge(1, &Exit::PowerOff(0), GOOD, &dead, Some(true));
+        let failed = judge(1, &end(Exit::PowerOff(0)), GOOD, &dead, Some(true));
         assert!(!failed.ok);
         assert!(failed.problems[0].contains("pm ended"), "{:?}", failed.problems);
     }
 
     #[test]
     fn a_damaged_disk_a_silent_fuzzer_or_a_panic_fails() {
-        assert!(!judge(1, &Exit::PowerOff(0), GOOD, &[], Some(false)).ok);
-        assert!(!judge(1, &Exit::PowerOff(0), &GOOD.replace("ipcfuzz_drv", "x"), &[], Some(true)).ok);
-        assert!(!judge(1, &Exit::KernelPanic, GOOD, &[], Some(true)).ok);
+        assert!(!judge(1, &end(Exit::PowerOff(0)), GOOD, &[], Some(false)).ok);
+        assert!(!judge(1, &end(Exit::PowerOff(0)), &GOOD.replace("ipcfuzz_drv", "x"), &[], Some(true)).ok);
+        assert!(!judge(1, &end(Exit::KernelPanic), GOOD, &[], Some(true)).ok);
     }
 }

@@ -9,6 +9,43 @@ use serde::Serialize;
 use super::table::{Expect, Threat};
 use crate::vstate::outcome::Exit;
 
+/// How a run ended: the VM's exit and the command's exit status as the
+/// kernel recorded it (`abi::fault::STATUS_WORKLOAD`), never a status
+/// printed on the console.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RunEnd {
+    pub exit: Exit,
+    /// The shell's exit status (attack, then workload: the workload's
+    /// last command's); `None`: it never ended.
+    pub command_status: Option<u32>,
+}
+
+impl RunEnd {
+    /// The machine powered off after the shell ended with status 0.
+    pub fn succeeded(&self) -> bool {
+        matches!(self.exit, Exit::PowerOff(_)) && self.command_status == Some(0)
+    }
+
+    /// The failure to report when the run did not succeed.
+    pub(crate) fn problem(&self) -> Option<String> {
+        (!self.succeeded()).then(|| match self.command_status {
+            Some(status) => format!("the run ended with {:?}, the command with status {status}, not 0", self.exit),
+            None => format!("the run ended with {:?} before the command did", self.exit),
+        })
+    }
+}
+
+/// A run that ended with `exit`, the command (when the machine powered
+/// off) with the power-off status.
+#[cfg(test)]
+pub(crate) fn end(exit: Exit) -> RunEnd {
+    let command_status = match exit {
+        Exit::PowerOff(s) => Some(s),
+        _ => None,
+    };
+    RunEnd { exit, command_status }
+}
+
 /// Most record numbers a report lists as evidence.
 const MAX_EVIDENCE: usize = 8;
 
@@ -170,12 +207,13 @@ fn name_of(r: &Record) -> String {
 pub fn judge_run(
     threat: &Threat,
     expect: &Expect,
-    exit: &Exit,
+    end: &RunEnd,
     console: &str,
     records: &[Record],
     ticks: Option<u64>,
     with_workload: bool,
 ) -> RunJudgement {
+    let exit = &end.exit;
     let attackers = attacker_endpoints(records, threat.program());
     let seen = verdict(console, threat.attack());
     let has_line = |line: &str| console.lines().any(|l| l.trim_end() == line);
@@ -284,7 +322,7 @@ pub fn judge_run(
             }
         }
         Expect::WorkloadBroken => {
-            if workload_intact(console) && *exit == Exit::PowerOff(0) {
+            if workload_intact(console) && end.succeeded() {
                 problems.push("expected the workload to fail or hang".into());
             }
         }
@@ -311,8 +349,8 @@ pub fn judge_run(
     if workload_ok == Some(false) {
         problems.push("the workload's output is not intact".into());
     }
-    if with_workload && *exit != Exit::PowerOff(0) {
-        problems.push(format!("the run ended with {exit:?}, not status 0"));
+    if let Some(problem) = end.problem().filter(|_| with_workload) {
+        problems.push(problem);
     }
     RunJudgement { ok: problems.is_empty(), observed, records: records_shown, workload_ok, problems }
 }
@@ -361,18 +399,23 @@ mod tests {
         let records = [exec_of(1, 42, "attack"), record(2, Kind::Refused, 42, 7, code, 0)];
         let console = format!("attack: send: defended: ETRAPDENIED\n{WORKLOAD_OUT}");
         let expect = Expect::Refused(Error::TrapDenied);
-        let ok = judge_run(&threat(), &expect, &Exit::PowerOff(0), &console, &records, None, true);
+        let ok = judge_run(&threat(), &expect, &end(Exit::PowerOff(0)), &console, &records, None, true);
         assert!(ok.ok, "{ok:?}");
         assert_eq!(ok.records, vec![2]);
         // No record of the refusal: fails.
-        let bare = judge_run(&threat(), &expect, &Exit::PowerOff(0), &console, &records[..1], None, true);
+        let bare = judge_run(&threat(), &expect, &end(Exit::PowerOff(0)), &console, &records[..1], None, true);
         assert!(!bare.ok);
         // Another error: fails.
         let other = console.replace("ETRAPDENIED", "ECALLDENIED");
-        assert!(!judge_run(&threat(), &expect, &Exit::PowerOff(0), &other, &records, None, true).ok);
+        assert!(!judge_run(&threat(), &expect, &end(Exit::PowerOff(0)), &other, &records, None, true).ok);
+        // A workload whose shell failed: fails, whatever the console says
+        // and the power-off status.
+        let failed = RunEnd { exit: Exit::PowerOff(0), command_status: Some(1) };
+        let v = judge_run(&threat(), &expect, &failed, &console, &records, None, true);
+        assert_eq!(v.problems, ["the run ended with PowerOff(0), the command with status 1, not 0"]);
         // A broken workload: fails.
         let broken = console.replace("6fef68f4 200000 /threat-b", "00000000 200000 /threat-b");
-        assert!(!judge_run(&threat(), &expect, &Exit::PowerOff(0), &broken, &records, None, true).ok);
+        assert!(!judge_run(&threat(), &expect, &end(Exit::PowerOff(0)), &broken, &records, None, true).ok);
     }
 
     #[test]
@@ -388,7 +431,7 @@ mod tests {
         let ok = judge_run(
             &threat(),
             &Expect::Succeeded,
-            &Exit::PowerOff(1),
+            &end(Exit::PowerOff(1)),
             "attack: send: succeeded: x\n",
             &records,
             None,
@@ -398,7 +441,7 @@ mod tests {
         let held = judge_run(
             &threat(),
             &Expect::Succeeded,
-            &Exit::PowerOff(0),
+            &end(Exit::PowerOff(0)),
             "attack: send: defended: E\n",
             &records,
             None,
@@ -406,15 +449,17 @@ mod tests {
         );
         assert!(!held.ok);
         let slow = Expect::Slower(100);
-        assert!(judge_run(&threat(), &slow, &Exit::PowerOff(0), "", &records, Some(101), false).ok);
-        assert!(!judge_run(&threat(), &slow, &Exit::PowerOff(0), "", &records, Some(100), false).ok);
+        assert!(judge_run(&threat(), &slow, &end(Exit::PowerOff(0)), "", &records, Some(101), false).ok);
+        assert!(!judge_run(&threat(), &slow, &end(Exit::PowerOff(0)), "", &records, Some(100), false).ok);
         assert!(
-            judge_run(&threat(), &Expect::DeliveredTo("x"), &Exit::Timeout, "", &records, None, false).problems.len()
+            judge_run(&threat(), &Expect::DeliveredTo("x"), &end(Exit::Timeout), "", &records, None, false)
+                .problems
+                .len()
                 == 1
         );
-        assert!(judge_run(&threat(), &Expect::Hung, &Exit::Timeout, "", &records, None, false).ok);
-        assert!(!judge_run(&threat(), &Expect::Hung, &Exit::PowerOff(0), "", &records, None, false).ok);
-        assert!(judge_run(&threat(), &Expect::PoweredOff(77), &Exit::PowerOff(77), "", &records, None, false).ok);
-        assert!(!judge_run(&threat(), &Expect::PoweredOff(77), &Exit::PowerOff(0), "", &records, None, false).ok);
+        assert!(judge_run(&threat(), &Expect::Hung, &end(Exit::Timeout), "", &records, None, false).ok);
+        assert!(!judge_run(&threat(), &Expect::Hung, &end(Exit::PowerOff(0)), "", &records, None, false).ok);
+        assert!(judge_run(&threat(), &Expect::PoweredOff(77), &end(Exit::PowerOff(77)), "", &records, None, false).ok);
+        assert!(!judge_run(&threat(), &Expect::PoweredOff(77), &end(Exit::PowerOff(0)), "", &records, None, false).ok);
     }
 }

@@ -30,7 +30,7 @@ use std::time::Duration;
 
 use crate::observe::{decode, TraceMode};
 use crate::vstate::config::RunConfig;
-pub use judge::{RowResult, RunJudgement};
+pub use judge::{RowResult, RunEnd, RunJudgement};
 pub use table::{Expect, Runner, Threat, THREATS};
 
 /// The image every row boots.
@@ -119,10 +119,11 @@ fn run_once(threat: &Threat, seed: u64, weakened: bool) -> Result<RunJudgement, 
     let outcome = crate::run(&config)?;
     let decoded = decode::decode(outcome.trace.as_ref().map_or(&[][..], |t| &t.raw));
     let expect = if weakened { &threat.undefended } else { &threat.defended };
+    let end = judge::RunEnd { exit: outcome.exit.clone(), command_status: outcome.command_status };
     let mut judgement = judge::judge_run(
         threat,
         expect,
-        &outcome.exit,
+        &end,
         &outcome.console_text(),
         &decoded.records,
         outcome.command_ticks,

@@ -209,6 +209,7 @@ impl Machine {
             limit_reached: limits,
             debugger: None,
             debug_interrupt: None,
+            console: console.clone(),
         };
         Ok(Machine {
             kvm,

@@ -70,6 +70,9 @@ pub struct Mark {
     pub time_ns: u64,
     /// vCPU statistics at the mark (empty if KVM has no stats fd).
     pub stats: StatsSnapshot,
+    /// Console bytes captured before the mark (0 without a capture): where
+    /// a campaign's check output begins (`abi::platform::MARK_CHECK_START`).
+    pub console_bytes: usize,
 }
 
 /// Everything a run produced.
@@ -109,6 +112,13 @@ pub struct RunOutcome {
     /// Virtual ticks from the workload's start to the end of the run
     /// (experiment mode with a fault plan; `None` otherwise).
     pub command_ticks: Option<u64>,
+    /// The exit status of the command's process (the shell init started
+    /// after `MARK_COMMAND_START`), as the kernel recorded it in the plan
+    /// region (`abi::fault::STATUS_WORKLOAD`); `None` without a plan or
+    /// while it had not ended. Evidence no program can forge.
+    pub command_status: Option<u32>,
+    /// The same for the check's shell (`abi::fault::STATUS_CHECK`).
+    pub check_status: Option<u32>,
     /// Spin ticks the VMM raised (experiment mode: user code ran for
     /// `abi::platform::SPIN_TICK_CPU_MS` of guest time without entering
     /// the kernel).
@@ -152,6 +162,8 @@ impl RunOutcome {
             fault_stops: Vec::new(),
             swifi: Vec::new(),
             command_ticks: None,
+            command_status: None,
+            check_status: None,
             spin_ticks: 0,
             profile: None,
         }

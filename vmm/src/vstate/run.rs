@@ -215,6 +215,8 @@ fn finish(machine: Machine, ran: Ran) -> RunOutcome {
         fault_stops: result.fault_stops,
         swifi: ran.stop_hook.map(|h| h.mutations()).unwrap_or_default(),
         command_ticks,
+        command_status: counters.command_status,
+        check_status: counters.check_status,
         spin_ticks: ran.spin_guard.map_or(0, |g| g.raised()),
         profile: result.profile,
     }

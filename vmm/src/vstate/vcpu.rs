@@ -75,6 +75,8 @@ pub struct VcpuRunner {
     pub debugger: Option<Box<crate::debug::Debugger>>,
     /// Set when the debugger wants the vCPU back (checked at kicks).
     pub debug_interrupt: Option<crate::debug::InterruptFlag>,
+    /// The console's capture, whose length each mark records.
+    pub console: Option<Arc<std::sync::Mutex<Vec<u8>>>>,
 }
 
 /// What a run has produced so far (kept across a pause).
@@ -236,7 +238,9 @@ impl VcpuRunner {
                 Step::Mark(id) => {
                     let time_ns = self.start.elapsed().as_nanos() as u64;
                     let stats = self.snapshot();
-                    progress.marks.push(Mark { id, time_ns, stats });
+                    let console_bytes =
+                        self.console.as_ref().map_or(0, |c| c.lock().unwrap_or_else(|e| e.into_inner()).len());
+                    progress.marks.push(Mark { id, time_ns, stats, console_bytes });
                     if self.pause_at_mark == Some(id) {
                         return Event::Ended(None);
                     }

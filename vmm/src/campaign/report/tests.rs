@@ -13,20 +13,17 @@ fn results() -> Results {
     let experiments: Vec<ExperimentResult> = (0..4)
         .map(|i| {
             let p = plan(&c, i);
-            let (ending, console) = match i {
-                0 => (Ending::PowerOff(0), "hi\n@viv-status=0\n"),
-                1 => (Ending::PowerOff(0), "<b>&\"\u{1}\n@viv-status=1\n"),
-                2 => (Ending::Timeout, ""),
-                _ => (Ending::VmmError("KVM_RUN failed".into()), ""),
+            let (ending, console, status) = match i {
+                0 => (Ending::PowerOff(0), "hi\n", Some(0)),
+                1 => (Ending::PowerOff(0), "<b>&\"\u{1}\n", Some(1)),
+                2 => (Ending::Timeout, "", None),
+                _ => (Ending::VmmError("KVM_RUN failed".into()), "", None),
             };
             let obs = Observation {
-                ending,
                 console: console.into(),
-                log: String::new(),
+                workload_status: status,
                 faults_injected: 1,
-                swifi: Vec::new(),
-                ticks: None,
-                restarts: Default::default(),
+                ..Observation::nothing(ending)
             };
             let verdict = crate::campaign::classify::judge(&c, &p, &obs);
             let detail = (!verdict.failures.is_empty()).then(|| Detail::new(&obs.console, &obs.log));
