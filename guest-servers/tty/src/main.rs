@@ -15,6 +15,7 @@
 #![no_main]
 
 mod line;
+mod misbehave;
 mod uart;
 
 use abi::notify::{is_notification, EVENT_SENDA_DONE, SYSTEM_EVENTS_WORD};
@@ -75,6 +76,7 @@ fn run() -> i32 {
     }
     // Bytes typed before we enabled the interrupt.
     tty.input();
+    let mut misbehave = misbehave::Misbehave::from_cmdline();
     let mut msg = Message::default();
     loop {
         if rt::ipc::receive(Endpoint::ANY, &mut msg).is_err() {
@@ -96,7 +98,10 @@ fn run() -> i32 {
         }
         match msg.mtype {
             dev::READ => tty.read(&msg),
-            dev::WRITE => tty.write(&msg),
+            dev::WRITE => {
+                tty.write(&msg);
+                misbehave.after_write();
+            }
             dev::CANCEL => tty.cancel(&msg),
             _ => {}
         }

@@ -2,12 +2,14 @@
 //! drains ([`ring`]), and what is made of the records: decoding that never
 //! trusts the guest ([`decode`]), attribution of messages to system calls
 //! ([`analysis`]), and exports as JSON lines, Perfetto JSON and
-//! message-sequence charts ([`export`]); and the sampling profiler of
-//! the whole guest ([`profile`]).
+//! message-sequence charts ([`export`]); the sampling profiler of
+//! the whole guest ([`profile`]); and the check of a guest's disk after a
+//! run ([`fsck`]).
 
 pub mod analysis;
 pub mod decode;
 pub mod export;
+pub mod fsck;
 pub mod profile;
 pub mod ring;
 
