@@ -139,6 +139,7 @@ mod tests {
             swifi: Vec::new(),
             restarts: Default::default(),
             ticks: None,
+            fsck_clean: None,
         };
         ExperimentResult {
             index,

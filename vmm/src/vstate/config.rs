@@ -149,6 +149,10 @@ pub struct RunConfig {
     /// `devices::virtio_blk::DEFAULT_DISK_BYTES` long, if missing; `None`:
     /// no disk device).
     pub disk: Option<PathBuf>,
+    /// When the run ends, write the disk's contents as the guest left them
+    /// into this new file (`e2fsck` after a snapshot experiment, whose
+    /// disk is a private mapping). `None`: nothing is written.
+    pub disk_out: Option<PathBuf>,
     /// Route the guest's log (kernel messages and `DiagWrite`, which the
     /// servers use) to the log port instead of the console
     /// (`viv.log=e9`), so the console carries only program output.
@@ -198,6 +202,7 @@ impl RunConfig {
             capture_console: true,
             forward_stdin: false,
             disk: None,
+            disk_out: None,
             separate_log: false,
             echo_log: false,
             trace: None,
