@@ -50,8 +50,13 @@ pub const NOTIFY_TYPE: &str = "notify_type";
 /// so after enough process churn a restarted driver gets no DMA buffer.
 pub const FRAME_REUSE: &str = "frame_reuse";
 
+/// Dead peers: when a process ends, the kernel wakes every process
+/// blocked sending to it (`EDSTDIED`) or receiving from it, a SENDREC's
+/// reply wait included (`ESRCDIED`). Off: they stay blocked for ever.
+pub const DEAD_PEER: &str = "dead_peer";
+
 /// Every kernel defense name, for tools that list them.
-pub const KERNEL_DEFENSES: [&str; 11] = [
+pub const KERNEL_DEFENSES: [&str; 12] = [
     TRAP_MASK,
     SEND_MASK,
     KERNEL_CALL_MASK,
@@ -63,6 +68,7 @@ pub const KERNEL_DEFENSES: [&str; 11] = [
     SENDA_BOUND,
     NOTIFY_TYPE,
     FRAME_REUSE,
+    DEAD_PEER,
 ];
 
 // ---- server defenses: identity, authorization and quotas --------------------
@@ -121,6 +127,17 @@ pub const TTY_REPLY_CHECK: &str = "tty_reply_check";
 /// however long it takes (a lost request leaves the writer waiting
 /// forever).
 pub const TTY_DEADLINE: &str = "tty_deadline";
+/// VFS sends its requests to the console driver by SENDA, from a table
+/// in its own memory, so a driver that never receives cannot block it
+/// (the paper's V1). Weakened: VFS sends each request with a blocking
+/// SEND, and a console driver that stops receiving (while still
+/// answering RS's heartbeats) blocks VFS, and with it every program.
+pub const TTY_ASYNC: &str = "tty_async";
+/// PM answers its clients with SENDNB, so a client that sent a request
+/// but does not wait for the reply cannot block PM. Weakened: PM replies
+/// with a blocking SEND and waits for such a client for ever (until RS
+/// finds PM silent and the system powers off).
+pub const PM_REPLY_NB: &str = "pm_reply_nb";
 /// RS accepts COMPLAIN only from running system services other than the
 /// one named. Weakened: anybody may complain (a user program can have a
 /// driver killed).

@@ -36,6 +36,8 @@ pub struct Weakened {
     pub notify_type: bool,
     /// Contiguous (DMA) allocations use never-used frames only.
     pub frame_reuse: bool,
+    /// A process's end leaves those blocked on it blocked for ever.
+    pub dead_peer: bool,
 }
 
 impl Weakened {
@@ -52,6 +54,7 @@ impl Weakened {
         senda_bound: false,
         notify_type: false,
         frame_reuse: false,
+        dead_peer: false,
     };
 
     /// The defenses the kernel command line `cmdline` switches off.
@@ -73,6 +76,7 @@ impl Weakened {
             senda_bound: off(names::SENDA_BOUND),
             notify_type: off(names::NOTIFY_TYPE),
             frame_reuse: off(names::FRAME_REUSE),
+            dead_peer: off(names::DEAD_PEER),
         }
     }
 

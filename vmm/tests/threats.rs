@@ -36,3 +36,33 @@ fn the_fuzzer_leaves_the_system_whole() {
     assert_eq!(result.summaries.len(), 2, "{result:#?}");
     assert_eq!(result.fsck_clean, Some(true));
 }
+
+#[test]
+fn a_reply_not_taken_is_dropped_and_pm_goes_on_and_without_sendnb_pm_is_stuck() {
+    let result = run_row(row("reply-not-taken/driver"), 1);
+    assert!(result.passed(), "{result:#?}");
+    assert!(result.defended.observed.contains("went on"), "{result:#?}");
+    // The evidence is PM's refused SENDNB to the attacker's child.
+    assert!(!result.defended.records.is_empty(), "{result:#?}");
+    assert_eq!(result.control.workload_ok, None);
+    assert!(result.control.observed.contains("workload failed") || result.control.observed == "hung", "{result:#?}");
+}
+
+#[test]
+fn a_call_blocked_on_a_dying_peer_ends_with_an_error_and_without_the_wakeup_hangs() {
+    let result = run_row(row("peer-death/driver"), 1);
+    assert!(result.passed(), "{result:#?}");
+    assert_eq!(result.defended.observed, "defended: EDSTDIED");
+    assert!(!result.defended.records.is_empty(), "{result:#?}");
+    assert_eq!(result.control.observed, "hung", "{result:#?}");
+}
+
+#[test]
+fn a_deaf_console_driver_cannot_block_vfs_but_a_blocking_send_to_it_does() {
+    let result = run_row(row("deaf-driver/driver"), 1);
+    assert!(result.passed(), "{result:#?}");
+    assert_eq!(result.defended.workload_ok, Some(true));
+    // A complaint to RS and the driver's new incarnation.
+    assert!(result.defended.records.len() >= 2, "{result:#?}");
+    assert!(result.control.problems.is_empty(), "{result:#?}");
+}

@@ -36,6 +36,7 @@ use abi::notify::is_notification;
 use abi::proto::{self, pm, vfs, NAME_LEN};
 use abi::syscall::{NOTIFY_ALARM, NOTIFY_ALARM_WORD, NOTIFY_CHILD_EXITED, NOTIFY_CHILD_WORD};
 use abi::{Endpoint, Error, Message};
+use core::sync::atomic::{AtomicBool, Ordering};
 use table::{State, Table, INIT_PID};
 use timers::Timers;
 
@@ -47,6 +48,7 @@ const VFS_WAIT_MS: u64 = 5000;
 
 fn run() -> i32 {
     let mut pm = Pm { table: Table::new(), timers: Timers::new(), defenses: identity::Defenses::from_cmdline() };
+    BLOCKING_REPLIES.store(rt::kip::weakened(abi::weaken::PM_REPLY_NB), Ordering::Relaxed);
     wait_for_service("vfs");
     if rt::service::restarted("pm") {
         power_off_after_death();
@@ -87,8 +89,16 @@ fn error(e: Error) -> Answer {
     Answer::Now(proto::reply(e.to_return()))
 }
 
+/// Replies go out with a blocking SEND: the defense `abi::weaken::PM_REPLY_NB`
+/// switched off, for its negative control only.
+static BLOCKING_REPLIES: AtomicBool = AtomicBool::new(false);
+
 /// Replies without blocking; a client that is not waiting loses its reply.
 fn send(to: Endpoint, msg: &Message) {
+    if BLOCKING_REPLIES.load(Ordering::Relaxed) {
+        let _ = rt::ipc::send(to, msg);
+        return;
+    }
     let _ = rt::ipc::send_nonblocking(to, msg);
 }
 

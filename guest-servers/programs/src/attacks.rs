@@ -71,6 +71,8 @@ const ATTACKS: &[Attack] = &[
     Attack { name: "senda-flood", run: senda_flood },
     Attack { name: "deadlock", run: deadlock },
     Attack { name: "stale-endpoint", run: stale_endpoint },
+    Attack { name: "reply-not-taken", run: reply_not_taken },
+    Attack { name: "peer-death", run: peer_death },
 ];
 
 /// Runs the attack named by the first argument; the status is 0 when it
@@ -292,4 +294,80 @@ fn stale_endpoint() -> Verdict {
     let _ = rt::pm::kill(second, pm::SIGKILL);
     let _ = rt::pm::wait(second as i64);
     refused(result, "a stale endpoint reached the slot's new process")
+}
+
+/// A child that blocks for ever in a RECEIVE from SYSTEM (nothing the
+/// kernel sends it ends that): it never takes a message from anyone else.
+fn never_receiving_child() -> Result<u64, Error> {
+    let pid = rt::pm::fork()?;
+    if pid == 0 {
+        let mut msg = Message::new(0);
+        loop {
+            let _ = rt::ipc::receive(Endpoint::SYSTEM, &mut msg);
+        }
+    }
+    Ok(pid)
+}
+
+/// A client that never takes its reply: a child SENDs PM a request with a
+/// plain SEND (a driver may) and then waits only for SYSTEM, so PM's
+/// reply finds it not waiting. PM replies with SENDNB, loses the reply
+/// and goes on: we ask it for our pid afterwards. A server that replied
+/// with a blocking SEND would wait for that child for ever.
+fn reply_not_taken() -> Verdict {
+    let Ok(child) = rt::pm::fork() else {
+        return Verdict::Defended(Detail::Text("could not fork"));
+    };
+    if child == 0 {
+        let _ = rt::ipc::send(service("pm"), &Message::with_words(pm::GETPID, &[]));
+        let mut msg = Message::new(0);
+        loop {
+            let _ = rt::ipc::receive(Endpoint::SYSTEM, &mut msg);
+        }
+    }
+    // Let the child send and PM answer it first.
+    let _ = rt::pm::sleep_ms(50);
+    let answered = rt::pm::getpid();
+    let _ = rt::pm::kill(child, pm::SIGKILL);
+    let _ = rt::pm::wait(child as i64);
+    match answered {
+        Ok(_) => Verdict::Defended(Detail::Text("PM dropped the reply its client did not take and went on")),
+        Err(e) => Verdict::Succeeded(Detail::Error(e)),
+    }
+}
+
+/// Blocks us on a child that never receives (in a SEND to it when
+/// `sending`, else in a RECEIVE from it) while a second child has PM kill
+/// the first 50 ms later; the result our call ends with.
+fn blocked_on_dying_child(sending: bool) -> Result<(), Error> {
+    let victim = never_receiving_child()?;
+    let victim_ep = endpoint_of_pid(victim);
+    let killer = rt::pm::fork()?;
+    if killer == 0 {
+        let _ = rt::pm::sleep_ms(50);
+        let status = if rt::pm::kill(victim, pm::SIGKILL).is_ok() { 0 } else { 1 };
+        rt::sys::exit(status);
+    }
+    let mut msg = Message::with_words(proto::REPLY, &[]);
+    let result = if sending { rt::ipc::send(victim_ep, &msg) } else { rt::ipc::receive(victim_ep, &mut msg) };
+    let _ = rt::pm::wait(killer as i64);
+    let _ = rt::pm::kill(victim, pm::SIGKILL);
+    let _ = rt::pm::wait(victim as i64);
+    result
+}
+
+/// A peer dying mid-IPC: we are blocked sending to a process (then
+/// receiving from one) when it is killed. The kernel must end our call
+/// with an error (`DstDied`, `SrcDied`) instead of leaving us blocked on
+/// a process that is gone.
+fn peer_death() -> Verdict {
+    let send = blocked_on_dying_child(true);
+    let name = |r: &Result<(), Error>| r.map_or_else(|e| e.name(), |()| "delivered");
+    rt::outln!("attack: peer-death: blocked in SEND: {}", name(&send));
+    let receive = blocked_on_dying_child(false);
+    rt::outln!("attack: peer-death: blocked in RECEIVE: {}", name(&receive));
+    match (send, receive) {
+        (Err(Error::DstDied), Err(Error::SrcDied)) => Verdict::Defended(Detail::Error(Error::DstDied)),
+        _ => Verdict::Succeeded(Detail::Text("a call on a dead peer did not end with its death")),
+    }
 }

@@ -15,6 +15,7 @@
 #![no_main]
 
 mod line;
+mod misbehave;
 mod uart;
 
 use abi::notify::{is_notification, EVENT_SENDA_DONE, SYSTEM_EVENTS_WORD};
@@ -76,6 +77,7 @@ fn run() -> i32 {
     tty.echo.on = rt::kip::cmdline_value(abi::platform::CMDLINE_ECHO_KEY) != Some("0");
     // Bytes typed before we enabled the interrupt.
     tty.input();
+    let mut misbehave = misbehave::Misbehave::from_cmdline();
     let mut msg = Message::default();
     loop {
         if rt::ipc::receive(Endpoint::ANY, &mut msg).is_err() {
@@ -97,7 +99,10 @@ fn run() -> i32 {
         }
         match msg.mtype {
             dev::READ => tty.read(&msg),
-            dev::WRITE => tty.write(&msg),
+            dev::WRITE => {
+                tty.write(&msg);
+                misbehave.after_write();
+            }
             dev::CANCEL => tty.cancel(&msg),
             _ => {}
         }

@@ -10,7 +10,8 @@
 //! a request whose answer has not come is kept until it does, and when DS
 //! announces a new TTY endpoint (RS restarted the driver) every such
 //! request is sent again, with a fresh id, to the new one: a driver crash
-//! costs the user no error.
+//! costs the user no error. (`viv.weaken=tty_async` makes every request a
+//! blocking SEND instead, the negative control of `viv threats`' V1 row.)
 
 use abi::grant::{Grant, GRANT_READ, GRANT_VALID, GRANT_WRITE};
 use abi::proto::dev;
@@ -91,6 +92,8 @@ pub struct Device {
     deadlines: bool,
     /// Replies are checked (`abi::weaken::TTY_REPLY_CHECK` not set).
     pub checks: bool,
+    /// Requests go out by blocking SEND (`abi::weaken::TTY_ASYNC` set).
+    blocking_sends: bool,
     /// Ticks between watchdog alarms, and how many make a deadline.
     alarm_ticks: u64,
     strikes: u64,
@@ -106,6 +109,7 @@ impl Device {
             next_id: 1,
             deadlines: true,
             checks: true,
+            blocking_sends: false,
             alarm_ticks: 1,
             strikes: 1,
             alarm_armed: false,
@@ -121,6 +125,7 @@ impl Device {
     pub fn init(&mut self) -> Result<(), abi::Error> {
         self.deadlines = !rt::kip::weakened(abi::weaken::TTY_DEADLINE);
         self.checks = !rt::kip::weakened(abi::weaken::TTY_REPLY_CHECK);
+        self.blocking_sends = rt::kip::weakened(abi::weaken::TTY_ASYNC);
         let periods = abi::proto::rs::DEADLINE_PERIODS;
         self.alarm_ticks = (rt::service::deadline_ticks("tty", FALLBACK_PERIOD_MS) / periods).max(1);
         self.strikes = periods + 1;
@@ -179,6 +184,13 @@ impl Device {
         t.grants[i].flags = GRANT_VALID | rights;
         let mtype = if req.op == Op::Read { dev::READ } else { dev::WRITE };
         let msg = Message::with_words(mtype, &[req.id, i as u64, req.len as u64, u64::from(req.user.0)]);
+        if self.blocking_sends {
+            // The V1 defense switched off: wait until the driver receives.
+            if let Err(e) = rt::ipc::send(self.tty, &msg) {
+                rt::println!("vfs: SEND to tty failed: {}", e);
+            }
+            return;
+        }
         t.senda[i] = SendaEntry::new(self.tty, msg);
         t.senda[SLOTS + i].flags = 0;
         submit();

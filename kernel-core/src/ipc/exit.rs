@@ -3,6 +3,7 @@
 
 use crate::ipc::{bit, slots_in};
 use crate::{Kernel, ProcState, UserMemory};
+use abi::syscall::Trap;
 use abi::syscall::{NOTIFY_CHILD_EXITED, NOTIFY_CHILD_WORD};
 use abi::Error;
 
@@ -57,13 +58,13 @@ impl Kernel {
             cur = self.procs[sender].next_sender;
             self.procs[sender].next_sender = None;
             self.procs[sender].sending = None;
-            self.wake(mem, sender, Error::DstDied.to_return());
+            self.wake_on_death(mem, sender, ep, Error::DstDied);
         }
         self.procs[slot].senders = (None, None);
         for other in 0..self.procs.len() {
             let p = &self.procs[other];
             if other != slot && p.sending.is_none() && p.receiving.is_some_and(|r| r.from == ep) {
-                self.wake(mem, other, Error::SrcDied.to_return());
+                self.wake_on_death(mem, other, ep, Error::SrcDied);
             }
         }
         self.procs[slot].senda_table = None;
@@ -97,6 +98,32 @@ impl Kernel {
                 let _ = self.notify_from_system(mem, reaper, &words);
             }
         }
+    }
+
+    /// Ends the call of `waiter`, blocked on `dead`, with `error`, and
+    /// traces it as a refused call with that result (its call ends with
+    /// an error, like one refused at once). With the defense switched off
+    /// (`abi::weaken::DEAD_PEER`) the waiter stays blocked for ever.
+    fn wake_on_death(&mut self, mem: &mut impl UserMemory, waiter: usize, dead: abi::Endpoint, error: Error) {
+        if self.weak.dead_peer {
+            // Its wait names a process that is gone: nothing will end it.
+            // A sender's wait was unlinked with the dead one's queue, so
+            // mark it as never runnable again.
+            if error == Error::DstDied {
+                self.hang(waiter);
+            }
+            return;
+        }
+        if self.trace.enabled {
+            let reply = self.procs[waiter].receiving.is_some_and(|w| w.reply);
+            let primitive = match (reply, error) {
+                (true, _) => Trap::SendRec,
+                (false, Error::DstDied) => Trap::Send,
+                (false, _) => Trap::Receive,
+            };
+            self.trace_refusal(mem, primitive as u8, waiter, dead.0, error.to_return());
+        }
+        self.wake(mem, waiter, error.to_return());
     }
 
     /// Kills process `slot`: the same as [`Self::exit`], for callers (the

@@ -183,4 +183,36 @@ fn each_switch_lets_its_attack_through() {
     k.weak.notify_type = true;
     assert_eq!(k.send(&mut m, s[1], ep(&k, s[0]), BUF, SendMode::NonBlocking), Outcome::Done(0));
     assert_eq!((m.get(s[0]).mtype, m.get(s[0]).source), (NOTIFY_MTYPE, ep(&k, s[1])));
+
+    // Dead peers: a sender and a reply waiter of a dying process stay
+    // blocked.
+    let (mut k, mut m, s) = system(3);
+    k.weak.dead_peer = true;
+    k.send(&mut m, s[1], ep(&k, s[0]), BUF, SendMode::Blocking);
+    k.receive(&mut m, s[2], ep(&k, s[0]), BUF);
+    k.exit(&mut m, s[0]);
+    assert_eq!((m.take_result(s[1]), m.take_result(s[2])), (None, None));
+    assert!(k.procs[s[1]].hung && k.procs[s[2]].receiving.is_some());
+}
+
+#[test]
+fn a_call_ended_by_its_peer_dying_is_traced_with_its_error() {
+    let (mut k, mut m, s) = system(4);
+    k.set_tracing(true);
+    let dead = ep(&k, s[0]);
+    k.send(&mut m, s[1], dead, BUF, SendMode::Blocking);
+    k.sendrec(&mut m, s[2], dead, BUF);
+    k.receive(&mut m, s[3], dead, BUF);
+    m.events.clear();
+    k.exit(&mut m, s[0]);
+    let (dst_died, src_died) = (Error::DstDied.to_return() as i32, Error::SrcDied.to_return() as i32);
+    let mut seen = refusals(&m);
+    seen.sort();
+    let mut want = [
+        (Trap::Send as u8, ep(&k, s[1]).0, dead.0, dst_died),
+        (Trap::SendRec as u8, ep(&k, s[2]).0, dead.0, dst_died),
+        (Trap::Receive as u8, ep(&k, s[3]).0, dead.0, src_died),
+    ];
+    want.sort();
+    assert_eq!(seen, want);
 }

@@ -32,6 +32,9 @@ pub enum Outcome {
     /// The guest powered off, but the workload's status, output or the
     /// data check was wrong.
     WorkloadFailed,
+    /// The guest powered off, and `e2fsck -fn` found its disk's file
+    /// system damaged (only with `expect.fsck`).
+    Corrupted,
     /// The guest was still running at the timeout.
     Hung,
     /// The kernel panicked or the guest triple-faulted.
@@ -42,11 +45,12 @@ pub enum Outcome {
 
 impl Outcome {
     /// Every class, in report order.
-    pub const ALL: [Outcome; 7] = [
+    pub const ALL: [Outcome; 8] = [
         Outcome::NoEffect,
         Outcome::Recovered,
         Outcome::Degraded,
         Outcome::WorkloadFailed,
+        Outcome::Corrupted,
         Outcome::Hung,
         Outcome::KernelPanic,
         Outcome::VmmError,
@@ -59,6 +63,7 @@ impl Outcome {
             Outcome::Recovered => "recovered",
             Outcome::Degraded => "degraded",
             Outcome::WorkloadFailed => "workload_failed",
+            Outcome::Corrupted => "corrupted",
             Outcome::Hung => "hung",
             Outcome::KernelPanic => "kernel_panic",
             Outcome::VmmError => "vmm_error",
@@ -72,6 +77,7 @@ impl Outcome {
             Outcome::Recovered => "recovered by restart",
             Outcome::Degraded => "succeeded, but slowly (degraded)",
             Outcome::WorkloadFailed => "workload failed",
+            Outcome::Corrupted => "file system corrupted",
             Outcome::Hung => "guest hung (timeout)",
             Outcome::KernelPanic => "kernel panic",
             Outcome::VmmError => "VMM error",
@@ -139,6 +145,9 @@ pub struct Observation {
     /// Restarts per service, as the kernel counted them
     /// ([`super::evidence`]; never from log text).
     pub restarts: BTreeMap<String, u32>,
+    /// What `e2fsck -fn` said of the disk after the run (`None`: not
+    /// asked, not run, or e2fsck missing).
+    pub fsck_clean: Option<bool>,
 }
 
 impl Observation {
@@ -155,6 +164,7 @@ impl Observation {
             swifi: Vec::new(),
             ticks: None,
             restarts: BTreeMap::new(),
+            fsck_clean: None,
         }
     }
 
@@ -267,6 +277,19 @@ pub fn judge(campaign: &Campaign, plan: &Plan, obs: &Observation) -> Verdict {
             failures.extend(wrong);
             (outcome, Some(status))
         }
+    };
+    // Judged apart from the workload: a copy can succeed on a disk the
+    // fault damaged elsewhere, and a damaged disk outlives the run.
+    let outcome = match (expect.fsck, &obs.ending, obs.fsck_clean) {
+        (true, Ending::PowerOff(_), Some(false)) => {
+            failures.push("e2fsck -fn found the file system damaged".into());
+            Outcome::Corrupted
+        }
+        (true, Ending::PowerOff(_), None) => {
+            failures.push("the disk could not be checked (is e2fsprogs installed?)".into());
+            outcome
+        }
+        _ => outcome,
     };
     if obs.faults_injected > 0 && !matches!(outcome, Outcome::VmmError) {
         for (service, &least) in &expect.min_restarts {
@@ -420,6 +443,27 @@ mod tests {
         assert_eq!(c.tick_budget(), crate::campaign::file::MIN_TICK_BUDGET);
         c.virtual_timeout_secs = Some(2.5);
         assert_eq!(c.tick_budget(), 250);
+    }
+
+    #[test]
+    fn a_damaged_disk_is_corrupted_when_fsck_is_asked() {
+        let mut c = campaign_with("");
+        let p = plan(&c, 0);
+        let checked = |clean| Observation { fsck_clean: clean, ..obs(Ending::PowerOff(0), "", Some(0), RESTART, 1) };
+        // Not asked: the disk is not judged.
+        assert_eq!(judge(&c, &p, &checked(Some(false))).outcome, Outcome::Recovered);
+        c.expect.fsck = true;
+        let v = judge(&c, &p, &checked(Some(false)));
+        assert_eq!(v.outcome, Outcome::Corrupted);
+        assert_eq!(v.failures, ["e2fsck -fn found the file system damaged"]);
+        let v = judge(&c, &p, &checked(Some(true)));
+        assert_eq!((v.outcome, v.failures.len()), (Outcome::Recovered, 0));
+        // A disk that could not be checked fails the expectation, not the class.
+        let v = judge(&c, &p, &checked(None));
+        assert_eq!((v.outcome, v.failures.len()), (Outcome::Recovered, 1));
+        // A hung guest's disk was never synced: it stays hung.
+        let hung = Observation { fsck_clean: Some(false), ..obs(Ending::Timeout, "", None, NONE, 1) };
+        assert_eq!(judge(&c, &p, &hung).outcome, Outcome::Hung);
     }
 
     #[test]

@@ -203,6 +203,11 @@ pub struct Expect {
     /// whose faults never fire proves nothing.
     #[serde(default)]
     pub min_injected: Option<f64>,
+    /// After an experiment whose guest powered off, `e2fsck -fn` judges
+    /// its disk; a damaged file system is the class `corrupted` and fails
+    /// the experiment.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub fsck: bool,
 }
 
 #[derive(Deserialize)]
@@ -260,6 +265,7 @@ struct RawExpect {
     #[serde(default)]
     min_restarts: BTreeMap<String, Spanned<u32>>,
     min_injected: Option<Spanned<Value>>,
+    fsck: Option<bool>,
 }
 
 /// A problem at a byte span, with the field it concerns.
@@ -631,6 +637,7 @@ fn expect(raw: Option<RawExpect>, programs: &[String]) -> Result<Expect, Problem
             no_hang: true,
             min_restarts: BTreeMap::new(),
             min_injected: None,
+            fsck: false,
         });
     };
     let exit_status = match &raw.exit_status {
@@ -678,6 +685,7 @@ fn expect(raw: Option<RawExpect>, programs: &[String]) -> Result<Expect, Problem
         no_hang: raw.no_hang.unwrap_or(true),
         min_restarts: raw.min_restarts.into_iter().map(|(k, v)| (k, v.into_inner())).collect(),
         min_injected,
+        fsck: raw.fsck.unwrap_or(false),
     })
 }
 

@@ -157,11 +157,30 @@ pub struct Experiment {
     pub profile: Option<crate::observe::profile::Samples>,
 }
 
+/// A private scratch directory for an experiment's disk when the
+/// campaign judges disks (`expect.fsck`).
+fn fsck_scratch(campaign: &Campaign) -> Result<Option<vmm_sys_util::tempdir::TempDir>, CampaignError> {
+    if !campaign.expect.fsck {
+        return Ok(None);
+    }
+    let prefix = std::env::temp_dir().join("viv-fsck-");
+    vmm_sys_util::tempdir::TempDir::new_with_prefix(&prefix)
+        .map(Some)
+        .map_err(|e| CampaignError::Io { path: prefix, source: std::io::Error::from_raw_os_error(e.errno()) })
+}
+
 /// Runs experiment `index`, started as `start` says.
 pub fn run_one(campaign: &Campaign, index: u32, start: &Start) -> Experiment {
     let plan = plan(campaign, index);
     let clock = Instant::now();
-    let outcome = run_plan(campaign, &plan, index, start);
+    // With `expect.fsck` the experiment's disk is written out when it
+    // ends (a snapshot experiment's lives only in its private mapping).
+    let scratch = fsck_scratch(campaign);
+    let disk_out = scratch.as_ref().ok().and_then(Option::as_ref).map(|d| d.as_path().join("disk.img"));
+    let outcome = match scratch {
+        Ok(_) => run_plan(campaign, &plan, index, start, disk_out.as_deref()),
+        Err(e) => Err(e),
+    };
     let wall_ms = clock.elapsed().as_millis() as u64;
     let (obs, outcome) = match outcome {
         Ok(outcome) => {
@@ -182,6 +201,11 @@ pub fn run_one(campaign: &Campaign, index: u32, start: &Start) -> Experiment {
                     &outcome.restart_counts,
                     &super::file::image_programs(&campaign.image).unwrap_or_default(),
                 ),
+                // Only a guest that powered off synced its disk.
+                fsck_clean: match (&disk_out, &outcome.exit) {
+                    (Some(disk), crate::Exit::PowerOff(_)) => crate::observe::fsck::fsck(disk),
+                    _ => None,
+                },
             };
             (obs, Some(outcome))
         }
@@ -209,19 +233,28 @@ pub fn run_one(campaign: &Campaign, index: u32, start: &Start) -> Experiment {
     Experiment { result, trace, profile }
 }
 
-/// Runs `plan` from `start` to the end of the run.
-fn run_plan(campaign: &Campaign, plan: &Plan, index: u32, start: &Start) -> Result<RunOutcome, CampaignError> {
+/// Runs `plan` from `start` to the end of the run, writing the disk out
+/// to `disk_out` at the end if given.
+fn run_plan(
+    campaign: &Campaign,
+    plan: &Plan,
+    index: u32,
+    start: &Start,
+    disk_out: Option<&Path>,
+) -> Result<RunOutcome, CampaignError> {
     match start {
         Start::Snapshot(snapshot) => {
             let mut experiment = ExperimentConfig::new(snapshot, fault_plan(plan));
             // A debugged experiment may stop as long as its user likes.
             experiment.timeout = snapshot.config.gdb.is_none().then(|| Duration::from_secs_f64(campaign.timeout_secs));
             experiment.swifi = plan.swifi;
+            experiment.disk_out = disk_out.map(Path::to_path_buf);
             Ok(snapshot.run(&experiment)?)
         }
         Start::Boot { scratch, record } => {
             let disk = copy_disk(campaign, scratch, &index.to_string())?;
             let mut config = config_for(campaign, plan, disk.as_deref())?;
+            config.disk_out = disk_out.map(Path::to_path_buf);
             record.apply(&mut config);
             if config.gdb.is_some() {
                 config.timeout = None;
@@ -239,7 +272,7 @@ fn run_plan(campaign: &Campaign, plan: &Plan, index: u32, start: &Start) -> Resu
 /// plan, started as `start` says (`None` if the run did not report them).
 pub fn baseline_ticks(campaign: &Campaign, start: &Start) -> Option<u64> {
     let empty = Plan { seed: 0, rules: Vec::new(), swifi: None };
-    let outcome = run_plan(campaign, &empty, u32::MAX, start).ok()?;
+    let outcome = run_plan(campaign, &empty, u32::MAX, start, None).ok()?;
     outcome.command_ticks.filter(|&t| t > 0)
 }
 

@@ -165,6 +165,11 @@ impl MmioBus {
         self.devices.iter().find(|(b, ..)| *b == base).map(|(_, _, device)| device.as_ref())
     }
 
+    /// The virtio-blk disk, if the machine has one.
+    pub fn disk(&self) -> Option<&virtio_mmio::VirtioMmio<virtio_blk::Block>> {
+        self.device_at(abi::platform::VIRTIO_BLK_MMIO_BASE)?.as_any().downcast_ref()
+    }
+
     /// The device whose window holds the whole access, and the offset.
     fn find(&mut self, addr: u64, len: usize) -> Option<(&mut Box<dyn MmioDevice>, u64)> {
         self.devices.iter_mut().find_map(|(base, size, device)| {

@@ -195,6 +195,33 @@ impl Block {
         self.capacity
     }
 
+    /// Writes the disk's bytes as the guest sees them now into a new file
+    /// `path` (a snapshot experiment's disk lives only in its private
+    /// mapping: this is how the host gets to judge it). Blocks of zeros
+    /// are left as holes.
+    pub fn write_out(&self, path: &std::path::Path) -> Result<(), DeviceError> {
+        use std::os::unix::fs::FileExt;
+        let file_err = |op, pos, source| DeviceError::BackingFile { op, pos, source };
+        let file = std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(path)
+            .map_err(|e| file_err("create", 0, e))?;
+        let bytes = self.capacity * VIRTIO_BLK_SECTOR_SIZE;
+        file.set_len(bytes).map_err(|e| file_err("truncate", bytes, e))?;
+        let mut chunk = vec![0u8; 1 << 20];
+        let mut pos = 0;
+        while pos < bytes {
+            let len = chunk.len().min((bytes - pos) as usize);
+            self.backing.read_at(&mut chunk[..len], pos)?;
+            if chunk[..len].iter().any(|&b| b != 0) {
+                file.write_all_at(&chunk[..len], pos).map_err(|e| file_err("write", pos, e))?;
+            }
+            pos += len as u64;
+        }
+        Ok(())
+    }
+
     fn config(&self) -> [u8; CONFIG_BYTES] {
         let mut config = [0u8; CONFIG_BYTES];
         config[..8].copy_from_slice(&self.capacity.to_le_bytes());

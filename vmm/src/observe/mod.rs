@@ -3,12 +3,13 @@
 //! trusts the guest ([`decode`]), attribution of messages to system calls
 //! ([`analysis`]), and exports as JSON lines and message-sequence charts
 //! ([`export`]) and as Perfetto JSON with time, spans and flows
-//! ([`perfetto`]); and the sampling profiler of
-//! the whole guest ([`profile`]).
+//! ([`perfetto`]); the sampling profiler of the whole guest ([`profile`]);
+//! and the check of a guest's disk after a run ([`fsck`]).
 
 pub mod analysis;
 pub mod decode;
 pub mod export;
+pub mod fsck;
 pub mod perfetto;
 pub mod profile;
 pub mod ring;

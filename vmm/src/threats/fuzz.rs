@@ -8,9 +8,6 @@
 //! reported, the workload's output is intact, and `e2fsck -fn` finds the
 //! disk clean afterwards.
 
-use std::path::Path;
-use std::process::Command;
-
 use abi::trace::{Kind, Record};
 use serde::Serialize;
 
@@ -93,14 +90,7 @@ pub fn judge(seed: u64, end: &RunEnd, console: &str, records: &[Record], fsck_cl
     FuzzResult { seed, messages: MESSAGES, ok: problems.is_empty(), summaries, driver_restarts, fsck_clean, problems }
 }
 
-/// Runs `e2fsck -fn` on `disk`: `Some(clean)`, or `None` when e2fsck is
-/// not installed.
-pub fn fsck(disk: &Path) -> Option<bool> {
-    let status = ["e2fsck", "/sbin/e2fsck", "/usr/sbin/e2fsck"]
-        .iter()
-        .find_map(|cmd| Command::new(cmd).args(["-fn"]).arg(disk).output().ok())?;
-    Some(status.status.success())
-}
+pub use crate::observe::fsck::fsck;
 
 /// Boots the threats image, fuzzes with `seed`, runs the workload, and
 /// checks the disk.

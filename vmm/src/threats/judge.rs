@@ -141,7 +141,9 @@ pub fn attacker_endpoints(records: &[Record], program: &str) -> HashSet<u32> {
 }
 
 /// Records where an attacker got `code` (a negated error): as the result
-/// of its own call, or as the first word of a reply to it.
+/// of its own call, or as the first word of a reply to it; or where a
+/// call aimed at an attacker was refused with it (a reply the attacker
+/// did not take).
 fn refusals(records: &[Record], attackers: &HashSet<u32>, code: i64) -> Vec<u64> {
     records
         .iter()
@@ -149,7 +151,8 @@ fn refusals(records: &[Record], attackers: &HashSet<u32>, code: i64) -> Vec<u64>
             let e = &r.event;
             let own_call = attackers.contains(&e.src) && i64::from(e.result) == code;
             let reply = r.kind.is_message() && attackers.contains(&e.dst) && e.args[0] as i64 == code;
-            own_call || reply
+            let refused_to = r.kind == Kind::Refused && attackers.contains(&e.dst) && i64::from(e.result) == code;
+            own_call || reply || refused_to
         })
         .map(|r| r.seq)
         .take(MAX_EVIDENCE)
@@ -255,6 +258,15 @@ pub fn judge_run(
                 problems.push("no trace record shows the attacker's messages".into());
             }
         }
+        Expect::DefendedWith(text, error) => {
+            if !matches!(seen, Some(("defended", d)) if d.contains(text)) {
+                problems.push(format!("expected defended: ...{text}..."));
+            }
+            records_shown = refusals(records, &attackers, error.to_return());
+            if records_shown.is_empty() {
+                problems.push(format!("no trace record shows {} made by or aimed at the attacker", error.name()));
+            }
+        }
         Expect::Succeeded => {
             if !matches!(seen, Some(("succeeded", _))) {
                 problems.push("expected the attack to succeed".into());
@@ -340,7 +352,11 @@ pub fn judge_run(
     }
     let needs_attacker = matches!(
         expect,
-        Expect::Refused(_) | Expect::DefendedBecause(_) | Expect::LineAndRefusal(..) | Expect::DeliveredTo(_)
+        Expect::Refused(_)
+            | Expect::DefendedBecause(_)
+            | Expect::DefendedWith(..)
+            | Expect::LineAndRefusal(..)
+            | Expect::DeliveredTo(_)
     );
     if needs_attacker && attackers.is_empty() {
         problems.push("no attacker process in the trace".into());
@@ -423,6 +439,24 @@ mod tests {
         let code = Error::Perm.to_return();
         let records = [exec_of(1, 42, "attack_drv"), record(5, Kind::Send, 9, 42, 0, code as u64)];
         assert_eq!(refusals(&records, &attacker_endpoints(&records, "attack_drv"), code), vec![5]);
+    }
+
+    #[test]
+    fn a_reply_the_attacker_did_not_take_is_evidence() {
+        let threat = Threat { command: "attack_drv reply-not-taken", ..threat() };
+        let code = Error::NotReady.to_return();
+        let records = [exec_of(1, 42, "attack_drv"), record(6, Kind::Refused, 9, 42, code as i32, 0)];
+        let console = format!("attack: reply-not-taken: defended: PM went on\n{WORKLOAD_OUT}");
+        let expect = Expect::DefendedWith("went on", Error::NotReady);
+        let ok = judge_run(&threat, &expect, &end(Exit::PowerOff(0)), &console, &records, None, true);
+        assert!(ok.ok, "{ok:?}");
+        assert_eq!(ok.records, vec![6]);
+        // A refusal aimed at someone else is no evidence.
+        let other = [records[0], record(6, Kind::Refused, 9, 43, code as i32, 0)];
+        assert!(!judge_run(&threat, &expect, &end(Exit::PowerOff(0)), &console, &other, None, true).ok);
+        // Nor is a verdict without the text.
+        let vague = console.replace("went on", "did something");
+        assert!(!judge_run(&threat, &expect, &end(Exit::PowerOff(0)), &vague, &records, None, true).ok);
     }
 
     #[test]

@@ -50,6 +50,10 @@ pub enum Expect {
     /// The attack program reports `defended` for a reason that is no
     /// error code (its text must contain this).
     DefendedBecause(&'static str),
+    /// The attack program reports `defended` (its text must contain
+    /// this), and the trace holds a record with this error made by the
+    /// attacker or aimed at it (a server's reply it did not take).
+    DefendedWith(&'static str, Error),
     /// The attack program reports `succeeded`.
     Succeeded,
     /// The console has this line, and the trace a record of the
@@ -155,6 +159,16 @@ pub const THREATS: &[Threat] = &[
         Expect::DeliveredTo("blk"),
     ),
     row(
+        "forbidden-destination/driver",
+        "unauthorized access: destination",
+        Runner::Driver,
+        "attack_drv destination",
+        "send mask: a driver reaches only the processes its image entry names",
+        Expect::Refused(Error::CallDenied),
+        abi::weaken::SEND_MASK,
+        Expect::DeliveredTo("blk"),
+    ),
+    row(
         "forbidden-kernel-call/user",
         "unauthorized access: kernel call",
         Runner::User,
@@ -187,6 +201,16 @@ pub const THREATS: &[Threat] = &[
         Expect::Hung,
     ),
     row(
+        "spoofed-source/driver",
+        "spoofing: sender identity",
+        Runner::Driver,
+        "attack_drv spoof",
+        "the kernel stamps the real sender into every message",
+        Expect::DefendedBecause("real sender"),
+        abi::weaken::SOURCE_STAMP,
+        Expect::Hung,
+    ),
+    row(
         "spoofed-notification/user",
         "spoofing: notification",
         Runner::User,
@@ -197,10 +221,30 @@ pub const THREATS: &[Threat] = &[
         Expect::Hung,
     ),
     row(
+        "spoofed-notification/driver",
+        "spoofing: notification",
+        Runner::Driver,
+        "attack_drv fake-notify",
+        "only the kernel builds notifications: the notification type is refused in sends",
+        Expect::Refused(Error::Invalid),
+        abi::weaken::NOTIFY_TYPE,
+        Expect::Hung,
+    ),
+    row(
         "bad-pointer/user",
         "unauthorized access: memory",
         Runner::User,
         "attack bad-pointer",
+        "pointer validation: messages only from the caller's user memory",
+        Expect::Refused(Error::Fault),
+        abi::weaken::POINTER_CHECK,
+        Expect::Succeeded,
+    ),
+    row(
+        "bad-pointer/driver",
+        "unauthorized access: memory",
+        Runner::Driver,
+        "attack_drv bad-pointer",
         "pointer validation: messages only from the caller's user memory",
         Expect::Refused(Error::Fault),
         abi::weaken::POINTER_CHECK,
@@ -246,6 +290,42 @@ pub const THREATS: &[Threat] = &[
         abi::weaken::ENDPOINT_GENERATION,
         Expect::Succeeded,
     ),
+    // ---- blocking IPC: who may wait on whom (docs/trust.md) ---------------
+    row(
+        "reply-not-taken/driver",
+        "a client that never takes its reply",
+        Runner::Driver,
+        "attack_drv reply-not-taken",
+        "servers reply with SENDNB: a reply nobody waits for is dropped (ENOTREADY), the server goes on",
+        Expect::DefendedWith("went on", Error::NotReady),
+        abi::weaken::PM_REPLY_NB,
+        // PM waits for the child for ever; RS finds PM silent and the
+        // system powers off (PM cannot be restarted).
+        Expect::WorkloadBroken,
+    ),
+    row(
+        "peer-death/driver",
+        "a peer dying mid-IPC",
+        Runner::Driver,
+        "attack_drv peer-death",
+        "the kernel ends every call blocked on a dying process: EDSTDIED (sending), ESRCDIED (receiving)",
+        Expect::Refused(Error::DstDied),
+        abi::weaken::DEAD_PEER,
+        Expect::Hung,
+    ),
+    Threat {
+        name: "deaf-driver/driver",
+        class: "V1: a callee that never receives (but answers heartbeats)",
+        runner: Runner::Driver,
+        keys: "tty.misbehave=deaf:1",
+        command: "true",
+        defense: "VFS sends to the console driver by SENDA, so a driver that never receives cannot block it; \
+                  the write's deadline has RS restart the driver, and VFS sends the write again",
+        defended: Expect::Recovered("tty"),
+        weaken: abi::weaken::TTY_ASYNC,
+        // VFS blocks in its SEND, and every program with it.
+        undefended: Expect::WorkloadBroken,
+    },
     // ---- servers: identity, authorization, quotas (docs/security.md) ------
     row(
         "service-control/user",

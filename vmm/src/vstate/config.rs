@@ -170,6 +170,10 @@ pub struct RunConfig {
     /// Let the guest's TTY echo its input; `false` puts `viv.echo=0` on
     /// the command line (`viv run|exec` when stdin is not a terminal).
     pub echo_input: bool,
+    /// When the run ends, write the disk's contents as the guest left them
+    /// into this new file (`e2fsck` after a snapshot experiment, whose
+    /// disk is a private mapping). `None`: nothing is written.
+    pub disk_out: Option<PathBuf>,
     /// Route the guest's log (kernel messages and `DiagWrite`, which the
     /// servers use) to the log port instead of the console
     /// (`viv.log=e9`), so the console carries only program output.
@@ -228,6 +232,7 @@ impl RunConfig {
             disk: None,
             disk_snapshot: false,
             echo_input: true,
+            disk_out: None,
             separate_log: false,
             echo_log: false,
             trace: None,

@@ -120,6 +120,11 @@ fn run_to_end(machine: Machine, config: &RunConfig) -> Result<RunOutcome, Error>
     if let Some(stdin) = stdin {
         stdin.stop();
     }
+    if let Some(path) = &config.disk_out {
+        if let Some(disk) = machine.runner.mmio.disk() {
+            disk.device().write_out(path)?;
+        }
+    }
     if config.echo_console {
         let _ = std::io::stdout().flush();
     }

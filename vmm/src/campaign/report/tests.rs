@@ -302,8 +302,8 @@ fn outcomes_are_broken_down_by_fault() {
     // Sorted by index: vmm error, hung (tty crash); workload failed, no effect (blk hang).
     let m = r.markdown();
     assert!(m.contains("## Outcomes by fault\n\n| fault | experiments | no effect |"), "{m}");
-    assert!(m.contains("\n| blk hang | 2 | 1 | 0 | 0 | 1 | 0 | 0 | 0 |"), "{m}");
-    assert!(m.contains("\n| tty crash | 2 | 0 | 0 | 0 | 0 | 1 | 0 | 1 |"), "{m}");
+    assert!(m.contains("\n| blk hang | 2 | 1 | 0 | 0 | 1 | 0 | 0 | 0 | 0 |"), "{m}");
+    assert!(m.contains("\n| tty crash | 2 | 0 | 0 | 0 | 0 | 0 | 1 | 0 | 1 |"), "{m}");
     // One kind of fault only: the outcome table says it all.
     for e in r.experiments.iter_mut() {
         (e.plan.rules[0].target, e.plan.rules[0].action) = ("tty".into(), "crash".into());

@@ -87,6 +87,9 @@ pub struct ExperimentConfig {
     pub echo_console: bool,
     /// The workload's budget in virtual ticks (`RunConfig::tick_budget`).
     pub tick_budget: u64,
+    /// Write the experiment's disk out here when it ends
+    /// (`RunConfig::disk_out`).
+    pub disk_out: Option<std::path::PathBuf>,
 }
 
 impl ExperimentConfig {
@@ -106,6 +109,7 @@ impl ExperimentConfig {
         config.swifi = self.swifi;
         config.echo_console = self.echo_console;
         config.tick_budget = self.tick_budget;
+        config.disk_out = self.disk_out.clone();
         config.echo_log = false;
         config.capture_console = true;
         config.forward_stdin = false;
@@ -121,6 +125,7 @@ impl ExperimentConfig {
             swifi: None,
             echo_console: false,
             tick_budget: snapshot.config.tick_budget,
+            disk_out: None,
         }
     }
 }

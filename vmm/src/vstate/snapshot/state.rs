@@ -11,7 +11,6 @@ use std::os::unix::fs::FileExt;
 use std::path::Path;
 use std::sync::Arc;
 
-use abi::platform::VIRTIO_BLK_MMIO_BASE;
 use kvm_bindings::{
     kvm_irqchip, kvm_msr_entry, Msrs, KVM_IRQCHIP_IOAPIC, KVM_IRQCHIP_PIC_MASTER, KVM_IRQCHIP_PIC_SLAVE,
     KVM_MAX_CPUID_ENTRIES,
@@ -19,7 +18,6 @@ use kvm_bindings::{
 use kvm_ioctls::{Kvm, VcpuFd, VmFd};
 
 use super::{SavedDisk, VcpuState, VmState, MSR_IA32_TSC, MSR_IA32_TSC_DEADLINE};
-use crate::devices::virtio_blk::Block;
 use crate::devices::virtio_mmio::VirtioMmio;
 use crate::devices::MmioBus;
 use crate::vstate::error::{kvm_err, Error, MemoryError, SnapshotError};
@@ -28,11 +26,7 @@ use crate::vstate::memory;
 /// The disk at `path` as the guest has written it so far (into a memfd)
 /// and its transport's registers and queues.
 pub(crate) fn save_disk(path: &Path, mmio: &MmioBus) -> Result<SavedDisk, Error> {
-    let transport = mmio
-        .device_at(VIRTIO_BLK_MMIO_BASE)
-        .and_then(|device| device.as_any().downcast_ref::<VirtioMmio<Block>>())
-        .map(VirtioMmio::state)
-        .ok_or(SnapshotError::NoDiskDevice)?;
+    let transport = mmio.disk().map(VirtioMmio::state).ok_or(SnapshotError::NoDiskDevice)?;
     let shown = path.display();
     let disk_err = |source| SnapshotError::Disk { path: path.to_path_buf(), source };
     let file = crate::devices::disk_image::open_regular(path, false, "disk image")?;
