@@ -3,11 +3,9 @@
 
 use std::path::Path;
 
-use abi::layout::EntryKind;
-
 use super::CommandError;
 use crate::image::embedded::{embedded_kernel, find_image};
-use crate::vstate::config::{build_cmdline, DEFAULT_MEMORY_MIB};
+use crate::vstate::qemu::{qemu_args, QEMU_BINARY};
 
 /// Writes `kernel.elf` and `IMAGE.img` into `dir`; returns the QEMU
 /// command line, with `append` added to the kernel command line.
@@ -28,18 +26,9 @@ pub fn export(image: &str, dir: &Path, append: &str) -> Result<String, CommandEr
             source,
         })?;
     }
-    // QEMU (TCG or hardware KVM) runs the syscall entry.
-    let cmdline = build_cmdline(image.cmdline, EntryKind::Syscall, append);
-    Ok(format!(
-        "qemu-system-x86_64 -kernel {} -initrd {} -append {} -device isa-debug-exit,iobase=0xf4,iosize=0x04 \
-         -serial stdio -display none -no-reboot -m {DEFAULT_MEMORY_MIB}",
-        shell_quote(&kernel_path.display().to_string()),
-        shell_quote(&image_path.display().to_string()),
-        format_args!(
-            "\"{}\"",
-            cmdline.replace('\\', "\\\\").replace('"', "\\\"").replace('$', "\\$").replace('`', "\\`")
-        ),
-    ))
+    let args = qemu_args(&kernel_path, &image_path, image.cmdline, append);
+    let quoted: Vec<String> = args.iter().map(|a| shell_quote(a)).collect();
+    Ok(format!("{QEMU_BINARY} {}", quoted.join(" ")))
 }
 
 /// Quotes `text` for a POSIX shell when it needs it.
