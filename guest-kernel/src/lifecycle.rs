@@ -7,10 +7,10 @@
 //! block, straight from the old address space into the new one.
 
 use crate::arch::gdt::{USER_CS, USER_SS};
-use crate::elf::Elf;
 use crate::paging::AddressSpace;
 use crate::process::{ArchProc, System};
 use abi::boot_image::Entry;
+use abi::elf::Elf;
 use abi::layout::{PAGE_SIZE, USER_STACK_TOP};
 use abi::syscall::EXEC_ARGS_MAX;
 use abi::{Endpoint, Error};

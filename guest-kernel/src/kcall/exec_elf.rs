@@ -7,9 +7,9 @@
 //! not trusted: the header and every segment are checked against the file
 //! and the program area, and a page two segments claim is refused.
 
-use crate::elf::Elf;
 use crate::paging::{AddressSpace, Rights};
 use crate::process::{Memory, System};
+use abi::elf::Elf;
 use abi::layout::{PAGE_SIZE, USER_BASE, USER_STACK_BOTTOM};
 use abi::syscall::EXEC_ELF_MAX;
 use abi::{Endpoint, Error};
