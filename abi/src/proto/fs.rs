@@ -15,7 +15,8 @@
 //! Every reply is a [`super::REPLY`] with the result in `payload[0]`.
 
 /// Lookup: `[0]` = directory inode, `[1]` = grant id of the name, `[2]` =
-/// name length. Reply: `[0, inode, kind (vfs::TYPE_*), size]`, `NoEntry`.
+/// name length. Reply: `[0, inode, kind (vfs::TYPE_*), size, links]`
+/// (what STAT would say, so a path walk needs no STAT), `NoEntry`.
 pub const LOOKUP: u32 = 0x700;
 /// Stat: `[0]` = inode. Reply: `[0, kind, size, links, inode, mode]`.
 pub const STAT: u32 = 0x701;

@@ -142,7 +142,7 @@ impl Server {
                 let n = get_name(src, w[1], w[2], &mut name)?;
                 let i = fs.lookup(ino(w[0])?, n).map_err(errno)?;
                 let st = fs.stat(i).map_err(errno)?;
-                words([i as u64, kind_code(st.kind), st.size, 0, 0, 0])
+                words([i as u64, kind_code(st.kind), st.size, st.links as u64, 0, 0])
             }
             p::STAT => {
                 let i = ino(w[0])?;
