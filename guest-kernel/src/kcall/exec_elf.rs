@@ -27,10 +27,7 @@ pub fn exec_elf(sys: &mut System, caller: usize, w: &[u64; 7]) -> Result<u64, Er
     let target = sys.core.live_slot(Endpoint(w[0] as u32))?;
     sys.core.check_reply_wait(target, caller)?;
     let (index, elf_addr, elf_len, args, len) = (w[1], w[2], w[3], w[4], w[5]);
-    let image = sys.image();
-    if index >= image.len() as u64 {
-        return Err(Error::Invalid);
-    }
+    let template = usize::try_from(index).ok().and_then(|i| sys.entry(i)).ok_or(Error::Invalid)?.name;
     if elf_len > EXEC_ELF_MAX {
         return Err(Error::Domain);
     }
@@ -51,7 +48,6 @@ pub fn exec_elf(sys: &mut System, caller: usize, w: &[u64; 7]) -> Result<u64, Er
     }
     let name_bytes = w[6].to_le_bytes();
     let name_len = name_bytes.iter().position(|&b| b == 0).unwrap_or(8);
-    let template = image.entry(index as usize).name;
     // The payload has room for 8 name bytes only: a program that runs
     // with its own boot-image entry's privileges keeps that entry's full
     // name (the trace and `ps` show `attack_auth`, not `attack_a`).
