@@ -511,13 +511,16 @@ impl Link {
     /// Reads sectors `sector ..` into `buf`.
     pub fn read(&mut self, sector: u64, buf: &mut [u8]) -> Result<(), Error> {
         let end = sector + (buf.len() as u64).div_ceil(SECTOR);
-        let gathered_end = self.gather_at + (self.gather_len as u64) / SECTOR;
-        if self.gather_len > 0 && sector < gathered_end && self.gather_at < end {
-            self.flush_writes()?;
-        }
         let sequential = sector == self.last_end;
         self.last_end = end;
         let ahead_bytes = self.read_ahead_len(sector, buf.len(), sequential);
+        // Gathered writes the driver has not seen yet go out before it
+        // reads any of their sectors, read-ahead included.
+        let fetch_end = end.max(sector + ahead_bytes as u64 / SECTOR);
+        let gathered_end = self.gather_at + (self.gather_len as u64) / SECTOR;
+        if self.gather_len > 0 && sector < gathered_end && self.gather_at < fetch_end {
+            self.flush_writes()?;
+        }
         if let Some(bytes) = self.wanted.as_mut() {
             *bytes = bytes.saturating_sub(buf.len() as u64);
         }
