@@ -89,29 +89,49 @@ fn run_qemu(dir: &Path, image: &str, append: &str, timeout: Duration) -> Result<
     }
 }
 
-/// Runs `hello` and the pingpong (`rounds`, at least [`MIN_QEMU_ROUNDS`],
-/// and twice as many) under QEMU and compares them with our figures.
-pub fn compare(ours: &super::BenchReport, rounds: u64, timeout: Duration) -> Result<QemuFigures, BenchError> {
+/// What the QEMU runs measured.
+#[derive(Debug, Clone, PartialEq)]
+pub struct QemuRuns {
+    /// [`qemu_version`].
+    pub version: String,
+    /// Starting QEMU to its exit, booting `hello`.
+    pub hello: Duration,
+    /// Rounds of the smaller pingpong run (the larger ran twice as many).
+    pub rounds: u64,
+    /// The pingpong round trip, ns: (2N-run − N-run) / N.
+    pub ns_per_round_trip: f64,
+}
+
+/// Boots `hello`, then the pingpong with `rounds` and twice as many
+/// rounds, under QEMU TCG.
+pub fn measure(rounds: u64, timeout: Duration) -> Result<QemuRuns, BenchError> {
     let version = qemu_version()?;
     let scratch = tempfile::tempdir().map_err(|e| BenchError::Qemu(format!("cannot make a scratch directory: {e}")))?;
     let hello = run_qemu(scratch.path(), super::BOOT_IMAGE, "", timeout)?;
-    let n = rounds.max(MIN_QEMU_ROUNDS);
+    let n = rounds.max(1);
     let key = super::PINGPONG_ROUNDS_KEY;
     let small = run_qemu(scratch.path(), super::PINGPONG_IMAGE, &format!("{key}={n}"), timeout)?;
     let large = run_qemu(scratch.path(), super::PINGPONG_IMAGE, &format!("{key}={}", 2 * n), timeout)?;
-    let per_round = large.saturating_sub(small).as_nanos() as f64 / n as f64;
-    Ok(figures(version, hello, n, per_round, ours))
+    let ns_per_round_trip = large.saturating_sub(small).as_nanos() as f64 / n as f64;
+    Ok(QemuRuns { version, hello, rounds: n, ns_per_round_trip })
 }
 
-fn figures(version: String, hello: Duration, n: u64, per_round: f64, ours: &super::BenchReport) -> QemuFigures {
+/// Runs `hello` and the pingpong (`rounds`, at least [`MIN_QEMU_ROUNDS`],
+/// and twice as many) under QEMU and compares them with our figures.
+pub fn compare(ours: &super::BenchReport, rounds: u64, timeout: Duration) -> Result<QemuFigures, BenchError> {
+    Ok(figures(measure(rounds.max(MIN_QEMU_ROUNDS), timeout)?, ours))
+}
+
+/// QEMU's figures beside ours.
+pub fn figures(runs: QemuRuns, ours: &super::BenchReport) -> QemuFigures {
     let ratio = |ours: f64, theirs: f64| if theirs > 0.0 { ours / theirs } else { f64::NAN };
     QemuFigures {
-        version,
-        hello_ns: hello.as_nanos() as u64,
-        hello_ratio: ratio(ours.boot.poweroff_ns as f64, hello.as_nanos() as f64),
-        pingpong_rounds: n,
-        pingpong_ns_per_round_trip: per_round,
-        pingpong_ratio: ratio(ours.pingpong.ns_per_round_trip, per_round),
+        version: runs.version,
+        hello_ns: runs.hello.as_nanos() as u64,
+        hello_ratio: ratio(ours.boot.poweroff_ns as f64, runs.hello.as_nanos() as f64),
+        pingpong_rounds: runs.rounds,
+        pingpong_ns_per_round_trip: runs.ns_per_round_trip,
+        pingpong_ratio: ratio(ours.pingpong.ns_per_round_trip, runs.ns_per_round_trip),
     }
 }
 
@@ -146,11 +166,23 @@ mod tests {
         let mut ours = crate::bench::tests::report_for_tests();
         ours.boot.poweroff_ns = 40_000_000;
         ours.pingpong.ns_per_round_trip = 2_000.0;
-        let q = figures("QEMU emulator version 9".into(), Duration::from_millis(200), 50_000, 500.0, &ours);
+        let runs = QemuRuns {
+            version: "QEMU emulator version 9".into(),
+            hello: Duration::from_millis(200),
+            rounds: 50_000,
+            ns_per_round_trip: 500.0,
+        };
+        let q = figures(runs, &ours);
         assert_eq!(q.hello_ns, 200_000_000);
         assert!((q.hello_ratio - 0.2).abs() < 1e-9, "{q:?}");
         assert!((q.pingpong_ratio - 4.0).abs() < 1e-9, "{q:?}");
         let table = format(&q, &ours);
         assert!(table.contains("x4.00") && table.contains("x0.20") && table.contains("version 9"), "{table}");
+    }
+
+    #[test]
+    fn a_missing_qemu_is_one_line() {
+        let text = BenchError::QemuMissing.to_string();
+        assert!(!text.contains('\n') && text.contains(QEMU_BINARY), "{text}");
     }
 }
