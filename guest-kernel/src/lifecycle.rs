@@ -7,10 +7,10 @@
 //! block, straight from the old address space into the new one.
 
 use crate::arch::gdt::{USER_CS, USER_SS};
-use crate::elf::Elf;
 use crate::paging::AddressSpace;
 use crate::process::{ArchProc, System};
 use abi::boot_image::Entry;
+use abi::elf::Elf;
 use abi::layout::{PAGE_SIZE, USER_STACK_TOP};
 use abi::syscall::EXEC_ARGS_MAX;
 use abi::{Endpoint, Error};
@@ -50,13 +50,9 @@ impl System {
     /// block of `len` bytes at `args` in its current memory.
     pub fn exec(&mut self, caller: usize, target: usize, index: u64, args: u64, len: u64) -> Result<(), Error> {
         self.core.check_reply_wait(target, caller)?;
-        let image = self.image();
-        if index >= image.len() as u64 {
-            return Err(Error::Invalid);
-        }
-        let index = index as usize;
-        let entry: Entry = image.entry(index);
-        let elf_bytes = image.elf(index);
+        let index = usize::try_from(index).map_err(|_| Error::Invalid)?;
+        let entry: Entry = self.entry(index).ok_or(Error::Invalid)?;
+        let elf_bytes = self.image().elf(index);
         let elf = Elf::parse(elf_bytes).map_err(|_| Error::Invalid)?;
         check_args(&self.arch[target].space, args, len)?;
         let mut space = AddressSpace::new(&mut self.frames).ok_or(Error::NoMemory)?;
@@ -85,7 +81,7 @@ impl System {
         args: u64,
         len: u64,
     ) {
-        let entry: Entry = self.image().entry(index);
+        let entry: Entry = self.entry(index).expect("program index checked by the exec");
         let old = self.arch[target].space;
         let block = (USER_STACK_TOP - len) & !15;
         copy_between_spaces(&old, args, &space, block, len);

@@ -17,7 +17,6 @@
 mod arch;
 mod console;
 mod directory;
-mod elf;
 mod events;
 mod fault;
 mod frames;
@@ -105,6 +104,7 @@ extern "C" fn kernel_main(start_info: u64) -> ! {
     kip::write_code(sys.kip_code, entry);
     kip::write_data(sys.kip_data, entry, info.cmdline, arch::apic::TICK_HZ);
     sys.boot_image = info.module;
+    sys.set_image(image);
     // Negative controls only: parsed once here into flags that the
     // defenses test on their refusing paths.
     sys.core.weak = kernel_core::Weakened::from_cmdline(info.cmdline);

@@ -210,6 +210,30 @@ impl AddressSpace {
         Some(())
     }
 
+    /// Shares the private page at user address `vaddr` (page-aligned) with
+    /// another address space: its frame gains a reference and, when it was
+    /// writable, becomes copy-on-write here (the next write to it copies it
+    /// unless the other user is gone by then). Returns the frame, or `None`
+    /// when `vaddr` is not an owned RAM page of this space (a page mapped
+    /// from the boot image, a device page, nothing).
+    pub fn share_page(&self, frames: &mut FrameAllocator, vaddr: u64) -> Option<u64> {
+        if !(USER_BASE..USER_END).contains(&vaddr) || vaddr & (PAGE_SIZE - 1) != 0 {
+            return None;
+        }
+        let pt = self.page_table(vaddr)?;
+        let entry = &mut table(pt)[pt_index(vaddr)];
+        if *entry & (PRESENT | USER | OWNED) != PRESENT | USER | OWNED || *entry & DEVICE != 0 {
+            return None;
+        }
+        let frame = *entry & ADDRESS;
+        frames.share(frame);
+        if *entry & WRITABLE != 0 {
+            *entry = (*entry & !WRITABLE) | COW;
+            invalidate(vaddr);
+        }
+        Some(frame)
+    }
+
     /// Gives this address space private copies of its code pages (present,
     /// user, read-only, executable pages of the image), so that the host
     /// can mutate the code of this one instance (SWIFI at a fault-plan

@@ -545,6 +545,20 @@ pub struct BenchArgs {
     /// Parallel VMs for the campaign part (default: one per core).
     #[arg(long, value_name = "N", value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..=1024))]
     pub jobs: Option<usize>,
+    /// Also run hello and pingpong under QEMU TCG (qemu-system-x86_64)
+    /// and print the wall-time ratio of ours to QEMU's.
+    #[arg(long, conflicts_with = "only")]
+    pub qemu: bool,
+    /// Measure only this part (a quick check while working on it).
+    #[arg(long, value_enum, value_name = "PART")]
+    pub only: Option<BenchPart>,
+}
+
+/// A part of `viv bench` that runs alone (`--only`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum BenchPart {
+    /// Fork + exec + exit of `true` from the disk.
+    Process,
 }
 
 #[cfg(test)]

@@ -85,6 +85,17 @@ fn dispatch(command: Command) -> Result<i32, Failure> {
             }
             Ok(0)
         }
+        Command::Bench(args) if args.only == Some(cli::BenchPart::Process) => {
+            let figures =
+                vmm::bench::process::measure(vmm::bench::process::DEFAULT_PROCESSES, args.syscall_entry.into())
+                    .map_err(commands::CommandError::from)?;
+            if args.json {
+                println!("{}", serde_json::to_string_pretty(&figures).map_err(commands::CommandError::from)?);
+            } else {
+                print!("{}", vmm::bench::process::format_process(&figures));
+            }
+            Ok(0)
+        }
         Command::Bench(args) => {
             let report = commands::bench::bench(&commands::bench::BenchRequest {
                 rounds: args.rounds,
@@ -93,6 +104,7 @@ fn dispatch(command: Command) -> Result<i32, Failure> {
                 campaign: args.campaign.as_deref(),
                 campaign_experiments: args.campaign_experiments,
                 jobs: args.jobs,
+                qemu: args.qemu,
             })?;
             if args.json {
                 let json = serde_json::to_string_pretty(&report).map_err(commands::CommandError::from)?;

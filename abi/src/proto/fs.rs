@@ -16,7 +16,8 @@
 
 super::message_types! {
     /// Lookup: `[0]` = directory inode, `[1]` = grant id of the name, `[2]` =
-    /// name length. Reply: `[0, inode, kind (vfs::TYPE_*), size]`, `NoEntry`.
+    /// name length. Reply: `[0, inode, kind (vfs::TYPE_*), size, links]`
+    /// (what STAT would say, so a path walk needs no STAT), `NoEntry`.
     LOOKUP = 0x700 => "fs.lookup";
     /// Stat: `[0]` = inode. Reply: `[0, kind, size, links, inode, mode]`.
     STAT = 0x701 => "fs.stat";

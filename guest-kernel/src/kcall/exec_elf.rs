@@ -1,15 +1,17 @@
 //! `exec_elf`: exec a program whose ELF file lies in the caller's memory
 //! (the process manager read it from the disk through VFS).
 //!
-//! Unlike a boot-image exec, nothing can be mapped in place: every page of
-//! every PT_LOAD segment gets a fresh frame and the file bytes are copied
-//! into it from the caller (programs are small: tens of KiB). The ELF is
-//! not trusted: the header and every segment are checked against the file
-//! and the program area, and a page two segments claim is refused.
+//! Read-only pages are not copied: when the caller holds the file
+//! page-aligned (PM does), every whole file page of a read-only segment is
+//! shared with the caller, copy-on-write on the caller's side, as a
+//! boot-image exec maps pages in place. Writable and partial pages get a
+//! fresh frame with the file bytes copied in. The ELF is not trusted: the
+//! header and every segment are checked against the file and the program
+//! area, and a page two segments claim is refused.
 
-use crate::elf::Elf;
 use crate::paging::{AddressSpace, Rights};
 use crate::process::{Memory, System};
+use abi::elf::{Elf, Segment};
 use abi::layout::{PAGE_SIZE, USER_BASE, USER_STACK_BOTTOM};
 use abi::syscall::EXEC_ELF_MAX;
 use abi::{Endpoint, Error};
@@ -25,10 +27,7 @@ pub fn exec_elf(sys: &mut System, caller: usize, w: &[u64; 7]) -> Result<u64, Er
     let target = sys.core.live_slot(Endpoint(w[0] as u32))?;
     sys.core.check_reply_wait(target, caller)?;
     let (index, elf_addr, elf_len, args, len) = (w[1], w[2], w[3], w[4], w[5]);
-    let image = sys.image();
-    if index >= image.len() as u64 {
-        return Err(Error::Invalid);
-    }
+    let template = usize::try_from(index).ok().and_then(|i| sys.entry(i)).ok_or(Error::Invalid)?.name;
     if elf_len > EXEC_ELF_MAX {
         return Err(Error::Domain);
     }
@@ -49,7 +48,6 @@ pub fn exec_elf(sys: &mut System, caller: usize, w: &[u64; 7]) -> Result<u64, Er
     }
     let name_bytes = w[6].to_le_bytes();
     let name_len = name_bytes.iter().position(|&b| b == 0).unwrap_or(8);
-    let template = image.entry(index as usize).name;
     // The payload has room for 8 name bytes only: a program that runs
     // with its own boot-image entry's privileges keeps that entry's full
     // name (the trace and `ps` show `attack_auth`, not `attack_a`).
@@ -73,8 +71,10 @@ fn entry_in_code(elf: &Elf) -> bool {
     })
 }
 
-/// Copies every PT_LOAD segment from the caller's file at `elf_addr` into
-/// fresh frames of `space`.
+/// Maps every PT_LOAD segment of the caller's file at `elf_addr` into
+/// `space`: whole read-only file pages are shared with the caller
+/// ([`shared_file_page`]), the rest gets fresh frames with the file bytes
+/// copied in.
 fn load(
     sys: &mut System,
     caller: usize,
@@ -100,6 +100,14 @@ fn load(
             if space.translate(page, false).is_some() {
                 return Err(Error::Invalid);
             }
+            if let Some(frame) = shared_file_page(sys, caller, &seg, page, elf_addr, elf_len) {
+                if space.map(&mut sys.frames, page, frame, rights, true).is_none() {
+                    sys.frames.release(frame);
+                    return Err(Error::NoMemory);
+                }
+                page += PAGE_SIZE;
+                continue;
+            }
             let frame = sys.frames.alloc_zeroed().ok_or(Error::NoMemory)?;
             if space.map(&mut sys.frames, page, frame, rights, true).is_none() {
                 sys.frames.free(frame);
@@ -121,4 +129,39 @@ fn load(
         }
     }
     Ok(())
+}
+
+/// The caller's frame holding the file page behind `page` of the
+/// read-only segment `seg`, shared (not copied) when that is exactly
+/// right: the file lies page-aligned in the caller's memory, the segment
+/// is page-congruent (file offset ≡ address), the whole page lies in the
+/// file, no zero-fill (bss) falls into it, and it is an owned RAM page of
+/// the caller. The child then sees the file page as the boot-image path
+/// maps it: the segment's bytes and the file's bytes around them. The
+/// caller's copy turns copy-on-write, so the caller can never change the
+/// child's code; a program that exits before the caller's next exec costs
+/// no copy at all (the frame is no longer shared when the caller writes).
+fn shared_file_page(
+    sys: &mut System,
+    caller: usize,
+    seg: &Segment,
+    page: u64,
+    elf_addr: u64,
+    elf_len: u64,
+) -> Option<u64> {
+    let page_mask = PAGE_SIZE - 1;
+    if seg.writable || elf_addr & page_mask != 0 || seg.vaddr & page_mask != seg.offset & page_mask {
+        return None;
+    }
+    let file_end = seg.vaddr + seg.file_size;
+    let page_end = page + PAGE_SIZE;
+    if page_end > file_end && seg.mem_size != seg.file_size {
+        return None;
+    }
+    // File offset of the page's first byte (congruence makes it whole).
+    let file_page = (seg.offset & !page_mask).checked_add(page - (seg.vaddr & !page_mask))?;
+    if file_page.checked_add(PAGE_SIZE)? > elf_len {
+        return None;
+    }
+    sys.arch[caller].space.share_page(&mut sys.frames, elf_addr.checked_add(file_page)?)
 }

@@ -34,11 +34,15 @@
 //! that overlaps them sends them first, so nothing is reordered or lost.
 //!
 //! Reads that continue the previous read are served from one read-ahead
-//! request of `MAX_TRANSFER` bytes (the library reads file data one block
-//! at a time, and every driver request has a fixed cost); a write to those
-//! sectors drops the read-ahead data, so it is never stale. Random
-//! (metadata) reads fetch just what is asked, since every byte the driver
-//! copies costs kernel time.
+//! request of up to `MAX_TRANSFER` bytes (the library reads file data one
+//! block at a time, and every driver request has a fixed cost); a write to
+//! those sectors drops the read-ahead data, so it is never stale. While
+//! the server reads a file for a client it says how many bytes the client
+//! still wants ([`Link::expect_reads`]): the read-ahead then starts at the
+//! request's first block and stops at the file's end, so a small program
+//! costs one driver request and stays whole in the read-ahead buffer for
+//! the next exec of it. Other (metadata) reads fetch just what is asked,
+//! since every byte the driver copies costs kernel time.
 //!
 //! All of it lives in one static ([`link`]): the SENDA table must stay in
 //! place while the kernel holds it, and the server reaches the link both
@@ -98,6 +102,9 @@ pub struct Link {
     ahead_at: u64,
     ahead_len: usize,
     last_end: u64,
+    /// Bytes the client request being served still wants from the disk
+    /// (`None`: no such hint, outside a file READ).
+    wanted: Option<u64>,
     /// Disk size in sectors.
     sectors: u64,
     watchdog_armed: bool,
@@ -128,6 +135,7 @@ static mut LINK: Link = Link {
     ahead_at: 0,
     ahead_len: 0,
     last_end: u64::MAX,
+    wanted: None,
     sectors: 0,
     watchdog_armed: false,
     alarm_ticks: 1,
@@ -476,25 +484,56 @@ impl Link {
         Ok(bytes)
     }
 
+    /// Until the next call, reads are for a client that wants `bytes`
+    /// more of a file (`None`: no hint); every read counts against it.
+    pub fn expect_reads(&mut self, bytes: Option<u64>) {
+        self.wanted = bytes;
+    }
+
+    /// How many bytes to read ahead from `sector` for a read of `len`
+    /// bytes: up to what the client still wants when it said so, else a
+    /// whole request when the read continues the last one, else none
+    /// (0); never past the disk's end.
+    fn read_ahead_len(&self, sector: u64, len: usize, sequential: bool) -> usize {
+        let limit = match self.wanted {
+            Some(bytes) => bytes.div_ceil(SECTOR) * SECTOR,
+            None if sequential => MAX as u64,
+            None => 0,
+        };
+        let n = limit.min(MAX as u64).min(self.sectors.saturating_sub(sector) * SECTOR) as usize;
+        if n > len {
+            n
+        } else {
+            0
+        }
+    }
+
     /// Reads sectors `sector ..` into `buf`.
     pub fn read(&mut self, sector: u64, buf: &mut [u8]) -> Result<(), Error> {
         let end = sector + (buf.len() as u64).div_ceil(SECTOR);
-        let gathered_end = self.gather_at + (self.gather_len as u64) / SECTOR;
-        if self.gather_len > 0 && sector < gathered_end && self.gather_at < end {
-            self.flush_writes()?;
-        }
         let sequential = sector == self.last_end;
         self.last_end = end;
+        let ahead_bytes = self.read_ahead_len(sector, buf.len(), sequential);
+        // Gathered writes the driver has not seen yet go out before it
+        // reads any of their sectors, read-ahead included.
+        let fetch_end = end.max(sector + ahead_bytes as u64 / SECTOR);
+        let gathered_end = self.gather_at + (self.gather_len as u64) / SECTOR;
+        if self.gather_len > 0 && sector < gathered_end && self.gather_at < fetch_end {
+            self.flush_writes()?;
+        }
+        if let Some(bytes) = self.wanted.as_mut() {
+            *bytes = bytes.saturating_sub(buf.len() as u64);
+        }
         let ahead_end = self.ahead_at + (self.ahead_len as u64) / SECTOR;
         if sector >= self.ahead_at && end <= ahead_end {
             let from = ((sector - self.ahead_at) * SECTOR) as usize;
             buf.copy_from_slice(&ahead()[from..from + buf.len()]);
             return Ok(());
         }
-        if sequential && buf.len() < MAX && end <= self.sectors {
-            // Read ahead: one request for what a sequential reader will
-            // ask for next (the library reads file data block by block).
-            let n = ((self.sectors - sector) * SECTOR).min(MAX as u64) as usize;
+        if ahead_bytes > 0 {
+            // Read ahead: one request for what the reader will ask for
+            // next (the library reads file data block by block).
+            let n = ahead_bytes;
             self.ahead_len = 0;
             let got = self.call(blockdev::READ, sector * SECTOR, Data::Into(&mut ahead()[..n]), n as u64)?;
             if got != n as u64 {

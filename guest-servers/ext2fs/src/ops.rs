@@ -80,6 +80,11 @@ fn kind_code(k: FileType) -> u64 {
     }
 }
 
+/// Requests that change nothing on the disk (and so need no time stamp).
+fn read_only(mtype: u32) -> bool {
+    matches!(mtype, p::LOOKUP | p::STAT | p::READ | p::READDIR | p::STATFS)
+}
+
 fn ino(word: u64) -> Result<u32, Error> {
     u32::try_from(word).ok().filter(|&i| i != 0).ok_or(Error::Invalid)
 }
@@ -109,7 +114,11 @@ impl Server {
     /// Serves one request; returns the reply.
     pub fn handle(&mut self, fs: &mut Fs, msg: &Message) -> Message {
         self.stats.requests += 1;
-        fs.set_time(now());
+        // Only changes are stamped; reading the clock is a kernel call, so
+        // lookups and reads (most of an exec) skip it.
+        if !read_only(msg.mtype) {
+            fs.set_time(now());
+        }
         let result = self.dispatch(fs, msg);
         // Gathered writes go to the driver before the caller hears back.
         let flushed = disk::link().flush_writes();
@@ -133,7 +142,7 @@ impl Server {
                 let n = get_name(src, w[1], w[2], &mut name)?;
                 let i = fs.lookup(ino(w[0])?, n).map_err(errno)?;
                 let st = fs.stat(i).map_err(errno)?;
-                words([i as u64, kind_code(st.kind), st.size, 0, 0, 0])
+                words([i as u64, kind_code(st.kind), st.size, st.links as u64, 0, 0])
             }
             p::STAT => {
                 let i = ino(w[0])?;
@@ -205,6 +214,23 @@ impl Server {
     /// READ: file data → staging → the caller's grant, one safe copy per
     /// chunk.
     fn read(&mut self, fs: &mut Fs, src: Endpoint, i: u32, off: u64, grant: u64, len: u64) -> Result<u64, Error> {
+        // Read ahead no further than the file's end (or the request's).
+        let wanted = fs.stat(i).ok().map(|st| st.size.saturating_sub(off).min(len));
+        disk::link().expect_reads(wanted);
+        let result = self.read_chunks(fs, src, i, off, grant, len);
+        disk::link().expect_reads(None);
+        result
+    }
+
+    fn read_chunks(
+        &mut self,
+        fs: &mut Fs,
+        src: Endpoint,
+        i: u32,
+        off: u64,
+        grant: u64,
+        len: u64,
+    ) -> Result<u64, Error> {
         let mut done = 0u64;
         while done < len {
             let c = ((len - done) as usize).min(CHUNK);

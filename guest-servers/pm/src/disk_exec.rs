@@ -1,7 +1,14 @@
 //! Exec from the disk: PM resolves a program name as `/bin/NAME` through
-//! VFS and reads the ELF file into its own buffer; the kernel then execs
-//! it from there (`KernelCall::ExecElf`), copying its segments into fresh
-//! frames.
+//! VFS and reads the ELF file into its own page-aligned buffer; the kernel
+//! then execs it from there (`KernelCall::ExecElf`): it shares the whole
+//! pages of read-only segments with PM (copy-on-write on PM's side) and
+//! copies only writable and partial pages into fresh frames.
+//!
+//! A small file is read whole in one request (every request is a round
+//! trip through VFS and ext2fs); of a larger one only what an exec needs:
+//! the first [`FIRST_READ`] bytes with the headers, then up to the end of
+//! the last loaded segment (rounded up to a page, so its pages can be
+//! shared), never the symbol table and sections after it.
 //!
 //! When there is no such file (an image without a disk, whose in-memory
 //! `/bin` lists the boot-image programs as empty files), the boot image's
@@ -10,22 +17,31 @@
 //! a file named like a service or init is refused (`Perm`), as is a boot
 //! program the kernel starts itself.
 
+use abi::elf::Elf;
+use abi::layout::PAGE_SIZE;
 use abi::proto::vfs::{O_RDONLY, TYPE_FILE};
 use abi::Error;
 
-/// Largest program file PM loads.
+/// Largest loaded part of a program file PM execs.
 pub const ELF_MAX: usize = 256 * 1024;
+const PAGE: usize = PAGE_SIZE as usize;
+/// Bytes of the first read: one file-server request's worth.
+const FIRST_READ: usize = 64 * 1024;
 /// The boot-image program whose privileges a disk-only program gets: the
 /// shell, a plain user program (it may talk to PM, VFS and DS).
 pub const TEMPLATE: &str = "sh";
 
-/// The buffer the file is read into (bss: fresh zeroed pages).
-static mut ELF: [u8; ELF_MAX] = [0; ELF_MAX];
+/// The buffer the file is read into (bss: fresh zeroed pages), page
+/// aligned so that file pages are whole pages the kernel can share.
+#[repr(C, align(4096))]
+struct Buffer([u8; ELF_MAX]);
+
+static mut ELF: Buffer = Buffer([0; ELF_MAX]);
 
 fn buffer() -> &'static mut [u8; ELF_MAX] {
     // SAFETY: PM is single-threaded and every borrow ends before the next
     // exec starts (the kernel reads the buffer during the ExecElf call).
-    unsafe { &mut *(&raw mut ELF) }
+    unsafe { &mut (*(&raw mut ELF)).0 }
 }
 
 /// Reads `/bin/NAME`; `None` when there is no usable file (then the boot
@@ -56,18 +72,44 @@ fn read_file(fd: u64) -> Option<Result<&'static [u8], Error>> {
     if st.kind != TYPE_FILE || st.size == 0 {
         return None;
     }
-    if st.size > ELF_MAX as u64 {
+    let size = usize::try_from(st.size).unwrap_or(usize::MAX);
+    let buf = buffer();
+    let head = size.min(FIRST_READ);
+    let got = match read_into(fd, &mut buf[..head]) {
+        Ok(n) => n,
+        Err(e) => return Some(Err(e)),
+    };
+    if got < head {
+        return Some(Ok(&buf[..got]));
+    }
+    let wanted = exec_extent(&buf[..head], size);
+    if wanted > ELF_MAX {
         return Some(Err(Error::NoMemory));
     }
-    let buf = buffer();
-    let size = st.size as usize;
+    match read_into(fd, &mut buf[head..wanted.max(head)]) {
+        Ok(n) => Some(Ok(&buf[..head + n])),
+        Err(e) => Some(Err(e)),
+    }
+}
+
+/// How much of a file of `size` bytes an exec needs, from its first bytes
+/// `head`: up to the page holding the end of its last loaded segment. A
+/// file that is no ELF we can read is taken whole (the kernel refuses it).
+fn exec_extent(head: &[u8], size: usize) -> usize {
+    match Elf::parse(head).ok().and_then(|elf| elf.load_end()) {
+        Some(end) => usize::try_from(end).map_or(size, |end| end.div_ceil(PAGE).saturating_mul(PAGE).min(size)),
+        None => size,
+    }
+}
+
+/// Reads from `fd` until `buf` is full or the file ends; the bytes read.
+fn read_into(fd: u64, buf: &mut [u8]) -> Result<usize, Error> {
     let mut done = 0;
-    while done < size {
-        match rt::vfs::read(fd, &mut buf[done..size]) {
-            Ok(0) => break,
-            Ok(n) => done += n,
-            Err(e) => return Some(Err(e)),
+    while done < buf.len() {
+        match rt::vfs::read(fd, &mut buf[done..])? {
+            0 => break,
+            n => done += n,
         }
     }
-    Some(Ok(&buf[..done]))
+    Ok(done)
 }

@@ -92,9 +92,11 @@ impl PathBuf {
 
 /// The inode `path` names.
 pub fn walk(fs: &dyn FileSystem, path: &PathBuf) -> Result<Ino, Error> {
-    let mut ino = fs.root();
+    let root = fs.root();
+    let mut ino = root;
     for component in path.components() {
-        if fs.stat(ino)?.kind != Kind::Dir {
+        // The root is a directory (checked when it was mounted).
+        if ino != root && fs.stat(ino)?.kind != Kind::Dir {
             return Err(Error::NotDir);
         }
         ino = fs.lookup(ino, component)?;

@@ -43,6 +43,13 @@ fn names() -> &'static mut [[u8; NAME_BUF]; 3] {
 /// A mounted file server.
 pub struct RemoteFs {
     ep: Cell<Endpoint>,
+    /// What the last LOOKUP said about the inode it found, until anything
+    /// but a lookup, stat, read or readdir goes to the server: a path walk
+    /// checks each directory it enters, and an open what it found, so
+    /// answering those from here halves an open's calls. Only VFS changes
+    /// the file system, so the entry is stale only after a call that
+    /// changes it, and those drop it ([`Self::call`]).
+    found: Cell<Option<Stat>>,
 }
 
 impl RemoteFs {
@@ -50,7 +57,7 @@ impl RemoteFs {
     /// is usable (a server without a disk answers `Unavailable`).
     pub fn connect() -> Result<RemoteFs, Error> {
         let (ep, _) = rt::names::lookup_fresh(SERVICE)?;
-        let remote = RemoteFs { ep: Cell::new(ep) };
+        let remote = RemoteFs { ep: Cell::new(ep), found: Cell::new(None) };
         let root = remote.stat(fs::ROOT_INODE as Ino)?;
         if root.kind != Kind::Dir {
             return Err(Error::NotDir);
@@ -61,10 +68,15 @@ impl RemoteFs {
     /// SENDREC `msg` to the file server; a dead server is looked up again
     /// once (and the grants of the request are handed to the new one).
     fn call(&self, mtype: u32, words: &[u64]) -> Result<Message, Error> {
+        if !matches!(mtype, fs::LOOKUP | fs::STAT | fs::READ | fs::READDIR) {
+            self.found.set(None);
+        }
         let mut msg = Message::with_words(mtype, words);
         let request = msg;
         let mut result = rt::ipc::sendrec(self.ep.get(), &mut msg);
         if matches!(result, Err(Error::DeadSrcDst | Error::DstDied | Error::SrcDied)) {
+            // A new server may have lost changes the old one never wrote.
+            self.found.set(None);
             if let Ok((fresh, _)) = rt::names::lookup_fresh(SERVICE) {
                 self.ep.set(fresh);
                 for slot in [NAME_A, NAME_B, DATA, DIRENT] {
@@ -114,11 +126,18 @@ impl RemoteFs {
         let (id, len) = self.grant_name(NAME_A, name)?;
         let r = self.call(fs::LOOKUP, &[u64::from(dir), id, len]);
         Self::revoke(NAME_A);
-        Ok(r?.payload[1] as Ino)
+        let m = r?;
+        let ino = m.payload[1] as Ino;
+        let (kind, size, links) = (Self::kind(m.payload[2]), m.payload[3], m.payload[4]);
+        self.found.set(Some(Stat { kind, size, links, ino }));
+        Ok(ino)
     }
 
     /// Facts about `ino`.
     pub fn stat(&self, ino: Ino) -> Result<Stat, Error> {
+        if let Some(st) = self.found.get().filter(|st| st.ino == ino) {
+            return Ok(st);
+        }
         let m = self.call(fs::STAT, &[u64::from(ino)])?;
         Ok(Stat { kind: Self::kind(m.payload[1]), size: m.payload[2], links: m.payload[3], ino })
     }

@@ -38,6 +38,12 @@ pub enum BenchError {
     /// `diskbench` printed no report line.
     #[error("bench: diskbench printed no report; console ends:\n{0}")]
     NoReport(String),
+    /// `--qemu` without QEMU.
+    #[error("bench --qemu: qemu-system-x86_64 not found or not runnable (scripts/setup installs it)")]
+    QemuMissing,
+    /// A QEMU run failed.
+    #[error("bench --qemu: {0}")]
+    Qemu(String),
     /// The campaign part failed.
     #[error(transparent)]
     Campaign(#[from] crate::campaign::CampaignError),

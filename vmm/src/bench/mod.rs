@@ -48,6 +48,11 @@
 //!                 "phase_ratios": [[name, ratio]], "traced_messages",
 //!                 "doorbells", "exits_per_million_messages" },
 //!   "storage":  { ... (`bench::storage`) },
+//!   "process":  { "image", "program", "n", "kernel_instructions", "exits",
+//!                 "messages", "attributed_messages" } (`bench::process`),
+//!   "qemu":     { "version", "hello_ns", "hello_ratio", "pingpong_rounds",
+//!                 "pingpong_ns_per_round_trip", "pingpong_ratio" } or null
+//!               (`viv bench --qemu`, `bench::qemu`),
 //!   "campaign": { "campaign", "file", "experiments", "jobs",
 //!                 "snapshot": { "start", "wall_secs", "experiments_per_second",
 //!                               "snapshot_secs", "median_kernel_instructions",
@@ -60,6 +65,8 @@
 
 pub mod campaign;
 mod error;
+pub mod process;
+pub mod qemu;
 pub mod storage;
 pub mod trace_overhead;
 
@@ -256,10 +263,15 @@ pub struct BenchReport {
     /// Sequential write and read through the storage stack
     /// (`crate::bench::storage`).
     pub storage: Option<crate::bench::storage::StorageFigures>,
+    /// Fork + exec + exit of `true` from the disk (`crate::bench::process`).
+    pub process: Option<crate::bench::process::ProcessFigures>,
     /// Campaign throughput from a snapshot versus cold boots
     /// (`crate::bench::campaign`; `None` when skipped).
     #[serde(default)]
     pub campaign: Option<crate::bench::campaign::CampaignFigures>,
+    /// The same hello and pingpong under QEMU TCG (`crate::bench::qemu`;
+    /// `None` without `--qemu`).
+    pub qemu: Option<crate::bench::qemu::QemuFigures>,
 }
 
 /// The median of `values` (the lower middle one for an even count).
@@ -400,6 +412,7 @@ pub fn run_bench_with(
     let trace_overhead = Some(crate::bench::trace_overhead::trace_overhead(ipc_ops, entry, RUN_TIMEOUT)?);
     let storage_run = run_image(crate::bench::storage::STORAGE_IMAGE, entry, crate::bench::storage::storage_command())?;
     let storage = Some(crate::bench::storage::storage_figures(&storage_run)?);
+    let process = Some(crate::bench::process::measure(crate::bench::process::DEFAULT_PROCESSES, entry)?);
     Ok(BenchReport {
         host: host.describe().to_string(),
         entry: entry_word(entry.resolve(host)).to_string(),
@@ -408,7 +421,9 @@ pub fn run_bench_with(
         ipc,
         trace_overhead,
         storage,
+        process,
         campaign: None,
+        qemu: None,
     })
 }
 
@@ -460,8 +475,14 @@ pub fn format_table(r: &BenchReport) -> String {
     if let Some(s) = &r.storage {
         out.push_str(&crate::bench::storage::format_storage(s));
     }
+    if let Some(p) = &r.process {
+        out.push_str(&crate::bench::process::format_process(p));
+    }
     if let Some(c) = &r.campaign {
         out.push_str(&crate::bench::campaign::format(c));
+    }
+    if let Some(q) = &r.qemu {
+        out.push_str(&crate::bench::qemu::format(q, r));
     }
     out
 }
@@ -502,10 +523,36 @@ pub fn format_ipc(ipc: &IpcFigures) -> String {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use crate::vstate::outcome::Mark;
     use crate::vstate::stats::StatsSnapshot;
+
+    /// A report with every figure zero and no optional part.
+    pub(crate) fn report_for_tests() -> BenchReport {
+        BenchReport {
+            host: "h".into(),
+            entry: "trap".into(),
+            boot: boot_figures(&[outcome(
+                vec![Mark { id: MARK_FIRST_USER, time_ns: 0, stats: snap(0, 0) }],
+                0,
+                snap(0, 0),
+            )])
+            .unwrap(),
+            pingpong: PingpongFigures {
+                rounds: 1,
+                ns_per_round_trip: 0.0,
+                kernel_instructions_per_round_trip: None,
+                exits_per_round_trip: None,
+            },
+            ipc: ipc_figures(&ipc_run(1), 1).unwrap(),
+            trace_overhead: None,
+            storage: None,
+            process: None,
+            campaign: None,
+            qemu: None,
+        }
+    }
 
     fn snap(insn: u64, exits: u64) -> StatsSnapshot {
         let mut s = StatsSnapshot::default();
@@ -564,7 +611,9 @@ mod tests {
             ipc,
             trace_overhead: None,
             storage: None,
+            process: None,
             campaign: None,
+            qemu: None,
         };
         let table = format_table(&report);
         assert!(table.contains("kernel instructions") && table.contains("500.0"), "{table}");

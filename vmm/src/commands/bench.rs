@@ -1,6 +1,7 @@
-//! `viv bench`: boot time, the IPC round trip and operations, tracing and
-//! storage figures, and optionally a campaign's throughput from a snapshot
-//! versus cold boots (`crate::bench`).
+//! `viv bench`: boot time, the IPC round trip and operations, tracing,
+//! storage and process figures, and optionally a campaign's throughput from
+//! a snapshot versus cold boots and the same guests under QEMU
+//! (`crate::bench`).
 
 use std::path::Path;
 
@@ -23,6 +24,8 @@ pub struct BenchRequest<'a> {
     pub campaign_experiments: u32,
     /// Parallel VMs for the campaign part (`None`: one per core).
     pub jobs: Option<usize>,
+    /// Also run hello and pingpong under QEMU TCG.
+    pub qemu: bool,
 }
 
 /// Runs every measurement `request` asks for.
@@ -33,7 +36,14 @@ pub fn bench(request: &BenchRequest) -> Result<BenchReport, CommandError> {
         (Some(path), _) => Some(crate::campaign::Campaign::load(path)?),
         (None, _) => Some(bench::campaign::smoke_campaign()?),
     };
+    // And QEMU: a missing one fails at once with one line.
+    if request.qemu {
+        bench::qemu::qemu_version()?;
+    }
     let mut report = bench::run_bench(request.rounds, request.boot_runs, request.entry)?;
+    if request.qemu {
+        report.qemu = Some(bench::qemu::compare(&report, request.rounds, bench::RUN_TIMEOUT)?);
+    }
     if let Some(campaign) = campaign {
         let scratch = crate::campaign::temp_scratch_dir("bench")?;
         let jobs = request.jobs.unwrap_or_else(crate::campaign::run::default_jobs);

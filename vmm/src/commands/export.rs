@@ -14,13 +14,11 @@
 
 use std::path::{Path, PathBuf};
 
-use abi::layout::EntryKind;
-
 use super::CommandError;
 use crate::campaign::report::shell_word;
 use crate::devices::disk_image::{default_for, write_disk};
 use crate::image::embedded::{embedded_kernel, find_image};
-use crate::vstate::config::{build_cmdline, DEFAULT_MEMORY_MIB};
+use crate::vstate::qemu::{qemu_args, QEMU_BINARY};
 
 /// The files `viv export` wrote and the QEMU command that boots them.
 #[derive(Debug, Clone)]
@@ -65,38 +63,8 @@ pub fn export_files(image: &str, dir: &Path, append: &str) -> Result<Exported, C
         }
         None => None,
     };
-    // QEMU (TCG or hardware KVM) runs the syscall entry.
-    let cmdline = build_cmdline(image.cmdline, EntryKind::Syscall, append);
-    let mut qemu: Vec<String> = vec![
-        "qemu-system-x86_64".into(),
-        "-M".into(),
-        "microvm,acpi=off,auto-kernel-cmdline=off".into(),
-        "-kernel".into(),
-        kernel_path.display().to_string(),
-        "-initrd".into(),
-        image_path.display().to_string(),
-        "-append".into(),
-        cmdline,
-        "-device".into(),
-        "isa-debug-exit,iobase=0xf4,iosize=0x04".into(),
-        "-serial".into(),
-        "stdio".into(),
-        "-display".into(),
-        "none".into(),
-        "-no-reboot".into(),
-        "-m".into(),
-        DEFAULT_MEMORY_MIB.to_string(),
-    ];
-    if let Some(disk) = &disk {
-        qemu.extend([
-            "-global".into(),
-            "virtio-mmio.force-legacy=false".into(),
-            "-drive".into(),
-            format!("file={},format=raw,if=none,id=disk", disk.display().to_string().replace(',', ",,")),
-            "-device".into(),
-            "virtio-blk-device,drive=disk,bus=virtio-mmio-bus.0".into(),
-        ]);
-    }
+    let mut qemu = vec![QEMU_BINARY.to_string()];
+    qemu.extend(qemu_args(&kernel_path, &image_path, image.cmdline, append, disk.as_deref()));
     Ok(Exported { kernel: kernel_path, image: image_path, disk, qemu })
 }
 

@@ -3,7 +3,8 @@
 //! ([`cpu`]), assembling a VM from a [`config::RunConfig`] ([`machine`]),
 //! the vCPU run loop ([`vcpu`]), the watchdog ([`watchdog`]), the vCPU
 //! statistics KVM counts ([`stats`]), one whole run ([`run`]) and what it
-//! produced ([`outcome`]), and snapshots of a booted VM ([`snapshot`]).
+//! produced ([`outcome`]), snapshots of a booted VM ([`snapshot`]), and the
+//! QEMU command line that boots the same kernel and image ([`qemu`]).
 //!
 //! The shape follows Firecracker and rust-vmm's vmm-reference: device
 //! models live apart, in `crate::devices`.
@@ -16,6 +17,7 @@ pub mod kvm;
 pub mod machine;
 pub mod memory;
 pub mod outcome;
+pub mod qemu;
 pub mod run;
 pub mod snapshot;
 pub mod stats;
