@@ -534,7 +534,7 @@ pub(crate) mod tests {
             host: "h".into(),
             entry: "trap".into(),
             boot: boot_figures(&[outcome(
-                vec![Mark { id: MARK_FIRST_USER, time_ns: 0, stats: snap(0, 0) }],
+                vec![Mark { id: MARK_FIRST_USER, time_ns: 0, stats: snap(0, 0), console_bytes: 0 }],
                 0,
                 snap(0, 0),
             )])

@@ -167,7 +167,7 @@ mod tests {
 
     fn run(mark: (u64, u64), end: (u64, u64)) -> RunOutcome {
         RunOutcome {
-            marks: vec![Mark { id: MARK_COMMAND_START, time_ns: 1, stats: snap(mark.0, mark.1) }],
+            marks: vec![Mark { id: MARK_COMMAND_START, time_ns: 1, stats: snap(mark.0, mark.1), console_bytes: 0 }],
             final_stats: snap(end.0, end.1),
             ..RunOutcome::empty_for_tests()
         }
