@@ -21,6 +21,7 @@ mod elf;
 mod events;
 mod fault;
 mod frames;
+mod ipc_memory;
 mod kcall;
 mod kip;
 mod lifecycle;
