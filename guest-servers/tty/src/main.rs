@@ -17,7 +17,7 @@
 mod line;
 mod uart;
 
-use abi::notify::{is_notification, EVENT_SENDA_DONE, SYSTEM_EVENTS_WORD};
+use abi::notify::{EVENT_SENDA_DONE, SYSTEM_EVENTS_WORD};
 use abi::proto::{dev, pm};
 use abi::syscall::NOTIFY_IRQ_WORD;
 use abi::{Endpoint, Error, Message};
@@ -75,30 +75,30 @@ fn run() -> i32 {
     }
     // Bytes typed before we enabled the interrupt.
     tty.input();
-    let mut msg = Message::default();
-    loop {
-        if rt::ipc::receive(Endpoint::ANY, &mut msg).is_err() {
-            continue;
-        }
-        if rt::service::handle_heartbeat(&msg) {
-            continue;
-        }
-        if is_notification(&msg) {
-            if msg.source == Endpoint::SYSTEM {
-                if msg.payload[NOTIFY_IRQ_WORD] & (1 << uart::IRQ) != 0 {
-                    tty.input();
-                }
-                if msg.payload[SYSTEM_EVENTS_WORD] & EVENT_SENDA_DONE != 0 {
-                    tty.replies.flush();
-                }
-            }
-            continue;
-        }
+    rt::server::serve(tty)
+}
+
+/// TTY in the runtime's server loop: requests are answered later, with
+/// SENDA (VFS is trusted but TTY is not, and a reply must never block it).
+impl rt::server::Server for Tty {
+    fn request(&mut self, msg: &Message) -> rt::server::Answer {
         match msg.mtype {
-            dev::READ => tty.read(&msg),
-            dev::WRITE => tty.write(&msg),
-            dev::CANCEL => tty.cancel(&msg),
+            dev::READ => self.read(msg),
+            dev::WRITE => self.write(msg),
+            dev::CANCEL => self.cancel(msg),
             _ => {}
+        }
+        rt::server::Answer::Later
+    }
+
+    fn notification(&mut self, msg: &Message) {
+        if msg.source == Endpoint::SYSTEM {
+            if msg.payload[NOTIFY_IRQ_WORD] & (1 << uart::IRQ) != 0 {
+                self.input();
+            }
+            if msg.payload[SYSTEM_EVENTS_WORD] & EVENT_SENDA_DONE != 0 {
+                self.replies.flush();
+            }
         }
     }
 }
