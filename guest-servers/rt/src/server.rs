@@ -19,7 +19,7 @@
 
 use crate::ipc::reply_receive;
 use abi::notify::is_notification;
-use abi::{Endpoint, Message};
+use abi::{Endpoint, Error, Message};
 
 /// What a server does with a request.
 pub enum Answer {
@@ -49,6 +49,13 @@ pub trait Server {
     /// After every message, before the pending reply leaves: timers and
     /// parked work that the message may have unblocked.
     fn after(&mut self) {}
+
+    /// A reply to `to` that left with a receive failed with `error` (the
+    /// caller was not waiting, or is gone): it is lost, as the trust rule
+    /// wants; a server may say so.
+    fn reply_failed(&mut self, to: Endpoint, error: Error) {
+        let _ = (to, error);
+    }
 
     /// Whether the runtime answers RS's heartbeat pings for this server
     /// (true for every service; RS itself says false).
@@ -95,12 +102,20 @@ pub fn flush() {
 /// Sends the waiting reply, if any, and receives the next message from
 /// anyone, in one kernel entry. A refused receive is retried.
 pub fn next() -> Message {
+    next_reporting(|_, _| {})
+}
+
+/// [`next`], telling `failed` of a reply that left and failed.
+fn next_reporting(mut failed: impl FnMut(Endpoint, Error)) -> Message {
     loop {
         let m = mailbox();
         let to = core::mem::replace(&mut m.reply_to, Endpoint::NONE);
-        let (_, received) = reply_receive(to, &mut m.msg, Endpoint::ANY);
+        let (replied, received) = reply_receive(to, &mut m.msg, Endpoint::ANY);
+        if let Err(e) = replied {
+            failed(to, e);
+        }
         if received.is_ok() {
-            return m.msg;
+            return mailbox().msg;
         }
     }
 }
@@ -109,7 +124,7 @@ pub fn next() -> Message {
 /// leave with the next receive.
 pub fn serve<S: Server>(server: &mut S) -> ! {
     loop {
-        let msg = next();
+        let msg = next_reporting(|to, e| server.reply_failed(to, e));
         dispatch(server, &msg);
         server.after();
     }

@@ -3,7 +3,7 @@
 #![no_std]
 #![no_main]
 
-use rt::Message;
+use rt::{Endpoint, Message};
 
 /// Request type of the pingpong protocol.
 pub const PING: u32 = 1;
@@ -26,6 +26,10 @@ impl rt::server::Server for Pong {
         // The client waits in SENDREC: the reply reaches it with our next
         // receive (REPLYRECV); a client that is gone cannot block us.
         rt::server::Answer::Now(reply)
+    }
+
+    fn reply_failed(&mut self, to: Endpoint, error: rt::Error) {
+        rt::println!("pong: reply to {to} failed: {error}");
     }
 }
 
