@@ -30,7 +30,8 @@
 //! | 32 | 8 | Stop events raised (kernel, [`HEADER_STOPS`]) |
 //! | 40 | 8 | kernel entries so far in experiment mode (kernel, [`HEADER_KERNEL_ENTRIES`]) |
 //! | 48 | 8 | virtual ticks so far in experiment mode (kernel, [`HEADER_VIRTUAL_TICKS`]) |
-//! | 56 | 8 | reserved |
+//! | 56 | 4 | pre-filter stamp (kernel, [`HEADER_FILTER_STAMP`]): 0 until the kernel has summarised the rules |
+//! | 60 | 4 | reserved |
 //!
 //! | rule offset | size | field |
 //! |---|---|---|
@@ -132,6 +133,14 @@ pub const FULL_REGION_SIZE: usize = DUPLICATE_SLOTS_OFFSET + MAX_RULES * DUPLICA
 /// Documented addition: header offset 32 (in the reserved bytes) holds the
 /// number of Stop events the kernel raised (u64).
 pub const HEADER_STOPS: usize = 32;
+/// Header offset of the kernel's pre-filter stamp (u32). The kernel
+/// summarises the rules' sources, destinations and primitives once, so an
+/// event no rule can match costs a few compares and no message read; it
+/// sets this word to 1 when it has done so. A host that writes a plan
+/// writes the header too ([`header`] leaves the word 0), so the kernel
+/// summarises the new rules at the next event. A host that changes rules
+/// in place must clear it.
+pub const HEADER_FILTER_STAMP: usize = 56;
 /// Header offset of the kernel's entry count (u64), written at every
 /// kernel entry in experiment mode (`viv.deterministic=1`): the VMM's
 /// spin watchdog reads it to tell a guest that makes progress from user

@@ -32,6 +32,14 @@ pub enum Trap {
     /// `SENDA(&table, count)`: asynchronous sends from a table in the
     /// sender's memory.
     SendA = 6,
+    /// `REPLYRECV(dst | NONE, &mut msg, src | ANY)`: a SENDNB of `msg` to
+    /// `dst` (skipped for `NONE`), then a RECEIVE from `src` into the same
+    /// buffer, in one kernel entry. The reply never blocks: when `dst` is
+    /// not waiting it fails as SENDNB would and the receive still happens.
+    /// The receive's result is in `rax`, the reply's in `rdx`. Allowed to
+    /// whoever may SENDNB and RECEIVE; traced and matched by fault plans as
+    /// the SENDNB and the RECEIVE it is made of.
+    ReplyRecv = 7,
 }
 
 impl Trap {
@@ -44,6 +52,7 @@ impl Trap {
             4 => Trap::Notify,
             5 => Trap::SendNb,
             6 => Trap::SendA,
+            7 => Trap::ReplyRecv,
             _ => return None,
         })
     }
@@ -57,6 +66,7 @@ impl Trap {
             Trap::Notify => "NOTIFY",
             Trap::SendNb => "SENDNB",
             Trap::SendA => "SENDA",
+            Trap::ReplyRecv => "REPLYRECV",
         }
     }
 }

@@ -20,6 +20,7 @@ mod directory;
 mod events;
 mod fault;
 mod frames;
+mod ipc_memory;
 mod kcall;
 mod kip;
 mod lifecycle;

@@ -322,7 +322,7 @@ impl System {
 
 /// True when a message at `addr` does not cross a page boundary.
 #[inline(always)]
-fn within_one_page(addr: u64) -> bool {
+pub fn within_one_page(addr: u64) -> bool {
     addr & (PAGE_SIZE - 1) <= PAGE_SIZE - size_of::<Message>() as u64
 }
 

@@ -5,6 +5,7 @@
 //! and store the result in the caller's `rax` unless the call blocked (then
 //! whoever unblocks the caller stores it).
 
+use crate::ipc_memory::IpcMemory;
 use crate::kcall::kernel_call;
 use crate::process::{Memory, System};
 use abi::syscall::Trap;
@@ -14,10 +15,10 @@ use kernel_core::{Outcome, SendMode};
 /// Handles the system call of `slot`, whose registers are in its frame.
 pub fn dispatch(sys: &mut System, slot: usize) {
     let frame = &sys.arch[slot].frame;
-    let (number, frame_rdi, msg_addr) = (frame.rax, frame.rdi, frame.rsi);
+    let (number, frame_rdi, msg_addr, frame_rdx) = (frame.rax, frame.rdi, frame.rsi, frame.rdx);
     let endpoint = Endpoint(frame_rdi as u32);
     let System { core, arch, frames, .. } = sys;
-    let mut mem = Memory { arch, frames };
+    let mut mem = IpcMemory::new(Memory { arch, frames });
     let outcome = match Trap::from_number(number) {
         Some(Trap::Send) => core.send(&mut mem, slot, endpoint, msg_addr, SendMode::Blocking),
         Some(Trap::SendNb) => core.send(&mut mem, slot, endpoint, msg_addr, SendMode::NonBlocking),
@@ -41,6 +42,14 @@ pub fn dispatch(sys: &mut System, slot: usize) {
         Some(Trap::Notify) => core.notify(&mut mem, slot, endpoint),
         // SENDA(table, count): the first argument is the table's address.
         Some(Trap::SendA) => core.senda(&mut mem, slot, frame_rdi, msg_addr as usize),
+        // REPLYRECV(reply-to, buffer, source): the reply's result goes to
+        // `rdx` now, the receive's to `rax` (now or when it ends).
+        Some(Trap::ReplyRecv) => {
+            let from = Endpoint(frame_rdx as u32);
+            let (replied, received) = core.reply_receive(&mut mem, slot, endpoint, msg_addr, from);
+            mem.mem.arch[slot].frame.rdx = replied as u64;
+            received
+        }
         None => core.refuse(&mut mem, slot, 0, number as u32, Endpoint::NONE, Error::BadRequest),
     };
     if let Outcome::Done(value) = outcome {

@@ -35,13 +35,17 @@
 //! queues it again; a kill ends that.
 //!
 //! Cost with no plan: one test of [`Faults::enabled`] per event (and the
-//! per-process `hung` test in the run-queue insert).
+//! per-process `hung` test in the run-queue insert). With a plan, an event
+//! that no rule can match by source, destination and primitive is turned
+//! away by [`PreFilter`] (three bit tests) before the message is read or
+//! any rule is looked at; the summary is rebuilt whenever the host writes
+//! a new plan (`abi::fault::HEADER_FILTER_STAMP`).
 
 use crate::{Kernel, UserMemory, NR_PROCS};
 use abi::fault::{
     Action, CLOCK_BUDGET, CLOCK_COMMAND_TICKS, CLOCK_OFFSET, CLOCK_SIZE, DUPLICATE_SLOTS_OFFSET, DUPLICATE_SLOT_SIZE,
-    FULL_REGION_SIZE, HEADER_KERNEL_ENTRIES, HEADER_SIZE, HEADER_STOPS, HEADER_VIRTUAL_TICKS, MAGIC, MAX_RULES,
-    RULE_SIZE, SYSTEM_PROGRAM, VERSION,
+    FULL_REGION_SIZE, HEADER_FILTER_STAMP, HEADER_KERNEL_ENTRIES, HEADER_SIZE, HEADER_STOPS, HEADER_VIRTUAL_TICKS,
+    MAGIC, MAX_RULES, RULE_SIZE, SYSTEM_PROGRAM, VERSION,
 };
 use abi::syscall::Trap;
 use abi::{Endpoint, Message};
@@ -74,6 +78,65 @@ pub struct Faults {
     pub stop: Option<u32>,
     /// The target slot of the last Stop (for the Stop mailbox).
     pub stop_target: usize,
+    /// What the rules can match, and the rule count it summarises.
+    filter: PreFilter,
+    filter_rules: u32,
+}
+
+/// What any rule of a plan can match by source, destination and
+/// primitive: a superset, so an event outside it needs no further look.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub(crate) struct PreFilter {
+    /// Bit per source privilege id.
+    sources: u64,
+    /// Bit per destination privilege id.
+    destinations: u64,
+    /// Some rule can match a kernel call (destination SYSTEM).
+    system: bool,
+    /// Bit per trap number.
+    primitives: u8,
+}
+
+/// The bit of privilege id `id` (ids of processes are below 64; other
+/// values match no process).
+const fn id_bit(id: u8) -> u64 {
+    if (id as usize) < 64 {
+        1 << id
+    } else {
+        0
+    }
+}
+
+impl PreFilter {
+    /// Nothing can match.
+    pub(crate) const NOTHING: PreFilter = PreFilter { sources: 0, destinations: 0, system: false, primitives: 0 };
+
+    /// The summary of the first `rules` rules of `plan`.
+    pub(crate) fn of_rules(plan: &[u8], rules: usize) -> PreFilter {
+        let mut f = PreFilter::NOTHING;
+        for i in 0..rules {
+            let Some(r) = plan.get(HEADER_SIZE + i * RULE_SIZE..HEADER_SIZE + (i + 1) * RULE_SIZE) else { break };
+            f.sources |= if r[0] == abi::fault::ANY_PROGRAM { u64::MAX } else { id_bit(r[0]) };
+            match r[1] {
+                abi::fault::ANY_PROGRAM => {
+                    f.destinations = u64::MAX;
+                    f.system = true;
+                }
+                SYSTEM_PROGRAM => f.system = true,
+                id => f.destinations |= id_bit(id),
+            }
+            f.primitives |= if r[2] == 0 { u8::MAX } else { r[2] };
+        }
+        f
+    }
+
+    /// Whether some rule may match an event from `src_id` to `dst_id`
+    /// ([`SYSTEM_PROGRAM`] for a kernel call) by `primitive`.
+    #[inline(always)]
+    pub(crate) fn admits(&self, src_id: u8, dst_id: u8, primitive: Trap) -> bool {
+        let dst = if dst_id == SYSTEM_PROGRAM { self.system } else { self.destinations & id_bit(dst_id) != 0 };
+        self.sources & id_bit(src_id) != 0 && dst && self.primitives & (1u8 << (primitive as u8)) != 0
+    }
 }
 
 impl Faults {
@@ -103,6 +166,8 @@ impl Faults {
         crash: None,
         stop: None,
         stop_target: 0,
+        filter: PreFilter::NOTHING,
+        filter_rules: 0,
     };
 }
 
@@ -187,10 +252,31 @@ impl Kernel {
         true
     }
 
+    /// Whether some rule of the plan may match an event of `src` to `dst`
+    /// (a slot, or `None` for SYSTEM) by `primitive`; rebuilds the summary
+    /// first when the host wrote a new plan.
+    #[inline]
+    pub(crate) fn fault_may_match(&mut self, src: usize, dst: Option<usize>, primitive: Trap) -> bool {
+        let src_id = self.procs[src].privilege_id;
+        let dst_id = dst.map_or(SYSTEM_PROGRAM, |d| self.procs[d].privilege_id);
+        let Some(plan) = self.faults.plan.as_deref_mut() else { return false };
+        let count = u32_at(plan, 8);
+        if u32_at(plan, HEADER_FILTER_STAMP) != 1 || count != self.faults.filter_rules {
+            let rules = (count as usize).min(self.faults.rules);
+            self.faults.filter = PreFilter::of_rules(plan, rules);
+            self.faults.filter_rules = count;
+            put_u32(plan, HEADER_FILTER_STAMP, 1);
+        }
+        self.faults.filter.admits(src_id, dst_id, primitive)
+    }
+
     /// Evaluates the plan for `site`, considering only rules whose action
     /// is in `applicable`; updates counters and the PRNG; returns the rule
     /// that fired.
     pub(crate) fn fault_evaluate(&mut self, site: Site, applicable: u16) -> Option<Fired> {
+        if !self.fault_may_match(site.src, site.dst, site.primitive) {
+            return None;
+        }
         let src_id = self.procs[site.src].privilege_id;
         let dst_id = site.dst.map_or(SYSTEM_PROGRAM, |d| self.procs[d].privilege_id);
         let now = self.faults.now;
@@ -498,6 +584,10 @@ impl Kernel {
         msg_addr: u64,
         trap: Trap,
     ) -> Result<Option<Fired>, crate::Outcome> {
+        // No rule for this pair and primitive: no need to read the message.
+        if !self.fault_may_match(caller, Some(dst_slot), trap) {
+            return Ok(None);
+        }
         let Ok(msg) = mem.read_message(caller, msg_addr) else { return Ok(None) };
         let site = Site { src: caller, dst: Some(dst_slot), primitive: trap, mtype: msg.mtype };
         let applicable = if trap == Trap::SendNb { SEND_ACTIONS & !act(Action::Delay) } else { SEND_ACTIONS };

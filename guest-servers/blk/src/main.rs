@@ -35,7 +35,7 @@
 mod misbehave;
 mod virtio;
 
-use abi::notify::{is_notification, EVENT_SENDA_DONE, SYSTEM_EVENTS_WORD};
+use abi::notify::{EVENT_SENDA_DONE, SYSTEM_EVENTS_WORD};
 use abi::platform::{VIRTIO_BLK_IRQ, VIRTIO_BLK_SECTOR_SIZE};
 use abi::proto::blockdev::{self, MAX_TRANSFER};
 use abi::syscall::{IRQ_ACK, IRQ_ENABLE, NOTIFY_ALARM, NOTIFY_ALARM_WORD, NOTIFY_IRQ_WORD};
@@ -82,35 +82,42 @@ fn run() -> i32 {
             return 1;
         }
     }
-    let mut blk = Blk { device, replies: SendaQueue::new("blk"), missed_interrupts: 0 };
-    let mut misbehave = Misbehave::from_cmdline();
-    let mut msg = Message::default();
-    loop {
-        if rt::ipc::receive(Endpoint::ANY, &mut msg).is_err() {
-            continue;
-        }
-        if rt::service::handle_heartbeat(&msg) {
-            continue;
-        }
-        if is_notification(&msg) {
-            if msg.source == Endpoint::SYSTEM {
-                blk.system_event(&msg);
-            }
-            continue;
-        }
+    let blk = Blk { device, replies: SendaQueue::new("blk"), missed_interrupts: 0 };
+    rt::server::serve(&mut Driver { blk, misbehave: Misbehave::from_cmdline() })
+}
+
+/// The driver in the runtime's server loop, with the misbehaviour the
+/// command line may ask for (the distrust tests' faulty drivers).
+struct Driver {
+    blk: Blk,
+    misbehave: Misbehave,
+}
+
+impl rt::server::Server for Driver {
+    /// Every request is answered with SENDA (a trusted client that stops
+    /// receiving cannot block the driver), so never "now".
+    fn request(&mut self, msg: &Message) -> rt::server::Answer {
+        let blk = &mut self.blk;
         let id = msg.payload[0];
-        let (id, result) = match misbehave.judge(&msg) {
-            Verdict::Serve => (id, blk.serve(&msg).map_or_else(Error::to_return, |v| v as i64)),
-            Verdict::Ignore => continue,
+        let (id, result) = match self.misbehave.judge(msg) {
+            Verdict::Serve => (id, blk.serve(msg).map_or_else(Error::to_return, |v| v as i64)),
+            Verdict::Ignore => return rt::server::Answer::Later,
             Verdict::Answer(id, result) => (id, result),
             Verdict::Garble { id_plus, count_times } => {
-                let result = blk.serve(&msg).map_or_else(Error::to_return, |v| v as i64);
+                let result = blk.serve(msg).map_or_else(Error::to_return, |v| v as i64);
                 (id + id_plus, result * count_times as i64)
             }
         };
         if let Err(e) = blk.replies.reply(abi::proto::blockdev::REPLY, msg.source, id, result) {
             // The client's deadline on the request gets us restarted.
             rt::println!("blk: the reply to request {} of {} is lost: {}", id, msg.source, e);
+        }
+        rt::server::Answer::Later
+    }
+
+    fn notification(&mut self, msg: &Message) {
+        if msg.source == Endpoint::SYSTEM {
+            self.blk.system_event(msg);
         }
     }
 }

@@ -29,7 +29,6 @@
 mod store;
 
 use abi::boot_image::FLAG_SERVICE;
-use abi::notify::is_notification;
 use abi::proto::{self, ds, NAME_LEN};
 use abi::weaken::{DS_NAMES, DS_QUOTA};
 use abi::{Endpoint, Error, Message};
@@ -119,6 +118,15 @@ fn handle(store: &mut Store, msg: &Message) -> Message {
     }
 }
 
+/// DS as a server of the runtime's loop: every request is answered at
+/// once; notifications other than RS's heartbeat mean nothing to it.
+impl rt::server::Server for Store {
+    fn request(&mut self, msg: &Message) -> rt::server::Answer {
+        // A client that is not waiting for its reply loses it.
+        rt::server::Answer::Now(handle(self, msg))
+    }
+}
+
 fn run() -> i32 {
     static mut STORE: Store = Store::new();
     // SAFETY: the program is single-threaded and this is the only reference
@@ -126,17 +134,5 @@ fn run() -> i32 {
     // 64 KiB stack).
     let store = unsafe { &mut *(&raw mut STORE) };
     store.set_policy(Policy { names: !rt::kip::weakened(DS_NAMES), quota: !rt::kip::weakened(DS_QUOTA) });
-    let mut msg = Message::new(0);
-    loop {
-        if rt::ipc::receive(Endpoint::ANY, &mut msg).is_err() {
-            continue;
-        }
-        if is_notification(&msg) {
-            rt::service::handle_heartbeat(&msg);
-            continue;
-        }
-        let reply = handle(store, &msg);
-        // A client that is not waiting for its reply loses it.
-        let _ = rt::ipc::send_nonblocking(msg.source, &reply);
-    }
+    rt::server::serve(store)
 }

@@ -32,11 +32,11 @@ mod table;
 mod timers;
 
 use abi::boot_image::{FLAG_NO_AUTOSTART, FLAG_SERVICE};
-use abi::notify::is_notification;
 use abi::proto::{self, pm, vfs, NAME_LEN};
 use abi::syscall::{NOTIFY_ALARM, NOTIFY_ALARM_WORD, NOTIFY_CHILD_EXITED, NOTIFY_CHILD_WORD};
 use abi::{Endpoint, Error, Message};
 use core::sync::atomic::{AtomicBool, Ordering};
+use rt::server::Answer;
 use table::{State, Table, INIT_PID};
 use timers::Timers;
 
@@ -54,31 +54,21 @@ fn run() -> i32 {
         power_off_after_death();
     }
     pm.start_init();
-    let mut msg = Message::new(0);
-    loop {
-        if rt::ipc::receive(Endpoint::ANY, &mut msg).is_err() {
-            continue;
-        }
-        if rt::service::handle_heartbeat(&msg) {
-            continue;
-        }
-        if is_notification(&msg) {
-            if msg.source == Endpoint::SYSTEM {
-                pm.system_event(&msg);
-            }
-            continue;
-        }
-        pm.request(&msg);
-    }
+    rt::server::serve(&mut pm)
 }
 
-/// What a request handler answers.
-enum Answer {
-    /// Reply now with this message.
-    Now(Message),
-    /// The handler replied itself, or will later (WAIT, SLEEP), or must not
-    /// (successful EXEC, EXIT).
-    Later,
+/// PM in the runtime's server loop: requests, and the kernel's
+/// notifications (children ended, the alarm fired).
+impl rt::server::Server for Pm {
+    fn request(&mut self, msg: &Message) -> Answer {
+        Pm::request(self, msg)
+    }
+
+    fn notification(&mut self, msg: &Message) {
+        if msg.source == Endpoint::SYSTEM {
+            self.system_event(msg);
+        }
+    }
 }
 
 fn value(v: u64) -> Answer {
@@ -93,13 +83,14 @@ fn error(e: Error) -> Answer {
 /// switched off, for its negative control only.
 static BLOCKING_REPLIES: AtomicBool = AtomicBool::new(false);
 
-/// Replies without blocking; a client that is not waiting loses its reply.
+/// Replies without blocking (with PM's next receive, `rt::server`); a
+/// client that is not waiting loses its reply.
 fn send(to: Endpoint, msg: &Message) {
     if BLOCKING_REPLIES.load(Ordering::Relaxed) {
         let _ = rt::ipc::send(to, msg);
         return;
     }
-    let _ = rt::ipc::send_nonblocking(to, msg);
+    rt::server::reply(to, msg);
 }
 
 /// Polls DS until `name` is published (services start in parallel with
@@ -178,9 +169,11 @@ impl Pm {
         }
     }
 
-    fn request(&mut self, msg: &Message) {
+    /// A request of `msg.source`; an answer given now leaves with PM's
+    /// next receive.
+    fn request(&mut self, msg: &Message) -> Answer {
         let caller = msg.source;
-        let answer = match msg.mtype {
+        match msg.mtype {
             pm::FORK => self.fork(caller),
             pm::EXEC => self.exec(caller, msg),
             pm::EXIT => self.exit(caller, msg.payload[0] as u32),
@@ -194,9 +187,6 @@ impl Pm {
             pm::SETUID => self.setuid(caller, msg.payload[0]),
             pm::UID_OF => self.uid_of_request(Endpoint(msg.payload[0] as u32)),
             _ => error(Error::BadRequest),
-        };
-        if let Answer::Now(reply) = answer {
-            send(caller, &reply);
         }
     }
 

@@ -27,7 +27,6 @@ mod requests;
 mod services;
 mod timers;
 
-use abi::notify::is_notification;
 use abi::syscall::{NOTIFY_ALARM, NOTIFY_ALARM_WORD, NOTIFY_CHILD_EXITED, NOTIFY_CHILD_WORD};
 use abi::{Endpoint, Message};
 use services::{Service, MAX_SERVICES};
@@ -43,6 +42,8 @@ pub struct Rs {
     timers: Timers,
     /// `abi::weaken::COMPLAIN_AUTH`: accept complaints from anybody.
     complain_unchecked: bool,
+    /// The uptime when the message being handled arrived.
+    now: u64,
 }
 
 const NO_SERVICE: Service = Service {
@@ -62,19 +63,9 @@ const NO_SERVICE: Service = Service {
 };
 
 impl Rs {
-    /// One message received at `now`.
-    fn handle(&mut self, msg: &Message, now: u64) {
-        if msg.mtype == abi::proto::REPLY {
-            // Never answer a reply (a service that took RS's news for a
-            // request): two servers must not bounce errors for ever.
-            return;
-        }
-        if !is_notification(msg) {
-            let reply = self.request(msg, now);
-            // An untrusted caller that is not waiting loses its reply.
-            let _ = rt::ipc::send_nonblocking(msg.source, &reply);
-            return;
-        }
+    /// A notification received at `now`: a service's heartbeat answer, or
+    /// the kernel's alarm and child-exit events.
+    fn notified(&mut self, msg: &Message, now: u64) {
         if msg.source != Endpoint::SYSTEM {
             self.heartbeat_answer(msg.source);
             return;
@@ -105,7 +96,7 @@ impl Rs {
 
 fn run() -> i32 {
     static mut RS: Rs =
-        Rs { services: [NO_SERVICE; MAX_SERVICES], count: 0, timers: Timers::new(), complain_unchecked: false };
+        Rs { services: [NO_SERVICE; MAX_SERVICES], count: 0, timers: Timers::new(), complain_unchecked: false, now: 0 };
     // SAFETY: the program is single-threaded and this is the only reference
     // to RS (a static: the tables would crowd the 64 KiB stack).
     let rs = unsafe { &mut *(&raw mut RS) };
@@ -117,14 +108,32 @@ fn run() -> i32 {
     rt::println!("rs: {} services, tick {} Hz", rs.count, timers::hz());
     rs.start_all(now);
     rs.timers.rearm(now);
-    let mut msg = Message::new(0);
-    loop {
-        if rt::ipc::receive(Endpoint::ANY, &mut msg).is_err() {
-            continue;
+    rt::server::serve(rs)
+}
+
+/// RS in the runtime's server loop. RS pings the others, so it answers no
+/// heartbeat itself; after every message it runs the timers that expired.
+impl rt::server::Server for Rs {
+    const ANSWERS_HEARTBEATS: bool = false;
+
+    fn request(&mut self, msg: &Message) -> rt::server::Answer {
+        self.now = rt::sys::uptime();
+        if msg.mtype == abi::proto::REPLY {
+            // Never answer a reply (a service that took RS's news for a
+            // request): two servers must not bounce errors for ever.
+            return rt::server::Answer::Later;
         }
-        let now = rt::sys::uptime();
-        rs.handle(&msg, now);
-        rs.run_timers(now);
-        rs.timers.rearm(now);
+        // An untrusted caller that is not waiting loses its reply.
+        rt::server::Answer::Now(Rs::request(self, msg, self.now))
+    }
+
+    fn notification(&mut self, msg: &Message) {
+        self.now = rt::sys::uptime();
+        self.notified(msg, self.now);
+    }
+
+    fn after(&mut self) {
+        self.run_timers(self.now);
+        self.timers.rearm(self.now);
     }
 }

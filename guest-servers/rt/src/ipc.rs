@@ -1,4 +1,5 @@
-//! The IPC primitives.
+//! The IPC primitives. Each sends a reply waiting in [`crate::server`]
+//! first, so a process's messages leave in the order it made them.
 
 use crate::sys::trap2;
 use abi::syscall::Trap;
@@ -10,30 +11,53 @@ fn result(ret: i64) -> Result<(), Error> {
 
 /// SEND: blocks until `dst` takes the message.
 pub fn send(dst: Endpoint, msg: &Message) -> Result<(), Error> {
+    crate::server::flush();
     // SAFETY: the kernel only reads the message.
     result(unsafe { trap2(Trap::Send, dst.0 as u64, msg as *const Message as u64) })
 }
 
 /// SENDNB: delivers only if `dst` is waiting, else `Error::NotReady`.
 pub fn send_nonblocking(dst: Endpoint, msg: &Message) -> Result<(), Error> {
+    crate::server::flush();
+    send_nonblocking_now(dst, msg)
+}
+
+/// SENDNB without first sending a reply waiting in [`crate::server`].
+pub(crate) fn send_nonblocking_now(dst: Endpoint, msg: &Message) -> Result<(), Error> {
     // SAFETY: the kernel only reads the message.
     result(unsafe { trap2(Trap::SendNb, dst.0 as u64, msg as *const Message as u64) })
 }
 
 /// RECEIVE from `from` (or `Endpoint::ANY`) into `msg`.
 pub fn receive(from: Endpoint, msg: &mut Message) -> Result<(), Error> {
+    crate::server::flush();
     // SAFETY: `msg` is exclusively borrowed for the call.
     result(unsafe { trap2(Trap::Receive, from.0 as u64, msg as *mut Message as u64) })
 }
 
 /// SENDREC: sends `msg` to `dst` and receives the reply into `msg`.
 pub fn sendrec(dst: Endpoint, msg: &mut Message) -> Result<(), Error> {
+    crate::server::flush();
     // SAFETY: `msg` is exclusively borrowed for the call.
     result(unsafe { trap2(Trap::SendRec, dst.0 as u64, msg as *mut Message as u64) })
 }
 
+/// REPLYRECV: replies with `msg` to `reply_to` without blocking (as
+/// [`send_nonblocking`]; nothing is sent for `Endpoint::NONE`), then
+/// receives from `from` into `msg`, in one kernel entry. Returns the
+/// reply's result and the receive's: a failed reply (the caller was not
+/// waiting, or is gone) does not stop the receive.
+pub fn reply_receive(reply_to: Endpoint, msg: &mut Message, from: Endpoint) -> (Result<(), Error>, Result<(), Error>) {
+    // SAFETY: `msg` is exclusively borrowed for the call; the kernel reads
+    // the reply from it and then writes the received message into it.
+    let (received, replied) =
+        unsafe { crate::sys::trap3(Trap::ReplyRecv, reply_to.0 as u64, msg as *mut Message as u64, from.0 as u64) };
+    (result(replied), result(received))
+}
+
 /// NOTIFY: never blocks; repeated notifications coalesce.
 pub fn notify(dst: Endpoint) -> Result<(), Error> {
+    crate::server::flush();
     // SAFETY: no pointer arguments.
     result(unsafe { trap2(Trap::Notify, dst.0 as u64, 0) })
 }
@@ -42,6 +66,7 @@ pub fn notify(dst: Endpoint) -> Result<(), Error> {
 /// writes results back into. The table must stay in place (and is read by
 /// the kernel) until every entry is DONE or a new SENDA replaces it.
 pub fn senda(table: &mut [abi::senda::SendaEntry]) -> Result<(), Error> {
+    crate::server::flush();
     // SAFETY: the table is valid for the call; the kernel keeps writing
     // results into it later, which is why the caller must keep it alive
     // (static or never-moved storage).

@@ -18,6 +18,7 @@ pub mod names;
 pub mod pm;
 pub mod process;
 pub mod senda_queue;
+pub mod server;
 pub mod service;
 pub mod sys;
 pub mod vfs;

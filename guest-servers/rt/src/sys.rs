@@ -26,6 +26,32 @@ pub unsafe fn trap_number(number: u64, a0: u64, a1: u64) -> Result<(), Error> {
     Error::from_return(unsafe { trap_raw(number, a0, a1) }).map(|_| ())
 }
 
+/// Enters the kernel with trap `trap` and three arguments (`rdi`, `rsi`,
+/// `rdx`); returns the raw `rax` and `rdx` values (REPLYRECV answers in
+/// both).
+///
+/// # Safety
+/// As [`trap2`].
+#[inline(always)]
+pub unsafe fn trap3(trap: Trap, a0: u64, a1: u64, a2: u64) -> (i64, i64) {
+    let (ret, ret2): (i64, i64);
+    // SAFETY: as in `trap_raw`; `rdx` carries the third argument in and
+    // the second result out.
+    unsafe {
+        core::arch::asm!(
+            "call {stub}",
+            stub = in(reg) KIP_CODE + ENTRY_STUB_OFFSET,
+            inlateout("rax") trap as u64 => ret,
+            in("rdi") a0,
+            in("rsi") a1,
+            inlateout("rdx") a2 => ret2,
+            out("rcx") _,
+            out("r11") _,
+        );
+    }
+    (ret, ret2)
+}
+
 #[inline(always)]
 unsafe fn trap_raw(number: u64, a0: u64, a1: u64) -> i64 {
     let ret: i64;

@@ -18,7 +18,7 @@ mod line;
 mod misbehave;
 mod uart;
 
-use abi::notify::{is_notification, EVENT_SENDA_DONE, SYSTEM_EVENTS_WORD};
+use abi::notify::{EVENT_SENDA_DONE, SYSTEM_EVENTS_WORD};
 use abi::proto::{dev, pm};
 use abi::syscall::NOTIFY_IRQ_WORD;
 use abi::{Endpoint, Error, Message};
@@ -53,6 +53,8 @@ struct Tty {
     next_seq: u64,
     replies: SendaQueue,
     out: [u8; OUT_CHUNK],
+    /// Test-only misbehaviour (`tty.misbehave`), off by default.
+    misbehave: misbehave::Misbehave,
 }
 
 static mut TTY: Tty = Tty {
@@ -63,6 +65,7 @@ static mut TTY: Tty = Tty {
     next_seq: 0,
     replies: SendaQueue::new("tty"),
     out: [0; OUT_CHUNK],
+    misbehave: misbehave::Misbehave::OFF,
 };
 
 fn run() -> i32 {
@@ -77,34 +80,34 @@ fn run() -> i32 {
     tty.echo.on = rt::kip::cmdline_value(abi::platform::CMDLINE_ECHO_KEY) != Some("0");
     // Bytes typed before we enabled the interrupt.
     tty.input();
-    let mut misbehave = misbehave::Misbehave::from_cmdline();
-    let mut msg = Message::default();
-    loop {
-        if rt::ipc::receive(Endpoint::ANY, &mut msg).is_err() {
-            continue;
-        }
-        if rt::service::handle_heartbeat(&msg) {
-            continue;
-        }
-        if is_notification(&msg) {
-            if msg.source == Endpoint::SYSTEM {
-                if msg.payload[NOTIFY_IRQ_WORD] & (1 << uart::IRQ) != 0 {
-                    tty.input();
-                }
-                if msg.payload[SYSTEM_EVENTS_WORD] & EVENT_SENDA_DONE != 0 {
-                    tty.replies.flush();
-                }
-            }
-            continue;
-        }
+    tty.misbehave = misbehave::Misbehave::from_cmdline();
+    rt::server::serve(tty)
+}
+
+/// TTY in the runtime's server loop: requests are answered later, with
+/// SENDA (VFS is trusted but TTY is not, and a reply must never block it).
+impl rt::server::Server for Tty {
+    fn request(&mut self, msg: &Message) -> rt::server::Answer {
         match msg.mtype {
-            dev::READ => tty.read(&msg),
+            dev::READ => self.read(msg),
             dev::WRITE => {
-                tty.write(&msg);
-                misbehave.after_write();
+                self.write(msg);
+                self.misbehave.after_write();
             }
-            dev::CANCEL => tty.cancel(&msg),
+            dev::CANCEL => self.cancel(msg),
             _ => {}
+        }
+        rt::server::Answer::Later
+    }
+
+    fn notification(&mut self, msg: &Message) {
+        if msg.source == Endpoint::SYSTEM {
+            if msg.payload[NOTIFY_IRQ_WORD] & (1 << uart::IRQ) != 0 {
+                self.input();
+            }
+            if msg.payload[SYSTEM_EVENTS_WORD] & EVENT_SENDA_DONE != 0 {
+                self.replies.flush();
+            }
         }
     }
 }

@@ -24,6 +24,9 @@ pub struct Misbehave {
 }
 
 impl Misbehave {
+    /// No misbehaviour (before the command line is read).
+    pub const OFF: Misbehave = Misbehave { deaf_after: None, writes: 0 };
+
     /// Reads [`KEY`] from the kernel command line.
     pub fn from_cmdline() -> Misbehave {
         let value = rt::kip::cmdline_value(KEY);

@@ -84,9 +84,10 @@ impl Vfs {
     }
 }
 
-/// Answers `caller` (waiting in SENDREC) without blocking.
+/// Answers `caller` (waiting in SENDREC) without blocking; the answer
+/// leaves with VFS's next receive (`rt::server`).
 pub fn reply(caller: Endpoint, result: Result<u64, Error>) {
-    let _ = rt::ipc::send_nonblocking(caller, &proto::reply_result(result));
+    rt::server::reply(caller, &proto::reply_result(result));
 }
 
 fn reply_words(caller: Endpoint, result: Result<calls::Words, Error>) {
@@ -94,7 +95,7 @@ fn reply_words(caller: Endpoint, result: Result<calls::Words, Error>) {
         Ok(w) => Message::with_words(proto::REPLY, &w),
         Err(e) => proto::reply(e.to_return()),
     };
-    let _ = rt::ipc::send_nonblocking(caller, &msg);
+    rt::server::reply(caller, &msg);
 }
 
 fn run() -> i32 {
@@ -114,13 +115,30 @@ fn run() -> i32 {
         vfs.power_off_after_death();
     }
     vfs.watch_tty();
-    let mut msg = Message::default();
-    loop {
-        if rt::ipc::receive(Endpoint::ANY, &mut msg).is_err() {
-            continue;
-        }
-        vfs.handle(&msg);
-        vfs.retry();
+    rt::server::serve(vfs)
+}
+
+/// VFS in the runtime's server loop. Its handler answers requests itself
+/// (`reply`: many answers come later, for parked calls and device
+/// answers); after every message it retries the parked calls.
+impl rt::server::Server for Vfs {
+    fn request(&mut self, msg: &Message) -> rt::server::Answer {
+        self.handle(msg);
+        rt::server::Answer::Later
+    }
+
+    fn notification(&mut self, msg: &Message) {
+        self.handle(msg);
+    }
+
+    fn heartbeat(&mut self) {
+        // After a DS restart the new DS reports tty's entry once we
+        // subscribe there.
+        self.tty_watch.renew();
+    }
+
+    fn after(&mut self) {
+        self.retry();
     }
 }
 
@@ -169,13 +187,8 @@ impl Vfs {
         source == self.pm && source != Endpoint::NONE
     }
 
+    /// A request or a notification (RS's heartbeats are the runtime's).
     fn handle(&mut self, msg: &Message) {
-        if rt::service::handle_heartbeat(msg) {
-            // After a DS restart the new DS reports tty's entry once we
-            // subscribe there.
-            self.tty_watch.renew();
-            return;
-        }
         if is_notification(msg) {
             if rt::names::ds() == Ok(msg.source) {
                 self.check_ds();

@@ -1,4 +1,4 @@
-//! The rendezvous IPC primitives (SEND, SENDNB, RECEIVE, SENDREC), the
+//! The rendezvous IPC primitives (SEND, SENDNB, RECEIVE, SENDREC, REPLYRECV), the
 //! cleanup that keeps nobody waiting on a dead process, and the helpers
 //! every primitive shares (privilege checks, delivery, sender queues).
 //!
@@ -14,6 +14,7 @@
 
 mod exit;
 mod receive;
+mod reply;
 mod send;
 
 use crate::privileges::Privileges;

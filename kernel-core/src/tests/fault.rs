@@ -290,3 +290,119 @@ fn senda_entries_can_be_dropped_or_failed() {
     let t = m.table(s[0], crate::tests::TABLE, 2);
     assert_eq!(t[0].result, abi::Error::NoMemory.to_return() as i32);
 }
+
+/// REPLYRECV: s[0] SENDRECs s[1], which took the request; a rule for
+/// SENDNB matches the reply part only, and the receive part still runs.
+#[test]
+fn reply_receive_reply_part_is_matched_as_a_sendnb() {
+    let (mut k, mut m, s) = system(3);
+    let mut drop_replies = Rule::new(Action::Drop);
+    drop_replies.primitives = 1 << Trap::SendNb as u8;
+    let mut fail_receives = Rule::new(Action::Drop);
+    fail_receives.primitives = 1 << Trap::Receive as u8;
+    install(&mut k, 1, &[drop_replies, fail_receives]);
+    m.put(s[0], 1, 1);
+    assert_eq!(k.sendrec(&mut m, s[0], ep(&k, s[1]), BUF), Outcome::Blocked);
+    assert_eq!(k.receive(&mut m, s[1], Endpoint::ANY, BUF), Outcome::Done(0));
+    m.put(s[2], 3, 4);
+    assert_eq!(k.sendrec(&mut m, s[2], ep(&k, s[1]), BUF), Outcome::Blocked);
+    let client = ep(&k, s[0]);
+    // Dropped: the server is told success, the client still waits, and
+    // the queued request of s[2] is received.
+    assert_eq!(k.reply_receive(&mut m, s[1], client, BUF, Endpoint::ANY), (0, Outcome::Done(0)));
+    assert!(k.procs[s[0]].receiving.is_some());
+    assert_eq!(m.get(s[1]).source, ep(&k, s[2]));
+    assert_eq!(counters(&k, 0), (1, 1));
+    assert_eq!(counters(&k, 1), (0, 0));
+}
+
+/// A fault decided at a client's send (Duplicate, FlipBits of a queued
+/// send) takes effect in the receive part of REPLYRECV.
+#[test]
+fn reply_receive_receive_part_sees_duplicates_and_queued_corruption() {
+    let (mut k, mut m, s) = system(3);
+    let mut dup = Rule::new(Action::Duplicate);
+    dup.source = k.procs[s[2]].privilege_id;
+    dup.limit = 1;
+    let mut flip = Rule::new(Action::FlipBits);
+    flip.source = k.procs[s[0]].privilege_id;
+    flip.primitives = 1 << Trap::SendRec as u8;
+    flip.arg_b = 0xFF;
+    install(&mut k, 1, &[dup, flip]);
+    // s[2] sends to the waiting server: delivered, a duplicate kept.
+    assert_eq!(k.receive(&mut m, s[1], Endpoint::ANY, BUF), Outcome::Blocked);
+    m.put(s[2], 8, 9);
+    assert_eq!(k.send(&mut m, s[2], ep(&k, s[1]), BUF, SendMode::NonBlocking), Outcome::Done(0));
+    // s[0]'s SENDREC queues (the server is busy); its corruption waits.
+    m.put(s[0], 1, 0);
+    assert_eq!(k.sendrec(&mut m, s[0], ep(&k, s[1]), BUF), Outcome::Blocked);
+    let none = Endpoint::NONE;
+    assert_eq!(k.reply_receive(&mut m, s[1], none, BUF, Endpoint::ANY), (0, Outcome::Done(0)));
+    let copy = m.get(s[1]);
+    assert_eq!((copy.source, copy.mtype, copy.payload[0]), (ep(&k, s[2]), 8, 9));
+    assert_eq!(k.reply_receive(&mut m, s[1], none, BUF, Endpoint::ANY), (0, Outcome::Done(0)));
+    let flipped = m.get(s[1]);
+    assert_eq!((flipped.source, flipped.payload[0]), (ep(&k, s[0]), 0xFF));
+}
+
+/// The trigger test of `Kernel::fault_evaluate` for source, destination
+/// and primitive, written out plainly: the pre-filter must admit every
+/// event for which this holds of some rule.
+fn trigger_matches(r: &Rule, src_id: u8, dst_id: u8, primitive: Trap) -> bool {
+    (r.source == abi::fault::ANY_PROGRAM || r.source == src_id)
+        && (r.destination == abi::fault::ANY_PROGRAM || r.destination == dst_id)
+        && (r.primitives == 0 || r.primitives & (1u8 << (primitive as u8)) != 0)
+}
+
+fn program_id() -> impl proptest::strategy::Strategy<Value = u8> {
+    use proptest::prelude::*;
+    prop_oneof![Just(abi::fault::ANY_PROGRAM), Just(SYSTEM_PROGRAM), 0u8..70, any::<u8>()]
+}
+
+proptest::proptest! {
+    #[test]
+    fn the_pre_filter_never_skips_a_rule_that_would_match(
+        triggers in proptest::collection::vec((program_id(), program_id(), proptest::prelude::any::<u8>()), 0..6),
+        src_id in 0u8..64,
+        dst_id in proptest::prop_oneof![0u8..64, proptest::strategy::Just(SYSTEM_PROGRAM)],
+        trap in 1u64..=6,
+    ) {
+        let primitive = Trap::from_number(trap).unwrap();
+        let rules: Vec<Rule> = triggers
+            .iter()
+            .map(|&(source, destination, primitives)| {
+                let mut r = Rule::new(Action::Drop);
+                (r.source, r.destination, r.primitives) = (source, destination, primitives);
+                r
+            })
+            .collect();
+        let mut region = vec![0u8; HEADER_SIZE + rules.len() * RULE_SIZE];
+        for (i, r) in rules.iter().enumerate() {
+            region[HEADER_SIZE + i * RULE_SIZE..][..RULE_SIZE].copy_from_slice(&r.to_bytes());
+        }
+        let filter = super::PreFilter::of_rules(&region, rules.len());
+        if rules.iter().any(|r| trigger_matches(r, src_id, dst_id, primitive)) {
+            proptest::prop_assert!(filter.admits(src_id, dst_id, primitive));
+        }
+        if rules.is_empty() {
+            proptest::prop_assert!(!filter.admits(src_id, dst_id, primitive));
+        }
+    }
+}
+
+#[test]
+fn the_pre_filter_turns_away_other_pairs_and_follows_a_new_plan() {
+    let (mut k, mut m, s) = system(3);
+    let mut only_2_to_1 = Rule::new(Action::Drop);
+    only_2_to_1.source = k.procs[s[2]].privilege_id;
+    install(&mut k, 1, &[only_2_to_1]);
+    assert!(!k.fault_may_match(s[0], Some(s[1]), Trap::Send));
+    assert!(k.fault_may_match(s[2], Some(s[1]), Trap::Send));
+    assert_eq!(send_to_waiting(&mut k, &mut m, &s, 1, 2), (Outcome::Done(0), true));
+    assert_eq!(counters(&k, 0), (0, 0));
+    // The host writes a new plan (header and rules): the summary follows.
+    install(&mut k, 1, &[Rule::new(Action::Drop)]);
+    assert!(k.fault_may_match(s[0], Some(s[1]), Trap::Send));
+    assert_eq!(send_to_waiting(&mut k, &mut m, &s, 1, 2), (Outcome::Done(0), false));
+    assert_eq!(counters(&k, 0), (1, 1));
+}

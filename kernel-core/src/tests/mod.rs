@@ -14,6 +14,7 @@ mod privileges;
 mod process;
 mod property;
 mod rendezvous;
+mod reply;
 mod senda;
 
 use super::*;

@@ -12,25 +12,27 @@ pub const PONG: u32 = 2;
 
 rt::main!(run);
 
-fn run() -> i32 {
-    let mut msg = Message::default();
-    loop {
-        if let Err(e) = rt::ipc::receive(Endpoint::ANY, &mut msg) {
-            rt::println!("pong: receive failed: {e}");
-            return 1;
-        }
+struct Pong;
+
+impl rt::server::Server for Pong {
+    fn request(&mut self, msg: &Message) -> rt::server::Answer {
         if msg.mtype != PING {
-            continue;
+            return rt::server::Answer::Later;
         }
-        let client = msg.source;
         let mut reply = Message::new(PONG);
         for (out, word) in reply.payload.iter_mut().zip(msg.payload) {
             *out = !word;
         }
-        // The client waits in SENDREC, so a non-blocking send reaches it;
-        // a client that is gone cannot block the server.
-        if let Err(e) = rt::ipc::send_nonblocking(client, &reply) {
-            rt::println!("pong: reply to {client} failed: {e}");
-        }
+        // The client waits in SENDREC: the reply reaches it with our next
+        // receive (REPLYRECV); a client that is gone cannot block us.
+        rt::server::Answer::Now(reply)
     }
+
+    fn reply_failed(&mut self, to: Endpoint, error: rt::Error) {
+        rt::println!("pong: reply to {to} failed: {error}");
+    }
+}
+
+fn run() -> i32 {
+    rt::server::serve(&mut Pong)
 }
