@@ -61,7 +61,15 @@ fn run() -> i32 {
 /// notifications (children ended, the alarm fired).
 impl rt::server::Server for Pm {
     fn request(&mut self, msg: &Message) -> Answer {
-        Pm::request(self, msg)
+        match Pm::request(self, msg) {
+            // The defense switched off: the answer goes out with a
+            // blocking SEND, which waits for a client that never receives.
+            Answer::Now(reply) if BLOCKING_REPLIES.load(Ordering::Relaxed) => {
+                send(msg.source, &reply);
+                Answer::Later
+            }
+            answer => answer,
+        }
     }
 
     fn notification(&mut self, msg: &Message) {
