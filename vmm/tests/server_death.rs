@@ -218,12 +218,18 @@ fn a_hung_pm_is_caught_by_its_heartbeat_and_the_system_powers_off_cleanly() {
     common::assert_fsck_clean(&run.disk);
 }
 
-#[test]
-fn weakened_a_hung_pm_hangs_the_system() {
-    let run = boot("system", "pm-hang-weak", "viv.weaken=server_heartbeat", COPY, Some(pm_hangs()), 300);
+/// With RS's heartbeats of `server` switched off, its hang (`plan`) hangs
+/// the whole system until the virtual budget ends the run.
+fn assert_weakened_hang_hangs_the_system(server: &str, plan: Vec<Rule>) {
+    let run = boot("system", &format!("{server}-hang-weak"), "viv.weaken=server_heartbeat", COPY, Some(plan), 300);
     assert_eq!(run.outcome.fault_counters[0].1, 1, "{}", run.context());
     assert_eq!(run.outcome.exit, Exit::Timeout, "{}", run.context());
-    assert!(!run.log.contains("rs: pm missed"), "{}", run.context());
+    assert!(!run.log.contains(&format!("rs: {server} missed")), "{}", run.context());
+}
+
+#[test]
+fn weakened_a_hung_pm_hangs_the_system() {
+    assert_weakened_hang_hangs_the_system("pm", pm_hangs());
 }
 
 #[test]
@@ -238,10 +244,7 @@ fn a_hung_vfs_is_caught_by_its_heartbeat_and_the_system_powers_off_cleanly() {
 
 #[test]
 fn weakened_a_hung_vfs_hangs_the_system() {
-    let run = boot("system", "vfs-hang-weak", "viv.weaken=server_heartbeat", COPY, Some(vfs_hangs()), 300);
-    assert_eq!(run.outcome.fault_counters[0].1, 1, "{}", run.context());
-    assert_eq!(run.outcome.exit, Exit::Timeout, "{}", run.context());
-    assert!(!run.log.contains("rs: vfs missed"), "{}", run.context());
+    assert_weakened_hang_hangs_the_system("vfs", vfs_hangs());
 }
 
 // ---- tty, blk, ext2fs: restarted by RS ---------------------------------------
