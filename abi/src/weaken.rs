@@ -95,6 +95,12 @@ pub const DS_NAMES: &str = "ds_names";
 /// `proto::ds::MAX_SUBSCRIPTIONS_PER_CLIENT`) and the entries reserved for
 /// RS (`proto::ds::RESERVED_FOR_RS`). Off: one client may fill the table.
 pub const DS_QUOTA: &str = "ds_quota";
+/// DS frees the names and subscriptions of clients that have died when it
+/// runs out of room (it asks the kernel which endpoints are alive; an
+/// endpoint carries a generation, so a dead client's never names a new
+/// process). Off: a dead client's names stay until the table is full, and
+/// a churn of short-lived publishers fills DS for everyone after them.
+pub const DS_RECLAIM: &str = "ds_reclaim";
 
 // ---- server defenses: distrust of drivers and users -------------------------
 
@@ -158,6 +164,11 @@ pub const SERVER_HEARTBEAT: &str = "server_heartbeat";
 /// (`abi::proto::rs::DS_ENDPOINT`). Weakened: a dead DS stays dead, and
 /// every name lookup after its death fails.
 pub const DS_RESTART: &str = "ds_restart";
+/// RS restarts a service that dies (unless its image entry says
+/// `restart = "hold"`). Weakened: RS holds every dead service down, as if
+/// each said `restart = "hold"` (the negative control of the
+/// `death/tty`, `death/blk` and `death/ext2fs` rows of `viv threats`).
+pub const RS_RESTART: &str = "rs_restart";
 
 /// Whether `name` appears in the comma-separated `value` of [`WEAKEN_KEY`].
 pub fn is_weakened(value: Option<&str>, name: &str) -> bool {

@@ -5,25 +5,21 @@
 //! allocations take never-used frames only) shows the churn really
 //! exhausted them: the driver cannot get its buffer, and then exits with
 //! an error (RS sees it fail) instead of sitting "running" answering
-//! Unavailable.
+//! Unavailable. The `frame-churn-then-blk-dies/driver` row of `viv
+//! threats` runs the same stage.
 
 mod common;
 
-use std::time::Duration;
-use vmm::vstate::config::RunConfig;
+use vmm::threats::stage::{self, Stage};
 use vmm::Exit;
 
-/// Boots blk-test with a fresh 4 MiB disk, 32 MiB of RAM (so the churn
-/// is short) and `blk_probe.churn=1` plus `append`; returns the console.
+/// Boots the churn stage of `viv threats` (blk-test, a fresh 4 MiB
+/// disk, 32 MiB of RAM, `blk_probe.churn=1`) plus `append`; returns the
+/// console.
 fn churn_then_restart(append: &str) -> (String, Exit) {
     let dir = common::scratch_dir(&format!("churn{}", append.len()));
-    let disk = dir.join("disk.img");
-    std::fs::write(&disk, vec![0u8; 4 << 20]).unwrap();
-    let mut config = RunConfig::for_image("blk-test").unwrap();
-    config.disk = Some(disk);
-    config.memory_mib = 32;
-    config.append = format!("blk_probe.churn=1 {append}");
-    config.timeout = Some(Duration::from_secs(150));
+    let keys = format!("{} {append}", stage::CHURN_KEY);
+    let config = Stage::Churn.config(&dir.join("disk.img"), &keys).expect("the churn stage");
     let outcome = vmm::run(&config).expect("booting blk-test");
     (outcome.console_text().replace("\r\n", "\n"), outcome.exit)
 }

@@ -9,7 +9,8 @@
 //! result, or a clean power-off with the status that names the death.
 //! The heartbeat of PM and VFS and the restart of DS each have a twin
 //! booted with the defense switched off (`viv.weaken=NAME`) that shows
-//! the failure without it.
+//! the failure without it. The `death/NAME` rows of `viv threats` run the
+//! same kills (the same stage) with the threats workload.
 
 mod common;
 
@@ -19,7 +20,8 @@ use std::time::Duration;
 use abi::fault::{Action, Rule};
 use abi::platform::{STATUS_PM_DIED, STATUS_VFS_DIED};
 use vmm::inject::fault::FaultPlan;
-use vmm::{Exit, RunConfig, RunOutcome};
+use vmm::threats::stage::{experiment_config, Stage, KILLER_TARGET_KEY};
+use vmm::{Exit, RunOutcome};
 
 /// The workload: a pattern file written, synced, copied and summed, then
 /// a line on the console.
@@ -72,24 +74,13 @@ impl Run {
     }
 }
 
-/// Virtual ticks (10 ms of guest time each) after which the kernel ends a
-/// run with a plan as timed out: 60 s of guest time, far beyond any
-/// recovery here.
-const HANG_BUDGET_TICKS: u64 = 6000;
-
 fn boot(image: &str, name: &str, keys: &str, command: &str, plan: Option<Vec<Rule>>, timeout: u64) -> Run {
     let disk = common::scratch_dir(&format!("death-{name}")).join("disk.img");
-    let mut config = RunConfig::for_image(image).unwrap();
-    config.append = format!("{keys} -- {command}");
-    config.disk = Some(disk.clone());
+    // The runs of `viv threats` (a hung system ends in virtual time, at
+    // the same point every run, however slow the host), with this plan.
+    let mut config = experiment_config(image, disk.clone(), &format!("{keys} -- {command}")).unwrap();
     config.timeout = Some(Duration::from_secs(timeout));
-    config.separate_log = true;
-    config.capture_console = true;
-    config.deterministic = true;
     config.fault_plan = plan.map(|rules| FaultPlan { seed: 1, rules });
-    // A hung system ends in virtual time, at the same point every run,
-    // however slow the host: the wall-clock timeout is only a last resort.
-    config.tick_budget = HANG_BUDGET_TICKS;
     let outcome = vmm::run(&config).expect("the VMM runs the guest");
     let console = outcome.console_text();
     let log = outcome.log.as_deref().map(|l| String::from_utf8_lossy(l).into_owned()).unwrap_or_default();
@@ -99,7 +90,7 @@ fn boot(image: &str, name: &str, keys: &str, command: &str, plan: Option<Vec<Rul
 /// Kills `target` while the copy runs (`name`: the test's scratch
 /// directory).
 fn kill(name: &str, target: &str, keys: &str, command: &str) -> Run {
-    boot("death-test", name, &format!("killer.target={target} {keys}"), command, None, 120)
+    boot(Stage::Killer.image(), name, &format!("{KILLER_TARGET_KEY}={target} {keys}"), command, None, 120)
 }
 
 /// A server RS restarted after the kill: it came back within `bound_ms`

@@ -17,7 +17,9 @@
 //!   can hijack "vfs";
 //! * each client owns a few names and subscriptions at most, and part of
 //!   the table is RS's alone, so one client cannot fill DS for the others
-//!   or for the services (`store`, docs/security.md).
+//!   or for the services (`store`, docs/security.md);
+//! * what a client that died held is freed when room runs out, so a churn
+//!   of short-lived publishers cannot fill DS either (`reclaim_dead`).
 //!
 //! The kernel starts the first DS, not RS; RS watches it all the same
 //! (DS answers its heartbeat) and starts a new DS when it dies, which
@@ -30,7 +32,7 @@ mod store;
 
 use abi::boot_image::FLAG_SERVICE;
 use abi::proto::{self, ds, NAME_LEN};
-use abi::weaken::{DS_NAMES, DS_QUOTA};
+use abi::weaken::{DS_NAMES, DS_QUOTA, DS_RECLAIM};
 use abi::{Endpoint, Error, Message};
 use store::{Caller, Name, Policy, Store};
 
@@ -68,6 +70,46 @@ fn is_service_name(name: &Name) -> bool {
     rt::kip::program_index(name).is_some_and(|i| rt::kip::program_flags(i) & FLAG_SERVICE != 0)
 }
 
+/// Most processes [`reclaim_dead`] reads from the kernel: every process
+/// slot the kernel has.
+const MAX_PROCESSES: usize = 64;
+
+/// Frees the names and subscriptions of clients that have died; returns
+/// whether anything was freed.
+///
+/// Why DS asks the kernel, and only when it is full: nobody tells DS of a
+/// death. PM learns of every exit, but telling DS too would add a message
+/// to every exit (and make PM wait on DS) for the few processes that
+/// publish. Instead DS checks its owners when a request finds no room:
+/// the kernel's process table lists the live endpoints, and an endpoint
+/// carries a generation, so a dead client's endpoint never matches the
+/// slot's next process. A request that fits costs nothing extra.
+fn reclaim_dead(store: &mut Store) -> bool {
+    if !store.policy().reclaim {
+        return false;
+    }
+    let mut table = [rt::sys::ProcRecord::default(); MAX_PROCESSES];
+    let Ok(n) = rt::sys::proc_info(&mut table) else {
+        return false;
+    };
+    let live = &table[..n];
+    let (who, freed) = store.reclaim(|ep| live.iter().any(|r| r.endpoint == ep));
+    if freed > 0 {
+        rt::println!("ds: freed {} names of clients that died", freed);
+    }
+    notify_all(store, &who);
+    freed > 0
+}
+
+/// Runs `op`; when it finds no room, frees what dead clients held and
+/// runs it once more.
+fn with_room<T>(store: &mut Store, mut op: impl FnMut(&mut Store) -> Result<T, Error>) -> Result<T, Error> {
+    match op(store) {
+        Err(Error::TooMany) if reclaim_dead(store) => op(store),
+        other => other,
+    }
+}
+
 /// Handles one request; returns the reply.
 fn handle(store: &mut Store, msg: &Message) -> Message {
     let caller = Caller { endpoint: msg.source, trusted: Some(msg.source) == rt::service::rs() };
@@ -75,7 +117,8 @@ fn handle(store: &mut Store, msg: &Message) -> Message {
         ds::PUBLISH => {
             let endpoint = Endpoint(msg.payload[0] as u32);
             let name = name_at(msg, 2);
-            match store.publish(caller, is_service_name(&name), name, endpoint, msg.payload[1]) {
+            let reserved = is_service_name(&name);
+            match with_room(store, |s| s.publish(caller, reserved, name, endpoint, msg.payload[1])) {
                 Ok(who) => {
                     notify_all(store, &who);
                     proto::reply(0)
@@ -87,7 +130,7 @@ fn handle(store: &mut Store, msg: &Message) -> Message {
             Some(e) => Message::with_words(proto::REPLY, &[0, u64::from(e.endpoint.0), e.value]),
             None => proto::reply_result(Err(Error::NoEntry)),
         },
-        ds::SUBSCRIBE => match store.subscribe(caller, name_at(msg, 2)) {
+        ds::SUBSCRIBE => match with_room(store, |s| s.subscribe(caller, name_at(msg, 2))) {
             Ok(pending) => {
                 if pending {
                     // The subscriber waits for this reply in SENDREC,
@@ -133,6 +176,10 @@ fn run() -> i32 {
     // to STORE (kept in a static: the table is too big for comfort on the
     // 64 KiB stack).
     let store = unsafe { &mut *(&raw mut STORE) };
-    store.set_policy(Policy { names: !rt::kip::weakened(DS_NAMES), quota: !rt::kip::weakened(DS_QUOTA) });
+    store.set_policy(Policy {
+        names: !rt::kip::weakened(DS_NAMES),
+        quota: !rt::kip::weakened(DS_QUOTA),
+        reclaim: !rt::kip::weakened(DS_RECLAIM),
+    });
     rt::server::serve(store)
 }

@@ -47,6 +47,9 @@ pub struct Policy {
     pub names: bool,
     /// Per-client limits and RS's reserve (`abi::weaken::DS_QUOTA`).
     pub quota: bool,
+    /// Dead clients' names are freed when room runs out
+    /// (`abi::weaken::DS_RECLAIM`).
+    pub reclaim: bool,
 }
 
 /// Who asks, as DS judges a request.
@@ -85,13 +88,48 @@ impl Store {
         Store {
             entries: [None; ds::MAX_ENTRIES],
             subscribers: [None; ds::MAX_SUBSCRIBERS],
-            policy: Policy { names: true, quota: true },
+            policy: Policy { names: true, quota: true, reclaim: true },
         }
     }
 
     /// Sets the defenses (once, at start).
     pub fn set_policy(&mut self, policy: Policy) {
         self.policy = policy;
+    }
+
+    /// The defenses in force.
+    pub fn policy(&self) -> Policy {
+        self.policy
+    }
+
+    /// Frees what clients for which `alive` is false held: their names
+    /// (deleted as by DELETE, so subscribers learn they went away) and
+    /// their subscriptions. RS's entries are never touched: a service's
+    /// name stays RS's while the service is down or restarting. Returns
+    /// the subscribers to notify and how many names were freed.
+    pub fn reclaim(&mut self, alive: impl Fn(Endpoint) -> bool) -> ([Endpoint; ds::MAX_SUBSCRIBERS], usize) {
+        let mut notify = [Endpoint::NONE; ds::MAX_SUBSCRIBERS];
+        for s in self.subscribers.iter_mut() {
+            if matches!(s, Some(x) if !alive(x.endpoint)) {
+                *s = None;
+            }
+        }
+        let mut freed = 0;
+        for slot in 0..ds::MAX_ENTRIES {
+            let Some(entry) = self.entries[slot].filter(|e| e.live && !e.by_rs && !alive(e.endpoint)) else {
+                continue;
+            };
+            let rs = Caller { endpoint: entry.endpoint, trusted: true };
+            if let Ok(who) = self.delete(rs, &entry.name) {
+                for (n, w) in notify.iter_mut().zip(who) {
+                    if w != Endpoint::NONE {
+                        *n = w;
+                    }
+                }
+                freed += 1;
+            }
+        }
+        (notify, freed)
     }
 
     /// Live entries published by clients (not RS): all of them, and those

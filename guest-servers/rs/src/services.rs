@@ -111,7 +111,7 @@ impl Rs {
             self.services[self.count] = Service {
                 name,
                 program,
-                hold: flags & FLAG_RESTART_HOLD != 0,
+                hold: flags & FLAG_RESTART_HOLD != 0 || rt::kip::weakened(abi::weaken::RS_RESTART),
                 period: if heartbeat_ms == 0 || unwatched { 0 } else { ms_to_ticks(heartbeat_ms).max(1) },
                 ..crate::NO_SERVICE
             };

@@ -198,6 +198,22 @@ fn recovery(records: &[Record], driver: &str) -> (Vec<u64>, Vec<u64>) {
     (complaints, spawns.into_iter().skip(1).take(MAX_EVIDENCE).collect())
 }
 
+/// Records of the attacker's last `kill` kernel calls that the kernel
+/// carried out (the killer's; a churner's last is the driver's), and of
+/// the ends of the processes they killed.
+fn kills(records: &[Record], attackers: &HashSet<u32>) -> Vec<u64> {
+    const LAST: usize = 2;
+    let mut calls: Vec<&Record> = records
+        .iter()
+        .filter(|r| r.kind == Kind::KernelCall && attackers.contains(&r.event.src))
+        .filter(|r| r.event.mtype == abi::syscall::KernelCall::Kill as u32 && r.event.result == 0)
+        .collect();
+    calls.drain(..calls.len().saturating_sub(LAST));
+    let victims: HashSet<u64> = calls.iter().map(|r| r.event.args[0]).collect();
+    let ends = records.iter().filter(|r| r.kind == Kind::Exit && victims.contains(&u64::from(r.event.src)));
+    calls.into_iter().chain(ends).map(|r| r.seq).take(MAX_EVIDENCE).collect()
+}
+
 /// The program name a Spawn or Exec record carries.
 fn name_of(r: &Record) -> String {
     let bytes = r.name_bytes();
@@ -231,6 +247,14 @@ pub fn judge_run(
         (Expect::Recovered(d), None) if workload_intact(console) => format!("workload intact, {d} restarted"),
         (Expect::Slower(_), None) => format!("the workload took {} virtual ticks", ticks.unwrap_or(0)),
         (Expect::DeliveredTo(p), None) => format!("a message reached {p}"),
+        (Expect::Restarted(d), None) if !recovery(records, d).1.is_empty() => format!("{d} restarted"),
+        (Expect::DiedAndPoweredOff { .. }, None) => match exit {
+            Exit::PowerOff(s) => format!("powered off with {s}"),
+            other => format!("{other:?}"),
+        },
+        (Expect::RestartedThen(server, line), None) if has_line(line) => {
+            format!("{server} restarted, then printed {line:?}")
+        }
         (_, None) => match exit {
             Exit::Timeout => "hung".to_string(),
             Exit::PowerOff(_) if !workload_intact(console) => format!("workload failed ({exit:?})"),
@@ -306,10 +330,11 @@ pub fn judge_run(
             records_shown = complaints.into_iter().chain(restarts).collect();
         }
         Expect::Restarted(driver) => {
-            records_shown = recovery(records, driver).1;
-            if records_shown.is_empty() {
+            let restarts = recovery(records, driver).1;
+            if restarts.is_empty() {
                 problems.push(format!("expected {driver} to be restarted"));
             }
+            records_shown = kills(records, &attackers).into_iter().chain(restarts).collect();
         }
         Expect::DeliveredTo(program) => {
             let targets: HashSet<u32> = records
@@ -349,6 +374,26 @@ pub fn judge_run(
             }
             records_shown = exchanges(records, &attackers);
         }
+        Expect::DiedAndPoweredOff { status, .. } => {
+            if *exit != Exit::PowerOff(status) {
+                problems.push(format!("expected a power-off with {status}"));
+            }
+            records_shown = kills(records, &attackers);
+            if records_shown.is_empty() {
+                problems.push("no trace record shows the server killed".into());
+            }
+        }
+        Expect::RestartedThen(server, line) => {
+            if !has_line(line) {
+                problems.push(format!("expected the line {line:?}"));
+            }
+            let restarts = recovery(records, server).1;
+            if restarts.is_empty() {
+                problems.push(format!("expected {server} to be restarted"));
+            }
+            records_shown = kills(records, &attackers).into_iter().chain(restarts).collect();
+        }
+        Expect::NoControl(_) => problems.push("a row without a control has nothing to run".into()),
     }
     let needs_attacker = matches!(
         expect,

@@ -24,12 +24,12 @@
 pub mod fuzz;
 pub mod judge;
 pub mod report;
+pub mod stage;
 pub mod table;
 
 use std::time::Duration;
 
 use crate::observe::{decode, TraceMode};
-use crate::vstate::config::RunConfig;
 pub use judge::{RowResult, RunEnd, RunJudgement};
 pub use table::{Expect, Runner, Threat, THREATS};
 
@@ -86,20 +86,25 @@ pub struct Options {
     pub jobs: usize,
 }
 
-/// The shell command line of `threat` (attack, then the workload).
+/// The shell command line of `threat`: the attack, then the workload
+/// (or the workload where the command says `{workload}`).
 pub fn command_line(threat: &Threat, seed: u64) -> String {
     let attack = threat.command.replace("{seed}", &seed.to_string());
-    format!("{attack}; {WORKLOAD}")
+    if attack.contains("{workload}") {
+        attack.replace("{workload}", WORKLOAD)
+    } else {
+        format!("{attack}; {WORKLOAD}")
+    }
 }
 
-/// Boots the threats image and runs `threat`, with its defense switched
-/// off when `weakened`. Runs are in experiment mode (virtual time), so a
-/// deadline of 30 s of guest time passes in moments, and on a private
-/// copy of the disk, which `e2fsck -fn` judges after a defended run.
+/// Boots the row's system ([`stage::Stage`]) and runs `threat`, with its
+/// defense switched off when `weakened`. Runs are in experiment mode
+/// (virtual time), so a deadline of 30 s of guest time passes in moments,
+/// and on a private copy of the disk, which `e2fsck -fn` judges after a
+/// defended run.
 fn run_once(threat: &Threat, seed: u64, weakened: bool) -> Result<RunJudgement, ThreatsError> {
     let scratch = scratch_dir()?;
     let disk = scratch.as_path().join("disk.img");
-    let mut config = RunConfig::for_image(IMAGE)?;
     let mut append = String::from(threat.keys);
     if threat.runner.uid() != 0 {
         append.push_str(&format!(" {USER_KEY}={}", threat.runner.uid()));
@@ -107,19 +112,16 @@ fn run_once(threat: &Threat, seed: u64, weakened: bool) -> Result<RunJudgement, 
     if weakened {
         append.push_str(&format!(" {}={}", abi::weaken::WEAKEN_KEY, threat.weaken));
     }
-    append.push_str(&format!(
-        " {}{}",
-        abi::platform::CMDLINE_COMMAND_SEPARATOR.trim_start(),
-        command_line(threat, seed)
-    ));
-    config.append = append.trim_start().to_string();
-    config.timeout = Some(RUN_TIMEOUT);
-    config.separate_log = true;
+    if threat.stage.has_shell() {
+        append.push_str(&format!(
+            " {}{}",
+            abi::platform::CMDLINE_COMMAND_SEPARATOR.trim_start(),
+            command_line(threat, seed)
+        ));
+    }
+    let mut config = threat.stage.config(&disk, &append)?;
     config.trace = Some(TraceMode::Lossless);
-    config.deterministic = true;
     config.fault_plan = Some(crate::inject::fault::FaultPlan { seed, rules: Vec::new() });
-    config.tick_budget = TICK_BUDGET;
-    config.disk = Some(disk.clone());
     let outcome = crate::run(&config)?;
     let decoded = decode::decode(outcome.trace.as_ref().map_or(&[][..], |t| &t.raw));
     let expect = if weakened { &threat.undefended } else { &threat.defended };
@@ -131,19 +133,29 @@ fn run_once(threat: &Threat, seed: u64, weakened: bool) -> Result<RunJudgement, 
         &outcome.console_text(),
         &decoded.records,
         outcome.command_ticks,
-        !weakened,
+        !weakened && expect.needs_workload(),
     );
-    if !weakened && fuzz::fsck(&disk) == Some(false) {
+    let judge_disk = !weakened && threat.stage.has_file_system() && expect.needs_clean_disk();
+    if judge_disk && fuzz::fsck(&disk) == Some(false) {
         judgement.ok = false;
         judgement.problems.push("e2fsck -fn found the disk damaged".into());
     }
     Ok(judgement)
 }
 
-/// Runs `threat` and its negative control.
+/// Runs `threat` and its negative control (a row without one says why).
 pub fn run_row(threat: &Threat, seed: u64) -> RowResult {
     let defended = run_once(threat, seed, false);
-    let control = run_once(threat, seed, true);
+    let control = match threat.undefended {
+        Expect::NoControl(why) => Ok(RunJudgement {
+            ok: true,
+            observed: format!("no negative control: {why}"),
+            records: Vec::new(),
+            workload_ok: None,
+            problems: Vec::new(),
+        }),
+        _ => run_once(threat, seed, true),
+    };
     RowResult::new(threat, defended, control)
 }
 

@@ -38,7 +38,7 @@ impl<'a> Report<'a> {
         let mut out = String::new();
         for row in self.rows {
             out += &format!(
-                "{} {} ({}, as {})\n  defense: {}\n  defended: {}{}\n  switched off ({}): {}{}\n",
+                "{} {} ({}, as {})\n  defense: {}\n  defended: {}{}\n  {}: {}{}\n",
                 if row.passed() { "PASS" } else { "FAIL" },
                 row.name,
                 row.class,
@@ -50,9 +50,13 @@ impl<'a> Report<'a> {
                     Some(false) => "; workload BROKEN",
                     None => "",
                 },
-                row.weaken,
+                if row.weaken.is_empty() { "control".to_string() } else { format!("switched off ({})", row.weaken) },
                 describe(&row.control),
-                if row.control.ok { " (the attack gets through: the defense is what stops it)" } else { "" },
+                if row.control.ok && !row.weaken.is_empty() {
+                    " (the attack gets through: the defense is what stops it)"
+                } else {
+                    ""
+                },
             );
             for p in row.defended.problems.iter().chain(&row.control.problems) {
                 out += &format!("  problem: {p}\n");

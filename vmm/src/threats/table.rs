@@ -8,6 +8,8 @@
 
 use abi::Error;
 
+use super::stage::Stage;
+
 /// Whose privileges an attack runs with.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Runner {
@@ -19,6 +21,13 @@ pub enum Runner {
     /// An ordinary program that makes itself an unprivileged user, started
     /// from the administrator's shell (its victims are root's).
     UserBesideRoot,
+    /// No attacker: a crash. `killer`, a test service with the kill
+    /// kernel call, kills a server while the workload runs, as a fault
+    /// or RS would ([`Stage::Killer`]).
+    Crash,
+    /// `blk_probe`, a system service that spawns and kills processes and
+    /// then kills the disk driver ([`Stage::Churn`]).
+    Churner,
 }
 
 impl Runner {
@@ -26,7 +35,7 @@ impl Runner {
     pub fn uid(self) -> u32 {
         match self {
             Runner::User | Runner::Driver => super::ATTACKER_UID,
-            Runner::UserBesideRoot => 0,
+            Runner::UserBesideRoot | Runner::Crash | Runner::Churner => 0,
         }
     }
 
@@ -36,6 +45,18 @@ impl Runner {
             Runner::User => "user",
             Runner::Driver => "driver",
             Runner::UserBesideRoot => "user, beside root's shell",
+            Runner::Crash => "a crash (a test service's kill kernel call)",
+            Runner::Churner => "a service that spawns and kills processes, then kills blk",
+        }
+    }
+
+    /// The program whose processes the trace evidence is about, when it
+    /// is not the command's first word.
+    fn program(self) -> Option<&'static str> {
+        match self {
+            Runner::Crash => Some("killer"),
+            Runner::Churner => Some("blk_probe"),
+            _ => None,
         }
     }
 }
@@ -80,6 +101,29 @@ pub enum Expect {
     /// The attacker (and so the shell) never came back: the run reached
     /// its timeout.
     Hung,
+    /// A server died and the system powered off with this status, as
+    /// docs/servers-dying.md says it must; `synced`: the disk was synced
+    /// first (`e2fsck -fn` must find it clean). The trace shows the kill.
+    DiedAndPoweredOff { status: u32, synced: bool },
+    /// RS restarted this server and the console then has this line (the
+    /// server serves again); the workload itself may fail as
+    /// docs/servers-dying.md says (a call in flight).
+    RestartedThen(&'static str, &'static str),
+    /// No negative control: no defense can be switched off, because the
+    /// outcome is the design (why, in a few words).
+    NoControl(&'static str),
+}
+
+impl Expect {
+    /// Whether a defended run must also leave the workload intact.
+    pub fn needs_workload(&self) -> bool {
+        !matches!(self, Expect::DiedAndPoweredOff { .. } | Expect::RestartedThen(..))
+    }
+
+    /// Whether the disk must be clean after a defended run.
+    pub fn needs_clean_disk(&self) -> bool {
+        !matches!(self, Expect::DiedAndPoweredOff { synced: false, .. })
+    }
 }
 
 /// One row.
@@ -87,16 +131,20 @@ pub enum Expect {
 pub struct Threat {
     /// Unique name (`--only` matches a part of it).
     pub name: &'static str,
+    /// The system it attacks.
+    pub stage: Stage,
     /// The paper's threat class.
     pub class: &'static str,
     /// Whose privileges the attacker has.
     pub runner: Runner,
     /// Kernel command-line keys of the run (a misbehaving driver's mode).
     pub keys: &'static str,
-    /// The shell command that attacks (`{seed}` is replaced by `--seed`):
-    /// its first word is the attacker program (whose processes the trace
-    /// evidence is about); an `attack`/`attack_drv` command's second word
-    /// is the attack, named in the program's verdict line.
+    /// The shell command that attacks (`{seed}` is replaced by `--seed`;
+    /// the workload follows it, or stands where `{workload}` is): its
+    /// first word is the attacker program (whose processes the trace
+    /// evidence is about) unless the runner names another; an
+    /// `attack`/`attack_drv` command's second word is the attack, named
+    /// in the program's verdict line.
     pub command: &'static str,
     /// The defense, in a few words.
     pub defense: &'static str,
@@ -121,13 +169,44 @@ const fn row(
     weaken: &'static str,
     undefended: Expect,
 ) -> Threat {
-    Threat { name, class, runner, keys: "", command, defense, defended, weaken, undefended }
+    Threat { name, stage: Stage::Attackers, runner, class, keys: "", command, defense, defended, weaken, undefended }
+}
+
+/// A row of the death of a server (issue 11, item 7): `killer` kills
+/// `keys`'s target while the workload runs (docs/servers-dying.md).
+const fn death(
+    name: &'static str,
+    keys: &'static str,
+    command: &'static str,
+    defense: &'static str,
+    defended: Expect,
+    weaken: &'static str,
+    undefended: Expect,
+) -> Threat {
+    Threat {
+        name,
+        stage: Stage::Killer,
+        class: "a server dies while programs use it",
+        runner: Runner::Crash,
+        keys,
+        command,
+        defense,
+        defended,
+        weaken,
+        undefended,
+    }
 }
 
 impl Threat {
-    /// The attacker program (the command's first word).
+    /// The attacker program (the runner's, else the command's first
+    /// word).
     pub fn program(&self) -> &'static str {
-        self.command.split_whitespace().next().unwrap_or("")
+        self.runner.program().unwrap_or_else(|| self.command.split_whitespace().next().unwrap_or(""))
+    }
+
+    /// Whether the row has a negative control.
+    pub fn has_control(&self) -> bool {
+        !matches!(self.undefended, Expect::NoControl(_))
     }
 
     /// The attack an attack program reports on (the command's second word).
@@ -314,6 +393,7 @@ pub const THREATS: &[Threat] = &[
         Expect::Hung,
     ),
     Threat {
+        stage: Stage::Attackers,
         name: "deaf-driver/driver",
         class: "V1: a callee that never receives (but answers heartbeats)",
         runner: Runner::Driver,
@@ -367,7 +447,21 @@ pub const THREATS: &[Threat] = &[
             "attack_auth: published 4 names, then: too many open files or processes",
             Error::TooMany,
         ),
-        abi::weaken::DS_QUOTA,
+        // With the quota off the filler's names are its own until it
+        // exits; DS would then free them for the next claim.
+        "ds_quota,ds_reclaim",
+        Expect::Line("attack_auth: claim mine refused: too many open files or processes"),
+    ),
+    row(
+        "ds-churn/user",
+        "resource exhaustion: names of the dead",
+        Runner::User,
+        "attack_auth fill; attack_auth fill; attack_auth fill; attack_auth fill; attack_auth fill; attack_auth fill; attack_auth fill; attack_auth fill; attack_auth fill; attack_auth fill; attack_auth fill; attack_auth claim mine",
+        "DS frees the names of clients that died when it runs out of room",
+        Expect::Line("attack_auth: mine is now mine"),
+        abi::weaken::DS_RECLAIM,
+        // Eleven publishers of 4 names each, all gone: their 44 names fill
+        // the 40 entries clients may hold.
         Expect::Line("attack_auth: claim mine refused: too many open files or processes"),
     ),
     row(
@@ -382,6 +476,7 @@ pub const THREATS: &[Threat] = &[
     ),
     // ---- drivers are not trusted (docs/trust.md) -------------------------
     Threat {
+        stage: Stage::Attackers,
         name: "silent-driver/driver",
         class: "V2: a driver that never replies (but answers heartbeats)",
         runner: Runner::Driver,
@@ -393,6 +488,7 @@ pub const THREATS: &[Threat] = &[
         undefended: Expect::WorkloadBroken,
     },
     Threat {
+        stage: Stage::Attackers,
         name: "wrong-id-reply/driver",
         class: "garbage from a driver: a reply to a request never sent",
         runner: Runner::Driver,
@@ -405,6 +501,7 @@ pub const THREATS: &[Threat] = &[
         undefended: Expect::Slower(2_000),
     },
     Threat {
+        stage: Stage::Attackers,
         name: "wrong-count-reply/driver",
         class: "garbage from a driver: a wrong byte count",
         runner: Runner::Driver,
@@ -425,6 +522,85 @@ pub const THREATS: &[Threat] = &[
         abi::weaken::COMPLAIN_AUTH,
         Expect::Restarted("blk"),
     ),
+    // ---- the death of each server (docs/servers-dying.md) -----------------
+    death(
+        "death/rs",
+        "killer.target=rs",
+        "true",
+        "nobody can restart RS: the kernel powers off with RS's exit status (killed: 109)",
+        Expect::DiedAndPoweredOff { status: abi::syscall::EXIT_STATUS_KILLED, synced: false },
+        "",
+        Expect::NoControl("the power-off is the outcome by design (MINIX 3 cannot restart RS either)"),
+    ),
+    death(
+        "death/ds",
+        "killer.target=ds",
+        "true",
+        "RS starts a new DS and publishes every service in it again; servers subscribe again",
+        Expect::Restarted("ds"),
+        abi::weaken::DS_RESTART,
+        Expect::WorkloadBroken,
+    ),
+    death(
+        "death/pm",
+        "killer.target=pm",
+        "true",
+        "PM's table cannot be rebuilt: the new PM syncs the disk and powers off with 116",
+        Expect::DiedAndPoweredOff { status: abi::platform::STATUS_PM_DIED, synced: true },
+        "",
+        Expect::NoControl("the clean power-off is the outcome by design (MINIX 3 cannot restart PM either)"),
+    ),
+    death(
+        "death/vfs",
+        "killer.target=vfs",
+        "true",
+        "VFS's descriptors cannot be rebuilt: the new VFS syncs the disk and powers off with 117",
+        Expect::DiedAndPoweredOff { status: abi::platform::STATUS_VFS_DIED, synced: true },
+        "",
+        Expect::NoControl("the clean power-off is the outcome by design (MINIX 3 cannot restart VFS either)"),
+    ),
+    death(
+        "death/tty",
+        "killer.target=tty",
+        "true",
+        "RS restarts the console driver at once; VFS sends unanswered writes to the new one",
+        Expect::Restarted("tty"),
+        abi::weaken::RS_RESTART,
+        Expect::WorkloadBroken,
+    ),
+    death(
+        "death/blk",
+        "killer.target=blk",
+        "true",
+        "RS restarts the disk driver at once; ext2fs sends the request in flight again",
+        Expect::Restarted("blk"),
+        abi::weaken::RS_RESTART,
+        Expect::WorkloadBroken,
+    ),
+    death(
+        "death/ext2fs",
+        "killer.target=ext2fs",
+        "{workload}; echo ext2fs-serves-again > /threat-c; cat /threat-c",
+        "RS restarts ext2fs, which mounts the disk again; the call in flight and unsynced writes are lost",
+        Expect::RestartedThen("ext2fs", "ext2fs-serves-again"),
+        abi::weaken::RS_RESTART,
+        Expect::Missing("ext2fs-serves-again"),
+    ),
+    // ---- bounded frames: a driver restarted after churn --------------------
+    Threat {
+        name: "frame-churn-then-blk-dies/driver",
+        stage: Stage::Churn,
+        class: "resource exhaustion: physical memory, then a driver restart",
+        runner: Runner::Churner,
+        keys: super::stage::CHURN_KEY,
+        command: "",
+        defense: "freed frames are reused for contiguous allocations: the restarted driver gets its DMA buffer",
+        // Every check of the probe passed: the churn used up the
+        // never-used frames, and the new driver served the disk.
+        defended: Expect::RestartedThen("blk", "blk_probe: done, 0 failed"),
+        weaken: abi::weaken::FRAME_REUSE,
+        undefended: Expect::Line("blk: cannot set up the virtio-blk device (ENOMEM); exiting"),
+    },
 ];
 
 #[cfg(test)]
@@ -434,7 +610,7 @@ mod tests {
     #[test]
     fn names_are_unique_and_every_row_has_a_control() {
         for (i, a) in THREATS.iter().enumerate() {
-            assert!(!a.weaken.is_empty(), "{} has no switch", a.name);
+            assert_eq!(a.weaken.is_empty(), !a.has_control(), "{}: a switch exactly when a control", a.name);
             assert!(
                 matches!(
                     a.undefended,
@@ -447,6 +623,7 @@ mod tests {
                         | Expect::WorkloadBroken
                         | Expect::DeliveredTo(_)
                         | Expect::Slower(_)
+                        | Expect::NoControl(_)
                 ),
                 "{}: the control must show the attack getting through",
                 a.name
