@@ -541,4 +541,71 @@ mod tests {
         assert!(judge_run(&threat(), &Expect::PoweredOff(77), &end(Exit::PowerOff(77)), "", &records, None, false).ok);
         assert!(!judge_run(&threat(), &Expect::PoweredOff(77), &end(Exit::PowerOff(0)), "", &records, None, false).ok);
     }
+
+    /// `killer` (endpoint 50) kills endpoint 9, which ends; `name` is
+    /// spawned at boot (endpoint 9) and, when `restarted`, again (19).
+    fn death_trace(name: &str, restarted: bool) -> Vec<Record> {
+        let spawn = |seq, ep| {
+            let mut r = exec_of(seq, ep, name);
+            r.kind = Kind::Spawn;
+            r.event.kind = Kind::Spawn as u8;
+            r
+        };
+        let mut kill = record(3, Kind::KernelCall, 50, 0, 0, 9);
+        kill.event.mtype = abi::syscall::KernelCall::Kill as u32;
+        let mut trace = vec![spawn(1, 9), exec_of(2, 50, "killer"), kill, record(4, Kind::Exit, 9, 9, 109, 0)];
+        if restarted {
+            trace.push(spawn(5, 19));
+        }
+        trace
+    }
+
+    #[test]
+    fn a_death_row_needs_the_kill_in_the_trace_and_the_documented_outcome() {
+        let died = super::super::THREATS.iter().find(|t| t.name == "death/pm").unwrap();
+        let expect = died.defended;
+        assert!(!expect.needs_workload());
+        let trace = death_trace("pm", false);
+        let ok = judge_run(died, &expect, &end(Exit::PowerOff(116)), "", &trace, None, false);
+        assert!(ok.ok, "{ok:?}");
+        assert_eq!(ok.records, vec![3, 4]);
+        assert!(!judge_run(died, &expect, &end(Exit::PowerOff(1)), "", &trace, None, false).ok);
+        assert!(!judge_run(died, &expect, &end(Exit::PowerOff(116)), "", &trace[..2], None, false).ok);
+
+        let ext2fs = super::super::THREATS.iter().find(|t| t.name == "death/ext2fs").unwrap();
+        let console = "cp: /threat-b: invalid argument\next2fs-serves-again\n";
+        let back = judge_run(
+            ext2fs,
+            &ext2fs.defended,
+            &end(Exit::PowerOff(1)),
+            console,
+            &death_trace("ext2fs", true),
+            None,
+            false,
+        );
+        assert!(back.ok, "{back:?}");
+        assert_eq!(back.records, vec![3, 4, 5]);
+        let down = judge_run(
+            ext2fs,
+            &ext2fs.defended,
+            &end(Exit::PowerOff(1)),
+            console,
+            &death_trace("ext2fs", false),
+            None,
+            false,
+        );
+        assert!(!down.ok, "{down:?}");
+        assert!(
+            !judge_run(
+                ext2fs,
+                &ext2fs.defended,
+                &end(Exit::PowerOff(1)),
+                "",
+                &death_trace("ext2fs", true),
+                None,
+                false
+            )
+            .ok
+        );
+    }
 }

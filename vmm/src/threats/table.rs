@@ -608,7 +608,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn names_are_unique_and_every_row_has_a_control() {
+    fn names_are_unique_and_every_control_shows_the_attack() {
         for (i, a) in THREATS.iter().enumerate() {
             assert_eq!(a.weaken.is_empty(), !a.has_control(), "{}: a switch exactly when a control", a.name);
             assert!(
