@@ -150,7 +150,7 @@ mod tests {
     }
 
     const GOOD: &str = "ipcfuzz: 10 messages: 1 answered\nipcfuzz_drv: 10 messages: 2 answered\n\
-                        1 200000 /threat-a\n1 200000 /threat-b\nworkload-through-a-pipe\n";
+                        9e0a1c13 200000 /threat-a\n9e0a1c13 200000 /threat-b\nworkload-through-a-pipe\n";
 
     #[test]
     fn a_vital_server_ending_fails_and_driver_restarts_are_counted() {

@@ -172,15 +172,16 @@ fn exchanges(records: &[Record], attackers: &HashSet<u32>) -> Vec<u64> {
     seqs
 }
 
-/// Whether the workload's output is intact: the copy's checksum equals
-/// the original's (both 200,000 bytes), and the pipe's line arrived.
+/// Whether the workload's output is intact: the original's and the
+/// copy's checksums are both `fill`'s pattern's ([`super::WORKLOAD_CRC`];
+/// 200,000 bytes each), and the pipe's line arrived.
 pub fn workload_intact(console: &str) -> bool {
     let sum_of = |name: &str| {
         console.lines().find_map(|l| l.trim_end().strip_suffix(name).map(str::trim).filter(|s| !s.is_empty()))
     };
-    let original = sum_of(" 200000 /threat-a");
-    original.is_some()
-        && original == sum_of(" 200000 /threat-b")
+    let pattern = Some(super::WORKLOAD_CRC);
+    sum_of(" 200000 /threat-a") == pattern
+        && sum_of(" 200000 /threat-b") == pattern
         && console.lines().any(|l| l.trim_end() == "workload-through-a-pipe")
 }
 
@@ -440,7 +441,7 @@ mod tests {
         r
     }
 
-    const WORKLOAD_OUT: &str = "6fef68f4 200000 /threat-a\n6fef68f4 200000 /threat-b\nworkload-through-a-pipe\n";
+    const WORKLOAD_OUT: &str = "9e0a1c13 200000 /threat-a\n9e0a1c13 200000 /threat-b\nworkload-through-a-pipe\n";
 
     fn threat() -> Threat {
         super::super::THREATS[0]
@@ -475,8 +476,11 @@ mod tests {
         let v = judge_run(&threat(), &expect, &failed, &console, &records, None, true);
         assert_eq!(v.problems, ["the run ended with PowerOff(0), the command with status 1, not 0"]);
         // A broken workload: fails.
-        let broken = console.replace("6fef68f4 200000 /threat-b", "00000000 200000 /threat-b");
+        let broken = console.replace("9e0a1c13 200000 /threat-b", "00000000 200000 /threat-b");
         assert!(!judge_run(&threat(), &expect, &end(Exit::PowerOff(0)), &broken, &records, None, true).ok);
+        // Two files alike but not the pattern (both damaged the same way).
+        let both = console.replace("9e0a1c13", "00000000");
+        assert!(!judge_run(&threat(), &expect, &end(Exit::PowerOff(0)), &both, &records, None, true).ok);
     }
 
     #[test]

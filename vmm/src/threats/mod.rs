@@ -57,6 +57,10 @@ pub const ATTACKER_UID: u32 = 1000;
 pub const WORKLOAD: &str =
     "fill 200000 /threat-a && cp /threat-a /threat-b && sum /threat-a /threat-b && sync && echo workload-through-a-pipe | cat";
 
+/// `sum`'s CRC-32 of the 200,000 bytes `fill` writes (its pattern
+/// depends on the size only): what both files of [`WORKLOAD`] must hold.
+pub const WORKLOAD_CRC: &str = "9e0a1c13";
+
 /// Why a row or the fuzzer could not be run.
 #[derive(Debug, thiserror::Error)]
 pub enum ThreatsError {
