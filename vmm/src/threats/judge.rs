@@ -185,6 +185,15 @@ pub fn workload_intact(console: &str) -> bool {
         && console.lines().any(|l| l.trim_end() == "workload-through-a-pipe")
 }
 
+/// The workload's result in words, for rows that do not require it.
+fn workload_word(console: &str) -> &'static str {
+    if workload_intact(console) {
+        "workload intact"
+    } else {
+        "workload cut short"
+    }
+}
+
 /// Records of a complaint to RS and of `driver`'s new incarnation.
 fn recovery(records: &[Record], driver: &str) -> (Vec<u64>, Vec<u64>) {
     let complaints = records
@@ -250,11 +259,11 @@ pub fn judge_run(
         (Expect::DeliveredTo(p), None) => format!("a message reached {p}"),
         (Expect::Restarted(d), None) if !recovery(records, d).1.is_empty() => format!("{d} restarted"),
         (Expect::DiedAndPoweredOff { .. }, None) => match exit {
-            Exit::PowerOff(s) => format!("powered off with {s}"),
+            Exit::PowerOff(s) => format!("powered off with {s}; {}", workload_word(console)),
             other => format!("{other:?}"),
         },
         (Expect::RestartedThen(server, line), None) if has_line(line) => {
-            format!("{server} restarted, then printed {line:?}")
+            format!("{server} restarted, then printed {line:?}; {}", workload_word(console))
         }
         (_, None) => match exit {
             Exit::Timeout => "hung".to_string(),
