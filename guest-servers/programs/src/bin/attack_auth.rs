@@ -24,7 +24,9 @@
 //!
 //! claim, fill: DS refuses a service's name and another program's name to
 //! anyone but their owner, and limits the names one client may own
-//! (`viv.weaken=ds_names`, `viv.weaken=ds_quota`).
+//! (`viv.weaken=ds_names`, `viv.weaken=ds_quota`). Fills one after
+//! another leave names of dead processes, which DS frees when it runs out
+//! of room (`viv.weaken=ds_reclaim` keeps them: the `ds-churn/user` row).
 //!
 //! Exit status 0 when the attack got what it wanted (a claim) or ran (a
 //! bomb, a fill), 1 when it was refused, 2 on a usage error. One program
