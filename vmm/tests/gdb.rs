@@ -10,7 +10,7 @@
 
 mod common;
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -185,26 +185,55 @@ fn without_tsc(trace: &str) -> Vec<String> {
         .collect()
 }
 
+/// Runs a one-experiment campaign of the system image (the workload
+/// copies a file on the disk) with `faults` (its `[[fault]]` and
+/// `[expect]` tables) in `dir`; returns its results.json.
+fn run_campaign(dir: &Path, faults: &str) -> PathBuf {
+    let campaign = dir.join("c.toml");
+    let head = "name = \"gdb-replay\"\nimage = \"system\"\n\
+                workload = \"echo vivarium > /home/f; cp /home/f /home/g; cat /home/g\"\n\
+                experiments = 1\nseed = 7\ntimeout = 120\n\n";
+    std::fs::write(&campaign, format!("{head}{faults}")).unwrap();
+    let out = dir.join("out");
+    let ran = Command::new(VIV).arg("campaign").arg(&campaign).arg("--out").arg(&out).output().unwrap();
+    assert!(ran.status.success(), "campaign: {}", String::from_utf8_lossy(&ran.stderr));
+    out.join("results.json")
+}
+
+/// Starts `viv campaign replay RESULTS 0 --gdb SOCKET --break-at-injection`
+/// (its trace into `dir/debugged.jsonl`) and waits until it listens.
+fn start_debugged_replay(dir: &Path, results: &Path, socket: &Path) -> Child {
+    let replay = [
+        "campaign".into(),
+        "replay".into(),
+        results.to_path_buf(),
+        "0".into(),
+        "--out".into(),
+        dir.join("debugged.jsonl"),
+        "--gdb".into(),
+        socket.to_path_buf(),
+        "--break-at-injection".into(),
+    ];
+    start_viv(replay, socket)
+}
+
+/// Writes the system image's symbols into `dir` (`viv export --symbols`).
+fn export_symbols(dir: &Path) {
+    let export = Command::new(VIV).args(["export", "--image", "system", "--symbols"]).arg(dir).output().unwrap();
+    assert!(export.status.success(), "viv export --symbols: {}", String::from_utf8_lossy(&export.stderr));
+}
+
 #[test]
 fn a_replayed_experiment_stops_at_its_injection_and_keeps_its_trace() {
     require_gdb();
     let dir = common::scratch_dir("gdb-replay");
     // One experiment: blk crashes at its third matching message (the
     // workload's disk I/O), RS restarts it, the workload succeeds.
-    let campaign = dir.join("c.toml");
-    std::fs::write(
-        &campaign,
-        "name = \"gdb-replay\"\nimage = \"system\"\n\
-         workload = \"echo vivarium > /home/f; cp /home/f /home/g; cat /home/g\"\n\
-         experiments = 1\nseed = 7\ntimeout = 120\n\n\
-         [[fault]]\ntargets = [\"blk\"]\nactions = [\"crash\"]\nnth = [3, 3]\n\n\
+    let results = run_campaign(
+        &dir,
+        "[[fault]]\ntargets = [\"blk\"]\nactions = [\"crash\"]\nnth = [3, 3]\n\n\
          [expect]\nexit_status = 0\noutput = \"vivarium\\n\"\n",
-    )
-    .unwrap();
-    let out = dir.join("out");
-    let ran = Command::new(VIV).arg("campaign").arg(&campaign).arg("--out").arg(&out).output().unwrap();
-    assert!(ran.status.success(), "campaign: {}", String::from_utf8_lossy(&ran.stderr));
-    let results = out.join("results.json");
+    );
     let plain_trace = dir.join("plain.jsonl");
     let plain = Command::new(VIV)
         .args(["campaign", "replay"])
@@ -217,21 +246,9 @@ fn a_replayed_experiment_stops_at_its_injection_and_keeps_its_trace() {
 
     let socket = dir.join("gdb.sock");
     let debugged_trace = dir.join("debugged.jsonl");
-    let replay = [
-        "campaign".into(),
-        "replay".into(),
-        results.clone(),
-        "0".into(),
-        "--out".into(),
-        debugged_trace.clone(),
-        "--gdb".into(),
-        socket.clone(),
-        "--break-at-injection".into(),
-    ];
-    let mut viv = start_viv(replay, &socket);
+    let mut viv = start_debugged_replay(&dir, &results, &socket);
     let kernel = dir.join("kernel.elf");
-    let export = Command::new(VIV).args(["export", "--image", "system", "--symbols"]).arg(&dir).output().unwrap();
-    assert!(export.status.success(), "viv export --symbols: {}", String::from_utf8_lossy(&export.stderr));
+    export_symbols(&dir);
     let commands = [
         "set pagination off".to_string(),
         format!("file {}", kernel.display()),
@@ -308,4 +325,87 @@ fn ctrl_c_stops_a_running_guest_and_kill_ends_it() {
     assert!(out.contains("(sh (endpoint "), "the shell is a thread\n{context}");
     assert_eq!(status.code(), Some(abi::platform::STATUS_VM_ERROR), "{context}");
     assert!(viv_err.contains("gdb killed the guest"), "{context}");
+}
+
+/// `bytes` as the reports write them ("48 83 f8 e8").
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect::<Vec<_>>().join(" ")
+}
+
+#[test]
+fn a_replayed_swifi_experiment_stops_after_its_mutation_and_shows_it() {
+    require_gdb();
+    let dir = common::scratch_dir("gdb-swifi");
+    // One experiment: blk's code is mutated (NOP) at its third message.
+    let results = run_campaign(
+        &dir,
+        "[[fault]]\ntargets = [\"blk\"]\nactions = [\"swifi\"]\nswifi = [\"nop\"]\nnth = [3, 3]\n\n\
+         [expect]\nexit_status = -1\nno_panic = true\n",
+    );
+    let recorded: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&results).unwrap()).unwrap();
+    let m = &recorded["experiments"][0]["swifi"][0];
+    let bytes = |v: &serde_json::Value| -> Vec<u8> {
+        v.as_array().unwrap().iter().map(|b| b.as_u64().unwrap() as u8).collect()
+    };
+    let (before, after) = (bytes(&m["before"]), bytes(&m["after"]));
+    let address = m["address"].as_u64().unwrap();
+    let function = format!("{}+{:#x}", m["function"].as_str().unwrap(), m["function_offset"].as_u64().unwrap());
+    assert!(m["error"].is_null() && !before.is_empty() && before != after, "{m}");
+
+    let socket = dir.join("gdb.sock");
+    let mut viv = start_debugged_replay(&dir, &results, &socket);
+    export_symbols(&dir);
+    let commands = [
+        "set pagination off".to_string(),
+        format!("source {}", dir.join("vivarium.gdb").display()),
+        format!("target remote {}", socket.display()),
+        "continue".into(),
+        "bt 1".into(),
+        "monitor injection".into(),
+        // The code as blk's address space holds it now: mutated already.
+        "viv-thread blk".into(),
+        "echo ==memory\\n".into(),
+        format!("x/{}xb {address:#x}", after.len()),
+        format!("x/i {address:#x}"),
+        "continue".into(),
+    ];
+    let out = run_gdb(&commands);
+    let status = wait_for(&mut viv, "viv");
+    let viv_out = viv.wait_with_output().unwrap();
+    let (report, viv_err) = (String::from_utf8_lossy(&viv_out.stdout), String::from_utf8_lossy(&viv_out.stderr));
+    let context = format!("recorded: {m}\ngdb said:\n{out}\nviv said:\n{report}{viv_err}");
+
+    // Stopped in the kernel, at the Stop of the rule, after the mutation.
+    assert!(out.contains("received signal SIGTRAP"), "{context}");
+    assert!(out.contains("#0  guest_kernel::fault::"), "{context}");
+    // The mutation shown is the one results.json records, with both
+    // instructions disassembled (a NOP mutation: nops only after).
+    // (gdb prints what `monitor` answers on its stderr.)
+    let shown = &out;
+    let line = format!("nop in blk at {address:#x} ({function}): {} -> {}", hex(&before), hex(&after));
+    assert!(shown.contains(&line), "{context}");
+    assert!(shown.contains(&format!("before: {}    ", hex(&before))), "{context}");
+    let nops = vec!["nop"; after.len()].join("; ");
+    assert!(shown.contains(&format!("after:  {}    {nops}\n", hex(&after))), "{context}");
+    assert!(viv_err.contains(&line), "viv says it too\n{context}");
+    // gdb reads the mutated bytes in blk's address space.
+    let memory = &out[out.find("==memory").unwrap()..];
+    let read: Vec<u8> = memory
+        .lines()
+        .find(|l| l.starts_with(&format!("{address:#x}:")))
+        .unwrap_or_else(|| panic!("no x/xb line\n{context}"))
+        .split_whitespace()
+        .skip(1)
+        .map(|b| u8::from_str_radix(b.trim_start_matches("0x"), 16).unwrap())
+        .collect();
+    assert_eq!(read, after, "{context}");
+    assert!(memory.contains(&format!("{address:#x}")) && memory.contains(":\tnop"), "{context}");
+    assert!(status.success() && report.contains("same outcome as recorded"), "{context}");
+    // Stopping there changed nothing the guest did.
+    let plain_trace = dir.join("plain.jsonl");
+    let plain =
+        Command::new(VIV).args(["campaign", "replay"]).arg(&results).args(["0", "--out"]).arg(&plain_trace).output();
+    assert!(plain.unwrap().status.success());
+    let read = |p: &Path| without_tsc(&std::fs::read_to_string(p).unwrap());
+    assert_eq!(read(&plain_trace), read(&dir.join("debugged.jsonl")), "the debugged replay's trace differs");
 }

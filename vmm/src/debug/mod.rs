@@ -33,6 +33,7 @@
 
 pub mod breakpoints;
 pub mod conn;
+mod injection;
 mod monitor;
 mod session;
 mod target;
@@ -88,7 +89,9 @@ pub struct GdbConfig {
     /// Hold the guest before its first instruction until gdb attaches.
     pub wait: bool,
     /// Stop (SIGTRAP) the first time the kernel injects a fault of its
-    /// plan ([`INJECTION_FUNCTION`]).
+    /// plan ([`INJECTION_FUNCTION`]); in a SWIFI run, once the VMM has
+    /// mutated the code at the rule's Stop (`monitor injection` shows
+    /// the mutation).
     pub break_at_injection: bool,
 }
 
@@ -126,6 +129,9 @@ pub enum Event<E> {
     /// ends (docs/gdb.md); [`Guest::failed`] makes it the run's end when
     /// the `int3` is not the debugger's.
     EmulationFailed,
+    /// The guest is paused at a fault-plan Stop (rule index), after the
+    /// SWIFI hook mutated its target's code.
+    FaultStop(u32),
     /// The run ended (or paused for a snapshot).
     Ended(E),
 }
@@ -183,6 +189,9 @@ pub struct DebugSetup<'a> {
     pub has_guest_debug: bool,
     /// `KVM_CAP_SET_GUEST_DEBUG2`: the `KVM_GUESTDBG_*` flags KVM supports.
     pub guest_debug_flags: u32,
+    /// The run's SWIFI mutations (`--break-at-injection` stops after the
+    /// first and shows it); `None` when the run mutates nothing.
+    pub swifi: Option<crate::inject::swifi::StopHook>,
     /// The host runs guest user mode natively and only emulates kernel
     /// mode (`kvm_pvm`): KVM's guest debugging then sees kernel code only.
     pub kernel_only: bool,
