@@ -123,6 +123,20 @@ fn gdb_breaks_steps_lists_processes_and_sees_the_power_off() {
         "echo ==after-step\\n".into(),
         "info registers rip".into(),
         "info threads".into(),
+        // Statics by name (the kernel has no variable debug info).
+        "echo ==statics\\n".into(),
+        "viv-static guest_kernel::console::LOG_PORT 2".into(),
+        "viv-static VIV_PROCESS_DIRECTORY".into(),
+        "x/s $viv_static + 16".into(),
+        "info locals".into(),
+        // A watchpoint on the kernel's tick counter: refused on kvm_pvm.
+        "echo ==watch\\n".into(),
+        "set language c".into(),
+        "viv-static guest_kernel::TICKS".into(),
+        "watch *(unsigned long *)$viv_static".into(),
+        "continue".into(),
+        "echo ==after-watch\\n".into(),
+        "set language auto".into(),
         "delete".into(),
         "viv-thread vfs".into(),
         "viv-vfs".into(),
@@ -158,13 +172,32 @@ fn gdb_breaks_steps_lists_processes_and_sees_the_power_off() {
     // `rt::server::serve`), depending on where the breakpoint caught it.
     assert!(vfs_bt.contains("in vfs::") || vfs_bt.contains("in rt::server::serve"), "{context}");
     assert!(vfs_bt.contains("in rt_user_main"), "{context}");
+    // Statics read by their names: the kernel's log port (COM1 in the
+    // ELF, switched at boot to the log port that `viv exec` asks for with
+    // viv.log=e9) and the first process directory entry's name (rs).
+    let statics = &out[out.find("==statics").unwrap()..out.find("==watch").unwrap()];
+    let port = abi::platform::PORT_LOG;
+    assert!(statics.contains(&format!(" = {port} ({port:#x})\n")), "{context}");
+    assert!(statics.contains("<VIV_PROCESS_DIRECTORY+16>:\t\"rs\""), "{context}");
+    let watch = &out[out.find("==watch").unwrap()..out.find("==after-watch").unwrap()];
     if kernel_only {
         // Measured on kvm_pvm (docs/gdb.md): user-mode #BP never reaches
-        // the VMM, so the stub refuses and says why.
-        eprintln!("skipped: a breakpoint in user code (this host runs user mode natively); checked that it is refused");
+        // the VMM, and the emulator's writes skip the debug registers, so
+        // the stub refuses both and says why.
+        eprintln!(
+            "skipped: a breakpoint in user code and a watchpoint (this host, kvm_pvm, runs user mode natively \
+             and its emulated kernel writes skip the debug registers); checked that both are refused"
+        );
         // gdb goes on without it; nothing was written into vfs (which
         // would die of the int3, and the status below would be 117).
         assert!(viv_err.contains("gdb: breakpoint at 0x4") && viv_err.contains("refused"), "{context}");
+        assert!(viv_err.contains("gdb: watchpoint: this host (kvm_pvm)"), "{context}");
+        // (gdb says so on its stderr.)
+        assert!(out.contains("Could not insert hardware watchpoint 2."), "{context}");
+    } else {
+        // Hardware KVM: debug registers through KVM_SET_GUEST_DEBUG.
+        assert!(watch.contains("Hardware watchpoint 2") && watch.contains("New value"), "{context}");
+        assert!(out.contains("in vfs::remote::RemoteFs::call"), "the user breakpoint hit\n{context}");
     }
     // The power-off, as gdb and viv see it.
     assert!(out.contains("exited with code 07"), "{context}");
