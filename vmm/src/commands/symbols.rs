@@ -88,7 +88,11 @@ fn script(kernel: &Path, programs: &Path, names: &[String]) -> String {
 }
 
 /// `viv-thread NAME`: selects the thread of the process running NAME (the
-/// stub names threads "NAME (endpoint N)"); `viv-static PATH [SIZE]`: a
+/// stub names threads "NAME (endpoint N)"); `viv-break NAME LOCATION`: a
+/// kernel breakpoint that stops only while NAME is current (user-code
+/// breakpoints do not work on every host, so this is how to stop in a
+/// server's system call);
+/// `viv-static PATH [SIZE]`: a
 /// static by its Rust path, found among the symbols (whose names end in a
 /// hash), since the guest carries no variable debug info.
 const THREAD_COMMAND: &str = r#"python
@@ -105,6 +109,26 @@ class VivThread(gdb.Command):
                 return
         raise gdb.GdbError("no process runs " + arg.strip())
 VivThread()
+class VivBreak(gdb.Command):
+    """viv-break NAME LOCATION: a breakpoint at LOCATION (kernel code) that
+stops only while process NAME is current; other processes pass it without
+a stop being shown. With guest_kernel::syscall::dispatch: NAME's system
+calls."""
+    def __init__(self):
+        super().__init__("viv-break", gdb.COMMAND_BREAKPOINTS)
+    def invoke(self, arg, from_tty):
+        words = arg.split(None, 1)
+        if len(words) != 2:
+            raise gdb.GdbError("usage: viv-break NAME LOCATION")
+        ProcessBreakpoint(words[1], words[0])
+class ProcessBreakpoint(gdb.Breakpoint):
+    def __init__(self, spec, program):
+        super().__init__(spec)
+        self.program = program
+    def stop(self):
+        details = gdb.selected_thread().details or ""
+        return details.split(" ")[0] == self.program
+VivBreak()
 class VivStatic(gdb.Command):
     """viv-static PATH [SIZE]: find the static PATH (its Rust path, without the
 hash its symbol carries) and set $viv_static to its address; with SIZE (1, 2,
@@ -145,6 +169,8 @@ mod tests {
         assert!(s.contains("\nsymbol-file /s/kernel.elf\n"));
         assert!(s.contains("define viv-vfs\n  symbol-file /s/kernel.elf\n  add-symbol-file /s/programs/vfs.elf\nend\n"));
         assert!(s.contains("define viv-sh\n"));
-        assert!(s.contains("VivThread()\n") && s.contains("VivStatic()\n"));
+        for command in ["VivThread()\n", "VivBreak()\n", "VivStatic()\n"] {
+            assert!(s.contains(command), "{command}");
+        }
     }
 }
