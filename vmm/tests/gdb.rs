@@ -1,12 +1,15 @@
 //! `viv exec --gdb` and `viv campaign replay --gdb`: real gdb, in batch
 //! mode, debugging the guest through the stub (`vmm::debug`,
 //! docs/gdb.md). One boot serves every assertion of the first test: a
-//! kernel breakpoint by name, `bt`, registers, a single step, the
-//! processes as threads, a blocked server's user stack, the refusal of
-//! what this host cannot do, and the exit status at power-off. The
-//! second replays a one-experiment campaign into gdb, stopped at its
-//! injection, and compares its trace with the undebugged replay's; the
-//! third interrupts a running guest with ^C and kills it from gdb.
+//! kernel breakpoint by name for one process (`viv-break`), `bt`,
+//! registers, a single step, the processes as threads, statics read by
+//! name (`viv-static`), a blocked server's user stack, the refusal of
+//! what this host cannot do (a user-code breakpoint, a watchpoint), and
+//! the exit status at power-off. The second replays a one-experiment
+//! campaign into gdb, stopped at its injection, and compares its trace
+//! with the undebugged replay's; the third does so for a SWIFI
+//! experiment, stopped after its mutation, which gdb is shown; the last
+//! interrupts a running guest with ^C and kills it from gdb.
 
 mod common;
 
@@ -112,9 +115,11 @@ fn gdb_breaks_steps_lists_processes_and_sees_the_power_off() {
         "set pagination off".to_string(),
         format!("source {}", symbols.join("vivarium.gdb").display()),
         format!("target remote {}", socket.display()),
-        "break guest_kernel::syscall::dispatch".into(),
-        // Past the first system calls, so that the servers exist.
-        "ignore 1 300".into(),
+        // A kernel breakpoint that stops only for ext2fs's system calls,
+        // past its first ones, so that the servers exist and VFS waits
+        // for ext2fs.
+        "viv-break ext2fs guest_kernel::syscall::dispatch".into(),
+        "ignore 1 100".into(),
         "continue".into(),
         "bt".into(),
         "echo ==before-step\\n".into(),
@@ -161,6 +166,8 @@ fn gdb_breaks_steps_lists_processes_and_sees_the_power_off() {
     // One instruction further.
     let (before, after) = (rip_after(&out, "==before-step"), rip_after(&out, "==after-step"));
     assert!(after > before && after - before < 16, "stepi went from {before:#x} to {after:#x}\n{context}");
+    // Stopped in ext2fs (the current thread), none of the others.
+    assert!(out.lines().any(|l| l.starts_with('*') && l.contains("(ext2fs (endpoint ")), "{context}");
     // Every server is a thread named after its program.
     for name in ["rs", "ds", "pm", "vfs", "tty", "blk", "ext2fs", "init"] {
         assert!(out.contains(&format!("({name} (endpoint ")), "no thread {name}\n{context}");
