@@ -26,7 +26,11 @@
 //!   connection while the guest runs and kicks the vCPU out of `KVM_RUN`
 //!   with the watchdog's signal ([`conn`]).
 //! - **`monitor`** commands ([`monitor`]): the loaded process's saved user
-//!   registers, guest-physical memory, the process list.
+//!   registers, guest-physical memory, the process list, a SWIFI run's
+//!   mutations ([`injection`]).
+//! - **`--break-at-injection`**: a breakpoint of the debugger's own at
+//!   [`INJECTION_FUNCTION`]; in a SWIFI run, a stop at the rule's Stop
+//!   exit once the VMM has mutated the code ([`Event::FaultStop`]).
 //! - **The end**: when the run ends, gdb is told the process exited with
 //!   the status `viv` exits with (the guest's power-off status, or 122
 //!   for a triple fault and so on).
