@@ -126,7 +126,11 @@ class ProcessBreakpoint(gdb.Breakpoint):
         super().__init__(spec)
         self.program = program
     def stop(self):
-        details = gdb.selected_thread().details or ""
+        # `details` (gdb 13): the stub's "NAME (endpoint N)".
+        details = getattr(gdb.selected_thread(), "details", None)
+        if details is None:
+            out = gdb.execute("info threads", to_string=True)
+            details = next((l.split("(", 1)[1] for l in out.splitlines() if l.startswith("*") and "(" in l), "")
         return details.split(" ")[0] == self.program
 VivBreak()
 class VivStatic(gdb.Command):
