@@ -242,7 +242,8 @@ pub enum CampaignAction {
         #[arg(long, value_name = "ADDR", value_parser = vmm::debug::GdbAddr::parse)]
         gdb: Option<vmm::debug::GdbAddr>,
         /// With --gdb: stop the first time the kernel injects the
-        /// experiment's fault (SIGTRAP in its fault_common).
+        /// experiment's fault (SIGTRAP in its fault_common); for SWIFI,
+        /// once the code is mutated (`monitor injection` shows it).
         #[arg(long, requires = "gdb")]
         break_at_injection: bool,
     },

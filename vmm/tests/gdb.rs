@@ -1,16 +1,19 @@
 //! `viv exec --gdb` and `viv campaign replay --gdb`: real gdb, in batch
 //! mode, debugging the guest through the stub (`vmm::debug`,
 //! docs/gdb.md). One boot serves every assertion of the first test: a
-//! kernel breakpoint by name, `bt`, registers, a single step, the
-//! processes as threads, a blocked server's user stack, the refusal of
-//! what this host cannot do, and the exit status at power-off. The
-//! second replays a one-experiment campaign into gdb, stopped at its
-//! injection, and compares its trace with the undebugged replay's; the
-//! third interrupts a running guest with ^C and kills it from gdb.
+//! kernel breakpoint by name for one process (`viv-break`), `bt`,
+//! registers, a single step, the processes as threads, statics read by
+//! name (`viv-static`), a blocked server's user stack, the refusal of
+//! what this host cannot do (a user-code breakpoint, a watchpoint), and
+//! the exit status at power-off. The second replays a one-experiment
+//! campaign into gdb, stopped at its injection, and compares its trace
+//! with the undebugged replay's; the third does so for a SWIFI
+//! experiment, stopped after its mutation, which gdb is shown; the last
+//! interrupts a running guest with ^C and kills it from gdb.
 
 mod common;
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -112,9 +115,11 @@ fn gdb_breaks_steps_lists_processes_and_sees_the_power_off() {
         "set pagination off".to_string(),
         format!("source {}", symbols.join("vivarium.gdb").display()),
         format!("target remote {}", socket.display()),
-        "break guest_kernel::syscall::dispatch".into(),
-        // Past the first system calls, so that the servers exist.
-        "ignore 1 300".into(),
+        // A kernel breakpoint that stops only for ext2fs's system calls,
+        // past its first ones, so that the servers exist and VFS waits
+        // for ext2fs.
+        "viv-break ext2fs guest_kernel::syscall::dispatch".into(),
+        "ignore 1 100".into(),
         "continue".into(),
         "bt".into(),
         "echo ==before-step\\n".into(),
@@ -123,6 +128,20 @@ fn gdb_breaks_steps_lists_processes_and_sees_the_power_off() {
         "echo ==after-step\\n".into(),
         "info registers rip".into(),
         "info threads".into(),
+        // Statics by name (the kernel has no variable debug info).
+        "echo ==statics\\n".into(),
+        "viv-static guest_kernel::console::LOG_PORT 2".into(),
+        "viv-static VIV_PROCESS_DIRECTORY".into(),
+        "x/s $viv_static + 16".into(),
+        "info locals".into(),
+        // A watchpoint on the kernel's tick counter: refused on kvm_pvm.
+        "echo ==watch\\n".into(),
+        "set language c".into(),
+        "viv-static guest_kernel::TICKS".into(),
+        "watch *(unsigned long *)$viv_static".into(),
+        "continue".into(),
+        "echo ==after-watch\\n".into(),
+        "set language auto".into(),
         "delete".into(),
         "viv-thread vfs".into(),
         "viv-vfs".into(),
@@ -147,6 +166,8 @@ fn gdb_breaks_steps_lists_processes_and_sees_the_power_off() {
     // One instruction further.
     let (before, after) = (rip_after(&out, "==before-step"), rip_after(&out, "==after-step"));
     assert!(after > before && after - before < 16, "stepi went from {before:#x} to {after:#x}\n{context}");
+    // Stopped in ext2fs (the current thread), none of the others.
+    assert!(out.lines().any(|l| l.starts_with('*') && l.contains("(ext2fs (endpoint ")), "{context}");
     // Every server is a thread named after its program.
     for name in ["rs", "ds", "pm", "vfs", "tty", "blk", "ext2fs", "init"] {
         assert!(out.contains(&format!("({name} (endpoint ")), "no thread {name}\n{context}");
@@ -158,13 +179,32 @@ fn gdb_breaks_steps_lists_processes_and_sees_the_power_off() {
     // `rt::server::serve`), depending on where the breakpoint caught it.
     assert!(vfs_bt.contains("in vfs::") || vfs_bt.contains("in rt::server::serve"), "{context}");
     assert!(vfs_bt.contains("in rt_user_main"), "{context}");
+    // Statics read by their names: the kernel's log port (COM1 in the
+    // ELF, switched at boot to the log port that `viv exec` asks for with
+    // viv.log=e9) and the first process directory entry's name (rs).
+    let statics = &out[out.find("==statics").unwrap()..out.find("==watch").unwrap()];
+    let port = abi::platform::PORT_LOG;
+    assert!(statics.contains(&format!(" = {port} ({port:#x})\n")), "{context}");
+    assert!(statics.contains("<VIV_PROCESS_DIRECTORY+16>:\t\"rs\""), "{context}");
+    let watch = &out[out.find("==watch").unwrap()..out.find("==after-watch").unwrap()];
     if kernel_only {
         // Measured on kvm_pvm (docs/gdb.md): user-mode #BP never reaches
-        // the VMM, so the stub refuses and says why.
-        eprintln!("skipped: a breakpoint in user code (this host runs user mode natively); checked that it is refused");
+        // the VMM, and the emulator's writes skip the debug registers, so
+        // the stub refuses both and says why.
+        eprintln!(
+            "skipped: a breakpoint in user code and a watchpoint (this host, kvm_pvm, runs user mode natively \
+             and its emulated kernel writes skip the debug registers); checked that both are refused"
+        );
         // gdb goes on without it; nothing was written into vfs (which
         // would die of the int3, and the status below would be 117).
         assert!(viv_err.contains("gdb: breakpoint at 0x4") && viv_err.contains("refused"), "{context}");
+        assert!(viv_err.contains("gdb: watchpoint: this host (kvm_pvm)"), "{context}");
+        // (gdb says so on its stderr.)
+        assert!(out.contains("Could not insert hardware watchpoint 2."), "{context}");
+    } else {
+        // Hardware KVM: debug registers through KVM_SET_GUEST_DEBUG.
+        assert!(watch.contains("Hardware watchpoint 2") && watch.contains("New value"), "{context}");
+        assert!(out.contains("in vfs::remote::RemoteFs::call"), "the user breakpoint hit\n{context}");
     }
     // The power-off, as gdb and viv see it.
     assert!(out.contains("exited with code 07"), "{context}");
@@ -185,26 +225,55 @@ fn without_tsc(trace: &str) -> Vec<String> {
         .collect()
 }
 
+/// Runs a one-experiment campaign of the system image (the workload
+/// copies a file on the disk) with `faults` (its `[[fault]]` and
+/// `[expect]` tables) in `dir`; returns its results.json.
+fn run_campaign(dir: &Path, faults: &str) -> PathBuf {
+    let campaign = dir.join("c.toml");
+    let head = "name = \"gdb-replay\"\nimage = \"system\"\n\
+                workload = \"echo vivarium > /home/f; cp /home/f /home/g; cat /home/g\"\n\
+                experiments = 1\nseed = 7\ntimeout = 120\n\n";
+    std::fs::write(&campaign, format!("{head}{faults}")).unwrap();
+    let out = dir.join("out");
+    let ran = Command::new(VIV).arg("campaign").arg(&campaign).arg("--out").arg(&out).output().unwrap();
+    assert!(ran.status.success(), "campaign: {}", String::from_utf8_lossy(&ran.stderr));
+    out.join("results.json")
+}
+
+/// Starts `viv campaign replay RESULTS 0 --gdb SOCKET --break-at-injection`
+/// (its trace into `dir/debugged.jsonl`) and waits until it listens.
+fn start_debugged_replay(dir: &Path, results: &Path, socket: &Path) -> Child {
+    let replay = [
+        "campaign".into(),
+        "replay".into(),
+        results.to_path_buf(),
+        "0".into(),
+        "--out".into(),
+        dir.join("debugged.jsonl"),
+        "--gdb".into(),
+        socket.to_path_buf(),
+        "--break-at-injection".into(),
+    ];
+    start_viv(replay, socket)
+}
+
+/// Writes the system image's symbols into `dir` (`viv export --symbols`).
+fn export_symbols(dir: &Path) {
+    let export = Command::new(VIV).args(["export", "--image", "system", "--symbols"]).arg(dir).output().unwrap();
+    assert!(export.status.success(), "viv export --symbols: {}", String::from_utf8_lossy(&export.stderr));
+}
+
 #[test]
 fn a_replayed_experiment_stops_at_its_injection_and_keeps_its_trace() {
     require_gdb();
     let dir = common::scratch_dir("gdb-replay");
     // One experiment: blk crashes at its third matching message (the
     // workload's disk I/O), RS restarts it, the workload succeeds.
-    let campaign = dir.join("c.toml");
-    std::fs::write(
-        &campaign,
-        "name = \"gdb-replay\"\nimage = \"system\"\n\
-         workload = \"echo vivarium > /home/f; cp /home/f /home/g; cat /home/g\"\n\
-         experiments = 1\nseed = 7\ntimeout = 120\n\n\
-         [[fault]]\ntargets = [\"blk\"]\nactions = [\"crash\"]\nnth = [3, 3]\n\n\
+    let results = run_campaign(
+        &dir,
+        "[[fault]]\ntargets = [\"blk\"]\nactions = [\"crash\"]\nnth = [3, 3]\n\n\
          [expect]\nexit_status = 0\noutput = \"vivarium\\n\"\n",
-    )
-    .unwrap();
-    let out = dir.join("out");
-    let ran = Command::new(VIV).arg("campaign").arg(&campaign).arg("--out").arg(&out).output().unwrap();
-    assert!(ran.status.success(), "campaign: {}", String::from_utf8_lossy(&ran.stderr));
-    let results = out.join("results.json");
+    );
     let plain_trace = dir.join("plain.jsonl");
     let plain = Command::new(VIV)
         .args(["campaign", "replay"])
@@ -217,21 +286,9 @@ fn a_replayed_experiment_stops_at_its_injection_and_keeps_its_trace() {
 
     let socket = dir.join("gdb.sock");
     let debugged_trace = dir.join("debugged.jsonl");
-    let replay = [
-        "campaign".into(),
-        "replay".into(),
-        results.clone(),
-        "0".into(),
-        "--out".into(),
-        debugged_trace.clone(),
-        "--gdb".into(),
-        socket.clone(),
-        "--break-at-injection".into(),
-    ];
-    let mut viv = start_viv(replay, &socket);
+    let mut viv = start_debugged_replay(&dir, &results, &socket);
     let kernel = dir.join("kernel.elf");
-    let export = Command::new(VIV).args(["export", "--image", "system", "--symbols"]).arg(&dir).output().unwrap();
-    assert!(export.status.success(), "viv export --symbols: {}", String::from_utf8_lossy(&export.stderr));
+    export_symbols(&dir);
     let commands = [
         "set pagination off".to_string(),
         format!("file {}", kernel.display()),
@@ -308,4 +365,87 @@ fn ctrl_c_stops_a_running_guest_and_kill_ends_it() {
     assert!(out.contains("(sh (endpoint "), "the shell is a thread\n{context}");
     assert_eq!(status.code(), Some(abi::platform::STATUS_VM_ERROR), "{context}");
     assert!(viv_err.contains("gdb killed the guest"), "{context}");
+}
+
+/// `bytes` as the reports write them ("48 83 f8 e8").
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect::<Vec<_>>().join(" ")
+}
+
+#[test]
+fn a_replayed_swifi_experiment_stops_after_its_mutation_and_shows_it() {
+    require_gdb();
+    let dir = common::scratch_dir("gdb-swifi");
+    // One experiment: blk's code is mutated (NOP) at its third message.
+    let results = run_campaign(
+        &dir,
+        "[[fault]]\ntargets = [\"blk\"]\nactions = [\"swifi\"]\nswifi = [\"nop\"]\nnth = [3, 3]\n\n\
+         [expect]\nexit_status = -1\nno_panic = true\n",
+    );
+    let recorded: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&results).unwrap()).unwrap();
+    let m = &recorded["experiments"][0]["swifi"][0];
+    let bytes = |v: &serde_json::Value| -> Vec<u8> {
+        v.as_array().unwrap().iter().map(|b| b.as_u64().unwrap() as u8).collect()
+    };
+    let (before, after) = (bytes(&m["before"]), bytes(&m["after"]));
+    let address = m["address"].as_u64().unwrap();
+    let function = format!("{}+{:#x}", m["function"].as_str().unwrap(), m["function_offset"].as_u64().unwrap());
+    assert!(m["error"].is_null() && !before.is_empty() && before != after, "{m}");
+
+    let socket = dir.join("gdb.sock");
+    let mut viv = start_debugged_replay(&dir, &results, &socket);
+    export_symbols(&dir);
+    let commands = [
+        "set pagination off".to_string(),
+        format!("source {}", dir.join("vivarium.gdb").display()),
+        format!("target remote {}", socket.display()),
+        "continue".into(),
+        "bt 1".into(),
+        "monitor injection".into(),
+        // The code as blk's address space holds it now: mutated already.
+        "viv-thread blk".into(),
+        "echo ==memory\\n".into(),
+        format!("x/{}xb {address:#x}", after.len()),
+        format!("x/i {address:#x}"),
+        "continue".into(),
+    ];
+    let out = run_gdb(&commands);
+    let status = wait_for(&mut viv, "viv");
+    let viv_out = viv.wait_with_output().unwrap();
+    let (report, viv_err) = (String::from_utf8_lossy(&viv_out.stdout), String::from_utf8_lossy(&viv_out.stderr));
+    let context = format!("recorded: {m}\ngdb said:\n{out}\nviv said:\n{report}{viv_err}");
+
+    // Stopped in the kernel, at the Stop of the rule, after the mutation.
+    assert!(out.contains("received signal SIGTRAP"), "{context}");
+    assert!(out.contains("#0  guest_kernel::fault::"), "{context}");
+    // The mutation shown is the one results.json records, with both
+    // instructions disassembled (a NOP mutation: nops only after).
+    // (gdb prints what `monitor` answers on its stderr.)
+    let shown = &out;
+    let line = format!("nop in blk at {address:#x} ({function}): {} -> {}", hex(&before), hex(&after));
+    assert!(shown.contains(&line), "{context}");
+    assert!(shown.contains(&format!("before: {}    ", hex(&before))), "{context}");
+    let nops = vec!["nop"; after.len()].join("; ");
+    assert!(shown.contains(&format!("after:  {}    {nops}\n", hex(&after))), "{context}");
+    assert!(viv_err.contains(&line), "viv says it too\n{context}");
+    // gdb reads the mutated bytes in blk's address space.
+    let memory = &out[out.find("==memory").unwrap()..];
+    let read: Vec<u8> = memory
+        .lines()
+        .find(|l| l.starts_with(&format!("{address:#x}:")))
+        .unwrap_or_else(|| panic!("no x/xb line\n{context}"))
+        .split_whitespace()
+        .skip(1)
+        .map(|b| u8::from_str_radix(b.trim_start_matches("0x"), 16).unwrap())
+        .collect();
+    assert_eq!(read, after, "{context}");
+    assert!(memory.contains(&format!("{address:#x}")) && memory.contains(":\tnop"), "{context}");
+    assert!(status.success() && report.contains("same outcome as recorded"), "{context}");
+    // Stopping there changed nothing the guest did.
+    let plain_trace = dir.join("plain.jsonl");
+    let plain =
+        Command::new(VIV).args(["campaign", "replay"]).arg(&results).args(["0", "--out"]).arg(&plain_trace).output();
+    assert!(plain.unwrap().status.success());
+    let read = |p: &Path| without_tsc(&std::fs::read_to_string(p).unwrap());
+    assert_eq!(read(&plain_trace), read(&dir.join("debugged.jsonl")), "the debugged replay's trace differs");
 }

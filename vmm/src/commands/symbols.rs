@@ -88,7 +88,13 @@ fn script(kernel: &Path, programs: &Path, names: &[String]) -> String {
 }
 
 /// `viv-thread NAME`: selects the thread of the process running NAME (the
-/// stub names threads "NAME (endpoint N)").
+/// stub names threads "NAME (endpoint N)"); `viv-break NAME LOCATION`: a
+/// kernel breakpoint that stops only while NAME is current (user-code
+/// breakpoints do not work on every host, so this is how to stop in a
+/// server's system call);
+/// `viv-static PATH [SIZE]`: a
+/// static by its Rust path, found among the symbols (whose names end in a
+/// hash), since the guest carries no variable debug info.
 const THREAD_COMMAND: &str = r#"python
 import re
 class VivThread(gdb.Command):
@@ -103,6 +109,57 @@ class VivThread(gdb.Command):
                 return
         raise gdb.GdbError("no process runs " + arg.strip())
 VivThread()
+class VivBreak(gdb.Command):
+    """viv-break NAME LOCATION: a breakpoint at LOCATION (kernel code) that
+stops only while process NAME is current; other processes pass it without
+a stop being shown. With guest_kernel::syscall::dispatch: NAME's system
+calls."""
+    def __init__(self):
+        super().__init__("viv-break", gdb.COMMAND_BREAKPOINTS)
+    def invoke(self, arg, from_tty):
+        words = arg.split(None, 1)
+        if len(words) != 2:
+            raise gdb.GdbError("usage: viv-break NAME LOCATION")
+        ProcessBreakpoint(words[1], words[0])
+class ProcessBreakpoint(gdb.Breakpoint):
+    def __init__(self, spec, program):
+        super().__init__(spec)
+        self.program = program
+    def stop(self):
+        # `details` (gdb 13): the stub's "NAME (endpoint N)".
+        details = getattr(gdb.selected_thread(), "details", None)
+        if details is None:
+            out = gdb.execute("info threads", to_string=True)
+            details = next((l.split("(", 1)[1] for l in out.splitlines() if l.startswith("*") and "(" in l), "")
+        return details.split(" ")[0] == self.program
+VivBreak()
+class VivStatic(gdb.Command):
+    """viv-static PATH [SIZE]: find the static PATH (its Rust path, without the
+hash its symbol carries) and set $viv_static to its address; with SIZE (1, 2,
+4 or 8) print the unsigned little-endian integer stored there. The guest has
+no variable debug info (docs/gdb.md), so statics are read by their symbols."""
+    def __init__(self):
+        super().__init__("viv-static", gdb.COMMAND_DATA)
+    def invoke(self, arg, from_tty):
+        words = arg.split()
+        if len(words) not in (1, 2):
+            raise gdb.GdbError("usage: viv-static PATH [SIZE]")
+        name = words[0]
+        out = gdb.execute("info variables -q ^" + name, to_string=True)
+        for line in out.splitlines():
+            m = re.match(r"^\s*(0x[0-9a-f]+)\s+(\S+)\s*$", line)
+            if m and re.fullmatch(re.escape(name) + r"(::h[0-9a-f]{16})?", m.group(2)):
+                at = int(m.group(1), 16)
+                gdb.set_convenience_variable("viv_static", at)
+                if len(words) == 1:
+                    print("%s at %#x" % (name, at))
+                    return
+                raw = gdb.selected_inferior().read_memory(at, int(words[1]))
+                value = int.from_bytes(bytes(raw), "little")
+                print("%s at %#x = %d (%#x)" % (name, at, value, value))
+                return
+        raise gdb.GdbError("no static " + name)
+VivStatic()
 end
 "#;
 
@@ -116,5 +173,8 @@ mod tests {
         assert!(s.contains("\nsymbol-file /s/kernel.elf\n"));
         assert!(s.contains("define viv-vfs\n  symbol-file /s/kernel.elf\n  add-symbol-file /s/programs/vfs.elf\nend\n"));
         assert!(s.contains("define viv-sh\n"));
+        for command in ["VivThread()\n", "VivBreak()\n", "VivStatic()\n"] {
+            assert!(s.contains(command), "{command}");
+        }
     }
 }

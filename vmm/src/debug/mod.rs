@@ -26,13 +26,18 @@
 //!   connection while the guest runs and kicks the vCPU out of `KVM_RUN`
 //!   with the watchdog's signal ([`conn`]).
 //! - **`monitor`** commands ([`monitor`]): the loaded process's saved user
-//!   registers, guest-physical memory, the process list.
+//!   registers, guest-physical memory, the process list, a SWIFI run's
+//!   mutations ([`injection`]).
+//! - **`--break-at-injection`**: a breakpoint of the debugger's own at
+//!   [`INJECTION_FUNCTION`]; in a SWIFI run, a stop at the rule's Stop
+//!   exit once the VMM has mutated the code ([`Event::FaultStop`]).
 //! - **The end**: when the run ends, gdb is told the process exited with
 //!   the status `viv` exits with (the guest's power-off status, or 122
 //!   for a triple fault and so on).
 
 pub mod breakpoints;
 pub mod conn;
+mod injection;
 mod monitor;
 mod session;
 mod target;
@@ -88,7 +93,9 @@ pub struct GdbConfig {
     /// Hold the guest before its first instruction until gdb attaches.
     pub wait: bool,
     /// Stop (SIGTRAP) the first time the kernel injects a fault of its
-    /// plan ([`INJECTION_FUNCTION`]).
+    /// plan ([`INJECTION_FUNCTION`]); in a SWIFI run, once the VMM has
+    /// mutated the code at the rule's Stop (`monitor injection` shows
+    /// the mutation).
     pub break_at_injection: bool,
 }
 
@@ -126,6 +133,9 @@ pub enum Event<E> {
     /// ends (docs/gdb.md); [`Guest::failed`] makes it the run's end when
     /// the `int3` is not the debugger's.
     EmulationFailed,
+    /// The guest is paused at a fault-plan Stop (rule index), after the
+    /// SWIFI hook mutated its target's code.
+    FaultStop(u32),
     /// The run ended (or paused for a snapshot).
     Ended(E),
 }
@@ -183,6 +193,9 @@ pub struct DebugSetup<'a> {
     pub has_guest_debug: bool,
     /// `KVM_CAP_SET_GUEST_DEBUG2`: the `KVM_GUESTDBG_*` flags KVM supports.
     pub guest_debug_flags: u32,
+    /// The run's SWIFI mutations (`--break-at-injection` stops after the
+    /// first and shows it); `None` when the run mutates nothing.
+    pub swifi: Option<crate::inject::swifi::StopHook>,
     /// The host runs guest user mode natively and only emulates kernel
     /// mode (`kvm_pvm`): KVM's guest debugging then sees kernel code only.
     pub kernel_only: bool,

@@ -5,6 +5,8 @@
 //!   for it are the kernel's: the vCPU's).
 //! - `monitor phys ADDR [LEN]`: guest-physical memory, in hex.
 //! - `monitor processes`: the kernel's process directory.
+//! - `monitor injection`: the SWIFI mutations so far, each with both
+//!   instructions disassembled (`super::injection`).
 
 use std::fmt::Write as _;
 
@@ -18,7 +20,7 @@ use super::Guest;
 /// Most bytes `monitor phys` shows.
 const PHYS_MAX: u64 = 4096;
 
-const HELP: &str = "monitor user | monitor phys ADDR [LEN] | monitor processes";
+const HELP: &str = "monitor user | monitor phys ADDR [LEN] | monitor processes | monitor injection";
 
 impl<G: Guest> MonitorCmd for Stub<'_, G> {
     fn handle_monitor_cmd(&mut self, cmd: &[u8], mut out: ConsoleOutput<'_>) -> Result<(), Self::Error> {
@@ -31,6 +33,7 @@ impl<G: Guest> MonitorCmd for Stub<'_, G> {
                 _ => format!("usage: {HELP}"),
             },
             ["processes"] => self.process_list(),
+            ["injection"] => self.injections(),
             _ => format!("usage: {HELP}"),
         };
         for line in text.lines() {
@@ -82,6 +85,17 @@ impl<G: Guest> Stub<'_, G> {
             let _ = writeln!(s, "{:#012x}: {}", addr + line, hex.join(" "));
         }
         s
+    }
+
+    /// Every SWIFI mutation of the run so far, described.
+    pub fn injections(&self) -> String {
+        let Some(hook) = &self.st.swifi else { return "this run mutates no code (no SWIFI)\n".into() };
+        let mutations = hook.mutations();
+        if mutations.is_empty() {
+            return "no mutation yet\n".into();
+        }
+        let procs = self.st.procs.processes(&self.st.mem);
+        mutations.iter().map(|m| super::injection::describe(&self.st.mem, &procs, m)).collect()
     }
 
     fn process_list(&self) -> String {

@@ -27,8 +27,12 @@ pub struct Debugger {
     kernel_only: bool,
     kick_signal: libc::c_int,
     interrupt: InterruptFlag,
-    /// Where `--break-at-injection` stops (kernel code).
+    /// Where `--break-at-injection` stops (kernel code), in a run
+    /// without SWIFI.
     injection: Option<u64>,
+    /// The run's SWIFI mutations: `--break-at-injection` then stops after
+    /// the first Stop's mutation instead.
+    swifi: Option<crate::inject::swifi::StopHook>,
 }
 
 /// How a resume ended.
@@ -45,7 +49,7 @@ impl Debugger {
         if !setup.has_guest_debug {
             return Err(DebugError::NoGuestDebug);
         }
-        let injection = match setup.config.break_at_injection {
+        let injection = match setup.config.break_at_injection && setup.swifi.is_none() {
             true => Some(
                 crate::observe::profile::symbols::SymbolTable::from_elf(setup.kernel_elf)
                     .function(super::INJECTION_FUNCTION)
@@ -66,6 +70,7 @@ impl Debugger {
             kick_signal: setup.kick_signal,
             interrupt: InterruptFlag::default(),
             injection,
+            swifi: setup.swifi,
         })
     }
 
@@ -117,7 +122,7 @@ impl Debugger {
                             break (stream, watcher);
                         }
                     }
-                    Event::Debug(_) => {}
+                    Event::Debug(_) | Event::FaultStop(_) => {}
                     Event::EmulationFailed => return guest.failed(),
                 }
             }
@@ -138,6 +143,8 @@ impl Debugger {
             last_tid: None,
             kernel_only: self.kernel_only,
             internal: None,
+            stop_after_mutation: self.config.break_at_injection && self.swifi.is_some(),
+            swifi: self.swifi.clone(),
         };
         // The kernel is identity-mapped: its code's address is physical.
         if let Some(at) = self.injection {
@@ -239,6 +246,15 @@ fn resume<G: Guest>(stub: &mut Stub<'_, G>, shared: &Shared) -> Resumed<G::End> 
         let stop = match event {
             Event::Ended(end) => break Resumed::Ended(end),
             Event::Interrupted => break Resumed::Interrupted,
+            Event::FaultStop(_) if !stub.st.stop_after_mutation => continue,
+            Event::FaultStop(rule) => {
+                // `--break-at-injection` in a SWIFI run: once, with the
+                // mutation shown (and kept for `monitor injection`).
+                stub.st.stop_after_mutation = false;
+                eprint!("viv: gdb: stopped after fault-plan rule {rule}'s mutation:\n{}", stub.injections());
+                let tid = stub.current_tid();
+                break Resumed::Stop(MultiThreadStopReason::SignalWithThread { tid, signal: Signal::SIGTRAP });
+            }
             // Emulated kernel code cannot run int3: the emulator gives up
             // at it, with the vCPU still before it.
             Event::EmulationFailed if stub.st.bps.is_sw(regs.rip) => DebugStop::SwBreak(regs.rip),
@@ -304,7 +320,7 @@ fn run_free<G: Guest>(guest: &mut G) -> G::End {
         match guest.run() {
             Event::Ended(end) => return end,
             Event::EmulationFailed => return guest.failed(),
-            Event::Interrupted | Event::Debug(_) => {}
+            Event::Interrupted | Event::Debug(_) | Event::FaultStop(_) => {}
         }
     }
 }

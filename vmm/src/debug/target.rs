@@ -38,6 +38,11 @@ pub struct State {
     pub kernel_only: bool,
     /// The debugger's own breakpoint (`--break-at-injection`), not gdb's.
     pub internal: Option<u64>,
+    /// `--break-at-injection` in a SWIFI run: stop at the next fault-plan
+    /// Stop, after its mutation.
+    pub stop_after_mutation: bool,
+    /// The run's SWIFI mutations, for `monitor injection`.
+    pub swifi: Option<crate::inject::swifi::StopHook>,
 }
 
 impl State {

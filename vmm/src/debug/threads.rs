@@ -1,25 +1,26 @@
 //! Guest processes as gdb threads: the kernel's process directory
-//! (`abi::profile`) lists each process slot's page-table root, endpoint
-//! and program name, and its saved-frame table where the kernel keeps
-//! the registers of a process that is not running.
+//! (`abi::profile`, read by the one reader
+//! `crate::observe::profile::directory`) lists each process slot's
+//! page-table root, endpoint and program name, and its saved-frame table
+//! where the kernel keeps the registers of a process that is not running.
 //!
 //! Thread ids: slot + [`FIRST_SLOT_TID`]; [`KERNEL_TID`] is the kernel
 //! itself when its own page tables are loaded (boot, between processes),
 //! where no process is current. Everything here comes from guest memory
 //! and is checked: a directory that lies gives wrong names, never a crash.
 
-use abi::profile::{frame, ENDPOINT_OFFSET, ENTRY_SIZE, NAME_BYTES, NAME_LEN_OFFSET, NAME_OFFSET, ROOT_OFFSET};
+use abi::profile::frame;
 use vm_memory::{Bytes, GuestAddress, GuestMemoryMmap};
 
+use crate::observe::profile::directory::Directory;
 use crate::observe::profile::symbols::SymbolTable;
 
 /// The kernel's thread (no process current).
 pub const KERNEL_TID: usize = 1;
 /// The thread id of process slot 0.
 pub const FIRST_SLOT_TID: usize = 2;
-/// Most directory entries read (a lying symbol size cannot make us loop).
-const MAX_SLOTS: u64 = 1024;
-const ROOT_MASK: u64 = 0x000F_FFFF_FFFF_F000;
+/// The page-table root's bits of a CR3 value.
+pub const ROOT_MASK: u64 = 0x000F_FFFF_FFFF_F000;
 
 /// One process, as the directory lists it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -35,8 +36,8 @@ pub struct Process {
 /// Where the directory and the frame table are.
 #[derive(Debug, Clone, Default)]
 pub struct ProcessTable {
-    /// Guest-physical address and entries of the directory.
-    directory: Option<(u64, u64)>,
+    /// The process directory.
+    directory: Option<Directory>,
     /// Guest-physical address of the frame table.
     frames: Option<u64>,
 }
@@ -75,8 +76,7 @@ const GPR_OFFSETS: [usize; 16] = [
 impl ProcessTable {
     /// Finds the tables through the kernel ELF's symbols.
     pub fn new(kernel_elf: &[u8]) -> ProcessTable {
-        let directory = SymbolTable::symbol(kernel_elf, abi::profile::DIRECTORY_SYMBOL)
-            .map(|(at, size)| (at, (size / ENTRY_SIZE as u64).min(MAX_SLOTS)));
+        let directory = Directory::find(kernel_elf);
         let frames = SymbolTable::symbol(kernel_elf, abi::profile::FRAMES_SYMBOL).map(|s| s.0);
         if directory.is_none() {
             log::warn!("gdb: the kernel has no process directory; only the vCPU is a thread");
@@ -86,26 +86,19 @@ impl ProcessTable {
 
     /// The processes the directory lists now.
     pub fn processes(&self, mem: &GuestMemoryMmap) -> Vec<Process> {
-        let Some((at, entries)) = self.directory else { return Vec::new() };
-        let mut list = Vec::new();
-        for slot in 0..entries {
-            let mut e = [0u8; ENTRY_SIZE];
-            if mem.read_slice(&mut e, GuestAddress(at + slot * ENTRY_SIZE as u64)).is_err() {
-                break;
-            }
-            let word = |o: usize| u64::from_le_bytes(e[o..o + 8].try_into().unwrap_or_default());
-            let root = word(ROOT_OFFSET) & ROOT_MASK;
-            if root == 0 {
-                continue;
-            }
-            let n = (e[NAME_LEN_OFFSET] as usize).min(NAME_BYTES);
-            let name = String::from_utf8_lossy(&e[NAME_OFFSET..NAME_OFFSET + n]).into_owned();
-            let endpoint = u32::from_le_bytes(e[ENDPOINT_OFFSET..ENDPOINT_OFFSET + 4].try_into().unwrap_or_default());
-            let frame =
-                self.frames.and_then(|t| mem.read_obj::<u64>(GuestAddress(t + slot * 8)).ok()).filter(|&f| f != 0);
-            list.push(Process { tid: slot as usize + FIRST_SLOT_TID, root, endpoint, name, frame });
-        }
-        list
+        let Some(directory) = &self.directory else { return Vec::new() };
+        directory
+            .entries(mem)
+            .filter(|e| e.root & ROOT_MASK != 0)
+            .map(|e| {
+                let frame = self
+                    .frames
+                    .and_then(|t| mem.read_obj::<u64>(GuestAddress(t + e.slot * 8)).ok())
+                    .filter(|&f| f != 0);
+                let tid = e.slot as usize + FIRST_SLOT_TID;
+                Process { tid, root: e.root & ROOT_MASK, endpoint: e.endpoint, name: e.name, frame }
+            })
+            .collect()
     }
 
     /// The thread whose address space `cr3` is ([`KERNEL_TID`] if none).

@@ -157,7 +157,8 @@ fn supervise(mut machine: Machine, config: &RunConfig) -> Result<(Machine, Ran),
     machine.runner.profiler =
         config.profile_hz.map(|hz| crate::observe::profile::Sampler::new(&machine.mem, &config.kernel, hz));
     if let Some(gdb) = &config.gdb {
-        let debugger = Box::new(crate::debug::Debugger::new(debug_setup(gdb, &machine, config))?);
+        let setup = debug_setup(gdb, &machine, config, stop_hook.clone());
+        let debugger = Box::new(crate::debug::Debugger::new(setup)?);
         machine.runner.debug_interrupt = Some(debugger.interrupt_flag());
         machine.runner.debugger = Some(debugger);
     }
@@ -171,12 +172,13 @@ fn supervise(mut machine: Machine, config: &RunConfig) -> Result<(Machine, Ran),
     Ok((machine, Ran { progress, ended, stop_hook, spin_guard }))
 }
 
-/// What the gdb stub needs of `machine`: its memory, the kernel ELF, and
-/// what this KVM's guest debugging offers.
+/// What the gdb stub needs of `machine`: its memory, the kernel ELF, the
+/// run's SWIFI mutations and what this KVM's guest debugging offers.
 fn debug_setup<'a>(
     gdb: &'a crate::debug::GdbConfig,
     machine: &'a Machine,
     config: &'a RunConfig,
+    swifi: Option<StopHook>,
 ) -> crate::debug::DebugSetup<'a> {
     use kvm_ioctls::Cap;
     crate::debug::DebugSetup {
@@ -184,6 +186,7 @@ fn debug_setup<'a>(
         mem: &machine.mem,
         kernel_elf: &config.kernel,
         kick_signal: watchdog::kick_signal(),
+        swifi,
         has_guest_debug: machine.vm.check_extension(Cap::SetGuestDebug),
         guest_debug_flags: machine.vm.check_extension_raw(kvm_bindings::KVM_CAP_SET_GUEST_DEBUG2.into()).max(0) as u32,
         kernel_only: super::config::HostKind::detect() == super::config::HostKind::SoftwarePvm,

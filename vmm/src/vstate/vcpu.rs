@@ -211,7 +211,7 @@ impl VcpuRunner {
         loop {
             match self.run_to_event(progress) {
                 Event::Ended(end) => return end,
-                Event::Interrupted => {}
+                Event::Interrupted | Event::FaultStop(_) => {}
                 Event::Debug(exit) => return Some(Exit::VmError(format!("unexpected debug exit {exit:x?}"))),
                 Event::EmulationFailed => return Some(Exit::VmError(self.internal_error())),
             }
@@ -256,6 +256,10 @@ impl VcpuRunner {
                         hook(&self.vcpu, rule);
                     }
                     progress.fault_stops.push(rule);
+                    if self.debug_interrupt.is_some() {
+                        // The debugger may stop here, after the mutation.
+                        return Event::FaultStop(rule);
+                    }
                 }
                 Step::InternalError if self.debug_interrupt.is_some() && self.emulation_failed() => {
                     return Event::EmulationFailed;

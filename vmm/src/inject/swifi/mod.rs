@@ -328,7 +328,9 @@ impl Injector {
 /// rule index, while the guest is paused in the doorbell exit.
 pub type OnStop = Box<dyn FnMut(&VcpuFd, u32) + Send>;
 
-/// The Stop hook of a run, shared between the vCPU thread and the caller.
+/// The Stop hook of a run, shared between the vCPU thread and the caller
+/// (and the gdb stub, which shows the mutations).
+#[derive(Clone)]
 pub struct StopHook(Arc<Mutex<Injector>>);
 
 impl StopHook {

@@ -1,10 +1,12 @@
 //! The kernel's process directory (`abi::profile`) read from guest memory:
 //! which process has which page-table root, endpoint and name.
 //!
-//! Two readers: the sampler names the process behind a CR3, and a traced
+//! Three readers: the sampler names the process behind a CR3, a traced
 //! run that starts from a snapshot names the processes that already
 //! existed (their spawn and exec records were written before the
-//! snapshot, so the trace itself cannot name them). The guest wrote the
+//! snapshot, so the trace itself cannot name them), and the gdb stub
+//! lists the processes as threads (`crate::debug::threads`, which needs
+//! each entry's slot for the kernel's saved-frame table). The guest wrote the
 //! table, so every field is only believed as far as its bounds go.
 
 use abi::profile::{ENDPOINT_OFFSET, ENTRY_SIZE, NAME_BYTES, NAME_LEN_OFFSET, NAME_OFFSET, ROOT_OFFSET};
@@ -18,6 +20,8 @@ const MAX_ENTRIES: u64 = 1024;
 /// One live process of the directory.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Entry {
+    /// Its slot in the directory (the kernel's process-table index).
+    pub slot: u64,
     /// Its page-table root (as in CR3).
     pub root: u64,
     /// Its endpoint.
@@ -51,7 +55,7 @@ impl Directory {
         let n = (e[NAME_LEN_OFFSET] as usize).min(NAME_BYTES);
         let name = String::from_utf8_lossy(&e[NAME_OFFSET..NAME_OFFSET + n]).into_owned();
         let endpoint = u32::from_le_bytes(e[ENDPOINT_OFFSET..ENDPOINT_OFFSET + 4].try_into().ok()?);
-        Some(Entry { root, endpoint, name })
+        Some(Entry { slot: i, root, endpoint, name })
     }
 
     /// Every live process, in slot order.
@@ -73,7 +77,7 @@ mod tests {
             .unwrap();
         let got: Vec<Entry> = dir.entries(&mem).collect();
         assert_eq!(got.len(), 2);
-        assert_eq!(got[0], Entry { root: 0x5000, endpoint: 0x1006, name: "ext2fs".into() });
-        assert_eq!(got[1].name, "a-name-longer-th");
+        assert_eq!(got[0], Entry { slot: 0, root: 0x5000, endpoint: 0x1006, name: "ext2fs".into() });
+        assert_eq!((got[1].slot, got[1].name.as_str()), (0x40 / ENTRY_SIZE as u64, "a-name-longer-th"));
     }
 }
