@@ -232,7 +232,7 @@ pub fn judge_run(
         (Expect::Slower(_), None) => format!("the workload took {} virtual ticks", ticks.unwrap_or(0)),
         (Expect::DeliveredTo(p), None) => format!("a message reached {p}"),
         (_, None) => match exit {
-            Exit::Timeout => "hung".to_string(),
+            Exit::Timeout | Exit::InstructionBudget => "hung".to_string(),
             Exit::PowerOff(_) if !workload_intact(console) => format!("workload failed ({exit:?})"),
             Exit::PowerOff(s) if !console.contains("workload-through-a-pipe") => format!("powered off with {s}"),
             other => format!("no verdict ({other:?})"),
