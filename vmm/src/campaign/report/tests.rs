@@ -94,7 +94,7 @@ fn markdown_shape() {
     for o in Outcome::ALL {
         assert!(m.contains(&format!("| {} | ", o.describe())), "{m}");
     }
-    assert!(m.contains("| guest hung (timeout) | 1 | 25.0 % |"));
+    assert!(m.contains("| guest hung (a budget ran out) | 1 | 25.0 % |"));
     assert!(m.contains("| experiments per second | 2.00 |"));
     assert!(m.contains("| median kernel instructions per experiment | 20 |"));
     assert!(m.contains("cold-boots"));
