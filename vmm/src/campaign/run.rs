@@ -131,6 +131,8 @@ pub fn take_snapshot(campaign: &Campaign, scratch: &Path, record: Recording) -> 
     let disk = copy_disk(campaign, scratch, "snapshot")?;
     let mut config = base_config(campaign, disk.as_deref())?;
     record.apply(&mut config);
+    // The boot is no experiment's: each gets its budget at the restore.
+    config.instruction_budget = 0;
     let snapshot = Snapshot::take(&config, MARK_COMMAND_START).map_err(|source| CampaignError::Vm {
         context: format!("booting image {} to the start of the workload", campaign.image),
         source,
