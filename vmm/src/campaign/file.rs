@@ -127,7 +127,7 @@ impl Campaign {
 
     /// Keeps what the fault-free baseline took (it sets the `degraded`
     /// class and the default budgets).
-    pub fn record_baseline(&mut self, baseline: super::run::Baseline) {
+    pub fn record_baseline(&mut self, baseline: Baseline) {
         self.baseline_ticks = baseline.ticks;
         self.baseline_kernel_instructions = baseline.kernel_instructions;
     }
@@ -143,6 +143,17 @@ impl Campaign {
             (None, None) => 0,
         }
     }
+}
+
+/// What the fault-free baseline took (`campaign::run::baseline`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Baseline {
+    /// The workload's virtual ticks (`None` if the run did not report them).
+    pub ticks: Option<u64>,
+    /// Kernel instructions of the whole run (`None` where KVM does not
+    /// count every kernel instruction: hardware KVM counts only the few
+    /// it emulates, and a budget made of those would end every run).
+    pub kernel_instructions: Option<u64>,
 }
 
 /// Virtual ticks per second of guest time (the kernel's 100 Hz tick).

@@ -23,7 +23,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 
 use super::classify::{judge, Ending, Observation};
 use super::draw::{plan, Plan};
-use super::file::Campaign;
+use super::file::{Baseline, Campaign};
 use super::report::{ExperimentResult, ExperimentTiming};
 use super::CampaignError;
 use crate::inject::fault::FaultPlan;
@@ -273,17 +273,6 @@ fn run_plan(
             Ok(outcome?)
         }
     }
-}
-
-/// What the fault-free baseline took.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct Baseline {
-    /// The workload's virtual ticks (`None` if the run did not report them).
-    pub ticks: Option<u64>,
-    /// Kernel instructions of the whole run (`None` where KVM does not
-    /// count every kernel instruction: hardware KVM counts only the few
-    /// it emulates, and a budget made of those would end every run).
-    pub kernel_instructions: Option<u64>,
 }
 
 /// Runs the fault-free baseline (an empty plan, no budgets: it measures
