@@ -2,7 +2,7 @@
 //! wall-clock timeout. `ci/campaigns/hang.toml` stops the workload's shell
 //! at its first message, so its one experiment never finishes: the
 //! virtual-time budget ends it at the same tick in every run (here: a
-//! campaign run and a traced replay), and a small kernel-instruction
+//! campaign run, `viv bench`'s hang row and a traced replay), and a small kernel-instruction
 //! budget, checked by the VMM, ends it first and says so.
 
 mod common;
@@ -41,6 +41,17 @@ fn a_hung_experiment_ends_by_its_virtual_budget_at_the_same_tick_every_run() {
     assert_eq!(e["faults_injected"], 1, "{e}");
     let failure = e["failures"][0].as_str().unwrap();
     assert!(failure.contains(&format!("budget of {budget} virtual ticks")), "{failure}");
+
+    // `viv bench --only hang` runs the same experiment: the same tick and,
+    // exactly, the same kernel instructions, beside the baseline's.
+    let bench = vmm::bench::hang::measure(&dir).unwrap();
+    assert_eq!(bench.ended_by, "hung: virtual-time budget");
+    assert_eq!((bench.hung_ticks, bench.tick_budget), (Some(budget + 1), budget));
+    assert_eq!(bench.hung_kernel_instructions, e["timing"]["kernel_instructions"].as_u64(), "{bench:?}");
+    assert_eq!(bench.completed_kernel_instructions, campaign["baseline_kernel_instructions"].as_u64());
+    if let (Some(h), Some(c)) = (bench.hung_kernel_instructions, bench.completed_kernel_instructions) {
+        assert_eq!(bench.ratio, Some(h as f64 / c as f64));
+    }
 
     // A replay (from a fresh snapshot, traced) hangs at the same tick.
     let trace = dir.join("t.jsonl");

@@ -273,10 +273,11 @@ impl VcpuRunner {
             if let Some(limit) = self.limit_reached.reached() {
                 return end(Exit::GuestLimit(limit));
             }
-            // After the ending checks above and before the exit's own
-            // ending: a guest that powers off at its last instruction
-            // within the budget has not overrun it.
-            if !matches!(step, Step::End(_)) && self.instruction_budget.is_some_and(|b| b.spent(self.stats.as_ref())) {
+            // Only where the guest would run on: a guest that powers off
+            // at its last instruction within the budget has not overrun it,
+            // and a VM error stays one.
+            let runs_on = matches!(step, Step::Continue | Step::Mark(_) | Step::FaultStop(_));
+            if runs_on && self.instruction_budget.is_some_and(|b| b.spent(self.stats.as_ref())) {
                 return end(Exit::InstructionBudget);
             }
             match step {
