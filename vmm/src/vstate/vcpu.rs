@@ -90,12 +90,12 @@ pub const BUDGET_KICK: std::time::Duration = std::time::Duration::from_millis(10
 /// A budget of kernel instructions (KVM's `insn_emulation`, which on
 /// software KVM counts every guest kernel instruction exactly).
 ///
-/// Why checked at exits: the VMM sees the vCPU only when it exits, and in
-/// experiment mode the exits the guest causes (port and MMIO I/O) come at
-/// the same instruction in every run, so a run that makes them ends at
-/// the same exit every time; a guest that makes none is seen at the next
-/// kick ([`BUDGET_KICK`]), which ends it as hung just the same, at a
-/// point that may vary by a few milliseconds of guest work.
+/// Why checked at exits: the VMM sees the vCPU only when it exits (port
+/// and MMIO I/O, or a kick every [`BUDGET_KICK`] for a guest that makes
+/// none). The run ends at the first of those past the budget, so where
+/// exactly it ends may vary between runs by up to a kick's worth of guest
+/// work, never how it is classed; the virtual-time budget, which the
+/// kernel checks, is the one that ends a hang at the same tick every run.
 #[derive(Debug, Clone, Copy)]
 pub struct InstructionBudget {
     counter: crate::vstate::stats::Counter,
