@@ -560,6 +560,9 @@ pub struct BenchArgs {
 pub enum BenchPart {
     /// Fork + exec + exit of `true` from the disk.
     Process,
+    /// A hung experiment's kernel instructions beside a completed one's
+    /// (ci/campaigns/hang.toml).
+    Hang,
 }
 
 #[cfg(test)]

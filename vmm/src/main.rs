@@ -96,6 +96,15 @@ fn dispatch(command: Command) -> Result<i32, Failure> {
             }
             Ok(0)
         }
+        Command::Bench(args) if args.only == Some(cli::BenchPart::Hang) => {
+            let figures = commands::bench::hang()?;
+            if args.json {
+                println!("{}", serde_json::to_string_pretty(&figures).map_err(commands::CommandError::from)?);
+            } else {
+                print!("{}", vmm::bench::hang::format(&figures));
+            }
+            Ok(0)
+        }
         Command::Bench(args) => {
             let report = commands::bench::bench(&commands::bench::BenchRequest {
                 rounds: args.rounds,

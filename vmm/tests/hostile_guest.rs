@@ -267,7 +267,7 @@ fn hostile_guests_end_with_an_outcome_in_bounded_time_and_memory() {
                 "power-off"
             }
             Exit::GuestLimit(_) => "guest limit",
-            Exit::Timeout => "timeout",
+            Exit::Timeout | Exit::InstructionBudget => "timeout",
             Exit::KernelPanic => "panic status",
             Exit::TripleFault => "triple fault",
             Exit::VmError(why) => panic!("seed {seed}: a VM error is the VMM failing: {why}"),

@@ -57,7 +57,10 @@
 //!                 "snapshot": { "start", "wall_secs", "experiments_per_second",
 //!                               "snapshot_secs", "median_kernel_instructions",
 //!                               "median_vm_exits", "outcomes": { class: n } },
-//!                 "boot": { same }, "speedup", "kernel_instruction_ratio" } }
+//!                 "boot": { same }, "speedup", "kernel_instruction_ratio" },
+//!   "hang":     { "file", "completed_kernel_instructions",
+//!                 "hung_kernel_instructions", "ratio", "ended_by", "hung_ticks",
+//!                 "tick_budget", "instruction_budget" } (`bench::hang`) }
 //! ```
 //!
 //! `phases` lists, in this order, the names `send`, `receive`, `sendrec`,
@@ -65,6 +68,7 @@
 
 pub mod campaign;
 mod error;
+pub mod hang;
 pub mod process;
 pub mod qemu;
 pub mod storage;
@@ -272,6 +276,10 @@ pub struct BenchReport {
     /// The same hello and pingpong under QEMU TCG (`crate::bench::qemu`;
     /// `None` without `--qemu`).
     pub qemu: Option<crate::bench::qemu::QemuFigures>,
+    /// What a hung experiment costs beside a completed one
+    /// (`crate::bench::hang`).
+    #[serde(default)]
+    pub hang: Option<crate::bench::hang::HangFigures>,
 }
 
 /// The median of `values` (the lower middle one for an even count).
@@ -424,6 +432,7 @@ pub fn run_bench_with(
         process,
         campaign: None,
         qemu: None,
+        hang: None,
     })
 }
 
@@ -480,6 +489,9 @@ pub fn format_table(r: &BenchReport) -> String {
     }
     if let Some(c) = &r.campaign {
         out.push_str(&crate::bench::campaign::format(c));
+    }
+    if let Some(h) = &r.hang {
+        out.push_str(&crate::bench::hang::format(h));
     }
     if let Some(q) = &r.qemu {
         out.push_str(&crate::bench::qemu::format(q, r));
@@ -551,6 +563,7 @@ pub(crate) mod tests {
             process: None,
             campaign: None,
             qemu: None,
+            hang: None,
         }
     }
 
@@ -614,6 +627,7 @@ pub(crate) mod tests {
             process: None,
             campaign: None,
             qemu: None,
+            hang: None,
         };
         let table = format_table(&report);
         assert!(table.contains("kernel instructions") && table.contains("500.0"), "{table}");

@@ -35,7 +35,8 @@ pub enum Outcome {
     /// The guest powered off, and `e2fsck -fn` found its disk's file
     /// system damaged (only with `expect.fsck`).
     Corrupted,
-    /// The guest was still running at the timeout.
+    /// The workload never finished: a budget ended the run (virtual
+    /// time, kernel instructions, or at last the wall-clock timeout).
     Hung,
     /// The kernel panicked or the guest triple-faulted.
     KernelPanic,
@@ -78,7 +79,7 @@ impl Outcome {
             Outcome::Degraded => "succeeded, but slowly (degraded)",
             Outcome::WorkloadFailed => "workload failed",
             Outcome::Corrupted => "file system corrupted",
-            Outcome::Hung => "guest hung (timeout)",
+            Outcome::Hung => "guest hung (a budget ran out)",
             Outcome::KernelPanic => "kernel panic",
             Outcome::VmmError => "VMM error",
         }
@@ -91,18 +92,40 @@ pub enum Ending {
     PowerOff(i32),
     KernelPanic,
     TripleFault,
-    Timeout,
+    /// A budget ended the run: the workload never finished.
+    Hung(Budget),
     VmmError(String),
 }
 
+/// The budgets that end a hung run, cheapest first (docs/campaigns.md,
+/// "Time is virtual").
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Budget {
+    /// The kernel powered off past the workload's virtual-time budget
+    /// (`Campaign::tick_budget`): at the same tick in every run.
+    VirtualTime,
+    /// The VMM stopped the vCPU past its kernel-instruction budget
+    /// (`Campaign::instruction_budget`).
+    KernelInstructions,
+    /// The last resort: still running at the wall-clock `timeout`.
+    WallClock,
+}
+
 impl Ending {
-    /// The ending of a run.
-    pub fn of(exit: &crate::Exit) -> Ending {
+    /// The ending of a run whose workload ran `ticks` virtual ticks, with
+    /// a virtual-time budget of `tick_budget` (0: none). A `Timeout` past
+    /// that budget is the kernel's (only the kernel writes
+    /// `STATUS_TIMEOUT`, and it publishes the ticks before it powers off).
+    pub fn of(exit: &crate::Exit, ticks: Option<u64>, tick_budget: u64) -> Ending {
         match exit {
             crate::Exit::PowerOff(s) => Ending::PowerOff(*s as i32),
             crate::Exit::KernelPanic => Ending::KernelPanic,
             crate::Exit::TripleFault => Ending::TripleFault,
-            crate::Exit::Timeout => Ending::Timeout,
+            crate::Exit::Timeout if tick_budget > 0 && ticks.is_some_and(|t| t > tick_budget) => {
+                Ending::Hung(Budget::VirtualTime)
+            }
+            crate::Exit::Timeout => Ending::Hung(Budget::WallClock),
+            crate::Exit::InstructionBudget => Ending::Hung(Budget::KernelInstructions),
             crate::Exit::VmError(why) => Ending::VmmError(why.clone()),
             crate::Exit::GuestLimit(limit) => Ending::VmmError(format!("guest error: {}", limit.describe())),
         }
@@ -114,7 +137,9 @@ impl Ending {
             Ending::PowerOff(s) => format!("power-off {s}"),
             Ending::KernelPanic => "kernel panic".into(),
             Ending::TripleFault => "triple fault".into(),
-            Ending::Timeout => "timeout".into(),
+            Ending::Hung(Budget::VirtualTime) => "hung: virtual-time budget".into(),
+            Ending::Hung(Budget::KernelInstructions) => "hung: kernel-instruction budget".into(),
+            Ending::Hung(Budget::WallClock) => "timeout".into(),
             Ending::VmmError(why) => format!("VMM error: {why}"),
         }
     }
@@ -222,9 +247,21 @@ pub fn judge(campaign: &Campaign, plan: &Plan, obs: &Observation) -> Verdict {
             }
             (Outcome::KernelPanic, None)
         }
-        Ending::Timeout => {
+        Ending::Hung(budget) => {
             if expect.no_hang {
-                failures.push(format!("the guest hung: still running after {} s", campaign.timeout_secs));
+                failures.push(match budget {
+                    Budget::VirtualTime => format!(
+                        "the guest hung: the workload ran past its budget of {} virtual ticks",
+                        campaign.tick_budget()
+                    ),
+                    Budget::KernelInstructions => format!(
+                        "the guest hung: it spent its budget of {} kernel instructions",
+                        campaign.kernel_instruction_budget()
+                    ),
+                    Budget::WallClock => {
+                        format!("the guest hung: still running after {} s (wall-clock timeout)", campaign.timeout_secs)
+                    }
+                });
             }
             (Outcome::Hung, None)
         }
@@ -403,9 +440,22 @@ mod tests {
         // ...which stands for the workload only when it never ended.
         let v = judge_of(obs(Ending::PowerOff(116), "", None, NONE, 0));
         assert_eq!((v.outcome, v.workload_status), (Outcome::WorkloadFailed, Some(116)));
-        let v = judge_of(obs(Ending::Timeout, "", None, NONE, 1));
+        let v = judge_of(obs(Ending::Hung(Budget::WallClock), "", None, NONE, 1));
         assert_eq!(v.outcome, Outcome::Hung);
-        assert!(v.failures[0].contains("hung"), "{v:?}");
+        assert!(v.failures[0].contains("hung") && v.failures[0].contains("wall-clock"), "{v:?}");
+        // Each budget names itself, in the failure and in the ending.
+        let v = judge_of(obs(Ending::Hung(Budget::VirtualTime), "", None, NONE, 1));
+        assert!(v.failures[0].contains("virtual ticks"), "{v:?}");
+        assert_eq!((v.outcome, v.exit.as_str()), (Outcome::Hung, "hung: virtual-time budget"));
+        let v = judge_of(obs(Ending::Hung(Budget::KernelInstructions), "", None, NONE, 1));
+        assert!(v.failures[0].contains("kernel instructions"), "{v:?}");
+        assert_eq!((v.outcome, v.exit.as_str()), (Outcome::Hung, "hung: kernel-instruction budget"));
+        // Which budget it was comes from the ending and the kernel's ticks.
+        let timeout = crate::Exit::Timeout;
+        assert_eq!(Ending::of(&timeout, Some(1001), 1000), Ending::Hung(Budget::VirtualTime));
+        assert_eq!(Ending::of(&timeout, Some(1000), 1000), Ending::Hung(Budget::WallClock));
+        assert_eq!(Ending::of(&timeout, Some(5000), 0), Ending::Hung(Budget::WallClock));
+        assert_eq!(Ending::of(&crate::Exit::InstructionBudget, None, 0), Ending::Hung(Budget::KernelInstructions));
         for ending in [Ending::KernelPanic, Ending::TripleFault] {
             let v = judge_of(obs(ending, "", None, NONE, 0));
             assert_eq!((v.outcome, v.failures.len()), (Outcome::KernelPanic, 1));
@@ -462,7 +512,7 @@ mod tests {
         let v = judge(&c, &p, &checked(None));
         assert_eq!((v.outcome, v.failures.len()), (Outcome::Recovered, 1));
         // A hung guest's disk was never synced: it stays hung.
-        let hung = Observation { fsck_clean: Some(false), ..obs(Ending::Timeout, "", None, NONE, 1) };
+        let hung = Observation { fsck_clean: Some(false), ..obs(Ending::Hung(Budget::WallClock), "", None, NONE, 1) };
         assert_eq!(judge(&c, &p, &hung).outcome, Outcome::Hung);
     }
 
@@ -475,7 +525,7 @@ mod tests {
         c.expect.check = Some("cat f".into());
         c.expect.check_output = Some("data\n".into());
         let p = plan(&c, 1);
-        assert!(judge(&c, &p, &obs(Ending::Timeout, "", None, NONE, 1)).failures.is_empty());
+        assert!(judge(&c, &p, &obs(Ending::Hung(Budget::WallClock), "", None, NONE, 1)).failures.is_empty());
         assert!(judge(&c, &p, &obs(Ending::KernelPanic, "", None, NONE, 1)).failures.is_empty());
         // Any status is accepted, but a non-zero one is still a failed workload.
         let ran =

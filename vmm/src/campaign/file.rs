@@ -67,6 +67,16 @@ pub struct Campaign {
     /// a replay judges and budgets the same way).
     #[serde(default)]
     pub baseline_ticks: Option<u64>,
+    /// The workload's budget in kernel instructions (`instruction_budget`),
+    /// checked by the VMM; past it the experiment is hung. `None`: three
+    /// times the fault-free baseline's ([`Campaign::kernel_instruction_budget`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub instruction_budget: Option<u64>,
+    /// Kernel instructions the fault-free baseline took (measured with
+    /// `baseline_ticks`; only where KVM counts every kernel instruction,
+    /// software KVM).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub baseline_kernel_instructions: Option<u64>,
     /// The fault templates; each experiment draws one, then its values.
     pub faults: Vec<FaultSpec>,
     /// What must hold after every experiment.
@@ -86,8 +96,22 @@ fn default_degraded_factor() -> f64 {
 /// `recovered`, however small the workload.
 pub const DEGRADED_SLACK_TICKS: u64 = 200;
 
-/// Least default budget of a workload in virtual ticks (10 s at 100 Hz).
+/// Least default budget of a workload in virtual ticks (10 s at 100 Hz):
+/// far above RS's bounds for finding and replacing a hung service (3
+/// heartbeat periods, 3 s for PM and VFS; docs/servers-dying.md), so a
+/// workload that waits out one or two restarts is never called hung.
 pub const MIN_TICK_BUDGET: u64 = 1_000;
+
+/// The default kernel-instruction budget in fault-free baselines. Above
+/// what completing experiments cost (a restart or a retry adds about 10 %
+/// in `ci/campaigns/ipc-faults.toml`; a slow success that waits out most
+/// of its virtual budget idle adds about half a baseline) and above what
+/// the virtual budget lets an idle hung guest spend (a few hundred
+/// instructions a tick); it ends the hangs virtual time cannot end cheaply:
+/// a kernel that loops, or processes that keep it busy (virtual time moves
+/// one tick per 64 kernel entries, so the virtual budget would let them
+/// run tens of millions of instructions).
+pub const INSTRUCTION_BUDGET_BASELINES: u64 = 3;
 
 impl Campaign {
     /// The workload's budget in virtual ticks: `virtual_timeout` if given,
@@ -100,6 +124,36 @@ impl Campaign {
             (None, None) => 0,
         }
     }
+
+    /// Keeps what the fault-free baseline took (it sets the `degraded`
+    /// class and the default budgets).
+    pub fn record_baseline(&mut self, baseline: Baseline) {
+        self.baseline_ticks = baseline.ticks;
+        self.baseline_kernel_instructions = baseline.kernel_instructions;
+    }
+
+    /// The workload's budget in kernel instructions, checked by the VMM:
+    /// `instruction_budget` if given, else [`INSTRUCTION_BUDGET_BASELINES`]
+    /// times the baseline's; 0 (none) before the baseline is known or
+    /// where KVM does not count kernel instructions.
+    pub fn kernel_instruction_budget(&self) -> u64 {
+        match (self.instruction_budget, self.baseline_kernel_instructions) {
+            (Some(n), _) => n,
+            (None, Some(base)) => base.saturating_mul(INSTRUCTION_BUDGET_BASELINES),
+            (None, None) => 0,
+        }
+    }
+}
+
+/// What the fault-free baseline took (`campaign::run::baseline`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Baseline {
+    /// The workload's virtual ticks (`None` if the run did not report them).
+    pub ticks: Option<u64>,
+    /// Kernel instructions of the whole run (`None` where KVM does not
+    /// count every kernel instruction: hardware KVM counts only the few
+    /// it emulates, and a budget made of those would end every run).
+    pub kernel_instructions: Option<u64>,
 }
 
 /// Virtual ticks per second of guest time (the kernel's 100 Hz tick).
@@ -221,6 +275,7 @@ struct RawCampaign {
     seed: Spanned<u64>,
     timeout: Option<Spanned<Value>>,
     virtual_timeout: Option<Spanned<Value>>,
+    instruction_budget: Option<Spanned<u64>>,
     degraded_factor: Option<Spanned<Value>>,
     memory: Option<Spanned<u64>>,
     start: Option<Spanned<String>>,
@@ -448,6 +503,11 @@ impl Campaign {
                 _ => return problem(t.span(), "virtual_timeout", "want seconds, more than 0 and at most 86400"),
             },
         };
+        let instruction_budget = match &raw.instruction_budget {
+            None => None,
+            Some(n) if *n.get_ref() > 0 => Some(*n.get_ref()),
+            Some(n) => return problem(n.span(), "instruction_budget", "want a number of kernel instructions above 0"),
+        };
         let degraded_factor = match &raw.degraded_factor {
             None => DEFAULT_DEGRADED_FACTOR,
             Some(f) => match f.get_ref() {
@@ -498,6 +558,8 @@ impl Campaign {
             virtual_timeout_secs,
             degraded_factor,
             baseline_ticks: None,
+            instruction_budget,
+            baseline_kernel_instructions: None,
             faults,
             expect,
         })

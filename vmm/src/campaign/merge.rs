@@ -28,6 +28,7 @@ pub(crate) fn campaign_difference(a: &Campaign, b: &Campaign) -> Option<String> 
         c.file = String::new();
         if no_baseline {
             c.baseline_ticks = None;
+            c.baseline_kernel_instructions = None;
         }
         c.disk = c.disk.as_ref().map(|d| d.file_name().map(PathBuf::from).unwrap_or_default());
         serde_json::to_value(c).unwrap_or_default()
@@ -66,6 +67,7 @@ pub fn merge(inputs: &[PathBuf]) -> Result<Results, CampaignError> {
     let mut jobs = 0;
     let mut snapshot_secs: Option<f64> = None;
     let mut baseline_ticks = None;
+    let mut baseline_kernel_instructions = None;
     let base = Results::load(&path_of(first))?;
     for input in inputs {
         let path = path_of(input);
@@ -78,6 +80,7 @@ pub fn merge(inputs: &[PathBuf]) -> Result<Results, CampaignError> {
             )));
         }
         baseline_ticks = baseline_ticks.or(results.campaign.baseline_ticks);
+        baseline_kernel_instructions = baseline_kernel_instructions.or(results.campaign.baseline_kernel_instructions);
         wall_secs = wall_secs.max(results.timing.wall_secs);
         jobs += results.timing.jobs;
         if let Some(secs) = results.timing.snapshot_secs {
@@ -114,5 +117,6 @@ pub fn merge(inputs: &[PathBuf]) -> Result<Results, CampaignError> {
     timing.experiments_per_second = if wall_secs > 0.0 { all.len() as f64 / wall_secs } else { 0.0 };
     let mut campaign = base.campaign;
     campaign.baseline_ticks = baseline_ticks;
+    campaign.baseline_kernel_instructions = baseline_kernel_instructions;
     Ok(Results::new(campaign, None, all, timing))
 }

@@ -152,7 +152,7 @@ pub(crate) fn run_indices(
     match start {
         StartFrom::Boot => {
             let start = run::Start::Boot { scratch, record: Default::default() };
-            campaign.baseline_ticks = run::baseline_ticks(campaign, &start);
+            campaign.record_baseline(run::baseline(campaign, &start));
             Ok((run::run_all_with(campaign, indices, jobs, &start, hooks), None))
         }
         StartFrom::Snapshot => {
@@ -160,7 +160,7 @@ pub(crate) fn run_indices(
             let snapshot = run::take_snapshot(campaign, scratch, Default::default())?;
             let secs = clock.elapsed().as_secs_f64();
             let start = run::Start::Snapshot(&snapshot);
-            campaign.baseline_ticks = run::baseline_ticks(campaign, &start);
+            campaign.record_baseline(run::baseline(campaign, &start));
             Ok((run::run_all_with(campaign, indices, jobs, &start, hooks), Some(secs)))
         }
     }

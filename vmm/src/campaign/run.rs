@@ -23,7 +23,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 
 use super::classify::{judge, Ending, Observation};
 use super::draw::{plan, Plan};
-use super::file::Campaign;
+use super::file::{Baseline, Campaign};
 use super::report::{ExperimentResult, ExperimentTiming};
 use super::CampaignError;
 use crate::inject::fault::FaultPlan;
@@ -86,6 +86,7 @@ pub fn base_config(campaign: &Campaign, disk: Option<&Path>) -> Result<RunConfig
     config.deterministic = true;
     config.fault_plan = Some(FaultPlan { seed: 0, rules: Vec::new() });
     config.tick_budget = campaign.tick_budget();
+    config.instruction_budget = campaign.kernel_instruction_budget();
     crate::vstate::config::check_cmdline(&config.cmdline())
         .map_err(|source| CampaignError::Vm { context: "the workload and check".into(), source })?;
     Ok(config)
@@ -130,6 +131,8 @@ pub fn take_snapshot(campaign: &Campaign, scratch: &Path, record: Recording) -> 
     let disk = copy_disk(campaign, scratch, "snapshot")?;
     let mut config = base_config(campaign, disk.as_deref())?;
     record.apply(&mut config);
+    // The boot is no experiment's: each gets its budget at the restore.
+    config.instruction_budget = 0;
     let snapshot = Snapshot::take(&config, MARK_COMMAND_START).map_err(|source| CampaignError::Vm {
         context: format!("booting image {} to the start of the workload", campaign.image),
         source,
@@ -188,7 +191,7 @@ pub fn run_one(campaign: &Campaign, index: u32, start: &Start) -> Experiment {
             let (console, check_at) =
                 super::evidence::console_text(outcome.console.as_deref().unwrap_or_default(), check_at);
             let obs = Observation {
-                ending: Ending::of(&outcome.exit),
+                ending: Ending::of(&outcome.exit, outcome.command_ticks, campaign.tick_budget()),
                 console,
                 check_at,
                 workload_status: outcome.command_status.map(|s| s as i32),
@@ -248,6 +251,10 @@ fn run_plan(
             // A debugged experiment may stop as long as its user likes.
             experiment.timeout = snapshot.config.gdb.is_none().then(|| Duration::from_secs_f64(campaign.timeout_secs));
             experiment.swifi = plan.swifi;
+            // The snapshot was taken before the baseline was measured (its
+            // budget is 0, none): the experiment gets the campaign's.
+            experiment.tick_budget = campaign.tick_budget();
+            experiment.instruction_budget = campaign.kernel_instruction_budget();
             experiment.disk_out = disk_out.map(Path::to_path_buf);
             Ok(snapshot.run(&experiment)?)
         }
@@ -268,12 +275,23 @@ fn run_plan(
     }
 }
 
-/// The fault-free baseline: the workload's virtual ticks with an empty
-/// plan, started as `start` says (`None` if the run did not report them).
-pub fn baseline_ticks(campaign: &Campaign, start: &Start) -> Option<u64> {
+/// Runs the fault-free baseline (an empty plan, no budgets: it measures
+/// them), started as `start` says.
+pub fn baseline(campaign: &Campaign, start: &Start) -> Baseline {
     let empty = Plan { seed: 0, rules: Vec::new(), swifi: None };
-    let outcome = run_plan(campaign, &empty, u32::MAX, start, None).ok()?;
-    outcome.command_ticks.filter(|&t| t > 0)
+    let mut unbounded = campaign.clone();
+    unbounded.baseline_ticks = None;
+    unbounded.virtual_timeout_secs = None;
+    unbounded.instruction_budget = None;
+    unbounded.baseline_kernel_instructions = None;
+    let Ok(outcome) = run_plan(&unbounded, &empty, u32::MAX, start, None) else {
+        return Baseline::default();
+    };
+    let counts_kernel = crate::vstate::config::HostKind::detect() == crate::vstate::config::HostKind::SoftwarePvm;
+    Baseline {
+        ticks: outcome.command_ticks.filter(|&t| t > 0),
+        kernel_instructions: outcome.final_stats.insn_emulation().filter(|&n| counts_kernel && n > 0),
+    }
 }
 
 /// Number of worker threads by default: the host's cores.

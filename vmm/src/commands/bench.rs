@@ -1,5 +1,6 @@
 //! `viv bench`: boot time, the IPC round trip and operations, tracing,
-//! storage and process figures, and optionally a campaign's throughput from
+//! storage and process figures, what a hung experiment costs, and
+//! optionally a campaign's throughput from
 //! a snapshot versus cold boots and the same guests under QEMU
 //! (`crate::bench`).
 
@@ -28,6 +29,12 @@ pub struct BenchRequest<'a> {
     pub qemu: bool,
 }
 
+/// `viv bench --only hang`: what a hung experiment costs (`bench::hang`).
+pub fn hang() -> Result<bench::hang::HangFigures, CommandError> {
+    let scratch = crate::campaign::temp_scratch_dir("bench")?;
+    Ok(bench::hang::measure(scratch.path())?)
+}
+
 /// Runs every measurement `request` asks for.
 pub fn bench(request: &BenchRequest) -> Result<BenchReport, CommandError> {
     // Read the campaign first: a bad file fails before minutes of benchmarks.
@@ -44,6 +51,9 @@ pub fn bench(request: &BenchRequest) -> Result<BenchReport, CommandError> {
     if request.qemu {
         report.qemu = Some(bench::qemu::compare(&report, request.rounds, bench::RUN_TIMEOUT)?);
     }
+    let scratch = crate::campaign::temp_scratch_dir("bench")?;
+    report.hang = Some(bench::hang::measure(scratch.path())?);
+    drop(scratch);
     if let Some(campaign) = campaign {
         let scratch = crate::campaign::temp_scratch_dir("bench")?;
         let jobs = request.jobs.unwrap_or_else(crate::campaign::run::default_jobs);

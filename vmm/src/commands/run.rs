@@ -88,6 +88,7 @@ pub fn end_message(outcome: &RunOutcome, timeout: Option<Duration>) -> Option<St
             "timeout: guest still running after {}s; stopped (exit status {status})",
             timeout.unwrap_or_default().as_secs_f64()
         )),
+        Exit::InstructionBudget => Some(format!("kernel-instruction budget spent; stopped (exit status {status})")),
         Exit::VmError(why) => Some(format!("VM error: {why} (exit status {status})")),
         Exit::GuestLimit(limit) => Some(format!("guest error: {} reached (exit status {status})", limit.describe())),
     }

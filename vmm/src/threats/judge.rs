@@ -266,7 +266,7 @@ pub fn judge_run(
             format!("{server} restarted, then printed {line:?}; {}", workload_word(console))
         }
         (_, None) => match exit {
-            Exit::Timeout => "hung".to_string(),
+            Exit::Timeout | Exit::InstructionBudget => "hung".to_string(),
             Exit::PowerOff(_) if !workload_intact(console) => format!("workload failed ({exit:?})"),
             Exit::PowerOff(s) if !console.contains("workload-through-a-pipe") => format!("powered off with {s}"),
             other => format!("no verdict ({other:?})"),

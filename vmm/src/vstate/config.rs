@@ -196,6 +196,14 @@ pub struct RunConfig {
     /// ticks from `MARK_COMMAND_START` (`abi::fault::CLOCK_BUDGET`); past it
     /// the kernel ends the run as timed out. 0: none.
     pub tick_budget: u64,
+    /// Kernel instructions (KVM's `insn_emulation`, counted from the start
+    /// of this VM: from the restore for a snapshot experiment) past which
+    /// the VMM stops the run as [`crate::Exit::InstructionBudget`]: a
+    /// cheap backstop for a guest that burns instructions without virtual
+    /// time advancing. Checked at every exit to the VMM and at a kick every
+    /// [`crate::vstate::vcpu::BUDGET_KICK`]. 0: none (also where KVM has no
+    /// such statistic).
+    pub instruction_budget: u64,
     /// Experiment mode with a fault plan: host CPU time the vCPU may spend
     /// without a kernel entry before the VMM calls it spinning and raises
     /// the spin tick (`crate::vstate::watchdog`; default
@@ -240,6 +248,7 @@ impl RunConfig {
             fault_plan: None,
             deterministic: false,
             tick_budget: 0,
+            instruction_budget: 0,
             spin_budget: std::time::Duration::from_millis(abi::platform::SPIN_TICK_CPU_MS),
             swifi: None,
             profile_hz: None,

@@ -193,6 +193,7 @@ impl Machine {
                 None
             }
         };
+        let instruction_budget = crate::vstate::vcpu::InstructionBudget::new(stats.as_ref(), config.instruction_budget);
         let runner = VcpuRunner {
             vcpu,
             io: PortIo::new(serial.clone(), log_sink),
@@ -210,6 +211,7 @@ impl Machine {
             debugger: None,
             debug_interrupt: None,
             console: console.clone(),
+            instruction_budget,
         };
         Ok(Machine {
             kvm,

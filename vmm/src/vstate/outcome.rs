@@ -22,8 +22,13 @@ pub enum Exit {
     KernelPanic,
     /// The guest triple-faulted (`KVM_EXIT_SHUTDOWN`).
     TripleFault,
-    /// The guest was still running at the deadline and was stopped.
+    /// The guest was still running at the deadline and was stopped; or,
+    /// in experiment mode, the kernel powered off past the workload's
+    /// virtual-time budget (`abi::fault::CLOCK_BUDGET`).
     Timeout,
+    /// The vCPU executed more kernel instructions than the run's budget
+    /// (`RunConfig::instruction_budget`); the VMM stopped it.
+    InstructionBudget,
     /// KVM could not run the guest; the text says why.
     VmError(String),
     /// The guest made the host keep more than a cap allows (a log or
@@ -54,7 +59,7 @@ impl Exit {
             Exit::PowerOff(s) => (*s).min(GUEST_STATUS_MAX) as i32,
             Exit::KernelPanic => STATUS_KERNEL_PANIC,
             Exit::TripleFault => STATUS_TRIPLE_FAULT,
-            Exit::Timeout => STATUS_TIMEOUT,
+            Exit::Timeout | Exit::InstructionBudget => STATUS_TIMEOUT,
             Exit::VmError(_) => STATUS_VM_ERROR,
             Exit::GuestLimit(_) => STATUS_GUEST_LIMIT,
         }
@@ -182,6 +187,7 @@ mod tests {
         assert_eq!(Exit::KernelPanic.status(), 123);
         assert_eq!(Exit::TripleFault.status(), 122);
         assert_eq!(Exit::Timeout.status(), 124);
+        assert_eq!(Exit::InstructionBudget.status(), 124);
         assert_eq!(Exit::VmError("x".into()).status(), 121);
     }
 

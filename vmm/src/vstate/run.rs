@@ -164,7 +164,13 @@ fn supervise(mut machine: Machine, config: &RunConfig) -> Result<(Machine, Ran),
     }
     let kicks = watchdog::Kicks {
         timeout: config.timeout,
-        sample_every: config.profile_hz.map(|hz| Duration::from_secs(1) / hz.max(1)),
+        // The profiler's rate, or with an instruction budget at least
+        // one kick every `BUDGET_KICK` (`vcpu::InstructionBudget`).
+        sample_every: match (config.profile_hz, machine.runner.instruction_budget.is_some()) {
+            (Some(hz), _) => Some(Duration::from_secs(1) / hz.max(1)),
+            (None, true) => Some(super::vcpu::BUDGET_KICK),
+            (None, false) => None,
+        },
     };
     let timed_out = machine.runner.timed_out.clone();
     let (runner, progress, ended) = run_vcpu_thread(machine.runner, kicks, &timed_out, spin_guard.as_ref())?;

@@ -77,6 +77,49 @@ pub struct VcpuRunner {
     pub debug_interrupt: Option<crate::debug::InterruptFlag>,
     /// The console's capture, whose length each mark records.
     pub console: Option<Arc<std::sync::Mutex<Vec<u8>>>>,
+    /// The run's kernel-instruction budget, checked after every exit.
+    pub instruction_budget: Option<InstructionBudget>,
+}
+
+/// How often the watchdog kicks a vCPU with an instruction budget, so
+/// that a guest which burns kernel instructions without exiting to the
+/// VMM (a loop in the kernel) is still seen. A kick is not a kernel entry:
+/// the guest sees nothing of it.
+pub const BUDGET_KICK: std::time::Duration = std::time::Duration::from_millis(100);
+
+/// A budget of kernel instructions (KVM's `insn_emulation`, which on
+/// software KVM counts every guest kernel instruction exactly).
+///
+/// Why checked at exits: the VMM sees the vCPU only when it exits (port
+/// and MMIO I/O, or a kick every [`BUDGET_KICK`] for a guest that makes
+/// none). The run ends at the first of those past the budget, so where
+/// exactly it ends may vary between runs by up to a kick's worth of guest
+/// work, never how it is classed; the virtual-time budget, which the
+/// kernel checks, is the one that ends a hang at the same tick every run.
+#[derive(Debug, Clone, Copy)]
+pub struct InstructionBudget {
+    counter: crate::vstate::stats::Counter,
+    limit: u64,
+}
+
+impl InstructionBudget {
+    /// A budget of `limit` instructions, if `limit` is not 0 and KVM
+    /// counts kernel instructions (`stats` has `insn_emulation`).
+    pub fn new(stats: Option<&VcpuStats>, limit: u64) -> Option<InstructionBudget> {
+        if limit == 0 {
+            return None;
+        }
+        let counter = stats?.counter("insn_emulation");
+        if counter.is_none() {
+            log::warn!("KVM counts no kernel instructions here: the instruction budget is off");
+        }
+        Some(InstructionBudget { counter: counter?, limit })
+    }
+
+    /// Whether the vCPU has spent the budget (a failed read: not spent).
+    fn spent(&self, stats: Option<&VcpuStats>) -> bool {
+        stats.and_then(|s| s.read(self.counter).ok()).is_some_and(|n| n > self.limit)
+    }
 }
 
 /// What a run has produced so far (kept across a pause).
@@ -229,6 +272,13 @@ impl VcpuRunner {
             let step = self.step();
             if let Some(limit) = self.limit_reached.reached() {
                 return end(Exit::GuestLimit(limit));
+            }
+            // Only where the guest would run on: a guest that powers off
+            // at its last instruction within the budget has not overrun it,
+            // and a VM error stays one.
+            let runs_on = matches!(step, Step::Continue | Step::Mark(_) | Step::FaultStop(_));
+            if runs_on && self.instruction_budget.is_some_and(|b| b.spent(self.stats.as_ref())) {
+                return end(Exit::InstructionBudget);
             }
             match step {
                 Step::Continue => {}

@@ -81,6 +81,23 @@ fn defaults() {
     assert_eq!((f.side, f.primitives, f.nth, f.probability, f.limit), (Side::Destination, 0, (1, 1), (1.0, 1.0), 1));
 }
 
+#[test]
+fn the_budgets_come_from_the_file_or_the_baseline() {
+    let mut c = parse(GOOD).unwrap();
+    // Before the baseline is known: no budgets.
+    assert_eq!((c.tick_budget(), c.kernel_instruction_budget()), (0, 0));
+    c.record_baseline(Baseline { ticks: Some(300), kernel_instructions: Some(1_000_000) });
+    assert_eq!((c.tick_budget(), c.kernel_instruction_budget()), (3000, 1_000_000 * INSTRUCTION_BUDGET_BASELINES));
+    // Where KVM does not count kernel instructions, no default.
+    c.record_baseline(Baseline { ticks: Some(3), kernel_instructions: None });
+    assert_eq!((c.tick_budget(), c.kernel_instruction_budget()), (MIN_TICK_BUDGET, 0));
+    // Given in the file: that, baseline or not.
+    let c = parse(&GOOD.replace("memory = 64", "memory = 64\ninstruction_budget = 5000")).unwrap();
+    assert_eq!((c.instruction_budget, c.kernel_instruction_budget()), (Some(5000), 5000));
+    let json = serde_json::to_string(&c).unwrap();
+    assert_eq!(serde_json::from_str::<Campaign>(&json).unwrap(), c);
+}
+
 /// The error for GOOD with `from` replaced by `to`.
 fn error_with(from: &str, to: &str) -> String {
     assert!(GOOD.contains(from), "{from}");
@@ -98,6 +115,8 @@ fn bad_fields_are_refused_with_line_and_field() {
         ("timeout = 15", "timeout = 0", "7: timeout: want seconds"),
         ("timeout = 15", "timeout = \"soon\"", "7: timeout: want seconds"),
         ("memory = 64", "memory = 2", "8: memory: want 8 to"),
+        ("memory = 64", "memory = 64\ninstruction_budget = 0", "9: instruction_budget: want a number"),
+        ("memory = 64", "memory = 64\ninstruction_budget = -1", "9: instruction_budget: invalid value"),
         ("workload = \"echo hello > /tmp/a; cat /tmp/a;\"", "workload = \" \"", "4: workload: must be a non-empty"),
         ("targets = [\"tty\", \"vfs\"]", "targets = [\"tty\", \"vsf\"]", "11: fault.targets: unknown program \"vsf\""),
         ("targets = [\"tty\", \"vfs\"]", "targets = []", "11: fault.targets: name at least one program"),

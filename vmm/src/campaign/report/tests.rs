@@ -2,7 +2,7 @@
 //! timing, shards.
 
 use super::*;
-use crate::campaign::classify::{Ending, Observation};
+use crate::campaign::classify::{Budget, Ending, Observation};
 use crate::campaign::draw::plan;
 use crate::campaign::file::tests_support::campaign_with;
 use crate::inject::swifi::Mutation;
@@ -16,7 +16,7 @@ fn results() -> Results {
             let (ending, console, status) = match i {
                 0 => (Ending::PowerOff(0), "hi\n", Some(0)),
                 1 => (Ending::PowerOff(0), "<b>&\"\u{1}\n", Some(1)),
-                2 => (Ending::Timeout, "", None),
+                2 => (Ending::Hung(Budget::WallClock), "", None),
                 _ => (Ending::VmmError("KVM_RUN failed".into()), "", None),
             };
             let obs = Observation {
@@ -94,7 +94,7 @@ fn markdown_shape() {
     for o in Outcome::ALL {
         assert!(m.contains(&format!("| {} | ", o.describe())), "{m}");
     }
-    assert!(m.contains("| guest hung (timeout) | 1 | 25.0 % |"));
+    assert!(m.contains("| guest hung (a budget ran out) | 1 | 25.0 % |"));
     assert!(m.contains("| experiments per second | 2.00 |"));
     assert!(m.contains("| median kernel instructions per experiment | 20 |"));
     assert!(m.contains("cold-boots"));

@@ -87,6 +87,9 @@ pub struct ExperimentConfig {
     pub echo_console: bool,
     /// The workload's budget in virtual ticks (`RunConfig::tick_budget`).
     pub tick_budget: u64,
+    /// Kernel instructions from the restore past which the VMM stops the
+    /// experiment (`RunConfig::instruction_budget`).
+    pub instruction_budget: u64,
     /// Write the experiment's disk out here when it ends
     /// (`RunConfig::disk_out`).
     pub disk_out: Option<std::path::PathBuf>,
@@ -109,6 +112,7 @@ impl ExperimentConfig {
         config.swifi = self.swifi;
         config.echo_console = self.echo_console;
         config.tick_budget = self.tick_budget;
+        config.instruction_budget = self.instruction_budget;
         config.disk_out = self.disk_out.clone();
         config.echo_log = false;
         config.capture_console = true;
@@ -125,6 +129,7 @@ impl ExperimentConfig {
             swifi: None,
             echo_console: false,
             tick_budget: snapshot.config.tick_budget,
+            instruction_budget: snapshot.config.instruction_budget,
             disk_out: None,
         }
     }
