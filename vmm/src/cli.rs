@@ -559,6 +559,8 @@ pub struct BenchArgs {
 pub enum BenchPart {
     /// Fork + exec + exit of `true` from the disk.
     Process,
+    /// The pingpong round trip, with IPC tracing off and on.
+    Ipc,
 }
 
 #[cfg(test)]

@@ -96,6 +96,16 @@ fn dispatch(command: Command) -> Result<i32, Failure> {
             }
             Ok(0)
         }
+        Command::Bench(args) if args.only == Some(cli::BenchPart::Ipc) => {
+            let figures = vmm::bench::round_trip::measure(args.rounds, args.syscall_entry.into())
+                .map_err(commands::CommandError::from)?;
+            if args.json {
+                println!("{}", serde_json::to_string_pretty(&figures).map_err(commands::CommandError::from)?);
+            } else {
+                print!("{}", vmm::bench::round_trip::format_round_trip(&figures));
+            }
+            Ok(0)
+        }
         Command::Bench(args) => {
             let report = commands::bench::bench(&commands::bench::BenchRequest {
                 rounds: args.rounds,

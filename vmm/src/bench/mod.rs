@@ -67,6 +67,7 @@ pub mod campaign;
 mod error;
 pub mod process;
 pub mod qemu;
+pub mod round_trip;
 pub mod storage;
 pub mod trace_overhead;
 
