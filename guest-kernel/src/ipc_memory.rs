@@ -28,8 +28,8 @@
 
 use crate::process::{within_one_page, Memory};
 use abi::layout::PAGE_SIZE;
-use abi::{Error, Message};
-use kernel_core::UserMemory;
+use abi::{Endpoint, Error, Message};
+use kernel_core::{copy_message_by_value, CopyFault, MessageHead, UserMemory};
 
 /// One cached translation: page `page` of process `slot` is at `phys`,
 /// mapped writable.
@@ -148,6 +148,55 @@ impl UserMemory for IpcMemory<'_> {
             return self.mem.check_message(slot, addr, write);
         }
         self.translate(slot, addr, write).map(|_| ()).ok_or(Error::Fault)
+    }
+
+    /// One copy from page to page, as `rep movsq` (counted as one
+    /// emulated instruction on software KVM, where eight loads and eight
+    /// stores are sixteen); only messages that straddle a page go through
+    /// a message value.
+    #[inline]
+    fn copy_message(
+        &mut self,
+        from: usize,
+        from_addr: u64,
+        to: usize,
+        to_addr: u64,
+        source: Option<Endpoint>,
+        refused_type: Option<u32>,
+    ) -> Result<MessageHead, CopyFault> {
+        if !within_one_page(from_addr) || !within_one_page(to_addr) {
+            return copy_message_by_value(self, from, from_addr, to, to_addr, source, refused_type);
+        }
+        let src = self.translate(from, from_addr, false).ok_or(CopyFault::Source(Error::Fault))?;
+        // SAFETY: the 64 bytes at `src` lie in one mapped user page
+        // (checked above), identity-mapped for the kernel; a message has
+        // no alignment requirement from the user, hence unaligned reads.
+        let head = unsafe {
+            let m = src as *const Message;
+            MessageHead {
+                mtype: core::ptr::read_unaligned(&raw const (*m).mtype),
+                args: [
+                    core::ptr::read_unaligned(&raw const (*m).payload[0]),
+                    core::ptr::read_unaligned(&raw const (*m).payload[1]),
+                ],
+            }
+        };
+        if refused_type == Some(head.mtype) {
+            return Err(CopyFault::RefusedType);
+        }
+        let dst = self.translate(to, to_addr, true).ok_or(CopyFault::Destination(Error::Fault))?;
+        // SAFETY: `src` as above; the 64 bytes at `dst` lie in one user
+        // page mapped writable for `to` alone (copy-on-write resolved),
+        // identity-mapped for the kernel. The two are different processes'
+        // private or read-only pages, so the ranges do not overlap.
+        unsafe {
+            core::arch::asm!("rep movsq", inout("rsi") src => _, inout("rdi") dst => _,
+                             inout("rcx") size_of::<Message>() / 8 => _, options(nostack, preserves_flags));
+            if let Some(source) = source {
+                core::ptr::write_unaligned(&raw mut (*(dst as *mut Message)).source, source);
+            }
+        }
+        Ok(head)
     }
 
     fn read_bytes(&mut self, slot: usize, addr: u64, buf: &mut [u8]) -> Result<(), Error> {

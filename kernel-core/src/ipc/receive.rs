@@ -7,7 +7,7 @@
 
 use crate::deadlock::BlockingOp;
 use crate::proc::RecvWait;
-use crate::{Kernel, Outcome, UserMemory};
+use crate::{Kernel, MessageHead, Outcome, UserMemory};
 use abi::notify::NOTIFY_MTYPE;
 use abi::syscall::Trap;
 use abi::trace::Kind;
@@ -124,7 +124,15 @@ impl Kernel {
             self.unlink_sender(caller, sender);
             self.procs[sender].sending = None;
             if self.trace.enabled {
-                self.trace_message(mem, Kind::Receive, Trap::Receive as u8, sender, caller, &msg, true);
+                self.trace_message(
+                    mem,
+                    Kind::Receive,
+                    Trap::Receive as u8,
+                    sender,
+                    caller,
+                    MessageHead::of(&msg),
+                    true,
+                );
             }
             if self.procs[sender].receiving.is_none() {
                 self.wake(mem, sender, 0);

@@ -5,7 +5,7 @@
 
 use crate::deadlock::BlockingOp;
 use crate::proc::{RecvWait, SendWait};
-use crate::{Kernel, Outcome, SendMode, UserMemory};
+use crate::{CopyFault, Kernel, MessageHead, Outcome, SendMode, UserMemory};
 use abi::notify::NOTIFY_MTYPE;
 use abi::syscall::Trap;
 use abi::trace::Kind;
@@ -101,7 +101,21 @@ impl Kernel {
             }
         }
         let delayed = fired.is_some_and(|f| f.action == abi::fault::Action::Delay);
-        if !delayed && self.waits_for(dst_slot, caller) {
+        if fired.is_none() && self.waits_for(dst_slot, caller) {
+            // The common case: one copy, straight from page to page.
+            match self.deliver_direct(mem, caller, dst_slot, msg_addr) {
+                Ok(head) => {
+                    if self.trace.enabled {
+                        self.trace_message(mem, Kind::Send, trap as u8, caller, dst_slot, head, true);
+                    }
+                    return Outcome::Done(0);
+                }
+                Err(Some(e)) => return Outcome::err(e),
+                // The receiver's buffer went bad: it got the error, the
+                // message counts as not taken (below).
+                Err(None) => {}
+            }
+        } else if !delayed && self.waits_for(dst_slot, caller) {
             let mut msg = match mem.read_message(caller, msg_addr) {
                 Ok(m) => m,
                 Err(e) => return Outcome::err(e),
@@ -119,7 +133,7 @@ impl Kernel {
             // message counts as not taken (never lost silently).
             if self.deliver(mem, dst_slot, &msg).is_ok() {
                 if self.trace.enabled {
-                    self.trace_message(mem, Kind::Send, trap as u8, caller, dst_slot, &msg, true);
+                    self.trace_message(mem, Kind::Send, trap as u8, caller, dst_slot, MessageHead::of(&msg), true);
                 }
                 return Outcome::Done(0);
             }
@@ -139,10 +153,41 @@ impl Kernel {
             self.fault_on_queue(mem, f, caller, dst_slot, msg_addr);
         }
         if self.trace.enabled {
-            let msg = abi::Message::new(0);
-            self.trace_message(mem, Kind::SendQueued, trap as u8, caller, dst_slot, &msg, false);
+            let head = MessageHead { mtype: 0, args: [0; 2] };
+            self.trace_message(mem, Kind::SendQueued, trap as u8, caller, dst_slot, head, false);
         }
         self.block(caller);
         Outcome::Blocked
+    }
+
+    /// Delivers the message at `msg_addr` of `caller` to `receiver`, which
+    /// waits for it, with one copy from page to page, and wakes the
+    /// receiver. `Err(Some(e))`: refused, nothing delivered, the caller
+    /// gets `e` (its buffer is bad, or a forged notification type).
+    /// `Err(None)`: the receiver's buffer is bad; it was woken with the
+    /// error and the message is not taken.
+    #[inline(always)]
+    fn deliver_direct(
+        &mut self,
+        mem: &mut impl UserMemory,
+        caller: usize,
+        receiver: usize,
+        msg_addr: u64,
+    ) -> Result<MessageHead, Option<Error>> {
+        let to_addr = self.procs[receiver].receiving.expect("deliver to a receiving process").msg_addr;
+        let source = if self.weak.source_stamp { None } else { Some(self.procs[caller].endpoint) };
+        let refused = if self.weak.notify_type { None } else { Some(NOTIFY_MTYPE) };
+        match mem.copy_message(caller, msg_addr, receiver, to_addr, source, refused) {
+            Ok(head) => {
+                self.wake(mem, receiver, 0);
+                Ok(head)
+            }
+            Err(CopyFault::Source(e)) => Err(Some(e)),
+            Err(CopyFault::RefusedType) => Err(Some(Error::Invalid)),
+            Err(CopyFault::Destination(e)) => {
+                self.wake(mem, receiver, e.to_return());
+                Err(None)
+            }
+        }
     }
 }
