@@ -142,7 +142,7 @@ impl UserMemory for IpcMemory<'_> {
         Ok(())
     }
 
-    #[inline]
+    #[inline(always)]
     fn check_message(&mut self, slot: usize, addr: u64, write: bool) -> Result<(), Error> {
         if !within_one_page(addr) {
             return self.mem.check_message(slot, addr, write);

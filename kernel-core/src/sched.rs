@@ -68,8 +68,9 @@ impl RunQueues {
         self.tails[q] = slot as u8;
     }
 
-    /// Removes `slot` from its queue (no-op if not queued).
-    #[inline]
+    /// Removes `slot` from its queue (no-op if not queued). Inlined: every
+    /// IPC that blocks its caller does it.
+    #[inline(always)]
     pub fn dequeue(&mut self, procs: &mut [Proc; NR_PROCS], slot: usize) {
         if !procs[slot].queued {
             return;
