@@ -154,7 +154,7 @@ impl UserMemory for IpcMemory<'_> {
     /// emulated instruction on software KVM, where eight loads and eight
     /// stores are sixteen); only messages that straddle a page go through
     /// a message value.
-    #[inline]
+    #[inline(always)]
     fn copy_message(
         &mut self,
         from: usize,

@@ -48,8 +48,9 @@ impl RunQueues {
         Some(usize::from(self.heads[self.nonempty.trailing_zeros() as usize]))
     }
 
-    /// Appends `slot` to its priority's queue (no-op if queued).
-    #[inline]
+    /// Appends `slot` to its priority's queue (no-op if queued). Inlined:
+    /// every IPC that wakes a process does it.
+    #[inline(always)]
     pub fn enqueue(&mut self, procs: &mut [Proc; NR_PROCS], slot: usize) {
         if procs[slot].queued || procs[slot].hung {
             return;

@@ -84,8 +84,33 @@ impl Kernel {
         }
     }
 
-    /// The send itself, after the privilege and endpoint checks.
+    /// The send itself, after the privilege and endpoint checks. Inlined
+    /// for the common case, a receiver already waiting and no fault plan:
+    /// one copy and the wake-up. Everything else (fault rules, queueing,
+    /// refusals) is [`Self::send_general`], out of line.
+    #[inline(always)]
     fn send_to_slot(
+        &mut self,
+        mem: &mut impl UserMemory,
+        caller: usize,
+        dst_slot: usize,
+        msg_addr: u64,
+        trap: Trap,
+    ) -> Outcome {
+        if !self.faults.enabled && self.waits_for(dst_slot, caller) {
+            // `None`: the receiver's buffer went bad; it was woken with the
+            // error and waits no more, so the general path refuses (SENDNB)
+            // or queues the message.
+            if let Some(outcome) = self.send_direct(mem, caller, dst_slot, msg_addr, trap) {
+                return outcome;
+            }
+        }
+        self.send_general(mem, caller, dst_slot, msg_addr, trap)
+    }
+
+    /// [`Self::send_to_slot`] in full: fault rules, delivery, queueing.
+    #[inline(never)]
+    fn send_general(
         &mut self,
         mem: &mut impl UserMemory,
         caller: usize,
@@ -102,18 +127,11 @@ impl Kernel {
         }
         let delayed = fired.is_some_and(|f| f.action == abi::fault::Action::Delay);
         if fired.is_none() && self.waits_for(dst_slot, caller) {
-            // The common case: one copy, straight from page to page.
-            match self.deliver_direct(mem, caller, dst_slot, msg_addr) {
-                Ok(head) => {
-                    if self.trace.enabled {
-                        self.trace_message(mem, Kind::Send, trap as u8, caller, dst_slot, head, true);
-                    }
-                    return Outcome::Done(0);
-                }
-                Err(Some(e)) => return Outcome::err(e),
-                // The receiver's buffer went bad: it got the error, the
-                // message counts as not taken (below).
-                Err(None) => {}
+            // No rule fired: one copy, straight from page to page. On a bad
+            // receiver buffer the receiver got the error and the message
+            // counts as not taken (below).
+            if let Some(outcome) = self.send_direct(mem, caller, dst_slot, msg_addr, trap) {
+                return outcome;
             }
         } else if !delayed && self.waits_for(dst_slot, caller) {
             let mut msg = match mem.read_message(caller, msg_addr) {
@@ -158,6 +176,30 @@ impl Kernel {
         }
         self.block(caller);
         Outcome::Blocked
+    }
+
+    /// Delivers the message at `msg_addr` of `caller` to `dst_slot`,
+    /// which waits for it, and records the Send. `None` when the
+    /// receiver's buffer went bad (see [`Self::deliver_direct`]).
+    #[inline(always)]
+    fn send_direct(
+        &mut self,
+        mem: &mut impl UserMemory,
+        caller: usize,
+        dst_slot: usize,
+        msg_addr: u64,
+        trap: Trap,
+    ) -> Option<Outcome> {
+        match self.deliver_direct(mem, caller, dst_slot, msg_addr) {
+            Ok(head) => {
+                if self.trace.enabled {
+                    self.trace_message(mem, Kind::Send, trap as u8, caller, dst_slot, head, true);
+                }
+                Some(Outcome::Done(0))
+            }
+            Err(Some(e)) => Some(Outcome::err(e)),
+            Err(None) => None,
+        }
     }
 
     /// Delivers the message at `msg_addr` of `caller` to `receiver`, which
