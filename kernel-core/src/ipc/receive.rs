@@ -50,8 +50,12 @@ impl Kernel {
                 return outcome;
             }
         }
-        if let Some(outcome) = self.receive_from_queue(mem, caller, from, msg_addr) {
-            return outcome;
+        // An empty sender queue (a server waiting for its next request)
+        // costs one compare, not a call.
+        if self.procs[caller].senders.0.is_some() {
+            if let Some(outcome) = self.receive_from_queue(mem, caller, from, msg_addr) {
+                return outcome;
+            }
         }
         if self.procs[caller].async_from != 0 {
             if let Some(outcome) = self.receive_async(mem, caller, from, msg_addr) {
