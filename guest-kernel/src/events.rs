@@ -24,6 +24,14 @@ pub fn irq_arrived(line: usize) {
 }
 
 impl System {
+    /// Whether [`Self::deliver_events`] has anything to do: an IRQ line
+    /// recorded or an alarm due. Two loads and compares, so that the
+    /// scheduler's common path skips the delivery altogether.
+    #[inline(always)]
+    pub fn events_pending(&self) -> bool {
+        PENDING_IRQS.load(Ordering::Relaxed) != 0 || (self.next_alarm != 0 && crate::ticks() >= self.next_alarm)
+    }
+
     /// Delivers pending IRQs to their drivers and fired alarms to their
     /// owners.
     pub fn deliver_events(&mut self) {

@@ -46,6 +46,7 @@ pub fn after_event(sys: &mut System) {
         core.fault_clock(&mut Memory { arch, frames }, crate::ticks());
     }
     if let Some((slot, rule)) = sys.core.faults.crash.take() {
+        crate::ipc_memory::forget_translations();
         if sys.core.procs[slot].state == kernel_core::ProcState::Alive {
             let p = &sys.core.procs[slot];
             crate::kprintln!("kernel: process {} ({}) killed: injected fault (rule {rule})", p.name(), p.endpoint);
@@ -55,6 +56,8 @@ pub fn after_event(sys: &mut System) {
         }
     }
     if let Some(rule) = sys.core.faults.stop.take() {
+        // The host may change the process's memory during the Stop.
+        crate::ipc_memory::forget_translations();
         // The host may mutate the target's code during the Stop: only this
         // instance's (`AddressSpace::privatize_code`).
         let slot = sys.core.faults.stop_target;

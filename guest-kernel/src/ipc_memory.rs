@@ -1,49 +1,81 @@
 //! The IPC path's view of user memory: [`Memory`] plus a two-entry cache
-//! of page translations, so that a message page is walked once per kernel
-//! entry.
+//! of page translations that survives from one kernel entry to the next,
+//! so that a message page is walked once, not at every message.
 //!
 //! Why: a SENDREC checks its buffer writable (for the reply) and then reads
 //! the request from it; a REPLYRECV reads the reply from its buffer and,
-//! when its receive blocks, checks the same buffer writable. Each was a
-//! four-level walk of the same page, and kernel instructions are the
-//! currency here. Two entries hold the caller's page and the partner's.
+//! when its receive blocks, checks the same buffer writable; and a client
+//! and its server use the same two buffers round trip after round trip.
+//! Each of those was a four-level walk of the same page (≈ 75 kernel
+//! instructions with the bookkeeping), four per round trip, and kernel
+//! instructions are the currency here. Two entries hold the pages of the
+//! two partners of a conversation.
 //!
-//! Why it stays right: it lives for one system call's IPC work only (the
-//! dispatcher makes a fresh one per trap; kernel calls, which may change
-//! mappings, do not use it). Within that, a mapping changes only when a
-//! write breaks copy-on-write sharing: a write through the cache resolves
-//! it and caches the new translation, and the byte-range writes (SENDA
-//! write-back), which may resolve it elsewhere, empty the cache. A read
-//! caches the page as writable only when its entry says so, so a cached
-//! writable page is never a shared copy-on-write one.
+//! Why it stays right across entries: only writable, private translations
+//! are kept (a page that is not mapped writable is walked every time, so a
+//! shared copy-on-write page is never cached), and such a translation
+//! changes only when the kernel unmaps, write-protects or frees a page or
+//! a process's address space: in kernel calls (fork, exec, exit, kill,
+//! device mappings), when a process ends (fault, injected crash) and at a
+//! fault plan's Stop (the host may change the process's code). The cache
+//! is forgotten ([`forget_translations`]) after every kernel call and at
+//! every kernel entry that is not an IPC trap (exceptions, page faults,
+//! interrupts: [`crate::trap_entry`]), and by the fault plan's crash and
+//! Stop. Within an IPC trap, copy-on-write resolution (a write through
+//! this cache, SENDA write-back, notifications) only turns read-only
+//! pages writable, which the cache never holds; the slot of an ended
+//! process is reused only after one of those forgets.
 
 use crate::process::{within_one_page, Memory};
 use abi::layout::PAGE_SIZE;
-use abi::{Error, Message};
-use kernel_core::UserMemory;
+use abi::{Endpoint, Error, Message};
+use kernel_core::{copy_message_by_value, CopyFault, MessageHead, UserMemory};
 
-/// One cached translation: page `page` of process `slot` is at `phys`.
+/// One cached translation: page `page` of process `slot` is at `phys`,
+/// mapped writable.
 #[derive(Clone, Copy)]
 struct Seen {
     slot: usize,
     page: u64,
     phys: u64,
-    writable: bool,
 }
 
-const EMPTY: Seen = Seen { slot: usize::MAX, page: 0, phys: 0, writable: false };
+const EMPTY: Seen = Seen { slot: usize::MAX, page: 0, phys: 0 };
+
+/// The cached translations and the entry the next miss replaces.
+struct Cache {
+    seen: [Seen; 2],
+    victim: usize,
+}
+
+/// The cache (one CPU; the kernel runs with interrupts off).
+static mut CACHE: Cache = Cache { seen: [EMPTY; 2], victim: 0 };
+
+#[inline(always)]
+fn cache() -> &'static mut Cache {
+    // SAFETY: one CPU, interrupts off in the kernel, and no caller keeps
+    // the reference across another call of this function.
+    unsafe { &mut *(&raw mut CACHE) }
+}
+
+/// Forgets every cached translation: the kernel may have changed some
+/// process's mappings (see the module documentation for when).
+#[inline(always)]
+pub fn forget_translations() {
+    let c = cache();
+    c.seen[0].slot = usize::MAX;
+    c.seen[1].slot = usize::MAX;
+}
 
 /// [`Memory`] with the translation cache (see the module documentation).
 pub struct IpcMemory<'a> {
     pub mem: Memory<'a>,
-    seen: [Seen; 2],
-    /// The entry the next miss replaces.
-    victim: usize,
 }
 
 impl<'a> IpcMemory<'a> {
+    #[inline(always)]
     pub fn new(mem: Memory<'a>) -> IpcMemory<'a> {
-        IpcMemory { mem, seen: [EMPTY; 2], victim: 0 }
+        IpcMemory { mem }
     }
 
     /// The physical address of `addr` (whose message lies in one page) of
@@ -53,8 +85,8 @@ impl<'a> IpcMemory<'a> {
     fn translate(&mut self, slot: usize, addr: u64, write: bool) -> Option<u64> {
         let page = addr & !(PAGE_SIZE - 1);
         let offset = addr & (PAGE_SIZE - 1);
-        for s in &self.seen {
-            if s.slot == slot && s.page == page && (s.writable || !write) {
+        for s in &cache().seen {
+            if s.slot == slot && s.page == page {
                 return Some(s.phys | offset);
             }
         }
@@ -72,11 +104,15 @@ impl<'a> IpcMemory<'a> {
             None if write => (space.translate_write(self.mem.frames, addr)?, true),
             None => (space.translate(addr, false)?, false),
         };
-        let page = addr & !(PAGE_SIZE - 1);
-        let at = self.seen.iter().position(|s| s.slot == slot && s.page == page).unwrap_or(self.victim);
-        self.seen[at] = Seen { slot, page, phys: phys & !(PAGE_SIZE - 1), writable };
-        self.victim = at ^ 1;
-        Some(phys & !(PAGE_SIZE - 1))
+        let (page, frame) = (addr & !(PAGE_SIZE - 1), phys & !(PAGE_SIZE - 1));
+        if writable {
+            // A miss: no entry holds this page, so the victim may go.
+            let c = cache();
+            let at = c.victim;
+            c.seen[at] = Seen { slot, page, phys: frame };
+            c.victim = at ^ 1;
+        }
+        Some(frame)
     }
 }
 
@@ -96,7 +132,6 @@ impl UserMemory for IpcMemory<'_> {
     #[inline]
     fn write_message(&mut self, slot: usize, addr: u64, msg: &Message) -> Result<(), Error> {
         if !within_one_page(addr) {
-            self.seen = [EMPTY; 2];
             return self.mem.write_message(slot, addr, msg);
         }
         let phys = self.translate(slot, addr, true).ok_or(Error::Fault)?;
@@ -107,13 +142,61 @@ impl UserMemory for IpcMemory<'_> {
         Ok(())
     }
 
-    #[inline]
+    #[inline(always)]
     fn check_message(&mut self, slot: usize, addr: u64, write: bool) -> Result<(), Error> {
         if !within_one_page(addr) {
-            self.seen = [EMPTY; 2];
             return self.mem.check_message(slot, addr, write);
         }
         self.translate(slot, addr, write).map(|_| ()).ok_or(Error::Fault)
+    }
+
+    /// One copy from page to page, as `rep movsq` (counted as one
+    /// emulated instruction on software KVM, where eight loads and eight
+    /// stores are sixteen); only messages that straddle a page go through
+    /// a message value.
+    #[inline(always)]
+    fn copy_message(
+        &mut self,
+        from: usize,
+        from_addr: u64,
+        to: usize,
+        to_addr: u64,
+        source: Option<Endpoint>,
+        refused_type: Option<u32>,
+    ) -> Result<MessageHead, CopyFault> {
+        if !within_one_page(from_addr) || !within_one_page(to_addr) {
+            return copy_message_by_value(self, from, from_addr, to, to_addr, source, refused_type);
+        }
+        let src = self.translate(from, from_addr, false).ok_or(CopyFault::Source(Error::Fault))?;
+        // SAFETY: the 64 bytes at `src` lie in one mapped user page
+        // (checked above), identity-mapped for the kernel; a message has
+        // no alignment requirement from the user, hence unaligned reads.
+        let head = unsafe {
+            let m = src as *const Message;
+            MessageHead {
+                mtype: core::ptr::read_unaligned(&raw const (*m).mtype),
+                args: [
+                    core::ptr::read_unaligned(&raw const (*m).payload[0]),
+                    core::ptr::read_unaligned(&raw const (*m).payload[1]),
+                ],
+            }
+        };
+        if refused_type == Some(head.mtype) {
+            return Err(CopyFault::RefusedType);
+        }
+        let dst = self.translate(to, to_addr, true).ok_or(CopyFault::Destination(Error::Fault))?;
+        // SAFETY: `src` as above; the 64 bytes at `dst` lie in one user
+        // page mapped writable for `to` alone (copy-on-write resolved),
+        // identity-mapped for the kernel. The two are different processes'
+        // private or read-only pages, so the ranges do not overlap.
+        unsafe {
+            core::arch::asm!("rep movsq", inout("rsi") src => _, inout("rdi") dst => _,
+                             inout("rcx") size_of::<Message>() / 8 => _, options(nostack, preserves_flags));
+            if let Some(source) = source {
+                core::ptr::write_unaligned(&raw mut (*(dst as *mut Message)).source, source);
+            }
+        }
+        Ok(head)
     }
 
     fn read_bytes(&mut self, slot: usize, addr: u64, buf: &mut [u8]) -> Result<(), Error> {
@@ -121,8 +204,8 @@ impl UserMemory for IpcMemory<'_> {
     }
 
     fn write_bytes(&mut self, slot: usize, addr: u64, buf: &[u8]) -> Result<(), Error> {
-        // May resolve copy-on-write on a page we cached as shared.
-        self.seen = [EMPTY; 2];
+        // May resolve copy-on-write, which only makes read-only pages
+        // writable: the cache never holds those.
         self.mem.write_bytes(slot, addr, buf)
     }
 

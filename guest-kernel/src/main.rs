@@ -161,9 +161,32 @@ extern "C" fn trap_entry(frame: *mut TrapFrame) -> *mut TrapFrame {
     let slot = sys.current;
     debug_assert!(core::ptr::eq(frame, &raw mut sys.arch[slot].frame));
     let vector = sys.arch[slot].frame.vector;
+    let is_syscall =
+        vector == SYSCALL_VECTOR || (vector == 3 && sys.arch[slot].frame.rip == abi::layout::TRAP_STUB_RETURN);
+    if is_syscall {
+        syscall::dispatch(sys, slot);
+    } else {
+        // Only IPC traps keep the translation cache: every other entry
+        // (page faults, exceptions that end a process, interrupts) may
+        // come with a change of mappings.
+        ipc_memory::forget_translations();
+        other_entry(sys, slot, vector);
+    }
+    if vclock::on() {
+        vclock::entry(sys, slot);
+        vclock::after_spin_tick(sys, slot);
+    }
+    if sys.core.faults.enabled {
+        fault::after_event(sys);
+    }
+    sys.schedule()
+}
+
+/// An entry from user mode that is not a system call: an interrupt or an
+/// exception. Kept out of line so that the system-call path stays short.
+#[inline(never)]
+fn other_entry(sys: &mut System, slot: usize, vector: u64) {
     match vector {
-        SYSCALL_VECTOR => syscall::dispatch(sys, slot),
-        3 if sys.arch[slot].frame.rip == abi::layout::TRAP_STUB_RETURN => syscall::dispatch(sys, slot),
         TIMER_VECTOR => {
             arch::apic::end_of_interrupt();
             TICKS.fetch_add(1, Ordering::Relaxed);
@@ -180,14 +203,6 @@ extern "C" fn trap_entry(frame: *mut TrapFrame) -> *mut TrapFrame {
             && sys.arch[slot].space.resolve_cow(&mut sys.frames, cpu::read_cr2()) => {}
         _ => user_fault(sys, slot),
     }
-    if vclock::on() {
-        vclock::entry(sys, slot);
-        vclock::after_spin_tick(sys, slot);
-    }
-    if sys.core.faults.enabled {
-        fault::after_event(sys);
-    }
-    sys.schedule()
 }
 
 /// Vector of the VMM's spin tick (`abi::platform::IRQ_SPIN_TICK`), which

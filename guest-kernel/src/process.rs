@@ -294,19 +294,41 @@ impl System {
     /// Picks the next process, loads its address space and returns its
     /// frame; idles until an interrupt makes someone ready. Powers off when
     /// no process is left.
+    ///
+    /// Inlined into the trap path: with no interrupt or alarm to deliver
+    /// and someone ready (every IPC round trip), it is a bit scan and the
+    /// switch, without a call of its own.
+    #[inline(always)]
     pub fn schedule(&mut self) -> *mut TrapFrame {
+        if !self.events_pending() {
+            if let Some(next) = self.core.pick_next() {
+                return self.switch_to(next);
+            }
+        }
+        self.schedule_slow()
+    }
+
+    /// Makes `next` the running process: its address space and frame.
+    #[inline(always)]
+    fn switch_to(&mut self, next: usize) -> *mut TrapFrame {
+        let root = self.arch[next].space.root;
+        if root != self.loaded_root {
+            cpu::write_cr3(root);
+            self.loaded_root = root;
+        }
+        self.current = next;
+        let frame = &raw mut self.arch[next].frame;
+        trap::set_current_frame(frame);
+        frame
+    }
+
+    /// [`Self::schedule`] with events to deliver or nobody ready.
+    #[inline(never)]
+    fn schedule_slow(&mut self) -> *mut TrapFrame {
         loop {
             self.deliver_events();
             if let Some(next) = self.core.pick_next() {
-                let root = self.arch[next].space.root;
-                if root != self.loaded_root {
-                    cpu::write_cr3(root);
-                    self.loaded_root = root;
-                }
-                self.current = next;
-                let frame = &raw mut self.arch[next].frame;
-                trap::set_current_frame(frame);
-                return frame;
+                return self.switch_to(next);
             }
             if self.core.procs.iter().all(|p| p.state == kernel_core::ProcState::Free) {
                 crate::kprintln!("kernel: no process left; powering off");

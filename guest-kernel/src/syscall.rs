@@ -5,7 +5,7 @@
 //! and store the result in the caller's `rax` unless the call blocked (then
 //! whoever unblocks the caller stores it).
 
-use crate::ipc_memory::IpcMemory;
+use crate::ipc_memory::{forget_translations, IpcMemory};
 use crate::kcall::kernel_call;
 use crate::process::{Memory, System};
 use abi::syscall::Trap;
@@ -27,13 +27,16 @@ pub fn dispatch(sys: &mut System, slot: usize) {
             if core.may_trap(slot, Trap::SendRec) {
                 let injected =
                     if core.faults.enabled { core.fault_kernel_call(&mut mem, slot, msg_addr) } else { None };
-                if let Some(value) = injected {
+                let outcome = if let Some(value) = injected {
                     Outcome::Done(value)
                 } else if core.trace.enabled {
                     crate::trace::kernel_call(sys, slot, msg_addr)
                 } else {
                     kernel_call(sys, slot, msg_addr)
-                }
+                };
+                // The call may have unmapped, write-protected or freed pages.
+                forget_translations();
+                outcome
             } else {
                 core.refuse(&mut mem, slot, Trap::SendRec as u8, 0, Endpoint::SYSTEM, Error::TrapDenied)
             }

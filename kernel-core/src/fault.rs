@@ -502,7 +502,15 @@ impl Kernel {
         self.unlink_sender(receiver, sender);
         self.procs[sender].sending = None;
         if self.trace.enabled {
-            self.trace_message(mem, abi::trace::Kind::Receive, Trap::Receive as u8, sender, receiver, &msg, true);
+            self.trace_message(
+                mem,
+                abi::trace::Kind::Receive,
+                Trap::Receive as u8,
+                sender,
+                receiver,
+                crate::MessageHead::of(&msg),
+                true,
+            );
         }
         if self.procs[sender].receiving.is_none() {
             self.wake(mem, sender, 0);

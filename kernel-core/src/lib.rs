@@ -86,12 +86,86 @@ pub trait UserMemory {
     /// with [`Error::Fault`] when any byte is not mapped writable; nothing
     /// is promised about the bytes before the faulting one.
     fn write_bytes(&mut self, slot: usize, addr: u64, buf: &[u8]) -> Result<(), Error>;
+    /// Copies the message at `from_addr` of process `from` straight into
+    /// the buffer at `to_addr` of process `to` (one copy, no kernel
+    /// buffer), writing `source` over its source field when given. When
+    /// the message's type is `refused_type` nothing is written. Returns
+    /// what the checks and the trace need of the message. The default
+    /// goes through [`Self::read_message`] and [`Self::write_message`].
+    #[allow(clippy::too_many_arguments)]
+    #[inline]
+    fn copy_message(
+        &mut self,
+        from: usize,
+        from_addr: u64,
+        to: usize,
+        to_addr: u64,
+        source: Option<Endpoint>,
+        refused_type: Option<u32>,
+    ) -> Result<MessageHead, CopyFault> {
+        copy_message_by_value(self, from, from_addr, to, to_addr, source, refused_type)
+    }
     /// Records one IPC event (called only while tracing is on, see
     /// [`Kernel::set_tracing`]). The default does nothing.
     #[inline(always)]
     fn trace(&mut self, event: &TraceEvent) {
         let _ = event;
     }
+}
+
+/// What the IPC checks and the trace need of a message that was copied
+/// without passing through the kernel: its type and first two payload
+/// words (as sent, before the source stamp).
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub struct MessageHead {
+    /// The message type.
+    pub mtype: u32,
+    /// Payload words 0 and 1.
+    pub args: [u64; 2],
+}
+
+impl MessageHead {
+    /// The head of `msg`.
+    #[inline(always)]
+    pub fn of(msg: &Message) -> MessageHead {
+        MessageHead { mtype: msg.mtype, args: [msg.payload[0], msg.payload[1]] }
+    }
+}
+
+/// Why [`UserMemory::copy_message`] copied nothing, or copied nothing
+/// usable.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum CopyFault {
+    /// The sender's buffer is bad: nothing was written.
+    Source(Error),
+    /// The message has the refused type: nothing was written.
+    RefusedType,
+    /// The receiver's buffer is bad: the message was not delivered.
+    Destination(Error),
+}
+
+/// [`UserMemory::copy_message`] through a message value in the kernel.
+#[allow(clippy::too_many_arguments)]
+#[inline]
+pub fn copy_message_by_value<M: UserMemory + ?Sized>(
+    mem: &mut M,
+    from: usize,
+    from_addr: u64,
+    to: usize,
+    to_addr: u64,
+    source: Option<Endpoint>,
+    refused_type: Option<u32>,
+) -> Result<MessageHead, CopyFault> {
+    let mut msg = mem.read_message(from, from_addr).map_err(CopyFault::Source)?;
+    if refused_type == Some(msg.mtype) {
+        return Err(CopyFault::RefusedType);
+    }
+    let head = MessageHead::of(&msg);
+    if let Some(source) = source {
+        msg.source = source;
+    }
+    mem.write_message(to, to_addr, &msg).map_err(CopyFault::Destination)?;
+    Ok(head)
 }
 
 /// The kernel's IPC and scheduling state.

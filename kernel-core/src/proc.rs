@@ -77,8 +77,11 @@ pub struct Proc {
     pub senders: (Option<u16>, Option<u16>),
     /// Next process in the sender FIFO this process waits in.
     pub next_sender: Option<u16>,
-    /// Next process in this process's run queue.
-    pub next_ready: Option<u16>,
+    /// Next process in this process's run queue (`sched::NO_SLOT`: none).
+    pub next_ready: u8,
+    /// Previous process in this process's run queue (`sched::NO_SLOT`:
+    /// none), so that leaving the queue needs no walk.
+    pub prev_ready: u8,
     /// Whether the process is in a run queue.
     pub queued: bool,
     /// Ticks left in the current quantum.
@@ -131,7 +134,8 @@ impl Proc {
         receiving: None,
         senders: (None, None),
         next_sender: None,
-        next_ready: None,
+        next_ready: crate::sched::NO_SLOT,
+        prev_ready: crate::sched::NO_SLOT,
         queued: false,
         quantum_left: 0,
         privileges: Privileges::NONE,

@@ -1,16 +1,27 @@
 //! Ready queues: one FIFO per priority, threaded through the process table
 //! so that enqueueing never allocates.
+//!
+//! The FIFOs are doubly linked (`next_ready`, `prev_ready`, slot numbers
+//! with [`NO_SLOT`] for none), so taking a process off its queue when it
+//! blocks is a constant handful of stores instead of a walk of the queue:
+//! every IPC that blocks its caller does it, and kernel instructions are
+//! the currency on software-KVM hosts.
 
 use crate::proc::Proc;
 use crate::{NR_PRIORITIES, NR_PROCS};
+
+/// "No slot" in the ready links.
+pub const NO_SLOT: u8 = u8::MAX;
+
+const _: () = assert!(NR_PROCS < NO_SLOT as usize);
 
 /// Heads and tails of the per-priority ready FIFOs, and a bitmap of the
 /// non-empty ones so that picking the next process is one bit scan instead
 /// of a walk over every priority (kernel instructions are expensive).
 #[derive(Clone, Copy, Debug)]
 pub struct RunQueues {
-    heads: [Option<u16>; NR_PRIORITIES],
-    tails: [Option<u16>; NR_PRIORITIES],
+    heads: [u8; NR_PRIORITIES],
+    tails: [u8; NR_PRIORITIES],
     nonempty: u32,
 }
 
@@ -25,7 +36,7 @@ impl Default for RunQueues {
 impl RunQueues {
     /// Empty queues.
     pub const fn new() -> RunQueues {
-        RunQueues { heads: [None; NR_PRIORITIES], tails: [None; NR_PRIORITIES], nonempty: 0 }
+        RunQueues { heads: [NO_SLOT; NR_PRIORITIES], tails: [NO_SLOT; NR_PRIORITIES], nonempty: 0 }
     }
 
     /// The first process of the highest non-empty priority.
@@ -34,53 +45,55 @@ impl RunQueues {
         if self.nonempty == 0 {
             return None;
         }
-        self.heads[self.nonempty.trailing_zeros() as usize].map(usize::from)
+        Some(usize::from(self.heads[self.nonempty.trailing_zeros() as usize]))
     }
 
-    /// Appends `slot` to its priority's queue (no-op if queued).
+    /// Appends `slot` to its priority's queue (no-op if queued). Inlined:
+    /// every IPC that wakes a process does it.
+    #[inline(always)]
     pub fn enqueue(&mut self, procs: &mut [Proc; NR_PROCS], slot: usize) {
         if procs[slot].queued || procs[slot].hung {
             return;
         }
         let q = procs[slot].priority as usize;
+        let tail = self.tails[q];
         procs[slot].queued = true;
-        procs[slot].next_ready = None;
-        match self.tails[q] {
-            Some(tail) => procs[tail as usize].next_ready = Some(slot as u16),
-            None => self.heads[q] = Some(slot as u16),
+        procs[slot].next_ready = NO_SLOT;
+        procs[slot].prev_ready = tail;
+        if tail == NO_SLOT {
+            self.heads[q] = slot as u8;
+            self.nonempty |= 1 << q;
+        } else {
+            procs[usize::from(tail)].next_ready = slot as u8;
         }
-        self.tails[q] = Some(slot as u16);
-        self.nonempty |= 1 << q;
+        self.tails[q] = slot as u8;
     }
 
-    /// Removes `slot` from its queue (no-op if not queued).
+    /// Removes `slot` from its queue (no-op if not queued). Inlined: every
+    /// IPC that blocks its caller does it.
+    #[inline(always)]
     pub fn dequeue(&mut self, procs: &mut [Proc; NR_PROCS], slot: usize) {
         if !procs[slot].queued {
             return;
         }
         let q = procs[slot].priority as usize;
-        let mut prev: Option<u16> = None;
-        let mut cur = self.heads[q];
-        while let Some(c) = cur {
-            if c as usize == slot {
-                let next = procs[slot].next_ready;
-                match prev {
-                    Some(p) => procs[p as usize].next_ready = next,
-                    None => self.heads[q] = next,
-                }
-                if self.tails[q] == Some(c) {
-                    self.tails[q] = prev;
-                }
-                if self.heads[q].is_none() {
-                    self.nonempty &= !(1 << q);
-                }
-                break;
+        let (prev, next) = (procs[slot].prev_ready, procs[slot].next_ready);
+        if prev == NO_SLOT {
+            self.heads[q] = next;
+            if next == NO_SLOT {
+                self.nonempty &= !(1 << q);
             }
-            prev = cur;
-            cur = procs[c as usize].next_ready;
+        } else {
+            procs[usize::from(prev)].next_ready = next;
+        }
+        if next == NO_SLOT {
+            self.tails[q] = prev;
+        } else {
+            procs[usize::from(next)].prev_ready = prev;
         }
         procs[slot].queued = false;
-        procs[slot].next_ready = None;
+        procs[slot].next_ready = NO_SLOT;
+        procs[slot].prev_ready = NO_SLOT;
     }
 
     /// Moves `slot` to the back of its queue.

@@ -95,7 +95,7 @@ impl Kernel {
         primitive: u8,
         src: usize,
         dst: usize,
-        msg: &Message,
+        msg: crate::MessageHead,
         delivered: bool,
     ) {
         let cause = self.procs[src].cause;
@@ -110,7 +110,7 @@ impl Kernel {
             mtype: msg.mtype,
             result: 0,
             cause,
-            args: args_of(msg),
+            args: msg.args,
         };
         mem.trace(&event);
     }

@@ -563,6 +563,8 @@ pub enum BenchPart {
     /// A hung experiment's kernel instructions beside a completed one's
     /// (ci/campaigns/hang.toml).
     Hang,
+    /// The pingpong round trip, with IPC tracing off and on.
+    Ipc,
 }
 
 #[cfg(test)]

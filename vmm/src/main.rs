@@ -85,25 +85,24 @@ fn dispatch(command: Command) -> Result<i32, Failure> {
             }
             Ok(0)
         }
-        Command::Bench(args) if args.only == Some(cli::BenchPart::Process) => {
-            let figures =
-                vmm::bench::process::measure(vmm::bench::process::DEFAULT_PROCESSES, args.syscall_entry.into())
-                    .map_err(commands::CommandError::from)?;
-            if args.json {
-                println!("{}", serde_json::to_string_pretty(&figures).map_err(commands::CommandError::from)?);
-            } else {
-                print!("{}", vmm::bench::process::format_process(&figures));
+        Command::Bench(args) if args.only.is_some() => {
+            let json = args.json;
+            match args.only {
+                Some(cli::BenchPart::Process) => print_part(
+                    json,
+                    &vmm::bench::process::measure(vmm::bench::process::DEFAULT_PROCESSES, args.syscall_entry.into())
+                        .map_err(commands::CommandError::from)?,
+                    vmm::bench::process::format_process,
+                ),
+                Some(cli::BenchPart::Hang) => print_part(json, &commands::bench::hang()?, vmm::bench::hang::format),
+                Some(cli::BenchPart::Ipc) => print_part(
+                    json,
+                    &vmm::bench::round_trip::measure(args.rounds, args.syscall_entry.into())
+                        .map_err(commands::CommandError::from)?,
+                    vmm::bench::round_trip::format_round_trip,
+                ),
+                None => unreachable!("guarded by the match arm"),
             }
-            Ok(0)
-        }
-        Command::Bench(args) if args.only == Some(cli::BenchPart::Hang) => {
-            let figures = commands::bench::hang()?;
-            if args.json {
-                println!("{}", serde_json::to_string_pretty(&figures).map_err(commands::CommandError::from)?);
-            } else {
-                print!("{}", vmm::bench::hang::format(&figures));
-            }
-            Ok(0)
         }
         Command::Bench(args) => {
             let report = commands::bench::bench(&commands::bench::BenchRequest {
@@ -206,6 +205,16 @@ fn dispatch(command: Command) -> Result<i32, Failure> {
 }
 
 /// Prints how the run ended, if not by a power-off; `viv`'s exit status.
+/// Prints one `viv bench --only` part as JSON or as its table.
+fn print_part<T: serde::Serialize>(json: bool, figures: &T, table: fn(&T) -> String) -> Result<i32, Failure> {
+    if json {
+        println!("{}", serde_json::to_string_pretty(figures).map_err(commands::CommandError::from)?);
+    } else {
+        print!("{}", table(figures));
+    }
+    Ok(0)
+}
+
 fn ended(outcome: &RunOutcome, timeout: Option<std::time::Duration>) -> i32 {
     if let Some(message) = commands::run::end_message(outcome, timeout) {
         eprintln!("viv: {message}");

@@ -162,7 +162,9 @@ fn gdb_breaks_steps_lists_processes_and_sees_the_power_off() {
     // A kernel breakpoint by name, with its source line and a backtrace
     // through the trap entry.
     assert!(out.contains("hit Breakpoint 1, guest_kernel::syscall::dispatch ()"), "{context}");
-    assert!(out.contains("in guest_kernel::trap_entry ()"), "{context}");
+    // `dispatch` is inlined into `trap_entry` (the IPC fast path), so
+    // gdb may print the caller as an inlined frame, without an address.
+    assert!(out.contains("guest_kernel::trap_entry ()"), "{context}");
     // One instruction further.
     let (before, after) = (rip_after(&out, "==before-step"), rip_after(&out, "==after-step"));
     assert!(after > before && after - before < 16, "stepi went from {before:#x} to {after:#x}\n{context}");

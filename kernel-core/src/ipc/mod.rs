@@ -59,6 +59,7 @@ impl Kernel {
     /// The slot of destination `dst` of a send-like primitive of `caller`:
     /// `DeadSrcDst` when not live, `Invalid` for the caller itself,
     /// `CallDenied` when outside the caller's send mask.
+    #[inline(always)]
     pub(crate) fn destination_slot(&self, caller: usize, dst: Endpoint) -> Result<usize, Error> {
         let slot = self.live_slot(dst)?;
         if slot == caller {
@@ -106,6 +107,7 @@ impl Kernel {
     }
 
     /// Ends the wait of `slot` with `result` and makes it ready.
+    #[inline]
     pub(crate) fn wake(&mut self, mem: &mut impl UserMemory, slot: usize, result: i64) {
         self.procs[slot].receiving = None;
         mem.set_result(slot, result);
@@ -113,6 +115,7 @@ impl Kernel {
     }
 
     /// Blocks `slot` (takes it off its run queue).
+    #[inline(always)]
     pub(crate) fn block(&mut self, slot: usize) {
         self.run_queues.dequeue(&mut self.procs, slot);
     }

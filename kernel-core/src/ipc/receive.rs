@@ -7,7 +7,7 @@
 
 use crate::deadlock::BlockingOp;
 use crate::proc::RecvWait;
-use crate::{Kernel, Outcome, UserMemory};
+use crate::{Kernel, MessageHead, Outcome, UserMemory};
 use abi::notify::NOTIFY_MTYPE;
 use abi::syscall::Trap;
 use abi::trace::Kind;
@@ -50,8 +50,12 @@ impl Kernel {
                 return outcome;
             }
         }
-        if let Some(outcome) = self.receive_from_queue(mem, caller, from, msg_addr) {
-            return outcome;
+        // An empty sender queue (a server waiting for its next request)
+        // costs one compare, not a call.
+        if self.procs[caller].senders.0.is_some() {
+            if let Some(outcome) = self.receive_from_queue(mem, caller, from, msg_addr) {
+                return outcome;
+            }
         }
         if self.procs[caller].async_from != 0 {
             if let Some(outcome) = self.receive_async(mem, caller, from, msg_addr) {
@@ -124,7 +128,15 @@ impl Kernel {
             self.unlink_sender(caller, sender);
             self.procs[sender].sending = None;
             if self.trace.enabled {
-                self.trace_message(mem, Kind::Receive, Trap::Receive as u8, sender, caller, &msg, true);
+                self.trace_message(
+                    mem,
+                    Kind::Receive,
+                    Trap::Receive as u8,
+                    sender,
+                    caller,
+                    MessageHead::of(&msg),
+                    true,
+                );
             }
             if self.procs[sender].receiving.is_none() {
                 self.wake(mem, sender, 0);

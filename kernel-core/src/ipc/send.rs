@@ -5,7 +5,7 @@
 
 use crate::deadlock::BlockingOp;
 use crate::proc::{RecvWait, SendWait};
-use crate::{Kernel, Outcome, SendMode, UserMemory};
+use crate::{CopyFault, Kernel, MessageHead, Outcome, SendMode, UserMemory};
 use abi::notify::NOTIFY_MTYPE;
 use abi::syscall::Trap;
 use abi::trace::Kind;
@@ -84,8 +84,33 @@ impl Kernel {
         }
     }
 
-    /// The send itself, after the privilege and endpoint checks.
+    /// The send itself, after the privilege and endpoint checks. Inlined
+    /// for the common case, a receiver already waiting and no fault plan:
+    /// one copy and the wake-up. Everything else (fault rules, queueing,
+    /// refusals) is [`Self::send_general`], out of line.
+    #[inline(always)]
     fn send_to_slot(
+        &mut self,
+        mem: &mut impl UserMemory,
+        caller: usize,
+        dst_slot: usize,
+        msg_addr: u64,
+        trap: Trap,
+    ) -> Outcome {
+        if !self.faults.enabled && self.waits_for(dst_slot, caller) {
+            // `None`: the receiver's buffer went bad; it was woken with the
+            // error and waits no more, so the general path refuses (SENDNB)
+            // or queues the message.
+            if let Some(outcome) = self.send_direct(mem, caller, dst_slot, msg_addr, trap) {
+                return outcome;
+            }
+        }
+        self.send_general(mem, caller, dst_slot, msg_addr, trap)
+    }
+
+    /// [`Self::send_to_slot`] in full: fault rules, delivery, queueing.
+    #[inline(never)]
+    fn send_general(
         &mut self,
         mem: &mut impl UserMemory,
         caller: usize,
@@ -101,7 +126,14 @@ impl Kernel {
             }
         }
         let delayed = fired.is_some_and(|f| f.action == abi::fault::Action::Delay);
-        if !delayed && self.waits_for(dst_slot, caller) {
+        if fired.is_none() && self.waits_for(dst_slot, caller) {
+            // No rule fired: one copy, straight from page to page. On a bad
+            // receiver buffer the receiver got the error and the message
+            // counts as not taken (below).
+            if let Some(outcome) = self.send_direct(mem, caller, dst_slot, msg_addr, trap) {
+                return outcome;
+            }
+        } else if !delayed && self.waits_for(dst_slot, caller) {
             let mut msg = match mem.read_message(caller, msg_addr) {
                 Ok(m) => m,
                 Err(e) => return Outcome::err(e),
@@ -119,7 +151,7 @@ impl Kernel {
             // message counts as not taken (never lost silently).
             if self.deliver(mem, dst_slot, &msg).is_ok() {
                 if self.trace.enabled {
-                    self.trace_message(mem, Kind::Send, trap as u8, caller, dst_slot, &msg, true);
+                    self.trace_message(mem, Kind::Send, trap as u8, caller, dst_slot, MessageHead::of(&msg), true);
                 }
                 return Outcome::Done(0);
             }
@@ -139,10 +171,65 @@ impl Kernel {
             self.fault_on_queue(mem, f, caller, dst_slot, msg_addr);
         }
         if self.trace.enabled {
-            let msg = abi::Message::new(0);
-            self.trace_message(mem, Kind::SendQueued, trap as u8, caller, dst_slot, &msg, false);
+            let head = MessageHead { mtype: 0, args: [0; 2] };
+            self.trace_message(mem, Kind::SendQueued, trap as u8, caller, dst_slot, head, false);
         }
         self.block(caller);
         Outcome::Blocked
+    }
+
+    /// Delivers the message at `msg_addr` of `caller` to `dst_slot`,
+    /// which waits for it, and records the Send. `None` when the
+    /// receiver's buffer went bad (see [`Self::deliver_direct`]).
+    #[inline(always)]
+    fn send_direct(
+        &mut self,
+        mem: &mut impl UserMemory,
+        caller: usize,
+        dst_slot: usize,
+        msg_addr: u64,
+        trap: Trap,
+    ) -> Option<Outcome> {
+        match self.deliver_direct(mem, caller, dst_slot, msg_addr) {
+            Ok(head) => {
+                if self.trace.enabled {
+                    self.trace_message(mem, Kind::Send, trap as u8, caller, dst_slot, head, true);
+                }
+                Some(Outcome::Done(0))
+            }
+            Err(Some(e)) => Some(Outcome::err(e)),
+            Err(None) => None,
+        }
+    }
+
+    /// Delivers the message at `msg_addr` of `caller` to `receiver`, which
+    /// waits for it, with one copy from page to page, and wakes the
+    /// receiver. `Err(Some(e))`: refused, nothing delivered, the caller
+    /// gets `e` (its buffer is bad, or a forged notification type).
+    /// `Err(None)`: the receiver's buffer is bad; it was woken with the
+    /// error and the message is not taken.
+    #[inline(always)]
+    fn deliver_direct(
+        &mut self,
+        mem: &mut impl UserMemory,
+        caller: usize,
+        receiver: usize,
+        msg_addr: u64,
+    ) -> Result<MessageHead, Option<Error>> {
+        let to_addr = self.procs[receiver].receiving.expect("deliver to a receiving process").msg_addr;
+        let source = if self.weak.source_stamp { None } else { Some(self.procs[caller].endpoint) };
+        let refused = if self.weak.notify_type { None } else { Some(NOTIFY_MTYPE) };
+        match mem.copy_message(caller, msg_addr, receiver, to_addr, source, refused) {
+            Ok(head) => {
+                self.wake(mem, receiver, 0);
+                Ok(head)
+            }
+            Err(CopyFault::Source(e)) => Err(Some(e)),
+            Err(CopyFault::RefusedType) => Err(Some(Error::Invalid)),
+            Err(CopyFault::Destination(e)) => {
+                self.wake(mem, receiver, e.to_return());
+                Err(None)
+            }
+        }
     }
 }

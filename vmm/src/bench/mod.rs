@@ -71,6 +71,7 @@ mod error;
 pub mod hang;
 pub mod process;
 pub mod qemu;
+pub mod round_trip;
 pub mod storage;
 pub mod trace_overhead;
 
