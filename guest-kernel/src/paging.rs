@@ -14,6 +14,14 @@
 //! copy-on-write: every writable page becomes read-only with the software
 //! bit `COW` in both processes, and the first write (a user page fault, or
 //! the kernel writing user memory) copies it unless it is no longer shared.
+//!
+//! Pages that start as zeroes (the stack below its top page, whole bss
+//! pages) are not given frames up front: they map one shared frame of
+//! zeroes, read-only with `COW` and without `OWNED`, and the first write
+//! gives the page a fresh zeroed frame of its own. Most programs touch a
+//! few of their sixteen stack pages and little of their bss (the shell's
+//! 128 KiB heap arena), and every frame mapped at exec was also a frame to
+//! free at exit.
 
 use crate::arch::boot::{PageTable, BOOT_PDPT};
 use crate::frames::FrameAllocator;
@@ -40,6 +48,28 @@ const NO_EXECUTE: u64 = 1 << 63;
 const ADDRESS: u64 = 0x000F_FFFF_FFFF_F000;
 
 static mut NX_SUPPORTED: bool = false;
+
+/// The shared frame of zeroes behind untouched zero-fill pages (0: not
+/// allocated yet). It is mapped only read-only, so nothing ever writes it,
+/// and never freed.
+static mut ZERO_FRAME: u64 = 0;
+
+/// The shared zero frame, allocated at its first use.
+fn zero_frame(frames: &mut FrameAllocator) -> Option<u64> {
+    // SAFETY: the kernel is single-threaded; only this function writes it.
+    unsafe {
+        if ZERO_FRAME == 0 {
+            ZERO_FRAME = frames.alloc_zeroed()?;
+        }
+        Some(ZERO_FRAME)
+    }
+}
+
+/// Whether `frame` is the shared zero frame.
+fn is_zero_frame(frame: u64) -> bool {
+    // SAFETY: the kernel is single-threaded; a plain read.
+    frame == unsafe { ZERO_FRAME } && frame != 0
+}
 
 /// Records whether EFER.NXE was turned on at boot (CPUID 0x80000001 EDX 20).
 pub fn init() {
@@ -135,20 +165,36 @@ impl AddressSpace {
         owned: bool,
     ) -> Option<()> {
         debug_assert!((USER_BASE..USER_END).contains(&vaddr));
-        let pt = self.page_table_or_new(frames, vaddr)?;
-        if vaddr < USER_STACK_BOTTOM {
-            self.image_end = self.image_end.max(vaddr + PAGE_SIZE);
-        }
         let mut entry = frame | PRESENT | USER;
         if rights.write {
             entry |= WRITABLE;
         }
-        // SAFETY: written once at boot.
-        if !rights.execute && unsafe { NX_SUPPORTED } {
-            entry |= NO_EXECUTE;
-        }
         if owned {
             entry |= OWNED;
+        }
+        self.set_leaf(frames, vaddr, entry, rights.execute)
+    }
+
+    /// Maps the user page at `vaddr` to the shared zero frame: it reads as
+    /// zeroes and, when `rights.write`, the first write gives it a fresh
+    /// zeroed frame of its own ([`Self::resolve_cow`]). Costs no frame
+    /// until then.
+    pub fn map_zero(&mut self, frames: &mut FrameAllocator, vaddr: u64, rights: Rights) -> Option<()> {
+        debug_assert!((USER_BASE..USER_END).contains(&vaddr));
+        let entry = zero_frame(frames)? | PRESENT | USER | if rights.write { COW } else { 0 };
+        self.set_leaf(frames, vaddr, entry, rights.execute)
+    }
+
+    /// Writes the leaf entry of user page `vaddr` (non-executable unless
+    /// `execute`), creating its page table when missing.
+    fn set_leaf(&mut self, frames: &mut FrameAllocator, vaddr: u64, mut entry: u64, execute: bool) -> Option<()> {
+        let pt = self.page_table_or_new(frames, vaddr)?;
+        if vaddr < USER_STACK_BOTTOM {
+            self.image_end = self.image_end.max(vaddr + PAGE_SIZE);
+        }
+        // SAFETY: written once at boot.
+        if !execute && unsafe { NX_SUPPORTED } {
+            entry |= NO_EXECUTE;
         }
         table(pt)[pt_index(vaddr)] = entry;
         Some(())
@@ -251,7 +297,8 @@ impl AddressSpace {
                 continue;
             };
             let entry = &mut table(pt)[pt_index(vaddr)];
-            let is_code = *entry & (PRESENT | USER) == PRESENT | USER && *entry & (WRITABLE | NO_EXECUTE | DEVICE) == 0;
+            let is_code =
+                *entry & (PRESENT | USER) == PRESENT | USER && *entry & (WRITABLE | NO_EXECUTE | DEVICE | COW) == 0;
             let frame = *entry & ADDRESS;
             let private = *entry & OWNED != 0 && !frames.is_shared(frame);
             if is_code && !private {
@@ -276,8 +323,9 @@ impl AddressSpace {
 
     /// Resolves a write to the copy-on-write page at `vaddr`: when the
     /// frame is no longer shared it just becomes writable, else the page
-    /// gets a private copy. False when `vaddr` is not a COW page (a real
-    /// fault) or memory ran out.
+    /// gets a private copy; a page on the shared zero frame gets a fresh
+    /// zeroed frame. False when `vaddr` is not a COW page (a real fault) or
+    /// memory ran out.
     pub fn resolve_cow(&self, frames: &mut FrameAllocator, vaddr: u64) -> bool {
         if !(USER_BASE..USER_END).contains(&vaddr) {
             return false;
@@ -289,7 +337,15 @@ impl AddressSpace {
         }
         let frame = *entry & ADDRESS;
         let flags = (*entry & !ADDRESS & !COW) | WRITABLE;
-        if frames.is_shared(frame) {
+        if *entry & OWNED == 0 {
+            // Only the zero frame is mapped copy-on-write without being
+            // owned (`map_zero`).
+            if !is_zero_frame(frame) {
+                return false;
+            }
+            let Some(fresh) = frames.alloc_zeroed() else { return false };
+            *entry = fresh | flags | OWNED;
+        } else if frames.is_shared(frame) {
             let Some(copy) = frames.alloc_uninit() else { return false };
             // SAFETY: both frames are identity-mapped RAM; `copy` is fresh
             // and `frame` is a whole user page. One string instruction.

@@ -243,8 +243,8 @@ impl System {
                     };
                     space.map(&mut self.frames, page, frame, rights, true).ok_or("out of memory")?;
                 } else {
-                    let frame = self.frames.alloc_zeroed().ok_or("out of memory")?;
-                    space.map(&mut self.frames, page, frame, rights, true).ok_or("out of memory")?;
+                    // Bss: zeroes until written.
+                    space.map_zero(&mut self.frames, page, rights).ok_or("out of memory")?;
                 }
                 page += PAGE_SIZE;
             }
@@ -252,14 +252,20 @@ impl System {
         self.map_stack_and_kip(space)
     }
 
-    /// Maps a fresh zeroed stack and the two KIP pages into `space`.
+    /// Maps a zeroed stack and the two KIP pages into `space`: the top
+    /// stack page (the argument block, the first frames) gets a frame, the
+    /// pages below map the zero frame until written (see `paging`).
     pub fn map_stack_and_kip(&mut self, space: &mut AddressSpace) -> Result<(), &'static str> {
         let data = Rights { write: true, execute: false };
         let mut page = USER_STACK_BOTTOM;
-        while page < USER_STACK_TOP {
-            let frame = self.frames.alloc_zeroed().ok_or("out of memory")?;
-            space.map(&mut self.frames, page, frame, data, true).ok_or("out of memory")?;
+        while page < USER_STACK_TOP - PAGE_SIZE {
+            space.map_zero(&mut self.frames, page, data).ok_or("out of memory")?;
             page += PAGE_SIZE;
+        }
+        let top = self.frames.alloc_zeroed().ok_or("out of memory")?;
+        if space.map(&mut self.frames, page, top, data, true).is_none() {
+            self.frames.free(top);
+            return Err("out of memory");
         }
         space.map(&mut self.frames, KIP_CODE, self.kip_code, Rights { write: false, execute: true }, false);
         space.map(&mut self.frames, KIP_DATA, self.kip_data, Rights { write: false, execute: false }, false);
