@@ -105,6 +105,17 @@ fn pt_index(vaddr: u64) -> usize {
     (vaddr >> 12) as usize & 511
 }
 
+/// Copies the whole frame `from` into the fresh frame `to`: one string
+/// instruction.
+fn copy_frame(from: u64, to: u64) {
+    // SAFETY: both are frames of identity-mapped RAM; the callers pass a
+    // user page's frame and a fresh frame of their own.
+    unsafe {
+        core::arch::asm!("rep movsq", inout("rsi") from => _, inout("rdi") to => _,
+                         inout("rcx") PAGE_SIZE / 8 => _, options(nostack, preserves_flags));
+    }
+}
+
 /// Drops the TLB entry of `vaddr` in the loaded address space (harmless
 /// when `vaddr` belongs to another one).
 fn invalidate(vaddr: u64) {
@@ -180,9 +191,29 @@ impl AddressSpace {
     /// zeroed frame of its own ([`Self::resolve_cow`]). Costs no frame
     /// until then.
     pub fn map_zero(&mut self, frames: &mut FrameAllocator, vaddr: u64, rights: Rights) -> Option<()> {
-        debug_assert!((USER_BASE..USER_END).contains(&vaddr));
-        let entry = zero_frame(frames)? | PRESENT | USER | if rights.write { COW } else { 0 };
-        self.set_leaf(frames, vaddr, entry, rights.execute)
+        self.map_zero_range(frames, vaddr, vaddr + PAGE_SIZE, rights)
+    }
+
+    /// [`Self::map_zero`] for every page of `start..end` (page-aligned),
+    /// finding each page table once rather than once per page.
+    pub fn map_zero_range(&mut self, frames: &mut FrameAllocator, start: u64, end: u64, rights: Rights) -> Option<()> {
+        debug_assert!(USER_BASE <= start && end <= USER_END);
+        let mut entry = zero_frame(frames)? | PRESENT | USER | if rights.write { COW } else { 0 };
+        // SAFETY: written once at boot.
+        if !rights.execute && unsafe { NX_SUPPORTED } {
+            entry |= NO_EXECUTE;
+        }
+        let mut chunk = start;
+        while chunk < end {
+            let chunk_end = ((chunk | 0x1F_FFFF) + 1).min(end);
+            let pt = table(self.page_table_or_new(frames, chunk)?);
+            pt[pt_index(chunk)..=pt_index(chunk_end - 1)].fill(entry);
+            chunk = chunk_end;
+        }
+        if start < USER_STACK_BOTTOM {
+            self.image_end = self.image_end.max(end.min(USER_STACK_BOTTOM));
+        }
+        Some(())
     }
 
     /// Writes the leaf entry of user page `vaddr` (non-executable unless
@@ -224,9 +255,18 @@ impl AddressSpace {
     /// Maps the user pages of this address space into `child` (a new,
     /// empty one) copy-on-write: writable pages become read-only + `COW`
     /// in both, every owned frame gains a reference, pages from the boot
-    /// image and the KIP are shared as they are. On `None` (out of memory)
-    /// `child` holds what was shared so far and must be destroyed.
-    pub fn fork_into(&self, child: &mut AddressSpace, frames: &mut FrameAllocator) -> Option<()> {
+    /// image and the KIP are shared as they are. Private pages in
+    /// `copy_now` (the stack around the parent's stack pointer, which both
+    /// processes write as soon as they run) are copied for the child at
+    /// once and stay writable in the parent: sharing them would cost each
+    /// process a fault and one of them the same copy. On `None` (out of
+    /// memory) `child` holds what was shared so far and must be destroyed.
+    pub fn fork_into(
+        &self,
+        child: &mut AddressSpace,
+        frames: &mut FrameAllocator,
+        copy_now: core::ops::Range<u64>,
+    ) -> Option<()> {
         child.image_end = self.image_end;
         for (start, end) in Self::user_ranges(self.image_end) {
             let mut chunk = start;
@@ -238,6 +278,13 @@ impl AddressSpace {
                     for i in pt_index(chunk)..=pt_index(chunk_end - 1) {
                         let mut entry = parent[i];
                         if entry & PRESENT == 0 {
+                            continue;
+                        }
+                        let vaddr = (chunk & !0x1F_FFFF) + i as u64 * PAGE_SIZE;
+                        if entry & OWNED != 0 && entry & (WRITABLE | COW) != 0 && copy_now.contains(&vaddr) {
+                            let copy = frames.alloc_uninit()?;
+                            copy_frame(entry & ADDRESS, copy);
+                            ours[i] = copy | (entry & !ADDRESS & !COW) | WRITABLE;
                             continue;
                         }
                         if entry & OWNED != 0 {
@@ -303,12 +350,7 @@ impl AddressSpace {
             let private = *entry & OWNED != 0 && !frames.is_shared(frame);
             if is_code && !private {
                 let Some(copy) = frames.alloc_uninit() else { return copied };
-                // SAFETY: both frames are identity-mapped RAM; `copy` is
-                // fresh and `frame` is a whole user page.
-                unsafe {
-                    core::arch::asm!("rep movsq", inout("rsi") frame => _, inout("rdi") copy => _,
-                                     inout("rcx") PAGE_SIZE / 8 => _, options(nostack, preserves_flags));
-                }
+                copy_frame(frame, copy);
                 if *entry & OWNED != 0 {
                     frames.release(frame);
                 }
@@ -347,12 +389,7 @@ impl AddressSpace {
             *entry = fresh | flags | OWNED;
         } else if frames.is_shared(frame) {
             let Some(copy) = frames.alloc_uninit() else { return false };
-            // SAFETY: both frames are identity-mapped RAM; `copy` is fresh
-            // and `frame` is a whole user page. One string instruction.
-            unsafe {
-                core::arch::asm!("rep movsq", inout("rsi") frame => _, inout("rdi") copy => _,
-                                 inout("rcx") PAGE_SIZE / 8 => _, options(nostack, preserves_flags));
-            }
+            copy_frame(frame, copy);
             *entry = copy | flags;
             frames.release(frame);
         } else {

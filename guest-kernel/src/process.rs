@@ -257,11 +257,8 @@ impl System {
     /// pages below map the zero frame until written (see `paging`).
     pub fn map_stack_and_kip(&mut self, space: &mut AddressSpace) -> Result<(), &'static str> {
         let data = Rights { write: true, execute: false };
-        let mut page = USER_STACK_BOTTOM;
-        while page < USER_STACK_TOP - PAGE_SIZE {
-            space.map_zero(&mut self.frames, page, data).ok_or("out of memory")?;
-            page += PAGE_SIZE;
-        }
+        let page = USER_STACK_TOP - PAGE_SIZE;
+        space.map_zero_range(&mut self.frames, USER_STACK_BOTTOM, page, data).ok_or("out of memory")?;
         let top = self.frames.alloc_zeroed().ok_or("out of memory")?;
         if space.map(&mut self.frames, page, top, data, true).is_none() {
             self.frames.free(top);
