@@ -99,7 +99,8 @@ pub struct System {
     /// privileges and flags; decoding an entry is ≈ 20 little-endian
     /// fields, hundreds of emulated instructions).
     pub entries: [Option<Entry<'static>>; MAX_PROGRAMS],
-    /// Earliest armed alarm (0 = none), so ticks need not scan.
+    /// Earliest armed alarm (0 = none), so ticks need not scan; always the
+    /// minimum of the armed `alarm_at`s.
     pub next_alarm: u64,
     /// Owner slot of each IRQ line.
     pub irq_owner: [Option<usize>; crate::arch::ioapic::IRQ_LINES],
@@ -274,7 +275,11 @@ impl System {
     pub fn terminate(&mut self, slot: usize, status: u32) {
         let System { core, arch, frames, .. } = self;
         core.exit_with_status(&mut Memory { arch, frames }, slot, status);
-        self.arch[slot].alarm_at = 0;
+        let alarm = core::mem::take(&mut self.arch[slot].alarm_at);
+        if alarm != 0 && alarm == self.next_alarm {
+            // Keep `next_alarm` exact (set_alarm relies on it).
+            self.recompute_next_alarm();
+        }
         // Its tables are about to be freed: never keep them loaded.
         if self.loaded_root == self.arch[slot].space.root {
             cpu::write_cr3(self.kernel_root);
