@@ -159,7 +159,9 @@ pub enum KernelCall {
     /// that has ended): returns `endpoint | status << 32` and frees the
     /// child's slot; `NotReady` when no child has ended. An ending child
     /// notifies its reaper: a notification from SYSTEM with
-    /// [`NOTIFY_CHILD_EXITED`] in payload word [`NOTIFY_CHILD_WORD`].
+    /// [`NOTIFY_CHILD_EXITED`] in payload word [`NOTIFY_CHILD_WORD`]; so
+    /// does a reap that leaves another zombie child, so one reap per
+    /// notification reaps them all.
     Reap = 17,
     /// Write bytes to an output port: `payload[0]` = port, `[1]` = address,
     /// `[2]` = length (at most [`DEV_OUT_STRING_MAX`], else `Domain`). One

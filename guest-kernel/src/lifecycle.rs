@@ -11,7 +11,7 @@ use crate::paging::AddressSpace;
 use crate::process::{ArchProc, System};
 use abi::boot_image::Entry;
 use abi::elf::Elf;
-use abi::layout::{PAGE_SIZE, USER_STACK_TOP};
+use abi::layout::{PAGE_SIZE, USER_STACK_BOTTOM, USER_STACK_TOP};
 use abi::syscall::EXEC_ARGS_MAX;
 use abi::{Endpoint, Error};
 
@@ -24,7 +24,11 @@ impl System {
             self.core.discard(child);
             return Err(Error::NoMemory);
         };
-        if self.arch[parent].space.fork_into(&mut space, &mut self.frames).is_none() {
+        if self.arch[parent]
+            .space
+            .fork_into(&mut space, &mut self.frames, hot_stack(self.arch[parent].frame.rsp))
+            .is_none()
+        {
             space.destroy(&mut self.frames);
             self.core.discard(child);
             return Err(Error::NoMemory);
@@ -120,6 +124,17 @@ impl System {
     pub fn endpoint(&self, slot: usize) -> Endpoint {
         self.core.procs[slot].endpoint
     }
+}
+
+/// Stack pages a fork copies at once instead of sharing them ([`AddressSpace::fork_into`]):
+/// the page below the parent's stack pointer (the next calls) and up to
+/// three at and above it (the frames both return through).
+fn hot_stack(rsp: u64) -> core::ops::Range<u64> {
+    if !(USER_STACK_BOTTOM..USER_STACK_TOP).contains(&rsp) {
+        return 0..0;
+    }
+    let page = rsp & !(PAGE_SIZE - 1);
+    page.saturating_sub(PAGE_SIZE).max(USER_STACK_BOTTOM)..(page + 3 * PAGE_SIZE).min(USER_STACK_TOP)
 }
 
 /// Checks that the argument block (`len` ≤ `EXEC_ARGS_MAX` bytes at

@@ -14,6 +14,14 @@
 //! copy-on-write: every writable page becomes read-only with the software
 //! bit `COW` in both processes, and the first write (a user page fault, or
 //! the kernel writing user memory) copies it unless it is no longer shared.
+//!
+//! Pages that start as zeroes (the stack below its top page, whole bss
+//! pages) are not given frames up front: they map one shared frame of
+//! zeroes, read-only with `COW` and without `OWNED`, and the first write
+//! gives the page a fresh zeroed frame of its own. Most programs touch a
+//! few of their sixteen stack pages and little of their bss (the shell's
+//! 128 KiB heap arena), and every frame mapped at exec was also a frame to
+//! free at exit.
 
 use crate::arch::boot::{PageTable, BOOT_PDPT};
 use crate::frames::FrameAllocator;
@@ -40,6 +48,28 @@ const NO_EXECUTE: u64 = 1 << 63;
 const ADDRESS: u64 = 0x000F_FFFF_FFFF_F000;
 
 static mut NX_SUPPORTED: bool = false;
+
+/// The shared frame of zeroes behind untouched zero-fill pages (0: not
+/// allocated yet). It is mapped only read-only, so nothing ever writes it,
+/// and never freed.
+static mut ZERO_FRAME: u64 = 0;
+
+/// The shared zero frame, allocated at its first use.
+fn zero_frame(frames: &mut FrameAllocator) -> Option<u64> {
+    // SAFETY: the kernel is single-threaded; only this function writes it.
+    unsafe {
+        if ZERO_FRAME == 0 {
+            ZERO_FRAME = frames.alloc_zeroed()?;
+        }
+        Some(ZERO_FRAME)
+    }
+}
+
+/// Whether `frame` is the shared zero frame.
+fn is_zero_frame(frame: u64) -> bool {
+    // SAFETY: the kernel is single-threaded; a plain read.
+    frame == unsafe { ZERO_FRAME } && frame != 0
+}
 
 /// Records whether EFER.NXE was turned on at boot (CPUID 0x80000001 EDX 20).
 pub fn init() {
@@ -73,6 +103,17 @@ pub struct AddressSpace {
 /// Index of the page-table entry of `vaddr`.
 fn pt_index(vaddr: u64) -> usize {
     (vaddr >> 12) as usize & 511
+}
+
+/// Copies the whole frame `from` into the fresh frame `to`: one string
+/// instruction.
+fn copy_frame(from: u64, to: u64) {
+    // SAFETY: both are frames of identity-mapped RAM; the callers pass a
+    // user page's frame and a fresh frame of their own.
+    unsafe {
+        core::arch::asm!("rep movsq", inout("rsi") from => _, inout("rdi") to => _,
+                         inout("rcx") PAGE_SIZE / 8 => _, options(nostack, preserves_flags));
+    }
 }
 
 /// Drops the TLB entry of `vaddr` in the loaded address space (harmless
@@ -135,20 +176,56 @@ impl AddressSpace {
         owned: bool,
     ) -> Option<()> {
         debug_assert!((USER_BASE..USER_END).contains(&vaddr));
-        let pt = self.page_table_or_new(frames, vaddr)?;
-        if vaddr < USER_STACK_BOTTOM {
-            self.image_end = self.image_end.max(vaddr + PAGE_SIZE);
-        }
         let mut entry = frame | PRESENT | USER;
         if rights.write {
             entry |= WRITABLE;
         }
+        if owned {
+            entry |= OWNED;
+        }
+        self.set_leaf(frames, vaddr, entry, rights.execute)
+    }
+
+    /// Maps the user page at `vaddr` to the shared zero frame: it reads as
+    /// zeroes and, when `rights.write`, the first write gives it a fresh
+    /// zeroed frame of its own ([`Self::resolve_cow`]). Costs no frame
+    /// until then.
+    pub fn map_zero(&mut self, frames: &mut FrameAllocator, vaddr: u64, rights: Rights) -> Option<()> {
+        self.map_zero_range(frames, vaddr, vaddr + PAGE_SIZE, rights)
+    }
+
+    /// [`Self::map_zero`] for every page of `start..end` (page-aligned),
+    /// finding each page table once rather than once per page.
+    pub fn map_zero_range(&mut self, frames: &mut FrameAllocator, start: u64, end: u64, rights: Rights) -> Option<()> {
+        debug_assert!(USER_BASE <= start && end <= USER_END);
+        let mut entry = zero_frame(frames)? | PRESENT | USER | if rights.write { COW } else { 0 };
         // SAFETY: written once at boot.
         if !rights.execute && unsafe { NX_SUPPORTED } {
             entry |= NO_EXECUTE;
         }
-        if owned {
-            entry |= OWNED;
+        let mut chunk = start;
+        while chunk < end {
+            let chunk_end = ((chunk | 0x1F_FFFF) + 1).min(end);
+            let pt = table(self.page_table_or_new(frames, chunk)?);
+            pt[pt_index(chunk)..=pt_index(chunk_end - 1)].fill(entry);
+            chunk = chunk_end;
+        }
+        if start < USER_STACK_BOTTOM {
+            self.image_end = self.image_end.max(end.min(USER_STACK_BOTTOM));
+        }
+        Some(())
+    }
+
+    /// Writes the leaf entry of user page `vaddr` (non-executable unless
+    /// `execute`), creating its page table when missing.
+    fn set_leaf(&mut self, frames: &mut FrameAllocator, vaddr: u64, mut entry: u64, execute: bool) -> Option<()> {
+        let pt = self.page_table_or_new(frames, vaddr)?;
+        if vaddr < USER_STACK_BOTTOM {
+            self.image_end = self.image_end.max(vaddr + PAGE_SIZE);
+        }
+        // SAFETY: written once at boot.
+        if !execute && unsafe { NX_SUPPORTED } {
+            entry |= NO_EXECUTE;
         }
         table(pt)[pt_index(vaddr)] = entry;
         Some(())
@@ -178,9 +255,18 @@ impl AddressSpace {
     /// Maps the user pages of this address space into `child` (a new,
     /// empty one) copy-on-write: writable pages become read-only + `COW`
     /// in both, every owned frame gains a reference, pages from the boot
-    /// image and the KIP are shared as they are. On `None` (out of memory)
-    /// `child` holds what was shared so far and must be destroyed.
-    pub fn fork_into(&self, child: &mut AddressSpace, frames: &mut FrameAllocator) -> Option<()> {
+    /// image and the KIP are shared as they are. Private pages in
+    /// `copy_now` (the stack around the parent's stack pointer, which both
+    /// processes write as soon as they run) are copied for the child at
+    /// once and stay writable in the parent: sharing them would cost each
+    /// process a fault and one of them the same copy. On `None` (out of
+    /// memory) `child` holds what was shared so far and must be destroyed.
+    pub fn fork_into(
+        &self,
+        child: &mut AddressSpace,
+        frames: &mut FrameAllocator,
+        copy_now: core::ops::Range<u64>,
+    ) -> Option<()> {
         child.image_end = self.image_end;
         for (start, end) in Self::user_ranges(self.image_end) {
             let mut chunk = start;
@@ -192,6 +278,13 @@ impl AddressSpace {
                     for i in pt_index(chunk)..=pt_index(chunk_end - 1) {
                         let mut entry = parent[i];
                         if entry & PRESENT == 0 {
+                            continue;
+                        }
+                        let vaddr = (chunk & !0x1F_FFFF) + i as u64 * PAGE_SIZE;
+                        if entry & OWNED != 0 && entry & (WRITABLE | COW) != 0 && copy_now.contains(&vaddr) {
+                            let copy = frames.alloc_uninit()?;
+                            copy_frame(entry & ADDRESS, copy);
+                            ours[i] = copy | (entry & !ADDRESS & !COW) | WRITABLE;
                             continue;
                         }
                         if entry & OWNED != 0 {
@@ -251,17 +344,13 @@ impl AddressSpace {
                 continue;
             };
             let entry = &mut table(pt)[pt_index(vaddr)];
-            let is_code = *entry & (PRESENT | USER) == PRESENT | USER && *entry & (WRITABLE | NO_EXECUTE | DEVICE) == 0;
+            let is_code =
+                *entry & (PRESENT | USER) == PRESENT | USER && *entry & (WRITABLE | NO_EXECUTE | DEVICE | COW) == 0;
             let frame = *entry & ADDRESS;
             let private = *entry & OWNED != 0 && !frames.is_shared(frame);
             if is_code && !private {
                 let Some(copy) = frames.alloc_uninit() else { return copied };
-                // SAFETY: both frames are identity-mapped RAM; `copy` is
-                // fresh and `frame` is a whole user page.
-                unsafe {
-                    core::arch::asm!("rep movsq", inout("rsi") frame => _, inout("rdi") copy => _,
-                                     inout("rcx") PAGE_SIZE / 8 => _, options(nostack, preserves_flags));
-                }
+                copy_frame(frame, copy);
                 if *entry & OWNED != 0 {
                     frames.release(frame);
                 }
@@ -276,8 +365,9 @@ impl AddressSpace {
 
     /// Resolves a write to the copy-on-write page at `vaddr`: when the
     /// frame is no longer shared it just becomes writable, else the page
-    /// gets a private copy. False when `vaddr` is not a COW page (a real
-    /// fault) or memory ran out.
+    /// gets a private copy; a page on the shared zero frame gets a fresh
+    /// zeroed frame. False when `vaddr` is not a COW page (a real fault) or
+    /// memory ran out.
     pub fn resolve_cow(&self, frames: &mut FrameAllocator, vaddr: u64) -> bool {
         if !(USER_BASE..USER_END).contains(&vaddr) {
             return false;
@@ -289,14 +379,17 @@ impl AddressSpace {
         }
         let frame = *entry & ADDRESS;
         let flags = (*entry & !ADDRESS & !COW) | WRITABLE;
-        if frames.is_shared(frame) {
-            let Some(copy) = frames.alloc_uninit() else { return false };
-            // SAFETY: both frames are identity-mapped RAM; `copy` is fresh
-            // and `frame` is a whole user page. One string instruction.
-            unsafe {
-                core::arch::asm!("rep movsq", inout("rsi") frame => _, inout("rdi") copy => _,
-                                 inout("rcx") PAGE_SIZE / 8 => _, options(nostack, preserves_flags));
+        if *entry & OWNED == 0 {
+            // Only the zero frame is mapped copy-on-write without being
+            // owned (`map_zero`).
+            if !is_zero_frame(frame) {
+                return false;
             }
+            let Some(fresh) = frames.alloc_zeroed() else { return false };
+            *entry = fresh | flags | OWNED;
+        } else if frames.is_shared(frame) {
+            let Some(copy) = frames.alloc_uninit() else { return false };
+            copy_frame(frame, copy);
             *entry = copy | flags;
             frames.release(frame);
         } else {

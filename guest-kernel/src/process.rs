@@ -99,7 +99,8 @@ pub struct System {
     /// privileges and flags; decoding an entry is ≈ 20 little-endian
     /// fields, hundreds of emulated instructions).
     pub entries: [Option<Entry<'static>>; MAX_PROGRAMS],
-    /// Earliest armed alarm (0 = none), so ticks need not scan.
+    /// Earliest armed alarm (0 = none), so ticks need not scan; always the
+    /// minimum of the armed `alarm_at`s.
     pub next_alarm: u64,
     /// Owner slot of each IRQ line.
     pub irq_owner: [Option<usize>; crate::arch::ioapic::IRQ_LINES],
@@ -243,8 +244,8 @@ impl System {
                     };
                     space.map(&mut self.frames, page, frame, rights, true).ok_or("out of memory")?;
                 } else {
-                    let frame = self.frames.alloc_zeroed().ok_or("out of memory")?;
-                    space.map(&mut self.frames, page, frame, rights, true).ok_or("out of memory")?;
+                    // Bss: zeroes until written.
+                    space.map_zero(&mut self.frames, page, rights).ok_or("out of memory")?;
                 }
                 page += PAGE_SIZE;
             }
@@ -252,14 +253,17 @@ impl System {
         self.map_stack_and_kip(space)
     }
 
-    /// Maps a fresh zeroed stack and the two KIP pages into `space`.
+    /// Maps a zeroed stack and the two KIP pages into `space`: the top
+    /// stack page (the argument block, the first frames) gets a frame, the
+    /// pages below map the zero frame until written (see `paging`).
     pub fn map_stack_and_kip(&mut self, space: &mut AddressSpace) -> Result<(), &'static str> {
         let data = Rights { write: true, execute: false };
-        let mut page = USER_STACK_BOTTOM;
-        while page < USER_STACK_TOP {
-            let frame = self.frames.alloc_zeroed().ok_or("out of memory")?;
-            space.map(&mut self.frames, page, frame, data, true).ok_or("out of memory")?;
-            page += PAGE_SIZE;
+        let page = USER_STACK_TOP - PAGE_SIZE;
+        space.map_zero_range(&mut self.frames, USER_STACK_BOTTOM, page, data).ok_or("out of memory")?;
+        let top = self.frames.alloc_zeroed().ok_or("out of memory")?;
+        if space.map(&mut self.frames, page, top, data, true).is_none() {
+            self.frames.free(top);
+            return Err("out of memory");
         }
         space.map(&mut self.frames, KIP_CODE, self.kip_code, Rights { write: false, execute: true }, false);
         space.map(&mut self.frames, KIP_DATA, self.kip_data, Rights { write: false, execute: false }, false);
@@ -271,7 +275,11 @@ impl System {
     pub fn terminate(&mut self, slot: usize, status: u32) {
         let System { core, arch, frames, .. } = self;
         core.exit_with_status(&mut Memory { arch, frames }, slot, status);
-        self.arch[slot].alarm_at = 0;
+        let alarm = core::mem::take(&mut self.arch[slot].alarm_at);
+        if alarm != 0 && alarm == self.next_alarm {
+            // Keep `next_alarm` exact (set_alarm relies on it).
+            self.recompute_next_alarm();
+        }
         // Its tables are about to be freed: never keep them loaded.
         if self.loaded_root == self.arch[slot].space.root {
             cpu::write_cr3(self.kernel_root);

@@ -7,7 +7,8 @@
 //! crash costs VFS and the user programs no error.
 //!
 //! Files are named by inode number; names travel through grants on VFS's
-//! buffers. File data travels through a grant VFS passes along: usually an
+//! buffers, except a LOOKUP's short name, which travels in the message
+//! ([`INLINE_NAME`]). File data travels through a grant VFS passes along: usually an
 //! indirect grant (`crate::grant::GRANT_INDIRECT`) that lets the file
 //! server copy straight to or from the user's own buffer, so one copy
 //! moves the data between the file server's cache and the user.
@@ -16,7 +17,8 @@
 
 super::message_types! {
     /// Lookup: `[0]` = directory inode, `[1]` = grant id of the name, `[2]` =
-    /// name length. Reply: `[0, inode, kind (vfs::TYPE_*), size, links]`
+    /// name length; or `[1]` = [`INLINE_NAME`] and the name (at most
+    /// [`INLINE_NAME_MAX`] bytes) in `[3..7]` ([`inline_name_words`]). Reply: `[0, inode, kind (vfs::TYPE_*), size, links]`
     /// (what STAT would say, so a path walk needs no STAT), `NoEntry`.
     LOOKUP = 0x700 => "fs.lookup";
     /// Stat: `[0]` = inode. Reply: `[0, kind, size, links, inode, mode]`.
@@ -59,3 +61,60 @@ super::message_types! {
 
 /// The inode of the root directory.
 pub const ROOT_INODE: u64 = 2;
+
+/// [`LOOKUP`]'s grant word when the name travels in the message itself:
+/// a path component is short, and a name in the message costs the file
+/// server no `safecopy_from` (a kernel call per component of every path).
+/// No grant id is this large.
+pub const INLINE_NAME: u64 = u64::MAX;
+/// Longest name [`INLINE_NAME`] carries: four payload words.
+pub const INLINE_NAME_MAX: usize = 32;
+
+/// `name` packed into the four words of an inline name (little-endian,
+/// zero-padded); `None` when it is longer than [`INLINE_NAME_MAX`].
+pub fn inline_name_words(name: &[u8]) -> Option<[u64; 4]> {
+    if name.len() > INLINE_NAME_MAX {
+        return None;
+    }
+    let mut bytes = [0u8; INLINE_NAME_MAX];
+    bytes[..name.len()].copy_from_slice(name);
+    let mut words = [0u64; 4];
+    for (word, chunk) in words.iter_mut().zip(bytes.chunks_exact(8)) {
+        let mut w = [0u8; 8];
+        w.copy_from_slice(chunk);
+        *word = u64::from_le_bytes(w);
+    }
+    Some(words)
+}
+
+/// The inline name of `len` bytes in `words` (as [`inline_name_words`]
+/// packed it), copied into `buf`; `None` when `len` is 0 or too long for
+/// either.
+pub fn inline_name<'a>(words: &[u64; 4], len: u64, buf: &'a mut [u8]) -> Option<&'a [u8]> {
+    let len = usize::try_from(len).ok().filter(|&n| n > 0 && n <= INLINE_NAME_MAX && n <= buf.len())?;
+    let mut bytes = [0u8; INLINE_NAME_MAX];
+    for (chunk, word) in bytes.chunks_exact_mut(8).zip(words) {
+        chunk.copy_from_slice(&word.to_le_bytes());
+    }
+    buf[..len].copy_from_slice(&bytes[..len]);
+    Some(&buf[..len])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_inline_name_comes_back_as_it_went() {
+        let mut buf = [0u8; 64];
+        for name in [&b"a"[..], b"true", b"a-name-of-exactly-thirty-two-by!"] {
+            let words = inline_name_words(name).unwrap();
+            assert_eq!(inline_name(&words, name.len() as u64, &mut buf), Some(name));
+        }
+        assert_eq!(inline_name_words(&[b'x'; 33]), None);
+        let words = inline_name_words(b"abc").unwrap();
+        assert_eq!(inline_name(&words, 0, &mut buf), None);
+        assert_eq!(inline_name(&words, 33, &mut buf), None);
+        assert_eq!(inline_name(&words, 3, &mut [0u8; 2]), None);
+    }
+}

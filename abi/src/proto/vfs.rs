@@ -9,7 +9,9 @@
 
 super::message_types! {
     /// Open: `payload[0]` = flags (`O_*`), `[1]` = grant id of the path, `[2]`
-    /// = path length. Reply: the new descriptor.
+    /// = path length. Reply: the new descriptor, then what [`FSTAT`] would
+    /// say of it in `[1..5]` (type, size, links, inode), so an opener that
+    /// needs them (PM's exec) makes no FSTAT call.
     OPEN = 0x400 => "open";
     /// Close: `payload[0]` = fd. Reply: 0.
     CLOSE = 0x401 => "close";

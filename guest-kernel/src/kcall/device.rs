@@ -99,8 +99,17 @@ pub fn irqctl(sys: &mut System, slot: usize, irq: u64, op: u64) -> Result<u64, E
 
 /// Arms (or with 0 cancels) the caller's alarm.
 pub fn set_alarm(sys: &mut System, slot: usize, ticks: u64) -> Result<u64, Error> {
-    sys.arch[slot].alarm_at = if ticks == 0 { 0 } else { crate::ticks() + ticks };
-    sys.recompute_next_alarm();
+    let old = sys.arch[slot].alarm_at;
+    let new = if ticks == 0 { 0 } else { crate::ticks() + ticks };
+    sys.arch[slot].alarm_at = new;
+    // The scan of every process's alarm is needed only when this one was
+    // the earliest and moves later or goes: a driver arms and disarms its
+    // deadline around every request.
+    if new != 0 && (sys.next_alarm == 0 || new <= sys.next_alarm) {
+        sys.next_alarm = new;
+    } else if old != 0 && old == sys.next_alarm {
+        sys.recompute_next_alarm();
+    }
     Ok(0)
 }
 

@@ -5,7 +5,8 @@
 //! page-aligned (PM does), every whole file page of a read-only segment is
 //! shared with the caller, copy-on-write on the caller's side, as a
 //! boot-image exec maps pages in place. Writable and partial pages get a
-//! fresh frame with the file bytes copied in. The ELF is not trusted: the
+//! fresh frame with the file bytes copied in; pages of bss alone map the
+//! shared zero frame until written (`paging`). The ELF is not trusted: the
 //! header and every segment are checked against the file and the program
 //! area, and a page two segments claim is refused.
 
@@ -108,23 +109,26 @@ fn load(
                 page += PAGE_SIZE;
                 continue;
             }
+            let from = page.max(seg.vaddr);
+            let to = file_end.min(page + PAGE_SIZE);
+            if from >= to {
+                // Bss only: zeroes until written.
+                space.map_zero(&mut sys.frames, page, rights).ok_or(Error::NoMemory)?;
+                page += PAGE_SIZE;
+                continue;
+            }
             let frame = sys.frames.alloc_zeroed().ok_or(Error::NoMemory)?;
             if space.map(&mut sys.frames, page, frame, rights, true).is_none() {
                 sys.frames.free(frame);
                 return Err(Error::NoMemory);
             }
-            let from = page.max(seg.vaddr);
-            let to = file_end.min(page + PAGE_SIZE);
-            if from < to {
-                // SAFETY: `frame` is a fresh frame of RAM we own (now mapped
-                // only into the new, not yet running space), identity-mapped
-                // for the kernel; the range lies inside it.
-                let dst = unsafe {
-                    core::slice::from_raw_parts_mut((frame + (from - page)) as *mut u8, (to - from) as usize)
-                };
-                let src = elf_addr + seg.offset + (from - seg.vaddr);
-                Memory { arch: &mut sys.arch, frames: &mut sys.frames }.copy_in(caller, src, dst)?;
-            }
+            // SAFETY: `frame` is a fresh frame of RAM we own (now mapped
+            // only into the new, not yet running space), identity-mapped
+            // for the kernel; the range lies inside it.
+            let dst =
+                unsafe { core::slice::from_raw_parts_mut((frame + (from - page)) as *mut u8, (to - from) as usize) };
+            let src = elf_addr + seg.offset + (from - seg.vaddr);
+            Memory { arch: &mut sys.arch, frames: &mut sys.frames }.copy_in(caller, src, dst)?;
             page += PAGE_SIZE;
         }
     }

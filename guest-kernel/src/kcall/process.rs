@@ -33,9 +33,11 @@ pub fn exec(sys: &mut System, caller: usize, w: &[u64; 7]) -> Result<u64, Error>
     Ok(0)
 }
 
-/// Reaps one zombie child: `endpoint | status << 32`.
+/// Reaps one zombie child: `endpoint | status << 32`; the caller is
+/// notified again when another zombie child is left.
 pub fn reap(sys: &mut System, caller: usize) -> Result<u64, Error> {
-    let (endpoint, status) = sys.core.reap(caller)?;
+    let System { core, arch, frames, .. } = sys;
+    let (endpoint, status) = core.reap_notifying(&mut Memory { arch, frames }, caller)?;
     Ok(u64::from(endpoint.0) | u64::from(status) << 32)
 }
 

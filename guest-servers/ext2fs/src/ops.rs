@@ -139,7 +139,11 @@ impl Server {
         let mut name = [0u8; NAME_MAX];
         match msg.mtype {
             p::LOOKUP => {
-                let n = get_name(src, w[1], w[2], &mut name)?;
+                let n = if w[1] == p::INLINE_NAME {
+                    p::inline_name(&[w[3], w[4], w[5], w[6]], w[2], &mut name).ok_or(Error::Invalid)?
+                } else {
+                    get_name(src, w[1], w[2], &mut name)?
+                };
                 let i = fs.lookup(ino(w[0])?, n).map_err(errno)?;
                 let st = fs.stat(i).map_err(errno)?;
                 words([i as u64, kind_code(st.kind), st.size, st.links as u64, 0, 0])

@@ -55,20 +55,20 @@ pub fn load(name: &str) -> Option<Result<&'static [u8], Error>> {
     path[..prefix.len()].copy_from_slice(prefix);
     path[prefix.len()..prefix.len() + name.len()].copy_from_slice(name.as_bytes());
     let path = core::str::from_utf8(&path[..prefix.len() + name.len()]).ok()?;
-    let fd = match rt::vfs::open(path, O_RDONLY) {
-        Ok(fd) => fd,
+    let (fd, st) = match rt::vfs::open_stat(path, O_RDONLY) {
+        Ok(opened) => opened,
         // The file may be there but unreadable: say so rather than fall
         // back as if there were no such program.
         Err(Error::Io) => return Some(Err(Error::Io)),
         Err(_) => return None,
     };
-    let result = read_file(fd);
+    let result = read_file(fd, &st);
     let _ = rt::vfs::close(fd);
     result
 }
 
-fn read_file(fd: u64) -> Option<Result<&'static [u8], Error>> {
-    let st = rt::vfs::fstat(fd).ok()?;
+/// Reads the open program file `fd`, whose facts the open gave (`st`).
+fn read_file(fd: u64, st: &rt::vfs::Stat) -> Option<Result<&'static [u8], Error>> {
     if st.kind != TYPE_FILE || st.size == 0 {
         return None;
     }

@@ -400,7 +400,9 @@ impl Pm {
     /// A notification from the kernel: children ended, or the alarm fired.
     fn system_event(&mut self, msg: &Message) {
         if msg.payload[NOTIFY_CHILD_WORD] & NOTIFY_CHILD_EXITED != 0 {
-            while let Ok((ep, status)) = rt::process::reap() {
+            // One per notification: the kernel notifies again while zombie
+            // children are left, so no reap comes back empty.
+            if let Ok((ep, status)) = rt::process::reap() {
                 self.ended(ep, status);
             }
         }

@@ -95,7 +95,15 @@ impl SendaQueue {
         }
     }
 
+    /// Hands the kernel the table up to its last pending entry: the
+    /// kernel reads and checks every entry it is given at each call, and
+    /// entries past the last pending one are free (a new SENDA replaces
+    /// the old table, losing nothing). A reply usually sits in the first
+    /// slot, so a driver's reply costs one entry's work, not
+    /// `SENDA_MAX_ENTRIES`'.
     fn submit(&mut self) -> Result<(), Error> {
-        crate::ipc::senda(table())
+        let table = table();
+        let used = table.iter().rposition(|e| !free(e)).map_or(0, |last| last + 1);
+        crate::ipc::senda(&mut table[..used])
     }
 }

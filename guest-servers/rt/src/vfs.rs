@@ -30,6 +30,12 @@ pub fn open(path: &str, flags: u64) -> Result<u64, Error> {
     with_path(vfs::OPEN, flags, path).map(|m| m.payload[0])
 }
 
+/// Opens `path` as [`open`] does; returns the descriptor and what
+/// [`fstat`] would say of it (the open reply carries both).
+pub fn open_stat(path: &str, flags: u64) -> Result<(u64, Stat), Error> {
+    with_path(vfs::OPEN, flags, path).map(|m| (m.payload[0], stat_of(&m)))
+}
+
 /// Closes `fd`.
 pub fn close(fd: u64) -> Result<(), Error> {
     call(VFS, &mut Message::with_words(vfs::CLOSE, &[fd])).map(|_| ())

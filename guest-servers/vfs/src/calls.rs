@@ -131,13 +131,15 @@ impl Vfs {
             }
             Err(e) => return Err(e),
         };
-        let object = match self.fs().stat(ino)?.kind {
+        let st = self.fs().stat(ino)?;
+        let object = match st.kind {
             Kind::Dir if wants_write => return Err(Error::IsDir),
             Kind::Char(minor) => Object::Device(minor),
             Kind::File if wants_write && !self.fs().writable(ino) => return Err(Error::Perm),
             _ => Object::Node(ino),
         };
-        if object == Object::Node(ino) && wants_write && flags & O_TRUNC != 0 {
+        let truncated = object == Object::Node(ino) && wants_write && flags & O_TRUNC != 0;
+        if truncated {
             self.fs().truncate(ino)?;
         }
         let f = self.tables.new_filp(object, flags)?;
@@ -145,7 +147,13 @@ impl Vfs {
             self.fs().retain(ino);
         }
         match self.tables.install(caller, f, 0) {
-            Ok(fd) => Ok(one(fd)),
+            // The reply carries what FSTAT would say (the same words).
+            Ok(fd) => Ok(match object {
+                Object::Node(_) => {
+                    [fd, st.kind.type_code(), if truncated { 0 } else { st.size }, st.links, u64::from(st.ino)]
+                }
+                _ => [fd, TYPE_CHAR, 0, 1, 0],
+            }),
             Err(e) => {
                 self.release(f);
                 Err(e)

@@ -123,10 +123,18 @@ impl RemoteFs {
 
     /// The entry `name` of `dir`.
     pub fn lookup(&self, dir: Ino, name: &[u8]) -> Result<Ino, Error> {
-        let (id, len) = self.grant_name(NAME_A, name)?;
-        let r = self.call(fs::LOOKUP, &[u64::from(dir), id, len]);
-        Self::revoke(NAME_A);
-        let m = r?;
+        let m = match fs::inline_name_words(name) {
+            // A short name goes in the message (no grant, no copy).
+            Some([a, b, c, d]) => {
+                self.call(fs::LOOKUP, &[u64::from(dir), fs::INLINE_NAME, name.len() as u64, a, b, c, d])?
+            }
+            None => {
+                let (id, len) = self.grant_name(NAME_A, name)?;
+                let r = self.call(fs::LOOKUP, &[u64::from(dir), id, len]);
+                Self::revoke(NAME_A);
+                r?
+            }
+        };
         let ino = m.payload[1] as Ino;
         let (kind, size, links) = (Self::kind(m.payload[2]), m.payload[3], m.payload[4]);
         self.found.set(Some(Stat { kind, size, links, ino }));

@@ -136,11 +136,32 @@ impl Kernel {
     /// Takes one zombie child of `caller`: returns its endpoint and exit
     /// status and frees its slot. `NotReady` when there is none.
     pub fn reap(&mut self, caller: usize) -> Result<(abi::Endpoint, u32), Error> {
+        self.reap_one(caller).map(|(reaped, _)| reaped)
+    }
+
+    /// [`Self::reap`], and when another zombie child of `caller` is left,
+    /// a new SYSTEM notification with `NOTIFY_CHILD_EXITED`: so a reaper
+    /// can reap once per notification instead of reaping until `NotReady`
+    /// (a kernel call that finds nothing at every exit).
+    pub fn reap_notifying(&mut self, mem: &mut impl UserMemory, caller: usize) -> Result<(abi::Endpoint, u32), Error> {
+        let (reaped, more) = self.reap_one(caller)?;
+        if more {
+            let mut words = [0u64; NOTIFY_CHILD_WORD + 1];
+            words[NOTIFY_CHILD_WORD] = NOTIFY_CHILD_EXITED;
+            let _ = self.notify_from_system(mem, caller, &words);
+        }
+        Ok(reaped)
+    }
+
+    /// Frees the first zombie child of `caller`; its endpoint and status,
+    /// and whether another zombie child is left (one scan of the table).
+    fn reap_one(&mut self, caller: usize) -> Result<((abi::Endpoint, u32), bool), Error> {
         let me = Some(caller as u16);
-        let slot =
-            self.procs.iter().position(|p| p.state == ProcState::Zombie && p.reaper == me).ok_or(Error::NotReady)?;
+        let is_mine = |p: &crate::Proc| p.state == ProcState::Zombie && p.reaper == me;
+        let slot = self.procs.iter().position(is_mine).ok_or(Error::NotReady)?;
+        let more = self.procs[slot + 1..].iter().any(is_mine);
         let p = self.procs[slot];
         self.procs[slot] = crate::Proc { next_generation: p.next_generation, ..crate::Proc::EMPTY };
-        Ok((p.endpoint, p.exit_status))
+        Ok(((p.endpoint, p.exit_status), more))
     }
 }

@@ -159,3 +159,23 @@ fn a_forked_child_is_reaped_by_the_forker() {
     assert_eq!(k.procs[spare].state, ProcState::Free);
     assert_eq!(k.reap(pm), Err(Error::NotReady));
 }
+
+#[test]
+fn a_reap_that_leaves_a_zombie_notifies_the_reaper_again() {
+    let (mut k, mut m, s) = system(2);
+    let pm = s[0];
+    let (a, b) = (k.spawn("a", 4, Privileges::all()).unwrap(), k.spawn("b", 4, Privileges::all()).unwrap());
+    k.set_reaper(a, pm);
+    k.set_reaper(b, pm);
+    let (a_ep, b_ep) = (ep(&k, a), ep(&k, b));
+    k.exit_with_status(&mut m, a, 1);
+    k.exit_with_status(&mut m, b, 2);
+    // Both exits left one pending notification.
+    k.procs[pm].system_notify_pending = None;
+    assert_eq!(k.reap_notifying(&mut m, pm), Ok((a_ep, 1)));
+    assert_eq!(k.procs[pm].system_notify_pending.map(|w| w[NOTIFY_CHILD_WORD]), Some(NOTIFY_CHILD_EXITED));
+    k.procs[pm].system_notify_pending = None;
+    assert_eq!(k.reap_notifying(&mut m, pm), Ok((b_ep, 2)));
+    assert_eq!(k.procs[pm].system_notify_pending, None, "nothing is left to reap");
+    assert_eq!(k.reap_notifying(&mut m, pm), Err(Error::NotReady));
+}
