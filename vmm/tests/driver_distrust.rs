@@ -186,6 +186,13 @@ fn injection_tick(run: &Run) -> Option<u64> {
         .map(|r| u64::from(u32::from_le_bytes(r[16..20].try_into().unwrap())))
 }
 
+/// RS restarted `service` within [`BOUND_MS`] of the injected drop.
+fn assert_restarted_within_the_bound_of_the_drop(run: &Run, service: &str) {
+    let dropped_ms = injection_tick(run).expect("the drop is in the trace") * 1000 / 100;
+    let restarted = restart_after(run, service, dropped_ms).unwrap_or_else(|| panic!("RS restarted {service}"));
+    assert!(restarted - dropped_ms <= BOUND_MS, "restarted {} ms after the drop", restarted - dropped_ms);
+}
+
 fn drop_first_write_to_blk() -> Vec<Rule> {
     let mut r = Rule::new(Action::Drop);
     r.source = common::program_id("system", "ext2fs");
@@ -201,9 +208,7 @@ fn a_dropped_request_to_the_disk_driver_is_recovered_within_three_periods() {
     let run = boot(&disk, "", COPY, Some(drop_first_write_to_blk()), true, 240);
     copy_ok(&run, &disk);
     assert_eq!(run.outcome.faults_injected, 1, "{}", run.context());
-    let dropped_ms = injection_tick(&run).expect("the drop is in the trace") * 1000 / 100;
-    let restarted = restart_after(&run, "blk", dropped_ms).expect("RS restarted blk");
-    assert!(restarted - dropped_ms <= BOUND_MS, "restarted {} ms after the drop", restarted - dropped_ms);
+    assert_restarted_within_the_bound_of_the_drop(&run, "blk");
 }
 
 #[test]
@@ -289,11 +294,12 @@ fn weakened_a_console_write_count_larger_than_the_write_panics_the_writer() {
     assert!(starts_of(&run, "tty") == 1, "{}", run.context());
 }
 
-fn drop_first_write_to_tty() -> Vec<Rule> {
+/// Drops VFS's first request of type `mtype` to tty.
+fn drop_first_to_tty(mtype: u32) -> Vec<Rule> {
     let mut r = Rule::new(Action::Drop);
     r.source = common::program_id("system", "vfs");
     r.destination = common::program_id("system", "tty");
-    r.mtype = abi::proto::dev::WRITE;
+    r.mtype = mtype;
     r.nth = 1;
     vec![r]
 }
@@ -301,23 +307,41 @@ fn drop_first_write_to_tty() -> Vec<Rule> {
 #[test]
 fn a_lost_console_write_is_sent_again_to_a_restarted_driver() {
     let disk = disk("tty-drop");
-    let run = boot(&disk, "", "echo hello; echo after", Some(drop_first_write_to_tty()), true, 120);
+    let run = boot(&disk, "", "echo hello; echo after", Some(drop_first_to_tty(abi::proto::dev::WRITE)), true, 120);
     assert_eq!(run.outcome.faults_injected, 1, "{}", run.context());
     assert_eq!(run.status(), 0, "{}", run.context());
     assert!(run.console.contains("hello\nafter\n"), "{}", run.context());
-    let dropped_ms = injection_tick(&run).expect("the drop is in the trace") * 1000 / 100;
-    let restarted = restart_after(&run, "tty", dropped_ms).expect("RS restarted tty");
-    assert!(restarted - dropped_ms <= BOUND_MS, "restarted {} ms after the drop", restarted - dropped_ms);
+    assert_restarted_within_the_bound_of_the_drop(&run, "tty");
 }
 
 #[test]
 fn weakened_a_lost_console_write_leaves_the_writer_waiting_forever() {
     let disk = disk("tty-drop-weak");
-    let run =
-        boot(&disk, "viv.weaken=tty_deadline", "echo hello; echo after", Some(drop_first_write_to_tty()), false, 30);
+    let run = boot(
+        &disk,
+        "viv.weaken=tty_deadline",
+        "echo hello; echo after",
+        Some(drop_first_to_tty(abi::proto::dev::WRITE)),
+        false,
+        30,
+    );
     assert_eq!(run.outcome.faults_injected, 1, "{}", run.context());
     assert_eq!(run.outcome.exit, Exit::Timeout, "{}", run.context());
     assert!(!run.console.contains("after"), "{}", run.context());
+}
+
+#[test]
+fn a_lost_console_read_is_an_io_error_and_the_driver_is_restarted() {
+    // `cat` reads the console, where nobody types: without the drop it
+    // would wait for ever (tty accepts the read and keeps it). The dropped
+    // request is never accepted, so VFS's deadline ends it.
+    let disk = disk("tty-read-drop");
+    let run = boot(&disk, "", "cat; echo status $?", Some(drop_first_to_tty(abi::proto::dev::READ)), true, 120);
+    assert_eq!(run.outcome.faults_injected, 1, "{}", run.context());
+    assert_eq!(run.status(), 0, "{}", run.context());
+    assert!(run.console.contains("cat: I/O error\nstatus 1\n"), "{}", run.context());
+    assert!(run.log.contains("vfs: console read of"), "{}", run.context());
+    assert_restarted_within_the_bound_of_the_drop(&run, "tty");
 }
 
 // ---- rs: only dependent servers may complain ---------------------------------

@@ -5,7 +5,10 @@
 //! busy). Every request carries an id that the reply repeats. Data moves
 //! through grants on VFS's own buffers. When a driver is restarted (DS
 //! announces its new endpoint), VFS sends every request that was not
-//! answered again, so a driver crash costs user programs no error.
+//! answered again, so a driver crash costs user programs no error. A
+//! request the driver never sees (lost on the way) is caught by a
+//! deadline: a write must be answered, a read answered or accepted
+//! ([`ACCEPTED`]) in time, or VFS has the driver restarted.
 
 super::message_types! {
     /// Read: `payload[0]` = request id, `[1]` = grant id (VFS's buffer, write
@@ -21,4 +24,11 @@ super::message_types! {
     /// Reply from a driver: `payload[0]` = request id, `[1]` = result (bytes
     /// transferred, 0 = end of file, or a negated error).
     REPLY = 0x510 => "dev.reply";
+    /// A READ the driver cannot answer yet is accepted: `payload[0]` =
+    /// request id. Sent at once when the read has to wait (for typed
+    /// input, which may take for ever); a read answered at once needs none.
+    /// VFS gives the acknowledgement a deadline (MINIX's SUSPEND reply): a
+    /// read neither answered nor accepted by then was lost, and the driver
+    /// is reported to RS.
+    ACCEPTED = 0x511 => "dev.accepted";
 }

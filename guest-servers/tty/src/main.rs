@@ -2,7 +2,9 @@
 //!
 //! Requests come from VFS (`abi::proto::dev`) by SENDA and are answered by
 //! SENDA ([`replies`]), so neither side can block the other. A READ waits
-//! in a bounded FIFO until the line discipline ([`line`]) completes a line;
+//! in a bounded FIFO until the line discipline ([`line`]) completes a line,
+//! and is acknowledged at once (`dev::ACCEPTED`, MINIX's SUSPEND reply) so
+//! that VFS can tell a read waiting for typing from one that was lost;
 //! a WRITE is copied out of VFS's grant and written at once. Keyboard input
 //! arrives as IRQ 4 notifications ([`uart`]).
 //!
@@ -203,6 +205,13 @@ impl Tty {
         self.reads[slot] = Some(Read { from: msg.source, id, grant, len, seq: self.next_seq });
         self.next_seq += 1;
         self.serve();
+        if self.reads[slot].is_some_and(|r| r.id == id) {
+            // It waits for input (for as long as nobody types): tell VFS
+            // we have it, so its deadline on the request ends here.
+            if let Err(e) = self.replies.reply(dev::ACCEPTED, msg.source, id, 0) {
+                rt::println!("tty: the acceptance of request {} of {} is lost: {}", id, msg.source, e);
+            }
+        }
     }
 
     fn write(&mut self, msg: &Message) {

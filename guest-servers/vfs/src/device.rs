@@ -12,6 +12,15 @@
 //! request is sent again, with a fresh id, to the new one: a driver crash
 //! costs the user no error. (`viv.weaken=tty_async` makes every request a
 //! blocking SEND instead, the negative control of `viv threats`' V1 row.)
+//!
+//! A request lost on the way (the driver never saw it) is caught by a
+//! deadline of `DEADLINE_PERIODS` heartbeat periods of the driver: a write
+//! must be answered by then, a read answered or accepted (`dev::ACCEPTED`,
+//! sent by the driver at once when the read must wait for typing, as
+//! MINIX's TTY answers SUSPEND). Past the deadline VFS complains to RS,
+//! which restarts the driver; a lost read ends with an I/O error, so a
+//! reader never waits for ever on a request nobody holds. Waiting for
+//! typed input itself has no deadline.
 
 use abi::grant::{Grant, GRANT_READ, GRANT_VALID, GRANT_WRITE};
 use abi::proto::dev;
@@ -44,8 +53,12 @@ pub struct Request {
     pub waiter: Option<usize>,
     /// The user process (for the driver, on reads).
     pub user: Endpoint,
-    /// Watchdog alarms seen while this request waited (writes only).
+    /// Watchdog alarms seen while this request waited for its answer (a
+    /// write) or its acceptance (a read).
     strikes: u64,
+    /// The driver accepted this read (`dev::ACCEPTED`): it waits for
+    /// typed input, which has no deadline.
+    accepted: bool,
     /// We complained to RS about the driver for this request already.
     complained: bool,
     /// The request was sent again after a failed delivery.
@@ -161,6 +174,7 @@ impl Device {
             waiter: Some(waiter),
             user,
             strikes: 0,
+            accepted: false,
             complained: false,
             resent: false,
         };
@@ -173,6 +187,7 @@ impl Device {
         let Some(req) = self.slots[i].as_mut() else { return };
         req.id = self.next_id;
         req.strikes = 0;
+        req.accepted = false;
         self.next_id += 1;
         if self.tty == Endpoint::NONE {
             return; // sent when the driver appears
@@ -231,27 +246,34 @@ impl Device {
     }
 
     fn arm_watchdog(&mut self) {
-        let waiting = self.slots.iter().flatten().any(|r| r.op == Op::Write);
+        let waiting = self.slots.iter().flatten().any(Request::has_deadline);
         if self.deadlines && !self.alarm_armed && waiting && self.tty != Endpoint::NONE {
             self.alarm_armed = rt::sys::set_alarm(self.alarm_ticks).is_ok();
         }
     }
 
-    /// The watchdog alarm went off: every outstanding write takes a
-    /// strike. A write that reaches its deadline gets the driver reported
-    /// to RS (once; the request goes to the new instance); one that
-    /// reaches it again is given up. Returns the slots given up (a bit
-    /// per slot): their callers get an I/O error.
+    /// The watchdog alarm went off: every outstanding write and every
+    /// read not yet accepted takes a strike. A write that reaches its
+    /// deadline gets the driver reported to RS (once; the request goes to
+    /// the new instance); one that reaches it again is given up. A read
+    /// that reaches it was lost (the driver never saw it, or lost it): the
+    /// driver is reported and the read given up at once, since what it
+    /// waited for (typing) has no bound to wait out again. Returns the
+    /// slots given up (a bit per slot): their callers get an I/O error.
     pub fn alarm(&mut self) -> u32 {
         self.alarm_armed = false;
         let (mut complain, mut give_up) = (false, 0u32);
         for (i, slot) in self.slots.iter_mut().enumerate() {
-            let Some(r) = slot.as_mut().filter(|r| r.op == Op::Write) else { continue };
+            let Some(r) = slot.as_mut().filter(|r| r.has_deadline()) else { continue };
             r.strikes += 1;
             if r.strikes < self.strikes || self.tty == Endpoint::NONE {
                 continue;
             }
-            if r.complained {
+            if r.op == Op::Read {
+                give_up |= 1 << i;
+                complain |= !r.complained;
+                r.complained = true;
+            } else if r.complained {
                 give_up |= 1 << i;
             } else {
                 r.complained = true;
@@ -291,6 +313,17 @@ impl Device {
             if self.slots[i].is_some_and(|r| r.waiter == Some(waiter)) {
                 self.cancel(i);
             }
+        }
+    }
+
+    /// The driver `source` accepted read `id`: it now waits for input,
+    /// without a deadline.
+    pub fn accepted(&mut self, source: Endpoint, id: u64) {
+        if source != self.tty {
+            return;
+        }
+        if let Some(r) = self.slots.iter_mut().flatten().find(|r| r.id == id && r.op == Op::Read) {
+            r.accepted = true;
         }
     }
 
@@ -334,6 +367,14 @@ impl Device {
     /// True while some request in flight has this id.
     pub fn is_pending(&self, waiter: usize) -> bool {
         self.slots.iter().any(|s| s.is_some_and(|r| r.waiter == Some(waiter)))
+    }
+}
+
+impl Request {
+    /// Whether the watchdog counts this request's strikes: a write until
+    /// it is answered, a read until it is accepted.
+    fn has_deadline(&self) -> bool {
+        self.op == Op::Write || !self.accepted
     }
 }
 

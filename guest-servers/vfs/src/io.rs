@@ -207,15 +207,16 @@ impl Vfs {
         crate::reply(p.caller, outcome);
     }
 
-    /// The console driver missed the deadline of the writes in `slots` (a
-    /// bit per slot) twice: their callers get what was written so far, or
-    /// an I/O error.
+    /// The console driver missed the deadline of the requests in `slots`
+    /// (a bit per slot): a write's twice, a read's once. Their callers get
+    /// what was written so far, or an I/O error.
     pub fn device_given_up(&mut self, slots: u32) {
         for slot in (0..crate::device::SLOTS).filter(|s| slots & (1 << s) != 0) {
             let Some(req) = self.dev.abandon(slot) else { continue };
             let Some(i) = req.waiter else { continue };
             let Some(p) = self.parked.remove(i) else { continue };
-            rt::println!("vfs: console write of {} gave up: the driver does not serve", p.caller);
+            let what = if req.op == Op::Read { "read" } else { "write" };
+            rt::println!("vfs: console {} of {} gave up: the driver does not serve", what, p.caller);
             crate::reply(p.caller, if p.done > 0 { Ok(p.done) } else { Err(Error::Io) });
         }
     }

@@ -202,6 +202,7 @@ impl Vfs {
         let caller = msg.source;
         match msg.mtype {
             dev::REPLY => self.device_answer(caller, msg.payload[0], msg.payload[1] as i64),
+            dev::ACCEPTED => self.dev.accepted(caller, msg.payload[0]),
             vfs::READ | vfs::WRITE => self.read_write(caller, msg),
             vfs::PM_FORK | vfs::PM_EXIT if !self.is_pm(caller) => reply(caller, Err(Error::CallDenied)),
             vfs::PM_FORK => {

@@ -14,7 +14,8 @@
 //! poweroff_on_exit = true   # the machine powers off with its exit status
 //! kind = "user"             # "user" (default) or "system"
 //! ipc = ["pong"]            # destinations by program name, or ["ALL"]
-//! traps = ["sendrec"]       # default: user = sendrec; system = all
+//! traps = ["sendrec"]       # default: user = sendrec; system: none,
+//!                           #   so a system program must list its traps
 //! kernel_calls = ["exit"]   # default: user = exit, diag_write,
 //!                           #   set_grant_table; system: none, so a
 //!                           #   system program must list its calls
@@ -33,9 +34,12 @@
 //! MINIX 3: the builder makes every send mask symmetric.
 //!
 //! Least privilege: no default grants a kernel call a program does not
-//! need. A "system" program (server, driver) must list its kernel calls;
-//! leaving the list out is an error, not "all of them", so a driver can
-//! never hold `kill` or `poweroff` by omission. `docs/privileges.md` is the
+//! need. A "system" program (server, driver) must list its traps and its
+//! kernel calls; leaving either list out is an error, not "all of them",
+//! so a driver can never hold `kill`, `poweroff` or a primitive it does
+//! not use by omission. Destinations, ports, IRQs and MMIO windows have no
+//! default at all: only what the entry lists (`ipc = ["ALL"]` is an
+//! explicit grant, held by RS and DS, which serve every program). `docs/privileges.md` is the
 //! table of what every program of every image holds
 //! ([`crate::privileges_doc`]).
 
@@ -398,7 +402,12 @@ impl ImageConfig {
         // image entry) share its privilege id.
 
         privileges.traps = match &p.traps {
-            None if system => TRAP_NAMES.iter().fold(0, |mask, (_, t)| mask | 1 << *t as u8),
+            None if system => {
+                let message = format!(
+                    "program {name:?}: kind \"system\" needs a traps list (no default grants traps; list exactly the IPC primitives it uses)"
+                );
+                return problem(p.kind.span(), message);
+            }
             None => 1 << Trap::SendRec as u8,
             Some(list) => {
                 let mut mask = 0;
@@ -532,6 +541,7 @@ io_ports = ["0x3f8-0x3ff", "0x70"]
 irqs = [4]
 mmio = ["0xd0000000-0xd0000fff"]
 kernel_calls = ["exit", "devio", "poweroff"]
+traps = ["receive", "sendrec", "sendnb"]
 
 [[program]]
 name = "client"
@@ -553,7 +563,7 @@ poweroff_on_exit = true
         assert_eq!(client.send_to, 0b01);
         // The server may reply to its client.
         assert_eq!(server.send_to, 0b10);
-        assert_eq!(server.traps.count_ones(), 6);
+        assert_eq!(server.traps, 1 << Trap::Receive as u8 | 1 << Trap::SendRec as u8 | 1 << Trap::SendNb as u8);
         assert!(server.allows_port(0x3fc) && server.allows_port(0x70) && !server.allows_port(0x71));
         assert_eq!(server.irqs, 1 << 4);
         assert_eq!(server.mmio_ranges, [(0xd000_0000, 0x1000), (0, 0)]);
@@ -588,13 +598,15 @@ poweroff_on_exit = true
     #[test]
     fn problems_name_their_line() {
         let unknown = GOOD.replace("ipc = [\"server\"]", "ipc = [\"sever\"]");
-        assert_eq!(error_of(&unknown), "line 14: program \"client\": ipc names unknown program \"sever\"");
+        assert_eq!(error_of(&unknown), "line 15: program \"client\": ipc names unknown program \"sever\"");
         let twice = GOOD.replace("name = \"client\"", "name = \"server\"");
-        assert_eq!(error_of(&twice), "line 13: program \"server\" is listed twice");
+        assert_eq!(error_of(&twice), "line 14: program \"server\" is listed twice");
         let range = GOOD.replace("\"0x70\"", "\"0x80-0x70\"");
         assert!(error_of(&range).starts_with("line 7: program \"server\": bad I/O port range \"0x80-0x70\""));
-        let trap = GOOD.replace("kind = \"system\"", "traps = [\"sendrec\", \"yield\"]");
-        assert_eq!(error_of(&trap), "line 6: program \"server\": unknown trap \"yield\"");
+        let trap = GOOD.replace("\"receive\", \"sendrec\"", "\"sendrec\", \"yield\"");
+        assert_eq!(error_of(&trap), "line 11: program \"server\": unknown trap \"yield\"");
+        let no_traps = GOOD.replace("traps = [\"receive\", \"sendrec\", \"sendnb\"]\n", "");
+        assert!(error_of(&no_traps).starts_with("line 6: program \"server\": kind \"system\" needs a traps list"));
         let call = GOOD.replace("\"devio\", \"poweroff\"", "\"reboot\"");
         assert_eq!(error_of(&call), "line 10: program \"server\": unknown kernel call \"reboot\"");
         let unlisted = GOOD.replace("kernel_calls = [\"exit\", \"devio\", \"poweroff\"]\n", "");

@@ -23,7 +23,9 @@ Each row is what the kernel loads for the program: its trap mask, the\n\
 programs it may send to (the send masks are symmetric: a program listed\n\
 in another's `ipc` may reply to it, so these include replies), its\n\
 kernel calls, I/O port ranges, IRQ lines, MMIO windows and the heartbeat\n\
-period RS checks. \"all\" is every trap; \"ALL\" every program of the image.\n\
+period RS checks. Every list is the entry's own (a system program must\n\
+list its traps and kernel calls; nothing defaults to all); \"ALL\" is an\n\
+explicit `ipc = [\"ALL\"]`: every program of the image.\n\
 Why each server and driver holds what it holds: [docs/threats-kernel.md](threats-kernel.md#least-privilege).\n";
 
 /// The table for every `images/NAME/image.toml` under `images_dir`, in
@@ -93,11 +95,8 @@ fn list(items: Vec<String>) -> String {
 }
 
 fn traps(mask: u8) -> String {
-    let all: Vec<Trap> = (1..=6).filter_map(Trap::from_number).collect();
-    if all.iter().all(|t| mask & 1 << *t as u8 != 0) {
-        return "all".to_string();
-    }
-    list(all.iter().filter(|t| mask & 1 << **t as u8 != 0).map(|t| t.name().to_lowercase()).collect())
+    let every: Vec<Trap> = (1..=6).filter_map(Trap::from_number).collect();
+    list(every.iter().filter(|t| mask & 1 << **t as u8 != 0).map(|t| t.name().to_lowercase()).collect())
 }
 
 fn destinations(mask: u64, names: &[&str]) -> String {

@@ -303,6 +303,9 @@ impl Spans {
         let senda_request = matches!(r.kind, Kind::SendaPended | Kind::SendaDelivered)
             && abi::proto::message_name(e.mtype).is_some()
             && !abi::proto::is_reply(e.mtype)
+            // A driver's acceptance of a read answers part of a request
+            // (the reply still comes): it opens nothing.
+            && e.mtype != abi::proto::dev::ACCEPTED
             && e.mtype != abi::notify::NOTIFY_MTYPE;
         if senda_request && !self.pending_async.contains_key(&(e.src, e.dst)) {
             let name = format!("senda {}", call_name(e.mtype, e.dst));
