@@ -253,7 +253,10 @@ fn one_client_filling_ds_leaves_room_for_another() {
 
 #[test]
 fn without_ds_quota_one_client_fills_ds_for_everyone() {
-    let run = exec("threats", Some(USER), Some(abi::weaken::DS_QUOTA), "attack_auth fill; attack_auth claim mine");
+    // Reclaim off too: with it, DS frees the dead filler's names when full
+    // and the claim succeeds for another reason than the quota.
+    let weaken = format!("{},{}", abi::weaken::DS_QUOTA, abi::weaken::DS_RECLAIM);
+    let run = exec("threats", Some(USER), Some(&weaken), "attack_auth fill; attack_auth claim mine");
     let published: usize = run
         .out
         .lines()
