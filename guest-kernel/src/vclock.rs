@@ -63,12 +63,28 @@ pub fn entry(sys: &mut System, current: usize) {
     }
     let since = command_ticks();
     sys.core.publish_clock(n, crate::ticks(), since);
-    // The host's budget for the workload (`abi::fault::CLOCK_BUDGET`):
-    // past it the experiment is hung, at the same virtual instant every run.
+    check_budget(sys, since);
+}
+
+/// The host's budget for the workload (`abi::fault::CLOCK_BUDGET`): past
+/// it the experiment is hung, at the same virtual instant every run.
+fn check_budget(sys: &System, since: u64) {
     let budget = sys.core.tick_budget();
     if budget != 0 && since > budget {
         crate::kprintln!("kernel: the workload ran out of its {} virtual ticks; powering off", budget);
         crate::power_off(abi::platform::STATUS_TIMEOUT as u32);
+    }
+}
+
+/// The first tick past the workload's budget, when there is one: a
+/// deadline like an alarm, so that an idle system that jumps through time
+/// stops at the budget's end and not at whatever alarm lies beyond it.
+fn budget_deadline(sys: &System) -> Option<u64> {
+    let budget = sys.core.tick_budget();
+    match COMMAND_START.load(Ordering::Relaxed) {
+        u64::MAX => None,
+        _ if budget == 0 => None,
+        start => Some(start + budget + 1),
     }
 }
 
@@ -104,15 +120,16 @@ pub fn after_spin_tick(sys: &mut System, current: usize) {
 pub fn idle_jump(sys: &mut System) -> bool {
     let alarm = (sys.next_alarm != 0).then_some(sys.next_alarm);
     let delay = sys.core.faults.next_deadline();
-    let next = match (alarm, delay) {
-        (Some(a), Some(d)) => a.min(d),
-        (a, d) => match a.or(d) {
-            Some(t) => t,
-            None => return false,
-        },
+    let Some(next) = [alarm, delay, budget_deadline(sys)].into_iter().flatten().min() else {
+        return false;
     };
     let now = crate::ticks();
     crate::TICKS.store(next.max(now + 1), Ordering::Relaxed);
+    // Published before the budget check: the host reads which budget ended
+    // the run from these ticks.
+    let since = command_ticks();
+    sys.core.publish_clock(ENTRIES.load(Ordering::Relaxed), crate::ticks(), since);
+    check_budget(sys, since);
     if sys.core.faults.enabled {
         crate::fault::after_event(sys);
     }
