@@ -16,7 +16,8 @@ super::message_types! {
     /// Fork. Reply to the parent: the child's pid; to the child: 0. The child
     /// has the parent's uid. `TooMany` when the caller's uid already has
     /// [`MAX_PROCS_PER_USER`] processes (uid 0 excepted) or PM has
-    /// [`MAX_PROCS`] (`abi::weaken::PM_PROC_QUOTA`).
+    /// [`MAX_PROCS`] (`abi::weaken::PM_PROC_QUOTA`). `payload[0]` = flags
+    /// ([`FORK_TAKES_INTERRUPT`]); 0 for a plain fork.
     FORK = 0x300 => "fork";
     /// Exec: `payload[0]` = address of an argument block (`abi::args`) in the
     /// caller's memory, `[1]` = its length. `argv[0]`'s last path component
@@ -78,6 +79,12 @@ pub const MAX_PROCS_PER_USER: usize = 16;
 /// RS's services and their restarts, so no fork bomb, not even root's,
 /// can leave RS without a slot.
 pub const MAX_PROCS: usize = 40;
+
+/// [`FORK`] flag: the child does not inherit its parent's ignoring of ^C
+/// (a shell's command). POSIX shells reset SIGINT in the child between
+/// fork and exec; done in the fork itself, a ^C or `kill -INT` that
+/// arrives before the command's exec is not lost to the shell's setting.
+pub const FORK_TAKES_INTERRUPT: u64 = 1;
 
 /// Interrupt (^C).
 pub const SIGINT: u64 = 2;

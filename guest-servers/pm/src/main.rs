@@ -182,7 +182,7 @@ impl Pm {
     fn request(&mut self, msg: &Message) -> Answer {
         let caller = msg.source;
         match msg.mtype {
-            pm::FORK => self.fork(caller),
+            pm::FORK => self.fork(caller, msg.payload[0]),
             pm::EXEC => self.exec(caller, msg),
             pm::EXIT => self.exit(caller, msg.payload[0] as u32),
             pm::WAIT => self.wait(caller, msg.payload[0] as i64),
@@ -200,11 +200,12 @@ impl Pm {
 
     /// FORK: the kernel copies the caller; VFS copies its descriptors
     /// before either process runs again; both get a reply.
-    fn fork(&mut self, caller: Endpoint) -> Answer {
+    fn fork(&mut self, caller: Endpoint, flags: u64) -> Answer {
         let Some(parent) = self.table.by_endpoint(caller) else {
             return error(Error::NoEntry);
         };
-        let (ppid, name, ignores, uid) = (parent.pid, parent.name, parent.ignores_interrupt, parent.uid);
+        let ignores = parent.ignores_interrupt && flags & pm::FORK_TAKES_INTERRUPT == 0;
+        let (ppid, name, uid) = (parent.pid, parent.name, parent.uid);
         if !self.table.has_room() {
             return error(Error::TooMany);
         }

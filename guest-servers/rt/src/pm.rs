@@ -11,6 +11,12 @@ pub fn fork() -> Result<u64, Error> {
     call(PM, &mut Message::new(pm::FORK))
 }
 
+/// Fork for a shell's command: as [`fork`], but the child takes ^C even
+/// when this process ignores it (`pm::FORK_TAKES_INTERRUPT`).
+pub fn fork_command() -> Result<u64, Error> {
+    call(PM, &mut Message::with_words(pm::FORK, &[pm::FORK_TAKES_INTERRUPT]))
+}
+
 /// Replaces this program with the one named by `args[0]` (its last path
 /// component). Returns only on failure.
 pub fn exec(args: &[&str]) -> Error {

@@ -121,7 +121,7 @@ impl Shell {
             } else {
                 None
             };
-            match rt::pm::fork() {
+            match rt::pm::fork_command() {
                 Ok(0) => self.child(command, input, pipe),
                 Ok(pid) => pids.push(pid),
                 Err(e) => {
