@@ -160,7 +160,9 @@ pub(crate) fn run_indices(
             let snapshot = run::take_snapshot(campaign, scratch, Default::default())?;
             let secs = clock.elapsed().as_secs_f64();
             let start = run::Start::Snapshot(&snapshot);
+            let clock = Instant::now();
             campaign.record_baseline(run::baseline(campaign, &start));
+            log::debug!("snapshot taken in {secs:.2} s, baseline run in {:.2} s", clock.elapsed().as_secs_f64());
             Ok((run::run_all_with(campaign, indices, jobs, &start, hooks), Some(secs)))
         }
     }

@@ -214,6 +214,7 @@ pub fn run_one(campaign: &Campaign, index: u32, start: &Start) -> Experiment {
         }
         Err(why) => (Observation::nothing(Ending::VmmError(why.to_string())), None),
     };
+    let judging = Instant::now();
     let verdict = judge(campaign, &plan, &obs);
     let detail = (!verdict.failures.is_empty()).then(|| super::report::Detail::new(&obs.console, &obs.log));
     let stats = outcome.as_ref().map(|o| &o.final_stats);
@@ -232,6 +233,16 @@ pub fn run_one(campaign: &Campaign, index: u32, start: &Start) -> Experiment {
             vm_exits: stats.and_then(|s| s.exits()),
         },
     };
+    log::debug!(
+        "experiment {index}: {wall_ms} ms, judged in {:.1} ms, {:?} kernel instructions, {:?} exits",
+        judging.elapsed().as_secs_f64() * 1e3,
+        result.timing.kernel_instructions,
+        result.timing.vm_exits
+    );
+    if let Some(stats) = stats {
+        let nonzero: Vec<_> = stats.values.iter().filter(|(_, &v)| v != 0).collect();
+        log::debug!("experiment {index}: vCPU statistics {nonzero:?}");
+    }
     let (trace, profile) = outcome.map(|o| (o.trace, o.profile)).unwrap_or_default();
     Experiment { result, trace, profile }
 }

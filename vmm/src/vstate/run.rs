@@ -103,7 +103,10 @@ impl Snapshot {
     /// trace count from the restore.
     pub fn run(&self, exp: &ExperimentConfig) -> Result<RunOutcome, Error> {
         let config = exp.run_config(self)?;
-        run_to_end(Machine::build(&config, Some(self))?, &config)
+        let clock = std::time::Instant::now();
+        let machine = Machine::build(&config, Some(self))?;
+        log::debug!("experiment: restore and build {:.1} ms", ms(clock.elapsed()));
+        run_to_end(machine, &config)
     }
 }
 
@@ -116,7 +119,9 @@ fn run_to_end(machine: Machine, config: &RunConfig) -> Result<RunOutcome, Error>
     } else {
         None
     };
+    let clock = std::time::Instant::now();
     let (machine, ran) = supervise(machine, config)?;
+    log::debug!("run: guest ran {:.1} ms", ms(clock.elapsed()));
     if let Some(stdin) = stdin {
         stdin.stop();
     }
@@ -128,7 +133,15 @@ fn run_to_end(machine: Machine, config: &RunConfig) -> Result<RunOutcome, Error>
     if config.echo_console {
         let _ = std::io::stdout().flush();
     }
-    Ok(finish(machine, ran))
+    let clock = std::time::Instant::now();
+    let outcome = finish(machine, ran);
+    log::debug!("run: outcome and teardown {:.1} ms", ms(clock.elapsed()));
+    Ok(outcome)
+}
+
+/// `d` in milliseconds, for the phase timings at debug level.
+fn ms(d: Duration) -> f64 {
+    d.as_secs_f64() * 1e3
 }
 
 /// What [`supervise`] hands back besides the machine.
@@ -256,10 +269,36 @@ fn run_vcpu_thread(
             let mut runner = runner;
             let mut progress = Progress::default();
             let ended = runner.run_until(&mut progress);
+            log_thread_cpu();
             let _ = done_tx.send(());
             (runner, progress, ended)
         })
         .map_err(|source| RunError::Thread { what: "vCPU", source })?;
     watchdog::supervise(&handle, kicks, timed_out, &done_rx, spin);
     handle.join().map_err(|_| RunError::VcpuPanicked.into())
+}
+
+/// Logs (debug) the CPU the calling vCPU thread used: system time is
+/// KVM's work for the guest (on software KVM almost all of it emulating
+/// kernel instructions), user time the guest's user mode and the exits'
+/// handling. Beside the run's wall time it says how long the vCPU waited
+/// for a host CPU (`docs/campaigns.md`, "Where an experiment's wall time
+/// goes").
+fn log_thread_cpu() {
+    if !log::log_enabled!(log::Level::Debug) {
+        return;
+    }
+    // SAFETY: `rusage` is a plain C struct of integers: all zeros is a
+    // valid value.
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    // SAFETY: RUSAGE_THREAD with a valid pointer; the call writes only `usage`.
+    if unsafe { libc::getrusage(libc::RUSAGE_THREAD, &mut usage) } == 0 {
+        let ms = |t: libc::timeval| t.tv_sec as f64 * 1e3 + t.tv_usec as f64 / 1e3;
+        log::debug!(
+            "vCPU thread: {:.1} ms user, {:.1} ms system, {} involuntary context switches",
+            ms(usage.ru_utime),
+            ms(usage.ru_stime),
+            usage.ru_nivcsw
+        );
+    }
 }
