@@ -140,6 +140,14 @@ impl PreFilter {
 }
 
 impl Faults {
+    /// Whether the arch layer's after-entry hook has anything to do beyond
+    /// advancing [`Faults::now`]: a delayed send to deliver when due, a
+    /// Crash or a Stop to carry out. False after almost every entry.
+    #[inline(always)]
+    pub fn work_pending(&self) -> bool {
+        self.delayed != 0 || self.crash.is_some() || self.stop.is_some()
+    }
+
     /// The earliest tick at which a delayed send becomes due, if any (the
     /// virtual clock jumps there when everything is blocked).
     pub fn next_deadline(&self) -> Option<u64> {
@@ -205,11 +213,18 @@ pub(crate) const SENDA_ACTIONS: u16 = NOTIFY_ACTIONS | act(Action::FlipBits) | a
 /// Actions at a kernel call.
 pub(crate) const KCALL_ACTIONS: u16 = SENDA_ACTIONS;
 
+// One bounds check and one load each: these run at every kernel entry in
+// experiment mode (the clock words, the pre-filter stamp), and a read byte
+// by byte costs a check and a load per byte.
+#[inline(always)]
 fn u32_at(b: &[u8], i: usize) -> u32 {
-    u32::from_le_bytes([b[i], b[i + 1], b[i + 2], b[i + 3]])
+    let bytes: [u8; 4] = b[i..i + 4].try_into().expect("4 bytes");
+    u32::from_le_bytes(bytes)
 }
+#[inline(always)]
 fn u64_at(b: &[u8], i: usize) -> u64 {
-    u64::from(u32_at(b, i)) | u64::from(u32_at(b, i + 4)) << 32
+    let bytes: [u8; 8] = b[i..i + 8].try_into().expect("8 bytes");
+    u64::from_le_bytes(bytes)
 }
 fn put_u32(b: &mut [u8], i: usize, v: u32) {
     b[i..i + 4].copy_from_slice(&v.to_le_bytes());
@@ -277,6 +292,11 @@ impl Kernel {
         if !self.fault_may_match(site.src, site.dst, site.primitive) {
             return None;
         }
+        self.fault_match_rules(site, applicable)
+    }
+
+    /// [`Self::fault_evaluate`] after the pre-filter admitted `site`.
+    fn fault_match_rules(&mut self, site: Site, applicable: u16) -> Option<Fired> {
         let src_id = self.procs[site.src].privilege_id;
         let dst_id = site.dst.map_or(SYSTEM_PROGRAM, |d| self.procs[d].privilege_id);
         let now = self.faults.now;
@@ -289,13 +309,18 @@ impl Kernel {
             let r = &plan[at..at + RULE_SIZE];
             let Some(action) = Action::from_u8(r[3]) else { continue };
             let prims = r[2];
-            let mtype = u32_at(r, 4);
-            let (not_before, not_after) = (u64_at(r, 32), u64_at(r, 40));
+            // The one-byte fields first: most rules turn an event away by
+            // its ends or primitive, before the wider fields are read.
             if applicable & act(action) == 0
                 || (r[0] != abi::fault::ANY_PROGRAM && r[0] != src_id)
                 || (r[1] != abi::fault::ANY_PROGRAM && r[1] != dst_id)
                 || (prims != 0 && prims & (1u8 << (site.primitive as u8)) == 0)
-                || (mtype != abi::fault::ANY_TYPE && mtype != site.mtype)
+            {
+                continue;
+            }
+            let mtype = u32_at(r, 4);
+            let (not_before, not_after) = (u64_at(r, 32), u64_at(r, 40));
+            if (mtype != abi::fault::ANY_TYPE && mtype != site.mtype)
                 || now < not_before
                 || (not_after != 0 && now > not_after)
             {
@@ -561,9 +586,13 @@ impl Kernel {
     /// with the value the call returns when the plan replaces it (Drop,
     /// ReturnError, Crash, Hang); `None` to run it (possibly corrupted).
     pub fn fault_kernel_call(&mut self, mem: &mut impl UserMemory, caller: usize, msg_addr: u64) -> Option<i64> {
+        // No rule for kernel calls of this caller: no need to read the request.
+        if !self.fault_may_match(caller, None, Trap::SendRec) {
+            return None;
+        }
         let mut msg = mem.read_message(caller, msg_addr).ok()?;
         let site = Site { src: caller, dst: None, primitive: Trap::SendRec, mtype: msg.mtype };
-        let fired = self.fault_evaluate(site, KCALL_ACTIONS)?;
+        let fired = self.fault_match_rules(site, KCALL_ACTIONS)?;
         self.fault_common(mem, site, fired);
         match fired.action {
             Action::FlipBits | Action::Overwrite => {
@@ -599,7 +628,7 @@ impl Kernel {
         let Ok(msg) = mem.read_message(caller, msg_addr) else { return Ok(None) };
         let site = Site { src: caller, dst: Some(dst_slot), primitive: trap, mtype: msg.mtype };
         let applicable = if trap == Trap::SendNb { SEND_ACTIONS & !act(Action::Delay) } else { SEND_ACTIONS };
-        let Some(fired) = self.fault_evaluate(site, applicable) else { return Ok(None) };
+        let Some(fired) = self.fault_match_rules(site, applicable) else { return Ok(None) };
         self.fault_common(mem, site, fired);
         match fired.action {
             Action::Drop | Action::Crash => Err(crate::Outcome::Done(0)),

@@ -85,9 +85,11 @@ impl Kernel {
     }
 
     /// The send itself, after the privilege and endpoint checks. Inlined
-    /// for the common case, a receiver already waiting and no fault plan:
-    /// one copy and the wake-up. Everything else (fault rules, queueing,
-    /// refusals) is [`Self::send_general`], out of line.
+    /// for the common case, a receiver already waiting and no fault rule
+    /// that can match (no plan, or the plan's pre-filter turns the send
+    /// away: an experiment's plan targets a few processes): one copy and
+    /// the wake-up. Everything else (fault rules, queueing, refusals) is
+    /// [`Self::send_general`], out of line.
     #[inline(always)]
     fn send_to_slot(
         &mut self,
@@ -97,7 +99,9 @@ impl Kernel {
         msg_addr: u64,
         trap: Trap,
     ) -> Outcome {
-        if !self.faults.enabled && self.waits_for(dst_slot, caller) {
+        if self.waits_for(dst_slot, caller)
+            && (!self.faults.enabled || !self.fault_may_match(caller, Some(dst_slot), trap))
+        {
             // `None`: the receiver's buffer went bad; it was woken with the
             // error and waits no more, so the general path refuses (SENDNB)
             // or queues the message.
