@@ -432,12 +432,16 @@ fn a_replayed_swifi_experiment_stops_after_its_mutation_and_shows_it() {
     assert!(viv_err.contains(&line), "viv says it too\n{context}");
     // gdb reads the mutated bytes in blk's address space.
     let memory = &out[out.find("==memory").unwrap()..];
+    // gdb prints 8 bytes per line: a longer instruction takes two lines.
+    let first = memory
+        .lines()
+        .position(|l| l.starts_with(&format!("{address:#x}:")))
+        .unwrap_or_else(|| panic!("no x/xb line\n{context}"));
     let read: Vec<u8> = memory
         .lines()
-        .find(|l| l.starts_with(&format!("{address:#x}:")))
-        .unwrap_or_else(|| panic!("no x/xb line\n{context}"))
-        .split_whitespace()
-        .skip(1)
+        .skip(first)
+        .take(after.len().div_ceil(8))
+        .flat_map(|l| l.split_once(':').map_or("", |(_, bytes)| bytes).split_whitespace())
         .map(|b| u8::from_str_radix(b.trim_start_matches("0x"), 16).unwrap())
         .collect();
     assert_eq!(read, after, "{context}");
