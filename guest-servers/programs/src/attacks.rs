@@ -73,6 +73,7 @@ const ATTACKS: &[Attack] = &[
     Attack { name: "stale-endpoint", run: stale_endpoint },
     Attack { name: "reply-not-taken", run: reply_not_taken },
     Attack { name: "peer-death", run: peer_death },
+    Attack { name: "unknown-trap", run: unknown_trap },
 ];
 
 /// Runs the attack named by the first argument; the status is 0 when it
@@ -128,6 +129,17 @@ fn forbidden_destination() -> Verdict {
     let mut msg = Message::with_words(abi::proto::blockdev::GEOMETRY, &[]);
     refused(rt::ipc::sendrec(service("blk"), &mut msg), "the disk driver answered a program directly")
 }
+
+/// An unknown trap number: the kernel must refuse it with EBADREQUEST
+/// (and trace the refusal with that result), never take it for another
+/// trap or ignore it.
+fn unknown_trap() -> Verdict {
+    // SAFETY: an unknown trap takes no pointers.
+    refused(unsafe { rt::sys::trap_number(UNKNOWN_TRAP, 0, 0) }, "the kernel took an unknown trap")
+}
+
+/// A trap number no `Trap` has.
+const UNKNOWN_TRAP: u64 = 42;
 
 /// Forbidden kernel call: powering the machine off (status 77, so a host
 /// that sees the machine go down knows who did it).

@@ -406,6 +406,30 @@ pub const THREATS: &[Threat] = &[
         // VFS blocks in its SEND, and every program with it.
         undefended: Expect::WorkloadBroken,
     },
+    row(
+        "unknown-trap/user",
+        "bad request: an unknown trap number",
+        Runner::User,
+        "attack unknown-trap",
+        "the kernel refuses a trap number it does not know with EBADREQUEST, traced with that result",
+        Expect::Refused(Error::BadRequest),
+        "",
+        Expect::NoControl(
+            "an unknown trap has no handler to switch on; the kernel's own checks have controls in docs/threats-kernel.md",
+        ),
+    ),
+    row(
+        "unknown-trap/driver",
+        "bad request: an unknown trap number",
+        Runner::Driver,
+        "attack_drv unknown-trap",
+        "the kernel refuses a trap number it does not know with EBADREQUEST, traced with that result",
+        Expect::Refused(Error::BadRequest),
+        "",
+        Expect::NoControl(
+            "an unknown trap has no handler to switch on; the kernel's own checks have controls in docs/threats-kernel.md",
+        ),
+    ),
     // ---- servers: identity, authorization, quotas (docs/security.md) ------
     row(
         "service-control/user",
