@@ -164,6 +164,11 @@ pub const SERVER_HEARTBEAT: &str = "server_heartbeat";
 /// (`abi::proto::rs::DS_ENDPOINT`). Weakened: a dead DS stays dead, and
 /// every name lookup after its death fails.
 pub const DS_RESTART: &str = "ds_restart";
+/// RS kills a service that leaves two heartbeat pings unanswered (then
+/// restarts it). Weakened: RS still pings but judges nobody, so a hung
+/// driver stays hung (the negative control of the `hung-driver` row of
+/// `viv threats`, with `blk_deadline` so ext2fs does not complain either).
+pub const DRIVER_HEARTBEAT: &str = "driver_heartbeat";
 /// RS restarts a service that dies (unless its image entry says
 /// `restart = "hold"`). Weakened: RS holds every dead service down, as if
 /// each said `restart = "hold"` (the negative control of the

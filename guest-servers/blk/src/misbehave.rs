@@ -11,6 +11,7 @@
 //! | mode | what the driver does |
 //! |---|---|
 //! | `silent:N` | from its Nth WRITE request on, receives requests and never answers them (heartbeats still answered) |
+//! | `hang:N` | on its Nth WRITE request stops for good: answers neither requests nor heartbeats (a hung driver) |
 //! | `wrong-id:N` | answers its Nth WRITE with the request id plus 1000 |
 //! | `bad-count:N` | answers its Nth WRITE with twice the length |
 //! | `eio-sector:S` | fails every READ that covers sector S with `Unavailable` (a bad sector) |
@@ -34,6 +35,7 @@ pub const KEY: &str = "blk.misbehave";
 enum Mode {
     Off,
     Silent(Nth),
+    Hang(Nth),
     WrongId(Nth),
     BadCount(Nth),
     EioSector(u64),
@@ -54,6 +56,8 @@ pub enum Verdict {
     Serve,
     /// Drop it: no answer.
     Ignore,
+    /// Stop for good: never answer anything again, heartbeats included.
+    Hang,
     /// Answer with this (id, result) instead of serving it.
     Answer(u64, i64),
     /// Serve it, then replace the answer's (id, result) with these
@@ -114,6 +118,7 @@ impl Misbehave {
         };
         let (verdict, nth) = match mode {
             Mode::Silent(nth) if self.started || is_nth(nth) => (Verdict::Ignore, nth),
+            Mode::Hang(nth) if is_nth(nth) => (Verdict::Hang, nth),
             Mode::WrongId(nth) if is_nth(nth) => (Verdict::Garble { id_plus: 1000, count_times: 1 }, nth),
             Mode::BadCount(nth) if is_nth(nth) => (Verdict::Garble { id_plus: 0, count_times: 2 }, nth),
             _ => return Verdict::Serve,
@@ -139,6 +144,7 @@ fn parse(value: &str) -> Mode {
     };
     match name {
         "silent" => Mode::Silent(nth),
+        "hang" => Mode::Hang(nth),
         "wrong-id" => Mode::WrongId(nth),
         "bad-count" => Mode::BadCount(nth),
         "eio-sector" => Mode::EioSector(n.parse().unwrap_or(0)),

@@ -224,6 +224,22 @@ fn kills(records: &[Record], attackers: &HashSet<u32>) -> Vec<u64> {
     calls.into_iter().chain(ends).map(|r| r.seq).take(MAX_EVIDENCE).collect()
 }
 
+/// Records of the carried-out `kill` kernel calls aimed at the first
+/// incarnation of `program` (the boot's), whoever made them.
+fn first_kill_of(records: &[Record], program: &str) -> Vec<u64> {
+    let Some(first) = records.iter().find(|r| r.kind == Kind::Spawn && name_of(r) == program) else {
+        return Vec::new();
+    };
+    let victim = u64::from(first.event.dst);
+    records
+        .iter()
+        .filter(|r| r.kind == Kind::KernelCall && r.event.mtype == abi::syscall::KernelCall::Kill as u32)
+        .filter(|r| r.event.result == 0 && r.event.args[0] == victim)
+        .map(|r| r.seq)
+        .take(MAX_EVIDENCE)
+        .collect()
+}
+
 /// The program name a Spawn or Exec record carries.
 fn name_of(r: &Record) -> String {
     let bytes = r.name_bytes();
@@ -258,6 +274,9 @@ pub fn judge_run(
         (Expect::Slower(_), None) => format!("the workload took {} virtual ticks", ticks.unwrap_or(0)),
         (Expect::DeliveredTo(p), None) => format!("a message reached {p}"),
         (Expect::Restarted(d), None) if !recovery(records, d).1.is_empty() => format!("{d} restarted"),
+        (Expect::RestartedForSilence(d), None) if !recovery(records, d).1.is_empty() => {
+            format!("{d} killed and restarted, no complaint to RS")
+        }
         (Expect::DiedAndPoweredOff { .. }, None) => match exit {
             Exit::PowerOff(s) => format!("powered off with {s}; {}", workload_word(console)),
             other => format!("{other:?}"),
@@ -345,6 +364,21 @@ pub fn judge_run(
                 problems.push(format!("expected {driver} to be restarted"));
             }
             records_shown = kills(records, &attackers).into_iter().chain(restarts).collect();
+        }
+        Expect::RestartedForSilence(driver) => {
+            let (complaints, restarts) = recovery(records, driver);
+            if restarts.is_empty() {
+                problems.push(format!("expected {driver} to be restarted"));
+            }
+            if !complaints.is_empty() {
+                problems
+                    .push(format!("a complaint to RS (records {complaints:?}), not the heartbeats, caught {driver}"));
+            }
+            let killed = first_kill_of(records, driver);
+            if killed.is_empty() {
+                problems.push(format!("no trace record shows {driver} killed"));
+            }
+            records_shown = killed.into_iter().chain(restarts).collect();
         }
         Expect::DeliveredTo(program) => {
             let targets: HashSet<u32> = records
@@ -571,6 +605,25 @@ mod tests {
             trace.push(spawn(5, 19));
         }
         trace
+    }
+
+    #[test]
+    fn a_heartbeat_restart_needs_the_kill_the_new_driver_and_no_complaint() {
+        let hung = super::super::THREATS.iter().find(|t| t.name == "hung-driver/driver").unwrap();
+        let expect = hung.defended;
+        let trace = death_trace("blk", true);
+        let ok = judge_run(hung, &expect, &end(Exit::PowerOff(0)), WORKLOAD_OUT, &trace, None, true);
+        assert!(ok.ok, "{ok:?}");
+        assert_eq!(ok.records, vec![3, 5]);
+        // Never restarted: fails.
+        let gone = death_trace("blk", false);
+        assert!(!judge_run(hung, &expect, &end(Exit::PowerOff(0)), WORKLOAD_OUT, &gone, None, true).ok);
+        // A complaint caught it, not the heartbeats: fails.
+        let mut complained = trace.clone();
+        let mut complaint = record(6, Kind::Send, 30, 1, 0, 0);
+        complaint.event.mtype = abi::proto::rs::COMPLAIN;
+        complained.push(complaint);
+        assert!(!judge_run(hung, &expect, &end(Exit::PowerOff(0)), WORKLOAD_OUT, &complained, None, true).ok);
     }
 
     #[test]

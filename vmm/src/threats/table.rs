@@ -89,6 +89,10 @@ pub enum Expect {
     Recovered(&'static str),
     /// RS restarted this driver (the attack had it killed).
     Restarted(&'static str),
+    /// RS killed this driver for its missed heartbeats and restarted it:
+    /// the trace has the kill and the new incarnation, and no complaint
+    /// to RS (no dependent server's deadline caught it first).
+    RestartedForSilence(&'static str),
     /// The workload failed or hung.
     WorkloadBroken,
     /// The trace shows a message from the attacker delivered to this
@@ -404,6 +408,21 @@ pub const THREATS: &[Threat] = &[
         defended: Expect::Recovered("tty"),
         weaken: abi::weaken::TTY_ASYNC,
         // VFS blocks in its SEND, and every program with it.
+        undefended: Expect::WorkloadBroken,
+    },
+    Threat {
+        stage: Stage::Attackers,
+        name: "hung-driver/driver",
+        class: "V2: a driver that stops answering, heartbeats included",
+        runner: Runner::Driver,
+        keys: "blk.misbehave=hang:1",
+        command: "true",
+        defense: "RS kills a driver that leaves 2 heartbeat pings unanswered and restarts it \
+                  (before ext2fs's request deadline of 2 periods passes); ext2fs sends the request again",
+        defended: Expect::RestartedForSilence("blk"),
+        // RS judges nobody and ext2fs never complains: the driver stays
+        // hung, and the workload with it.
+        weaken: "driver_heartbeat,blk_deadline",
         undefended: Expect::WorkloadBroken,
     },
     row(
