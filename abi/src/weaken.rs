@@ -144,6 +144,13 @@ pub const TTY_ASYNC: &str = "tty_async";
 /// with a blocking SEND and waits for such a client for ever (until RS
 /// finds PM silent and the system powers off).
 pub const PM_REPLY_NB: &str = "pm_reply_nb";
+/// A driver's reply queue (`rt::senda_queue`) gives each destination at
+/// most half its table (`rt::senda_queue::PER_DESTINATION`), so a client
+/// that never takes its replies cannot fill the queue for the others.
+/// Weakened: one destination may take the whole queue; every other
+/// client's replies are then lost (reported, `TooMany`) until the client's
+/// deadline has the driver restarted.
+pub const REPLY_QUOTA: &str = "reply_quota";
 /// RS accepts COMPLAIN only from running system services other than the
 /// one named. Weakened: anybody may complain (a user program can have a
 /// driver killed).

@@ -9,10 +9,10 @@
 //! attack: NAME: succeeded: DETAIL    (the attack got through)
 //! ```
 //!
-//! The same code runs under two sets of privileges: `attack` is an
+//! The same code runs under several sets of privileges: `attack` is an
 //! ordinary user program, `attack_drv` has a driver's privileges (the
-//! console driver's destinations and kernel calls; see
-//! `images/threats/image.toml`). An attack that needs a privilege its
+//! console driver's destinations and kernel calls), `attack_disk` a
+//! client's of the disk driver (see `images/threats/image.toml`). An attack that needs a privilege its
 //! runner lacks says so (`defended` by the earlier check is still a
 //! defended attack, and the trace shows which check refused it).
 //!
@@ -74,6 +74,9 @@ const ATTACKS: &[Attack] = &[
     Attack { name: "reply-not-taken", run: reply_not_taken },
     Attack { name: "peer-death", run: peer_death },
     Attack { name: "unknown-trap", run: unknown_trap },
+    Attack { name: "unknown-kcall", run: unknown_kernel_call },
+    Attack { name: "notify-flood", run: notify_flood },
+    Attack { name: "reply-flood", run: reply_flood },
 ];
 
 /// Runs the attack named by the first argument; the status is 0 when it
@@ -140,6 +143,17 @@ fn unknown_trap() -> Verdict {
 
 /// A trap number no `Trap` has.
 const UNKNOWN_TRAP: u64 = 42;
+
+/// An unknown kernel call number, from a program that may make kernel
+/// calls: the kernel must refuse it with EBADREQUEST (before the
+/// kernel-call mask, which has no bit for it) and trace the call with
+/// that result, never run another call or ignore it.
+fn unknown_kernel_call() -> Verdict {
+    refused(rt::sys::kernel_call_number(UNKNOWN_KERNEL_CALL, &[77]), "the kernel took an unknown kernel call")
+}
+
+/// A kernel call number no `KernelCall` has.
+const UNKNOWN_KERNEL_CALL: u32 = 999;
 
 /// Forbidden kernel call: powering the machine off (status 77, so a host
 /// that sees the machine go down knows who did it).
@@ -382,4 +396,103 @@ fn peer_death() -> Verdict {
         (Err(Error::DstDied), Err(Error::SrcDied)) => Verdict::Defended(Detail::Error(Error::DstDied)),
         _ => Verdict::Succeeded(Detail::Text("a call on a dead peer did not end with its death")),
     }
+}
+
+/// Notifications in one flood.
+const NOTIFY_FLOOD: usize = 100;
+
+/// A notification flood. First at PM: a user program may not NOTIFY at
+/// all (the trap mask refuses the first one); a driver may, and PM, which
+/// ignores notifications from processes, goes on. Then the kernel's
+/// bound: a notification is one pending bit per source, so a flood at a
+/// process that is busy (our child, waiting for PM's answer to a SLEEP)
+/// costs the kernel no memory, and the child, when it next receives,
+/// sees exactly one notification from us (not a hundred, and not none:
+/// no lost wakeup) and then the message we sent after the flood.
+fn notify_flood() -> Verdict {
+    let pm = service("pm");
+    for _ in 0..NOTIFY_FLOOD {
+        if let Err(e) = rt::ipc::notify(pm) {
+            return Verdict::Defended(Detail::Error(e));
+        }
+    }
+    match notifications_seen_by_busy_child() {
+        Ok(1) => Verdict::Defended(Detail::Text("100 notifications to a busy process arrived as one")),
+        Ok(0) => Verdict::Succeeded(Detail::Text("the notifications were lost (no wakeup)")),
+        Ok(_) => Verdict::Succeeded(Detail::Text("the notifications were queued one by one")),
+        // We may notify PM but not our own child: PM took the flood.
+        Err(_) => Verdict::Succeeded(Detail::Text("PM took every notification of the flood")),
+    }
+}
+
+/// Forks a child that sleeps (busy in a SENDREC to PM, not receiving),
+/// floods it with notifications, then SENDs it one message; the child
+/// counts the notifications it receives before that message and exits
+/// with the count.
+fn notifications_seen_by_busy_child() -> Result<u32, Error> {
+    let child = rt::pm::fork()?;
+    if child == 0 {
+        let _ = rt::pm::sleep_ms(100);
+        let mut seen = 0;
+        let mut msg = Message::new(0);
+        while rt::ipc::receive(Endpoint::ANY, &mut msg).is_ok() && msg.mtype == abi::notify::NOTIFY_MTYPE {
+            seen += 1;
+        }
+        rt::sys::exit(seen);
+    }
+    let child_ep = endpoint_of_pid(child);
+    let flood = (0..NOTIFY_FLOOD).try_for_each(|_| rt::ipc::notify(child_ep));
+    let sent = flood.and_then(|()| rt::ipc::send(child_ep, &Message::with_words(proto::REPLY, &[])));
+    if let Err(e) = sent {
+        let _ = rt::pm::kill(child, pm::SIGKILL);
+        let _ = rt::pm::wait(child as i64);
+        return Err(e);
+    }
+    rt::pm::wait(child as i64).map(|(_, status)| status)
+}
+
+/// Requests in a reply flood: more than a driver's whole reply queue
+/// (`rt::senda_queue`: a SENDA table of 64 entries and a backlog of 64).
+const REPLY_FLOOD: u64 = 130;
+
+/// A client that never takes its replies: we SEND the disk driver
+/// `REPLY_FLOOD` GEOMETRY requests (each taken when the driver next
+/// receives) and never receive, so every answer waits in the driver's
+/// reply queue. Then, with our replies still waiting, we use the disk
+/// through the file system (a file written and synced: block writes
+/// whose replies go to `ext2fs`). The driver must never block, refuse
+/// (and report) our replies beyond our share of its queue, and go on
+/// answering the file system: DS's restart count of `blk` must not move.
+/// With one queue for all (`viv.weaken=reply_quota`) our replies fill it,
+/// the file system's are lost, and only its deadline, which has RS
+/// restart the driver, saves the write.
+fn reply_flood() -> Verdict {
+    let Ok((blk, restarts)) = rt::names::lookup_fresh("blk") else {
+        return Verdict::Defended(Detail::Text("could not find blk"));
+    };
+    for id in 0..REPLY_FLOOD {
+        if let Err(e) = rt::ipc::send(blk, &Message::with_words(abi::proto::blockdev::GEOMETRY, &[1_000_000 + id])) {
+            return Verdict::Defended(Detail::Error(e));
+        }
+    }
+    rt::outln!("attack: reply-flood: {} requests sent, no reply taken; now writing a file", REPLY_FLOOD);
+    if let Err(e) = write_and_sync("/reply-flood", b"written while blk's replies to us wait\n") {
+        return Verdict::Succeeded(Detail::Error(e));
+    }
+    match rt::names::lookup_fresh("blk") {
+        Ok((_, now)) if now == restarts => {
+            Verdict::Defended(Detail::Text("blk kept serving the file system (not restarted)"))
+        }
+        Ok(_) => Verdict::Succeeded(Detail::Text("the file system's replies were lost behind ours: blk was restarted")),
+        Err(e) => Verdict::Succeeded(Detail::Error(e)),
+    }
+}
+
+/// Writes `data` to a new file at `path` and syncs the disk.
+fn write_and_sync(path: &str, data: &[u8]) -> Result<(), Error> {
+    let fd = rt::vfs::open(path, abi::proto::vfs::O_CREAT | abi::proto::vfs::O_WRONLY | abi::proto::vfs::O_TRUNC)?;
+    let written = rt::vfs::write_all(fd, data);
+    let _ = rt::vfs::close(fd);
+    written?;
+    rt::vfs::sync()
 }

@@ -13,11 +13,25 @@
 //! is full too (a destination that has not received for a long while),
 //! [`SendaQueue::send`] fails with `TooMany` and the message is not sent:
 //! the caller sees it, never a silent drop.
+//!
+//! One destination may hold at most [`PER_DESTINATION`] messages of the
+//! queue (table and backlog together): a client that sends requests but
+//! never takes its replies fills its own share, gets `TooMany` for the
+//! rest, and the others' replies still go out (without the share, one
+//! such client would take the whole queue, and every other client's
+//! replies would be lost until the driver was restarted;
+//! `abi::weaken::REPLY_QUOTA` switches the share off, for the negative
+//! control of the `viv threats` row `reply-flood/disk-client`).
 
 use abi::senda::{SendaEntry, FLAG_DONE, FLAG_NOTIFY, FLAG_VALID, SENDA_MAX_ENTRIES};
 use abi::{Endpoint, Error, Message};
 
 const BACKLOG: usize = 64;
+
+/// Most messages one destination may have in the queue at once: half the
+/// table. An honest client never has more requests in flight (VFS has 16
+/// console requests and 16 cancels, `ext2fs` one block request).
+pub const PER_DESTINATION: usize = SENDA_MAX_ENTRIES / 2;
 
 static mut TABLE: [SendaEntry; SENDA_MAX_ENTRIES] =
     [SendaEntry { flags: 0, dst: Endpoint::NONE, result: 0, reserved: 0, message: Message::new(0) }; SENDA_MAX_ENTRIES];
@@ -50,19 +64,33 @@ pub struct SendaQueue {
     name: &'static str,
     backlog: [(Endpoint, Message); BACKLOG],
     backlog_len: usize,
+    /// Whether [`PER_DESTINATION`] applies (read from the command line at
+    /// the first send).
+    shares: Option<bool>,
 }
 
 impl SendaQueue {
     /// An empty queue; `name` prefixes its log lines.
     pub const fn new(name: &'static str) -> SendaQueue {
-        SendaQueue { name, backlog: [(Endpoint::NONE, Message::new(0)); BACKLOG], backlog_len: 0 }
+        SendaQueue { name, backlog: [(Endpoint::NONE, Message::new(0)); BACKLOG], backlog_len: 0, shares: None }
     }
 
-    /// Sends `msg` to `dst` without blocking. `TooMany` when every slot
-    /// and the backlog are taken (nothing was sent); the kernel's error
-    /// when it refused the table.
+    /// Messages for `dst` waiting in the table or the backlog.
+    fn waiting_for(&self, dst: Endpoint) -> usize {
+        let in_table = table().iter().filter(|e| !free(e) && e.dst == dst).count();
+        in_table + self.backlog[..self.backlog_len].iter().filter(|(d, _)| *d == dst).count()
+    }
+
+    /// Sends `msg` to `dst` without blocking. `TooMany` when `dst` already
+    /// has its [`PER_DESTINATION`] messages waiting, or every slot and the
+    /// backlog are taken (nothing was sent); the kernel's error when it
+    /// refused the table.
     #[must_use = "a message that could not be queued is lost"]
     pub fn send(&mut self, dst: Endpoint, msg: Message) -> Result<(), Error> {
+        let shares = *self.shares.get_or_insert_with(|| !crate::kip::weakened(abi::weaken::REPLY_QUOTA));
+        if shares && self.waiting_for(dst) >= PER_DESTINATION {
+            return Err(Error::TooMany);
+        }
         if !place(dst, msg) {
             if self.backlog_len == BACKLOG {
                 return Err(Error::TooMany);

@@ -183,3 +183,31 @@ fn a_withdrawn_grant_refuses_pending_entries() {
     assert_eq!(k.receive(&mut m, s[1], Endpoint::ANY, BUF), Outcome::Blocked);
     assert_eq!(state(&m.table(s[0], TABLE, 1)[0]), done(Err(Error::CallDenied)));
 }
+
+/// The kernel's half of a full reply queue (`rt::senda_queue`, the
+/// `reply-flood/disk-client` row of `viv threats`): a table whose every
+/// entry but one waits for a client that never receives. The call does
+/// not block the sender, the one entry for another client is delivered
+/// when that client receives, the rest stay pending (nothing dropped),
+/// and a full table plus one more entry is refused whole (`Domain`), so
+/// the queue, not the kernel, must turn away what does not fit.
+#[test]
+fn a_full_table_for_a_client_that_never_receives_blocks_no_one_and_serves_the_others() {
+    let (mut k, mut m, s) = system(3);
+    let (driver, deaf, other) = (s[0], s[1], s[2]);
+    let mut table: std::vec::Vec<SendaEntry> = (0..SENDA_MAX_ENTRIES as u64 - 1).map(|i| entry(&k, deaf, i)).collect();
+    table.push(entry(&k, other, 99));
+    m.put_table(driver, TABLE, &table);
+    assert_eq!(k.senda(&mut m, driver, TABLE, SENDA_MAX_ENTRIES), Outcome::Done(0));
+    assert!(k.procs[driver].is_ready());
+    assert_eq!(k.receive(&mut m, other, Endpoint::ANY, BUF), Outcome::Done(0));
+    assert_eq!((m.get(other).source, m.get(other).payload[0]), (ep(&k, driver), 99));
+    let after = m.table(driver, TABLE, SENDA_MAX_ENTRIES);
+    assert!(after[..SENDA_MAX_ENTRIES - 1].iter().all(SendaEntry::is_pending));
+    assert_eq!(state(&after[SENDA_MAX_ENTRIES - 1]), done(Ok(())));
+    // One entry more than a table holds: refused, the sender not blocked.
+    table.push(entry(&k, other, 100));
+    m.put_table(driver, TABLE, &table);
+    assert_eq!(k.senda(&mut m, driver, TABLE, SENDA_MAX_ENTRIES + 1), err(Error::Domain));
+    assert!(k.procs[driver].is_ready());
+}

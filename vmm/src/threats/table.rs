@@ -18,6 +18,9 @@ pub enum Runner {
     /// A program with a driver's destinations and kernel calls, run by an
     /// unprivileged user.
     Driver,
+    /// A program with the file server's reach to the disk driver (a
+    /// client of `blk`, as `ext2fs` is), run by an unprivileged user.
+    DiskClient,
     /// An ordinary program that makes itself an unprivileged user, started
     /// from the administrator's shell (its victims are root's).
     UserBesideRoot,
@@ -34,7 +37,7 @@ impl Runner {
     /// The uid the shell runs the attack as.
     pub fn uid(self) -> u32 {
         match self {
-            Runner::User | Runner::Driver => super::ATTACKER_UID,
+            Runner::User | Runner::Driver | Runner::DiskClient => super::ATTACKER_UID,
             Runner::UserBesideRoot | Runner::Crash | Runner::Churner => 0,
         }
     }
@@ -44,6 +47,7 @@ impl Runner {
         match self {
             Runner::User => "user",
             Runner::Driver => "driver",
+            Runner::DiskClient => "a client of the disk driver",
             Runner::UserBesideRoot => "user, beside root's shell",
             Runner::Crash => "a crash (a test service's kill kernel call)",
             Runner::Churner => "a service that spawns and kills processes, then kills blk",
@@ -449,6 +453,44 @@ pub const THREATS: &[Threat] = &[
             "an unknown trap has no handler to switch on; the kernel's own checks have controls in docs/threats-kernel.md",
         ),
     ),
+    row(
+        "unknown-kcall/driver",
+        "bad request: an unknown kernel call number",
+        Runner::Driver,
+        "attack_drv unknown-kcall",
+        "the kernel refuses a kernel call number it does not know with EBADREQUEST (before the kernel-call mask), \
+         traced as the kernel call with that result",
+        Expect::Refused(Error::BadRequest),
+        "",
+        Expect::NoControl(
+            "an unknown kernel call has no handler to switch on; the kernel's own checks have controls in docs/threats-kernel.md",
+        ),
+    ),
+    row(
+        "notify-flood/user",
+        "resource exhaustion: notifications",
+        Runner::User,
+        "attack notify-flood",
+        "trap mask: ordinary programs may not NOTIFY at all",
+        Expect::Refused(Error::TrapDenied),
+        abi::weaken::TRAP_MASK,
+        // PM takes the hundred notifications (and ignores them).
+        Expect::Succeeded,
+    ),
+    row(
+        "notify-flood/driver",
+        "resource exhaustion: notifications",
+        Runner::Driver,
+        "attack_drv notify-flood",
+        "a pending notification is one bit per source: a hundred notifications to a busy process cost the kernel \
+         no memory and arrive as one (no lost wakeup)",
+        Expect::DefendedBecause("arrived as one"),
+        "",
+        Expect::NoControl(
+            "the pending bit is the only representation of a notification (no queue to switch on); \
+             kernel-core's repeated_notifies_coalesce_into_one_pending_bit tests the bit",
+        ),
+    ),
     // ---- servers: identity, authorization, quotas (docs/security.md) ------
     row(
         "service-control/user",
@@ -555,6 +597,19 @@ pub const THREATS: &[Threat] = &[
         weaken: abi::weaken::BLK_REPLY_CHECK,
         undefended: Expect::WorkloadBroken,
     },
+    row(
+        "reply-flood/disk-client",
+        "resource exhaustion: a driver's reply queue",
+        Runner::DiskClient,
+        "attack_disk reply-flood",
+        "drivers reply by SENDA from a bounded queue (never blocking); one client may hold at most half of it, \
+         the rest is refused (TooMany) and reported, and the other clients' replies still go out",
+        Expect::DefendedBecause("kept serving"),
+        abi::weaken::REPLY_QUOTA,
+        // The flood fills the queue, the file system's replies are lost,
+        // and its deadline has RS restart the driver.
+        Expect::Succeeded,
+    ),
     row(
         "forged-complaint/user",
         "unauthorized access: having a driver killed",
