@@ -271,6 +271,9 @@ pub fn judge_run(
         (Expect::LineAndRefusal("", error), None) => format!("refused with {}", error.name()),
         (Expect::Missing(line), None) if !has_line(line) => format!("never printed {line:?}"),
         (Expect::Recovered(d), None) if workload_intact(console) => format!("workload intact, {d} restarted"),
+        (Expect::RefusedThenRestarted(line, _, d), None) if has_line(line) && !recovery(records, d).1.is_empty() => {
+            format!("printed {line:?}, then {d} restarted")
+        }
         (Expect::Slower(_), None) => format!("the workload took {} virtual ticks", ticks.unwrap_or(0)),
         (Expect::DeliveredTo(p), None) => format!("a message reached {p}"),
         (Expect::Restarted(d), None) if !recovery(records, d).1.is_empty() => format!("{d} restarted"),
@@ -335,6 +338,20 @@ pub fn judge_run(
             if records_shown.is_empty() {
                 problems.push(format!("no trace record shows the attacker getting {}", error.name()));
             }
+        }
+        Expect::RefusedThenRestarted(line, error, driver) => {
+            if !has_line(line) {
+                problems.push(format!("expected the line {line:?}"));
+            }
+            let refused = refusals(records, &attackers, error.to_return());
+            if refused.is_empty() {
+                problems.push(format!("no trace record shows the attacker getting {}", error.name()));
+            }
+            let restarts = recovery(records, driver).1;
+            if restarts.is_empty() {
+                problems.push(format!("expected {driver} to be restarted"));
+            }
+            records_shown = refused.into_iter().chain(restarts).collect();
         }
         Expect::Line(line) => {
             if !has_line(line) {
@@ -445,6 +462,7 @@ pub fn judge_run(
             | Expect::DefendedBecause(_)
             | Expect::DefendedWith(..)
             | Expect::LineAndRefusal(..)
+            | Expect::RefusedThenRestarted(..)
             | Expect::DeliveredTo(_)
     );
     if needs_attacker && attackers.is_empty() {
@@ -624,6 +642,30 @@ mod tests {
         complaint.event.mtype = abi::proto::rs::COMPLAIN;
         complained.push(complaint);
         assert!(!judge_run(hung, &expect, &end(Exit::PowerOff(0)), WORKLOAD_OUT, &complained, None, true).ok);
+    }
+
+    #[test]
+    fn a_bomb_then_a_driver_failure_needs_the_refusal_the_line_and_the_restart() {
+        let bomb = super::super::THREATS.iter().find(|t| t.name == "fork-bomb/user").unwrap();
+        let Expect::RefusedThenRestarted(line, error, _) = bomb.defended else { panic!("{:?}", bomb.defended) };
+        let refusal = record(7, Kind::Send, 3, 42, 0, error.to_return() as u64);
+        let trace = |restarted| {
+            let mut t = death_trace("blk", restarted);
+            t.extend([exec_of(6, 42, "attack_auth"), refusal]);
+            t
+        };
+        let console = format!("{line}\n{WORKLOAD_OUT}");
+        let judge = |console: &str, trace: &[Record]| {
+            judge_run(bomb, &bomb.defended, &end(Exit::PowerOff(0)), console, trace, None, true)
+        };
+        let ok = judge(&console, &trace(true));
+        assert!(ok.ok, "{ok:?}");
+        assert_eq!(ok.records, vec![7, 5]);
+        // The driver never came back: fails.
+        assert!(!judge(&console, &trace(false)).ok);
+        // No refusal in the trace, or no line: fails.
+        assert!(!judge(&console, &trace(true)[..5]).ok);
+        assert!(!judge(WORKLOAD_OUT, &trace(true)).ok);
     }
 
     #[test]

@@ -117,6 +117,10 @@ pub enum Expect {
     /// server serves again); the workload itself may fail as
     /// docs/servers-dying.md says (a call in flight).
     RestartedThen(&'static str, &'static str),
+    /// The console has this line, the trace a record of the attacker's
+    /// with this error, and RS restarted this driver afterwards (it
+    /// failed while the attacker held what it could).
+    RefusedThenRestarted(&'static str, Error, &'static str),
     /// No negative control: no defense can be switched off, because the
     /// outcome is the design (why, in a few words).
     NoControl(&'static str),
@@ -549,16 +553,27 @@ pub const THREATS: &[Threat] = &[
         // the 40 entries clients may hold.
         Expect::Line("attack_auth: claim mine refused: too many open files or processes"),
     ),
-    row(
-        "fork-bomb/user",
-        "resource exhaustion: processes",
-        Runner::UserBesideRoot,
-        "attack_auth as 1000 forkbomb; service restart tty && echo root-still-restarts-tty",
-        "PM: at most 16 processes per user, slots kept for services",
-        Expect::LineAndRefusal("root-still-restarts-tty", Error::TooMany),
-        abi::weaken::PM_PROC_QUOTA,
-        Expect::Missing("root-still-restarts-tty"),
-    ),
+    Threat {
+        stage: Stage::Attackers,
+        name: "fork-bomb/user",
+        class: "resource exhaustion: processes, then a driver failure",
+        runner: Runner::UserBesideRoot,
+        // The disk driver hangs on the workload's first WRITE, while the
+        // bomb's children still squat in every process slot they got.
+        keys: "blk.misbehave=hang:1",
+        command: "attack_auth as 1000 forkbomb",
+        defense: "PM: at most 16 processes per user, slots kept for services: RS restarts the hung disk driver \
+                  while the bomb's children hold their quota, and root's disk workload goes on",
+        defended: Expect::RefusedThenRestarted(
+            "attack_auth: forked 15 children, then: too many open files or processes",
+            Error::TooMany,
+            "blk",
+        ),
+        weaken: abi::weaken::PM_PROC_QUOTA,
+        // The children take every slot that frees up: root's shell cannot
+        // fork the workload's commands (nor could RS start a driver).
+        undefended: Expect::WorkloadBroken,
+    },
     // ---- drivers are not trusted (docs/trust.md) -------------------------
     Threat {
         stage: Stage::Attackers,
