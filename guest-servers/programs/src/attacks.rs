@@ -11,8 +11,11 @@
 //!
 //! The same code runs under several sets of privileges: `attack` is an
 //! ordinary user program, `attack_drv` has a driver's privileges (the
-//! console driver's destinations and kernel calls), `attack_disk` a
-//! client's of the disk driver (see `images/threats/image.toml`). An attack that needs a privilege its
+//! console driver's traps, destinations and kernel calls, plus a grant
+//! table and its own program as a destination), `attack_disk` a client's
+//! of the disk driver (see `images/threats/image.toml`). Attacks use only
+//! the primitives a driver has (no blocking SEND: a driver's blocking
+//! call is SENDREC), so a driver row shows what a real driver can do. An attack that needs a privilege its
 //! runner lacks says so (`defended` by the earlier check is still a
 //! defended attack, and the trace shows which check refused it).
 //!
@@ -248,32 +251,34 @@ fn senda_flood() -> Verdict {
 }
 
 /// Deadlock: two processes sending to each other. The child blocks in
-/// SEND to us; our SEND to the child would close the cycle, and the
-/// kernel must refuse it (`Locked`) instead of blocking both forever.
-/// Needs a runner allowed to send to its own program (`attack_drv`); for
-/// anyone else the send mask refuses first.
+/// the send half of a SENDREC to us; our SENDREC to the child would close
+/// the cycle, and the kernel must refuse it (`Locked`) instead of
+/// blocking both forever. Needs a runner allowed to send to its own
+/// program (`attack_drv`); for anyone else the send mask refuses first.
 fn deadlock() -> Verdict {
     let me = own_endpoint();
     let Ok(child_pid) = rt::pm::fork() else {
         return Verdict::Defended(Detail::Text("could not fork"));
     };
     if child_pid == 0 {
-        let msg = Message::with_words(proto::REPLY, &[]);
-        let status = match rt::ipc::send(me, &msg) {
+        let mut msg = Message::with_words(proto::REPLY, &[]);
+        let status = match rt::ipc::sendrec(me, &mut msg) {
             Ok(()) => 0,
             Err(_) => 1,
         };
         rt::sys::exit(status);
     }
-    let child =
-        (0..64).map_while(|i| rt::pm::ps(i).ok()).find(|p| p.pid == child_pid).map_or(Endpoint::NONE, |p| p.endpoint);
-    // Let the child block in its SEND to us first (it runs while we sleep).
+    let child = endpoint_of_pid(child_pid);
+    // Let the child block in its SENDREC to us first (it runs while we sleep).
     let _ = rt::pm::sleep_ms(50);
     rt::outln!("attack: deadlock: sending to a process that is sending to us");
-    let result = rt::ipc::send(child, &Message::with_words(proto::REPLY, &[]));
-    // Take the child's message so that it can end, then reap it.
+    let result = rt::ipc::sendrec(child, &mut Message::with_words(proto::REPLY, &[]));
+    // Take the child's request and answer it so that it can end, then
+    // reap it.
     let mut msg = Message::new(0);
-    let _ = rt::ipc::receive(child, &mut msg);
+    if rt::ipc::receive(child, &mut msg).is_ok() {
+        let _ = rt::ipc::send_nonblocking(child, &Message::with_words(proto::REPLY, &[]));
+    }
     let _ = rt::pm::wait(child_pid as i64);
     refused(result, "the cycle closed and was later broken")
 }
@@ -314,9 +319,9 @@ fn stale_endpoint() -> Verdict {
     }
     // Let the second child reach its RECEIVE.
     let _ = rt::pm::sleep_ms(50);
-    // A SEND, not a SENDREC: a reply would come from the new endpoint,
+    // A SENDNB, not a SENDREC: a reply would come from the new endpoint,
     // which a reply wait for the old one would not accept.
-    let result = rt::ipc::send(old, &Message::with_words(proto::REPLY, &[]));
+    let result = rt::ipc::send_nonblocking(old, &Message::with_words(proto::REPLY, &[]));
     let _ = rt::pm::kill(second, pm::SIGKILL);
     let _ = rt::pm::wait(second as i64);
     refused(result, "a stale endpoint reached the slot's new process")
@@ -335,17 +340,25 @@ fn never_receiving_child() -> Result<u64, Error> {
     Ok(pid)
 }
 
-/// A client that never takes its reply: a child SENDs PM a request with a
-/// plain SEND (a driver may) and then waits only for SYSTEM, so PM's
-/// reply finds it not waiting. PM replies with SENDNB, loses the reply
-/// and goes on: we ask it for our pid afterwards. A server that replied
-/// with a blocking SEND would wait for that child for ever.
+/// A client that never takes its reply: a child sends PM a request by
+/// SENDA (a driver may; PM takes it when it next receives) and then waits
+/// only for SYSTEM, so PM's reply finds it not waiting. PM replies with
+/// SENDNB, loses the reply and goes on: we ask it for our pid afterwards.
+/// A server that replied with a blocking SEND would wait for that child
+/// for ever.
 fn reply_not_taken() -> Verdict {
     let Ok(child) = rt::pm::fork() else {
         return Verdict::Defended(Detail::Text("could not fork"));
     };
     if child == 0 {
-        let _ = rt::ipc::send(service("pm"), &Message::with_words(pm::GETPID, &[]));
+        static mut REQUEST: [abi::senda::SendaEntry; 1] =
+            [abi::senda::SendaEntry::new(Endpoint::NONE, Message::new(0))];
+        // SAFETY: this process is single-threaded and nothing else
+        // borrows REQUEST; it lives as long as the process, as the
+        // kernel's later delivery needs.
+        let table = unsafe { &mut *(&raw mut REQUEST) };
+        table[0] = abi::senda::SendaEntry::new(service("pm"), Message::with_words(pm::GETPID, &[]));
+        let _ = rt::ipc::senda(table);
         let mut msg = Message::new(0);
         loop {
             let _ = rt::ipc::receive(Endpoint::SYSTEM, &mut msg);
@@ -362,8 +375,8 @@ fn reply_not_taken() -> Verdict {
     }
 }
 
-/// Blocks us on a child that never receives (in a SEND to it when
-/// `sending`, else in a RECEIVE from it) while a second child has PM kill
+/// Blocks us on a child that never receives (in the send half of a
+/// SENDREC to it when `sending`, else in a RECEIVE from it) while a second child has PM kill
 /// the first 50 ms later; the result our call ends with.
 fn blocked_on_dying_child(sending: bool) -> Result<(), Error> {
     let victim = never_receiving_child()?;
@@ -375,21 +388,21 @@ fn blocked_on_dying_child(sending: bool) -> Result<(), Error> {
         rt::sys::exit(status);
     }
     let mut msg = Message::with_words(proto::REPLY, &[]);
-    let result = if sending { rt::ipc::send(victim_ep, &msg) } else { rt::ipc::receive(victim_ep, &mut msg) };
+    let result = if sending { rt::ipc::sendrec(victim_ep, &mut msg) } else { rt::ipc::receive(victim_ep, &mut msg) };
     let _ = rt::pm::wait(killer as i64);
     let _ = rt::pm::kill(victim, pm::SIGKILL);
     let _ = rt::pm::wait(victim as i64);
     result
 }
 
-/// A peer dying mid-IPC: we are blocked sending to a process (then
-/// receiving from one) when it is killed. The kernel must end our call
+/// A peer dying mid-IPC: we are blocked sending to a process (the send
+/// half of a SENDREC), then receiving from one, when it is killed. The kernel must end our call
 /// with an error (`DstDied`, `SrcDied`) instead of leaving us blocked on
 /// a process that is gone.
 fn peer_death() -> Verdict {
     let send = blocked_on_dying_child(true);
     let name = |r: &Result<(), Error>| r.map_or_else(|e| e.name(), |()| "delivered");
-    rt::outln!("attack: peer-death: blocked in SEND: {}", name(&send));
+    rt::outln!("attack: peer-death: blocked in SENDREC's send: {}", name(&send));
     let receive = blocked_on_dying_child(false);
     rt::outln!("attack: peer-death: blocked in RECEIVE: {}", name(&receive));
     match (send, receive) {
@@ -426,9 +439,9 @@ fn notify_flood() -> Verdict {
 }
 
 /// Forks a child that sleeps (busy in a SENDREC to PM, not receiving),
-/// floods it with notifications, then SENDs it one message; the child
-/// counts the notifications it receives before that message and exits
-/// with the count.
+/// floods it with notifications, then SENDRECs it one message; the child
+/// counts the notifications it receives before that message, answers it
+/// and exits with the count.
 fn notifications_seen_by_busy_child() -> Result<u32, Error> {
     let child = rt::pm::fork()?;
     if child == 0 {
@@ -438,11 +451,12 @@ fn notifications_seen_by_busy_child() -> Result<u32, Error> {
         while rt::ipc::receive(Endpoint::ANY, &mut msg).is_ok() && msg.mtype == abi::notify::NOTIFY_MTYPE {
             seen += 1;
         }
+        let _ = rt::ipc::send_nonblocking(msg.source, &Message::with_words(proto::REPLY, &[]));
         rt::sys::exit(seen);
     }
     let child_ep = endpoint_of_pid(child);
     let flood = (0..NOTIFY_FLOOD).try_for_each(|_| rt::ipc::notify(child_ep));
-    let sent = flood.and_then(|()| rt::ipc::send(child_ep, &Message::with_words(proto::REPLY, &[])));
+    let sent = flood.and_then(|()| rt::ipc::sendrec(child_ep, &mut Message::with_words(proto::REPLY, &[])));
     if let Err(e) = sent {
         let _ = rt::pm::kill(child, pm::SIGKILL);
         let _ = rt::pm::wait(child as i64);

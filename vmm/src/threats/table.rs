@@ -15,8 +15,10 @@ use super::stage::Stage;
 pub enum Runner {
     /// An ordinary program run from the disk by an unprivileged user.
     User,
-    /// A program with a driver's destinations and kernel calls, run by an
-    /// unprivileged user.
+    /// A program with a driver's traps, destinations and kernel calls
+    /// (`attack_drv`: the console driver's, plus what an attack needs
+    /// beyond them, `images/threats/image.toml`), run by an unprivileged
+    /// user.
     Driver,
     /// A program with the file server's reach to the disk driver (a
     /// client of `blk`, as `ext2fs` is), run by an unprivileged user.
