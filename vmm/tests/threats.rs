@@ -5,6 +5,8 @@
 
 use vmm::threats::{run_row, Expect, THREATS};
 
+mod common;
+
 fn row(name: &str) -> &'static vmm::threats::Threat {
     THREATS.iter().find(|t| t.name == name).unwrap_or_else(|| panic!("no row {name}"))
 }
@@ -65,4 +67,27 @@ fn a_deaf_console_driver_cannot_block_vfs_but_a_blocking_send_to_it_does() {
     // A complaint to RS and the driver's new incarnation.
     assert!(result.defended.records.len() >= 2, "{result:#?}");
     assert!(result.control.problems.is_empty(), "{result:#?}");
+}
+
+#[test]
+fn a_client_that_never_takes_its_replies_loses_only_its_own_and_the_driver_says_so() {
+    // The row's defended run, with blk's log: of the 130 replies, the
+    // client's share of the queue (32) waits, the other 98 are refused
+    // and reported one by one, and blk serves the file system throughout.
+    let dir = common::scratch_dir("reply-flood");
+    let append = format!(
+        "{}=1000 -- attack_disk reply-flood; echo after-the-flood > /home/x; cat /home/x",
+        vmm::threats::USER_KEY
+    );
+    let config = vmm::threats::stage::experiment_config("threats", dir.join("disk.img"), &append).unwrap();
+    let outcome = vmm::run(&config).expect("the VMM runs the guest");
+    let console = outcome.console_text();
+    let log = String::from_utf8_lossy(outcome.log.as_deref().unwrap_or_default()).into_owned();
+    assert_eq!(outcome.command_status, Some(0), "{console}\n{log}");
+    assert!(console.contains("attack: reply-flood: defended: blk kept serving"), "{console}");
+    assert!(console.lines().any(|l| l.trim_end() == "after-the-flood"), "{console}");
+    let lost: Vec<&str> = log.lines().filter(|l| l.starts_with("blk: the reply to request ")).collect();
+    assert_eq!(lost.len(), 98, "{log}");
+    assert!(lost.iter().all(|l| l.ends_with(" is lost: EMFILE")), "{lost:?}");
+    assert_eq!(log.lines().filter(|l| l.starts_with("rs: started blk (ep ")).count(), 1, "blk restarted:\n{log}");
 }
