@@ -145,7 +145,7 @@ pub const TTY_ASYNC: &str = "tty_async";
 /// finds PM silent and the system powers off).
 pub const PM_REPLY_NB: &str = "pm_reply_nb";
 /// A driver's reply queue (`rt::senda_queue`) gives each destination at
-/// most half its table (`rt::senda_queue::PER_DESTINATION`), so a client
+/// most three quarters of its table (`rt::senda_queue::PER_DESTINATION`), so a client
 /// that never takes its replies cannot fill the queue for the others.
 /// Weakened: one destination may take the whole queue; every other
 /// client's replies are then lost (reported, `TooMany`) until the client's

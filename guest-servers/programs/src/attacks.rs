@@ -396,9 +396,9 @@ fn blocked_on_dying_child(sending: bool) -> Result<(), Error> {
 }
 
 /// A peer dying mid-IPC: we are blocked sending to a process (the send
-/// half of a SENDREC), then receiving from one, when it is killed. The kernel must end our call
-/// with an error (`DstDied`, `SrcDied`) instead of leaving us blocked on
-/// a process that is gone.
+/// half of a SENDREC), then receiving from one, when it is killed. The
+/// kernel must end our call with an error (`DstDied`, `SrcDied`) instead
+/// of leaving us blocked on a process that is gone.
 fn peer_death() -> Verdict {
     let send = blocked_on_dying_child(true);
     let name = |r: &Result<(), Error>| r.map_or_else(|e| e.name(), |()| "delivered");

@@ -15,7 +15,7 @@
 //! the caller sees it, never a silent drop.
 //!
 //! One destination may hold at most [`PER_DESTINATION`] messages of the
-//! queue (table and backlog together): a client that sends requests but
+//! queue (table and backlog together; 48, three quarters of the table): a client that sends requests but
 //! never takes its replies fills its own share, gets `TooMany` for the
 //! rest, and the others' replies still go out (without the share, one
 //! such client would take the whole queue, and every other client's
@@ -28,10 +28,12 @@ use abi::{Endpoint, Error, Message};
 
 const BACKLOG: usize = 64;
 
-/// Most messages one destination may have in the queue at once: half the
-/// table. An honest client never has more requests in flight (VFS has 16
-/// console requests and 16 cancels, `ext2fs` one block request).
-pub const PER_DESTINATION: usize = SENDA_MAX_ENTRIES / 2;
+/// Most messages one destination may have in the queue at once: three
+/// quarters of the table, so a quarter is always left for the others. An
+/// honest client never has that many waiting: VFS has at most 16 console
+/// requests in flight, each answered by at most an acceptance and a reply
+/// (32), `ext2fs` one block request.
+pub const PER_DESTINATION: usize = SENDA_MAX_ENTRIES * 3 / 4;
 
 static mut TABLE: [SendaEntry; SENDA_MAX_ENTRIES] =
     [SendaEntry { flags: 0, dst: Endpoint::NONE, result: 0, reserved: 0, message: Message::new(0) }; SENDA_MAX_ENTRIES];

@@ -619,7 +619,7 @@ pub const THREATS: &[Threat] = &[
         "resource exhaustion: a driver's reply queue",
         Runner::DiskClient,
         "attack_disk reply-flood",
-        "drivers reply by SENDA from a bounded queue (never blocking); one client may hold at most half of it, \
+        "drivers reply by SENDA from a bounded queue (never blocking); one client may hold at most three quarters of its table, \
          the rest is refused (TooMany) and reported, and the other clients' replies still go out",
         Expect::DefendedBecause("kept serving"),
         abi::weaken::REPLY_QUOTA,
