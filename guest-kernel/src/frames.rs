@@ -155,10 +155,17 @@ impl FrameAllocator {
     pub fn share(&mut self, frame: u64, owner: usize) -> Option<()> {
         self.quota.check(owner, 1, 0, 0).ok()?;
         self.quota.charge(owner, 1);
+        self.share_uncharged(frame);
+        Some(())
+    }
+
+    /// [`Self::share`] for a caller that charges the references it adds
+    /// itself, in one go (a fork).
+    #[inline]
+    pub fn share_uncharged(&mut self, frame: u64) {
         let entry = self.ref_entry(frame);
         // SAFETY: `ref_entry` checked the index; the table is ours.
         unsafe { *entry += 1 };
-        Some(())
     }
 
     /// Whether the allocated frame `frame` has more than one reference.
@@ -170,14 +177,21 @@ impl FrameAllocator {
     /// Drops `owner`'s reference to `frame`; frees it with its last
     /// reference.
     pub fn release(&mut self, frame: u64, owner: usize) {
+        self.release_uncharged(frame);
+        self.quota.uncharge(owner, 1);
+    }
+
+    /// [`Self::release`] for a caller that uncharges what it drops itself,
+    /// in one go (an address space's end).
+    #[inline]
+    pub fn release_uncharged(&mut self, frame: u64) {
         let entry = self.ref_entry(frame);
         // SAFETY: `ref_entry` checked the index; the table is ours.
         unsafe {
             if *entry == 0 {
-                self.free(frame, owner);
+                self.free_uncharged(frame);
             } else {
                 *entry -= 1;
-                self.quota.uncharge(owner, 1);
             }
         }
     }
@@ -252,10 +266,16 @@ impl FrameAllocator {
 
     /// Returns `owner`'s frame for reuse.
     pub fn free(&mut self, frame: u64, owner: usize) {
+        self.free_uncharged(frame);
+        self.quota.uncharge(owner, 1);
+    }
+
+    /// [`Self::free`] for a caller that uncharges it itself.
+    #[inline]
+    pub fn free_uncharged(&mut self, frame: u64) {
         let bits = self.bits();
         self.pool.give_back(bits, frame);
         self.in_use = self.pool.in_use;
-        self.quota.uncharge(owner, 1);
     }
 }
 

@@ -288,12 +288,32 @@ impl AddressSpace {
     /// processes write as soon as they run) are copied for the child at
     /// once and stay writable in the parent: sharing them would cost each
     /// process a fault and one of them the same copy. On `None` (out of
-    /// memory) `child` holds what was shared so far and must be destroyed.
+    /// memory, or the child's user over its quota with what it shares)
+    /// `child` holds what was shared so far and must be destroyed.
     pub fn fork_into(
         &self,
         child: &mut AddressSpace,
         frames: &mut FrameAllocator,
         copy_now: core::ops::Range<u64>,
+    ) -> Option<()> {
+        // The shared pages are charged in one go, and the quota checked
+        // once at the end: a refused fork wastes its walk, an accepted one
+        // pays one addition, not one per page.
+        let mut shared = 0;
+        let walked = self.share_into(child, frames, copy_now, &mut shared);
+        frames.quota.charge(child.owner(), shared);
+        walked?;
+        frames.quota.check(child.owner(), 0, 0, 0).ok()
+    }
+
+    /// [`Self::fork_into`]'s walk; counts the references it adds in
+    /// `shared` (not yet charged).
+    fn share_into(
+        &self,
+        child: &mut AddressSpace,
+        frames: &mut FrameAllocator,
+        copy_now: core::ops::Range<u64>,
+        shared: &mut u32,
     ) -> Option<()> {
         child.image_end = self.image_end;
         for (start, end) in Self::user_ranges(self.image_end) {
@@ -316,7 +336,8 @@ impl AddressSpace {
                             continue;
                         }
                         if entry & OWNED != 0 {
-                            frames.share(entry & ADDRESS, child.owner())?;
+                            frames.share_uncharged(entry & ADDRESS);
+                            *shared += 1;
                             if entry & WRITABLE != 0 {
                                 entry = (entry & !WRITABLE) | COW;
                                 parent[i] = entry;
@@ -473,6 +494,8 @@ impl AddressSpace {
     /// user of); frames from the boot image are not owned.
     pub fn destroy(self, frames: &mut FrameAllocator) {
         let owner = self.owner();
+        // Uncharged in one go at the end (a process holds hundreds).
+        let mut dropped = 0;
         let pdpt = table(self.root)[0] & ADDRESS;
         let pd_entry = table(pdpt)[1];
         if pd_entry & PRESENT != 0 {
@@ -487,19 +510,23 @@ impl AddressSpace {
                         let pt = *pt_entry & ADDRESS;
                         for &leaf in &table(pt)[pt_index(chunk)..=pt_index(chunk_end - 1)] {
                             if leaf & (PRESENT | OWNED) == PRESENT | OWNED {
-                                frames.release(leaf & ADDRESS, owner);
+                                frames.release_uncharged(leaf & ADDRESS);
+                                dropped += 1;
                             }
                         }
-                        frames.free(pt, owner);
+                        frames.free_uncharged(pt);
+                        dropped += 1;
                         *pt_entry = 0;
                     }
                     chunk = chunk_end;
                 }
             }
-            frames.free(pd_entry & ADDRESS, owner);
+            frames.free_uncharged(pd_entry & ADDRESS);
+            dropped += 1;
         }
-        frames.free(pdpt, owner);
-        frames.free(self.root, owner);
+        frames.free_uncharged(pdpt);
+        frames.free_uncharged(self.root);
+        frames.quota.uncharge(owner, dropped + 2);
     }
 
     /// The two ranges that hold every user mapping.

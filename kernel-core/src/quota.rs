@@ -30,13 +30,17 @@
 
 use crate::NR_PROCS;
 
-/// Owners: one per process slot, and [`BUILDING`].
-pub const OWNERS: usize = NR_PROCS + 1;
+/// Owners: one per process slot, and [`BUILDING`]; a power of two, so
+/// that an index masked into range needs no bounds check (these are on
+/// every allocation's path).
+pub const OWNERS: usize = (NR_PROCS + 1).next_power_of_two();
 /// The owner of an address space being built for a process that has no
 /// slot yet (a spawn); [`MemoryQuota::adopt`] moves its charges.
 pub const BUILDING: usize = NR_PROCS;
-/// Accounts: the system account and at most one per owner.
-const ACCOUNTS: usize = OWNERS + 1;
+/// Accounts: the system account and at most one per owner (a power of
+/// two, as [`OWNERS`]).
+const ACCOUNTS: usize = OWNERS * 2;
+const _: () = assert!(NR_PROCS + 2 <= ACCOUNTS && BUILDING < OWNERS);
 /// The account of uid 0 and of processes without a uid: never limited.
 pub const SYSTEM: u8 = 0;
 /// uid 0, the administrator (as `abi::proto::pm::ROOT_UID`).
@@ -91,7 +95,7 @@ impl MemoryQuota {
     /// free ones. The system account is never refused here.
     #[inline]
     pub fn check(&self, owner: usize, charged: u32, taken: u32, available: u64) -> Result<(), Refusal> {
-        let account = self.account_of[owner] as usize;
+        let account = self.account(owner);
         if account == SYSTEM as usize || !self.enforced {
             return Ok(());
         }
@@ -107,16 +111,25 @@ impl MemoryQuota {
     /// Counts `frames` more for `owner` (after [`Self::check`]).
     #[inline]
     pub fn charge(&mut self, owner: usize, frames: u32) {
-        self.held[owner] += frames;
-        self.total[self.account_of[owner] as usize] += frames;
+        let account = self.account(owner);
+        self.held[owner & (OWNERS - 1)] += frames;
+        self.total[account] += frames;
     }
 
     /// Counts `frames` fewer for `owner` (freed, or no longer its).
     #[inline]
     pub fn uncharge(&mut self, owner: usize, frames: u32) {
-        debug_assert!(self.held[owner] >= frames, "owner {owner} frees more than it holds");
-        self.held[owner] -= frames;
-        self.total[self.account_of[owner] as usize] -= frames;
+        let account = self.account(owner);
+        let held = &mut self.held[owner & (OWNERS - 1)];
+        debug_assert!(*held >= frames, "owner {owner} frees more than it holds");
+        *held -= frames;
+        self.total[account] -= frames;
+    }
+
+    /// `owner`'s account, as an index that needs no bounds check.
+    #[inline]
+    fn account(&self, owner: usize) -> usize {
+        self.account_of[owner & (OWNERS - 1)] as usize & (ACCOUNTS - 1)
     }
 
     /// Frames `owner` holds.
