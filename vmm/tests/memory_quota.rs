@@ -14,7 +14,7 @@
 //!
 //! The negative control (`viv.weaken=memory_quota`: the hog takes every
 //! frame and the system dies) is the `memory-hog/user` row of `viv
-//! threats`, run by `vmm/tests/threats.rs` with every row.
+//! threats`, which CI runs (`.ci/run`).
 
 mod common;
 
