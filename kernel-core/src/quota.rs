@@ -322,6 +322,61 @@ mod tests {
         take(&mut q, 6).unwrap();
     }
 
+    /// The kernel's calls for one user process's life, in its order
+    /// (guest-kernel `frames`, `paging`, `lifecycle`): exec, fork (tables,
+    /// the hot stack copied, the rest shared in one charge), copy-on-write
+    /// breaks, an exec replacing the child's image, zero-fill pages, and
+    /// both exits. Everything balances to zero, and the user was refused
+    /// exactly at its limit on the way.
+    #[test]
+    fn exec_fork_cow_zero_fill_and_exit_balance_to_zero() {
+        let mut q = quota(60);
+        let (parent, child) = (1, 2);
+        q.set_uid(parent, 1000);
+        // Exec: 4 tables, 6 data pages, the stack's top page.
+        for _ in 0..11 {
+            take(&mut q, parent).unwrap();
+        }
+        // Fork: 4 tables and 3 hot stack pages allocated, 8 pages shared.
+        q.start_child(child, parent);
+        for _ in 0..7 {
+            take(&mut q, child).unwrap();
+        }
+        q.charge(child, 8);
+        q.check(child, 0, 0, PLENTY).unwrap();
+        assert_eq!(q.held_by_uid(1000), 26);
+        // Two copy-on-write breaks, one in each: a frame replaces a
+        // reference, no quota needed (a full user may still break them).
+        for owner in [parent, child] {
+            q.check(owner, 0, 1, PLENTY).unwrap();
+            q.charge(owner, 1);
+            q.uncharge(owner, 1);
+        }
+        // The child execs: the new image (11 frames) is built while the
+        // old one (7 + 8) still counts, then the old one is freed.
+        for _ in 0..11 {
+            take(&mut q, child).unwrap();
+        }
+        q.uncharge(child, 15);
+        assert_eq!(q.held_by_uid(1000), 22);
+        // Zero-fill pages until the limit.
+        let mut filled = 0;
+        while take(&mut q, child).is_ok() {
+            filled += 1;
+        }
+        assert_eq!((filled, q.held_by_uid(1000)), (38, 60));
+        assert_eq!(q.check(child, 0, 1, PLENTY), Ok(()), "a copy-on-write break is not refused at the limit");
+        assert_eq!(q.check(parent, 1, 1, PLENTY), Err(Refusal::Quota), "nor is the parent's next page given");
+        q.uncharge(child, 38);
+        // Both exit.
+        q.uncharge(child, 11);
+        q.end(child);
+        q.uncharge(parent, 11);
+        q.end(parent);
+        assert_eq!(q.held_by_uid(1000), 0);
+        assert!(q.held.iter().chain(q.total.iter()).all(|&n| n == 0));
+    }
+
     #[test]
     fn a_spawn_built_before_its_slot_is_adopted() {
         let mut q = quota(10);
