@@ -240,6 +240,19 @@ pub const CMDLINE_USER_KEY: &str = "viv.user";
 /// PM). Only the incarnation the kernel started at boot qualifies.
 pub const CMDLINE_ADMIN_KEY: &str = "viv.admin";
 
+/// Kernel command-line key: the frames (4 KiB each) the processes of one
+/// user other than uid 0 may hold together, a decimal number; an image
+/// sets it in its `cmdline`. Without it: [`DEFAULT_USER_MEMORY_SHARE`] of
+/// the frames free at boot (docs/security.md, "Memory").
+pub const CMDLINE_USER_FRAMES_KEY: &str = "viv.user_frames";
+/// The default per-user memory quota, as a fraction (1/N) of the frames
+/// free when the kernel starts: one user may hold half the memory.
+pub const DEFAULT_USER_MEMORY_SHARE: u64 = 2;
+/// Frames kept free for the system (uid 0 and the processes PM did not
+/// create): a user allocation that would leave fewer is refused, so RS
+/// can always restart a driver (blk: its image, stack and DMA buffer).
+pub const MEMORY_RESERVE_FRAMES: u64 = 512;
+
 /// Separates the kernel's own command line from a shell command for init:
 /// everything after the first occurrence is the command (`viv exec "CMD"`
 /// appends ` -- CMD`; init runs `sh -c CMD` and powers off with its
@@ -264,6 +277,7 @@ pub const CMDLINE_ECHO_KEY: &str = "viv.echo";
 /// instead of using its default.
 pub const NUMERIC_PARAMETERS: &[&str] = &[
     CMDLINE_USER_KEY,
+    CMDLINE_USER_FRAMES_KEY,
     CMDLINE_CHECK_KEY,
     "pingpong.rounds",
     "ipcbench.ops",

@@ -209,11 +209,17 @@ pub enum KernelCall {
     /// malformed ELF (segments outside the file or the program area,
     /// overlapping pages) is `Invalid`. Returns 0.
     ExecElf = 22,
+    /// Charge a process's memory to a user (for the process manager, when
+    /// a uid changes): `payload[0]` = endpoint, `[1]` = uid (0: the
+    /// system, outside the quota). What it holds moves to that user's
+    /// account; its forks inherit it. Returns 0 (docs/security.md,
+    /// "Memory").
+    SetUid = 23,
 }
 
 impl KernelCall {
     /// Every kernel call.
-    pub const ALL: [KernelCall; 22] = [
+    pub const ALL: [KernelCall; 23] = [
         KernelCall::Exit,
         KernelCall::DiagWrite,
         KernelCall::PowerOff,
@@ -236,6 +242,7 @@ impl KernelCall {
         KernelCall::MapDevice,
         KernelCall::AllocDma,
         KernelCall::ExecElf,
+        KernelCall::SetUid,
     ];
 
     /// The name used in image definitions (`kernel_calls = [...]`).
@@ -263,6 +270,7 @@ impl KernelCall {
             KernelCall::MapDevice => "map_device",
             KernelCall::AllocDma => "alloc_dma",
             KernelCall::ExecElf => "exec_elf",
+            KernelCall::SetUid => "set_uid",
         }
     }
 
@@ -348,5 +356,9 @@ pub const DIAG_WRITE_MAX: u64 = 4096;
 
 /// Exit status of a process the kernel killed because of a CPU exception.
 pub const EXIT_STATUS_FAULT: u32 = 111;
+/// Exit status of a process the kernel killed because a page it wrote
+/// could get no frame: its user holds its memory quota, or memory is
+/// exhausted (`docs/security.md`, "Memory").
+pub const EXIT_STATUS_OUT_OF_MEMORY: u32 = 112;
 /// Exit status of a program that panicked (the runtime's panic handler).
 pub const EXIT_STATUS_PANIC: u32 = 101;

@@ -50,13 +50,19 @@ pub const NOTIFY_TYPE: &str = "notify_type";
 /// so after enough process churn a restarted driver gets no DMA buffer.
 pub const FRAME_REUSE: &str = "frame_reuse";
 
+/// Memory quota: the frames of each user but root are bounded
+/// (`crate::platform::CMDLINE_USER_FRAMES_KEY`), and user allocations
+/// leave `crate::platform::MEMORY_RESERVE_FRAMES` for the system. Off: one
+/// user may take every frame, and a driver RS restarts then gets none.
+pub const MEMORY_QUOTA: &str = "memory_quota";
+
 /// Dead peers: when a process ends, the kernel wakes every process
 /// blocked sending to it (`EDSTDIED`) or receiving from it, a SENDREC's
 /// reply wait included (`ESRCDIED`). Off: they stay blocked for ever.
 pub const DEAD_PEER: &str = "dead_peer";
 
 /// Every kernel defense name, for tools that list them.
-pub const KERNEL_DEFENSES: [&str; 12] = [
+pub const KERNEL_DEFENSES: [&str; 13] = [
     TRAP_MASK,
     SEND_MASK,
     KERNEL_CALL_MASK,
@@ -69,6 +75,7 @@ pub const KERNEL_DEFENSES: [&str; 12] = [
     NOTIFY_TYPE,
     FRAME_REUSE,
     DEAD_PEER,
+    MEMORY_QUOTA,
 ];
 
 // ---- server defenses: identity, authorization and quotas --------------------

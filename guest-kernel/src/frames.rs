@@ -14,10 +14,19 @@
 //! `u16` per frame of the allocator's range, in a table taken from the top
 //! at boot (the first never-used frames). It counts the *extra* references (0 = one owner), so
 //! allocating and freeing an unshared frame never touches it.
+//!
+//! Every frame given to a process, and every reference it takes to a
+//! shared one, is charged to that process (its slot, the *owner*) in
+//! kernel-core's [`MemoryQuota`], which refuses a user over its quota or
+//! one that would eat into the reserve kept for the system; every free
+//! and dropped reference is uncharged (docs/security.md, "Memory"). The
+//! kernel's own frames (its tables, the KIP, the shared zero frame) are
+//! nobody's.
 
 use crate::pvh::Range;
 use abi::layout::PAGE_SIZE;
 use kernel_core::frames::{FramePool, Origin, Span};
+use kernel_core::quota::MemoryQuota;
 
 pub struct FrameAllocator {
     /// Which frames are free (kernel-core's logic, host-tested).
@@ -26,6 +35,8 @@ pub struct FrameAllocator {
     fresh_is_zero: bool,
     /// Frames handed out and not freed.
     pub in_use: u64,
+    /// Frames charged per process and per user, and the limits.
+    pub quota: MemoryQuota,
     /// The free-frame bitmap (identity-mapped), `bitmap_words` words.
     bitmap: u64,
     bitmap_words: usize,
@@ -42,6 +53,7 @@ impl FrameAllocator {
             pool: FramePool::EMPTY,
             fresh_is_zero: false,
             in_use: 0,
+            quota: MemoryQuota::new(0, 0),
             bitmap: 0,
             bitmap_words: 0,
             refs: 0,
@@ -72,6 +84,23 @@ impl FrameAllocator {
     /// Never-used frames left.
     pub fn fresh_frames(&self) -> u64 {
         self.pool.fresh_frames()
+    }
+
+    /// Frames that can still be handed out (never-used and freed).
+    pub fn available(&self) -> u64 {
+        self.pool.available()
+    }
+
+    /// Sets the per-user quota from the command line (`viv.user_frames`,
+    /// else a share of the frames free now, at boot) and the reserve;
+    /// `enforced` false only for the negative control.
+    pub fn set_quota(&mut self, cmdline: &str, enforced: bool) {
+        use abi::platform::{cmdline_value, CMDLINE_USER_FRAMES_KEY, DEFAULT_USER_MEMORY_SHARE, MEMORY_RESERVE_FRAMES};
+        let configured = cmdline_value(cmdline, CMDLINE_USER_FRAMES_KEY).and_then(|v| v.parse::<u64>().ok());
+        let limit = configured.unwrap_or(self.available() / DEFAULT_USER_MEMORY_SHARE);
+        self.quota.limit = u32::try_from(limit).unwrap_or(u32::MAX);
+        self.quota.reserve = MEMORY_RESERVE_FRAMES as u32;
+        self.quota.enforced = enforced;
     }
 
     /// Contiguous allocations may reuse freed frames (off only as a
@@ -121,8 +150,19 @@ impl FrameAllocator {
         (self.refs + index * 2) as *mut u16
     }
 
-    /// Adds a reference to the allocated frame `frame` (it is now shared).
-    pub fn share(&mut self, frame: u64) {
+    /// Adds a reference to the allocated frame `frame` (it is now shared)
+    /// for `owner`, charged to it; `None` when its user holds its quota.
+    pub fn share(&mut self, frame: u64, owner: usize) -> Option<()> {
+        self.quota.check(owner, 1, 0, 0).ok()?;
+        self.quota.charge(owner, 1);
+        self.share_uncharged(frame);
+        Some(())
+    }
+
+    /// [`Self::share`] for a caller that charges the references it adds
+    /// itself, in one go (a fork).
+    #[inline]
+    pub fn share_uncharged(&mut self, frame: u64) {
         let entry = self.ref_entry(frame);
         // SAFETY: `ref_entry` checked the index; the table is ours.
         unsafe { *entry += 1 };
@@ -134,28 +174,61 @@ impl FrameAllocator {
         unsafe { *self.ref_entry(frame) != 0 }
     }
 
-    /// Drops a reference to `frame`; frees it with its last reference.
-    pub fn release(&mut self, frame: u64) {
+    /// Drops `owner`'s reference to `frame`; frees it with its last
+    /// reference.
+    pub fn release(&mut self, frame: u64, owner: usize) {
+        self.release_uncharged(frame);
+        self.quota.uncharge(owner, 1);
+    }
+
+    /// [`Self::release`] for a caller that uncharges what it drops itself,
+    /// in one go (an address space's end).
+    #[inline]
+    pub fn release_uncharged(&mut self, frame: u64) {
         let entry = self.ref_entry(frame);
         // SAFETY: `ref_entry` checked the index; the table is ours.
         unsafe {
             if *entry == 0 {
-                self.free(frame);
+                self.free_uncharged(frame);
             } else {
                 *entry -= 1;
             }
         }
     }
 
-    /// A zero-filled frame, or `None` when memory is exhausted.
-    pub fn alloc_zeroed(&mut self) -> Option<u64> {
+    /// A zero-filled frame for `owner`, or `None` when memory is exhausted
+    /// or its user may have no more.
+    pub fn alloc_zeroed(&mut self, owner: usize) -> Option<u64> {
+        self.alloc_for(owner, 1, true)
+    }
+
+    /// A frame for `owner` whose contents are about to be overwritten
+    /// entirely (not zeroed), or `None` as for [`Self::alloc_zeroed`].
+    pub fn alloc_uninit(&mut self, owner: usize) -> Option<u64> {
+        self.alloc_for(owner, 1, false)
+    }
+
+    /// A frame for `owner` that replaces its reference to a shared frame
+    /// (a copy-on-write break; the caller releases that reference): no
+    /// more than before counts against its quota, but a user may not take
+    /// the reserve's last frames. Not zeroed.
+    pub fn alloc_replacing(&mut self, owner: usize) -> Option<u64> {
+        self.alloc_for(owner, 0, false)
+    }
+
+    /// A zero-filled frame of the kernel's own (nobody's: never freed).
+    pub fn alloc_kernel(&mut self) -> Option<u64> {
         self.alloc(true)
     }
 
-    /// A frame whose contents are about to be overwritten entirely (not
-    /// zeroed), or `None` when memory is exhausted.
-    pub fn alloc_uninit(&mut self) -> Option<u64> {
-        self.alloc(false)
+    /// One frame for `owner`, counting `charged` (0 or 1) against its
+    /// quota; it holds one more frame afterwards either way.
+    #[inline]
+    fn alloc_for(&mut self, owner: usize, charged: u32, zeroed: bool) -> Option<u64> {
+        self.quota.check(owner, charged, 1, self.pool.available()).ok()?;
+        let frame = self.alloc(zeroed)?;
+        self.quota.charge(owner, 1);
+        Some(frame)
     }
 
     fn alloc(&mut self, zeroed: bool) -> Option<u64> {
@@ -172,13 +245,17 @@ impl FrameAllocator {
         origin == Origin::Reused || !self.fresh_is_zero
     }
 
-    /// `pages` physically contiguous zeroed frames (for DMA), or `None`:
-    /// never-used frames while they hold such a run, else freed ones.
-    pub fn alloc_contiguous(&mut self, pages: u64) -> Option<u64> {
+    /// `pages` physically contiguous zeroed frames (for DMA) for `owner`,
+    /// or `None`: never-used frames while they hold such a run, else freed
+    /// ones.
+    pub fn alloc_contiguous(&mut self, pages: u64, owner: usize) -> Option<u64> {
+        let count = u32::try_from(pages).ok()?;
+        self.quota.check(owner, count, count, self.pool.available()).ok()?;
         let bits = self.bits();
         let taken = self.pool.take_contiguous(bits, pages);
         self.in_use = self.pool.in_use;
         let (start, origin) = taken?;
+        self.quota.charge(owner, count);
         if self.needs_zeroing(origin) {
             for i in 0..pages {
                 zero_frame(start + i * PAGE_SIZE);
@@ -187,8 +264,15 @@ impl FrameAllocator {
         Some(start)
     }
 
-    /// Returns a frame for reuse.
-    pub fn free(&mut self, frame: u64) {
+    /// Returns `owner`'s frame for reuse.
+    pub fn free(&mut self, frame: u64, owner: usize) {
+        self.free_uncharged(frame);
+        self.quota.uncharge(owner, 1);
+    }
+
+    /// [`Self::free`] for a caller that uncharges it itself.
+    #[inline]
+    pub fn free_uncharged(&mut self, frame: u64) {
         let bits = self.bits();
         self.pool.give_back(bits, frame);
         self.in_use = self.pool.in_use;

@@ -20,7 +20,11 @@ impl System {
     /// returns the child's slot.
     pub fn fork(&mut self, caller: usize, parent: usize) -> Result<usize, Error> {
         let child = self.core.fork(caller, parent)?;
-        let Some(mut space) = AddressSpace::new(&mut self.frames) else {
+        // The child is charged as its parent's user, for every page it
+        // shares too: a fork over the quota is refused here, whole.
+        self.frames.quota.start_child(child, parent);
+        let Some(mut space) = AddressSpace::new(&mut self.frames, child) else {
+            self.frames.quota.end(child);
             self.core.discard(child);
             return Err(Error::NoMemory);
         };
@@ -30,6 +34,7 @@ impl System {
             .is_none()
         {
             space.destroy(&mut self.frames);
+            self.frames.quota.end(child);
             self.core.discard(child);
             return Err(Error::NoMemory);
         }
@@ -59,7 +64,9 @@ impl System {
         let elf_bytes = self.image().elf(index);
         let elf = Elf::parse(elf_bytes).map_err(|_| Error::Invalid)?;
         check_args(&self.arch[target].space, args, len)?;
-        let mut space = AddressSpace::new(&mut self.frames).ok_or(Error::NoMemory)?;
+        // Charged to the target while its old image is still there: an
+        // exec needs room for both until it succeeds.
+        let mut space = AddressSpace::new(&mut self.frames, target).ok_or(Error::NoMemory)?;
         let elf_phys = self.boot_image.start + entry.offset;
         if self.map_program(&mut space, &elf, elf_phys, elf_bytes).is_err() {
             space.destroy(&mut self.frames);

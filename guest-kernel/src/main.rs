@@ -100,8 +100,8 @@ extern "C" fn kernel_main(start_info: u64) -> ! {
     };
     let image = BootImage::parse(module).unwrap_or_else(|e| panic!("boot image: {e}"));
 
-    sys.kip_code = sys.frames.alloc_zeroed().expect("no memory for the KIP");
-    sys.kip_data = sys.frames.alloc_zeroed().expect("no memory for the KIP");
+    sys.kip_code = sys.frames.alloc_kernel().expect("no memory for the KIP");
+    sys.kip_data = sys.frames.alloc_kernel().expect("no memory for the KIP");
     kip::write_code(sys.kip_code, entry);
     kip::write_data(sys.kip_data, entry, info.cmdline, arch::apic::TICK_HZ);
     sys.boot_image = info.module;
@@ -111,6 +111,7 @@ extern "C" fn kernel_main(start_info: u64) -> ! {
     sys.core.weak = kernel_core::Weakened::from_cmdline(info.cmdline);
     paging::POINTER_CHECK_OFF.store(sys.core.weak.pointer_check, Ordering::Relaxed);
     sys.frames.set_reuse_for_contiguous(!sys.core.weak.frame_reuse);
+    sys.frames.set_quota(info.cmdline, !sys.core.weak.memory_quota);
     if sys.core.weak.any() {
         kprintln!("kernel: defenses switched off (negative control): {:?}", sys.core.weak);
     }
@@ -198,10 +199,36 @@ fn other_entry(sys: &mut System, slot: usize, vector: u64) {
             vclock::spin_tick_arrived();
         }
         v if v >= trap::IRQ_BASE => device_interrupt(v),
-        // A write to a copy-on-write page (present, write, user).
-        14 if sys.arch[slot].frame.error_code & 7 == 7
-            && sys.arch[slot].space.resolve_cow(&mut sys.frames, cpu::read_cr2()) => {}
+        // A write to a present user page: copy-on-write or zero fill.
+        14 if sys.arch[slot].frame.error_code & 7 == 7 => write_fault(sys, slot),
         _ => user_fault(sys, slot),
+    }
+}
+
+/// A user write to a present page: a copy-on-write break or a zero-fill
+/// page gets its frame; a page that cannot get one ends the process as
+/// out of memory (`EXIT_STATUS_OUT_OF_MEMORY`), never anyone else.
+fn write_fault(sys: &mut System, slot: usize) {
+    let at = cpu::read_cr2();
+    match sys.arch[slot].space.write_fault(&mut sys.frames, at) {
+        paging::WriteFault::Resolved => {}
+        paging::WriteFault::NotCopyOnWrite => user_fault(sys, slot),
+        paging::WriteFault::OutOfMemory => {
+            let p = &sys.core.procs[slot];
+            let quota = &sys.frames.quota;
+            kprintln!(
+                "kernel: process {} ({}) killed: out of memory at address {:#x} (uid {} holds {} frames, quota {})",
+                p.name(),
+                p.endpoint,
+                at,
+                quota.uid_of(slot),
+                quota.held_by_uid(quota.uid_of(slot)),
+                quota.limit
+            );
+            sys.core.trace.kernel_cause = sys.core.procs[slot].cause;
+            sys.terminate(slot, abi::syscall::EXIT_STATUS_OUT_OF_MEMORY);
+            sys.core.trace.kernel_cause = 0;
+        }
     }
 }
 

@@ -22,6 +22,11 @@
 //! few of their sixteen stack pages and little of their bss (the shell's
 //! 128 KiB heap arena), and every frame mapped at exec was also a frame to
 //! free at exit.
+//!
+//! Every address space has an *owner*, the process slot its frames are
+//! charged to (`frames`, kernel-core's `quota`): its page tables and every
+//! owned page, shared or not. A copy-on-write break replaces a charged
+//! reference and costs no quota; a zero-fill page costs one frame.
 
 use crate::arch::boot::{PageTable, BOOT_PDPT};
 use crate::frames::FrameAllocator;
@@ -59,7 +64,7 @@ fn zero_frame(frames: &mut FrameAllocator) -> Option<u64> {
     // SAFETY: the kernel is single-threaded; only this function writes it.
     unsafe {
         if ZERO_FRAME == 0 {
-            ZERO_FRAME = frames.alloc_zeroed()?;
+            ZERO_FRAME = frames.alloc_kernel()?;
         }
         Some(ZERO_FRAME)
     }
@@ -98,6 +103,21 @@ pub struct AddressSpace {
     pub root: u64,
     /// One past the highest program page mapped below the stack.
     pub image_end: u64,
+    /// The slot its frames are charged to (`quota::BUILDING` while a
+    /// spawn builds it).
+    pub owner: u8,
+}
+
+/// What a write fault on a user page came to.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum WriteFault {
+    /// The page is writable now.
+    Resolved,
+    /// Not a copy-on-write page: a real fault.
+    NotCopyOnWrite,
+    /// A copy-on-write page, but no frame for it: memory is exhausted or
+    /// its user holds its quota.
+    OutOfMemory,
 }
 
 /// Index of the page-table entry of `vaddr`.
@@ -124,11 +144,12 @@ fn invalidate(vaddr: u64) {
 }
 
 impl AddressSpace {
-    /// A new address space with the kernel mapped and no user pages.
-    pub fn new(frames: &mut FrameAllocator) -> Option<AddressSpace> {
-        let pml4 = frames.alloc_zeroed()?;
-        let Some(pdpt) = frames.alloc_zeroed() else {
-            frames.free(pml4);
+    /// A new address space with the kernel mapped and no user pages, its
+    /// frames charged to `owner`.
+    pub fn new(frames: &mut FrameAllocator, owner: usize) -> Option<AddressSpace> {
+        let pml4 = frames.alloc_zeroed(owner)?;
+        let Some(pdpt) = frames.alloc_zeroed(owner) else {
+            frames.free(pml4, owner);
             return None;
         };
         // SAFETY: BOOT_PDPT is only written during early boot, before this.
@@ -137,7 +158,7 @@ impl AddressSpace {
         p[0] = boot.0[0];
         p[3] = boot.0[3];
         table(pml4)[0] = pdpt | PRESENT | WRITABLE | USER;
-        Some(AddressSpace { root: pml4, image_end: USER_BASE })
+        Some(AddressSpace { root: pml4, image_end: USER_BASE, owner: owner as u8 })
     }
 
     /// The page table covering `vaddr`, if present.
@@ -154,19 +175,26 @@ impl AddressSpace {
     /// The page table covering `vaddr`, created when missing.
     fn page_table_or_new(&self, frames: &mut FrameAllocator, vaddr: u64) -> Option<u64> {
         let pdpt = table(self.root)[0] & ADDRESS;
-        let pd = Self::next_level(&mut table(pdpt)[(vaddr >> 30) as usize & 511], frames)?;
-        Self::next_level(&mut table(pd)[(vaddr >> 21) as usize & 511], frames)
+        let owner = self.owner();
+        let pd = Self::next_level(&mut table(pdpt)[(vaddr >> 30) as usize & 511], frames, owner)?;
+        Self::next_level(&mut table(pd)[(vaddr >> 21) as usize & 511], frames, owner)
     }
 
-    fn next_level(entry: &mut u64, frames: &mut FrameAllocator) -> Option<u64> {
+    fn next_level(entry: &mut u64, frames: &mut FrameAllocator, owner: usize) -> Option<u64> {
         if *entry & PRESENT == 0 {
-            *entry = frames.alloc_zeroed()? | PRESENT | WRITABLE | USER;
+            *entry = frames.alloc_zeroed(owner)? | PRESENT | WRITABLE | USER;
         }
         Some(*entry & ADDRESS)
     }
 
-    /// Maps the user page at `vaddr` to `frame`. `owned` frames are freed
-    /// with the address space.
+    /// The slot its frames are charged to.
+    #[inline]
+    pub fn owner(&self) -> usize {
+        self.owner as usize
+    }
+
+    /// Maps the user page at `vaddr` to `frame`. `owned` frames (already
+    /// charged to this space's owner) are freed with the address space.
     pub fn map(
         &mut self,
         frames: &mut FrameAllocator,
@@ -260,12 +288,32 @@ impl AddressSpace {
     /// processes write as soon as they run) are copied for the child at
     /// once and stay writable in the parent: sharing them would cost each
     /// process a fault and one of them the same copy. On `None` (out of
-    /// memory) `child` holds what was shared so far and must be destroyed.
+    /// memory, or the child's user over its quota with what it shares)
+    /// `child` holds what was shared so far and must be destroyed.
     pub fn fork_into(
         &self,
         child: &mut AddressSpace,
         frames: &mut FrameAllocator,
         copy_now: core::ops::Range<u64>,
+    ) -> Option<()> {
+        // The shared pages are charged in one go, and the quota checked
+        // once at the end: a refused fork wastes its walk, an accepted one
+        // pays one addition, not one per page.
+        let mut shared = 0;
+        let walked = self.share_into(child, frames, copy_now, &mut shared);
+        frames.quota.charge(child.owner(), shared);
+        walked?;
+        frames.quota.check(child.owner(), 0, 0, 0).ok()
+    }
+
+    /// [`Self::fork_into`]'s walk; counts the references it adds in
+    /// `shared` (not yet charged).
+    fn share_into(
+        &self,
+        child: &mut AddressSpace,
+        frames: &mut FrameAllocator,
+        copy_now: core::ops::Range<u64>,
+        shared: &mut u32,
     ) -> Option<()> {
         child.image_end = self.image_end;
         for (start, end) in Self::user_ranges(self.image_end) {
@@ -282,13 +330,14 @@ impl AddressSpace {
                         }
                         let vaddr = (chunk & !0x1F_FFFF) + i as u64 * PAGE_SIZE;
                         if entry & OWNED != 0 && entry & (WRITABLE | COW) != 0 && copy_now.contains(&vaddr) {
-                            let copy = frames.alloc_uninit()?;
+                            let copy = frames.alloc_uninit(child.owner())?;
                             copy_frame(entry & ADDRESS, copy);
                             ours[i] = copy | (entry & !ADDRESS & !COW) | WRITABLE;
                             continue;
                         }
                         if entry & OWNED != 0 {
-                            frames.share(entry & ADDRESS);
+                            frames.share_uncharged(entry & ADDRESS);
+                            *shared += 1;
                             if entry & WRITABLE != 0 {
                                 entry = (entry & !WRITABLE) | COW;
                                 parent[i] = entry;
@@ -304,12 +353,14 @@ impl AddressSpace {
     }
 
     /// Shares the private page at user address `vaddr` (page-aligned) with
-    /// another address space: its frame gains a reference and, when it was
+    /// another address space, whose owner `to` the new reference is
+    /// charged to: its frame gains a reference and, when it was
     /// writable, becomes copy-on-write here (the next write to it copies it
     /// unless the other user is gone by then). Returns the frame, or `None`
     /// when `vaddr` is not an owned RAM page of this space (a page mapped
-    /// from the boot image, a device page, nothing).
-    pub fn share_page(&self, frames: &mut FrameAllocator, vaddr: u64) -> Option<u64> {
+    /// from the boot image, a device page, nothing) or `to`'s user holds
+    /// its quota.
+    pub fn share_page(&self, frames: &mut FrameAllocator, vaddr: u64, to: usize) -> Option<u64> {
         if !(USER_BASE..USER_END).contains(&vaddr) || vaddr & (PAGE_SIZE - 1) != 0 {
             return None;
         }
@@ -319,7 +370,7 @@ impl AddressSpace {
             return None;
         }
         let frame = *entry & ADDRESS;
-        frames.share(frame);
+        frames.share(frame, to)?;
         if *entry & WRITABLE != 0 {
             *entry = (*entry & !WRITABLE) | COW;
             invalidate(vaddr);
@@ -349,10 +400,10 @@ impl AddressSpace {
             let frame = *entry & ADDRESS;
             let private = *entry & OWNED != 0 && !frames.is_shared(frame);
             if is_code && !private {
-                let Some(copy) = frames.alloc_uninit() else { return copied };
+                let Some(copy) = frames.alloc_uninit(self.owner()) else { return copied };
                 copy_frame(frame, copy);
                 if *entry & OWNED != 0 {
-                    frames.release(frame);
+                    frames.release(frame, self.owner());
                 }
                 *entry = copy | (*entry & !ADDRESS) | OWNED;
                 invalidate(vaddr);
@@ -367,15 +418,20 @@ impl AddressSpace {
     /// frame is no longer shared it just becomes writable, else the page
     /// gets a private copy; a page on the shared zero frame gets a fresh
     /// zeroed frame. False when `vaddr` is not a COW page (a real fault) or
-    /// memory ran out.
+    /// memory ran out ([`Self::write_fault`] tells which).
     pub fn resolve_cow(&self, frames: &mut FrameAllocator, vaddr: u64) -> bool {
+        self.write_fault(frames, vaddr) == WriteFault::Resolved
+    }
+
+    /// [`Self::resolve_cow`], saying why a write could not be resolved.
+    pub fn write_fault(&self, frames: &mut FrameAllocator, vaddr: u64) -> WriteFault {
         if !(USER_BASE..USER_END).contains(&vaddr) {
-            return false;
+            return WriteFault::NotCopyOnWrite;
         }
-        let Some(pt) = self.page_table(vaddr) else { return false };
+        let Some(pt) = self.page_table(vaddr) else { return WriteFault::NotCopyOnWrite };
         let entry = &mut table(pt)[pt_index(vaddr)];
         if *entry & (PRESENT | USER | COW) != PRESENT | USER | COW {
-            return false;
+            return WriteFault::NotCopyOnWrite;
         }
         let frame = *entry & ADDRESS;
         let flags = (*entry & !ADDRESS & !COW) | WRITABLE;
@@ -383,20 +439,20 @@ impl AddressSpace {
             // Only the zero frame is mapped copy-on-write without being
             // owned (`map_zero`).
             if !is_zero_frame(frame) {
-                return false;
+                return WriteFault::NotCopyOnWrite;
             }
-            let Some(fresh) = frames.alloc_zeroed() else { return false };
+            let Some(fresh) = frames.alloc_zeroed(self.owner()) else { return WriteFault::OutOfMemory };
             *entry = fresh | flags | OWNED;
         } else if frames.is_shared(frame) {
-            let Some(copy) = frames.alloc_uninit() else { return false };
+            let Some(copy) = frames.alloc_replacing(self.owner()) else { return WriteFault::OutOfMemory };
             copy_frame(frame, copy);
             *entry = copy | flags;
-            frames.release(frame);
+            frames.release(frame, self.owner());
         } else {
             *entry = frame | flags;
         }
         invalidate(vaddr);
-        true
+        WriteFault::Resolved
     }
 
     /// As [`Self::translate`] for writing, resolving a copy-on-write page
@@ -437,6 +493,9 @@ impl AddressSpace {
     /// reference to every owned frame (freeing those it was the last
     /// user of); frames from the boot image are not owned.
     pub fn destroy(self, frames: &mut FrameAllocator) {
+        let owner = self.owner();
+        // Uncharged in one go at the end (a process holds hundreds).
+        let mut dropped = 0;
         let pdpt = table(self.root)[0] & ADDRESS;
         let pd_entry = table(pdpt)[1];
         if pd_entry & PRESENT != 0 {
@@ -451,19 +510,23 @@ impl AddressSpace {
                         let pt = *pt_entry & ADDRESS;
                         for &leaf in &table(pt)[pt_index(chunk)..=pt_index(chunk_end - 1)] {
                             if leaf & (PRESENT | OWNED) == PRESENT | OWNED {
-                                frames.release(leaf & ADDRESS);
+                                frames.release_uncharged(leaf & ADDRESS);
+                                dropped += 1;
                             }
                         }
-                        frames.free(pt);
+                        frames.free_uncharged(pt);
+                        dropped += 1;
                         *pt_entry = 0;
                     }
                     chunk = chunk_end;
                 }
             }
-            frames.free(pd_entry & ADDRESS);
+            frames.free_uncharged(pd_entry & ADDRESS);
+            dropped += 1;
         }
-        frames.free(pdpt);
-        frames.free(self.root);
+        frames.free_uncharged(pdpt);
+        frames.free_uncharged(self.root);
+        frames.quota.uncharge(owner, dropped + 2);
     }
 
     /// The two ranges that hold every user mapping.

@@ -13,6 +13,7 @@ use abi::boot_image::{
 use abi::elf::Elf;
 use abi::layout::{KIP_CODE, KIP_DATA, PAGE_SIZE, USER_BASE, USER_STACK_BOTTOM, USER_STACK_TOP};
 use abi::{Error, Message};
+use kernel_core::quota::BUILDING;
 use kernel_core::{Kernel, UserMemory, NR_PROCS};
 
 /// Architecture state of one process.
@@ -60,7 +61,7 @@ impl ArchProc {
             rsp: 0,
             ss: 0,
         },
-        space: AddressSpace { root: 0, image_end: 0 },
+        space: AddressSpace { root: 0, image_end: 0, owner: 0 },
         poweroff_on_exit: false,
         program: 0,
         privileges: Privileges {
@@ -164,7 +165,9 @@ impl System {
         elf_bytes: &[u8],
     ) -> Result<usize, &'static str> {
         let elf = Elf::parse(elf_bytes)?;
-        let mut space = AddressSpace::new(&mut self.frames).ok_or("out of memory")?;
+        // Built before its slot exists, so that a failure takes no slot:
+        // charged to `BUILDING` until then.
+        let mut space = AddressSpace::new(&mut self.frames, BUILDING).ok_or("out of memory")?;
         let result = self.map_program(&mut space, &elf, elf_phys, elf_bytes);
         if let Err(e) = result {
             space.destroy(&mut self.frames);
@@ -183,9 +186,10 @@ impl System {
             }
         };
         self.core.set_user(slot, entry.flags & abi::boot_image::FLAG_USER != 0);
+        self.frames.quota.adopt(slot);
         let a = &mut self.arch[slot];
         *a = ArchProc::EMPTY;
-        a.space = space;
+        a.space = AddressSpace { owner: slot as u8, ..space };
         a.poweroff_on_exit = entry.flags & FLAG_POWEROFF_ON_EXIT != 0;
         a.program = index;
         a.privileges = entry.privileges;
@@ -227,7 +231,7 @@ impl System {
                     let phys = elf_phys + (seg.offset - (seg.vaddr - first_page)) + (page - first_page);
                     space.map(&mut self.frames, page, phys, rights, false).ok_or("out of memory")?;
                 } else if page < file_end {
-                    let frame = self.frames.alloc_zeroed().ok_or("out of memory")?;
+                    let frame = self.frames.alloc_zeroed(space.owner()).ok_or("out of memory")?;
                     // Copy only the file bytes of this page; the rest stays
                     // zero (bss sharing the page).
                     let from = page.max(seg.vaddr);
@@ -260,9 +264,9 @@ impl System {
         let data = Rights { write: true, execute: false };
         let page = USER_STACK_TOP - PAGE_SIZE;
         space.map_zero_range(&mut self.frames, USER_STACK_BOTTOM, page, data).ok_or("out of memory")?;
-        let top = self.frames.alloc_zeroed().ok_or("out of memory")?;
+        let top = self.frames.alloc_zeroed(space.owner()).ok_or("out of memory")?;
         if space.map(&mut self.frames, page, top, data, true).is_none() {
-            self.frames.free(top);
+            self.frames.free(top, space.owner());
             return Err("out of memory");
         }
         space.map(&mut self.frames, KIP_CODE, self.kip_code, Rights { write: false, execute: true }, false);
@@ -288,6 +292,7 @@ impl System {
         crate::directory::clear(slot);
         let space = core::mem::take(&mut self.arch[slot].space);
         space.destroy(&mut self.frames);
+        self.frames.quota.end(slot);
         for owner in self.irq_owner.iter_mut().enumerate() {
             if *owner.1 == Some(slot) {
                 crate::arch::ioapic::mask(owner.0);

@@ -61,6 +61,9 @@ pub struct FramePool {
     hint: usize,
     /// Frames in the bitmap.
     free: u64,
+    /// Never-used frames left (what [`Self::count_fresh`] would count,
+    /// kept so that the quota's reserve check costs a load).
+    fresh_left: u64,
     /// Frames handed out and not given back.
     pub in_use: u64,
     /// Contiguous allocations may use freed frames (the defense of
@@ -80,6 +83,7 @@ impl FramePool {
         len: 0,
         hint: 0,
         free: 0,
+        fresh_left: 0,
         in_use: 0,
         reuse_for_contiguous: true,
     };
@@ -103,6 +107,7 @@ impl FramePool {
             pool.base = lo;
             pool.len = (hi - lo) / FRAME_SIZE;
         }
+        pool.fresh_left = pool.count_fresh();
         pool
     }
 
@@ -124,6 +129,17 @@ impl FramePool {
 
     /// Never-used frames left (reserved ranges excluded).
     pub fn fresh_frames(&self) -> u64 {
+        self.fresh_left
+    }
+
+    /// Frames that can still be handed out: never-used and freed ones.
+    #[inline]
+    pub fn available(&self) -> u64 {
+        self.fresh_left + self.free
+    }
+
+    /// Counts the never-used frames left, range by range.
+    fn count_fresh(&self) -> u64 {
         let mut left = 0;
         for (i, r) in self.ranges[..self.count].iter().enumerate().skip(self.current) {
             let start = if i == self.current { self.next.max(r.start) } else { r.start };
@@ -159,6 +175,7 @@ impl FramePool {
                 continue;
             }
             self.next += FRAME_SIZE;
+            self.fresh_left -= 1;
             return Some(frame);
         }
         None
@@ -414,6 +431,8 @@ mod tests {
                     _ => {}
                 }
                 prop_assert_eq!(p.in_use, owned.len() as u64);
+                prop_assert_eq!(p.fresh_frames(), p.count_fresh());
+                prop_assert_eq!(p.available(), 48 - owned.len() as u64);
             }
         }
     }

@@ -36,6 +36,7 @@ mod lifecycle;
 mod notify;
 mod privileges;
 mod proc;
+pub mod quota;
 mod sched;
 mod senda;
 mod trace;

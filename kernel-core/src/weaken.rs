@@ -38,6 +38,8 @@ pub struct Weakened {
     pub frame_reuse: bool,
     /// A process's end leaves those blocked on it blocked for ever.
     pub dead_peer: bool,
+    /// No per-user memory quota and no reserve for the system.
+    pub memory_quota: bool,
 }
 
 impl Weakened {
@@ -55,6 +57,7 @@ impl Weakened {
         notify_type: false,
         frame_reuse: false,
         dead_peer: false,
+        memory_quota: false,
     };
 
     /// The defenses the kernel command line `cmdline` switches off.
@@ -77,6 +80,7 @@ impl Weakened {
             notify_type: off(names::NOTIFY_TYPE),
             frame_reuse: off(names::FRAME_REUSE),
             dead_peer: off(names::DEAD_PEER),
+            memory_quota: off(names::MEMORY_QUOTA),
         }
     }
 

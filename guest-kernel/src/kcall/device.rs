@@ -156,7 +156,7 @@ pub fn alloc_dma(sys: &mut System, slot: usize, pages: u64, vaddr: u64) -> Resul
     }
     free_device_range(sys, slot, vaddr, pages * PAGE_SIZE)?;
     let System { arch, frames, .. } = sys;
-    let first = frames.alloc_contiguous(pages).ok_or(Error::NoMemory)?;
+    let first = frames.alloc_contiguous(pages, slot).ok_or(Error::NoMemory)?;
     let space = &mut arch[slot].space;
     let data = Rights { write: true, execute: false };
     for i in 0..pages {
@@ -164,7 +164,7 @@ pub fn alloc_dma(sys: &mut System, slot: usize, pages: u64, vaddr: u64) -> Resul
             // Out of page-table frames: the frames not yet mapped go back;
             // the mapped ones are the process's and freed with it.
             for j in i..pages {
-                frames.free(first + j * PAGE_SIZE);
+                frames.free(first + j * PAGE_SIZE, slot);
             }
             return Err(Error::NoMemory);
         }

@@ -40,7 +40,7 @@ pub fn exec_elf(sys: &mut System, caller: usize, w: &[u64; 7]) -> Result<u64, Er
     if !entry_in_code(&elf) {
         return Err(Error::Invalid);
     }
-    let mut space = AddressSpace::new(&mut sys.frames).ok_or(Error::NoMemory)?;
+    let mut space = AddressSpace::new(&mut sys.frames, target).ok_or(Error::NoMemory)?;
     let loaded = load(sys, caller, &mut space, &elf, elf_addr, elf_len)
         .and_then(|()| sys.map_stack_and_kip(&mut space).map_err(|_| Error::NoMemory));
     if let Err(e) = loaded {
@@ -101,9 +101,9 @@ fn load(
             if space.translate(page, false).is_some() {
                 return Err(Error::Invalid);
             }
-            if let Some(frame) = shared_file_page(sys, caller, &seg, page, elf_addr, elf_len) {
+            if let Some(frame) = shared_file_page(sys, caller, space.owner(), &seg, page, elf_addr, elf_len) {
                 if space.map(&mut sys.frames, page, frame, rights, true).is_none() {
-                    sys.frames.release(frame);
+                    sys.frames.release(frame, space.owner());
                     return Err(Error::NoMemory);
                 }
                 page += PAGE_SIZE;
@@ -117,9 +117,9 @@ fn load(
                 page += PAGE_SIZE;
                 continue;
             }
-            let frame = sys.frames.alloc_zeroed().ok_or(Error::NoMemory)?;
+            let frame = sys.frames.alloc_zeroed(space.owner()).ok_or(Error::NoMemory)?;
             if space.map(&mut sys.frames, page, frame, rights, true).is_none() {
-                sys.frames.free(frame);
+                sys.frames.free(frame, space.owner());
                 return Err(Error::NoMemory);
             }
             // SAFETY: `frame` is a fresh frame of RAM we own (now mapped
@@ -148,6 +148,7 @@ fn load(
 fn shared_file_page(
     sys: &mut System,
     caller: usize,
+    to: usize,
     seg: &Segment,
     page: u64,
     elf_addr: u64,
@@ -167,5 +168,5 @@ fn shared_file_page(
     if file_page.checked_add(PAGE_SIZE)? > elf_len {
         return None;
     }
-    sys.arch[caller].space.share_page(&mut sys.frames, elf_addr.checked_add(file_page)?)
+    sys.arch[caller].space.share_page(&mut sys.frames, elf_addr.checked_add(file_page)?, to)
 }

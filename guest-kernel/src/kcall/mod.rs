@@ -56,6 +56,7 @@ pub fn kernel_call(sys: &mut System, slot: usize, msg_addr: u64) -> Outcome {
         KernelCall::SetAlarm => done(device::set_alarm(sys, slot, w[0])),
         KernelCall::MapDevice => done(device::map_device(sys, slot, w[0], w[1], w[2])),
         KernelCall::AllocDma => done(device::alloc_dma(sys, slot, w[0], w[1])),
+        KernelCall::SetUid => done(process::set_uid(sys, w[0], w[1])),
     }
 }
 

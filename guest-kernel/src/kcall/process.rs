@@ -33,6 +33,14 @@ pub fn exec(sys: &mut System, caller: usize, w: &[u64; 7]) -> Result<u64, Error>
     Ok(0)
 }
 
+/// `SetUid`: the memory of process `target` is charged to user `uid`
+/// from now on (PM calls it when a uid changes; forks inherit it).
+pub fn set_uid(sys: &mut System, target: u64, uid: u64) -> Result<u64, Error> {
+    let slot = sys.core.live_slot(Endpoint(target as u32))?;
+    sys.frames.quota.set_uid(slot, uid);
+    Ok(0)
+}
+
 /// Reaps one zombie child: `endpoint | status << 32`; the caller is
 /// notified again when another zombie child is left.
 pub fn reap(sys: &mut System, caller: usize) -> Result<u64, Error> {

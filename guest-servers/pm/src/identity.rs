@@ -60,12 +60,19 @@ impl Pm {
     }
 
     /// SETUID: root may become anyone; others may only stay who they are.
+    /// The kernel learns the uid too: it charges the process's memory to
+    /// that user's quota (its forks inherit it).
     pub fn setuid(&mut self, caller: Endpoint, uid: u64) -> Answer {
         let Some(p) = self.table.by_endpoint(caller) else {
             return error(Error::NoEntry);
         };
         if p.uid != ROOT_UID && p.uid != uid {
             return error(Error::Perm);
+        }
+        if p.uid != uid {
+            if let Err(e) = rt::sys::set_uid(caller, uid) {
+                return error(e);
+            }
         }
         p.uid = uid;
         value(0)

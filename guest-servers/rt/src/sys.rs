@@ -174,6 +174,11 @@ pub fn alloc_dma(pages: u64, at: u64) -> Result<u64, Error> {
     kernel_call(KernelCall::AllocDma, &[pages, at])
 }
 
+/// Charges the memory of process `ep` to user `uid` (PM only).
+pub fn set_uid(ep: Endpoint, uid: u64) -> Result<u64, Error> {
+    kernel_call(KernelCall::SetUid, &[u64::from(ep.0), uid])
+}
+
 /// Arms the caller's alarm `ticks` from now (0 cancels).
 pub fn set_alarm(ticks: u64) -> Result<(), Error> {
     kernel_call(KernelCall::SetAlarm, &[ticks]).map(|_| ())

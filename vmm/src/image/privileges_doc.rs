@@ -26,7 +26,9 @@ kernel calls, I/O port ranges, IRQ lines, MMIO windows and the heartbeat\n\
 period RS checks. Every list is the entry's own (a system program must\n\
 list its traps and kernel calls; nothing defaults to all); \"ALL\" is an\n\
 explicit `ipc = [\"ALL\"]`: every program of the image.\n\
-Why each server and driver holds what it holds: [docs/threats-kernel.md](threats-kernel.md#least-privilege).\n";
+Why each server and driver holds what it holds: [docs/threats-kernel.md](threats-kernel.md#least-privilege).\n\
+Above each table: the frames the processes of one user other than uid 0\n\
+may hold together ([docs/security.md](security.md#memory)).\n";
 
 /// The table for every `images/NAME/image.toml` under `images_dir`, in
 /// name order.
@@ -59,6 +61,7 @@ pub fn render(images: &[(String, ImageConfig)]) -> Result<String, DefinitionErro
         if !config.description.is_empty() {
             let _ = writeln!(out, "{}\n", config.description);
         }
+        let _ = writeln!(out, "Memory per user other than root: {}.\n", user_memory(&config.cmdline));
         out.push_str("| program | kind | traps | may send to | kernel calls | I/O ports | IRQs | MMIO | heartbeat |\n");
         out.push_str("|---|---|---|---|---|---|---|---|---|\n");
         let names: Vec<&str> = config.programs.iter().map(|p| p.name.get_ref().as_str()).collect();
@@ -83,6 +86,15 @@ pub fn render(images: &[(String, ImageConfig)]) -> Result<String, DefinitionErro
         }
     }
     Ok(out)
+}
+
+/// The per-user memory quota the image's command line sets, in words.
+fn user_memory(cmdline: &str) -> String {
+    use abi::platform::{cmdline_value, CMDLINE_USER_FRAMES_KEY, DEFAULT_USER_MEMORY_SHARE};
+    match cmdline_value(cmdline, CMDLINE_USER_FRAMES_KEY) {
+        Some(frames) => format!("{frames} frames of 4 KiB (`{CMDLINE_USER_FRAMES_KEY}`)"),
+        None => format!("1/{DEFAULT_USER_MEMORY_SHARE} of the frames free at boot (the default)"),
+    }
 }
 
 /// "—" for an empty list.

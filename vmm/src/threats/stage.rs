@@ -24,7 +24,13 @@ pub enum Stage {
     /// never-used frames left, kills `blk`, and uses the restarted driver
     /// (no shell, no file system).
     Churn,
+    /// The `threats` image with [`HOG_MEMORY_MIB`] of RAM: a memory hog's
+    /// fill, and with the quota off its fill of every frame, stay short.
+    SmallAttackers,
 }
+
+/// RAM of a [`Stage::SmallAttackers`] run.
+pub const HOG_MEMORY_MIB: u64 = 48;
 
 /// RAM of a [`Stage::Churn`] run: small, so the churn is short.
 pub const CHURN_MEMORY_MIB: u64 = 32;
@@ -39,7 +45,7 @@ impl Stage {
     /// The image it boots.
     pub fn image(self) -> &'static str {
         match self {
-            Stage::Attackers => super::IMAGE,
+            Stage::Attackers | Stage::SmallAttackers => super::IMAGE,
             Stage::Killer => "death-test",
             Stage::Churn => "blk-test",
         }
@@ -67,6 +73,9 @@ impl Stage {
             // No console driver: the probe and the driver write through
             // the kernel's log, which is then the console.
             config.separate_log = false;
+        }
+        if self == Stage::SmallAttackers {
+            config.memory_mib = HOG_MEMORY_MIB;
         }
         Ok(config)
     }

@@ -716,6 +716,22 @@ pub const THREATS: &[Threat] = &[
         weaken: abi::weaken::FRAME_REUSE,
         undefended: Expect::Line("blk: cannot set up the virtio-blk device (ENOMEM); exiting"),
     },
+    // ---- bounded frames per user: a driver restarted after a memory hog ---
+    Threat {
+        name: "memory-hog/user",
+        stage: Stage::SmallAttackers,
+        class: "resource exhaustion: physical memory, then a driver restart",
+        runner: Runner::UserBesideRoot,
+        keys: "",
+        command: "attack_auth as 1000 hog; service restart blk",
+        defense: "the kernel charges every frame to its user: a user gets at most its quota (the threats image: \
+                  2048 frames), and a reserve stays for the system",
+        defended: Expect::Restarted("blk"),
+        weaken: abi::weaken::MEMORY_QUOTA,
+        // The hog takes every frame: the next process that needs a page
+        // (the shell, VFS, a restarted blk) gets none.
+        undefended: Expect::WorkloadBroken,
+    },
 ];
 
 #[cfg(test)]

@@ -6,6 +6,7 @@
 //! attack_auth [as UID] kill PID   signal (TERM) process PID
 //! attack_auth [as UID] claim NAME publish NAME in DS for itself, over its owner
 //! attack_auth [as UID] fill       publish names in DS until refused
+//! attack_auth [as UID] hog [release]  take memory until refused, and keep it
 //! ```
 //!
 //! `as UID` first becomes user UID (only uid 0 may switch), so a root
@@ -28,6 +29,17 @@
 //! another leave names of dead processes, which DS frees when it runs out
 //! of room (`viv.weaken=ds_reclaim` keeps them: the `ds-churn/user` row).
 //!
+//! hog: takes all the memory it can and keeps it. Children write pages
+//! of their (zero-fill) arena, one child per chunk, and then sleep for
+//! ever holding them; a child the kernel kills for want of a frame
+//! (`EXIT_STATUS_OUT_OF_MEMORY`) gave its pages back, so the next child
+//! tries half as much: memory ends full to the last page the user may
+//! have. The kernel's per-user quota stops it at the quota, with a
+//! reserve left for the system (docs/security.md, "Memory");
+//! `viv.weaken=memory_quota` lets it take every frame. `hog release`
+//! then kills its children and fills again: the same amount, when every
+//! frame went back to the user's account.
+//!
 //! Exit status 0 when the attack got what it wanted (a claim) or ran (a
 //! bomb, a fill), 1 when it was refused, 2 on a usage error. One program
 //! for all: the boot image holds at most 31 programs.
@@ -42,6 +54,12 @@ rt::main!(run);
 
 /// How often a bomb child tries to fork again.
 const SQUAT_MS: u64 = 500;
+
+/// Pages the hog's first child writes; each child killed for want of
+/// memory halves it.
+const HOG_FIRST_CHUNK: usize = 2048;
+/// A hog child's arena: zero-fill pages (bss) until written.
+static mut HOG_ARENA: [u8; HOG_FIRST_CHUNK * 4096] = [0; HOG_FIRST_CHUNK * 4096];
 
 /// This process's endpoint (a forked process is not in the KIP: PM's
 /// process list has it).
@@ -139,6 +157,107 @@ fn forkbomb() -> i32 {
     }
 }
 
+/// A hog child: writes `pages` pages of its arena (the kernel kills it if
+/// one gets no frame), says so on `done`, and holds them for ever.
+fn hog_child(pages: usize, done: u64) -> ! {
+    let arena = &raw mut HOG_ARENA;
+    for page in 0..pages.min(HOG_FIRST_CHUNK) {
+        // SAFETY: the offset lies inside the arena; this process is the
+        // only one that touches its copy.
+        unsafe { core::ptr::write_volatile(arena.cast::<u8>().add(page * 4096), 1) };
+    }
+    let _ = rt::vfs::write(done, b"h");
+    loop {
+        let _ = rt::pm::sleep_ms(u64::from(u32::MAX));
+    }
+}
+
+/// One hog child of `pages` pages: `Ok(Some(pid))` when it holds them,
+/// `Ok(None)` when the kernel killed it for want of memory, `Err` when no
+/// child could be made (the fork's refusal).
+fn hog_one(pages: usize) -> Result<Option<u64>, Error> {
+    let (read_end, write_end) = rt::vfs::pipe()?;
+    let pid = match rt::pm::fork() {
+        Ok(0) => {
+            let _ = rt::vfs::close(read_end);
+            hog_child(pages, write_end)
+        }
+        Ok(pid) => pid,
+        Err(e) => {
+            let _ = rt::vfs::close(read_end);
+            let _ = rt::vfs::close(write_end);
+            return Err(e);
+        }
+    };
+    let _ = rt::vfs::close(write_end);
+    let mut byte = [0u8; 1];
+    let held = rt::vfs::read(read_end, &mut byte) == Ok(1);
+    let _ = rt::vfs::close(read_end);
+    if held {
+        return Ok(Some(pid));
+    }
+    match rt::pm::wait(pid as i64) {
+        Ok((_, abi::syscall::EXIT_STATUS_OUT_OF_MEMORY)) => Ok(None),
+        Ok((_, status)) => {
+            outln!("attack_auth: hog child ended with status {}", status);
+            Err(Error::Invalid)
+        }
+        Err(e) => Err(e),
+    }
+}
+
+/// Most hog children held at once (PM's per-user limit is lower).
+const HOG_MAX_CHILDREN: usize = 64;
+
+/// Fills memory with hog children (their pids in `pids`); reports and
+/// returns how many.
+fn hog_fill(pids: &mut [u64; HOG_MAX_CHILDREN]) -> usize {
+    let (mut chunk, mut held, mut children, mut killed) = (HOG_FIRST_CHUNK, 0usize, 0usize, 0usize);
+    let stop = loop {
+        if chunk == 0 || children == HOG_MAX_CHILDREN {
+            break "no page more";
+        }
+        match hog_one(chunk) {
+            Ok(Some(pid)) => {
+                pids[children] = pid;
+                held += chunk;
+                children += 1;
+            }
+            Ok(None) => {
+                killed += 1;
+                chunk /= 2;
+            }
+            Err(e) => break rt::errors::describe(e),
+        }
+    };
+    outln!(
+        "attack_auth: hog holds {} pages in {} children ({} killed out of memory), then: {}",
+        held,
+        children,
+        killed,
+        stop
+    );
+    children
+}
+
+/// `hog`: fills memory and keeps it. `hog release`: fills it, kills
+/// every child (their frames go back to the user), and fills it again,
+/// which must get exactly as much (the accounting balances).
+fn hog(release: bool) -> i32 {
+    let mut pids = [0u64; HOG_MAX_CHILDREN];
+    let children = hog_fill(&mut pids);
+    if !release {
+        return 0;
+    }
+    for &pid in &pids[..children] {
+        let _ = rt::pm::kill(pid, abi::proto::pm::SIGKILL);
+        let _ = rt::pm::wait(pid as i64);
+    }
+    outln!("attack_auth: hog released {} children", children);
+    hog_fill(&mut pids);
+    0
+}
+
 fn kill(pid: &str) -> i32 {
     let Ok(pid) = pid.parse::<u64>() else {
         outln!("attack_auth: {}: not a pid", pid);
@@ -183,6 +302,8 @@ fn run() -> i32 {
     }
     match (verb, arg) {
         (Some("forkbomb"), None) => return forkbomb(),
+        (Some("hog"), None) => return hog(false),
+        (Some("hog"), Some("release")) => return hog(true),
         (Some("kill"), Some(pid)) => return kill(pid),
         _ => {}
     }
@@ -203,4 +324,4 @@ fn run() -> i32 {
     }
 }
 
-const USAGE: &str = "usage: attack_auth [as UID] forkbomb | kill PID | claim NAME | fill";
+const USAGE: &str = "usage: attack_auth [as UID] forkbomb | kill PID | claim NAME | fill | hog [release]";
