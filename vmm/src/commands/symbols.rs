@@ -14,7 +14,7 @@ use std::fmt::Write as _;
 use std::path::Path;
 
 use super::CommandError;
-use crate::image::embedded::{embedded_kernel, find_image};
+use crate::image::embedded::{embedded_kernel, find_image, program_with_debug_info};
 
 /// The gdb script's file name in the symbols directory.
 pub const SCRIPT: &str = "vivarium.gdb";
@@ -51,8 +51,11 @@ pub fn export_symbols(image: &str, dir: &Path) -> Result<String, CommandError> {
     let kernel_path = dir.join("kernel.elf");
     write(&kernel_path, kernel)?;
     let mut names = Vec::new();
-    for (i, entry) in boot.entries().enumerate() {
-        write(&dir.join("programs").join(format!("{}.elf", entry.name)), boot.elf(i))?;
+    for entry in boot.entries() {
+        // The file as built: the boot image holds a copy without debug info.
+        let elf = program_with_debug_info(entry.name)
+            .ok_or_else(|| CommandError::Usage(format!("image {}: no ELF of program {}", image.name, entry.name)))?;
+        write(&dir.join("programs").join(format!("{}.elf", entry.name)), elf)?;
         names.push(entry.name.to_string());
     }
     write(&dir.join(SCRIPT), script(&kernel_path, &dir.join("programs"), &names).as_bytes())?;
