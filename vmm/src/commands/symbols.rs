@@ -79,6 +79,9 @@ fn script(kernel: &Path, programs: &Path, names: &[String]) -> String {
     let _ = writeln!(s, "symbol-file {}", kernel.display());
     for name in names {
         let _ = writeln!(s, "define viv-{name}");
+        // Without a file `symbol-file` drops every symbol file, the
+        // program loaded before included (reloading the kernel's would not).
+        let _ = writeln!(s, "  symbol-file");
         let _ = writeln!(s, "  symbol-file {}", kernel.display());
         let _ = writeln!(s, "  add-symbol-file {}", programs.join(format!("{name}.elf")).display());
         let _ = writeln!(s, "end");
@@ -96,8 +99,9 @@ fn script(kernel: &Path, programs: &Path, names: &[String]) -> String {
 /// breakpoints do not work on every host, so this is how to stop in a
 /// server's system call);
 /// `viv-static PATH [SIZE]`: a
-/// static by its Rust path, found among the symbols (whose names end in a
-/// hash), since the guest carries no variable debug info.
+/// static's address by its Rust path, found among the symbols (whose
+/// names end in a hash), for watchpoints and `x` (with the debug info
+/// gdb also prints a static by name, with its type: `print PATH`).
 const THREAD_COMMAND: &str = r#"python
 import re
 class VivThread(gdb.Command):
@@ -139,8 +143,8 @@ VivBreak()
 class VivStatic(gdb.Command):
     """viv-static PATH [SIZE]: find the static PATH (its Rust path, without the
 hash its symbol carries) and set $viv_static to its address; with SIZE (1, 2,
-4 or 8) print the unsigned little-endian integer stored there. The guest has
-no variable debug info (docs/gdb.md), so statics are read by their symbols."""
+4 or 8) print the unsigned little-endian integer stored there (`print PATH`
+shows the value with its type)."""
     def __init__(self):
         super().__init__("viv-static", gdb.COMMAND_DATA)
     def invoke(self, arg, from_tty):
@@ -174,7 +178,9 @@ mod tests {
     fn the_script_loads_the_kernel_and_defines_one_command_per_program() {
         let s = script(Path::new("/s/kernel.elf"), Path::new("/s/programs"), &["vfs".into(), "sh".into()]);
         assert!(s.contains("\nsymbol-file /s/kernel.elf\n"));
-        assert!(s.contains("define viv-vfs\n  symbol-file /s/kernel.elf\n  add-symbol-file /s/programs/vfs.elf\nend\n"));
+        let vfs =
+            "define viv-vfs\n  symbol-file\n  symbol-file /s/kernel.elf\n  add-symbol-file /s/programs/vfs.elf\nend\n";
+        assert!(s.contains(vfs), "{s}");
         assert!(s.contains("define viv-sh\n"));
         for command in ["VivThread()\n", "VivBreak()\n", "VivStatic()\n"] {
             assert!(s.contains(command), "{command}");
