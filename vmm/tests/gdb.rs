@@ -215,10 +215,10 @@ fn gdb_breaks_steps_lists_processes_and_sees_the_power_off() {
     // A blocked server's user stack, from its saved registers, with
     // source lines (the programs' debug info).
     let vfs_bt = section(&out, "==vfs-bt", Some("==vfs-source"));
-    // VFS waits either in its request handling or for the next request
-    // in the runtime's server loop (`vfs::run` hands over to
-    // `rt::server::serve`), depending on where the breakpoint caught it.
-    assert!(vfs_bt.contains("vfs::") && vfs_bt.contains("rt::server::serve<vfs::Vfs> ("), "{context}");
+    // VFS waits in its mount, in its request handling or for the next
+    // request in the runtime's server loop (`vfs::run` hands over to
+    // `rt::server::serve`), depending on where the breakpoint caught it
+    // (the host's speed decides how far it got): always in `vfs::run`.
     assert!(vfs_bt.contains("vfs::run () at vfs/src/main.rs:"), "{context}");
     assert!(vfs_bt.contains("rt_user_main () at rt/src/lib.rs:"), "{context}");
     // The server's source: a line's address, a function's lines.

@@ -77,23 +77,25 @@ fn script(kernel: &Path, programs: &Path, names: &[String]) -> String {
     let _ = writeln!(s, "# one user address range, so one program at a time).");
     let _ = writeln!(s, "set confirm off");
     let _ = writeln!(s, "symbol-file {}", kernel.display());
+    // `viv_drop_programs` (THREAD_COMMAND) removes the program loaded
+    // before, found by this directory; the kernel's symbols stay, and so do
+    // breakpoints in the kernel.
+    let _ = writeln!(s, "python viv_programs = {:?}", format!("{}/", programs.display()));
     for name in names {
         let _ = writeln!(s, "define viv-{name}");
-        // Without a file `symbol-file` drops every symbol file, the
-        // program loaded before included (reloading the kernel's would not).
-        let _ = writeln!(s, "  symbol-file");
-        let _ = writeln!(s, "  symbol-file {}", kernel.display());
+        let _ = writeln!(s, "  python viv_drop_programs()");
         let _ = writeln!(s, "  add-symbol-file {}", programs.join(format!("{name}.elf")).display());
         let _ = writeln!(s, "end");
         let _ = writeln!(s, "document viv-{name}");
-        let _ = writeln!(s, "Load the kernel's and {name}'s symbols (and no other program's).");
+        let _ = writeln!(s, "Add {name}'s symbols to the kernel's (and drop any other program's).");
         let _ = writeln!(s, "end");
     }
     s.push_str(THREAD_COMMAND);
     s
 }
 
-/// `viv-thread NAME`: selects the thread of the process running NAME (the
+/// `viv_drop_programs()`: removes every program's symbol file (those
+/// under `viv_programs`); `viv-thread NAME`: selects the thread of the process running NAME (the
 /// stub names threads "NAME (endpoint N)"); `viv-break NAME LOCATION`: a
 /// kernel breakpoint that stops only while NAME is current (user-code
 /// breakpoints do not work on every host, so this is how to stop in a
@@ -104,6 +106,10 @@ fn script(kernel: &Path, programs: &Path, names: &[String]) -> String {
 /// gdb also prints a static by name, with its type: `print PATH`).
 const THREAD_COMMAND: &str = r#"python
 import re
+def viv_drop_programs():
+    for objfile in gdb.objfiles():
+        if objfile.filename.startswith(viv_programs):
+            gdb.execute("remove-symbol-file " + objfile.filename)
 class VivThread(gdb.Command):
     """viv-thread NAME: switch to the thread of the process running program NAME."""
     def __init__(self):
@@ -178,9 +184,10 @@ mod tests {
     fn the_script_loads_the_kernel_and_defines_one_command_per_program() {
         let s = script(Path::new("/s/kernel.elf"), Path::new("/s/programs"), &["vfs".into(), "sh".into()]);
         assert!(s.contains("\nsymbol-file /s/kernel.elf\n"));
-        let vfs =
-            "define viv-vfs\n  symbol-file\n  symbol-file /s/kernel.elf\n  add-symbol-file /s/programs/vfs.elf\nend\n";
+        assert!(s.contains("\npython viv_programs = \"/s/programs/\"\n"), "{s}");
+        let vfs = "define viv-vfs\n  python viv_drop_programs()\n  add-symbol-file /s/programs/vfs.elf\nend\n";
         assert!(s.contains(vfs), "{s}");
+        assert!(s.contains("def viv_drop_programs():\n"), "{s}");
         assert!(s.contains("define viv-sh\n"));
         for command in ["VivThread()\n", "VivBreak()\n", "VivStatic()\n"] {
             assert!(s.contains(command), "{command}");
