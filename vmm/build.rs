@@ -67,7 +67,8 @@ fn run() -> Result<(), String> {
     // the files in bin_dir (`viv export --symbols`).
     let stripped_dir = out_dir.join("stripped");
     fs::create_dir_all(&stripped_dir).map_err(|e| e.to_string())?;
-    let mut programs_used = std::collections::BTreeSet::new();
+    // Each program stripped once (images share programs), by name.
+    let mut programs_used: std::collections::BTreeMap<String, Vec<u8>> = Default::default();
 
     let kernel = bin_dir.join("guest-kernel");
     let mut generated = String::new();
@@ -92,9 +93,13 @@ fn run() -> Result<(), String> {
         let config = image_config::ImageConfig::load(&config_path).map_err(|e| e.to_string())?;
         let archive = config
             .build_image(|program| {
-                programs_used.insert(program.to_string());
-                stripped(&bin_dir, &stripped_dir, program)
-                    .map_err(|e| format!("{}: program {program:?}: {e}", config_path.display()))
+                if let Some(bytes) = programs_used.get(program) {
+                    return Ok::<_, String>(bytes.clone());
+                }
+                let bytes = stripped(&bin_dir, &stripped_dir, program)
+                    .map_err(|e| format!("{}: program {program:?}: {e}", config_path.display()))?;
+                programs_used.insert(program.to_string(), bytes.clone());
+                Ok(bytes)
             })
             .map_err(|e| format!("{}: {e}", config_path.display()))?;
         let archive_path = images_out.join(format!("{name}.img"));
@@ -132,8 +137,8 @@ fn run() -> Result<(), String> {
     writeln!(generated, "];").unwrap();
     writeln!(generated, "/// Every program of an image as built, with its debug info (for gdb).").unwrap();
     writeln!(generated, "pub static PROGRAM_ELFS: &[(&str, &[u8])] = &[").unwrap();
-    for program in programs_used {
-        let path = bin_dir.join(&program).display().to_string();
+    for program in programs_used.keys() {
+        let path = bin_dir.join(program).display().to_string();
         writeln!(generated, "    ({program:?}, include_bytes!({path:?})),").unwrap();
     }
     writeln!(generated, "];").unwrap();
