@@ -15,6 +15,10 @@ mod build_disk;
 #[allow(dead_code)]
 mod image_config;
 
+#[path = "src/image/strip.rs"]
+#[allow(dead_code)]
+mod strip;
+
 use std::env;
 use std::fmt::Write as _;
 use std::fs;
@@ -49,7 +53,9 @@ fn run() -> Result<(), String> {
                          /// Every boot image (none: built with VIV_SKIP_GUEST).\n\
                          pub static IMAGES: &[(&str, &str, &str, &[u8])] = &[];\n\
                          /// Default disks (none: built with VIV_SKIP_GUEST).\n\
-                         pub static DISKS: &[(&str, &[u8])] = &[];\n";
+                         pub static DISKS: &[(&str, &[u8])] = &[];\n\
+                         /// Programs with debug info (none: built with VIV_SKIP_GUEST).\n\
+                         pub static PROGRAM_ELFS: &[(&str, &[u8])] = &[];\n";
         return fs::write(out_dir.join("guest_artifacts.rs"), generated).map_err(|e| e.to_string());
     }
 
@@ -57,6 +63,12 @@ fn run() -> Result<(), String> {
     build_guest(&root.join("guest-kernel"), &target_dir)?;
     build_guest(&root.join("guest-servers"), &target_dir)?;
     let bin_dir = target_dir.join(GUEST_TARGET).join("release");
+    // What the guest runs: stripped copies (src/image/strip.rs); gdb gets
+    // the files in bin_dir (`viv export --symbols`).
+    let stripped_dir = out_dir.join("stripped");
+    fs::create_dir_all(&stripped_dir).map_err(|e| e.to_string())?;
+    // Each program stripped once (images share programs), by name.
+    let mut programs_used: std::collections::BTreeMap<String, Vec<u8>> = Default::default();
 
     let kernel = bin_dir.join("guest-kernel");
     let mut generated = String::new();
@@ -81,9 +93,13 @@ fn run() -> Result<(), String> {
         let config = image_config::ImageConfig::load(&config_path).map_err(|e| e.to_string())?;
         let archive = config
             .build_image(|program| {
-                let path = bin_dir.join(program);
-                fs::read(&path)
-                    .map_err(|e| format!("{}: program {program:?}: {} ({e})", config_path.display(), path.display()))
+                if let Some(bytes) = programs_used.get(program) {
+                    return Ok::<_, String>(bytes.clone());
+                }
+                let bytes = stripped(&bin_dir, &stripped_dir, program)
+                    .map_err(|e| format!("{}: program {program:?}: {e}", config_path.display()))?;
+                programs_used.insert(program.to_string(), bytes.clone());
+                Ok(bytes)
             })
             .map_err(|e| format!("{}: {e}", config_path.display()))?;
         let archive_path = images_out.join(format!("{name}.img"));
@@ -108,7 +124,7 @@ fn run() -> Result<(), String> {
                 .filter(|p| p.kind.get_ref() == "user")
                 .map(|p| p.name.get_ref().clone())
                 .collect();
-            let sparse = build_disk::build(&root.join("images"), &name, &users, &bin_dir, &images_out, mke2fs)?;
+            let sparse = build_disk::build(&root.join("images"), &name, &users, &stripped_dir, &images_out, mke2fs)?;
             disks.push((name, sparse));
         }
     }
@@ -119,7 +135,28 @@ fn run() -> Result<(), String> {
         writeln!(generated, "    ({name:?}, include_bytes!({:?})),", sparse.display().to_string()).unwrap();
     }
     writeln!(generated, "];").unwrap();
+    writeln!(generated, "/// Every program of an image as built, with its debug info (for gdb).").unwrap();
+    writeln!(generated, "pub static PROGRAM_ELFS: &[(&str, &[u8])] = &[").unwrap();
+    for program in programs_used.keys() {
+        let path = bin_dir.join(program).display().to_string();
+        writeln!(generated, "    ({program:?}, include_bytes!({path:?})),").unwrap();
+    }
+    writeln!(generated, "];").unwrap();
     fs::write(out_dir.join("guest_artifacts.rs"), generated).map_err(|e| e.to_string())
+}
+
+/// Program `name`'s ELF without debug info, written once into `stripped_dir`
+/// (the disk builder copies it from there); returns its bytes.
+fn stripped(bin_dir: &Path, stripped_dir: &Path, name: &str) -> Result<Vec<u8>, String> {
+    let out = stripped_dir.join(name);
+    let path = bin_dir.join(name);
+    let elf = fs::read(&path).map_err(|e| format!("{} ({e})", path.display()))?;
+    let bytes = strip::strip_debug(&elf).map_err(|e| format!("{}: {e}", path.display()))?;
+    fs::write(&out, &bytes).map_err(|e| format!("{}: {e}", out.display()))?;
+    // As the linker made it: the disk's /bin keeps the file's mode.
+    let mode = fs::metadata(&path).map_err(|e| format!("{} ({e})", path.display()))?.permissions();
+    fs::set_permissions(&out, mode).map_err(|e| format!("{}: {e}", out.display()))?;
+    Ok(bytes)
 }
 
 /// Runs a nested `cargo build` for the guest workspace at `dir`.

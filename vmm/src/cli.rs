@@ -510,8 +510,9 @@ pub struct ExportArgs {
     /// (created if needed).
     #[arg(long, value_name = "DIR", required_unless_present = "symbols")]
     pub out: Option<PathBuf>,
-    /// Directory to write the kernel's and every program's ELF into, with
-    /// vivarium.gdb, a gdb script that loads their symbols (docs/gdb.md).
+    /// Directory to write the kernel's and every program's ELF into, as
+    /// built, with their debug info, and vivarium.gdb, a gdb script that
+    /// loads their symbols (docs/gdb.md).
     #[arg(long, value_name = "DIR")]
     pub symbols: Option<PathBuf>,
     /// Text appended to the kernel command line in the printed command.

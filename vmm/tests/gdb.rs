@@ -1,13 +1,18 @@
 //! `viv exec --gdb` and `viv campaign replay --gdb`: real gdb, in batch
 //! mode, debugging the guest through the stub (`vmm::debug`,
-//! docs/gdb.md). One boot serves every assertion of the first test: a
-//! kernel breakpoint by name for one process (`viv-break`), `bt`,
-//! registers, a single step, the processes as threads, statics read by
-//! name (`viv-static`), a blocked server's user stack, the refusal of
+//! docs/gdb.md) with the symbols and debug info `viv export --symbols`
+//! writes. One boot serves every assertion of the first test: a
+//! kernel breakpoint by name for one process (`viv-break`), `bt` with
+//! arguments and source lines, registers, a single step, the processes
+//! as threads, statics read by name (`viv-static`, `print`), a blocked
+//! server's user stack with its source lines, a server's source line
+//! resolved (`info line`, `list`, `break FILE:LINE`), the refusal of
 //! what this host cannot do (a user-code breakpoint, a watchpoint), and
 //! the exit status at power-off. The second replays a one-experiment
-//! campaign into gdb, stopped at its injection, and compares its trace
-//! with the undebugged replay's; the third does so for a SWIFI
+//! campaign into gdb, stopped at its injection, prints the kernel's
+//! arguments there and a blocked server's argument and local, each
+//! checked against the trace, and compares its trace with the
+//! undebugged replay's; the third does so for a SWIFI
 //! experiment, stopped after its mutation, which gdb is shown; the last
 //! interrupts a running guest with ^C and kills it from gdb.
 
@@ -69,6 +74,22 @@ fn start_viv<I: AsRef<std::ffi::OsStr>>(args: impl IntoIterator<Item = I>, socke
     viv
 }
 
+/// The 1-based number of the first line of the guest's source file `path`
+/// (under `guest-servers/`) that contains `text`: a breakpoint by line
+/// without a line number written into the test.
+fn source_line(path: &str, text: &str) -> usize {
+    let file = Path::new(env!("CARGO_MANIFEST_DIR")).join("../guest-servers").join(path);
+    let source = std::fs::read_to_string(&file).unwrap_or_else(|e| panic!("{}: {e}", file.display()));
+    1 + source.lines().position(|l| l.contains(text)).unwrap_or_else(|| panic!("no {text:?} in {path}"))
+}
+
+/// The text of `out` from `start` up to `end` (or its end).
+fn section<'a>(out: &'a str, start: &str, end: Option<&str>) -> &'a str {
+    let from = out.find(start).unwrap_or_else(|| panic!("no {start:?} in:\n{out}"));
+    let to = end.map_or(out.len(), |e| out[from..].find(e).map_or(out.len(), |i| from + i));
+    &out[from..to]
+}
+
 fn require_gdb() {
     assert!(Command::new("gdb").arg("--version").output().is_ok(), "gdb not found: run scripts/setup (installs gdb)");
 }
@@ -110,6 +131,8 @@ fn gdb_breaks_steps_lists_processes_and_sees_the_power_off() {
     let mut viv = start_viv(exec, &socket);
 
     let kernel_only = Path::new(vmm::vstate::config::KVM_PVM_SYSFS).exists();
+    // A line of VFS's request path: its SENDREC to the file server.
+    let remote_line = source_line("vfs/src/remote.rs", "let mut result = rt::ipc::sendrec(");
     // Each -ex runs even when one before it failed (the refused breakpoint).
     let commands = [
         "set pagination off".to_string(),
@@ -122,18 +145,21 @@ fn gdb_breaks_steps_lists_processes_and_sees_the_power_off() {
         "ignore 1 100".into(),
         "continue".into(),
         "bt".into(),
+        "echo ==args\\n".into(),
+        "info args".into(),
         "echo ==before-step\\n".into(),
         "info registers rip".into(),
         "stepi".into(),
         "echo ==after-step\\n".into(),
         "info registers rip".into(),
         "info threads".into(),
-        // Statics by name (the kernel has no variable debug info).
+        // Statics by name: through the symbol table, and (debug info)
+        // with their types.
         "echo ==statics\\n".into(),
         "viv-static guest_kernel::console::LOG_PORT 2".into(),
         "viv-static VIV_PROCESS_DIRECTORY".into(),
         "x/s $viv_static + 16".into(),
-        "info locals".into(),
+        "print guest_kernel::console::LOG_PORT".into(),
         // A watchpoint on the kernel's tick counter: refused on kvm_pvm.
         "echo ==watch\\n".into(),
         "set language c".into(),
@@ -147,8 +173,13 @@ fn gdb_breaks_steps_lists_processes_and_sees_the_power_off() {
         "viv-vfs".into(),
         "echo ==vfs-bt\\n".into(),
         "bt".into(),
-        // User code (vfs's main loop, entered once at its start).
-        "rbreak ^vfs::remote::RemoteFs::call::".into(),
+        // VFS's source, by line and by function.
+        "echo ==vfs-source\\n".into(),
+        format!("info line vfs/src/remote.rs:{remote_line}"),
+        "list vfs::remote::RemoteFs::call".into(),
+        // User code, by file and line (refused on kvm_pvm).
+        "echo ==user-break\\n".into(),
+        format!("break vfs/src/remote.rs:{remote_line}"),
         "continue".into(),
         "delete".into(),
         "continue".into(),
@@ -159,28 +190,50 @@ fn gdb_breaks_steps_lists_processes_and_sees_the_power_off() {
     let viv_err = String::from_utf8_lossy(&viv_out.stderr);
     let context = format!("gdb said:\n{out}\nviv said:\n{viv_err}");
 
-    // A kernel breakpoint by name, with its source line and a backtrace
-    // through the trap entry.
-    assert!(out.contains("hit Breakpoint 1, guest_kernel::syscall::dispatch ()"), "{context}");
+    // A kernel breakpoint by name, with its arguments, its source line
+    // and a backtrace through the trap entry.
+    assert!(out.contains("hit Breakpoint 1, guest_kernel::syscall::dispatch (slot="), "{context}");
     // `dispatch` is inlined into `trap_entry` (the IPC fast path), so
     // gdb may print the caller as an inlined frame, without an address.
-    assert!(out.contains("guest_kernel::trap_entry ()"), "{context}");
+    assert!(out.contains("guest_kernel::trap_entry (") && out.contains(" at src/main.rs:"), "{context}");
+    // Stopped in ext2fs (the current thread), none of the others.
+    let current = out
+        .lines()
+        .find(|l| l.starts_with('*') && l.contains("(ext2fs (endpoint "))
+        .unwrap_or_else(|| panic!("ext2fs is not the current thread\n{context}"));
+    // The argument `slot` is ext2fs's process slot: thread 1.N is slot N - 2.
+    let thread: usize = current.split("Thread 1.").nth(1).and_then(|t| t.split(' ').next()).unwrap().parse().unwrap();
+    let args = section(&out, "==args", Some("==before-step"));
+    assert!(args.contains(&format!("\nslot = {}\n", thread - 2)), "{context}");
     // One instruction further.
     let (before, after) = (rip_after(&out, "==before-step"), rip_after(&out, "==after-step"));
     assert!(after > before && after - before < 16, "stepi went from {before:#x} to {after:#x}\n{context}");
-    // Stopped in ext2fs (the current thread), none of the others.
-    assert!(out.lines().any(|l| l.starts_with('*') && l.contains("(ext2fs (endpoint ")), "{context}");
     // Every server is a thread named after its program.
     for name in ["rs", "ds", "pm", "vfs", "tty", "blk", "ext2fs", "init"] {
         assert!(out.contains(&format!("({name} (endpoint ")), "no thread {name}\n{context}");
     }
-    // A blocked server's user stack, from its saved registers.
-    let vfs_bt = &out[out.find("==vfs-bt").unwrap()..];
-    // VFS waits either in its request handling or for the next request
-    // in the runtime's server loop (`vfs::run` hands over to
-    // `rt::server::serve`), depending on where the breakpoint caught it.
-    assert!(vfs_bt.contains("in vfs::") || vfs_bt.contains("in rt::server::serve"), "{context}");
-    assert!(vfs_bt.contains("in rt_user_main"), "{context}");
+    // A blocked server's user stack, from its saved registers, with
+    // source lines (the programs' debug info).
+    let vfs_bt = section(&out, "==vfs-bt", Some("==vfs-source"));
+    // VFS waits in its mount, in its request handling or for the next
+    // request in the runtime's server loop (`vfs::run` hands over to
+    // `rt::server::serve`), depending on where the breakpoint caught it
+    // (the host's speed decides how far it got): always in `vfs::run`.
+    assert!(vfs_bt.contains("vfs::run () at vfs/src/main.rs:"), "{context}");
+    assert!(vfs_bt.contains("rt_user_main () at rt/src/lib.rs:"), "{context}");
+    // The server's source: a line's address, a function's lines.
+    let source = section(&out, "==vfs-source", Some("==user-break"));
+    let line = format!("Line {remote_line} of \"vfs/src/remote.rs\"");
+    assert!(source.contains(&line) && source.contains("<_ZN3vfs6remote8RemoteFs4call"), "{context}");
+    assert!(source.contains("fn call(&self, mtype: u32, words: &[u64]) -> Result<Message, Error> {"), "{context}");
+    // A breakpoint by file and line in VFS resolves to VFS's code (gdb
+    // takes the first line with code from there on).
+    let user_break = section(&out, "==user-break", None);
+    let resolved = user_break
+        .lines()
+        .find(|l| l.starts_with("Breakpoint ") && l.contains(": file vfs/src/remote.rs, line "))
+        .unwrap_or_else(|| panic!("the breakpoint did not resolve\n{context}"));
+    assert!(resolved.contains(" at 0x4"), "{context}");
     // Statics read by their names: the kernel's log port (COM1 in the
     // ELF, switched at boot to the log port that `viv exec` asks for with
     // viv.log=e9) and the first process directory entry's name (rs).
@@ -188,6 +241,11 @@ fn gdb_breaks_steps_lists_processes_and_sees_the_power_off() {
     let port = abi::platform::PORT_LOG;
     assert!(statics.contains(&format!(" = {port} ({port:#x})\n")), "{context}");
     assert!(statics.contains("<VIV_PROCESS_DIRECTORY+16>:\t\"rs\""), "{context}");
+    assert!(
+        statics
+            .contains(&format!("core::sync::atomic::AtomicU16 {{v: core::cell::UnsafeCell<u16> {{value: {port}}}}}")),
+        "{context}"
+    );
     let watch = &out[out.find("==watch").unwrap()..out.find("==after-watch").unwrap()];
     if kernel_only {
         // Measured on kvm_pvm (docs/gdb.md): user-mode #BP never reaches
@@ -206,7 +264,7 @@ fn gdb_breaks_steps_lists_processes_and_sees_the_power_off() {
     } else {
         // Hardware KVM: debug registers through KVM_SET_GUEST_DEBUG.
         assert!(watch.contains("Hardware watchpoint 2") && watch.contains("New value"), "{context}");
-        assert!(out.contains("in vfs::remote::RemoteFs::call"), "the user breakpoint hit\n{context}");
+        assert!(user_break.contains(", vfs::remote::RemoteFs::call ("), "the user breakpoint hit\n{context}");
     }
     // The power-off, as gdb and viv see it.
     assert!(out.contains("exited with code 07"), "{context}");
@@ -289,15 +347,26 @@ fn a_replayed_experiment_stops_at_its_injection_and_keeps_its_trace() {
     let socket = dir.join("gdb.sock");
     let debugged_trace = dir.join("debugged.jsonl");
     let mut viv = start_debugged_replay(&dir, &results, &socket);
-    let kernel = dir.join("kernel.elf");
     export_symbols(&dir);
     let commands = [
         "set pagination off".to_string(),
-        format!("file {}", kernel.display()),
+        format!("source {}", dir.join("vivarium.gdb").display()),
         format!("target remote {}", socket.display()),
         "continue".into(),
         "bt".into(),
+        "echo ==args\\n".into(),
+        "info args".into(),
         "monitor processes".into(),
+        // VFS, blocked in its request to the file server: the request's
+        // type (an argument) and first word (a local) in its frame.
+        "viv-thread vfs".into(),
+        "viv-vfs".into(),
+        "echo ==vfs\\n".into(),
+        "bt".into(),
+        "echo ==vfs-values\\n".into(),
+        "frame apply all -s -q print mtype".into(),
+        "frame apply all -s -q print request.payload[0]".into(),
+        "echo ==end\\n".into(),
         "continue".into(),
     ];
     let out = run_gdb(&commands);
@@ -310,8 +379,32 @@ fn a_replayed_experiment_stops_at_its_injection_and_keeps_its_trace() {
     // file server's request to the driver.
     assert!(out.contains("received signal SIGTRAP"), "{context}");
     assert!(out.contains("#0  kernel_core::Kernel::fault_common"), "{context}");
-    assert!(out.contains("guest_kernel::syscall::dispatch () at"), "{context}");
+    assert!(out.contains("guest_kernel::syscall::dispatch (slot=") && out.contains("at src/syscall.rs:"), "{context}");
     assert!(out.contains(" blk\n") && out.contains(" ext2fs\n"), "{context}");
+    // The kernel's arguments there are the injection the trace records.
+    let trace: Vec<serde_json::Value> =
+        std::fs::read_to_string(&plain_trace).unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    let fired = trace.iter().position(|r| r["kind"] == "fault_injected").expect("the trace has the injection");
+    let (src, dst, mtype) = (&trace[fired]["src"], &trace[fired]["dst"], &trace[fired]["mtype"]);
+    let args = section(&out, "==args", Some("==vfs"));
+    let site = format!("site = kernel_core::fault::Site {{src: {src}, dst: core::option::Option<usize>::Some({dst}), ");
+    assert!(args.contains(&site) && args.contains(&format!(", mtype: {mtype}}}\n")), "{context}");
+    assert!(
+        args.contains("fired = kernel_core::fault::Fired {rule: 0, action: abi::fault::Action::Crash, "),
+        "{context}"
+    );
+    // VFS's stack, with source lines, and the request it waits on: the
+    // last message VFS sent the file server before the injection.
+    let vfs = section(&out, "==vfs", Some("==vfs-values"));
+    assert!(vfs.contains("vfs::remote::RemoteFs::call (self=") && vfs.contains(" at vfs/src/remote.rs:"), "{context}");
+    let request = trace[..fired]
+        .iter()
+        .rev()
+        .find(|r| r["src_name"] == "vfs" && r["dst_name"] == "ext2fs" && r["kind"] == "send")
+        .expect("VFS asked the file server");
+    let values = section(&out, "==vfs-values", Some("==end"));
+    let printed: Vec<&str> = values.lines().filter_map(|l| l.split_once(" = ").map(|(_, v)| v)).collect();
+    assert_eq!(printed, [request["mtype"].to_string(), request["args"][0].to_string()], "{context}");
     assert!(out.contains("exited normally"), "{context}");
     assert!(status.success() && report.contains("same outcome as recorded"), "{context}");
     // The debugger changed nothing the guest did.

@@ -14,7 +14,7 @@ use std::fmt::Write as _;
 use std::path::Path;
 
 use super::CommandError;
-use crate::image::embedded::{embedded_kernel, find_image};
+use crate::image::embedded::{embedded_kernel, find_image, program_with_debug_info};
 
 /// The gdb script's file name in the symbols directory.
 pub const SCRIPT: &str = "vivarium.gdb";
@@ -51,8 +51,11 @@ pub fn export_symbols(image: &str, dir: &Path) -> Result<String, CommandError> {
     let kernel_path = dir.join("kernel.elf");
     write(&kernel_path, kernel)?;
     let mut names = Vec::new();
-    for (i, entry) in boot.entries().enumerate() {
-        write(&dir.join("programs").join(format!("{}.elf", entry.name)), boot.elf(i))?;
+    for entry in boot.entries() {
+        // The file as built: the boot image holds a copy without debug info.
+        let elf = program_with_debug_info(entry.name)
+            .ok_or_else(|| CommandError::Usage(format!("image {}: no ELF of program {}", image.name, entry.name)))?;
+        write(&dir.join("programs").join(format!("{}.elf", entry.name)), elf)?;
         names.push(entry.name.to_string());
     }
     write(&dir.join(SCRIPT), script(&kernel_path, &dir.join("programs"), &names).as_bytes())?;
@@ -74,29 +77,39 @@ fn script(kernel: &Path, programs: &Path, names: &[String]) -> String {
     let _ = writeln!(s, "# one user address range, so one program at a time).");
     let _ = writeln!(s, "set confirm off");
     let _ = writeln!(s, "symbol-file {}", kernel.display());
+    // `viv_drop_programs` (THREAD_COMMAND) removes the program loaded
+    // before, found by this directory; the kernel's symbols stay, and so do
+    // breakpoints in the kernel.
+    let _ = writeln!(s, "python viv_programs = {:?}", format!("{}/", programs.display()));
     for name in names {
         let _ = writeln!(s, "define viv-{name}");
-        let _ = writeln!(s, "  symbol-file {}", kernel.display());
+        let _ = writeln!(s, "  python viv_drop_programs()");
         let _ = writeln!(s, "  add-symbol-file {}", programs.join(format!("{name}.elf")).display());
         let _ = writeln!(s, "end");
         let _ = writeln!(s, "document viv-{name}");
-        let _ = writeln!(s, "Load the kernel's and {name}'s symbols (and no other program's).");
+        let _ = writeln!(s, "Add {name}'s symbols to the kernel's (and drop any other program's).");
         let _ = writeln!(s, "end");
     }
     s.push_str(THREAD_COMMAND);
     s
 }
 
-/// `viv-thread NAME`: selects the thread of the process running NAME (the
+/// `viv_drop_programs()`: removes every program's symbol file (those
+/// under `viv_programs`); `viv-thread NAME`: selects the thread of the process running NAME (the
 /// stub names threads "NAME (endpoint N)"); `viv-break NAME LOCATION`: a
 /// kernel breakpoint that stops only while NAME is current (user-code
 /// breakpoints do not work on every host, so this is how to stop in a
 /// server's system call);
 /// `viv-static PATH [SIZE]`: a
-/// static by its Rust path, found among the symbols (whose names end in a
-/// hash), since the guest carries no variable debug info.
+/// static's address by its Rust path, found among the symbols (whose
+/// names end in a hash), for watchpoints and `x` (with the debug info
+/// gdb also prints a static by name, with its type: `print PATH`).
 const THREAD_COMMAND: &str = r#"python
 import re
+def viv_drop_programs():
+    for objfile in gdb.objfiles():
+        if objfile.filename.startswith(viv_programs):
+            gdb.execute("remove-symbol-file " + objfile.filename)
 class VivThread(gdb.Command):
     """viv-thread NAME: switch to the thread of the process running program NAME."""
     def __init__(self):
@@ -136,8 +149,8 @@ VivBreak()
 class VivStatic(gdb.Command):
     """viv-static PATH [SIZE]: find the static PATH (its Rust path, without the
 hash its symbol carries) and set $viv_static to its address; with SIZE (1, 2,
-4 or 8) print the unsigned little-endian integer stored there. The guest has
-no variable debug info (docs/gdb.md), so statics are read by their symbols."""
+4 or 8) print the unsigned little-endian integer stored there (`print PATH`
+shows the value with its type)."""
     def __init__(self):
         super().__init__("viv-static", gdb.COMMAND_DATA)
     def invoke(self, arg, from_tty):
@@ -171,7 +184,10 @@ mod tests {
     fn the_script_loads_the_kernel_and_defines_one_command_per_program() {
         let s = script(Path::new("/s/kernel.elf"), Path::new("/s/programs"), &["vfs".into(), "sh".into()]);
         assert!(s.contains("\nsymbol-file /s/kernel.elf\n"));
-        assert!(s.contains("define viv-vfs\n  symbol-file /s/kernel.elf\n  add-symbol-file /s/programs/vfs.elf\nend\n"));
+        assert!(s.contains("\npython viv_programs = \"/s/programs/\"\n"), "{s}");
+        let vfs = "define viv-vfs\n  python viv_drop_programs()\n  add-symbol-file /s/programs/vfs.elf\nend\n";
+        assert!(s.contains(vfs), "{s}");
+        assert!(s.contains("def viv_drop_programs():\n"), "{s}");
         assert!(s.contains("define viv-sh\n"));
         for command in ["VivThread()\n", "VivBreak()\n", "VivStatic()\n"] {
             assert!(s.contains(command), "{command}");

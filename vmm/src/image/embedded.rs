@@ -64,6 +64,13 @@ pub fn embedded_kernel() -> Result<&'static [u8], LookupError> {
     Ok(guest::KERNEL_ELF)
 }
 
+/// Program `name`'s ELF as built, with its debug info (the boot images
+/// and disks hold copies without it: [`super::strip`]), if an embedded
+/// image has that program.
+pub fn program_with_debug_info(name: &str) -> Option<&'static [u8]> {
+    guest::PROGRAM_ELFS.iter().find(|(n, _)| *n == name).map(|(_, elf)| *elf)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

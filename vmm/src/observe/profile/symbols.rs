@@ -3,8 +3,9 @@
 //! the disk's `/bin` are the same files), demangled. The caller finds a
 //! program's ELF ([`ProgramElf`]): SWIFI's lookup, from a layer above.
 //!
-//! Why the symbol table and not debug info: the guest is built without
-//! debug info (it would grow the boot image the kernel maps), and its
+//! Why the symbol table and not debug info: the programs in the boot
+//! image (and on the disk) are copies without debug info (it would grow
+//! what the kernel maps and PM reads; `crate::image::strip`), and their
 //! symbols name every function that was not inlined. With LTO the
 //! kernel's IPC path is a handful of large functions; a sample in an
 //! inlined helper is charged to the function it was inlined into.
