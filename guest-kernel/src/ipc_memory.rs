@@ -93,6 +93,23 @@ impl<'a> IpcMemory<'a> {
         self.walk(slot, addr, write).map(|phys| phys | offset)
     }
 
+    /// The physical address of `addr` of process `slot` when its page's
+    /// translation is cached (writable, private), without a walk.
+    #[inline(always)]
+    fn cached(slot: usize, addr: u64) -> Option<u64> {
+        let page = addr & !(PAGE_SIZE - 1);
+        let c = cache();
+        let hit = |s: &Seen| s.slot == slot && s.page == page;
+        let frame = if hit(&c.seen[0]) {
+            c.seen[0].phys
+        } else if hit(&c.seen[1]) {
+            c.seen[1].phys
+        } else {
+            return None;
+        };
+        Some(frame | (addr & (PAGE_SIZE - 1)))
+    }
+
     /// The page walk on a miss; remembers its result.
     #[inline(never)]
     fn walk(&mut self, slot: usize, addr: u64, write: bool) -> Option<u64> {
@@ -168,35 +185,47 @@ impl UserMemory for IpcMemory<'_> {
             return copy_message_by_value(self, from, from_addr, to, to_addr, source, refused_type);
         }
         let src = self.translate(from, from_addr, false).ok_or(CopyFault::Source(Error::Fault))?;
-        // SAFETY: the 64 bytes at `src` lie in one mapped user page
-        // (checked above), identity-mapped for the kernel; a message has
-        // no alignment requirement from the user, hence unaligned reads.
-        let head = unsafe {
-            let m = src as *const Message;
-            MessageHead {
-                mtype: core::ptr::read_unaligned(&raw const (*m).mtype),
-                args: [
-                    core::ptr::read_unaligned(&raw const (*m).payload[0]),
-                    core::ptr::read_unaligned(&raw const (*m).payload[1]),
-                ],
-            }
-        };
+        let head = head_at(src);
         if refused_type == Some(head.mtype) {
             return Err(CopyFault::RefusedType);
         }
         let dst = self.translate(to, to_addr, true).ok_or(CopyFault::Destination(Error::Fault))?;
-        // SAFETY: `src` as above; the 64 bytes at `dst` lie in one user
-        // page mapped writable for `to` alone (copy-on-write resolved),
-        // identity-mapped for the kernel. The two are different processes'
-        // private or read-only pages, so the ranges do not overlap.
-        unsafe {
-            core::arch::asm!("rep movsq", inout("rsi") src => _, inout("rdi") dst => _,
-                             inout("rcx") size_of::<Message>() / 8 => _, options(nostack, preserves_flags));
-            if let Some(source) = source {
-                core::ptr::write_unaligned(&raw mut (*(dst as *mut Message)).source, source);
-            }
-        }
+        // SAFETY: `src` is a mapped user message in one page (above);
+        // `dst` lies in one user page mapped writable for `to` alone
+        // (copy-on-write resolved). Different processes' private or
+        // read-only pages, so the ranges do not overlap.
+        unsafe { copy_stamped(src, dst, source) };
         Ok(head)
+    }
+
+    /// The fast path's copy: only from and to pages whose translations
+    /// are cached (so both writable and private: the sender's buffer
+    /// takes the reply or the next message), never a walk.
+    #[inline(always)]
+    fn copy_message_cached(
+        &mut self,
+        from: usize,
+        from_addr: u64,
+        to: usize,
+        to_addr: u64,
+        source: Option<Endpoint>,
+        refused_type: Option<u32>,
+    ) -> Option<MessageHead> {
+        if !within_one_page(from_addr) || !within_one_page(to_addr) {
+            return None;
+        }
+        let src = Self::cached(from, from_addr)?;
+        let dst = Self::cached(to, to_addr)?;
+        let head = head_at(src);
+        if refused_type == Some(head.mtype) {
+            return None;
+        }
+        // SAFETY: both are cached translations of one-page messages
+        // (checked above): writable private user pages of two different
+        // processes (the fast path never copies to the sender itself),
+        // identity-mapped for the kernel, so they do not overlap.
+        unsafe { copy_stamped(src, dst, source) };
+        Some(head)
     }
 
     fn read_bytes(&mut self, slot: usize, addr: u64, buf: &mut [u8]) -> Result<(), Error> {
@@ -217,5 +246,43 @@ impl UserMemory for IpcMemory<'_> {
     #[inline(always)]
     fn trace(&mut self, event: &kernel_core::TraceEvent) {
         self.mem.trace(event);
+    }
+}
+
+/// What the checks and the trace need of the message at physical `src`.
+#[inline(always)]
+fn head_at(src: u64) -> MessageHead {
+    // SAFETY: callers pass a translated user message lying in one mapped
+    // page, identity-mapped for the kernel; a message has no alignment
+    // requirement from the user, hence unaligned reads.
+    unsafe {
+        let m = src as *const Message;
+        MessageHead {
+            mtype: core::ptr::read_unaligned(&raw const (*m).mtype),
+            args: [
+                core::ptr::read_unaligned(&raw const (*m).payload[0]),
+                core::ptr::read_unaligned(&raw const (*m).payload[1]),
+            ],
+        }
+    }
+}
+
+/// One copy of a message from physical `src` to `dst` as `rep movsq`
+/// (counted as one emulated instruction on software KVM, where eight
+/// loads and eight stores are sixteen), then `source` over its source
+/// field when given.
+///
+/// # Safety
+/// `src` and `dst` must be 64 readable, resp. writable, bytes of
+/// identity-mapped memory that do not overlap.
+#[inline(always)]
+unsafe fn copy_stamped(src: u64, dst: u64, source: Option<Endpoint>) {
+    // SAFETY: per the contract above.
+    unsafe {
+        core::arch::asm!("rep movsq", inout("rsi") src => _, inout("rdi") dst => _,
+                         inout("rcx") size_of::<Message>() / 8 => _, options(nostack, preserves_flags));
+        if let Some(source) = source {
+            core::ptr::write_unaligned(&raw mut (*(dst as *mut Message)).source, source);
+        }
     }
 }

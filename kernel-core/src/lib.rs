@@ -43,7 +43,7 @@ mod weaken;
 
 pub use evidence::CommandWatch;
 pub use fault::Faults;
-pub use ipc::{Outcome, SendMode};
+pub use ipc::{Fallback, Outcome, SendMode};
 pub use privileges::Privileges;
 pub use proc::{Proc, ProcState, RecvWait, SendWait, SendaTable};
 pub use sched::RunQueues;
@@ -104,6 +104,27 @@ pub trait UserMemory {
         refused_type: Option<u32>,
     ) -> Result<MessageHead, CopyFault> {
         copy_message_by_value(self, from, from_addr, to, to_addr, source, refused_type)
+    }
+    /// [`Self::copy_message`] for the fast path (`Kernel::fast_sendrec`,
+    /// `Kernel::fast_reply_receive`): copies only when both buffers lie
+    /// in one page each whose translation is at hand without a page walk
+    /// and is writable (the sender's buffer too: a SENDREC's reply and a
+    /// REPLYRECV's next message land in it), and the message's type is
+    /// not `refused_type`. `None`: nothing was written, the general path
+    /// takes over. The default never copies.
+    #[allow(clippy::too_many_arguments)]
+    #[inline(always)]
+    fn copy_message_cached(
+        &mut self,
+        from: usize,
+        from_addr: u64,
+        to: usize,
+        to_addr: u64,
+        source: Option<Endpoint>,
+        refused_type: Option<u32>,
+    ) -> Option<MessageHead> {
+        let _ = (from, from_addr, to, to_addr, source, refused_type);
+        None
     }
     /// Records one IPC event (called only while tracing is on, see
     /// [`Kernel::set_tracing`]). The default does nothing.

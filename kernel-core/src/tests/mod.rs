@@ -9,6 +9,7 @@ mod deadlock;
 mod defenses;
 mod evidence;
 mod exit;
+mod fast;
 mod notify;
 mod privileges;
 mod process;
@@ -31,12 +32,15 @@ const PAGE: u64 = 4096;
 
 #[derive(Default)]
 pub(crate) struct FakeMemory {
-    pages: HashMap<(usize, u64), Box<[u8; PAGE as usize]>>,
+    pub pages: HashMap<(usize, u64), Box<[u8; PAGE as usize]>>,
     pub results: HashMap<usize, i64>,
     /// Every delivered message: (receiver slot, address, message).
     pub deliveries: Vec<(usize, u64, Message)>,
     /// Every trace event reported (with tracing on).
     pub events: Vec<TraceEvent>,
+    /// Pages (slot, page number) whose translations are "at hand" for
+    /// `copy_message_cached`, as the guest's translation cache holds them.
+    pub cached: Vec<(usize, u64)>,
 }
 
 fn in_range(addr: u64, len: usize, limit: u64) -> bool {
@@ -67,6 +71,13 @@ impl FakeMemory {
         let mut b = [0u8; 64];
         self.raw_read(slot, BUF, &mut b);
         message_from_bytes(&b)
+    }
+    /// Makes the page of `addr` of `slot` at hand for the fast path.
+    pub fn cache(&mut self, slot: usize, addr: u64) {
+        self.cached.push((slot, addr / PAGE));
+    }
+    fn at_hand(&self, slot: usize, addr: u64) -> bool {
+        addr / PAGE == (addr + 63) / PAGE && addr < READ_ONLY && self.cached.contains(&(slot, addr / PAGE))
     }
     pub fn take_result(&mut self, slot: usize) -> Option<i64> {
         self.results.remove(&slot)
@@ -122,6 +133,20 @@ impl UserMemory for FakeMemory {
         }
         self.raw_write(slot, addr, buf);
         Ok(())
+    }
+    fn copy_message_cached(
+        &mut self,
+        from: usize,
+        from_addr: u64,
+        to: usize,
+        to_addr: u64,
+        source: Option<Endpoint>,
+        refused_type: Option<u32>,
+    ) -> Option<MessageHead> {
+        if !self.at_hand(from, from_addr) || !self.at_hand(to, to_addr) {
+            return None;
+        }
+        copy_message_by_value(self, from, from_addr, to, to_addr, source, refused_type).ok()
     }
     fn trace(&mut self, event: &TraceEvent) {
         self.events.push(*event);
