@@ -18,6 +18,7 @@ mod arch;
 mod console;
 mod directory;
 mod events;
+mod fastpath;
 mod fault;
 mod frames;
 mod ipc_memory;
@@ -154,9 +155,19 @@ extern "C" fn kernel_main(start_info: u64) -> ! {
 }
 
 /// Entry from user mode: `frame` is the current process's saved state.
-/// Returns the frame of the process to resume.
+/// Returns the frame of the process to resume. The IPC fast path first
+/// ([`fastpath`]), everything else in [`trap_entry_general`].
 #[no_mangle]
 extern "C" fn trap_entry(frame: *mut TrapFrame) -> *mut TrapFrame {
+    match fastpath::try_enter(system()) {
+        Some(next) => next,
+        None => trap_entry_general(frame),
+    }
+}
+
+/// [`trap_entry`] for every entry the fast path does not take.
+#[inline(never)]
+fn trap_entry_general(frame: *mut TrapFrame) -> *mut TrapFrame {
     let sys = system();
     let slot = sys.current;
     debug_assert!(core::ptr::eq(frame, &raw mut sys.arch[slot].frame));
@@ -172,6 +183,13 @@ extern "C" fn trap_entry(frame: *mut TrapFrame) -> *mut TrapFrame {
         ipc_memory::forget_translations();
         other_entry(sys, slot, vector);
     }
+    after_entry(sys, slot)
+}
+
+/// What every entry ends with, fast or not: the virtual clock, the fault
+/// plan's clock, and the choice of the process to resume.
+#[inline(always)]
+fn after_entry(sys: &mut System, slot: usize) -> *mut TrapFrame {
     if vclock::on() {
         vclock::entry(sys, slot);
         vclock::after_spin_tick(sys, slot);

@@ -41,12 +41,7 @@ pub fn dispatch(sys: &mut System, slot: usize) {
                 core.refuse(&mut mem, slot, Trap::SendRec as u8, 0, Endpoint::SYSTEM, Error::TrapDenied)
             }
         }
-        // The fast path (kernel_core::ipc::fast) or, with nothing
-        // changed, the general one.
-        Some(Trap::SendRec) => match core.fast_sendrec(&mut mem, slot, endpoint, msg_addr) {
-            Ok(_) => Outcome::Blocked,
-            Err(_) => core.sendrec(&mut mem, slot, endpoint, msg_addr),
-        },
+        Some(Trap::SendRec) => core.sendrec(&mut mem, slot, endpoint, msg_addr),
         Some(Trap::Notify) => core.notify(&mut mem, slot, endpoint),
         // SENDA(table, count): the first argument is the table's address.
         Some(Trap::SendA) => core.senda(&mut mem, slot, frame_rdi, msg_addr as usize),
@@ -54,10 +49,7 @@ pub fn dispatch(sys: &mut System, slot: usize) {
         // `rdx` now, the receive's to `rax` (now or when it ends).
         Some(Trap::ReplyRecv) => {
             let from = Endpoint(frame_rdx as u32);
-            let (replied, received) = match core.fast_reply_receive(&mut mem, slot, endpoint, msg_addr, from) {
-                Ok(_) => (0, Outcome::Blocked),
-                Err(_) => core.reply_receive(&mut mem, slot, endpoint, msg_addr, from),
-            };
+            let (replied, received) = core.reply_receive(&mut mem, slot, endpoint, msg_addr, from);
             mem.mem.arch[slot].frame.rdx = replied as u64;
             received
         }

@@ -26,8 +26,8 @@
 //! [`UserMemory::copy_message_cached`]), and the receive's scan for
 //! pending work (five compares here).
 
-use crate::proc::RecvWait;
-use crate::{Kernel, MessageHead, UserMemory};
+use crate::proc::{ProcState, RecvWait};
+use crate::{Kernel, MessageHead, Privileges, UserMemory};
 use abi::notify::NOTIFY_MTYPE;
 use abi::syscall::Trap;
 use abi::trace::Kind;
@@ -58,6 +58,17 @@ pub enum Fallback {
     NotCached,
 }
 
+/// Where the fast path leaves the CPU.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub struct Switch {
+    /// The partner, now ready (the caller is blocked).
+    pub to: usize,
+    /// The partner is the only ready process (the caller was, before), so
+    /// the scheduler would pick it: the architecture layer may switch to
+    /// it without asking, when nothing else is due at the entry's end.
+    pub only_ready: bool,
+}
+
 impl Kernel {
     /// SENDREC of `caller` to `dst` with the message at `msg_addr`, when
     /// `dst` already waits for it. On `Ok` the message was delivered,
@@ -70,10 +81,17 @@ impl Kernel {
         caller: usize,
         dst: Endpoint,
         msg_addr: u64,
-    ) -> Result<usize, Fallback> {
-        self.check_trap(caller, Trap::SendRec).map_err(|_| Fallback::TrapDenied)?;
-        let receiver = self.destination_slot(caller, dst).map_err(|_| Fallback::Peer)?;
-        if !self.waits_for(receiver, caller) {
+    ) -> Result<Switch, Fallback> {
+        // A defense switched off (`Kernel::weak`, negative controls) only
+        // lets through what a check here refuses, and the fast path falls
+        // back on every refusal; the two that change a delivered message
+        // (the source stamp, the notification type) are applied as the
+        // general path applies them.
+        if !self.procs[caller].privileges.allows_trap(Trap::SendRec) {
+            return Err(Fallback::TrapDenied);
+        }
+        let receiver = self.peer(caller, dst)?;
+        if !self.waits_for_fast(receiver, caller) {
             return Err(Fallback::NotWaiting);
         }
         if self.faults.enabled && self.fault_may_match(caller, Some(receiver), Trap::SendRec) {
@@ -84,13 +102,13 @@ impl Kernel {
         // reply (set before the send there, which is the same here since
         // nothing between reads it), the receiver is woken.
         self.procs[caller].receiving = Some(RecvWait { from: dst, msg_addr, reply: true });
-        self.wake(mem, receiver, 0);
+        self.procs[receiver].receiving = None;
+        mem.set_result(receiver, 0);
         if self.trace.enabled {
             self.open_cause(caller);
             self.trace_message(mem, Kind::Send, Trap::SendRec as u8, caller, receiver, head, true);
         }
-        self.block(caller);
-        Ok(receiver)
+        Ok(self.switch_queues(caller, receiver))
     }
 
     /// REPLYRECV of `caller`: the reply at `msg_addr` to `reply_to`, which
@@ -107,24 +125,27 @@ impl Kernel {
         reply_to: Endpoint,
         msg_addr: u64,
         from: Endpoint,
-    ) -> Result<usize, Fallback> {
+    ) -> Result<Switch, Fallback> {
         if reply_to == Endpoint::NONE {
             return Err(Fallback::NoReply);
         }
-        self.check_trap(caller, Trap::SendNb).map_err(|_| Fallback::TrapDenied)?;
-        let client = self.destination_slot(caller, reply_to).map_err(|_| Fallback::Peer)?;
-        if !self.waits_for(client, caller) {
+        let traps = Privileges::trap_bit(Trap::SendNb) | Privileges::trap_bit(Trap::Receive);
+        if self.procs[caller].privileges.traps & traps != traps {
+            return Err(Fallback::TrapDenied);
+        }
+        let client = self.peer(caller, reply_to)?;
+        if !self.waits_for_fast(client, caller) {
             return Err(Fallback::NotWaiting);
         }
         if self.faults.enabled && self.fault_may_match(caller, Some(client), Trap::SendNb) {
             return Err(Fallback::FaultRule);
         }
-        self.check_trap(caller, Trap::Receive).map_err(|_| Fallback::TrapDenied)?;
         if from != Endpoint::ANY || self.has_work_to_receive(caller) {
             return Err(Fallback::ReceiveReady);
         }
         let head = self.copy_to_waiting(mem, caller, msg_addr, client)?;
-        self.wake(mem, client, 0);
+        self.procs[client].receiving = None;
+        mem.set_result(client, 0);
         if self.trace.enabled {
             self.open_cause(caller);
             self.trace_message(mem, Kind::Send, Trap::SendNb as u8, caller, client, head, true);
@@ -132,8 +153,46 @@ impl Kernel {
         // The receive blocks; its buffer is the reply's, whose page the
         // copy found at hand and writable, so its check passes.
         self.procs[caller].receiving = Some(RecvWait { from, msg_addr, reply: false });
-        self.block(caller);
-        Ok(client)
+        Ok(self.switch_queues(caller, client))
+    }
+
+    /// The slot of `peer` when [`Kernel::destination_slot`] finds it
+    /// without the help of a switched-off defense: a live process of that very generation, not the
+    /// caller, inside the caller's send mask.
+    #[inline(always)]
+    fn peer(&self, caller: usize, peer: Endpoint) -> Result<usize, Fallback> {
+        let slot = peer.slot();
+        let p = self.procs.get(slot).ok_or(Fallback::Peer)?;
+        // A live process's endpoint is a process endpoint, so equality
+        // also rules out ANY, NONE and SYSTEM.
+        if p.state != ProcState::Alive || p.endpoint != peer || slot == caller {
+            return Err(Fallback::Peer);
+        }
+        if !self.procs[caller].privileges.allows_send_to(p.privilege_id.into()) {
+            return Err(Fallback::Peer);
+        }
+        Ok(slot)
+    }
+
+    /// [`Kernel::waits_for`], inlined.
+    #[inline(always)]
+    fn waits_for_fast(&self, receiver: usize, sender: usize) -> bool {
+        let r = &self.procs[receiver];
+        r.sending.is_none()
+            && r.receiving.is_some_and(|w| w.from == Endpoint::ANY || w.from == self.procs[sender].endpoint)
+    }
+
+    /// The run-queue half of the caller blocking and its partner waking
+    /// ([`Kernel::wake`], [`Kernel::block`]): one hand-over when the
+    /// caller was the only ready process.
+    #[inline(always)]
+    fn switch_queues(&mut self, caller: usize, partner: usize) -> Switch {
+        let only_ready = self.run_queues.hand_over(&mut self.procs, caller, partner);
+        if !only_ready {
+            self.run_queues.enqueue(&mut self.procs, partner);
+            self.block(caller);
+        }
+        Switch { to: partner, only_ready }
     }
 
     /// Whether a RECEIVE of `slot` would find something without waiting:

@@ -18,7 +18,7 @@ mod receive;
 mod reply;
 mod send;
 
-pub use fast::Fallback;
+pub use fast::{Fallback, Switch};
 
 use crate::privileges::Privileges;
 use crate::{Kernel, UserMemory};

@@ -48,7 +48,9 @@ fn client_waiting() -> (Kernel, FakeMemory, Vec<usize>) {
 fn sendrec_to_a_waiting_server_leaves_what_the_general_path_leaves() {
     let (mut fast, mut fm, s) = server_waiting();
     let (mut general, mut gm, _) = server_waiting();
-    assert_eq!(fast.fast_sendrec(&mut fm, s[0], ep(&fast, s[1]), BUF), Ok(s[1]));
+    // The third process is ready too: no hand-over.
+    let switch = Switch { to: s[1], only_ready: false };
+    assert_eq!(fast.fast_sendrec(&mut fm, s[0], ep(&fast, s[1]), BUF), Ok(switch));
     assert_eq!(general.sendrec(&mut gm, s[0], ep(&general, s[1]), BUF), Outcome::Blocked);
     assert_eq!(snapshot(&fast, &fm), snapshot(&general, &gm));
     let got = fm.get(s[1]);
@@ -64,7 +66,7 @@ fn reply_receive_to_a_waiting_client_leaves_what_the_general_path_leaves() {
     let (mut fast, mut fm, s) = client_waiting();
     let (mut general, mut gm, _) = client_waiting();
     let client = ep(&fast, s[0]);
-    assert_eq!(fast.fast_reply_receive(&mut fm, s[1], client, BUF, Endpoint::ANY), Ok(s[0]));
+    assert_eq!(fast.fast_reply_receive(&mut fm, s[1], client, BUF, Endpoint::ANY).map(|w| w.to), Ok(s[0]));
     assert_eq!(general.reply_receive(&mut gm, s[1], client, BUF, Endpoint::ANY), (0, Outcome::Blocked));
     assert_eq!(snapshot(&fast, &fm), snapshot(&general, &gm));
     let got = fm.get(s[0]);
@@ -83,12 +85,12 @@ fn a_conversation_on_the_fast_path_is_the_same_conversation() {
         for (m, word) in [(&mut fm, round), (&mut gm, round)] {
             m.put(s[0], 1, word);
         }
-        assert_eq!(fast.fast_sendrec(&mut fm, s[0], server, BUF), Ok(s[1]));
+        assert_eq!(fast.fast_sendrec(&mut fm, s[0], server, BUF).map(|w| w.to), Ok(s[1]));
         assert_eq!(general.sendrec(&mut gm, s[0], server, BUF), Outcome::Blocked);
         for m in [&mut fm, &mut gm] {
             m.put(s[1], 2, !round);
         }
-        assert_eq!(fast.fast_reply_receive(&mut fm, s[1], client, BUF, Endpoint::ANY), Ok(s[0]));
+        assert_eq!(fast.fast_reply_receive(&mut fm, s[1], client, BUF, Endpoint::ANY).map(|w| w.to), Ok(s[0]));
         assert_eq!(general.reply_receive(&mut gm, s[1], client, BUF, Endpoint::ANY), (0, Outcome::Blocked));
         assert_eq!(snapshot(&fast, &fm), snapshot(&general, &gm), "round {round}");
     }
@@ -102,7 +104,7 @@ fn a_conversation_on_the_fast_path_is_the_same_conversation() {
 /// nothing changed.
 fn falls_back<F>(k: &mut Kernel, m: &mut FakeMemory, why: Fallback, fast: F)
 where
-    F: FnOnce(&mut Kernel, &mut FakeMemory) -> Result<usize, Fallback>,
+    F: FnOnce(&mut Kernel, &mut FakeMemory) -> Result<Switch, Fallback>,
 {
     let before = snapshot(k, m);
     let pages = m.pages.clone();
@@ -173,7 +175,7 @@ fn sendrec_falls_back_when_a_fault_rule_may_match_and_not_when_the_prefilter_tur
     let (mut k, mut m, s) = server_waiting();
     let other = k.procs[s[2]].privilege_id;
     install(&mut k, 1, &[Rule { source: other, ..Rule::new(Action::Drop) }]);
-    assert_eq!(k.fast_sendrec(&mut m, s[0], ep(&k, s[1]), BUF), Ok(s[1]));
+    assert_eq!(k.fast_sendrec(&mut m, s[0], ep(&k, s[1]), BUF).map(|w| w.to), Ok(s[1]));
 }
 
 #[test]
@@ -265,4 +267,96 @@ fn reply_receive_falls_back_when_the_receive_would_not_just_block() {
     let (mut k, mut m, s) = client_waiting();
     k.faults.dup_pending = crate::ipc::bit(s[1]);
     reply_falls_back(&mut k, &mut m, &s, Endpoint::ANY, Fallback::ReceiveReady);
+}
+
+#[test]
+fn with_a_defense_switched_off_both_paths_still_agree() {
+    type Weaken = fn(&mut Kernel);
+    let weakenings: [Weaken; 4] = [
+        |k| k.weak.source_stamp = true,
+        |k| k.weak.notify_type = true,
+        |k| k.weak.send_mask = true,
+        |k| k.weak.endpoint_generation = true,
+    ];
+    for weaken in weakenings {
+        let (mut fast, mut fm, s) = server_waiting();
+        let (mut general, mut gm, _) = server_waiting();
+        weaken(&mut fast);
+        weaken(&mut general);
+        let server = ep(&fast, s[1]);
+        assert_eq!(fast.fast_sendrec(&mut fm, s[0], server, BUF).map(|w| w.to), Ok(s[1]));
+        assert_eq!(general.sendrec(&mut gm, s[0], server, BUF), Outcome::Blocked);
+        assert_eq!(snapshot(&fast, &fm), snapshot(&general, &gm));
+        let client = ep(&fast, s[0]);
+        for m in [&mut fm, &mut gm] {
+            m.put(s[1], 2, 20);
+        }
+        assert_eq!(fast.fast_reply_receive(&mut fm, s[1], client, BUF, Endpoint::ANY).map(|w| w.to), Ok(s[0]));
+        assert_eq!(general.reply_receive(&mut gm, s[1], client, BUF, Endpoint::ANY), (0, Outcome::Blocked));
+        assert_eq!(snapshot(&fast, &fm), snapshot(&general, &gm));
+    }
+    // Without the stamp the server sees whatever source the client wrote.
+    let (mut k, mut m, s) = server_waiting();
+    k.weak.source_stamp = true;
+    let mut forged = Message::with_words(1, &[10]);
+    forged.source = Endpoint(12345);
+    m.put_message(s[0], BUF, &forged);
+    assert_eq!(k.fast_sendrec(&mut m, s[0], ep(&k, s[1]), BUF).map(|w| w.to), Ok(s[1]));
+    assert_eq!(m.get(s[1]).source, Endpoint(12345));
+}
+
+#[test]
+fn hand_over_is_dequeue_then_enqueue_when_the_caller_is_the_only_ready_process() {
+    // Every mix of priorities and of a third process ready or not: where
+    // hand_over applies, it leaves the queues dequeue + enqueue leave;
+    // where it does not, it changes nothing.
+    for (pf, pt, third_ready) in [(4, 3, false), (3, 4, false), (4, 4, false), (4, 3, true), (3, 3, true)] {
+        let mut k = Kernel::new();
+        let from = k.spawn("from", pf, Privileges::all()).unwrap();
+        let to = k.spawn("to", pt, Privileges::all()).unwrap();
+        let third = k.spawn("third", 2, Privileges::all()).unwrap();
+        k.block(to);
+        if !third_ready {
+            k.block(third);
+        }
+        let (mut procs, mut queues) = (k.procs, k.run_queues);
+        let handed = k.run_queues.hand_over(&mut k.procs, from, to);
+        assert_eq!(handed, !third_ready, "({pf}, {pt}, {third_ready})");
+        if handed {
+            queues.dequeue(&mut procs, from);
+            queues.enqueue(&mut procs, to);
+        }
+        assert_eq!(format!("{:?}{:?}", k.procs, k.run_queues), format!("{procs:?}{queues:?}"));
+        assert_eq!(k.pick_next(), Some(if third_ready { third } else if handed { to } else { from }));
+    }
+    // A partner already queued, or hung, is not handed over to.
+    let mut k = Kernel::new();
+    let from = k.spawn("from", 4, Privileges::all()).unwrap();
+    let to = k.spawn("to", 3, Privileges::all()).unwrap();
+    k.block(to);
+    k.procs[to].hung = true;
+    assert!(!k.run_queues.hand_over(&mut k.procs, from, to));
+}
+
+#[test]
+fn a_conversation_alone_hands_the_cpu_over_and_matches_the_general_path() {
+    let alone = || {
+        let (mut k, mut m, s) = server_waiting();
+        // The third process waits too: client and server are alone.
+        assert_eq!(k.receive(&mut m, s[2], Endpoint::ANY, BUF + 64), Outcome::Blocked);
+        (k, m, s)
+    };
+    let (mut fast, mut fm, s) = alone();
+    let (mut general, mut gm, _) = alone();
+    let (client, server) = (ep(&fast, s[0]), ep(&fast, s[1]));
+    for _ in 0..3 {
+        assert_eq!(fast.fast_sendrec(&mut fm, s[0], server, BUF), Ok(Switch { to: s[1], only_ready: true }));
+        assert_eq!(general.sendrec(&mut gm, s[0], server, BUF), Outcome::Blocked);
+        assert_eq!(snapshot(&fast, &fm), snapshot(&general, &gm));
+        assert_eq!(fast.pick_next(), Some(s[1]));
+        assert_eq!(fast.fast_reply_receive(&mut fm, s[1], client, BUF, Endpoint::ANY), Ok(Switch { to: s[0], only_ready: true }));
+        assert_eq!(general.reply_receive(&mut gm, s[1], client, BUF, Endpoint::ANY), (0, Outcome::Blocked));
+        assert_eq!(snapshot(&fast, &fm), snapshot(&general, &gm));
+        assert_eq!(fast.pick_next(), Some(s[0]));
+    }
 }

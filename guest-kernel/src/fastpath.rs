@@ -1,0 +1,56 @@
+//! The architecture side of the IPC fast path (`kernel_core::ipc::fast`):
+//! a SENDREC to a server waiting in RECEIVE, or a server's REPLYRECV to a
+//! client waiting for its reply, decoded from the caller's frame before
+//! the general entry path runs.
+//!
+//! Why a separate step in front of [`crate::trap_entry_general`]: the
+//! general path decodes every kind of entry, dispatches every primitive
+//! and kernel call, and keeps the registers of all of that live; the two
+//! calls that make every conversation need only the four argument
+//! registers, kernel-core's checks and one copy. When kernel-core answers
+//! [`kernel_core::Fallback`] nothing has changed, and the general path
+//! handles the entry from the start, so behaviour (results, trace
+//! records, fault-plan counters, scheduling) is the same either way. What
+//! follows the call is the general path's own tail (the virtual clock,
+//! the fault plan's clock, the scheduler), so time and scheduling see a
+//! fast entry as any other.
+
+use crate::arch::trap::{TrapFrame, SYSCALL_VECTOR};
+use crate::ipc_memory::IpcMemory;
+use crate::process::{Memory, System};
+use abi::syscall::Trap;
+use abi::Endpoint;
+
+/// Handles the entry of the current process when it is a SENDREC or
+/// REPLYRECV the fast path takes; returns the frame to resume. `None`:
+/// nothing happened, the general path takes the entry.
+#[inline(always)]
+pub fn try_enter(sys: &mut System) -> Option<*mut TrapFrame> {
+    let slot = sys.current;
+    let frame = &sys.arch.get(slot)?.frame;
+    let is_trap = frame.vector == 3 && frame.rip == abi::layout::TRAP_STUB_RETURN;
+    if !is_trap && frame.vector != SYSCALL_VECTOR {
+        return None;
+    }
+    let (number, rdi, msg_addr, rdx) = (frame.rax, frame.rdi, frame.rsi, frame.rdx);
+    let System { core, arch, frames, .. } = sys;
+    let mut mem = IpcMemory::new(Memory { arch, frames });
+    let switch = if number == Trap::SendRec as u64 {
+        core.fast_sendrec(&mut mem, slot, Endpoint(rdi as u32), msg_addr).ok()?
+    } else if number == Trap::ReplyRecv as u64 {
+        let switch = core.fast_reply_receive(&mut mem, slot, Endpoint(rdi as u32), msg_addr, Endpoint(rdx as u32)).ok()?;
+        // The reply's result, as the general path stores it.
+        mem.mem.arch[slot].frame.rdx = 0;
+        switch
+    } else {
+        return None;
+    };
+    // The direct switch: the partner is the only ready process, and
+    // nothing at the entry's end could change that (no virtual clock to
+    // tick, no fault plan to advance, no interrupt or alarm to deliver),
+    // so the scheduler would pick it.
+    if switch.only_ready && !crate::vclock::on() && !sys.core.faults.enabled && !sys.events_pending() {
+        return Some(sys.switch_to(switch.to));
+    }
+    Some(crate::after_entry(sys, slot))
+}
