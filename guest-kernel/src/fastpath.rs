@@ -3,7 +3,7 @@
 //! client waiting for its reply, decoded from the caller's frame before
 //! the general entry path runs.
 //!
-//! Why a separate step in front of [`crate::trap_entry_general`]: the
+//! Why a separate step in front of [`crate::trap_entry`]: the
 //! general path decodes every kind of entry, dispatches every primitive
 //! and kernel call, and keeps the registers of all of that live; the two
 //! calls that make every conversation need only the four argument
@@ -15,30 +15,42 @@
 //! the fault plan's clock, the scheduler), so time and scheduling see a
 //! fast entry as any other.
 
-use crate::arch::trap::{TrapFrame, SYSCALL_VECTOR};
+use crate::arch::trap::TrapFrame;
 use crate::ipc_memory::IpcMemory;
 use crate::process::{Memory, System};
 use abi::syscall::Trap;
 use abi::Endpoint;
 
-/// Handles the entry of the current process when it is a SENDREC or
-/// REPLYRECV the fast path takes; returns the frame to resume. `None`:
-/// nothing happened, the general path takes the entry.
+/// The fast path for an entry through `int3`: a system call when it came
+/// from the KIP's entry stub (a breakpoint otherwise). Returns the frame
+/// to resume; `None`: nothing happened, the general path takes the entry.
 #[inline(always)]
-pub fn try_enter(sys: &mut System) -> Option<*mut TrapFrame> {
-    let slot = sys.current;
-    let frame = &sys.arch.get(slot)?.frame;
-    let is_trap = frame.vector == 3 && frame.rip == abi::layout::TRAP_STUB_RETURN;
-    if !is_trap && frame.vector != SYSCALL_VECTOR {
+pub fn try_int3(sys: &mut System) -> Option<*mut TrapFrame> {
+    if sys.arch.get(sys.current)?.frame.rip != abi::layout::TRAP_STUB_RETURN {
         return None;
     }
+    try_ipc(sys)
+}
+
+/// [`try_int3`] for an entry through `syscall`, always a system call.
+#[inline(always)]
+pub fn try_syscall(sys: &mut System) -> Option<*mut TrapFrame> {
+    try_ipc(sys)
+}
+
+/// The fast path for the system call of the current process.
+#[inline(always)]
+fn try_ipc(sys: &mut System) -> Option<*mut TrapFrame> {
+    let slot = sys.current;
+    let frame = &sys.arch.get(slot)?.frame;
     let (number, rdi, msg_addr, rdx) = (frame.rax, frame.rdi, frame.rsi, frame.rdx);
     let System { core, arch, frames, .. } = sys;
     let mut mem = IpcMemory::new(Memory { arch, frames });
     let switch = if number == Trap::SendRec as u64 {
         core.fast_sendrec(&mut mem, slot, Endpoint(rdi as u32), msg_addr).ok()?
     } else if number == Trap::ReplyRecv as u64 {
-        let switch = core.fast_reply_receive(&mut mem, slot, Endpoint(rdi as u32), msg_addr, Endpoint(rdx as u32)).ok()?;
+        let switch =
+            core.fast_reply_receive(&mut mem, slot, Endpoint(rdi as u32), msg_addr, Endpoint(rdx as u32)).ok()?;
         // The reply's result, as the general path stores it.
         mem.mem.arch[slot].frame.rdx = 0;
         switch

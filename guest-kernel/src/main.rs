@@ -154,20 +154,30 @@ extern "C" fn kernel_main(start_info: u64) -> ! {
     unsafe { trap::enter_user(frame) }
 }
 
-/// Entry from user mode: `frame` is the current process's saved state.
-/// Returns the frame of the process to resume. The IPC fast path first
-/// ([`fastpath`]), everything else in [`trap_entry_general`].
+/// Entry through `int3` (vector 3) from user mode: the system-call
+/// entry on software-KVM hosts. The IPC fast path ([`fastpath`]) first.
 #[no_mangle]
-extern "C" fn trap_entry(frame: *mut TrapFrame) -> *mut TrapFrame {
-    match fastpath::try_enter(system()) {
+extern "C" fn int3_entry(frame: *mut TrapFrame) -> *mut TrapFrame {
+    match fastpath::try_int3(system()) {
         Some(next) => next,
-        None => trap_entry_general(frame),
+        None => trap_entry(frame),
     }
 }
 
-/// [`trap_entry`] for every entry the fast path does not take.
-#[inline(never)]
-fn trap_entry_general(frame: *mut TrapFrame) -> *mut TrapFrame {
+/// Entry through `syscall` (hardware KVM, QEMU). The IPC fast path first.
+#[no_mangle]
+extern "C" fn syscall_trap_entry(frame: *mut TrapFrame) -> *mut TrapFrame {
+    match fastpath::try_syscall(system()) {
+        Some(next) => next,
+        None => trap_entry(frame),
+    }
+}
+
+/// Entry from user mode: `frame` is the current process's saved state.
+/// Returns the frame of the process to resume. Every exception and
+/// interrupt, and every system call the fast path does not take.
+#[no_mangle]
+extern "C" fn trap_entry(frame: *mut TrapFrame) -> *mut TrapFrame {
     let sys = system();
     let slot = sys.current;
     debug_assert!(core::ptr::eq(frame, &raw mut sys.arch[slot].frame));

@@ -327,7 +327,16 @@ fn hand_over_is_dequeue_then_enqueue_when_the_caller_is_the_only_ready_process()
             queues.enqueue(&mut procs, to);
         }
         assert_eq!(format!("{:?}{:?}", k.procs, k.run_queues), format!("{procs:?}{queues:?}"));
-        assert_eq!(k.pick_next(), Some(if third_ready { third } else if handed { to } else { from }));
+        assert_eq!(
+            k.pick_next(),
+            Some(if third_ready {
+                third
+            } else if handed {
+                to
+            } else {
+                from
+            })
+        );
     }
     // A partner already queued, or hung, is not handed over to.
     let mut k = Kernel::new();
@@ -354,7 +363,10 @@ fn a_conversation_alone_hands_the_cpu_over_and_matches_the_general_path() {
         assert_eq!(general.sendrec(&mut gm, s[0], server, BUF), Outcome::Blocked);
         assert_eq!(snapshot(&fast, &fm), snapshot(&general, &gm));
         assert_eq!(fast.pick_next(), Some(s[1]));
-        assert_eq!(fast.fast_reply_receive(&mut fm, s[1], client, BUF, Endpoint::ANY), Ok(Switch { to: s[0], only_ready: true }));
+        assert_eq!(
+            fast.fast_reply_receive(&mut fm, s[1], client, BUF, Endpoint::ANY),
+            Ok(Switch { to: s[0], only_ready: true })
+        );
         assert_eq!(general.reply_receive(&mut gm, s[1], client, BUF, Endpoint::ANY), (0, Outcome::Blocked));
         assert_eq!(snapshot(&fast, &fm), snapshot(&general, &gm));
         assert_eq!(fast.pick_next(), Some(s[0]));
