@@ -19,9 +19,10 @@
 //! device mappings), when a process ends (fault, injected crash) and at a
 //! fault plan's Stop (the host may change the process's code). The cache
 //! is forgotten ([`forget_translations`]) after every kernel call and at
-//! every kernel entry that is not an IPC trap (exceptions, page faults,
-//! interrupts: [`crate::trap_entry`]), and by the fault plan's crash and
-//! Stop. Within an IPC trap, copy-on-write resolution (a write through
+//! every exception (page faults, faults that end a process:
+//! [`crate::trap_entry`]), and by the fault plan's crash and Stop.
+//! Interrupts keep it: their handlers record an event, count a tick or
+//! rotate a run queue, and change no mapping. Within an IPC trap, copy-on-write resolution (a write through
 //! this cache, SENDA write-back, notifications) only turns read-only
 //! pages writable, which the cache never holds; the slot of an ended
 //! process is reused only after one of those forgets.

@@ -187,10 +187,15 @@ extern "C" fn trap_entry(frame: *mut TrapFrame) -> *mut TrapFrame {
     if is_syscall {
         syscall::dispatch(sys, slot);
     } else {
-        // Only IPC traps keep the translation cache: every other entry
-        // (page faults, exceptions that end a process, interrupts) may
-        // come with a change of mappings.
-        ipc_memory::forget_translations();
+        // An exception (a page fault, one that ends the process) may come
+        // with a change of mappings, so the translation cache goes. An
+        // interrupt changes none (its handlers record an event or count
+        // a tick; what they deliver later goes through the same rules as
+        // a send): the cache stays, and the conversation it interrupted
+        // stays on the fast path.
+        if vector < trap::IRQ_BASE {
+            ipc_memory::forget_translations();
+        }
         other_entry(sys, slot, vector);
     }
     after_entry(sys, slot)
