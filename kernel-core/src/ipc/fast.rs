@@ -6,9 +6,10 @@
 //! L4's short IPC).
 //!
 //! Why it cannot change behaviour: the fast path first checks everything
-//! the general path would check, in the same order, and falls back
-//! ([`Fallback`]) without having changed anything as soon as one check
-//! would take the general path anywhere but its common case (a refusal,
+//! the general path would check (none of the checks has an effect, so
+//! their order does not matter), and falls back ([`Fallback`]) without
+//! having changed anything as soon as one check would take the general
+//! path anywhere but its common case (a refusal,
 //! a queue, a fault rule that may match, a message or notification
 //! waiting for the receive, a buffer whose page is not at hand). Only when
 //! every check passed does it move the message and make exactly the state
@@ -23,8 +24,13 @@
 //! What it saves: the general path's calls and re-checks, the buffer
 //! check and the page-table walks (the fast path runs only when both
 //! message pages' translations are at hand:
-//! [`UserMemory::copy_message_cached`]), and the receive's scan for
-//! pending work (five compares here).
+//! [`UserMemory::copy_message_cached`]), the receive's scan for pending
+//! work (five compares here), and the run-queue work when the caller was
+//! the only ready process (`RunQueues::hand_over`), which also tells the
+//! architecture layer it may switch to the partner without asking the
+//! scheduler ([`Switch::only_ready`]). The host tests
+//! (`kernel-core/src/tests/fast.rs`) run both paths side by side and
+//! compare everything they leave, and make every fallback happen.
 
 use crate::proc::{ProcState, RecvWait};
 use crate::{Kernel, MessageHead, Privileges, UserMemory};
