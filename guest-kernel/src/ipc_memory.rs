@@ -94,23 +94,6 @@ impl<'a> IpcMemory<'a> {
         self.walk(slot, addr, write).map(|phys| phys | offset)
     }
 
-    /// The physical address of `addr` of process `slot` when its page's
-    /// translation is cached (writable, private), without a walk.
-    #[inline(always)]
-    fn cached(slot: usize, addr: u64) -> Option<u64> {
-        let page = addr & !(PAGE_SIZE - 1);
-        let c = cache();
-        let hit = |s: &Seen| s.slot == slot && s.page == page;
-        let frame = if hit(&c.seen[0]) {
-            c.seen[0].phys
-        } else if hit(&c.seen[1]) {
-            c.seen[1].phys
-        } else {
-            return None;
-        };
-        Some(frame | (addr & (PAGE_SIZE - 1)))
-    }
-
     /// The page walk on a miss; remembers its result.
     #[inline(never)]
     fn walk(&mut self, slot: usize, addr: u64, write: bool) -> Option<u64> {
@@ -199,11 +182,13 @@ impl UserMemory for IpcMemory<'_> {
         Ok(head)
     }
 
-    /// The fast path's copy: only from and to pages whose translations
-    /// are cached (so both writable and private: the sender's buffer
-    /// takes the reply or the next message), never a walk.
+    /// The fast path's copy: both buffers in one page each, translated
+    /// writable (from the cache, or walked and then kept in it; a
+    /// copy-on-write page is made private, as the general path's checks
+    /// make it), the type checked before the receiver's page is touched.
+    /// `None` leaves nothing the general path would not do itself.
     #[inline(always)]
-    fn copy_message_cached(
+    fn copy_message_fast(
         &mut self,
         from: usize,
         from_addr: u64,
@@ -215,16 +200,17 @@ impl UserMemory for IpcMemory<'_> {
         if !within_one_page(from_addr) || !within_one_page(to_addr) {
             return None;
         }
-        let src = Self::cached(from, from_addr)?;
-        let dst = Self::cached(to, to_addr)?;
+        let src = self.translate(from, from_addr, true)?;
         let head = head_at(src);
         if refused_type == Some(head.mtype) {
             return None;
         }
-        // SAFETY: both are cached translations of one-page messages
-        // (checked above): writable private user pages of two different
-        // processes (the fast path never copies to the sender itself),
-        // identity-mapped for the kernel, so they do not overlap.
+        let dst = self.translate(to, to_addr, true)?;
+        // SAFETY: both are translations of one-page messages (checked
+        // above), mapped writable for their process alone (copy-on-write
+        // resolved), identity-mapped for the kernel; two different
+        // processes' private pages (the fast path never copies to the
+        // sender itself), so they do not overlap.
         unsafe { copy_stamped(src, dst, source) };
         Some(head)
     }

@@ -154,8 +154,9 @@ extern "C" fn kernel_main(start_info: u64) -> ! {
     unsafe { trap::enter_user(frame) }
 }
 
-/// Entry through `int3` (vector 3) from user mode: the system-call
-/// entry on software-KVM hosts. The IPC fast path ([`fastpath`]) first.
+/// Entry through `int3` (vector 3) from user mode with SENDREC to a
+/// process or REPLYRECV in `rax` (the stub sends every other `int3` to
+/// [`trap_entry`]): the IPC fast path ([`fastpath`]) first.
 #[no_mangle]
 extern "C" fn int3_entry(frame: *mut TrapFrame) -> *mut TrapFrame {
     match fastpath::try_int3(system()) {

@@ -106,15 +106,18 @@ pub trait UserMemory {
         copy_message_by_value(self, from, from_addr, to, to_addr, source, refused_type)
     }
     /// [`Self::copy_message`] for the fast path (`Kernel::fast_sendrec`,
-    /// `Kernel::fast_reply_receive`): copies only when both buffers lie
-    /// in one page each whose translation is at hand without a page walk
-    /// and is writable (the sender's buffer too: a SENDREC's reply and a
-    /// REPLYRECV's next message land in it), and the message's type is
-    /// not `refused_type`. `None`: nothing was written, the general path
-    /// takes over. The default never copies.
+    /// `Kernel::fast_reply_receive`), which must be able to fall back to
+    /// the general path with nothing observable done: copies only when
+    /// both buffers lie in one page each, mapped writable for their
+    /// process (the sender's buffer too: a SENDREC's reply and a
+    /// REPLYRECV's next message land in it; copy-on-write resolved as the
+    /// general path's checks resolve it), and the message's type is not
+    /// `refused_type` (checked before the receiver's page is touched).
+    /// `None`: nothing was written, the general path takes over. The
+    /// default never copies.
     #[allow(clippy::too_many_arguments)]
     #[inline(always)]
-    fn copy_message_cached(
+    fn copy_message_fast(
         &mut self,
         from: usize,
         from_addr: u64,

@@ -135,16 +135,34 @@ vector_\n:
     .endr
 
     /* The trap entry (`int3` from the KIP's entry stub): trap_common
-       inlined, and a Rust entry that knows the vector. */
+       inlined. The two traps the IPC fast path serves, SENDREC to a
+       process and REPLYRECV (the trap number is still in rax, the
+       first argument in edi), go to int3_entry, which tries it first;
+       everything else (kernel calls, the other traps, breakpoints) goes
+       straight to trap_entry, paying nothing for the fast path. */
 vector_3:
     pushq $0
     pushq $3
     PUSH_GPRS
     testb $3, 144(%rsp)
     jz from_kernel
+    cmpq ${sendrec}, %rax
+    jne 1f
+    cmpl ${system}, %edi
+    je 2f
+3:
     movq %rsp, %rdi
     leaq kernel_stack_top(%rip), %rsp
     call int3_entry
+    movq %rax, %rsp
+    jmp return_to_user
+1:
+    cmpq ${replyrecv}, %rax
+    je 3b
+2:
+    movq %rsp, %rdi
+    leaq kernel_stack_top(%rip), %rsp
+    call trap_entry
     movq %rax, %rsp
     jmp return_to_user
 
@@ -204,6 +222,9 @@ VECTOR_TABLE:
     .quad vector_\n
     .endr
     "#,
+    sendrec = const abi::syscall::Trap::SendRec as u64,
+    replyrecv = const abi::syscall::Trap::ReplyRecv as u64,
+    system = const abi::Endpoint::SYSTEM.0,
     options(att_syntax)
 );
 

@@ -11,7 +11,8 @@
 //! having changed anything as soon as one check would take the general
 //! path anywhere but its common case (a refusal,
 //! a queue, a fault rule that may match, a message or notification
-//! waiting for the receive, a buffer whose page is not at hand). Only when
+//! waiting for the receive, a buffer that is not simply a writable
+//! page). Only when
 //! every check passed does it move the message and make exactly the state
 //! changes, trace record and cause the general path would make:
 //! - SENDREC: the caller waits for the reply, the message moves to the
@@ -21,10 +22,10 @@
 //!   0 (the reply's result is 0), then the server blocks in RECEIVE from
 //!   ANY; one Send record (primitive SENDNB), nothing for the receive.
 //!
-//! What it saves: the general path's calls and re-checks, the buffer
-//! check and the page-table walks (the fast path runs only when both
-//! message pages' translations are at hand:
-//! [`UserMemory::copy_message_cached`]), the receive's scan for pending
+//! What it saves: the general path's calls and re-checks, the separate
+//! buffer check (one translation per buffer, kept in the architecture
+//! layer's cache across entries: [`UserMemory::copy_message_fast`]), the
+//! receive's scan for pending
 //! work (five compares here), and the run-queue work when the caller was
 //! the only ready process (`RunQueues::hand_over`), which also tells the
 //! architecture layer it may switch to the partner without asking the
@@ -59,9 +60,10 @@ pub enum Fallback {
     /// than ANY, or a notification, a queued sender, a SENDA message or an
     /// injected duplicate waits for the caller.
     ReceiveReady,
-    /// A buffer's translation is not at hand, a buffer straddles a page,
-    /// or the message claims the notification type (refused).
-    NotCached,
+    /// A buffer straddles a page or is not mapped writable, or the
+    /// message claims the notification type (the general path refuses or
+    /// reports the fault).
+    Buffer,
 }
 
 /// Where the fast path leaves the CPU.
@@ -232,6 +234,6 @@ impl Kernel {
         };
         let source = if self.weak.source_stamp { None } else { Some(self.procs[sender].endpoint) };
         let refused = if self.weak.notify_type { None } else { Some(NOTIFY_MTYPE) };
-        mem.copy_message_cached(sender, msg_addr, receiver, to_addr, source, refused).ok_or(Fallback::NotCached)
+        mem.copy_message_fast(sender, msg_addr, receiver, to_addr, source, refused).ok_or(Fallback::Buffer)
     }
 }

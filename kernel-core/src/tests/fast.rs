@@ -21,16 +21,14 @@ fn snapshot(k: &Kernel, m: &FakeMemory) -> String {
 }
 
 /// Two processes, tracing on, s[1] (the server) waiting in RECEIVE from
-/// ANY, s[0] (the client) with request (1, 10) in its buffer, both
-/// buffers' pages at hand. The client is of kind "user" (opens causes).
+/// ANY, s[0] (the client) with request (1, 10) in its buffer. The
+/// client is of kind "user" (opens causes).
 fn server_waiting() -> (Kernel, FakeMemory, Vec<usize>) {
     let (mut k, mut m, s) = system(3);
     k.set_tracing(true);
     k.set_user(s[0], true);
     assert_eq!(k.receive(&mut m, s[1], Endpoint::ANY, BUF), Outcome::Blocked);
     m.put(s[0], 1, 10);
-    m.cache(s[0], BUF);
-    m.cache(s[1], BUF);
     (k, m, s)
 }
 
@@ -149,20 +147,14 @@ fn sendrec_falls_back_without_the_trap_or_a_reachable_live_peer() {
 fn sendrec_falls_back_when_the_server_does_not_wait_for_the_caller() {
     // Not receiving at all: the general path queues the caller.
     let (mut k, mut m, s) = system(3);
-    m.cache(s[0], BUF);
-    m.cache(s[1], BUF);
     sendrec_falls_back(&mut k, &mut m, &s, Fallback::NotWaiting);
     // Receiving from someone else.
     let (mut k, mut m, s) = system(3);
     assert_eq!(k.receive(&mut m, s[1], ep(&k, s[2]), BUF), Outcome::Blocked);
-    m.cache(s[0], BUF);
-    m.cache(s[1], BUF);
     sendrec_falls_back(&mut k, &mut m, &s, Fallback::NotWaiting);
     // Still in the send half of its own SENDREC to a third process.
     let (mut k, mut m, s) = system(3);
     assert_eq!(k.sendrec(&mut m, s[1], ep(&k, s[2]), BUF), Outcome::Blocked);
-    m.cache(s[0], BUF);
-    m.cache(s[1], BUF);
     sendrec_falls_back(&mut k, &mut m, &s, Fallback::NotWaiting);
 }
 
@@ -179,27 +171,21 @@ fn sendrec_falls_back_when_a_fault_rule_may_match_and_not_when_the_prefilter_tur
 }
 
 #[test]
-fn sendrec_falls_back_when_a_page_is_not_at_hand_or_the_type_is_refused() {
-    for (client, server) in [(false, true), (true, false)] {
-        let (mut k, mut m, s) = server_waiting();
-        m.cached.clear();
-        if client {
-            m.cache(s[0], BUF);
-        }
-        if server {
-            m.cache(s[1], BUF);
-        }
-        sendrec_falls_back(&mut k, &mut m, &s, Fallback::NotCached);
-    }
+fn sendrec_falls_back_when_a_buffer_is_not_a_writable_page_or_the_type_is_refused() {
+    // A request in read-only memory: the general path refuses it, since
+    // the reply could not be written.
+    let (mut k, mut m, s) = server_waiting();
+    let read_only = READ_ONLY + 0x100;
+    falls_back(&mut k, &mut m, Fallback::Buffer, |k, m| k.fast_sendrec(m, s[0], ep(k, s[1]), read_only));
+    assert_eq!(k.sendrec(&mut m, s[0], ep(&k, s[1]), read_only), err(Error::Fault));
     // A request straddling a page boundary.
     let (mut k, mut m, s) = server_waiting();
     let straddling = 2 * 4096 - 8;
-    m.cache(s[0], straddling);
-    falls_back(&mut k, &mut m, Fallback::NotCached, |k, m| k.fast_sendrec(m, s[0], ep(k, s[1]), straddling));
+    falls_back(&mut k, &mut m, Fallback::Buffer, |k, m| k.fast_sendrec(m, s[0], ep(k, s[1]), straddling));
     // A forged notification: the general path refuses it.
     let (mut k, mut m, s) = server_waiting();
     m.put(s[0], NOTIFY_MTYPE, 0);
-    sendrec_falls_back(&mut k, &mut m, &s, Fallback::NotCached);
+    sendrec_falls_back(&mut k, &mut m, &s, Fallback::Buffer);
     assert_eq!(k.sendrec(&mut m, s[0], ep(&k, s[1]), BUF), err(Error::Invalid));
 }
 
@@ -228,16 +214,21 @@ fn reply_receive_falls_back_without_a_reply_the_traps_or_a_live_waiting_client()
 }
 
 #[test]
-fn reply_receive_falls_back_when_a_rule_may_match_or_a_page_is_not_at_hand() {
+fn reply_receive_falls_back_when_a_rule_may_match_or_a_buffer_is_not_a_writable_page() {
     let (mut k, mut m, s) = client_waiting();
     install(&mut k, 1, &[Rule { primitives: 1 << Trap::SendNb as u8, ..Rule::new(Action::Drop) }]);
     reply_falls_back(&mut k, &mut m, &s, Endpoint::ANY, Fallback::FaultRule);
+    // A reply in read-only memory: the general path delivers it and then
+    // refuses the receive, whose buffer it is.
     let (mut k, mut m, s) = client_waiting();
-    m.cached.retain(|&(slot, _)| slot != s[0]);
-    reply_falls_back(&mut k, &mut m, &s, Endpoint::ANY, Fallback::NotCached);
+    let (client, read_only) = (ep(&k, s[0]), READ_ONLY + 0x100);
+    falls_back(&mut k, &mut m, Fallback::Buffer, |k, m| {
+        k.fast_reply_receive(m, s[1], client, read_only, Endpoint::ANY)
+    });
+    assert_eq!(k.reply_receive(&mut m, s[1], client, read_only, Endpoint::ANY), (0, err(Error::Fault)));
     let (mut k, mut m, s) = client_waiting();
     m.put(s[1], NOTIFY_MTYPE, 0);
-    reply_falls_back(&mut k, &mut m, &s, Endpoint::ANY, Fallback::NotCached);
+    reply_falls_back(&mut k, &mut m, &s, Endpoint::ANY, Fallback::Buffer);
 }
 
 #[test]

@@ -38,9 +38,6 @@ pub(crate) struct FakeMemory {
     pub deliveries: Vec<(usize, u64, Message)>,
     /// Every trace event reported (with tracing on).
     pub events: Vec<TraceEvent>,
-    /// Pages (slot, page number) whose translations are "at hand" for
-    /// `copy_message_cached`, as the guest's translation cache holds them.
-    pub cached: Vec<(usize, u64)>,
 }
 
 fn in_range(addr: u64, len: usize, limit: u64) -> bool {
@@ -72,12 +69,10 @@ impl FakeMemory {
         self.raw_read(slot, BUF, &mut b);
         message_from_bytes(&b)
     }
-    /// Makes the page of `addr` of `slot` at hand for the fast path.
-    pub fn cache(&mut self, slot: usize, addr: u64) {
-        self.cached.push((slot, addr / PAGE));
-    }
-    fn at_hand(&self, slot: usize, addr: u64) -> bool {
-        addr / PAGE == (addr + 63) / PAGE && addr < READ_ONLY && self.cached.contains(&(slot, addr / PAGE))
+    /// Whether the fast path may copy the message at `addr`: within one
+    /// page, writable.
+    fn fast_page(addr: u64) -> bool {
+        addr / PAGE == (addr + 63) / PAGE && in_range(addr, 64, READ_ONLY)
     }
     pub fn take_result(&mut self, slot: usize) -> Option<i64> {
         self.results.remove(&slot)
@@ -134,7 +129,7 @@ impl UserMemory for FakeMemory {
         self.raw_write(slot, addr, buf);
         Ok(())
     }
-    fn copy_message_cached(
+    fn copy_message_fast(
         &mut self,
         from: usize,
         from_addr: u64,
@@ -143,7 +138,7 @@ impl UserMemory for FakeMemory {
         source: Option<Endpoint>,
         refused_type: Option<u32>,
     ) -> Option<MessageHead> {
-        if !self.at_hand(from, from_addr) || !self.at_hand(to, to_addr) {
+        if !Self::fast_page(from_addr) || !Self::fast_page(to_addr) {
             return None;
         }
         copy_message_by_value(self, from, from_addr, to, to_addr, source, refused_type).ok()
