@@ -159,7 +159,7 @@ impl Kernel {
             self.trace_message(mem, Kind::Send, Trap::SendNb as u8, caller, client, head, true);
         }
         // The receive blocks; its buffer is the reply's, whose page the
-        // copy found at hand and writable, so its check passes.
+        // copy found writable, so its check passes.
         self.procs[caller].receiving = Some(RecvWait { from, msg_addr, reply: false });
         Ok(self.switch_queues(caller, client))
     }
@@ -218,7 +218,8 @@ impl Kernel {
 
     /// Copies the message at `msg_addr` of `sender` into the buffer of
     /// `receiver`, which waits for it, stamped as the general path stamps
-    /// it, when both translations are at hand; the last check, so nothing
+    /// it, when both buffers are writable pages
+    /// ([`UserMemory::copy_message_fast`]); the last check, so nothing
     /// has changed when it fails.
     #[inline(always)]
     fn copy_to_waiting(
