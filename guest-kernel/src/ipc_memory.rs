@@ -19,9 +19,10 @@
 //! device mappings), when a process ends (fault, injected crash) and at a
 //! fault plan's Stop (the host may change the process's code). The cache
 //! is forgotten ([`forget_translations`]) after every kernel call and at
-//! every kernel entry that is not an IPC trap (exceptions, page faults,
-//! interrupts: [`crate::trap_entry`]), and by the fault plan's crash and
-//! Stop. Within an IPC trap, copy-on-write resolution (a write through
+//! every exception (page faults, faults that end a process:
+//! [`crate::trap_entry`]), and by the fault plan's crash and Stop.
+//! Interrupts keep it: their handlers record an event, count a tick or
+//! rotate a run queue, and change no mapping. Within an IPC trap, copy-on-write resolution (a write through
 //! this cache, SENDA write-back, notifications) only turns read-only
 //! pages writable, which the cache never holds; the slot of an ended
 //! process is reused only after one of those forgets.
@@ -168,35 +169,50 @@ impl UserMemory for IpcMemory<'_> {
             return copy_message_by_value(self, from, from_addr, to, to_addr, source, refused_type);
         }
         let src = self.translate(from, from_addr, false).ok_or(CopyFault::Source(Error::Fault))?;
-        // SAFETY: the 64 bytes at `src` lie in one mapped user page
-        // (checked above), identity-mapped for the kernel; a message has
-        // no alignment requirement from the user, hence unaligned reads.
-        let head = unsafe {
-            let m = src as *const Message;
-            MessageHead {
-                mtype: core::ptr::read_unaligned(&raw const (*m).mtype),
-                args: [
-                    core::ptr::read_unaligned(&raw const (*m).payload[0]),
-                    core::ptr::read_unaligned(&raw const (*m).payload[1]),
-                ],
-            }
-        };
+        let head = head_at(src);
         if refused_type == Some(head.mtype) {
             return Err(CopyFault::RefusedType);
         }
         let dst = self.translate(to, to_addr, true).ok_or(CopyFault::Destination(Error::Fault))?;
-        // SAFETY: `src` as above; the 64 bytes at `dst` lie in one user
-        // page mapped writable for `to` alone (copy-on-write resolved),
-        // identity-mapped for the kernel. The two are different processes'
-        // private or read-only pages, so the ranges do not overlap.
-        unsafe {
-            core::arch::asm!("rep movsq", inout("rsi") src => _, inout("rdi") dst => _,
-                             inout("rcx") size_of::<Message>() / 8 => _, options(nostack, preserves_flags));
-            if let Some(source) = source {
-                core::ptr::write_unaligned(&raw mut (*(dst as *mut Message)).source, source);
-            }
-        }
+        // SAFETY: `src` is a mapped user message in one page (above);
+        // `dst` lies in one user page mapped writable for `to` alone
+        // (copy-on-write resolved). Different processes' private or
+        // read-only pages, so the ranges do not overlap.
+        unsafe { copy_stamped(src, dst, source) };
         Ok(head)
+    }
+
+    /// The fast path's copy: both buffers in one page each, translated
+    /// writable (from the cache, or walked and then kept in it; a
+    /// copy-on-write page is made private, as the general path's checks
+    /// make it), the type checked before the receiver's page is touched.
+    /// `None` leaves nothing the general path would not do itself.
+    #[inline(always)]
+    fn copy_message_fast(
+        &mut self,
+        from: usize,
+        from_addr: u64,
+        to: usize,
+        to_addr: u64,
+        source: Option<Endpoint>,
+        refused_type: Option<u32>,
+    ) -> Option<MessageHead> {
+        if !within_one_page(from_addr) || !within_one_page(to_addr) {
+            return None;
+        }
+        let src = self.translate(from, from_addr, true)?;
+        let head = head_at(src);
+        if refused_type == Some(head.mtype) {
+            return None;
+        }
+        let dst = self.translate(to, to_addr, true)?;
+        // SAFETY: both are translations of one-page messages (checked
+        // above), mapped writable for their process alone (copy-on-write
+        // resolved), identity-mapped for the kernel; two different
+        // processes' private pages (the fast path never copies to the
+        // sender itself), so they do not overlap.
+        unsafe { copy_stamped(src, dst, source) };
+        Some(head)
     }
 
     fn read_bytes(&mut self, slot: usize, addr: u64, buf: &mut [u8]) -> Result<(), Error> {
@@ -217,5 +233,43 @@ impl UserMemory for IpcMemory<'_> {
     #[inline(always)]
     fn trace(&mut self, event: &kernel_core::TraceEvent) {
         self.mem.trace(event);
+    }
+}
+
+/// What the checks and the trace need of the message at physical `src`.
+#[inline(always)]
+fn head_at(src: u64) -> MessageHead {
+    // SAFETY: callers pass a translated user message lying in one mapped
+    // page, identity-mapped for the kernel; a message has no alignment
+    // requirement from the user, hence unaligned reads.
+    unsafe {
+        let m = src as *const Message;
+        MessageHead {
+            mtype: core::ptr::read_unaligned(&raw const (*m).mtype),
+            args: [
+                core::ptr::read_unaligned(&raw const (*m).payload[0]),
+                core::ptr::read_unaligned(&raw const (*m).payload[1]),
+            ],
+        }
+    }
+}
+
+/// One copy of a message from physical `src` to `dst` as `rep movsq`
+/// (counted as one emulated instruction on software KVM, where eight
+/// loads and eight stores are sixteen), then `source` over its source
+/// field when given.
+///
+/// # Safety
+/// `src` and `dst` must be 64 readable, resp. writable, bytes of
+/// identity-mapped memory that do not overlap.
+#[inline(always)]
+unsafe fn copy_stamped(src: u64, dst: u64, source: Option<Endpoint>) {
+    // SAFETY: per the contract above.
+    unsafe {
+        core::arch::asm!("rep movsq", inout("rsi") src => _, inout("rdi") dst => _,
+                         inout("rcx") size_of::<Message>() / 8 => _, options(nostack, preserves_flags));
+        if let Some(source) = source {
+            core::ptr::write_unaligned(&raw mut (*(dst as *mut Message)).source, source);
+        }
     }
 }

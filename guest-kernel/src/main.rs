@@ -18,6 +18,7 @@ mod arch;
 mod console;
 mod directory;
 mod events;
+mod fastpath;
 mod fault;
 mod frames;
 mod ipc_memory;
@@ -154,8 +155,29 @@ extern "C" fn kernel_main(start_info: u64) -> ! {
     unsafe { trap::enter_user(frame) }
 }
 
+/// Entry through `int3` (vector 3) from user mode with SENDREC to a
+/// process or REPLYRECV in `rax` (the stub sends every other `int3` to
+/// [`trap_entry`]): the IPC fast path ([`fastpath`]) first.
+#[no_mangle]
+extern "C" fn int3_entry(frame: *mut TrapFrame) -> *mut TrapFrame {
+    match fastpath::try_int3(system()) {
+        Some(next) => next,
+        None => trap_entry(frame),
+    }
+}
+
+/// Entry through `syscall` (hardware KVM, QEMU). The IPC fast path first.
+#[no_mangle]
+extern "C" fn syscall_trap_entry(frame: *mut TrapFrame) -> *mut TrapFrame {
+    match fastpath::try_syscall(system()) {
+        Some(next) => next,
+        None => trap_entry(frame),
+    }
+}
+
 /// Entry from user mode: `frame` is the current process's saved state.
-/// Returns the frame of the process to resume.
+/// Returns the frame of the process to resume. Every exception and
+/// interrupt, and every system call the fast path does not take.
 #[no_mangle]
 extern "C" fn trap_entry(frame: *mut TrapFrame) -> *mut TrapFrame {
     let sys = system();
@@ -167,12 +189,24 @@ extern "C" fn trap_entry(frame: *mut TrapFrame) -> *mut TrapFrame {
     if is_syscall {
         syscall::dispatch(sys, slot);
     } else {
-        // Only IPC traps keep the translation cache: every other entry
-        // (page faults, exceptions that end a process, interrupts) may
-        // come with a change of mappings.
-        ipc_memory::forget_translations();
+        // An exception (a page fault, one that ends the process) may come
+        // with a change of mappings, so the translation cache goes. An
+        // interrupt changes none (its handlers record an event or count
+        // a tick; what they deliver later goes through the same rules as
+        // a send): the cache stays, and the conversation it interrupted
+        // stays on the fast path.
+        if vector < trap::IRQ_BASE {
+            ipc_memory::forget_translations();
+        }
         other_entry(sys, slot, vector);
     }
+    after_entry(sys, slot)
+}
+
+/// What every entry ends with, fast or not: the virtual clock, the fault
+/// plan's clock, and the choice of the process to resume.
+#[inline(always)]
+fn after_entry(sys: &mut System, slot: usize) -> *mut TrapFrame {
     if vclock::on() {
         vclock::entry(sys, slot);
         vclock::after_spin_tick(sys, slot);

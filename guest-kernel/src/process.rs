@@ -323,7 +323,7 @@ impl System {
 
     /// Makes `next` the running process: its address space and frame.
     #[inline(always)]
-    fn switch_to(&mut self, next: usize) -> *mut TrapFrame {
+    pub fn switch_to(&mut self, next: usize) -> *mut TrapFrame {
         let root = self.arch[next].space.root;
         if root != self.loaded_root {
             cpu::write_cr3(root);

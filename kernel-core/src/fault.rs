@@ -744,4 +744,4 @@ impl Kernel {
 
 #[cfg(test)]
 #[path = "tests/fault.rs"]
-mod tests;
+pub(crate) mod tests;

@@ -44,7 +44,7 @@ mod weaken;
 
 pub use evidence::CommandWatch;
 pub use fault::Faults;
-pub use ipc::{Outcome, SendMode};
+pub use ipc::{Fallback, Outcome, SendMode, Switch};
 pub use privileges::Privileges;
 pub use proc::{Proc, ProcState, RecvWait, SendWait, SendaTable};
 pub use sched::RunQueues;
@@ -105,6 +105,30 @@ pub trait UserMemory {
         refused_type: Option<u32>,
     ) -> Result<MessageHead, CopyFault> {
         copy_message_by_value(self, from, from_addr, to, to_addr, source, refused_type)
+    }
+    /// [`Self::copy_message`] for the fast path (`Kernel::fast_sendrec`,
+    /// `Kernel::fast_reply_receive`), which must be able to fall back to
+    /// the general path with nothing observable done: copies only when
+    /// both buffers lie in one page each, mapped writable for their
+    /// process (the sender's buffer too: a SENDREC's reply and a
+    /// REPLYRECV's next message land in it; copy-on-write resolved as the
+    /// general path's checks resolve it), and the message's type is not
+    /// `refused_type` (checked before the receiver's page is touched).
+    /// `None`: nothing was written, the general path takes over. The
+    /// default never copies.
+    #[allow(clippy::too_many_arguments)]
+    #[inline(always)]
+    fn copy_message_fast(
+        &mut self,
+        from: usize,
+        from_addr: u64,
+        to: usize,
+        to_addr: u64,
+        source: Option<Endpoint>,
+        refused_type: Option<u32>,
+    ) -> Option<MessageHead> {
+        let _ = (from, from_addr, to, to_addr, source, refused_type);
+        None
     }
     /// Records one IPC event (called only while tracing is on, see
     /// [`Kernel::set_tracing`]). The default does nothing.

@@ -96,6 +96,32 @@ impl RunQueues {
         procs[slot].prev_ready = NO_SLOT;
     }
 
+    /// [`Self::dequeue`] of `from` and [`Self::enqueue`] of `to` at once,
+    /// in the case the IPC fast path meets most: `from` (the caller) is
+    /// the only ready process and `to` (its partner) is not queued. Then
+    /// both queues hold one process or none, so the result is a handful of
+    /// stores. Returns false, with nothing changed, in every other case.
+    #[inline(always)]
+    pub fn hand_over(&mut self, procs: &mut [Proc; NR_PROCS], from: usize, to: usize) -> bool {
+        let (pf, pt) = (usize::from(procs[from].priority), usize::from(procs[to].priority));
+        if pf >= NR_PRIORITIES || pt >= NR_PRIORITIES || self.nonempty != 1 << pf {
+            return false;
+        }
+        if self.heads[pf] != from as u8 || self.tails[pf] != from as u8 || procs[to].queued || procs[to].hung {
+            return false;
+        }
+        // Alone in its queue, `from` has no neighbours; `to`, not queued,
+        // has none either (dequeue and spawn leave NO_SLOT links).
+        self.heads[pf] = NO_SLOT;
+        self.tails[pf] = NO_SLOT;
+        self.heads[pt] = to as u8;
+        self.tails[pt] = to as u8;
+        self.nonempty = 1 << pt;
+        procs[from].queued = false;
+        procs[to].queued = true;
+        true
+    }
+
     /// Moves `slot` to the back of its queue.
     pub fn rotate(&mut self, procs: &mut [Proc; NR_PROCS], slot: usize) {
         self.dequeue(procs, slot);

@@ -13,9 +13,12 @@
 //! block, the message buffer (`Fault`) and the deadlock check (`Locked`).
 
 mod exit;
+mod fast;
 mod receive;
 mod reply;
 mod send;
+
+pub use fast::{Fallback, Switch};
 
 use crate::privileges::Privileges;
 use crate::{Kernel, UserMemory};

@@ -11,7 +11,7 @@ use std::vec::Vec;
 
 /// Installs `rules` (seed `seed`) and returns a raw pointer-free handle:
 /// the counters are read back through `counters`.
-fn install(k: &mut Kernel, seed: u64, rules: &[Rule]) {
+pub(crate) fn install(k: &mut Kernel, seed: u64, rules: &[Rule]) {
     let mut region = vec![0u8; FULL_REGION_SIZE];
     region[..HEADER_SIZE].copy_from_slice(&header(rules.len(), seed));
     for (i, r) in rules.iter().enumerate() {

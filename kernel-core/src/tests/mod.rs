@@ -9,6 +9,7 @@ mod deadlock;
 mod defenses;
 mod evidence;
 mod exit;
+mod fast;
 mod notify;
 mod privileges;
 mod process;
@@ -31,7 +32,7 @@ const PAGE: u64 = 4096;
 
 #[derive(Default)]
 pub(crate) struct FakeMemory {
-    pages: HashMap<(usize, u64), Box<[u8; PAGE as usize]>>,
+    pub pages: HashMap<(usize, u64), Box<[u8; PAGE as usize]>>,
     pub results: HashMap<usize, i64>,
     /// Every delivered message: (receiver slot, address, message).
     pub deliveries: Vec<(usize, u64, Message)>,
@@ -67,6 +68,11 @@ impl FakeMemory {
         let mut b = [0u8; 64];
         self.raw_read(slot, BUF, &mut b);
         message_from_bytes(&b)
+    }
+    /// Whether the fast path may copy the message at `addr`: within one
+    /// page, writable.
+    fn fast_page(addr: u64) -> bool {
+        addr / PAGE == (addr + 63) / PAGE && in_range(addr, 64, READ_ONLY)
     }
     pub fn take_result(&mut self, slot: usize) -> Option<i64> {
         self.results.remove(&slot)
@@ -122,6 +128,20 @@ impl UserMemory for FakeMemory {
         }
         self.raw_write(slot, addr, buf);
         Ok(())
+    }
+    fn copy_message_fast(
+        &mut self,
+        from: usize,
+        from_addr: u64,
+        to: usize,
+        to_addr: u64,
+        source: Option<Endpoint>,
+        refused_type: Option<u32>,
+    ) -> Option<MessageHead> {
+        if !Self::fast_page(from_addr) || !Self::fast_page(to_addr) {
+            return None;
+        }
+        copy_message_by_value(self, from, from_addr, to, to_addr, source, refused_type).ok()
     }
     fn trace(&mut self, event: &TraceEvent) {
         self.events.push(*event);

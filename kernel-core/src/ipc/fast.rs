@@ -1,0 +1,243 @@
+//! The IPC fast path: a SENDREC to a server already waiting in RECEIVE,
+//! and a server's REPLYRECV to a client waiting for its reply whose
+//! receive then finds nothing and blocks. These two make every
+//! request/reply conversation, and on our hosts every kernel instruction
+//! is emulated, so they are worth a path of their own (seL4's fastpath,
+//! L4's short IPC).
+//!
+//! Why it cannot change behaviour: the fast path first checks everything
+//! the general path would check (none of the checks has an effect, so
+//! their order does not matter), and falls back ([`Fallback`]) without
+//! having changed anything as soon as one check would take the general
+//! path anywhere but its common case (a refusal,
+//! a queue, a fault rule that may match, a message or notification
+//! waiting for the receive, a buffer that is not simply a writable
+//! page). Only when
+//! every check passed does it move the message and make exactly the state
+//! changes, trace record and cause the general path would make:
+//! - SENDREC: the caller waits for the reply, the message moves to the
+//!   waiting receiver, which wakes with 0; one Send record (primitive
+//!   SENDREC).
+//! - REPLYRECV: the reply moves to the waiting caller, which wakes with
+//!   0 (the reply's result is 0), then the server blocks in RECEIVE from
+//!   ANY; one Send record (primitive SENDNB), nothing for the receive.
+//!
+//! What it saves: the general path's calls and re-checks, the separate
+//! buffer check (one translation per buffer, kept in the architecture
+//! layer's cache across entries: [`UserMemory::copy_message_fast`]), the
+//! receive's scan for pending
+//! work (five compares here), and the run-queue work when the caller was
+//! the only ready process (`RunQueues::hand_over`), which also tells the
+//! architecture layer it may switch to the partner without asking the
+//! scheduler ([`Switch::only_ready`]). The host tests
+//! (`kernel-core/src/tests/fast.rs`) run both paths side by side and
+//! compare everything they leave, and make every fallback happen.
+
+use crate::proc::{ProcState, RecvWait};
+use crate::{Kernel, MessageHead, Privileges, UserMemory};
+use abi::notify::NOTIFY_MTYPE;
+use abi::syscall::Trap;
+use abi::trace::Kind;
+use abi::Endpoint;
+
+/// Why a trap takes the general path. Nothing has changed when the fast
+/// path answers one of these.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum Fallback {
+    /// The caller may not use the primitive (the general path refuses).
+    TrapDenied,
+    /// The peer is not a live process of its generation, is the caller
+    /// itself, or lies outside the caller's send mask (refused).
+    Peer,
+    /// The peer does not wait for a message from the caller (the general
+    /// path queues the SENDREC, or refuses the reply with `NotReady`).
+    NotWaiting,
+    /// The fault plan's pre-filter admits the send: a rule may fire.
+    FaultRule,
+    /// REPLYRECV with no reply (`Endpoint::NONE`): a plain receive.
+    NoReply,
+    /// The receive part would not simply block: it names a source other
+    /// than ANY, or a notification, a queued sender, a SENDA message or an
+    /// injected duplicate waits for the caller.
+    ReceiveReady,
+    /// A buffer straddles a page or is not mapped writable, or the
+    /// message claims the notification type (the general path refuses or
+    /// reports the fault).
+    Buffer,
+}
+
+/// Where the fast path leaves the CPU.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub struct Switch {
+    /// The partner, now ready (the caller is blocked).
+    pub to: usize,
+    /// The partner is the only ready process (the caller was, before), so
+    /// the scheduler would pick it: the architecture layer may switch to
+    /// it without asking, when nothing else is due at the entry's end.
+    pub only_ready: bool,
+}
+
+impl Kernel {
+    /// SENDREC of `caller` to `dst` with the message at `msg_addr`, when
+    /// `dst` already waits for it. On `Ok` the message was delivered,
+    /// `dst` woken and made ready, and the caller blocked for the reply,
+    /// exactly as [`Kernel::sendrec`] would have; on `Err` nothing changed.
+    #[inline(always)]
+    pub fn fast_sendrec(
+        &mut self,
+        mem: &mut impl UserMemory,
+        caller: usize,
+        dst: Endpoint,
+        msg_addr: u64,
+    ) -> Result<Switch, Fallback> {
+        // A defense switched off (`Kernel::weak`, negative controls) only
+        // lets through what a check here refuses, and the fast path falls
+        // back on every refusal; the two that change a delivered message
+        // (the source stamp, the notification type) are applied as the
+        // general path applies them.
+        if !self.procs[caller].privileges.allows_trap(Trap::SendRec) {
+            return Err(Fallback::TrapDenied);
+        }
+        let receiver = self.peer(caller, dst)?;
+        if !self.waits_for_fast(receiver, caller) {
+            return Err(Fallback::NotWaiting);
+        }
+        if self.faults.enabled && self.fault_may_match(caller, Some(receiver), Trap::SendRec) {
+            return Err(Fallback::FaultRule);
+        }
+        let head = self.copy_to_waiting(mem, caller, msg_addr, receiver)?;
+        // The state the general path leaves: the caller waits for the
+        // reply (set before the send there, which is the same here since
+        // nothing between reads it), the receiver is woken.
+        self.procs[caller].receiving = Some(RecvWait { from: dst, msg_addr, reply: true });
+        self.procs[receiver].receiving = None;
+        mem.set_result(receiver, 0);
+        if self.trace.enabled {
+            self.open_cause(caller);
+            self.trace_message(mem, Kind::Send, Trap::SendRec as u8, caller, receiver, head, true);
+        }
+        Ok(self.switch_queues(caller, receiver))
+    }
+
+    /// REPLYRECV of `caller`: the reply at `msg_addr` to `reply_to`, which
+    /// waits for it, then RECEIVE from `from` (which must be ANY) with
+    /// nothing to receive. On `Ok` the reply was delivered, `reply_to`
+    /// woken and made ready, and the caller blocked in the receive, exactly
+    /// as [`Kernel::reply_receive`] would have (the reply's result is 0);
+    /// on `Err` nothing changed.
+    #[inline(always)]
+    pub fn fast_reply_receive(
+        &mut self,
+        mem: &mut impl UserMemory,
+        caller: usize,
+        reply_to: Endpoint,
+        msg_addr: u64,
+        from: Endpoint,
+    ) -> Result<Switch, Fallback> {
+        if reply_to == Endpoint::NONE {
+            return Err(Fallback::NoReply);
+        }
+        // First the receive's test: a server with work waiting (a
+        // notification, a queued request) is common, and this is the
+        // cheapest way out.
+        if from != Endpoint::ANY || self.has_work_to_receive(caller) {
+            return Err(Fallback::ReceiveReady);
+        }
+        let traps = Privileges::trap_bit(Trap::SendNb) | Privileges::trap_bit(Trap::Receive);
+        if self.procs[caller].privileges.traps & traps != traps {
+            return Err(Fallback::TrapDenied);
+        }
+        let client = self.peer(caller, reply_to)?;
+        if !self.waits_for_fast(client, caller) {
+            return Err(Fallback::NotWaiting);
+        }
+        if self.faults.enabled && self.fault_may_match(caller, Some(client), Trap::SendNb) {
+            return Err(Fallback::FaultRule);
+        }
+        let head = self.copy_to_waiting(mem, caller, msg_addr, client)?;
+        self.procs[client].receiving = None;
+        mem.set_result(client, 0);
+        if self.trace.enabled {
+            self.open_cause(caller);
+            self.trace_message(mem, Kind::Send, Trap::SendNb as u8, caller, client, head, true);
+        }
+        // The receive blocks; its buffer is the reply's, whose page the
+        // copy found writable, so its check passes.
+        self.procs[caller].receiving = Some(RecvWait { from, msg_addr, reply: false });
+        Ok(self.switch_queues(caller, client))
+    }
+
+    /// The slot of `peer` when [`Kernel::destination_slot`] finds it
+    /// without the help of a switched-off defense: a live process of that very generation, not the
+    /// caller, inside the caller's send mask.
+    #[inline(always)]
+    fn peer(&self, caller: usize, peer: Endpoint) -> Result<usize, Fallback> {
+        let slot = peer.slot();
+        let p = self.procs.get(slot).ok_or(Fallback::Peer)?;
+        // A live process's endpoint is a process endpoint, so equality
+        // also rules out ANY, NONE and SYSTEM.
+        if p.state != ProcState::Alive || p.endpoint != peer || slot == caller {
+            return Err(Fallback::Peer);
+        }
+        if !self.procs[caller].privileges.allows_send_to(p.privilege_id.into()) {
+            return Err(Fallback::Peer);
+        }
+        Ok(slot)
+    }
+
+    /// [`Kernel::waits_for`], inlined.
+    #[inline(always)]
+    fn waits_for_fast(&self, receiver: usize, sender: usize) -> bool {
+        let r = &self.procs[receiver];
+        r.sending.is_none()
+            && r.receiving.is_some_and(|w| w.from == Endpoint::ANY || w.from == self.procs[sender].endpoint)
+    }
+
+    /// The run-queue half of the caller blocking and its partner waking
+    /// ([`Kernel::wake`], [`Kernel::block`]): one hand-over when the
+    /// caller was the only ready process.
+    #[inline(always)]
+    fn switch_queues(&mut self, caller: usize, partner: usize) -> Switch {
+        let only_ready = self.run_queues.hand_over(&mut self.procs, caller, partner);
+        if !only_ready {
+            self.run_queues.enqueue(&mut self.procs, partner);
+            self.block(caller);
+        }
+        Switch { to: partner, only_ready }
+    }
+
+    /// Whether a RECEIVE of `slot` would find something without waiting:
+    /// a notification, a queued sender, a SENDA message, an injected
+    /// duplicate. One compare each, as in `receive`.
+    #[inline(always)]
+    fn has_work_to_receive(&self, slot: usize) -> bool {
+        let p = &self.procs[slot];
+        p.notify_pending != 0
+            || p.system_notify_pending.is_some()
+            || p.senders.0.is_some()
+            || p.async_from != 0
+            || self.faults.dup_pending & crate::ipc::bit(slot) != 0
+    }
+
+    /// Copies the message at `msg_addr` of `sender` into the buffer of
+    /// `receiver`, which waits for it, stamped as the general path stamps
+    /// it, when both buffers are writable pages
+    /// ([`UserMemory::copy_message_fast`]); the last check, so nothing
+    /// has changed when it fails.
+    #[inline(always)]
+    fn copy_to_waiting(
+        &self,
+        mem: &mut impl UserMemory,
+        sender: usize,
+        msg_addr: u64,
+        receiver: usize,
+    ) -> Result<MessageHead, Fallback> {
+        let to_addr = match self.procs[receiver].receiving {
+            Some(wait) => wait.msg_addr,
+            None => return Err(Fallback::NotWaiting),
+        };
+        let source = if self.weak.source_stamp { None } else { Some(self.procs[sender].endpoint) };
+        let refused = if self.weak.notify_type { None } else { Some(NOTIFY_MTYPE) };
+        mem.copy_message_fast(sender, msg_addr, receiver, to_addr, source, refused).ok_or(Fallback::Buffer)
+    }
+}
