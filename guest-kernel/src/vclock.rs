@@ -58,7 +58,7 @@ pub fn init(cmdline: &str) -> bool {
 pub fn entry(sys: &mut System, current: usize) {
     let n = ENTRIES.fetch_add(1, Ordering::Relaxed) + 1;
     if n % ENTRIES_PER_TICK == 0 {
-        crate::TICKS.fetch_add(1, Ordering::Relaxed);
+        crate::advance_ticks();
         sys.core.tick(current);
     }
     let since = command_ticks();
@@ -110,7 +110,7 @@ pub fn after_spin_tick(sys: &mut System, current: usize) {
         return;
     }
     if !idle_jump(sys) {
-        crate::TICKS.fetch_add(1, Ordering::Relaxed);
+        crate::advance_ticks();
     }
     sys.core.tick(current);
 }
@@ -124,7 +124,7 @@ pub fn idle_jump(sys: &mut System) -> bool {
         return false;
     };
     let now = crate::ticks();
-    crate::TICKS.store(next.max(now + 1), Ordering::Relaxed);
+    crate::set_ticks(next.max(now + 1));
     // Published before the budget check: the host reads which budget ended
     // the run from these ticks.
     let since = command_ticks();
