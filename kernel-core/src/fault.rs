@@ -389,8 +389,24 @@ impl Kernel {
     /// header (`abi::fault::HEADER_KERNEL_ENTRIES`, `HEADER_VIRTUAL_TICKS`)
     /// for the VMM's spin watchdog and its campaign timings.
     pub fn publish_clock(&mut self, entries: u64, ticks: u64, command_ticks: u64) {
+        self.publish_entries(entries);
+        self.publish_ticks(ticks, command_ticks);
+    }
+
+    /// Publishes the entry count alone (at every kernel entry: the spin
+    /// watchdog reads it while the guest runs).
+    #[inline(always)]
+    pub fn publish_entries(&mut self, entries: u64) {
         if let Some(plan) = self.faults.plan.as_deref_mut().filter(|p| p.len() >= HEADER_SIZE) {
             put_u64(plan, HEADER_KERNEL_ENTRIES, entries);
+        }
+    }
+
+    /// Publishes the virtual time alone (`abi::fault::HEADER_VIRTUAL_TICKS`
+    /// and the workload's ticks, `CLOCK_COMMAND_TICKS`): needed only when
+    /// it changed.
+    pub fn publish_ticks(&mut self, ticks: u64, command_ticks: u64) {
+        if let Some(plan) = self.faults.plan.as_deref_mut().filter(|p| p.len() >= HEADER_SIZE) {
             put_u64(plan, HEADER_VIRTUAL_TICKS, ticks);
             if plan.len() >= CLOCK_OFFSET + CLOCK_SIZE {
                 put_u64(plan, CLOCK_COMMAND_TICKS, command_ticks);
