@@ -57,6 +57,10 @@ pub mod kip {
     pub const CMDLINE_LEN_OFFSET: usize = 12;
     /// `u64` timer ticks per second.
     pub const TICK_HZ_OFFSET: usize = 16;
+    /// `u64` timer ticks since boot, kept current by the kernel (the one
+    /// field that changes after boot): what the `uptime` kernel call
+    /// returns, read without a kernel entry.
+    pub const TICKS_OFFSET: usize = 24;
     /// Start of the boot process table.
     pub const PROC_TABLE_OFFSET: usize = 64;
     /// Size of a boot process table entry: 16-byte name, `u32` endpoint

@@ -5,6 +5,10 @@
 //! stub, so one program binary runs with either entry kind.
 
 use abi::layout::{kip, EntryKind, ENTRY_STUB_OFFSET, STUB_SYSCALL, STUB_TRAP};
+use core::sync::atomic::{AtomicU64, Ordering};
+
+/// The data page's frame, once [`write_data`] has written it (0 before).
+static DATA_FRAME: AtomicU64 = AtomicU64::new(0);
 
 fn bytes_of(frame: u64) -> &'static mut [u8; 4096] {
     // SAFETY: the KIP frames are allocated once at boot, identity-mapped,
@@ -34,6 +38,22 @@ pub fn write_data(frame: u64, kind: EntryKind, cmdline: &str, tick_hz: u64) {
     let line = &cmdline.as_bytes()[..cmdline.len().min(kip::CMDLINE_MAX)];
     page[kip::CMDLINE_LEN_OFFSET..][..4].copy_from_slice(&(line.len() as u32).to_le_bytes());
     page[kip::CMDLINE_OFFSET..][..line.len()].copy_from_slice(line);
+    DATA_FRAME.store(frame, Ordering::Relaxed);
+}
+
+/// Copies the tick count into the data page (`kip::TICKS_OFFSET`), so
+/// that a server reading the clock at every message (RS, ext2fs's time
+/// stamps) needs no kernel call: on our hosts a kernel entry costs
+/// hundreds of emulated instructions, a load costs one.
+#[inline]
+pub fn publish_ticks(ticks: u64) {
+    let frame = DATA_FRAME.load(Ordering::Relaxed);
+    if frame != 0 {
+        // SAFETY: the data frame is identity-mapped kernel memory for the
+        // kernel's lifetime; TICKS_OFFSET is an aligned u64 inside it that
+        // only this function writes (processes map the page read-only).
+        unsafe { ((frame + kip::TICKS_OFFSET as u64) as *mut u64).write_volatile(ticks) };
+    }
 }
 
 /// Adds boot process `index` to the data page's table: its name, endpoint

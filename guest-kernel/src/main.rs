@@ -43,11 +43,23 @@ use core::sync::atomic::{AtomicU64, Ordering};
 use process::System;
 
 static mut SYSTEM: System = System::new();
-pub(crate) static TICKS: AtomicU64 = AtomicU64::new(0);
+static TICKS: AtomicU64 = AtomicU64::new(0);
 
 /// Timer ticks since boot.
 pub fn ticks() -> u64 {
     TICKS.load(Ordering::Relaxed)
+}
+
+/// Sets the tick count, and its copy in the KIP that processes read
+/// instead of asking the `uptime` kernel call ([`kip::publish_ticks`]).
+pub fn set_ticks(ticks: u64) {
+    TICKS.store(ticks, Ordering::Relaxed);
+    kip::publish_ticks(ticks);
+}
+
+/// One more tick.
+pub fn advance_ticks() {
+    set_ticks(ticks() + 1);
 }
 
 fn system() -> &'static mut System {
@@ -224,7 +236,7 @@ fn other_entry(sys: &mut System, slot: usize, vector: u64) {
     match vector {
         TIMER_VECTOR => {
             arch::apic::end_of_interrupt();
-            TICKS.fetch_add(1, Ordering::Relaxed);
+            advance_ticks();
             sys.core.tick(slot);
         }
         SPURIOUS_VECTOR => {}
@@ -335,7 +347,7 @@ extern "C" fn kernel_trap(frame: *mut TrapFrame) {
     match f.vector {
         TIMER_VECTOR => {
             arch::apic::end_of_interrupt();
-            TICKS.fetch_add(1, Ordering::Relaxed);
+            advance_ticks();
         }
         SPURIOUS_VECTOR => {}
         // Idle, so nothing spins: the VMM's guess came from a halted vCPU.

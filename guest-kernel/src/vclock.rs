@@ -24,11 +24,15 @@ static ENTRIES: AtomicU64 = AtomicU64::new(0);
 /// Tick of the first `MARK_COMMAND_START` (the workload's start); MAX
 /// before it.
 static COMMAND_START: AtomicU64 = AtomicU64::new(u64::MAX);
+/// The tick [`entry`] last published and checked the budget at (MAX:
+/// none since the workload's start).
+static PUBLISHED_TICK: AtomicU64 = AtomicU64::new(u64::MAX);
 
 /// The first `MARK_COMMAND_START` mark (the caller takes only that one:
 /// `kernel_core::CommandWatch`): the workload starts now.
 pub fn command_started() {
     let _ = COMMAND_START.compare_exchange(u64::MAX, crate::ticks(), Ordering::Relaxed, Ordering::Relaxed);
+    PUBLISHED_TICK.store(u64::MAX, Ordering::Relaxed);
 }
 
 /// Virtual ticks since the workload started (0 before).
@@ -55,15 +59,23 @@ pub fn init(cmdline: &str) -> bool {
 }
 
 /// One kernel entry of `current`: every [`ENTRIES_PER_TICK`]th is a tick.
+/// The entry count is published at every entry (the VMM's spin watchdog
+/// reads it); the time and the budget check only when the tick moved
+/// (a tick, a jump, a spin tick), since neither changes in between.
 pub fn entry(sys: &mut System, current: usize) {
     let n = ENTRIES.fetch_add(1, Ordering::Relaxed) + 1;
     if n % ENTRIES_PER_TICK == 0 {
-        crate::TICKS.fetch_add(1, Ordering::Relaxed);
+        crate::advance_ticks();
         sys.core.tick(current);
     }
-    let since = command_ticks();
-    sys.core.publish_clock(n, crate::ticks(), since);
-    check_budget(sys, since);
+    sys.core.publish_entries(n);
+    let now = crate::ticks();
+    if PUBLISHED_TICK.load(Ordering::Relaxed) != now {
+        PUBLISHED_TICK.store(now, Ordering::Relaxed);
+        let since = command_ticks();
+        sys.core.publish_ticks(now, since);
+        check_budget(sys, since);
+    }
 }
 
 /// The host's budget for the workload (`abi::fault::CLOCK_BUDGET`): past
@@ -110,7 +122,7 @@ pub fn after_spin_tick(sys: &mut System, current: usize) {
         return;
     }
     if !idle_jump(sys) {
-        crate::TICKS.fetch_add(1, Ordering::Relaxed);
+        crate::advance_ticks();
     }
     sys.core.tick(current);
 }
@@ -124,7 +136,7 @@ pub fn idle_jump(sys: &mut System) -> bool {
         return false;
     };
     let now = crate::ticks();
-    crate::TICKS.store(next.max(now + 1), Ordering::Relaxed);
+    crate::set_ticks(next.max(now + 1));
     // Published before the budget check: the host reads which budget ended
     // the run from these ticks.
     let since = command_ticks();

@@ -270,19 +270,32 @@ impl Kernel {
     /// Whether some rule of the plan may match an event of `src` to `dst`
     /// (a slot, or `None` for SYSTEM) by `primitive`; rebuilds the summary
     /// first when the host wrote a new plan.
+    ///
+    /// It runs at every send of an experiment (the fast path asks it too),
+    /// so the rebuild is out of line: the common case then needs no
+    /// callee-saved registers.
     #[inline]
     pub(crate) fn fault_may_match(&mut self, src: usize, dst: Option<usize>, primitive: Trap) -> bool {
         let src_id = self.procs[src].privilege_id;
         let dst_id = dst.map_or(SYSTEM_PROGRAM, |d| self.procs[d].privilege_id);
-        let Some(plan) = self.faults.plan.as_deref_mut() else { return false };
-        let count = u32_at(plan, 8);
-        if u32_at(plan, HEADER_FILTER_STAMP) != 1 || count != self.faults.filter_rules {
-            let rules = (count as usize).min(self.faults.rules);
-            self.faults.filter = PreFilter::of_rules(plan, rules);
-            self.faults.filter_rules = count;
-            put_u32(plan, HEADER_FILTER_STAMP, 1);
+        let Some(plan) = self.faults.plan.as_deref() else { return false };
+        if u32_at(plan, HEADER_FILTER_STAMP) != 1 || u32_at(plan, 8) != self.faults.filter_rules {
+            self.fault_rebuild_filter();
         }
         self.faults.filter.admits(src_id, dst_id, primitive)
+    }
+
+    /// Summarises the plan's rules anew ([`PreFilter::of_rules`]) and
+    /// stamps the plan as summarised.
+    #[cold]
+    #[inline(never)]
+    fn fault_rebuild_filter(&mut self) {
+        let Some(plan) = self.faults.plan.as_deref_mut() else { return };
+        let count = u32_at(plan, 8);
+        let rules = (count as usize).min(self.faults.rules);
+        self.faults.filter = PreFilter::of_rules(plan, rules);
+        self.faults.filter_rules = count;
+        put_u32(plan, HEADER_FILTER_STAMP, 1);
     }
 
     /// Evaluates the plan for `site`, considering only rules whose action
@@ -389,8 +402,24 @@ impl Kernel {
     /// header (`abi::fault::HEADER_KERNEL_ENTRIES`, `HEADER_VIRTUAL_TICKS`)
     /// for the VMM's spin watchdog and its campaign timings.
     pub fn publish_clock(&mut self, entries: u64, ticks: u64, command_ticks: u64) {
+        self.publish_entries(entries);
+        self.publish_ticks(ticks, command_ticks);
+    }
+
+    /// Publishes the entry count alone (at every kernel entry: the spin
+    /// watchdog reads it while the guest runs).
+    #[inline(always)]
+    pub fn publish_entries(&mut self, entries: u64) {
         if let Some(plan) = self.faults.plan.as_deref_mut().filter(|p| p.len() >= HEADER_SIZE) {
             put_u64(plan, HEADER_KERNEL_ENTRIES, entries);
+        }
+    }
+
+    /// Publishes the virtual time alone (`abi::fault::HEADER_VIRTUAL_TICKS`
+    /// and the workload's ticks, `CLOCK_COMMAND_TICKS`): needed only when
+    /// it changed.
+    pub fn publish_ticks(&mut self, ticks: u64, command_ticks: u64) {
+        if let Some(plan) = self.faults.plan.as_deref_mut().filter(|p| p.len() >= HEADER_SIZE) {
             put_u64(plan, HEADER_VIRTUAL_TICKS, ticks);
             if plan.len() >= CLOCK_OFFSET + CLOCK_SIZE {
                 put_u64(plan, CLOCK_COMMAND_TICKS, command_ticks);

@@ -2,9 +2,10 @@
 //! image boots with a disk file, `blk_probe` writes, flushes and reads
 //! through the `blk` service, kills it and uses the instance RS restarts.
 //! Checked from both sides: the probe's report on the console, and the
-//! bytes in the disk file on the host (which also shows that the device's
-//! interrupts reached the driver: a completion found only at the driver's
-//! deadline is reported on the console and fails the test).
+//! bytes in the disk file on the host. The driver polls the device (whose
+//! requests finish within their `QueueNotify` exit); a completion found
+//! only at the driver's deadline would be reported on the console and
+//! fails the test.
 
 mod common;
 

@@ -81,6 +81,10 @@ const F_FLUSH: u32 = 9;
 /// VIRTIO_F_VERSION_1 is bit 32: bit 0 of feature word 1.
 const F_VERSION_1_HIGH: u32 = 0;
 
+/// Available-ring flag: the driver asks for no used-buffer interrupt
+/// (`VIRTQ_AVAIL_F_NO_INTERRUPT`, virtio 1.x §2.7.7).
+const AVAIL_F_NO_INTERRUPT: u16 = 1;
+
 // Descriptor flags.
 const DESC_NEXT: u16 = 1;
 const DESC_WRITE: u16 = 2;
@@ -203,8 +207,11 @@ impl Device {
             return Err(Error::Unavailable);
         }
         let capacity = u64::from(reg_read(CONFIG_CAPACITY)) | u64::from(reg_read(CONFIG_CAPACITY + 4)) << 32;
+        let device = Device { dma_phys, capacity, flush, avail_idx: 0, used_seen: 0 };
+        // Polled until a request is found still running (`set_interrupts`).
+        device.set_interrupts(false);
         reg_write(STATUS_REG, S_ACKNOWLEDGE | S_DRIVER | S_FEATURES_OK | S_DRIVER_OK);
-        Ok(Device { dma_phys, capacity, flush, avail_idx: 0, used_seen: 0 })
+        Ok(device)
     }
 
     /// The DMA area's physical address (kept across a device reset).
@@ -284,6 +291,17 @@ impl Device {
         // SAFETY: the status byte lies in our DMA page.
         let status = unsafe { dma::<u8>(STATUS).read_volatile() };
         Some(if status == BLK_S_OK { Ok(()) } else { Err(Error::Unavailable) })
+    }
+
+    /// Asks the device for an interrupt at each completion (`true`), or
+    /// for none (`false`: the driver polls the used ring). A hint the
+    /// device may ignore; the caller polls again after turning interrupts
+    /// on, since a completion just before that raised none.
+    pub fn set_interrupts(&self, on: bool) {
+        let flags = if on { 0 } else { AVAIL_F_NO_INTERRUPT };
+        // SAFETY: the available ring's flags lie in our DMA page.
+        unsafe { dma::<u16>(AVAIL).write_volatile(flags) };
+        fence(Ordering::SeqCst);
     }
 
     /// Acknowledges the device's interrupt; returns InterruptStatus.

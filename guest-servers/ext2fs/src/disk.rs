@@ -40,9 +40,10 @@
 //! the server reads a file for a client it says how many bytes the client
 //! still wants ([`Link::expect_reads`]): the read-ahead then starts at the
 //! request's first block and stops at the file's end, so a small program
-//! costs one driver request and stays whole in the read-ahead buffer for
-//! the next exec of it. Other (metadata) reads fetch just what is asked,
-//! since every byte the driver copies costs kernel time.
+//! costs one driver request and stays whole in one of the read-ahead
+//! windows ([`crate::readahead`]) for the next execs of it. Other
+//! (metadata) reads fetch just what is asked, since every byte the driver
+//! copies costs kernel time.
 //!
 //! All of it lives in one static ([`link`]): the SENDA table must stay in
 //! place while the kernel holds it, and the server reaches the link both
@@ -53,6 +54,8 @@ use abi::proto::{self, blockdev};
 use abi::senda::{SendaEntry, FLAG_DONE, FLAG_NOTIFY};
 use abi::syscall::{NOTIFY_ALARM, NOTIFY_ALARM_WORD};
 use abi::{Endpoint, Error, Message};
+
+use crate::readahead::{self, ReadAhead};
 
 /// Device sector size.
 const SECTOR: u64 = blockdev::SECTOR_SIZE;
@@ -97,10 +100,9 @@ pub struct Link {
     /// Sector and length of the gathered writes (in [`GATHER`]).
     gather_at: u64,
     gather_len: usize,
-    /// Sector and length of the read-ahead data (in [`AHEAD`]), and the
-    /// sector after the last read (a read starting there is sequential).
-    ahead_at: u64,
-    ahead_len: usize,
+    /// What the read-ahead windows hold, and the sector after the last
+    /// read (a read starting there is sequential).
+    ahead: ReadAhead,
     last_end: u64,
     /// Bytes the client request being served still wants from the disk
     /// (`None`: no such hint, outside a file READ).
@@ -132,8 +134,7 @@ static mut LINK: Link = Link {
     deferred_len: 0,
     gather_at: 0,
     gather_len: 0,
-    ahead_at: 0,
-    ahead_len: 0,
+    ahead: ReadAhead::new(),
     last_end: u64::MAX,
     wanted: None,
     sectors: 0,
@@ -522,24 +523,22 @@ impl Link {
         if let Some(bytes) = self.wanted.as_mut() {
             *bytes = bytes.saturating_sub(buf.len() as u64);
         }
-        let ahead_end = self.ahead_at + (self.ahead_len as u64) / SECTOR;
-        if sector >= self.ahead_at && end <= ahead_end {
-            let from = ((sector - self.ahead_at) * SECTOR) as usize;
-            buf.copy_from_slice(&ahead()[from..from + buf.len()]);
+        if let Some((window, from)) = self.ahead.find(sector, end, SECTOR) {
+            buf.copy_from_slice(&readahead::buffer(window)[from..from + buf.len()]);
             return Ok(());
         }
         if ahead_bytes > 0 {
             // Read ahead: one request for what the reader will ask for
             // next (the library reads file data block by block).
             let n = ahead_bytes;
-            self.ahead_len = 0;
-            let got = self.call(blockdev::READ, sector * SECTOR, Data::Into(&mut ahead()[..n]), n as u64)?;
+            let window = self.ahead.take();
+            let data = &mut readahead::buffer(window)[..n];
+            let got = self.call(blockdev::READ, sector * SECTOR, Data::Into(data), n as u64)?;
             if got != n as u64 {
                 return Err(Error::Io);
             }
-            self.ahead_at = sector;
-            self.ahead_len = n;
-            buf.copy_from_slice(&ahead()[..buf.len()]);
+            self.ahead.filled(window, sector, n as u64 / SECTOR);
+            buf.copy_from_slice(&readahead::buffer(window)[..buf.len()]);
             return Ok(());
         }
         let mut done = 0;
@@ -559,9 +558,7 @@ impl Link {
     /// it when they are consecutive (sent by [`Link::flush_writes`]).
     pub fn write(&mut self, sector: u64, buf: &[u8]) -> Result<(), Error> {
         let end = sector + (buf.len() as u64).div_ceil(SECTOR);
-        if self.ahead_len > 0 && sector < self.ahead_at + (self.ahead_len as u64) / SECTOR && self.ahead_at < end {
-            self.ahead_len = 0;
-        }
+        self.ahead.drop_overlapping(sector, end);
         let mut done = 0;
         while done < buf.len() {
             let at = sector + (done as u64) / SECTOR;
@@ -609,16 +606,6 @@ fn gather() -> &'static mut [u8; MAX] {
     // grants it, and neither runs inside the other, so the borrows never
     // overlap (the driver reads it only through the grant while we wait).
     unsafe { &mut *(&raw mut GATHER) }
-}
-
-/// Data read ahead of a sequential reader; apart from [`LINK`] for the
-/// same reason as [`GATHER`].
-static mut AHEAD: [u8; MAX] = [0; MAX];
-
-fn ahead() -> &'static mut [u8; MAX] {
-    // SAFETY: single-threaded; only `Link::read` uses it, one borrow at a
-    // time (the driver writes it only through our grant while we wait).
-    unsafe { &mut *(&raw mut AHEAD) }
 }
 
 /// The block device the ext2 library mounts: 512-byte sectors of the disk

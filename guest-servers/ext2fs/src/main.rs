@@ -26,6 +26,7 @@
 
 mod disk;
 mod ops;
+mod readahead;
 
 use abi::proto;
 use abi::{Endpoint, Error};

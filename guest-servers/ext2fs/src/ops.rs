@@ -37,7 +37,7 @@ fn staging() -> &'static mut [u8; CHUNK] {
 
 /// The time stamped on changes.
 pub fn now() -> u32 {
-    (EPOCH + rt::sys::uptime() / rt::kip::tick_hz().max(1)) as u32
+    (EPOCH + rt::kip::ticks() / rt::kip::tick_hz().max(1)) as u32
 }
 
 /// Counters of the data path (printed at SYNC).

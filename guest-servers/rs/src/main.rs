@@ -103,7 +103,7 @@ fn run() -> i32 {
     authorize::init();
     rs.complain_unchecked = rt::kip::weakened(abi::weaken::COMPLAIN_AUTH);
     rs.load_services();
-    let now = rt::sys::uptime();
+    let now = rt::kip::ticks();
     rs.adopt_ds(now);
     rt::println!("rs: {} services, tick {} Hz", rs.count, timers::hz());
     rs.start_all(now);
@@ -117,7 +117,7 @@ impl rt::server::Server for Rs {
     const ANSWERS_HEARTBEATS: bool = false;
 
     fn request(&mut self, msg: &Message) -> rt::server::Answer {
-        self.now = rt::sys::uptime();
+        self.now = rt::kip::ticks();
         if msg.mtype == abi::proto::REPLY {
             // Never answer a reply (a service that took RS's news for a
             // request): two servers must not bounce errors for ever.
@@ -128,7 +128,7 @@ impl rt::server::Server for Rs {
     }
 
     fn notification(&mut self, msg: &Message) {
-        self.now = rt::sys::uptime();
+        self.now = rt::kip::ticks();
         self.notified(msg, self.now);
     }
 

@@ -1,11 +1,14 @@
-//! Reading the kernel info page: command line, boot processes, entry kind.
+//! Reading the kernel info page: command line, boot processes, entry kind,
+//! the clock.
 
 use abi::layout::{kip, EntryKind, KIP_DATA};
 use abi::Endpoint;
 
 fn page() -> &'static [u8; 4096] {
     // SAFETY: the kernel maps the KIP data page read-only into every
-    // process at KIP_DATA, and never changes it after boot.
+    // process at KIP_DATA, and never changes it after boot but for the
+    // tick field, which only [`ticks`] reads (volatile, through a raw
+    // pointer).
     unsafe { &*(KIP_DATA as *const [u8; 4096]) }
 }
 
@@ -45,6 +48,16 @@ pub fn entry_kind() -> EntryKind {
     } else {
         EntryKind::Syscall
     }
+}
+
+/// Timer ticks since boot, as the `uptime` kernel call returns them, read
+/// from the page without a kernel entry (the kernel keeps the field
+/// current: `abi::layout::kip::TICKS_OFFSET`).
+pub fn ticks() -> u64 {
+    // SAFETY: the KIP data page is mapped read-only at KIP_DATA in every
+    // process; the field is an aligned u64 the kernel writes whole, and
+    // volatile makes every call read it again.
+    unsafe { core::ptr::read_volatile((KIP_DATA as usize + kip::TICKS_OFFSET) as *const u64) }
 }
 
 /// Timer ticks per second.
