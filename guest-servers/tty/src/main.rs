@@ -220,9 +220,11 @@ impl Tty {
         let mut result = 0i64;
         while done < len {
             let n = ((len - done) as usize).min(OUT_CHUNK);
-            match rt::sys::safecopy_from(msg.source, grant, done, &mut self.out[..n]) {
-                Ok(_) => {
-                    uart::write(&self.out[..n]);
+            let copied = rt::sys::safecopy_from(msg.source, grant, done, &mut self.out[..n]);
+            // Counted only once it is out: a chunk that did not go out
+            // ends the write with what did (or the error).
+            match copied.and_then(|_| uart::write(&self.out[..n])) {
+                Ok(()) => {
                     done += n as u64;
                     result = done as i64;
                 }
