@@ -99,7 +99,14 @@ impl rt::server::Server for Driver {
     fn request(&mut self, msg: &Message) -> rt::server::Answer {
         let blk = &mut self.blk;
         let id = msg.payload[0];
-        let (id, result) = match self.misbehave.judge(msg) {
+        // A request garbled on the way would move the wrong sectors with
+        // every count right: refused before the disk is touched.
+        let judged = if blockdev::request_intact(msg) {
+            self.misbehave.judge(msg)
+        } else {
+            Verdict::Answer(id, Error::BadRequest.to_return())
+        };
+        let (id, result) = match judged {
             Verdict::Serve => (id, blk.serve(msg).map_or_else(Error::to_return, |v| v as i64)),
             Verdict::Ignore => return rt::server::Answer::Later,
             Verdict::Hang => hang(),
