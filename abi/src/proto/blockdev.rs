@@ -50,32 +50,22 @@
 //! request is answered.)
 
 /// Payload word of a request that holds its check word.
-pub const CHECK_WORD: usize = 4;
+pub const CHECK_WORD: usize = super::CHECK_WORD;
 
 /// The check word of a request of type `mtype` with payload words
-/// `[id, position, grant, length]` (zero where the type has none). A
-/// multiply-rotate mix: any change of the words, or of bytes across two
-/// of them, changes it but for a chance of about 2^-64.
+/// `[id, position, grant, length]` (zero where the type has none).
 pub const fn request_check(mtype: u32, words: &[u64; 4]) -> u64 {
-    let mut h = 0x9E37_79B9_7F4A_7C15u64 ^ mtype as u64;
-    let mut i = 0;
-    while i < words.len() {
-        h = (h ^ words[i]).wrapping_mul(0x0000_0100_0000_01B3).rotate_left(29);
-        i += 1;
-    }
-    h ^ (h >> 31)
+    super::check_word(mtype, words)
 }
 
 /// A request of type `mtype` with its check word.
 pub fn request(mtype: u32, id: u64, position: u64, grant: u64, len: u64) -> crate::Message {
-    let words = [id, position, grant, len];
-    crate::Message::with_words(mtype, &[id, position, grant, len, request_check(mtype, &words)])
+    super::checked_request(mtype, [id, position, grant, len])
 }
 
 /// Whether `msg` is a request as its sender made it (its check word fits).
 pub fn request_intact(msg: &crate::Message) -> bool {
-    let words = [msg.payload[0], msg.payload[1], msg.payload[2], msg.payload[3]];
-    msg.payload[CHECK_WORD] == request_check(msg.mtype, &words)
+    super::request_intact(msg)
 }
 
 /// Tries of one request (each to a fresh driver instance after the

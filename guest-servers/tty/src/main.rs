@@ -90,6 +90,14 @@ fn run() -> i32 {
 /// SENDA (VFS is trusted but TTY is not, and a reply must never block it).
 impl rt::server::Server for Tty {
     fn request(&mut self, msg: &Message) -> rt::server::Answer {
+        if matches!(msg.mtype, dev::READ | dev::WRITE | dev::CANCEL) && !abi::proto::request_intact(msg) {
+            // Garbled on the way: acted on, it would write the wrong
+            // bytes or take the wrong grant. VFS sends it again.
+            if msg.mtype != dev::CANCEL {
+                self.answer(msg.source, msg.payload[0], Error::BadRequest.to_return());
+            }
+            return rt::server::Answer::Later;
+        }
         match msg.mtype {
             dev::READ => self.read(msg),
             dev::WRITE => {

@@ -202,7 +202,7 @@ impl Device {
         t.grants[i].size = req.len as u64;
         t.grants[i].flags = GRANT_VALID | rights;
         let mtype = if req.op == Op::Read { dev::READ } else { dev::WRITE };
-        let msg = Message::with_words(mtype, &[req.id, i as u64, req.len as u64, u64::from(req.user.0)]);
+        let msg = dev::request(mtype, req.id, i as u64, req.len as u64, u64::from(req.user.0));
         if self.blocking_sends {
             // The V1 defense switched off: wait until the driver receives.
             if let Err(e) = rt::ipc::send(self.tty, &msg) {
@@ -307,7 +307,7 @@ impl Device {
         if self.tty == Endpoint::NONE || req.op != Op::Read {
             return;
         }
-        tables().senda[SLOTS + i] = SendaEntry::new(self.tty, Message::with_words(dev::CANCEL, &[req.id]));
+        tables().senda[SLOTS + i] = SendaEntry::new(self.tty, dev::request(dev::CANCEL, req.id, 0, 0, 0));
         submit();
     }
 

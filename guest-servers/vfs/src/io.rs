@@ -184,8 +184,9 @@ impl Vfs {
             result = Err(Error::Io);
         }
         match result {
-            // ^C ends a read: the program's answer, never retried.
-            Err(Error::Interrupted) => {}
+            // ^C ends a read: the program's answer, never retried (a
+            // write is never interrupted: there it is garbage).
+            Err(Error::Interrupted) if req.op == Op::Read => {}
             Err(_) if self.dev.retry(slot, req) => return,
             // What a console can fail with is an I/O error, whatever
             // number the driver (or a garbled reply) gave: a program must
