@@ -22,7 +22,10 @@ use std::time::Duration;
 
 use abi::fault::{Action, Rule, SYSTEM_PROGRAM};
 use abi::syscall::KernelCall;
+use abi::trace::Kind;
 use vmm::inject::fault::FaultPlan;
+use vmm::observe::decode::decode;
+use vmm::observe::TraceMode;
 use vmm::{RunConfig, RunOutcome};
 
 struct Run {
@@ -34,6 +37,19 @@ struct Run {
 impl Run {
     fn context(&self) -> String {
         format!("exit {:?}\nconsole:\n{}\nlog:\n{}", self.outcome.exit, self.console, self.log)
+    }
+
+    /// Results (`args[1]`) of the delivered SENDA messages of type `mtype`.
+    fn delivered_results(&self, mtype: u32) -> Vec<i64> {
+        let raw = &self.outcome.trace.as_ref().expect("a trace").raw;
+        let decoded = decode(raw);
+        assert!(decoded.bad.is_empty() && decoded.missing == 0, "a lossless trace");
+        decoded
+            .records
+            .iter()
+            .filter(|r| r.kind == Kind::SendaDelivered && r.event.mtype == mtype)
+            .map(|r| r.event.args[1] as i64)
+            .collect()
     }
 
     /// How many times RS started `service` (its boot start is the first).
@@ -53,6 +69,7 @@ fn boot(disk: &Path, command: &str, rules: Vec<Rule>) -> Run {
     config.capture_console = true;
     config.deterministic = true;
     config.fault_plan = Some(FaultPlan { seed: 1, rules });
+    config.trace = Some(TraceMode::Lossless);
     let outcome = vmm::run(&config).expect("the VMM runs the guest");
     let console = outcome.console_text();
     let log = outcome.log.as_deref().map(|l| String::from_utf8_lossy(l).into_owned()).unwrap_or_default();
@@ -98,6 +115,10 @@ fn single_faults_in_the_disk_driver_and_its_messages_cost_the_copy_nothing() {
     // had the driver restarted, and the request sent again.
     assert_eq!(run.log.matches("complaining to RS").count(), 2, "{}", run.context());
     assert_eq!(run.starts_of("blk"), 3, "{}", run.context());
+    // The driver's answers to the two faulted requests: the short copy
+    // (EFAULT) and the garbled READ (EBADREQUEST); no other error.
+    let errors: Vec<i64> = run.delivered_results(abi::proto::blockdev::REPLY).into_iter().filter(|&r| r < 0).collect();
+    assert_eq!(errors, [abi::Error::Fault.to_return(), abi::Error::BadRequest.to_return()], "{}", run.context());
     common::assert_fsck_clean(&disk);
     assert!(common::debugfs_cat(&disk, "/home/b") == common::pattern(200_000), "the copy's bytes differ");
 }
@@ -126,4 +147,11 @@ fn single_faults_in_the_console_driver_and_its_messages_cost_the_program_nothing
     assert_eq!(run.console, "one\ntwo\nthree\nstatus 0\n", "{}", run.context());
     assert_eq!(run.starts_of("tty"), 1, "no restart: {}", run.context());
     assert!(!run.log.contains("complaining to RS"), "{}", run.context());
+    // Every reply reached VFS (the lost one on its second delivery); the
+    // one error is the dropped copy's EFAULT, which VFS answered by
+    // sending the write again.
+    let replies = run.delivered_results(abi::proto::dev::REPLY);
+    let errors: Vec<i64> = replies.iter().copied().filter(|&r| r < 0).collect();
+    assert_eq!(errors, [abi::Error::Fault.to_return()], "{replies:?} {}", run.context());
+    assert_eq!(replies.len(), 5, "four writes and one sent again: {replies:?}");
 }
