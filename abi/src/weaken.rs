@@ -120,6 +120,13 @@ pub const DS_RECLAIM: &str = "ds_reclaim";
 /// is taken as it comes (any id, any count; a short count is an error for
 /// the client, a long one is believed).
 pub const BLK_REPLY_CHECK: &str = "blk_reply_check";
+/// The disk driver checks every request's check word
+/// (`crate::proto::blockdev::request_intact`) and refuses a garbled one
+/// with `BadRequest` before it touches the disk, so ext2fs tries again.
+/// Weakened: the driver acts on the request as it comes (a flipped bit in
+/// a WRITE's position writes the file server's block elsewhere, damaging
+/// the file system: the negative control of `vmm/tests/campaign_fsck.rs`).
+pub const BLK_REQUEST_CHECK: &str = "blk_request_check";
 /// ext2fs gives every request to the disk driver a deadline of
 /// `abi::proto::rs::DEADLINE_PERIODS` heartbeat periods of `blk`;
 /// when it passes, ext2fs complains to RS, which restarts the driver, and

@@ -1,10 +1,13 @@
 //! Campaigns that judge the disk (`expect.fsck`, docs/campaigns.md): a
-//! fault that redirects one ext2fs → blk WRITE onto a directory block is
-//! classed `corrupted` (every check the file server makes on the reply
-//! passes: the driver did write that many bytes, only elsewhere), while a
-//! fault the defenses absorb (a dropped WRITE, sent again) leaves the
-//! disk clean. The first starts from a snapshot (its disk is a private
-//! mapping the VMM writes out), the second cold-boots (a disk file).
+//! fault that redirects one ext2fs → blk WRITE onto a directory block
+//! (an overwrite of the request's position) is refused by the driver,
+//! whose check word on the request no longer fits, and sent again, so the
+//! disk stays clean; with that check switched off (`weaken =
+//! ["blk_request_check"]`) the same fault is classed `corrupted` (every
+//! check the file server makes on the reply passes: the driver did write
+//! that many bytes, only elsewhere). The weakened one starts from a
+//! snapshot (its disk is a private mapping the VMM writes out), the
+//! defended one cold-boots (a disk file).
 
 mod common;
 
@@ -28,10 +31,18 @@ fn first_block(disk: &Path, dir: &str) -> u64 {
 
 /// Writes a one-experiment campaign on `disk.img` with fault `fault` and
 /// runs it; returns (viv's status, results.json).
-fn run_campaign(dir: &Path, name: &str, start: &str, fault: &str, exit_status: i32) -> (i32, serde_json::Value) {
+fn run_campaign(
+    dir: &Path,
+    name: &str,
+    start: &str,
+    weaken: &str,
+    fault: &str,
+    exit_status: i32,
+) -> (i32, serde_json::Value) {
     let text = format!(
         "name = \"{name}\"\nimage = \"system\"\ndisk = \"disk.img\"\nworkload = \"fill 20000 /f && sync\"\n\
-         experiments = 1\nseed = 5\ntimeout = 120\nstart = \"{start}\"\n\n[[fault]]\ntargets = [\"blk\"]\n\
+         experiments = 1\nseed = 5\ntimeout = 120\nstart = \"{start}\"\nweaken = [{weaken}]\n\n\
+         [[fault]]\ntargets = [\"blk\"]\n\
          peers = [\"ext2fs\"]\nprimitives = [\"senda\"]\nmessage_types = [{write}]\nnth = 1\n{fault}\n\n\
          [expect]\nexit_status = {exit_status}\nfsck = true\nmin_injected = 1.0\n",
         write = abi::proto::blockdev::WRITE,
@@ -49,7 +60,7 @@ fn run_campaign(dir: &Path, name: &str, start: &str, fault: &str, exit_status: i
 }
 
 #[test]
-fn a_write_redirected_onto_a_directory_is_corrupted_and_a_resent_one_is_clean() {
+fn a_write_redirected_onto_a_directory_is_refused_and_resent_and_corrupts_only_without_the_check() {
     let dir = common::scratch_dir("campaign-fsck");
     let disk = dir.join("disk.img");
     let config = vmm::RunConfig::for_image("system").expect("system image");
@@ -61,7 +72,8 @@ fn a_write_redirected_onto_a_directory_is_corrupted_and_a_resent_one_is_clean() 
     let etc = first_block(&disk, "/etc") * 1024;
 
     let redirect = format!("actions = [\"overwrite\"]\narg_a = 8\narg_b = {etc}");
-    let (status, results) = run_campaign(&dir, "redirect", "snapshot", &redirect, -1);
+    let weakened = format!("\"{}\"", abi::weaken::BLK_REQUEST_CHECK);
+    let (status, results) = run_campaign(&dir, "redirect", "snapshot", &weakened, &redirect, -1);
     let experiment = &results["experiments"][0];
     assert_eq!(experiment["faults_injected"], 1, "{experiment:#}");
     assert_eq!(experiment["outcome"], "corrupted", "{experiment:#}");
@@ -71,10 +83,14 @@ fn a_write_redirected_onto_a_directory_is_corrupted_and_a_resent_one_is_clean() 
     // The campaign's own disk is never written.
     common::assert_fsck_clean(&disk);
 
-    let (status, results) = run_campaign(&dir, "drop", "boot", "actions = [\"drop\"]", 0);
+    // Defended: blk refuses the garbled WRITE (BadRequest), ext2fs has
+    // it restarted and sends the WRITE again; the copy and the disk are
+    // whole.
+    let (status, results) = run_campaign(&dir, "refused", "boot", "", &redirect, 0);
     let experiment = &results["experiments"][0];
     assert_eq!(experiment["faults_injected"], 1, "{experiment:#}");
     assert_eq!(experiment["outcome"], "recovered", "{experiment:#}");
+    assert_eq!(experiment["restarts"]["blk"], 1, "{experiment:#}");
     assert_eq!(results["totals"]["outcomes"]["corrupted"], 0);
     assert_eq!(status, 0, "{results:#}");
 }

@@ -28,6 +28,17 @@
 //! the request again. An error result is retried the same way; after
 //! [`ATTEMPTS`] failed tries the request fails with `Error::Io`.
 //!
+//! Garbled requests: a request's payload carries a check word
+//! ([`CHECK_WORD`], [`request_check`]) over its type and its four words,
+//! which the driver verifies before it acts ([`request_intact`]). The
+//! driver cannot otherwise tell a request garbled on the way (a flipped
+//! bit in the position) from a real one, and would read or write the
+//! wrong sectors with every count right: a wrong read passes as the data,
+//! a wrong write damages the file system. A request that fails the check
+//! is answered `BadRequest` without touching the disk, which the client
+//! takes as a failed try (above). Replies need no check word: their two
+//! words are checked against the request by the client.
+//!
 //! Restarts: a new driver instance resets the device and starts with no
 //! requests. Requests that were in flight when the old one died are never
 //! answered; the client learns the new endpoint from DS and sends them
@@ -37,6 +48,25 @@
 //! "applied twice" in a way the file server can see. (The client must not
 //! reuse a buffer, nor issue an overlapping write, until the earlier
 //! request is answered.)
+
+/// Payload word of a request that holds its check word.
+pub const CHECK_WORD: usize = super::CHECK_WORD;
+
+/// The check word of a request of type `mtype` with payload words
+/// `[id, position, grant, length]` (zero where the type has none).
+pub const fn request_check(mtype: u32, words: &[u64; 4]) -> u64 {
+    super::check_word(mtype, words)
+}
+
+/// A request of type `mtype` with its check word.
+pub fn request(mtype: u32, id: u64, position: u64, grant: u64, len: u64) -> crate::Message {
+    super::checked_request(mtype, [id, position, grant, len])
+}
+
+/// Whether `msg` is a request as its sender made it (its check word fits).
+pub fn request_intact(msg: &crate::Message) -> bool {
+    super::request_intact(msg)
+}
 
 /// Tries of one request (each to a fresh driver instance after the
 /// first) before the client gives up with `Error::Io`.
@@ -67,4 +97,30 @@ super::message_types! {
     /// oversized request, `Perm`/`Fault` from the client's grant, `Unavailable`
     /// when the device fails the request or cannot be set up).
     REPLY = 0x610 => "blockdev.reply";
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_request_is_intact_and_any_flipped_bit_or_overwrite_is_caught() {
+        let msg = request(WRITE, 7, 0x8000, 3, 1024);
+        assert!(request_intact(&msg));
+        for bit in 0..64 * (CHECK_WORD + 1) {
+            let mut m = msg;
+            m.payload[bit / 64] ^= 1 << (bit % 64);
+            assert!(!request_intact(&m), "bit {bit}");
+        }
+        // The fault plans' overwrite: 8 bytes at a payload byte offset
+        // (those touching the five words a request uses).
+        for offset in 0..8 * (CHECK_WORD + 1) {
+            let mut bytes = crate::senda::message_to_bytes(&msg);
+            bytes[8 + offset..16 + offset].copy_from_slice(&0x0123_4567_89AB_CDEFu64.to_le_bytes());
+            assert!(!request_intact(&crate::senda::message_from_bytes(&bytes)), "offset {offset}");
+        }
+        let mut other = msg;
+        other.mtype = READ;
+        assert!(!request_intact(&other));
+    }
 }

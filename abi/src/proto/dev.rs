@@ -9,6 +9,19 @@
 //! request the driver never sees (lost on the way) is caught by a
 //! deadline: a write must be answered, a read answered or accepted
 //! ([`ACCEPTED`]) in time, or VFS has the driver restarted.
+//!
+//! Every request carries a check word (`payload[4]`, [`request`],
+//! `super::check_word`) that the driver verifies before it acts: a
+//! request garbled on the way (its grant, length or id) is answered
+//! `BadRequest` without touching the console, and VFS sends it again
+//! (a garbled write acted on came out wrong, or twice once VFS's
+//! deadline had the driver restarted).
+
+/// A request of type `mtype` (`[id, grant, length, user]`, zero where the
+/// type has none) with its check word.
+pub fn request(mtype: u32, id: u64, grant: u64, len: u64, user: u64) -> crate::Message {
+    super::checked_request(mtype, [id, grant, len, user])
+}
 
 super::message_types! {
     /// Read: `payload[0]` = request id, `[1]` = grant id (VFS's buffer, write

@@ -92,7 +92,8 @@ fn run() -> i32 {
         }
     }
     let blk = Blk { device, replies: SendaQueue::new("blk"), missed_interrupts: 0 };
-    rt::server::serve(&mut Driver { blk, misbehave: Misbehave::from_cmdline() })
+    let request_checks = !rt::kip::weakened(abi::weaken::BLK_REQUEST_CHECK);
+    rt::server::serve(&mut Driver { blk, misbehave: Misbehave::from_cmdline(), request_checks })
 }
 
 /// The driver in the runtime's server loop, with the misbehaviour the
@@ -100,6 +101,9 @@ fn run() -> i32 {
 struct Driver {
     blk: Blk,
     misbehave: Misbehave,
+    /// Requests' check words are verified (`abi::weaken::BLK_REQUEST_CHECK`
+    /// not set).
+    request_checks: bool,
 }
 
 impl rt::server::Server for Driver {
@@ -108,7 +112,14 @@ impl rt::server::Server for Driver {
     fn request(&mut self, msg: &Message) -> rt::server::Answer {
         let blk = &mut self.blk;
         let id = msg.payload[0];
-        let (id, result) = match self.misbehave.judge(msg) {
+        // A request garbled on the way would move the wrong sectors with
+        // every count right: refused before the disk is touched.
+        let judged = if !self.request_checks || blockdev::request_intact(msg) {
+            self.misbehave.judge(msg)
+        } else {
+            Verdict::Answer(id, Error::BadRequest.to_return())
+        };
+        let (id, result) = match judged {
             Verdict::Serve => (id, blk.serve(msg).map_or_else(Error::to_return, |v| v as i64)),
             Verdict::Ignore => return rt::server::Answer::Later,
             Verdict::Hang => hang(),

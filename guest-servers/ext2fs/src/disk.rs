@@ -360,7 +360,7 @@ impl Link {
                 Data::From(buf) => Some(rt::grant::read_only(blk, buf)?),
             };
             let gid = grant.as_ref().map_or(0, |g| g.id());
-            let attempt = self.send_and_wait(blk, id, Message::with_words(mtype, &[id, position, gid, len]));
+            let attempt = self.send_and_wait(blk, id, blockdev::request(mtype, id, position, gid, len));
             // The grant is revoked here; a late copy by a dying or
             // replaced instance fails harmlessly.
             drop(grant);

@@ -22,6 +22,14 @@
 //! replies would be lost until the driver was restarted;
 //! `abi::weaken::REPLY_QUOTA` switches the share off, for the negative
 //! control of the `viv threats` row `reply-flood/disk-client`).
+//!
+//! An entry the kernel could not deliver (its result an error: the
+//! destination was dead, or refused it, or a fault plan failed the
+//! delivery) is sent once more ([`SendaQueue::retry_failed`]): a single
+//! failed delivery of a driver's reply would otherwise cost the client a
+//! deadline and the driver a restart, and the console's client its text
+//! twice (VFS sends a write whose answer never came again, to the new
+//! driver). A second failure frees the entry.
 
 use abi::senda::{SendaEntry, FLAG_DONE, FLAG_NOTIFY, FLAG_VALID, SENDA_MAX_ENTRIES};
 use abi::{Endpoint, Error, Message};
@@ -49,15 +57,12 @@ fn free(e: &SendaEntry) -> bool {
     e.flags & FLAG_VALID == 0 || e.flags & FLAG_DONE != 0
 }
 
-fn place(dst: Endpoint, msg: Message) -> bool {
-    match table().iter_mut().find(|e| free(e)) {
-        Some(slot) => {
-            *slot = SendaEntry::new(dst, msg);
-            slot.flags |= FLAG_NOTIFY;
-            true
-        }
-        None => false,
-    }
+/// Puts `msg` in a free slot; returns the slot's index.
+fn place(dst: Endpoint, msg: Message) -> Option<usize> {
+    let (i, slot) = table().iter_mut().enumerate().find(|(_, e)| free(e))?;
+    *slot = SendaEntry::new(dst, msg);
+    slot.flags |= FLAG_NOTIFY;
+    Some(i)
 }
 
 /// The process's SENDA table and its backlog. Create one per process.
@@ -69,12 +74,22 @@ pub struct SendaQueue {
     /// Whether [`PER_DESTINATION`] applies (read from the command line at
     /// the first send).
     shares: Option<bool>,
+    /// A bit per table slot: its entry failed once and was sent again.
+    retried: u64,
 }
+
+const _: () = assert!(SENDA_MAX_ENTRIES <= 64, "one bit of `retried` per slot");
 
 impl SendaQueue {
     /// An empty queue; `name` prefixes its log lines.
     pub const fn new(name: &'static str) -> SendaQueue {
-        SendaQueue { name, backlog: [(Endpoint::NONE, Message::new(0)); BACKLOG], backlog_len: 0, shares: None }
+        SendaQueue {
+            name,
+            backlog: [(Endpoint::NONE, Message::new(0)); BACKLOG],
+            backlog_len: 0,
+            shares: None,
+            retried: 0,
+        }
     }
 
     /// Messages for `dst` waiting in the table or the backlog.
@@ -93,7 +108,8 @@ impl SendaQueue {
         if shares && self.waiting_for(dst) >= PER_DESTINATION {
             return Err(Error::TooMany);
         }
-        if !place(dst, msg) {
+        self.retry_failed();
+        if !self.place(dst, msg) {
             if self.backlog_len == BACKLOG {
                 return Err(Error::TooMany);
             }
@@ -112,11 +128,12 @@ impl SendaQueue {
 
     /// Moves backlog entries into freed slots (after `EVENT_SENDA_DONE`).
     pub fn flush(&mut self) {
+        let again = self.retry_failed();
         let mut moved = 0;
-        while moved < self.backlog_len && place(self.backlog[moved].0, self.backlog[moved].1) {
+        while moved < self.backlog_len && self.place(self.backlog[moved].0, self.backlog[moved].1) {
             moved += 1;
         }
-        if moved > 0 {
+        if moved > 0 || again {
             self.backlog.copy_within(moved..self.backlog_len, 0);
             self.backlog_len -= moved;
             if let Err(e) = self.submit() {
@@ -132,8 +149,43 @@ impl SendaQueue {
     /// slot, so a driver's reply costs one entry's work, not
     /// `SENDA_MAX_ENTRIES`'.
     fn submit(&mut self) -> Result<(), Error> {
-        let table = table();
-        let used = table.iter().rposition(|e| !free(e)).map_or(0, |last| last + 1);
-        crate::ipc::senda(&mut table[..used])
+        let result = submit_table();
+        // Deliveries the call itself failed show at once; later ones
+        // come with `EVENT_SENDA_DONE` ([`Self::flush`]).
+        if self.retry_failed() {
+            return submit_table();
+        }
+        result
     }
+
+    /// [`place`], forgetting the slot's earlier retry.
+    fn place(&mut self, dst: Endpoint, msg: Message) -> bool {
+        let Some(i) = place(dst, msg) else { return false };
+        self.retried &= !(1 << i);
+        true
+    }
+
+    /// Makes every entry whose delivery failed, and that was not sent
+    /// again yet, pending again; true if there was one (the table must
+    /// then be handed to the kernel again).
+    pub fn retry_failed(&mut self) -> bool {
+        let mut again = false;
+        for (i, e) in table().iter_mut().enumerate() {
+            let failed = e.flags & FLAG_VALID != 0 && e.flags & FLAG_DONE != 0 && e.result != 0;
+            if failed && self.retried & (1 << i) == 0 {
+                e.flags &= !FLAG_DONE;
+                e.result = 0;
+                self.retried |= 1 << i;
+                again = true;
+            }
+        }
+        again
+    }
+}
+
+/// Hands the kernel the table up to its last pending entry.
+fn submit_table() -> Result<(), Error> {
+    let table = table();
+    let used = table.iter().rposition(|e| !free(e)).map_or(0, |last| last + 1);
+    crate::ipc::senda(&mut table[..used])
 }

@@ -135,16 +135,32 @@ pub fn set_grant_table(table: &[abi::grant::Grant]) -> Result<(), Error> {
 }
 
 /// Copies `buf.len()` bytes at `offset` of grant `id` of `granter` into
-/// `buf`.
+/// `buf`. `Fault` when the kernel reports another count than asked (see
+/// [`whole_copy`]).
 pub fn safecopy_from(granter: Endpoint, id: u64, offset: u64, buf: &mut [u8]) -> Result<u64, Error> {
     let words = [u64::from(granter.0), id, offset, buf.as_mut_ptr() as u64, buf.len() as u64];
-    kernel_call(KernelCall::SafeCopyFrom, &words)
+    whole_copy(kernel_call(KernelCall::SafeCopyFrom, &words), buf.len())
 }
 
-/// Copies `buf` to `offset` of grant `id` of `granter`.
+/// Copies `buf` to `offset` of grant `id` of `granter`; `Fault` as for
+/// [`safecopy_from`].
 pub fn safecopy_to(granter: Endpoint, id: u64, offset: u64, buf: &[u8]) -> Result<u64, Error> {
     let words = [u64::from(granter.0), id, offset, buf.as_ptr() as u64, buf.len() as u64];
-    kernel_call(KernelCall::SafeCopyTo, &words)
+    whole_copy(kernel_call(KernelCall::SafeCopyTo, &words), buf.len())
+}
+
+/// A copy counts only if the kernel says it moved every byte asked for.
+/// The kernel answers a copy with its length, so any other count means
+/// the call never ran as made (a lost or garbled kernel call, which a
+/// fault plan's `drop` answers with 0): believed, it would pass stale
+/// buffer contents off as the data, e.g. a disk driver answering a READ
+/// with a full count although nothing reached the file server's buffer.
+fn whole_copy(result: Result<u64, Error>, len: usize) -> Result<u64, Error> {
+    match result {
+        Ok(n) if n == len as u64 => Ok(n),
+        Ok(_) => Err(Error::Fault),
+        Err(e) => Err(e),
+    }
 }
 
 /// Reads `width` bytes (1, 2, 4) from I/O port `port`.

@@ -90,6 +90,14 @@ fn run() -> i32 {
 /// SENDA (VFS is trusted but TTY is not, and a reply must never block it).
 impl rt::server::Server for Tty {
     fn request(&mut self, msg: &Message) -> rt::server::Answer {
+        if matches!(msg.mtype, dev::READ | dev::WRITE | dev::CANCEL) && !abi::proto::request_intact(msg) {
+            // Garbled on the way: acted on, it would write the wrong
+            // bytes or take the wrong grant. VFS sends it again.
+            if msg.mtype != dev::CANCEL {
+                self.answer(msg.source, msg.payload[0], Error::BadRequest.to_return());
+            }
+            return rt::server::Answer::Later;
+        }
         match msg.mtype {
             dev::READ => self.read(msg),
             dev::WRITE => {
@@ -220,9 +228,11 @@ impl Tty {
         let mut result = 0i64;
         while done < len {
             let n = ((len - done) as usize).min(OUT_CHUNK);
-            match rt::sys::safecopy_from(msg.source, grant, done, &mut self.out[..n]) {
-                Ok(_) => {
-                    uart::write(&self.out[..n]);
+            let copied = rt::sys::safecopy_from(msg.source, grant, done, &mut self.out[..n]);
+            // Counted only once it is out: a chunk that did not go out
+            // ends the write with what did (or the error).
+            match copied.and_then(|_| uart::write(&self.out[..n])) {
+                Ok(()) => {
                     done += n as u64;
                     result = done as i64;
                 }

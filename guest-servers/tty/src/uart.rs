@@ -58,18 +58,28 @@ pub fn ack() {
     let _ = rt::sys::irqctl(IRQ, abi::syscall::IRQ_ACK);
 }
 
-/// Writes `bytes` to the console.
-pub fn write(bytes: &[u8]) {
+/// Writes `bytes` to the console. A kernel call that fails, or reports
+/// another count than the chunk's, is made once more (a single lost or
+/// refused call must not lose the program's text); if that fails too the
+/// error is returned, so the writer learns its text did not go out
+/// instead of being told it did.
+pub fn write(bytes: &[u8]) -> Result<(), Error> {
     for chunk in bytes.chunks(abi::syscall::DEV_OUT_STRING_MAX as usize) {
         let words = [u64::from(BASE), chunk.as_ptr() as u64, chunk.len() as u64];
-        match rt::sys::kernel_call(KernelCall::DevOutString, &words) {
-            Ok(_) => {}
+        let out = || match rt::sys::kernel_call(KernelCall::DevOutString, &words) {
+            Ok(n) if n == chunk.len() as u64 => Ok(()),
+            Ok(_) => Err(Error::Io),
+            Err(e) => Err(e),
+        };
+        match out().or_else(|_| out()) {
+            Ok(()) => {}
             Err(Error::BadRequest) | Err(Error::CallDenied) => {
                 for &b in chunk {
-                    let _ = rt::sys::port_out(BASE, u64::from(b), 1);
+                    rt::sys::port_out(BASE, u64::from(b), 1)?;
                 }
             }
-            Err(_) => return,
+            Err(e) => return Err(e),
         }
     }
+    Ok(())
 }

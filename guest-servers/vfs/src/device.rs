@@ -63,6 +63,9 @@ pub struct Request {
     complained: bool,
     /// The request was sent again after a failed delivery.
     resent: bool,
+    /// The request was sent again after the driver answered it with an
+    /// error ([`Device::retry`]).
+    retried: bool,
 }
 
 /// Grant-table entries after the driver slots' that the file-server link
@@ -177,6 +180,7 @@ impl Device {
             accepted: false,
             complained: false,
             resent: false,
+            retried: false,
         };
         self.slots[i] = Some(req);
         self.send(i);
@@ -198,7 +202,7 @@ impl Device {
         t.grants[i].size = req.len as u64;
         t.grants[i].flags = GRANT_VALID | rights;
         let mtype = if req.op == Op::Read { dev::READ } else { dev::WRITE };
-        let msg = Message::with_words(mtype, &[req.id, i as u64, req.len as u64, u64::from(req.user.0)]);
+        let msg = dev::request(mtype, req.id, i as u64, req.len as u64, u64::from(req.user.0));
         if self.blocking_sends {
             // The V1 defense switched off: wait until the driver receives.
             if let Err(e) = rt::ipc::send(self.tty, &msg) {
@@ -303,7 +307,7 @@ impl Device {
         if self.tty == Endpoint::NONE || req.op != Op::Read {
             return;
         }
-        tables().senda[SLOTS + i] = SendaEntry::new(self.tty, Message::with_words(dev::CANCEL, &[req.id]));
+        tables().senda[SLOTS + i] = SendaEntry::new(self.tty, dev::request(dev::CANCEL, req.id, 0, 0, 0));
         submit();
     }
 
@@ -338,6 +342,24 @@ impl Device {
         let req = self.slots[i].take()?;
         tables().grants[i].flags = 0;
         Some((i, req))
+    }
+
+    /// The driver answered `req` (taken from slot `i` by
+    /// [`Device::answer`]) with an error: sends it once more, with a new
+    /// id, unless it was retried already. True when it went out again.
+    /// A single garbled or refused message (a bit flipped in the request's
+    /// grant id, a kernel call of the driver's that failed) costs the
+    /// program nothing; a driver that keeps failing the request gets its
+    /// error through. Safe for writes: the driver answers an error only
+    /// when it wrote nothing.
+    pub fn retry(&mut self, i: usize, req: Request) -> bool {
+        if req.retried || req.waiter.is_none() || self.slots[i].is_some() || !self.checks {
+            return false;
+        }
+        self.slots[i] = Some(Request { retried: true, ..req });
+        self.send(i);
+        self.arm_watchdog();
+        true
     }
 
     /// The driver has a new endpoint (or none): send every unanswered

@@ -183,6 +183,17 @@ impl Vfs {
             self.dev.complain();
             result = Err(Error::Io);
         }
+        match result {
+            // ^C ends a read: the program's answer, never retried (a
+            // write is never interrupted: there it is garbage).
+            Err(Error::Interrupted) if req.op == Op::Read => {}
+            Err(_) if self.dev.retry(slot, req) => return,
+            // What a console can fail with is an I/O error, whatever
+            // number the driver (or a garbled reply) gave: a program must
+            // never read "not found" or "permission denied" into it.
+            Err(_) if self.dev.checks => result = Err(Error::Io),
+            _ => {}
+        }
         let Some(i) = req.waiter else { return };
         let Some(p) = self.parked.get(i).copied() else { return };
         let grant = p.msg.payload[1];

@@ -77,6 +77,11 @@ pub struct Campaign {
     /// software KVM).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub baseline_kernel_instructions: Option<u64>,
+    /// Defenses switched off in every experiment (`abi::weaken`, given
+    /// to the guest as `viv.weaken=NAME,...`): a campaign that must show
+    /// what a fault does without a defense (a negative control).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub weaken: Vec<String>,
     /// The fault templates; each experiment draws one, then its values.
     pub faults: Vec<FaultSpec>,
     /// What must hold after every experiment.
@@ -279,6 +284,7 @@ struct RawCampaign {
     degraded_factor: Option<Spanned<Value>>,
     memory: Option<Spanned<u64>>,
     start: Option<Spanned<String>>,
+    weaken: Option<Spanned<Vec<String>>>,
     #[serde(rename = "fault", default)]
     faults: Vec<RawFault>,
     #[serde(default)]
@@ -539,6 +545,17 @@ impl Campaign {
             Some(("boot", _)) => StartFrom::Boot,
             Some((other, span)) => return problem(span, "start", format!("{other:?} is not \"snapshot\" or \"boot\"")),
         };
+        let weaken = raw.weaken.as_ref().map_or(Vec::new(), |w| w.get_ref().clone());
+        if let Some(w) = &raw.weaken {
+            let bad = |n: &String| n.is_empty() || !n.bytes().all(|b| b.is_ascii_lowercase() || b == b'_');
+            if let Some(n) = w.get_ref().iter().find(|n| bad(n)) {
+                return problem(
+                    w.span(),
+                    "weaken",
+                    format!("{n:?} is not a defense name (abi::weaken: lower case and '_')"),
+                );
+            }
+        }
         if raw.faults.is_empty() {
             return problem(0..0, "fault", "no [[fault]] tables");
         }
@@ -560,6 +577,7 @@ impl Campaign {
             baseline_ticks: None,
             instruction_budget,
             baseline_kernel_instructions: None,
+            weaken,
             faults,
             expect,
         })

@@ -74,7 +74,10 @@ pub fn base_config(campaign: &Campaign, disk: Option<&Path>) -> Result<RunConfig
     let context = || format!("image {}", campaign.image);
     let mut config =
         RunConfig::for_image(&campaign.image).map_err(|source| CampaignError::Vm { context: context(), source })?;
-    config.append = guest_command(campaign);
+    config.append = match campaign.weaken.as_slice() {
+        [] => guest_command(campaign),
+        names => format!("{}={} {}", abi::weaken::WEAKEN_KEY, names.join(","), guest_command(campaign)),
+    };
     config.memory_mib = campaign.memory_mib;
     config.timeout = Some(Duration::from_secs_f64(campaign.timeout_secs));
     config.capture_console = true;

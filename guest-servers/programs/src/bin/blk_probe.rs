@@ -75,7 +75,7 @@ impl Probe {
         // SAFETY: single-threaded; the kernel writes the entry's result
         // only while we are in a trap. Static: the kernel keeps the table.
         let table = unsafe { &mut *(&raw mut REQUEST) };
-        table[0] = SendaEntry::new(self.blk, Message::with_words(mtype, &payload));
+        table[0] = SendaEntry::new(self.blk, blockdev::request(mtype, payload[0], payload[1], payload[2], payload[3]));
         rt::ipc::senda(table)?;
         let mut msg = Message::default();
         loop {

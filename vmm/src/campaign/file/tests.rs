@@ -82,6 +82,18 @@ fn defaults() {
 }
 
 #[test]
+fn weakened_defenses_are_names_and_reach_the_command_line() {
+    let c =
+        parse(&GOOD.replace("memory = 64", "memory = 64\nweaken = [\"blk_request_check\", \"tty_deadline\"]")).unwrap();
+    assert_eq!(c.weaken, ["blk_request_check", "tty_deadline"]);
+    let json = serde_json::to_string(&c).unwrap();
+    assert_eq!(serde_json::from_str::<Campaign>(&json).unwrap(), c);
+    let e = parse(&GOOD.replace("memory = 64", "memory = 64\nweaken = [\"a b\"]")).unwrap_err();
+    assert!(e.contains("weaken") && e.contains("\"a b\" is not a defense name"), "{e}");
+    assert!(parse(GOOD).unwrap().weaken.is_empty());
+}
+
+#[test]
 fn the_budgets_come_from_the_file_or_the_baseline() {
     let mut c = parse(GOOD).unwrap();
     // Before the baseline is known: no budgets.
