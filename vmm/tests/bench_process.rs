@@ -18,7 +18,12 @@ fn one_more_true_costs_a_plausible_exact_number_of_instructions_exits_and_messag
     assert!(f.exits.unwrap_or(0.0) >= 10.0, "{f:?}");
     // At least: FORK request and its two replies, EXEC with VFS's open and
     // read, the exit's kernel call and the WAIT reply.
-    assert!(f.attributed_messages >= 10.0 && f.attributed_messages <= f.messages, "{f:?}");
+    assert!(f.attributed_messages >= 10.0, "{f:?}");
+    // The rest is background work (heartbeats, the disk's alarms) whose
+    // count does not grow in step with the number of `true`s: where a run
+    // ends can add or save one round of it, so the two figures differ by a
+    // few messages at most, either way.
+    assert!((f.messages - f.attributed_messages).abs() <= 4.0, "{f:?}");
     let row = format_process(&f);
     assert!(row.contains("fork + exec + exit of true"), "{row}");
 }
