@@ -30,7 +30,7 @@
 use crate::process::{within_one_page, Memory};
 use abi::layout::PAGE_SIZE;
 use abi::{Endpoint, Error, Message};
-use kernel_core::{copy_message_by_value, CopyFault, MessageHead, UserMemory};
+use kernel_core::{copy_message_by_value, CopyFault, MessageCopy, MessageHead, UserMemory};
 
 /// One cached translation: page `page` of process `slot` is at `phys`,
 /// mapped writable.
@@ -156,29 +156,21 @@ impl UserMemory for IpcMemory<'_> {
     /// stores are sixteen); only messages that straddle a page go through
     /// a message value.
     #[inline(always)]
-    fn copy_message(
-        &mut self,
-        from: usize,
-        from_addr: u64,
-        to: usize,
-        to_addr: u64,
-        source: Option<Endpoint>,
-        refused_type: Option<u32>,
-    ) -> Result<MessageHead, CopyFault> {
-        if !within_one_page(from_addr) || !within_one_page(to_addr) {
-            return copy_message_by_value(self, from, from_addr, to, to_addr, source, refused_type);
+    fn copy_message(&mut self, copy: MessageCopy) -> Result<MessageHead, CopyFault> {
+        if !within_one_page(copy.from_addr) || !within_one_page(copy.to_addr) {
+            return copy_message_by_value(self, copy);
         }
-        let src = self.translate(from, from_addr, false).ok_or(CopyFault::Source(Error::Fault))?;
+        let src = self.translate(copy.from, copy.from_addr, false).ok_or(CopyFault::Source(Error::Fault))?;
         let head = head_at(src);
-        if refused_type == Some(head.mtype) {
+        if copy.refused_type == Some(head.mtype) {
             return Err(CopyFault::RefusedType);
         }
-        let dst = self.translate(to, to_addr, true).ok_or(CopyFault::Destination(Error::Fault))?;
+        let dst = self.translate(copy.to, copy.to_addr, true).ok_or(CopyFault::Destination(Error::Fault))?;
         // SAFETY: `src` is a mapped user message in one page (above);
         // `dst` lies in one user page mapped writable for `to` alone
         // (copy-on-write resolved). Different processes' private or
         // read-only pages, so the ranges do not overlap.
-        unsafe { copy_stamped(src, dst, source) };
+        unsafe { copy_stamped(src, dst, copy.source) };
         Ok(head)
     }
 
@@ -188,30 +180,22 @@ impl UserMemory for IpcMemory<'_> {
     /// make it), the type checked before the receiver's page is touched.
     /// `None` leaves nothing the general path would not do itself.
     #[inline(always)]
-    fn copy_message_fast(
-        &mut self,
-        from: usize,
-        from_addr: u64,
-        to: usize,
-        to_addr: u64,
-        source: Option<Endpoint>,
-        refused_type: Option<u32>,
-    ) -> Option<MessageHead> {
-        if !within_one_page(from_addr) || !within_one_page(to_addr) {
+    fn copy_message_fast(&mut self, copy: MessageCopy) -> Option<MessageHead> {
+        if !within_one_page(copy.from_addr) || !within_one_page(copy.to_addr) {
             return None;
         }
-        let src = self.translate(from, from_addr, true)?;
+        let src = self.translate(copy.from, copy.from_addr, true)?;
         let head = head_at(src);
-        if refused_type == Some(head.mtype) {
+        if copy.refused_type == Some(head.mtype) {
             return None;
         }
-        let dst = self.translate(to, to_addr, true)?;
+        let dst = self.translate(copy.to, copy.to_addr, true)?;
         // SAFETY: both are translations of one-page messages (checked
         // above), mapped writable for their process alone (copy-on-write
         // resolved), identity-mapped for the kernel; two different
         // processes' private pages (the fast path never copies to the
         // sender itself), so they do not overlap.
-        unsafe { copy_stamped(src, dst, source) };
+        unsafe { copy_stamped(src, dst, copy.source) };
         Some(head)
     }
 

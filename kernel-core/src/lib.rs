@@ -93,18 +93,9 @@ pub trait UserMemory {
     /// the message's type is `refused_type` nothing is written. Returns
     /// what the checks and the trace need of the message. The default
     /// goes through [`Self::read_message`] and [`Self::write_message`].
-    #[allow(clippy::too_many_arguments)]
     #[inline]
-    fn copy_message(
-        &mut self,
-        from: usize,
-        from_addr: u64,
-        to: usize,
-        to_addr: u64,
-        source: Option<Endpoint>,
-        refused_type: Option<u32>,
-    ) -> Result<MessageHead, CopyFault> {
-        copy_message_by_value(self, from, from_addr, to, to_addr, source, refused_type)
+    fn copy_message(&mut self, copy: MessageCopy) -> Result<MessageHead, CopyFault> {
+        copy_message_by_value(self, copy)
     }
     /// [`Self::copy_message`] for the fast path (`Kernel::fast_sendrec`,
     /// `Kernel::fast_reply_receive`), which must be able to fall back to
@@ -116,18 +107,9 @@ pub trait UserMemory {
     /// `refused_type` (checked before the receiver's page is touched).
     /// `None`: nothing was written, the general path takes over. The
     /// default never copies.
-    #[allow(clippy::too_many_arguments)]
     #[inline(always)]
-    fn copy_message_fast(
-        &mut self,
-        from: usize,
-        from_addr: u64,
-        to: usize,
-        to_addr: u64,
-        source: Option<Endpoint>,
-        refused_type: Option<u32>,
-    ) -> Option<MessageHead> {
-        let _ = (from, from_addr, to, to_addr, source, refused_type);
+    fn copy_message_fast(&mut self, copy: MessageCopy) -> Option<MessageHead> {
+        let _ = copy;
         None
     }
     /// Records one IPC event (called only while tracing is on, see
@@ -169,27 +151,38 @@ pub enum CopyFault {
     Destination(Error),
 }
 
+/// One message's way from a sender's buffer straight into a receiver's:
+/// what every [`UserMemory`] copy needs to know.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub struct MessageCopy {
+    /// The sending process's slot.
+    pub from: usize,
+    /// The message in the sender's address space.
+    pub from_addr: u64,
+    /// The receiving process's slot.
+    pub to: usize,
+    /// The receiver's buffer in its address space.
+    pub to_addr: u64,
+    /// Written over the message's source field when given (the kernel's
+    /// stamp; `None` only when that defense is weakened).
+    pub source: Option<Endpoint>,
+    /// A message of this type is not delivered: nothing is written (a
+    /// request posing as a notification).
+    pub refused_type: Option<u32>,
+}
+
 /// [`UserMemory::copy_message`] through a message value in the kernel.
-#[allow(clippy::too_many_arguments)]
 #[inline]
-pub fn copy_message_by_value<M: UserMemory + ?Sized>(
-    mem: &mut M,
-    from: usize,
-    from_addr: u64,
-    to: usize,
-    to_addr: u64,
-    source: Option<Endpoint>,
-    refused_type: Option<u32>,
-) -> Result<MessageHead, CopyFault> {
-    let mut msg = mem.read_message(from, from_addr).map_err(CopyFault::Source)?;
-    if refused_type == Some(msg.mtype) {
+pub fn copy_message_by_value<M: UserMemory + ?Sized>(mem: &mut M, copy: MessageCopy) -> Result<MessageHead, CopyFault> {
+    let mut msg = mem.read_message(copy.from, copy.from_addr).map_err(CopyFault::Source)?;
+    if copy.refused_type == Some(msg.mtype) {
         return Err(CopyFault::RefusedType);
     }
     let head = MessageHead::of(&msg);
-    if let Some(source) = source {
+    if let Some(source) = copy.source {
         msg.source = source;
     }
-    mem.write_message(to, to_addr, &msg).map_err(CopyFault::Destination)?;
+    mem.write_message(copy.to, copy.to_addr, &msg).map_err(CopyFault::Destination)?;
     Ok(head)
 }
 

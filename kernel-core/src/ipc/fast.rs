@@ -35,7 +35,6 @@
 
 use crate::proc::{ProcState, RecvWait};
 use crate::{Kernel, MessageHead, Privileges, UserMemory};
-use abi::notify::NOTIFY_MTYPE;
 use abi::syscall::Trap;
 use abi::trace::Kind;
 use abi::Endpoint;
@@ -236,8 +235,6 @@ impl Kernel {
             Some(wait) => wait.msg_addr,
             None => return Err(Fallback::NotWaiting),
         };
-        let source = if self.weak.source_stamp { None } else { Some(self.procs[sender].endpoint) };
-        let refused = if self.weak.notify_type { None } else { Some(NOTIFY_MTYPE) };
-        mem.copy_message_fast(sender, msg_addr, receiver, to_addr, source, refused).ok_or(Fallback::Buffer)
+        mem.copy_message_fast(self.message_copy(sender, msg_addr, receiver, to_addr)).ok_or(Fallback::Buffer)
     }
 }

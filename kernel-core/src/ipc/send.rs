@@ -5,7 +5,7 @@
 
 use crate::deadlock::BlockingOp;
 use crate::proc::{RecvWait, SendWait};
-use crate::{CopyFault, Kernel, MessageHead, Outcome, SendMode, UserMemory};
+use crate::{CopyFault, Kernel, MessageCopy, MessageHead, Outcome, SendMode, UserMemory};
 use abi::notify::NOTIFY_MTYPE;
 use abi::syscall::Trap;
 use abi::trace::Kind;
@@ -206,6 +206,22 @@ impl Kernel {
         }
     }
 
+    /// The copy of `sender`'s message at `msg_addr` into `receiver`'s
+    /// buffer at `to_addr`, stamped with the sender's endpoint and refusing
+    /// the notification type, unless those defenses are weakened. The one
+    /// place both the general and the fast path take it from.
+    #[inline(always)]
+    pub(crate) fn message_copy(&self, sender: usize, msg_addr: u64, receiver: usize, to_addr: u64) -> MessageCopy {
+        MessageCopy {
+            from: sender,
+            from_addr: msg_addr,
+            to: receiver,
+            to_addr,
+            source: if self.weak.source_stamp { None } else { Some(self.procs[sender].endpoint) },
+            refused_type: if self.weak.notify_type { None } else { Some(NOTIFY_MTYPE) },
+        }
+    }
+
     /// Delivers the message at `msg_addr` of `caller` to `receiver`, which
     /// waits for it, with one copy from page to page, and wakes the
     /// receiver. `Err(Some(e))`: refused, nothing delivered, the caller
@@ -221,9 +237,7 @@ impl Kernel {
         msg_addr: u64,
     ) -> Result<MessageHead, Option<Error>> {
         let to_addr = self.procs[receiver].receiving.expect("deliver to a receiving process").msg_addr;
-        let source = if self.weak.source_stamp { None } else { Some(self.procs[caller].endpoint) };
-        let refused = if self.weak.notify_type { None } else { Some(NOTIFY_MTYPE) };
-        match mem.copy_message(caller, msg_addr, receiver, to_addr, source, refused) {
+        match mem.copy_message(self.message_copy(caller, msg_addr, receiver, to_addr)) {
             Ok(head) => {
                 self.wake(mem, receiver, 0);
                 Ok(head)

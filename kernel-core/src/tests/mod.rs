@@ -129,19 +129,11 @@ impl UserMemory for FakeMemory {
         self.raw_write(slot, addr, buf);
         Ok(())
     }
-    fn copy_message_fast(
-        &mut self,
-        from: usize,
-        from_addr: u64,
-        to: usize,
-        to_addr: u64,
-        source: Option<Endpoint>,
-        refused_type: Option<u32>,
-    ) -> Option<MessageHead> {
-        if !Self::fast_page(from_addr) || !Self::fast_page(to_addr) {
+    fn copy_message_fast(&mut self, copy: MessageCopy) -> Option<MessageHead> {
+        if !Self::fast_page(copy.from_addr) || !Self::fast_page(copy.to_addr) {
             return None;
         }
-        copy_message_by_value(self, from, from_addr, to, to_addr, source, refused_type).ok()
+        copy_message_by_value(self, copy).ok()
     }
     fn trace(&mut self, event: &TraceEvent) {
         self.events.push(*event);
