@@ -310,6 +310,12 @@ fn senda_entries_can_be_duplicated() {
         }
         let first = m.get(s[1]);
         assert_eq!((first.mtype, first.payload[0], first.source), (3, 7, ep(&k, s[0])));
+        // Completed by the delivery; a sentinel result shows that taking
+        // the copy writes nothing back.
+        let mut done = m.table(s[0], crate::tests::TABLE, 1)[0];
+        assert_eq!((done.flags, done.result), (FLAG_VALID | FLAG_DONE, 0));
+        done.result = 77;
+        m.put_table(s[0], crate::tests::TABLE, &[done]);
         // The copy comes before the next entry, from the rule's slot.
         assert_eq!(k.receive(&mut m, s[1], Endpoint::ANY, BUF), Outcome::Done(0));
         let copy = m.get(s[1]);
@@ -319,9 +325,10 @@ fn senda_entries_can_be_duplicated() {
         assert_eq!(m.get(s[1]).payload[0], 8);
         assert_eq!(k.receive(&mut m, s[1], Endpoint::ANY, BUF), Outcome::Blocked);
         let t = m.table(s[0], crate::tests::TABLE, 2);
-        for e in &t {
-            assert_eq!((e.flags, e.result), (FLAG_VALID | FLAG_DONE, 0));
-        }
+        assert_eq!(
+            [(t[0].flags, t[0].result), (t[1].flags, t[1].result)],
+            [(FLAG_VALID | FLAG_DONE, 77), (FLAG_VALID | FLAG_DONE, 0)]
+        );
         assert_eq!(counters(&k, 0), (2, 1));
         assert_eq!(total(&k), 1);
     }
