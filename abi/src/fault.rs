@@ -218,9 +218,11 @@ pub enum Action {
     /// `FlipBits`) are overwritten with `B`.
     Overwrite = 3,
     /// The message is delivered twice (the copy when the receiver next
-    /// receives, as if sent again by the same sender).
+    /// receives, as if sent again by the same sender). A SENDA entry too:
+    /// its result and DONE flag are written once.
     Duplicate = 4,
     /// Delivery waits `A` timer ticks (the sender stays blocked meanwhile).
+    /// SEND and SENDREC only (not SENDNB, NOTIFY, SENDA, kernel calls).
     Delay = 5,
     /// The primitive fails with error number `A` (an `abi::Error`), nothing
     /// is delivered.

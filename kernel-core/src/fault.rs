@@ -21,7 +21,7 @@
 //! |---|---|---|
 //! | SEND / SENDNB / SENDREC to a process (delivered or queued) | its trap | all (Delay not for SENDNB) |
 //! | NOTIFY to a process | NOTIFY | Drop, ReturnError, Crash, Hang, Stop |
-//! | SENDA entry delivered (during the call or at RECEIVE) | SENDA | Drop, FlipBits, Overwrite, ReturnError (entry result), Crash, Hang, Stop |
+//! | SENDA entry delivered (during the call or at RECEIVE) | SENDA | all but Delay (ReturnError: the entry's result) |
 //! | kernel call (destination [`SYSTEM_PROGRAM`]) | SENDREC | Drop (not run, returns 0), FlipBits, Overwrite (request), ReturnError, Crash, Hang (of the caller), Stop |
 //!
 //! The first rule that fires wins; later rules are not evaluated for that
@@ -31,7 +31,11 @@
 //! come ([`Kernel::fault_clock`] delivers it then). Duplicate keeps its copy
 //! in the rule's slot of the plan region (`abi::fault::DUPLICATE_SLOTS_OFFSET`),
 //! never in kernel memory; the receiver's next RECEIVE that accepts the
-//! sender takes it first. Hang marks the process so the scheduler never
+//! sender takes it first. A duplicated SENDA entry is stored the same way
+//! once it is delivered, and the sender's entry completes once (by that
+//! delivery). Delay has no SENDA form: a held entry would need kernel
+//! state per table entry and a clock hook that finds its receiver, where
+//! a held SEND has its blocked sender. Hang marks the process so the scheduler never
 //! queues it again; a kill ends that.
 //!
 //! Cost with no plan: one test of [`Faults::enabled`] per event (and the
@@ -208,10 +212,12 @@ pub(crate) const SEND_ACTIONS: u16 = 0x3FE;
 /// Actions at NOTIFY.
 pub(crate) const NOTIFY_ACTIONS: u16 =
     act(Action::Drop) | act(Action::ReturnError) | act(Action::Crash) | act(Action::Hang) | act(Action::Stop);
-/// Actions at a SENDA delivery.
-pub(crate) const SENDA_ACTIONS: u16 = NOTIFY_ACTIONS | act(Action::FlipBits) | act(Action::Overwrite);
+/// Actions at a SENDA delivery (no Delay: an entry has no kernel state
+/// to hold it by, see the table above).
+pub(crate) const SENDA_ACTIONS: u16 =
+    NOTIFY_ACTIONS | act(Action::FlipBits) | act(Action::Overwrite) | act(Action::Duplicate);
 /// Actions at a kernel call.
-pub(crate) const KCALL_ACTIONS: u16 = SENDA_ACTIONS;
+pub(crate) const KCALL_ACTIONS: u16 = NOTIFY_ACTIONS | act(Action::FlipBits) | act(Action::Overwrite);
 
 // One bounds check and one load each: these run at every kernel entry in
 // experiment mode (the clock words, the pre-filter stamp), and a read byte
@@ -745,16 +751,20 @@ impl Kernel {
     /// A SENDA entry of `sender` about to be delivered to `dst_slot`:
     /// `Err(result)` when the plan completes it with `result` instead
     /// (Drop, Crash: success; ReturnError: the error `A`), else delivery
-    /// goes on with `msg` (possibly corrupted).
+    /// goes on with `msg` (possibly corrupted). `Ok(Some(rule))` asks for
+    /// a duplicate: once the entry is really delivered, the caller hands
+    /// the delivered copy to [`Self::fault_senda_delivered`] (not before:
+    /// an entry whose delivery fails stays pending and is evaluated anew
+    /// at its next try).
     pub(crate) fn fault_senda(
         &mut self,
         mem: &mut impl UserMemory,
         sender: usize,
         dst_slot: usize,
         msg: &mut Message,
-    ) -> Result<(), Result<(), abi::Error>> {
+    ) -> Result<Option<usize>, Result<(), abi::Error>> {
         let site = Site { src: sender, dst: Some(dst_slot), primitive: Trap::SendA, mtype: msg.mtype };
-        let Some(fired) = self.fault_evaluate(site, SENDA_ACTIONS) else { return Ok(()) };
+        let Some(fired) = self.fault_evaluate(site, SENDA_ACTIONS) else { return Ok(None) };
         self.fault_common(mem, site, fired);
         match fired.action {
             Action::Drop | Action::Crash => Err(Ok(())),
@@ -764,9 +774,21 @@ impl Kernel {
             },
             Action::FlipBits | Action::Overwrite => {
                 corrupt(msg, fired.action, fired.a, fired.b);
-                Ok(())
+                Ok(None)
             }
-            _ => Ok(()),
+            Action::Duplicate => Ok(Some(fired.rule)),
+            _ => Ok(None),
+        }
+    }
+
+    /// A SENDA entry that [`Self::fault_senda`] asked to duplicate was
+    /// delivered to `receiver` as `msg`: the same message waits in the
+    /// rule's duplicate slot for the receiver's next RECEIVE that accepts
+    /// the sender, as a duplicated SEND's does. The sender's entry is
+    /// completed once, by the delivery; the copy completes nothing.
+    pub(crate) fn fault_senda_delivered(&mut self, duplicate: Option<usize>, receiver: usize, msg: &Message) {
+        if let Some(rule) = duplicate {
+            self.fault_store_duplicate(rule, receiver, msg);
         }
     }
 }

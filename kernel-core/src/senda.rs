@@ -119,13 +119,18 @@ impl Kernel {
                 self.complete_entry(mem, caller, addr, entry, Err(Error::Invalid), Completion::DuringCall)?;
                 return Ok(false);
             }
+            let mut duplicate = None;
             if self.faults.enabled {
-                if let Err(result) = self.fault_senda(mem, caller, dst_slot, &mut msg) {
-                    self.complete_entry(mem, caller, addr, entry, result, Completion::DuringCall)?;
-                    return Ok(false);
+                match self.fault_senda(mem, caller, dst_slot, &mut msg) {
+                    Ok(rule) => duplicate = rule,
+                    Err(result) => {
+                        self.complete_entry(mem, caller, addr, entry, result, Completion::DuringCall)?;
+                        return Ok(false);
+                    }
                 }
             }
             if self.deliver(mem, dst_slot, &msg).is_ok() {
+                self.fault_senda_delivered(duplicate, dst_slot, &msg);
                 if self.trace.enabled {
                     let cause = self.procs[caller].cause;
                     self.trace_senda(mem, Kind::SendaDelivered, caller, dst_slot, &msg, cause);
@@ -194,18 +199,23 @@ impl Kernel {
                     }
                     continue 'retry;
                 }
+                let mut duplicate = None;
                 if self.faults.enabled {
-                    if let Err(result) = self.fault_senda(mem, sender, caller, &mut msg) {
-                        // Completed without delivery: look again from the start.
-                        if self.complete_entry(mem, sender, addr, entry, result, Completion::Later).is_err() {
-                            self.procs[sender].senda_table = None;
+                    match self.fault_senda(mem, sender, caller, &mut msg) {
+                        Ok(rule) => duplicate = rule,
+                        Err(result) => {
+                            // Completed without delivery: look again from the start.
+                            if self.complete_entry(mem, sender, addr, entry, result, Completion::Later).is_err() {
+                                self.procs[sender].senda_table = None;
+                            }
+                            continue 'retry;
                         }
-                        continue 'retry;
                     }
                 }
                 if let Err(e) = mem.write_message(caller, msg_addr, &msg) {
                     return Some(Outcome::err(e));
                 }
+                self.fault_senda_delivered(duplicate, caller, &msg);
                 if self.trace.enabled {
                     let cause = self.procs[sender].senda_table.map_or(0, |t| t.cause);
                     self.trace_senda(mem, Kind::SendaDelivered, sender, caller, &msg, cause);

@@ -43,6 +43,11 @@ fn send_to_waiting(k: &mut Kernel, m: &mut FakeMemory, s: &[usize], mtype: u32, 
     (o, m.deliveries.len() > before)
 }
 
+/// A SENDA entry to `dst` of type 3 carrying `word`.
+fn senda_entry(k: &Kernel, dst: usize, word: u64) -> abi::senda::SendaEntry {
+    abi::senda::SendaEntry::new(ep(k, dst), abi::Message::with_words(3, &[word]))
+}
+
 #[test]
 fn without_a_plan_nothing_changes_and_bad_headers_are_refused() {
     let (mut k, mut m, s) = system(2);
@@ -267,21 +272,13 @@ fn notify_and_kernel_calls_are_events_too() {
 
 #[test]
 fn senda_entries_can_be_dropped_or_failed() {
-    use abi::senda::{SendaEntry, FLAG_VALID};
     let (mut k, mut m, s) = system(2);
     let mut r = Rule::new(Action::ReturnError);
     r.primitives = 1 << Trap::SendA as u8;
     r.arg_a = abi::Error::NoMemory as u32;
     r.limit = 1;
     install(&mut k, 1, &[r]);
-    let entry = |w| SendaEntry {
-        flags: FLAG_VALID,
-        dst: ep(&k, s[1]),
-        result: 0,
-        reserved: 0,
-        message: abi::Message::with_words(3, &[w]),
-    };
-    let entries = [entry(1), entry(2)];
+    let entries = [senda_entry(&k, s[1], 1), senda_entry(&k, s[1], 2)];
     m.put_table(s[0], crate::tests::TABLE, &entries);
     assert_eq!(k.senda(&mut m, s[0], crate::tests::TABLE, 2), Outcome::Done(0));
     // The first is failed, the second delivered at the receive.
@@ -289,6 +286,68 @@ fn senda_entries_can_be_dropped_or_failed() {
     assert_eq!(m.get(s[1]).payload[0], 2);
     let t = m.table(s[0], crate::tests::TABLE, 2);
     assert_eq!(t[0].result, abi::Error::NoMemory.to_return() as i32);
+}
+
+/// Duplicate on SENDA: the entry is delivered (during the call to a
+/// waiting receiver, or later at a RECEIVE) and the same message comes once
+/// more at the receiver's next RECEIVE; the sender's entry completes once.
+#[test]
+fn senda_entries_can_be_duplicated() {
+    use abi::senda::{FLAG_DONE, FLAG_VALID};
+    for receiver_waits in [true, false] {
+        let (mut k, mut m, s) = system(2);
+        let mut dup = Rule::new(Action::Duplicate);
+        dup.primitives = 1 << Trap::SendA as u8;
+        dup.limit = 1;
+        install(&mut k, 1, &[dup]);
+        m.put_table(s[0], crate::tests::TABLE, &[senda_entry(&k, s[1], 7), senda_entry(&k, s[1], 8)]);
+        if receiver_waits {
+            assert_eq!(k.receive(&mut m, s[1], Endpoint::ANY, BUF), Outcome::Blocked);
+        }
+        assert_eq!(k.senda(&mut m, s[0], crate::tests::TABLE, 2), Outcome::Done(0));
+        if !receiver_waits {
+            assert_eq!(k.receive(&mut m, s[1], Endpoint::ANY, BUF), Outcome::Done(0));
+        }
+        let first = m.get(s[1]);
+        assert_eq!((first.mtype, first.payload[0], first.source), (3, 7, ep(&k, s[0])));
+        // Completed by the delivery; a sentinel result shows that taking
+        // the copy writes nothing back.
+        let mut done = m.table(s[0], crate::tests::TABLE, 1)[0];
+        assert_eq!((done.flags, done.result), (FLAG_VALID | FLAG_DONE, 0));
+        done.result = 77;
+        m.put_table(s[0], crate::tests::TABLE, &[done]);
+        // The copy comes before the next entry, from the rule's slot.
+        assert_eq!(k.receive(&mut m, s[1], Endpoint::ANY, BUF), Outcome::Done(0));
+        let copy = m.get(s[1]);
+        assert_eq!((copy.mtype, copy.payload[0], copy.source), (3, 7, ep(&k, s[0])));
+        // The limit holds: the second entry once, then nothing.
+        assert_eq!(k.receive(&mut m, s[1], Endpoint::ANY, BUF), Outcome::Done(0));
+        assert_eq!(m.get(s[1]).payload[0], 8);
+        assert_eq!(k.receive(&mut m, s[1], Endpoint::ANY, BUF), Outcome::Blocked);
+        let t = m.table(s[0], crate::tests::TABLE, 2);
+        assert_eq!(
+            [(t[0].flags, t[0].result), (t[1].flags, t[1].result)],
+            [(FLAG_VALID | FLAG_DONE, 77), (FLAG_VALID | FLAG_DONE, 0)]
+        );
+        assert_eq!(counters(&k, 0), (2, 1));
+        assert_eq!(total(&k), 1);
+    }
+}
+
+/// Delay stays out of SENDA (an entry has no kernel state to hold it by):
+/// a Delay rule for SENDA neither matches nor holds the entry.
+#[test]
+fn senda_entries_are_not_delayed() {
+    let (mut k, mut m, s) = system(2);
+    let mut delay = Rule::new(Action::Delay);
+    delay.primitives = 1 << Trap::SendA as u8;
+    delay.arg_a = 5;
+    install(&mut k, 1, &[delay]);
+    m.put_table(s[0], crate::tests::TABLE, &[senda_entry(&k, s[1], 1)]);
+    assert_eq!(k.senda(&mut m, s[0], crate::tests::TABLE, 1), Outcome::Done(0));
+    assert_eq!(k.receive(&mut m, s[1], Endpoint::ANY, BUF), Outcome::Done(0));
+    assert_eq!(m.get(s[1]).payload[0], 1);
+    assert_eq!(counters(&k, 0), (0, 0));
 }
 
 /// REPLYRECV: s[0] SENDRECs s[1], which took the request; a rule for
