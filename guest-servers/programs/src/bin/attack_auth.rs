@@ -42,7 +42,7 @@
 //!
 //! Exit status 0 when the attack got what it wanted (a claim) or ran (a
 //! bomb, a fill), 1 when it was refused, 2 on a usage error. One program
-//! for all: the boot image holds at most 31 programs.
+//! for all: a boot image holds at most 40 programs (`abi::boot_image::MAX_PROGRAMS`).
 #![no_std]
 #![no_main]
 
