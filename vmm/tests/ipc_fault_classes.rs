@@ -139,10 +139,21 @@ fn single_faults_in_the_console_driver_and_its_messages_cost_the_program_nothing
     let failed_output = kernel_call("tty", KernelCall::DevOutString, Action::ReturnError, 2);
     let failed_output = Rule { arg_a: abi::Error::Fault as u32, ..failed_output };
     let dropped_copy = kernel_call("tty", KernelCall::SafeCopyFrom, Action::Drop, 3);
-    let run =
-        boot(&disk, "echo one; echo two; echo three; echo status $?", vec![lost_reply, failed_output, dropped_copy]);
+    // VFS's fifth WRITE (the last line; the third line's is sent twice)
+    // reaches tty twice: the kernel delivers a copy of the SENDA entry.
+    // tty answers the copy with the first answer and writes nothing.
+    let mut duplicated_write = Rule::new(Action::Duplicate);
+    duplicated_write.source = common::program_id("system", "vfs");
+    duplicated_write.destination = tty;
+    duplicated_write.mtype = abi::proto::dev::WRITE;
+    duplicated_write.nth = 5;
+    let run = boot(
+        &disk,
+        "echo one; echo two; echo three; echo status $?",
+        vec![lost_reply, failed_output, dropped_copy, duplicated_write],
+    );
 
-    assert_eq!(run.outcome.faults_injected, 3, "{}", run.context());
+    assert_eq!(run.outcome.faults_injected, 4, "{}", run.context());
     assert_eq!(run.outcome.exit_status(), 0, "{}", run.context());
     assert_eq!(run.console, "one\ntwo\nthree\nstatus 0\n", "{}", run.context());
     assert_eq!(run.starts_of("tty"), 1, "no restart: {}", run.context());
@@ -153,5 +164,5 @@ fn single_faults_in_the_console_driver_and_its_messages_cost_the_program_nothing
     let replies = run.delivered_results(abi::proto::dev::REPLY);
     let errors: Vec<i64> = replies.iter().copied().filter(|&r| r < 0).collect();
     assert_eq!(errors, [abi::Error::Fault.to_return()], "{replies:?} {}", run.context());
-    assert_eq!(replies.len(), 5, "four writes and one sent again: {replies:?}");
+    assert_eq!(replies.len(), 6, "four writes, one sent again, one copy answered again: {replies:?}");
 }

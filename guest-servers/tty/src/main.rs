@@ -47,6 +47,18 @@ struct Read {
     seq: u64,
 }
 
+/// Writes remembered for [`Tty::served`]: more than VFS can have in
+/// flight at once.
+const SERVED_WRITES: usize = 16;
+
+/// A write served: who asked, its request id, what it was answered.
+#[derive(Clone, Copy)]
+struct ServedWrite {
+    from: Endpoint,
+    id: u64,
+    result: i64,
+}
+
 struct Tty {
     line: Line,
     ready: Ready,
@@ -55,6 +67,12 @@ struct Tty {
     next_seq: u64,
     replies: SendaQueue,
     out: [u8; OUT_CHUNK],
+    /// The last writes served: a WRITE that comes again with an id
+    /// already served is a copy of the same message (VFS gives every
+    /// request it sends, even one sent again, a new id), so it is answered
+    /// again with its result and not written twice (at most once).
+    served: [ServedWrite; SERVED_WRITES],
+    next_served: usize,
     /// Test-only misbehaviour (`tty.misbehave`), off by default.
     misbehave: misbehave::Misbehave,
 }
@@ -67,6 +85,8 @@ static mut TTY: Tty = Tty {
     next_seq: 0,
     replies: SendaQueue::new("tty"),
     out: [0; OUT_CHUNK],
+    served: [ServedWrite { from: Endpoint::NONE, id: 0, result: 0 }; SERVED_WRITES],
+    next_served: 0,
     misbehave: misbehave::Misbehave::OFF,
 };
 
@@ -224,6 +244,11 @@ impl Tty {
 
     fn write(&mut self, msg: &Message) {
         let (id, grant, len) = (msg.payload[0], msg.payload[1], msg.payload[2]);
+        if let Some(done) = self.served.iter().find(|w| w.from == msg.source && w.id == id) {
+            let result = done.result;
+            self.answer(msg.source, id, result);
+            return;
+        }
         let mut done = 0u64;
         let mut result = 0i64;
         while done < len {
@@ -243,6 +268,12 @@ impl Tty {
                     break;
                 }
             }
+        }
+        if result >= 0 {
+            // Only what went out: a write answered with an error wrote
+            // nothing and may be sent again.
+            self.served[self.next_served] = ServedWrite { from: msg.source, id, result };
+            self.next_served = (self.next_served + 1) % SERVED_WRITES;
         }
         self.answer(msg.source, id, result);
     }
