@@ -14,6 +14,7 @@ extern crate std;
 
 pub mod args;
 pub mod boot_image;
+pub mod debug;
 pub mod elf;
 pub mod endpoint;
 pub mod error;

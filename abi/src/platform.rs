@@ -150,6 +150,12 @@ pub const PORT_TRACE_DOORBELL: u16 = 0x701;
 /// guest memory) and resumes the guest. Other hosts ignore it.
 pub const PORT_FAULT_STOP: u16 = 0x702;
 
+/// Debug-trap doorbell port: the kernel writes a process slot at a user
+/// `#BP` or `#DB` while a debugger is attached, and reads the VMM's
+/// verdict from its debugger table afterwards (`crate::debug`). Other
+/// hosts never see it (nothing sets the table's attached flag).
+pub const PORT_DEBUG_TRAP: u16 = 0x703;
+
 /// Kernel command-line key for experiment mode: `viv.deterministic=1`
 /// makes the kernel's time virtual (ticks count kernel entries and jump to
 /// the next deadline when every process is blocked; see

@@ -126,8 +126,11 @@ fn gdb_breaks_steps_lists_processes_and_sees_the_power_off() {
     let export = Command::new(VIV).args(["export", "--image", "system", "--symbols"]).arg(&symbols).output().unwrap();
     assert!(export.status.success(), "viv export --symbols: {}", String::from_utf8_lossy(&export.stderr));
     let socket = dir.join("gdb.sock");
+    // The last command opens a file, so that VFS resolves a path after
+    // the kernel breakpoint below (the user-code breakpoint's hit).
     let exec =
-        ["exec", "--gdb", &socket.display().to_string(), "--gdb-wait", "echo gdb-was-here; exit 7"].map(String::from);
+        ["exec", "--gdb", &socket.display().to_string(), "--gdb-wait", "echo gdb-was-here; cat /etc/motd; exit 7"]
+            .map(String::from);
     let mut viv = start_viv(exec, &socket);
 
     let kernel_only = Path::new(vmm::vstate::config::KVM_PVM_SYSFS).exists();
@@ -177,10 +180,28 @@ fn gdb_breaks_steps_lists_processes_and_sees_the_power_off() {
         "echo ==vfs-source\\n".into(),
         format!("info line vfs/src/remote.rs:{remote_line}"),
         "list vfs::remote::RemoteFs::call".into(),
-        // User code, by file and line (refused on kvm_pvm).
+        // User code, by file and line (resolved, then deleted), and by
+        // function name: VFS resolving a request's path. On kvm_pvm it
+        // goes through the kernel's #BP and #DB handlers (abi::debug).
         "echo ==user-break\\n".into(),
         format!("break vfs/src/remote.rs:{remote_line}"),
+        "delete".into(),
+        format!("break {USER_FUNCTION}"),
         "continue".into(),
+        "echo ==user-stop\\n".into(),
+        "bt".into(),
+        "info threads".into(),
+        "echo ==user-args\\n".into(),
+        "info args".into(),
+        "echo ==user-before-step\\n".into(),
+        "info registers rip".into(),
+        "stepi".into(),
+        "echo ==user-after-stepi\\n".into(),
+        "info registers rip".into(),
+        "next".into(),
+        "echo ==user-after-next\\n".into(),
+        "info registers rip".into(),
+        "echo ==user-end\\n".into(),
         "delete".into(),
         "continue".into(),
     ];
@@ -228,7 +249,7 @@ fn gdb_breaks_steps_lists_processes_and_sees_the_power_off() {
     assert!(source.contains("fn call(&self, mtype: u32, words: &[u64]) -> Result<Message, Error> {"), "{context}");
     // A breakpoint by file and line in VFS resolves to VFS's code (gdb
     // takes the first line with code from there on).
-    let user_break = section(&out, "==user-break", None);
+    let user_break = section(&out, "==user-break", Some("==user-stop"));
     let resolved = user_break
         .lines()
         .find(|l| l.starts_with("Breakpoint ") && l.contains(": file vfs/src/remote.rs, line "))
@@ -248,28 +269,67 @@ fn gdb_breaks_steps_lists_processes_and_sees_the_power_off() {
     );
     let watch = &out[out.find("==watch").unwrap()..out.find("==after-watch").unwrap()];
     if kernel_only {
-        // Measured on kvm_pvm (docs/gdb.md): user-mode #BP never reaches
-        // the VMM, and the emulator's writes skip the debug registers, so
-        // the stub refuses both and says why.
+        // Measured on kvm_pvm (docs/gdb.md): the emulator's writes skip
+        // the debug registers, and user mode does not report their hits,
+        // so the stub refuses watchpoints and says why.
         eprintln!(
-            "skipped: a breakpoint in user code and a watchpoint (this host, kvm_pvm, runs user mode natively \
-             and its emulated kernel writes skip the debug registers); checked that both are refused"
+            "skipped: a watchpoint (this host, kvm_pvm, reports no debug-register hits); checked that it is refused"
         );
-        // gdb goes on without it; nothing was written into vfs (which
-        // would die of the int3, and the status below would be 117).
-        assert!(viv_err.contains("gdb: breakpoint at 0x4") && viv_err.contains("refused"), "{context}");
         assert!(viv_err.contains("gdb: watchpoint: this host (kvm_pvm)"), "{context}");
         // (gdb says so on its stderr.)
         assert!(out.contains("Could not insert hardware watchpoint 2."), "{context}");
     } else {
         // Hardware KVM: debug registers through KVM_SET_GUEST_DEBUG.
         assert!(watch.contains("Hardware watchpoint 2") && watch.contains("New value"), "{context}");
-        assert!(user_break.contains(", vfs::remote::RemoteFs::call ("), "the user breakpoint hit\n{context}");
     }
+    check_user_stop(&out, &context);
     // The power-off, as gdb and viv see it.
     assert!(out.contains("exited with code 07"), "{context}");
     assert_eq!(status.code(), Some(7), "{context}");
     assert!(String::from_utf8_lossy(&viv_out.stdout).contains("gdb-was-here"), "{context}");
+}
+
+/// A VFS function by name, in user code: it resolves the path of a
+/// request (open, exec), so it runs whenever a command starts.
+const USER_FUNCTION: &str = "vfs::Vfs::path_at";
+
+/// The value of `rip` printed between `start` and `end`.
+fn rip_between(out: &str, start: &str, end: &str) -> u64 {
+    rip_after(section(out, start, Some(end)), start)
+}
+
+/// The stop at [`USER_FUNCTION`]'s breakpoint, a step and a `next` there
+/// (the commands from `==user-stop` to `==user-end`, as in the first test).
+fn check_user_stop(out: &str, context: &str) {
+    let stop = section(out, "==user-stop", Some("==user-args"));
+    assert!(out.contains(&format!(", {USER_FUNCTION} (self=")), "the user breakpoint hit\n{context}");
+    // Its callers, with source lines, down to VFS's main loop.
+    assert!(stop.contains(&format!("#0  {USER_FUNCTION} (")) && stop.contains(" at vfs/src/calls.rs:"), "{context}");
+    assert!(stop.contains(" in vfs::run () at vfs/src/main.rs:"), "{context}");
+    // VFS is the thread that stopped.
+    let current = stop
+        .lines()
+        .find(|l| l.starts_with('*'))
+        .unwrap_or_else(|| panic!("no current thread at the user stop\n{context}"));
+    assert!(current.contains("(vfs (endpoint "), "{context}");
+    // Its arguments: the caller is a process gdb lists as a thread.
+    let args = section(out, "==user-args", Some("==user-before-step"));
+    let caller = args
+        .lines()
+        .find_map(|l| l.strip_prefix("caller = abi::endpoint::Endpoint ("))
+        .and_then(|rest| rest.strip_suffix(')'))
+        .unwrap_or_else(|| panic!("no caller argument\n{context}"));
+    assert!(stop.contains(&format!(" (endpoint {caller}))")), "the caller {caller} is no thread\n{context}");
+    assert!(args.lines().any(|l| l.starts_with("len = ")), "{context}");
+    // One instruction, then one source line, further in VFS's code.
+    let before = rip_between(out, "==user-before-step", "==user-after-stepi");
+    let stepped = rip_between(out, "==user-after-stepi", "==user-after-next");
+    let next = rip_between(out, "==user-after-next", "==user-end");
+    let user = abi::layout::USER_BASE..abi::layout::USER_END;
+    assert!(user.contains(&before) && user.contains(&stepped) && user.contains(&next), "{context}");
+    assert!(before != stepped && stepped != next, "stepi {before:#x} -> {stepped:#x}, next -> {next:#x}\n{context}");
+    let after_next = section(out, "==user-after-stepi", Some("==user-after-next"));
+    assert!(after_next.contains(&format!("<{USER_FUNCTION}+")), "{context}");
 }
 
 /// The trace lines without the host's timestamps (`tsc`), which differ

@@ -161,6 +161,12 @@ impl Breakpoints {
         self.sw.contains_key(&virt)
     }
 
+    /// Whether `virt` has one of our software breakpoints and it is the
+    /// one at `phys` (user programs share their addresses, not their code).
+    pub fn is_sw_at(&self, virt: u64, phys: u64) -> bool {
+        self.sw.get(&virt).is_some_and(|bp| bp.phys == phys)
+    }
+
     /// The guest-debug settings for the next run.
     fn settings(&self, step: bool, inject_bp: bool) -> kvm_guest_debug {
         let mut control = KVM_GUESTDBG_ENABLE;

@@ -42,6 +42,7 @@ mod monitor;
 mod session;
 mod target;
 pub mod threads;
+pub mod user_traps;
 
 use std::fmt;
 use std::net::SocketAddr;
@@ -136,6 +137,9 @@ pub enum Event<E> {
     /// The guest is paused at a fault-plan Stop (rule index), after the
     /// SWIFI hook mutated its target's code.
     FaultStop(u32),
+    /// The kernel offers a user-mode `#BP` or `#DB` of this process slot
+    /// (`abi::debug`, [`user_traps`]): the guest is in the doorbell exit.
+    UserTrap(u32),
     /// The run ended (or paused for a snapshot).
     Ended(E),
 }
@@ -206,3 +210,9 @@ pub struct DebugSetup<'a> {
 pub const KERNEL_ONLY: &str = "this host (kvm_pvm) runs guest user mode natively: breakpoints in user code \
      are never reported to the VMM (an int3 there would kill the process), and watchpoints do not fire \
      (the kernel's emulated writes skip the debug registers); refused";
+
+/// What `viv` says when gdb asks this host for a hardware breakpoint in
+/// user code or a watchpoint, while software breakpoints and steps in
+/// user code work through the kernel ([`user_traps`]).
+pub const NO_DEBUG_REGISTERS: &str = "this host (kvm_pvm) does not report the debug registers' hits: \
+     use a software breakpoint (break) in user code; refused";

@@ -13,8 +13,9 @@ use vm_memory::GuestMemoryMmap;
 
 use super::breakpoints::{Breakpoints, DebugStop};
 use super::conn::{Listener, Shared, Stream, Watcher};
-use super::target::{watch_kind, State, Stub};
-use super::threads::ProcessTable;
+use super::target::{watch_kind, State, Stub, UserStopAt};
+use super::threads::{ProcessTable, FIRST_SLOT_TID};
+use super::user_traps::{self, UserStop, UserTraps};
 use super::{DebugError, DebugSetup, Event, GdbConfig, Guest, InterruptFlag};
 
 /// The debugger of one run (`--gdb`).
@@ -33,6 +34,10 @@ pub struct Debugger {
     /// The run's SWIFI mutations: `--break-at-injection` then stops after
     /// the first Stop's mutation instead.
     swifi: Option<crate::inject::swifi::StopHook>,
+    /// The kernel's debugger table, on a host whose KVM does not report
+    /// user-mode traps (`kernel_only`): user breakpoints and steps then go
+    /// through the kernel.
+    user_traps: Option<UserTraps>,
 }
 
 /// How a resume ended.
@@ -71,6 +76,7 @@ impl Debugger {
             interrupt: InterruptFlag::default(),
             injection,
             swifi: setup.swifi,
+            user_traps: if setup.kernel_only { UserTraps::find(setup.kernel_elf) } else { None },
         })
     }
 
@@ -122,7 +128,7 @@ impl Debugger {
                             break (stream, watcher);
                         }
                     }
-                    Event::Debug(_) | Event::FaultStop(_) => {}
+                    Event::Debug(_) | Event::FaultStop(_) | Event::UserTrap(_) => {}
                     Event::EmulationFailed => return guest.failed(),
                 }
             }
@@ -145,7 +151,13 @@ impl Debugger {
             internal: None,
             stop_after_mutation: self.config.break_at_injection && self.swifi.is_some(),
             swifi: self.swifi.clone(),
+            user_traps: self.user_traps,
+            user_stop: None,
+            user_step: None,
         };
+        if let Some(traps) = &st.user_traps {
+            traps.set_attached(&st.mem, true);
+        }
         // The kernel is identity-mapped: its code's address is physical.
         if let Some(at) = self.injection {
             if st.bps.add_sw(&st.mem, at, at) {
@@ -226,7 +238,17 @@ impl Debugger {
 fn resume<G: Guest>(stub: &mut Stub<'_, G>, shared: &Shared) -> Resumed<G::End> {
     // Set when the last exit was the guest's own #BP, to give back.
     let mut inject = false;
-    let stepping = stub.st.step;
+    // A process stopped at a user trap steps through the kernel (the trap
+    // flag in its frame), not with KVM's single step (which would stop at
+    // the kernel's next instruction).
+    let stepping = match stub.st.user_stop.take() {
+        Some(stopped) if stub.st.step => {
+            user_traps::set_trap_flag(&stub.st.mem, stopped.frame, true);
+            stub.st.user_step = Some(stopped);
+            false
+        }
+        _ => stub.st.step,
+    };
     let resumed = loop {
         if let Err(e) = stub.st.bps.apply(stub.guest.vcpu(), stepping, inject) {
             log::warn!("gdb: KVM_SET_GUEST_DEBUG failed: {e}");
@@ -257,6 +279,10 @@ fn resume<G: Guest>(stub: &mut Stub<'_, G>, shared: &Shared) -> Resumed<G::End> 
             }
             // Emulated kernel code cannot run int3: the emulator gives up
             // at it, with the vCPU still before it.
+            Event::UserTrap(slot) => match user_trap(stub, slot) {
+                Some(reason) => break Resumed::Stop(reason),
+                None => continue,
+            },
             Event::EmulationFailed if stub.st.bps.is_sw(regs.rip) => DebugStop::SwBreak(regs.rip),
             Event::EmulationFailed => break Resumed::Ended(stub.guest.failed()),
             Event::Debug(exit) => {
@@ -298,15 +324,61 @@ fn resume<G: Guest>(stub: &mut Stub<'_, G>, shared: &Shared) -> Resumed<G::End> 
         };
         break Resumed::Stop(reason);
     };
+    // A step asked of a process that another stop came before: the
+    // process is not stepped later behind gdb's back.
+    if let Resumed::Stop(_) = resumed {
+        if let Some(stepped) = stub.st.user_step.take() {
+            user_traps::set_trap_flag(&stub.st.mem, stepped.frame, false);
+        }
+    }
     // A request the watcher made meanwhile is answered by this stop.
     shared.interrupt.take();
     shared.stops.fetch_add(1, Ordering::AcqRel);
     resumed
 }
 
+/// The kernel offers a user-mode trap of process `slot` (`abi::debug`):
+/// the stop to report when it is the debugger's (the process then resumes
+/// from its frame as gdb leaves it), `None` when the kernel is to handle
+/// it (the verdict the kernel left in its table).
+fn user_trap<G: Guest>(stub: &mut Stub<'_, G>, slot: u32) -> Option<MultiThreadStopReason<u64>> {
+    let traps = stub.st.user_traps?;
+    let mem = stub.st.mem.clone();
+    let trap = traps.trap(&mem).filter(|t| t.slot == u64::from(slot))?;
+    let tid = slot as usize + FIRST_SLOT_TID;
+    let process = stub.st.procs.processes(&mem).into_iter().find(|p| p.tid == tid)?;
+    let frame = process.frame?;
+    let rip = user_traps::saved_rip(&mem, frame)?;
+    let stepping = stub.st.user_step.is_some_and(|s| s.frame == frame);
+    let ours = |at: u64| {
+        crate::observe::profile::paging::translate(&mem, process.root, at)
+            .is_some_and(|pa| stub.st.bps.is_sw_at(at, pa))
+    };
+    let stop = user_traps::classify(&trap, rip, ours, stepping);
+    log::debug!("gdb: user trap {trap:x?} of slot {slot} at rip {rip:#x}: {stop:?}");
+    let gdb_tid = super::target::tid(tid);
+    let reason = match stop {
+        UserStop::Guest => return None,
+        UserStop::Breakpoint(at) => {
+            user_traps::set_saved_rip(&mem, frame, at);
+            MultiThreadStopReason::SwBreak(gdb_tid)
+        }
+        UserStop::Step => MultiThreadStopReason::SignalWithThread { tid: gdb_tid, signal: Signal::SIGTRAP },
+    };
+    traps.set_verdict(&mem, true);
+    stub.st.user_stop = Some(UserStopAt { tid, frame });
+    Some(reason)
+}
+
 /// gdb went away: its breakpoints out of the guest, debugging off, and
 /// the guest runs to its end.
 fn detach<G: Guest>(stub: &mut Stub<'_, G>) -> G::End {
+    if let Some(stopped) = stub.st.user_step.take() {
+        user_traps::set_trap_flag(&stub.st.mem, stopped.frame, false);
+    }
+    if let Some(traps) = &stub.st.user_traps {
+        traps.set_attached(&stub.st.mem, false);
+    }
     stub.st.bps.clear(&stub.st.mem);
     if let Err(e) = stub.st.bps.disable(stub.guest.vcpu()) {
         log::warn!("gdb: cannot switch guest debugging off: {e}");
@@ -320,7 +392,7 @@ fn run_free<G: Guest>(guest: &mut G) -> G::End {
         match guest.run() {
             Event::Ended(end) => return end,
             Event::EmulationFailed => return guest.failed(),
-            Event::Interrupted | Event::Debug(_) | Event::FaultStop(_) => {}
+            Event::Interrupted | Event::Debug(_) | Event::FaultStop(_) | Event::UserTrap(_) => {}
         }
     }
 }

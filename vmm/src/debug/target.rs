@@ -43,21 +43,41 @@ pub struct State {
     pub stop_after_mutation: bool,
     /// The run's SWIFI mutations, for `monitor injection`.
     pub swifi: Option<crate::inject::swifi::StopHook>,
+    /// User breakpoints and steps through the kernel (`kvm_pvm`).
+    pub user_traps: Option<super::user_traps::UserTraps>,
+    /// The process stopped at a user trap: gdb sees and changes the
+    /// registers of its frame, not the vCPU's (the kernel's, in its exit).
+    pub user_stop: Option<UserStopAt>,
+    /// The process asked to step (the trap flag set in its frame).
+    pub user_step: Option<UserStopAt>,
+}
+
+/// A process stopped at a user trap.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct UserStopAt {
+    /// Its thread id.
+    pub tid: usize,
+    /// Guest-physical address of its trap frame.
+    pub frame: u64,
 }
 
 impl State {
-    /// False (with the reason logged) for a breakpoint at `addr` or any
-    /// watchpoint (`addr` None) that this host cannot give.
-    fn can_debug(&self, addr: Option<u64>) -> bool {
+    /// False (with the reason logged) for a breakpoint at `addr` (a
+    /// `software` one or not) or any watchpoint (`addr` None) that this
+    /// host cannot give. On `kvm_pvm` software breakpoints in user code go
+    /// through the kernel ([`super::user_traps`]); the debug registers'
+    /// hits are never reported there.
+    fn can_debug(&self, addr: Option<u64>, software: bool) -> bool {
         let user = addr.is_none_or(|a| (abi::layout::USER_BASE..abi::layout::USER_END).contains(&a));
-        if self.kernel_only && user {
-            match addr {
-                Some(a) => log::warn!("gdb: breakpoint at {a:#x}: {}", super::KERNEL_ONLY),
-                None => log::warn!("gdb: watchpoint: {}", super::KERNEL_ONLY),
-            }
-            return false;
+        if !self.kernel_only || !user || (software && self.user_traps.is_some()) {
+            return true;
         }
-        true
+        let why = if self.user_traps.is_some() { super::NO_DEBUG_REGISTERS } else { super::KERNEL_ONLY };
+        match addr {
+            Some(a) => log::warn!("gdb: breakpoint at {a:#x}: {why}"),
+            None => log::warn!("gdb: watchpoint: {why}"),
+        }
+        false
     }
 }
 
@@ -105,6 +125,13 @@ impl<G: Guest> Stub<'_, G> {
         }
         let procs = self.st.procs.processes(&self.st.mem);
         Some(procs.iter().find(|p| p.tid == tid.get()).map_or(sregs.cr3, |p| p.root))
+    }
+
+    /// Whether gdb sees `tid`'s registers in the vCPU: the thread that
+    /// runs, unless it is stopped at a user trap (the vCPU is then in the
+    /// kernel's doorbell exit, the process's registers in its frame).
+    fn runs_on_vcpu(&self, tid: Tid) -> bool {
+        tid == self.current_tid() && self.st.user_stop.is_none_or(|s| s.tid != tid.get())
     }
 
     /// The saved frame of a thread that is not running.
@@ -189,7 +216,7 @@ impl<G: Guest> Target for Stub<'_, G> {
 impl<G: Guest> MultiThreadBase for Stub<'_, G> {
     fn read_registers(&mut self, regs: &mut X86_64CoreRegs, tid: Tid) -> TargetResult<(), Self> {
         self.st.last_tid = Some(tid);
-        if tid == self.current_tid() {
+        if self.runs_on_vcpu(tid) {
             return self.live_registers(regs);
         }
         let saved = self.frame_of(tid).and_then(|at| read_frame(&self.st.mem, at)).ok_or(TargetError::Errno(14))?;
@@ -202,7 +229,7 @@ impl<G: Guest> MultiThreadBase for Stub<'_, G> {
     }
 
     fn write_registers(&mut self, regs: &X86_64CoreRegs, tid: Tid) -> TargetResult<(), Self> {
-        if tid == self.current_tid() {
+        if self.runs_on_vcpu(tid) {
             return self.write_live_registers(regs);
         }
         let at = self.frame_of(tid).ok_or(TargetError::Errno(14))?;
@@ -335,7 +362,7 @@ impl<G: Guest> GdbBreakpoints for Stub<'_, G> {
 
 impl<G: Guest> SwBreakpoint for Stub<'_, G> {
     fn add_sw_breakpoint(&mut self, addr: u64, _kind: usize) -> TargetResult<bool, Self> {
-        if !self.st.can_debug(Some(addr)) {
+        if !self.st.can_debug(Some(addr), true) {
             return Ok(false);
         }
         // Kernel code is the same in every address space; user code is
@@ -353,7 +380,7 @@ impl<G: Guest> SwBreakpoint for Stub<'_, G> {
 
 impl<G: Guest> HwBreakpoint for Stub<'_, G> {
     fn add_hw_breakpoint(&mut self, addr: u64, _kind: usize) -> TargetResult<bool, Self> {
-        if !self.st.can_debug(Some(addr)) {
+        if !self.st.can_debug(Some(addr), false) {
             return Ok(false);
         }
         Ok(self.st.bps.add_hw(HwSlot { addr, len: 1, kind: HwKind::Execute }))
@@ -376,7 +403,7 @@ fn watch_slot(addr: u64, len: u64, kind: WatchKind) -> Option<HwSlot> {
 
 impl<G: Guest> HwWatchpoint for Stub<'_, G> {
     fn add_hw_watchpoint(&mut self, addr: u64, len: u64, kind: WatchKind) -> TargetResult<bool, Self> {
-        if !self.st.can_debug(None) {
+        if !self.st.can_debug(None, false) {
             return Ok(false);
         }
         Ok(watch_slot(addr, len, kind).is_some_and(|slot| self.st.bps.add_hw(slot)))

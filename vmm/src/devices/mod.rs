@@ -28,7 +28,9 @@ pub use error::DeviceError;
 
 use std::sync::{Arc, Mutex};
 
-use abi::platform::{PORT_BENCH_MARK, PORT_COM1, PORT_FAULT_STOP, PORT_LOG, PORT_POWEROFF, PORT_TRACE_DOORBELL};
+use abi::platform::{
+    PORT_BENCH_MARK, PORT_COM1, PORT_DEBUG_TRAP, PORT_FAULT_STOP, PORT_LOG, PORT_POWEROFF, PORT_TRACE_DOORBELL,
+};
 
 use serial::{SerialDevice, SERIAL_PORTS};
 
@@ -45,6 +47,9 @@ pub enum IoAction {
     TraceDoorbell,
     /// The kernel stopped for the fault plan's rule with this index.
     FaultStop(u32),
+    /// The kernel offers the debugger a user-mode `#BP`/`#DB` of this
+    /// process slot (`abi::debug`).
+    DebugTrap(u32),
 }
 
 /// The port-I/O devices.
@@ -107,6 +112,7 @@ impl PortIo {
             PORT_BENCH_MARK => IoAction::Mark(value_of(data)),
             PORT_TRACE_DOORBELL => IoAction::TraceDoorbell,
             PORT_FAULT_STOP => IoAction::FaultStop(value_of(data)),
+            PORT_DEBUG_TRAP => IoAction::DebugTrap(value_of(data)),
             PORT_LOG => {
                 self.log.write_log(data);
                 IoAction::Continue

@@ -136,6 +136,8 @@ enum Step {
     Continue,
     Mark(u32),
     FaultStop(u32),
+    /// The kernel's debug-trap doorbell (`abi::debug`) for this slot.
+    DebugTrap(u32),
     End(Exit),
     InternalError,
     /// A debug exit (only with the debugger's guest-debug settings).
@@ -215,6 +217,7 @@ impl VcpuRunner {
                     Step::Continue
                 }
                 IoAction::FaultStop(rule) => Step::FaultStop(rule),
+                IoAction::DebugTrap(slot) => Step::DebugTrap(slot),
             },
             VcpuExit::MmioRead(addr, data) => {
                 self.mmio.read(addr, data);
@@ -254,7 +257,7 @@ impl VcpuRunner {
         loop {
             match self.run_to_event(progress) {
                 Event::Ended(end) => return end,
-                Event::Interrupted | Event::FaultStop(_) => {}
+                Event::Interrupted | Event::FaultStop(_) | Event::UserTrap(_) => {}
                 Event::Debug(exit) => return Some(Exit::VmError(format!("unexpected debug exit {exit:x?}"))),
                 Event::EmulationFailed => return Some(Exit::VmError(self.internal_error())),
             }
@@ -311,6 +314,11 @@ impl VcpuRunner {
                         return Event::FaultStop(rule);
                     }
                 }
+                // Only a debugger sets the kernel's attached flag, so only
+                // a debugged run rings; the verdict left in the table (not
+                // the debugger's) is right for any other.
+                Step::DebugTrap(slot) if self.debug_interrupt.is_some() => return Event::UserTrap(slot),
+                Step::DebugTrap(_) => {}
                 Step::InternalError if self.debug_interrupt.is_some() && self.emulation_failed() => {
                     return Event::EmulationFailed;
                 }
