@@ -6,13 +6,16 @@
 //! arguments and source lines, registers, a single step, the processes
 //! as threads, statics read by name (`viv-static`, `print`), a blocked
 //! server's user stack with its source lines, a server's source line
-//! resolved (`info line`, `list`, `break FILE:LINE`), the refusal of
-//! what this host cannot do (a user-code breakpoint, a watchpoint), and
-//! the exit status at power-off. The second replays a one-experiment
+//! resolved (`info line`, `list`, `break FILE:LINE`), a breakpoint in a
+//! server's code by function name with `bt`, arguments, `stepi` and
+//! `next` there (on kvm_pvm through the guest kernel's `#BP`/`#DB`
+//! handlers), the refusal of what this host cannot do (a watchpoint),
+//! and the exit status at power-off. The second replays a one-experiment
 //! campaign into gdb, stopped at its injection, prints the kernel's
 //! arguments there and a blocked server's argument and local, each
-//! checked against the trace, and compares its trace with the
-//! undebugged replay's; the third does so for a SWIFI
+//! checked against the trace, stops and steps in VFS's code, and
+//! compares its trace with the undebugged replay's (breakpoints and
+//! steps in user code included); the third does so for a SWIFI
 //! experiment, stopped after its mutation, which gdb is shown; the last
 //! interrupts a running guest with ^C and kills it from gdb.
 
@@ -186,25 +189,10 @@ fn gdb_breaks_steps_lists_processes_and_sees_the_power_off() {
         "echo ==user-break\\n".into(),
         format!("break vfs/src/remote.rs:{remote_line}"),
         "delete".into(),
-        format!("break {USER_FUNCTION}"),
-        "continue".into(),
-        "echo ==user-stop\\n".into(),
-        "bt".into(),
-        "info threads".into(),
-        "echo ==user-args\\n".into(),
-        "info args".into(),
-        "echo ==user-before-step\\n".into(),
-        "info registers rip".into(),
-        "stepi".into(),
-        "echo ==user-after-stepi\\n".into(),
-        "info registers rip".into(),
-        "next".into(),
-        "echo ==user-after-next\\n".into(),
-        "info registers rip".into(),
-        "echo ==user-end\\n".into(),
-        "delete".into(),
-        "continue".into(),
-    ];
+    ]
+    .into_iter()
+    .chain(user_stop_commands())
+    .collect::<Vec<_>>();
     let out = run_gdb(&commands);
     let status = wait_for(&mut viv, "viv");
     let viv_out = viv.wait_with_output().unwrap();
@@ -298,8 +286,35 @@ fn rip_between(out: &str, start: &str, end: &str) -> u64 {
     rip_after(section(out, start, Some(end)), start)
 }
 
-/// The stop at [`USER_FUNCTION`]'s breakpoint, a step and a `next` there
-/// (the commands from `==user-stop` to `==user-end`, as in the first test).
+/// A breakpoint at [`USER_FUNCTION`], and at its hit: `bt`, the threads,
+/// the arguments, `stepi` and `next`; then the breakpoint goes and the
+/// guest runs to its end. [`check_user_stop`] checks what gdb said.
+fn user_stop_commands() -> Vec<String> {
+    [
+        &format!("break {USER_FUNCTION}"),
+        "continue",
+        "echo ==user-stop\\n",
+        "bt",
+        "info threads",
+        "echo ==user-args\\n",
+        "info args",
+        "echo ==user-before-step\\n",
+        "info registers rip",
+        "stepi",
+        "echo ==user-after-stepi\\n",
+        "info registers rip",
+        "next",
+        "echo ==user-after-next\\n",
+        "info registers rip",
+        "echo ==user-end\\n",
+        "delete",
+        "continue",
+    ]
+    .map(String::from)
+    .to_vec()
+}
+
+/// The stop at [`USER_FUNCTION`]'s breakpoint ([`user_stop_commands`]).
 fn check_user_stop(out: &str, context: &str) {
     let stop = section(out, "==user-stop", Some("==user-args"));
     assert!(out.contains(&format!(", {USER_FUNCTION} (self=")), "the user breakpoint hit\n{context}");
@@ -427,8 +442,12 @@ fn a_replayed_experiment_stops_at_its_injection_and_keeps_its_trace() {
         "frame apply all -s -q print mtype".into(),
         "frame apply all -s -q print request.payload[0]".into(),
         "echo ==end\\n".into(),
-        "continue".into(),
-    ];
+    ]
+    .into_iter()
+    // On to a breakpoint in VFS's code and steps there: the trace below
+    // must not change for them either.
+    .chain(user_stop_commands())
+    .collect::<Vec<_>>();
     let out = run_gdb(&commands);
     let status = wait_for(&mut viv, "viv");
     let viv_out = viv.wait_with_output().unwrap();
@@ -465,6 +484,7 @@ fn a_replayed_experiment_stops_at_its_injection_and_keeps_its_trace() {
     let values = section(&out, "==vfs-values", Some("==end"));
     let printed: Vec<&str> = values.lines().filter_map(|l| l.split_once(" = ").map(|(_, v)| v)).collect();
     assert_eq!(printed, [request["mtype"].to_string(), request["args"][0].to_string()], "{context}");
+    check_user_stop(&out, &context);
     assert!(out.contains("exited normally"), "{context}");
     assert!(status.success() && report.contains("same outcome as recorded"), "{context}");
     // The debugger changed nothing the guest did.
