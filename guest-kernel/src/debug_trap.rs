@@ -10,6 +10,7 @@
 //! here runs but one load, on the exception path only (never on a
 //! system call: the stub's `int3` is told apart before).
 
+use crate::process::System;
 use abi::debug::{SIZE, VERDICT_GUEST, VERDICT_RESUME};
 use core::sync::atomic::{AtomicU64, Ordering};
 
@@ -28,13 +29,24 @@ fn field(offset: usize) -> &'static AtomicU64 {
 }
 
 /// Offers the user-mode `vector` exception of `slot` to the debugger.
-/// True: it was the debugger's, and `slot` resumes from its frame as the
-/// VMM left it, without the entry counting (no tick, no fault-plan
-/// event: a debugged run's trace equals the plain run's). False: handle
-/// it as without a debugger.
+/// True: it was the debugger's, and `slot` is to resume from its frame as
+/// the VMM left it ([`resume`]). False: handle it as without a debugger.
 #[inline(always)]
 pub fn offered(slot: usize, vector: u64) -> bool {
     (vector == 1 || vector == 3) && field(abi::debug::ATTACHED).load(Ordering::Relaxed) != 0 && ring(slot, vector)
+}
+
+/// Returns to `slot`, the process whose entry this is, straight from the
+/// exception path: the entry does not count (no virtual tick, no
+/// fault-plan clock, no scheduling), so a debugged deterministic run
+/// makes the same kernel entries, and so the same trace, as a plain one.
+pub fn resume(sys: &mut System, slot: usize) -> ! {
+    let frame = &raw mut sys.arch[slot].frame;
+    // SAFETY: this is `slot`'s entry: its address space is loaded and its
+    // frame is the current one (it holds the state the entry saved, with
+    // the debugger's changes to RIP and RFLAGS); the kernel stack is
+    // abandoned, as at every return to user mode.
+    unsafe { crate::arch::trap::enter_user(frame) }
 }
 
 /// Rings the VMM's doorbell for the trap and reads its verdict.

@@ -298,6 +298,11 @@ fn device_interrupt(vector: u64) {
 
 /// A CPU exception in user mode ends the process, never the kernel.
 fn user_fault(sys: &mut System, slot: usize) {
+    // The host debugger's breakpoint or step: the process goes on as the
+    // debugger left it, from here (only this path pays for the check).
+    if debug_trap::offered(slot, sys.arch[slot].frame.vector) {
+        debug_trap::resume(sys, slot);
+    }
     let f = sys.arch[slot].frame;
     let p = &sys.core.procs[slot];
     let name = exception_name(f.vector);
