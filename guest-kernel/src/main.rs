@@ -209,11 +209,6 @@ extern "C" fn trap_entry(frame: *mut TrapFrame) -> *mut TrapFrame {
         // a send): the cache stays, and the conversation it interrupted
         // stays on the fast path.
         if vector < trap::IRQ_BASE {
-            // The host debugger's breakpoint or step: the process goes on
-            // as the debugger left it, and the entry does not count.
-            if debug_trap::offered(slot, vector) {
-                return frame;
-            }
             ipc_memory::forget_translations();
         }
         other_entry(sys, slot, vector);
