@@ -16,8 +16,9 @@
 //! checked against the trace, stops and steps in VFS's code, and
 //! compares its trace with the undebugged replay's (breakpoints and
 //! steps in user code included); the third does so for a SWIFI
-//! experiment, stopped after its mutation, which gdb is shown; the last
-//! interrupts a running guest with ^C and kills it from gdb.
+//! experiment, stopped after its mutation, which gdb is shown; the
+//! fourth interrupts a running guest with ^C and kills it from gdb; the
+//! last checks that a program's own `int3` under gdb still ends it.
 
 mod common;
 
@@ -627,4 +628,38 @@ fn a_replayed_swifi_experiment_stops_after_its_mutation_and_shows_it() {
     assert!(plain.unwrap().status.success());
     let read = |p: &Path| without_tsc(&std::fs::read_to_string(p).unwrap());
     assert_eq!(read(&plain_trace), read(&dir.join("debugged.jsonl")), "the debugged replay's trace differs");
+}
+
+#[test]
+fn a_stray_int3_under_gdb_still_ends_its_process() {
+    require_gdb();
+    let dir = common::scratch_dir("gdb-stray-int3");
+    let socket = dir.join("gdb.sock");
+    // The faults image: `breakpoint` executes an int3 of its own, which
+    // is not the debugger's; the kernel must end it as without gdb.
+    let mut viv = Command::new(VIV)
+        .args(["run", "--image", "faults", "--gdb"])
+        .arg(&socket)
+        .arg("--gdb-wait")
+        // The stub's account of the trap the kernel offered it.
+        .env("RUST_LOG", "vmm::debug=debug")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    wait_for_socket(&socket, &mut viv);
+    let out = run_gdb(&[format!("target remote {}", socket.display()), "continue".into()]);
+    let status = wait_for(&mut viv, "viv");
+    let viv_out = viv.wait_with_output().unwrap();
+    let (console, viv_err) = (String::from_utf8_lossy(&viv_out.stdout), String::from_utf8_lossy(&viv_out.stderr));
+    let context = format!("gdb said:\n{out}\nviv said:\n{console}{viv_err}");
+    assert!(console.contains("kernel: process breakpoint (1.0) killed: breakpoint (rip "), "{context}");
+    assert!(console.contains("survivor: finished") && !console.contains("must not happen"), "{context}");
+    assert!(out.contains("exited normally") && status.success(), "{context}");
+    if Path::new(vmm::vstate::config::KVM_PVM_SYSFS).exists() {
+        // On kvm_pvm the kernel asked the stub first, and got it back.
+        let offered = viv_err.lines().filter(|l| l.contains("gdb: user trap ") && l.contains(": Guest")).count();
+        assert_eq!(offered, 1, "{context}");
+    }
 }
