@@ -236,6 +236,7 @@ mod tests {
         assert_eq!(io.write(PORT_POWEROFF, &[3]), IoAction::PowerOff(3));
         assert_eq!(io.write(PORT_BENCH_MARK, &2u32.to_le_bytes()), IoAction::Mark(2));
         assert_eq!(io.write(PORT_TRACE_DOORBELL, &0u32.to_le_bytes()), IoAction::TraceDoorbell);
+        assert_eq!(io.write(PORT_DEBUG_TRAP, &5u32.to_le_bytes()), IoAction::DebugTrap(5));
         assert_eq!(io.write(0x80, &[1]), IoAction::Continue);
         let mut data = [0u8; 2];
         io.read(0x61, &mut data);
