@@ -21,7 +21,10 @@
 //!   mapping the code); the guest's own `int3`s (on this host the system
 //!   call entry stub is one) are told apart by address and given back to
 //!   the guest. Hardware breakpoints and watchpoints use the four debug
-//!   registers through `KVM_SET_GUEST_DEBUG`.
+//!   registers through `KVM_SET_GUEST_DEBUG`. On a host that runs guest
+//!   user mode natively (`kvm_pvm`), where KVM reports no user-mode trap,
+//!   software breakpoints and single steps in user code go through the
+//!   guest kernel's `#BP`/`#DB` handlers and a doorbell ([`user_traps`]).
 //! - **^C** interrupts a running guest: a watcher thread polls the
 //!   connection while the guest runs and kicks the vCPU out of `KVM_RUN`
 //!   with the watchdog's signal ([`conn`]).

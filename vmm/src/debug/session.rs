@@ -277,12 +277,13 @@ fn resume<G: Guest>(stub: &mut Stub<'_, G>, shared: &Shared) -> Resumed<G::End> 
                 let tid = stub.current_tid();
                 break Resumed::Stop(MultiThreadStopReason::SignalWithThread { tid, signal: Signal::SIGTRAP });
             }
-            // Emulated kernel code cannot run int3: the emulator gives up
-            // at it, with the vCPU still before it.
+            // A user-mode #BP or #DB the kernel offers (kvm_pvm).
             Event::UserTrap(slot) => match user_trap(stub, slot) {
                 Some(reason) => break Resumed::Stop(reason),
                 None => continue,
             },
+            // Emulated kernel code cannot run int3: the emulator gives up
+            // at it, with the vCPU still before it.
             Event::EmulationFailed if stub.st.bps.is_sw(regs.rip) => DebugStop::SwBreak(regs.rip),
             Event::EmulationFailed => break Resumed::Ended(stub.guest.failed()),
             Event::Debug(exit) => {
