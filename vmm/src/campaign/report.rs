@@ -234,13 +234,7 @@ fn cpu_per_instruction(experiments: &[ExperimentResult]) -> Option<f64> {
 
 /// Host CPU seconds (user + system, every thread) this process has used.
 pub fn process_cpu_secs() -> Option<f64> {
-    // SAFETY: `rusage` is a plain C struct of integers: all zeros is a
-    // valid value.
-    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
-    // SAFETY: RUSAGE_SELF with a valid pointer; the call writes only `usage`.
-    if unsafe { libc::getrusage(libc::RUSAGE_SELF, &mut usage) } != 0 {
-        return None;
-    }
+    let usage = crate::vstate::outcome::rusage(libc::RUSAGE_SELF)?;
     let secs = |t: libc::timeval| t.tv_sec as f64 + t.tv_usec as f64 / 1e6;
     Some(secs(usage.ru_utime) + secs(usage.ru_stime))
 }

@@ -155,13 +155,7 @@ pub struct ThreadCpu {
 impl ThreadCpu {
     /// The calling thread's CPU time so far.
     pub fn of_this_thread() -> Option<ThreadCpu> {
-        // SAFETY: `rusage` is a plain C struct of integers: all zeros is a
-        // valid value.
-        let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
-        // SAFETY: RUSAGE_THREAD with a valid pointer; the call writes only `usage`.
-        if unsafe { libc::getrusage(libc::RUSAGE_THREAD, &mut usage) } != 0 {
-            return None;
-        }
+        let usage = rusage(libc::RUSAGE_THREAD)?;
         let time = |t: libc::timeval| Duration::from_secs(t.tv_sec as u64) + Duration::from_micros(t.tv_usec as u64);
         Some(ThreadCpu {
             user: time(usage.ru_utime),
@@ -174,6 +168,16 @@ impl ThreadCpu {
     pub fn total(&self) -> Duration {
         self.user + self.system
     }
+}
+
+/// `getrusage(who)`: `RUSAGE_THREAD` (the calling thread) or
+/// `RUSAGE_SELF` (the whole process).
+pub fn rusage(who: libc::c_int) -> Option<libc::rusage> {
+    // SAFETY: `rusage` is a plain C struct of integers: all zeros is a
+    // valid value.
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    // SAFETY: a valid pointer; the call writes only `usage`.
+    (unsafe { libc::getrusage(who, &mut usage) } == 0).then_some(usage)
 }
 
 impl RunOutcome {
