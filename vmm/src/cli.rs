@@ -566,6 +566,10 @@ pub enum BenchPart {
     Hang,
     /// The pingpong round trip, with IPC tracing off and on.
     Ipc,
+    /// The campaign's throughput from a snapshot and by cold boots, with
+    /// the host CPU each experiment costs (`--campaign`,
+    /// `--campaign-experiments`, `--jobs`).
+    Campaign,
 }
 
 #[cfg(test)]

@@ -101,6 +101,11 @@ fn dispatch(command: Command) -> Result<i32, Failure> {
                         .map_err(commands::CommandError::from)?,
                     vmm::bench::round_trip::format_round_trip,
                 ),
+                Some(cli::BenchPart::Campaign) => print_part(
+                    json,
+                    &commands::bench::campaign(args.campaign.as_deref(), args.campaign_experiments.max(1), args.jobs)?,
+                    vmm::bench::campaign::format,
+                ),
                 None => unreachable!("guarded by the match arm"),
             }
         }

@@ -247,6 +247,12 @@ fn the_throughput_benchmark_runs_the_same_experiments_both_ways() {
     for m in [&f.snapshot, &f.boot] {
         assert_eq!(m.outcomes.values().sum::<u32>(), 2, "{m:?}");
         assert!(m.experiments_per_second > 0.0 && m.wall_secs > 0.0, "{m:?}");
+        // What each experiment cost the host is reported: the process's
+        // CPU per experiment and its vCPU thread's, and per kernel
+        // instruction.
+        assert!(m.cpu_secs_per_experiment.is_some_and(|s| s > 0.0), "{m:?}");
+        assert!(m.median_vcpu_cpu_ms.is_some_and(|ms| ms > 0), "{m:?}");
+        assert!(m.vcpu_cpu_us_per_kernel_instruction.is_some_and(|us| us > 0.0), "{m:?}");
     }
     assert!(f.snapshot.snapshot_secs.is_some() && f.boot.snapshot_secs.is_none());
     let (s, b) = (f.snapshot.median_kernel_instructions.unwrap(), f.boot.median_kernel_instructions.unwrap());

@@ -19,7 +19,7 @@ use std::time::Instant;
 use serde::{Deserialize, Serialize};
 
 use crate::campaign::file::{Campaign, StartFrom};
-use crate::campaign::report::{median, ExperimentResult};
+use crate::campaign::report::{median, process_cpu_secs, ExperimentResult};
 use crate::campaign::CampaignError;
 
 /// The smoke campaign of `.ci/run`, the default workload of the benchmark.
@@ -41,6 +41,17 @@ pub struct ModeFigures {
     pub median_vm_exits: Option<u64>,
     /// Experiments per outcome class.
     pub outcomes: BTreeMap<String, u32>,
+    /// Host CPU seconds (user + system, every thread of `viv`) per
+    /// experiment, snapshot and baseline included: what an experiment
+    /// costs the host, less sensitive to load than wall time.
+    #[serde(default)]
+    pub cpu_secs_per_experiment: Option<f64>,
+    /// Median host CPU milliseconds of an experiment's vCPU thread.
+    #[serde(default)]
+    pub median_vcpu_cpu_ms: Option<u64>,
+    /// The vCPU threads' CPU over their kernel instructions (µs).
+    #[serde(default)]
+    pub vcpu_cpu_us_per_kernel_instruction: Option<f64>,
 }
 
 /// The benchmark's result.
@@ -77,8 +88,10 @@ fn mode_figures(
     start: StartFrom,
     results: &[ExperimentResult],
     wall_secs: f64,
+    cpu_secs: Option<f64>,
     snapshot_secs: Option<f64>,
 ) -> ModeFigures {
+    let timing = crate::campaign::report::Timing::of(results, wall_secs, 1, snapshot_secs);
     let mut outcomes = BTreeMap::new();
     for e in results {
         *outcomes.entry(e.verdict.outcome.name().to_string()).or_insert(0) += 1;
@@ -91,6 +104,9 @@ fn mode_figures(
         median_kernel_instructions: median(results.iter().filter_map(|e| e.timing.kernel_instructions).collect()),
         median_vm_exits: median(results.iter().filter_map(|e| e.timing.vm_exits).collect()),
         outcomes,
+        cpu_secs_per_experiment: cpu_secs.filter(|_| !results.is_empty()).map(|s| s / results.len() as f64),
+        median_vcpu_cpu_ms: timing.median_vcpu_cpu_ms,
+        vcpu_cpu_us_per_kernel_instruction: timing.vcpu_cpu_us_per_kernel_instruction,
     }
 }
 
@@ -107,10 +123,12 @@ pub fn compare(
     let indices: Vec<u32> = (0..n).collect();
     let measure = |start: StartFrom| -> Result<ModeFigures, CampaignError> {
         let clock = Instant::now();
+        let cpu = process_cpu_secs();
         let mut campaign = campaign.clone();
         let (results, snapshot_secs) =
             crate::campaign::run_indices(&mut campaign, &indices, jobs, scratch, start, &Default::default())?;
-        Ok(mode_figures(start, &results, clock.elapsed().as_secs_f64(), snapshot_secs))
+        let cpu = cpu.zip(process_cpu_secs()).map(|(before, after)| after - before);
+        Ok(mode_figures(start, &results, clock.elapsed().as_secs_f64(), cpu, snapshot_secs))
     };
     let snapshot = measure(StartFrom::Snapshot)?;
     let boot = measure(StartFrom::Boot)?;
@@ -140,7 +158,7 @@ pub fn format(f: &CampaignFigures) -> String {
     let opt = |v: Option<u64>| v.map_or("n/a".to_string(), |v| v.to_string());
     let mut out = format!(
         "\ncampaign {} ({}): first {} experiments, {} parallel VMs, each way in this run\n\
-         {:<10} {:>14} {:>10} {:>12} {:>22} {:>16}\n",
+         {:<10} {:>14} {:>10} {:>12} {:>22} {:>16} {:>14} {:>14} {:>12}\n",
         f.campaign,
         f.file,
         f.experiments,
@@ -150,19 +168,28 @@ pub fn format(f: &CampaignFigures) -> String {
         "wall s",
         "snapshot s",
         "median kernel insns",
-        "median exits"
+        "median exits",
+        "CPU s/exp",
+        "vCPU CPU ms",
+        "µs/insn"
     );
+    let fixed = |v: Option<f64>, digits: usize| v.map_or("n/a".to_string(), |v| format!("{v:.digits$}"));
     for m in [&f.snapshot, &f.boot] {
         out += &format!(
-            "{:<10} {:>14.2} {:>10.1} {:>12} {:>22} {:>16}\n",
+            "{:<10} {:>14.2} {:>10.1} {:>12} {:>22} {:>16} {:>14} {:>14} {:>12}\n",
             m.start,
             m.experiments_per_second,
             m.wall_secs,
             m.snapshot_secs.map_or("-".to_string(), |s| format!("{s:.2}")),
             opt(m.median_kernel_instructions),
-            opt(m.median_vm_exits)
+            opt(m.median_vm_exits),
+            fixed(m.cpu_secs_per_experiment, 3),
+            opt(m.median_vcpu_cpu_ms),
+            fixed(m.vcpu_cpu_us_per_kernel_instruction, 2)
         );
     }
+    out += "(CPU s/exp: host CPU of every viv thread per experiment, snapshot and baseline included; vCPU CPU ms: \
+            median host CPU of an experiment's vCPU thread; µs/insn: that CPU over its kernel instructions)\n";
     out += &format!("snapshot vs cold boot: x{:.2} experiments/s", f.speedup);
     if let Some(r) = f.kernel_instruction_ratio {
         out += &format!(", x{r:.2} fewer kernel instructions per experiment");

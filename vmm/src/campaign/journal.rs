@@ -150,7 +150,12 @@ mod tests {
             fault_counters: Vec::new(),
             detail: None,
             swifi: Vec::new(),
-            timing: crate::campaign::report::ExperimentTiming { wall_ms: 1, kernel_instructions: None, vm_exits: None },
+            timing: crate::campaign::report::ExperimentTiming {
+                wall_ms: 1,
+                kernel_instructions: None,
+                vm_exits: None,
+                vcpu_cpu_ms: None,
+            },
         }
     }
 

@@ -66,6 +66,7 @@ pub fn merge(inputs: &[PathBuf]) -> Result<Results, CampaignError> {
     let mut wall_secs: f64 = 0.0;
     let mut jobs = 0;
     let mut snapshot_secs: Option<f64> = None;
+    let mut inputs_cpu = Some(0.0);
     let mut baseline_ticks = None;
     let mut baseline_kernel_instructions = None;
     let base = Results::load(&path_of(first))?;
@@ -83,6 +84,7 @@ pub fn merge(inputs: &[PathBuf]) -> Result<Results, CampaignError> {
         baseline_kernel_instructions = baseline_kernel_instructions.or(results.campaign.baseline_kernel_instructions);
         wall_secs = wall_secs.max(results.timing.wall_secs);
         jobs += results.timing.jobs;
+        inputs_cpu = inputs_cpu.zip(results.timing.process_cpu_secs).map(|(sum, secs)| sum + secs);
         if let Some(secs) = results.timing.snapshot_secs {
             snapshot_secs = Some(snapshot_secs.map_or(secs, |s: f64| s.max(secs)));
         }
@@ -115,6 +117,8 @@ pub fn merge(inputs: &[PathBuf]) -> Result<Results, CampaignError> {
     let mut timing = Timing::of(&all, wall_secs, jobs, snapshot_secs);
     // Shards ran side by side: throughput is the whole over the slowest.
     timing.experiments_per_second = if wall_secs > 0.0 { all.len() as f64 / wall_secs } else { 0.0 };
+    // CPU is spent by every shard: the sum, if every shard measured it.
+    timing.process_cpu_secs = inputs_cpu;
     let mut campaign = base.campaign;
     campaign.baseline_ticks = baseline_ticks;
     campaign.baseline_kernel_instructions = baseline_kernel_instructions;

@@ -108,6 +108,7 @@ pub fn run_campaign(
     let jobs = jobs.unwrap_or_else(run::default_jobs).max(1);
     let scratch = scratch_dir(out)?;
     let clock = Instant::now();
+    let cpu_before = report::process_cpu_secs();
     let journal_error = std::sync::Mutex::new(None);
     let finished = |result: &report::ExperimentResult| {
         if let Err(e) = journal.append(result) {
@@ -127,7 +128,11 @@ pub fn run_campaign(
     }
     experiments.extend(done);
     let missing = wanted.len() - experiments.len();
-    let timing = report::Timing::of(&experiments, wall, jobs, snapshot_secs);
+    let mut timing = report::Timing::of(&experiments, wall, jobs, snapshot_secs);
+    // A resumed run's CPU covers only the experiments it ran.
+    if !resume {
+        timing.process_cpu_secs = cpu_before.zip(report::process_cpu_secs()).map(|(before, after)| after - before);
+    }
     let results = Results::new(campaign, shard, experiments, timing);
     results.write(out)?;
     Ok(CampaignRun { results, missing })

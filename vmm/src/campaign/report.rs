@@ -82,6 +82,11 @@ pub struct ExperimentTiming {
     /// Kernel-mode instructions (KVM's `insn_emulation`; software KVM only).
     pub kernel_instructions: Option<u64>,
     pub vm_exits: Option<u64>,
+    /// Host CPU milliseconds (user + system) of the experiment's vCPU
+    /// thread (`RunOutcome::vcpu_cpu`): its cost to the host, which wall
+    /// time is not when VMs share the cores.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub vcpu_cpu_ms: Option<u64>,
 }
 
 /// One experiment's record.
@@ -137,6 +142,19 @@ pub struct Timing {
     pub median_experiment_ms: u64,
     /// Host kind (software or hardware KVM).
     pub host: String,
+    /// Median host CPU milliseconds of an experiment's vCPU thread.
+    #[serde(default)]
+    pub median_vcpu_cpu_ms: Option<u64>,
+    /// The experiments' vCPU threads' host CPU over their kernel
+    /// instructions, in microseconds: what one kernel instruction costs
+    /// this host (on software KVM, with the exits and user mode around it).
+    #[serde(default)]
+    pub vcpu_cpu_us_per_kernel_instruction: Option<f64>,
+    /// Host CPU seconds (user + system, every thread) of the whole run,
+    /// snapshot and baseline included (summed over shards when merged;
+    /// `None` when not measured).
+    #[serde(default)]
+    pub process_cpu_secs: Option<f64>,
 }
 
 /// Counts per outcome class and of failed experiments.
@@ -197,8 +215,28 @@ impl Timing {
             ),
             median_experiment_ms: median(experiments.iter().map(|e| e.timing.wall_ms).collect()).unwrap_or(0),
             host: crate::vstate::config::HostKind::detect().describe().to_string(),
+            median_vcpu_cpu_ms: median(experiments.iter().filter_map(|e| e.timing.vcpu_cpu_ms).collect()),
+            vcpu_cpu_us_per_kernel_instruction: cpu_per_instruction(experiments),
+            process_cpu_secs: None,
         }
     }
+}
+
+/// Microseconds of vCPU-thread CPU per kernel instruction over the
+/// experiments that have both figures (`None` without any).
+fn cpu_per_instruction(experiments: &[ExperimentResult]) -> Option<f64> {
+    let (cpu_ms, instructions) = experiments
+        .iter()
+        .filter_map(|e| Some((e.timing.vcpu_cpu_ms?, e.timing.kernel_instructions?)))
+        .fold((0u64, 0u64), |(c, n), (ms, insns)| (c + ms, n + insns));
+    (instructions > 0).then(|| cpu_ms as f64 * 1e3 / instructions as f64)
+}
+
+/// Host CPU seconds (user + system, every thread) this process has used.
+pub fn process_cpu_secs() -> Option<f64> {
+    let usage = crate::vstate::outcome::rusage(libc::RUSAGE_SELF)?;
+    let secs = |t: libc::timeval| t.tv_sec as f64 + t.tv_usec as f64 / 1e6;
+    Some(secs(usage.ru_utime) + secs(usage.ru_stime))
 }
 
 impl Results {
@@ -397,9 +435,24 @@ impl Results {
             m,
             "\n## Throughput\n\n| what | value |\n|---|---:|\n| experiments per second | {:.2} |\n\
              | median wall time per experiment | {} ms |\n| median kernel instructions per experiment | {instructions} |\n\
-             | parallel VMs | {} |\n| wall time | {:.1} s |\n\n",
+             | parallel VMs | {} |\n| wall time | {:.1} s |\n",
             tm.experiments_per_second, tm.median_experiment_ms, tm.jobs, tm.wall_secs
         );
+        if let Some(ms) = tm.median_vcpu_cpu_ms {
+            let _ = writeln!(m, "| median host CPU per experiment (its vCPU thread) | {ms} ms |");
+        }
+        if let Some(us) = tm.vcpu_cpu_us_per_kernel_instruction {
+            let _ = writeln!(m, "| host CPU per kernel instruction (vCPU threads) | {us:.2} µs |");
+        }
+        if let Some(secs) = tm.process_cpu_secs {
+            let per = if self.experiments.is_empty() { 0.0 } else { secs / self.experiments.len() as f64 };
+            let _ = writeln!(
+                m,
+                "| host CPU of the run (every thread, snapshot and baseline included) | {secs:.1} s ({per:.2} s per \
+                 experiment) |"
+            );
+        }
+        m.push('\n');
         let _ = match tm.snapshot_secs {
             Some(secs) => writeln!(
                 m,

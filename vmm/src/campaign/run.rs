@@ -234,6 +234,7 @@ pub fn run_one(campaign: &Campaign, index: u32, start: &Start) -> Experiment {
             wall_ms,
             kernel_instructions: stats.and_then(|s| s.insn_emulation()),
             vm_exits: stats.and_then(|s| s.exits()),
+            vcpu_cpu_ms: outcome.as_ref().and_then(|o| o.vcpu_cpu).map(|c| c.total().as_millis() as u64),
         },
     };
     log::debug!(
@@ -245,6 +246,11 @@ pub fn run_one(campaign: &Campaign, index: u32, start: &Start) -> Experiment {
     if let Some(stats) = stats {
         let nonzero: Vec<_> = stats.values.iter().filter(|(_, &v)| v != 0).collect();
         log::debug!("experiment {index}: vCPU statistics {nonzero:?}");
+    }
+    // Where the kernel instructions went: the workload, then the check
+    // and the power-off (`docs/campaigns.md`, "What an experiment costs").
+    if let Some(at_check) = outcome.as_ref().and_then(|o| o.mark(MARK_CHECK_START)?.stats.insn_emulation()) {
+        log::debug!("experiment {index}: {at_check} kernel instructions before the check started");
     }
     let (trace, profile) = outcome.map(|o| (o.trace, o.profile)).unwrap_or_default();
     Experiment { result, trace, profile }

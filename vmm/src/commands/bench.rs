@@ -35,6 +35,23 @@ pub fn hang() -> Result<bench::hang::HangFigures, CommandError> {
     Ok(bench::hang::measure(scratch.path())?)
 }
 
+/// `viv bench --only campaign`: the campaign part alone (`bench::campaign`):
+/// `experiments` of the campaign in `file` (default the embedded smoke
+/// campaign) each way, on `jobs` parallel VMs (default one per core).
+pub fn campaign(
+    file: Option<&Path>,
+    experiments: u32,
+    jobs: Option<usize>,
+) -> Result<bench::campaign::CampaignFigures, CommandError> {
+    let campaign = match file {
+        Some(path) => crate::campaign::Campaign::load(path)?,
+        None => bench::campaign::smoke_campaign()?,
+    };
+    let scratch = crate::campaign::temp_scratch_dir("bench")?;
+    let jobs = jobs.unwrap_or_else(crate::campaign::run::default_jobs);
+    Ok(bench::campaign::compare(&campaign, experiments, jobs, scratch.path())?)
+}
+
 /// Runs every measurement `request` asks for.
 pub fn bench(request: &BenchRequest) -> Result<BenchReport, CommandError> {
     // Read the campaign first: a bad file fails before minutes of benchmarks.

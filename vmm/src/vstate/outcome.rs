@@ -130,6 +130,54 @@ pub struct RunOutcome {
     pub spin_ticks: u64,
     /// The profiler's samples (`RunConfig::profile_hz`), when profiled.
     pub profile: Option<crate::observe::profile::Samples>,
+    /// Host CPU the vCPU thread used (`None` if the host would not say).
+    /// Host-dependent, like `wall_time`: what a run costs the host, not
+    /// what the guest did.
+    pub vcpu_cpu: Option<ThreadCpu>,
+}
+
+/// CPU time one host thread used, from `getrusage(RUSAGE_THREAD)`.
+///
+/// Why the vCPU thread's: a run's vCPU lives on its own thread, so its
+/// CPU time is that run's cost to the host even when several runs share
+/// the cores (a campaign's `--jobs`), where wall time is not. On software
+/// KVM the system time is KVM's work for the guest (almost all of it
+/// emulating kernel instructions, `docs/campaigns.md`) and the user time
+/// the guest's user mode and the VMM's handling of exits.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct ThreadCpu {
+    pub user: Duration,
+    pub system: Duration,
+    /// Times the host took the CPU from the thread (a busy host's mark).
+    pub involuntary_switches: u64,
+}
+
+impl ThreadCpu {
+    /// The calling thread's CPU time so far.
+    pub fn of_this_thread() -> Option<ThreadCpu> {
+        let usage = rusage(libc::RUSAGE_THREAD)?;
+        let time = |t: libc::timeval| Duration::from_secs(t.tv_sec as u64) + Duration::from_micros(t.tv_usec as u64);
+        Some(ThreadCpu {
+            user: time(usage.ru_utime),
+            system: time(usage.ru_stime),
+            involuntary_switches: usage.ru_nivcsw as u64,
+        })
+    }
+
+    /// User and system time together.
+    pub fn total(&self) -> Duration {
+        self.user + self.system
+    }
+}
+
+/// `getrusage(who)`: `RUSAGE_THREAD` (the calling thread) or
+/// `RUSAGE_SELF` (the whole process).
+pub fn rusage(who: libc::c_int) -> Option<libc::rusage> {
+    // SAFETY: `rusage` is a plain C struct of integers: all zeros is a
+    // valid value.
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    // SAFETY: a valid pointer; the call writes only `usage`.
+    (unsafe { libc::getrusage(who, &mut usage) } == 0).then_some(usage)
 }
 
 impl RunOutcome {
@@ -171,6 +219,7 @@ impl RunOutcome {
             check_status: None,
             spin_ticks: 0,
             profile: None,
+            vcpu_cpu: None,
         }
     }
 }

@@ -19,7 +19,7 @@ use vm_memory::{Bytes, GuestAddress};
 use super::config::RunConfig;
 use super::error::{Error, MemoryError, RunError, SnapshotError};
 use super::machine::{take_capture, Machine};
-use super::outcome::{Exit, RunOutcome};
+use super::outcome::{Exit, RunOutcome, ThreadCpu};
 use super::snapshot::{state, ExperimentConfig, Snapshot};
 use super::vcpu::{Progress, VcpuRunner};
 use super::{memory, watchdog};
@@ -151,6 +151,8 @@ struct Ran {
     ended: Option<Exit>,
     stop_hook: Option<StopHook>,
     spin_guard: Option<watchdog::SpinGuard>,
+    /// The vCPU thread's host CPU time.
+    vcpu_cpu: Option<ThreadCpu>,
 }
 
 /// Runs the machine's vCPU on its own thread under the watchdog until the
@@ -186,9 +188,9 @@ fn supervise(mut machine: Machine, config: &RunConfig) -> Result<(Machine, Ran),
         },
     };
     let timed_out = machine.runner.timed_out.clone();
-    let (runner, progress, ended) = run_vcpu_thread(machine.runner, kicks, &timed_out, spin_guard.as_ref())?;
+    let (runner, progress, ended, vcpu_cpu) = run_vcpu_thread(machine.runner, kicks, &timed_out, spin_guard.as_ref())?;
     machine.runner = runner;
-    Ok((machine, Ran { progress, ended, stop_hook, spin_guard }))
+    Ok((machine, Ran { progress, ended, stop_hook, spin_guard, vcpu_cpu }))
 }
 
 /// What the gdb stub needs of `machine`: its memory, the kernel ELF, the
@@ -246,17 +248,19 @@ fn finish(machine: Machine, ran: Ran) -> RunOutcome {
         check_status: counters.check_status,
         spin_ticks: ran.spin_guard.map_or(0, |g| g.raised()),
         profile: result.profile,
+        vcpu_cpu: ran.vcpu_cpu,
     }
 }
 
 /// Runs `runner` on its own thread under the watchdog until the guest ends
-/// or pauses at its mark; hands the runner back with what the run produced.
+/// or pauses at its mark; hands the runner back with what the run produced
+/// and the CPU time the thread used.
 fn run_vcpu_thread(
     runner: VcpuRunner,
     kicks: watchdog::Kicks,
     timed_out: &Arc<AtomicBool>,
     spin: Option<&watchdog::SpinGuard>,
-) -> Result<(VcpuRunner, Progress, Option<Exit>), Error> {
+) -> Result<(VcpuRunner, Progress, Option<Exit>, Option<ThreadCpu>), Error> {
     let (done_tx, done_rx) = mpsc::channel();
     let tid_slot = spin.map(|s| s.vcpu_tid.clone());
     let handle = std::thread::Builder::new()
@@ -269,36 +273,30 @@ fn run_vcpu_thread(
             let mut runner = runner;
             let mut progress = Progress::default();
             let ended = runner.run_until(&mut progress);
-            log_thread_cpu();
+            let cpu = thread_cpu();
             let _ = done_tx.send(());
-            (runner, progress, ended)
+            (runner, progress, ended, cpu)
         })
         .map_err(|source| RunError::Thread { what: "vCPU", source })?;
     watchdog::supervise(&handle, kicks, timed_out, &done_rx, spin);
     handle.join().map_err(|_| RunError::VcpuPanicked.into())
 }
 
-/// Logs (debug) the CPU the calling vCPU thread used: system time is
-/// KVM's work for the guest (on software KVM almost all of it emulating
-/// kernel instructions), user time the guest's user mode and the exits'
-/// handling. Beside the run's wall time it says how long the vCPU waited
-/// for a host CPU (`docs/campaigns.md`, "Where an experiment's wall time
-/// goes").
-fn log_thread_cpu() {
-    if !log::log_enabled!(log::Level::Debug) {
-        return;
-    }
-    // SAFETY: `rusage` is a plain C struct of integers: all zeros is a
-    // valid value.
-    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
-    // SAFETY: RUSAGE_THREAD with a valid pointer; the call writes only `usage`.
-    if unsafe { libc::getrusage(libc::RUSAGE_THREAD, &mut usage) } == 0 {
-        let ms = |t: libc::timeval| t.tv_sec as f64 * 1e3 + t.tv_usec as f64 / 1e3;
+/// The CPU the calling vCPU thread used, logged at debug level: system
+/// time is KVM's work for the guest (on software KVM almost all of it
+/// emulating kernel instructions), user time the guest's user mode and
+/// the exits' handling. Beside the run's wall time it says how long the
+/// vCPU waited for a host CPU (`docs/campaigns.md`, "Where an
+/// experiment's wall time goes").
+fn thread_cpu() -> Option<ThreadCpu> {
+    let cpu = ThreadCpu::of_this_thread();
+    if let Some(cpu) = cpu {
         log::debug!(
             "vCPU thread: {:.1} ms user, {:.1} ms system, {} involuntary context switches",
-            ms(usage.ru_utime),
-            ms(usage.ru_stime),
-            usage.ru_nivcsw
+            ms(cpu.user),
+            ms(cpu.system),
+            cpu.involuntary_switches
         );
     }
+    cpu
 }

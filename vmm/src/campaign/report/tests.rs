@@ -40,6 +40,7 @@ fn results() -> Results {
                     wall_ms: 1000 + u64::from(i),
                     kernel_instructions: Some(10 * u64::from(i)),
                     vm_exits: None,
+                    vcpu_cpu_ms: (i > 0).then(|| 5 * u64::from(i)),
                 },
             }
         })
@@ -316,4 +317,43 @@ fn xml_drops_what_xml_cannot_carry() {
     // A guest printing U+FFFE used to make junit.xml ill-formed.
     assert_eq!(xml("a\u{FFFE}b\u{FFFF}c\u{1}d\re<\u{FFFD}\u{10000}"), "abcde&lt;\u{FFFD}\u{10000}");
     assert_eq!(xml("tab\there\nnext"), "tab\there\nnext");
+}
+
+#[test]
+fn host_cpu_is_reported_per_experiment_and_summed_over_shards() {
+    let mut r = results();
+    // Experiments 1-3 carry 5, 10 and 15 ms of vCPU CPU for 10, 20 and 30
+    // kernel instructions; experiment 0 has no CPU figure and is left out.
+    assert_eq!(r.timing.median_vcpu_cpu_ms, Some(10));
+    assert_eq!(r.timing.vcpu_cpu_us_per_kernel_instruction, Some(500.0));
+    assert_eq!(r.timing.process_cpu_secs, None);
+    let m = r.markdown();
+    assert!(m.contains("| median host CPU per experiment (its vCPU thread) | 10 ms |"), "{m}");
+    assert!(m.contains("| host CPU per kernel instruction (vCPU threads) | 500.00 µs |"), "{m}");
+    assert!(!m.contains("host CPU of the run"), "{m}");
+    r.timing.process_cpu_secs = Some(6.0);
+    assert!(r.markdown().contains("| 6.0 s (1.50 s per experiment) |"));
+    // A journal line of an older viv has no CPU figure: it still loads.
+    let mut json = serde_json::to_value(&r.experiments[1]).unwrap();
+    json["timing"].as_object_mut().unwrap().remove("vcpu_cpu_ms");
+    let old: ExperimentResult = serde_json::from_value(json).unwrap();
+    assert_eq!(old.timing.vcpu_cpu_ms, None);
+
+    let dir = std::env::temp_dir().join(format!("viv-merge-cpu-unit-{}", std::process::id()));
+    r.campaign.experiments = 4;
+    let shard = |k: u32, cpu: Option<f64>| {
+        let mine: Vec<_> = r.experiments.iter().filter(|e| e.index % 2 == k - 1).cloned().collect();
+        let mut timing = Timing::of(&mine, 1.0, 1, None);
+        timing.process_cpu_secs = cpu;
+        Results::new(r.campaign.clone(), Some(Shard { index: k, count: 2 }), mine, timing)
+    };
+    let (a, b) = (dir.join("a"), dir.join("b"));
+    shard(1, Some(1.5)).write(&a).unwrap();
+    shard(2, Some(2.0)).write(&b).unwrap();
+    let merged = crate::campaign::merge::merge(&[a.clone(), b.clone()]).unwrap();
+    assert_eq!(merged.timing.process_cpu_secs, Some(3.5));
+    assert_eq!(merged.timing.median_vcpu_cpu_ms, Some(10));
+    shard(2, None).write(&b).unwrap();
+    assert_eq!(crate::campaign::merge::merge(&[a, b]).unwrap().timing.process_cpu_secs, None);
+    std::fs::remove_dir_all(&dir).unwrap();
 }
