@@ -21,29 +21,42 @@ use crate::process::{Memory, System};
 use abi::syscall::Trap;
 use abi::Endpoint;
 
-/// The fast path for an entry through `int3`: a system call when it came
-/// from the KIP's entry stub (a breakpoint otherwise). Returns the frame
-/// to resume; `None`: nothing happened, the general path takes the entry.
+/// The registers of a system call: the trap number (`rax`) and the
+/// arguments (`rdi`, `rsi`, `rdx`; docs/abi.md).
+#[derive(Clone, Copy)]
+pub struct TrapArgs {
+    pub number: u64,
+    pub rdi: u64,
+    pub rsi: u64,
+    pub rdx: u64,
+}
+
+/// The fast path for an entry through `int3`, whose stub passes the
+/// registers: a system call when it came from the KIP's entry stub (a
+/// breakpoint otherwise). Returns the frame to resume; `None`: nothing
+/// happened, the general path takes the entry.
 #[inline(always)]
-pub fn try_int3(sys: &mut System) -> Option<*mut TrapFrame> {
+pub fn try_int3(sys: &mut System, args: TrapArgs) -> Option<*mut TrapFrame> {
     if sys.arch.get(sys.current)?.frame.rip != abi::layout::TRAP_STUB_RETURN {
         return None;
     }
-    try_ipc(sys)
+    try_ipc(sys, args)
 }
 
-/// [`try_int3`] for an entry through `syscall`, always a system call.
+/// [`try_int3`] for an entry through `syscall`, always a system call; the
+/// registers come from the frame.
 #[inline(always)]
 pub fn try_syscall(sys: &mut System) -> Option<*mut TrapFrame> {
-    try_ipc(sys)
+    let frame = &sys.arch.get(sys.current)?.frame;
+    let args = TrapArgs { number: frame.rax, rdi: frame.rdi, rsi: frame.rsi, rdx: frame.rdx };
+    try_ipc(sys, args)
 }
 
 /// The fast path for the system call of the current process.
 #[inline(always)]
-fn try_ipc(sys: &mut System) -> Option<*mut TrapFrame> {
+fn try_ipc(sys: &mut System, args: TrapArgs) -> Option<*mut TrapFrame> {
     let slot = sys.current;
-    let frame = &sys.arch.get(slot)?.frame;
-    let (number, rdi, msg_addr, rdx) = (frame.rax, frame.rdi, frame.rsi, frame.rdx);
+    let TrapArgs { number, rdi, rsi: msg_addr, rdx } = args;
     let System { core, arch, frames, .. } = sys;
     let mut mem = IpcMemory::new(Memory { arch, frames });
     let switch = if number == Trap::SendRec as u64 {

@@ -169,12 +169,16 @@ extern "C" fn kernel_main(start_info: u64) -> ! {
 
 /// Entry through `int3` (vector 3) from user mode with SENDREC to a
 /// process or REPLYRECV in `rax` (the stub sends every other `int3` to
-/// [`trap_entry`]): the IPC fast path ([`fastpath`]) first.
+/// [`trap_entry`]): the IPC fast path ([`fastpath`]) first. The stub
+/// passes the trap's registers (already saved in the frame) as the
+/// arguments: `rdi`, `rsi`, `rdx` as the caller left them and the trap
+/// number (`rax`).
 #[no_mangle]
-extern "C" fn int3_entry(frame: *mut TrapFrame) -> *mut TrapFrame {
-    match fastpath::try_int3(system()) {
+extern "C" fn int3_entry(rdi: u64, rsi: u64, rdx: u64, number: u64) -> *mut TrapFrame {
+    let sys = system();
+    match fastpath::try_int3(sys, fastpath::TrapArgs { number, rdi, rsi, rdx }) {
         Some(next) => next,
-        None => trap_entry(frame),
+        None => trap_entry(sys.current_frame()),
     }
 }
 

@@ -134,12 +134,29 @@ vector_\n:
     jmp trap_common
     .endr
 
+    /* Calls the Rust entry \entry on the kernel stack (the user's rbp
+       stays, so the profiler's stack walk ends in the user's chain) and
+       resumes the frame it returns. Through iretq whatever the frame's
+       entry: a syscall frame (vector 256) holds a valid iret frame too
+       (the SS, RSP, RFLAGS, CS, RIP syscall_entry pushed), and rcx and
+       r11, which sysretq would load from RIP and RFLAGS, are the
+       caller's to lose (docs/abi.md). */
+    .macro CALL_ENTRY entry
+    leaq kernel_stack_top(%rip), %rsp
+    call \entry
+    movq %rax, %rsp
+    jmp return_iret
+    .endm
+
     /* The trap entry (`int3` from the KIP's entry stub): trap_common
        inlined. The two traps the IPC fast path serves, SENDREC to a
        process and REPLYRECV (the trap number is still in rax, the
        first argument in edi), go to int3_entry, which tries it first;
        everything else (kernel calls, the other traps, breakpoints) goes
-       straight to trap_entry, paying nothing for the fast path. */
+       straight to trap_entry, paying nothing for the fast path.
+       int3_entry gets the trap's registers as its arguments (rdi, rsi,
+       rdx as the user left them, the trap number moved to rcx, which
+       the ABI lets the trap clobber), so it reads none of the frame. */
 vector_3:
     pushq $0
     pushq $3
@@ -151,20 +168,14 @@ vector_3:
     cmpl ${system}, %edi
     je 2f
 3:
-    movq %rsp, %rdi
-    leaq kernel_stack_top(%rip), %rsp
-    call int3_entry
-    movq %rax, %rsp
-    jmp return_to_user
+    movq %rax, %rcx
+    CALL_ENTRY int3_entry
 1:
     cmpq ${replyrecv}, %rax
     je 3b
 2:
     movq %rsp, %rdi
-    leaq kernel_stack_top(%rip), %rsp
-    call trap_entry
-    movq %rax, %rsp
-    jmp return_to_user
+    CALL_ENTRY trap_entry
 
 trap_common:
     PUSH_GPRS
@@ -204,6 +215,7 @@ syscall_entry:
 return_to_user:
     cmpq $256, 120(%rsp)
     je 1f
+return_iret:
     POP_GPRS
     addq $16, %rsp
     iretq

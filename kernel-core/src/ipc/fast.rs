@@ -34,7 +34,8 @@
 //! compare everything they leave, and make every fallback happen.
 
 use crate::proc::{ProcState, RecvWait};
-use crate::{Kernel, MessageHead, Privileges, UserMemory};
+use crate::{Kernel, MessageCopy, MessageHead, Privileges, UserMemory};
+use abi::notify::NOTIFY_MTYPE;
 use abi::syscall::Trap;
 use abi::trace::Kind;
 use abi::Endpoint;
@@ -63,6 +64,10 @@ pub enum Fallback {
     /// message claims the notification type (the general path refuses or
     /// reports the fault).
     Buffer,
+    /// A defense that changes what is delivered (the source stamp, the
+    /// notification-type refusal) is switched off: a negative control,
+    /// which the general path serves.
+    Weakened,
 }
 
 /// Where the fast path leaves the CPU.
@@ -92,8 +97,8 @@ impl Kernel {
         // A defense switched off (`Kernel::weak`, negative controls) only
         // lets through what a check here refuses, and the fast path falls
         // back on every refusal; the two that change a delivered message
-        // (the source stamp, the notification type) are applied as the
-        // general path applies them.
+        // (the source stamp, the notification type) send the call to the
+        // general path ([`Fallback::Weakened`], in the copy).
         if !self.procs[caller].privileges.allows_trap(Trap::SendRec) {
             return Err(Fallback::TrapDenied);
         }
@@ -235,6 +240,19 @@ impl Kernel {
             Some(wait) => wait.msg_addr,
             None => return Err(Fallback::NotWaiting),
         };
-        mem.copy_message_fast(self.message_copy(sender, msg_addr, receiver, to_addr)).ok_or(Fallback::Buffer)
+        if self.weak.source_stamp | self.weak.notify_type {
+            return Err(Fallback::Weakened);
+        }
+        // What `Kernel::message_copy` gives with every defense on, built
+        // from constants: no test of the weakenings left in the copy.
+        let copy = MessageCopy {
+            from: sender,
+            from_addr: msg_addr,
+            to: receiver,
+            to_addr,
+            source: Some(self.procs[sender].endpoint),
+            refused_type: Some(NOTIFY_MTYPE),
+        };
+        mem.copy_message_fast(copy).ok_or(Fallback::Buffer)
     }
 }
