@@ -34,7 +34,7 @@
 //! compare everything they leave, and make every fallback happen.
 
 use crate::proc::{ProcState, RecvWait};
-use crate::{Kernel, MessageCopy, MessageHead, Privileges, UserMemory};
+use crate::{Kernel, MessageCopy, MessageHead, Privileges, TraceEvent, UserMemory};
 use abi::notify::NOTIFY_MTYPE;
 use abi::syscall::Trap;
 use abi::trace::Kind;
@@ -109,7 +109,8 @@ impl Kernel {
         if self.faults.enabled && self.fault_may_match(caller, Some(receiver), Trap::SendRec) {
             return Err(Fallback::FaultRule);
         }
-        let head = self.copy_to_waiting(mem, caller, msg_addr, receiver)?;
+        let caller_endpoint = self.procs[caller].endpoint;
+        let head = self.copy_to_waiting(mem, caller, caller_endpoint, msg_addr, receiver)?;
         // The state the general path leaves: the caller waits for the
         // reply (set before the send there, which is the same here since
         // nothing between reads it), the receiver is woken.
@@ -117,8 +118,7 @@ impl Kernel {
         self.procs[receiver].receiving = None;
         mem.set_result(receiver, 0);
         if self.trace.enabled {
-            self.open_cause(caller);
-            self.trace_message(mem, Kind::Send, Trap::SendRec as u8, caller, receiver, head, true);
+            self.trace_delivered(mem, Trap::SendRec, (caller, caller_endpoint), (receiver, dst), head);
         }
         Ok(self.switch_queues(caller, receiver))
     }
@@ -158,12 +158,12 @@ impl Kernel {
         if self.faults.enabled && self.fault_may_match(caller, Some(client), Trap::SendNb) {
             return Err(Fallback::FaultRule);
         }
-        let head = self.copy_to_waiting(mem, caller, msg_addr, client)?;
+        let caller_endpoint = self.procs[caller].endpoint;
+        let head = self.copy_to_waiting(mem, caller, caller_endpoint, msg_addr, client)?;
         self.procs[client].receiving = None;
         mem.set_result(client, 0);
         if self.trace.enabled {
-            self.open_cause(caller);
-            self.trace_message(mem, Kind::Send, Trap::SendNb as u8, caller, client, head, true);
+            self.trace_delivered(mem, Trap::SendNb, (caller, caller_endpoint), (client, reply_to), head);
         }
         // The receive blocks; its buffer is the reply's, whose page the
         // copy found writable, so its check passes.
@@ -223,16 +223,45 @@ impl Kernel {
             || self.faults.dup_pending & crate::ipc::bit(slot) != 0
     }
 
-    /// Copies the message at `msg_addr` of `sender` into the buffer of
-    /// `receiver`, which waits for it, stamped as the general path stamps
-    /// it, when both buffers are writable pages
-    /// ([`UserMemory::copy_message_fast`]); the last check, so nothing
-    /// has changed when it fails.
+    /// The Send record of a message the fast path delivered, with the
+    /// cause the caller opens: what `open_cause` and `trace_message`
+    /// (delivered) make, from the endpoints the checks already hold
+    /// (`peer` checked the partner's equal to the one the caller named),
+    /// so nothing is read again.
+    #[inline(always)]
+    fn trace_delivered(
+        &mut self,
+        mem: &mut impl UserMemory,
+        primitive: Trap,
+        (caller, caller_endpoint): (usize, Endpoint),
+        (partner, partner_endpoint): (usize, Endpoint),
+        head: MessageHead,
+    ) {
+        let cause = self.open_cause(caller);
+        self.procs[partner].cause = cause;
+        mem.trace(&TraceEvent {
+            kind: Kind::Send as u8,
+            primitive: primitive as u8,
+            src: caller_endpoint.0,
+            dst: partner_endpoint.0,
+            mtype: head.mtype,
+            result: 0,
+            cause,
+            args: head.args,
+        });
+    }
+
+    /// Copies the message at `msg_addr` of `sender` (whose endpoint is
+    /// `source`) into the buffer of `receiver`, which waits for it,
+    /// stamped as the general path stamps it, when both buffers are
+    /// writable pages ([`UserMemory::copy_message_fast`]); the last
+    /// check, so nothing has changed when it fails.
     #[inline(always)]
     fn copy_to_waiting(
         &self,
         mem: &mut impl UserMemory,
         sender: usize,
+        source: Endpoint,
         msg_addr: u64,
         receiver: usize,
     ) -> Result<MessageHead, Fallback> {
@@ -250,7 +279,7 @@ impl Kernel {
             from_addr: msg_addr,
             to: receiver,
             to_addr,
-            source: Some(self.procs[sender].endpoint),
+            source: Some(source),
             refused_type: Some(NOTIFY_MTYPE),
         };
         mem.copy_message_fast(copy).ok_or(Fallback::Buffer)
