@@ -21,61 +21,54 @@ use crate::process::{Memory, System};
 use abi::syscall::Trap;
 use abi::Endpoint;
 
-/// The registers of a system call: the trap number (`rax`) and the
-/// arguments (`rdi`, `rsi`, `rdx`; docs/abi.md).
-#[derive(Clone, Copy)]
-pub struct TrapArgs {
-    pub number: u64,
-    pub rdi: u64,
-    pub rsi: u64,
-    pub rdx: u64,
-}
-
-/// The fast path for an entry through `int3`, whose stub passes the
-/// registers: a system call when it came from the KIP's entry stub (a
-/// breakpoint otherwise). Returns the frame to resume; `None`: nothing
-/// happened, the general path takes the entry.
-#[inline(always)]
-pub fn try_int3(sys: &mut System, args: TrapArgs) -> Option<*mut TrapFrame> {
-    if sys.arch.get(sys.current)?.frame.rip != abi::layout::TRAP_STUB_RETURN {
-        return None;
-    }
-    try_ipc(sys, args)
-}
-
-/// [`try_int3`] for an entry through `syscall`, always a system call; the
-/// registers come from the frame.
+/// The fast path for an entry through `syscall`, always a system call;
+/// the registers come from the frame. Returns the frame to resume;
+/// `None`: nothing happened, the general path takes the entry.
 #[inline(always)]
 pub fn try_syscall(sys: &mut System) -> Option<*mut TrapFrame> {
     let frame = &sys.arch.get(sys.current)?.frame;
-    let args = TrapArgs { number: frame.rax, rdi: frame.rdi, rsi: frame.rsi, rdx: frame.rdx };
-    try_ipc(sys, args)
+    let (number, rdi, rsi, rdx) = (frame.rax, frame.rdi, frame.rsi, frame.rdx);
+    if number == Trap::SendRec as u64 {
+        try_sendrec(sys, rdi, rsi)
+    } else if number == Trap::ReplyRecv as u64 {
+        try_reply_receive(sys, rdi, rsi, rdx)
+    } else {
+        None
+    }
 }
 
-/// The fast path for the system call of the current process.
+/// SENDREC of the current process to `rdi` with the message at `rsi`
+/// (the entry stubs pass the registers).
 #[inline(always)]
-fn try_ipc(sys: &mut System, args: TrapArgs) -> Option<*mut TrapFrame> {
+pub fn try_sendrec(sys: &mut System, rdi: u64, rsi: u64) -> Option<*mut TrapFrame> {
     let slot = sys.current;
-    let TrapArgs { number, rdi, rsi: msg_addr, rdx } = args;
     let System { core, arch, frames, .. } = sys;
     let mut mem = IpcMemory::new(Memory { arch, frames });
-    let switch = if number == Trap::SendRec as u64 {
-        core.fast_sendrec(&mut mem, slot, Endpoint(rdi as u32), msg_addr).ok()?
-    } else if number == Trap::ReplyRecv as u64 {
-        let switch =
-            core.fast_reply_receive(&mut mem, slot, Endpoint(rdi as u32), msg_addr, Endpoint(rdx as u32)).ok()?;
-        // The reply's result, as the general path stores it.
-        mem.mem.arch[slot].frame.rdx = 0;
-        switch
-    } else {
-        return None;
-    };
-    // The direct switch: the partner is the only ready process, and
-    // nothing at the entry's end could change that (no virtual clock to
-    // tick, no fault plan to advance, no interrupt or alarm to deliver),
-    // so the scheduler would pick it.
+    let switch = core.fast_sendrec(&mut mem, slot, Endpoint(rdi as u32), rsi).ok()?;
+    Some(finish(sys, slot, switch))
+}
+
+/// REPLYRECV of the current process: the reply to `rdi` from the buffer
+/// at `rsi`, then a receive from `rdx`.
+#[inline(always)]
+pub fn try_reply_receive(sys: &mut System, rdi: u64, rsi: u64, rdx: u64) -> Option<*mut TrapFrame> {
+    let slot = sys.current;
+    let System { core, arch, frames, .. } = sys;
+    let mut mem = IpcMemory::new(Memory { arch, frames });
+    let switch = core.fast_reply_receive(&mut mem, slot, Endpoint(rdi as u32), rsi, Endpoint(rdx as u32)).ok()?;
+    // The reply's result, as the general path stores it.
+    mem.mem.arch[slot].frame.rdx = 0;
+    Some(finish(sys, slot, switch))
+}
+
+/// The end of a fast entry. The direct switch: the partner is the only
+/// ready process, and nothing at the entry's end could change that (no
+/// virtual clock to tick, no fault plan to advance, no interrupt or alarm
+/// to deliver), so the scheduler would pick it.
+#[inline(always)]
+fn finish(sys: &mut System, slot: usize, switch: kernel_core::Switch) -> *mut TrapFrame {
     if switch.only_ready && !crate::vclock::on() && !sys.core.faults.enabled && !sys.events_pending() {
-        return Some(sys.switch_to(switch.to));
+        return sys.switch_to(switch.to);
     }
-    Some(crate::after_entry(sys, slot))
+    crate::after_entry(sys, slot)
 }

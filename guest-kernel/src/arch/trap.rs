@@ -148,31 +148,33 @@ vector_\n:
     jmp return_iret
     .endm
 
-    /* The trap entry (`int3` from the KIP's entry stub): trap_common
-       inlined. The two traps the IPC fast path serves, SENDREC to a
-       process and REPLYRECV (the trap number is still in rax, the
-       first argument in edi), go to int3_entry, which tries it first;
-       everything else (kernel calls, the other traps, breakpoints) goes
-       straight to trap_entry, paying nothing for the fast path.
-       int3_entry gets the trap's registers as its arguments (rdi, rsi,
-       rdx as the user left them, the trap number moved to rcx, which
-       the ABI lets the trap clobber), so it reads none of the frame. */
+    /* The trap entry (`int3`): trap_common inlined. A system call is
+       an int3 from the KIP's entry stub (the return address is the
+       stub's: docs/abi.md); the two the IPC fast path serves, SENDREC
+       to a process and REPLYRECV (the trap number is still in rax, the
+       first argument in edi), go to their own Rust entries, which try
+       it first; everything else (kernel calls, the other traps, an
+       int3 elsewhere: a breakpoint) goes straight to trap_entry, paying
+       nothing for the fast path. The fast entries get the trap's
+       registers as their arguments (rdi, rsi, rdx as the caller left
+       them), so they read none of the frame. */
 vector_3:
     pushq $0
     pushq $3
     PUSH_GPRS
     testb $3, 144(%rsp)
     jz from_kernel
+    cmpq ${stub_return}, {frame_rip}(%rsp)
+    jne 2f
     cmpq ${sendrec}, %rax
     jne 1f
     cmpl ${system}, %edi
     je 2f
-3:
-    movq %rax, %rcx
-    CALL_ENTRY int3_entry
+    CALL_ENTRY int3_sendrec
 1:
     cmpq ${replyrecv}, %rax
-    je 3b
+    jne 2f
+    CALL_ENTRY int3_reply_receive
 2:
     movq %rsp, %rdi
     CALL_ENTRY trap_entry
@@ -237,6 +239,8 @@ VECTOR_TABLE:
     sendrec = const abi::syscall::Trap::SendRec as u64,
     replyrecv = const abi::syscall::Trap::ReplyRecv as u64,
     system = const abi::Endpoint::SYSTEM.0,
+    stub_return = const abi::layout::TRAP_STUB_RETURN,
+    frame_rip = const abi::profile::frame::RIP,
     options(att_syntax)
 );
 

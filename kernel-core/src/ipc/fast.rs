@@ -103,14 +103,14 @@ impl Kernel {
             return Err(Fallback::TrapDenied);
         }
         let receiver = self.peer(caller, dst)?;
-        if !self.waits_for_fast(receiver, caller) {
+        let Some(to_addr) = self.waits_for_fast(receiver, caller) else {
             return Err(Fallback::NotWaiting);
-        }
+        };
         if self.faults.enabled && self.fault_may_match(caller, Some(receiver), Trap::SendRec) {
             return Err(Fallback::FaultRule);
         }
         let caller_endpoint = self.procs[caller].endpoint;
-        let head = self.copy_to_waiting(mem, caller, caller_endpoint, msg_addr, receiver)?;
+        let head = self.copy_to_waiting(mem, caller, caller_endpoint, msg_addr, receiver, to_addr)?;
         // The state the general path leaves: the caller waits for the
         // reply (set before the send there, which is the same here since
         // nothing between reads it), the receiver is woken.
@@ -152,14 +152,14 @@ impl Kernel {
             return Err(Fallback::TrapDenied);
         }
         let client = self.peer(caller, reply_to)?;
-        if !self.waits_for_fast(client, caller) {
+        let Some(to_addr) = self.waits_for_fast(client, caller) else {
             return Err(Fallback::NotWaiting);
-        }
+        };
         if self.faults.enabled && self.fault_may_match(caller, Some(client), Trap::SendNb) {
             return Err(Fallback::FaultRule);
         }
         let caller_endpoint = self.procs[caller].endpoint;
-        let head = self.copy_to_waiting(mem, caller, caller_endpoint, msg_addr, client)?;
+        let head = self.copy_to_waiting(mem, caller, caller_endpoint, msg_addr, client, to_addr)?;
         self.procs[client].receiving = None;
         mem.set_result(client, 0);
         if self.trace.enabled {
@@ -189,12 +189,17 @@ impl Kernel {
         Ok(slot)
     }
 
-    /// [`Kernel::waits_for`], inlined.
+    /// [`Kernel::waits_for`], inlined: the buffer `receiver` waits with
+    /// when it waits for a message from `sender`.
     #[inline(always)]
-    fn waits_for_fast(&self, receiver: usize, sender: usize) -> bool {
+    fn waits_for_fast(&self, receiver: usize, sender: usize) -> Option<u64> {
         let r = &self.procs[receiver];
-        r.sending.is_none()
-            && r.receiving.is_some_and(|w| w.from == Endpoint::ANY || w.from == self.procs[sender].endpoint)
+        match r.receiving {
+            Some(w) if r.sending.is_none() && (w.from == Endpoint::ANY || w.from == self.procs[sender].endpoint) => {
+                Some(w.msg_addr)
+            }
+            _ => None,
+        }
     }
 
     /// The run-queue half of the caller blocking and its partner waking
@@ -252,9 +257,9 @@ impl Kernel {
     }
 
     /// Copies the message at `msg_addr` of `sender` (whose endpoint is
-    /// `source`) into the buffer of `receiver`, which waits for it,
-    /// stamped as the general path stamps it, when both buffers are
-    /// writable pages ([`UserMemory::copy_message_fast`]); the last
+    /// `source`) into the buffer at `to_addr` of `receiver`, which waits
+    /// for it, stamped as the general path stamps it, when both buffers
+    /// are writable pages ([`UserMemory::copy_message_fast`]); the last
     /// check, so nothing has changed when it fails.
     #[inline(always)]
     fn copy_to_waiting(
@@ -264,11 +269,8 @@ impl Kernel {
         source: Endpoint,
         msg_addr: u64,
         receiver: usize,
+        to_addr: u64,
     ) -> Result<MessageHead, Fallback> {
-        let to_addr = match self.procs[receiver].receiving {
-            Some(wait) => wait.msg_addr,
-            None => return Err(Fallback::NotWaiting),
-        };
         if self.weak.source_stamp | self.weak.notify_type {
             return Err(Fallback::Weakened);
         }
