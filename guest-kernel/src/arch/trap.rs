@@ -115,9 +115,6 @@ double_fault_stack_top:
 
     .section .data
     .p2align 3
-    .global CURRENT_FRAME_END
-CURRENT_FRAME_END:
-    .quad 0
 USER_RSP_SCRATCH:
     .quad 0
 
@@ -199,7 +196,9 @@ from_kernel:
     .global syscall_entry
 syscall_entry:
     movq %rsp, USER_RSP_SCRATCH(%rip)
-    movq CURRENT_FRAME_END(%rip), %rsp
+    /* The end of the current process's frame: the TSS's RSP0, where
+       an int3 or an interrupt would push it too. */
+    movq {tss}+4(%rip), %rsp
     pushq $0x1b
     pushq USER_RSP_SCRATCH(%rip)
     pushq %r11
@@ -241,12 +240,12 @@ VECTOR_TABLE:
     system = const abi::Endpoint::SYSTEM.0,
     stub_return = const abi::layout::TRAP_STUB_RETURN,
     frame_rip = const abi::profile::frame::RIP,
+    tss = sym super::gdt::TSS,
     options(att_syntax)
 );
 
 extern "C" {
     static VECTOR_TABLE: [u64; VECTORS];
-    static mut CURRENT_FRAME_END: u64;
     fn return_to_user() -> !;
     /// The `syscall` instruction's target (LSTAR).
     pub fn syscall_entry();
@@ -285,14 +284,12 @@ pub fn init() {
     }
 }
 
-/// Makes `frame` the place the next user-mode entry saves into.
+/// Makes `frame` the place the next user-mode entry saves into: the
+/// TSS's RSP0, which `syscall_entry` reads as well.
 #[inline(always)]
 pub fn set_current_frame(frame: *mut TrapFrame) {
     let end = frame as u64 + core::mem::size_of::<TrapFrame>() as u64;
     super::gdt::set_kernel_entry_stack(end);
-    // SAFETY: single CPU, interrupts off in the kernel: nothing else reads
-    // or writes this word while we store it.
-    unsafe { CURRENT_FRAME_END = end };
 }
 
 /// Leaves the kernel into the process whose saved state is `frame`.
