@@ -1,7 +1,10 @@
 //! The architecture side of the IPC fast path (`kernel_core::ipc::fast`):
 //! a SENDREC to a server waiting in RECEIVE, or a server's REPLYRECV to a
-//! client waiting for its reply, decoded from the caller's frame before
-//! the general entry path runs.
+//! client waiting for its reply, tried before the general entry path
+//! runs. Through `int3` the vector-3 stub picks the call (a system call
+//! from the KIP's stub, the trap number) and passes its registers as
+//! arguments (`int3_sendrec`, `int3_reply_receive` in `main.rs`); through
+//! `syscall` they are read from the frame.
 //!
 //! Why a separate step in front of [`crate::trap_entry`]: the
 //! general path decodes every kind of entry, dispatches every primitive
