@@ -23,6 +23,7 @@ use crate::ipc_memory::IpcMemory;
 use crate::process::{Memory, System};
 use abi::syscall::Trap;
 use abi::Endpoint;
+use core::sync::atomic::{AtomicBool, Ordering};
 
 /// The fast path for an entry through `syscall`, always a system call;
 /// the registers come from the frame. Returns the frame to resume;
@@ -64,13 +65,25 @@ pub fn try_reply_receive(sys: &mut System, rdi: u64, rsi: u64, rdx: u64) -> Opti
     Some(finish(sys, slot, switch))
 }
 
+/// No virtual clock and no fault plan: an entry's end has nothing to do
+/// but deliver events and schedule. Both are fixed at boot
+/// ([`crate::vclock::init`], [`crate::fault::init`]), so one flag set
+/// then ([`init`]) stands for the two tests.
+static PLAIN_ENTRY_END: AtomicBool = AtomicBool::new(false);
+
+/// Records at boot, once virtual time and the fault plan are set up,
+/// whether entries end plainly ([`PLAIN_ENTRY_END`]).
+pub fn init(virtual_time: bool, fault_plan: bool) {
+    PLAIN_ENTRY_END.store(!virtual_time && !fault_plan, Ordering::Relaxed);
+}
+
 /// The end of a fast entry. The direct switch: the partner is the only
 /// ready process, and nothing at the entry's end could change that (no
 /// virtual clock to tick, no fault plan to advance, no interrupt or alarm
 /// to deliver), so the scheduler would pick it.
 #[inline(always)]
 fn finish(sys: &mut System, slot: usize, switch: kernel_core::Switch) -> *mut TrapFrame {
-    if switch.only_ready && !crate::vclock::on() && !sys.core.faults.enabled && !sys.events_pending() {
+    if switch.only_ready && PLAIN_ENTRY_END.load(Ordering::Relaxed) && !sys.events_pending() {
         return sys.switch_to(switch.to);
     }
     crate::after_entry(sys, slot)

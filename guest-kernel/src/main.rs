@@ -132,6 +132,7 @@ extern "C" fn kernel_main(start_info: u64) -> ! {
     sys.core.set_tracing(tracing);
     let faults = fault::init(sys, info.cmdline);
     let virtual_time = vclock::init(info.cmdline);
+    fastpath::init(virtual_time, faults);
     let mut started = 0;
     for (index, program) in image.entries().enumerate() {
         // Services are started by the reincarnation server, not here.
