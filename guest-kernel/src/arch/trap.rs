@@ -142,7 +142,9 @@ vector_\n:
     leaq kernel_stack_top(%rip), %rsp
     call \entry
     movq %rax, %rsp
-    jmp return_iret
+    POP_GPRS
+    addq $16, %rsp
+    iretq
     .endm
 
     /* The trap entry (`int3`): trap_common inlined. A system call is
@@ -216,7 +218,6 @@ syscall_entry:
 return_to_user:
     cmpq $256, 120(%rsp)
     je 1f
-return_iret:
     POP_GPRS
     addq $16, %rsp
     iretq
