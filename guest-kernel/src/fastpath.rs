@@ -1,7 +1,10 @@
 //! The architecture side of the IPC fast path (`kernel_core::ipc::fast`):
 //! a SENDREC to a server waiting in RECEIVE, or a server's REPLYRECV to a
-//! client waiting for its reply, decoded from the caller's frame before
-//! the general entry path runs.
+//! client waiting for its reply, tried before the general entry path
+//! runs. Through `int3` the vector-3 stub picks the call (a system call
+//! from the KIP's stub, the trap number) and passes its registers as
+//! arguments (`int3_sendrec`, `int3_reply_receive` in `main.rs`); through
+//! `syscall` they are read from the frame.
 //!
 //! Why a separate step in front of [`crate::trap_entry`]: the
 //! general path decodes every kind of entry, dispatches every primitive
@@ -20,49 +23,68 @@ use crate::ipc_memory::IpcMemory;
 use crate::process::{Memory, System};
 use abi::syscall::Trap;
 use abi::Endpoint;
+use core::sync::atomic::{AtomicBool, Ordering};
 
-/// The fast path for an entry through `int3`: a system call when it came
-/// from the KIP's entry stub (a breakpoint otherwise). Returns the frame
-/// to resume; `None`: nothing happened, the general path takes the entry.
-#[inline(always)]
-pub fn try_int3(sys: &mut System) -> Option<*mut TrapFrame> {
-    if sys.arch.get(sys.current)?.frame.rip != abi::layout::TRAP_STUB_RETURN {
-        return None;
-    }
-    try_ipc(sys)
-}
-
-/// [`try_int3`] for an entry through `syscall`, always a system call.
+/// The fast path for an entry through `syscall`, always a system call;
+/// the registers come from the frame. Returns the frame to resume;
+/// `None`: nothing happened, the general path takes the entry.
 #[inline(always)]
 pub fn try_syscall(sys: &mut System) -> Option<*mut TrapFrame> {
-    try_ipc(sys)
+    let frame = &sys.arch.get(sys.current)?.frame;
+    let (number, rdi, rsi, rdx) = (frame.rax, frame.rdi, frame.rsi, frame.rdx);
+    if number == Trap::SendRec as u64 {
+        try_sendrec(sys, rdi, rsi)
+    } else if number == Trap::ReplyRecv as u64 {
+        try_reply_receive(sys, rdi, rsi, rdx)
+    } else {
+        None
+    }
 }
 
-/// The fast path for the system call of the current process.
+/// SENDREC of the current process to `rdi` with the message at `rsi`
+/// (the entry stubs pass the registers).
 #[inline(always)]
-fn try_ipc(sys: &mut System) -> Option<*mut TrapFrame> {
+pub fn try_sendrec(sys: &mut System, rdi: u64, rsi: u64) -> Option<*mut TrapFrame> {
     let slot = sys.current;
-    let frame = &sys.arch.get(slot)?.frame;
-    let (number, rdi, msg_addr, rdx) = (frame.rax, frame.rdi, frame.rsi, frame.rdx);
     let System { core, arch, frames, .. } = sys;
     let mut mem = IpcMemory::new(Memory { arch, frames });
-    let switch = if number == Trap::SendRec as u64 {
-        core.fast_sendrec(&mut mem, slot, Endpoint(rdi as u32), msg_addr).ok()?
-    } else if number == Trap::ReplyRecv as u64 {
-        let switch =
-            core.fast_reply_receive(&mut mem, slot, Endpoint(rdi as u32), msg_addr, Endpoint(rdx as u32)).ok()?;
-        // The reply's result, as the general path stores it.
-        mem.mem.arch[slot].frame.rdx = 0;
-        switch
-    } else {
-        return None;
-    };
-    // The direct switch: the partner is the only ready process, and
-    // nothing at the entry's end could change that (no virtual clock to
-    // tick, no fault plan to advance, no interrupt or alarm to deliver),
-    // so the scheduler would pick it.
-    if switch.only_ready && !crate::vclock::on() && !sys.core.faults.enabled && !sys.events_pending() {
-        return Some(sys.switch_to(switch.to));
+    let switch = core.fast_sendrec(&mut mem, slot, Endpoint(rdi as u32), rsi).ok()?;
+    Some(finish(sys, slot, switch))
+}
+
+/// REPLYRECV of the current process: the reply to `rdi` from the buffer
+/// at `rsi`, then a receive from `rdx`.
+#[inline(always)]
+pub fn try_reply_receive(sys: &mut System, rdi: u64, rsi: u64, rdx: u64) -> Option<*mut TrapFrame> {
+    let slot = sys.current;
+    let System { core, arch, frames, .. } = sys;
+    let mut mem = IpcMemory::new(Memory { arch, frames });
+    let switch = core.fast_reply_receive(&mut mem, slot, Endpoint(rdi as u32), rsi, Endpoint(rdx as u32)).ok()?;
+    // The reply's result, as the general path stores it.
+    mem.mem.arch[slot].frame.rdx = 0;
+    Some(finish(sys, slot, switch))
+}
+
+/// No virtual clock and no fault plan: an entry's end has nothing to do
+/// but deliver events and schedule. Both are fixed at boot
+/// ([`crate::vclock::init`], [`crate::fault::init`]), so one flag set
+/// then ([`init`]) stands for the two tests.
+static PLAIN_ENTRY_END: AtomicBool = AtomicBool::new(false);
+
+/// Records at boot, once virtual time and the fault plan are set up,
+/// whether entries end plainly ([`PLAIN_ENTRY_END`]).
+pub fn init(virtual_time: bool, fault_plan: bool) {
+    PLAIN_ENTRY_END.store(!virtual_time && !fault_plan, Ordering::Relaxed);
+}
+
+/// The end of a fast entry. The direct switch: the partner is the only
+/// ready process, and nothing at the entry's end could change that (no
+/// virtual clock to tick, no fault plan to advance, no interrupt or alarm
+/// to deliver), so the scheduler would pick it.
+#[inline(always)]
+fn finish(sys: &mut System, slot: usize, switch: kernel_core::Switch) -> *mut TrapFrame {
+    if switch.only_ready && PLAIN_ENTRY_END.load(Ordering::Relaxed) && !sys.events_pending() {
+        return sys.switch_to(switch.to);
     }
-    Some(crate::after_entry(sys, slot))
+    crate::after_entry(sys, slot)
 }

@@ -32,16 +32,27 @@ use abi::layout::PAGE_SIZE;
 use abi::{Endpoint, Error, Message};
 use kernel_core::{copy_message_by_value, CopyFault, MessageCopy, MessageHead, UserMemory};
 
-/// One cached translation: page `page` of process `slot` is at `phys`,
-/// mapped writable.
+/// One cached translation: the page and process of `key` ([`key`]) is
+/// at `phys`, mapped writable.
 #[derive(Clone, Copy)]
 struct Seen {
-    slot: usize,
-    page: u64,
+    key: u64,
     phys: u64,
 }
 
-const EMPTY: Seen = Seen { slot: usize::MAX, page: 0, phys: 0 };
+/// A page and the slot of its process in one word, so a lookup is one
+/// compare per entry: a page address has its low 12 bits clear, and a
+/// slot (below `NR_PROCS`) fits in them.
+#[inline(always)]
+fn key(slot: usize, page: u64) -> u64 {
+    page | slot as u64
+}
+
+const _: () = assert!(kernel_core::NR_PROCS as u64 <= PAGE_SIZE);
+
+/// No page: every user page lies below `abi::layout::USER_END`.
+const NO_KEY: u64 = u64::MAX;
+const EMPTY: Seen = Seen { key: NO_KEY, phys: 0 };
 
 /// The cached translations and the entry the next miss replaces.
 struct Cache {
@@ -64,8 +75,8 @@ fn cache() -> &'static mut Cache {
 #[inline(always)]
 pub fn forget_translations() {
     let c = cache();
-    c.seen[0].slot = usize::MAX;
-    c.seen[1].slot = usize::MAX;
+    c.seen[0].key = NO_KEY;
+    c.seen[1].key = NO_KEY;
 }
 
 /// [`Memory`] with the translation cache (see the module documentation).
@@ -86,8 +97,9 @@ impl<'a> IpcMemory<'a> {
     fn translate(&mut self, slot: usize, addr: u64, write: bool) -> Option<u64> {
         let page = addr & !(PAGE_SIZE - 1);
         let offset = addr & (PAGE_SIZE - 1);
+        let wanted = key(slot, page);
         for s in &cache().seen {
-            if s.slot == slot && s.page == page {
+            if s.key == wanted {
                 return Some(s.phys | offset);
             }
         }
@@ -110,7 +122,7 @@ impl<'a> IpcMemory<'a> {
             // A miss: no entry holds this page, so the victim may go.
             let c = cache();
             let at = c.victim;
-            c.seen[at] = Seen { slot, page, phys: frame };
+            c.seen[at] = Seen { key: key(slot, page), phys: frame };
             c.victim = at ^ 1;
         }
         Some(frame)

@@ -133,6 +133,7 @@ extern "C" fn kernel_main(start_info: u64) -> ! {
     sys.core.set_tracing(tracing);
     let faults = fault::init(sys, info.cmdline);
     let virtual_time = vclock::init(info.cmdline);
+    fastpath::init(virtual_time, faults);
     let mut started = 0;
     for (index, program) in image.entries().enumerate() {
         // Services are started by the reincarnation server, not here.
@@ -168,14 +169,27 @@ extern "C" fn kernel_main(start_info: u64) -> ! {
     unsafe { trap::enter_user(frame) }
 }
 
-/// Entry through `int3` (vector 3) from user mode with SENDREC to a
-/// process or REPLYRECV in `rax` (the stub sends every other `int3` to
-/// [`trap_entry`]): the IPC fast path ([`fastpath`]) first.
+/// Entry through `int3` (vector 3) from the KIP's entry stub with
+/// SENDREC to a process in `rax`: the IPC fast path ([`fastpath`]) first.
+/// The vector-3 stub decides which calls come here and passes the trap's
+/// registers (already saved in the frame) as the arguments: `rdi`, `rsi`,
+/// `rdx` as the caller left them.
 #[no_mangle]
-extern "C" fn int3_entry(frame: *mut TrapFrame) -> *mut TrapFrame {
-    match fastpath::try_int3(system()) {
+extern "C" fn int3_sendrec(rdi: u64, rsi: u64) -> *mut TrapFrame {
+    let sys = system();
+    match fastpath::try_sendrec(sys, rdi, rsi) {
         Some(next) => next,
-        None => trap_entry(frame),
+        None => trap_entry(sys.current_frame()),
+    }
+}
+
+/// [`int3_sendrec`] for REPLYRECV.
+#[no_mangle]
+extern "C" fn int3_reply_receive(rdi: u64, rsi: u64, rdx: u64) -> *mut TrapFrame {
+    let sys = system();
+    match fastpath::try_reply_receive(sys, rdi, rsi, rdx) {
+        Some(next) => next,
+        None => trap_entry(sys.current_frame()),
     }
 }
 

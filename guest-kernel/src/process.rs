@@ -321,6 +321,11 @@ impl System {
         self.schedule_slow()
     }
 
+    /// The saved registers of the running process.
+    pub fn current_frame(&mut self) -> *mut TrapFrame {
+        &raw mut self.arch[self.current].frame
+    }
+
     /// Makes `next` the running process: its address space and frame.
     #[inline(always)]
     pub fn switch_to(&mut self, next: usize) -> *mut TrapFrame {

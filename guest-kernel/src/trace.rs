@@ -34,8 +34,12 @@ struct Ring {
     /// host's `tail` again (the last `tail` read plus `capacity`): the
     /// common path never reads the header.
     limit: u64,
-    /// Address of the entry that record `head` goes to.
+    /// Address of the entry that record `head` goes to; may be `end`
+    /// until the next record wraps it to `first`.
     next: u64,
+    /// Records that fit from `next` on before the ring's end or `limit`
+    /// needs a look ([`refill`]): the one test of the common path.
+    room: u64,
     /// Address of entry 0.
     first: u64,
     /// Address just past the last entry.
@@ -44,7 +48,8 @@ struct Ring {
     lossless: bool,
 }
 
-static mut RING: Ring = Ring { base: 0, capacity: 0, head: 0, limit: 0, next: 0, first: 0, end: 0, lossless: false };
+static mut RING: Ring =
+    Ring { base: 0, capacity: 0, head: 0, limit: 0, next: 0, room: 0, first: 0, end: 0, lossless: false };
 
 fn ring() -> &'static mut Ring {
     // SAFETY: one CPU; the kernel runs with interrupts off except in the
@@ -92,6 +97,7 @@ pub fn init(cmdline: &str) -> bool {
     r.first = first;
     r.end = first + capacity * RECORD_SIZE as u64;
     r.next = first + (r.head % capacity) * RECORD_SIZE as u64;
+    r.room = 0;
     r.lossless = (mode >> 32) as u32 == MODE_LOSSLESS;
     true
 }
@@ -152,15 +158,16 @@ fn put<T>(addr: u64, value: T) {
 /// Appends one record. Called only while tracing is on.
 ///
 /// Cost is what tracing adds to every message, in emulated kernel
-/// instructions on our hosts, so the common path is: compare `head` with
-/// `limit`, one store per field straight into the entry (the TSC halves as
-/// `rdtsc` leaves them; kind, primitive and the zero reserved half in one
-/// 32-bit store, which after inlining is an immediate), then `head` to the
-/// header and the next entry address.
+/// instructions on our hosts, so the common path is: one test of `room`
+/// (the ring's end and the host's `tail` are looked at only when it runs
+/// out, [`refill`]), one store per field straight into the entry (the TSC
+/// halves as `rdtsc` leaves them; kind, primitive and the zero reserved
+/// half in one 32-bit store, which after inlining is an immediate), then
+/// `head` to the header and the next entry address.
 #[inline(always)]
 pub fn write(event: &Event) {
     let r = ring();
-    if r.head >= r.limit && !make_room(r) {
+    if r.room == 0 && !refill(r) {
         return;
     }
     store(r, event);
@@ -173,7 +180,7 @@ fn store(r: &mut Ring, event: &Event) {
     // Everything the ring state says is read before the first store: the
     // stores go through raw pointers, which the compiler must assume may
     // alias the state.
-    let (head, at, end, base) = (r.head, r.next, r.end, r.base);
+    let (head, at, room, base) = (r.head, r.next, r.room, r.base);
     let (lo, hi) = rdtsc();
     put(at + field::SEQ as u64, head);
     put(at + field::TSC as u64, lo);
@@ -190,9 +197,27 @@ fn store(r: &mut Ring, event: &Event) {
     put(at + field::ARG0 as u64, event.args[0]);
     put(at + field::ARG1 as u64, event.args[1]);
     write_u64(base + header::HEAD, head + 1);
-    let next = at + RECORD_SIZE as u64;
     r.head = head + 1;
-    r.next = if next == end { r.first } else { next };
+    r.next = at + RECORD_SIZE as u64;
+    r.room = room - 1;
+}
+
+/// `room` ran out: wraps `next` to the ring's start when it reached the
+/// end and, when `head` reached `limit`, makes room ([`make_room`]);
+/// then counts the records that fit before the next look. Returns
+/// whether the record may be stored. Kept out of line: the common path
+/// stays short.
+#[cold]
+#[inline(never)]
+fn refill(r: &mut Ring) -> bool {
+    if r.next == r.end {
+        r.next = r.first;
+    }
+    if r.head >= r.limit && !make_room(r) {
+        return false;
+    }
+    r.room = (r.limit - r.head).min((r.end - r.next) / RECORD_SIZE as u64);
+    true
 }
 
 /// A Spawn or Exec record: `src` made or re-made `dst`, now named `name`.

@@ -25,7 +25,7 @@ pub struct RunQueues {
     nonempty: u32,
 }
 
-const _: () = assert!(NR_PRIORITIES <= 32);
+const _: () = assert!(NR_PRIORITIES <= 32 && NR_PRIORITIES.is_power_of_two());
 
 impl Default for RunQueues {
     fn default() -> Self {
@@ -103,8 +103,13 @@ impl RunQueues {
     /// stores. Returns false, with nothing changed, in every other case.
     #[inline(always)]
     pub fn hand_over(&mut self, procs: &mut [Proc; NR_PROCS], from: usize, to: usize) -> bool {
+        // `spawn` keeps every priority below NR_PRIORITIES (a power of
+        // two), so the mask changes nothing and spares the bounds checks.
+        const MASK: usize = NR_PRIORITIES - 1;
         let (pf, pt) = (usize::from(procs[from].priority), usize::from(procs[to].priority));
-        if pf >= NR_PRIORITIES || pt >= NR_PRIORITIES || self.nonempty != 1 << pf {
+        debug_assert!(pf < NR_PRIORITIES && pt < NR_PRIORITIES);
+        let (pf, pt) = (pf & MASK, pt & MASK);
+        if self.nonempty != 1 << pf {
             return false;
         }
         if self.heads[pf] != from as u8 || self.tails[pf] != from as u8 || procs[to].queued || procs[to].hung {

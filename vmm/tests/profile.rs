@@ -43,10 +43,11 @@ fn pingpong_samples_name_kernel_and_program_functions() {
     assert!(n <= most * 1.2 + 5.0 && n >= most / 20.0, "{n} samples in {:?}", outcome.wall_time);
     // Both programs are seen, in the kernel's IPC path and in their own
     // code. A pingpong round trip takes the IPC fast path, inlined into
-    // the system-call entry (`int3_entry` on software KVM,
-    // `syscall_trap_entry` with the syscall entry); the general path
-    // (`trap_entry`, with the dispatcher inlined) serves the rest.
-    let entries = ["int3_entry", "syscall_trap_entry", "trap_entry"];
+    // the system-call entries (`int3_sendrec` and `int3_reply_receive`
+    // on software KVM, `syscall_trap_entry` with the syscall entry); the
+    // general path (`trap_entry`, with the dispatcher inlined) serves the
+    // rest.
+    let entries = ["int3_sendrec", "int3_reply_receive", "syscall_trap_entry", "trap_entry"];
     for process in ["ping", "pong"] {
         let entered = entries.iter().any(|e| has_frame(&profile, process, e, true));
         assert!(entered, "{process}: no kernel entry\n{}", profile.top(30));

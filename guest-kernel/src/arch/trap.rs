@@ -115,9 +115,6 @@ double_fault_stack_top:
 
     .section .data
     .p2align 3
-    .global CURRENT_FRAME_END
-CURRENT_FRAME_END:
-    .quad 0
 USER_RSP_SCRATCH:
     .quad 0
 
@@ -134,37 +131,52 @@ vector_\n:
     jmp trap_common
     .endr
 
-    /* The trap entry (`int3` from the KIP's entry stub): trap_common
-       inlined. The two traps the IPC fast path serves, SENDREC to a
-       process and REPLYRECV (the trap number is still in rax, the
-       first argument in edi), go to int3_entry, which tries it first;
-       everything else (kernel calls, the other traps, breakpoints) goes
-       straight to trap_entry, paying nothing for the fast path. */
+    /* Calls the Rust entry \entry on the kernel stack (the user's rbp
+       stays, so the profiler's stack walk ends in the user's chain) and
+       resumes the frame it returns. Through iretq whatever the frame's
+       entry: a syscall frame (vector 256) holds a valid iret frame too
+       (the SS, RSP, RFLAGS, CS, RIP syscall_entry pushed), and rcx and
+       r11, which sysretq would load from RIP and RFLAGS, are the
+       caller's to lose (docs/abi.md). */
+    .macro CALL_ENTRY entry
+    leaq kernel_stack_top(%rip), %rsp
+    call \entry
+    movq %rax, %rsp
+    POP_GPRS
+    addq $16, %rsp
+    iretq
+    .endm
+
+    /* The trap entry (`int3`): trap_common inlined. A system call is
+       an int3 from the KIP's entry stub (the return address is the
+       stub's: docs/abi.md); the two the IPC fast path serves, SENDREC
+       to a process and REPLYRECV (the trap number is still in rax, the
+       first argument in edi), go to their own Rust entries, which try
+       it first; everything else (kernel calls, the other traps, an
+       int3 elsewhere: a breakpoint) goes straight to trap_entry, paying
+       nothing for the fast path. The fast entries get the trap's
+       registers as their arguments (rdi, rsi, rdx as the caller left
+       them), so they read none of the frame. */
 vector_3:
     pushq $0
     pushq $3
     PUSH_GPRS
     testb $3, 144(%rsp)
     jz from_kernel
+    cmpq ${stub_return}, {frame_rip}(%rsp)
+    jne 2f
     cmpq ${sendrec}, %rax
     jne 1f
     cmpl ${system}, %edi
     je 2f
-3:
-    movq %rsp, %rdi
-    leaq kernel_stack_top(%rip), %rsp
-    call int3_entry
-    movq %rax, %rsp
-    jmp return_to_user
+    CALL_ENTRY int3_sendrec
 1:
     cmpq ${replyrecv}, %rax
-    je 3b
+    jne 2f
+    CALL_ENTRY int3_reply_receive
 2:
     movq %rsp, %rdi
-    leaq kernel_stack_top(%rip), %rsp
-    call trap_entry
-    movq %rax, %rsp
-    jmp return_to_user
+    CALL_ENTRY trap_entry
 
 trap_common:
     PUSH_GPRS
@@ -186,7 +198,9 @@ from_kernel:
     .global syscall_entry
 syscall_entry:
     movq %rsp, USER_RSP_SCRATCH(%rip)
-    movq CURRENT_FRAME_END(%rip), %rsp
+    /* The end of the current process's frame: the TSS's RSP0, where
+       an int3 or an interrupt would push it too. */
+    movq {tss}+4(%rip), %rsp
     pushq $0x1b
     pushq USER_RSP_SCRATCH(%rip)
     pushq %r11
@@ -225,12 +239,14 @@ VECTOR_TABLE:
     sendrec = const abi::syscall::Trap::SendRec as u64,
     replyrecv = const abi::syscall::Trap::ReplyRecv as u64,
     system = const abi::Endpoint::SYSTEM.0,
+    stub_return = const abi::layout::TRAP_STUB_RETURN,
+    frame_rip = const abi::profile::frame::RIP,
+    tss = sym super::gdt::TSS,
     options(att_syntax)
 );
 
 extern "C" {
     static VECTOR_TABLE: [u64; VECTORS];
-    static mut CURRENT_FRAME_END: u64;
     fn return_to_user() -> !;
     /// The `syscall` instruction's target (LSTAR).
     pub fn syscall_entry();
@@ -269,14 +285,12 @@ pub fn init() {
     }
 }
 
-/// Makes `frame` the place the next user-mode entry saves into.
+/// Makes `frame` the place the next user-mode entry saves into: the
+/// TSS's RSP0, which `syscall_entry` reads as well.
 #[inline(always)]
 pub fn set_current_frame(frame: *mut TrapFrame) {
     let end = frame as u64 + core::mem::size_of::<TrapFrame>() as u64;
     super::gdt::set_kernel_entry_stack(end);
-    // SAFETY: single CPU, interrupts off in the kernel: nothing else reads
-    // or writes this word while we store it.
-    unsafe { CURRENT_FRAME_END = end };
 }
 
 /// Leaves the kernel into the process whose saved state is `frame`.

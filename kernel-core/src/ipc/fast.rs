@@ -34,7 +34,8 @@
 //! compare everything they leave, and make every fallback happen.
 
 use crate::proc::{ProcState, RecvWait};
-use crate::{Kernel, MessageHead, Privileges, UserMemory};
+use crate::{Kernel, MessageCopy, MessageHead, Privileges, TraceEvent, UserMemory};
+use abi::notify::NOTIFY_MTYPE;
 use abi::syscall::Trap;
 use abi::trace::Kind;
 use abi::Endpoint;
@@ -63,6 +64,10 @@ pub enum Fallback {
     /// message claims the notification type (the general path refuses or
     /// reports the fault).
     Buffer,
+    /// A defense that changes what is delivered (the source stamp, the
+    /// notification-type refusal) is switched off: a negative control,
+    /// which the general path serves.
+    Weakened,
 }
 
 /// Where the fast path leaves the CPU.
@@ -92,19 +97,20 @@ impl Kernel {
         // A defense switched off (`Kernel::weak`, negative controls) only
         // lets through what a check here refuses, and the fast path falls
         // back on every refusal; the two that change a delivered message
-        // (the source stamp, the notification type) are applied as the
-        // general path applies them.
+        // (the source stamp, the notification type) send the call to the
+        // general path ([`Fallback::Weakened`], in the copy).
         if !self.procs[caller].privileges.allows_trap(Trap::SendRec) {
             return Err(Fallback::TrapDenied);
         }
         let receiver = self.peer(caller, dst)?;
-        if !self.waits_for_fast(receiver, caller) {
+        let Some(to_addr) = self.waits_for_fast(receiver, caller) else {
             return Err(Fallback::NotWaiting);
-        }
+        };
         if self.faults.enabled && self.fault_may_match(caller, Some(receiver), Trap::SendRec) {
             return Err(Fallback::FaultRule);
         }
-        let head = self.copy_to_waiting(mem, caller, msg_addr, receiver)?;
+        let caller_endpoint = self.procs[caller].endpoint;
+        let head = self.copy_to_waiting(mem, caller, caller_endpoint, msg_addr, receiver, to_addr)?;
         // The state the general path leaves: the caller waits for the
         // reply (set before the send there, which is the same here since
         // nothing between reads it), the receiver is woken.
@@ -112,8 +118,7 @@ impl Kernel {
         self.procs[receiver].receiving = None;
         mem.set_result(receiver, 0);
         if self.trace.enabled {
-            self.open_cause(caller);
-            self.trace_message(mem, Kind::Send, Trap::SendRec as u8, caller, receiver, head, true);
+            self.trace_delivered(mem, Trap::SendRec, (caller, caller_endpoint), (receiver, dst), head);
         }
         Ok(self.switch_queues(caller, receiver))
     }
@@ -147,18 +152,18 @@ impl Kernel {
             return Err(Fallback::TrapDenied);
         }
         let client = self.peer(caller, reply_to)?;
-        if !self.waits_for_fast(client, caller) {
+        let Some(to_addr) = self.waits_for_fast(client, caller) else {
             return Err(Fallback::NotWaiting);
-        }
+        };
         if self.faults.enabled && self.fault_may_match(caller, Some(client), Trap::SendNb) {
             return Err(Fallback::FaultRule);
         }
-        let head = self.copy_to_waiting(mem, caller, msg_addr, client)?;
+        let caller_endpoint = self.procs[caller].endpoint;
+        let head = self.copy_to_waiting(mem, caller, caller_endpoint, msg_addr, client, to_addr)?;
         self.procs[client].receiving = None;
         mem.set_result(client, 0);
         if self.trace.enabled {
-            self.open_cause(caller);
-            self.trace_message(mem, Kind::Send, Trap::SendNb as u8, caller, client, head, true);
+            self.trace_delivered(mem, Trap::SendNb, (caller, caller_endpoint), (client, reply_to), head);
         }
         // The receive blocks; its buffer is the reply's, whose page the
         // copy found writable, so its check passes.
@@ -184,12 +189,17 @@ impl Kernel {
         Ok(slot)
     }
 
-    /// [`Kernel::waits_for`], inlined.
+    /// [`Kernel::waits_for`], inlined: the buffer `receiver` waits with
+    /// when it waits for a message from `sender`.
     #[inline(always)]
-    fn waits_for_fast(&self, receiver: usize, sender: usize) -> bool {
+    fn waits_for_fast(&self, receiver: usize, sender: usize) -> Option<u64> {
         let r = &self.procs[receiver];
-        r.sending.is_none()
-            && r.receiving.is_some_and(|w| w.from == Endpoint::ANY || w.from == self.procs[sender].endpoint)
+        match r.receiving {
+            Some(w) if r.sending.is_none() && (w.from == Endpoint::ANY || w.from == self.procs[sender].endpoint) => {
+                Some(w.msg_addr)
+            }
+            _ => None,
+        }
     }
 
     /// The run-queue half of the caller blocking and its partner waking
@@ -218,23 +228,62 @@ impl Kernel {
             || self.faults.dup_pending & crate::ipc::bit(slot) != 0
     }
 
-    /// Copies the message at `msg_addr` of `sender` into the buffer of
-    /// `receiver`, which waits for it, stamped as the general path stamps
-    /// it, when both buffers are writable pages
-    /// ([`UserMemory::copy_message_fast`]); the last check, so nothing
-    /// has changed when it fails.
+    /// The Send record of a message the fast path delivered, with the
+    /// cause the caller opens: what `open_cause` and `trace_message`
+    /// (delivered) make, from the endpoints the checks already hold
+    /// (`peer` checked the partner's equal to the one the caller named),
+    /// so nothing is read again.
+    #[inline(always)]
+    fn trace_delivered(
+        &mut self,
+        mem: &mut impl UserMemory,
+        primitive: Trap,
+        (caller, caller_endpoint): (usize, Endpoint),
+        (partner, partner_endpoint): (usize, Endpoint),
+        head: MessageHead,
+    ) {
+        let cause = self.open_cause(caller);
+        self.procs[partner].cause = cause;
+        mem.trace(&TraceEvent {
+            kind: Kind::Send as u8,
+            primitive: primitive as u8,
+            src: caller_endpoint.0,
+            dst: partner_endpoint.0,
+            mtype: head.mtype,
+            result: 0,
+            cause,
+            args: head.args,
+        });
+    }
+
+    /// Copies the message at `msg_addr` of `sender` (whose endpoint is
+    /// `source`) into the buffer at `to_addr` of `receiver`, which waits
+    /// for it, stamped as the general path stamps it, when both buffers
+    /// are writable pages ([`UserMemory::copy_message_fast`]); the last
+    /// check, so nothing has changed when it fails.
     #[inline(always)]
     fn copy_to_waiting(
         &self,
         mem: &mut impl UserMemory,
         sender: usize,
+        source: Endpoint,
         msg_addr: u64,
         receiver: usize,
+        to_addr: u64,
     ) -> Result<MessageHead, Fallback> {
-        let to_addr = match self.procs[receiver].receiving {
-            Some(wait) => wait.msg_addr,
-            None => return Err(Fallback::NotWaiting),
+        if self.weak.source_stamp | self.weak.notify_type {
+            return Err(Fallback::Weakened);
+        }
+        // What `Kernel::message_copy` gives with every defense on, built
+        // from constants: no test of the weakenings left in the copy.
+        let copy = MessageCopy {
+            from: sender,
+            from_addr: msg_addr,
+            to: receiver,
+            to_addr,
+            source: Some(source),
+            refused_type: Some(NOTIFY_MTYPE),
         };
-        mem.copy_message_fast(self.message_copy(sender, msg_addr, receiver, to_addr)).ok_or(Fallback::Buffer)
+        mem.copy_message_fast(copy).ok_or(Fallback::Buffer)
     }
 }

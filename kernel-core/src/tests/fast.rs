@@ -263,12 +263,7 @@ fn reply_receive_falls_back_when_the_receive_would_not_just_block() {
 #[test]
 fn with_a_defense_switched_off_both_paths_still_agree() {
     type Weaken = fn(&mut Kernel);
-    let weakenings: [Weaken; 4] = [
-        |k| k.weak.source_stamp = true,
-        |k| k.weak.notify_type = true,
-        |k| k.weak.send_mask = true,
-        |k| k.weak.endpoint_generation = true,
-    ];
+    let weakenings: [Weaken; 2] = [|k| k.weak.send_mask = true, |k| k.weak.endpoint_generation = true];
     for weaken in weakenings {
         let (mut fast, mut fm, s) = server_waiting();
         let (mut general, mut gm, _) = server_waiting();
@@ -286,13 +281,28 @@ fn with_a_defense_switched_off_both_paths_still_agree() {
         assert_eq!(general.reply_receive(&mut gm, s[1], client, BUF, Endpoint::ANY), (0, Outcome::Blocked));
         assert_eq!(snapshot(&fast, &fm), snapshot(&general, &gm));
     }
-    // Without the stamp the server sees whatever source the client wrote.
+}
+
+#[test]
+fn a_defense_that_changes_the_delivered_message_switched_off_sends_both_calls_to_the_general_path() {
+    type Weaken = fn(&mut Kernel);
+    let weakenings: [Weaken; 2] = [|k| k.weak.source_stamp = true, |k| k.weak.notify_type = true];
+    for weaken in weakenings {
+        let (mut k, mut m, s) = server_waiting();
+        weaken(&mut k);
+        sendrec_falls_back(&mut k, &mut m, &s, Fallback::Weakened);
+        let (mut k, mut m, s) = client_waiting();
+        weaken(&mut k);
+        reply_falls_back(&mut k, &mut m, &s, Endpoint::ANY, Fallback::Weakened);
+    }
+    // There, without the stamp, the server sees whatever source the
+    // client wrote.
     let (mut k, mut m, s) = server_waiting();
     k.weak.source_stamp = true;
     let mut forged = Message::with_words(1, &[10]);
     forged.source = Endpoint(12345);
     m.put_message(s[0], BUF, &forged);
-    assert_eq!(k.fast_sendrec(&mut m, s[0], ep(&k, s[1]), BUF).map(|w| w.to), Ok(s[1]));
+    assert_eq!(k.sendrec(&mut m, s[0], ep(&k, s[1]), BUF), Outcome::Blocked);
     assert_eq!(m.get(s[1]).source, Endpoint(12345));
 }
 
