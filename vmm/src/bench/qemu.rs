@@ -25,6 +25,11 @@ use crate::vstate::qemu::{guest_status, qemu_args, QEMU_BINARY};
 /// so fewer rounds would drown in start-up noise).
 pub const MIN_QEMU_ROUNDS: u64 = 50_000;
 
+/// Runs of each pingpong size: the fastest of each is the one least
+/// disturbed by other work on the host, and a single pair on a busy host
+/// can come out with the longer run no slower than the shorter.
+const PINGPONG_REPEATS: usize = 3;
+
 /// QEMU's figures and the ratios of ours to them.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct QemuFigures {
@@ -98,7 +103,8 @@ pub struct QemuRuns {
     pub hello: Duration,
     /// Rounds of the smaller pingpong run (the larger ran twice as many).
     pub rounds: u64,
-    /// The pingpong round trip, ns: (2N-run − N-run) / N.
+    /// The pingpong round trip, ns: (fastest 2N-run − fastest N-run) / N;
+    /// NaN when the 2N-run was no slower (the host was too busy to tell).
     pub ns_per_round_trip: f64,
 }
 
@@ -110,10 +116,23 @@ pub fn measure(rounds: u64, timeout: Duration) -> Result<QemuRuns, BenchError> {
     let hello = run_qemu(scratch.path(), super::BOOT_IMAGE, "", timeout)?;
     let n = rounds.max(1);
     let key = super::PINGPONG_ROUNDS_KEY;
-    let small = run_qemu(scratch.path(), super::PINGPONG_IMAGE, &format!("{key}={n}"), timeout)?;
-    let large = run_qemu(scratch.path(), super::PINGPONG_IMAGE, &format!("{key}={}", 2 * n), timeout)?;
-    let ns_per_round_trip = large.saturating_sub(small).as_nanos() as f64 / n as f64;
+    let (mut small, mut large) = (Duration::MAX, Duration::MAX);
+    for _ in 0..PINGPONG_REPEATS {
+        small = small.min(run_qemu(scratch.path(), super::PINGPONG_IMAGE, &format!("{key}={n}"), timeout)?);
+        large = large.min(run_qemu(scratch.path(), super::PINGPONG_IMAGE, &format!("{key}={}", 2 * n), timeout)?);
+    }
+    let ns_per_round_trip = round_trip_ns(small, large, n);
     Ok(QemuRuns { version, hello, rounds: n, ns_per_round_trip })
+}
+
+/// The round trip from an N-round and a 2N-round run: their difference
+/// over N, or NaN when the longer run was not slower.
+fn round_trip_ns(small: Duration, large: Duration, n: u64) -> f64 {
+    if large > small {
+        (large - small).as_nanos() as f64 / n as f64
+    } else {
+        f64::NAN
+    }
 }
 
 /// Runs `hello` and the pingpong (`rounds`, at least [`MIN_QEMU_ROUNDS`],
@@ -137,7 +156,8 @@ pub fn figures(runs: QemuRuns, ours: &super::BenchReport) -> QemuFigures {
 
 /// The comparison as table rows.
 pub fn format(q: &QemuFigures, ours: &super::BenchReport) -> String {
-    let ms = |ns: f64| format!("{:.3} ms", ns / 1e6);
+    let ms = |ns: f64| if ns.is_finite() { format!("{:.3} ms", ns / 1e6) } else { "not measured".to_string() };
+    let times = |ratio: f64| if ratio.is_finite() { format!("x{ratio:.2}") } else { "-".to_string() };
     let mut out = format!("\nunder QEMU TCG ({}), wall time; ratio = ours / QEMU's\n", q.version);
     out.push_str(&format!("  {:<34}{:>14}{:>14}{:>10}\n", "", "ours", "QEMU", "ratio"));
     out.push_str(&format!(
@@ -145,15 +165,20 @@ pub fn format(q: &QemuFigures, ours: &super::BenchReport) -> String {
         "hello: start to power-off",
         ms(ours.boot.poweroff_ns as f64),
         ms(q.hello_ns as f64),
-        format!("x{:.2}", q.hello_ratio)
+        times(q.hello_ratio)
     ));
     out.push_str(&format!(
         "  {:<34}{:>14}{:>14}{:>10}\n",
         format!("pingpong round trip ({} vs {})", q.pingpong_rounds, 2 * q.pingpong_rounds),
         ms(ours.pingpong.ns_per_round_trip),
         ms(q.pingpong_ns_per_round_trip),
-        format!("x{:.2}", q.pingpong_ratio)
+        times(q.pingpong_ratio)
     ));
+    if !q.pingpong_ns_per_round_trip.is_finite() {
+        out.push_str(
+            "  (the longer QEMU pingpong run was not slower than the shorter: the host was too busy to tell)\n",
+        );
+    }
     out
 }
 
@@ -178,6 +203,22 @@ mod tests {
         assert!((q.pingpong_ratio - 4.0).abs() < 1e-9, "{q:?}");
         let table = format(&q, &ours);
         assert!(table.contains("x4.00") && table.contains("x0.20") && table.contains("version 9"), "{table}");
+    }
+
+    #[test]
+    fn a_longer_run_that_is_not_slower_is_not_a_round_trip_of_zero() {
+        let n = 50_000;
+        assert!(round_trip_ns(Duration::from_millis(300), Duration::from_millis(290), n).is_nan());
+        assert!((round_trip_ns(Duration::from_millis(300), Duration::from_millis(350), n) - 1_000.0).abs() < 1e-9);
+        let ours = crate::bench::tests::report_for_tests();
+        let runs = QemuRuns {
+            version: "QEMU emulator version 9".into(),
+            hello: Duration::from_millis(200),
+            rounds: n,
+            ns_per_round_trip: f64::NAN,
+        };
+        let table = format(&figures(runs, &ours), &ours);
+        assert!(table.contains("not measured") && table.contains("too busy") && !table.contains("NaN"), "{table}");
     }
 
     #[test]
