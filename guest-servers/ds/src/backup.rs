@@ -1,5 +1,6 @@
 //! DS's table kept where DS's death cannot take it: in RS's memory
-//! (`abi::proto::ds::backup`).
+//! (`abi::proto::ds::backup`). Only the names clients published for
+//! themselves: RS publishes every running service in a new DS anyway.
 //!
 //! Why a backup in RS rather than clients that publish again (MINIX 3's
 //! way: DS announces its restart and every publisher re-publishes): every
@@ -11,14 +12,16 @@
 //! RS is trusted, outlives DS by design (its death powers the machine
 //! off) and already starts every DS, so it can lend each new DS the same
 //! memory; DS writes a slot's record with one safe copy (a kernel call,
-//! no message to anybody) before it answers the request that changed the
-//! slot, so an answered PUBLISH or DELETE is never lost.
+//! no message to another process) before it answers the request that
+//! changed the slot, so an answered PUBLISH or DELETE of a client's name
+//! is never lost. A service's start costs nothing: RS's names are not
+//! written.
 //!
 //! What comes back is checked as if it were published again: each record
 //! has a check word over its words and its slot, its owner must still be
-//! alive (the kernel's process table, as for `reclaim_dead`), a client's
-//! record must not hold a service's name, and no client gets back more
-//! than its limit (`abi::proto::ds::backup::select`). Records not taken
+//! alive (the kernel's process table, as for `reclaim_dead`), it must not
+//! hold a service's name, and no client gets back more than its limit
+//! (`abi::proto::ds::backup::select`). Records not taken
 //! back are cleared, so they cannot return at a later restart.
 //! Subscriptions are not kept: servers subscribe again when RS tells them
 //! of the new DS (`rt::names::Watch`).
@@ -41,12 +44,16 @@ pub struct Backup {
     /// first request: RS moves its grant to us before anyone can send us
     /// one, since it tells nobody of us before that).
     to_restore: bool,
+    /// Bit `i`: the backup holds a record in slot `i` (else it is
+    /// [`EMPTY`]), so a slot that changes between RS's names and nothing
+    /// costs no copy.
+    held: u64,
 }
 
 impl Backup {
     /// No backup (until [`Backup::start`]).
     pub const fn new() -> Backup {
-        Backup { rs: Endpoint::NONE, to_restore: false }
+        Backup { rs: Endpoint::NONE, to_restore: false, held: 0 }
     }
 
     /// Uses the backup RS lends (unless `on` is false).
@@ -96,7 +103,8 @@ impl Backup {
         let (mut taken, mut dropped) = (0, 0);
         for (slot, k) in kept.iter().enumerate() {
             if let Some(r) = k {
-                store.restore(slot, r.name, r.endpoint, r.value, r.by_rs);
+                store.restore(slot, r.name, r.endpoint, r.value);
+                self.held |= 1 << slot;
                 taken += 1;
             } else if record_at(slot) != EMPTY {
                 dropped += 1;
@@ -108,17 +116,23 @@ impl Backup {
         rt::println!("ds: took back {} names of the earlier DS, dropped {}", taken, dropped);
     }
 
-    /// Writes the record of every slot that changed since the last call.
+    /// Writes the record of every slot that changed since the last call:
+    /// a client's entry, or [`EMPTY`] where the backup held one that is
+    /// gone (deleted, freed, or replaced by RS).
     pub fn save(&mut self, store: &mut Store) {
         let mut changed = store.take_changed();
         while changed != 0 && self.rs != Endpoint::NONE {
             let slot = changed.trailing_zeros() as usize;
             changed &= changed - 1;
-            let record = store.live_at(slot).map_or(EMPTY, |e| {
-                Record { name: e.name, endpoint: e.endpoint, value: e.value, by_rs: e.by_rs }.encode(slot)
-            });
-            if let Err(e) = rt::sys::safecopy_to(self.rs, GRANT, (slot * RECORD_SIZE) as u64, &record) {
-                self.broken("write", e);
+            let record = match store.client_at(slot) {
+                Some(e) => Record { name: e.name, endpoint: e.endpoint, value: e.value }.encode(slot),
+                None if self.held & 1 << slot != 0 => EMPTY,
+                None => continue,
+            };
+            match rt::sys::safecopy_to(self.rs, GRANT, (slot * RECORD_SIZE) as u64, &record) {
+                Ok(_) if record == EMPTY => self.held &= !(1 << slot),
+                Ok(_) => self.held |= 1 << slot,
+                Err(e) => self.broken("write", e),
             }
         }
     }

@@ -102,18 +102,18 @@ impl Store {
         core::mem::take(&mut self.changed_slots)
     }
 
-    /// The live entry in slot `slot`, if any (a tombstone is none: its
-    /// name is gone).
-    pub fn live_at(&self, slot: usize) -> Option<Entry> {
-        self.entries.get(slot).copied().flatten().filter(|e| e.live)
+    /// The live entry in slot `slot` that a client published for itself,
+    /// if any (not RS's, not a tombstone).
+    pub fn client_at(&self, slot: usize) -> Option<Entry> {
+        self.entries.get(slot).copied().flatten().filter(|e| e.live && !e.by_rs)
     }
 
-    /// Puts back an entry of an earlier DS in its slot (`crate::backup`
-    /// chose it by the rules `publish` applies). Only for a new store:
-    /// nobody subscribed yet, so nobody is told.
-    pub fn restore(&mut self, slot: usize, name: Name, endpoint: Endpoint, value: u64, by_rs: bool) {
+    /// Puts back a client's entry of an earlier DS in its slot
+    /// (`crate::backup` chose it by the rules `publish` applies). Only for
+    /// a new store: nobody subscribed yet, so nobody is told.
+    pub fn restore(&mut self, slot: usize, name: Name, endpoint: Endpoint, value: u64) {
         if let Some(e) = self.entries.get_mut(slot) {
-            *e = Some(Entry { name, endpoint, value, live: true, by_rs });
+            *e = Some(Entry { name, endpoint, value, live: true, by_rs: false });
         }
     }
 

@@ -651,7 +651,7 @@ pub const THREATS: &[Threat] = &[
         "death/ds",
         "killer.target=ds",
         "true",
-        "RS starts a new DS and publishes every service in it again; servers subscribe again",
+        "RS starts a new DS, which takes back its table from the backup RS lends it; RS publishes every service in it again; servers subscribe again",
         Expect::Restarted("ds"),
         abi::weaken::DS_RESTART,
         Expect::WorkloadBroken,

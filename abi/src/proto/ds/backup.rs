@@ -1,5 +1,8 @@
-//! DS's table as it is kept outside DS, so that a restarted DS finds every
-//! name again (guest-servers/ds/src/backup.rs, docs/servers-dying.md).
+//! The names programs published in DS for themselves, kept outside DS so
+//! that a restarted DS has them again (guest-servers/ds/src/backup.rs,
+//! docs/servers-dying.md). RS's names (the services') are not kept: RS
+//! publishes every running service in a new DS anyway, so a record of
+//! them would cost a kernel call at every service start for nothing.
 //!
 //! RS owns the memory: a buffer of [`SIZE`] bytes that it lends to the
 //! current DS, and to no other process, by the grant [`GRANT`] of its grant
@@ -33,24 +36,20 @@ pub const GRANT: u64 = 0;
 /// An empty slot: all zero (its check word does not fit, see the tests).
 pub const EMPTY: [u8; RECORD_SIZE] = [0; RECORD_SIZE];
 
-/// Record flag: RS published the entry.
-const FLAG_BY_RS: u32 = 1;
 /// Record flag: the record holds a live entry (never set in [`EMPTY`]).
-const FLAG_LIVE: u32 = 2;
+const FLAG_LIVE: u32 = 1;
 /// Mixed into every record's check word, so that a record of all zeros or
 /// a block of another protocol's words does not check out.
 const SEAL: u32 = 0xD5BA_C0B0;
 
-/// One live entry of DS.
+/// One live entry of DS that its endpoint published for itself.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 pub struct Record {
     /// NUL-padded.
     pub name: [u8; NAME_LEN],
+    /// The owner.
     pub endpoint: Endpoint,
     pub value: u64,
-    /// RS published it (a service's name, or a name RS published for
-    /// another endpoint); otherwise the endpoint published it for itself.
-    pub by_rs: bool,
 }
 
 fn words_of(record: &Record) -> [u64; 4] {
@@ -58,13 +57,8 @@ fn words_of(record: &Record) -> [u64; 4] {
     let mut hi = [0u8; 8];
     lo.copy_from_slice(&record.name[..8]);
     hi.copy_from_slice(&record.name[8..]);
-    let flags = FLAG_LIVE | if record.by_rs { FLAG_BY_RS } else { 0 };
-    [
-        u64::from_le_bytes(lo),
-        u64::from_le_bytes(hi),
-        u64::from(record.endpoint.0) | u64::from(flags) << 32,
-        record.value,
-    ]
+    let endpoint_flags = u64::from(record.endpoint.0) | u64::from(FLAG_LIVE) << 32;
+    [u64::from_le_bytes(lo), u64::from_le_bytes(hi), endpoint_flags, record.value]
 }
 
 fn check_of(slot: usize, words: &[u64; 4]) -> u64 {
@@ -103,8 +97,7 @@ impl Record {
         if check != check_of(slot, &[lo, hi, endpoint_flags, value]) {
             return None;
         }
-        let flags = (endpoint_flags >> 32) as u32;
-        if flags & FLAG_LIVE == 0 || flags & !(FLAG_LIVE | FLAG_BY_RS) != 0 {
+        if (endpoint_flags >> 32) as u32 != FLAG_LIVE {
             return None;
         }
         let mut name = [0u8; NAME_LEN];
@@ -114,7 +107,7 @@ impl Record {
         if !well_formed_name(&name) || !endpoint.is_process() {
             return None;
         }
-        Some(Record { name, endpoint, value, by_rs: flags & FLAG_BY_RS != 0 })
+        Some(Record { name, endpoint, value })
     }
 }
 
@@ -130,12 +123,13 @@ pub struct Rules {
 }
 
 /// What a new DS takes back of the records found (`found[slot]`), in the
-/// same slots: a record whose endpoint is no longer `alive` is dropped (a
-/// client that died meanwhile, an old incarnation of a service that RS
-/// publishes again anyway); a client's record of a `reserved` name (a
-/// service's) is dropped; of two records with one name the first RS's,
-/// else the lower slot's, is kept; and a client keeps no more names than
-/// the limits allow (lowest slots first), so a restart never gives a
+/// same slots, by the rules a PUBLISH meets: a record whose owner is no
+/// longer `alive` is dropped (it died while DS was down); with
+/// `rules.names` a record of a `reserved` name (a service's: RS's alone)
+/// is dropped; of two records of one name the lower slot's is kept; and
+/// with `rules.quota` no owner keeps more than `MAX_ENTRIES_PER_CLIENT`
+/// names, nor all owners together more than `MAX_ENTRIES -
+/// RESERVED_FOR_RS` (lowest slots first), so a restart never gives a
 /// client more than DS would have let it publish.
 pub fn select(
     found: &[Option<Record>; MAX_ENTRIES],
@@ -144,26 +138,17 @@ pub fn select(
     rules: Rules,
 ) -> [Option<Record>; MAX_ENTRIES] {
     let mut kept: [Option<Record>; MAX_ENTRIES] = [None; MAX_ENTRIES];
-    // RS's records first, so a client's record cannot take a name of RS's.
-    for by_rs in [true, false] {
-        for (slot, record) in found.iter().enumerate() {
-            let Some(r) = record.filter(|r| r.by_rs == by_rs && alive(r.endpoint)) else {
-                continue;
-            };
-            if kept.iter().flatten().any(|k| k.name == r.name) {
-                continue;
-            }
-            if !by_rs && rules.names && reserved(&r.name) {
-                continue;
-            }
-            let clients = || kept.iter().flatten().filter(|k| !k.by_rs);
-            let full = clients().count() >= MAX_ENTRIES - RESERVED_FOR_RS
-                || clients().filter(|k| k.endpoint == r.endpoint).count() >= MAX_ENTRIES_PER_CLIENT;
-            if !by_rs && rules.quota && full {
-                continue;
-            }
-            kept[slot] = Some(r);
+    for (slot, record) in found.iter().enumerate() {
+        let Some(r) = record.filter(|r| alive(r.endpoint)) else {
+            continue;
+        };
+        let taken = kept.iter().flatten().any(|k| k.name == r.name);
+        let full = kept.iter().flatten().count() >= MAX_ENTRIES - RESERVED_FOR_RS
+            || kept.iter().flatten().filter(|k| k.endpoint == r.endpoint).count() >= MAX_ENTRIES_PER_CLIENT;
+        if taken || (rules.names && reserved(&r.name)) || (rules.quota && full) {
+            continue;
         }
+        kept[slot] = Some(r);
     }
     kept
 }
@@ -179,14 +164,14 @@ mod tests {
     }
 
     fn client(text: &str, ep: u32) -> Record {
-        Record { name: name(text), endpoint: Endpoint(ep), value: 7, by_rs: false }
+        Record { name: name(text), endpoint: Endpoint(ep), value: 7 }
     }
 
     const RULES: Rules = Rules { names: true, quota: true };
 
     #[test]
     fn a_record_comes_back_as_it_was_written_in_its_own_slot_only() {
-        let r = Record { name: name("vfs"), endpoint: Endpoint(0x1005), value: 3, by_rs: true };
+        let r = Record { name: name("mine"), endpoint: Endpoint(0x1005), value: 3 };
         let bytes = r.encode(9);
         assert_eq!(Record::decode(9, &bytes), Some(r));
         assert_eq!(Record::decode(10, &bytes), None, "a record copied to another slot");
@@ -222,32 +207,25 @@ mod tests {
     }
 
     #[test]
-    fn the_dead_and_the_reserved_names_of_clients_do_not_come_back() {
+    fn the_names_of_the_dead_and_services_names_do_not_come_back() {
         let mut found = [None; MAX_ENTRIES];
-        found[0] = Some(Record { by_rs: true, ..client("vfs", 10) });
         found[1] = Some(client("mine", 20));
         found[2] = Some(client("gone", 30));
         found[3] = Some(client("tty", 20));
-        found[4] = Some(Record { by_rs: true, ..client("blk", 31) });
-        let kept = select(&found, |ep| ep.0 != 30 && ep.0 != 31, |n| *n == name("vfs") || *n == name("tty"), RULES);
-        assert_eq!(kept[0], found[0]);
+        let kept = select(&found, |ep| ep.0 != 30, |n| *n == name("tty"), RULES);
         assert_eq!(kept[1], found[1]);
         assert_eq!(kept[2], None, "its owner died");
         assert_eq!(kept[3], None, "a service's name is RS's");
-        assert_eq!(kept[4], None, "an old incarnation: RS publishes the new one");
-        let open = select(&found, |_| true, |n| *n == name("tty"), Rules { names: false, quota: true });
+        let open = select(&found, |ep| ep.0 != 30, |n| *n == name("tty"), Rules { names: false, quota: true });
         assert_eq!(open[3], found[3], "with names weakened a client may hold a service's name");
     }
 
     #[test]
-    fn a_name_held_twice_comes_back_once_rs_first() {
+    fn a_name_held_twice_comes_back_once() {
         let mut found = [None; MAX_ENTRIES];
-        found[1] = Some(client("x", 20));
-        found[5] = Some(Record { by_rs: true, ..client("x", 10) });
         found[6] = Some(client("y", 20));
         found[7] = Some(client("y", 21));
         let kept = select(&found, |_| true, |_| false, RULES);
-        assert_eq!((kept[1], kept[5]), (None, found[5]));
         assert_eq!((kept[6], kept[7]), (found[6], None));
     }
 
@@ -270,7 +248,7 @@ mod tests {
             text[0] = b'n';
             text[1] = b'0' + (slot / 10) as u8;
             text[2] = b'0' + (slot % 10) as u8;
-            *r = Some(Record { name: text, endpoint: Endpoint(100 + slot as u32), value: 0, by_rs: false });
+            *r = Some(Record { name: text, endpoint: Endpoint(100 + slot as u32), value: 0 });
         }
         let kept = select(&many, |_| true, |_| false, RULES);
         assert_eq!(kept.iter().flatten().count(), MAX_ENTRIES - RESERVED_FOR_RS);
