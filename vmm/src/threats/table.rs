@@ -354,6 +354,16 @@ pub const THREATS: &[Threat] = &[
         Expect::Succeeded,
     ),
     row(
+        "ds-backup/driver",
+        "unauthorized access: another server's state",
+        Runner::Driver,
+        "attack_drv ds-backup",
+        "DS's backup in RS's memory is granted to the current DS alone",
+        Expect::Refused(Error::Perm),
+        abi::weaken::GRANT_CHECK,
+        Expect::Succeeded,
+    ),
+    row(
         "senda-flood/driver",
         "resource exhaustion",
         Runner::Driver,
