@@ -23,11 +23,11 @@
 //!
 //! The kernel starts the first DS, not RS; RS watches it all the same
 //! (DS answers its heartbeat) and starts a new DS when it dies. The table
-//! survives: DS keeps a backup of every entry in memory RS lends it, and
-//! a new DS takes back every name whose owner still lives, within the
-//! limits (`backup`); RS publishes every service in it again and tells
-//! the services, which subscribe again (`guest-servers/rs/src/ds_watch.rs`,
-//! docs/servers-dying.md).
+//! survives: DS keeps a backup of the names clients published for
+//! themselves in memory RS lends it, and a new DS takes back every name
+//! whose owner still lives, within the limits (`backup`); RS publishes
+//! every service in it again and tells the services, which subscribe
+//! again (`guest-servers/rs/src/ds_watch.rs`, docs/servers-dying.md).
 #![no_std]
 #![no_main]
 
