@@ -6,10 +6,11 @@
 //!
 //! RS owns the memory: a buffer of [`SIZE`] bytes that it lends to the
 //! current DS, and to no other process, by the grant [`GRANT`] of its grant
-//! table (RS moves the grant to each new DS before DS can receive a
-//! message). DS writes the record of an entry slot with one safe copy
-//! whenever the slot changes, before it answers the request that changed
-//! it; a new DS reads all records and takes back those that [`select`]
+//! table (RS moves the grant to each new DS before it tells anyone of
+//! the new DS, so before DS's first request). DS writes the record of an
+//! entry slot with one safe copy whenever a client's name in it changes,
+//! before it answers the request that changed it; a new DS reads all
+//! records before its first request and takes back those that [`select`]
 //! keeps.
 //!
 //! Why a check word per record: a record reaches the buffer in one kernel
