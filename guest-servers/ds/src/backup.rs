@@ -2,8 +2,8 @@
 //! (`abi::proto::ds::backup`). Only the names clients published for
 //! themselves: RS publishes every running service in a new DS anyway.
 //!
-//! Why a backup in RS rather than clients that publish again (MINIX 3's
-//! way: DS announces its restart and every publisher re-publishes): every
+//! Why a backup in RS rather than clients that publish again (DS's
+//! restart announced, and every publisher publishing again): every
 //! program that ever published would have to hear of the new DS and
 //! redo its calls, but a program learns of a new DS only when it next
 //! calls DS, and a name it published and then relied on others to look
