@@ -133,6 +133,7 @@ const KEEP_KILL: &str = "killer.when=attack_auth killer.ticks=50";
 fn assert_names_came_back(run: &Run) {
     let limit = abi::proto::ds::MAX_ENTRIES_PER_CLIENT;
     let has = |line: &str| run.console.lines().any(|l| l == line);
+    assert!(run.console.lines().any(|l| l.starts_with("attack_auth: a child published c")), "{}", run.context());
     assert!(
         has(&format!("attack_auth: published {limit} names, then: too many open files or processes")),
         "{}",
@@ -140,6 +141,8 @@ fn assert_names_came_back(run: &Run) {
     );
     assert!(has(&format!("attack_auth: {limit} of {limit} names still mine after the restart")), "{}", run.context());
     assert!(has("attack_auth: one name more: too many open files or processes"), "{}", run.context());
+    let orphan = run.console.lines().find(|l| l.starts_with("attack_auth: the dead child's "));
+    assert!(orphan.is_some_and(|l| l.ends_with(": no such file or directory")), "{}", run.context());
 }
 
 #[test]
@@ -154,8 +157,9 @@ fn when_ds_dies_rs_restarts_it_with_its_table_and_the_copy_goes_on() {
     assert_restarted_and_copy_ok(&run, "ds", abi::proto::ds::HEARTBEAT_MS + 10);
     assert!(run.log.contains("rs: new DS (ep "), "{}", run.context());
     // The new DS took back the program's names (RS publishes the
-    // services' again itself).
-    let took = format!("ds: took back {} names of the earlier DS, dropped 0", abi::proto::ds::MAX_ENTRIES_PER_CLIENT);
+    // services' again itself) and dropped the name of its child, which
+    // ended before DS died.
+    let took = format!("ds: took back {} names of the earlier DS, dropped 1", abi::proto::ds::MAX_ENTRIES_PER_CLIENT);
     assert!(run.log.lines().any(|l| l == took), "{took}\n{}", run.context());
     assert_names_came_back(&run);
     assert!(run.console.lines().any(|l| l == "after tty"), "{}", run.context());

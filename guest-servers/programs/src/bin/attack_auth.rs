@@ -30,13 +30,14 @@
 //! another leave names of dead processes, which DS frees when it runs out
 //! of room (`viv.weaken=ds_reclaim` keeps them: the `ds-churn/user` row).
 //!
-//! keep: publishes names until DS refuses, waits (asking DS every
-//! [`KEEP_POLL_MS`], at most [`KEEP_POLLS`] times) until DS has been
-//! restarted (the `death-test` image's `killer` kills it:
-//! `vmm/tests/server_death.rs`), then looks each name up in the new DS
-//! and tries one name more: DS's backup brings the names back, and with
-//! them the limit (`viv.weaken=ds_state`: the names are gone and the
-//! limit starts from zero).
+//! keep: publishes names until DS refuses, has a child publish a name and
+//! end, waits (asking DS every [`KEEP_POLL_MS`], at most [`KEEP_POLLS`]
+//! times) until DS has been restarted (the `death-test` image's `killer`
+//! kills it: `vmm/tests/server_death.rs`), then looks each name up in the
+//! new DS and tries one name more: DS's backup brings the names back, and
+//! with them the limit, but not the dead child's name
+//! (`viv.weaken=ds_state`: the names are gone and the limit starts from
+//! zero).
 //!
 //! hog: takes all the memory it can and keeps it. Children write pages
 //! of their (zero-fill) arena, one child per chunk, and then sleep for
@@ -149,6 +150,13 @@ const KEEP_POLL_MS: u64 = 20;
 /// Most times `keep` asks.
 const KEEP_POLLS: usize = 500;
 
+/// `keep`'s child: publishes `name` for itself and ends (status 0 when
+/// DS took the name).
+fn publish_and_end(name: &str) -> ! {
+    let published = my_endpoint().and_then(|me| publish(name, me));
+    rt::sys::exit(u32::from(published.is_err()))
+}
+
 fn keep(me: Endpoint) -> i32 {
     let pid = rt::pm::getpid().map_or(0, |(pid, _)| pid);
     let mut names = [[0u8; NAME_LEN]; ds::MAX_ENTRIES];
@@ -164,6 +172,20 @@ fn keep(me: Endpoint) -> i32 {
     if published == 0 {
         return 1;
     }
+    // Then a child publishes a name and ends while DS lives (nobody tells
+    // DS, and the refusal above has passed: DS reclaims dead clients'
+    // names only when it runs out of room): its record stays in the
+    // backup, and a new DS must not take it back.
+    let mut orphan = [0u8; NAME_LEN];
+    let orphan = format_name(&mut orphan, 'c', pid, 0);
+    match rt::pm::fork() {
+        Ok(0) => publish_and_end(orphan),
+        Ok(child) => match rt::pm::wait(child as i64) {
+            Ok((_, 0)) => outln!("attack_auth: a child published {} and ended", orphan),
+            other => outln!("attack_auth: the child that was to publish {} ended: {:?}", orphan, other),
+        },
+        Err(e) => outln!("attack_auth: cannot fork: {}", rt::errors::describe(e)),
+    };
     let first = as_text(&names[0]);
     for _ in 0..KEEP_POLLS {
         if rt::names::ds_generation() > 0 {
@@ -190,6 +212,10 @@ fn keep(me: Endpoint) -> i32 {
         }
     }
     outln!("attack_auth: {} of {} names still mine after the restart", kept, published);
+    match rt::names::lookup_fresh(orphan) {
+        Ok((ep, _)) => outln!("attack_auth: the dead child's {} is still {}'s", orphan, ep),
+        Err(e) => outln!("attack_auth: the dead child's {}: {}", orphan, rt::errors::describe(e)),
+    };
     let mut extra = [0u8; NAME_LEN];
     match publish(format_name(&mut extra, 'k', pid, published), me) {
         Ok(_) => outln!("attack_auth: one name more: accepted"),
