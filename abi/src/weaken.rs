@@ -185,6 +185,13 @@ pub const SERVER_HEARTBEAT: &str = "server_heartbeat";
 /// (`abi::proto::rs::DS_ENDPOINT`). Weakened: a dead DS stays dead, and
 /// every name lookup after its death fails.
 pub const DS_RESTART: &str = "ds_restart";
+/// DS keeps a backup of its table in memory RS lends it
+/// (`proto::ds::backup`), and a restarted DS takes back every name whose
+/// owner still lives, within the limits. Weakened: DS neither writes nor
+/// reads the backup, so a new DS starts empty: the names programs
+/// published for themselves are lost (RS publishes the services again),
+/// and so is what they count against their limits.
+pub const DS_STATE: &str = "ds_state";
 /// RS kills a service that leaves two heartbeat pings unanswered (then
 /// restarts it). Weakened: RS still pings but judges nobody, so a hung
 /// driver stays hung (the negative control of the `hung-driver` row of

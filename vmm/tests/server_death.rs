@@ -9,7 +9,9 @@
 //! result, or a clean power-off with the status that names the death.
 //! The heartbeat of PM and VFS and the restart of DS each have a twin
 //! booted with the defense switched off (`viv.weaken=NAME`) that shows
-//! the failure without it. The `death/NAME` rows of `viv threats` run the
+//! the failure without it; so has DS's backup of its table (`ds_state`),
+//! for which DS dies while a user's program (`attack_auth keep`) holds
+//! names in it. The `death/NAME` rows of `viv threats` run the
 //! same kills (the same stage) with the threats workload.
 
 mod common;
@@ -117,21 +119,63 @@ fn when_rs_dies_the_kernel_powers_off_with_its_exit_status() {
     assert!(!run.console.lines().any(|l| l == "copied"), "{}", run.context());
 }
 
-// ---- DS: restarted by RS, its table rebuilt ---------------------------------
+// ---- DS: restarted by RS, its table recovered ---------------------------------
+
+/// An ordinary user's program publishes names for itself until DS's limit
+/// refuses one, waits for a new DS and checks its names and the limit
+/// there (`attack_auth keep`).
+const KEEP: &str = "attack_auth as 1000 keep";
+/// DS dies while `attack_auth keep` waits: 50 ticks (0.5 s) after it
+/// shows; its publishes take a few ticks.
+const KEEP_KILL: &str = "killer.when=attack_auth killer.ticks=50";
+/// What `attack_auth keep` printed after the restart (its names found,
+/// and its try of one more) when DS's table came back.
+fn assert_names_came_back(run: &Run) {
+    let limit = abi::proto::ds::MAX_ENTRIES_PER_CLIENT;
+    let has = |line: &str| run.console.lines().any(|l| l == line);
+    assert!(run.console.lines().any(|l| l.starts_with("attack_auth: a child published c")), "{}", run.context());
+    assert!(
+        has(&format!("attack_auth: published {limit} names, then: too many open files or processes")),
+        "{}",
+        run.context()
+    );
+    assert!(has(&format!("attack_auth: {limit} of {limit} names still mine after the restart")), "{}", run.context());
+    assert!(has("attack_auth: one name more: too many open files or processes"), "{}", run.context());
+    let orphan = run.console.lines().find(|l| l.starts_with("attack_auth: the dead child's "));
+    assert!(orphan.is_some_and(|l| l.ends_with(": no such file or directory")), "{}", run.context());
+}
 
 #[test]
-fn when_ds_dies_rs_restarts_it_republishes_the_services_and_the_copy_goes_on() {
-    // After the copy, tty is restarted: VFS must learn the new driver from
-    // the new DS, where it subscribed again.
-    let command = format!("{COPY}; service restart tty; echo after tty; service");
-    let run = kill("ds", "ds", "", &command);
+fn when_ds_dies_rs_restarts_it_with_its_table_and_the_copy_goes_on() {
+    // DS dies while a user's program holds names in it; the copy runs on
+    // the new DS, then tty is restarted: VFS must learn the new driver
+    // from the new DS, where it subscribed again.
+    let command = format!("{KEEP}; {COPY}; service restart tty; echo after tty; service");
+    let run = kill("ds", "ds", KEEP_KILL, &command);
     // Found dead at the next ping or the next lookup: within one period
     // of DS's heartbeat (500 ms), plus a tick.
     assert_restarted_and_copy_ok(&run, "ds", abi::proto::ds::HEARTBEAT_MS + 10);
     assert!(run.log.contains("rs: new DS (ep "), "{}", run.context());
+    // The new DS took back the program's names (RS publishes the
+    // services' again itself) and dropped the name of its child, which
+    // ended before DS died.
+    let took = format!("ds: took back {} names of the earlier DS, dropped 1", abi::proto::ds::MAX_ENTRIES_PER_CLIENT);
+    assert!(run.log.lines().any(|l| l == took), "{took}\n{}", run.context());
+    assert_names_came_back(&run);
     assert!(run.console.lines().any(|l| l == "after tty"), "{}", run.context());
     let ds_row = run.console.lines().find(|l| l.starts_with("ds ")).unwrap_or_else(|| panic!("{}", run.context()));
     assert!(ds_row.ends_with(" running           1"), "ds row: {ds_row}");
+}
+
+#[test]
+fn weakened_without_its_backup_a_new_ds_has_lost_the_programs_names_and_their_limit() {
+    let run = kill("ds-state-weak", "ds", &format!("{KEEP_KILL} viv.weaken=ds_state"), KEEP);
+    let limit = abi::proto::ds::MAX_ENTRIES_PER_CLIENT;
+    assert!(run.log.contains("rs: new DS (ep "), "{}", run.context());
+    assert!(!run.log.contains("ds: took back "), "{}", run.context());
+    let has = |line: &str| run.console.lines().any(|l| l == line);
+    assert!(has(&format!("attack_auth: 0 of {limit} names still mine after the restart")), "{}", run.context());
+    assert!(has("attack_auth: one name more: accepted"), "{}", run.context());
 }
 
 #[test]

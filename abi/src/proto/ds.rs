@@ -58,3 +58,5 @@ pub const MAX_SUBSCRIPTIONS_PER_CLIENT: usize = 4;
 /// next ping (its NOTIFY fails) or at once when a process asks RS where DS
 /// is (`abi::proto::rs::DS_ENDPOINT`).
 pub const HEARTBEAT_MS: u64 = 500;
+
+pub mod backup;

@@ -22,18 +22,23 @@
 //!   of short-lived publishers cannot fill DS either (`reclaim_dead`).
 //!
 //! The kernel starts the first DS, not RS; RS watches it all the same
-//! (DS answers its heartbeat) and starts a new DS when it dies, which
-//! starts empty: RS publishes every service in it again
-//! (`guest-servers/rs/src/ds_watch.rs`, docs/servers-dying.md).
+//! (DS answers its heartbeat) and starts a new DS when it dies. The table
+//! survives: DS keeps a backup of the names clients published for
+//! themselves in memory RS lends it, and a new DS takes back every name
+//! whose owner still lives, within the limits (`backup`); RS publishes
+//! every service in it again and tells the services, which subscribe
+//! again (`guest-servers/rs/src/ds_watch.rs`, docs/servers-dying.md).
 #![no_std]
 #![no_main]
 
+mod backup;
 mod store;
 
 use abi::boot_image::FLAG_SERVICE;
 use abi::proto::{self, ds, NAME_LEN};
-use abi::weaken::{DS_NAMES, DS_QUOTA, DS_RECLAIM};
+use abi::weaken::{DS_NAMES, DS_QUOTA, DS_RECLAIM, DS_STATE};
 use abi::{Endpoint, Error, Message};
+use backup::Backup;
 use store::{Caller, Name, Policy, Store};
 
 rt::main!(run);
@@ -70,8 +75,8 @@ fn is_service_name(name: &Name) -> bool {
     rt::kip::program_index(name).is_some_and(|i| rt::kip::program_flags(i) & FLAG_SERVICE != 0)
 }
 
-/// Most processes [`reclaim_dead`] reads from the kernel: every process
-/// slot the kernel has.
+/// Most processes [`reclaim_dead`] (and `backup`) read from the kernel:
+/// every process slot the kernel has.
 const MAX_PROCESSES: usize = 64;
 
 /// Frees the names and subscriptions of clients that have died; returns
@@ -161,25 +166,36 @@ fn handle(store: &mut Store, msg: &Message) -> Message {
     }
 }
 
+/// All of DS's state: the table and its backup.
+struct Ds {
+    store: Store,
+    backup: Backup,
+}
+
 /// DS as a server of the runtime's loop: every request is answered at
-/// once; notifications other than RS's heartbeat mean nothing to it.
-impl rt::server::Server for Store {
+/// once, after the entries it changed are in the backup; notifications
+/// other than RS's heartbeat mean nothing to it.
+impl rt::server::Server for Ds {
     fn request(&mut self, msg: &Message) -> rt::server::Answer {
+        self.backup.restore(&mut self.store, is_service_name);
+        let reply = handle(&mut self.store, msg);
+        self.backup.save(&mut self.store);
         // A client that is not waiting for its reply loses it.
-        rt::server::Answer::Now(handle(self, msg))
+        rt::server::Answer::Now(reply)
     }
 }
 
 fn run() -> i32 {
-    static mut STORE: Store = Store::new();
+    static mut DS: Ds = Ds { store: Store::new(), backup: Backup::new() };
     // SAFETY: the program is single-threaded and this is the only reference
-    // to STORE (kept in a static: the table is too big for comfort on the
+    // to DS (kept in a static: the table is too big for comfort on the
     // 64 KiB stack).
-    let store = unsafe { &mut *(&raw mut STORE) };
-    store.set_policy(Policy {
+    let ds = unsafe { &mut *(&raw mut DS) };
+    ds.store.set_policy(Policy {
         names: !rt::kip::weakened(DS_NAMES),
         quota: !rt::kip::weakened(DS_QUOTA),
         reclaim: !rt::kip::weakened(DS_RECLAIM),
     });
-    rt::server::serve(store)
+    ds.backup.start(!rt::kip::weakened(DS_STATE));
+    rt::server::serve(ds)
 }

@@ -76,6 +76,9 @@ pub struct Store {
     entries: [Option<Entry>; ds::MAX_ENTRIES],
     subscribers: [Option<Subscriber>; ds::MAX_SUBSCRIBERS],
     policy: Policy,
+    /// Bit `i`: entry slot `i` was published or deleted since the last
+    /// [`Store::take_changed`] (its backup record is out of date).
+    changed_slots: u64,
 }
 
 fn matches(pattern: &Name, name: &Name) -> bool {
@@ -89,6 +92,28 @@ impl Store {
             entries: [None; ds::MAX_ENTRIES],
             subscribers: [None; ds::MAX_SUBSCRIBERS],
             policy: Policy { names: true, quota: true, reclaim: true },
+            changed_slots: 0,
+        }
+    }
+
+    /// The slots published or deleted since the last call (a bitmap), for
+    /// the backup (`crate::backup`); clears them.
+    pub fn take_changed(&mut self) -> u64 {
+        core::mem::take(&mut self.changed_slots)
+    }
+
+    /// The live entry in slot `slot` that a client published for itself,
+    /// if any (not RS's, not a tombstone).
+    pub fn client_at(&self, slot: usize) -> Option<Entry> {
+        self.entries.get(slot).copied().flatten().filter(|e| e.live && !e.by_rs)
+    }
+
+    /// Puts back a client's entry of an earlier DS in its slot
+    /// (`crate::backup` chose it by the rules `publish` applies). Only for
+    /// a new store: nobody subscribed yet, so nobody is told.
+    pub fn restore(&mut self, slot: usize, name: Name, endpoint: Endpoint, value: u64) {
+        if let Some(e) = self.entries.get_mut(slot) {
+            *e = Some(Entry { name, endpoint, value, live: true, by_rs: false });
         }
     }
 
@@ -223,6 +248,7 @@ impl Store {
             }
         };
         self.entries[slot] = Some(Entry { name, endpoint, value, live: true, by_rs: caller.trusted });
+        self.changed_slots |= 1 << slot;
         Ok(self.changed(slot))
     }
 
@@ -243,6 +269,7 @@ impl Store {
         entry.live = false;
         entry.endpoint = Endpoint::NONE;
         entry.value = 0;
+        self.changed_slots |= 1 << slot;
         let notify = self.changed(slot);
         if self.reported_by_all(slot) {
             self.entries[slot] = None;

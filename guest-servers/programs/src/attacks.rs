@@ -71,6 +71,7 @@ const ATTACKS: &[Attack] = &[
     Attack { name: "fake-notify", run: fake_notification },
     Attack { name: "bad-pointer", run: bad_pointer },
     Attack { name: "grant", run: foreign_grant },
+    Attack { name: "ds-backup", run: ds_backup },
     Attack { name: "senda-flood", run: senda_flood },
     Attack { name: "deadlock", run: deadlock },
     Attack { name: "stale-endpoint", run: stale_endpoint },
@@ -225,6 +226,20 @@ fn foreign_grant() -> Verdict {
         Ok(_) if copy == secret => Verdict::Succeeded(Detail::Text("copied from a grant made for VFS")),
         Ok(_) => Verdict::Defended(Detail::Text("the copy returned other bytes")),
     }
+}
+
+/// Forged server state: a record of our own written into DS's backup in
+/// RS's memory (`abi::proto::ds::backup`), which a restarted DS would take
+/// back. RS grants that memory to the current DS alone.
+fn ds_backup() -> Verdict {
+    use abi::proto::ds::backup::{Record, GRANT};
+    let Some(rs) = rt::service::rs() else {
+        return Verdict::Defended(Detail::Text("no RS to attack"));
+    };
+    let mut name = [0u8; proto::NAME_LEN];
+    name[..6].copy_from_slice(b"forged");
+    let record = Record { name, endpoint: own_endpoint(), value: 0 }.encode(0);
+    refused(rt::sys::safecopy_to(rs, GRANT, 0, &record), "wrote a record into DS's backup")
 }
 
 /// Our own endpoint, from PM's process list.

@@ -44,6 +44,9 @@ pub struct Rs {
     complain_unchecked: bool,
     /// The uptime when the message being handled arrived.
     now: u64,
+    /// The grant that lends the current DS the backup of its table
+    /// (`ds_watch`).
+    ds_backup: Option<rt::grant::GrantGuard>,
 }
 
 const NO_SERVICE: Service = Service {
@@ -95,11 +98,18 @@ impl Rs {
 }
 
 fn run() -> i32 {
-    static mut RS: Rs =
-        Rs { services: [NO_SERVICE; MAX_SERVICES], count: 0, timers: Timers::new(), complain_unchecked: false, now: 0 };
+    static mut RS: Rs = Rs {
+        services: [NO_SERVICE; MAX_SERVICES],
+        count: 0,
+        timers: Timers::new(),
+        complain_unchecked: false,
+        now: 0,
+        ds_backup: None,
+    };
     // SAFETY: the program is single-threaded and this is the only reference
     // to RS (a static: the tables would crowd the 64 KiB stack).
     let rs = unsafe { &mut *(&raw mut RS) };
+    rs.lend_ds_backup();
     authorize::init();
     rs.complain_unchecked = rt::kip::weakened(abi::weaken::COMPLAIN_AUTH);
     rs.load_services();

@@ -42,6 +42,13 @@ impl GrantGuard {
     pub fn id(&self) -> u64 {
         self.id as u64
     }
+
+    /// Lends the memory to `grantee` instead (a plain store: the kernel
+    /// reads the entry at every copy). For a grant that outlives one call:
+    /// RS moves DS's backup to each new DS.
+    pub fn set_grantee(&self, grantee: Endpoint) {
+        table()[self.id].grantee = grantee.0;
+    }
 }
 
 impl Drop for GrantGuard {

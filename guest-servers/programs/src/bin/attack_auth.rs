@@ -6,6 +6,7 @@
 //! attack_auth [as UID] kill PID   signal (TERM) process PID
 //! attack_auth [as UID] claim NAME publish NAME in DS for itself, over its owner
 //! attack_auth [as UID] fill       publish names in DS until refused
+//! attack_auth [as UID] keep       fill, wait for a new DS, check the names
 //! attack_auth [as UID] hog [release]  take memory until refused, and keep it
 //! ```
 //!
@@ -28,6 +29,15 @@
 //! (`viv.weaken=ds_names`, `viv.weaken=ds_quota`). Fills one after
 //! another leave names of dead processes, which DS frees when it runs out
 //! of room (`viv.weaken=ds_reclaim` keeps them: the `ds-churn/user` row).
+//!
+//! keep: publishes names until DS refuses, has a child publish a name and
+//! end, waits (asking DS every [`KEEP_POLL_MS`], at most [`KEEP_POLLS`]
+//! times) until DS has been restarted (the `death-test` image's `killer`
+//! kills it: `vmm/tests/server_death.rs`), then looks each name up in the
+//! new DS and tries one name more: DS's backup brings the names back, and
+//! with them the limit, but not the dead child's name
+//! (`viv.weaken=ds_state`: the names are gone and the limit starts from
+//! zero).
 //!
 //! hog: takes all the memory it can and keeps it. Children write pages
 //! of their (zero-fill) arena, one child per chunk, and then sleep for
@@ -107,7 +117,7 @@ fn fill(me: Endpoint) -> i32 {
     let mut published = 0;
     for i in 0..ds::MAX_ENTRIES {
         let mut name = [0u8; NAME_LEN];
-        let text = format_name(&mut name, pid, i);
+        let text = format_name(&mut name, 'f', pid, i);
         if let Err(e) = publish(text, me) {
             outln!("attack_auth: published {} names, then: {}", published, rt::errors::describe(e));
             return 0;
@@ -118,8 +128,8 @@ fn fill(me: Endpoint) -> i32 {
     0
 }
 
-/// `f<pid>.<i>` in `buf`: names no other filler uses.
-fn format_name(buf: &mut [u8; NAME_LEN], pid: u64, i: usize) -> &str {
+/// `<prefix><pid>.<i>` in `buf`: names no other filler uses.
+fn format_name(buf: &mut [u8; NAME_LEN], prefix: char, pid: u64, i: usize) -> &str {
     struct Cursor<'a>(&'a mut [u8; NAME_LEN], usize);
     impl core::fmt::Write for Cursor<'_> {
         fn write_str(&mut self, s: &str) -> core::fmt::Result {
@@ -130,9 +140,94 @@ fn format_name(buf: &mut [u8; NAME_LEN], pid: u64, i: usize) -> &str {
         }
     }
     let mut cursor = Cursor(buf, 0);
-    let _ = core::fmt::write(&mut cursor, format_args!("f{}.{}", pid, i));
+    let _ = core::fmt::write(&mut cursor, format_args!("{}{}.{}", prefix, pid, i));
     let len = cursor.1;
     core::str::from_utf8(&buf[..len]).unwrap_or("f")
+}
+
+/// How often `keep` asks DS whether it has been restarted.
+const KEEP_POLL_MS: u64 = 20;
+/// Most times `keep` asks.
+const KEEP_POLLS: usize = 500;
+
+/// `keep`'s child: publishes `name` for itself and ends (status 0 when
+/// DS took the name).
+fn publish_and_end(name: &str) -> ! {
+    let published = my_endpoint().and_then(|me| publish(name, me));
+    rt::sys::exit(u32::from(published.is_err()))
+}
+
+fn keep(me: Endpoint) -> i32 {
+    let pid = rt::pm::getpid().map_or(0, |(pid, _)| pid);
+    let mut names = [[0u8; NAME_LEN]; ds::MAX_ENTRIES];
+    let mut published = 0;
+    while published < ds::MAX_ENTRIES {
+        let text = format_name(&mut names[published], 'k', pid, published);
+        if let Err(e) = publish(text, me) {
+            outln!("attack_auth: published {} names, then: {}", published, rt::errors::describe(e));
+            break;
+        }
+        published += 1;
+    }
+    if published == 0 {
+        return 1;
+    }
+    // Then a child publishes a name and ends while DS lives (nobody tells
+    // DS, and the refusal above has passed: DS reclaims dead clients'
+    // names only when it runs out of room): its record stays in the
+    // backup, and a new DS must not take it back.
+    let mut orphan = [0u8; NAME_LEN];
+    let orphan = format_name(&mut orphan, 'c', pid, 0);
+    match rt::pm::fork() {
+        Ok(0) => publish_and_end(orphan),
+        Ok(child) => match rt::pm::wait(child as i64) {
+            Ok((_, 0)) => outln!("attack_auth: a child published {} and ended", orphan),
+            other => outln!("attack_auth: the child that was to publish {} ended: {:?}", orphan, other),
+        },
+        Err(e) => outln!("attack_auth: cannot fork: {}", rt::errors::describe(e)),
+    };
+    let first = as_text(&names[0]);
+    for _ in 0..KEEP_POLLS {
+        if rt::names::ds_generation() > 0 {
+            break;
+        }
+        let _ = rt::pm::sleep_ms(KEEP_POLL_MS);
+        // Through the runtime: a dead DS sends it to RS for the new one.
+        let _ = rt::names::lookup_fresh(first);
+    }
+    if rt::names::ds_generation() == 0 {
+        outln!("attack_auth: DS was not restarted");
+        return 1;
+    }
+    let mut kept = 0;
+    for name in names[..published].iter().map(as_text) {
+        match rt::names::lookup_fresh(name) {
+            Ok((ep, _)) if ep == me => kept += 1,
+            Ok((ep, _)) => {
+                outln!("attack_auth: {} is now {}'s", name, ep);
+            }
+            Err(e) => {
+                outln!("attack_auth: {} is gone: {}", name, rt::errors::describe(e));
+            }
+        }
+    }
+    outln!("attack_auth: {} of {} names still mine after the restart", kept, published);
+    match rt::names::lookup_fresh(orphan) {
+        Ok((ep, _)) => outln!("attack_auth: the dead child's {} is still {}'s", orphan, ep),
+        Err(e) => outln!("attack_auth: the dead child's {}: {}", orphan, rt::errors::describe(e)),
+    };
+    let mut extra = [0u8; NAME_LEN];
+    match publish(format_name(&mut extra, 'k', pid, published), me) {
+        Ok(_) => outln!("attack_auth: one name more: accepted"),
+        Err(e) => outln!("attack_auth: one name more: {}", rt::errors::describe(e)),
+    };
+    0
+}
+
+/// The NUL-padded name `name` as text.
+fn as_text(name: &[u8; NAME_LEN]) -> &str {
+    let len = name.iter().position(|&b| b == 0).unwrap_or(NAME_LEN);
+    core::str::from_utf8(&name[..len]).unwrap_or("")
 }
 
 /// A bomb child: never returns, and its children do the same.
@@ -317,6 +412,7 @@ fn run() -> i32 {
     match (verb, arg) {
         (Some("claim"), Some(name)) => claim(name, me),
         (Some("fill"), None) => fill(me),
+        (Some("keep"), None) => keep(me),
         _ => {
             outln!("{}", USAGE);
             2
@@ -324,4 +420,4 @@ fn run() -> i32 {
     }
 }
 
-const USAGE: &str = "usage: attack_auth [as UID] forkbomb | kill PID | claim NAME | fill | hog [release]";
+const USAGE: &str = "usage: attack_auth [as UID] forkbomb | kill PID | claim NAME | fill | keep | hog [release]";
