@@ -83,7 +83,11 @@ fn fork_cases(s: &mut Suite) {
         format_args!("{reaped:?}, parent {parent}, child {child}"),
     );
     let after = mem_info().unwrap_or(u64::MAX);
-    s.check("frames_released", before != 0 && after == before, format_args!("{before} frames before, {after} after"));
+    // Every frame the two took is back: no more in use than before. Not
+    // "exactly as many": this suite runs on the real clock, so a process of
+    // an earlier case (kt_user, whose exit waits for a free moment at its
+    // lower priority) may end, and free its frames, in between.
+    s.check("frames_released", before != 0 && after <= before, format_args!("{before} frames before, {after} after"));
 }
 
 fn zombie(s: &mut Suite) {
