@@ -24,7 +24,8 @@
 //! entries (the rule is not counted as matched by them). The record ends
 //! when the entry completes (delivered, or failed because its destination
 //! died), when the sender ends, or when the sender hands the kernel a
-//! table that no longer holds the entry's address.
+//! table that no longer holds the entry's address (or has none left at
+//! the entry's tick: an exec, a table that became unreadable).
 
 use super::{act, corrupt, Site, SENDA_ACTIONS};
 use crate::ipc::bit;
@@ -97,8 +98,7 @@ impl Holds {
         if self.senders & bit(sender) == 0 {
             return;
         }
-        let end = table_addr.saturating_add((count * SENDA_ENTRY_SIZE) as u64);
-        if !(table_addr..end).contains(&self.addr[sender]) {
+        if !in_table(table_addr, count, self.addr[sender]) {
             self.forget(sender);
         }
     }
@@ -107,6 +107,11 @@ impl Holds {
     pub(crate) fn next_deadline(&self) -> Option<u64> {
         crate::ipc::slots_in(self.waiting).map(|s| self.until[s]).min()
     }
+}
+
+/// Whether `addr` lies in a table of `count` entries at `table_addr`.
+fn in_table(table_addr: u64, count: usize, addr: u64) -> bool {
+    (table_addr..table_addr.saturating_add((count * SENDA_ENTRY_SIZE) as u64)).contains(&addr)
 }
 
 /// What the plan makes of a SENDA entry's delivery.
@@ -189,8 +194,11 @@ impl Kernel {
                 continue;
             }
             self.faults.senda_holds.waiting &= !bit(sender);
-            let Ok(dst) = self.live_slot(self.faults.senda_holds.dst[sender]) else {
-                // Its destination is gone (the exit completed the entry).
+            let addr = self.faults.senda_holds.addr[sender];
+            let table_holds_it = self.procs[sender].senda_table.is_some_and(|t| in_table(t.addr, t.count, addr));
+            let Some(dst) = self.live_slot(self.faults.senda_holds.dst[sender]).ok().filter(|_| table_holds_it) else {
+                // Its destination is gone (the exit completed the entry),
+                // or its sender's table (an exec, an unreadable table).
                 self.faults.senda_holds.forget(sender);
                 continue;
             };

@@ -142,6 +142,21 @@ fn a_hold_ends_with_its_destination_its_sender_or_its_table() {
     assert_eq!(k.receive(&mut m, s[1], Endpoint::ANY, BUF), Outcome::Blocked);
     assert_eq!(k.senda(&mut m, s[0], TABLE, 0), Outcome::Done(0));
     assert!(!k.faults.work_pending());
+
+    // The sender's table is gone by the tick (an exec drops it): the hold
+    // ends then, and a later entry of the sender may be held again.
+    let (mut k, mut m, s) = system(2);
+    install(&mut k, 1, &[delay_rule(5)]);
+    m.put_table(s[0], TABLE, &[entry(&k, s[1], 1)]);
+    assert_eq!(k.senda(&mut m, s[0], TABLE, 1), Outcome::Done(0));
+    assert_eq!(k.receive(&mut m, s[1], Endpoint::ANY, BUF), Outcome::Blocked);
+    k.procs[s[0]].senda_table = None;
+    k.fault_clock(&mut m, 5);
+    assert!(m.deliveries.is_empty() && !k.faults.work_pending());
+    assert_eq!(k.faults.senda_holds.senders, 0);
+    m.put_table(s[0], TABLE, &[entry(&k, s[1], 2)]);
+    assert_eq!(k.senda(&mut m, s[0], TABLE, 1), Outcome::Done(0));
+    assert_eq!(k.faults.next_deadline(), Some(10));
 }
 
 /// Table slots each sender uses in the property test.
