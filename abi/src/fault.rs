@@ -221,8 +221,13 @@ pub enum Action {
     /// receives, as if sent again by the same sender). A SENDA entry too:
     /// its result and DONE flag are written once.
     Duplicate = 4,
-    /// Delivery waits `A` timer ticks (the sender stays blocked meanwhile).
-    /// SEND and SENDREC only (not SENDNB, NOTIFY, SENDA, kernel calls).
+    /// Delivery waits `A` timer ticks: the message is held until tick
+    /// `now + A` (at least 1), then delivered as soon as the receiver
+    /// accepts it; other messages may overtake it. A SEND's or SENDREC's
+    /// sender stays blocked meanwhile; a SENDA entry stays pending (not
+    /// DONE) in its sender's table, which does not block (one held entry
+    /// per sender at a time). Not SENDNB, NOTIFY or kernel calls (they
+    /// never wait for a receiver).
     Delay = 5,
     /// The primitive fails with error number `A` (an `abi::Error`), nothing
     /// is delivered.

@@ -21,7 +21,7 @@
 //! |---|---|---|
 //! | SEND / SENDNB / SENDREC to a process (delivered or queued) | its trap | all (Delay not for SENDNB) |
 //! | NOTIFY to a process | NOTIFY | Drop, ReturnError, Crash, Hang, Stop |
-//! | SENDA entry delivered (during the call or at RECEIVE) | SENDA | all but Delay (ReturnError: the entry's result) |
+//! | SENDA entry delivered (during the call or at RECEIVE) | SENDA | all (ReturnError: the entry's result; Delay: one held entry per sender, [`senda`]) |
 //! | kernel call (destination [`SYSTEM_PROGRAM`]) | SENDREC | Drop (not run, returns 0), FlipBits, Overwrite (request), ReturnError, Crash, Hang (of the caller), Stop |
 //!
 //! The first rule that fires wins; later rules are not evaluated for that
@@ -33,9 +33,9 @@
 //! never in kernel memory; the receiver's next RECEIVE that accepts the
 //! sender takes it first. A duplicated SENDA entry is stored the same way
 //! once it is delivered, and the sender's entry completes once (by that
-//! delivery). Delay has no SENDA form: a held entry would need kernel
-//! state per table entry and a clock hook that finds its receiver, where
-//! a held SEND has its blocked sender. Hang marks the process so the scheduler never
+//! delivery). Delay holds a SENDA entry pending in its sender's table
+//! until its tick, and the clock delivers it then as it delivers a held
+//! SEND ([`senda`]). Hang marks the process so the scheduler never
 //! queues it again; a kill ends that.
 //!
 //! Cost with no plan: one test of [`Faults::enabled`] per event (and the
@@ -53,6 +53,9 @@ use abi::fault::{
 };
 use abi::syscall::Trap;
 use abi::{Endpoint, Message};
+
+mod senda;
+pub(crate) use senda::{Holds, SendaFault};
 
 /// No rule.
 const NONE: u8 = 0xFF;
@@ -76,6 +79,8 @@ pub struct Faults {
     corrupt: [u8; NR_PROCS],
     /// Bit per receiver slot that may have a duplicate pending.
     pub(crate) dup_pending: u64,
+    /// SENDA entries held by Delay.
+    pub(crate) senda_holds: Holds,
     /// A process the arch layer must kill now (Crash): (slot, rule).
     pub crash: Option<(usize, u32)>,
     /// A Stop the arch layer must raise now (rule index).
@@ -149,20 +154,15 @@ impl Faults {
     /// Crash or a Stop to carry out. False after almost every entry.
     #[inline(always)]
     pub fn work_pending(&self) -> bool {
-        self.delayed != 0 || self.crash.is_some() || self.stop.is_some()
+        self.delayed != 0 || self.senda_holds.waiting != 0 || self.crash.is_some() || self.stop.is_some()
     }
 
-    /// The earliest tick at which a delayed send becomes due, if any (the
-    /// virtual clock jumps there when everything is blocked).
+    /// The earliest tick at which a delayed send or a held SENDA entry
+    /// becomes due, if any (the virtual clock jumps there when everything
+    /// is blocked).
     pub fn next_deadline(&self) -> Option<u64> {
-        let mut bits = self.delayed;
-        let mut best: Option<u64> = None;
-        while bits != 0 {
-            let s = bits.trailing_zeros() as usize;
-            bits &= bits - 1;
-            best = Some(best.map_or(self.delayed_until[s], |b| b.min(self.delayed_until[s])));
-        }
-        best
+        let sends = crate::ipc::slots_in(self.delayed).map(|s| self.delayed_until[s]).min();
+        [sends, self.senda_holds.next_deadline()].into_iter().flatten().min()
     }
 
     /// No plan.
@@ -175,6 +175,7 @@ impl Faults {
         delayed: 0,
         corrupt: [NONE; NR_PROCS],
         dup_pending: 0,
+        senda_holds: Holds::NONE,
         crash: None,
         stop: None,
         stop_target: 0,
@@ -212,10 +213,8 @@ pub(crate) const SEND_ACTIONS: u16 = 0x3FE;
 /// Actions at NOTIFY.
 pub(crate) const NOTIFY_ACTIONS: u16 =
     act(Action::Drop) | act(Action::ReturnError) | act(Action::Crash) | act(Action::Hang) | act(Action::Stop);
-/// Actions at a SENDA delivery (no Delay: an entry has no kernel state
-/// to hold it by, see the table above).
-pub(crate) const SENDA_ACTIONS: u16 =
-    NOTIFY_ACTIONS | act(Action::FlipBits) | act(Action::Overwrite) | act(Action::Duplicate);
+/// Actions at a SENDA delivery: all, as at a send to a process.
+pub(crate) const SENDA_ACTIONS: u16 = SEND_ACTIONS;
 /// Actions at a kernel call.
 pub(crate) const KCALL_ACTIONS: u16 = NOTIFY_ACTIONS | act(Action::FlipBits) | act(Action::Overwrite);
 
@@ -485,6 +484,7 @@ impl Kernel {
         self.faults.delayed &= !crate::ipc::bit(slot);
         self.faults.delayed_until[slot] = 0;
         self.faults.corrupt[slot] = NONE;
+        self.faults.senda_holds.forget(slot);
         if self.faults.crash.is_some_and(|(s, _)| s == slot) {
             self.faults.crash = None;
         }
@@ -596,9 +596,13 @@ impl Kernel {
     }
 
     /// The arch layer's clock: virtual time is now `now` ticks. Delivers
-    /// delayed sends whose time has come to receivers waiting for them.
+    /// delayed sends and held SENDA entries whose time has come to
+    /// receivers waiting for them.
     pub fn fault_clock(&mut self, mem: &mut impl UserMemory, now: u64) {
         self.faults.now = now;
+        if self.faults.senda_holds.waiting != 0 {
+            self.fault_release_senda(mem, now);
+        }
         let mut due = self.faults.delayed;
         while due != 0 {
             let sender = due.trailing_zeros() as usize;
@@ -745,50 +749,6 @@ impl Kernel {
             Action::Drop | Action::Crash => Some(crate::Outcome::Done(0)),
             Action::ReturnError => Some(crate::Outcome::Done(-i64::from(fired.a))),
             _ => None,
-        }
-    }
-
-    /// A SENDA entry of `sender` about to be delivered to `dst_slot`:
-    /// `Err(result)` when the plan completes it with `result` instead
-    /// (Drop, Crash: success; ReturnError: the error `A`), else delivery
-    /// goes on with `msg` (possibly corrupted). `Ok(Some(rule))` asks for
-    /// a duplicate: once the entry is really delivered, the caller hands
-    /// the delivered copy to [`Self::fault_senda_delivered`] (not before:
-    /// an entry whose delivery fails stays pending and is evaluated anew
-    /// at its next try).
-    pub(crate) fn fault_senda(
-        &mut self,
-        mem: &mut impl UserMemory,
-        sender: usize,
-        dst_slot: usize,
-        msg: &mut Message,
-    ) -> Result<Option<usize>, Result<(), abi::Error>> {
-        let site = Site { src: sender, dst: Some(dst_slot), primitive: Trap::SendA, mtype: msg.mtype };
-        let Some(fired) = self.fault_evaluate(site, SENDA_ACTIONS) else { return Ok(None) };
-        self.fault_common(mem, site, fired);
-        match fired.action {
-            Action::Drop | Action::Crash => Err(Ok(())),
-            Action::ReturnError => match abi::Error::from_return(-i64::from(fired.a)) {
-                Err(e) => Err(Err(e)),
-                Ok(_) => Err(Ok(())),
-            },
-            Action::FlipBits | Action::Overwrite => {
-                corrupt(msg, fired.action, fired.a, fired.b);
-                Ok(None)
-            }
-            Action::Duplicate => Ok(Some(fired.rule)),
-            _ => Ok(None),
-        }
-    }
-
-    /// A SENDA entry that [`Self::fault_senda`] asked to duplicate was
-    /// delivered to `receiver` as `msg`: the same message waits in the
-    /// rule's duplicate slot for the receiver's next RECEIVE that accepts
-    /// the sender, as a duplicated SEND's does. The sender's entry is
-    /// completed once, by the delivery; the copy completes nothing.
-    pub(crate) fn fault_senda_delivered(&mut self, duplicate: Option<usize>, receiver: usize, msg: &Message) {
-        if let Some(rule) = duplicate {
-            self.fault_store_duplicate(rule, receiver, msg);
         }
     }
 }

@@ -18,6 +18,7 @@
 //! sender unmapped it), the kernel drops the table. Entries aimed at a
 //! process that dies are completed with `-EDEADSRCDST` by the exit.
 
+use crate::fault::SendaFault;
 use crate::ipc::{bit, slots_in};
 use crate::proc::SendaTable;
 use crate::{Kernel, Outcome, UserMemory};
@@ -69,6 +70,9 @@ impl Kernel {
             return Outcome::err(Error::Domain);
         }
         self.procs[caller].senda_table = None;
+        if self.faults.enabled {
+            self.faults.senda_holds.table_replaced(caller, table_addr, count);
+        }
         // Check the whole table first, so that a bad table is refused before
         // anything is delivered. Writing each header back unchanged proves
         // it writable.
@@ -119,24 +123,27 @@ impl Kernel {
                 self.complete_entry(mem, caller, addr, entry, Err(Error::Invalid), Completion::DuringCall)?;
                 return Ok(false);
             }
-            let mut duplicate = None;
-            if self.faults.enabled {
-                match self.fault_senda(mem, caller, dst_slot, &mut msg) {
-                    Ok(rule) => duplicate = rule,
-                    Err(result) => {
-                        self.complete_entry(mem, caller, addr, entry, result, Completion::DuringCall)?;
-                        return Ok(false);
+            let verdict = if self.faults.enabled {
+                self.fault_senda(mem, caller, addr, dst_slot, &mut msg)
+            } else {
+                SendaFault::Deliver(None)
+            };
+            match verdict {
+                SendaFault::Complete(result) => {
+                    self.complete_entry(mem, caller, addr, entry, result, Completion::DuringCall)?;
+                    return Ok(false);
+                }
+                SendaFault::Deliver(duplicate) if self.deliver(mem, dst_slot, &msg).is_ok() => {
+                    self.fault_senda_delivered(duplicate, dst_slot, &msg);
+                    if self.trace.enabled {
+                        let cause = self.procs[caller].cause;
+                        self.trace_senda(mem, Kind::SendaDelivered, caller, dst_slot, &msg, cause);
                     }
+                    self.complete_entry(mem, caller, addr, entry, Ok(()), Completion::DuringCall)?;
+                    return Ok(false);
                 }
-            }
-            if self.deliver(mem, dst_slot, &msg).is_ok() {
-                self.fault_senda_delivered(duplicate, dst_slot, &msg);
-                if self.trace.enabled {
-                    let cause = self.procs[caller].cause;
-                    self.trace_senda(mem, Kind::SendaDelivered, caller, dst_slot, &msg, cause);
-                }
-                self.complete_entry(mem, caller, addr, entry, Ok(()), Completion::DuringCall)?;
-                return Ok(false);
+                // Not taken (the receiver's buffer went bad), or held: pending.
+                SendaFault::Deliver(_) | SendaFault::Hold => {}
             }
         }
         self.procs[dst_slot].async_from |= bit(caller);
@@ -182,7 +189,11 @@ impl Kernel {
                     }
                 };
                 let Some((addr, entry)) = found else {
-                    self.procs[caller].async_from &= !bit(sender);
+                    // A held entry keeps the hint: the exit of either end
+                    // must still find it.
+                    if !self.faults.senda_holds.waiting_for(sender, me) {
+                        self.procs[caller].async_from &= !bit(sender);
+                    }
                     continue;
                 };
                 let mut msg = match self.entry_message(mem, sender, addr) {
@@ -201,15 +212,17 @@ impl Kernel {
                 }
                 let mut duplicate = None;
                 if self.faults.enabled {
-                    match self.fault_senda(mem, sender, caller, &mut msg) {
-                        Ok(rule) => duplicate = rule,
-                        Err(result) => {
+                    match self.fault_senda(mem, sender, addr, caller, &mut msg) {
+                        SendaFault::Deliver(rule) => duplicate = rule,
+                        SendaFault::Complete(result) => {
                             // Completed without delivery: look again from the start.
                             if self.complete_entry(mem, sender, addr, entry, result, Completion::Later).is_err() {
                                 self.procs[sender].senda_table = None;
                             }
                             continue 'retry;
                         }
+                        // Held: the scan passes it over from now on.
+                        SendaFault::Hold => continue 'retry,
                     }
                 }
                 if let Err(e) = mem.write_message(caller, msg_addr, &msg) {
@@ -272,7 +285,11 @@ impl Kernel {
         for index in 0..table.count {
             let addr = entry_addr(table.addr, index)?;
             let entry = read_header(mem, sender, addr)?;
-            if entry.is_pending() && entry.dst == dst && entry.flags & !FLAGS_KNOWN == 0 {
+            if entry.is_pending()
+                && entry.dst == dst
+                && entry.flags & !FLAGS_KNOWN == 0
+                && !self.faults.senda_holds.is_waiting(sender, addr)
+            {
                 return Ok(Some((addr, entry)));
             }
         }
@@ -316,6 +333,7 @@ impl Kernel {
             self.trace_refusal(mem, Trap::SendA as u8, sender, entry.dst.0, i64::from(entry.result));
         }
         entry.flags |= FLAG_DONE;
+        self.faults.senda_holds.completed(sender, addr);
         mem.write_bytes(sender, addr, &entry.header_to_bytes())?;
         if when == Completion::Later && entry.flags & FLAG_NOTIFY != 0 {
             let mut words = [0u64; SYSTEM_EVENTS_WORD + 1];

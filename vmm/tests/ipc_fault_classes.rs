@@ -8,7 +8,10 @@
 //!   dropped call with 0, so the copy "succeeded" with nothing copied and
 //!   the driver answered a READ with a full count over stale data), and a
 //!   flipped bit in a READ's position (the driver read the wrong sectors
-//!   with every count right). Both must cost the copy nothing.
+//!   with every count right). Both must cost the copy nothing. In the
+//!   same boot a reply of the driver is held back (Delay on its SENDA
+//!   entry, shorter than `ext2fs`'s deadline): it reaches `ext2fs` that
+//!   much later, and costs nothing else.
 //! - `tty`: a failed delivery of the driver's reply (VFS's deadline then
 //!   restarted the driver and the text came out twice), a failed console
 //!   output call (the text was lost and the writer told it went out), and a
@@ -21,8 +24,8 @@ use std::path::Path;
 use std::time::Duration;
 
 use abi::fault::{Action, Rule, SYSTEM_PROGRAM};
-use abi::syscall::KernelCall;
-use abi::trace::Kind;
+use abi::syscall::{KernelCall, Trap};
+use abi::trace::{Kind, Record};
 use vmm::inject::fault::FaultPlan;
 use vmm::observe::decode::decode;
 use vmm::observe::TraceMode;
@@ -39,17 +42,37 @@ impl Run {
         format!("exit {:?}\nconsole:\n{}\nlog:\n{}", self.outcome.exit, self.console, self.log)
     }
 
-    /// Results (`args[1]`) of the delivered SENDA messages of type `mtype`.
-    fn delivered_results(&self, mtype: u32) -> Vec<i64> {
+    /// The trace's records.
+    fn records(&self) -> Vec<Record> {
         let raw = &self.outcome.trace.as_ref().expect("a trace").raw;
         let decoded = decode(raw);
         assert!(decoded.bad.is_empty() && decoded.missing == 0, "a lossless trace");
-        decoded
-            .records
-            .iter()
-            .filter(|r| r.kind == Kind::SendaDelivered && r.event.mtype == mtype)
-            .map(|r| r.event.args[1] as i64)
-            .collect()
+        decoded.records
+    }
+
+    /// Results (`args[1]`) of the delivered SENDA messages of type `mtype`.
+    fn delivered_results(&self, mtype: u32) -> Vec<i64> {
+        let records = self.records();
+        let delivered = records.iter().filter(|r| r.kind == Kind::SendaDelivered && r.event.mtype == mtype);
+        delivered.map(|r| r.event.args[1] as i64).collect()
+    }
+
+    /// The SENDA message of type `mtype` that a Delay held: the virtual
+    /// ticks from the injection to its delivery (the next delivery of that
+    /// type between the same ends), and its result (`args[1]`).
+    fn delayed_senda(&self, mtype: u32) -> Option<(u64, i64)> {
+        let records = self.records();
+        let held = records.iter().position(|r| {
+            r.kind == Kind::FaultInjected
+                && r.event.primitive == Trap::SendA as u8
+                && r.event.mtype == mtype
+                && r.event.args[1] == Action::Delay as u64
+        })?;
+        let (src, dst) = (records[held].event.src, records[held].event.dst);
+        let delivered = records[held..].iter().find(|r| {
+            r.kind == Kind::SendaDelivered && r.event.mtype == mtype && (r.event.src, r.event.dst) == (src, dst)
+        })?;
+        Some((u64::from(delivered.ticks - records[held].ticks), delivered.event.args[1] as i64))
     }
 
     /// How many times RS started `service` (its boot start is the first).
@@ -76,6 +99,9 @@ fn boot(disk: &Path, command: &str, rules: Vec<Rule>) -> Run {
     Run { outcome, console, log }
 }
 
+/// How long a Delay holds a reply (virtual ticks).
+const DELAY_TICKS: u32 = 40;
+
 /// A rule on the `nth` kernel call `call` of `program`.
 fn kernel_call(program: &str, call: KernelCall, action: Action, nth: u32) -> Rule {
     let mut r = Rule::new(action);
@@ -100,10 +126,19 @@ fn single_faults_in_the_disk_driver_and_its_messages_cost_the_copy_nothing() {
     garbled.nth = 20;
     garbled.arg_a = 8;
     garbled.arg_b = 1 << 15;
+    // The driver's 10th reply to ext2fs waits 40 ticks in its SENDA table
+    // (ext2fs's deadline is 2-3 heartbeat periods, 100-150 ticks).
+    let mut delayed_reply = Rule::new(Action::Delay);
+    delayed_reply.source = common::program_id("system", "blk");
+    delayed_reply.destination = common::program_id("system", "ext2fs");
+    delayed_reply.primitives = 1 << Trap::SendA as u8;
+    delayed_reply.mtype = abi::proto::blockdev::REPLY;
+    delayed_reply.nth = 10;
+    delayed_reply.arg_a = DELAY_TICKS;
     let command = "fill 200000 /home/a; cp /home/a /home/b; sum /home/a /home/b; sync";
-    let run = boot(&disk, command, vec![dropped_copy, garbled]);
+    let run = boot(&disk, command, vec![dropped_copy, garbled, delayed_reply]);
 
-    assert_eq!(run.outcome.faults_injected, 2, "{}", run.context());
+    assert_eq!(run.outcome.faults_injected, 3, "{}", run.context());
     assert_eq!(run.outcome.exit_status(), 0, "{}", run.context());
     let crc = |name: &str| {
         let suffix = format!(" 200000 {name}");
@@ -119,6 +154,13 @@ fn single_faults_in_the_disk_driver_and_its_messages_cost_the_copy_nothing() {
     // (EFAULT) and the garbled READ (EBADREQUEST); no other error.
     let errors: Vec<i64> = run.delivered_results(abi::proto::blockdev::REPLY).into_iter().filter(|&r| r < 0).collect();
     assert_eq!(errors, [abi::Error::Fault.to_return(), abi::Error::BadRequest.to_return()], "{}", run.context());
+    // The held reply came that much later (the injection's record may
+    // carry a tick one ahead of the plan's clock), whole, and before any
+    // deadline: it caused neither of the two complaints above.
+    let (late_by, result) = run.delayed_senda(abi::proto::blockdev::REPLY).expect("a delayed reply, delivered");
+    let period = 50;
+    assert!(late_by + 1 >= u64::from(DELAY_TICKS) && late_by < 2 * period, "{late_by} ticks: {}", run.context());
+    assert!(result > 0, "the held reply's result: {result}");
     common::assert_fsck_clean(&disk);
     assert!(common::debugfs_cat(&disk, "/home/b") == common::pattern(200_000), "the copy's bytes differ");
 }

@@ -334,22 +334,6 @@ fn senda_entries_can_be_duplicated() {
     }
 }
 
-/// Delay stays out of SENDA (an entry has no kernel state to hold it by):
-/// a Delay rule for SENDA neither matches nor holds the entry.
-#[test]
-fn senda_entries_are_not_delayed() {
-    let (mut k, mut m, s) = system(2);
-    let mut delay = Rule::new(Action::Delay);
-    delay.primitives = 1 << Trap::SendA as u8;
-    delay.arg_a = 5;
-    install(&mut k, 1, &[delay]);
-    m.put_table(s[0], crate::tests::TABLE, &[senda_entry(&k, s[1], 1)]);
-    assert_eq!(k.senda(&mut m, s[0], crate::tests::TABLE, 1), Outcome::Done(0));
-    assert_eq!(k.receive(&mut m, s[1], Endpoint::ANY, BUF), Outcome::Done(0));
-    assert_eq!(m.get(s[1]).payload[0], 1);
-    assert_eq!(counters(&k, 0), (0, 0));
-}
-
 /// REPLYRECV: s[0] SENDRECs s[1], which took the request; a rule for
 /// SENDNB matches the reply part only, and the receive part still runs.
 #[test]
