@@ -140,6 +140,7 @@ fn gdb_breaks_steps_lists_processes_and_sees_the_power_off() {
     let kernel_only = Path::new(vmm::vstate::config::KVM_PVM_SYSFS).exists();
     // A line of VFS's request path: its SENDREC to the file server.
     let remote_line = source_line("vfs/src/remote.rs", "let mut result = rt::ipc::sendrec(");
+    let not_code = data_address(&symbols.join("programs/vfs.elf"));
     // Each -ex runs even when one before it failed (the refused breakpoint).
     let commands = [
         "set pagination off".to_string(),
@@ -176,7 +177,8 @@ fn gdb_breaks_steps_lists_processes_and_sees_the_power_off() {
         "echo ==after-watch\\n".into(),
         "set language auto".into(),
         "delete".into(),
-        "viv-thread vfs".into(),
+        // VFS's symbols; `viv-vfs` also selects VFS's thread (no
+        // `viv-thread vfs`), whose stack `bt` shows.
         "viv-vfs".into(),
         "echo ==vfs-bt\\n".into(),
         "bt".into(),
@@ -190,6 +192,13 @@ fn gdb_breaks_steps_lists_processes_and_sees_the_power_off() {
         "echo ==user-break\\n".into(),
         format!("break vfs/src/remote.rs:{remote_line}"),
         "delete".into(),
+        // An address that is VFS's but not code: the stub refuses it when
+        // gdb inserts its breakpoints at the next `continue` (below).
+        "echo ==refused\\n".into(),
+        format!("break *{not_code:#x}"),
+        // ext2fs selected while gdb has VFS's symbols: the breakpoint at
+        // VFS's function still goes into VFS, never into ext2fs.
+        "viv-thread ext2fs".into(),
     ]
     .into_iter()
     .chain(user_stop_commands())
@@ -271,11 +280,36 @@ fn gdb_breaks_steps_lists_processes_and_sees_the_power_off() {
         // Hardware KVM: debug registers through KVM_SET_GUEST_DEBUG.
         assert!(watch.contains("Hardware watchpoint 2") && watch.contains("New value"), "{context}");
     }
+    // The breakpoint at VFS's data: refused, and viv says why and what
+    // to type. (gdb 13 shows nothing: a failed insertion in a file
+    // loaded by add-symbol-file is a "shared library" breakpoint, which
+    // it disables quietly and resumes.) It never hits, nothing else
+    // does but the breakpoint in VFS, and the run ends as it should.
+    let refused = section(&out, "==refused", Some("==user-stop"));
+    assert!(refused.contains(&format!("Breakpoint 4 at {not_code:#x}")), "{context}");
+    let why = format!("gdb: breakpoint at {not_code:#x} refused: it is not code of vfs (Thread 1.");
+    assert!(viv_err.contains(&why) && viv_err.contains("type viv-NAME"), "{context}");
+    assert!(!out.contains("hit Breakpoint 4"), "{context}");
     check_user_stop(&out, &context);
     // The power-off, as gdb and viv see it.
     assert!(out.contains("exited with code 07"), "{context}");
     assert_eq!(status.code(), Some(7), "{context}");
     assert!(String::from_utf8_lossy(&viv_out.stdout).contains("gdb-was-here"), "{context}");
+}
+
+/// The address of the first loadable segment of the program ELF at
+/// `path` that is not code (its read-only data, say).
+fn data_address(path: &Path) -> u64 {
+    use object::{Object, ObjectSegment, SegmentFlags};
+    let executable = |flags| matches!(flags, SegmentFlags::Elf { p_flags, .. } if p_flags.0 & object::elf::PF_X.0 != 0);
+    let elf = std::fs::read(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let file = object::File::parse(&*elf).unwrap();
+    let segment = file
+        .segments()
+        .find(|s| s.size() > 0 && !executable(s.flags()))
+        .unwrap_or_else(|| panic!("{} has no data segment", path.display()));
+    assert!((abi::layout::USER_BASE..abi::layout::USER_END).contains(&segment.address()));
+    segment.address()
 }
 
 /// A VFS function by name, in user code: it resolves the path of a
@@ -435,7 +469,7 @@ fn a_replayed_experiment_stops_at_its_injection_and_keeps_its_trace() {
         "monitor processes".into(),
         // VFS, blocked in its request to the file server: the request's
         // type (an argument) and first word (a local) in its frame.
-        "viv-thread vfs".into(),
+        // `viv-vfs` alone: VFS's symbols and VFS's thread.
         "viv-vfs".into(),
         "echo ==vfs\\n".into(),
         "bt".into(),

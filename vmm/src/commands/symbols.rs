@@ -6,9 +6,12 @@
 //! symbol files would claim the same addresses and gdb would name (and
 //! set breakpoints in) the wrong program. The script loads the kernel's
 //! symbols, which are the same in every address space, and defines
-//! `viv-NAME` for each program: the kernel's and that program's symbols,
-//! and `viv-thread NAME`, which selects the thread of the process that
-//! runs NAME.
+//! `viv-NAME` for each program: the kernel's and that program's symbols;
+//! connected, it also tells the stub which program's symbols gdb uses
+//! (`monitor program NAME`: user-code breakpoints go only into processes
+//! running it) and selects the thread of the process that runs NAME, as
+//! `viv-thread NAME` does, so that `break FUNCTION` goes into that
+//! process.
 
 use std::fmt::Write as _;
 use std::path::Path;
@@ -85,9 +88,11 @@ fn script(kernel: &Path, programs: &Path, names: &[String]) -> String {
         let _ = writeln!(s, "define viv-{name}");
         let _ = writeln!(s, "  python viv_drop_programs()");
         let _ = writeln!(s, "  add-symbol-file {}", programs.join(format!("{name}.elf")).display());
+        let _ = writeln!(s, "  python viv_select_program({name:?})");
         let _ = writeln!(s, "end");
         let _ = writeln!(s, "document viv-{name}");
-        let _ = writeln!(s, "Add {name}'s symbols to the kernel's (and drop any other program's).");
+        let _ = writeln!(s, "Add {name}'s symbols to the kernel's (and drop any other program's); connected,");
+        let _ = writeln!(s, "select the thread of the process running {name}, where user breakpoints go.");
         let _ = writeln!(s, "end");
     }
     s.push_str(THREAD_COMMAND);
@@ -95,8 +100,11 @@ fn script(kernel: &Path, programs: &Path, names: &[String]) -> String {
 }
 
 /// `viv_drop_programs()`: removes every program's symbol file (those
-/// under `viv_programs`); `viv-thread NAME`: selects the thread of the process running NAME (the
-/// stub names threads "NAME (endpoint N)"); `viv-break NAME LOCATION`: a
+/// under `viv_programs`); `viv_select_program(NAME)` (the end of
+/// `viv-NAME`, connected): `monitor program NAME` and the thread of a
+/// process running NAME, if one does; `viv-thread NAME`: selects the
+/// thread of the process running NAME (the stub names threads "NAME
+/// (endpoint N)"); `viv-break NAME LOCATION`: a
 /// kernel breakpoint that stops only while NAME is current (user-code
 /// breakpoints do not work on every host, so this is how to stop in a
 /// server's system call);
@@ -110,17 +118,26 @@ def viv_drop_programs():
     for objfile in gdb.objfiles():
         if objfile.filename.startswith(viv_programs):
             gdb.execute("remove-symbol-file " + objfile.filename)
+def viv_thread(name, from_tty):
+    for line in gdb.execute("info threads", to_string=True).splitlines():
+        m = re.match(r"^\*?\s*(\d+)\s+Thread \S+ \((\S+) \(endpoint", line)
+        if m and m.group(2) == name:
+            gdb.execute("thread " + m.group(1), from_tty)
+            return True
+    return False
+def viv_select_program(name):
+    if gdb.selected_thread() is None:
+        return
+    gdb.execute("monitor program " + name, to_string=True)
+    if not viv_thread(name, True):
+        print("viv: no process runs " + name + " now; select one with viv-thread before a breakpoint in its code")
 class VivThread(gdb.Command):
     """viv-thread NAME: switch to the thread of the process running program NAME."""
     def __init__(self):
         super().__init__("viv-thread", gdb.COMMAND_USER)
     def invoke(self, arg, from_tty):
-        for line in gdb.execute("info threads", to_string=True).splitlines():
-            m = re.match(r"^\*?\s*(\d+)\s+Thread \S+ \((\S+) \(endpoint", line)
-            if m and m.group(2) == arg.strip():
-                gdb.execute("thread " + m.group(1), from_tty)
-                return
-        raise gdb.GdbError("no process runs " + arg.strip())
+        if not viv_thread(arg.strip(), from_tty):
+            raise gdb.GdbError("no process runs " + arg.strip())
 VivThread()
 class VivBreak(gdb.Command):
     """viv-break NAME LOCATION: a breakpoint at LOCATION (kernel code) that
@@ -185,9 +202,16 @@ mod tests {
         let s = script(Path::new("/s/kernel.elf"), Path::new("/s/programs"), &["vfs".into(), "sh".into()]);
         assert!(s.contains("\nsymbol-file /s/kernel.elf\n"));
         assert!(s.contains("\npython viv_programs = \"/s/programs/\"\n"), "{s}");
-        let vfs = "define viv-vfs\n  python viv_drop_programs()\n  add-symbol-file /s/programs/vfs.elf\nend\n";
+        // `viv-vfs`: VFS's symbols instead of another program's, then (when
+        // connected) the stub told and VFS's thread selected.
+        let vfs = "define viv-vfs\n  python viv_drop_programs()\n  add-symbol-file /s/programs/vfs.elf\n  \
+                   python viv_select_program(\"vfs\")\nend\n";
         assert!(s.contains(vfs), "{s}");
         assert!(s.contains("def viv_drop_programs():\n"), "{s}");
+        let select = &s[s.find("def viv_select_program(name):\n").expect("viv_select_program")..];
+        let select = &select[..select.find("\nclass ").unwrap()];
+        assert!(select.contains("gdb.execute(\"monitor program \" + name"), "{select}");
+        assert!(select.contains("viv_thread(name, True)"), "{select}");
         assert!(s.contains("define viv-sh\n"));
         for command in ["VivThread()\n", "VivBreak()\n", "VivStatic()\n"] {
             assert!(s.contains(command), "{command}");

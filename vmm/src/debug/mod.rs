@@ -25,6 +25,8 @@
 //!   user mode natively (`kvm_pvm`), where KVM reports no user-mode trap,
 //!   software breakpoints and single steps in user code go through the
 //!   guest kernel's `#BP`/`#DB` handlers and a doorbell ([`user_traps`]).
+//!   A breakpoint in user code goes only into a process whose program
+//!   has that address as code, and whose symbols gdb uses ([`placement`]).
 //! - **^C** interrupts a running guest: a watcher thread polls the
 //!   connection while the guest runs and kicks the vCPU out of `KVM_RUN`
 //!   with the watchdog's signal ([`conn`]).
@@ -42,6 +44,7 @@ pub mod breakpoints;
 pub mod conn;
 mod injection;
 mod monitor;
+mod placement;
 mod session;
 mod target;
 pub mod threads;

@@ -7,6 +7,10 @@
 //! - `monitor processes`: the kernel's process directory.
 //! - `monitor injection`: the SWIFI mutations so far, each with both
 //!   instructions disassembled (`super::injection`).
+//! - `monitor program [NAME]`: the program whose symbols gdb uses (the
+//!   generated script's `viv-NAME` says so): user-code breakpoints then go
+//!   into a process running it, whichever thread gdb has selected
+//!   (`super::placement`). Without NAME: which one it is.
 
 use std::fmt::Write as _;
 
@@ -20,7 +24,8 @@ use super::Guest;
 /// Most bytes `monitor phys` shows.
 const PHYS_MAX: u64 = 4096;
 
-const HELP: &str = "monitor user | monitor phys ADDR [LEN] | monitor processes | monitor injection";
+const HELP: &str =
+    "monitor user | monitor phys ADDR [LEN] | monitor processes | monitor injection | monitor program [NAME]";
 
 impl<G: Guest> MonitorCmd for Stub<'_, G> {
     fn handle_monitor_cmd(&mut self, cmd: &[u8], mut out: ConsoleOutput<'_>) -> Result<(), Self::Error> {
@@ -34,6 +39,14 @@ impl<G: Guest> MonitorCmd for Stub<'_, G> {
             },
             ["processes"] => self.process_list(),
             ["injection"] => self.injections(),
+            ["program"] => match &self.st.symbols {
+                Some(name) => format!("user-code breakpoints go into a process running {name}\n"),
+                None => "no program named: user-code breakpoints go into the selected thread's process\n".into(),
+            },
+            ["program", name] => {
+                self.st.symbols = Some(name.to_string());
+                format!("user-code breakpoints go into a process running {name}\n")
+            }
             _ => format!("usage: {HELP}"),
         };
         for line in text.lines() {

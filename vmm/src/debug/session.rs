@@ -154,6 +154,7 @@ impl Debugger {
             user_traps: self.user_traps,
             user_stop: None,
             user_step: None,
+            symbols: None,
         };
         if let Some(traps) = &st.user_traps {
             traps.set_attached(&st.mem, true);
@@ -200,6 +201,8 @@ impl Debugger {
                     }
                 },
                 GdbStubStateMachine::CtrlCInterrupt(g) => {
+                    // A step the ^C came before is not taken later.
+                    cancel_user_step(&mut stub);
                     let tid = stub.current_tid();
                     g.interrupt_handled(
                         &mut stub,
@@ -328,9 +331,7 @@ fn resume<G: Guest>(stub: &mut Stub<'_, G>, shared: &Shared) -> Resumed<G::End> 
     // A step asked of a process that another stop came before: the
     // process is not stepped later behind gdb's back.
     if let Resumed::Stop(_) = resumed {
-        if let Some(stepped) = stub.st.user_step.take() {
-            user_traps::set_trap_flag(&stub.st.mem, stepped.frame, false);
-        }
+        cancel_user_step(stub);
     }
     // A request the watcher made meanwhile is answered by this stop.
     shared.interrupt.take();
@@ -371,12 +372,19 @@ fn user_trap<G: Guest>(stub: &mut Stub<'_, G>, slot: u32) -> Option<MultiThreadS
     Some(reason)
 }
 
+/// Clears the trap flag of a process asked to step that has not taken
+/// its step (another stop, a ^C or the detach came first), so that it is
+/// not stepped, and shown stopped with SIGTRAP, behind gdb's back.
+fn cancel_user_step<G: Guest>(stub: &mut Stub<'_, G>) {
+    if let Some(stepped) = stub.st.user_step.take() {
+        user_traps::set_trap_flag(&stub.st.mem, stepped.frame, false);
+    }
+}
+
 /// gdb went away: its breakpoints out of the guest, debugging off, and
 /// the guest runs to its end.
 fn detach<G: Guest>(stub: &mut Stub<'_, G>) -> G::End {
-    if let Some(stopped) = stub.st.user_step.take() {
-        user_traps::set_trap_flag(&stub.st.mem, stopped.frame, false);
-    }
+    cancel_user_step(stub);
     if let Some(traps) = &stub.st.user_traps {
         traps.set_attached(&stub.st.mem, false);
     }

@@ -18,6 +18,7 @@ use gdbstub_arch::x86::X86_64_SSE;
 use vm_memory::{Bytes, GuestAddress, GuestMemoryMmap};
 
 use super::breakpoints::{Breakpoints, HwKind, HwSlot};
+use super::placement::{self, Candidate, Refusal, Request};
 use super::threads::{read_frame, write_frame, ProcessTable, SavedRegs, KERNEL_TID};
 use super::Guest;
 use crate::observe::profile::paging::translate;
@@ -50,6 +51,10 @@ pub struct State {
     pub user_stop: Option<UserStopAt>,
     /// The process asked to step (the trap flag set in its frame).
     pub user_step: Option<UserStopAt>,
+    /// The program whose symbols gdb uses (`monitor program NAME`, which
+    /// the generated script's `viv-NAME` issues): user-code breakpoints
+    /// go only into processes running it ([`super::placement`]).
+    pub symbols: Option<String>,
 }
 
 /// A process stopped at a user trap.
@@ -68,7 +73,7 @@ impl State {
     /// through the kernel ([`super::user_traps`]); the debug registers'
     /// hits are never reported there.
     fn can_debug(&self, addr: Option<u64>, software: bool) -> bool {
-        let user = addr.is_none_or(|a| (abi::layout::USER_BASE..abi::layout::USER_END).contains(&a));
+        let user = addr.is_none_or(is_user);
         if !self.kernel_only || !user || (software && self.user_traps.is_some()) {
             return true;
         }
@@ -369,12 +374,53 @@ impl<G: Guest> SwBreakpoint for Stub<'_, G> {
         // the selected process's (and that of every process sharing its
         // physical pages: the boot image's programs are mapped in place).
         let tid = self.st.last_tid.unwrap_or_else(|| self.current_tid());
-        let Some(pa) = self.phys(tid, addr).or_else(|| self.phys(self.current_tid(), addr)) else { return Ok(false) };
+        let pa = if is_user(addr) {
+            match self.user_placement(addr, tid) {
+                Ok(target) => self.phys(target, addr),
+                Err(refusal) => {
+                    log::warn!("gdb: {refusal}");
+                    return Ok(false);
+                }
+            }
+        } else {
+            self.phys(tid, addr).or_else(|| self.phys(self.current_tid(), addr))
+        };
+        let Some(pa) = pa else { return Ok(false) };
         Ok(self.st.bps.add_sw(&self.st.mem, addr, pa))
     }
 
     fn remove_sw_breakpoint(&mut self, addr: u64, _kind: usize) -> TargetResult<bool, Self> {
         Ok(self.st.bps.remove_sw(&self.st.mem, addr))
+    }
+}
+
+/// Whether `addr` is in the user range (each process's own code).
+fn is_user(addr: u64) -> bool {
+    (abi::layout::USER_BASE..abi::layout::USER_END).contains(&addr)
+}
+
+impl<G: Guest> Stub<'_, G> {
+    /// The thread whose process a breakpoint at the user address `addr`
+    /// goes into, gdb having last looked at `selected`
+    /// ([`super::placement`]).
+    fn user_placement(&self, addr: u64, selected: Tid) -> Result<Tid, Refusal> {
+        let procs = self.st.procs.processes(&self.st.mem);
+        let candidates: Vec<Candidate> =
+            procs.iter().map(|p| Candidate { tid: p.tid, program: p.name.as_str() }).collect();
+        let request = Request {
+            addr,
+            selected: candidates.iter().copied().find(|c| c.tid == selected.get()),
+            processes: &candidates,
+            symbols: self.st.symbols.as_deref(),
+        };
+        let in_code = |program: &str| {
+            crate::image::embedded::program_with_debug_info(program).and_then(|elf| placement::is_code(elf, addr))
+        };
+        let target = placement::choose(&request, in_code)?;
+        if target != selected.get() {
+            log::info!("gdb: breakpoint at {addr:#x} goes into Thread 1.{target}, which runs gdb's symbols' program");
+        }
+        Ok(tid(target))
     }
 }
 
