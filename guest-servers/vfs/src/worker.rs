@@ -45,6 +45,7 @@
 use crate::path::PathBuf;
 use crate::Vfs;
 use abi::{Endpoint, Error, Message};
+use core::mem::MaybeUninit;
 use rt::coroutine::Coroutine;
 
 /// Disk requests waiting for the worker (one per process at most).
@@ -88,10 +89,19 @@ pub enum Event {
     ServerChanged,
 }
 
+/// The queued jobs: a ring of [`QUEUE`] entries, of which the `len` from
+/// `head` on are written. Uninitialised, so it lands in bss instead of
+/// the boot image.
+static mut QUEUED: [MaybeUninit<Job>; QUEUE] = [const { MaybeUninit::uninit() }; QUEUE];
+
+fn queued() -> &'static mut [MaybeUninit<Job>; QUEUE] {
+    // SAFETY: single-threaded; borrowed as `shared` is.
+    unsafe { &mut *(&raw mut QUEUED) }
+}
+
 /// The state both stacks share: borrowed for a statement at a time, never
 /// across a switch.
 struct Shared {
-    queue: [Option<Job>; QUEUE],
     head: usize,
     len: usize,
     /// The job handed to the worker and not yet taken by it.
@@ -107,17 +117,8 @@ struct Shared {
     enabled: bool,
 }
 
-static mut SHARED: Shared = Shared {
-    queue: [None; QUEUE],
-    head: 0,
-    len: 0,
-    next: None,
-    busy: false,
-    waiting: false,
-    event: None,
-    prepared: false,
-    enabled: false,
-};
+static mut SHARED: Shared =
+    Shared { head: 0, len: 0, next: None, busy: false, waiting: false, event: None, prepared: false, enabled: false };
 
 fn shared() -> &'static mut Shared {
     // SAFETY: single-threaded; every caller uses the borrow within one
@@ -177,9 +178,16 @@ pub fn push(job: Job) -> Result<(), Error> {
     if s.len == QUEUE {
         return Err(Error::TooMany);
     }
-    s.queue[(s.head + s.len) % QUEUE] = Some(job);
+    queued()[(s.head + s.len) % QUEUE].write(job);
     s.len += 1;
     Ok(())
+}
+
+/// Queued job `k` (counted from the oldest, `k < len`).
+fn queued_job(k: usize) -> Job {
+    let s = shared();
+    // SAFETY: the `len` entries from `head` on were written by `push`.
+    unsafe { queued()[(s.head + k) % QUEUE].assume_init() }
 }
 
 fn pop() -> Option<Job> {
@@ -187,22 +195,24 @@ fn pop() -> Option<Job> {
     if s.len == 0 {
         return None;
     }
-    let job = s.queue[s.head].take();
+    let job = queued_job(0);
     s.head = (s.head + 1) % QUEUE;
     s.len -= 1;
-    job
+    Some(job)
 }
 
 /// Takes one queued (not running) job of `caller` out of the queue.
 pub fn take_queued_of(caller: Endpoint) -> Option<Job> {
-    let s = shared();
-    let at = (0..s.len).find(|k| s.queue[(s.head + k) % QUEUE].is_some_and(|j| j.caller == caller))?;
-    let job = s.queue[(s.head + at) % QUEUE].take();
-    for k in at..s.len - 1 {
-        s.queue[(s.head + k) % QUEUE] = s.queue[(s.head + k + 1) % QUEUE].take();
+    let len = shared().len;
+    let at = (0..len).find(|&k| queued_job(k).caller == caller)?;
+    let job = queued_job(at);
+    let head = shared().head;
+    for k in at..len - 1 {
+        let next = queued_job(k + 1);
+        queued()[(head + k) % QUEUE].write(next);
     }
-    s.len -= 1;
-    job
+    shared().len -= 1;
+    Some(job)
 }
 
 /// The worker's entry: runs the jobs it is handed, one by one.
