@@ -85,10 +85,19 @@ fn disk_waits(records: &[Record]) -> Vec<(u32, u32)> {
     waits
 }
 
+/// A request VFS got during a stall.
+#[derive(Debug)]
+struct Served {
+    caller: u32,
+    call: u32,
+    /// Ticks from the request to VFS's reply.
+    ticks: u64,
+}
+
 /// Every WRITE and every PM call (FORK, EXIT) that reached VFS while
 /// the stall `(start, end)` lasted, from a process other than those in
-/// `excluded`: (caller, call, ticks from the request to VFS's reply).
-fn served_during(records: &[Record], (start, end): (u32, u32), excluded: &HashSet<u32>) -> Vec<(u32, u32, u64)> {
+/// `excluded`.
+fn served_during(records: &[Record], (start, end): (u32, u32), excluded: &HashSet<u32>) -> Vec<Served> {
     let vfs = attacker_endpoints(records, "vfs");
     let mut served = Vec::new();
     for (i, r) in records.iter().enumerate() {
@@ -115,13 +124,13 @@ fn served_during(records: &[Record], (start, end): (u32, u32), excluded: &HashSe
             a.kind == Kind::Send && vfs.contains(&a.event.src) && a.event.dst == r.event.src && a.event.mtype == REPLY
         });
         let ticks = reply.map_or(u64::MAX, |a| u64::from(a.ticks - r.ticks));
-        served.push((r.event.src, mtype, ticks));
+        served.push(Served { caller: r.event.src, call: mtype, ticks });
     }
     served
 }
 
 /// The longest stall of VFS at `ext2fs` and what VFS was asked meanwhile.
-fn stall(records: &[Record], keys: &str) -> ((u32, u32), Vec<(u32, u32, u64)>) {
+fn stall(records: &[Record], keys: &str) -> ((u32, u32), Vec<Served>) {
     let waits = disk_waits(records);
     let longest = *waits.iter().max_by_key(|(a, b)| b - a).unwrap_or_else(|| panic!("{keys}: VFS never asked ext2fs"));
     // The process that met the fault (its request is the stalled one) is
@@ -155,11 +164,11 @@ fn console_tmp_and_pm_are_served_while_a_disk_fault_stalls_the_file_server() {
         assert!(stalled >= PERIOD_TICKS, "{keys}: the disk stalled only {stalled} ticks");
         assert!(stalled <= DISK_BOUND_TICKS, "{keys}: the disk stalled {stalled} ticks (bound {DISK_BOUND_TICKS})");
         // ...the two writes (console, /tmp) and PM's exits came during it...
-        let writes = served.iter().filter(|s| s.1 == vfs::WRITE).count();
-        let pm_calls = served.iter().filter(|s| s.1 == vfs::PM_EXIT).count();
+        let writes = served.iter().filter(|s| s.call == vfs::WRITE).count();
+        let pm_calls = served.iter().filter(|s| s.call == vfs::PM_EXIT).count();
         assert!(writes >= 2 && pm_calls >= 2, "{keys}: too little during the stall: {served:?}");
         // ...and each was answered at once.
-        for (caller, call, ticks) in served {
+        for Served { caller, call, ticks } in served {
             assert!(
                 ticks <= SERVED_BOUND_TICKS,
                 "{keys}: call {call:#x} of {caller:#x} waited {ticks} ticks during the stall (bound {SERVED_BOUND_TICKS})"
@@ -178,6 +187,6 @@ fn weakened_everything_behind_vfs_waits_for_the_stalled_disk() {
     check_workload(keys, &records, &console);
     let ((start, end), served) = stall(&records, keys);
     eprintln!("{keys}: VFS waited {} ticks at ext2fs ({start}..{end}); asked meanwhile: {served:?}", end - start);
-    let longest = served.iter().map(|s| s.2).max().unwrap_or(0);
+    let longest = served.iter().map(|s| s.ticks).max().unwrap_or(0);
     assert!(longest >= PERIOD_TICKS, "{keys}: nothing waited for the disk: {served:?}");
 }
