@@ -185,17 +185,17 @@ pub fn push(job: Job) -> Result<(), Error> {
 
 /// Queued job `k` (counted from the oldest, `k < len`).
 fn queued_job(k: usize) -> Job {
-    let s = shared();
+    let at = (shared().head + k) % QUEUE;
     // SAFETY: the `len` entries from `head` on were written by `push`.
-    unsafe { queued()[(s.head + k) % QUEUE].assume_init() }
+    unsafe { queued()[at].assume_init_read() }
 }
 
 fn pop() -> Option<Job> {
-    let s = shared();
-    if s.len == 0 {
+    if shared().len == 0 {
         return None;
     }
     let job = queued_job(0);
+    let s = shared();
     s.head = (s.head + 1) % QUEUE;
     s.len -= 1;
     Some(job)
