@@ -153,6 +153,13 @@ pub const TTY_DEADLINE: &str = "tty_deadline";
 /// SEND, and a console driver that stops receiving (while still
 /// answering RS's heartbeats) blocks VFS, and with it every program.
 pub const TTY_ASYNC: &str = "tty_async";
+/// VFS runs every request that needs the file server on its disk worker
+/// (a second stack) and sends the request by SENDA, so while `ext2fs`
+/// waits for a faulty disk driver, VFS serves the console, `/tmp`, pipes
+/// and PM. Weakened: VFS serves every request in its main loop and waits
+/// for `ext2fs`'s answer in a RECEIVE from it (as the SENDREC it used
+/// before), and everything behind VFS stalls with the disk.
+pub const FS_ASYNC: &str = "fs_async";
 /// PM answers its clients with SENDNB, so a client that sent a request
 /// but does not wait for the reply cannot block PM. Weakened: PM replies
 /// with a blocking SEND and waits for such a client for ever (until RS

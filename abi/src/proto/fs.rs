@@ -1,8 +1,11 @@
 //! The file-server protocol between VFS and a file server (the ext2 server
 //! that holds the root file system on the disk).
 //!
-//! VFS trusts its file servers and calls them with SENDREC; a file server
-//! in turn trusts no disk driver (see [`super::blockdev`]) and survives a
+//! VFS trusts its file servers. It sends them one request at a time by
+//! SENDA, from its disk worker, and the file server answers VFS by SENDA
+//! (other callers, which wait in SENDREC, by SENDNB), so VFS serves other
+//! requests while the file server works; a file server in turn trusts no
+//! disk driver (see [`super::blockdev`]) and survives a
 //! driver restart by resending its outstanding block requests, so a driver
 //! crash costs VFS and the user programs no error.
 //!

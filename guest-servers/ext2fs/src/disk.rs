@@ -73,6 +73,9 @@ pub const GIVE_UP_SECS: u64 = 30;
 const FALLBACK_PERIOD_MS: u64 = 500;
 /// Deadline of a request, in heartbeat periods of the driver.
 const DEADLINE_PERIODS: u64 = abi::proto::rs::DEADLINE_PERIODS;
+/// SENDA table entries: the driver request, the reply to VFS.
+const REQUEST: usize = 0;
+const REPLY: usize = 1;
 
 /// Counters for benchmarks (printed at every SYNC).
 #[derive(Clone, Copy, Default)]
@@ -94,7 +97,10 @@ pub struct Link {
     /// The last instance we know to be dead (ignored if DS still lists it).
     dead: Endpoint,
     next_id: u64,
-    table: [SendaEntry; 1],
+    /// Our SENDA table: the request to the driver in flight (entry
+    /// [`REQUEST`]) and the last reply to VFS ([`REPLY`]); a process has
+    /// one table, so both share it.
+    table: [SendaEntry; 2],
     deferred: [Message; DEFERRED],
     deferred_len: usize,
     /// Sector and length of the gathered writes (in [`GATHER`]).
@@ -129,7 +135,7 @@ static mut LINK: Link = Link {
     blk: Endpoint::NONE,
     dead: Endpoint::NONE,
     next_id: 1,
-    table: [SendaEntry { flags: 0, dst: Endpoint::NONE, result: 0, reserved: 0, message: Message::new(0) }],
+    table: [SendaEntry { flags: 0, dst: Endpoint::NONE, result: 0, reserved: 0, message: Message::new(0) }; 2],
     deferred: [Message::new(0); DEFERRED],
     deferred_len: 0,
     gather_at: 0,
@@ -315,10 +321,21 @@ impl Link {
     /// Notes that our SENDA entry to the current driver failed (it died,
     /// or the delivery was refused); the wait loop acts on it.
     fn check_senda(&mut self) {
-        let e = &mut self.table[0];
+        let e = &mut self.table[REQUEST];
         if e.flags & FLAG_DONE != 0 && e.result != 0 && e.dst == self.blk {
             e.result = 0; // noted once
             self.delivery_failed = true;
+        }
+    }
+
+    /// Answers VFS by SENDA: the entry waits until VFS receives, however
+    /// busy VFS is. VFS sends its next request only once it has this
+    /// reply, so one entry is enough; a reply VFS never took (it died)
+    /// is replaced.
+    pub fn reply_by_senda(&mut self, vfs: Endpoint, reply: Message) {
+        self.table[REPLY] = SendaEntry::new(vfs, reply);
+        if let Err(e) = rt::ipc::senda(&mut self.table) {
+            rt::println!("ext2fs: SENDA of a reply to VFS failed: {}", e);
         }
     }
 
@@ -405,8 +422,8 @@ impl Link {
     /// Sends request `msg` (id `id`) to driver instance `blk` and waits for
     /// its answer, a new instance, or the deadline.
     fn send_and_wait(&mut self, blk: Endpoint, id: u64, msg: Message) -> Try {
-        self.table[0] = SendaEntry::new(blk, msg);
-        self.table[0].flags |= FLAG_NOTIFY;
+        self.table[REQUEST] = SendaEntry::new(blk, msg);
+        self.table[REQUEST].flags |= FLAG_NOTIFY;
         self.delivery_failed = false;
         if rt::ipc::senda(&mut self.table).is_err() {
             return Try::Failed("the kernel refused the request");

@@ -1,7 +1,12 @@
 //! ext2fs: the file server that holds the root file system on the disk.
 //!
 //! It serves the file-server protocol (`abi::proto::fs`) to VFS, which
-//! trusts it and calls it with SENDREC; answers go back with SENDNB. The
+//! trusts it and sends it one request at a time by SENDA (VFS's disk
+//! worker waits for the answer while VFS serves other requests). Answers
+//! to VFS go back by SENDA ([`disk::Link::reply_by_senda`]): VFS may be
+//! busy when we answer, and a SENDNB would then be lost; a SENDA entry
+//! waits until VFS receives. Any other client (test programs) waits in
+//! SENDREC and is answered with SENDNB, as the trust rule wants. The
 //! ext2 logic is the `ext2` library (`fs-ext2`, tested on the host against
 //! e2fsprogs); this program only supplies its block device ([`disk`], the
 //! link to the untrusted, restartable disk driver `blk`) and turns
@@ -84,6 +89,7 @@ extern "C" fn serve() -> ! {
         mount(fs);
     }
     let mut server = ops::Server::new();
+    let mut vfs = Endpoint::NONE;
     loop {
         let msg = disk::link().next_request();
         if msg.source == Endpoint::SYSTEM || abi::notify::is_notification(&msg) {
@@ -93,10 +99,28 @@ extern "C" fn serve() -> ! {
             Some(fs) => server.handle(fs, &msg),
             None => proto::reply(Error::Unavailable.to_return()),
         };
-        // The client waits in SENDREC; one that does not is its problem.
-        // The reply leaves with the next receive (`rt::server`).
-        rt::server::reply(msg.source, &reply);
+        if msg.source == vfs_endpoint(&mut vfs) {
+            disk::link().reply_by_senda(msg.source, reply);
+        } else {
+            // The client waits in SENDREC; one that does not is its
+            // problem. The reply leaves with the next receive
+            // (`rt::server`).
+            rt::server::reply(msg.source, &reply);
+        }
     }
+}
+
+/// VFS's endpoint, looked up in DS until found (`NONE` in an image
+/// without VFS). VFS is never replaced (its death powers the system off),
+/// and the VFS that does that power-off syncs from a RECEIVE, where a
+/// SENDNB reply reaches it too.
+fn vfs_endpoint(known: &mut Endpoint) -> Endpoint {
+    if *known == Endpoint::NONE && rt::kip::program_index("vfs").is_some() {
+        if let Ok((ep, _)) = rt::names::lookup_fresh("vfs") {
+            *known = ep;
+        }
+    }
+    *known
 }
 
 fn mount(slot: &mut Option<Fs>) {

@@ -10,6 +10,7 @@
 #![no_std]
 
 pub mod console;
+pub mod coroutine;
 pub mod errors;
 pub mod grant;
 pub mod ipc;

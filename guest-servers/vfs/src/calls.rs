@@ -2,13 +2,16 @@
 //! chdir, stat, fstat, getdents, lseek, mkdir, unlink, getcwd, rmdir,
 //! rename, fsync, sync.
 //!
-//! Each returns the reply's words (`[result, …]`) or an error; `main`
-//! sends the reply. Paths are copied out of the caller's grant first and
-//! resolved against its working directory ([`crate::path`]).
+//! Each returns the reply's words (`[result, …]`) or an error; `main` (or
+//! the disk worker, [`crate::worker`]) sends the reply. Paths are copied
+//! out of the caller's grant first ([`Vfs::paths`], before the request is
+//! classified) and resolved against its working directory
+//! ([`crate::path`]).
 
 use crate::fdtable::{Object, MAX_FDS};
 use crate::fs::Kind;
 use crate::path::{walk, walk_parent, PathBuf, PATH_MAX};
+use crate::worker::Paths;
 use crate::Vfs;
 use abi::proto::vfs::*;
 use abi::{Endpoint, Error, Message};
@@ -21,14 +24,12 @@ fn one(v: u64) -> Words {
 }
 
 impl Vfs {
-    /// Handles call `msg` from `caller`.
-    pub fn call(&mut self, caller: Endpoint, msg: &Message) -> Result<Words, Error> {
+    /// Handles call `msg` from `caller`, which names `paths`.
+    pub fn call(&mut self, caller: Endpoint, msg: &Message, paths: &Paths) -> Result<Words, Error> {
         let w = msg.payload;
+        let path = || paths.first.ok_or(Error::Invalid);
         match msg.mtype {
-            OPEN => {
-                let path = self.path(caller, msg)?;
-                self.open(caller, w[0], &path)
-            }
+            OPEN => self.open(caller, w[0], &path()?),
             CLOSE => {
                 let f = self.tables.take_fd(caller, w[0])?;
                 self.release(f);
@@ -42,7 +43,7 @@ impl Vfs {
             }
             DUP2 => self.dup2(caller, w[0], w[1]),
             CHDIR => {
-                let path = self.path(caller, msg)?;
+                let path = path()?;
                 let ino = walk(self.fs(), &path)?;
                 if self.fs().stat(ino)?.kind != Kind::Dir {
                     return Err(Error::NotDir);
@@ -51,7 +52,7 @@ impl Vfs {
                 Ok(one(0))
             }
             STAT => {
-                let path = self.path(caller, msg)?;
+                let path = path()?;
                 let ino = walk(self.fs(), &path)?;
                 let s = self.fs().stat(ino)?;
                 Ok([0, s.kind.type_code(), s.size, s.links, u64::from(s.ino)])
@@ -60,7 +61,7 @@ impl Vfs {
             GETDENTS => self.getdents(caller, w[0], w[1], w[2]),
             LSEEK => self.lseek(caller, w[0], w[1] as i64, w[2]),
             MKDIR => {
-                let path = self.path(caller, msg)?;
+                let path = path()?;
                 let (dir, name) = walk_parent(self.fs(), &path)?;
                 if !self.fs().writable(dir) {
                     return Err(Error::Perm);
@@ -68,18 +69,18 @@ impl Vfs {
                 self.fs().create(dir, name, Kind::Dir).map(|_| one(0))
             }
             UNLINK => {
-                let path = self.path(caller, msg)?;
+                let path = path()?;
                 let (dir, name) = walk_parent(self.fs(), &path)?;
                 self.fs().unlink(dir, name).map(|_| one(0))
             }
             RMDIR => {
-                let path = self.path(caller, msg)?;
+                let path = path()?;
                 let (dir, name) = walk_parent(self.fs(), &path)?;
                 self.root.rmdir(dir, name).map(|_| one(0))
             }
             RENAME => {
-                let old = self.path_at(caller, w[1], w[2])?;
-                let new = self.path_at(caller, w[3], w[4])?;
+                let old = path()?;
+                let new = paths.second.ok_or(Error::Invalid)?;
                 let (old_dir, old_name) = walk_parent(self.fs(), &old)?;
                 let (new_dir, new_name) = walk_parent(self.fs(), &new)?;
                 self.root.rename(old_dir, old_name, new_dir, new_name).map(|_| one(0))
@@ -101,9 +102,20 @@ impl Vfs {
         }
     }
 
-    /// The absolute path named by payload words 1 (grant) and 2 (length).
-    fn path(&mut self, caller: Endpoint, msg: &Message) -> Result<PathBuf, Error> {
-        self.path_at(caller, msg.payload[1], msg.payload[2])
+    /// The paths call `msg` of `caller` names: payload words 1 (grant) and
+    /// 2 (length), and for RENAME words 3 and 4 too.
+    pub fn paths(&mut self, caller: Endpoint, msg: &Message) -> Result<Paths, Error> {
+        let w = msg.payload;
+        Ok(match msg.mtype {
+            OPEN | CHDIR | STAT | MKDIR | UNLINK | RMDIR => {
+                Paths { first: Some(self.path_at(caller, w[1], w[2])?), second: None }
+            }
+            RENAME => Paths {
+                first: Some(self.path_at(caller, w[1], w[2])?),
+                second: Some(self.path_at(caller, w[3], w[4])?),
+            },
+            _ => Paths::default(),
+        })
     }
 
     /// The absolute path in grant `grant` (`len` bytes) of `caller`.

@@ -5,8 +5,9 @@
 //! TTY that never receives cannot block VFS; answers come back as ordinary
 //! messages carrying the request id, so a TTY that never answers only
 //! leaves its own requests waiting. Data moves through grants on VFS's own
-//! buffers: slot `i` has buffer `i`, grant `i` and SENDA entries `i` (the
-//! request) and `SLOTS + i` (a cancel). Each slot is one request in flight;
+//! buffers: slot `i` has buffer `i`, grant `i` and SENDA entries `1 + i`
+//! (the request) and `1 + SLOTS + i` (a cancel); entry 0 is the file
+//! server's ([`Device::post_fs_request`]). Each slot is one request in flight;
 //! a request whose answer has not come is kept until it does, and when DS
 //! announces a new TTY endpoint (RS restarted the driver) every such
 //! request is sent again, with a fresh id, to the new one: a driver crash
@@ -72,14 +73,30 @@ pub struct Request {
 /// uses ([`crate::remote`]): ids `SLOTS..SLOTS + FS_GRANTS`.
 pub const FS_GRANTS: usize = 4;
 
+/// The SENDA entry of the file-server request in flight, before the
+/// driver's entries (a process has one SENDA table, so VFS's requests to
+/// both servers share it): the table handed to the kernel ends at the
+/// last entry in use, and the driver's first slots are the busy ones.
+const FS_ENTRY: usize = 0;
+
+/// The SENDA entry of slot `i`'s request.
+const fn request_entry(i: usize) -> usize {
+    1 + i
+}
+
+/// The SENDA entry of slot `i`'s cancel.
+const fn cancel_entry(i: usize) -> usize {
+    1 + SLOTS + i
+}
+
 struct Tables {
     grants: [Grant; SLOTS + FS_GRANTS],
-    senda: [SendaEntry; 2 * SLOTS],
+    senda: [SendaEntry; 2 * SLOTS + 1],
 }
 
 static mut TABLES: Tables = Tables {
     grants: [Grant { flags: 0, grantee: 0, address: 0, size: 0 }; SLOTS + FS_GRANTS],
-    senda: [SendaEntry { flags: 0, dst: Endpoint(0), result: 0, reserved: 0, message: Message::new(0) }; 2 * SLOTS],
+    senda: [SendaEntry { flags: 0, dst: Endpoint(0), result: 0, reserved: 0, message: Message::new(0) }; 2 * SLOTS + 1],
 };
 
 /// The buffers, all zero so they land in bss rather than being copied.
@@ -152,6 +169,21 @@ impl Device {
         rt::sys::set_grant_table(&t.grants)
     }
 
+    /// Sends `msg` to the file server `fs` by SENDA; false when the kernel
+    /// failed its delivery at once (the server is gone).
+    pub fn post_fs_request(fs: Endpoint, msg: Message) -> bool {
+        tables().senda[FS_ENTRY] = SendaEntry::new(fs, msg);
+        submit();
+        let e = tables().senda[FS_ENTRY];
+        e.flags & FLAG_DONE == 0 || e.result == 0
+    }
+
+    /// Frees the file-server request's SENDA entry (its request was
+    /// answered, or will never be).
+    pub fn clear_fs_request() {
+        tables().senda[FS_ENTRY].flags = 0;
+    }
+
     /// File-server grant `k` (< [`FS_GRANTS`]): its id and entry.
     pub fn fs_grant(k: usize) -> (u64, &'static mut Grant) {
         ((SLOTS + k) as u64, &mut tables().grants[SLOTS + k])
@@ -210,8 +242,8 @@ impl Device {
             }
             return;
         }
-        t.senda[i] = SendaEntry::new(self.tty, msg);
-        t.senda[SLOTS + i].flags = 0;
+        t.senda[request_entry(i)] = SendaEntry::new(self.tty, msg);
+        t.senda[cancel_entry(i)].flags = 0;
         submit();
         self.check_delivery(i);
     }
@@ -222,11 +254,11 @@ impl Device {
     /// starts. Only failures the SENDA call itself reports are seen here;
     /// a write whose later delivery fails is caught by its deadline.
     fn check_delivery(&mut self, i: usize) {
-        let e = tables().senda[i];
+        let e = tables().senda[request_entry(i)];
         if !self.deadlines || e.flags & FLAG_DONE == 0 || e.result == 0 {
             return;
         }
-        tables().senda[i].result = 0; // noted once
+        tables().senda[request_entry(i)].result = 0; // noted once
         let Some(req) = self.slots[i].as_mut() else { return };
         if !req.resent {
             req.resent = true;
@@ -295,7 +327,7 @@ impl Device {
     /// Ends the request in slot `i` without an answer; returns it.
     pub fn abandon(&mut self, i: usize) -> Option<Request> {
         tables().grants[i].flags = 0;
-        tables().senda[i].flags = 0;
+        tables().senda[request_entry(i)].flags = 0;
         self.slots[i].take()
     }
 
@@ -307,7 +339,7 @@ impl Device {
         if self.tty == Endpoint::NONE || req.op != Op::Read {
             return;
         }
-        tables().senda[SLOTS + i] = SendaEntry::new(self.tty, dev::request(dev::CANCEL, req.id, 0, 0, 0));
+        tables().senda[cancel_entry(i)] = SendaEntry::new(self.tty, dev::request(dev::CANCEL, req.id, 0, 0, 0));
         submit();
     }
 
@@ -378,7 +410,7 @@ impl Device {
             }
         }
         if tty == Endpoint::NONE {
-            for e in tables().senda.iter_mut() {
+            for e in tables().senda[FS_ENTRY + 1..].iter_mut() {
                 e.flags = 0;
             }
             submit();

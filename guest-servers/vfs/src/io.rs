@@ -33,6 +33,23 @@ impl Vfs {
         }
     }
 
+    /// A READ or WRITE of a disk file, run by the disk worker
+    /// ([`crate::worker`]): never parked, it is served to the end.
+    pub fn disk_read_write(&mut self, caller: Endpoint, msg: &abi::Message) -> Result<u64, Error> {
+        let write = msg.mtype == vfs::WRITE;
+        let (fd, grant, len) = (msg.payload[0], msg.payload[1], msg.payload[2]);
+        let f = self.tables.filp_of(caller, fd)?;
+        let filp = *self.tables.filp(f);
+        if (write && !filp.writable()) || (!write && !filp.readable()) {
+            return Err(Error::BadFd);
+        }
+        match filp.object {
+            _ if len == 0 => Ok(0),
+            Object::Node(ino) => self.file_io(f, ino, caller, grant, len, write),
+            _ => Err(Error::BadFd),
+        }
+    }
+
     /// Tries parked request `i` again; answers and unparks it when done.
     pub fn attempt(&mut self, i: usize) {
         let Some(p) = self.parked.get(i).copied() else { return };

@@ -13,10 +13,12 @@
 //! gets requests by SENDA and answers with messages; if it dies, DS tells
 //! us its new endpoint and the unanswered requests go to the new one; a
 //! driver that lives but stops serving or answers garbage is reported to
-//! RS ([`device`]). VFS SENDRECs only to trusted system servers: DS, RS
-//! (complaints) and the file server ext2fs, which answers within a bound
-//! because it gives its own driver requests deadlines (docs/trust.md). PM
-//! (trusted too) tells VFS about forks and exits; only the endpoint DS
+//! RS ([`device`]). VFS SENDRECs only to trusted system servers that
+//! answer at once: DS and RS (complaints). The file server ext2fs (trusted,
+//! and bounded because it gives its own driver requests deadlines,
+//! docs/trust.md) gets requests by SENDA from the disk worker
+//! ([`worker`]), so a slow disk holds up only the requests that need it.
+//! PM (trusted too) tells VFS about forks and exits; only the endpoint DS
 //! lists as "pm" may.
 #![no_std]
 #![no_main]
@@ -32,6 +34,7 @@ mod pipe;
 mod ramfs;
 mod remote;
 mod requests;
+mod worker;
 
 use abi::notify::is_notification;
 use abi::proto::{self, dev, vfs};
@@ -54,6 +57,8 @@ pub struct Vfs {
     pm: Endpoint,
     /// Our subscription to `tty` in DS (renewed after a DS restart).
     tty_watch: rt::names::Watch,
+    /// Our subscription to the file server in DS (when a disk is mounted).
+    fs_watch: rt::names::Watch,
 }
 
 static mut VFS: Vfs = Vfs {
@@ -63,7 +68,17 @@ static mut VFS: Vfs = Vfs {
     parked: ParkedTable::new(),
     pm: Endpoint::NONE,
     tty_watch: rt::names::Watch::new("tty"),
+    fs_watch: rt::names::Watch::new(remote::SERVICE),
 };
+
+/// The server's state, for the disk worker's entry ([`worker`]).
+pub fn vfs() -> &'static mut Vfs {
+    // SAFETY: single-threaded. The main loop's borrow (`run`) and the disk
+    // worker's are used in turn, never at once: the worker runs only
+    // between `resume` and `suspend`, while the main loop is inside
+    // `Vfs::run_jobs` (see `worker` on what each relies on).
+    unsafe { &mut *(&raw mut VFS) }
+}
 
 /// The pipes: all zero at start, so a static of their own lands in bss
 /// (fresh pages) instead of being copied from the boot image at every
@@ -90,7 +105,7 @@ pub fn reply(caller: Endpoint, result: Result<u64, Error>) {
     rt::server::reply(caller, &proto::reply_result(result));
 }
 
-fn reply_words(caller: Endpoint, result: Result<calls::Words, Error>) {
+pub fn reply_words(caller: Endpoint, result: Result<calls::Words, Error>) {
     let msg = match result {
         Ok(w) => Message::with_words(proto::REPLY, &w),
         Err(e) => proto::reply(e.to_return()),
@@ -99,9 +114,8 @@ fn reply_words(caller: Endpoint, result: Result<calls::Words, Error>) {
 }
 
 fn run() -> i32 {
-    // SAFETY: single-threaded; this is the only borrow of VFS, held for
-    // the life of the program (static to keep the tables off the stack).
-    let vfs = unsafe { &mut *(&raw mut VFS) };
+    // Static to keep the tables off the stack.
+    let vfs = vfs();
     if let Err(e) = vfs.root.ram.populate() {
         rt::println!("vfs: cannot build the root file system: {}", e);
         return 1;
@@ -115,6 +129,12 @@ fn run() -> i32 {
         vfs.power_off_after_death();
     }
     vfs.watch_tty();
+    if vfs.root.has_disk() {
+        if let Err(e) = vfs.fs_watch.subscribe() {
+            rt::println!("vfs: cannot subscribe to {} in DS: {}", remote::SERVICE, e);
+        }
+        worker::enable();
+    }
     rt::server::serve(vfs)
 }
 
@@ -135,9 +155,13 @@ impl rt::server::Server for Vfs {
         // After a DS restart the new DS reports tty's entry once we
         // subscribe there.
         self.tty_watch.renew();
+        if self.root.has_disk() {
+            self.fs_watch.renew();
+        }
     }
 
     fn after(&mut self) {
+        self.run_jobs();
         self.retry();
     }
 }
@@ -168,12 +192,14 @@ impl Vfs {
         }
     }
 
-    /// DS says entries changed: look for "tty".
+    /// DS says entries changed: look for "tty" and the file server.
     fn check_ds(&mut self) {
         let mut name = [0u8; proto::NAME_LEN];
         while let Some((changed, ep, _)) = rt::names::check(&mut name) {
             if changed == "tty" {
                 self.dev.driver_changed(ep);
+            } else if changed == remote::SERVICE {
+                self.root.file_server_changed(ep);
             }
         }
     }
@@ -200,10 +226,21 @@ impl Vfs {
             return; // SYSTEM (SENDA done): the table is rescanned anyway
         }
         let caller = msg.source;
+        if msg.mtype == proto::REPLY && self.root.is_file_server(caller) {
+            // The answer the disk worker waits for (anything else from the
+            // file server is not a request: never answered).
+            if worker::waiting() {
+                worker::deliver(worker::Event::Reply(*msg));
+            }
+            return;
+        }
         match msg.mtype {
             dev::REPLY => self.device_answer(caller, msg.payload[0], msg.payload[1] as i64),
             dev::ACCEPTED => self.dev.accepted(caller, msg.payload[0]),
-            vfs::READ | vfs::WRITE => self.read_write(caller, msg),
+            vfs::READ | vfs::WRITE => match self.disk_job(caller, msg, &worker::Paths::default()) {
+                Some(job) => self.queue_job(job),
+                None => self.read_write(caller, msg),
+            },
             vfs::PM_FORK | vfs::PM_EXIT if !self.is_pm(caller) => reply(caller, Err(Error::CallDenied)),
             vfs::PM_FORK => {
                 let (parent, child) = (Endpoint(msg.payload[0] as u32), Endpoint(msg.payload[1] as u32));
@@ -220,15 +257,27 @@ impl Vfs {
                 reply(caller, Ok(0));
             }
             vfs::OPEN..=vfs::SYNC => {
-                let result = self.call(caller, msg);
-                reply_words(caller, result);
+                let paths = match self.paths(caller, msg) {
+                    Ok(paths) => paths,
+                    Err(e) => return reply(caller, Err(e)),
+                };
+                match self.disk_job(caller, msg, &paths) {
+                    Some(job) => self.queue_job(job),
+                    None => {
+                        let result = self.call(caller, msg, &paths);
+                        reply_words(caller, result);
+                    }
+                }
             }
             _ => reply(caller, Err(Error::BadRequest)),
         }
     }
 
-    /// A process ended: drop its parked calls and close its descriptors.
+    /// A process ended: drop its parked calls and queued disk requests and
+    /// close its descriptors (a disk request of it that is running keeps
+    /// its open file until it ends; its answer is lost).
     fn exited(&mut self, ep: Endpoint) {
+        self.drop_jobs_of(ep);
         loop {
             let Some(i) = self.parked.of(ep).next() else { break };
             self.dev.forget_waiter(i);

@@ -63,6 +63,39 @@ impl Mount {
         }
     }
 
+    /// Whether the file server's disk is mounted.
+    pub fn has_disk(&self) -> bool {
+        self.disk.is_some()
+    }
+
+    /// Whether inode `ino` lives on the disk.
+    pub fn on_disk(&self, ino: Ino) -> bool {
+        matches!(self.split(ino), Side::Disk(_))
+    }
+
+    /// Whether a call on `path` may ask the file server: every path but
+    /// those inside the memory mounts (`/dev/…`, `/tmp/…`), whose walk
+    /// (of the path or of its parent) turns to the RamFs at the root's
+    /// mount point without a call. (`/tmp` itself counts as the disk's:
+    /// its parent is the disk's root.)
+    pub fn path_on_disk(&self, path: &crate::path::PathBuf) -> bool {
+        let mut components = path.as_bytes().split(|&b| b == b'/').filter(|c| !c.is_empty());
+        let in_mount = components.next().is_some_and(|c| MOUNTS.contains(&c)) && components.next().is_some();
+        self.disk.is_some() && !in_mount
+    }
+
+    /// Whether `ep` is the file server's endpoint.
+    pub fn is_file_server(&self, ep: Endpoint) -> bool {
+        self.disk.as_ref().is_some_and(|d| d.endpoint() == ep)
+    }
+
+    /// DS lists the file server at `ep` now (`NONE`: nowhere).
+    pub fn file_server_changed(&self, ep: Endpoint) {
+        if let Some(d) = &self.disk {
+            d.server_changed(ep);
+        }
+    }
+
     fn split(&self, ino: Ino) -> Side {
         match &self.disk {
             None => Side::Ram(ino),

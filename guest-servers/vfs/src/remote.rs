@@ -1,15 +1,28 @@
 //! The link to a file server (`abi::proto::fs`): the ext2 server that holds
 //! the root file system on the disk.
 //!
-//! VFS trusts its file server and calls it with SENDREC. Names travel
-//! through grants on VFS's own name buffers; file data never passes
-//! through VFS: for a user's READ or WRITE, VFS puts an indirect grant
-//! (`abi::grant::GRANT_INDIRECT`) in its table that hands the file server
-//! the needed window of the user's own grant, so the kernel copies the
-//! data once, between the file server's buffer and the user.
+//! VFS trusts its file server, but does not wait for it with everything
+//! else on hold: a request goes out by SENDA (an entry of VFS's SENDA
+//! table, [`Device::post_fs_request`]) and the disk worker
+//! ([`crate::worker`]) suspends until VFS's server loop hands it the
+//! reply; the file server answers VFS by SENDA too, so the reply cannot
+//! be lost while VFS is busy with something else. Outside the worker (at
+//! start, at the power-off after a VFS death, and with
+//! `viv.weaken=fs_async`) the call waits in a RECEIVE from the file
+//! server, as the SENDREC it replaces did.
 //!
-//! If the file server dies, the call fails with the IPC error; the next
-//! call looks its endpoint up in DS again (RS restarts it).
+//! One request is in flight at a time (the worker runs one job at a
+//! time), so the grants and name buffers here belong to it alone. Names
+//! travel through grants on VFS's own name buffers; file data never
+//! passes through VFS: for a user's READ or WRITE, VFS puts an indirect
+//! grant (`abi::grant::GRANT_INDIRECT`) in its table that hands the file
+//! server the needed window of the user's own grant, so the kernel copies
+//! the data once, between the file server's buffer and the user.
+//!
+//! If the file server dies, the call learns it (a failed delivery, a
+//! RECEIVE from a dead endpoint, or DS's news of a new endpoint while the
+//! worker waits), looks the server up in DS again and sends the request
+//! once more to the new instance (RS restarts it).
 
 use crate::device::Device;
 use crate::fs::{DirEntry, Ino, Kind, Stat, NAME_MAX};
@@ -35,8 +48,10 @@ const NAME_BUF: usize = 256;
 static mut NAMES: [[u8; NAME_BUF]; 3] = [[0; NAME_BUF]; 3];
 
 fn names() -> &'static mut [[u8; NAME_BUF]; 3] {
-    // SAFETY: VFS is single-threaded; the buffers are touched here and by
-    // the kernel's safe copies during our SENDREC to the file server.
+    // SAFETY: VFS is single-threaded and has one file-server request in
+    // flight at a time (the disk worker's, or the main loop's when there
+    // is no worker); the buffers are touched here and by the file
+    // server's safe copies while that request is in flight.
     unsafe { &mut *(&raw mut NAMES) }
 }
 
@@ -65,15 +80,29 @@ impl RemoteFs {
         Ok(remote)
     }
 
-    /// SENDREC `msg` to the file server; a dead server is looked up again
-    /// once (and the grants of the request are handed to the new one).
+    /// The file server's endpoint.
+    pub fn endpoint(&self) -> Endpoint {
+        self.ep.get()
+    }
+
+    /// DS lists the file server at `ep` now: a request the worker waits
+    /// for at the old endpoint will not be answered (a new instance never
+    /// saw it), so the worker is told.
+    pub fn server_changed(&self, ep: Endpoint) {
+        if ep != self.ep.get() && crate::worker::waiting() {
+            crate::worker::deliver(crate::worker::Event::ServerChanged);
+        }
+    }
+
+    /// Sends `msg` to the file server and takes its reply; a dead server
+    /// is looked up again once (and the grants of the request are handed
+    /// to the new one).
     fn call(&self, mtype: u32, words: &[u64]) -> Result<Message, Error> {
         if !matches!(mtype, fs::LOOKUP | fs::STAT | fs::READ | fs::READDIR) {
             self.found.set(None);
         }
-        let mut msg = Message::with_words(mtype, words);
-        let request = msg;
-        let mut result = rt::ipc::sendrec(self.ep.get(), &mut msg);
+        let request = Message::with_words(mtype, words);
+        let mut result = exchange(self.ep.get(), request);
         if matches!(result, Err(Error::DeadSrcDst | Error::DstDied | Error::SrcDied)) {
             // A new server may have lost changes the old one never wrote.
             self.found.set(None);
@@ -82,11 +111,10 @@ impl RemoteFs {
                 for slot in [NAME_A, NAME_B, DATA, DIRENT] {
                     Device::fs_grant(slot).1.grantee = fresh.0;
                 }
-                msg = request;
-                result = rt::ipc::sendrec(fresh, &mut msg);
+                result = exchange(fresh, request);
             }
         }
-        result?;
+        let msg = result?;
         proto::result_of(&msg)?;
         Ok(msg)
     }
@@ -239,4 +267,34 @@ impl RemoteFs {
         Self::revoke(DATA);
         Ok(r?.payload[0])
     }
+}
+
+/// One request to file server `ep` and its reply: by SENDA, then the disk
+/// worker waits suspended ([`crate::worker::wait`]); outside the worker,
+/// in a RECEIVE from the server. The error of a failed delivery, of a
+/// RECEIVE from a server that died, or `DstDied` when DS lists another
+/// server (or none) while the worker waits.
+fn exchange(ep: Endpoint, msg: Message) -> Result<Message, Error> {
+    if !Device::post_fs_request(ep, msg) {
+        Device::clear_fs_request();
+        return Err(Error::DeadSrcDst);
+    }
+    let result = if crate::worker::inside() {
+        match crate::worker::wait() {
+            crate::worker::Event::Reply(msg) => Ok(msg),
+            crate::worker::Event::ServerChanged => Err(Error::DstDied),
+        }
+    } else {
+        let mut msg = Message::default();
+        loop {
+            match rt::ipc::receive(ep, &mut msg) {
+                Ok(()) if msg.mtype == proto::REPLY => break Ok(msg),
+                Ok(()) => {}
+                Err(e) => break Err(e),
+            }
+        }
+    };
+    // Taken (or never to be): the entry is free for the next request.
+    Device::clear_fs_request();
+    result
 }
