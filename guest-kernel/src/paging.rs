@@ -28,7 +28,7 @@
 //! owned page, shared or not. A copy-on-write break replaces a charged
 //! reference and costs no quota; a zero-fill page costs one frame.
 
-use crate::arch::boot::{PageTable, BOOT_PDPT};
+use crate::arch::boot::BOOT_PDPT;
 use crate::frames::FrameAllocator;
 use abi::layout::{PAGE_SIZE, USER_BASE, USER_END, USER_STACK_BOTTOM};
 use core::sync::atomic::{AtomicBool, Ordering};
@@ -153,7 +153,7 @@ impl AddressSpace {
             return None;
         };
         // SAFETY: BOOT_PDPT is only written during early boot, before this.
-        let boot = unsafe { &*(&raw const BOOT_PDPT as *const PageTable) };
+        let boot = unsafe { &*(&raw const BOOT_PDPT) };
         let p = table(pdpt);
         p[0] = boot.0[0];
         p[3] = boot.0[3];

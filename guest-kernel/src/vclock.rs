@@ -64,7 +64,7 @@ pub fn init(cmdline: &str) -> bool {
 /// (a tick, a jump, a spin tick), since neither changes in between.
 pub fn entry(sys: &mut System, current: usize) {
     let n = ENTRIES.fetch_add(1, Ordering::Relaxed) + 1;
-    if n % ENTRIES_PER_TICK == 0 {
+    if n.is_multiple_of(ENTRIES_PER_TICK) {
         crate::advance_ticks();
         sys.core.tick(current);
     }

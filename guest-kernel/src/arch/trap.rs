@@ -265,8 +265,7 @@ pub fn init() {
     // stays valid forever, and the handlers in VECTOR_TABLE are the stubs
     // above.
     unsafe {
-        for vector in 0..VECTORS {
-            let handler = VECTOR_TABLE[vector];
+        for (vector, &handler) in VECTOR_TABLE.iter().enumerate() {
             let dpl: u64 = if vector == 3 { 3 } else { 0 };
             let ist: u64 = if vector == 8 { 1 } else { 0 };
             let low = (handler & 0xffff)

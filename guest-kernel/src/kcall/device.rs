@@ -117,7 +117,7 @@ pub fn set_alarm(sys: &mut System, slot: usize, ticks: u64) -> Result<u64, Error
 /// window and wholly unmapped in `slot`.
 fn free_device_range(sys: &System, slot: usize, vaddr: u64, len: u64) -> Result<(), Error> {
     let end = vaddr.checked_add(len).ok_or(Error::Invalid)?;
-    if vaddr % PAGE_SIZE != 0 || vaddr < DEVICE_MAP_BASE || end > DEVICE_MAP_END {
+    if !vaddr.is_multiple_of(PAGE_SIZE) || vaddr < DEVICE_MAP_BASE || end > DEVICE_MAP_END {
         return Err(Error::Invalid);
     }
     let space = &sys.arch[slot].space;
@@ -130,7 +130,7 @@ fn free_device_range(sys: &System, slot: usize, vaddr: u64, len: u64) -> Result<
 /// Maps the physical MMIO window `phys..phys + len` (inside one of the
 /// caller's MMIO ranges) at `vaddr`, uncached.
 pub fn map_device(sys: &mut System, slot: usize, phys: u64, len: u64, vaddr: u64) -> Result<u64, Error> {
-    if len == 0 || phys % PAGE_SIZE != 0 || len % PAGE_SIZE != 0 {
+    if len == 0 || !phys.is_multiple_of(PAGE_SIZE) || !len.is_multiple_of(PAGE_SIZE) {
         return Err(Error::Invalid);
     }
     if !sys.arch[slot].privileges.allows_mmio(phys, len) {

@@ -81,7 +81,7 @@ fn mem_info(sys: &System, selector: u64) -> Result<u64, Error> {
     use abi::syscall::{MEM_INFO_FRAMES, MEM_INFO_FRESH_FRAMES, MEM_INFO_SAFECOPIES, MEM_INFO_SAFECOPY_BYTES};
     let (bytes, copies) = grant::copy_counters();
     match selector {
-        MEM_INFO_FRAMES => Ok(sys.frames.in_use as u64),
+        MEM_INFO_FRAMES => Ok(sys.frames.in_use),
         MEM_INFO_SAFECOPY_BYTES => Ok(bytes),
         MEM_INFO_SAFECOPIES => Ok(copies),
         MEM_INFO_FRESH_FRAMES => Ok(sys.frames.fresh_frames()),

@@ -192,8 +192,8 @@ impl Blk {
     fn transfer(&mut self, client: Endpoint, write: bool, position: u64, grant: u64, len: u64) -> Result<u64, Error> {
         let device = self.device.as_ref().ok_or(Error::Unavailable)?;
         let end = position.checked_add(len).ok_or(Error::Invalid)?;
-        if position % VIRTIO_BLK_SECTOR_SIZE != 0
-            || len % VIRTIO_BLK_SECTOR_SIZE != 0
+        if !position.is_multiple_of(VIRTIO_BLK_SECTOR_SIZE)
+            || !len.is_multiple_of(VIRTIO_BLK_SECTOR_SIZE)
             || len > MAX_TRANSFER
             || end > device.capacity_bytes()
         {

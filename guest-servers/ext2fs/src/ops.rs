@@ -301,7 +301,7 @@ impl Server {
 }
 
 /// Copies a name of `len` bytes from grant `grant` of `src`.
-fn get_name<'a>(src: Endpoint, grant: u64, len: u64, buf: &'a mut [u8; NAME_MAX]) -> Result<&'a [u8], Error> {
+fn get_name(src: Endpoint, grant: u64, len: u64, buf: &mut [u8; NAME_MAX]) -> Result<&[u8], Error> {
     let len = usize::try_from(len).map_err(|_| Error::Invalid)?;
     if len == 0 || len > NAME_MAX {
         return Err(Error::Invalid);

@@ -23,6 +23,9 @@ use rt::vfs as f;
 
 rt::main!(run);
 
+/// One probe: passes, or says what went wrong.
+type Case = fn() -> Result<(), &'static str>;
+
 /// Sleeps `ms` milliseconds on the kernel alarm.
 fn sleep_ms(ms: u64) {
     let ticks = (ms * rt::kip::tick_hz()).div_ceil(1000).max(1);
@@ -60,7 +63,7 @@ fn run() -> i32 {
         sleep_ms(10);
         waited += 10;
     }
-    let cases: [(&str, fn() -> Result<(), &'static str>); 9] = [
+    let cases: [(&str, Case); 9] = [
         ("write_read", write_read),
         ("lseek", lseek),
         ("stat", stat),

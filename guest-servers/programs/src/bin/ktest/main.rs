@@ -45,9 +45,9 @@ impl Suite {
     }
 
     /// Records case `name`: passed when `result` is `expected`.
-    pub fn expect<T: core::fmt::Debug>(&mut self, name: &str, result: Result<T, Error>, expected: Result<T, Error>)
+    pub fn expect<T>(&mut self, name: &str, result: Result<T, Error>, expected: Result<T, Error>)
     where
-        T: PartialEq,
+        T: PartialEq + core::fmt::Debug,
     {
         let ok = result == expected;
         self.check(name, ok, format_args!("got {result:?}, want {expected:?}"));
