@@ -39,7 +39,10 @@ fn main() -> i32 {
     let mut shell = run::Shell::new();
     match args.get(1..).unwrap_or(&[]) {
         [] => shell.read_from(rt::vfs::STDIN),
-        ["-c", command, ..] => shell.run_text(command),
+        ["-c", command, ..] => {
+            shell.exec_last = true;
+            shell.run_text(command)
+        }
         ["-c"] => {
             errln!("sh: -c: a command is required");
             return STATUS_USAGE;

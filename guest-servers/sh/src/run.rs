@@ -24,6 +24,11 @@ pub struct Shell {
     pub status: i32,
     /// `exit` ran: stop reading.
     pub exiting: bool,
+    /// `sh -c`: the last command to run becomes the shell's own process
+    /// (exec without a fork, as other shells do), since nothing follows it
+    /// and the shell would only wait for it and pass its status on: a fork,
+    /// its copy-on-write faults, a wait and an exit fewer per command line.
+    pub exec_last: bool,
 }
 
 /// A command with its words expanded.
@@ -56,7 +61,7 @@ fn is_builtin(name: &str) -> bool {
 
 impl Shell {
     pub fn new() -> Shell {
-        Shell { status: 0, exiting: false }
+        Shell { status: 0, exiting: false, exec_last: false }
     }
 
     /// Parses and runs `text`; a syntax error runs nothing and sets `$?`
@@ -64,8 +69,9 @@ impl Shell {
     pub fn run_text(&mut self, text: &str) {
         match parse::parse(text) {
             Ok(list) => {
-                for item in &list.items {
-                    self.run_and_or(item);
+                let items = list.items.len();
+                for (i, item) in list.items.iter().enumerate() {
+                    self.run_and_or(item, self.exec_last && i + 1 == items);
                     if self.exiting {
                         return;
                     }
@@ -78,9 +84,11 @@ impl Shell {
         }
     }
 
-    fn run_and_or(&mut self, item: &AndOr) {
-        self.status = self.run_pipeline(&item.first);
-        for (connector, pipeline) in &item.rest {
+    /// Runs an and-or list; `last`: nothing follows it, so its last
+    /// pipeline, when it runs, may replace the shell.
+    fn run_and_or(&mut self, item: &AndOr, last: bool) {
+        self.status = self.run_pipeline(&item.first, last && item.rest.is_empty());
+        for (i, (connector, pipeline)) in item.rest.iter().enumerate() {
             if self.exiting {
                 return;
             }
@@ -89,19 +97,22 @@ impl Shell {
                 Connector::Or => self.status != 0,
             };
             if run {
-                self.status = self.run_pipeline(pipeline);
+                self.status = self.run_pipeline(pipeline, last && i + 1 == item.rest.len());
             }
         }
     }
 
-    /// Runs a pipeline; returns the status of its last command.
-    fn run_pipeline(&mut self, pipeline: &Pipeline) -> i32 {
+    /// Runs a pipeline; returns the status of its last command. `last`:
+    /// the shell ends after it, so a lone external command is exec'd in
+    /// the shell's place (its status becomes the shell's, as it would be).
+    fn run_pipeline(&mut self, pipeline: &Pipeline, last: bool) -> i32 {
         let commands: Vec<Expanded> = pipeline.commands.iter().map(|c| expand(c, self.status)).collect();
         if let [only] = commands.as_slice() {
             // Built-ins and bare redirections change the shell itself.
             match only.argv.first() {
                 Some(name) if is_builtin(name) => return self.builtin_here(only),
                 None => return open_redirects(only).map_or(STATUS_REDIRECT, |_| 0),
+                Some(_) if last => self.child(only, None, None),
                 _ => {}
             }
         }
