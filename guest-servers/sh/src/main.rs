@@ -12,7 +12,8 @@
 //! The shell ignores ^C (PM `IGNORE_INTERRUPT`), so ^C ends only the
 //! programs it runs; `exec` clears the flag for them.
 //!
-//! Built-ins: `cd [DIR]` and `exit [STATUS]`. Exit statuses: a command's
+//! Built-ins: `cd [DIR]`, `exit [STATUS]` and `echo [-n] [ARG...]` (as
+//! `/bin/echo`, without a fork and an exec). Exit statuses: a command's
 //! own; 127 when it cannot be run; 2 for a syntax error or bad usage.
 #![no_std]
 #![no_main]

@@ -55,8 +55,12 @@ fn expand(command: &Command, status: i32) -> Expanded {
     Expanded { argv, redirects }
 }
 
+/// Built-ins run in the shell itself (no fork, no exec). `echo` is one
+/// for its cost, as in other shells: as a program it was a fork, an exec
+/// read from the disk and an exit for one write. `/bin/echo` is still the
+/// program.
 fn is_builtin(name: &str) -> bool {
-    matches!(name, "cd" | "exit")
+    matches!(name, "cd" | "exit" | "echo")
 }
 
 impl Shell {
@@ -192,7 +196,7 @@ impl Shell {
         if is_builtin(name) {
             // In a pipeline a built-in runs in its own process, as in other
             // shells: it cannot change the shell.
-            let status = self.builtin(&command.argv);
+            let status = self.builtin(&command.argv, STDOUT);
             rt::sys::exit(status as u32);
         }
         let path = if name.contains('/') { name.clone() } else { format!("/bin/{name}") };
@@ -209,12 +213,19 @@ impl Shell {
     }
 
     /// A built-in run by the shell itself; its redirections are opened
-    /// (so `>` still creates the file) but neither built-in writes output.
+    /// (so `>` still creates the file) and its output goes to the last
+    /// one of standard output, without touching the shell's own.
     fn builtin_here(&mut self, command: &Expanded) -> i32 {
         let mut opened = Vec::new();
-        for (_, file, flags) in &command.redirects {
+        let mut out = STDOUT;
+        for (target, file, flags) in &command.redirects {
             match rt::vfs::open(file, *flags) {
-                Ok(fd) => opened.push(fd),
+                Ok(fd) => {
+                    opened.push(fd);
+                    if *target == STDOUT {
+                        out = fd;
+                    }
+                }
                 Err(e) => {
                     errln!("sh: {}: {}", file, describe(e));
                     for fd in opened {
@@ -224,14 +235,30 @@ impl Shell {
                 }
             }
         }
+        let status = self.builtin(&command.argv, out);
         for fd in opened {
             let _ = rt::vfs::close(fd);
         }
-        self.builtin(&command.argv)
+        status
     }
 
-    fn builtin(&mut self, argv: &[String]) -> i32 {
+    /// Runs built-in `argv`, its output (`echo`'s) going to `out`.
+    fn builtin(&mut self, argv: &[String], out: u64) -> i32 {
         match argv[0].as_str() {
+            "echo" => {
+                // As `/bin/echo`: the words joined by spaces and a newline
+                // (none with `-n`), in one write.
+                let no_newline = argv.get(1).is_some_and(|a| a == "-n");
+                let mut line = argv[if no_newline { 2 } else { 1 }..].join(" ");
+                if !no_newline {
+                    line.push('\n');
+                }
+                if line.is_empty() || rt::vfs::write_all(out, line.as_bytes()).is_ok() {
+                    0
+                } else {
+                    1
+                }
+            }
             "cd" => {
                 let dir = argv.get(1).map_or("/", String::as_str);
                 match rt::vfs::chdir(dir) {
