@@ -425,6 +425,15 @@ impl AddressSpace {
 
     /// [`Self::resolve_cow`], saying why a write could not be resolved.
     pub fn write_fault(&self, frames: &mut FrameAllocator, vaddr: u64) -> WriteFault {
+        self.break_cow(frames, vaddr, true)
+    }
+
+    /// [`Self::write_fault`]; `keep`: the page's contents must survive
+    /// (false when the caller overwrites the whole page at once: a shared
+    /// page then gets a fresh frame without the copy, a zero-fill page
+    /// one without the zeroing, each a `rep` string instruction over the
+    /// page that is emulated element by element).
+    fn break_cow(&self, frames: &mut FrameAllocator, vaddr: u64, keep: bool) -> WriteFault {
         if !(USER_BASE..USER_END).contains(&vaddr) {
             return WriteFault::NotCopyOnWrite;
         }
@@ -441,11 +450,14 @@ impl AddressSpace {
             if !is_zero_frame(frame) {
                 return WriteFault::NotCopyOnWrite;
             }
-            let Some(fresh) = frames.alloc_zeroed(self.owner()) else { return WriteFault::OutOfMemory };
+            let fresh = if keep { frames.alloc_zeroed(self.owner()) } else { frames.alloc_uninit(self.owner()) };
+            let Some(fresh) = fresh else { return WriteFault::OutOfMemory };
             *entry = fresh | flags | OWNED;
         } else if frames.is_shared(frame) {
             let Some(copy) = frames.alloc_replacing(self.owner()) else { return WriteFault::OutOfMemory };
-            copy_frame(frame, copy);
+            if keep {
+                copy_frame(frame, copy);
+            }
             *entry = copy | flags;
             frames.release(frame, self.owner());
         } else {
@@ -463,6 +475,20 @@ impl AddressSpace {
         match self.translate(vaddr, true) {
             Some(phys) => Some(phys),
             None if self.resolve_cow(frames, vaddr) => self.translate(vaddr, true),
+            None => None,
+        }
+    }
+
+    /// [`Self::translate_write`] for a write of the whole page at `vaddr`
+    /// (page-aligned) that cannot fail once started: a copy-on-write page
+    /// is not copied (nor a zero-fill page zeroed) first, since every byte
+    /// of it is about to be written.
+    #[inline]
+    pub fn translate_overwrite(&self, frames: &mut FrameAllocator, vaddr: u64) -> Option<u64> {
+        debug_assert_eq!(vaddr & (PAGE_SIZE - 1), 0);
+        match self.translate(vaddr, true) {
+            Some(phys) => Some(phys),
+            None if self.break_cow(frames, vaddr, false) == WriteFault::Resolved => self.translate(vaddr, true),
             None => None,
         }
     }

@@ -427,8 +427,17 @@ impl Memory<'_> {
             let src = from_addr.checked_add(done).ok_or(Error::Fault)?;
             let dst = to_addr.checked_add(done).ok_or(Error::Fault)?;
             let src_phys = src_space.translate(src, false).ok_or(Error::Fault)?;
-            let dst_phys = dst_space.translate_write(self.frames, dst).ok_or(Error::Fault)?;
             let chunk = (PAGE_SIZE - (src & (PAGE_SIZE - 1))).min(PAGE_SIZE - (dst & (PAGE_SIZE - 1))).min(len - done);
+            // A whole destination page is written by this one chunk (nothing
+            // can fail between here and the copy): a copy-on-write page
+            // needs no copy of what it held first (file data read into
+            // PM's program buffer, whose pages the last exec shares).
+            let dst_phys = if chunk == PAGE_SIZE {
+                dst_space.translate_overwrite(self.frames, dst)
+            } else {
+                dst_space.translate_write(self.frames, dst)
+            }
+            .ok_or(Error::Fault)?;
             // SAFETY: both ranges lie within single user pages that the walks
             // found mapped (the destination writable), identity-mapped for
             // the kernel; `copy` tolerates overlap of a process with itself.

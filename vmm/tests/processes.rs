@@ -53,7 +53,9 @@ fn row<'a>(rows: &'a [Row], name: &str, console: &str) -> &'a Row {
 
 #[test]
 fn ps_lists_init_the_shell_and_itself_with_their_parents() {
-    let console = exec_status("ps", 0);
+    // `exit` keeps the shell there while `ps` runs: `sh -c`'s last
+    // command would replace it (below).
+    let console = exec_status("ps; exit", 0);
     assert!(has_line(&console, "  PID  PPID STATE  NAME"), "console:\n{console}");
     let rows = ps_rows(&console);
     let init = row(&rows, "init", &console);
@@ -63,6 +65,18 @@ fn ps_lists_init_the_shell_and_itself_with_their_parents() {
     assert_eq!((sh.1, sh.2.as_str()), (1, "alive"), "console:\n{console}");
     assert_eq!((ps.1, ps.2.as_str()), (sh.0, "alive"), "console:\n{console}");
     assert_eq!(rows.len(), 3, "only PM's processes are listed:\n{console}");
+}
+
+#[test]
+fn the_last_command_of_sh_c_replaces_the_shell() {
+    // Nothing follows it, so the shell execs it in its own process instead
+    // of forking: `ps` is init's child, pid 2, and no shell is left.
+    let console = exec_status("ps", 0);
+    let rows = ps_rows(&console);
+    let ps = row(&rows, "ps", &console);
+    assert_eq!((ps.0, ps.1, ps.2.as_str()), (2, 1, "alive"), "console:\n{console}");
+    assert!(rows.iter().all(|r| r.3 != "sh"), "a shell is left:\n{console}");
+    assert_eq!(rows.len(), 2, "console:\n{console}");
 }
 
 #[test]
@@ -99,11 +113,11 @@ fn exit_statuses_reach_the_shell_and_the_host() {
 
 #[test]
 fn killed_processes_end_with_128_plus_the_signal() {
-    // Pipeline 1: kill = 3, sleep = 4, then echo = 5; pipeline 2: 6, 7,
-    // echo 8; pipeline 3: 9, 10.
+    // Pipeline 1: kill = 3, sleep = 4 (`echo` is a built-in: no
+    // process); pipeline 2: 5, 6; pipeline 3: 7, 8.
     let console = exec_status(
-        "kill -KILL 4 | sleep 10; echo kill $?; kill 7 | sleep 10; echo term $?; \
-         kill -INT 10 | sleep 10; echo int $?",
+        "kill -KILL 4 | sleep 10; echo kill $?; kill 6 | sleep 10; echo term $?; \
+         kill -INT 8 | sleep 10; echo int $?",
         0,
     );
     for line in ["kill 137", "term 143", "int 130"] {

@@ -20,7 +20,7 @@ fn traced(image: &str, append: &str, mode: TraceMode) -> vmm::RunOutcome {
 
 #[test]
 fn echo_hi_write_is_user_vfs_tty_vfs_user() {
-    let outcome = traced("system", " -- echo hi", TraceMode::Lossless);
+    let outcome = traced("system", " -- /bin/echo hi", TraceMode::Lossless);
     assert_eq!(outcome.exit_status(), 0, "{}", outcome.console_text());
     assert!(outcome.console_text().contains("hi"));
     let log = outcome.trace.expect("a trace");

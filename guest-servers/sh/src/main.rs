@@ -12,7 +12,8 @@
 //! The shell ignores ^C (PM `IGNORE_INTERRUPT`), so ^C ends only the
 //! programs it runs; `exec` clears the flag for them.
 //!
-//! Built-ins: `cd [DIR]` and `exit [STATUS]`. Exit statuses: a command's
+//! Built-ins: `cd [DIR]`, `exit [STATUS]` and `echo [-n] [ARG...]` (as
+//! `/bin/echo`, without a fork and an exec). Exit statuses: a command's
 //! own; 127 when it cannot be run; 2 for a syntax error or bad usage.
 #![no_std]
 #![no_main]
@@ -39,7 +40,10 @@ fn main() -> i32 {
     let mut shell = run::Shell::new();
     match args.get(1..).unwrap_or(&[]) {
         [] => shell.read_from(rt::vfs::STDIN),
-        ["-c", command, ..] => shell.run_text(command),
+        ["-c", command, ..] => {
+            shell.exec_last = true;
+            shell.run_text(command)
+        }
         ["-c"] => {
             errln!("sh: -c: a command is required");
             return STATUS_USAGE;

@@ -24,6 +24,11 @@ pub struct Shell {
     pub status: i32,
     /// `exit` ran: stop reading.
     pub exiting: bool,
+    /// `sh -c`: the last command to run becomes the shell's own process
+    /// (exec without a fork, as other shells do), since nothing follows it
+    /// and the shell would only wait for it and pass its status on: a fork,
+    /// its copy-on-write faults, a wait and an exit fewer per command line.
+    pub exec_last: bool,
 }
 
 /// A command with its words expanded.
@@ -50,13 +55,17 @@ fn expand(command: &Command, status: i32) -> Expanded {
     Expanded { argv, redirects }
 }
 
+/// Built-ins run in the shell itself (no fork, no exec). `echo` is one
+/// for its cost, as in other shells: as a program it was a fork, an exec
+/// read from the disk and an exit for one write. `/bin/echo` is still the
+/// program.
 fn is_builtin(name: &str) -> bool {
-    matches!(name, "cd" | "exit")
+    matches!(name, "cd" | "exit" | "echo")
 }
 
 impl Shell {
     pub fn new() -> Shell {
-        Shell { status: 0, exiting: false }
+        Shell { status: 0, exiting: false, exec_last: false }
     }
 
     /// Parses and runs `text`; a syntax error runs nothing and sets `$?`
@@ -64,8 +73,9 @@ impl Shell {
     pub fn run_text(&mut self, text: &str) {
         match parse::parse(text) {
             Ok(list) => {
-                for item in &list.items {
-                    self.run_and_or(item);
+                let items = list.items.len();
+                for (i, item) in list.items.iter().enumerate() {
+                    self.run_and_or(item, self.exec_last && i + 1 == items);
                     if self.exiting {
                         return;
                     }
@@ -78,9 +88,11 @@ impl Shell {
         }
     }
 
-    fn run_and_or(&mut self, item: &AndOr) {
-        self.status = self.run_pipeline(&item.first);
-        for (connector, pipeline) in &item.rest {
+    /// Runs an and-or list; `last`: nothing follows it, so its last
+    /// pipeline, when it runs, may replace the shell.
+    fn run_and_or(&mut self, item: &AndOr, last: bool) {
+        self.status = self.run_pipeline(&item.first, last && item.rest.is_empty());
+        for (i, (connector, pipeline)) in item.rest.iter().enumerate() {
             if self.exiting {
                 return;
             }
@@ -89,19 +101,22 @@ impl Shell {
                 Connector::Or => self.status != 0,
             };
             if run {
-                self.status = self.run_pipeline(pipeline);
+                self.status = self.run_pipeline(pipeline, last && i + 1 == item.rest.len());
             }
         }
     }
 
-    /// Runs a pipeline; returns the status of its last command.
-    fn run_pipeline(&mut self, pipeline: &Pipeline) -> i32 {
+    /// Runs a pipeline; returns the status of its last command. `last`:
+    /// the shell ends after it, so a lone external command is exec'd in
+    /// the shell's place (its status becomes the shell's, as it would be).
+    fn run_pipeline(&mut self, pipeline: &Pipeline, last: bool) -> i32 {
         let commands: Vec<Expanded> = pipeline.commands.iter().map(|c| expand(c, self.status)).collect();
         if let [only] = commands.as_slice() {
             // Built-ins and bare redirections change the shell itself.
             match only.argv.first() {
                 Some(name) if is_builtin(name) => return self.builtin_here(only),
                 None => return open_redirects(only).map_or(STATUS_REDIRECT, |_| 0),
+                Some(_) if last => self.child(only, None, None),
                 _ => {}
             }
         }
@@ -181,7 +196,7 @@ impl Shell {
         if is_builtin(name) {
             // In a pipeline a built-in runs in its own process, as in other
             // shells: it cannot change the shell.
-            let status = self.builtin(&command.argv);
+            let status = self.builtin(&command.argv, STDOUT);
             rt::sys::exit(status as u32);
         }
         let path = if name.contains('/') { name.clone() } else { format!("/bin/{name}") };
@@ -198,12 +213,19 @@ impl Shell {
     }
 
     /// A built-in run by the shell itself; its redirections are opened
-    /// (so `>` still creates the file) but neither built-in writes output.
+    /// (so `>` still creates the file) and its output goes to the last
+    /// one of standard output, without touching the shell's own.
     fn builtin_here(&mut self, command: &Expanded) -> i32 {
         let mut opened = Vec::new();
-        for (_, file, flags) in &command.redirects {
+        let mut out = STDOUT;
+        for (target, file, flags) in &command.redirects {
             match rt::vfs::open(file, *flags) {
-                Ok(fd) => opened.push(fd),
+                Ok(fd) => {
+                    opened.push(fd);
+                    if *target == STDOUT {
+                        out = fd;
+                    }
+                }
                 Err(e) => {
                     errln!("sh: {}: {}", file, describe(e));
                     for fd in opened {
@@ -213,14 +235,30 @@ impl Shell {
                 }
             }
         }
+        let status = self.builtin(&command.argv, out);
         for fd in opened {
             let _ = rt::vfs::close(fd);
         }
-        self.builtin(&command.argv)
+        status
     }
 
-    fn builtin(&mut self, argv: &[String]) -> i32 {
+    /// Runs built-in `argv`, its output (`echo`'s) going to `out`.
+    fn builtin(&mut self, argv: &[String], out: u64) -> i32 {
         match argv[0].as_str() {
+            "echo" => {
+                // As `/bin/echo`: the words joined by spaces and a newline
+                // (none with `-n`), in one write.
+                let no_newline = argv.get(1).is_some_and(|a| a == "-n");
+                let mut line = argv[if no_newline { 2 } else { 1 }..].join(" ");
+                if !no_newline {
+                    line.push('\n');
+                }
+                if line.is_empty() || rt::vfs::write_all(out, line.as_bytes()).is_ok() {
+                    0
+                } else {
+                    1
+                }
+            }
             "cd" => {
                 let dir = argv.get(1).map_or("/", String::as_str);
                 match rt::vfs::chdir(dir) {
