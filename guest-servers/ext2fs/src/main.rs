@@ -1,11 +1,12 @@
 //! ext2fs: the file server that holds the root file system on the disk.
 //!
 //! It serves the file-server protocol (`abi::proto::fs`) to VFS, which
-//! trusts it and sends it one request at a time by SENDA (VFS's disk
-//! worker waits for the answer while VFS serves other requests). Answers
-//! to VFS go back by SENDA ([`disk::Link::reply_by_senda`]): VFS may be
-//! busy when we answer, and a SENDNB would then be lost; a SENDA entry
-//! waits until VFS receives. Any other client (test programs) waits in
+//! trusts it and sends it one request at a time without blocking (SENDNB
+//! when we wait in RECEIVE, else SENDA; VFS's disk worker waits for the
+//! answer while VFS serves other requests). Answers to VFS go back the
+//! same way ([`disk::Link::reply_by_senda`]): VFS may be busy when we
+//! answer, and a SENDNB would then fail; a SENDA entry waits until VFS
+//! receives. Any other client (test programs) waits in
 //! SENDREC and is answered with SENDNB, as the trust rule wants. The
 //! ext2 logic is the `ext2` library (`fs-ext2`, tested on the host against
 //! e2fsprogs); this program only supplies its block device ([`disk`], the

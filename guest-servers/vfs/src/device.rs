@@ -26,7 +26,7 @@
 use abi::grant::{Grant, GRANT_READ, GRANT_VALID, GRANT_WRITE};
 use abi::proto::dev;
 use abi::senda::{SendaEntry, FLAG_DONE, FLAG_VALID};
-use abi::{Endpoint, Message};
+use abi::{Endpoint, Error, Message};
 
 /// Requests in flight at once.
 pub const SLOTS: usize = 16;
@@ -169,9 +169,17 @@ impl Device {
         rt::sys::set_grant_table(&t.grants)
     }
 
-    /// Sends `msg` to the file server `fs` by SENDA; false when the kernel
-    /// failed its delivery at once (the server is gone).
+    /// Sends `msg` to the file server `fs`: by SENDNB when the server
+    /// waits in RECEIVE (the usual case, and a third of a SENDA's kernel
+    /// work), else by SENDA, which waits for it however long it is busy.
+    /// False when the kernel failed its delivery at once (the server is
+    /// gone).
     pub fn post_fs_request(fs: Endpoint, msg: Message) -> bool {
+        match rt::ipc::send_nonblocking(fs, &msg) {
+            Ok(()) => return true,
+            Err(Error::NotReady) => {}
+            Err(_) => return false,
+        }
         tables().senda[FS_ENTRY] = SendaEntry::new(fs, msg);
         submit();
         let e = tables().senda[FS_ENTRY];

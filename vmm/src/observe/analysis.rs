@@ -11,7 +11,7 @@
 use std::collections::{BTreeMap, HashMap};
 
 use abi::platform::MARK_COMMAND_START;
-use abi::syscall::KernelCall;
+use abi::syscall::{KernelCall, Trap};
 use abi::trace::{Kind, Record};
 use abi::Endpoint;
 use serde::Serialize;
@@ -29,12 +29,17 @@ pub fn call_name(mtype: u32, dst: u32) -> String {
     abi::proto::message_name(mtype).map_or_else(|| format!("{mtype:#x}"), str::to_string)
 }
 
-/// Whether a record of `kind` carries a message type: spawn, exec and
-/// exit carry a name or a status instead, and a queued send or pended
-/// SENDA entry none (the kernel does not read the message to queue it;
-/// its type is in the record that delivers it).
-pub fn has_message_type(kind: Kind) -> bool {
-    !matches!(kind, Kind::Spawn | Kind::Exec | Kind::Exit | Kind::SendQueued | Kind::SendaPended)
+/// Whether a record carries a message type: spawn, exec and exit carry a
+/// name or a status instead, and a queued send or pended SENDA entry none
+/// (the kernel does not read the message to queue it; its type is in the
+/// record that delivers it); nor does a call refused before the kernel
+/// read its message (a SENDNB to a process not waiting: type 0).
+pub fn has_message_type(r: &Record) -> bool {
+    match r.kind {
+        Kind::Spawn | Kind::Exec | Kind::Exit | Kind::SendQueued | Kind::SendaPended => false,
+        Kind::Refused => r.event.mtype != 0,
+        _ => true,
+    }
 }
 
 /// A record's one-line label: its kind and what it is about (the message
@@ -45,7 +50,11 @@ pub fn event_name(r: &Record) -> String {
         Kind::Spawn | Kind::Exec => format!("{} {}", r.kind.name(), program_name(r)),
         Kind::Exit => format!("exit {}", e.result),
         Kind::Refused if e.primitive == 0 => format!("refused trap {}", e.mtype),
-        kind if !has_message_type(kind) => kind.name().to_string(),
+        Kind::Refused if !has_message_type(r) => match Trap::from_number(u64::from(e.primitive)) {
+            Some(trap) => format!("refused {}", trap.name().to_lowercase()),
+            None => "refused".to_string(),
+        },
+        kind if !has_message_type(r) => kind.name().to_string(),
         kind => format!("{} {}", kind.name(), call_name(e.mtype, e.dst)),
     }
 }

@@ -18,7 +18,7 @@ pub fn jsonl(a: &Analysis) -> String {
         let v = json!({
             "seq": r.seq, "tsc": r.tsc, "ticks": r.ticks, "kind": r.kind.name(),
             "primitive": primitive, "src": e.src, "src_name": src, "dst": e.dst, "dst_name": dst,
-            "mtype": e.mtype, "mtype_name": has_message_type(r.kind).then(|| call_name(e.mtype, e.dst)),
+            "mtype": e.mtype, "mtype_name": has_message_type(r).then(|| call_name(e.mtype, e.dst)),
             "event": event_name(r), "result": e.result,
             "cause": e.cause, "args": [e.args[0], e.args[1]], "message": r.kind.is_message(),
         });

@@ -1,8 +1,9 @@
 //! The trace as Chrome trace-event JSON for ui.perfetto.dev: one track
 //! per process, each message a slice on the sender's and the receiver's
 //! track joined by a flow arrow, each SENDREC a slice on the caller's
-//! track from its request to its reply, each SENDA request an async slice
-//! from the request to the driver's reply.
+//! track from its request to its reply, each SENDA request (and each
+//! request sent by SENDNB, as VFS sends ext2fs its requests) an async
+//! slice from the request to the server's reply.
 //!
 //! Time: by default the records' TSC, turned into nanoseconds with the
 //! vCPU's TSC frequency (`TraceLog::tsc_khz`), so the picture shows where
@@ -300,7 +301,8 @@ impl Spans {
             let name = format!("sendrec {}", call_name(e.mtype, e.dst));
             self.open.insert(e.src, (e.dst, OpenSpan { tid, start: t, request: i, name }));
         }
-        let senda_request = matches!(r.kind, Kind::SendaPended | Kind::SendaDelivered)
+        let by_sendnb = r.kind == Kind::Send && e.primitive == Trap::SendNb as u8;
+        let senda_request = (by_sendnb || matches!(r.kind, Kind::SendaPended | Kind::SendaDelivered))
             && abi::proto::message_name(e.mtype).is_some()
             && !abi::proto::is_reply(e.mtype)
             // A driver's acceptance of a read answers part of a request
@@ -308,7 +310,8 @@ impl Spans {
             && e.mtype != abi::proto::dev::ACCEPTED
             && e.mtype != abi::notify::NOTIFY_MTYPE;
         if senda_request && !self.pending_async.contains_key(&(e.src, e.dst)) {
-            let name = format!("senda {}", call_name(e.mtype, e.dst));
+            let primitive = if by_sendnb { "sendnb" } else { "senda" };
+            let name = format!("{primitive} {}", call_name(e.mtype, e.dst));
             self.asynchronous.push(json!({"name": name, "cat": "senda", "ph": "b", "id": i, "ts": micros(t),
                                           "pid": 1, "args": {"request_record": i}}));
             self.pending_async.insert((e.src, e.dst), (i as u64, name));
