@@ -102,24 +102,11 @@ impl Kernel {
         if !self.procs[caller].privileges.allows_trap(Trap::SendRec) {
             return Err(Fallback::TrapDenied);
         }
-        let receiver = self.peer(caller, dst)?;
-        let Some(to_addr) = self.waits_for_fast(receiver, caller) else {
-            return Err(Fallback::NotWaiting);
-        };
-        if self.faults.enabled && self.fault_may_match(caller, Some(receiver), Trap::SendRec) {
-            return Err(Fallback::FaultRule);
-        }
-        let caller_endpoint = self.procs[caller].endpoint;
-        let head = self.copy_to_waiting(mem, caller, caller_endpoint, msg_addr, receiver, to_addr)?;
+        let receiver = self.deliver_to_waiting(mem, caller, dst, Trap::SendRec, msg_addr)?;
         // The state the general path leaves: the caller waits for the
         // reply (set before the send there, which is the same here since
-        // nothing between reads it), the receiver is woken.
+        // nothing between reads it).
         self.procs[caller].receiving = Some(RecvWait { from: dst, msg_addr, reply: true });
-        self.procs[receiver].receiving = None;
-        mem.set_result(receiver, 0);
-        if self.trace.enabled {
-            self.trace_delivered(mem, Trap::SendRec, (caller, caller_endpoint), (receiver, dst), head);
-        }
         Ok(self.switch_queues(caller, receiver))
     }
 
@@ -151,24 +138,41 @@ impl Kernel {
         if self.procs[caller].privileges.traps & traps != traps {
             return Err(Fallback::TrapDenied);
         }
-        let client = self.peer(caller, reply_to)?;
-        let Some(to_addr) = self.waits_for_fast(client, caller) else {
-            return Err(Fallback::NotWaiting);
-        };
-        if self.faults.enabled && self.fault_may_match(caller, Some(client), Trap::SendNb) {
-            return Err(Fallback::FaultRule);
-        }
-        let caller_endpoint = self.procs[caller].endpoint;
-        let head = self.copy_to_waiting(mem, caller, caller_endpoint, msg_addr, client, to_addr)?;
-        self.procs[client].receiving = None;
-        mem.set_result(client, 0);
-        if self.trace.enabled {
-            self.trace_delivered(mem, Trap::SendNb, (caller, caller_endpoint), (client, reply_to), head);
-        }
+        let client = self.deliver_to_waiting(mem, caller, reply_to, Trap::SendNb, msg_addr)?;
         // The receive blocks; its buffer is the reply's, whose page the
         // copy found writable, so its check passes.
         self.procs[caller].receiving = Some(RecvWait { from, msg_addr, reply: false });
         Ok(self.switch_queues(caller, client))
+    }
+
+    /// The send half both fast traps share: the message at `msg_addr` of
+    /// `caller` goes to `dst`, which must wait for it, as `primitive` (no
+    /// fault rule may match it); `dst` is woken with result 0 and the
+    /// delivery traced. Returns `dst`'s slot; on `Err` nothing changed.
+    #[inline(always)]
+    fn deliver_to_waiting(
+        &mut self,
+        mem: &mut impl UserMemory,
+        caller: usize,
+        dst: Endpoint,
+        primitive: Trap,
+        msg_addr: u64,
+    ) -> Result<usize, Fallback> {
+        let receiver = self.peer(caller, dst)?;
+        let Some(to_addr) = self.waits_for_fast(receiver, caller) else {
+            return Err(Fallback::NotWaiting);
+        };
+        if self.faults.enabled && self.fault_may_match(caller, Some(receiver), primitive) {
+            return Err(Fallback::FaultRule);
+        }
+        let caller_endpoint = self.procs[caller].endpoint;
+        let head = self.copy_to_waiting(mem, caller, caller_endpoint, msg_addr, receiver, to_addr)?;
+        self.procs[receiver].receiving = None;
+        mem.set_result(receiver, 0);
+        if self.trace.enabled {
+            self.trace_delivered(mem, primitive, (caller, caller_endpoint), (receiver, dst), head);
+        }
+        Ok(receiver)
     }
 
     /// The slot of `peer` when [`Kernel::destination_slot`] finds it
