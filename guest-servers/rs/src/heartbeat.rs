@@ -67,8 +67,9 @@ impl Rs {
     /// through a chain of silent services each blocked in one) to a
     /// service that answers its own heartbeats, or to RS: then it is
     /// waiting, not stuck, and the wait is bounded by that service's own
-    /// heartbeat and deadlines (docs/trust.md). PM waits on VFS, and VFS on
-    /// ext2fs, for as long as a disk driver takes to be replaced; killing
+    /// heartbeat and deadlines (docs/trust.md). PM waits on VFS (and VFS on
+    /// ext2fs under `fs_async`) for as long as a disk driver takes to be
+    /// replaced; killing
     /// them for it would turn a driver fault into a lost system. The kernel
     /// refuses SENDRECs that would close a cycle, so every chain ends.
     fn waits_on_live_service(&self, i: usize, now: u64) -> bool {

@@ -2,11 +2,12 @@
 //! the root file system on the disk.
 //!
 //! VFS trusts its file server, but does not wait for it with everything
-//! else on hold: a request goes out by SENDA (an entry of VFS's SENDA
-//! table, [`Device::post_fs_request`]) and the disk worker
-//! ([`crate::worker`]) suspends until VFS's server loop hands it the
-//! reply; the file server answers VFS by SENDA too, so the reply cannot
-//! be lost while VFS is busy with something else. Outside the worker (at
+//! else on hold: a request goes out without blocking (SENDNB when the
+//! server waits in RECEIVE, else an entry of VFS's SENDA table,
+//! [`Device::post_fs_request`]) and the disk worker ([`crate::worker`])
+//! suspends until VFS's server loop hands it the reply; the file server
+//! answers VFS the same way, so the reply cannot be lost while VFS is
+//! busy with something else. Outside the worker (at
 //! start, at the power-off after a VFS death, and with
 //! `viv.weaken=fs_async`) the call waits in a RECEIVE from the file
 //! server, as the SENDREC it replaces did.
@@ -269,7 +270,8 @@ impl RemoteFs {
     }
 }
 
-/// One request to file server `ep` and its reply: by SENDA, then the disk
+/// One request to file server `ep` and its reply: sent without blocking
+/// ([`Device::post_fs_request`]), then the disk
 /// worker waits suspended ([`crate::worker::wait`]); outside the worker,
 /// in a RECEIVE from the server. The error of a failed delivery, of a
 /// RECEIVE from a server that died, or `DstDied` when DS lists another

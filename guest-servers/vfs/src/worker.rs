@@ -10,7 +10,8 @@
 //! the worker's stack (`rt::coroutine`, MINIX 3.2's worker threads in
 //! miniature): its code stays the plain sequential code of every other
 //! request, and the one call that waits ([`crate::remote`]) sends its
-//! message to the file server by SENDA and suspends the worker. VFS's
+//! message to the file server without blocking (SENDNB when the server
+//! waits in RECEIVE, else SENDA) and suspends the worker. VFS's
 //! server loop goes on receiving; the file server's reply (or DS's news
 //! that the file server was replaced) resumes the worker where it
 //! stopped.
