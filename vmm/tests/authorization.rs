@@ -166,7 +166,8 @@ fn a_user_kills_its_own_processes_but_not_init() {
 
 // ---- PM: process quotas keep slots for RS ---------------------------------
 
-const BOMB: &str = "attack_auth as 1000 forkbomb; service restart tty; echo after; service list";
+// `/bin/echo`, not the shell's built-in: printing "after" must take a fork.
+const BOMB: &str = "attack_auth as 1000 forkbomb; service restart tty; /bin/echo after; service list";
 
 #[test]
 fn a_users_fork_bomb_stops_at_its_quota_and_root_still_restarts_a_driver() {
