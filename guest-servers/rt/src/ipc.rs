@@ -38,8 +38,36 @@ pub fn receive(from: Endpoint, msg: &mut Message) -> Result<(), Error> {
 /// SENDREC: sends `msg` to `dst` and receives the reply into `msg`.
 pub fn sendrec(dst: Endpoint, msg: &mut Message) -> Result<(), Error> {
     crate::server::flush();
+    if straddles_a_page(msg) {
+        // The kernel's fast path takes only messages that lie in one page
+        // (a SENDREC's request and the server's reply to it): a copy here
+        // costs a few user instructions, the general path hundreds of
+        // kernel ones, at every call from that stack depth.
+        let mut one_page = OnePage(*msg);
+        let r = sendrec_in_place(dst, &mut one_page.0);
+        *msg = one_page.0;
+        return r;
+    }
+    sendrec_in_place(dst, msg)
+}
+
+fn sendrec_in_place(dst: Endpoint, msg: &mut Message) -> Result<(), Error> {
     // SAFETY: `msg` is exclusively borrowed for the call.
     result(unsafe { trap2(Trap::SendRec, dst.0 as u64, msg as *mut Message as u64) })
+}
+
+/// A message buffer that never straddles a page (its size is its
+/// alignment).
+#[repr(C, align(64))]
+struct OnePage(Message);
+
+const _: () = assert!(core::mem::size_of::<Message>() == 64);
+
+/// Whether `msg` crosses a page boundary.
+#[inline(always)]
+fn straddles_a_page(msg: &Message) -> bool {
+    let offset = (msg as *const Message as u64) & (abi::layout::PAGE_SIZE - 1);
+    offset + core::mem::size_of::<Message>() as u64 > abi::layout::PAGE_SIZE
 }
 
 /// REPLYRECV: replies with `msg` to `reply_to` without blocking (as
