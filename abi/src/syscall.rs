@@ -38,9 +38,20 @@ pub enum Trap {
     /// not waiting it fails as SENDNB would and the receive still happens.
     /// The receive's result is in `rax`, the reply's in `rdx`. Allowed to
     /// whoever may SENDNB and RECEIVE; traced and matched by fault plans as
-    /// the SENDNB and the RECEIVE it is made of.
+    /// the SENDNB and the RECEIVE it is made of. `r10` holds flags
+    /// ([`REPLYRECV_IF_SENT`]; other bits reserved, pass 0).
     ReplyRecv = 7,
 }
+
+/// REPLYRECV flag (in `r10`): the receive happens only if the send part
+/// delivered. A send that fails (`NotReady`: the destination is busy;
+/// or gone, refused) ends the call at once, its error in both `rax` and
+/// `rdx`, nothing received: the caller can still post the message by
+/// SENDA before it waits. For messages that must arrive (a request to a
+/// trusted server, an answer to one) without the sender ever blocking,
+/// in one kernel entry with the next receive when the other side waits.
+/// The send part is SENDNB as without the flag: it never blocks.
+pub const REPLYRECV_IF_SENT: u64 = 1;
 
 impl Trap {
     /// Decodes a trap number from `rax`.

@@ -53,7 +53,9 @@ pub fn try_sendrec(sys: &mut System, rdi: u64, rsi: u64) -> Option<*mut TrapFram
 }
 
 /// REPLYRECV of the current process: the reply to `rdi` from the buffer
-/// at `rsi`, then a receive from `rdx`.
+/// at `rsi`, then a receive from `rdx`. Its flags (`r10`,
+/// `abi::syscall::REPLYRECV_IF_SENT`) are not read: they matter only when
+/// the send fails, which the fast path leaves to the general path.
 #[inline(always)]
 pub fn try_reply_receive(sys: &mut System, rdi: u64, rsi: u64, rdx: u64) -> Option<*mut TrapFrame> {
     let slot = sys.current;

@@ -8,9 +8,9 @@
 use crate::ipc_memory::{forget_translations, IpcMemory};
 use crate::kcall::kernel_call;
 use crate::process::{Memory, System};
-use abi::syscall::Trap;
+use abi::syscall::{Trap, REPLYRECV_IF_SENT};
 use abi::{Endpoint, Error};
-use kernel_core::{Outcome, SendMode};
+use kernel_core::{Outcome, ReceivePart, SendMode};
 
 /// Handles the system call of `slot`, whose registers are in its frame.
 pub fn dispatch(sys: &mut System, slot: usize) {
@@ -45,11 +45,16 @@ pub fn dispatch(sys: &mut System, slot: usize) {
         Some(Trap::Notify) => core.notify(&mut mem, slot, endpoint),
         // SENDA(table, count): the first argument is the table's address.
         Some(Trap::SendA) => core.senda(&mut mem, slot, frame_rdi, msg_addr as usize),
-        // REPLYRECV(reply-to, buffer, source): the reply's result goes to
-        // `rdx` now, the receive's to `rax` (now or when it ends).
+        // REPLYRECV(reply-to, buffer, source, flags): the reply's result
+        // goes to `rdx` now, the receive's to `rax` (now or when it ends).
         Some(Trap::ReplyRecv) => {
             let from = Endpoint(frame_rdx as u32);
-            let (replied, received) = core.reply_receive(&mut mem, slot, endpoint, msg_addr, from);
+            let part = if mem.mem.arch[slot].frame.r10 & REPLYRECV_IF_SENT != 0 {
+                ReceivePart::IfSent
+            } else {
+                ReceivePart::Always
+            };
+            let (replied, received) = core.reply_receive_part(&mut mem, slot, endpoint, msg_addr, from, part);
             mem.mem.arch[slot].frame.rdx = replied as u64;
             received
         }

@@ -44,7 +44,7 @@ mod weaken;
 
 pub use evidence::CommandWatch;
 pub use fault::Faults;
-pub use ipc::{Fallback, Outcome, SendMode, Switch};
+pub use ipc::{Fallback, Outcome, ReceivePart, SendMode, Switch};
 pub use privileges::Privileges;
 pub use proc::{Proc, ProcState, RecvWait, SendWait, SendaTable};
 pub use sched::RunQueues;

@@ -165,6 +165,45 @@ pub fn link() -> &'static mut Link {
     unsafe { &mut *(&raw mut LINK) }
 }
 
+/// The next client request: one set aside earlier, or the next message
+/// that is not the link's own business. No borrow of the link is held
+/// across the receive, where an answer to VFS may be posted by SENDA
+/// ([`answer_vfs`]).
+pub fn next_request() -> Message {
+    if let Some(msg) = link().take_deferred() {
+        // An answer to VFS waiting in the mailbox leaves now, before the
+        // link's own traffic for this request (where its SENDA would
+        // need the link we hold).
+        rt::server::flush();
+        return msg;
+    }
+    loop {
+        // With the last request's answer, if one waits (REPLYRECV).
+        let msg = rt::server::next();
+        let link = link();
+        match link.classify(&msg) {
+            Some(Seen::Alarm) => link.watchdog_armed = false,
+            Some(_) => {}
+            None => return msg,
+        }
+    }
+}
+
+/// Answers VFS without blocking (the trust rule holds for VFS too): the
+/// answer leaves with our next receive (REPLYRECV_IF_SENT, one kernel
+/// entry, when VFS waits in RECEIVE, the usual case), else by SENDA
+/// ([`answer_unsent`]). Either way a busy VFS cannot lose it.
+pub fn answer_vfs(vfs: Endpoint, reply: &Message) {
+    rt::server::send_with_next(vfs, reply, answer_unsent);
+}
+
+/// An answer to VFS that did not leave with our receive (VFS was busy, or
+/// is gone): posted by SENDA before we receive. It runs inside
+/// [`next_request`]'s receive or its flush, where nothing holds the link.
+fn answer_unsent(vfs: Endpoint, reply: &Message, _: Error) {
+    link().reply_by_senda(vfs, *reply);
+}
+
 /// Buffer of one request.
 enum Data<'a> {
     None,
@@ -248,24 +287,15 @@ impl Link {
         self.blk != Endpoint::NONE && self.blk != self.dead
     }
 
-    /// The next client request: one set aside earlier, or the next message
-    /// that is not the link's own business.
-    pub fn next_request(&mut self) -> Message {
-        if self.deferred_len > 0 {
-            let msg = self.deferred[0];
-            self.deferred.copy_within(1..self.deferred_len, 0);
-            self.deferred_len -= 1;
-            return msg;
+    /// Takes the oldest client request set aside earlier, if any.
+    fn take_deferred(&mut self) -> Option<Message> {
+        if self.deferred_len == 0 {
+            return None;
         }
-        loop {
-            // With the last request's reply, if one waits (REPLYRECV).
-            let msg = rt::server::next();
-            match self.classify(&msg) {
-                Some(Seen::Alarm) => self.watchdog_armed = false,
-                Some(_) => {}
-                None => return msg,
-            }
-        }
+        let msg = self.deferred[0];
+        self.deferred.copy_within(1..self.deferred_len, 0);
+        self.deferred_len -= 1;
+        Some(msg)
     }
 
     /// Receives one message while waiting for the driver; client requests
@@ -328,17 +358,11 @@ impl Link {
         }
     }
 
-    /// Answers VFS without blocking: by SENDNB when VFS waits in RECEIVE,
-    /// else by SENDA, whose entry waits until VFS receives, however busy
-    /// VFS is. VFS sends its next request only once it has this
-    /// reply, so one entry is enough; a reply VFS never took (it died)
-    /// is replaced.
-    pub fn reply_by_senda(&mut self, vfs: Endpoint, reply: Message) {
-        // VFS usually waits in RECEIVE by now: then a SENDNB delivers the
-        // reply for a third of a SENDA's kernel work.
-        if rt::ipc::send_nonblocking(vfs, &reply).is_ok() {
-            return;
-        }
+    /// Posts an answer to VFS by SENDA, whose entry waits until VFS
+    /// receives, however busy VFS is. VFS sends its next request only
+    /// once it has this reply, so one entry is enough; a reply VFS never
+    /// took (it died) is replaced.
+    fn reply_by_senda(&mut self, vfs: Endpoint, reply: Message) {
         self.table[REPLY] = SendaEntry::new(vfs, reply);
         if let Err(e) = rt::ipc::senda(&mut self.table) {
             rt::println!("ext2fs: SENDA of a reply to VFS failed: {}", e);

@@ -1,12 +1,13 @@
 //! ext2fs: the file server that holds the root file system on the disk.
 //!
 //! It serves the file-server protocol (`abi::proto::fs`) to VFS, which
-//! trusts it and sends it one request at a time without blocking (SENDNB
-//! when we wait in RECEIVE, else SENDA; VFS's disk worker waits for the
-//! answer while VFS serves other requests). Answers to VFS go back the
-//! same way ([`disk::Link::reply_by_senda`]): VFS may be busy when we
-//! answer, and a SENDNB would then fail; a SENDA entry waits until VFS
-//! receives. Any other client (test programs) waits in
+//! trusts it and sends it one request at a time without blocking (with
+//! its next receive when we wait in RECEIVE, else by SENDA; VFS's disk
+//! worker waits for the answer while VFS serves other requests). Answers
+//! to VFS go back the same way ([`disk::answer_vfs`]): with our next
+//! receive in one kernel entry (REPLYRECV_IF_SENT) when VFS waits, else
+//! by SENDA, whose entry waits until VFS receives; VFS may be busy, and
+//! a plain reply would then be lost. Any other client (test programs) waits in
 //! SENDREC and is answered with SENDNB, as the trust rule wants. The
 //! ext2 logic is the `ext2` library (`fs-ext2`, tested on the host against
 //! e2fsprogs); this program only supplies its block device ([`disk`], the
@@ -92,7 +93,7 @@ extern "C" fn serve() -> ! {
     let mut server = ops::Server::new();
     let mut vfs = Endpoint::NONE;
     loop {
-        let msg = disk::link().next_request();
+        let msg = disk::next_request();
         if msg.source == Endpoint::SYSTEM || abi::notify::is_notification(&msg) {
             continue;
         }
@@ -101,7 +102,7 @@ extern "C" fn serve() -> ! {
             None => proto::reply(Error::Unavailable.to_return()),
         };
         if msg.source == vfs_endpoint(&mut vfs) {
-            disk::link().reply_by_senda(msg.source, reply);
+            disk::answer_vfs(msg.source, &reply);
         } else {
             // The client waits in SENDREC; one that does not is its
             // problem. The reply leaves with the next receive

@@ -38,8 +38,36 @@ pub fn receive(from: Endpoint, msg: &mut Message) -> Result<(), Error> {
 /// SENDREC: sends `msg` to `dst` and receives the reply into `msg`.
 pub fn sendrec(dst: Endpoint, msg: &mut Message) -> Result<(), Error> {
     crate::server::flush();
+    if straddles_a_page(msg) {
+        // The kernel's fast path takes only messages that lie in one page
+        // (a SENDREC's request and the server's reply to it): a copy here
+        // costs a few user instructions, the general path hundreds of
+        // kernel ones, at every call from that stack depth.
+        let mut one_page = OnePage(*msg);
+        let r = sendrec_in_place(dst, &mut one_page.0);
+        *msg = one_page.0;
+        return r;
+    }
+    sendrec_in_place(dst, msg)
+}
+
+fn sendrec_in_place(dst: Endpoint, msg: &mut Message) -> Result<(), Error> {
     // SAFETY: `msg` is exclusively borrowed for the call.
     result(unsafe { trap2(Trap::SendRec, dst.0 as u64, msg as *mut Message as u64) })
+}
+
+/// A message buffer that never straddles a page (its size is its
+/// alignment).
+#[repr(C, align(64))]
+struct OnePage(Message);
+
+const _: () = assert!(core::mem::size_of::<Message>() == 64);
+
+/// Whether `msg` crosses a page boundary.
+#[inline(always)]
+fn straddles_a_page(msg: &Message) -> bool {
+    let offset = (msg as *const Message as u64) & (abi::layout::PAGE_SIZE - 1);
+    offset + core::mem::size_of::<Message>() as u64 > abi::layout::PAGE_SIZE
 }
 
 /// REPLYRECV: replies with `msg` to `reply_to` without blocking (as
@@ -48,11 +76,30 @@ pub fn sendrec(dst: Endpoint, msg: &mut Message) -> Result<(), Error> {
 /// reply's result and the receive's: a failed reply (the caller was not
 /// waiting, or is gone) does not stop the receive.
 pub fn reply_receive(reply_to: Endpoint, msg: &mut Message, from: Endpoint) -> (Result<(), Error>, Result<(), Error>) {
-    // SAFETY: `msg` is exclusively borrowed for the call; the kernel reads
-    // the reply from it and then writes the received message into it.
-    let (received, replied) =
-        unsafe { crate::sys::trap3(Trap::ReplyRecv, reply_to.0 as u64, msg as *mut Message as u64, from.0 as u64) };
+    let (replied, received) = replyrecv(reply_to, msg, from, 0);
     (result(replied), result(received))
+}
+
+/// REPLYRECV with `abi::syscall::REPLYRECV_IF_SENT`, for a message that
+/// must arrive: sends `msg` to `to` without blocking and, only if it was
+/// delivered, receives from `from` into `msg`, in one kernel entry.
+/// `Err` with the send's error when it was not delivered (`NotReady`: `to`
+/// is busy): nothing was received and `msg` still holds the message, for
+/// the caller to post otherwise (SENDA) before it receives. Else `Ok`
+/// with the receive's result.
+pub fn send_receive(to: Endpoint, msg: &mut Message, from: Endpoint) -> Result<Result<(), Error>, Error> {
+    let (sent, received) = replyrecv(to, msg, from, abi::syscall::REPLYRECV_IF_SENT);
+    result(sent)?;
+    Ok(result(received))
+}
+
+/// The REPLYRECV trap; returns the raw send and receive results.
+fn replyrecv(to: Endpoint, msg: &mut Message, from: Endpoint, flags: u64) -> (i64, i64) {
+    // SAFETY: `msg` is exclusively borrowed for the call; the kernel reads
+    // the message from it and then writes the received one into it.
+    let (received, sent) =
+        unsafe { crate::sys::trap4(Trap::ReplyRecv, to.0 as u64, msg as *mut Message as u64, from.0 as u64, flags) };
+    (sent, received)
 }
 
 /// NOTIFY: never blocks; repeated notifications coalesce.

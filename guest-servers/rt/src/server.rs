@@ -16,8 +16,16 @@
 //! sends a waiting reply before its own message: a server's messages keep
 //! their order, and a SENDREC to a client whose reply waits cannot be
 //! taken for that reply.
+//!
+//! A message that must arrive (VFS's request to the file server, the file
+//! server's answer to VFS: [`send_with_next`]) waits in the same place and
+//! leaves the same way, with REPLYRECV_IF_SENT: one kernel entry when the
+//! other side waits in RECEIVE, which is the usual case. When it is busy
+//! (or gone) nothing is received, and the server's `unsent` hook posts
+//! the message otherwise (SENDA) before the loop receives: the sender
+//! never blocks, and the message is never lost to a busy receiver.
 
-use crate::ipc::reply_receive;
+use crate::ipc::{reply_receive, send_receive};
 use abi::notify::is_notification;
 use abi::{Endpoint, Error, Message};
 
@@ -62,14 +70,29 @@ pub trait Server {
     const ANSWERS_HEARTBEATS: bool = true;
 }
 
-/// The reply waiting for the next receive, and the receive buffer.
+/// What a server does with a message of [`send_with_next`] that could
+/// not leave with the receive: the destination, the message, and the
+/// send's error (`NotReady`: the destination is busy).
+pub type Unsent = fn(Endpoint, &Message, Error);
+
+/// The message waiting for the next receive, and the receive buffer
+/// (first, and aligned to its size: it never straddles a page, which the
+/// kernel's fast path requires).
+#[repr(C, align(64))]
 struct Mailbox {
     msg: Message,
     reply_to: Endpoint,
+    /// `Some` when the waiting message must arrive ([`send_with_next`]):
+    /// what to do when it cannot leave with the receive.
+    unsent: Option<Unsent>,
+    /// An `unsent` hook ran since the last receive: the server loop runs
+    /// [`Server::after`] before it receives again.
+    unsent_ran: bool,
 }
 
 /// The process's one mailbox (programs are single-threaded).
-static mut MAILBOX: Mailbox = Mailbox { msg: Message::new(0), reply_to: Endpoint::NONE };
+static mut MAILBOX: Mailbox =
+    Mailbox { msg: Message::new(0), reply_to: Endpoint::NONE, unsent: None, unsent_ran: false };
 
 fn mailbox() -> &'static mut Mailbox {
     // SAFETY: programs are single-threaded, and no caller keeps the
@@ -89,43 +112,97 @@ pub fn reply(to: Endpoint, reply: &Message) {
     m.reply_to = to;
 }
 
-/// Sends the waiting reply now (SENDNB), if there is one.
+/// Sends `msg` to `to`, which must get it, without ever blocking: with
+/// the next [`next`] (REPLYRECV_IF_SENT, one kernel entry with the
+/// receive when `to` waits in RECEIVE), or before any other message of
+/// this process, as a reply would. When `to` does not take it then,
+/// `unsent` gets it before anything is received, to post it by SENDA
+/// (or to give up on a destination that is gone). A message already
+/// waiting leaves now.
+pub fn send_with_next(to: Endpoint, msg: &Message, unsent: Unsent) {
+    reply(to, msg);
+    mailbox().unsent = Some(unsent);
+}
+
+/// Sends the waiting message now (SENDNB), if there is one.
 #[inline]
 pub fn flush() {
     let m = mailbox();
     if m.reply_to != Endpoint::NONE {
         let to = core::mem::replace(&mut m.reply_to, Endpoint::NONE);
-        let _ = crate::ipc::send_nonblocking_now(to, &m.msg);
+        let sent = crate::ipc::send_nonblocking_now(to, &m.msg);
+        if let (Some(unsent), Err(e)) = (m.unsent.take(), sent) {
+            run_unsent(unsent, to, e);
+        }
     }
 }
 
-/// Sends the waiting reply, if any, and receives the next message from
-/// anyone, in one kernel entry. A refused receive is retried.
-pub fn next() -> Message {
-    next_reporting(|_, _| {})
+/// Hands the waiting message, which did not leave, to `unsent`.
+fn run_unsent(unsent: Unsent, to: Endpoint, error: Error) {
+    let m = mailbox();
+    m.unsent_ran = true;
+    // A copy: the hook sends by SENDA, whose wrapper looks at the mailbox.
+    let msg = m.msg;
+    unsent(to, &msg, error);
 }
 
-/// [`next`], telling `failed` of a reply that left and failed.
-fn next_reporting(mut failed: impl FnMut(Endpoint, Error)) -> Message {
+/// Sends the waiting message, if any, and receives the next message from
+/// anyone, in one kernel entry. A refused receive is retried.
+pub fn next() -> Message {
+    loop {
+        if let Some(msg) = next_reporting(|_, _| {}) {
+            return msg;
+        }
+    }
+}
+
+/// [`next`], telling `failed` of a reply that left and failed; `None`
+/// when a message of [`send_with_next`] did not leave (its `unsent` ran,
+/// here or in a [`flush`] since the last receive) and nothing was
+/// received.
+fn next_reporting(mut failed: impl FnMut(Endpoint, Error)) -> Option<Message> {
     loop {
         let m = mailbox();
-        let to = core::mem::replace(&mut m.reply_to, Endpoint::NONE);
-        let (replied, received) = reply_receive(to, &mut m.msg, Endpoint::ANY);
-        if let Err(e) = replied {
-            failed(to, e);
+        if core::mem::replace(&mut m.unsent_ran, false) {
+            return None;
         }
+        let to = core::mem::replace(&mut m.reply_to, Endpoint::NONE);
+        let received = match m.unsent.take() {
+            Some(unsent) => match send_receive(to, &mut m.msg, Endpoint::ANY) {
+                Ok(received) => received,
+                Err(e) => {
+                    // Nothing was received: the buffer still holds it.
+                    run_unsent(unsent, to, e);
+                    continue;
+                }
+            },
+            None => {
+                let (replied, received) = reply_receive(to, &mut m.msg, Endpoint::ANY);
+                if let Err(e) = replied {
+                    failed(to, e);
+                }
+                received
+            }
+        };
         if received.is_ok() {
-            return mailbox().msg;
+            return Some(mailbox().msg);
         }
     }
 }
 
 /// Serves for ever: every message goes to `server` by kind; replies
-/// leave with the next receive.
+/// leave with the next receive. [`Server::after`] runs after every
+/// message, and after a message of [`send_with_next`] that had to be
+/// posted otherwise (what its `unsent` did may have left it work: VFS's
+/// worker learns that its request could not be delivered).
 pub fn serve<S: Server>(server: &mut S) -> ! {
     loop {
-        let msg = next_reporting(|to, e| server.reply_failed(to, e));
-        dispatch(server, &msg);
+        if let Some(msg) = next_reporting(|to, e| server.reply_failed(to, e)) {
+            dispatch(server, &msg);
+        }
+        // What a hook did until now, this `after` sees; one that runs
+        // inside it (a flush) calls for another.
+        mailbox().unsent_ran = false;
         server.after();
     }
 }

@@ -26,14 +26,14 @@ pub unsafe fn trap_number(number: u64, a0: u64, a1: u64) -> Result<(), Error> {
     Error::from_return(unsafe { trap_raw(number, a0, a1) }).map(|_| ())
 }
 
-/// Enters the kernel with trap `trap` and three arguments (`rdi`, `rsi`,
-/// `rdx`); returns the raw `rax` and `rdx` values (REPLYRECV answers in
-/// both).
+/// Enters the kernel with trap `trap` and four arguments (`rdi`, `rsi`,
+/// `rdx`, `r10`); returns the raw `rax` and `rdx` values (REPLYRECV
+/// answers in both).
 ///
 /// # Safety
 /// As [`trap2`].
 #[inline(always)]
-pub unsafe fn trap3(trap: Trap, a0: u64, a1: u64, a2: u64) -> (i64, i64) {
+pub unsafe fn trap4(trap: Trap, a0: u64, a1: u64, a2: u64, a3: u64) -> (i64, i64) {
     let (ret, ret2): (i64, i64);
     // SAFETY: as in `trap_raw`; `rdx` carries the third argument in and
     // the second result out.
@@ -45,6 +45,7 @@ pub unsafe fn trap3(trap: Trap, a0: u64, a1: u64, a2: u64) -> (i64, i64) {
             in("rdi") a0,
             in("rsi") a1,
             inlateout("rdx") a2 => ret2,
+            in("r10") a3,
             out("rcx") _,
             out("r11") _,
         );

@@ -176,10 +176,16 @@ impl Device {
     /// gone).
     pub fn post_fs_request(fs: Endpoint, msg: Message) -> bool {
         match rt::ipc::send_nonblocking(fs, &msg) {
-            Ok(()) => return true,
-            Err(Error::NotReady) => {}
-            Err(_) => return false,
+            Ok(()) => true,
+            Err(Error::NotReady) => Self::senda_fs_request(fs, msg),
+            Err(_) => false,
         }
+    }
+
+    /// Sends `msg` to the file server `fs` by SENDA, whose entry waits
+    /// for it however long it is busy. False when the kernel failed its
+    /// delivery at once (the server is gone).
+    pub fn senda_fs_request(fs: Endpoint, msg: Message) -> bool {
         tables().senda[FS_ENTRY] = SendaEntry::new(fs, msg);
         submit();
         let e = tables().senda[FS_ENTRY];

@@ -16,7 +16,8 @@
 //! RS ([`device`]). VFS SENDRECs only to trusted system servers that
 //! answer at once: DS and RS (complaints). The file server ext2fs (trusted,
 //! and bounded because it gives its own driver requests deadlines,
-//! docs/trust.md) gets requests without blocking (SENDNB, else SENDA) from the disk worker
+//! docs/trust.md) gets requests without blocking (with VFS's next
+//! receive when it waits, else by SENDA) from the disk worker
 //! ([`worker`]), so a slow disk holds up only the requests that need it.
 //! PM (trusted too) tells VFS about forks and exits; only the endpoint DS
 //! lists as "pm" may.

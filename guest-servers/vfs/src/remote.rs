@@ -2,10 +2,11 @@
 //! the root file system on the disk.
 //!
 //! VFS trusts its file server, but does not wait for it with everything
-//! else on hold: a request goes out without blocking (SENDNB when the
-//! server waits in RECEIVE, else an entry of VFS's SENDA table,
-//! [`Device::post_fs_request`]) and the disk worker ([`crate::worker`])
-//! suspends until VFS's server loop hands it the reply; the file server
+//! else on hold: a request goes out without blocking (with VFS's next
+//! receive, in one kernel entry, when the server waits in RECEIVE; else
+//! by an entry of VFS's SENDA table: [`exchange`]) and the disk worker
+//! ([`crate::worker`]) suspends until VFS's server loop hands it the
+//! reply; the file server
 //! answers VFS the same way, so the reply cannot be lost while VFS is
 //! busy with something else. Outside the worker (at
 //! start, at the power-off after a VFS death, and with
@@ -270,22 +271,26 @@ impl RemoteFs {
     }
 }
 
-/// One request to file server `ep` and its reply: sent without blocking
-/// ([`Device::post_fs_request`]), then the disk
-/// worker waits suspended ([`crate::worker::wait`]); outside the worker,
-/// in a RECEIVE from the server. The error of a failed delivery, of a
-/// RECEIVE from a server that died, or `DstDied` when DS lists another
-/// server (or none) while the worker waits.
+/// One request to file server `ep` and its reply. From the disk worker
+/// the request leaves with the server loop's next receive (REPLYRECV_IF_SENT:
+/// one kernel entry when the file server waits in RECEIVE), else by SENDA
+/// ([`request_unsent`]), and the worker waits suspended
+/// ([`crate::worker::wait`]). Outside the worker it is sent at once
+/// ([`Device::post_fs_request`]) and the reply awaited in a RECEIVE from
+/// the server. The error of a failed delivery, of a RECEIVE from a
+/// server that died, or `DstDied` when DS lists another server (or none)
+/// while the worker waits.
 fn exchange(ep: Endpoint, msg: Message) -> Result<Message, Error> {
-    if !Device::post_fs_request(ep, msg) {
-        Device::clear_fs_request();
-        return Err(Error::DeadSrcDst);
-    }
+    use crate::worker::Event;
     let result = if crate::worker::inside() {
+        rt::server::send_with_next(ep, &msg, request_unsent);
         match crate::worker::wait() {
-            crate::worker::Event::Reply(msg) => Ok(msg),
-            crate::worker::Event::ServerChanged => Err(Error::DstDied),
+            Event::Reply(msg) => Ok(msg),
+            Event::ServerChanged => Err(Error::DstDied),
+            Event::Undelivered => Err(Error::DeadSrcDst),
         }
+    } else if !Device::post_fs_request(ep, msg) {
+        Err(Error::DeadSrcDst)
     } else {
         let mut msg = Message::default();
         loop {
@@ -299,4 +304,15 @@ fn exchange(ep: Endpoint, msg: Message) -> Result<Message, Error> {
     // Taken (or never to be): the entry is free for the next request.
     Device::clear_fs_request();
     result
+}
+
+/// The worker's request did not leave with the server loop's receive:
+/// the file server is busy (then it is posted by SENDA, before the loop
+/// receives) or gone (then the waiting worker learns it at once, in the
+/// loop's `after`, and looks the server up again).
+fn request_unsent(fs: Endpoint, msg: &Message, error: Error) {
+    if error == Error::NotReady && Device::senda_fs_request(fs, *msg) {
+        return;
+    }
+    crate::worker::deliver(crate::worker::Event::Undelivered);
 }

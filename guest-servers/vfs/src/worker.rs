@@ -9,9 +9,11 @@
 //! bookkeeping waited with it. Now a request that needs the disk runs on
 //! the worker's stack (`rt::coroutine`, MINIX 3.2's worker threads in
 //! miniature): its code stays the plain sequential code of every other
-//! request, and the one call that waits ([`crate::remote`]) sends its
-//! message to the file server without blocking (SENDNB when the server
-//! waits in RECEIVE, else SENDA) and suspends the worker. VFS's
+//! request, and the one call that waits ([`crate::remote`]) leaves its
+//! message to the file server in the server loop's mailbox and suspends
+//! the worker; the loop's next receive sends it in the same kernel entry
+//! (`rt::server::send_with_next`: REPLYRECV_IF_SENT when the server waits
+//! in RECEIVE, else SENDA before the receive). VFS's
 //! server loop goes on receiving; the file server's reply (or DS's news
 //! that the file server was replaced) resumes the worker where it
 //! stopped.
@@ -88,6 +90,8 @@ pub enum Event {
     /// DS lists another file-server endpoint (or none): the request in
     /// flight went to a server that is gone.
     ServerChanged,
+    /// The request could not be delivered at all (the server is gone).
+    Undelivered,
 }
 
 /// The queued jobs: a ring of [`QUEUE`] entries, of which the `len` from

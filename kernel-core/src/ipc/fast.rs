@@ -21,6 +21,11 @@
 //! - REPLYRECV: the reply moves to the waiting caller, which wakes with
 //!   0 (the reply's result is 0), then the server blocks in RECEIVE from
 //!   ANY; one Send record (primitive SENDNB), nothing for the receive.
+//!   The same for REPLYRECV with `abi::syscall::REPLYRECV_IF_SENT`
+//!   ([`crate::ReceivePart::IfSent`]: VFS's requests to the file server
+//!   and its answers): the flag only matters when the send fails, and a
+//!   send that would fail is one the fast path falls back on
+//!   ([`Fallback::NotWaiting`], [`Fallback::Peer`]), so it never reads it.
 //!
 //! What it saves: the general path's calls and re-checks, the separate
 //! buffer check (one translation per buffer, kept in the architecture

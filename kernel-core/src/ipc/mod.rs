@@ -19,6 +19,7 @@ mod reply;
 mod send;
 
 pub use fast::{Fallback, Switch};
+pub use reply::ReceivePart;
 
 use crate::privileges::Privileges;
 use crate::{Kernel, UserMemory};

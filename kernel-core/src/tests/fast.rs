@@ -11,7 +11,7 @@ use std::format;
 use std::string::String;
 
 /// Everything the two paths could leave differently.
-fn snapshot(k: &Kernel, m: &FakeMemory) -> String {
+pub(super) fn snapshot(k: &Kernel, m: &FakeMemory) -> String {
     let mut results: Vec<_> = m.results.iter().map(|(s, v)| (*s, *v)).collect();
     results.sort();
     format!(
@@ -100,7 +100,7 @@ fn a_conversation_on_the_fast_path_is_the_same_conversation() {
 
 /// Runs `fast` on a copy of the state, expects `why`, and checks that
 /// nothing changed.
-fn falls_back<F>(k: &mut Kernel, m: &mut FakeMemory, why: Fallback, fast: F)
+pub(super) fn falls_back<F>(k: &mut Kernel, m: &mut FakeMemory, why: Fallback, fast: F)
 where
     F: FnOnce(&mut Kernel, &mut FakeMemory) -> Result<Switch, Fallback>,
 {

@@ -10,6 +10,7 @@ mod defenses;
 mod evidence;
 mod exit;
 mod fast;
+mod if_sent;
 mod notify;
 mod privileges;
 mod process;
