@@ -229,6 +229,19 @@ impl FileSystem for Mount {
         }
     }
 
+    /// A path below a disk directory goes to the file server whole, one
+    /// request; the memory mounts are only in the disk's root, so only a
+    /// path from the root whose first component is one of them (or a
+    /// path from a RamFs directory) is walked here, a component at a
+    /// time.
+    fn resolve(&self, dir: Ino, path: &[u8]) -> Result<Ino, Error> {
+        let first = path.split(|&b| b == b'/').find(|c| !c.is_empty()).unwrap_or_default();
+        match self.split(dir) {
+            Side::Disk(d) if !self.mount_point(dir, first) => self.disk().lookup(d, path),
+            _ => crate::path::walk_components(self, dir, path),
+        }
+    }
+
     fn stat(&self, ino: Ino) -> Result<Stat, Error> {
         match self.split(ino) {
             Side::Ram(i) => self.ram.stat(i).map(|s| Stat { ino, ..s }),
