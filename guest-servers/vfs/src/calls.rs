@@ -132,14 +132,14 @@ impl Vfs {
 
     fn open(&mut self, caller: Endpoint, flags: u64, path: &PathBuf) -> Result<Words, Error> {
         let wants_write = flags & 3 != O_RDONLY;
-        let ino = match walk(self.fs(), path) {
-            Ok(ino) => ino,
+        let (ino, created) = match walk(self.fs(), path) {
+            Ok(ino) => (ino, false),
             Err(Error::NoEntry) if flags & O_CREAT != 0 => {
                 let (dir, name) = walk_parent(self.fs(), path)?;
                 if !self.fs().writable(dir) {
                     return Err(Error::Perm);
                 }
-                self.fs().create(dir, name, Kind::File)?
+                (self.fs().create(dir, name, Kind::File)?, true)
             }
             Err(e) => return Err(e),
         };
@@ -151,7 +151,8 @@ impl Vfs {
             _ => Object::Node(ino),
         };
         let truncated = object == Object::Node(ino) && wants_write && flags & O_TRUNC != 0;
-        if truncated {
+        // A file this open created is empty already: nothing to cut.
+        if truncated && !created {
             self.fs().truncate(ino)?;
         }
         let f = self.tables.new_filp(object, flags)?;

@@ -119,6 +119,12 @@ impl Vfs {
                     done += n;
                     offset += n;
                     self.tables.filp(f).offset = offset;
+                    // The file server moves less than asked only at the
+                    // end of the file (or, writing, at its size limit):
+                    // asking again would only bring back 0.
+                    if n < want {
+                        return Ok(done);
+                    }
                 }
             }
             if done == len {

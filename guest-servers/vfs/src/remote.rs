@@ -150,7 +150,8 @@ impl RemoteFs {
         }
     }
 
-    /// The entry `name` of `dir`.
+    /// The inode `name` names in `dir`: one entry, or a relative path that
+    /// the server resolves whole (`abi::proto::fs::LOOKUP`).
     pub fn lookup(&self, dir: Ino, name: &[u8]) -> Result<Ino, Error> {
         let m = match fs::inline_name_words(name) {
             // A short name goes in the message (no grant, no copy).
@@ -185,7 +186,13 @@ impl RemoteFs {
         let (id, len) = self.grant_name(NAME_A, name)?;
         let r = self.call(fs::CREATE, &[u64::from(dir), id, len, code]);
         Self::revoke(NAME_A);
-        Ok(r?.payload[1] as Ino)
+        let ino = r?.payload[1] as Ino;
+        if kind == Kind::File {
+            // A new file is empty with one link: the open that created it
+            // needs no STAT.
+            self.found.set(Some(Stat { kind, size: 0, links: 1, ino }));
+        }
+        Ok(ino)
     }
 
     /// UNLINK or RMDIR of `name` in `dir`.
