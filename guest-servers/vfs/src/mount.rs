@@ -84,6 +84,12 @@ impl Mount {
         self.disk.is_some() && !in_mount
     }
 
+    /// The file server's count of possible changes
+    /// ([`RemoteFs::changes`]; 0 without a disk).
+    pub fn disk_changes(&self) -> u64 {
+        self.disk.as_ref().map_or(0, RemoteFs::changes)
+    }
+
     /// Whether `ep` is the file server's endpoint.
     pub fn is_file_server(&self, ep: Endpoint) -> bool {
         self.disk.as_ref().is_some_and(|d| d.endpoint() == ep)

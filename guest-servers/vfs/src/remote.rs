@@ -66,6 +66,10 @@ pub struct RemoteFs {
     /// the file system, so the entry is stale only after a call that
     /// changes it, and those drop it ([`Self::call`]).
     found: Cell<Option<Stat>>,
+    /// Moves whenever the file system may have changed (the calls that
+    /// drop `found`): a reader that found a file's end at an offset finds
+    /// it there again while this stands still ([`Self::changes`]).
+    changes: Cell<u64>,
 }
 
 impl RemoteFs {
@@ -73,7 +77,7 @@ impl RemoteFs {
     /// is usable (a server without a disk answers `Unavailable`).
     pub fn connect() -> Result<RemoteFs, Error> {
         let (ep, _) = rt::names::lookup_fresh(SERVICE)?;
-        let remote = RemoteFs { ep: Cell::new(ep), found: Cell::new(None) };
+        let remote = RemoteFs { ep: Cell::new(ep), found: Cell::new(None), changes: Cell::new(0) };
         let root = remote.stat(fs::ROOT_INODE as Ino)?;
         if root.kind != Kind::Dir {
             return Err(Error::NotDir);
@@ -84,6 +88,12 @@ impl RemoteFs {
     /// The file server's endpoint.
     pub fn endpoint(&self) -> Endpoint {
         self.ep.get()
+    }
+
+    /// A count that moves at every request that may change the file
+    /// system and at a new server.
+    pub fn changes(&self) -> u64 {
+        self.changes.get()
     }
 
     /// DS lists the file server at `ep` now: a request the worker waits
@@ -101,12 +111,14 @@ impl RemoteFs {
     fn call(&self, mtype: u32, words: &[u64]) -> Result<Message, Error> {
         if !matches!(mtype, fs::LOOKUP | fs::STAT | fs::READ | fs::READDIR) {
             self.found.set(None);
+            self.changes.set(self.changes.get() + 1);
         }
         let request = Message::with_words(mtype, words);
         let mut result = exchange(self.ep.get(), request);
         if matches!(result, Err(Error::DeadSrcDst | Error::DstDied | Error::SrcDied)) {
             // A new server may have lost changes the old one never wrote.
             self.found.set(None);
+            self.changes.set(self.changes.get() + 1);
             if let Ok((fresh, _)) = rt::names::lookup_fresh(SERVICE) {
                 self.ep.set(fresh);
                 for slot in [NAME_A, NAME_B, DATA, DIRENT] {
