@@ -53,6 +53,20 @@ impl<D: BlockDevice, const N: usize> Ext2<D, N> {
         Ok(())
     }
 
+    /// The blocks of group `g` that hold its bitmaps and inode table:
+    /// `first..end`, from the lower of its two bitmaps to the end of the
+    /// table or the higher bitmap. A file server reads its metadata
+    /// there (a few blocks of it per path it resolves, per file it
+    /// creates), so it may read the area ahead in larger requests.
+    pub fn group_metadata(&mut self, g: u32) -> Result<(u64, u64)> {
+        let gd = self.read_gd(g)?;
+        let first = gd.block_bitmap.min(gd.inode_bitmap).min(gd.inode_table) as u64;
+        let end = (gd.inode_table as u64 + self.sb.itable_blocks as u64)
+            .max(gd.block_bitmap as u64 + 1)
+            .max(gd.inode_bitmap as u64 + 1);
+        Ok((first, end))
+    }
+
     /// Checks every descriptor and recomputes the superblock's free counts
     /// from them (as Linux does at mount).
     pub(crate) fn check_groups(&mut self) -> Result<()> {

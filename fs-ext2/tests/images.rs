@@ -180,3 +180,27 @@ fn triple_indirect_1k() {
         v
     });
 }
+
+#[test]
+fn group_metadata_is_where_dumpe2fs_puts_the_bitmaps_and_inode_table() {
+    let img = mkfs("groups", &["-b", "1024", "-N", "256"], "16M");
+    let out = std::process::Command::new(tool("dumpe2fs")).arg(&img).output().unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    let at = |prefix: &str| -> Vec<u64> {
+        let numbers = |l: &str| -> Vec<u64> {
+            let rest = l.trim().strip_prefix(prefix).unwrap();
+            rest.split(' ').next().unwrap().split('-').map(|n| n.parse().unwrap()).collect()
+        };
+        text.lines().filter(|l| l.trim().starts_with(prefix)).map(|l| *numbers(l).last().unwrap()).collect()
+    };
+    let (bitmaps, tables) = (at("Block bitmap at "), at("Inode table at "));
+    let mut fs = mount(&img);
+    let groups = fs.statfs().groups;
+    assert_eq!(groups as usize, bitmaps.len(), "{text}");
+    for g in 0..groups {
+        // mke2fs puts the block bitmap, the inode bitmap and the table in a row.
+        let (first, end) = fs.group_metadata(g).unwrap();
+        assert_eq!((first, end), (bitmaps[g as usize], tables[g as usize] + 1), "group {g}");
+    }
+    assert!(fs.group_metadata(groups).is_err());
+}

@@ -214,16 +214,27 @@ impl AddressSpace {
         self.set_leaf(frames, vaddr, entry, rights.execute)
     }
 
-    /// Maps the user page at `vaddr` to the shared zero frame: it reads as
-    /// zeroes and, when `rights.write`, the first write gives it a fresh
-    /// zeroed frame of its own ([`Self::resolve_cow`]). Costs no frame
-    /// until then.
-    pub fn map_zero(&mut self, frames: &mut FrameAllocator, vaddr: u64, rights: Rights) -> Option<()> {
-        self.map_zero_range(frames, vaddr, vaddr + PAGE_SIZE, rights)
+    /// Whether no user page of `start..end` (page-aligned) is mapped: each
+    /// page table looked at once rather than walked once per page.
+    pub fn range_unmapped(&self, start: u64, end: u64) -> bool {
+        let mut chunk = start;
+        while chunk < end {
+            let chunk_end = ((chunk | 0x1F_FFFF) + 1).min(end);
+            if let Some(pt) = self.page_table(chunk) {
+                if table(pt)[pt_index(chunk)..=pt_index(chunk_end - 1)].iter().any(|e| e & PRESENT != 0) {
+                    return false;
+                }
+            }
+            chunk = chunk_end;
+        }
+        true
     }
 
-    /// [`Self::map_zero`] for every page of `start..end` (page-aligned),
-    /// finding each page table once rather than once per page.
+    /// Maps every user page of `start..end` (page-aligned) to the shared
+    /// zero frame, finding each page table once rather than once per page:
+    /// they read as zeroes and, when `rights.write`, the first write gives
+    /// a page a fresh zeroed frame of its own ([`Self::resolve_cow`]).
+    /// Costs no frame until then.
     pub fn map_zero_range(&mut self, frames: &mut FrameAllocator, start: u64, end: u64, rights: Rights) -> Option<()> {
         debug_assert!(USER_BASE <= start && end <= USER_END);
         let mut entry = zero_frame(frames)? | PRESENT | USER | if rights.write { COW } else { 0 };
@@ -446,7 +457,7 @@ impl AddressSpace {
         let flags = (*entry & !ADDRESS & !COW) | WRITABLE;
         if *entry & OWNED == 0 {
             // Only the zero frame is mapped copy-on-write without being
-            // owned (`map_zero`).
+            // owned (`map_zero_range`).
             if !is_zero_frame(frame) {
                 return WriteFault::NotCopyOnWrite;
             }

@@ -248,8 +248,11 @@ impl System {
                     };
                     space.map(&mut self.frames, page, frame, rights, true).ok_or("out of memory")?;
                 } else {
-                    // Bss: zeroes until written.
-                    space.map_zero(&mut self.frames, page, rights).ok_or("out of memory")?;
+                    // Bss, as is every page after it in the segment: zeroes
+                    // until written, each page table found once.
+                    let bss_end = (end + PAGE_SIZE - 1) & !(PAGE_SIZE - 1);
+                    space.map_zero_range(&mut self.frames, page, bss_end, rights).ok_or("out of memory")?;
+                    break;
                 }
                 page += PAGE_SIZE;
             }

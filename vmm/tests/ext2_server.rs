@@ -39,6 +39,7 @@ const FULL: &[&str] = &[
     "big_write",
     "big_read",
     "mkdir_rmdir",
+    "path_lookup",
     "rename",
     "rename_read",
     "unlink",

@@ -52,6 +52,34 @@ fn a_file_written_in_tmp_reads_back() {
 }
 
 #[test]
+fn disk_paths_resolve_whole_and_a_read_at_the_end_sees_a_later_append() {
+    // VFS sends ext2fs the whole path in one LOOKUP: a file in the middle
+    // is "not a directory", a missing directory "no such file", a relative
+    // path resolves from the working directory. The shared stdin's first
+    // `cat` reads to the end (its second read is answered by VFS, which
+    // saw the end); the append moves the file system on, so the second
+    // `cat`, at the same offset, must ask ext2fs again and get "two". VFS
+    // keeps LOOKUP answers by path: the append must show in the size `ls`
+    // reports, and the name must be gone after `rm`.
+    let command = "echo one > /home/x; sh -c \"cat; echo two >> /home/x; cat\" < /home/x; ls -l /home/x; \
+                   cat /home/x/y; cat /nope/y; cd /home; cat x; rm x; cat /home/x; echo end";
+    let (out, status) = exec(command);
+    assert_eq!(status, 0, "output:\n{out}");
+    let lines: Vec<&str> = out.lines().collect();
+    let at = lines.iter().position(|&l| l == "one").unwrap_or_else(|| panic!("output:\n{out}"));
+    assert_eq!(lines[at + 1], "two", "the second cat read the append:\n{out}");
+    assert_eq!(lines[at + 2].split_whitespace().collect::<Vec<_>>(), ["-", "8", "/home/x"], "output:\n{out}");
+    assert!(has_line(&out, "cat: /home/x/y: not a directory"), "output:\n{out}");
+    assert!(has_line(&out, "cat: /nope/y: no such file or directory"), "output:\n{out}");
+    let tail: Vec<&str> = lines[lines.len() - 4..].to_vec();
+    assert_eq!(
+        tail,
+        ["one", "two", "cat: /home/x: no such file or directory", "end"],
+        "cat x from /home, then rm:\n{out}"
+    );
+}
+
+#[test]
 fn a_missing_file_fails_and_the_fallback_runs() {
     let (out, status) = exec("cat /tmp/missing || echo fallback");
     assert_eq!(status, 0, "output:\n{out}");

@@ -21,8 +21,14 @@
 super::message_types! {
     /// Lookup: `[0]` = directory inode, `[1]` = grant id of the name, `[2]` =
     /// name length; or `[1]` = [`INLINE_NAME`] and the name (at most
-    /// [`INLINE_NAME_MAX`] bytes) in `[3..7]` ([`inline_name_words`]). Reply: `[0, inode, kind (vfs::TYPE_*), size, links]`
-    /// (what STAT would say, so a path walk needs no STAT), `NoEntry`.
+    /// [`INLINE_NAME_MAX`] bytes) in `[3..7]` ([`inline_name_words`]).
+    /// The name may be a relative path, components separated by `/`: the
+    /// server resolves all of them from the directory, as MINIX 3's file
+    /// servers resolve the rest of a path, so a path costs one request
+    /// instead of one per component ([`PATH_SEPARATOR`]). Reply: `[0,
+    /// inode, kind (vfs::TYPE_*), size, links]` of the last component
+    /// (what STAT would say, so a path walk needs no STAT); `NoEntry`,
+    /// `NotDir` (a component before the last is not a directory).
     LOOKUP = 0x700 => "fs.lookup";
     /// Stat: `[0]` = inode. Reply: `[0, kind, size, links, inode, mode]`.
     STAT = 0x701 => "fs.stat";
@@ -64,6 +70,14 @@ super::message_types! {
 
 /// The inode of the root directory.
 pub const ROOT_INODE: u64 = 2;
+
+/// What separates the components of a [`LOOKUP`] path. VFS sends the
+/// path normalised (no `.` or `..`, no empty component) and only the part
+/// below its mount points, so the file server has no mount point, no
+/// parent above its root and no symbolic link to stop at: it resolves
+/// every component as a name in the directory before it (and skips empty
+/// ones).
+pub const PATH_SEPARATOR: u8 = b'/';
 
 /// [`LOOKUP`]'s grant word when the name travels in the message itself:
 /// a path component is short, and a name in the message costs the file

@@ -9,7 +9,8 @@
 
 super::message_types! {
     /// Open: `payload[0]` = flags (`O_*`), `[1]` = grant id of the path, `[2]`
-    /// = path length. Reply: the new descriptor, then what [`FSTAT`] would
+    /// = path length (or a short path in the message, [`INLINE_PATH`];
+    /// so for CHDIR, STAT, MKDIR, UNLINK and RMDIR). Reply: the new descriptor, then what [`FSTAT`] would
     /// say of it in `[1..5]` (type, size, links, inode), so an opener that
     /// needs them (PM's exec) makes no FSTAT call.
     OPEN = 0x400 => "open";
@@ -69,6 +70,18 @@ super::message_types! {
     /// descriptors are closed. Reply: 0.
     PM_EXIT = 0x481 => "vfs.pm_exit";
 }
+
+/// The grant word (`[1]`) of a call that names one path ([`OPEN`],
+/// [`CHDIR`], [`STAT`], [`MKDIR`], [`UNLINK`], [`RMDIR`]) when the path
+/// travels in the message itself: `[2]` = its length (1 to
+/// [`INLINE_PATH_MAX`]), the bytes in `[3..7]` packed as
+/// [`super::fs::inline_name_words`] packs a name. Most paths are short,
+/// and one in the message costs VFS no `safecopy_from` (a kernel call per
+/// open of every exec) and the caller no grant. No grant id is this
+/// large.
+pub const INLINE_PATH: u64 = u64::MAX;
+/// Longest path [`INLINE_PATH`] carries: four payload words.
+pub const INLINE_PATH_MAX: usize = super::fs::INLINE_NAME_MAX;
 
 /// Open for reading.
 pub const O_RDONLY: u64 = 0;

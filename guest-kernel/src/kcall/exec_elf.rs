@@ -112,10 +112,16 @@ fn load(
             let from = page.max(seg.vaddr);
             let to = file_end.min(page + PAGE_SIZE);
             if from >= to {
-                // Bss only: zeroes until written.
-                space.map_zero(&mut sys.frames, page, rights).ok_or(Error::NoMemory)?;
-                page += PAGE_SIZE;
-                continue;
+                // Bss only, and so is every page after it in the segment:
+                // zeroes until written, mapped (and checked unclaimed)
+                // with each page table found once, not walked per page (a
+                // shell's heap arena is dozens of pages).
+                let bss_end = (end + PAGE_SIZE - 1) & !(PAGE_SIZE - 1);
+                if !space.range_unmapped(page, bss_end) {
+                    return Err(Error::Invalid);
+                }
+                space.map_zero_range(&mut sys.frames, page, bss_end, rights).ok_or(Error::NoMemory)?;
+                break;
             }
             let frame = sys.frames.alloc_zeroed(space.owner()).ok_or(Error::NoMemory)?;
             if space.map(&mut sys.frames, page, frame, rights, true).is_none() {

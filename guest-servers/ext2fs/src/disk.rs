@@ -36,13 +36,16 @@
 //! Reads that continue the previous read are served from one read-ahead
 //! request of up to `MAX_TRANSFER` bytes (the library reads file data one
 //! block at a time, and every driver request has a fixed cost); a write to
-//! those sectors drops the read-ahead data, so it is never stale. While
+//! those sectors goes into the read-ahead data too, so it is never stale. While
 //! the server reads a file for a client it says how many bytes the client
 //! still wants ([`Link::expect_reads`]): the read-ahead then starts at the
 //! request's first block and stops at the file's end, so a small program
 //! costs one driver request and stays whole in one of the read-ahead
-//! windows ([`crate::readahead`]) for the next execs of it. Other
-//! (metadata) reads fetch just what is asked, since every byte the driver
+//! windows ([`crate::readahead`]) for the next execs of it. A read in a
+//! block group's bitmaps or inode table fetches the aligned
+//! [`METADATA_WINDOW`] around it (a path, an open or a create reads a
+//! few scattered blocks there); other metadata reads (directories,
+//! indirect blocks) fetch just what is asked, since every byte the driver
 //! copies costs kernel time.
 //!
 //! All of it lives in one static ([`link`]): the SENDA table must stay in
@@ -61,6 +64,16 @@ use crate::readahead::{self, ReadAhead};
 const SECTOR: u64 = blockdev::SECTOR_SIZE;
 /// Largest request.
 const MAX: usize = blockdev::MAX_TRANSFER as usize;
+/// Metadata read ahead per driver request: aligned windows of this many
+/// bytes of a group's bitmaps and inode table. Resolving a path, opening
+/// and creating a file each read a few blocks of that area, scattered
+/// (the inode of every directory on the path, the bitmaps); one request
+/// for 16 of them replaces a request per block, at the cost of copying
+/// 16 KiB once.
+const METADATA_WINDOW: u64 = 16 * 1024;
+/// Block groups whose metadata is read ahead (the first ones; a larger
+/// disk's other groups are read block by block).
+const METADATA_AREAS: usize = 8;
 /// Client requests set aside while we wait for the driver.
 const DEFERRED: usize = 8;
 /// Period of the watchdog alarm with deadlines switched off (weakened).
@@ -115,6 +128,10 @@ pub struct Link {
     wanted: Option<u64>,
     /// Disk size in sectors.
     sectors: u64,
+    /// Sectors of the block groups' bitmaps and inode tables
+    /// ([`Link::add_metadata_area`]; `(0, 0)`: none), read ahead
+    /// [`METADATA_WINDOW`] bytes at a time.
+    metadata: [(u64, u64); METADATA_AREAS],
     watchdog_armed: bool,
     /// Ticks between watchdog alarms while a request is outstanding, and
     /// how many alarms make its deadline ([`Link::configure`]).
@@ -144,6 +161,7 @@ static mut LINK: Link = Link {
     last_end: u64::MAX,
     wanted: None,
     sectors: 0,
+    metadata: [(0, 0); METADATA_AREAS],
     watchdog_armed: false,
     alarm_ticks: 1,
     strikes: 1,
@@ -536,6 +554,27 @@ impl Link {
         self.wanted = bytes;
     }
 
+    /// Marks blocks `first..end` (of `block_size` bytes) as a group's
+    /// metadata area, read ahead in [`METADATA_WINDOW`] windows; false
+    /// (and ignored) once [`METADATA_AREAS`] are known.
+    pub fn add_metadata_area(&mut self, first: u64, end: u64, block_size: u64) -> bool {
+        let per_block = (block_size / SECTOR).max(1);
+        let Some(slot) = self.metadata.iter_mut().find(|a| a.1 == 0) else { return false };
+        *slot = (first * per_block, end * per_block);
+        true
+    }
+
+    /// The metadata window holding a read of sectors `sector..end`: its
+    /// first sector and its bytes, when the read lies in a metadata area
+    /// and the window is larger than the read.
+    fn metadata_window(&self, sector: u64, end: u64) -> Option<(u64, usize)> {
+        let &(first, last) = self.metadata.iter().find(|a| a.0 <= sector && end <= a.1)?;
+        let window = METADATA_WINDOW / SECTOR;
+        let at = (sector - sector % window).max(first);
+        let stop = (at + window).min(last).min(self.sectors);
+        (stop >= end && stop - at > end - sector).then_some((at, ((stop - at) * SECTOR) as usize))
+    }
+
     /// How many bytes to read ahead from `sector` for a read of `len`
     /// bytes: up to what the client still wants when it said so, else a
     /// whole request when the read continues the last one, else none
@@ -559,12 +598,15 @@ impl Link {
         let end = sector + (buf.len() as u64).div_ceil(SECTOR);
         let sequential = sector == self.last_end;
         self.last_end = end;
-        let ahead_bytes = self.read_ahead_len(sector, buf.len(), sequential);
+        let (fetch_at, ahead_bytes) = match self.metadata_window(sector, end) {
+            Some(window) => window,
+            None => (sector, self.read_ahead_len(sector, buf.len(), sequential)),
+        };
         // Gathered writes the driver has not seen yet go out before it
         // reads any of their sectors, read-ahead included.
-        let fetch_end = end.max(sector + ahead_bytes as u64 / SECTOR);
+        let fetch_end = end.max(fetch_at + ahead_bytes as u64 / SECTOR);
         let gathered_end = self.gather_at + (self.gather_len as u64) / SECTOR;
-        if self.gather_len > 0 && sector < gathered_end && self.gather_at < fetch_end {
+        if self.gather_len > 0 && fetch_at < gathered_end && self.gather_at < fetch_end {
             self.flush_writes()?;
         }
         if let Some(bytes) = self.wanted.as_mut() {
@@ -580,12 +622,13 @@ impl Link {
             let n = ahead_bytes;
             let window = self.ahead.take();
             let data = &mut readahead::buffer(window)[..n];
-            let got = self.call(blockdev::READ, sector * SECTOR, Data::Into(data), n as u64)?;
+            let got = self.call(blockdev::READ, fetch_at * SECTOR, Data::Into(data), n as u64)?;
             if got != n as u64 {
                 return Err(Error::Io);
             }
-            self.ahead.filled(window, sector, n as u64 / SECTOR);
-            buf.copy_from_slice(&readahead::buffer(window)[..buf.len()]);
+            self.ahead.filled(window, fetch_at, n as u64 / SECTOR);
+            let from = ((sector - fetch_at) * SECTOR) as usize;
+            buf.copy_from_slice(&readahead::buffer(window)[from..from + buf.len()]);
             return Ok(());
         }
         let mut done = 0;
@@ -604,8 +647,7 @@ impl Link {
     /// Writes `buf` to sectors `sector ..`, gathered with the writes before
     /// it when they are consecutive (sent by [`Link::flush_writes`]).
     pub fn write(&mut self, sector: u64, buf: &[u8]) -> Result<(), Error> {
-        let end = sector + (buf.len() as u64).div_ceil(SECTOR);
-        self.ahead.drop_overlapping(sector, end);
+        self.ahead.write_through(sector, buf, SECTOR);
         let mut done = 0;
         while done < buf.len() {
             let at = sector + (done as u64) / SECTOR;

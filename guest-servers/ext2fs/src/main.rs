@@ -134,8 +134,15 @@ fn mount(slot: &mut Option<Fs>) {
         }
     };
     match ext2::Ext2::mount(dev, ops::now()) {
-        Ok(fs) => {
+        Ok(mut fs) => {
             let s = fs.statfs();
+            // Where the library's metadata reads go: read ahead there.
+            for g in 0..s.groups {
+                let Ok((first, end)) = fs.group_metadata(g) else { break };
+                if !disk::link().add_metadata_area(first, end, u64::from(s.block_size)) {
+                    break;
+                }
+            }
             rt::println!(
                 "ext2fs: mounted ext2, {} blocks of {} bytes, {} free; {} inodes, {} free",
                 s.blocks,

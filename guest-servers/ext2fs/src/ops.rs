@@ -144,7 +144,7 @@ impl Server {
                 } else {
                     get_name(src, w[1], w[2], &mut name)?
                 };
-                let i = fs.lookup(ino(w[0])?, n).map_err(errno)?;
+                let i = resolve(fs, ino(w[0])?, n)?;
                 let st = fs.stat(i).map_err(errno)?;
                 words([i as u64, kind_code(st.kind), st.size, st.links as u64, 0, 0])
             }
@@ -298,6 +298,19 @@ impl Server {
             l.restarts
         );
     }
+}
+
+/// The inode `path` names from directory `dir`: every component of the
+/// relative path in turn (`abi::proto::fs::PATH_SEPARATOR`; VFS sends
+/// whole paths below its mount points, so one request resolves what were
+/// one LOOKUP per component). A component before the last that is not a
+/// directory is `NotDir`, as the library's lookup in it says.
+fn resolve(fs: &mut Fs, dir: u32, path: &[u8]) -> Result<u32, Error> {
+    let mut components = path.split(|&b| b == p::PATH_SEPARATOR).filter(|c| !c.is_empty()).peekable();
+    if components.peek().is_none() {
+        return Err(Error::Invalid);
+    }
+    components.try_fold(dir, |at, name| fs.lookup(at, name).map_err(errno))
 }
 
 /// Copies a name of `len` bytes from grant `grant` of `src`.

@@ -8,8 +8,10 @@
 //! it, so the second exec of a program asked the driver again: a SENDA
 //! request, the driver's copy of the whole window out of its DMA buffer
 //! and its answer. [`WINDOWS`] windows, the least recently used one
-//! replaced, keep a few programs whole. Writes drop every window they
-//! touch ([`ReadAhead::drop_overlapping`]), so no window is ever stale.
+//! replaced, keep a few programs whole. Writes go through into every
+//! window they touch ([`ReadAhead::write_through`]), so no window is ever
+//! stale and a window of metadata survives the file creations that
+//! change a block of it.
 
 use abi::proto::blockdev;
 
@@ -65,12 +67,19 @@ impl ReadAhead {
         self.windows[i] = Window { at, sectors, used: self.clock };
     }
 
-    /// Drops every window holding any of sectors `sector..end`.
-    pub fn drop_overlapping(&mut self, sector: u64, end: u64) {
-        for w in self.windows.iter_mut() {
-            if w.sectors > 0 && sector < w.at + w.sectors && w.at < end {
-                w.sectors = 0;
+    /// Copies `data`, written to the disk from sector `sector` on (whole
+    /// sectors of `sector_size`), into every window holding any of them.
+    pub fn write_through(&mut self, sector: u64, data: &[u8], sector_size: u64) {
+        let end = sector + (data.len() as u64).div_ceil(sector_size);
+        for (i, w) in self.windows.iter().enumerate() {
+            if w.sectors == 0 || sector >= w.at + w.sectors || w.at >= end {
+                continue;
             }
+            let (from, to) = (sector.max(w.at), end.min(w.at + w.sectors));
+            let src = ((from - sector) * sector_size) as usize;
+            let dst = ((from - w.at) * sector_size) as usize;
+            let n = (((to - from) * sector_size) as usize).min(data.len() - src);
+            buffer(i)[dst..dst + n].copy_from_slice(&data[src..src + n]);
         }
     }
 }

@@ -103,10 +103,17 @@ impl Vfs {
     }
 
     /// The paths call `msg` of `caller` names: payload words 1 (grant) and
-    /// 2 (length), and for RENAME words 3 and 4 too.
+    /// 2 (length), and for RENAME words 3 and 4 too; a short path in the
+    /// message itself (`INLINE_PATH`: its bytes in words 3 to 6).
     pub fn paths(&mut self, caller: Endpoint, msg: &Message) -> Result<Paths, Error> {
         let w = msg.payload;
         Ok(match msg.mtype {
+            OPEN | CHDIR | STAT | MKDIR | UNLINK | RMDIR if w[1] == INLINE_PATH => {
+                let mut buf = [0u8; INLINE_PATH_MAX];
+                let text =
+                    abi::proto::fs::inline_name(&[w[3], w[4], w[5], w[6]], w[2], &mut buf).ok_or(Error::Invalid)?;
+                Paths { first: Some(self.tables.proc(caller)?.cwd.join(text)?), second: None }
+            }
             OPEN | CHDIR | STAT | MKDIR | UNLINK | RMDIR => {
                 Paths { first: Some(self.path_at(caller, w[1], w[2])?), second: None }
             }
@@ -132,14 +139,14 @@ impl Vfs {
 
     fn open(&mut self, caller: Endpoint, flags: u64, path: &PathBuf) -> Result<Words, Error> {
         let wants_write = flags & 3 != O_RDONLY;
-        let ino = match walk(self.fs(), path) {
-            Ok(ino) => ino,
+        let (ino, created) = match walk(self.fs(), path) {
+            Ok(ino) => (ino, false),
             Err(Error::NoEntry) if flags & O_CREAT != 0 => {
                 let (dir, name) = walk_parent(self.fs(), path)?;
                 if !self.fs().writable(dir) {
                     return Err(Error::Perm);
                 }
-                self.fs().create(dir, name, Kind::File)?
+                (self.fs().create(dir, name, Kind::File)?, true)
             }
             Err(e) => return Err(e),
         };
@@ -151,7 +158,8 @@ impl Vfs {
             _ => Object::Node(ino),
         };
         let truncated = object == Object::Node(ino) && wants_write && flags & O_TRUNC != 0;
-        if truncated {
+        // A file this open created is empty already: nothing to cut.
+        if truncated && !created {
             self.fs().truncate(ino)?;
         }
         let f = self.tables.new_filp(object, flags)?;

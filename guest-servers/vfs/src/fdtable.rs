@@ -44,6 +44,10 @@ pub struct Filp {
     pub offset: u64,
     /// `O_*` flags it was opened with.
     pub flags: u64,
+    /// Where a read through it last found the end of a disk file, and the
+    /// file server's change count then (`Mount::disk_changes`): a read
+    /// from there while nothing changed is at the end again.
+    pub end_seen: Option<(u64, u64)>,
 }
 
 impl Filp {
@@ -101,7 +105,7 @@ impl Tables {
     /// A new filp with one reference.
     pub fn new_filp(&mut self, object: Object, flags: u64) -> Result<u16, Error> {
         let i = self.filps.iter().position(|f| f.is_none()).ok_or(Error::TooMany)?;
-        self.filps[i] = Some(Filp { refs: 1, object, offset: 0, flags });
+        self.filps[i] = Some(Filp { refs: 1, object, offset: 0, flags, end_seen: None });
         Ok(i as u16)
     }
 

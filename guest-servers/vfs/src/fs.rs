@@ -58,6 +58,14 @@ pub trait FileSystem {
     fn root(&self) -> Ino;
     /// The entry `name` of directory `dir`.
     fn lookup(&self, dir: Ino, name: &[u8]) -> Result<Ino, Error>;
+    /// The inode the relative `path` (components separated by `/`) names
+    /// from directory `dir`; `NotDir` when a component before the last is
+    /// not a directory. One [`FileSystem::lookup`] per component unless
+    /// the file system resolves paths itself (the file server does, in
+    /// one request: [`crate::mount`]).
+    fn resolve(&self, dir: Ino, path: &[u8]) -> Result<Ino, Error> {
+        crate::path::walk_components(self, dir, path)
+    }
     /// Facts about `ino`.
     fn stat(&self, ino: Ino) -> Result<Stat, Error>;
     /// False for inodes nobody may change (programs, devices, system

@@ -106,6 +106,11 @@ impl Vfs {
             offset = self.fs().stat(ino)?.size;
         }
         let mut done = 0u64;
+        // The end this description's last read found, with nothing written
+        // since: a second READ to the file server would bring back 0.
+        if !write && self.tables.filp(f).end_seen == Some((offset, self.root.disk_changes())) {
+            return Ok(0);
+        }
         // Disk files: the file server copies straight to or from the
         // user's grant (an indirect grant), so the data moves once.
         while done < len {
@@ -113,12 +118,22 @@ impl Vfs {
             match self.root.transfer(ino, offset, caller, grant, done, want, write) {
                 None => break,
                 Some(Err(e)) if done == 0 => return Err(e),
-                Some(Err(_)) | Some(Ok(0)) => return Ok(done),
+                Some(Err(_)) => return Ok(done),
                 Some(Ok(n)) => {
                     let n = n.min(want);
                     done += n;
                     offset += n;
-                    self.tables.filp(f).offset = offset;
+                    let filp = self.tables.filp(f);
+                    filp.offset = offset;
+                    // The file server moves less than asked only at the
+                    // end of the file (or, writing, at its size limit):
+                    // asking again would only bring back 0.
+                    if n < want {
+                        if !write {
+                            filp.end_seen = Some((offset, self.root.disk_changes()));
+                        }
+                        return Ok(done);
+                    }
                 }
             }
             if done == len {

@@ -30,6 +30,7 @@ mod fdtable;
 mod fs;
 mod io;
 mod mount;
+mod namecache;
 mod path;
 mod pipe;
 mod ramfs;

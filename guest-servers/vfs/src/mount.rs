@@ -84,6 +84,12 @@ impl Mount {
         self.disk.is_some() && !in_mount
     }
 
+    /// The file server's count of possible changes
+    /// ([`RemoteFs::changes`]; 0 without a disk).
+    pub fn disk_changes(&self) -> u64 {
+        self.disk.as_ref().map_or(0, RemoteFs::changes)
+    }
+
     /// Whether `ep` is the file server's endpoint.
     pub fn is_file_server(&self, ep: Endpoint) -> bool {
         self.disk.as_ref().is_some_and(|d| d.endpoint() == ep)
@@ -226,6 +232,19 @@ impl FileSystem for Mount {
         match self.split(dir) {
             Side::Ram(d) => self.ram.lookup(d, name).map(|i| self.tag(i)),
             Side::Disk(d) => self.disk().lookup(d, name),
+        }
+    }
+
+    /// A path below a disk directory goes to the file server whole, one
+    /// request; the memory mounts are only in the disk's root, so only a
+    /// path from the root whose first component is one of them (or a
+    /// path from a RamFs directory) is walked here, a component at a
+    /// time.
+    fn resolve(&self, dir: Ino, path: &[u8]) -> Result<Ino, Error> {
+        let first = path.split(|&b| b == b'/').find(|c| !c.is_empty()).unwrap_or_default();
+        match self.split(dir) {
+            Side::Disk(d) if !self.mount_point(dir, first) => self.disk().lookup(d, path),
+            _ => crate::path::walk_components(self, dir, path),
         }
     }
 

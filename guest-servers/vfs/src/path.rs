@@ -2,9 +2,11 @@
 //!
 //! Every path is made absolute and normalised first (`.` dropped, `..`
 //! taken back, repeated slashes merged; `..` at the root stays at the
-//! root), then walked from the root one component at a time. Working
-//! directories are kept as such normalised text, which makes `getcwd` a
-//! copy and keeps the file system free of parent pointers.
+//! root), then resolved from the root: the part on the file server's
+//! disk in one request (as MINIX 3's VFS hands a file server the rest of
+//! a path), the memory file system's one component at a time. Working directories are
+//! kept as such normalised text, which makes `getcwd` a copy and keeps
+//! the file system free of parent pointers.
 
 use crate::fs::{FileSystem, Ino, Kind};
 use abi::Error;
@@ -71,9 +73,10 @@ impl PathBuf {
         Ok(out)
     }
 
-    /// The components after the root.
-    fn components(&self) -> impl Iterator<Item = &[u8]> {
-        self.as_bytes().split(|&b| b == b'/').filter(|c| !c.is_empty())
+    /// The path below the root, without the leading `/` (empty for the
+    /// root itself).
+    fn below_root(&self) -> &[u8] {
+        &self.as_bytes()[1..]
     }
 
     /// The parent directory's path and the last component (`Invalid` for
@@ -90,13 +93,23 @@ impl PathBuf {
     }
 }
 
-/// The inode `path` names.
+/// The inode `path` names: resolved from the root by the file system,
+/// whole (the file server resolves the part on its disk in one request).
 pub fn walk(fs: &dyn FileSystem, path: &PathBuf) -> Result<Ino, Error> {
-    let root = fs.root();
-    let mut ino = root;
-    for component in path.components() {
-        // The root is a directory (checked when it was mounted).
-        if ino != root && fs.stat(ino)?.kind != Kind::Dir {
+    let below = path.below_root();
+    if below.is_empty() {
+        return Ok(fs.root());
+    }
+    fs.resolve(fs.root(), below)
+}
+
+/// The inode the relative `path` names from directory `dir`, one
+/// [`FileSystem::lookup`] per component (`dir` must be a directory; each
+/// later one is checked).
+pub fn walk_components<F: FileSystem + ?Sized>(fs: &F, dir: Ino, path: &[u8]) -> Result<Ino, Error> {
+    let mut ino = dir;
+    for component in path.split(|&b| b == b'/').filter(|c| !c.is_empty()) {
+        if ino != dir && fs.stat(ino)?.kind != Kind::Dir {
             return Err(Error::NotDir);
         }
         ino = fs.lookup(ino, component)?;

@@ -28,10 +28,11 @@
 
 use crate::device::Device;
 use crate::fs::{DirEntry, Ino, Kind, Stat, NAME_MAX};
+use crate::namecache::NameCache;
 use abi::grant::{Grant, GRANT_READ, GRANT_VALID, GRANT_WRITE};
 use abi::proto::{self, fs, vfs};
 use abi::{Endpoint, Error, Message};
-use core::cell::Cell;
+use core::cell::{Cell, RefCell};
 
 /// DS name of the file server.
 pub const SERVICE: &str = "ext2fs";
@@ -67,6 +68,12 @@ pub struct RemoteFs {
     /// the file system, so the entry is stale only after a call that
     /// changes it, and those drop it ([`Self::call`]).
     found: Cell<Option<Stat>>,
+    /// Moves whenever the file system may have changed (the calls that
+    /// drop `found`): a reader that found a file's end at an offset finds
+    /// it there again while this stands still ([`Self::changes`]).
+    changes: Cell<u64>,
+    /// Recent LOOKUP answers by path ([`crate::namecache`]).
+    names: RefCell<NameCache>,
 }
 
 impl RemoteFs {
@@ -74,7 +81,12 @@ impl RemoteFs {
     /// is usable (a server without a disk answers `Unavailable`).
     pub fn connect() -> Result<RemoteFs, Error> {
         let (ep, _) = rt::names::lookup_fresh(SERVICE)?;
-        let remote = RemoteFs { ep: Cell::new(ep), found: Cell::new(None) };
+        let remote = RemoteFs {
+            ep: Cell::new(ep),
+            found: Cell::new(None),
+            changes: Cell::new(0),
+            names: RefCell::new(NameCache::new()),
+        };
         let root = remote.stat(fs::ROOT_INODE as Ino)?;
         if root.kind != Kind::Dir {
             return Err(Error::NotDir);
@@ -87,11 +99,24 @@ impl RemoteFs {
         self.ep.get()
     }
 
+    /// A count that moves at every request that may change the file
+    /// system and at a new server.
+    pub fn changes(&self) -> u64 {
+        self.changes.get()
+    }
+
     /// DS lists the file server at `ep` now: a request the worker waits
     /// for at the old endpoint will not be answered (a new instance never
-    /// saw it), so the worker is told.
+    /// saw it), so the worker is told; the names found at the old one are
+    /// forgotten.
     pub fn server_changed(&self, ep: Endpoint) {
-        if ep != self.ep.get() && crate::worker::waiting() {
+        if ep == self.ep.get() {
+            return;
+        }
+        // The new server may have lost names the old one had not written
+        // out.
+        self.names.borrow_mut().clear();
+        if crate::worker::waiting() {
             crate::worker::deliver(crate::worker::Event::ServerChanged);
         }
     }
@@ -102,12 +127,16 @@ impl RemoteFs {
     fn call(&self, mtype: u32, words: &[u64]) -> Result<Message, Error> {
         if !matches!(mtype, fs::LOOKUP | fs::STAT | fs::READ | fs::READDIR) {
             self.found.set(None);
+            self.changes.set(self.changes.get() + 1);
         }
+        self.names.borrow_mut().before(mtype, words);
         let request = Message::with_words(mtype, words);
         let mut result = exchange(self.ep.get(), request);
         if matches!(result, Err(Error::DeadSrcDst | Error::DstDied | Error::SrcDied)) {
             // A new server may have lost changes the old one never wrote.
             self.found.set(None);
+            self.changes.set(self.changes.get() + 1);
+            self.names.borrow_mut().clear();
             if let Ok((fresh, _)) = rt::names::lookup_fresh(SERVICE) {
                 self.ep.set(fresh);
                 for slot in [NAME_A, NAME_B, DATA, DIRENT] {
@@ -151,8 +180,13 @@ impl RemoteFs {
         }
     }
 
-    /// The entry `name` of `dir`.
+    /// The inode `name` names in `dir`: one entry, or a relative path that
+    /// the server resolves whole (`abi::proto::fs::LOOKUP`).
     pub fn lookup(&self, dir: Ino, name: &[u8]) -> Result<Ino, Error> {
+        if let Some(st) = self.names.borrow_mut().get(dir, name) {
+            self.found.set(Some(st));
+            return Ok(st.ino);
+        }
         let m = match fs::inline_name_words(name) {
             // A short name goes in the message (no grant, no copy).
             Some([a, b, c, d]) => {
@@ -168,6 +202,7 @@ impl RemoteFs {
         let ino = m.payload[1] as Ino;
         let (kind, size, links) = (Self::kind(m.payload[2]), m.payload[3], m.payload[4]);
         self.found.set(Some(Stat { kind, size, links, ino }));
+        self.names.borrow_mut().put(dir, name, Stat { kind, size, links, ino });
         Ok(ino)
     }
 
@@ -186,7 +221,13 @@ impl RemoteFs {
         let (id, len) = self.grant_name(NAME_A, name)?;
         let r = self.call(fs::CREATE, &[u64::from(dir), id, len, code]);
         Self::revoke(NAME_A);
-        Ok(r?.payload[1] as Ino)
+        let ino = r?.payload[1] as Ino;
+        if kind == Kind::File {
+            // A new file is empty with one link: the open that created it
+            // needs no STAT.
+            self.found.set(Some(Stat { kind, size: 0, links: 1, ino }));
+        }
+        Ok(ino)
     }
 
     /// UNLINK or RMDIR of `name` in `dir`.

@@ -238,6 +238,35 @@ fn full(p: &mut Probe, mode: &str) {
     let want = Ok((Err(Error::Exists), Err(Error::NoEntry), Err(Error::NoEntry)));
     p.check("mkdir_rmdir", r == want, format_args!("{r:?}"));
 
+    // A LOOKUP of a relative path resolves every component (VFS sends
+    // whole paths): the same inode as one LOOKUP per component, empty
+    // components skipped, `NotDir` through a file, `NoEntry` at a missing
+    // component, and nothing but separators is no name.
+    let r = (|| {
+        let dir = p.create(ROOT, "walk", vfs::TYPE_DIR)?;
+        let sub = p.create(dir, "sub", vfs::TYPE_DIR)?;
+        let leaf = p.create(sub, "leaf", vfs::TYPE_FILE)?;
+        let whole = p.lookup(ROOT, "walk/sub/leaf")?;
+        let doubled = p.lookup(ROOT, "walk//sub/leaf/")?.0;
+        let from_dir = p.lookup(dir, "sub/leaf")?.0;
+        let through_file = p.lookup(ROOT, "walk/sub/leaf/x").map(|_| ());
+        let missing = p.lookup(ROOT, "walk/none/leaf").map(|_| ());
+        let empty = p.lookup(ROOT, "//").map(|_| ());
+        p.named(fs::UNLINK, &[sub], 1, "leaf")?;
+        p.named(fs::RMDIR, &[dir], 1, "sub")?;
+        p.named(fs::RMDIR, &[ROOT], 1, "walk")?;
+        Ok::<_, Error>((
+            whole == (leaf, vfs::TYPE_FILE, 0),
+            doubled == leaf,
+            from_dir == leaf,
+            through_file,
+            missing,
+            empty,
+        ))
+    })();
+    let want = Ok((true, true, true, Err(Error::NotDir), Err(Error::NoEntry), Err(Error::Invalid)));
+    p.check("path_lookup", r == want, format_args!("{r:?}"));
+
     let r = (|| {
         let ino = p.create(ROOT, "tmp", vfs::TYPE_FILE)?;
         p.write_pattern(ino, 4, 3000, |_| {})?;
