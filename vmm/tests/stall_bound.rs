@@ -20,8 +20,20 @@
 //! the other to the console, and all four end (PM tells VFS).
 //! Everything is measured in virtual time from the trace (records carry
 //! the guest's tick count), never wall-clock.
+//!
+//! PM, the same one level up (`guest-servers/pm/src/exec_worker.rs`): an
+//! exec reads its program through VFS, and while that read waits for the
+//! stalled disk PM goes on serving other processes' forks and exits. The
+//! workload ([`EXEC_COMMAND`]) runs every program it needs once, syncs (the
+//! driver's first WRITE), and then a pipeline: one shell sleeps 0.1 s and
+//! execs `cat`, never read before, whose first block READ meets the
+//! silent driver (`silent:r1`); the other sleeps 0.3 s and runs three
+//! pipelines of built-ins, each a fork and an exit per stage, in the middle
+//! of the stall. `cat` then runs and prints once `blk` is restarted. The
+//! negative control, `viv.weaken=pm_async`, has PM wait for the exec's
+//! read in a SENDREC as it used to: the forks and exits wait for the disk.
 
-use abi::proto::{vfs, REPLY};
+use abi::proto::{pm, vfs, REPLY};
 use abi::trace::{Kind, Record};
 use std::collections::HashSet;
 use vmm::observe::{decode, TraceMode};
@@ -47,10 +59,19 @@ const COMMAND: &str = "echo disk-data > /home/a; \
     sh -c \"sleep 0.1; sync\" | sleep 0.8 | wc > /tmp/w | sleep 0.8 | wc; \
     sync && echo after; cat /home/a /tmp/w";
 
-/// The trace and console of one run with `keys` on the command line.
-fn run(keys: &str) -> (Vec<Record>, String) {
-    let dir = common::scratch_dir(&format!("stall-{}", keys.replace([':', '=', '.', ' '], "-")));
-    let append = format!("{keys} -- {COMMAND}");
+/// The exec workload (module documentation): `cat` is read from the disk
+/// while the silent driver holds its READ; the other shell's built-in
+/// pipelines fork and exit meanwhile (into `/tmp/f`, printed after).
+const EXEC_COMMAND: &str = "sleep 0; echo disk-data > /home/a; sync; \
+    sh -c \"sleep 0.3; echo a | echo b; echo c | echo d; echo e | echo f\" > /tmp/f | sh -c \"sleep 0.1; cat /home/a\"; \
+    cat /tmp/f; echo after";
+
+/// The trace and console of one run of `command` with `keys` on the
+/// command line.
+fn run_command(keys: &str, command: &str) -> (Vec<Record>, String) {
+    let tag = if command == COMMAND { "" } else { "exec-" };
+    let dir = common::scratch_dir(&format!("stall-{tag}{}", keys.replace([':', '=', '.', ' ', ','], "-")));
+    let append = format!("{keys} -- {command}");
     let mut config = vmm::threats::stage::experiment_config("system", dir.join("disk.img"), &append).unwrap();
     config.trace = Some(TraceMode::Lossless);
     let outcome = vmm::run(&config).expect("the VMM runs the guest");
@@ -58,6 +79,11 @@ fn run(keys: &str) -> (Vec<Record>, String) {
     assert_eq!(outcome.command_status, Some(0), "{keys}:\n{console}");
     let records = decode::decode(outcome.trace.as_ref().map_or(&[][..], |t| &t.raw)).records;
     (records, console)
+}
+
+/// The trace and console of one run of [`COMMAND`].
+fn run(keys: &str) -> (Vec<Record>, String) {
+    run_command(keys, COMMAND)
 }
 
 /// Message records (those that move a message, or queue one).
@@ -189,4 +215,178 @@ fn weakened_everything_behind_vfs_waits_for_the_stalled_disk() {
     eprintln!("{keys}: VFS waited {} ticks at ext2fs ({start}..{end}); asked meanwhile: {served:?}", end - start);
     let longest = served.iter().map(|s| s.ticks).max().unwrap_or(0);
     assert!(longest >= PERIOD_TICKS, "{keys}: nothing waited for the disk: {served:?}");
+}
+
+/// The message that `r` (a Send, SendQueued or Receive record) moves: a
+/// queued send's type and words are in the record of its receiver taking
+/// it.
+fn delivered<'a>(records: &'a [Record], i: usize) -> Option<&'a Record> {
+    let r = &records[i];
+    match r.kind {
+        Kind::SendQueued => records[i + 1..]
+            .iter()
+            .find(|t| t.kind == Kind::Receive && t.event.src == r.event.src && t.event.dst == r.event.dst),
+        Kind::Send | Kind::Receive | Kind::SendaDelivered => Some(r),
+        _ => None,
+    }
+}
+
+/// The longest wait of PM's exec worker at VFS: from a request of PM's
+/// for the exec's file (OPEN, READ) to VFS's answer, in ticks. PM's
+/// SENDRECs of PM_FORK and PM_EXIT run meanwhile: the answer that follows
+/// one of them is its own, any other answer of VFS to PM the exec's.
+fn exec_wait(records: &[Record]) -> (u32, u32) {
+    let pm = attacker_endpoints(records, "pm");
+    let vfs = attacker_endpoints(records, "vfs");
+    let mut longest = (0, 0);
+    let (mut queued_at, mut exec_since, mut sync_call) = (None, None, false);
+    for r in records {
+        let (src, dst) = (r.event.src, r.event.dst);
+        if pm.contains(&src) && vfs.contains(&dst) {
+            match r.kind {
+                Kind::SendQueued => queued_at = Some(r.ticks),
+                Kind::Send | Kind::Receive => {
+                    let sent = queued_at.take().unwrap_or(r.ticks);
+                    match r.event.mtype {
+                        vfs::OPEN | vfs::READ => exec_since = Some(sent),
+                        vfs::PM_FORK | vfs::PM_EXIT => sync_call = true,
+                        _ => {}
+                    }
+                }
+                _ => {}
+            }
+        } else if vfs.contains(&src) && pm.contains(&dst) && r.event.mtype == REPLY && r.kind.is_message() {
+            if std::mem::take(&mut sync_call) {
+                continue;
+            }
+            if let Some(since) = exec_since.take() {
+                if r.ticks - since > longest.1 - longest.0 {
+                    longest = (since, r.ticks);
+                }
+            }
+        }
+    }
+    longest
+}
+
+/// What PM did for another process during an exec's stall.
+#[derive(Debug)]
+struct PmServed {
+    what: &'static str,
+    process: u32,
+    /// Ticks PM took: to answer a fork; past a sleep's end to answer it;
+    /// from a process's end to PM telling VFS (PM_EXIT).
+    ticks: u64,
+}
+
+/// Ticks per second of the guest's clock (`PERIOD_TICKS` per 500 ms).
+const HZ: u64 = 2 * PERIOD_TICKS;
+
+/// PM's answer to a request of `caller`'s, after record `i`.
+fn pm_answer(records: &[Record], i: usize, caller: u32, pm: &HashSet<u32>) -> Option<u32> {
+    records[i + 1..]
+        .iter()
+        .find(|a| a.kind == Kind::Send && pm.contains(&a.event.src) && a.event.dst == caller && a.event.mtype == REPLY)
+        .map(|a| a.ticks)
+}
+
+/// What PM owed other processes while the exec's wait `(start, end)`
+/// lasted, and how long each took: every FORK asked of PM meanwhile
+/// (until PM's reply), every SLEEP that ended meanwhile (its reply, past
+/// the tick it was due), and every process of PM's that ended meanwhile
+/// (until PM tells VFS, PM_EXIT, the last of what PM does for an end).
+fn pm_served_during(records: &[Record], (start, end): (u32, u32)) -> Vec<PmServed> {
+    let pm = attacker_endpoints(records, "pm");
+    let vfs = attacker_endpoints(records, "vfs");
+    // Processes PM created (init, forks): RS's services end unseen by PM.
+    let processes: HashSet<u32> =
+        records.iter().filter(|r| r.kind == Kind::Spawn && pm.contains(&r.event.src)).map(|r| r.event.dst).collect();
+    let during = |t: u64| t > u64::from(start) && t < u64::from(end);
+    let mut served = Vec::new();
+    for (i, r) in records.iter().enumerate() {
+        let request = matches!(r.kind, Kind::Send | Kind::SendQueued) && pm.contains(&r.event.dst);
+        match delivered(records, i).filter(|_| request).map(|m| (m.event.mtype, m.event.args[0])) {
+            Some((pm::FORK, _)) if during(r.ticks.into()) => {
+                let answered = pm_answer(records, i, r.event.src, &pm).map_or(u64::MAX, |t| u64::from(t - r.ticks));
+                served.push(PmServed { what: "fork", process: r.event.src, ticks: answered });
+            }
+            Some((pm::SLEEP, ms)) if during(u64::from(r.ticks) + (ms * HZ).div_ceil(1000)) => {
+                let due = u64::from(r.ticks) + (ms * HZ).div_ceil(1000);
+                let late =
+                    pm_answer(records, i, r.event.src, &pm).map_or(u64::MAX, |t| u64::from(t).saturating_sub(due));
+                served.push(PmServed { what: "sleep", process: r.event.src, ticks: late });
+            }
+            _ => {}
+        }
+        if r.kind == Kind::Exit && processes.contains(&r.event.src) && during(r.ticks.into()) {
+            let told = records[i + 1..].iter().find(|a| {
+                matches!(a.kind, Kind::Send | Kind::Receive)
+                    && pm.contains(&a.event.src)
+                    && vfs.contains(&a.event.dst)
+                    && a.event.mtype == vfs::PM_EXIT
+                    && a.event.args[0] == u64::from(r.event.src)
+            });
+            let ticks = told.map_or(u64::MAX, |a| u64::from(a.ticks - r.ticks));
+            served.push(PmServed { what: "exit", process: r.event.src, ticks });
+        }
+    }
+    served
+}
+
+/// One run of the exec workload: the exec's stall and what PM did for
+/// the others meanwhile (the workload checked).
+fn exec_stall(keys: &str) -> (u64, Vec<PmServed>) {
+    let (records, console) = run_command(keys, EXEC_COMMAND);
+    for line in ["disk-data", "b", "d", "f", "after"] {
+        assert!(console.lines().any(|l| l.trim_end() == line), "{keys}: no {line:?}:\n{console}");
+    }
+    for error in ["I/O error", "not found", "unavailable"] {
+        assert!(!console.contains(error), "{keys}: a program saw {error:?}:\n{console}");
+    }
+    let blk_starts = records.iter().filter(|r| r.kind == Kind::Spawn && r.name_bytes().starts_with(b"blk\0"));
+    assert_eq!(blk_starts.count(), 2, "{keys}: blk was not restarted once");
+    let (start, end) = exec_wait(&records);
+    let stalled = u64::from(end - start);
+    let served = pm_served_during(&records, (start, end));
+    eprintln!("{keys}: the exec's read waited {stalled} ticks at VFS ({start}..{end}); PM meanwhile: {served:?}");
+    // The fault did stall the exec (else this run shows nothing), within
+    // the disk's bound.
+    assert!(stalled >= PERIOD_TICKS, "{keys}: the exec waited only {stalled} ticks");
+    assert!(stalled <= DISK_BOUND_TICKS, "{keys}: the exec waited {stalled} ticks (bound {DISK_BOUND_TICKS})");
+    (stalled, served)
+}
+
+#[test]
+fn pm_serves_forks_and_exits_while_an_exec_waits_for_the_stalled_disk() {
+    let keys = "blk.misbehave=silent:r1";
+    let (_, served) = exec_stall(keys);
+    // The other shell's sleep ended and its pipelines forked and ended
+    // during the stall...
+    let count = |what| served.iter().filter(|s| s.what == what).count();
+    assert!(
+        count("sleep") >= 1 && count("fork") >= 6 && count("exit") >= 6,
+        "{keys}: too little asked of PM during the stall: {served:?}"
+    );
+    // ...and PM served each at once.
+    for PmServed { what, process, ticks } in served {
+        assert!(
+            ticks <= SERVED_BOUND_TICKS,
+            "{keys}: the {what} of {process:#x} waited {ticks} ticks for PM during the stall (bound {SERVED_BOUND_TICKS})"
+        );
+    }
+}
+
+/// The negative control: with PM waiting for the exec's read in a
+/// SENDREC (`viv.weaken=pm_async`), everything PM owes others waits for
+/// the disk (the behaviour before PM's exec worker): the other shell's
+/// sleep is answered only after the stall, and its forks come after.
+#[test]
+fn weakened_pm_waits_for_the_stalled_exec_and_every_fork_and_exit_with_it() {
+    let keys = "blk.misbehave=silent:r1 viv.weaken=pm_async";
+    let (_, served) = exec_stall(keys);
+    // The other shell's `sleep 0.3` ends during the stall, and PM, waiting
+    // for VFS, answers it only when the stall is over (and so nothing of
+    // that shell's forks and exits happens during it).
+    let longest = served.iter().map(|s| s.ticks).max().unwrap_or(0);
+    assert!(longest >= PERIOD_TICKS / 2, "{keys}: nothing waited for the disk: {served:?}");
 }

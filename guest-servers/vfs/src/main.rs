@@ -99,10 +99,25 @@ impl Vfs {
     }
 }
 
-/// Answers `caller` (waiting in SENDREC) without blocking; the answer
-/// leaves with VFS's next receive (`rt::server`).
+/// PM's endpoint once VFS knows it (PM's first fork or exit; PM's exec
+/// worker asks VFS only after it: init is spawned, every other process
+/// forked).
+static PM: core::sync::atomic::AtomicU32 = core::sync::atomic::AtomicU32::new(Endpoint::NONE.0);
+
+/// Answers `caller` without blocking. A user waits in SENDREC: the answer
+/// leaves with VFS's next receive (`rt::server`). PM's exec worker waits
+/// in PM's server loop, which may be busy: its answer goes at once, by
+/// SENDNB else SENDA ([`Device::answer_pm`]).
+fn answer(caller: Endpoint, msg: &Message) {
+    if caller.0 == PM.load(core::sync::atomic::Ordering::Relaxed) && caller != Endpoint::NONE {
+        Device::answer_pm(caller, *msg);
+    } else {
+        rt::server::reply(caller, msg);
+    }
+}
+
 pub fn reply(caller: Endpoint, result: Result<u64, Error>) {
-    rt::server::reply(caller, &proto::reply_result(result));
+    answer(caller, &proto::reply_result(result));
 }
 
 pub fn reply_words(caller: Endpoint, result: Result<calls::Words, Error>) {
@@ -110,7 +125,7 @@ pub fn reply_words(caller: Endpoint, result: Result<calls::Words, Error>) {
         Ok(w) => Message::with_words(proto::REPLY, &w),
         Err(e) => proto::reply(e.to_return()),
     };
-    rt::server::reply(caller, &msg);
+    answer(caller, &msg);
 }
 
 fn run() -> i32 {
@@ -163,6 +178,7 @@ impl rt::server::Server for Vfs {
     fn after(&mut self) {
         self.run_jobs();
         self.retry();
+        Device::forget_delivered_pm_answer();
     }
 }
 
@@ -210,6 +226,7 @@ impl Vfs {
                 self.pm = ep;
             }
         }
+        PM.store(self.pm.0, core::sync::atomic::Ordering::Relaxed);
         source == self.pm && source != Endpoint::NONE
     }
 
@@ -250,11 +267,12 @@ impl Vfs {
                     }
                     0
                 });
-                reply(caller, result);
+                // PM waits in SENDREC: the answer leaves with the receive.
+                rt::server::reply(caller, &proto::reply_result(result));
             }
             vfs::PM_EXIT => {
                 self.exited(Endpoint(msg.payload[0] as u32));
-                reply(caller, Ok(0));
+                rt::server::reply(caller, &proto::reply(0));
             }
             vfs::OPEN..=vfs::SYNC => {
                 let paths = match self.paths(caller, msg) {
