@@ -17,7 +17,7 @@
 //! a file named like a service or init is refused (`Perm`), as is a boot
 //! program the kernel starts itself.
 //!
-//! The calls to VFS here ([`open_stat`], [`read`], [`close`]: the
+//! The calls to VFS that may need the disk ([`open_stat`], [`read`]: the
 //! requests of `rt::vfs`) go through [`call`]: on the exec worker's stack
 //! they wait suspended while PM serves others (`crate::exec_worker`);
 //! on the main stack (`viv.weaken=pm_async`) in a SENDREC.
@@ -151,6 +151,9 @@ fn read(fd: u64, buf: &mut [u8]) -> Result<usize, Error> {
     call(&mut Message::with_words(vfs::READ, &[fd, g.id(), buf.len() as u64])).map(|n| n as usize)
 }
 
+/// Closes `fd`: a SENDREC even on the worker, as VFS answers CLOSE at
+/// once (it never needs the disk), like PM_FORK and PM_EXIT; a trap less
+/// per exec than a request and a separate wait for the answer.
 fn close(fd: u64) -> Result<(), Error> {
-    call(&mut Message::with_words(vfs::CLOSE, &[fd])).map(|_| ())
+    rt::names::call("vfs", &mut Message::with_words(vfs::CLOSE, &[fd])).map(|_| ())
 }

@@ -14,10 +14,11 @@
 //! server loop at once or at its next RECEIVE) without waiting for the
 //! answer and suspends the worker. PM's server loop goes on; VFS's answer
 //! (a message from VFS in PM's loop) resumes the worker where it stopped.
-//! VFS answers PM's requests by SENDNB when PM waits in RECEIVE, else by
-//! SENDA, so the answer is not lost while PM is busy, and a SENDA entry
-//! cannot reach PM inside the SENDREC of a fork or an exit to VFS (the
-//! kernel delivers SENDA messages only to a plain RECEIVE).
+//! VFS sends its answer as the reply of its next REPLYRECV, and by SENDA
+//! when PM was not waiting for it, so the answer is not lost while PM is
+//! busy, and a SENDA entry cannot reach PM inside the SENDREC of a fork
+//! or an exit to VFS (the kernel delivers SENDA messages only to a plain
+//! RECEIVE). The CLOSE at the end is a SENDREC: VFS answers it at once.
 //!
 //! Sharing: the worker never touches PM's table. It gets the job through
 //! a [`Slot`], loads the file into `disk_exec`'s buffer and hands back

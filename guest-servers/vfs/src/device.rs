@@ -80,8 +80,8 @@ pub const FS_GRANTS: usize = 4;
 const FS_ENTRY: usize = 0;
 
 /// The SENDA entry of an answer to PM that PM did not wait for in
-/// RECEIVE ([`Device::answer_pm`]), after the driver's entries: unused
-/// (and freed once delivered) it costs the driver's SENDAs nothing.
+/// RECEIVE ([`Device::answer_pm_later`]), after the driver's entries:
+/// unused (and freed once delivered) it costs the driver's SENDAs nothing.
 const PM_ENTRY: usize = 2 * SLOTS + 1;
 
 /// The SENDA entry of slot `i`'s request.
@@ -191,15 +191,12 @@ impl Device {
         e.flags & FLAG_DONE == 0 || e.result == 0
     }
 
-    /// Answers PM's exec worker, whose requests wait in PM's server loop
-    /// rather than in a SENDREC: by SENDNB when PM waits in RECEIVE, else
-    /// by SENDA, delivered at PM's next RECEIVE (never inside PM's SENDREC
-    /// of a fork or an exit), so the answer is not lost while PM is busy.
-    /// PM has one such request at a time, so one entry serves.
-    pub fn answer_pm(pm: Endpoint, msg: Message) {
-        if rt::ipc::send_nonblocking(pm, &msg) != Err(Error::NotReady) {
-            return;
-        }
+    /// Answers PM's exec worker by SENDA when PM was not waiting in
+    /// RECEIVE for the answer (`crate::answer`): delivered at PM's next
+    /// RECEIVE (never inside PM's SENDREC of a fork or an exit), so the
+    /// answer is not lost while PM is busy. PM has one such request at a
+    /// time, so one entry serves.
+    pub fn answer_pm_later(pm: Endpoint, msg: Message) {
         tables().senda[PM_ENTRY] = SendaEntry::new(pm, msg);
         submit();
     }
