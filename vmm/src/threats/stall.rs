@@ -33,6 +33,78 @@ pub const SERVED_BOUND_TICKS: u64 = PERIOD_TICKS / 10;
 /// Ticks per second of the guest's clock.
 const HZ: u64 = 2 * PERIOD_TICKS;
 
+/// Where a stall is measured: the server that must keep serving.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StallAt {
+    /// VFS, while its request waits at `ext2fs` ([`vfs_stall`]).
+    Vfs,
+    /// PM, while an exec's read waits at VFS ([`pm_stall`]).
+    Pm,
+}
+
+impl StallAt {
+    /// The workload whose disk request the fault stalls (shell syntax),
+    /// with the fault that stalls it (`blk`'s misbehaviour keys):
+    ///
+    /// * VFS: a shell sleeps 0.1 s and runs `sync`, whose first block
+    ///   write meets the silent driver; meanwhile `sleep`s end, a `wc`
+    ///   writes to `/tmp`, another to the console, and PM reports exits.
+    /// * PM: every program needed runs once, a sync makes the driver's
+    ///   first WRITE; then one shell sleeps 0.1 s and execs `cat`, never
+    ///   read before, whose first block READ meets the silent driver
+    ///   (`silent:r1`); the other sleeps 0.3 s and runs three pipelines of
+    ///   built-ins (a fork and an exit per stage) during the stall.
+    pub const fn workload(self) -> (&'static str, &'static str) {
+        match self {
+            StallAt::Vfs => (
+                "blk.misbehave=silent:1",
+                "echo disk-data > /stall-a; \
+                 sh -c \"sleep 0.1; sync\" | sleep 0.8 | wc > /tmp/w | sleep 0.8 | wc; \
+                 sync && echo after; cat /stall-a /tmp/w",
+            ),
+            StallAt::Pm => (
+                "blk.misbehave=silent:r1",
+                "sleep 0; echo disk-data > /stall-a; sync; \
+                 sh -c \"sleep 0.3; echo a | echo b; echo c | echo d; echo e | echo f\" > /tmp/f | \
+                 sh -c \"sleep 0.1; cat /stall-a\"; cat /tmp/f; echo after",
+            ),
+        }
+    }
+
+    /// The stall in a run of [`Self::workload`] (`None`: none in the
+    /// trace). At VFS the process that met the fault (`sync`, whose
+    /// request is the stalled one) is not what is measured.
+    pub fn measure(self, records: &[Record]) -> Option<Stall> {
+        match self {
+            StallAt::Vfs => vfs_stall(records, "sync"),
+            StallAt::Pm => pm_stall(records),
+        }
+    }
+
+    /// What is wrong with `stall` as evidence that the server kept
+    /// serving ([`Stall::problems`]), and whether enough came during it:
+    /// the workload's two writes and PM's exit calls at VFS; a sleep's
+    /// end, and forks and exits, at PM.
+    pub fn served_problems(self, stall: &Stall) -> Vec<String> {
+        let mut problems = stall.problems();
+        let enough = match self {
+            StallAt::Vfs => stall.count("write") >= 2 && stall.count("pm_exit") >= 2,
+            StallAt::Pm => stall.count("sleep") >= 1 && stall.count("fork") >= 6 && stall.count("exit") >= 6,
+        };
+        if !enough {
+            problems.push(format!("too little came during the stall: {:?}", stall.served));
+        }
+        problems
+    }
+
+    /// Whether `stall` shows the server's other work waiting for the
+    /// disk (the negative control): something it owed took at least half
+    /// a period.
+    pub fn waited(self, stall: &Stall) -> bool {
+        stall.longest_served() >= PERIOD_TICKS / 2
+    }
+}
+
 /// One thing a server did for another process during a stall.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Served {
