@@ -801,6 +801,7 @@ mod tests {
                         | Expect::WorkloadBroken
                         | Expect::DeliveredTo(_)
                         | Expect::Slower(_)
+                        | Expect::WaitedForStall(_)
                         | Expect::NoControl(_)
                 ),
                 "{}: the control must show the attack getting through",
