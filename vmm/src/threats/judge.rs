@@ -128,16 +128,7 @@ pub fn verdict<'a>(console: &'a str, attack: &str) -> Option<(&'a str, &'a str)>
 /// Endpoints the attacker program `program` ran under (found in the
 /// trace's Exec and Spawn records).
 pub fn attacker_endpoints(records: &[Record], program: &str) -> HashSet<u32> {
-    records
-        .iter()
-        .filter(|r| matches!(r.kind, Kind::Spawn | Kind::Exec))
-        .filter(|r| {
-            let bytes = r.name_bytes();
-            let len = bytes.iter().position(|&b| b == 0).unwrap_or(bytes.len());
-            program.as_bytes() == &bytes[..len]
-        })
-        .map(|r| r.event.dst)
-        .collect()
+    crate::observe::analysis::endpoints_of(records, program)
 }
 
 /// Records where an attacker got `code` (a negated error): as the result

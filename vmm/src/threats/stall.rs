@@ -15,7 +15,7 @@ use std::collections::HashSet;
 use abi::proto::{pm, vfs, REPLY};
 use abi::trace::{Kind, Record};
 
-use super::judge::attacker_endpoints;
+use crate::observe::analysis::endpoints_of;
 
 /// Ticks per heartbeat period of `blk` (500 ms at the kernel's 100 Hz).
 pub const PERIOD_TICKS: u64 = 50;
@@ -194,9 +194,9 @@ fn took(from: u32, until: Option<u32>) -> u64 {
 /// program whose request met the fault), until VFS's reply. `None`
 /// when VFS never asked `ext2fs`.
 pub fn vfs_stall(records: &[Record], excluded: &str) -> Option<Stall> {
-    let vfs = attacker_endpoints(records, "vfs");
-    let ext2fs = attacker_endpoints(records, "ext2fs");
-    let excluded = attacker_endpoints(records, excluded);
+    let vfs = endpoints_of(records, "vfs");
+    let ext2fs = endpoints_of(records, "ext2fs");
+    let excluded = endpoints_of(records, excluded);
     let mut longest: Option<(u32, u32)> = None;
     let mut since: Option<u32> = None;
     let moves = |r: &&Record| {
@@ -244,8 +244,8 @@ pub fn vfs_stall(records: &[Record], excluded: &str) -> Option<Stall> {
 /// its own, any other answer of VFS to PM the exec's. `None` when PM
 /// never asked VFS for a file.
 pub fn pm_stall(records: &[Record]) -> Option<Stall> {
-    let pm = attacker_endpoints(records, "pm");
-    let vfs = attacker_endpoints(records, "vfs");
+    let pm = endpoints_of(records, "pm");
+    let vfs = endpoints_of(records, "vfs");
     let mut longest: Option<(u32, u32)> = None;
     let (mut queued_at, mut exec_since, mut sync_call) = (None, None, false);
     for r in records {
