@@ -104,11 +104,13 @@ fn weakened_everything_behind_vfs_waits_for_the_stalled_disk() {
 
 /// One run of PM's workload (`StallAt::Pm`): the exec's stall and what
 /// PM did for the others meanwhile (the workload checked).
-fn exec_run(keys: &str) -> Stall {
+fn exec_run(keys: &str) -> (Vec<Record>, Stall) {
     let (records, console) = run_command(keys, StallAt::Pm.workload().1);
     for line in ["disk-data", "b", "d", "f", "after"] {
         assert!(console.lines().any(|l| l.trim_end() == line), "{keys}: no {line:?}:\n{console}");
     }
+    // The exec queued behind the stalled one ran too.
+    assert!(console.lines().any(|l| l.trim_end().ends_with(" 10 /stall-a")), "{keys}: no sum:\n{console}");
     check_recovered(keys, &records, &console);
     let stall = StallAt::Pm.measure(&records).unwrap_or_else(|| panic!("{keys}: PM never read a file"));
     eprintln!(
@@ -122,16 +124,35 @@ fn exec_run(keys: &str) -> Stall {
     // the disk's bound.
     assert!(stall.ticks() >= PERIOD_TICKS, "{keys}: the exec waited only {} ticks", stall.ticks());
     assert!(stall.ticks() <= DISK_BOUND_TICKS, "{keys}: the exec waited {} ticks", stall.ticks());
-    stall
+    (records, stall)
 }
 
 #[test]
 fn pm_serves_forks_and_exits_while_an_exec_waits_for_the_stalled_disk() {
     let keys = StallAt::Pm.workload().0;
-    let stall = exec_run(keys);
+    let (records, stall) = exec_run(keys);
     // The other shell's sleep ended and its pipelines forked and ended
     // during the stall, and PM served each at once.
     assert_eq!(StallAt::Pm.served_problems(&stall), Vec::<String>::new(), "{keys}: {stall:?}");
+    // `sum`'s EXEC reached PM during the stall (queued behind `cat`'s).
+    let execs_during = exec_requests(&records).filter(|&t| t > stall.start && t < stall.end).count();
+    assert!(execs_during >= 1, "{keys}: no second exec came during the stall");
+}
+
+/// The ticks at which EXEC requests reached PM (or queued at it).
+fn exec_requests(records: &[Record]) -> impl Iterator<Item = u32> + '_ {
+    let pm = vmm::observe::analysis::endpoints_of(records, "pm");
+    records.iter().enumerate().filter_map(move |(i, r)| {
+        let to_pm = matches!(r.kind, Kind::Send | Kind::SendQueued) && pm.contains(&r.event.dst);
+        let mtype = match r.kind {
+            Kind::SendQueued => records[i + 1..]
+                .iter()
+                .find(|t| t.kind == Kind::Receive && t.event.src == r.event.src && t.event.dst == r.event.dst)
+                .map(|t| t.event.mtype),
+            _ => Some(r.event.mtype),
+        };
+        (to_pm && mtype == Some(abi::proto::pm::EXEC)).then_some(r.ticks)
+    })
 }
 
 /// The negative control: with PM waiting for the exec's read in a
@@ -141,6 +162,6 @@ fn pm_serves_forks_and_exits_while_an_exec_waits_for_the_stalled_disk() {
 #[test]
 fn weakened_pm_waits_for_the_stalled_exec_and_every_fork_and_exit_with_it() {
     let keys = &format!("{} viv.weaken=pm_async", StallAt::Pm.workload().0);
-    let stall = exec_run(keys);
+    let (_, stall) = exec_run(keys);
     assert!(StallAt::Pm.waited(&stall), "{keys}: nothing waited for the disk: {stall:?}");
 }

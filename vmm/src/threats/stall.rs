@@ -52,8 +52,10 @@ impl StallAt {
     /// * PM: every program needed runs once, a sync makes the driver's
     ///   first WRITE; then one shell sleeps 0.1 s and execs `cat`, never
     ///   read before, whose first block READ meets the silent driver
-    ///   (`silent:r1`); the other sleeps 0.3 s and runs three pipelines of
-    ///   built-ins (a fork and an exit per stage) during the stall.
+    ///   (`silent:r1`); the other sleeps 0.3 s, runs three pipelines of
+    ///   built-ins (a fork and an exit per stage) during the stall, and
+    ///   then execs `sum`, never read before either: a second exec while
+    ///   the first waits, queued behind it.
     pub const fn workload(self) -> (&'static str, &'static str) {
         match self {
             StallAt::Vfs => (
@@ -65,7 +67,7 @@ impl StallAt {
             StallAt::Pm => (
                 "blk.misbehave=silent:r1",
                 "sleep 0; echo disk-data > /stall-a; sync; \
-                 sh -c \"sleep 0.3; echo a | echo b; echo c | echo d; echo e | echo f\" > /tmp/f | \
+                 sh -c \"sleep 0.3; echo a | echo b; echo c | echo d; echo e | echo f; sum /stall-a\" > /tmp/f | \
                  sh -c \"sleep 0.1; cat /stall-a\"; cat /tmp/f; echo after",
             ),
         }
