@@ -211,9 +211,15 @@ pub fn check_vfs() {
     if from == Endpoint::NONE || SHARED.event.get().is_some() {
         return;
     }
-    if rt::names::lookup_fresh("vfs").map(|(ep, _)| ep) != Ok(from) {
-        rt::names::forget("vfs");
-        SHARED.event.put(Event::VfsGone);
+    match rt::names::lookup_fresh("vfs") {
+        Ok((ep, _)) if ep == from => {}
+        Ok(_) | Err(Error::NoEntry) => {
+            rt::names::forget("vfs");
+            SHARED.event.put(Event::VfsGone);
+        }
+        // DS cannot say now (it is being restarted): ask again at the
+        // next heartbeat.
+        Err(_) => {}
     }
 }
 
