@@ -160,6 +160,13 @@ pub const TTY_ASYNC: &str = "tty_async";
 /// for `ext2fs`'s answer in a RECEIVE from it (as the SENDREC it used
 /// before), and everything behind VFS stalls with the disk.
 pub const FS_ASYNC: &str = "fs_async";
+/// PM loads an exec's file (its reads through VFS) on its exec worker (a
+/// second stack), sending each request without waiting for the answer,
+/// so while VFS waits for a faulty disk PM serves every other process's
+/// fork, exit, wait, kill and getpid. Weakened: PM loads in its main loop
+/// and waits for VFS in a SENDREC, and every PM call of every process
+/// stalls with the exec's disk read.
+pub const PM_ASYNC: &str = "pm_async";
 /// PM answers its clients with SENDNB, so a client that sent a request
 /// but does not wait for the reply cannot block PM. Weakened: PM replies
 /// with a blocking SEND and waits for such a client for ever (until RS

@@ -20,37 +20,34 @@
 //! the other to the console, and all four end (PM tells VFS).
 //! Everything is measured in virtual time from the trace (records carry
 //! the guest's tick count), never wall-clock.
+//!
+//! PM, the same one level up (`guest-servers/pm/src/exec_worker.rs`): an
+//! exec reads its program through VFS, and while that read waits for the
+//! stalled disk PM goes on serving other processes' forks and exits. The
+//! workload (`StallAt::Pm`) runs every program it needs once, syncs (the
+//! driver's first WRITE), and then a pipeline: one shell sleeps 0.1 s and
+//! execs `cat`, never read before, whose first block READ meets the
+//! silent driver (`silent:r1`); the other sleeps 0.3 s and runs three
+//! pipelines of built-ins, each a fork and an exit per stage, in the middle
+//! of the stall. `cat` then runs and prints once `blk` is restarted. The
+//! negative control, `viv.weaken=pm_async`, has PM wait for the exec's
+//! read in a SENDREC as it used to: the forks and exits wait for the disk.
+//!
+//! The workloads and the measurement are `vmm::threats::stall`'s, shared
+//! with the `disk-stall/...` rows of `viv threats`.
 
-use abi::proto::{vfs, REPLY};
 use abi::trace::{Kind, Record};
-use std::collections::HashSet;
 use vmm::observe::{decode, TraceMode};
-use vmm::threats::judge::attacker_endpoints;
+use vmm::threats::stall::{Stall, StallAt, DISK_BOUND_TICKS, PERIOD_TICKS};
 
 mod common;
 
-/// Ticks per heartbeat period of `blk` (500 ms at the kernel's 100 Hz).
-const PERIOD_TICKS: u64 = 50;
-/// How long the file server may hold one VFS request while a driver is
-/// replaced: a request is late at the first watchdog alarm after
-/// `DEADLINE_PERIODS` periods (RS's second unanswered ping for a hung
-/// driver comes sooner), so within `DEADLINE_PERIODS + 1` periods; one
-/// period more for RS to start the new driver and `ext2fs` to send the
-/// request again and have it answered (a few ticks in practice).
-const DISK_BOUND_TICKS: u64 = (abi::proto::rs::DEADLINE_PERIODS + 2) * PERIOD_TICKS;
-/// The bound on a request that does not need the disk, during the
-/// stall: a tenth of a period (VFS serves it in the same tick, unless a
-/// timer tick falls in between).
-const SERVED_BOUND_TICKS: u64 = PERIOD_TICKS / 10;
-
-const COMMAND: &str = "echo disk-data > /home/a; \
-    sh -c \"sleep 0.1; sync\" | sleep 0.8 | wc > /tmp/w | sleep 0.8 | wc; \
-    sync && echo after; cat /home/a /tmp/w";
-
-/// The trace and console of one run with `keys` on the command line.
-fn run(keys: &str) -> (Vec<Record>, String) {
-    let dir = common::scratch_dir(&format!("stall-{}", keys.replace([':', '=', '.', ' '], "-")));
-    let append = format!("{keys} -- {COMMAND}");
+/// The trace and console of one run of `command` with `keys` on the
+/// command line.
+fn run_command(keys: &str, command: &str) -> (Vec<Record>, String) {
+    let tag = if command == StallAt::Vfs.workload().1 { "" } else { "exec-" };
+    let dir = common::scratch_dir(&format!("stall-{tag}{}", keys.replace([':', '=', '.', ' ', ','], "-")));
+    let append = format!("{keys} -- {command}");
     let mut config = vmm::threats::stage::experiment_config("system", dir.join("disk.img"), &append).unwrap();
     config.trace = Some(TraceMode::Lossless);
     let outcome = vmm::run(&config).expect("the VMM runs the guest");
@@ -60,91 +57,8 @@ fn run(keys: &str) -> (Vec<Record>, String) {
     (records, console)
 }
 
-/// Message records (those that move a message, or queue one).
-fn is_message(r: &Record) -> bool {
-    matches!(r.kind, Kind::Send | Kind::SendQueued | Kind::Receive | Kind::SendaDelivered | Kind::SendaPended)
-}
-
-/// The intervals (in ticks) during which VFS had a request at `ext2fs`:
-/// from VFS's request to `ext2fs`'s reply.
-fn disk_waits(records: &[Record]) -> Vec<(u32, u32)> {
-    let vfs = attacker_endpoints(records, "vfs");
-    let ext2fs = attacker_endpoints(records, "ext2fs");
-    let mut waits = Vec::new();
-    let mut since: Option<u32> = None;
-    for r in records.iter().filter(|r| is_message(r)) {
-        let (src, dst) = (r.event.src, r.event.dst);
-        if vfs.contains(&src) && ext2fs.contains(&dst) {
-            since.get_or_insert(r.ticks);
-        } else if ext2fs.contains(&src) && vfs.contains(&dst) && r.kind != Kind::SendaPended {
-            if let Some(start) = since.take() {
-                waits.push((start, r.ticks));
-            }
-        }
-    }
-    waits
-}
-
-/// A request VFS got during a stall.
-#[derive(Debug)]
-struct Served {
-    caller: u32,
-    call: u32,
-    /// Ticks from the request to VFS's reply.
-    ticks: u64,
-}
-
-/// Every WRITE and every PM call (FORK, EXIT) that reached VFS while
-/// the stall `(start, end)` lasted, from a process other than those in
-/// `excluded`.
-fn served_during(records: &[Record], (start, end): (u32, u32), excluded: &HashSet<u32>) -> Vec<Served> {
-    let vfs = attacker_endpoints(records, "vfs");
-    let mut served = Vec::new();
-    for (i, r) in records.iter().enumerate() {
-        let request = matches!(r.kind, Kind::Send | Kind::SendQueued)
-            && vfs.contains(&r.event.dst)
-            && !excluded.contains(&r.event.src)
-            && r.ticks > start
-            && r.ticks < end;
-        if !request {
-            continue;
-        }
-        // A queued request's type is in the record of VFS taking it.
-        let taken = match r.kind {
-            Kind::SendQueued => records[i + 1..]
-                .iter()
-                .find(|t| t.kind == Kind::Receive && t.event.src == r.event.src && vfs.contains(&t.event.dst)),
-            _ => Some(r),
-        };
-        let mtype = taken.map_or(0, |t| t.event.mtype);
-        if !matches!(mtype, vfs::WRITE | vfs::PM_FORK | vfs::PM_EXIT) {
-            continue;
-        }
-        let reply = records[i + 1..].iter().find(|a| {
-            a.kind == Kind::Send && vfs.contains(&a.event.src) && a.event.dst == r.event.src && a.event.mtype == REPLY
-        });
-        let ticks = reply.map_or(u64::MAX, |a| u64::from(a.ticks - r.ticks));
-        served.push(Served { caller: r.event.src, call: mtype, ticks });
-    }
-    served
-}
-
-/// The longest stall of VFS at `ext2fs` and what VFS was asked meanwhile.
-fn stall(records: &[Record], keys: &str) -> ((u32, u32), Vec<Served>) {
-    let waits = disk_waits(records);
-    let longest = *waits.iter().max_by_key(|(a, b)| b - a).unwrap_or_else(|| panic!("{keys}: VFS never asked ext2fs"));
-    // The process that met the fault (its request is the stalled one) is
-    // not what is measured.
-    let excluded: HashSet<u32> = attacker_endpoints(records, "sync");
-    (longest, served_during(records, longest, &excluded))
-}
-
-fn check_workload(keys: &str, records: &[Record], console: &str) {
-    for line in ["      0       0       0", "after", "disk-data"] {
-        assert!(console.lines().any(|l| l.trim_end() == line), "{keys}: no {line:?}:\n{console}");
-    }
-    let counts = console.lines().filter(|l| l.trim_end() == "      0       0       0").count();
-    assert_eq!(counts, 2, "{keys}: the console count and /tmp/w's:\n{console}");
+/// The disk driver was restarted once, and no program saw an error.
+fn check_recovered(keys: &str, records: &[Record], console: &str) {
     for error in ["I/O error", "not found", "unavailable"] {
         assert!(!console.contains(error), "{keys}: a program saw {error:?}:\n{console}");
     }
@@ -152,28 +66,29 @@ fn check_workload(keys: &str, records: &[Record], console: &str) {
     assert_eq!(blk_starts.count(), 2, "{keys}: blk was not restarted once");
 }
 
+/// One run of VFS's workload (`StallAt::Vfs`): VFS's stall at `ext2fs`
+/// and what VFS served meanwhile (the workload checked).
+fn vfs_run(keys: &str) -> Stall {
+    let (records, console) = run_command(keys, StallAt::Vfs.workload().1);
+    for line in ["      0       0       0", "after", "disk-data"] {
+        assert!(console.lines().any(|l| l.trim_end() == line), "{keys}: no {line:?}:\n{console}");
+    }
+    let counts = console.lines().filter(|l| l.trim_end() == "      0       0       0").count();
+    assert_eq!(counts, 2, "{keys}: the console count and /tmp/w's:\n{console}");
+    check_recovered(keys, &records, &console);
+    let stall = StallAt::Vfs.measure(&records).unwrap_or_else(|| panic!("{keys}: VFS never asked ext2fs"));
+    eprintln!("{keys}: VFS's request waited {} ticks at ext2fs; served meanwhile: {:?}", stall.ticks(), stall.served);
+    stall
+}
+
 #[test]
 fn console_tmp_and_pm_are_served_while_a_disk_fault_stalls_the_file_server() {
     for keys in ["blk.misbehave=silent:1", "blk.misbehave=hang:1"] {
-        let (records, console) = run(keys);
-        check_workload(keys, &records, &console);
-        let ((start, end), served) = stall(&records, keys);
-        let stalled = u64::from(end - start);
-        eprintln!("{keys}: VFS's request waited {stalled} ticks at ext2fs; served meanwhile: {served:?}");
-        // The fault did stall the disk (else this run shows nothing)...
-        assert!(stalled >= PERIOD_TICKS, "{keys}: the disk stalled only {stalled} ticks");
-        assert!(stalled <= DISK_BOUND_TICKS, "{keys}: the disk stalled {stalled} ticks (bound {DISK_BOUND_TICKS})");
-        // ...the two writes (console, /tmp) and PM's exits came during it...
-        let writes = served.iter().filter(|s| s.call == vfs::WRITE).count();
-        let pm_calls = served.iter().filter(|s| s.call == vfs::PM_EXIT).count();
-        assert!(writes >= 2 && pm_calls >= 2, "{keys}: too little during the stall: {served:?}");
-        // ...and each was answered at once.
-        for Served { caller, call, ticks } in served {
-            assert!(
-                ticks <= SERVED_BOUND_TICKS,
-                "{keys}: call {call:#x} of {caller:#x} waited {ticks} ticks during the stall (bound {SERVED_BOUND_TICKS})"
-            );
-        }
+        let stall = vfs_run(keys);
+        // The fault did stall the disk, within its bound; the two writes
+        // (console, /tmp) and PM's exit calls came meanwhile, and each
+        // was answered at once.
+        assert_eq!(StallAt::Vfs.served_problems(&stall), Vec::<String>::new(), "{keys}: {stall:?}");
     }
 }
 
@@ -183,10 +98,70 @@ fn console_tmp_and_pm_are_served_while_a_disk_fault_stalls_the_file_server() {
 #[test]
 fn weakened_everything_behind_vfs_waits_for_the_stalled_disk() {
     let keys = "blk.misbehave=silent:1 viv.weaken=fs_async";
-    let (records, console) = run(keys);
-    check_workload(keys, &records, &console);
-    let ((start, end), served) = stall(&records, keys);
-    eprintln!("{keys}: VFS waited {} ticks at ext2fs ({start}..{end}); asked meanwhile: {served:?}", end - start);
-    let longest = served.iter().map(|s| s.ticks).max().unwrap_or(0);
-    assert!(longest >= PERIOD_TICKS, "{keys}: nothing waited for the disk: {served:?}");
+    let stall = vfs_run(keys);
+    assert!(stall.longest_served() >= PERIOD_TICKS, "{keys}: nothing waited for the disk: {stall:?}");
+}
+
+/// One run of PM's workload (`StallAt::Pm`): the exec's stall and what
+/// PM did for the others meanwhile (the workload checked).
+fn exec_run(keys: &str) -> (Vec<Record>, Stall) {
+    let (records, console) = run_command(keys, StallAt::Pm.workload().1);
+    for line in ["disk-data", "b", "d", "f", "after"] {
+        assert!(console.lines().any(|l| l.trim_end() == line), "{keys}: no {line:?}:\n{console}");
+    }
+    // The exec queued behind the stalled one ran too.
+    assert!(console.lines().any(|l| l.trim_end().ends_with(" 10 /stall-a")), "{keys}: no sum:\n{console}");
+    check_recovered(keys, &records, &console);
+    let stall = StallAt::Pm.measure(&records).unwrap_or_else(|| panic!("{keys}: PM never read a file"));
+    eprintln!(
+        "{keys}: the exec's read waited {} ticks at VFS ({}..{}); PM meanwhile: {:?}",
+        stall.ticks(),
+        stall.start,
+        stall.end,
+        stall.served
+    );
+    // The fault did stall the exec (else this run shows nothing), within
+    // the disk's bound.
+    assert!(stall.ticks() >= PERIOD_TICKS, "{keys}: the exec waited only {} ticks", stall.ticks());
+    assert!(stall.ticks() <= DISK_BOUND_TICKS, "{keys}: the exec waited {} ticks", stall.ticks());
+    (records, stall)
+}
+
+#[test]
+fn pm_serves_forks_and_exits_while_an_exec_waits_for_the_stalled_disk() {
+    let keys = StallAt::Pm.workload().0;
+    let (records, stall) = exec_run(keys);
+    // The other shell's sleep ended and its pipelines forked and ended
+    // during the stall, and PM served each at once.
+    assert_eq!(StallAt::Pm.served_problems(&stall), Vec::<String>::new(), "{keys}: {stall:?}");
+    // `sum`'s EXEC reached PM during the stall (queued behind `cat`'s).
+    let execs_during = exec_requests(&records).filter(|&t| t > stall.start && t < stall.end).count();
+    assert!(execs_during >= 1, "{keys}: no second exec came during the stall");
+}
+
+/// The ticks at which EXEC requests reached PM (or queued at it).
+fn exec_requests(records: &[Record]) -> impl Iterator<Item = u32> + '_ {
+    let pm = vmm::observe::analysis::endpoints_of(records, "pm");
+    records.iter().enumerate().filter_map(move |(i, r)| {
+        let to_pm = matches!(r.kind, Kind::Send | Kind::SendQueued) && pm.contains(&r.event.dst);
+        let mtype = match r.kind {
+            Kind::SendQueued => records[i + 1..]
+                .iter()
+                .find(|t| t.kind == Kind::Receive && t.event.src == r.event.src && t.event.dst == r.event.dst)
+                .map(|t| t.event.mtype),
+            _ => Some(r.event.mtype),
+        };
+        (to_pm && mtype == Some(abi::proto::pm::EXEC)).then_some(r.ticks)
+    })
+}
+
+/// The negative control: with PM waiting for the exec's read in a
+/// SENDREC (`viv.weaken=pm_async`), everything PM owes others waits for
+/// the disk (the behaviour before PM's exec worker): the other shell's
+/// sleep is answered only after the stall, and its forks come after.
+#[test]
+fn weakened_pm_waits_for_the_stalled_exec_and_every_fork_and_exit_with_it() {
+    let keys = &format!("{} viv.weaken=pm_async", StallAt::Pm.workload().0);
+    let (_, stall) = exec_run(keys);
+    assert!(StallAt::Pm.waited(&stall), "{keys}: nothing waited for the disk: {stall:?}");
 }

@@ -16,11 +16,16 @@
 //! runs with the privileges of an ordinary user program ([`TEMPLATE`]);
 //! a file named like a service or init is refused (`Perm`), as is a boot
 //! program the kernel starts itself.
+//!
+//! The calls to VFS that may need the disk ([`open_stat`], [`read`]: the
+//! requests of `rt::vfs`) go through [`call`]: on the exec worker's stack
+//! they wait suspended while PM serves others (`crate::exec_worker`);
+//! on the main stack (`viv.weaken=pm_async`) in a SENDREC.
 
 use abi::elf::Elf;
 use abi::layout::PAGE_SIZE;
-use abi::proto::vfs::{O_RDONLY, TYPE_FILE};
-use abi::Error;
+use abi::proto::vfs::{self, O_RDONLY, TYPE_FILE};
+use abi::{Error, Message};
 
 /// Largest loaded part of a program file PM execs.
 pub const ELF_MAX: usize = 256 * 1024;
@@ -39,9 +44,16 @@ struct Buffer([u8; ELF_MAX]);
 static mut ELF: Buffer = Buffer([0; ELF_MAX]);
 
 fn buffer() -> &'static mut [u8; ELF_MAX] {
-    // SAFETY: PM is single-threaded and every borrow ends before the next
-    // exec starts (the kernel reads the buffer during the ExecElf call).
+    // SAFETY: PM is single-threaded and loads one exec at a time: the
+    // worker's borrow (while it loads) ends before the main loop takes
+    // the result ([`loaded`]), and that ends before the next load starts
+    // (the kernel reads the buffer during the ExecElf call).
     unsafe { &mut (*(&raw mut ELF)).0 }
+}
+
+/// The first `len` bytes the last load left in the buffer.
+pub fn loaded(len: usize) -> &'static [u8] {
+    &buffer()[..len.min(ELF_MAX)]
 }
 
 /// Reads `/bin/NAME`; `None` when there is no usable file (then the boot
@@ -55,15 +67,15 @@ pub fn load(name: &str) -> Option<Result<&'static [u8], Error>> {
     path[..prefix.len()].copy_from_slice(prefix);
     path[prefix.len()..prefix.len() + name.len()].copy_from_slice(name.as_bytes());
     let path = core::str::from_utf8(&path[..prefix.len() + name.len()]).ok()?;
-    let (fd, st) = match rt::vfs::open_stat(path, O_RDONLY) {
+    let (fd, st) = match open_stat(path) {
         Ok(opened) => opened,
-        // The file may be there but unreadable: say so rather than fall
-        // back as if there were no such program.
-        Err(Error::Io) => return Some(Err(Error::Io)),
+        // The file may be there but unreadable (or VFS is gone): say so
+        // rather than fall back as if there were no such program.
+        Err(e @ (Error::Io | Error::Unavailable)) => return Some(Err(e)),
         Err(_) => return None,
     };
     let result = read_file(fd, &st);
-    let _ = rt::vfs::close(fd);
+    let _ = close(fd);
     result
 }
 
@@ -106,10 +118,42 @@ fn exec_extent(head: &[u8], size: usize) -> usize {
 fn read_into(fd: u64, buf: &mut [u8]) -> Result<usize, Error> {
     let mut done = 0;
     while done < buf.len() {
-        match rt::vfs::read(fd, &mut buf[done..])? {
+        match read(fd, &mut buf[done..])? {
             0 => break,
             n => done += n,
         }
     }
     Ok(done)
+}
+
+/// One request to VFS and its answer's result (the answer in `msg`).
+fn call(msg: &mut Message) -> Result<u64, Error> {
+    if crate::exec_worker::inside() {
+        crate::exec_worker::call_vfs(msg)
+    } else {
+        rt::names::call("vfs", msg)
+    }
+}
+
+/// Opens `path` for reading: the descriptor, and what the open says of
+/// the file (`rt::vfs::open_stat`).
+fn open_stat(path: &str) -> Result<(u64, rt::vfs::Stat), Error> {
+    let g = rt::grant::read_only(rt::names::lookup("vfs")?, path.as_bytes())?;
+    let mut msg = Message::with_words(vfs::OPEN, &[O_RDONLY, g.id(), path.len() as u64]);
+    let fd = call(&mut msg)?;
+    let w = msg.payload;
+    Ok((fd, rt::vfs::Stat { kind: w[1], size: w[2], links: w[3], inode: w[4] }))
+}
+
+/// Reads into `buf`: the bytes read (0 at the end of the file).
+fn read(fd: u64, buf: &mut [u8]) -> Result<usize, Error> {
+    let g = rt::grant::writable(rt::names::lookup("vfs")?, buf)?;
+    call(&mut Message::with_words(vfs::READ, &[fd, g.id(), buf.len() as u64])).map(|n| n as usize)
+}
+
+/// Closes `fd`: a SENDREC even on the worker, as VFS answers CLOSE at
+/// once (it never needs the disk), like PM_FORK and PM_EXIT; a trap less
+/// per exec than a request and a separate wait for the answer.
+fn close(fd: u64) -> Result<(), Error> {
+    rt::names::call("vfs", &mut Message::with_words(vfs::CLOSE, &[fd])).map(|_| ())
 }

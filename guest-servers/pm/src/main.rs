@@ -15,11 +15,15 @@
 //! * Replies go out with SENDNB: a client that stops receiving cannot block
 //!   PM. Requests that must wait (WAIT, SLEEP) are simply answered later;
 //!   the client stays in its SENDREC.
-//! * The only blocking call PM makes is SENDREC to VFS (fork, exit), a
-//!   trusted server that never calls PM.
+//! * The only blocking calls PM makes are to VFS, a trusted server that
+//!   never calls PM and never waits for the disk in its server loop: a
+//!   SENDREC for fork and exit (answered at once), and the SEND of an
+//!   exec's file request when VFS is not already waiting for it.
 //! * Exec runs `/bin/NAME` from the disk (`disk_exec`), else the boot
 //!   image's user program of that name, always with a user program's
-//!   privileges: nobody can turn a process into a server.
+//!   privileges: nobody can turn a process into a server. The file is
+//!   read on the exec worker's stack (`exec_worker`): while VFS waits for
+//!   a slow disk, PM serves every other request.
 //! * Every process has a uid (`identity`): a user may signal only its own
 //!   processes, and forks stop at a per-user and a total limit, so the
 //!   kernel slots RS needs to restart services are never all taken.
@@ -27,6 +31,7 @@
 #![no_main]
 
 mod disk_exec;
+mod exec_worker;
 mod identity;
 mod table;
 mod timers;
@@ -49,6 +54,7 @@ const VFS_WAIT_MS: u64 = 5000;
 fn run() -> i32 {
     let mut pm = Pm { table: Table::new(), timers: Timers::new(), defenses: identity::Defenses::from_cmdline() };
     BLOCKING_REPLIES.store(rt::kip::weakened(abi::weaken::PM_REPLY_NB), Ordering::Relaxed);
+    exec_worker::init();
     wait_for_service("vfs");
     if rt::service::restarted("pm") {
         power_off_after_death();
@@ -57,10 +63,15 @@ fn run() -> i32 {
     rt::server::serve(&mut pm)
 }
 
-/// PM in the runtime's server loop: requests, and the kernel's
-/// notifications (children ended, the alarm fired).
+/// PM in the runtime's server loop: requests, VFS's answers to the exec
+/// worker, and the kernel's notifications (children ended, the alarm
+/// fired).
 impl rt::server::Server for Pm {
     fn request(&mut self, msg: &Message) -> Answer {
+        if exec_worker::answer(msg) {
+            // It resumes the worker in `after`; nobody is answered.
+            return Answer::Later;
+        }
         match Pm::request(self, msg) {
             // The defense switched off: the answer goes out with a
             // blocking SEND, which waits for a client that never receives.
@@ -75,6 +86,16 @@ impl rt::server::Server for Pm {
     fn notification(&mut self, msg: &Message) {
         if msg.source == Endpoint::SYSTEM {
             self.system_event(msg);
+        }
+    }
+
+    fn heartbeat(&mut self) {
+        exec_worker::check_vfs();
+    }
+
+    fn after(&mut self) {
+        while let Some((job, loaded)) = exec_worker::step() {
+            self.finish_exec(job, loaded);
         }
     }
 }
@@ -236,38 +257,69 @@ impl Pm {
     }
 
     /// EXEC: the kernel reads the argument block from the caller's memory
-    /// itself; PM only picks the program (named in words 2-3).
+    /// itself; PM only picks the program (named in words 2-3). The file is
+    /// loaded on the exec worker (`exec_worker`), which answers later;
+    /// with `viv.weaken=pm_async`, here, waiting for VFS.
     fn exec(&mut self, caller: Endpoint, msg: &Message) -> Answer {
         if self.table.by_endpoint(caller).is_none() {
             return error(Error::NoEntry);
         }
         let mut buf = [0u8; NAME_LEN];
-        let name = proto::get_name(msg, 2, &mut buf);
-        let template = match exec_target(name) {
-            Ok(index) => Some(index),
-            Err(Error::NoEntry) => None,
+        match exec_target(proto::get_name(msg, 2, &mut buf)) {
+            // Not in the boot image: it may be on the disk.
+            Ok(_) | Err(Error::NoEntry) => {}
             Err(e) => return error(e),
+        }
+        let job = exec_worker::Job { caller, msg: *msg };
+        if exec_worker::enabled() {
+            return match exec_worker::push(job) {
+                Ok(()) => Answer::Later,
+                Err(e) => error(e),
+            };
+        }
+        let mut name = [0u8; NAME_LEN];
+        let loaded = match disk_exec::load(job.name(&mut name)) {
+            Some(Ok(elf)) => exec_worker::Loaded::Elf(elf.len()),
+            Some(Err(e)) => exec_worker::Loaded::Failed(e),
+            None => exec_worker::Loaded::NotOnDisk,
         };
-        let (args, len) = (msg.payload[0], msg.payload[1]);
-        let result = match disk_exec::load(name) {
-            Some(Ok(elf)) => match template.or_else(|| exec_target(disk_exec::TEMPLATE).ok()) {
-                Some(t) => rt::process::exec_elf(caller, t, elf, args, len, name),
+        self.finish_exec(job, loaded);
+        Answer::Later
+    }
+
+    /// The exec `job`, whose file `loaded` gave what it says: the kernel
+    /// replaces the caller's program (no reply then: the caller is a new
+    /// program), or the caller gets the error. A caller that ended while
+    /// its file was loaded is left alone.
+    fn finish_exec(&mut self, job: exec_worker::Job, loaded: exec_worker::Loaded) {
+        use exec_worker::Loaded;
+        let caller = job.caller;
+        if self.table.by_endpoint(caller).is_none() {
+            return;
+        }
+        let mut buf = [0u8; NAME_LEN];
+        let name = job.name(&mut buf);
+        let template = exec_target(name).ok();
+        let (args, len) = (job.msg.payload[0], job.msg.payload[1]);
+        let result = match loaded {
+            Loaded::Elf(size) => match template.or_else(|| exec_target(disk_exec::TEMPLATE).ok()) {
+                Some(t) => rt::process::exec_elf(caller, t, disk_exec::loaded(size), args, len, name),
                 None => Err(Error::NoEntry),
             },
-            Some(Err(e)) => Err(e),
-            None => match template {
+            Loaded::Failed(e) => Err(e),
+            Loaded::NotOnDisk => match template {
                 Some(index) => rt::process::exec_image(caller, index, args, len),
                 None => Err(Error::NoEntry),
             },
         };
         if let Err(e) = result {
-            return error(e);
+            send(caller, &proto::reply(e.to_return()));
+            return;
         }
         if let Some(p) = self.table.by_endpoint(caller) {
             p.set_name(name);
             p.ignores_interrupt = false;
         }
-        Answer::Later
     }
 
     /// EXIT: end the caller with its status (reported when it is reaped).
@@ -424,6 +476,7 @@ impl Pm {
         let mut tell = Message::with_words(vfs::PM_EXIT, &[u64::from(ep.0)]);
         let _ = rt::names::call("vfs", &mut tell);
         self.timers.remove(ep);
+        exec_worker::forget(ep);
         let Some(p) = self.table.by_endpoint(ep) else {
             return;
         };

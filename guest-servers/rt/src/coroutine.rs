@@ -15,6 +15,13 @@
 //! coroutine "returns" into a trampoline that calls its entry function.
 //! A canary word at the stack's lowest address tells an overflow
 //! ([`Coroutine::intact`]); the guest has no guard pages here.
+//!
+//! Sharing state between the two stacks: no `&mut` may be live across a
+//! switch (the other stack could take its own to the same place, and the
+//! compiler may keep values in registers across what it sees as a plain
+//! call). The sound shape is an explicit hand-over: what one side gives
+//! the other goes through a [`Slot`] (a `Cell`, copied in and out, never
+//! borrowed), and each side works on state of its own in between.
 
 use core::cell::Cell;
 
@@ -149,5 +156,42 @@ impl Coroutine {
 impl Default for Coroutine {
     fn default() -> Coroutine {
         Coroutine::new()
+    }
+}
+
+/// A value handed from one stack to the other: one side [`Slot::put`]s
+/// it, the other [`Slot::take`]s it after the next switch. It lives in a
+/// `static` that both stacks reach; nothing in it is ever borrowed.
+pub struct Slot<T: Copy>(Cell<Option<T>>);
+
+// SAFETY: guest programs are single-threaded; the cell is only touched by
+// the one thread, on either of its stacks, and only copied in and out.
+unsafe impl<T: Copy> Sync for Slot<T> {}
+
+impl<T: Copy> Slot<T> {
+    /// Empty.
+    pub const fn new() -> Slot<T> {
+        Slot(Cell::new(None))
+    }
+
+    /// Leaves `value` for the other side (replacing what was there).
+    pub fn put(&self, value: T) {
+        self.0.set(Some(value));
+    }
+
+    /// Takes what was left, if anything.
+    pub fn take(&self) -> Option<T> {
+        self.0.take()
+    }
+
+    /// A copy of what is there, left in place.
+    pub fn get(&self) -> Option<T> {
+        self.0.get()
+    }
+}
+
+impl<T: Copy> Default for Slot<T> {
+    fn default() -> Slot<T> {
+        Slot::new()
     }
 }

@@ -79,6 +79,11 @@ pub const FS_GRANTS: usize = 4;
 /// last entry in use, and the driver's first slots are the busy ones.
 const FS_ENTRY: usize = 0;
 
+/// The SENDA entry of an answer to PM that PM did not wait for in
+/// RECEIVE ([`Device::answer_pm_later`]), after the driver's entries:
+/// unused (and freed once delivered) it costs the driver's SENDAs nothing.
+const PM_ENTRY: usize = 2 * SLOTS + 1;
+
 /// The SENDA entry of slot `i`'s request.
 const fn request_entry(i: usize) -> usize {
     1 + i
@@ -91,12 +96,12 @@ const fn cancel_entry(i: usize) -> usize {
 
 struct Tables {
     grants: [Grant; SLOTS + FS_GRANTS],
-    senda: [SendaEntry; 2 * SLOTS + 1],
+    senda: [SendaEntry; 2 * SLOTS + 2],
 }
 
 static mut TABLES: Tables = Tables {
     grants: [Grant { flags: 0, grantee: 0, address: 0, size: 0 }; SLOTS + FS_GRANTS],
-    senda: [SendaEntry { flags: 0, dst: Endpoint(0), result: 0, reserved: 0, message: Message::new(0) }; 2 * SLOTS + 1],
+    senda: [SendaEntry { flags: 0, dst: Endpoint(0), result: 0, reserved: 0, message: Message::new(0) }; 2 * SLOTS + 2],
 };
 
 /// The buffers, all zero so they land in bss rather than being copied.
@@ -190,6 +195,24 @@ impl Device {
         submit();
         let e = tables().senda[FS_ENTRY];
         e.flags & FLAG_DONE == 0 || e.result == 0
+    }
+
+    /// Answers PM's exec worker by SENDA when PM was not waiting in
+    /// RECEIVE for the answer (`crate::answer`): delivered at PM's next
+    /// RECEIVE (never inside PM's SENDREC of a fork or an exit), so the
+    /// answer is not lost while PM is busy. PM has one such request at a
+    /// time, so one entry serves.
+    pub fn answer_pm_later(pm: Endpoint, msg: Message) {
+        tables().senda[PM_ENTRY] = SendaEntry::new(pm, msg);
+        submit();
+    }
+
+    /// Frees the entry of an answer to PM once it was delivered.
+    pub fn forget_delivered_pm_answer() {
+        let e = &mut tables().senda[PM_ENTRY];
+        if e.flags & FLAG_DONE != 0 {
+            e.flags = 0;
+        }
     }
 
     /// Frees the file-server request's SENDA entry (its request was
@@ -424,7 +447,7 @@ impl Device {
             }
         }
         if tty == Endpoint::NONE {
-            for e in tables().senda[FS_ENTRY + 1..].iter_mut() {
+            for e in tables().senda[FS_ENTRY + 1..PM_ENTRY].iter_mut() {
                 e.flags = 0;
             }
             submit();

@@ -47,6 +47,7 @@ use fdtable::Tables;
 use mount::Mount;
 use pipe::Pipes;
 use requests::{ParkedTable, Wait};
+use rt::coroutine::Slot;
 
 rt::main!(run);
 
@@ -101,10 +102,31 @@ impl Vfs {
     }
 }
 
-/// Answers `caller` (waiting in SENDREC) without blocking; the answer
-/// leaves with VFS's next receive (`rt::server`).
+/// PM's endpoint once VFS knows it (PM's first fork or exit; PM's exec
+/// worker asks VFS only after it: init is spawned, every other process
+/// forked).
+static PM: core::sync::atomic::AtomicU32 = core::sync::atomic::AtomicU32::new(Endpoint::NONE.0);
+
+/// An answer to PM's exec worker, kept for the end of the message's work
+/// ([`Vfs::answer_pm`]), and then until its REPLYRECV went out.
+static PM_ANSWER: Slot<Message> = Slot::new();
+static PM_ANSWER_SENT: Slot<Message> = Slot::new();
+
+/// Answers `caller` without blocking. A user waits in SENDREC: the answer
+/// leaves with VFS's next receive (`rt::server`). PM's exec worker waits
+/// in PM's server loop, which may be busy: its answer leaves last, with
+/// the receive that ends this message's work, and if PM was not waiting
+/// for it, goes again by SENDA ([`Vfs::answer_pm`]).
+fn answer(caller: Endpoint, msg: &Message) {
+    if caller.0 == PM.load(core::sync::atomic::Ordering::Relaxed) && caller != Endpoint::NONE {
+        PM_ANSWER.put(*msg);
+    } else {
+        rt::server::reply(caller, msg);
+    }
+}
+
 pub fn reply(caller: Endpoint, result: Result<u64, Error>) {
-    rt::server::reply(caller, &proto::reply_result(result));
+    answer(caller, &proto::reply_result(result));
 }
 
 pub fn reply_words(caller: Endpoint, result: Result<calls::Words, Error>) {
@@ -112,7 +134,7 @@ pub fn reply_words(caller: Endpoint, result: Result<calls::Words, Error>) {
         Ok(w) => Message::with_words(proto::REPLY, &w),
         Err(e) => proto::reply(e.to_return()),
     };
-    rt::server::reply(caller, &msg);
+    answer(caller, &msg);
 }
 
 fn run() -> i32 {
@@ -163,12 +185,36 @@ impl rt::server::Server for Vfs {
     }
 
     fn after(&mut self) {
+        PM_ANSWER_SENT.take();
         self.run_jobs();
         self.retry();
+        Device::forget_delivered_pm_answer();
+        self.answer_pm();
+    }
+
+    fn reply_failed(&mut self, to: Endpoint, error: Error) {
+        if error == Error::NotReady && to == self.pm {
+            if let Some(msg) = PM_ANSWER_SENT.take() {
+                Device::answer_pm_later(to, msg);
+            }
+        }
     }
 }
 
 impl Vfs {
+    /// Sends the answer to PM's exec worker, if there is one, as the
+    /// reply of the REPLYRECV that follows: nothing else is sent after it
+    /// (a reply of PM's own SENDREC, PM_FORK or PM_EXIT, leaves before
+    /// it), and VFS is back in RECEIVE when PM gets it, so PM's next
+    /// request finds VFS waiting. When PM does not wait for it (busy, or
+    /// in a SENDREC elsewhere), `reply_failed` sends it by SENDA.
+    fn answer_pm(&mut self) {
+        if let Some(msg) = PM_ANSWER.take() {
+            PM_ANSWER_SENT.put(msg);
+            rt::server::reply(self.pm, &msg);
+        }
+    }
+
     /// An earlier VFS died: every process's descriptors, the pipes and
     /// `/tmp` died with it, and no program can go on without them (MINIX 3
     /// cannot restart VFS either). The disk is still consistent (ext2fs
@@ -212,6 +258,7 @@ impl Vfs {
                 self.pm = ep;
             }
         }
+        PM.store(self.pm.0, core::sync::atomic::Ordering::Relaxed);
         source == self.pm && source != Endpoint::NONE
     }
 
@@ -252,11 +299,12 @@ impl Vfs {
                     }
                     0
                 });
-                reply(caller, result);
+                // PM waits in SENDREC: the answer leaves with the receive.
+                rt::server::reply(caller, &proto::reply_result(result));
             }
             vfs::PM_EXIT => {
                 self.exited(Endpoint(msg.payload[0] as u32));
-                reply(caller, Ok(0));
+                rt::server::reply(caller, &proto::reply(0));
             }
             vfs::OPEN..=vfs::SYNC => {
                 let paths = match self.paths(caller, msg) {

@@ -59,6 +59,15 @@ pub fn event_name(r: &Record) -> String {
     }
 }
 
+/// Every endpoint that ran `program` (spawned or exec'd as it).
+pub fn endpoints_of(records: &[Record], program: &str) -> std::collections::HashSet<u32> {
+    records
+        .iter()
+        .filter(|r| matches!(r.kind, Kind::Spawn | Kind::Exec) && program_name(r) == program)
+        .map(|r| r.event.dst)
+        .collect()
+}
+
 /// The program name a spawn or exec record carries.
 fn program_name(r: &Record) -> String {
     let bytes = r.name_bytes();

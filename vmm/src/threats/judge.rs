@@ -128,16 +128,7 @@ pub fn verdict<'a>(console: &'a str, attack: &str) -> Option<(&'a str, &'a str)>
 /// Endpoints the attacker program `program` ran under (found in the
 /// trace's Exec and Spawn records).
 pub fn attacker_endpoints(records: &[Record], program: &str) -> HashSet<u32> {
-    records
-        .iter()
-        .filter(|r| matches!(r.kind, Kind::Spawn | Kind::Exec))
-        .filter(|r| {
-            let bytes = r.name_bytes();
-            let len = bytes.iter().position(|&b| b == 0).unwrap_or(bytes.len());
-            program.as_bytes() == &bytes[..len]
-        })
-        .map(|r| r.event.dst)
-        .collect()
+    crate::observe::analysis::endpoints_of(records, program)
 }
 
 /// Records where an attacker got `code` (a negated error): as the result
@@ -280,6 +271,15 @@ pub fn judge_run(
         (Expect::RestartedForSilence(d), None) if !recovery(records, d).1.is_empty() => {
             format!("{d} killed and restarted, no complaint to RS")
         }
+        (Expect::ServedDuringStall(at) | Expect::WaitedForStall(at), None) => match at.measure(records) {
+            Some(stall) => format!(
+                "the disk stalled {} ticks; meanwhile {} served, the longest in {} ticks",
+                stall.ticks(),
+                stall.served.len(),
+                stall.longest_served()
+            ),
+            None => "no disk stall in the trace".to_string(),
+        },
         (Expect::DiedAndPoweredOff { .. }, None) => match exit {
             Exit::PowerOff(s) => format!("powered off with {s}; {}", workload_word(console)),
             other => format!("{other:?}"),
@@ -453,6 +453,15 @@ pub fn judge_run(
                 problems.push(format!("expected {server} to be restarted"));
             }
             records_shown = kills(records, &attackers).into_iter().chain(restarts).collect();
+        }
+        Expect::ServedDuringStall(at) => match at.measure(records) {
+            Some(stall) => problems.extend(at.served_problems(&stall)),
+            None => problems.push("no disk stall in the trace".into()),
+        },
+        Expect::WaitedForStall(at) => {
+            if !at.measure(records).is_some_and(|stall| at.waited(&stall)) {
+                problems.push("expected the server's other work to wait for the stalled disk".into());
+            }
         }
         Expect::NoControl(_) => problems.push("a row without a control has nothing to run".into()),
     }

@@ -25,6 +25,7 @@ pub mod fuzz;
 pub mod judge;
 pub mod report;
 pub mod stage;
+pub mod stall;
 pub mod table;
 
 use std::time::Duration;

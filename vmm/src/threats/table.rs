@@ -9,6 +9,7 @@
 use abi::Error;
 
 use super::stage::Stage;
+use super::stall::StallAt;
 
 /// Whose privileges an attack runs with.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -123,6 +124,13 @@ pub enum Expect {
     /// with this error, and RS restarted this driver afterwards (it
     /// failed while the attacker held what it could).
     RefusedThenRestarted(&'static str, Error, &'static str),
+    /// While a faulty disk driver stalled a disk request, this server
+    /// served every other process at once (within
+    /// `stall::SERVED_BOUND_TICKS`, from the trace: `threats::stall`).
+    ServedDuringStall(StallAt),
+    /// The same stall held up the server's other work (the negative
+    /// control): something it owed another process waited for the disk.
+    WaitedForStall(StallAt),
     /// No negative control: no defense can be switched off, because the
     /// outcome is the design (why, in a few words).
     NoControl(&'static str),
@@ -601,6 +609,35 @@ pub const THREATS: &[Threat] = &[
     },
     Threat {
         stage: Stage::Attackers,
+        name: "disk-stall/vfs-serves-others",
+        class: "V2 once removed: a driver that answers heartbeats but not requests holds up the file server",
+        runner: Runner::Driver,
+        keys: StallAt::Vfs.workload().0,
+        command: StallAt::Vfs.workload().1,
+        defense: "VFS runs disk requests on its disk worker (a second stack): the console, /tmp and PM's calls \
+                  are answered while ext2fs waits for the driver",
+        defended: Expect::ServedDuringStall(StallAt::Vfs),
+        weaken: abi::weaken::FS_ASYNC,
+        // VFS waits for ext2fs in its loop: PM's exit call waits too.
+        undefended: Expect::WaitedForStall(StallAt::Vfs),
+    },
+    Threat {
+        stage: Stage::Attackers,
+        name: "disk-stall/pm-serves-others",
+        class: "V2 twice removed: the stalled file server holds up an exec, and with it PM",
+        runner: Runner::Driver,
+        keys: StallAt::Pm.workload().0,
+        command: StallAt::Pm.workload().1,
+        defense: "PM loads an exec's file on its exec worker (a second stack): other processes' forks, sleeps \
+                  and exits are served while the exec's read waits for the disk",
+        defended: Expect::ServedDuringStall(StallAt::Pm),
+        weaken: abi::weaken::PM_ASYNC,
+        // PM waits for the read in a SENDREC: a sleep due meanwhile is
+        // answered only after the stall.
+        undefended: Expect::WaitedForStall(StallAt::Pm),
+    },
+    Threat {
+        stage: Stage::Attackers,
         name: "wrong-id-reply/driver",
         class: "garbage from a driver: a reply to a request never sent",
         runner: Runner::Driver,
@@ -764,6 +801,7 @@ mod tests {
                         | Expect::WorkloadBroken
                         | Expect::DeliveredTo(_)
                         | Expect::Slower(_)
+                        | Expect::WaitedForStall(_)
                         | Expect::NoControl(_)
                 ),
                 "{}: the control must show the attack getting through",
