@@ -67,11 +67,11 @@ impl Rs {
     /// through a chain of silent services each blocked in one) to a
     /// service that answers its own heartbeats, or to RS: then it is
     /// waiting, not stuck, and the wait is bounded by that service's own
-    /// heartbeat and deadlines (docs/trust.md). PM waits on VFS (and VFS on
-    /// ext2fs under `fs_async`) for as long as a disk driver takes to be
-    /// replaced; killing
-    /// them for it would turn a driver fault into a lost system. The kernel
-    /// refuses SENDRECs that would close a cycle, so every chain ends.
+    /// heartbeat and deadlines (docs/trust.md). Under the negative controls
+    /// `pm_async` and `fs_async`, PM waits on VFS and VFS on ext2fs for as
+    /// long as a disk driver takes to be replaced; killing them for it
+    /// would turn a driver fault into a lost system. The kernel refuses
+    /// SENDRECs that would close a cycle, so every chain ends.
     fn waits_on_live_service(&self, i: usize, now: u64) -> bool {
         let mut records = [rt::sys::ProcRecord::default(); 64];
         let Ok(n) = rt::sys::proc_info(&mut records) else { return false };
