@@ -32,14 +32,15 @@
 //! the backup off.
 
 use crate::store::Store;
-use abi::proto::ds::backup::{self, Record, Rules, EMPTY, GRANT, RECORD_SIZE, SIZE};
+use abi::proto::ds::backup::{self, Record, Rules, EMPTY, RECORD_SIZE, SIZE};
 use abi::proto::ds::MAX_ENTRIES;
-use abi::{Endpoint, Error};
+use abi::Error;
+use rt::backup::Lent;
 
 /// Where the backup is and what is still to do with it.
 pub struct Backup {
-    /// RS, who lends it; `Endpoint::NONE` when off or broken.
-    rs: Endpoint,
+    /// The backup RS lends; `None` when off or broken.
+    lent: Option<Lent>,
     /// The records of an earlier DS are still to be read (before the
     /// first request: RS moves its grant to us before anyone can send us
     /// one, since it tells nobody of us before that).
@@ -53,32 +54,32 @@ pub struct Backup {
 impl Backup {
     /// No backup (until [`Backup::start`]).
     pub const fn new() -> Backup {
-        Backup { rs: Endpoint::NONE, to_restore: false, held: 0 }
+        Backup { lent: None, to_restore: false, held: 0 }
     }
 
     /// Uses the backup RS lends (unless `on` is false).
     pub fn start(&mut self, on: bool) {
-        self.rs = if on { rt::service::rs().unwrap_or(Endpoint::NONE) } else { Endpoint::NONE };
-        self.to_restore = self.rs != Endpoint::NONE;
+        self.lent = if on { Lent::of("ds") } else { None };
+        self.to_restore = self.lent.is_some();
     }
 
     /// Stops using a backup that cannot be copied to or from: DS goes on
     /// without (a new DS would then start empty), and says so once.
     fn broken(&mut self, what: &str, e: Error) {
         rt::println!("ds: cannot {} the backup of the table ({:?}); going on without it", what, e);
-        self.rs = Endpoint::NONE;
+        self.lent = None;
     }
 
     /// Takes back what an earlier DS left in the backup, once, before the
     /// first request is handled.
     pub fn restore(&mut self, store: &mut Store, reserved: impl Fn(&[u8; abi::proto::NAME_LEN]) -> bool) {
-        if !core::mem::take(&mut self.to_restore) {
+        let Some(lent) = self.lent.filter(|_| core::mem::take(&mut self.to_restore)) else {
             return;
-        }
+        };
         static mut BUF: [u8; SIZE] = [0; SIZE];
         // SAFETY: single-threaded, and this is the only reference to BUF.
         let buf = unsafe { &mut *(&raw mut BUF) };
-        if let Err(e) = rt::sys::safecopy_from(self.rs, GRANT, 0, buf) {
+        if let Err(e) = lent.read(0, buf) {
             return self.broken("read", e);
         }
         let record_at = |slot: usize| {
@@ -108,7 +109,7 @@ impl Backup {
                 taken += 1;
             } else if record_at(slot) != EMPTY {
                 dropped += 1;
-                if let Err(e) = rt::sys::safecopy_to(self.rs, GRANT, (slot * RECORD_SIZE) as u64, &EMPTY) {
+                if let Err(e) = lent.write(slot * RECORD_SIZE, &EMPTY) {
                     return self.broken("clear", e);
                 }
             }
@@ -121,7 +122,8 @@ impl Backup {
     /// gone (deleted, freed, or replaced by RS).
     pub fn save(&mut self, store: &mut Store) {
         let mut changed = store.take_changed();
-        while changed != 0 && self.rs != Endpoint::NONE {
+        while changed != 0 {
+            let Some(lent) = self.lent else { return };
             let slot = changed.trailing_zeros() as usize;
             changed &= changed - 1;
             let record = match store.client_at(slot) {
@@ -129,7 +131,7 @@ impl Backup {
                 None if self.held & 1 << slot != 0 => EMPTY,
                 None => continue,
             };
-            match rt::sys::safecopy_to(self.rs, GRANT, (slot * RECORD_SIZE) as u64, &record) {
+            match lent.write(slot * RECORD_SIZE, &record) {
                 Ok(_) if record == EMPTY => self.held &= !(1 << slot),
                 Ok(_) => self.held |= 1 << slot,
                 Err(e) => self.broken("write", e),

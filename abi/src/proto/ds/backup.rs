@@ -4,10 +4,11 @@
 //! publishes every running service in a new DS anyway, so a record of
 //! them would cost a kernel call at every service start for nothing.
 //!
-//! RS owns the memory: a buffer of [`SIZE`] bytes that it lends to the
-//! current DS, and to no other process, by the grant [`GRANT`] of its grant
-//! table (RS moves the grant to each new DS before it tells anyone of
-//! the new DS, so before DS's first request). DS writes the record of an
+//! RS owns the memory: the backup it lends DS (`crate::backup`; DS's
+//! image entry says `backup = true`), of which the records take the
+//! first [`SIZE`] bytes, lent to the current DS and to no other process
+//! (RS moves the grant to each new DS before it tells anyone of the new
+//! DS, so before DS's first request). DS writes the record of an
 //! entry slot with one safe copy whenever a client's name in it changes,
 //! before it answers the request that changed it; a new DS reads all
 //! records before its first request and takes back those that [`select`]
@@ -23,7 +24,7 @@
 //! same publishers.
 
 use super::{MAX_ENTRIES, MAX_ENTRIES_PER_CLIENT, RESERVED_FOR_RS};
-use crate::proto::{check_word, NAME_LEN};
+use crate::proto::NAME_LEN;
 use crate::Endpoint;
 
 /// Bytes of one record: name (16), endpoint (4), flags (4), value (8),
@@ -31,9 +32,7 @@ use crate::Endpoint;
 pub const RECORD_SIZE: usize = 40;
 /// Bytes of the whole backup: one record per entry slot of DS.
 pub const SIZE: usize = MAX_ENTRIES * RECORD_SIZE;
-/// The id, in RS's grant table, of the grant that lends DS the backup.
-/// RS makes it before any other grant; DS finds RS in the KIP.
-pub const GRANT: u64 = 0;
+const _: () = assert!(SIZE <= crate::backup::SIZE, "DS's records fit the backup RS lends");
 /// An empty slot: all zero (its check word does not fit, see the tests).
 pub const EMPTY: [u8; RECORD_SIZE] = [0; RECORD_SIZE];
 
@@ -63,7 +62,7 @@ fn words_of(record: &Record) -> [u64; 4] {
 }
 
 fn check_of(slot: usize, words: &[u64; 4]) -> u64 {
-    check_word(SEAL ^ slot as u32, words)
+    crate::backup::seal(SEAL, slot, words)
 }
 
 /// Whether `name` is one DS accepts: not empty, not the wildcard `*`,
