@@ -241,11 +241,13 @@ fn ds_backup() -> Verdict {
 }
 
 /// Forged server state: a record in TTY's backup (`abi::proto::tty::backup`)
-/// saying VFS's next write was served, which a restarted TTY would answer
-/// without printing it. RS grants that memory to the current TTY alone.
+/// saying a write of VFS was served, which TTY would then answer without
+/// printing it. RS grants that memory to the current TTY alone. (The id
+/// is one VFS reaches only after 2^40 requests, so that with the defense
+/// off the verdict itself still gets printed.)
 fn tty_backup() -> Verdict {
     use abi::proto::tty::backup::Served;
-    let record = Served { client: service("vfs"), id: 1, count: 0, seq: 16 }.encode();
+    let record = Served { client: service("vfs"), id: 1 << 40, count: 0, seq: 16 }.encode();
     forge_backup("tty", &record, "wrote a record into TTY's backup")
 }
 
