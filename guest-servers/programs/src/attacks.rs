@@ -247,7 +247,7 @@ fn ds_backup() -> Verdict {
 /// off the verdict itself still gets printed.)
 fn tty_backup() -> Verdict {
     use abi::proto::tty::backup::Served;
-    let record = Served { client: service("vfs"), id: 1 << 40, count: 0, seq: 16 }.encode();
+    let record = Served { client: service("vfs"), id: 1 << 40, count: 0, grant: 0 }.encode();
     forge_backup("tty", &record, "wrote a record into TTY's backup")
 }
 

@@ -236,7 +236,7 @@ impl Tty {
 
     fn write(&mut self, msg: &Message) {
         let (id, grant, len) = (msg.payload[0], msg.payload[1], msg.payload[2]);
-        if let Some(count) = self.served.find(msg.source, id, len) {
+        if let Some(count) = self.served.find(msg.source, id, grant, len) {
             self.answer(msg.source, id, count as i64);
             return;
         }
@@ -263,7 +263,7 @@ impl Tty {
         if result >= 0 {
             // Only what went out: a write answered with an error wrote
             // nothing and may be sent again.
-            self.served.record(msg.source, id, result as u64);
+            self.served.record(msg.source, id, grant, result as u64);
         }
         self.answer(msg.source, id, result);
     }

@@ -1,5 +1,6 @@
 //! The writes TTY has served, in memory and in the backup RS lends it
-//! (`abi::proto::tty::backup`), so that a WRITE that comes again is
+//! (`abi::proto::tty::backup`: the last write served from each request
+//! slot of VFS), so that a WRITE that comes again is
 //! answered with its first answer and not printed twice: a copy of the
 //! message (a duplicated SENDA entry), or VFS sending it again, with the
 //! same request id, to a restarted TTY after the reply was lost.
@@ -8,7 +9,7 @@
 //! printed, and the console is not idempotent. The record of a write is
 //! copied to the backup (one safe copy, a kernel call) after its text
 //! went out and before the answer is queued, so every write that was
-//! answered, or could have been, is on record. A new TTY reads the ring
+//! answered, or could have been, is on record. A new TTY reads the records
 //! back before it serves its first request (RS moves the grant to it at
 //! its start, before publishing it, so before any request can come).
 //!
@@ -18,25 +19,25 @@
 //! part that went out before the death appears twice (partial output
 //! followed by the full text). A write that was printed completely and
 //! recorded is never printed again. `abi::weaken::TTY_BACKUP` keeps the
-//! ring in memory only (a copy is still caught; a restart forgets all).
+//! records in memory only (a copy is still caught; a restart forgets all).
 
-use abi::proto::tty::backup::{Ring, RECORD_SIZE, SIZE};
+use abi::proto::tty::backup::{Records, RECORD_SIZE, SIZE};
 use abi::{Endpoint, Error};
 use rt::backup::Lent;
 
 /// The served writes and where their backup is.
 pub struct Served {
-    ring: Ring,
+    records: Records,
     /// The backup RS lends; `None` when off or broken.
     lent: Option<Lent>,
-    /// The ring of an earlier TTY is still to be read.
+    /// The records of an earlier TTY is still to be read.
     to_restore: bool,
 }
 
 impl Served {
     /// Nothing served, no backup (until [`Served::start`]).
     pub const fn new() -> Served {
-        Served { ring: Ring::new(), lent: None, to_restore: false }
+        Served { records: Records::new(), lent: None, to_restore: false }
     }
 
     /// Uses the backup RS lends (unless `on` is false).
@@ -60,22 +61,24 @@ impl Served {
         if let Err(e) = lent.read(0, &mut bytes) {
             return self.broken("read", e);
         }
-        self.ring = Ring::restore(&bytes);
-        if !self.ring.is_empty() {
-            rt::println!("tty: took back {} served writes of the earlier driver", self.ring.len());
+        self.records = Records::restore(&bytes);
+        if !self.records.is_empty() {
+            rt::println!("tty: took back {} served writes of the earlier driver", self.records.len());
         }
     }
 
-    /// The count answered to write `id` of `client` (of `len` bytes), if
-    /// it was served.
-    pub fn find(&self, client: Endpoint, id: u64, len: u64) -> Option<u64> {
-        self.ring.find(client, id, len)
+    /// The count answered to write `id` of `client` (of `len` bytes, by
+    /// grant `grant`), if it was served.
+    pub fn find(&self, client: Endpoint, id: u64, grant: u64, len: u64) -> Option<u64> {
+        self.records.find(client, id, grant, len)
     }
 
-    /// Write `id` of `client` went out with `count` bytes: on record, in
-    /// the backup too, before it is answered.
-    pub fn record(&mut self, client: Endpoint, id: u64, count: u64) {
-        let (slot, bytes) = self.ring.record(client, id, count);
+    /// Write `id` of `client` (by grant `grant`) went out with `count`
+    /// bytes: on record, in the backup too, before it is answered.
+    pub fn record(&mut self, client: Endpoint, id: u64, grant: u64, count: u64) {
+        let Some((slot, bytes)) = self.records.record(client, id, grant, count) else {
+            return;
+        };
         if let Some(lent) = self.lent {
             if let Err(e) = lent.write(slot * RECORD_SIZE, &bytes) {
                 self.broken("write", e);

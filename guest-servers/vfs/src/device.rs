@@ -34,6 +34,9 @@ use abi::{Endpoint, Error, Message};
 
 /// Requests in flight at once.
 pub const SLOTS: usize = 16;
+// TTY keeps the last write served from each slot (by its grant id, the
+// slot) to answer it again, not print it again.
+const _: () = assert!(SLOTS <= abi::proto::tty::backup::SLOTS, "TTY keeps a record per slot");
 /// Bytes moved per request.
 pub const BUF: usize = 2048;
 /// The driver's heartbeat period when the image gives it none.
