@@ -590,6 +590,24 @@ poweroff_on_exit = true
     }
 
     #[test]
+    fn a_backup_is_a_flag_for_at_most_max_backups_programs() {
+        let lent = GOOD.replace(
+            "traps = [\"receive\", \"sendrec\", \"sendnb\"]",
+            "traps = [\"receive\", \"sendrec\", \"sendnb\"]\nbackup = true",
+        );
+        let image =
+            ImageConfig::parse(&lent).unwrap().build_image(|_| Ok::<_, String>(vec![0x7f, b'E', b'L', b'F'])).unwrap();
+        let image = abi::boot_image::BootImage::parse(&image).unwrap();
+        assert_ne!(image.entry(0).flags & abi::boot_image::FLAG_BACKUP, 0);
+        assert_eq!(image.entry(1).flags & abi::boot_image::FLAG_BACKUP, 0);
+        let mut many = String::new();
+        for i in 0..=abi::backup::MAX_BACKUPS {
+            many.push_str(&format!("[[program]]\nname = \"p{i}\"\nbackup = true\n\n"));
+        }
+        assert!(error_of(&many).contains("have backup = true"), "{}", error_of(&many));
+    }
+
+    #[test]
     fn an_image_extends_another_and_may_name_its_programs() {
         let dir = std::env::temp_dir().join(format!("viv-extends-{}", std::process::id()));
         std::fs::create_dir_all(dir.join("base")).unwrap();
