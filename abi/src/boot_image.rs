@@ -44,6 +44,9 @@ pub const FLAG_RESTART_HOLD: u8 = 8;
 /// Flag: a program of kind "user" (not a server or driver): its requests
 /// open new cause ids in the IPC trace (`abi::trace`).
 pub const FLAG_USER: u8 = 16;
+/// Flag: the reincarnation server lends this program a backup, memory
+/// that outlives its restarts (`backup = true`; [`crate::backup`]).
+pub const FLAG_BACKUP: u8 = 32;
 
 /// What a program may do, as the kernel enforces it.
 ///

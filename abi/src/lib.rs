@@ -13,6 +13,7 @@
 extern crate std;
 
 pub mod args;
+pub mod backup;
 pub mod boot_image;
 pub mod debug;
 pub mod elf;

@@ -206,6 +206,13 @@ pub const DS_RESTART: &str = "ds_restart";
 /// published for themselves are lost (RS publishes the services again),
 /// and so is what they count against their limits.
 pub const DS_STATE: &str = "ds_state";
+/// TTY keeps the writes it has served in a backup RS lends it
+/// (`proto::tty::backup`), so a restarted TTY answers a write VFS sends
+/// again (its reply was lost after the text went out) with the count its
+/// predecessor answered, and prints nothing. Weakened: TTY neither
+/// writes nor reads the backup, and such a write is printed twice (the
+/// console is at-least-once).
+pub const TTY_BACKUP: &str = "tty_backup";
 /// RS kills a service that leaves two heartbeat pings unanswered (then
 /// restarts it). Weakened: RS still pings but judges nobody, so a hung
 /// driver stays hung (the negative control of the `hung-driver` row of

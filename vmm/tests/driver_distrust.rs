@@ -186,11 +186,18 @@ fn injection_tick(run: &Run) -> Option<u64> {
         .map(|r| u64::from(u32::from_le_bytes(r[16..20].try_into().unwrap())))
 }
 
-/// RS restarted `service` within [`BOUND_MS`] of the injected drop.
+/// RS restarted `service` within [`BOUND_MS`] of the injected drop, plus
+/// the tick of RS's reaction: the complaint comes at the client's third
+/// alarm, 3 periods after the send at the latest, and RS's log line of
+/// the restart carries that tick or the next (virtual time moves with
+/// the work done, so where a tick ends shifts with any change of the
+/// guest's code).
 fn assert_restarted_within_the_bound_of_the_drop(run: &Run, service: &str) {
+    const TICK_MS: u64 = 10;
     let dropped_ms = injection_tick(run).expect("the drop is in the trace") * 1000 / 100;
     let restarted = restart_after(run, service, dropped_ms).unwrap_or_else(|| panic!("RS restarted {service}"));
-    assert!(restarted - dropped_ms <= BOUND_MS, "restarted {} ms after the drop", restarted - dropped_ms);
+    let late = restarted - dropped_ms;
+    assert!(late <= BOUND_MS + TICK_MS, "restarted {late} ms after the drop (at {dropped_ms} ms)\n{}", run.context());
 }
 
 fn drop_first_write_to_blk() -> Vec<Rule> {
@@ -275,7 +282,9 @@ fn a_console_write_count_larger_than_the_write_is_an_error_not_a_panic() {
     assert!(run.log.contains("complained about by"), "{}", run.context());
     assert!(starts_of(&run, "tty") >= 2, "{}", run.context());
     assert!(!run.log.contains("panic"), "{}", run.context());
-    assert!(run.console.contains("after"), "{}", run.context());
+    // The write went out once: VFS sent it again with its id, and the
+    // driver answered it from its record (abi::proto::tty::backup).
+    assert_eq!(run.console, "hello\nafter\n", "{}", run.context());
 }
 
 #[test]

@@ -17,6 +17,13 @@
 //!   output call (the text was lost and the writer told it went out), and a
 //!   dropped safe copy of the written text (zeros went out). Each must
 //!   cost the program nothing, without a restart of the driver.
+//! - `tty` restarted: the driver's reply to a console write dropped after
+//!   the text went out (experiment 55 of the campaign): VFS's deadline
+//!   has the driver restarted and VFS sends the write again, with its
+//!   request id, to the new one, which finds the write in the backup RS
+//!   lends the driver (`abi::proto::tty::backup`) and answers it without
+//!   printing it again. With `viv.weaken=tty_backup` (the negative
+//!   control) the new driver prints it again: the text appears twice.
 
 mod common;
 
@@ -82,10 +89,11 @@ impl Run {
     }
 }
 
-/// Boots `system` on `disk`, runs `command` under fault plan `rules`.
-fn boot(disk: &Path, command: &str, rules: Vec<Rule>) -> Run {
+/// Boots `system` on `disk`, runs `command` under fault plan `rules`,
+/// with kernel command-line `keys`.
+fn boot(disk: &Path, keys: &str, command: &str, rules: Vec<Rule>) -> Run {
     let mut config = RunConfig::for_image("system").unwrap();
-    config.append = format!("-- {command}");
+    config.append = format!("{keys} -- {command}").trim_start().to_string();
     config.disk = Some(disk.to_path_buf());
     config.timeout = Some(Duration::from_secs(240));
     config.separate_log = true;
@@ -136,7 +144,7 @@ fn single_faults_in_the_disk_driver_and_its_messages_cost_the_copy_nothing() {
     delayed_reply.nth = 10;
     delayed_reply.arg_a = DELAY_TICKS;
     let command = "fill 200000 /home/a; cp /home/a /home/b; sum /home/a /home/b; sync";
-    let run = boot(&disk, command, vec![dropped_copy, garbled, delayed_reply]);
+    let run = boot(&disk, "", command, vec![dropped_copy, garbled, delayed_reply]);
 
     assert_eq!(run.outcome.faults_injected, 3, "{}", run.context());
     assert_eq!(run.outcome.exit_status(), 0, "{}", run.context());
@@ -191,6 +199,7 @@ fn single_faults_in_the_console_driver_and_its_messages_cost_the_program_nothing
     duplicated_write.nth = 5;
     let run = boot(
         &disk,
+        "",
         "echo one; echo two; echo three; echo status $?",
         vec![lost_reply, failed_output, dropped_copy, duplicated_write],
     );
@@ -207,4 +216,39 @@ fn single_faults_in_the_console_driver_and_its_messages_cost_the_program_nothing
     let errors: Vec<i64> = replies.iter().copied().filter(|&r| r < 0).collect();
     assert_eq!(errors, [abi::Error::Fault.to_return()], "{replies:?} {}", run.context());
     assert_eq!(replies.len(), 6, "four writes, one sent again, one copy answered again: {replies:?}");
+}
+
+/// Boots with tty's first reply to VFS (the answer to `echo one`'s
+/// write, after the text went out) dropped, under kernel command-line
+/// `keys`.
+fn lost_reply_after_the_text_went_out(name: &str, keys: &str) -> Run {
+    let disk = common::scratch_dir(name).join("disk.img");
+    let mut dropped = Rule::new(Action::Drop);
+    dropped.source = common::program_id("system", "tty");
+    dropped.destination = common::program_id("system", "vfs");
+    dropped.primitives = 1 << Trap::SendA as u8;
+    dropped.mtype = abi::proto::dev::REPLY;
+    dropped.nth = 1;
+    boot(&disk, keys, "echo one; echo two; echo status $?", vec![dropped])
+}
+
+#[test]
+fn a_write_a_restarted_console_driver_finds_in_its_backup_is_printed_once() {
+    let run = lost_reply_after_the_text_went_out("ipc-fault-classes-tty-once", "");
+    assert_eq!(run.outcome.faults_injected, 1, "{}", run.context());
+    assert_eq!(run.outcome.exit_status(), 0, "{}", run.context());
+    assert_eq!(run.console, "one\ntwo\nstatus 0\n", "each line once: {}", run.context());
+    // The deadline had the driver restarted, and the new one answered the
+    // write from its predecessor's record.
+    assert_eq!(run.log.matches("complaining to RS").count(), 1, "{}", run.context());
+    assert_eq!(run.starts_of("tty"), 2, "{}", run.context());
+    assert!(run.log.contains("tty: took back 1 served writes of the earlier driver"), "{}", run.context());
+    // VFS got an answer to the write it sent again: the count of "one\n".
+    let replies = run.delivered_results(abi::proto::dev::REPLY);
+    assert!(replies.iter().all(|&r| r > 0) && replies.contains(&4), "{replies:?} {}", run.context());
+
+    let weak = lost_reply_after_the_text_went_out("ipc-fault-classes-tty-once-weak", "viv.weaken=tty_backup");
+    assert_eq!(weak.outcome.exit_status(), 0, "{}", weak.context());
+    assert_eq!(weak.starts_of("tty"), 2, "{}", weak.context());
+    assert_eq!(weak.console, "one\none\ntwo\nstatus 0\n", "without the backup, twice: {}", weak.context());
 }

@@ -140,6 +140,7 @@ fn assert_names_came_back(run: &Run) {
         run.context()
     );
     assert!(has(&format!("attack_auth: {limit} of {limit} names still mine after the restart")), "{}", run.context());
+    assert!(has("attack_auth: my subscription to tty came back"), "{}", run.context());
     assert!(has("attack_auth: one name more: too many open files or processes"), "{}", run.context());
     let orphan = run.console.lines().find(|l| l.starts_with("attack_auth: the dead child's "));
     assert!(orphan.is_some_and(|l| l.ends_with(": no such file or directory")), "{}", run.context());
@@ -161,6 +162,9 @@ fn when_ds_dies_rs_restarts_it_with_its_table_and_the_copy_goes_on() {
     // ended before DS died.
     let took = format!("ds: took back {} names of the earlier DS, dropped 1", abi::proto::ds::MAX_ENTRIES_PER_CLIENT);
     assert!(run.log.lines().any(|l| l == took), "{took}\n{}", run.context());
+    // And its subscription (the services' RS has them make again).
+    let took = "ds: took back 1 subscriptions of the earlier DS, dropped 0";
+    assert!(run.log.lines().any(|l| l == took), "{took}\n{}", run.context());
     assert_names_came_back(&run);
     assert!(run.console.lines().any(|l| l == "after tty"), "{}", run.context());
     let ds_row = run.console.lines().find(|l| l.starts_with("ds ")).unwrap_or_else(|| panic!("{}", run.context()));
@@ -175,6 +179,7 @@ fn weakened_without_its_backup_a_new_ds_has_lost_the_programs_names_and_their_li
     assert!(!run.log.contains("ds: took back "), "{}", run.context());
     let has = |line: &str| run.console.lines().any(|l| l == line);
     assert!(has(&format!("attack_auth: 0 of {limit} names still mine after the restart")), "{}", run.context());
+    assert!(has("attack_auth: my subscription to tty is gone"), "{}", run.context());
     assert!(has("attack_auth: one name more: accepted"), "{}", run.context());
 }
 

@@ -39,6 +39,7 @@ pub mod ds;
 pub mod fs;
 pub mod pm;
 pub mod rs;
+pub mod tty;
 pub mod vfs;
 
 use crate::Message;
@@ -75,13 +76,7 @@ pub const CHECK_WORD: usize = 4;
 /// change of the words, or of bytes across two of them, changes it but
 /// for a chance of about 2^-64.
 pub const fn check_word(mtype: u32, words: &[u64; 4]) -> u64 {
-    let mut h = 0x9E37_79B9_7F4A_7C15u64 ^ mtype as u64;
-    let mut i = 0;
-    while i < words.len() {
-        h = (h ^ words[i]).wrapping_mul(0x0000_0100_0000_01B3).rotate_left(29);
-        i += 1;
-    }
-    h ^ (h >> 31)
+    crate::backup::seal(mtype, 0, words)
 }
 
 /// A driver request of type `mtype` with payload `words` and its check

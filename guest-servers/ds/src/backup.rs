@@ -1,6 +1,8 @@
 //! DS's table kept where DS's death cannot take it: in RS's memory
 //! (`abi::proto::ds::backup`). Only the names clients published for
-//! themselves: RS publishes every running service in a new DS anyway.
+//! themselves, and the programs' subscriptions: RS publishes every
+//! running service in a new DS anyway, and has the services subscribe
+//! again.
 //!
 //! Why a backup in RS rather than clients that publish again (DS's
 //! restart announced, and every publisher publishing again): every
@@ -23,8 +25,11 @@
 //! hold a service's name, and no client gets back more than its limit
 //! (`abi::proto::ds::backup::select`). Records not taken
 //! back are cleared, so they cannot return at a later restart.
-//! Subscriptions are not kept: servers subscribe again when RS tells them
-//! of the new DS (`rt::names::Watch`).
+//! Programs' subscriptions are kept the same way (one record per
+//! subscriber slot, after the names'; an owner that died or one over its
+//! limit does not get it back), and each restored subscriber is told at
+//! once of the names it matches; the services' are not: RS tells every
+//! service of the new DS and it subscribes again (`rt::names::Watch`).
 //!
 //! Nobody but DS can write the backup: the kernel lets only the grantee
 //! of RS's grant, the current DS endpoint, copy to it, and an old DS's
@@ -32,14 +37,18 @@
 //! the backup off.
 
 use crate::store::Store;
-use abi::proto::ds::backup::{self, Record, Rules, EMPTY, GRANT, RECORD_SIZE, SIZE};
-use abi::proto::ds::MAX_ENTRIES;
-use abi::{Endpoint, Error};
+use abi::proto::ds::backup::{
+    self, Record, Rules, Subscription, EMPTY, EMPTY_SUBSCRIPTION, RECORD_SIZE, SUBSCRIPTIONS_AT, SUBSCRIPTION_SIZE,
+    TOTAL_SIZE,
+};
+use abi::proto::ds::{MAX_ENTRIES, MAX_SUBSCRIBERS};
+use abi::Error;
+use rt::backup::Lent;
 
 /// Where the backup is and what is still to do with it.
 pub struct Backup {
-    /// RS, who lends it; `Endpoint::NONE` when off or broken.
-    rs: Endpoint,
+    /// The backup RS lends; `None` when off or broken.
+    lent: Option<Lent>,
     /// The records of an earlier DS are still to be read (before the
     /// first request: RS moves its grant to us before anyone can send us
     /// one, since it tells nobody of us before that).
@@ -48,58 +57,70 @@ pub struct Backup {
     /// [`EMPTY`]), so a slot that changes between RS's names and nothing
     /// costs no copy.
     held: u64,
+    /// The same for subscriber slots.
+    held_subscriptions: u64,
 }
 
 impl Backup {
     /// No backup (until [`Backup::start`]).
     pub const fn new() -> Backup {
-        Backup { rs: Endpoint::NONE, to_restore: false, held: 0 }
+        Backup { lent: None, to_restore: false, held: 0, held_subscriptions: 0 }
     }
 
     /// Uses the backup RS lends (unless `on` is false).
     pub fn start(&mut self, on: bool) {
-        self.rs = if on { rt::service::rs().unwrap_or(Endpoint::NONE) } else { Endpoint::NONE };
-        self.to_restore = self.rs != Endpoint::NONE;
+        self.lent = if on { Lent::of("ds") } else { None };
+        self.to_restore = self.lent.is_some();
     }
 
     /// Stops using a backup that cannot be copied to or from: DS goes on
     /// without (a new DS would then start empty), and says so once.
     fn broken(&mut self, what: &str, e: Error) {
         rt::println!("ds: cannot {} the backup of the table ({:?}); going on without it", what, e);
-        self.rs = Endpoint::NONE;
+        self.lent = None;
     }
 
     /// Takes back what an earlier DS left in the backup, once, before the
     /// first request is handled.
     pub fn restore(&mut self, store: &mut Store, reserved: impl Fn(&[u8; abi::proto::NAME_LEN]) -> bool) {
-        if !core::mem::take(&mut self.to_restore) {
+        let Some(lent) = self.lent.filter(|_| core::mem::take(&mut self.to_restore)) else {
             return;
-        }
-        static mut BUF: [u8; SIZE] = [0; SIZE];
+        };
+        static mut BUF: [u8; TOTAL_SIZE] = [0; TOTAL_SIZE];
         // SAFETY: single-threaded, and this is the only reference to BUF.
         let buf = unsafe { &mut *(&raw mut BUF) };
-        if let Err(e) = rt::sys::safecopy_from(self.rs, GRANT, 0, buf) {
+        if let Err(e) = lent.read(0, buf) {
             return self.broken("read", e);
+        }
+        if buf.iter().all(|&b| b == 0) {
+            return; // the first DS, or one that held nothing
         }
         let record_at = |slot: usize| {
             let mut bytes = [0u8; RECORD_SIZE];
             bytes.copy_from_slice(&buf[slot * RECORD_SIZE..(slot + 1) * RECORD_SIZE]);
             bytes
         };
-        if (0..MAX_ENTRIES).all(|slot| record_at(slot) == EMPTY) {
-            return; // the first DS, or one that held nothing
-        }
+        let subscription_at = |slot: usize| {
+            let mut bytes = [0u8; SUBSCRIPTION_SIZE];
+            bytes.copy_from_slice(&buf[SUBSCRIPTIONS_AT + slot * SUBSCRIPTION_SIZE..][..SUBSCRIPTION_SIZE]);
+            bytes
+        };
         let mut found = [None; MAX_ENTRIES];
         for (slot, f) in found.iter_mut().enumerate() {
             *f = Record::decode(slot, &record_at(slot));
+        }
+        let mut found_subscriptions = [None; MAX_SUBSCRIBERS];
+        for (slot, f) in found_subscriptions.iter_mut().enumerate() {
+            *f = Subscription::decode(slot, &subscription_at(slot));
         }
         let mut table = [rt::sys::ProcRecord::default(); crate::MAX_PROCESSES];
         // Without the process table no owner can be shown alive: nothing
         // comes back but what RS publishes again anyway.
         let live = rt::sys::proc_info(&mut table).map_or(&table[..0], |n| &table[..n]);
+        let alive = |ep| live.iter().any(|r: &rt::sys::ProcRecord| r.endpoint == ep);
         let policy = store.policy();
         let rules = Rules { names: policy.names, quota: policy.quota };
-        let kept = backup::select(&found, |ep| live.iter().any(|r| r.endpoint == ep), reserved, rules);
+        let kept = backup::select(&found, alive, reserved, rules);
         let (mut taken, mut dropped) = (0, 0);
         for (slot, k) in kept.iter().enumerate() {
             if let Some(r) = k {
@@ -108,32 +129,84 @@ impl Backup {
                 taken += 1;
             } else if record_at(slot) != EMPTY {
                 dropped += 1;
-                if let Err(e) = rt::sys::safecopy_to(self.rs, GRANT, (slot * RECORD_SIZE) as u64, &EMPTY) {
+                if let Err(e) = lent.write(slot * RECORD_SIZE, &EMPTY) {
                     return self.broken("clear", e);
                 }
             }
         }
         rt::println!("ds: took back {} names of the earlier DS, dropped {}", taken, dropped);
+        // The subscriptions, after the names: each learns at once of the
+        // names it matches that came back, as at a SUBSCRIBE (and of the
+        // services as RS publishes them again).
+        let kept = backup::select_subscriptions(&found_subscriptions, alive, rules);
+        let (mut taken, mut dropped) = (0, 0);
+        for (slot, k) in kept.iter().enumerate() {
+            if let Some(sub) = k {
+                if store.restore_subscription(slot, sub.endpoint, sub.pattern) {
+                    let _ = rt::ipc::notify(sub.endpoint);
+                }
+                self.held_subscriptions |= 1 << slot;
+                taken += 1;
+            } else if subscription_at(slot) != EMPTY_SUBSCRIPTION {
+                dropped += 1;
+                if let Err(e) = lent.write(SUBSCRIPTIONS_AT + slot * SUBSCRIPTION_SIZE, &EMPTY_SUBSCRIPTION) {
+                    return self.broken("clear", e);
+                }
+            }
+        }
+        if taken + dropped > 0 {
+            rt::println!("ds: took back {} subscriptions of the earlier DS, dropped {}", taken, dropped);
+        }
     }
 
-    /// Writes the record of every slot that changed since the last call:
-    /// a client's entry, or [`EMPTY`] where the backup held one that is
-    /// gone (deleted, freed, or replaced by RS).
+    /// Writes the record of every entry and subscriber slot that changed
+    /// since the last call: a client's entry or subscription, or an empty
+    /// record where the backup held one that is gone (deleted, freed, or
+    /// replaced by RS's or a service's).
     pub fn save(&mut self, store: &mut Store) {
         let mut changed = store.take_changed();
-        while changed != 0 && self.rs != Endpoint::NONE {
+        while changed != 0 {
             let slot = changed.trailing_zeros() as usize;
             changed &= changed - 1;
-            let record = match store.client_at(slot) {
-                Some(e) => Record { name: e.name, endpoint: e.endpoint, value: e.value }.encode(slot),
-                None if self.held & 1 << slot != 0 => EMPTY,
-                None => continue,
-            };
-            match rt::sys::safecopy_to(self.rs, GRANT, (slot * RECORD_SIZE) as u64, &record) {
-                Ok(_) if record == EMPTY => self.held &= !(1 << slot),
-                Ok(_) => self.held |= 1 << slot,
-                Err(e) => self.broken("write", e),
-            }
+            let record = store.client_at(slot).map(|e| Record { name: e.name, endpoint: e.endpoint, value: e.value });
+            let mut held = self.held;
+            self.write_slot(slot * RECORD_SIZE, record.map(|r| r.encode(slot)), EMPTY, &mut held, slot);
+            self.held = held;
+        }
+        let mut changed = store.take_changed_subscribers();
+        while changed != 0 {
+            let slot = changed.trailing_zeros() as usize;
+            changed &= changed - 1;
+            let sub =
+                store.client_subscription_at(slot).map(|s| Subscription { pattern: s.pattern, endpoint: s.endpoint });
+            let mut held = self.held_subscriptions;
+            let at = SUBSCRIPTIONS_AT + slot * SUBSCRIPTION_SIZE;
+            self.write_slot(at, sub.map(|s| s.encode(slot)), EMPTY_SUBSCRIPTION, &mut held, slot);
+            self.held_subscriptions = held;
+        }
+    }
+
+    /// Writes `record` of slot `slot` at `at`, or `empty` when there is
+    /// none and the backup holds one (bit `slot` of `held`); keeps `held`
+    /// up to date.
+    fn write_slot<const N: usize>(
+        &mut self,
+        at: usize,
+        record: Option<[u8; N]>,
+        empty: [u8; N],
+        held: &mut u64,
+        slot: usize,
+    ) {
+        let Some(lent) = self.lent else { return };
+        let bytes = match record {
+            Some(bytes) => bytes,
+            None if *held & 1 << slot != 0 => empty,
+            None => return,
+        };
+        match lent.write(at, &bytes) {
+            Ok(()) if bytes == empty => *held &= !(1 << slot),
+            Ok(()) => *held |= 1 << slot,
+            Err(e) => self.broken("write", e),
         }
     }
 }

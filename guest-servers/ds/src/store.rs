@@ -79,7 +79,12 @@ pub struct Store {
     /// Bit `i`: entry slot `i` was published or deleted since the last
     /// [`Store::take_changed`] (its backup record is out of date).
     changed_slots: u64,
+    /// Bit `i`: subscriber slot `i` was taken or freed since the last
+    /// [`Store::take_changed_subscribers`].
+    changed_subscribers: u64,
 }
+
+const _: () = assert!(ds::MAX_SUBSCRIBERS <= 64, "the changed-subscriber bitmap is one u64");
 
 fn matches(pattern: &Name, name: &Name) -> bool {
     *pattern == WILDCARD || pattern == name
@@ -93,7 +98,44 @@ impl Store {
             subscribers: [None; ds::MAX_SUBSCRIBERS],
             policy: Policy { names: true, quota: true, reclaim: true },
             changed_slots: 0,
+            changed_subscribers: 0,
         }
+    }
+
+    /// The subscriber slots taken or freed since the last call (a
+    /// bitmap), for the backup (`crate::backup`); clears them.
+    pub fn take_changed_subscribers(&mut self) -> u64 {
+        core::mem::take(&mut self.changed_subscribers)
+    }
+
+    /// The subscription in subscriber slot `slot` if it is a program's:
+    /// not a service's (an endpoint that RS published), since RS tells
+    /// every service to subscribe again in a new DS.
+    pub fn client_subscription_at(&self, slot: usize) -> Option<Subscriber> {
+        let s = self.subscribers.get(slot).copied().flatten()?;
+        let service = self.entries.iter().flatten().any(|e| e.live && e.by_rs && e.endpoint == s.endpoint);
+        (!service).then_some(s)
+    }
+
+    /// Puts back a program's subscription of an earlier DS in its slot
+    /// (`crate::backup` chose it by the rules `subscribe` applies), with
+    /// every matching entry pending, as a SUBSCRIBE marks them; returns
+    /// whether any is.
+    pub fn restore_subscription(&mut self, slot: usize, endpoint: Endpoint, pattern: Name) -> bool {
+        let pending = self.matching(&pattern);
+        match self.subscribers.get_mut(slot) {
+            Some(s) => {
+                *s = Some(Subscriber { endpoint, pattern, pending });
+                pending != 0
+            }
+            None => false,
+        }
+    }
+
+    /// The live entries whose names match `pattern` (a bitmap).
+    fn matching(&self, pattern: &Name) -> u64 {
+        let live = |e: &Option<Entry>| matches!(e, Some(e) if e.live && matches(pattern, &e.name));
+        (0..ds::MAX_ENTRIES).filter(|&slot| live(&self.entries[slot])).fold(0, |bits, slot| bits | 1 << slot)
     }
 
     /// The slots published or deleted since the last call (a bitmap), for
@@ -134,9 +176,10 @@ impl Store {
     /// the subscribers to notify and how many names were freed.
     pub fn reclaim(&mut self, alive: impl Fn(Endpoint) -> bool) -> ([Endpoint; ds::MAX_SUBSCRIBERS], usize) {
         let mut notify = [Endpoint::NONE; ds::MAX_SUBSCRIBERS];
-        for s in self.subscribers.iter_mut() {
+        for (i, s) in self.subscribers.iter_mut().enumerate() {
             if matches!(s, Some(x) if !alive(x.endpoint)) {
                 *s = None;
+                self.changed_subscribers |= 1 << i;
             }
         }
         let mut freed = 0;
@@ -298,15 +341,11 @@ impl Store {
                 }
                 let i = self.subscribers.iter().position(Option::is_none).ok_or(Error::TooMany)?;
                 self.subscribers[i] = Some(Subscriber { endpoint, pattern, pending: 0 });
+                self.changed_subscribers |= 1 << i;
                 i
             }
         };
-        let mut pending = 0;
-        for (slot, e) in self.entries.iter().enumerate() {
-            if matches!(e, Some(e) if e.live && matches(&pattern, &e.name)) {
-                pending |= 1 << slot;
-            }
-        }
+        let pending = self.matching(&pattern);
         let s = self.subscribers[index].as_mut().ok_or(Error::TooMany)?;
         s.pending |= pending;
         Ok(s.pending != 0)
@@ -337,9 +376,10 @@ impl Store {
 
     /// Drops every subscription of `endpoint` (it died).
     pub fn unsubscribe_all(&mut self, endpoint: Endpoint) {
-        for s in self.subscribers.iter_mut() {
+        for (i, s) in self.subscribers.iter_mut().enumerate() {
             if matches!(s, Some(x) if x.endpoint == endpoint) {
                 *s = None;
+                self.changed_subscribers |= 1 << i;
             }
         }
         for slot in 0..ds::MAX_ENTRIES {

@@ -72,6 +72,7 @@ const ATTACKS: &[Attack] = &[
     Attack { name: "bad-pointer", run: bad_pointer },
     Attack { name: "grant", run: foreign_grant },
     Attack { name: "ds-backup", run: ds_backup },
+    Attack { name: "tty-backup", run: tty_backup },
     Attack { name: "senda-flood", run: senda_flood },
     Attack { name: "deadlock", run: deadlock },
     Attack { name: "stale-endpoint", run: stale_endpoint },
@@ -232,14 +233,31 @@ fn foreign_grant() -> Verdict {
 /// RS's memory (`abi::proto::ds::backup`), which a restarted DS would take
 /// back. RS grants that memory to the current DS alone.
 fn ds_backup() -> Verdict {
-    use abi::proto::ds::backup::{Record, GRANT};
-    let Some(rs) = rt::service::rs() else {
-        return Verdict::Defended(Detail::Text("no RS to attack"));
-    };
+    use abi::proto::ds::backup::Record;
     let mut name = [0u8; proto::NAME_LEN];
     name[..6].copy_from_slice(b"forged");
     let record = Record { name, endpoint: own_endpoint(), value: 0 }.encode(0);
-    refused(rt::sys::safecopy_to(rs, GRANT, 0, &record), "wrote a record into DS's backup")
+    forge_backup("ds", &record, "wrote a record into DS's backup")
+}
+
+/// Forged server state: a record in TTY's backup (`abi::proto::tty::backup`)
+/// saying a write of VFS was served, which TTY would then answer without
+/// printing it. RS grants that memory to the current TTY alone. (The id
+/// is one VFS reaches only after 2^40 requests, so that with the defense
+/// off the verdict itself still gets printed.)
+fn tty_backup() -> Verdict {
+    use abi::proto::tty::backup::Served;
+    let record = Served { client: service("vfs"), id: 1 << 40, count: 0, grant: 0 }.encode();
+    forge_backup("tty", &record, "wrote a record into TTY's backup")
+}
+
+/// Writes `record` at the start of the backup RS lends `server`.
+fn forge_backup(server: &str, record: &[u8], success: &'static str) -> Verdict {
+    let (Some(rs), Some(grant)) = (rt::service::rs(), rt::kip::program_index(server).and_then(rt::backup::grant_of))
+    else {
+        return Verdict::Defended(Detail::Text("no backup to attack"));
+    };
+    refused(rt::sys::safecopy_to(rs, grant, 0, record), success)
 }
 
 /// Our own endpoint, from PM's process list.

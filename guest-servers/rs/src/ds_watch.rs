@@ -9,10 +9,10 @@
 //! DS is (`abi::proto::rs::DS_ENDPOINT`: RS checks before it answers). Every
 //! later DS is RS's child and reaped like any service.
 //!
-//! DS's table outlives DS in RS's memory: RS lends the backup
-//! (`abi::proto::ds::backup`) to the current DS by a grant that only DS
-//! may use, and moves the grant to each new DS before anyone can send it
-//! a message (guest-servers/ds/src/backup.rs); the new DS takes back the
+//! DS's table outlives DS in RS's memory: RS lends DS a backup
+//! (`crate::backups`, `abi::proto::ds::backup`) by a grant that only the
+//! current DS may use, moved to each new DS at its start, before anyone
+//! can send it a message (guest-servers/ds/src/backup.rs); the new DS takes back the
 //! names programs published for themselves. RS still publishes every
 //! running service again (a service may have been restarted while DS was
 //! down) and tells each one (`abi::proto::rs::DS_RESTARTED`, by SENDNB,
@@ -27,31 +27,10 @@ use abi::proto::rs::{DS_RESTARTED, STATE_RUNNING};
 use abi::proto::{self, ds};
 use abi::{Endpoint, Error, Message};
 
-/// The memory RS lends DS for the backup of its table.
-static mut DS_BACKUP: [u8; ds::backup::SIZE] = [0; ds::backup::SIZE];
-
 /// The program name of DS in every image.
 pub const DS: &str = "ds";
 
 impl Rs {
-    /// Lends the kernel-started DS the backup of its table, by RS's first
-    /// grant (`abi::proto::ds::backup::GRANT`, the id DS uses). Call first
-    /// of all, before any message goes to DS.
-    pub fn lend_ds_backup(&mut self) {
-        let Some(ds) = rt::kip::endpoint_of(DS) else {
-            return;
-        };
-        // SAFETY: the program is single-threaded and this is the only
-        // reference to DS_BACKUP; RS itself never touches it again, only DS
-        // copies to and from it through the kernel.
-        let memory = unsafe { &mut *(&raw mut DS_BACKUP) };
-        match rt::grant::writable(ds, memory) {
-            Ok(grant) if grant.id() == ds::backup::GRANT => self.ds_backup = Some(grant),
-            Ok(grant) => rt::println!("rs: DS's backup got grant {}, not {}: no backup", grant.id(), ds::backup::GRANT),
-            Err(e) => rt::println!("rs: cannot lend DS its backup: {:?}", e),
-        }
-    }
-
     /// Adds the kernel-started DS to the service table (call after
     /// `load_services`).
     pub fn adopt_ds(&mut self, now: u64) {
@@ -115,10 +94,6 @@ impl Rs {
     /// A new DS runs at `ep`: use it, publish every running service in it
     /// again, and tell the services.
     pub fn ds_restarted(&mut self, ep: Endpoint) {
-        // Before the first message to the new DS: it reads the backup then.
-        if let Some(grant) = &self.ds_backup {
-            grant.set_grantee(ep);
-        }
         rt::names::set_ds(ep);
         for i in 0..self.count {
             let s = self.services[i];

@@ -19,6 +19,7 @@
 #![no_main]
 
 mod authorize;
+mod backups;
 mod complain;
 mod ds_watch;
 mod heartbeat;
@@ -44,9 +45,9 @@ pub struct Rs {
     complain_unchecked: bool,
     /// The uptime when the message being handled arrived.
     now: u64,
-    /// The grant that lends the current DS the backup of its table
-    /// (`ds_watch`).
-    ds_backup: Option<rt::grant::GrantGuard>,
+    /// The backups lent to the programs that ask for one (`backups`), by
+    /// grant id.
+    loans: [Option<backups::Loan>; abi::backup::MAX_BACKUPS],
 }
 
 const NO_SERVICE: Service = Service {
@@ -104,12 +105,12 @@ fn run() -> i32 {
         timers: Timers::new(),
         complain_unchecked: false,
         now: 0,
-        ds_backup: None,
+        loans: [const { None }; abi::backup::MAX_BACKUPS],
     };
     // SAFETY: the program is single-threaded and this is the only reference
     // to RS (a static: the tables would crowd the 64 KiB stack).
     let rs = unsafe { &mut *(&raw mut RS) };
-    rs.lend_ds_backup();
+    rs.lend_backups();
     authorize::init();
     rs.complain_unchecked = rt::kip::weakened(abi::weaken::COMPLAIN_AUTH);
     rs.load_services();

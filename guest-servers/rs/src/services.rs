@@ -144,8 +144,10 @@ impl Rs {
                 s.last_answer = now;
                 s.kernel_started = false;
                 s.owes_ds_news = false;
-                let (name, restarts, period) = (s.name, s.restarts, s.period);
+                let (name, restarts, period, program) = (s.name, s.restarts, s.period, s.program);
                 rt::println!("rs: started {} (ep {}) at {} ms", name, ep, ticks_to_ms(now));
+                // Before anyone can know of it: it reads its backup then.
+                self.move_backup(program, ep);
                 if name == crate::ds_watch::DS {
                     self.ds_restarted(ep);
                 } else {

@@ -9,6 +9,7 @@
 //! [`main!`]: `rt::main!(run);` where `fn run() -> i32`.
 #![no_std]
 
+pub mod backup;
 pub mod console;
 pub mod coroutine;
 pub mod errors;

@@ -8,16 +8,20 @@
 //! a WRITE is copied out of VFS's grant and written at once. Keyboard input
 //! arrives as IRQ 4 notifications ([`uart`]).
 //!
-//! The driver is restartable: it keeps no state worth saving. When RS
-//! restarts it (after a crash, a kill, or a missed heartbeat) it comes up
-//! clean, and VFS, which learns the new endpoint from DS, sends every
-//! unanswered request again. Typed input that was not yet read is lost
-//! with the old instance, as on a real terminal whose driver restarts.
+//! The driver is restartable. When RS restarts it (after a crash, a kill,
+//! or a missed heartbeat) it comes up clean but for the writes it served,
+//! which it keeps in a backup RS lends it ([`served`]), and VFS, which
+//! learns the new endpoint from DS, sends every unanswered request again
+//! with its request id: a write the old instance printed is answered
+//! from the record, not printed again. Typed input that was not yet read
+//! is lost with the old instance, as on a real terminal whose driver
+//! restarts.
 #![no_std]
 #![no_main]
 
 mod line;
 mod misbehave;
+mod served;
 mod uart;
 
 use abi::notify::{EVENT_SENDA_DONE, SYSTEM_EVENTS_WORD};
@@ -47,18 +51,6 @@ struct Read {
     seq: u64,
 }
 
-/// Writes remembered for [`Tty::served`]: more than VFS can have in
-/// flight at once.
-const SERVED_WRITES: usize = 16;
-
-/// A write served: who asked, its request id, what it was answered.
-#[derive(Clone, Copy)]
-struct ServedWrite {
-    from: Endpoint,
-    id: u64,
-    result: i64,
-}
-
 struct Tty {
     line: Line,
     ready: Ready,
@@ -68,11 +60,10 @@ struct Tty {
     replies: SendaQueue,
     out: [u8; OUT_CHUNK],
     /// The last writes served: a WRITE that comes again with an id
-    /// already served is a copy of the same message (VFS gives every
-    /// request it sends, even one sent again, a new id), so it is answered
-    /// again with its result and not written twice (at most once).
-    served: [ServedWrite; SERVED_WRITES],
-    next_served: usize,
+    /// already served (a copy of the message, or VFS sending it again to
+    /// a restarted driver) is answered again with its result and not
+    /// written twice.
+    served: served::Served,
     /// Test-only misbehaviour (`tty.misbehave`), off by default.
     misbehave: misbehave::Misbehave,
 }
@@ -85,8 +76,7 @@ static mut TTY: Tty = Tty {
     next_seq: 0,
     replies: SendaQueue::new("tty"),
     out: [0; OUT_CHUNK],
-    served: [ServedWrite { from: Endpoint::NONE, id: 0, result: 0 }; SERVED_WRITES],
-    next_served: 0,
+    served: served::Served::new(),
     misbehave: misbehave::Misbehave::OFF,
 };
 
@@ -103,6 +93,7 @@ fn run() -> i32 {
     // Bytes typed before we enabled the interrupt.
     tty.input();
     tty.misbehave = misbehave::Misbehave::from_cmdline();
+    tty.served.start(!rt::kip::weakened(abi::weaken::TTY_BACKUP));
     rt::server::serve(tty)
 }
 
@@ -110,6 +101,7 @@ fn run() -> i32 {
 /// SENDA (VFS is trusted but TTY is not, and a reply must never block it).
 impl rt::server::Server for Tty {
     fn request(&mut self, msg: &Message) -> rt::server::Answer {
+        self.served.restore();
         if matches!(msg.mtype, dev::READ | dev::WRITE | dev::CANCEL) && !abi::proto::request_intact(msg) {
             // Garbled on the way: acted on, it would write the wrong
             // bytes or take the wrong grant. VFS sends it again.
@@ -244,9 +236,8 @@ impl Tty {
 
     fn write(&mut self, msg: &Message) {
         let (id, grant, len) = (msg.payload[0], msg.payload[1], msg.payload[2]);
-        if let Some(done) = self.served.iter().find(|w| w.from == msg.source && w.id == id) {
-            let result = done.result;
-            self.answer(msg.source, id, result);
+        if let Some(count) = self.served.find(msg.source, id, grant, len) {
+            self.answer(msg.source, id, count as i64);
             return;
         }
         let mut done = 0u64;
@@ -272,8 +263,7 @@ impl Tty {
         if result >= 0 {
             // Only what went out: a write answered with an error wrote
             // nothing and may be sent again.
-            self.served[self.next_served] = ServedWrite { from: msg.source, id, result };
-            self.next_served = (self.next_served + 1) % SERVED_WRITES;
+            self.served.record(msg.source, id, grant, result as u64);
         }
         self.answer(msg.source, id, result);
     }

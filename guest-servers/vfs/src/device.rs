@@ -10,8 +10,12 @@
 //! server's ([`Device::post_fs_request`]). Each slot is one request in flight;
 //! a request whose answer has not come is kept until it does, and when DS
 //! announces a new TTY endpoint (RS restarted the driver) every such
-//! request is sent again, with a fresh id, to the new one: a driver crash
-//! costs the user no error. (`viv.weaken=tty_async` makes every request a
+//! request is sent again, with the same id, to the new one: a driver crash
+//! costs the user no error. A request keeps its id for life, however
+//! often it is sent: the driver recognises a write it has already served
+//! by it (also across its restart: TTY keeps the writes it served in a
+//! backup, `abi::proto::tty::backup`) and answers it without printing it
+//! again, so a console write is printed exactly once. (`viv.weaken=tty_async` makes every request a
 //! blocking SEND instead, the negative control of `viv threats`' V1 row.)
 //!
 //! A request lost on the way (the driver never saw it) is caught by a
@@ -30,6 +34,9 @@ use abi::{Endpoint, Error, Message};
 
 /// Requests in flight at once.
 pub const SLOTS: usize = 16;
+// TTY keeps the last write served from each slot (by its grant id, the
+// slot) to answer it again, not print it again.
+const _: () = assert!(SLOTS <= abi::proto::tty::backup::SLOTS, "TTY keeps a record per slot");
 /// Bytes moved per request.
 pub const BUF: usize = 2048;
 /// The driver's heartbeat period when the image gives it none.
@@ -240,7 +247,7 @@ impl Device {
     /// buffer) and sends it if the driver is up.
     pub fn start(&mut self, i: usize, op: Op, len: usize, waiter: usize, user: Endpoint) {
         let req = Request {
-            id: 0,
+            id: self.next_id,
             op,
             len: len.min(BUF),
             waiter: Some(waiter),
@@ -251,17 +258,18 @@ impl Device {
             resent: false,
             retried: false,
         };
+        self.next_id += 1;
         self.slots[i] = Some(req);
         self.send(i);
         self.arm_watchdog();
     }
 
+    /// Sends the request in slot `i`, with the id it was given at its
+    /// start.
     fn send(&mut self, i: usize) {
         let Some(req) = self.slots[i].as_mut() else { return };
-        req.id = self.next_id;
         req.strikes = 0;
         req.accepted = false;
-        self.next_id += 1;
         if self.tty == Endpoint::NONE {
             return; // sent when the driver appears
         }
@@ -414,13 +422,15 @@ impl Device {
     }
 
     /// The driver answered `req` (taken from slot `i` by
-    /// [`Device::answer`]) with an error: sends it once more, with a new
+    /// [`Device::answer`]) with an error: sends it once more, with its
     /// id, unless it was retried already. True when it went out again.
     /// A single garbled or refused message (a bit flipped in the request's
     /// grant id, a kernel call of the driver's that failed) costs the
     /// program nothing; a driver that keeps failing the request gets its
     /// error through. Safe for writes: the driver answers an error only
-    /// when it wrote nothing.
+    /// when it wrote nothing (and then keeps no record of it), and one
+    /// whose answer was garbled into an error is answered from the
+    /// driver's record.
     pub fn retry(&mut self, i: usize, req: Request) -> bool {
         if req.retried || req.waiter.is_none() || self.slots[i].is_some() || !self.checks {
             return false;

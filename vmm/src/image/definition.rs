@@ -28,6 +28,8 @@
 //! service = false           # true: the reincarnation server starts,
 //!                           #   heartbeats and restarts it
 //! restart = "restart"       # or "hold": a dead service stays down
+//! backup = false            # true: RS lends it memory that outlives
+//!                           #   its restarts (abi::backup)
 //! ```
 //!
 //! Allowing A to send to B also allows B to send to A (its reply), as in
@@ -116,6 +118,10 @@ pub struct ProgramConfig {
     /// Heartbeat period for the reincarnation server (0 = none).
     #[serde(default)]
     pub heartbeat_ms: u32,
+    /// The reincarnation server lends the program a backup
+    /// (`abi::backup`).
+    #[serde(default)]
+    pub backup: bool,
 }
 
 fn default_priority() -> Spanned<u8> {
@@ -162,7 +168,9 @@ fn problem<T>(span: std::ops::Range<usize>, message: impl Into<String>) -> Resul
 impl ProgramConfig {
     /// The boot-image flags of this program.
     fn flags(&self) -> u8 {
-        use abi::boot_image::{FLAG_NO_AUTOSTART, FLAG_POWEROFF_ON_EXIT, FLAG_RESTART_HOLD, FLAG_SERVICE, FLAG_USER};
+        use abi::boot_image::{
+            FLAG_BACKUP, FLAG_NO_AUTOSTART, FLAG_POWEROFF_ON_EXIT, FLAG_RESTART_HOLD, FLAG_SERVICE, FLAG_USER,
+        };
         let mut flags = 0;
         if self.kind.get_ref() == "user" {
             flags |= FLAG_USER;
@@ -178,6 +186,9 @@ impl ProgramConfig {
         }
         if self.restart.get_ref() == "hold" {
             flags |= FLAG_RESTART_HOLD;
+        }
+        if self.backup {
+            flags |= FLAG_BACKUP;
         }
         flags
     }
@@ -366,6 +377,9 @@ impl ImageConfig {
                 let message = format!("program {name:?}: kind {:?} is not \"user\" or \"system\"", p.kind.get_ref());
                 return problem(p.kind.span(), message);
             }
+        }
+        if self.programs.iter().filter(|p| p.backup).count() > abi::backup::MAX_BACKUPS {
+            return problem(0..0, format!("more than {} programs have backup = true", abi::backup::MAX_BACKUPS));
         }
         if self.programs.iter().filter(|p| p.poweroff_on_exit).count() > 1 {
             return problem(0..0, "more than one program has poweroff_on_exit");
@@ -573,6 +587,24 @@ poweroff_on_exit = true
         assert_eq!(client.kernel_calls, user);
         let listed = [KernelCall::Exit, KernelCall::DevIo, KernelCall::PowerOff];
         assert_eq!(server.kernel_calls, listed.iter().map(|c| 1u64 << *c as u32).sum::<u64>());
+    }
+
+    #[test]
+    fn a_backup_is_a_flag_for_at_most_max_backups_programs() {
+        let lent = GOOD.replace(
+            "traps = [\"receive\", \"sendrec\", \"sendnb\"]",
+            "traps = [\"receive\", \"sendrec\", \"sendnb\"]\nbackup = true",
+        );
+        let image =
+            ImageConfig::parse(&lent).unwrap().build_image(|_| Ok::<_, String>(vec![0x7f, b'E', b'L', b'F'])).unwrap();
+        let image = abi::boot_image::BootImage::parse(&image).unwrap();
+        assert_ne!(image.entry(0).flags & abi::boot_image::FLAG_BACKUP, 0);
+        assert_eq!(image.entry(1).flags & abi::boot_image::FLAG_BACKUP, 0);
+        let mut many = String::new();
+        for i in 0..=abi::backup::MAX_BACKUPS {
+            many.push_str(&format!("[[program]]\nname = \"p{i}\"\nbackup = true\n\n"));
+        }
+        assert!(error_of(&many).contains("have backup = true"), "{}", error_of(&many));
     }
 
     #[test]

@@ -372,6 +372,16 @@ pub const THREATS: &[Threat] = &[
         Expect::Succeeded,
     ),
     row(
+        "tty-backup/driver",
+        "unauthorized access: another server's state",
+        Runner::Driver,
+        "attack_drv tty-backup",
+        "TTY's backup of served writes in RS's memory is granted to the current TTY alone",
+        Expect::Refused(Error::Perm),
+        abi::weaken::GRANT_CHECK,
+        Expect::Succeeded,
+    ),
+    row(
         "senda-flood/driver",
         "resource exhaustion",
         Runner::Driver,

@@ -1,13 +1,16 @@
-//! The names programs published in DS for themselves, kept outside DS so
-//! that a restarted DS has them again (guest-servers/ds/src/backup.rs,
-//! docs/servers-dying.md). RS's names (the services') are not kept: RS
-//! publishes every running service in a new DS anyway, so a record of
-//! them would cost a kernel call at every service start for nothing.
+//! The names programs published in DS for themselves, and their
+//! subscriptions, kept outside DS so that a restarted DS has them again
+//! (guest-servers/ds/src/backup.rs, docs/servers-dying.md). RS's names
+//! (the services') and the services' subscriptions are not kept: RS
+//! publishes every running service in a new DS anyway, and tells every
+//! service to subscribe again, so a record of them would cost a kernel
+//! call at every service start for nothing.
 //!
-//! RS owns the memory: a buffer of [`SIZE`] bytes that it lends to the
-//! current DS, and to no other process, by the grant [`GRANT`] of its grant
-//! table (RS moves the grant to each new DS before it tells anyone of
-//! the new DS, so before DS's first request). DS writes the record of an
+//! RS owns the memory: the backup it lends DS (`crate::backup`; DS's
+//! image entry says `backup = true`), of which the records take the
+//! first [`SIZE`] bytes, lent to the current DS and to no other process
+//! (RS moves the grant to each new DS before it tells anyone of the new
+//! DS, so before DS's first request). DS writes the record of an
 //! entry slot with one safe copy whenever a client's name in it changes,
 //! before it answers the request that changed it; a new DS reads all
 //! records before its first request and takes back those that [`select`]
@@ -22,18 +25,24 @@
 //! comes back is never more than DS itself would have accepted from the
 //! same publishers.
 
-use super::{MAX_ENTRIES, MAX_ENTRIES_PER_CLIENT, RESERVED_FOR_RS};
-use crate::proto::{check_word, NAME_LEN};
+use super::{MAX_ENTRIES, MAX_ENTRIES_PER_CLIENT, MAX_SUBSCRIBERS, MAX_SUBSCRIPTIONS_PER_CLIENT, RESERVED_FOR_RS};
+use crate::proto::NAME_LEN;
 use crate::Endpoint;
 
 /// Bytes of one record: name (16), endpoint (4), flags (4), value (8),
 /// check word (8).
 pub const RECORD_SIZE: usize = 40;
-/// Bytes of the whole backup: one record per entry slot of DS.
+/// Bytes of the entries' records: one per entry slot of DS.
 pub const SIZE: usize = MAX_ENTRIES * RECORD_SIZE;
-/// The id, in RS's grant table, of the grant that lends DS the backup.
-/// RS makes it before any other grant; DS finds RS in the KIP.
-pub const GRANT: u64 = 0;
+/// Bytes of one subscription record: pattern (16), endpoint and flags
+/// (8), check word (8).
+pub const SUBSCRIPTION_SIZE: usize = 32;
+/// Where the subscription records start: one per subscriber slot of DS,
+/// after the entries'.
+pub const SUBSCRIPTIONS_AT: usize = SIZE;
+/// Bytes of the whole backup.
+pub const TOTAL_SIZE: usize = SUBSCRIPTIONS_AT + MAX_SUBSCRIBERS * SUBSCRIPTION_SIZE;
+const _: () = assert!(TOTAL_SIZE <= crate::backup::SIZE, "DS's records fit the backup RS lends");
 /// An empty slot: all zero (its check word does not fit, see the tests).
 pub const EMPTY: [u8; RECORD_SIZE] = [0; RECORD_SIZE];
 
@@ -42,6 +51,11 @@ const FLAG_LIVE: u32 = 1;
 /// Mixed into every record's check word, so that a record of all zeros or
 /// a block of another protocol's words does not check out.
 const SEAL: u32 = 0xD5BA_C0B0;
+/// The same for subscription records (distinct, so that an entry's
+/// record never passes for a subscription's).
+const SUBSCRIPTION_SEAL: u32 = 0x5B5C_0B0D;
+/// Record flag of a live subscription.
+const FLAG_SUBSCRIBED: u32 = 2;
 
 /// One live entry of DS that its endpoint published for itself.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
@@ -63,7 +77,7 @@ fn words_of(record: &Record) -> [u64; 4] {
 }
 
 fn check_of(slot: usize, words: &[u64; 4]) -> u64 {
-    check_word(SEAL ^ slot as u32, words)
+    crate::backup::seal(SEAL, slot, words)
 }
 
 /// Whether `name` is one DS accepts: not empty, not the wildcard `*`,
@@ -150,6 +164,78 @@ pub fn select(
             continue;
         }
         kept[slot] = Some(r);
+    }
+    kept
+}
+
+/// One subscription of a program (not a service) to the names matching
+/// `pattern` (a name, or `*` for all).
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub struct Subscription {
+    /// NUL-padded.
+    pub pattern: [u8; NAME_LEN],
+    /// The subscriber.
+    pub endpoint: Endpoint,
+}
+
+/// An empty subscription slot.
+pub const EMPTY_SUBSCRIPTION: [u8; SUBSCRIPTION_SIZE] = [0; SUBSCRIPTION_SIZE];
+
+impl Subscription {
+    fn words(&self) -> [u64; 3] {
+        let [lo, hi] = crate::backup::words_of::<2>(&self.pattern);
+        [lo, hi, u64::from(self.endpoint.0) | u64::from(FLAG_SUBSCRIBED) << 32]
+    }
+
+    /// The bytes of this subscription in subscriber slot `slot`.
+    pub fn encode(&self, slot: usize) -> [u8; SUBSCRIPTION_SIZE] {
+        let words = self.words();
+        let mut out = [0u8; SUBSCRIPTION_SIZE];
+        crate::backup::put_words(&mut out, &words);
+        crate::backup::put_words(&mut out[24..], &[crate::backup::seal(SUBSCRIPTION_SEAL, slot, &words)]);
+        out
+    }
+
+    /// The subscription in `bytes`, found in subscriber slot `slot`;
+    /// `None` for an empty slot, or bytes that are not a well-formed
+    /// subscription of that slot (check word, flags, pattern, endpoint).
+    pub fn decode(slot: usize, bytes: &[u8; SUBSCRIPTION_SIZE]) -> Option<Subscription> {
+        let [lo, hi, endpoint_flags, check] = crate::backup::words_of::<4>(bytes);
+        if check != crate::backup::seal(SUBSCRIPTION_SEAL, slot, &[lo, hi, endpoint_flags])
+            || (endpoint_flags >> 32) as u32 != FLAG_SUBSCRIBED
+        {
+            return None;
+        }
+        let mut pattern = [0u8; NAME_LEN];
+        crate::backup::put_words(&mut pattern, &[lo, hi]);
+        let endpoint = Endpoint(endpoint_flags as u32);
+        let wildcard = pattern[0] == b'*' && pattern[1..].iter().all(|&b| b == 0);
+        ((well_formed_name(&pattern) || wildcard) && endpoint.is_process())
+            .then_some(Subscription { pattern, endpoint })
+    }
+}
+
+/// What a new DS takes back of the subscriptions found (`found[slot]`),
+/// in the same slots, by the rules a SUBSCRIBE meets: one whose owner is
+/// no longer `alive` is dropped; of two equal ones the lower slot's is
+/// kept; with `rules.quota` no owner keeps more than
+/// `MAX_SUBSCRIPTIONS_PER_CLIENT`.
+pub fn select_subscriptions(
+    found: &[Option<Subscription>; MAX_SUBSCRIBERS],
+    alive: impl Fn(Endpoint) -> bool,
+    rules: Rules,
+) -> [Option<Subscription>; MAX_SUBSCRIBERS] {
+    let mut kept: [Option<Subscription>; MAX_SUBSCRIBERS] = [None; MAX_SUBSCRIBERS];
+    for (slot, found) in found.iter().enumerate() {
+        let Some(s) = found.filter(|s| alive(s.endpoint)) else {
+            continue;
+        };
+        let twice = kept.iter().flatten().any(|k| *k == s);
+        let full = kept.iter().flatten().filter(|k| k.endpoint == s.endpoint).count() >= MAX_SUBSCRIPTIONS_PER_CLIENT;
+        if twice || (rules.quota && full) {
+            continue;
+        }
+        kept[slot] = Some(s);
     }
     kept
 }
@@ -253,5 +339,50 @@ mod tests {
         }
         let kept = select(&many, |_| true, |_| false, RULES);
         assert_eq!(kept.iter().flatten().count(), MAX_ENTRIES - RESERVED_FOR_RS);
+    }
+
+    fn subscription(text: &str, ep: u32) -> Subscription {
+        Subscription { pattern: name(text), endpoint: Endpoint(ep) }
+    }
+
+    #[test]
+    fn a_subscription_comes_back_in_its_own_slot_only_and_never_garbled() {
+        let s = subscription("tty", 0x2005);
+        let bytes = s.encode(3);
+        assert_eq!(Subscription::decode(3, &bytes), Some(s));
+        assert_eq!(Subscription::decode(4, &bytes), None, "copied to another slot");
+        assert_eq!(Subscription::decode(3, &EMPTY_SUBSCRIPTION), None);
+        let all = subscription("*", 9);
+        assert_eq!(Subscription::decode(0, &all.encode(0)), Some(all), "the wildcard is a pattern");
+        for bit in 0..SUBSCRIPTION_SIZE * 8 {
+            let mut garbled = bytes;
+            garbled[bit / 8] ^= 1 << (bit % 8);
+            assert_eq!(Subscription::decode(3, &garbled), None, "bit {bit}");
+        }
+        for bad in [subscription("", 9), subscription("a\0b", 9), subscription("x", Endpoint::NONE.0)] {
+            assert_eq!(Subscription::decode(1, &bad.encode(1)), None, "{bad:?}");
+        }
+        // An entry's record is never a subscription's.
+        let entry = client("tty", 0x2005).encode(0);
+        let mut prefix = [0u8; SUBSCRIPTION_SIZE];
+        prefix.copy_from_slice(&entry[..SUBSCRIPTION_SIZE]);
+        assert_eq!(Subscription::decode(0, &prefix), None);
+    }
+
+    #[test]
+    fn subscriptions_of_the_dead_twice_held_or_over_the_limit_do_not_come_back() {
+        let mut found = [None; MAX_SUBSCRIBERS];
+        found[0] = Some(subscription("gone", 30));
+        found[1] = Some(subscription("tty", 20));
+        found[2] = Some(subscription("tty", 20));
+        for (i, n) in ["a", "b", "c", "d", "e"].iter().enumerate() {
+            found[3 + i] = Some(subscription(n, 20));
+        }
+        let kept = select_subscriptions(&found, |ep| ep.0 != 30, RULES);
+        assert_eq!(kept[0], None, "its owner died");
+        assert_eq!((kept[1], kept[2]), (found[1], None), "held twice");
+        assert_eq!(kept.iter().flatten().count(), MAX_SUBSCRIPTIONS_PER_CLIENT);
+        let unlimited = select_subscriptions(&found, |ep| ep.0 != 30, Rules { names: true, quota: false });
+        assert_eq!(unlimited.iter().flatten().count(), 6);
     }
 }

@@ -30,14 +30,15 @@
 //! another leave names of dead processes, which DS frees when it runs out
 //! of room (`viv.weaken=ds_reclaim` keeps them: the `ds-churn/user` row).
 //!
-//! keep: publishes names until DS refuses, has a child publish a name and
-//! end, waits (asking DS every [`KEEP_POLL_MS`], at most [`KEEP_POLLS`]
+//! keep: subscribes to `tty` in DS, publishes names until DS refuses, has
+//! a child publish a name and end, waits (asking DS every [`KEEP_POLL_MS`], at most [`KEEP_POLLS`]
 //! times) until DS has been restarted (the `death-test` image's `killer`
 //! kills it: `vmm/tests/server_death.rs`), then looks each name up in the
-//! new DS and tries one name more: DS's backup brings the names back, and
-//! with them the limit, but not the dead child's name
-//! (`viv.weaken=ds_state`: the names are gone and the limit starts from
-//! zero).
+//! new DS, checks its subscription (RS publishes `tty` in the new DS: a
+//! subscription that came back reports it) and tries one name more: DS's
+//! backup brings the names and the subscription back, and with them the
+//! limit, but not the dead child's name (`viv.weaken=ds_state`: the names
+//! and the subscription are gone and the limit starts from zero).
 //!
 //! hog: takes all the memory it can and keeps it. Children write pages
 //! of their (zero-fill) arena, one child per chunk, and then sleep for
@@ -159,6 +160,14 @@ fn publish_and_end(name: &str) -> ! {
 
 fn keep(me: Endpoint) -> i32 {
     let pid = rt::pm::getpid().map_or(0, |(pid, _)| pid);
+    let mut tty = rt::names::Watch::new("tty");
+    if let Err(e) = tty.subscribe() {
+        outln!("attack_auth: cannot subscribe to tty: {}", rt::errors::describe(e));
+    }
+    // What is there already (tty's entry) is reported at once: take it,
+    // so that a report after the restart is the new DS's.
+    let mut changed = [0u8; NAME_LEN];
+    while rt::names::check(&mut changed).is_some() {}
     let mut names = [[0u8; NAME_LEN]; ds::MAX_ENTRIES];
     let mut published = 0;
     while published < ds::MAX_ENTRIES {
@@ -212,6 +221,11 @@ fn keep(me: Endpoint) -> i32 {
         }
     }
     outln!("attack_auth: {} of {} names still mine after the restart", kept, published);
+    let mut reported = false;
+    while let Some((name, _, _)) = rt::names::check(&mut changed) {
+        reported |= name == "tty";
+    }
+    outln!("attack_auth: my subscription to tty {}", if reported { "came back" } else { "is gone" });
     match rt::names::lookup_fresh(orphan) {
         Ok((ep, _)) => outln!("attack_auth: the dead child's {} is still {}'s", orphan, ep),
         Err(e) => outln!("attack_auth: the dead child's {}: {}", orphan, rt::errors::describe(e)),
