@@ -172,25 +172,48 @@ extern "C" fn kernel_main(start_info: u64) -> ! {
 /// Entry through `int3` (vector 3) from the KIP's entry stub with
 /// SENDREC to a process in `rax`: the IPC fast path ([`fastpath`]) first.
 /// The vector-3 stub decides which calls come here and passes the trap's
-/// registers (already saved in the frame) as the arguments: `rdi`, `rsi`,
-/// `rdx` as the caller left them.
+/// registers (also saved in the frame) as the arguments: `rdi`, `rsi`,
+/// `rdx` as the caller left them. It never returns to the stub: it leaves
+/// into the process to resume itself ([`trap::resume`]).
 #[no_mangle]
-extern "C" fn int3_sendrec(rdi: u64, rsi: u64) -> *mut TrapFrame {
+extern "C" fn int3_sendrec(rdi: u64, rsi: u64) -> ! {
     let sys = system();
-    match fastpath::try_sendrec(sys, rdi, rsi) {
+    let next = match fastpath::try_sendrec(sys, rdi, rsi) {
         Some(next) => next,
-        None => trap_entry(sys.current_frame()),
-    }
+        None => fast_fallback(sys, abi::syscall::Trap::SendRec),
+    };
+    // SAFETY: `next` is the frame `schedule` or the direct switch made
+    // current, with its address space loaded.
+    unsafe { trap::resume(next) }
 }
 
 /// [`int3_sendrec`] for REPLYRECV.
 #[no_mangle]
-extern "C" fn int3_reply_receive(rdi: u64, rsi: u64, rdx: u64) -> *mut TrapFrame {
+extern "C" fn int3_reply_receive(rdi: u64, rsi: u64, rdx: u64) -> ! {
     let sys = system();
-    match fastpath::try_reply_receive(sys, rdi, rsi, rdx) {
+    let next = match fastpath::try_reply_receive(sys, rdi, rsi, rdx) {
         Some(next) => next,
-        None => trap_entry(sys.current_frame()),
-    }
+        None => fast_fallback(sys, abi::syscall::Trap::ReplyRecv),
+    };
+    // SAFETY: as in `int3_sendrec`.
+    unsafe { trap::resume(next) }
+}
+
+/// A fast `int3` entry the fast path did not take: the general path, from
+/// a complete frame. The stub saved only the registers a trap keeps and
+/// its arguments (`SAVE_KEPT` in `arch/trap.rs`); the trap number and the
+/// vector, which the general path reads too, are known here. The other
+/// slots keep the process's earlier values, which the C convention of
+/// traps lets it lose (docs/abi.md).
+#[cold]
+#[inline(never)]
+fn fast_fallback(sys: &mut System, trap: abi::syscall::Trap) -> *mut TrapFrame {
+    let slot = sys.current;
+    let f = &mut sys.arch[slot].frame;
+    f.rax = trap as u64;
+    f.vector = 3;
+    f.error_code = 0;
+    trap_entry(sys.current_frame())
 }
 
 /// Entry through `syscall` (hardware KVM, QEMU). The IPC fast path first.

@@ -154,29 +154,57 @@ vector_\n:
        first argument in edi), go to their own Rust entries, which try
        it first; everything else (kernel calls, the other traps, an
        int3 elsewhere: a breakpoint) goes straight to trap_entry, paying
-       nothing for the fast path. The fast entries get the trap's
-       registers as their arguments (rdi, rsi, rdx as the caller left
-       them), so they read none of the frame. */
+       nothing for the fast path. The tests read the CPU's iret frame
+       (RIP at 0, CS at 8) before anything is pushed, because the two
+       fast entries save less: a trap follows the C calling convention
+       (docs/abi.md), so of the caller's registers only the ones it
+       keeps (rbx, rbp, r12-r15) and the trap's arguments (rdi, rsi,
+       for REPLYRECV rdx: what the general path reads if the fast path
+       falls back) go into the frame (SAVE_KEPT); the slots of the
+       others keep the process's own earlier values, which it may
+       lose. The fast entries get the arguments in their registers too,
+       and never return: they leave through iret_to_user. */
+    .macro SAVE_KEPT
+    subq ${f_rip}, %rsp
+    movq %rbx, {f_rbx}(%rsp)
+    movq %rbp, {f_rbp}(%rsp)
+    movq %r12, {f_r12}(%rsp)
+    movq %r13, {f_r13}(%rsp)
+    movq %r14, {f_r14}(%rsp)
+    movq %r15, {f_r15}(%rsp)
+    movq %rdi, {f_rdi}(%rsp)
+    movq %rsi, {f_rsi}(%rsp)
+    .endm
 vector_3:
-    pushq $0
-    pushq $3
-    PUSH_GPRS
-    testb $3, 144(%rsp)
-    jz from_kernel
-    cmpq ${stub_return}, {frame_rip}(%rsp)
+    testb $3, 8(%rsp)
+    jz 3f
+    cmpq ${stub_return}, (%rsp)
     jne 2f
     cmpq ${sendrec}, %rax
     jne 1f
     cmpl ${system}, %edi
     je 2f
-    CALL_ENTRY int3_sendrec
+    SAVE_KEPT
+    leaq kernel_stack_top(%rip), %rsp
+    call int3_sendrec
 1:
     cmpq ${replyrecv}, %rax
     jne 2f
-    CALL_ENTRY int3_reply_receive
+    SAVE_KEPT
+    movq %rdx, {f_rdx}(%rsp)
+    leaq kernel_stack_top(%rip), %rsp
+    call int3_reply_receive
 2:
+    pushq $0
+    pushq $3
+    PUSH_GPRS
     movq %rsp, %rdi
     CALL_ENTRY trap_entry
+3:
+    pushq $0
+    pushq $3
+    PUSH_GPRS
+    jmp from_kernel
 
 trap_common:
     PUSH_GPRS
@@ -214,6 +242,14 @@ syscall_entry:
     call syscall_trap_entry
     movq %rax, %rsp
 
+    /* The way back of the fast entries (`resume`): the frame at rsp,
+       through iretq. */
+    .global iret_to_user
+iret_to_user:
+    POP_GPRS
+    addq $16, %rsp
+    iretq
+
     .global return_to_user
 return_to_user:
     cmpq $256, 120(%rsp)
@@ -240,7 +276,16 @@ VECTOR_TABLE:
     replyrecv = const abi::syscall::Trap::ReplyRecv as u64,
     system = const abi::Endpoint::SYSTEM.0,
     stub_return = const abi::layout::TRAP_STUB_RETURN,
-    frame_rip = const abi::profile::frame::RIP,
+    f_rip = const abi::profile::frame::RIP,
+    f_rbx = const abi::profile::frame::RBX,
+    f_rbp = const abi::profile::frame::RBP,
+    f_r12 = const abi::profile::frame::R12,
+    f_r13 = const abi::profile::frame::R13,
+    f_r14 = const abi::profile::frame::R14,
+    f_r15 = const abi::profile::frame::R15,
+    f_rdi = const abi::profile::frame::RDI,
+    f_rsi = const abi::profile::frame::RSI,
+    f_rdx = const abi::profile::frame::RDX,
     tss = sym super::gdt::TSS,
     options(att_syntax)
 );
@@ -248,6 +293,7 @@ VECTOR_TABLE:
 extern "C" {
     static VECTOR_TABLE: [u64; VECTORS];
     fn return_to_user() -> !;
+    fn iret_to_user() -> !;
     /// The `syscall` instruction's target (LSTAR).
     pub fn syscall_entry();
 }
@@ -301,5 +347,20 @@ pub unsafe fn enter_user(frame: *mut TrapFrame) -> ! {
     // SAFETY: per the contract above, return_to_user pops a complete frame.
     unsafe {
         core::arch::asm!("mov rsp, {0}", "jmp {1}", in(reg) frame, sym return_to_user, options(noreturn));
+    }
+}
+
+/// Leaves the kernel into the process whose saved state is `frame`, through
+/// `iretq` alone: the end of the `int3` fast entries, which never return to
+/// their stub (no epilogue, no return, no move of the returned frame).
+///
+/// # Safety
+/// As [`enter_user`]; the frame holds a valid iret frame (every frame
+/// does: `syscall_entry` builds one too).
+#[inline(always)]
+pub unsafe fn resume(frame: *mut TrapFrame) -> ! {
+    // SAFETY: per the contract above, iret_to_user pops a complete frame.
+    unsafe {
+        core::arch::asm!("mov rsp, {0}", "jmp {1}", in(reg) frame, sym iret_to_user, options(noreturn));
     }
 }
