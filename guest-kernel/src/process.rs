@@ -340,6 +340,22 @@ impl System {
         frame
     }
 
+    /// [`Self::switch_to`] from the running process to another one, as the
+    /// fast path's direct switch does: every process has an address space
+    /// of its own, and the running one's is loaded, so the other's root
+    /// always differs and is written without the compare.
+    #[inline(always)]
+    pub fn switch_to_other(&mut self, next: usize) -> *mut TrapFrame {
+        let root = self.arch[next].space.root;
+        debug_assert!(next != self.current && root != self.loaded_root);
+        cpu::write_cr3(root);
+        self.loaded_root = root;
+        self.current = next;
+        let frame = &raw mut self.arch[next].frame;
+        trap::set_current_frame(frame);
+        frame
+    }
+
     /// [`Self::schedule`] with events to deliver or nobody ready.
     #[inline(never)]
     fn schedule_slow(&mut self) -> *mut TrapFrame {

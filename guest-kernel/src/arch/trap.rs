@@ -154,8 +154,12 @@ vector_\n:
        first argument in edi), go to their own Rust entries, which try
        it first; everything else (kernel calls, the other traps, an
        int3 elsewhere: a breakpoint) goes straight to trap_entry, paying
-       nothing for the fast path. The tests read the CPU's iret frame
-       (RIP at 0, CS at 8) before anything is pushed, because the two
+       nothing for the fast path. The return address is tested first:
+       the kernel never runs the KIP's stub, so that address means user
+       mode, and only another int3 pays for the test of CS (a
+       breakpoint in the kernel goes to kernel_trap). The tests read
+       the CPU's iret frame (RIP at 0, CS at 8) before anything is
+       pushed, because the two
        fast entries save less: a trap follows the C calling convention
        (docs/abi.md), so of the caller's registers only the ones it
        keeps (rbx, rbp, r12-r15) and the trap's arguments (rdi, rsi,
@@ -176,10 +180,8 @@ vector_\n:
     movq %rsi, {f_rsi}(%rsp)
     .endm
 vector_3:
-    testb $3, 8(%rsp)
-    jz 3f
     cmpq ${stub_return}, (%rsp)
-    jne 2f
+    jne 4f
     cmpq ${sendrec}, %rax
     jne 1f
     cmpl ${system}, %edi
@@ -200,7 +202,9 @@ vector_3:
     PUSH_GPRS
     movq %rsp, %rdi
     CALL_ENTRY trap_entry
-3:
+4:
+    testb $3, 8(%rsp)
+    jnz 2b
     pushq $0
     pushq $3
     PUSH_GPRS
