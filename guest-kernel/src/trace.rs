@@ -215,10 +215,13 @@ fn refill(r: &mut Ring) -> bool {
     if r.next == r.end {
         r.next = r.first;
     }
-    if read_u64(r.base + header::HEAD) >= r.limit && !make_room(r) {
+    let head = read_u64(r.base + header::HEAD);
+    if head >= r.limit && !make_room(r) {
+        // No room: the next record must look again.
+        r.stop = r.next;
         return false;
     }
-    let room = (r.limit - read_u64(r.base + header::HEAD)).min((r.end - r.next) / RECORD_SIZE as u64);
+    let room = (r.limit - head).min((r.end - r.next) / RECORD_SIZE as u64);
     r.stop = r.next + room * RECORD_SIZE as u64;
     true
 }
