@@ -151,7 +151,8 @@ vector_\n:
        an int3 from the KIP's entry stub (the return address is the
        stub's: docs/abi.md); the two the IPC fast path serves, SENDREC
        to a process and REPLYRECV (the trap number is still in rax, the
-       first argument in edi), go to their own Rust entries, which try
+       first argument in edi), go to their own Rust entries (the pair
+       in INT3_FAST_ENTRIES, chosen at boot: main.rs), which try
        it first; everything else (kernel calls, the other traps, an
        int3 elsewhere: a breakpoint) goes straight to trap_entry, paying
        nothing for the fast path. The return address is tested first:
@@ -188,14 +189,14 @@ vector_3:
     je 2f
     SAVE_KEPT
     leaq kernel_stack_top(%rip), %rsp
-    call int3_sendrec
+    call *{fast_entries}(%rip)
 1:
     cmpq ${replyrecv}, %rax
     jne 2f
     SAVE_KEPT
     movq %rdx, {f_rdx}(%rsp)
     leaq kernel_stack_top(%rip), %rsp
-    call int3_reply_receive
+    call *{fast_entries}+8(%rip)
 2:
     pushq $0
     pushq $3
@@ -291,6 +292,7 @@ VECTOR_TABLE:
     f_rsi = const abi::profile::frame::RSI,
     f_rdx = const abi::profile::frame::RDX,
     tss = sym super::gdt::TSS,
+    fast_entries = sym crate::INT3_FAST_ENTRIES,
     options(att_syntax)
 );
 
