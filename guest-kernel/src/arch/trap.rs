@@ -163,12 +163,13 @@ vector_\n:
        pushed, because the two
        fast entries save less: a trap follows the C calling convention
        (docs/abi.md), so of the caller's registers only the ones it
-       keeps (rbx, rbp, r12-r15) and the trap's arguments (rdi, rsi,
-       for REPLYRECV rdx: what the general path reads if the fast path
+       keeps (rbx, rbp, r12-r15) and the trap's arguments (rdi, rsi;
+       for REPLYRECV also rdx and r10, the registers its further
+       arguments come in: what the general path reads if the fast path
        falls back) go into the frame (SAVE_KEPT); the slots of the
        others keep the process's own earlier values, which it may
        lose. The fast entries get the arguments in their registers too,
-       and never return: they leave through iret_to_user. */
+       and never return: they leave through trap::resume. */
     .macro SAVE_KEPT
     subq ${f_rip}, %rsp
     movq %rbx, {f_rbx}(%rsp)
@@ -195,6 +196,7 @@ vector_3:
     jne 2f
     SAVE_KEPT
     movq %rdx, {f_rdx}(%rsp)
+    movq %r10, {f_r10}(%rsp)
     leaq kernel_stack_top(%rip), %rsp
     call *{fast_entries}+8(%rip)
 2:
@@ -247,14 +249,6 @@ syscall_entry:
     call syscall_trap_entry
     movq %rax, %rsp
 
-    /* The way back of the fast entries (`resume`): the frame at rsp,
-       through iretq. */
-    .global iret_to_user
-iret_to_user:
-    POP_GPRS
-    addq $16, %rsp
-    iretq
-
     .global return_to_user
 return_to_user:
     cmpq $256, 120(%rsp)
@@ -291,6 +285,7 @@ VECTOR_TABLE:
     f_rdi = const abi::profile::frame::RDI,
     f_rsi = const abi::profile::frame::RSI,
     f_rdx = const abi::profile::frame::RDX,
+    f_r10 = const abi::profile::frame::R10,
     tss = sym super::gdt::TSS,
     fast_entries = sym crate::INT3_FAST_ENTRIES,
     options(att_syntax)
@@ -299,7 +294,6 @@ VECTOR_TABLE:
 extern "C" {
     static VECTOR_TABLE: [u64; VECTORS];
     fn return_to_user() -> !;
-    fn iret_to_user() -> !;
     /// The `syscall` instruction's target (LSTAR).
     pub fn syscall_entry();
 }
@@ -358,15 +352,26 @@ pub unsafe fn enter_user(frame: *mut TrapFrame) -> ! {
 
 /// Leaves the kernel into the process whose saved state is `frame`, through
 /// `iretq` alone: the end of the `int3` fast entries, which never return to
-/// their stub (no epilogue, no return, no move of the returned frame).
+/// their stub (no epilogue, no return, no move of the returned frame, and
+/// the pops in place, not behind a jump).
 ///
 /// # Safety
 /// As [`enter_user`]; the frame holds a valid iret frame (every frame
 /// does: `syscall_entry` builds one too).
 #[inline(always)]
 pub unsafe fn resume(frame: *mut TrapFrame) -> ! {
-    // SAFETY: per the contract above, iret_to_user pops a complete frame.
+    // SAFETY: per the contract above, the frame is complete: the pops
+    // restore the process's registers in TrapFrame order (POP_GPRS) and
+    // iretq takes its iret frame.
     unsafe {
-        core::arch::asm!("mov rsp, {0}", "jmp {1}", in(reg) frame, sym iret_to_user, options(noreturn));
+        core::arch::asm!(
+            "mov rsp, {0}",
+            "pop r15", "pop r14", "pop r13", "pop r12", "pop r11", "pop r10", "pop r9", "pop r8",
+            "pop rbp", "pop rdi", "pop rsi", "pop rdx", "pop rcx", "pop rbx", "pop rax",
+            "add rsp, 16",
+            "iretq",
+            in(reg) frame,
+            options(noreturn)
+        );
     }
 }
