@@ -3,7 +3,7 @@
 //! client waiting for its reply, tried before the general entry path
 //! runs. Through `int3` the vector-3 stub picks the call (a system call
 //! from the KIP's stub, the trap number) and passes its registers as
-//! arguments (`int3_sendrec`, `int3_reply_receive` in `main.rs`); through
+//! arguments (`int3_sendrec`, `int3_reply_receive` in `int3.rs`); through
 //! `syscall` they are read from the frame.
 //!
 //! Why a separate step in front of [`crate::trap_entry`]: the
@@ -80,7 +80,7 @@ pub fn init(virtual_time: bool, fault_plan: bool) {
 }
 
 /// Whether entries end plainly: no virtual clock, no fault plan. The
-/// `int3` entries know it without this test (`crate::Int3Entries`).
+/// `int3` entries know it without this test (`crate::int3::Int3Entries`).
 #[inline(always)]
 pub fn plain_entry_end() -> bool {
     PLAIN_ENTRY_END.load(Ordering::Relaxed)

@@ -22,6 +22,7 @@ mod events;
 mod fastpath;
 mod fault;
 mod frames;
+mod int3;
 mod ipc_memory;
 mod kcall;
 mod kip;
@@ -134,7 +135,7 @@ extern "C" fn kernel_main(start_info: u64) -> ! {
     let faults = fault::init(sys, info.cmdline);
     let virtual_time = vclock::init(info.cmdline);
     fastpath::init(virtual_time, faults);
-    set_int3_entries(fastpath::plain_entry_end());
+    int3::install(sys);
     let mut started = 0;
     for (index, program) in image.entries().enumerate() {
         // Services are started by the reincarnation server, not here.
@@ -168,104 +169,6 @@ extern "C" fn kernel_main(start_info: u64) -> ! {
     // SAFETY: schedule() loaded the process's address space and made its
     // frame current; the frame was built by spawn_program.
     unsafe { trap::enter_user(frame) }
-}
-
-/// The Rust entries the vector-3 stub calls for the two fast traps
-/// (`call *INT3_FAST_ENTRIES(%rip)`, `arch/trap.rs`). Whether an entry's
-/// end is plain (no virtual clock, no fault plan) is fixed at boot, so it
-/// is decided then, once, by the entries installed here
-/// ([`set_int3_entries`]), instead of by a test at every entry.
-#[repr(C)]
-pub struct Int3Entries {
-    sendrec: extern "C" fn(u64, u64) -> !,
-    reply_receive: extern "C" fn(u64, u64, u64) -> !,
-}
-
-#[no_mangle]
-static mut INT3_FAST_ENTRIES: Int3Entries = Int3Entries { sendrec: int3_sendrec, reply_receive: int3_reply_receive };
-
-/// Installs the fast entries for plain entry ends (the default) or for
-/// entry ends with a virtual clock or a fault plan. Called once at boot,
-/// before any process runs.
-pub fn set_int3_entries(plain: bool) {
-    let entries = if plain {
-        Int3Entries { sendrec: int3_sendrec, reply_receive: int3_reply_receive }
-    } else {
-        Int3Entries { sendrec: int3_sendrec_timed, reply_receive: int3_reply_receive_timed }
-    };
-    // SAFETY: boot, interrupts off, no process has run yet: nothing reads
-    // the table while it is written.
-    unsafe { *(&raw mut INT3_FAST_ENTRIES) = entries };
-}
-
-/// Entry through `int3` (vector 3) from the KIP's entry stub with
-/// SENDREC to a process in `rax`: the IPC fast path ([`fastpath`]) first,
-/// for a plain entry end ([`Int3Entries`]). The vector-3 stub decides
-/// which calls come here and passes the trap's registers (also saved in
-/// the frame) as the arguments: `rdi`, `rsi`, `rdx` as the caller left
-/// them. It never returns to the stub: it leaves into the process to
-/// resume itself ([`trap::resume`]).
-#[no_mangle]
-extern "C" fn int3_sendrec(rdi: u64, rsi: u64) -> ! {
-    int3_sendrec_with::<true>(rdi, rsi)
-}
-
-/// [`int3_sendrec`] with a virtual clock or a fault plan.
-#[no_mangle]
-extern "C" fn int3_sendrec_timed(rdi: u64, rsi: u64) -> ! {
-    int3_sendrec_with::<false>(rdi, rsi)
-}
-
-#[inline(always)]
-fn int3_sendrec_with<const PLAIN: bool>(rdi: u64, rsi: u64) -> ! {
-    let sys = system();
-    let next = match fastpath::try_sendrec(sys, rdi, rsi, PLAIN) {
-        Some(next) => next,
-        None => fast_fallback(sys, abi::syscall::Trap::SendRec),
-    };
-    // SAFETY: `next` is the frame `schedule` or the direct switch made
-    // current, with its address space loaded.
-    unsafe { trap::resume(next) }
-}
-
-/// [`int3_sendrec`] for REPLYRECV.
-#[no_mangle]
-extern "C" fn int3_reply_receive(rdi: u64, rsi: u64, rdx: u64) -> ! {
-    int3_reply_receive_with::<true>(rdi, rsi, rdx)
-}
-
-/// [`int3_reply_receive`] with a virtual clock or a fault plan.
-#[no_mangle]
-extern "C" fn int3_reply_receive_timed(rdi: u64, rsi: u64, rdx: u64) -> ! {
-    int3_reply_receive_with::<false>(rdi, rsi, rdx)
-}
-
-#[inline(always)]
-fn int3_reply_receive_with<const PLAIN: bool>(rdi: u64, rsi: u64, rdx: u64) -> ! {
-    let sys = system();
-    let next = match fastpath::try_reply_receive(sys, rdi, rsi, rdx, PLAIN) {
-        Some(next) => next,
-        None => fast_fallback(sys, abi::syscall::Trap::ReplyRecv),
-    };
-    // SAFETY: as in `int3_sendrec_with`.
-    unsafe { trap::resume(next) }
-}
-
-/// A fast `int3` entry the fast path did not take: the general path, from
-/// a complete frame. The stub saved only the registers a trap keeps and
-/// its arguments (`SAVE_KEPT` in `arch/trap.rs`); the trap number and the
-/// vector, which the general path reads too, are known here. The other
-/// slots keep the process's earlier values, which the C convention of
-/// traps lets it lose (docs/abi.md).
-#[cold]
-#[inline(never)]
-fn fast_fallback(sys: &mut System, trap: abi::syscall::Trap) -> *mut TrapFrame {
-    let slot = sys.current;
-    let f = &mut sys.arch[slot].frame;
-    f.rax = trap as u64;
-    f.vector = 3;
-    f.error_code = 0;
-    trap_entry(sys.current_frame())
 }
 
 /// Entry through `syscall` (hardware KVM, QEMU). The IPC fast path first.

@@ -152,7 +152,7 @@ vector_\n:
        stub's: docs/abi.md); the two the IPC fast path serves, SENDREC
        to a process and REPLYRECV (the trap number is still in rax, the
        first argument in edi), go to their own Rust entries (the pair
-       in INT3_FAST_ENTRIES, chosen at boot: main.rs), which try
+       in INT3_FAST_ENTRIES, chosen at boot: int3.rs), which try
        it first; everything else (kernel calls, the other traps, an
        int3 elsewhere: a breakpoint) goes straight to trap_entry, paying
        nothing for the fast path. The return address is tested first:
@@ -287,7 +287,7 @@ VECTOR_TABLE:
     f_rdx = const abi::profile::frame::RDX,
     f_r10 = const abi::profile::frame::R10,
     tss = sym super::gdt::TSS,
-    fast_entries = sym crate::INT3_FAST_ENTRIES,
+    fast_entries = sym crate::int3::INT3_FAST_ENTRIES,
     options(att_syntax)
 );
 
