@@ -22,6 +22,7 @@ mod events;
 mod fastpath;
 mod fault;
 mod frames;
+mod int3;
 mod ipc_memory;
 mod kcall;
 mod kip;
@@ -134,6 +135,7 @@ extern "C" fn kernel_main(start_info: u64) -> ! {
     let faults = fault::init(sys, info.cmdline);
     let virtual_time = vclock::init(info.cmdline);
     fastpath::init(virtual_time, faults);
+    int3::install(sys);
     let mut started = 0;
     for (index, program) in image.entries().enumerate() {
         // Services are started by the reincarnation server, not here.
@@ -167,30 +169,6 @@ extern "C" fn kernel_main(start_info: u64) -> ! {
     // SAFETY: schedule() loaded the process's address space and made its
     // frame current; the frame was built by spawn_program.
     unsafe { trap::enter_user(frame) }
-}
-
-/// Entry through `int3` (vector 3) from the KIP's entry stub with
-/// SENDREC to a process in `rax`: the IPC fast path ([`fastpath`]) first.
-/// The vector-3 stub decides which calls come here and passes the trap's
-/// registers (already saved in the frame) as the arguments: `rdi`, `rsi`,
-/// `rdx` as the caller left them.
-#[no_mangle]
-extern "C" fn int3_sendrec(rdi: u64, rsi: u64) -> *mut TrapFrame {
-    let sys = system();
-    match fastpath::try_sendrec(sys, rdi, rsi) {
-        Some(next) => next,
-        None => trap_entry(sys.current_frame()),
-    }
-}
-
-/// [`int3_sendrec`] for REPLYRECV.
-#[no_mangle]
-extern "C" fn int3_reply_receive(rdi: u64, rsi: u64, rdx: u64) -> *mut TrapFrame {
-    let sys = system();
-    match fastpath::try_reply_receive(sys, rdi, rsi, rdx) {
-        Some(next) => next,
-        None => trap_entry(sys.current_frame()),
-    }
 }
 
 /// Entry through `syscall` (hardware KVM, QEMU). The IPC fast path first.

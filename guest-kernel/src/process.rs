@@ -334,9 +334,33 @@ impl System {
     pub fn switch_to(&mut self, next: usize) -> *mut TrapFrame {
         let root = self.arch[next].space.root;
         if root != self.loaded_root {
-            cpu::write_cr3(root);
-            self.loaded_root = root;
+            self.load_root(root);
         }
+        self.make_current(next)
+    }
+
+    /// [`Self::switch_to`] from the running process to another one, as the
+    /// fast path's direct switch does: every process has an address space
+    /// of its own, and the running one's is loaded, so the other's root
+    /// always differs and is written without the compare.
+    #[inline(always)]
+    pub fn switch_to_other(&mut self, next: usize) -> *mut TrapFrame {
+        let root = self.arch[next].space.root;
+        debug_assert!(next != self.current && root != self.loaded_root);
+        self.load_root(root);
+        self.make_current(next)
+    }
+
+    #[inline(always)]
+    fn load_root(&mut self, root: u64) {
+        cpu::write_cr3(root);
+        self.loaded_root = root;
+    }
+
+    /// Makes `next`'s frame the one the next entry saves into and the one
+    /// to resume; its address space is loaded.
+    #[inline(always)]
+    fn make_current(&mut self, next: usize) -> *mut TrapFrame {
         self.current = next;
         let frame = &raw mut self.arch[next].frame;
         trap::set_current_frame(frame);

@@ -28,18 +28,20 @@ struct Ring {
     base: u64,
     /// Number of record entries.
     capacity: u64,
-    /// Records written (the next sequence number).
-    head: u64,
-    /// `head` may grow up to here before the kernel must look at the
+    /// The header's `head` (records written, the next sequence number),
+    /// which only the kernel writes, is the one copy: the record reads it
+    /// there and writes it back, so there is no second copy to update.
+    /// It may grow up to here before the kernel must look at the
     /// host's `tail` again (the last `tail` read plus `capacity`): the
     /// common path never reads the header.
     limit: u64,
     /// Address of the entry that record `head` goes to; may be `end`
     /// until the next record wraps it to `first`.
     next: u64,
-    /// Records that fit from `next` on before the ring's end or `limit`
-    /// needs a look ([`refill`]): the one test of the common path.
-    room: u64,
+    /// Where `next` must stop before the ring's end or `limit` needs a
+    /// look ([`refill`]): the one compare of the common path, and no count
+    /// to keep beside `next`.
+    stop: u64,
     /// Address of entry 0.
     first: u64,
     /// Address just past the last entry.
@@ -48,8 +50,7 @@ struct Ring {
     lossless: bool,
 }
 
-static mut RING: Ring =
-    Ring { base: 0, capacity: 0, head: 0, limit: 0, next: 0, room: 0, first: 0, end: 0, lossless: false };
+static mut RING: Ring = Ring { base: 0, capacity: 0, limit: 0, next: 0, stop: 0, first: 0, end: 0, lossless: false };
 
 fn ring() -> &'static mut Ring {
     // SAFETY: one CPU; the kernel runs with interrupts off except in the
@@ -92,12 +93,12 @@ pub fn init(cmdline: &str) -> bool {
     let first = base + RECORDS_OFFSET;
     r.base = base;
     r.capacity = capacity;
-    r.head = read_u64(base + header::HEAD);
+    let head = read_u64(base + header::HEAD);
     r.limit = read_u64(base + header::TAIL).wrapping_add(capacity);
     r.first = first;
     r.end = first + capacity * RECORD_SIZE as u64;
-    r.next = first + (r.head % capacity) * RECORD_SIZE as u64;
-    r.room = 0;
+    r.next = first + (head % capacity) * RECORD_SIZE as u64;
+    r.stop = r.next;
     r.lossless = (mode >> 32) as u32 == MODE_LOSSLESS;
     true
 }
@@ -127,9 +128,10 @@ fn ring_doorbell() {
 #[inline(never)]
 fn make_room(r: &mut Ring) -> bool {
     let base = r.base;
+    let head = read_u64(base + header::HEAD);
     let tail = read_u64(base + header::TAIL);
     r.limit = tail.wrapping_add(r.capacity);
-    if r.head.wrapping_sub(tail) < r.capacity {
+    if head.wrapping_sub(tail) < r.capacity {
         return true;
     }
     if r.lossless {
@@ -137,7 +139,7 @@ fn make_room(r: &mut Ring) -> bool {
         ring_doorbell();
         let tail = read_u64(base + header::TAIL);
         r.limit = tail.wrapping_add(r.capacity);
-        if r.head.wrapping_sub(tail) < r.capacity {
+        if head.wrapping_sub(tail) < r.capacity {
             return true;
         }
     }
@@ -158,7 +160,8 @@ fn put<T>(addr: u64, value: T) {
 /// Appends one record. Called only while tracing is on.
 ///
 /// Cost is what tracing adds to every message, in emulated kernel
-/// instructions on our hosts, so the common path is: one test of `room`
+/// instructions on our hosts, so the common path is: one compare of `next`
+/// with `stop`
 /// (the ring's end and the host's `tail` are looked at only when it runs
 /// out, [`refill`]), one store per field straight into the entry (the TSC
 /// halves as `rdtsc` leaves them; kind, primitive and the zero reserved
@@ -167,7 +170,7 @@ fn put<T>(addr: u64, value: T) {
 #[inline(always)]
 pub fn write(event: &Event) {
     let r = ring();
-    if r.room == 0 && !refill(r) {
+    if r.next == r.stop && !refill(r) {
         return;
     }
     store(r, event);
@@ -180,7 +183,8 @@ fn store(r: &mut Ring, event: &Event) {
     // Everything the ring state says is read before the first store: the
     // stores go through raw pointers, which the compiler must assume may
     // alias the state.
-    let (head, at, room, base) = (r.head, r.next, r.room, r.base);
+    let (at, base) = (r.next, r.base);
+    let head = read_u64(base + header::HEAD);
     let (lo, hi) = rdtsc();
     put(at + field::SEQ as u64, head);
     put(at + field::TSC as u64, lo);
@@ -197,12 +201,10 @@ fn store(r: &mut Ring, event: &Event) {
     put(at + field::ARG0 as u64, event.args[0]);
     put(at + field::ARG1 as u64, event.args[1]);
     write_u64(base + header::HEAD, head + 1);
-    r.head = head + 1;
     r.next = at + RECORD_SIZE as u64;
-    r.room = room - 1;
 }
 
-/// `room` ran out: wraps `next` to the ring's start when it reached the
+/// `next` reached `stop`: wraps it to the ring's start when it reached the
 /// end and, when `head` reached `limit`, makes room ([`make_room`]);
 /// then counts the records that fit before the next look. Returns
 /// whether the record may be stored. Kept out of line: the common path
@@ -213,10 +215,14 @@ fn refill(r: &mut Ring) -> bool {
     if r.next == r.end {
         r.next = r.first;
     }
-    if r.head >= r.limit && !make_room(r) {
+    let head = read_u64(r.base + header::HEAD);
+    if head >= r.limit && !make_room(r) {
+        // No room: the next record must look again.
+        r.stop = r.next;
         return false;
     }
-    r.room = (r.limit - r.head).min((r.end - r.next) / RECORD_SIZE as u64);
+    let room = (r.limit - head).min((r.end - r.next) / RECORD_SIZE as u64);
+    r.stop = r.next + room * RECORD_SIZE as u64;
     true
 }
 

@@ -151,32 +151,67 @@ vector_\n:
        an int3 from the KIP's entry stub (the return address is the
        stub's: docs/abi.md); the two the IPC fast path serves, SENDREC
        to a process and REPLYRECV (the trap number is still in rax, the
-       first argument in edi), go to their own Rust entries, which try
+       first argument in edi), go to their own Rust entries (the pair
+       in INT3_FAST_ENTRIES, chosen at boot: int3.rs), which try
        it first; everything else (kernel calls, the other traps, an
        int3 elsewhere: a breakpoint) goes straight to trap_entry, paying
-       nothing for the fast path. The fast entries get the trap's
-       registers as their arguments (rdi, rsi, rdx as the caller left
-       them), so they read none of the frame. */
+       nothing for the fast path. The return address is tested first:
+       the kernel never runs the KIP's stub, so that address means user
+       mode, and only another int3 pays for the test of CS (a
+       breakpoint in the kernel goes to kernel_trap). The tests read
+       the CPU's iret frame (RIP at 0, CS at 8) before anything is
+       pushed, because the two
+       fast entries save less: a trap follows the C calling convention
+       (docs/abi.md), so of the caller's registers only the ones it
+       keeps (rbx, rbp, r12-r15) and the trap's arguments (rdi, rsi;
+       for REPLYRECV also rdx and r10, the registers its further
+       arguments come in: what the general path reads if the fast path
+       falls back) go into the frame (SAVE_KEPT); the slots of the
+       others keep the process's own earlier values, which it may
+       lose. The fast entries get the arguments in their registers too,
+       and never return: they leave through trap::resume. */
+    .macro SAVE_KEPT
+    subq ${f_rip}, %rsp
+    movq %rbx, {f_rbx}(%rsp)
+    movq %rbp, {f_rbp}(%rsp)
+    movq %r12, {f_r12}(%rsp)
+    movq %r13, {f_r13}(%rsp)
+    movq %r14, {f_r14}(%rsp)
+    movq %r15, {f_r15}(%rsp)
+    movq %rdi, {f_rdi}(%rsp)
+    movq %rsi, {f_rsi}(%rsp)
+    .endm
 vector_3:
-    pushq $0
-    pushq $3
-    PUSH_GPRS
-    testb $3, 144(%rsp)
-    jz from_kernel
-    cmpq ${stub_return}, {frame_rip}(%rsp)
-    jne 2f
+    cmpq ${stub_return}, (%rsp)
+    jne 4f
     cmpq ${sendrec}, %rax
     jne 1f
     cmpl ${system}, %edi
     je 2f
-    CALL_ENTRY int3_sendrec
+    SAVE_KEPT
+    leaq kernel_stack_top(%rip), %rsp
+    call *{fast_entries}(%rip)
 1:
     cmpq ${replyrecv}, %rax
     jne 2f
-    CALL_ENTRY int3_reply_receive
+    SAVE_KEPT
+    movq %rdx, {f_rdx}(%rsp)
+    movq %r10, {f_r10}(%rsp)
+    leaq kernel_stack_top(%rip), %rsp
+    call *{fast_entries}+8(%rip)
 2:
+    pushq $0
+    pushq $3
+    PUSH_GPRS
     movq %rsp, %rdi
     CALL_ENTRY trap_entry
+4:
+    testb $3, 8(%rsp)
+    jnz 2b
+    pushq $0
+    pushq $3
+    PUSH_GPRS
+    jmp from_kernel
 
 trap_common:
     PUSH_GPRS
@@ -240,8 +275,19 @@ VECTOR_TABLE:
     replyrecv = const abi::syscall::Trap::ReplyRecv as u64,
     system = const abi::Endpoint::SYSTEM.0,
     stub_return = const abi::layout::TRAP_STUB_RETURN,
-    frame_rip = const abi::profile::frame::RIP,
+    f_rip = const abi::profile::frame::RIP,
+    f_rbx = const abi::profile::frame::RBX,
+    f_rbp = const abi::profile::frame::RBP,
+    f_r12 = const abi::profile::frame::R12,
+    f_r13 = const abi::profile::frame::R13,
+    f_r14 = const abi::profile::frame::R14,
+    f_r15 = const abi::profile::frame::R15,
+    f_rdi = const abi::profile::frame::RDI,
+    f_rsi = const abi::profile::frame::RSI,
+    f_rdx = const abi::profile::frame::RDX,
+    f_r10 = const abi::profile::frame::R10,
     tss = sym super::gdt::TSS,
+    fast_entries = sym crate::int3::INT3_FAST_ENTRIES,
     options(att_syntax)
 );
 
@@ -301,5 +347,31 @@ pub unsafe fn enter_user(frame: *mut TrapFrame) -> ! {
     // SAFETY: per the contract above, return_to_user pops a complete frame.
     unsafe {
         core::arch::asm!("mov rsp, {0}", "jmp {1}", in(reg) frame, sym return_to_user, options(noreturn));
+    }
+}
+
+/// Leaves the kernel into the process whose saved state is `frame`, through
+/// `iretq` alone: the end of the `int3` fast entries, which never return to
+/// their stub (no epilogue, no return, no move of the returned frame, and
+/// the pops in place, not behind a jump).
+///
+/// # Safety
+/// As [`enter_user`]; the frame holds a valid iret frame (every frame
+/// does: `syscall_entry` builds one too).
+#[inline(always)]
+pub unsafe fn resume(frame: *mut TrapFrame) -> ! {
+    // SAFETY: per the contract above, the frame is complete: the pops
+    // restore the process's registers in TrapFrame order (POP_GPRS) and
+    // iretq takes its iret frame.
+    unsafe {
+        core::arch::asm!(
+            "mov rsp, {0}",
+            "pop r15", "pop r14", "pop r13", "pop r12", "pop r11", "pop r10", "pop r9", "pop r8",
+            "pop rbp", "pop rdi", "pop rsi", "pop rdx", "pop rcx", "pop rbx", "pop rax",
+            "add rsp, 16",
+            "iretq",
+            in(reg) frame,
+            options(noreturn)
+        );
     }
 }

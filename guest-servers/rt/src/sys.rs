@@ -35,18 +35,20 @@ pub unsafe fn trap_number(number: u64, a0: u64, a1: u64) -> Result<(), Error> {
 #[inline(always)]
 pub unsafe fn trap4(trap: Trap, a0: u64, a1: u64, a2: u64, a3: u64) -> (i64, i64) {
     let (ret, ret2): (i64, i64);
-    // SAFETY: as in `trap_raw`; `rdx` carries the third argument in and
-    // the second result out.
+    // SAFETY: as in `trap_raw` (the same registers may change); `rdx`
+    // carries the third argument in and the second result out.
     unsafe {
         core::arch::asm!(
             "call {stub}",
             stub = in(reg) KIP_CODE + ENTRY_STUB_OFFSET,
             inlateout("rax") trap as u64 => ret,
-            in("rdi") a0,
-            in("rsi") a1,
+            inlateout("rdi") a0 => _,
+            inlateout("rsi") a1 => _,
             inlateout("rdx") a2 => ret2,
-            in("r10") a3,
+            inlateout("r10") a3 => _,
             out("rcx") _,
+            out("r8") _,
+            out("r9") _,
             out("r11") _,
         );
     }
@@ -56,16 +58,21 @@ pub unsafe fn trap4(trap: Trap, a0: u64, a1: u64, a2: u64, a3: u64) -> (i64, i64
 #[inline(always)]
 unsafe fn trap_raw(number: u64, a0: u64, a1: u64) -> i64 {
     let ret: i64;
-    // SAFETY: the stub preserves every register except rax, rcx and r11
-    // (abi::syscall), and the target has no red zone.
+    // SAFETY: a trap follows the C calling convention (docs/abi.md): it
+    // keeps rbx, rbp, rsp and r12-r15 and may change every other general
+    // register, all listed here; the target has no red zone.
     unsafe {
         core::arch::asm!(
             "call {stub}",
             stub = in(reg) KIP_CODE + ENTRY_STUB_OFFSET,
             inlateout("rax") number => ret,
-            in("rdi") a0,
-            in("rsi") a1,
+            inlateout("rdi") a0 => _,
+            inlateout("rsi") a1 => _,
+            out("rdx") _,
             out("rcx") _,
+            out("r8") _,
+            out("r9") _,
+            out("r10") _,
             out("r11") _,
         );
     }
