@@ -125,13 +125,6 @@ pub fn pipes() -> &'static mut Pipes {
     unsafe { &mut *(&raw mut PIPES) }
 }
 
-impl Vfs {
-    /// The root file system.
-    pub fn fs(&mut self) -> &mut dyn fs::FileSystem {
-        &mut self.root
-    }
-}
-
 /// PM's endpoint once VFS knows it (PM's first fork or exit; PM's exec
 /// worker asks VFS only after it: init is spawned, every other process
 /// forked).
