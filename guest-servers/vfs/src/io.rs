@@ -9,9 +9,11 @@
 
 use crate::device::{Op, BUF};
 use crate::fdtable::Object;
+use crate::fs::FileSystem;
+use crate::mount::Mount;
 use crate::pipe::Io;
 use crate::requests::Wait;
-use crate::Vfs;
+use crate::{Access, Vfs};
 use abi::proto::vfs;
 use abi::{Endpoint, Error};
 
@@ -30,23 +32,6 @@ impl Vfs {
         match self.parked.add(caller, *msg) {
             Some(i) => self.attempt(i),
             None => crate::reply(caller, Err(Error::TooMany)),
-        }
-    }
-
-    /// A READ or WRITE of a disk file, run by the disk worker
-    /// ([`crate::worker`]): never parked, it is served to the end.
-    pub fn disk_read_write(&mut self, caller: Endpoint, msg: &abi::Message) -> Result<u64, Error> {
-        let write = msg.mtype == vfs::WRITE;
-        let (fd, grant, len) = (msg.payload[0], msg.payload[1], msg.payload[2]);
-        let f = self.tables.filp_of(caller, fd)?;
-        let filp = *self.tables.filp(f);
-        if (write && !filp.writable()) || (!write && !filp.readable()) {
-            return Err(Error::BadFd);
-        }
-        match filp.object {
-            _ if len == 0 => Ok(0),
-            Object::Node(ino) => self.file_io(f, ino, caller, grant, len, write),
-            _ => Err(Error::BadFd),
         }
     }
 
@@ -82,7 +67,7 @@ impl Vfs {
             return Step::Finished(Ok(0));
         }
         match filp.object {
-            Object::Node(ino) => Step::Finished(self.file_io(f, ino, caller, grant, len, write)),
+            Object::Node(ino) => Step::Finished(file_io(self, f, ino, caller, grant, len, write)),
             Object::PipeRead(_) if write => Step::Finished(Err(Error::BadFd)),
             Object::PipeWrite(_) if !write => Step::Finished(Err(Error::BadFd)),
             Object::PipeRead(p) => {
@@ -97,71 +82,6 @@ impl Vfs {
             Object::PipeWrite(p) => self.pipe_write(i, p, caller, grant, len, done),
             Object::Device(_) => self.device_io(i, caller, grant, len, done, write),
         }
-    }
-
-    fn file_io(&mut self, f: u16, ino: u32, caller: Endpoint, grant: u64, len: u64, write: bool) -> Result<u64, Error> {
-        let mut buf = [0u8; CHUNK];
-        let mut offset = self.tables.filp(f).offset;
-        if write && self.tables.filp(f).flags & vfs::O_APPEND != 0 {
-            offset = self.fs().stat(ino)?.size;
-        }
-        let mut done = 0u64;
-        // The end this description's last read found, with nothing written
-        // since: a second READ to the file server would bring back 0.
-        if !write && self.tables.filp(f).end_seen == Some((offset, self.root.disk_changes())) {
-            return Ok(0);
-        }
-        // Disk files: the file server copies straight to or from the
-        // user's grant (an indirect grant), so the data moves once.
-        while done < len {
-            let want = (len - done).min(u64::from(u32::MAX));
-            match self.root.transfer(ino, offset, caller, grant, done, want, write) {
-                None => break,
-                Some(Err(e)) if done == 0 => return Err(e),
-                Some(Err(_)) => return Ok(done),
-                Some(Ok(n)) => {
-                    let n = n.min(want);
-                    done += n;
-                    offset += n;
-                    let filp = self.tables.filp(f);
-                    filp.offset = offset;
-                    // The file server moves less than asked only at the
-                    // end of the file (or, writing, at its size limit):
-                    // asking again would only bring back 0.
-                    if n < want {
-                        if !write {
-                            filp.end_seen = Some((offset, self.root.disk_changes()));
-                        }
-                        return Ok(done);
-                    }
-                }
-            }
-            if done == len {
-                return Ok(done);
-            }
-        }
-        while done < len {
-            let want = ((len - done) as usize).min(CHUNK);
-            let n = if write {
-                rt::sys::safecopy_from(caller, grant, done, &mut buf[..want])?;
-                match self.fs().write(ino, offset, &buf[..want]) {
-                    Ok(n) => n,
-                    Err(e) if done == 0 => return Err(e),
-                    Err(_) => 0,
-                }
-            } else {
-                let n = self.fs().read(ino, offset, &mut buf[..want])?;
-                copy_to(caller, grant, done, &buf[..n])?;
-                n
-            };
-            done += n as u64;
-            offset += n as u64;
-            self.tables.filp(f).offset = offset;
-            if n < want {
-                break;
-            }
-        }
-        Ok(done)
     }
 
     fn pipe_write(&mut self, i: usize, p: usize, caller: Endpoint, grant: u64, len: u64, mut done: u64) -> Step {
@@ -263,6 +183,100 @@ impl Vfs {
             crate::reply(p.caller, if p.done > 0 { Ok(p.done) } else { Err(Error::Io) });
         }
     }
+}
+
+/// A READ or WRITE of a disk file, run by the disk worker
+/// ([`crate::worker`]): never parked, it is served to the end.
+pub fn disk_read_write(v: &mut impl Access, caller: Endpoint, msg: &abi::Message) -> Result<u64, Error> {
+    let write = msg.mtype == vfs::WRITE;
+    let (fd, grant, len) = (msg.payload[0], msg.payload[1], msg.payload[2]);
+    let f = v.get().tables.filp_of(caller, fd)?;
+    let filp = *v.get().tables.filp(f);
+    if (write && !filp.writable()) || (!write && !filp.readable()) {
+        return Err(Error::BadFd);
+    }
+    match filp.object {
+        _ if len == 0 => Ok(0),
+        Object::Node(ino) => file_io(v, f, ino, caller, grant, len, write),
+        _ => Err(Error::BadFd),
+    }
+}
+
+/// Moves `len` bytes between open file `f` (inode `ino`) and the
+/// caller's grant. On the disk worker `v` borrows `Vfs` per step
+/// ([`crate::Fresh`]): no borrow is alive across a transfer, and the
+/// offset is written back after each one.
+fn file_io(
+    v: &mut impl Access,
+    f: u16,
+    ino: u32,
+    caller: Endpoint,
+    grant: u64,
+    len: u64,
+    write: bool,
+) -> Result<u64, Error> {
+    let mut buf = [0u8; CHUNK];
+    let mut offset = v.get().tables.filp(f).offset;
+    if write && v.get().tables.filp(f).flags & vfs::O_APPEND != 0 {
+        offset = Mount.stat(ino)?.size;
+    }
+    let mut done = 0u64;
+    // The end this description's last read found, with nothing written
+    // since: a second READ to the file server would bring back 0.
+    if !write && v.get().tables.filp(f).end_seen == Some((offset, Mount.disk_changes())) {
+        return Ok(0);
+    }
+    // Disk files: the file server copies straight to or from the
+    // user's grant (an indirect grant), so the data moves once.
+    while done < len {
+        let want = (len - done).min(u64::from(u32::MAX));
+        match Mount.transfer(ino, offset, caller, grant, done, want, write) {
+            None => break,
+            Some(Err(e)) if done == 0 => return Err(e),
+            Some(Err(_)) => return Ok(done),
+            Some(Ok(n)) => {
+                let n = n.min(want);
+                done += n;
+                offset += n;
+                let filp = v.get().tables.filp(f);
+                filp.offset = offset;
+                // The file server moves less than asked only at the
+                // end of the file (or, writing, at its size limit):
+                // asking again would only bring back 0.
+                if n < want {
+                    if !write {
+                        filp.end_seen = Some((offset, Mount.disk_changes()));
+                    }
+                    return Ok(done);
+                }
+            }
+        }
+        if done == len {
+            return Ok(done);
+        }
+    }
+    while done < len {
+        let want = ((len - done) as usize).min(CHUNK);
+        let n = if write {
+            rt::sys::safecopy_from(caller, grant, done, &mut buf[..want])?;
+            match Mount.write(ino, offset, &buf[..want]) {
+                Ok(n) => n,
+                Err(e) if done == 0 => return Err(e),
+                Err(_) => 0,
+            }
+        } else {
+            let n = Mount.read(ino, offset, &mut buf[..want])?;
+            copy_to(caller, grant, done, &buf[..n])?;
+            n
+        };
+        done += n as u64;
+        offset += n as u64;
+        v.get().tables.filp(f).offset = offset;
+        if n < want {
+            break;
+        }
+    }
+    Ok(done)
 }
 
 /// Copies `data` into the caller's grant at `offset` (nothing to copy is

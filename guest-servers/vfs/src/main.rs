@@ -65,7 +65,7 @@ pub struct Vfs {
 }
 
 static mut VFS: Vfs = Vfs {
-    root: Mount::new(),
+    root: Mount,
     tables: Tables::new(),
     dev: Device::new(),
     parked: ParkedTable::new(),
@@ -74,13 +74,43 @@ static mut VFS: Vfs = Vfs {
     fs_watch: rt::names::Watch::new(remote::SERVICE),
 };
 
-/// The server's state, for the disk worker's entry ([`worker`]).
+/// The server's state.
 pub fn vfs() -> &'static mut Vfs {
-    // SAFETY: single-threaded. The main loop's borrow (`run`) and the disk
-    // worker's are used in turn, never at once: the worker runs only
-    // between `resume` and `suspend`, while the main loop is inside
-    // `Vfs::run_jobs` (see `worker` on what each relies on).
+    // SAFETY: single-threaded, and no two borrows taken here are alive at
+    // once, not even on the two stacks: the main loop ([`Main`]) borrows
+    // for one message's work (or one step of `after`) and holds nothing
+    // while the disk worker runs (`worker::run_jobs` resumes it with no
+    // borrow alive); the worker borrows only between its waits for the
+    // file server ([`Fresh`]), never across one (`worker::wait` suspends
+    // it). Between switches each side re-borrows, so neither sees state
+    // through a borrow the other side's work invalidated.
     unsafe { &mut *(&raw mut VFS) }
+}
+
+/// How the calls that may ask the file server reach [`Vfs`]
+/// ([`calls::call`], `io::disk_read_write`): each `get` is one step's
+/// borrow.
+pub trait Access {
+    fn get(&mut self) -> &mut Vfs;
+}
+
+/// On the main stack: the handler's own borrow (the main stack never
+/// switches to the worker inside a handler).
+impl Access for Vfs {
+    fn get(&mut self) -> &mut Vfs {
+        self
+    }
+}
+
+/// On the disk worker's stack: a fresh borrow for every step, so none is
+/// alive while the worker waits for the file server and the main loop
+/// serves other requests.
+pub struct Fresh;
+
+impl Access for Fresh {
+    fn get(&mut self) -> &mut Vfs {
+        vfs()
+    }
 }
 
 /// The pipes: all zero at start, so a static of their own lands in bss
@@ -93,13 +123,6 @@ pub fn pipes() -> &'static mut Pipes {
     // SAFETY: single-threaded, and every borrow ends within the statement
     // or call that took it (no two are alive at once).
     unsafe { &mut *(&raw mut PIPES) }
-}
-
-impl Vfs {
-    /// The root file system.
-    pub fn fs(&mut self) -> &mut dyn fs::FileSystem {
-        &mut self.root
-    }
 }
 
 /// PM's endpoint once VFS knows it (PM's first fork or exit; PM's exec
@@ -140,7 +163,7 @@ pub fn reply_words(caller: Endpoint, result: Result<calls::Words, Error>) {
 fn run() -> i32 {
     // Static to keep the tables off the stack.
     let vfs = vfs();
-    if let Err(e) = vfs.root.ram.populate() {
+    if let Err(e) = mount::ram().populate() {
         rt::println!("vfs: cannot build the root file system: {}", e);
         return 1;
     }
@@ -159,41 +182,47 @@ fn run() -> i32 {
         }
         worker::enable();
     }
-    rt::server::serve(vfs)
+    rt::server::serve(&mut Main)
 }
 
 /// VFS in the runtime's server loop. Its handler answers requests itself
 /// (`reply`: many answers come later, for parked calls and device
-/// answers); after every message it retries the parked calls.
-impl rt::server::Server for Vfs {
+/// answers); after every message it retries the parked calls. It holds
+/// nothing: each hook borrows [`Vfs`] for its own work, so no borrow is
+/// alive while `after` runs the disk worker ([`vfs`]).
+struct Main;
+
+impl rt::server::Server for Main {
     fn request(&mut self, msg: &Message) -> rt::server::Answer {
-        self.handle(msg);
+        vfs().handle(msg);
         rt::server::Answer::Later
     }
 
     fn notification(&mut self, msg: &Message) {
-        self.handle(msg);
+        vfs().handle(msg);
     }
 
     fn heartbeat(&mut self) {
         // After a DS restart the new DS reports tty's entry once we
         // subscribe there.
-        self.tty_watch.renew();
-        if self.root.has_disk() {
-            self.fs_watch.renew();
+        let vfs = vfs();
+        vfs.tty_watch.renew();
+        if vfs.root.has_disk() {
+            vfs.fs_watch.renew();
         }
     }
 
     fn after(&mut self) {
         PM_ANSWER_SENT.take();
-        self.run_jobs();
-        self.retry();
+        worker::run_jobs();
+        let vfs = vfs();
+        vfs.retry();
         Device::forget_delivered_pm_answer();
-        self.answer_pm();
+        vfs.answer_pm();
     }
 
     fn reply_failed(&mut self, to: Endpoint, error: Error) {
-        if error == Error::NotReady && to == self.pm {
+        if error == Error::NotReady && to == vfs().pm {
             if let Some(msg) = PM_ANSWER_SENT.take() {
                 Device::answer_pm_later(to, msg);
             }
@@ -314,7 +343,7 @@ impl Vfs {
                 match self.disk_job(caller, msg, &paths) {
                     Some(job) => self.queue_job(job),
                     None => {
-                        let result = self.call(caller, msg, &paths);
+                        let result = calls::call(self, caller, msg, &paths);
                         reply_words(caller, result);
                     }
                 }

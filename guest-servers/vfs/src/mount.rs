@@ -8,7 +8,7 @@
 
 use crate::fs::{DirEntry, FileSystem, Ino, Kind, Stat};
 use crate::ramfs::RamFs;
-use crate::remote::RemoteFs;
+use crate::remote::{self, RemoteFs};
 use abi::proto::fs;
 use abi::{Endpoint, Error};
 
@@ -22,33 +22,36 @@ const EXTRA: u64 = 1 << 62;
 /// How long VFS waits at start for the file server to appear in DS.
 const WAIT_MS: u64 = 10_000;
 
-/// The root of the tree.
-pub struct Mount {
-    pub ram: RamFs,
-    disk: Option<RemoteFs>,
+/// The root of the tree. It holds nothing itself: the RamFs is a static
+/// of its own ([`ram`]), the file server's link another
+/// ([`remote::disk`]), so a `&Mount` that the disk worker holds across
+/// its wait for the file server (a path walk, `crate::path`) refers to
+/// no state the main loop changes meanwhile.
+pub struct Mount;
+
+/// The memory file system: all zero at start, so it lands in bss.
+static mut RAMFS: RamFs = RamFs::new();
+
+/// The memory file system.
+pub fn ram() -> &'static mut RamFs {
+    // SAFETY: single-threaded, and every borrow ends within the RamFs
+    // call that took it; no RamFs call waits or switches stacks.
+    unsafe { &mut *(&raw mut RAMFS) }
 }
 
 impl Mount {
-    /// The RamFs alone.
-    pub const fn new() -> Mount {
-        Mount { ram: RamFs::new(), disk: None }
-    }
-
     /// Mounts the file server's disk as root if the boot image has a file
     /// server: waits for it to appear in DS. Without one, or when it has no
     /// usable disk, the RamFs stays the root.
-    pub fn mount_disk(&mut self) {
+    pub fn mount_disk(&self) {
         if rt::kip::program_index(crate::remote::SERVICE).is_none() {
             return;
         }
         let tick_ms = (1000 / rt::kip::tick_hz().max(1)).max(1);
         let mut waited = 0;
         loop {
-            match RemoteFs::connect() {
-                Ok(disk) => {
-                    self.disk = Some(disk);
-                    return;
-                }
+            match remote::connect() {
+                Ok(_) => return,
                 Err(Error::NoEntry) if waited < WAIT_MS => {
                     let _ = rt::sys::set_alarm(1);
                     let mut m = abi::Message::default();
@@ -65,7 +68,7 @@ impl Mount {
 
     /// Whether the file server's disk is mounted.
     pub fn has_disk(&self) -> bool {
-        self.disk.is_some()
+        remote::disk().is_some()
     }
 
     /// Whether inode `ino` lives on the disk.
@@ -81,29 +84,29 @@ impl Mount {
     pub fn path_on_disk(&self, path: &crate::path::PathBuf) -> bool {
         let mut components = path.as_bytes().split(|&b| b == b'/').filter(|c| !c.is_empty());
         let in_mount = components.next().is_some_and(|c| MOUNTS.contains(&c)) && components.next().is_some();
-        self.disk.is_some() && !in_mount
+        remote::disk().is_some() && !in_mount
     }
 
     /// The file server's count of possible changes
     /// ([`RemoteFs::changes`]; 0 without a disk).
     pub fn disk_changes(&self) -> u64 {
-        self.disk.as_ref().map_or(0, RemoteFs::changes)
+        remote::disk().map_or(0, RemoteFs::changes)
     }
 
     /// Whether `ep` is the file server's endpoint.
     pub fn is_file_server(&self, ep: Endpoint) -> bool {
-        self.disk.as_ref().is_some_and(|d| d.endpoint() == ep)
+        remote::disk().is_some_and(|d| d.endpoint() == ep)
     }
 
     /// DS lists the file server at `ep` now (`NONE`: nowhere).
     pub fn file_server_changed(&self, ep: Endpoint) {
-        if let Some(d) = &self.disk {
+        if let Some(d) = remote::disk() {
             d.server_changed(ep);
         }
     }
 
     fn split(&self, ino: Ino) -> Side {
-        match &self.disk {
+        match remote::disk() {
             None => Side::Ram(ino),
             Some(_) if ino & RAM != 0 => Side::Ram(ino & !RAM),
             Some(_) => Side::Disk(ino),
@@ -112,12 +115,12 @@ impl Mount {
 
     /// The file server (only called for [`Side::Disk`] inodes, which exist
     /// only while it is mounted).
-    fn disk(&self) -> &RemoteFs {
-        self.disk.as_ref().expect("a disk inode without a disk")
+    fn disk(&self) -> &'static RemoteFs {
+        remote::disk().expect("a disk inode without a disk")
     }
 
     fn tag(&self, ino: Ino) -> Ino {
-        if self.disk.is_some() {
+        if remote::disk().is_some() {
             ino | RAM
         } else {
             ino
@@ -126,7 +129,7 @@ impl Mount {
 
     /// Whether `(dir, name)` is one of the RamFs mounts in the disk's root.
     fn mount_point(&self, dir: Ino, name: &[u8]) -> bool {
-        self.disk.is_some() && dir == fs::ROOT_INODE as Ino && MOUNTS.contains(&name)
+        remote::disk().is_some() && dir == fs::ROOT_INODE as Ino && MOUNTS.contains(&name)
     }
 
     /// Removes the directory `name` of `dir` (must be empty).
@@ -135,7 +138,7 @@ impl Mount {
             return Err(Error::Perm);
         }
         match self.split(dir) {
-            Side::Ram(d) => self.ram.rmdir(d, name),
+            Side::Ram(d) => ram().rmdir(d, name),
             Side::Disk(d) => self.disk().remove(d, name, fs::RMDIR),
         }
     }
@@ -146,7 +149,7 @@ impl Mount {
             return Err(Error::Perm);
         }
         match (self.split(old_dir), self.split(new_dir)) {
-            (Side::Ram(a), Side::Ram(b)) => self.ram.rename(a, old, b, new),
+            (Side::Ram(a), Side::Ram(b)) => ram().rename(a, old, b, new),
             (Side::Disk(a), Side::Disk(b)) => self.disk().rename(a, old, b, new),
             _ => Err(Error::Invalid),
         }
@@ -154,7 +157,7 @@ impl Mount {
 
     /// Writes the disk's dirty blocks out (nothing to do without a disk).
     pub fn sync(&mut self) -> Result<(), Error> {
-        match &self.disk {
+        match remote::disk() {
             Some(d) => d.sync(),
             None => Ok(()),
         }
@@ -182,7 +185,7 @@ impl Mount {
     /// Entry at `pos` of `dir` and the next position.
     fn readdir_at(&self, dir: Ino, mut pos: u64) -> Result<Option<(DirEntry, u64)>, Error> {
         match self.split(dir) {
-            Side::Ram(d) => self.ram.readdir(d, pos),
+            Side::Ram(d) => ram().readdir(d, pos),
             Side::Disk(d) => {
                 let disk = self.disk();
                 let root = d == fs::ROOT_INODE as Ino;
@@ -218,19 +221,20 @@ enum Side {
 
 impl FileSystem for Mount {
     fn root(&self) -> Ino {
-        if self.disk.is_some() {
+        if remote::disk().is_some() {
             fs::ROOT_INODE as Ino
         } else {
-            self.ram.root()
+            ram().root()
         }
     }
 
     fn lookup(&self, dir: Ino, name: &[u8]) -> Result<Ino, Error> {
         if self.mount_point(dir, name) {
-            return self.ram.lookup(self.ram.root(), name).map(|i| self.tag(i));
+            let root = ram().root();
+            return ram().lookup(root, name).map(|i| self.tag(i));
         }
         match self.split(dir) {
-            Side::Ram(d) => self.ram.lookup(d, name).map(|i| self.tag(i)),
+            Side::Ram(d) => ram().lookup(d, name).map(|i| self.tag(i)),
             Side::Disk(d) => self.disk().lookup(d, name),
         }
     }
@@ -250,14 +254,14 @@ impl FileSystem for Mount {
 
     fn stat(&self, ino: Ino) -> Result<Stat, Error> {
         match self.split(ino) {
-            Side::Ram(i) => self.ram.stat(i).map(|s| Stat { ino, ..s }),
+            Side::Ram(i) => ram().stat(i).map(|s| Stat { ino, ..s }),
             Side::Disk(i) => self.disk().stat(i),
         }
     }
 
     fn writable(&self, ino: Ino) -> bool {
         match self.split(ino) {
-            Side::Ram(i) => self.ram.writable(i),
+            Side::Ram(i) => ram().writable(i),
             Side::Disk(_) => true,
         }
     }
@@ -268,7 +272,7 @@ impl FileSystem for Mount {
         }
         match self.split(dir) {
             Side::Ram(d) => {
-                let i = self.ram.create(d, name, kind)?;
+                let i = ram().create(d, name, kind)?;
                 Ok(self.tag(i))
             }
             Side::Disk(d) => self.disk().create(d, name, kind),
@@ -280,28 +284,28 @@ impl FileSystem for Mount {
             return Err(Error::IsDir);
         }
         match self.split(dir) {
-            Side::Ram(d) => self.ram.unlink(d, name),
+            Side::Ram(d) => ram().unlink(d, name),
             Side::Disk(d) => self.disk().remove(d, name, fs::UNLINK),
         }
     }
 
     fn read(&self, ino: Ino, offset: u64, buf: &mut [u8]) -> Result<usize, Error> {
         match self.split(ino) {
-            Side::Ram(i) => self.ram.read(i, offset, buf),
+            Side::Ram(i) => ram().read(i, offset, buf),
             Side::Disk(_) => Err(Error::Invalid),
         }
     }
 
     fn write(&mut self, ino: Ino, offset: u64, data: &[u8]) -> Result<usize, Error> {
         match self.split(ino) {
-            Side::Ram(i) => self.ram.write(i, offset, data),
+            Side::Ram(i) => ram().write(i, offset, data),
             Side::Disk(_) => Err(Error::Invalid),
         }
     }
 
     fn truncate(&mut self, ino: Ino) -> Result<(), Error> {
         match self.split(ino) {
-            Side::Ram(i) => self.ram.truncate(i),
+            Side::Ram(i) => ram().truncate(i),
             Side::Disk(i) => self.disk().truncate(i, 0),
         }
     }
@@ -312,13 +316,13 @@ impl FileSystem for Mount {
 
     fn retain(&mut self, ino: Ino) {
         if let Side::Ram(i) = self.split(ino) {
-            self.ram.retain(i);
+            ram().retain(i);
         }
     }
 
     fn release(&mut self, ino: Ino) {
         if let Side::Ram(i) = self.split(ino) {
-            self.ram.release(i);
+            ram().release(i);
         }
     }
 }

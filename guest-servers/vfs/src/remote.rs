@@ -58,8 +58,42 @@ fn names() -> &'static mut [[u8; NAME_BUF]; 3] {
     unsafe { &mut *(&raw mut NAMES) }
 }
 
+/// The file server, once [`connect`] found it. Its own static, apart from
+/// [`crate::Vfs`]: both stacks use it through shared references only
+/// (every field is a cell, and no `RefCell` borrow is held across a
+/// call), so the disk worker may hold one across its wait for the file
+/// server while the main loop borrows `Vfs` mutably.
+static DISK: RemoteFs = RemoteFs {
+    mounted: Cell::new(false),
+    ep: Cell::new(Endpoint::NONE),
+    found: Cell::new(None),
+    changes: Cell::new(0),
+    names: RefCell::new(NameCache::new()),
+};
+
+/// The mounted file server, if any.
+pub fn disk() -> Option<&'static RemoteFs> {
+    DISK.mounted.get().then_some(&DISK)
+}
+
+/// Connects to the file server registered in DS; checks that its root is
+/// usable (a server without a disk answers `Unavailable`). From then on
+/// [`disk`] returns it.
+pub fn connect() -> Result<&'static RemoteFs, Error> {
+    let (ep, _) = rt::names::lookup_fresh(SERVICE)?;
+    DISK.ep.set(ep);
+    let root = DISK.stat(fs::ROOT_INODE as Ino)?;
+    if root.kind != Kind::Dir {
+        return Err(Error::NotDir);
+    }
+    DISK.mounted.set(true);
+    Ok(&DISK)
+}
+
 /// A mounted file server.
 pub struct RemoteFs {
+    /// [`connect`] succeeded.
+    mounted: Cell<bool>,
     ep: Cell<Endpoint>,
     /// What the last LOOKUP said about the inode it found, until anything
     /// but a lookup, stat, read or readdir goes to the server: a path walk
@@ -76,24 +110,13 @@ pub struct RemoteFs {
     names: RefCell<NameCache>,
 }
 
-impl RemoteFs {
-    /// Connects to the file server registered in DS; checks that its root
-    /// is usable (a server without a disk answers `Unavailable`).
-    pub fn connect() -> Result<RemoteFs, Error> {
-        let (ep, _) = rt::names::lookup_fresh(SERVICE)?;
-        let remote = RemoteFs {
-            ep: Cell::new(ep),
-            found: Cell::new(None),
-            changes: Cell::new(0),
-            names: RefCell::new(NameCache::new()),
-        };
-        let root = remote.stat(fs::ROOT_INODE as Ino)?;
-        if root.kind != Kind::Dir {
-            return Err(Error::NotDir);
-        }
-        Ok(remote)
-    }
+// SAFETY: VFS is single-threaded; the cells are touched by its one
+// thread, on either of its stacks, and never borrowed across a switch
+// between them (values are copied in and out; the name cache's `RefCell`
+// borrows end within the statement that took them).
+unsafe impl Sync for RemoteFs {}
 
+impl RemoteFs {
     /// The file server's endpoint.
     pub fn endpoint(&self) -> Endpoint {
         self.ep.get()

@@ -33,20 +33,28 @@
 //! exit meanwhile cannot free it under the worker; an exiting process's
 //! queued jobs are dropped.
 //!
-//! Sharing: the worker's request code and the main loop both work on the
-//! one `Vfs`, the worker only up to the point where it suspends, the main
-//! loop only while it is suspended: one single-threaded program with two
-//! stacks. The worker re-reads whatever it uses after it resumes (every
-//! suspension is inside an opaque call that receives pointers into the
-//! `Vfs`), and the state a suspended job relies on is held for it (the
-//! file reference above; a process's one outstanding call).
+//! Sharing: the worker's request code and the main loop both work on
+//! the one `Vfs`, in turn (one single-threaded program with two stacks),
+//! and neither keeps a borrow of it across a switch. The main loop's
+//! server ([`crate::Main`]) holds none: each hook borrows `Vfs` for its
+//! own work, and [`run_jobs`] resumes the worker with no borrow alive.
+//! The worker takes a fresh borrow for each step between its waits
+//! ([`crate::Fresh`], through [`crate::Access`]); across a wait
+//! ([`wait`]) its frames hold only its own locals (the job, paths, inode
+//! numbers, offsets), the [`crate::mount::Mount`] (which holds no state)
+//! and the file server's link ([`crate::remote::RemoteFs`], a static of
+//! its own used only through shared references: its state is in cells).
+//! After a wait it re-reads what it uses from the tables (an open file's
+//! offset, a process's working directory), and the state a suspended job
+//! relies on is held for it (the file reference above; a process's one
+//! outstanding call).
 //!
 //! `viv.weaken=fs_async` (`abi::weaken::FS_ASYNC`) runs every request on
 //! the main stack again, waiting for the file server in a RECEIVE: the
 //! negative control of `vmm/tests/stall_bound.rs`.
 
 use crate::path::PathBuf;
-use crate::Vfs;
+use crate::{Fresh, Vfs};
 use abi::{Endpoint, Error, Message};
 use core::mem::MaybeUninit;
 use rt::coroutine::Coroutine;
@@ -154,7 +162,7 @@ pub fn waiting() -> bool {
 }
 
 /// Hands the waiting worker what ended its wait (it runs at the next
-/// [`Vfs::run_jobs`]).
+/// [`run_jobs`]).
 pub fn deliver(event: Event) {
     let s = shared();
     if s.waiting && s.event.is_none() {
@@ -224,7 +232,7 @@ pub fn take_queued_of(caller: Endpoint) -> Option<Job> {
 extern "C" fn worker_main(_: u64) -> ! {
     loop {
         if let Some(job) = shared().next.take() {
-            crate::vfs().run_job(job);
+            run_job(job);
         }
         shared().busy = false;
         // SAFETY: this is the worker's stack.
@@ -284,49 +292,50 @@ impl Vfs {
             }
         }
     }
+}
 
-    /// On the main stack, after every message: resumes the worker when
-    /// what it waits for came, and hands it the next queued job when it
-    /// is free.
-    pub fn run_jobs(&mut self) {
-        loop {
+/// On the main stack, after every message: resumes the worker when
+/// what it waits for came, and hands it the next queued job when it
+/// is free.
+pub fn run_jobs() {
+    loop {
+        let s = shared();
+        if s.busy && !(s.waiting && s.event.is_some()) {
+            return;
+        }
+        if !s.busy {
+            let Some(job) = pop() else { return };
             let s = shared();
-            if s.busy && !(s.waiting && s.event.is_some()) {
-                return;
+            s.next = Some(job);
+            s.busy = true;
+            if !s.prepared {
+                s.prepared = true;
+                // SAFETY: the stack is the worker's alone, and the
+                // worker has not run yet.
+                unsafe { WORKER.prepare(&mut (*(&raw mut STACK)).0, worker_main, 0) };
             }
-            if !s.busy {
-                let Some(job) = pop() else { return };
-                let s = shared();
-                s.next = Some(job);
-                s.busy = true;
-                if !s.prepared {
-                    s.prepared = true;
-                    // SAFETY: the stack is the worker's alone, and the
-                    // worker has not run yet.
-                    unsafe { WORKER.prepare(&mut (*(&raw mut STACK)).0, worker_main, 0) };
-                }
-            }
-            // SAFETY: the worker is prepared and suspended (this is the
-            // main stack); what its job relies on is held for it (module
-            // documentation).
-            unsafe { WORKER.resume() };
-            assert!(WORKER.intact(), "vfs: the disk worker overflowed its stack");
         }
+        // SAFETY: the worker is prepared and suspended (this is the
+        // main stack, and no borrow of `Vfs` is alive on it: the server
+        // loop's `after` calls this holding none, `crate::vfs`); what the
+        // worker's job relies on is held for it (module documentation).
+        unsafe { WORKER.resume() };
+        assert!(WORKER.intact(), "vfs: the disk worker overflowed its stack");
     }
+}
 
-    /// On the worker's stack: serves one disk request and answers it.
-    fn run_job(&mut self, job: Job) {
-        use abi::proto::vfs::{READ, WRITE};
-        let Job { caller, msg, paths, filp } = job;
-        if matches!(msg.mtype, READ | WRITE) {
-            let result = self.disk_read_write(caller, &msg);
-            crate::reply(caller, result);
-        } else {
-            let result = self.call(caller, &msg, &paths);
-            crate::reply_words(caller, result);
-        }
-        if let Some(f) = filp {
-            self.release(f);
-        }
+/// On the worker's stack: serves one disk request and answers it.
+fn run_job(job: Job) {
+    use abi::proto::vfs::{READ, WRITE};
+    let Job { caller, msg, paths, filp } = job;
+    if matches!(msg.mtype, READ | WRITE) {
+        let result = crate::io::disk_read_write(&mut Fresh, caller, &msg);
+        crate::reply(caller, result);
+    } else {
+        let result = crate::calls::call(&mut Fresh, caller, &msg, &paths);
+        crate::reply_words(caller, result);
+    }
+    if let Some(f) = filp {
+        crate::vfs().release(f);
     }
 }
