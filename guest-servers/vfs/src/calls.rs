@@ -55,6 +55,11 @@ impl Vfs {
         })
     }
     /// The absolute path in grant `grant` (`len` bytes) of `caller`.
+    ///
+    /// Kept out of line so it is a function of its own in VFS's symbols:
+    /// a user breakpoint's place in the gdb tests (vmm/tests/gdb.rs), and
+    /// in a user's session (docs/gdb.md).
+    #[inline(never)]
     fn path_at(&mut self, caller: Endpoint, grant: u64, len: u64) -> Result<PathBuf, Error> {
         let len = len as usize;
         if len > PATH_MAX {
