@@ -10,10 +10,16 @@
 //! Now the loading part of an exec (open, reads, close) runs on the
 //! worker's stack (`rt::coroutine`, as VFS's disk worker): its code stays
 //! the plain sequential code of `disk_exec`, and only the call that waits
-//! ([`call_vfs`]) changes: it sends the request (a SEND, taken by VFS's
-//! server loop at once or at its next RECEIVE) without waiting for the
-//! answer and suspends the worker. PM's server loop goes on; VFS's answer
-//! (a message from VFS in PM's loop) resumes the worker where it stopped.
+//! ([`call_vfs`]) changes: it hands the request to PM's server loop
+//! without waiting for the answer and suspends the worker. The request
+//! leaves with the loop's next receive (`rt::server::send_with_next`:
+//! REPLYRECV_IF_SENT, one kernel entry for the send and the receive when
+//! VFS waits in RECEIVE, the usual case; a plain SEND and a receive were
+//! two). When VFS is busy the send fails without receiving, and the
+//! request is posted by SENDA before the loop receives: VFS gets it at
+//! its next receive, and PM never blocks on VFS. PM's server loop goes
+//! on; VFS's answer (a message from VFS in PM's loop) resumes the worker
+//! where it stopped.
 //! VFS sends its answer as the reply of its next REPLYRECV, and by SENDA
 //! when PM was not waiting for it, so the answer is not lost while PM is
 //! busy, and a SENDA entry cannot reach PM inside the SENDREC of a fork
@@ -36,16 +42,19 @@
 //! When the exec'ing process is killed meanwhile, its queued exec is
 //! dropped, and a running one still loads (its VFS request is out) but is
 //! not executed: `finish_exec` finds the caller gone (endpoints carry a
-//! generation, so a reused slot is another endpoint). When VFS dies while
-//! the worker waits, PM learns it at its next heartbeat (DS lists another
-//! VFS, or none) and the exec fails with `Unavailable` (a new VFS powers
-//! the system off anyway, docs/servers-dying.md).
+//! generation, so a reused slot is another endpoint). When VFS is gone
+//! as the request leaves, the worker learns it at once, looks VFS up
+//! again and asks once more. When VFS dies while the worker waits, PM
+//! learns it at its next heartbeat (DS lists another VFS, or none) and
+//! the exec fails with `Unavailable` (a new VFS powers the system off
+//! anyway, docs/servers-dying.md).
 //!
 //! `viv.weaken=pm_async` (`abi::weaken::PM_ASYNC`) loads on the main
 //! stack again, waiting for VFS in a SENDREC: the negative control of
 //! `vmm/tests/stall_bound.rs`.
 
 use abi::proto::{self, NAME_LEN};
+use abi::senda::{SendaEntry, FLAG_DONE, FLAG_EMPTY};
 use abi::{Endpoint, Error, Message};
 use core::cell::Cell;
 use rt::coroutine::{Coroutine, Slot};
@@ -94,6 +103,8 @@ pub enum Loaded {
 enum Event {
     Answer(Message),
     VfsGone,
+    /// The request could not be delivered (`DeadSrcDst`: VFS is gone).
+    Undelivered(Error),
 }
 
 /// The state both stacks share (cells only: nothing is borrowed across
@@ -224,22 +235,33 @@ pub fn check_vfs() {
 }
 
 /// From the worker: sends `msg` to VFS without waiting for the answer
-/// (a SEND: delivered at once when VFS waits in RECEIVE, the usual case,
-/// else when VFS's server loop, which never waits for the disk, next
-/// receives; a SENDNB tried first would mostly fail, as PM runs before
-/// VFS is back in RECEIVE after answering it), then suspends until the
-/// main loop hands it VFS's answer. Returns the
-/// answer's result, the answer in `msg`.
+/// and suspends until the main loop hands it VFS's answer. Returns the
+/// answer's result, the answer in `msg`. A request that could not be
+/// delivered because VFS is gone goes once more to the VFS DS lists
+/// now; any other failure fails the exec with `Unavailable`.
 pub fn call_vfs(msg: &mut Message) -> Result<u64, Error> {
-    let mut vfs = rt::names::lookup("vfs")?;
-    let mut sent = rt::ipc::send(vfs, msg);
-    if sent == Err(Error::DeadSrcDst) {
+    let mut event = exchange(rt::names::lookup("vfs")?, msg);
+    if let Event::Undelivered(Error::DeadSrcDst) = event {
         rt::names::forget("vfs");
-        vfs = rt::names::lookup("vfs")?;
-        sent = rt::ipc::send(vfs, msg);
+        event = exchange(rt::names::lookup("vfs")?, msg);
     }
-    sent.map_err(|_| Error::Unavailable)?;
+    match event {
+        Event::Answer(answer) => {
+            *msg = answer;
+            proto::result_of(msg)
+        }
+        Event::VfsGone | Event::Undelivered(_) => Err(Error::Unavailable),
+    }
+}
+
+/// Sends `msg` to `vfs` with the server loop's next receive
+/// (`rt::server::send_with_next`: REPLYRECV_IF_SENT, one kernel entry
+/// with the receive when VFS waits in RECEIVE, the usual case), else by
+/// SENDA ([`request_unsent`]), and suspends until the answer or the news
+/// that it will not come.
+fn exchange(vfs: Endpoint, msg: &Message) -> Event {
     SHARED.waiting_on.set(vfs);
+    rt::server::send_with_next(vfs, msg, request_unsent);
     let event = loop {
         // SAFETY: only the worker's load calls VFS this way (`inside`),
         // on the worker's stack.
@@ -249,13 +271,48 @@ pub fn call_vfs(msg: &mut Message) -> Result<u64, Error> {
         }
     };
     SHARED.waiting_on.set(Endpoint::NONE);
-    match event {
-        Event::Answer(answer) => {
-            *msg = answer;
-            proto::result_of(msg)
-        }
-        Event::VfsGone => Err(Error::Unavailable),
+    // Delivered, or never to be: the entry is free for the next request.
+    request_entry().flags = FLAG_EMPTY;
+    event
+}
+
+/// The SENDA table of the worker's request: one entry, as the worker has
+/// one request out at a time. PM sends nothing else by SENDA.
+static mut REQUEST: [SendaEntry; 1] =
+    [SendaEntry { flags: FLAG_EMPTY, dst: Endpoint::NONE, result: 0, reserved: 0, message: Message::new(0) }];
+
+fn request_entry() -> &'static mut SendaEntry {
+    // SAFETY: PM is single-threaded; the kernel writes the entry's result
+    // only while PM is in the kernel, and no caller keeps the reference
+    // across another call of this function.
+    unsafe { &mut (*(&raw mut REQUEST))[0] }
+}
+
+/// The worker's request did not leave with the server loop's receive
+/// (it runs there, on the main stack, before anything is received): VFS
+/// is busy (then the request is posted by SENDA, delivered at VFS's next
+/// receive however long it is busy, and PM never waits for it), or it is
+/// gone, or the kernel refused the table (then the waiting worker learns
+/// it in the loop's `after`).
+fn request_unsent(vfs: Endpoint, msg: &Message, error: Error) {
+    let error = if error == Error::NotReady { post(vfs, msg) } else { Err(error) };
+    if let Err(e) = error {
+        SHARED.event.put(Event::Undelivered(e));
     }
+}
+
+/// Sends `msg` to `vfs` by SENDA; `DeadSrcDst` when the kernel failed its
+/// delivery at once (VFS is gone).
+fn post(vfs: Endpoint, msg: &Message) -> Result<(), Error> {
+    *request_entry() = SendaEntry::new(vfs, *msg);
+    // SAFETY: the table is static; the kernel writes results into it
+    // later, which a static allows.
+    rt::ipc::senda(unsafe { &mut *(&raw mut REQUEST) })?;
+    let entry = request_entry();
+    if entry.flags & FLAG_DONE != 0 && entry.result != 0 {
+        return Err(Error::DeadSrcDst);
+    }
+    Ok(())
 }
 
 /// The worker's entry: loads the programs it is handed, one by one.

@@ -17,8 +17,8 @@
 //!   the client stays in its SENDREC.
 //! * The only blocking calls PM makes are to VFS, a trusted server that
 //!   never calls PM and never waits for the disk in its server loop: a
-//!   SENDREC for fork and exit (answered at once), and the SEND of an
-//!   exec's file request when VFS is not already waiting for it.
+//!   SENDREC for fork, exit and an exec's CLOSE (answered at once). An
+//!   exec's file requests leave with PM's next receive, or by SENDA.
 //! * Exec runs `/bin/NAME` from the disk (`disk_exec`), else the boot
 //!   image's user program of that name, always with a user program's
 //!   privileges: nobody can turn a process into a server. The file is
