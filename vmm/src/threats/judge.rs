@@ -6,7 +6,7 @@ use std::collections::HashSet;
 use abi::trace::{Kind, Record};
 use serde::Serialize;
 
-use super::table::{Expect, Threat};
+use super::row::{Expect, Threat};
 use crate::vstate::outcome::Exit;
 
 /// How a run ended: the VM's exit and the command's exit status as the

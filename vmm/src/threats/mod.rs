@@ -24,6 +24,7 @@
 pub mod fuzz;
 pub mod judge;
 pub mod report;
+pub mod row;
 pub mod stage;
 pub mod stall;
 pub mod table;
@@ -32,7 +33,8 @@ use std::time::Duration;
 
 use crate::observe::{decode, TraceMode};
 pub use judge::{RowResult, RunEnd, RunJudgement};
-pub use table::{Expect, Runner, Threat, THREATS};
+pub use row::{Expect, Runner, Threat};
+pub use table::THREATS;
 
 /// The image every row boots.
 pub const IMAGE: &str = "threats";
