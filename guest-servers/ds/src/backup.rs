@@ -42,17 +42,12 @@ use abi::proto::ds::backup::{
     TOTAL_SIZE,
 };
 use abi::proto::ds::{MAX_ENTRIES, MAX_SUBSCRIBERS};
-use abi::Error;
-use rt::backup::Lent;
+use rt::backup::InUse;
 
 /// Where the backup is and what is still to do with it.
 pub struct Backup {
-    /// The backup RS lends; `None` when off or broken.
-    lent: Option<Lent>,
-    /// The records of an earlier DS are still to be read (before the
-    /// first request: RS moves its grant to us before anyone can send us
-    /// one, since it tells nobody of us before that).
-    to_restore: bool,
+    /// The backup RS lends.
+    backup: InUse,
     /// Bit `i`: the backup holds a record in slot `i` (else it is
     /// [`EMPTY`]), so a slot that changes between RS's names and nothing
     /// costs no copy.
@@ -64,33 +59,25 @@ pub struct Backup {
 impl Backup {
     /// No backup (until [`Backup::start`]).
     pub const fn new() -> Backup {
-        Backup { lent: None, to_restore: false, held: 0, held_subscriptions: 0 }
+        Backup { backup: InUse::new("ds"), held: 0, held_subscriptions: 0 }
     }
 
     /// Uses the backup RS lends (unless `on` is false).
     pub fn start(&mut self, on: bool) {
-        self.lent = if on { Lent::of("ds") } else { None };
-        self.to_restore = self.lent.is_some();
-    }
-
-    /// Stops using a backup that cannot be copied to or from: DS goes on
-    /// without (a new DS would then start empty), and says so once.
-    fn broken(&mut self, what: &str, e: Error) {
-        rt::println!("ds: cannot {} the backup of the table ({:?}); going on without it", what, e);
-        self.lent = None;
+        self.backup.start(on);
     }
 
     /// Takes back what an earlier DS left in the backup, once, before the
     /// first request is handled.
     pub fn restore(&mut self, store: &mut Store, reserved: impl Fn(&[u8; abi::proto::NAME_LEN]) -> bool) {
-        let Some(lent) = self.lent.filter(|_| core::mem::take(&mut self.to_restore)) else {
+        let Some(lent) = self.backup.for_restore() else {
             return;
         };
         static mut BUF: [u8; TOTAL_SIZE] = [0; TOTAL_SIZE];
         // SAFETY: single-threaded, and this is the only reference to BUF.
         let buf = unsafe { &mut *(&raw mut BUF) };
         if let Err(e) = lent.read(0, buf) {
-            return self.broken("read", e);
+            return self.backup.broken("read", e);
         }
         if buf.iter().all(|&b| b == 0) {
             return; // the first DS, or one that held nothing
@@ -130,7 +117,7 @@ impl Backup {
             } else if record_at(slot) != EMPTY {
                 dropped += 1;
                 if let Err(e) = lent.write(slot * RECORD_SIZE, &EMPTY) {
-                    return self.broken("clear", e);
+                    return self.backup.broken("clear", e);
                 }
             }
         }
@@ -150,7 +137,7 @@ impl Backup {
             } else if subscription_at(slot) != EMPTY_SUBSCRIPTION {
                 dropped += 1;
                 if let Err(e) = lent.write(SUBSCRIPTIONS_AT + slot * SUBSCRIPTION_SIZE, &EMPTY_SUBSCRIPTION) {
-                    return self.broken("clear", e);
+                    return self.backup.broken("clear", e);
                 }
             }
         }
@@ -197,7 +184,7 @@ impl Backup {
         held: &mut u64,
         slot: usize,
     ) {
-        let Some(lent) = self.lent else { return };
+        let Some(lent) = self.backup.lent() else { return };
         let bytes = match record {
             Some(bytes) => bytes,
             None if *held & 1 << slot != 0 => empty,
@@ -206,7 +193,7 @@ impl Backup {
         match lent.write(at, &bytes) {
             Ok(()) if bytes == empty => *held &= !(1 << slot),
             Ok(()) => *held |= 1 << slot,
-            Err(e) => self.broken("write", e),
+            Err(e) => self.backup.broken("write", e),
         }
     }
 }

@@ -22,44 +22,36 @@
 //! records in memory only (a copy is still caught; a restart forgets all).
 
 use abi::proto::tty::backup::{Records, RECORD_SIZE, SIZE};
-use abi::{Endpoint, Error};
-use rt::backup::Lent;
+use abi::Endpoint;
+use rt::backup::InUse;
 
 /// The served writes and where their backup is.
 pub struct Served {
     records: Records,
-    /// The backup RS lends; `None` when off or broken.
-    lent: Option<Lent>,
-    /// The records of an earlier TTY is still to be read.
-    to_restore: bool,
+    /// The backup RS lends.
+    backup: InUse,
 }
 
 impl Served {
     /// Nothing served, no backup (until [`Served::start`]).
     pub const fn new() -> Served {
-        Served { records: Records::new(), lent: None, to_restore: false }
+        Served { records: Records::new(), backup: InUse::new("tty") }
     }
 
     /// Uses the backup RS lends (unless `on` is false).
     pub fn start(&mut self, on: bool) {
-        self.lent = if on { Lent::of("tty") } else { None };
-        self.to_restore = self.lent.is_some();
-    }
-
-    fn broken(&mut self, what: &str, e: Error) {
-        rt::println!("tty: cannot {} the backup of served writes ({:?}); going on without it", what, e);
-        self.lent = None;
+        self.backup.start(on);
     }
 
     /// Takes back the writes an earlier TTY served, once, before the
     /// first request is handled.
     pub fn restore(&mut self) {
-        let Some(lent) = self.lent.filter(|_| core::mem::take(&mut self.to_restore)) else {
+        let Some(lent) = self.backup.for_restore() else {
             return;
         };
         let mut bytes = [0u8; SIZE];
         if let Err(e) = lent.read(0, &mut bytes) {
-            return self.broken("read", e);
+            return self.backup.broken("read", e);
         }
         self.records = Records::restore(&bytes);
         if !self.records.is_empty() {
@@ -79,9 +71,9 @@ impl Served {
         let Some((slot, bytes)) = self.records.record(client, id, grant, count) else {
             return;
         };
-        if let Some(lent) = self.lent {
+        if let Some(lent) = self.backup.lent() {
             if let Err(e) = lent.write(slot * RECORD_SIZE, &bytes) {
-                self.broken("write", e);
+                self.backup.broken("write", e);
             }
         }
     }
