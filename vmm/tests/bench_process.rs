@@ -34,6 +34,11 @@ fn qemu_boots_hello_and_runs_the_pingpong_twice() {
         vmm::bench::qemu::measure(500, Duration::from_secs(120)).expect("QEMU runs (scripts/setup installs QEMU)");
     assert!(runs.version.contains("QEMU"), "{runs:?}");
     assert!(runs.hello > Duration::ZERO && runs.rounds == 500, "{runs:?}");
-    // Wall times: only their sign is certain on a loaded host.
-    assert!(runs.ns_per_round_trip.is_finite(), "{runs:?}");
+    // Wall times: only their sign is certain on a loaded host. 500 more
+    // round trips take QEMU ≈ 5 ms, less than its boot's jitter on a
+    // busy host, so a 2N-run no slower than the N-run is reported as NaN
+    // ("not measured", `bench::qemu::round_trip_ns`); that was seen in
+    // CI. What it may never be is zero, negative or infinite.
+    let ns = runs.ns_per_round_trip;
+    assert!(ns.is_nan() || (ns.is_finite() && ns > 0.0), "{runs:?}");
 }
