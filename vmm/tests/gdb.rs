@@ -130,11 +130,14 @@ fn gdb_breaks_steps_lists_processes_and_sees_the_power_off() {
     let export = Command::new(VIV).args(["export", "--image", "system", "--symbols"]).arg(&symbols).output().unwrap();
     assert!(export.status.success(), "viv export --symbols: {}", String::from_utf8_lossy(&export.stderr));
     let socket = dir.join("gdb.sock");
-    // The last command opens a file, so that VFS resolves a path after
-    // the kernel breakpoint below (the user-code breakpoint's hit).
-    let exec =
-        ["exec", "--gdb", &socket.display().to_string(), "--gdb-wait", "echo gdb-was-here; cat /etc/motd; exit 7"]
-            .map(String::from);
+    // The commands open files, so that VFS resolves paths after the
+    // kernel breakpoint below (the user-code breakpoint's hit). ext2fs's
+    // first system call on the general path may come as late as the
+    // first `cat`'s read (most of its traps take the fast path, which
+    // has no breakpoint), so more `cat`s follow: each execs from the
+    // disk and opens a file, both through `path_at`.
+    let command = "echo gdb-was-here; cat /etc/motd; cat /etc/motd; cat /etc/motd; exit 7";
+    let exec = ["exec", "--gdb", &socket.display().to_string(), "--gdb-wait", command].map(String::from);
     let mut viv = start_viv(exec, &socket);
 
     let kernel_only = Path::new(vmm::vstate::config::KVM_PVM_SYSFS).exists();
