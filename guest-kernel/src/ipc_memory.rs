@@ -221,6 +221,11 @@ impl UserMemory for IpcMemory<'_> {
         self.mem.write_bytes(slot, addr, buf)
     }
 
+    fn check_bytes(&mut self, slot: usize, addr: u64, len: usize) -> Result<(), Error> {
+        // As `write_bytes`: resolving copy-on-write leaves the cache valid.
+        self.mem.check_bytes(slot, addr, len)
+    }
+
     #[inline(always)]
     fn set_result(&mut self, slot: usize, value: i64) {
         self.mem.set_result(slot, value);

@@ -533,6 +533,23 @@ impl UserMemory for Memory<'_> {
         self.copy_out(slot, addr, buf)
     }
 
+    fn check_bytes(&mut self, slot: usize, addr: u64, len: usize) -> Result<(), Error> {
+        if len == 0 {
+            return Ok(());
+        }
+        let space = self.arch[slot].space;
+        let last = addr.checked_add(len as u64 - 1).ok_or(Error::Fault)?;
+        let mut page = addr & !(PAGE_SIZE - 1);
+        // One walk per page: every byte of a page is mapped alike.
+        loop {
+            space.translate_write(self.frames, page.max(addr)).ok_or(Error::Fault)?;
+            match page.checked_add(PAGE_SIZE) {
+                Some(next) if next <= last => page = next,
+                _ => return Ok(()),
+            }
+        }
+    }
+
     fn set_result(&mut self, slot: usize, value: i64) {
         self.arch[slot].frame.rax = value as u64;
     }

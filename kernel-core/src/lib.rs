@@ -87,6 +87,24 @@ pub trait UserMemory {
     /// with [`Error::Fault`] when any byte is not mapped writable; nothing
     /// is promised about the bytes before the faulting one.
     fn write_bytes(&mut self, slot: usize, addr: u64, buf: &[u8]) -> Result<(), Error>;
+    /// Checks that the `len` bytes at `addr` of process `slot` are mapped
+    /// readable and writable, resolving copy-on-write as a write would,
+    /// without changing any byte (a SENDA table at call time). Fails with
+    /// [`Error::Fault`] otherwise. The default reads the range and writes
+    /// it back unchanged, in pieces; an implementation that can look at
+    /// its page tables checks each page once instead.
+    fn check_bytes(&mut self, slot: usize, addr: u64, len: usize) -> Result<(), Error> {
+        let mut chunk = [0u8; 64];
+        let mut done = 0;
+        while done < len {
+            let n = chunk.len().min(len - done);
+            let at = addr.checked_add(done as u64).ok_or(Error::Fault)?;
+            self.read_bytes(slot, at, &mut chunk[..n])?;
+            self.write_bytes(slot, at, &chunk[..n])?;
+            done += n;
+        }
+        Ok(())
+    }
     /// Copies the message at `from_addr` of process `from` straight into
     /// the buffer at `to_addr` of process `to` (one copy, no kernel
     /// buffer), writing `source` over its source field when given. When

@@ -74,17 +74,11 @@ impl Kernel {
             self.faults.senda_holds.table_replaced(caller, table_addr, count);
         }
         // Check the whole table first, so that a bad table is refused before
-        // anything is delivered. Writing each header back unchanged proves
-        // it writable.
-        for index in 0..count {
-            let mut bytes = [0u8; SENDA_ENTRY_SIZE];
-            let checked = entry_addr(table_addr, index).and_then(|addr| {
-                mem.read_bytes(caller, addr, &mut bytes)?;
-                mem.write_bytes(caller, addr, &bytes[..SENDA_HEADER_SIZE])
-            });
-            if let Err(e) = checked {
-                return Outcome::err(e);
-            }
+        // anything is delivered (one look per page, not per entry).
+        if let Err(e) =
+            entry_addr(table_addr, count).and_then(|_| mem.check_bytes(caller, table_addr, count * SENDA_ENTRY_SIZE))
+        {
+            return Outcome::err(e);
         }
         let mut any_pending = false;
         for index in 0..count {
@@ -102,7 +96,11 @@ impl Kernel {
 
     /// Handles one entry at call time; returns whether it stays pending.
     fn start_entry(&mut self, mem: &mut impl UserMemory, caller: usize, addr: u64) -> Result<bool, Error> {
-        let entry = read_header(mem, caller, addr)?;
+        // The header and the message in one read: most entries are sent now.
+        let mut bytes = [0u8; SENDA_ENTRY_SIZE];
+        mem.read_bytes(caller, addr, &mut bytes)?;
+        let (header, message) = bytes.split_at(SENDA_HEADER_SIZE);
+        let entry = SendaEntry::header_from_bytes(header.try_into().unwrap_or(&[0; SENDA_HEADER_SIZE]));
         if !entry.is_pending() {
             return Ok(false);
         }
@@ -118,7 +116,7 @@ impl Kernel {
             }
         };
         if self.accepts_kernel_message(dst_slot, self.procs[caller].endpoint) {
-            let mut msg = self.entry_message(mem, caller, addr)?;
+            let mut msg = self.stamped(caller, message.try_into().unwrap_or(&[0; 64]));
             if self.refuses_type(&msg) {
                 self.complete_entry(mem, caller, addr, entry, Err(Error::Invalid), Completion::DuringCall)?;
                 return Ok(false);
@@ -300,11 +298,16 @@ impl Kernel {
     fn entry_message(&self, mem: &mut impl UserMemory, sender: usize, addr: u64) -> Result<Message, Error> {
         let mut bytes = [0u8; 64];
         mem.read_bytes(sender, addr + OFFSET_MESSAGE as u64, &mut bytes)?;
-        let mut msg = message_from_bytes(&bytes);
+        Ok(self.stamped(sender, &bytes))
+    }
+
+    /// The message in `bytes`, an entry of `sender`'s, source stamped.
+    fn stamped(&self, sender: usize, bytes: &[u8; 64]) -> Message {
+        let mut msg = message_from_bytes(bytes);
         if !self.weak.source_stamp {
             msg.source = self.procs[sender].endpoint;
         }
-        Ok(msg)
+        msg
     }
 
     /// Whether a SENDA entry's message poses as a notification, which only

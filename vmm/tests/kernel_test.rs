@@ -34,6 +34,7 @@ const CASES: &[&str] = &[
     "senda_delivered_on_receive",
     "senda_too_large",
     "senda_bad_table",
+    "senda_read_only_table",
     "senda_notify_type_refused",
     "send_bad_pointer",
     "receive_kernel_pointer",

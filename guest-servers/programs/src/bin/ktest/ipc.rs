@@ -139,6 +139,12 @@ fn senda(s: &mut Suite, waiter: Endpoint) {
     s.expect("senda_too_large", unsafe { rt::ipc::senda_raw(table().as_ptr() as u64, 65) }, Err(Error::Domain));
     // SAFETY: address 0x10 is no table; the kernel must refuse it (EFAULT).
     s.expect("senda_bad_table", unsafe { rt::ipc::senda_raw(0x10, 2) }, Err(Error::Fault));
+    // A table the kernel could read but not write back (an immutable
+    // static, mapped read-only) is refused at call time, before any of
+    // its entries is looked at.
+    static READ_ONLY: [SendaEntry; 1] = [SendaEntry::new(Endpoint::NONE, Message::new(ASYNC))];
+    // SAFETY: the kernel must refuse the table before writing to it.
+    s.expect("senda_read_only_table", unsafe { rt::ipc::senda_raw(READ_ONLY.as_ptr() as u64, 1) }, Err(Error::Fault));
     // An entry typed as a notification fails; kt_echo (waiting) gets nothing.
     table()[0] = SendaEntry::new(s.echo, Message::new(NOTIFY_MTYPE));
     let r = rt::ipc::senda(&mut table()[..1]);
