@@ -271,7 +271,10 @@ pub fn kernel_call(sys: &mut System, slot: usize, msg_addr: u64) -> Outcome {
         write(&event);
     }
     sys.core.trace.kernel_cause = cause;
-    let outcome = crate::kcall::kernel_call(sys, slot, msg_addr);
+    let outcome = match &msg {
+        Ok(msg) => crate::kcall::run(sys, slot, msg),
+        Err(e) => Outcome::Done(e.to_return()),
+    };
     sys.core.trace.kernel_cause = 0;
     if !early {
         if let Outcome::Done(value) = outcome {

@@ -18,10 +18,16 @@ use kernel_core::{Outcome, UserMemory};
 
 /// Runs the kernel call whose request message is at `msg_addr` in `slot`.
 pub fn kernel_call(sys: &mut System, slot: usize, msg_addr: u64) -> Outcome {
-    let msg = match (Memory { arch: &mut sys.arch, frames: &mut sys.frames }).read_message(slot, msg_addr) {
-        Ok(m) => m,
-        Err(e) => return Outcome::Done(e.to_return()),
-    };
+    match (Memory { arch: &mut sys.arch, frames: &mut sys.frames }).read_message(slot, msg_addr) {
+        Ok(msg) => run(sys, slot, &msg),
+        Err(e) => Outcome::Done(e.to_return()),
+    }
+}
+
+/// Runs the kernel call `msg` of `slot`, read from its buffer, so a
+/// caller that has read it already (the trace's record) does not read
+/// it again.
+pub fn run(sys: &mut System, slot: usize, msg: &abi::Message) -> Outcome {
     let Some(call) = KernelCall::from_number(msg.mtype) else {
         return Outcome::Done(Error::BadRequest.to_return());
     };
