@@ -3,7 +3,8 @@
 //!
 //! Why so few exit kinds are expected: with KVM's in-kernel irqchip the
 //! LAPIC, its timer and `hlt` are handled inside KVM, so the guest only
-//! exits to us for port I/O (UART, power-off, bench marks) and MMIO
+//! exits to us for port I/O (UART, power-off, bench marks; the log port
+//! only when KVM's coalesced-I/O ring for it is full) and MMIO
 //! outside RAM (the virtio-blk registers when a disk is attached: a disk
 //! request costs one exit and is served before the guest resumes).
 //! Anything else is reported as a VM error with its reason; guest
@@ -22,6 +23,7 @@ use crate::devices::{IoAction, MmioBus, PortIo};
 use crate::observe::{TraceLog, TraceRing};
 use crate::vstate::outcome::{Exit, Mark};
 use crate::vstate::stats::{StatsSnapshot, VcpuStats};
+use abi::platform::PORT_LOG;
 
 /// What the vCPU thread hands back.
 #[derive(Debug)]
@@ -79,6 +81,9 @@ pub struct VcpuRunner {
     pub console: Option<Arc<std::sync::Mutex<Vec<u8>>>>,
     /// The run's kernel-instruction budget, checked after every exit.
     pub instruction_budget: Option<InstructionBudget>,
+    /// The log port's writes wait in the vCPU's coalesced-I/O ring
+    /// (`machine::coalesce_log_port`), drained at every exit.
+    pub coalesced_log: bool,
 }
 
 /// How often the watchdog kicks a vCPU with an instruction budget, so
@@ -183,6 +188,19 @@ impl VcpuRunner {
         format!("KVM internal error ({what}) at rip {}", self.rip())
     }
 
+    /// Hands what the guest wrote to the log port since the last exit to
+    /// the log, before the exit itself is served (a later byte may be the
+    /// exit's own, when the ring was full).
+    fn drain_coalesced_log(&mut self) {
+        if !self.coalesced_log {
+            return;
+        }
+        while let Ok(Some(entry)) = self.vcpu.coalesced_mmio_read() {
+            let len = (entry.len as usize).min(entry.data.len());
+            self.io.write(entry.phys_addr as u16, &entry.data[..len]);
+        }
+    }
+
     fn step(&mut self) -> Step {
         let exit = match self.vcpu.run() {
             Ok(exit) => exit,
@@ -204,6 +222,13 @@ impl VcpuRunner {
         match exit {
             VcpuExit::IoIn(port, data) => {
                 self.io.read(port, data);
+                Step::Continue
+            }
+            VcpuExit::IoOut(PORT_LOG, data) if self.coalesced_log => {
+                // The ring was full: what it holds came first.
+                let bytes = data.to_vec();
+                self.drain_coalesced_log();
+                self.io.write(PORT_LOG, &bytes);
                 Step::Continue
             }
             VcpuExit::IoOut(port, data) => match self.io.write(port, data) {
@@ -273,6 +298,7 @@ impl VcpuRunner {
                 return end(Exit::Timeout);
             }
             let step = self.step();
+            self.drain_coalesced_log();
             if let Some(limit) = self.limit_reached.reached() {
                 return end(Exit::GuestLimit(limit));
             }
@@ -332,6 +358,7 @@ impl VcpuRunner {
 
     /// The result of a run that ended with `exit`.
     pub fn finish(mut self, progress: Progress, exit: Exit) -> VcpuResult {
+        self.drain_coalesced_log();
         let final_stats = self.snapshot();
         let trace = self.trace.take().map(TraceRing::finish);
         let profile = self.profiler.take().map(crate::observe::profile::Sampler::finish);
