@@ -101,7 +101,7 @@ pub enum Command {
     /// walks the kernel and user stacks by their frame pointers and names
     /// the functions from the ELF files. Prints the top-N table (self and
     /// total share per function, per process, kernel and user) and writes
-    /// the stacks with --out (folded or speedscope; pprof is not offered).
+    /// the stacks with --out (folded, speedscope or pprof).
     #[command(after_help = EXIT_STATUS_HELP)]
     Profile(ProfileArgs),
 }
@@ -115,8 +115,9 @@ pub struct ProfileArgs {
     /// stdout, and the table goes to stderr).
     #[arg(long, value_name = "FILE")]
     pub out: Option<PathBuf>,
-    /// Format of --out: folded (flamegraph.pl, inferno) or speedscope
-    /// (JSON for speedscope.app). pprof is not offered.
+    /// Format of --out: folded (flamegraph.pl, inferno), speedscope (JSON
+    /// for speedscope.app) or pprof (gzipped profile.proto, for `go tool
+    /// pprof`, `pprof -http`, Pyroscope, Grafana).
     #[arg(long, value_enum, default_value_t = ProfileFormatArg::Folded)]
     pub format: ProfileFormatArg,
     /// Samples per second (1 to 10000).
@@ -141,6 +142,8 @@ pub enum ProfileFormatArg {
     Folded,
     /// speedscope's JSON file format.
     Speedscope,
+    /// pprof's gzipped protobuf (profile.proto).
+    Pprof,
 }
 
 impl From<ProfileFormatArg> for vmm::commands::profile::Format {
@@ -149,6 +152,7 @@ impl From<ProfileFormatArg> for vmm::commands::profile::Format {
         match f {
             ProfileFormatArg::Folded => Format::Folded,
             ProfileFormatArg::Speedscope => Format::Speedscope,
+            ProfileFormatArg::Pprof => Format::Pprof,
         }
     }
 }

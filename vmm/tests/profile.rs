@@ -103,6 +103,26 @@ fn folded_and_speedscope_outputs_parse() {
         samples += stacks.len();
     }
     assert_eq!(samples, profile.stacks.len());
+    // pprof: every sample's locations resolve to named functions, the
+    // process outermost, and the labels name the process.
+    let p = profile.pprof("pingpong");
+    assert_eq!(p.sample.len(), profile.stacks.len());
+    assert_eq!(p.string_table[0], "");
+    let name = |i: i64| p.string_table[i as usize].as_str();
+    for (sample, stack) in p.sample.iter().zip(&profile.stacks) {
+        let names: Vec<&str> = sample
+            .location_id
+            .iter()
+            .map(|&id| {
+                let line = &p.location.iter().find(|l| l.id == id).expect("a location").line[0];
+                name(p.function.iter().find(|f| f.id == line.function_id).expect("a function").name)
+            })
+            .collect();
+        let mut expected: Vec<&str> = stack.frames.iter().rev().map(|f| f.name.as_str()).collect();
+        expected.push(&stack.process);
+        assert_eq!(names, expected);
+        assert_eq!((name(sample.label[0].key), name(sample.label[0].str)), ("process", stack.process.as_str()));
+    }
 }
 
 /// The trace of `command` in experiment mode, without TSC, with or
@@ -180,7 +200,7 @@ fn a_campaign_replay_writes_its_profile() {
 }
 
 #[test]
-fn viv_profile_prints_the_table_and_writes_speedscope() {
+fn viv_profile_prints_the_table_and_writes_speedscope_and_pprof() {
     let out_file = std::env::temp_dir().join(format!("viv-test-{}-profile.json", std::process::id()));
     let out =
         viv(&["profile", "--format", "speedscope", "--out", out_file.to_str().unwrap(), "--top", "5", "cat /README"]);
@@ -194,6 +214,20 @@ fn viv_profile_prints_the_table_and_writes_speedscope() {
     let samples: usize = stdout.split_whitespace().next().unwrap().parse().unwrap();
     assert_eq!(profiles.iter().map(|p| p["samples"].as_array().unwrap().len()).sum::<usize>(), samples);
     let _ = std::fs::remove_file(&out_file);
+    // pprof: a gzipped profile.proto with one sample per table sample.
+    let pprof_file = std::env::temp_dir().join(format!("viv-test-{}-profile.pb.gz", std::process::id()));
+    let out =
+        viv(&["profile", "--format", "pprof", "--out", pprof_file.to_str().unwrap(), "--top", "5", "cat /README"]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{stdout}{}", String::from_utf8_lossy(&out.stderr));
+    let mut raw = Vec::new();
+    let gz = std::fs::read(&pprof_file).unwrap();
+    std::io::Read::read_to_end(&mut flate2::read::GzDecoder::new(&gz[..]), &mut raw).expect("gzip");
+    let p = <vmm::observe::profile::pprof::PprofProfile as prost::Message>::decode(&raw[..]).expect("profile.proto");
+    let samples: usize = stdout.split_whitespace().next().unwrap().parse().unwrap();
+    assert_eq!(p.sample.len(), samples);
+    assert!(p.string_table.iter().any(|s| s == "trap_entry"), "{:?}", p.string_table);
+    let _ = std::fs::remove_file(&pprof_file);
     // A bad rate is refused before anything runs.
     let out = viv(&["profile", "--hz", "0", "true"]);
     assert_eq!(out.status.code(), Some(120));

@@ -253,7 +253,8 @@ pub fn replay(
 }
 
 /// Writes a replay's profile to `path` (speedscope JSON for `*.json`,
-/// else folded stacks); returns the lines for the report.
+/// pprof for `*.pb.gz` or `*.pprof`, else folded stacks); returns the
+/// lines for the report.
 fn write_profile(
     campaign: &Campaign,
     samples: &crate::observe::profile::Samples,
@@ -262,12 +263,17 @@ fn write_profile(
     let config = run::base_config(campaign, None)?;
     let programs = |name: &str| crate::inject::swifi::code_map::program_elf(&config.archive, name).ok();
     let profile = crate::observe::profile::report::Profile::symbolize(samples, &config.kernel, &programs);
-    let text = if path.extension().is_some_and(|e| e == "json") {
-        profile.speedscope(&format!("{} experiment", campaign.name)).to_string()
+    let name = format!("{} experiment", campaign.name);
+    let io = |source| CampaignError::Io { path: path.to_path_buf(), source };
+    let file_name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let bytes = if file_name.ends_with(".json") {
+        profile.speedscope(&name).to_string().into_bytes()
+    } else if file_name.ends_with(".pb.gz") || file_name.ends_with(".pprof") {
+        profile.pprof_bytes(&name).map_err(io)?
     } else {
-        profile.folded()
+        profile.folded().into_bytes()
     };
-    std::fs::write(path, text).map_err(|source| CampaignError::Io { path: path.to_path_buf(), source })?;
+    std::fs::write(path, bytes).map_err(io)?;
     Ok(format!("profile written to {}:\n{}", path.display(), profile.top(15)))
 }
 

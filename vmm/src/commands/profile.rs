@@ -1,5 +1,5 @@
 //! `viv profile`: run one shell command with the sampling profiler on,
-//! write its stacks (folded or speedscope) and return the top-N table
+//! write its stacks (folded, speedscope or pprof) and return the top-N table
 //! (`docs/profiling.md`).
 
 use std::path::Path;
@@ -18,6 +18,8 @@ pub enum Format {
     Folded,
     /// speedscope's JSON file format, one sampled profile per process.
     Speedscope,
+    /// pprof's gzipped protobuf (`crate::observe::profile::pprof`).
+    Pprof,
 }
 
 /// What to profile and how.
@@ -59,14 +61,17 @@ pub fn profile(req: &ProfileRequest, out: Option<(&Path, Format)>) -> Result<(St
     }
     let (outcome, profile) = run_profiled(req)?;
     if let Some((path, format)) = out {
-        let text = match format {
-            Format::Folded => profile.folded(),
-            Format::Speedscope => {
-                let name = format!("viv profile {}", req.command);
-                serde_json::to_string(&profile.speedscope(&name))?
-            }
+        let name = format!("viv profile {}", req.command);
+        let bytes = match format {
+            Format::Folded => profile.folded().into_bytes(),
+            Format::Speedscope => serde_json::to_string(&profile.speedscope(&name))?.into_bytes(),
+            Format::Pprof => profile.pprof_bytes(&name).map_err(|source| CommandError::File {
+                what: "cannot encode a profile for",
+                path: path.into(),
+                source,
+            })?,
         };
-        super::output::write(path, text.as_bytes())?;
+        super::output::write(path, &bytes)?;
     }
     let mut text = profile.top(req.top);
     text += &failure_note(&outcome, req.vm.timeout);

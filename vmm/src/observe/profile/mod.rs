@@ -23,6 +23,7 @@
 
 pub mod directory;
 pub mod paging;
+pub mod pprof;
 pub mod report;
 pub mod symbols;
 pub mod unwind;
