@@ -233,7 +233,7 @@ impl Kernel {
             self.fault_rebuild_filter();
         }
         let src_id = self.procs[src].privilege_id;
-        let dst_id = dst.map_or(SYSTEM_PROGRAM, |d| self.procs[d].privilege_id);
+        let dst_id = dst.map(|d| self.procs[d].privilege_id);
         self.faults.filter.admits(src_id, dst_id, primitive)
     }
 

@@ -80,18 +80,19 @@ impl PreFilter {
         f
     }
 
-    /// Whether some rule may match an event from `src_id` to `dst_id`
-    /// ([`SYSTEM_PROGRAM`] for a kernel call) by `primitive`.
+    /// Whether some rule may match an event from `src_id` to the process
+    /// with id `dst_id` (`None`: SYSTEM, a kernel call) by `primitive`.
+    /// An `Option` and not [`SYSTEM_PROGRAM`]: every caller knows which it
+    /// asks for, and the compare goes.
     #[inline(always)]
-    pub(crate) fn admits(&self, src_id: u8, dst_id: u8, primitive: Trap) -> bool {
+    pub(crate) fn admits(&self, src_id: u8, dst_id: Option<u8>, primitive: Trap) -> bool {
         let src = usize::from(src_id);
         if src >= IDS {
             return true;
         }
-        let to = if dst_id == SYSTEM_PROGRAM {
-            self.system & (1 << src) != 0
-        } else {
-            usize::from(dst_id) >= IDS || self.to[src] & id_bit(dst_id) != 0
+        let to = match dst_id {
+            None => self.system & (1 << src) != 0,
+            Some(id) => usize::from(id) >= IDS || self.to[src] & id_bit(id) != 0,
         };
         to && self.primitives[src] & (1u8 << (primitive as u8)) != 0
     }
