@@ -107,5 +107,5 @@ fn finish(sys: &mut System, slot: usize, switch: kernel_core::Switch, plain: boo
         debug_assert!(!sys.events_pending());
         return sys.switch_to_other(switch.to);
     }
-    crate::after_entry(sys, slot)
+    crate::after_fast_entry(sys, slot, switch)
 }

@@ -40,13 +40,16 @@ pub fn init(sys: &mut System, cmdline: &str) -> bool {
 /// After every kernel entry while a plan is installed: advances the
 /// plan's clock (delivering delayed sends that are due), kills a process
 /// the plan crashed, and rings the Stop doorbell. Inlined into the entry
-/// path for the usual case, nothing to do but note the time.
+/// path for the usual case, nothing to do but note the time. Returns
+/// whether it had work (which may have woken or ended processes).
 #[inline(always)]
-pub fn after_event(sys: &mut System) {
+pub fn after_event(sys: &mut System) -> bool {
     if sys.core.faults.work_pending() {
         after_event_work(sys);
+        true
     } else {
         sys.core.faults.now = crate::ticks();
+        false
     }
 }
 

@@ -62,13 +62,35 @@ pub fn init(cmdline: &str) -> bool {
 /// The entry count is published at every entry (the VMM's spin watchdog
 /// reads it); the time and the budget check only when the tick moved
 /// (a tick, a jump, a spin tick), since neither changes in between.
-pub fn entry(sys: &mut System, current: usize) {
-    let n = ENTRIES.fetch_add(1, Ordering::Relaxed) + 1;
+/// Returns whether the tick moved or was published at this entry: when
+/// not, the entry changed nothing the scheduler looks at (no tick given
+/// to `current`, no alarm come due), which lets a fast entry switch
+/// straight to its partner (`crate::after_fast_entry`).
+///
+/// Inlined into every entry's end: the usual entry counts, publishes the
+/// count and compares two ticks; [`entry_moved`] does the rest.
+#[inline(always)]
+pub fn entry(sys: &mut System, current: usize) -> bool {
+    // One CPU, interrupts off in the kernel: a plain load and store.
+    let n = ENTRIES.load(Ordering::Relaxed) + 1;
+    ENTRIES.store(n, Ordering::Relaxed);
+    sys.core.publish_entries(n);
+    if n.is_multiple_of(ENTRIES_PER_TICK) || PUBLISHED_TICK.load(Ordering::Relaxed) != crate::ticks() {
+        entry_moved(sys, current, n);
+        return true;
+    }
+    false
+}
+
+/// [`entry`] at a tick, or when the tick moved since it was last
+/// published: advances it at every [`ENTRIES_PER_TICK`]th entry (`n`),
+/// publishes it and checks the budget.
+#[inline(never)]
+fn entry_moved(sys: &mut System, current: usize, n: u64) {
     if n.is_multiple_of(ENTRIES_PER_TICK) {
         crate::advance_ticks();
         sys.core.tick(current);
     }
-    sys.core.publish_entries(n);
     let now = crate::ticks();
     if PUBLISHED_TICK.load(Ordering::Relaxed) != now {
         PUBLISHED_TICK.store(now, Ordering::Relaxed);

@@ -41,9 +41,10 @@
 //! Cost with no plan: one test of [`Faults::enabled`] per event (and the
 //! per-process `hung` test in the run-queue insert). With a plan, an event
 //! that no rule can match by source, destination and primitive is turned
-//! away by [`PreFilter`] (three bit tests) before the message is read or
-//! any rule is looked at; the summary is rebuilt whenever the host writes
-//! a new plan (`abi::fault::HEADER_FILTER_STAMP`).
+//! away by [`PreFilter`] (one row of destinations per source, two bit
+//! tests: `fault/filter.rs`) before the message is read or any rule is
+//! looked at; the summary is rebuilt whenever the host writes a new plan
+//! (`abi::fault::HEADER_FILTER_STAMP`).
 
 use crate::{Kernel, UserMemory, NR_PROCS};
 use abi::fault::{
@@ -54,7 +55,9 @@ use abi::fault::{
 use abi::syscall::Trap;
 use abi::{Endpoint, Message};
 
+mod filter;
 mod senda;
+pub(crate) use filter::PreFilter;
 pub(crate) use senda::{Holds, SendaFault};
 
 /// No rule.
@@ -90,62 +93,6 @@ pub struct Faults {
     /// What the rules can match, and the rule count it summarises.
     filter: PreFilter,
     filter_rules: u32,
-}
-
-/// What any rule of a plan can match by source, destination and
-/// primitive: a superset, so an event outside it needs no further look.
-#[derive(Clone, Copy, PartialEq, Eq, Debug)]
-pub(crate) struct PreFilter {
-    /// Bit per source privilege id.
-    sources: u64,
-    /// Bit per destination privilege id.
-    destinations: u64,
-    /// Some rule can match a kernel call (destination SYSTEM).
-    system: bool,
-    /// Bit per trap number.
-    primitives: u8,
-}
-
-/// The bit of privilege id `id` (ids of processes are below 64; other
-/// values match no process).
-const fn id_bit(id: u8) -> u64 {
-    if (id as usize) < 64 {
-        1 << id
-    } else {
-        0
-    }
-}
-
-impl PreFilter {
-    /// Nothing can match.
-    pub(crate) const NOTHING: PreFilter = PreFilter { sources: 0, destinations: 0, system: false, primitives: 0 };
-
-    /// The summary of the first `rules` rules of `plan`.
-    pub(crate) fn of_rules(plan: &[u8], rules: usize) -> PreFilter {
-        let mut f = PreFilter::NOTHING;
-        for i in 0..rules {
-            let Some(r) = plan.get(HEADER_SIZE + i * RULE_SIZE..HEADER_SIZE + (i + 1) * RULE_SIZE) else { break };
-            f.sources |= if r[0] == abi::fault::ANY_PROGRAM { u64::MAX } else { id_bit(r[0]) };
-            match r[1] {
-                abi::fault::ANY_PROGRAM => {
-                    f.destinations = u64::MAX;
-                    f.system = true;
-                }
-                SYSTEM_PROGRAM => f.system = true,
-                id => f.destinations |= id_bit(id),
-            }
-            f.primitives |= if r[2] == 0 { u8::MAX } else { r[2] };
-        }
-        f
-    }
-
-    /// Whether some rule may match an event from `src_id` to `dst_id`
-    /// ([`SYSTEM_PROGRAM`] for a kernel call) by `primitive`.
-    #[inline(always)]
-    pub(crate) fn admits(&self, src_id: u8, dst_id: u8, primitive: Trap) -> bool {
-        let dst = if dst_id == SYSTEM_PROGRAM { self.system } else { self.destinations & id_bit(dst_id) != 0 };
-        self.sources & id_bit(src_id) != 0 && dst && self.primitives & (1u8 << (primitive as u8)) != 0
-    }
 }
 
 impl Faults {
@@ -273,21 +220,34 @@ impl Kernel {
     }
 
     /// Whether some rule of the plan may match an event of `src` to `dst`
-    /// (a slot, or `None` for SYSTEM) by `primitive`; rebuilds the summary
-    /// first when the host wrote a new plan.
+    /// (a slot, or `None` for SYSTEM) by `primitive` ([`PreFilter`]);
+    /// rebuilds the summary first when the host wrote a new plan.
     ///
-    /// It runs at every send of an experiment (the fast path asks it too),
-    /// so the rebuild is out of line: the common case then needs no
-    /// callee-saved registers.
-    #[inline]
+    /// It runs at every send and kernel call of an experiment (the fast
+    /// path asks it too), so it is inlined into them and the rebuild is
+    /// out of line: the usual case is the plan's stamp and count compared,
+    /// one row loaded and two bits tested.
+    #[inline(always)]
     pub(crate) fn fault_may_match(&mut self, src: usize, dst: Option<usize>, primitive: Trap) -> bool {
-        let src_id = self.procs[src].privilege_id;
-        let dst_id = dst.map_or(SYSTEM_PROGRAM, |d| self.procs[d].privilege_id);
-        let Some(plan) = self.faults.plan.as_deref() else { return false };
-        if u32_at(plan, HEADER_FILTER_STAMP) != 1 || u32_at(plan, 8) != self.faults.filter_rules {
+        if self.fault_filter_stale() {
             self.fault_rebuild_filter();
         }
+        let src_id = self.procs[src].privilege_id;
+        let dst_id = dst.map(|d| self.procs[d].privilege_id);
         self.faults.filter.admits(src_id, dst_id, primitive)
+    }
+
+    /// Whether the summary is not the plan's: the host wrote a new plan
+    /// (the stamp is 0) or changed its rule count. Without a plan the
+    /// summary admits nothing and stays.
+    #[inline(always)]
+    fn fault_filter_stale(&self) -> bool {
+        match self.faults.plan.as_deref().map(<[u8]>::first_chunk::<HEADER_SIZE>) {
+            Some(Some(header)) => {
+                u32_at(header, HEADER_FILTER_STAMP) != 1 || u32_at(header, 8) != self.faults.filter_rules
+            }
+            Some(None) | None => false,
+        }
     }
 
     /// Summarises the plan's rules anew ([`PreFilter::of_rules`]) and
@@ -295,7 +255,7 @@ impl Kernel {
     #[cold]
     #[inline(never)]
     fn fault_rebuild_filter(&mut self) {
-        let Some(plan) = self.faults.plan.as_deref_mut() else { return };
+        let Some(plan) = self.faults.plan.as_deref_mut().filter(|p| p.len() >= HEADER_SIZE) else { return };
         let count = u32_at(plan, 8);
         let rules = (count as usize).min(self.faults.rules);
         self.faults.filter = PreFilter::of_rules(plan, rules);
@@ -306,6 +266,9 @@ impl Kernel {
     /// Evaluates the plan for `site`, considering only rules whose action
     /// is in `applicable`; updates counters and the PRNG; returns the rule
     /// that fired.
+    /// Inlined: most events are turned away by the pre-filter, and only
+    /// the rules' matching is out of line.
+    #[inline(always)]
     pub(crate) fn fault_evaluate(&mut self, site: Site, applicable: u16) -> Option<Fired> {
         if !self.fault_may_match(site.src, site.dst, site.primitive) {
             return None;
@@ -314,6 +277,7 @@ impl Kernel {
     }
 
     /// [`Self::fault_evaluate`] after the pre-filter admitted `site`.
+    #[inline(never)]
     fn fault_match_rules(&mut self, site: Site, applicable: u16) -> Option<Fired> {
         let src_id = self.procs[site.src].privilege_id;
         let dst_id = site.dst.map_or(SYSTEM_PROGRAM, |d| self.procs[d].privilege_id);
@@ -624,11 +588,22 @@ impl Kernel {
     /// A kernel call of `caller` with the request at `msg_addr`: `Some`
     /// with the value the call returns when the plan replaces it (Drop,
     /// ReturnError, Crash, Hang); `None` to run it (possibly corrupted).
+    ///
+    /// Inlined into the kernel-call entry: a caller whose kernel calls no
+    /// rule names (every caller, in a plan that targets drivers) costs the
+    /// pre-filter's test and no call.
+    #[inline(always)]
     pub fn fault_kernel_call(&mut self, mem: &mut impl UserMemory, caller: usize, msg_addr: u64) -> Option<i64> {
         // No rule for kernel calls of this caller: no need to read the request.
         if !self.fault_may_match(caller, None, Trap::SendRec) {
             return None;
         }
+        self.fault_kernel_call_admitted(mem, caller, msg_addr)
+    }
+
+    /// [`Self::fault_kernel_call`] once the pre-filter admitted it.
+    #[inline(never)]
+    fn fault_kernel_call_admitted(&mut self, mem: &mut impl UserMemory, caller: usize, msg_addr: u64) -> Option<i64> {
         let mut msg = mem.read_message(caller, msg_addr).ok()?;
         let site = Site { src: caller, dst: None, primitive: Trap::SendRec, mtype: msg.mtype };
         let fired = self.fault_match_rules(site, KCALL_ACTIONS)?;
