@@ -8,6 +8,7 @@
 mod device;
 mod exec_elf;
 mod grant;
+mod grant_phys;
 mod process;
 
 use crate::process::{Memory, System};
@@ -57,6 +58,7 @@ pub fn kernel_call(sys: &mut System, slot: usize, msg_addr: u64) -> Outcome {
         KernelCall::MapDevice => done(device::map_device(sys, slot, w[0], w[1], w[2])),
         KernelCall::AllocDma => done(device::alloc_dma(sys, slot, w[0], w[1])),
         KernelCall::SetUid => done(process::set_uid(sys, w[0], w[1])),
+        KernelCall::GrantPhys => done(grant_phys::grant_phys(sys, slot, &w)),
     }
 }
 
