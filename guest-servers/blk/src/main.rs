@@ -60,6 +60,10 @@ use virtio::{Device, Op};
 
 rt::main!(run);
 
+/// Kernel command-line key: `blk.bounce=1` moves every request's data
+/// through the bounce buffer and safe copies (for tests of that path).
+const BOUNCE_KEY: &str = "blk.bounce";
+
 /// How long a request may take before the device is declared stuck.
 const DEADLINE_MS: u64 = 2000;
 
@@ -69,6 +73,10 @@ struct Blk {
     /// Completions that arrived without their interrupt (found at the
     /// deadline): should stay 0.
     missed_interrupts: u64,
+    /// Data moves straight to and from the client's grant (`GrantPhys`);
+    /// off when the kernel refuses us the call, or for tests with
+    /// [`BOUNCE_KEY`], which keep the bounce path working.
+    direct: bool,
 }
 
 fn run() -> i32 {
@@ -96,7 +104,12 @@ fn run() -> i32 {
             return 1;
         }
     }
-    let blk = Blk { device, replies: SendaQueue::new("blk"), missed_interrupts: 0 };
+    let blk = Blk {
+        device,
+        replies: SendaQueue::new("blk"),
+        missed_interrupts: 0,
+        direct: rt::kip::cmdline_value(BOUNCE_KEY) != Some("1"),
+    };
     let request_checks = !rt::kip::weakened(abi::weaken::BLK_REQUEST_CHECK);
     rt::server::serve(&mut Driver { blk, misbehave: Misbehave::from_cmdline(), request_checks })
 }
@@ -214,19 +227,19 @@ impl Blk {
         // it for a disk read.
         let access = if write { GRANT_READ } else { GRANT_WRITE };
         let runs = virtio::runs();
-        match rt::sys::grant_phys(client, grant, 0, len, access, runs) {
-            Ok(n) => {
+        match self.direct.then(|| rt::sys::grant_phys(client, grant, 0, len, access, runs)) {
+            Some(Ok(n)) => {
                 let done = self.run(op, &runs[..n]);
                 if done.is_err() && !write {
                     Self::clear(client, grant, len);
                 }
                 return done.map(|()| len);
             }
-            // More runs than a chain holds, or no GrantPhys for us: through
-            // the bounce buffer.
-            Err(Error::Domain | Error::CallDenied) => {}
+            // More runs than a chain holds: through the bounce buffer.
+            Some(Err(Error::Domain)) | None => {}
+            Some(Err(Error::CallDenied)) => self.direct = false,
             // The grant's own faults, as a safe copy would find them.
-            Err(e) => return Err(e),
+            Some(Err(e)) => return Err(e),
         }
         let buffer = &mut virtio::buffer()[..len as usize];
         if write {
