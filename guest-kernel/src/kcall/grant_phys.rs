@@ -18,8 +18,9 @@
 //! alone before its address is handed out. A page the range covers whole
 //! gets its new frame without a copy or zeroing (the device overwrites all
 //! of it); until the device has written it, such a page holds a freed
-//! frame's old bytes. So when the walk fails half-way those pages are
-//! zeroed before the error goes back, and a driver whose device fails the
+//! frame's old bytes. So when the call fails half-way the whole pages it
+//! walked are zeroed before the error goes back (the granter's range is
+//! undefined after a failed request anyway), and a driver whose device fails the
 //! request clears the range itself (blk does): the granter never sees
 //! another process's old memory. docs/trust.md says what still holds only
 //! because the device finishes before the granter runs again.
@@ -61,13 +62,13 @@ pub fn grant_phys(sys: &mut System, caller: usize, w: &[u64; 7]) -> Result<u64, 
         return Err(Error::Domain);
     }
     let space = sys.arch[owner].space;
-    // Bit i: page i of the range got a frame that was neither copied nor
-    // zeroed (at most `capacity` ≤ 30 pages).
-    let mut fresh = 0u64;
+    // How far the walk got: for write access, the whole pages before it
+    // may hold frames that were neither copied nor zeroed.
+    let mut reached = start;
     let mut mem = Memory { arch: &mut sys.arch, frames: &mut sys.frames };
-    let walked = walk(&mut mem, space, start, end, write, Answer { caller, out }, &mut fresh);
-    if walked.is_err() && fresh != 0 {
-        clear_fresh(space, start, fresh);
+    let walked = walk(&mut mem, space, start, end, write, Answer { caller, out }, &mut reached);
+    if walked.is_err() && write {
+        clear_whole_pages(space, start, reached);
     }
     walked
 }
@@ -80,12 +81,22 @@ struct Answer {
 }
 
 impl Answer {
-    /// Writes `range` as entry `index` of the caller's array.
+    /// Writes `range` as entry `index` of the caller's array: two stores
+    /// when the entry lies in one page (as an aligned array's do).
     fn put(self, mem: &mut Memory, index: u64, range: DmaRange) -> Result<(), Error> {
+        let at = self.out.checked_add(index * RANGE_BYTES as u64).ok_or(Error::Fault)?;
+        if at & (PAGE_SIZE - 1) <= PAGE_SIZE - RANGE_BYTES as u64 {
+            let phys = mem.arch[self.caller].space.translate_write(mem.frames, at).ok_or(Error::Fault)?;
+            // SAFETY: the 16 bytes at `phys` lie in one user page of the
+            // caller mapped writable for it alone (COW broken by
+            // `translate_write`), identity-mapped for the kernel; x86 is
+            // little-endian, the layout `DmaRange` documents.
+            unsafe { core::ptr::write_unaligned(phys as *mut [u64; 2], [range.phys, range.len]) };
+            return Ok(());
+        }
         let mut bytes = [0u8; RANGE_BYTES];
         bytes[..8].copy_from_slice(&range.phys.to_le_bytes());
         bytes[8..].copy_from_slice(&range.len.to_le_bytes());
-        let at = self.out.checked_add(index * RANGE_BYTES as u64).ok_or(Error::Fault)?;
         mem.copy_out(self.caller, at, &bytes)
     }
 }
@@ -103,24 +114,17 @@ fn walk(
     end: u64,
     write: bool,
     answer: Answer,
-    fresh: &mut u64,
+    reached: &mut u64,
 ) -> Result<u64, Error> {
     let mut run = DmaRange::default();
     let mut written = 0;
     let mut va = start;
-    let mut page = 0u32;
     while va < end {
         let chunk_end = ((va & !(PAGE_SIZE - 1)) + PAGE_SIZE).min(end);
         let phys = if !write {
             space.translate(va, false)
-        } else if let Some(phys) = space.translate(va, true) {
-            Some(phys)
         } else if chunk_end - va == PAGE_SIZE {
-            let phys = space.translate_overwrite(mem.frames, va);
-            if phys.is_some() {
-                *fresh |= 1 << page;
-            }
-            phys
+            space.translate_overwrite(mem.frames, va)
         } else {
             space.translate_write(mem.frames, va)
         };
@@ -136,23 +140,26 @@ fn walk(
             run = DmaRange { phys, len };
         }
         va = chunk_end;
-        page += 1;
+        *reached = va;
     }
     answer.put(mem, written, run)?;
     Ok(written + 1)
 }
 
-/// Zeroes the pages of the range starting at `start` whose bits are set in
-/// `fresh` (each one a whole page made private and writable by [`walk`]).
+/// Zeroes every whole page in `start..end` (made private and writable by
+/// [`walk`], maybe on a frame it neither copied nor zeroed), after a
+/// failure: the granter's range is then undefined, but never another
+/// process's old bytes.
 #[cold]
-fn clear_fresh(space: AddressSpace, start: u64, fresh: u64) {
-    let first = start & !(PAGE_SIZE - 1);
-    for page in (0..64).filter(|i| fresh & (1 << i) != 0) {
-        if let Some(phys) = space.translate(first + page * PAGE_SIZE, true) {
+fn clear_whole_pages(space: AddressSpace, start: u64, end: u64) {
+    let mut page = (start + PAGE_SIZE - 1) & !(PAGE_SIZE - 1);
+    while page + PAGE_SIZE <= end {
+        if let Some(phys) = space.translate(page, true) {
             // SAFETY: `phys` is the start of a whole user page mapped
             // writable for the granter alone (its COW broken by `walk`),
             // identity-mapped for the kernel.
             unsafe { core::ptr::write_bytes(phys as *mut u8, 0, PAGE_SIZE as usize) };
         }
+        page += PAGE_SIZE;
     }
 }

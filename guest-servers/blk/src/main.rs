@@ -220,7 +220,6 @@ impl Blk {
         if len == 0 {
             return Ok(0);
         }
-        let bounce = [device.bounce(len)];
         let sector = position / VIRTIO_BLK_SECTOR_SIZE;
         let op = if write { Op::Write { sector } } else { Op::Read { sector } };
         // The device reads the grant's memory for a disk write and writes
@@ -241,8 +240,17 @@ impl Blk {
             // The grant's own faults, as a safe copy would find them.
             Some(Err(e)) => return Err(e),
         }
+        self.through_bounce(client, op, grant, len)
+    }
+
+    /// [`Self::transfer`] through the bounce buffer and a safe copy. Not
+    /// inlined: the common path keeps its stack frame small (a deeper
+    /// stack costs each driver instance a page fault).
+    #[inline(never)]
+    fn through_bounce(&mut self, client: Endpoint, op: Op, grant: u64, len: u64) -> Result<u64, Error> {
+        let bounce = [self.device.as_ref().ok_or(Error::Unavailable)?.bounce(len)];
         let buffer = &mut virtio::buffer()[..len as usize];
-        if write {
+        if matches!(op, Op::Write { .. }) {
             rt::sys::safecopy_from(client, grant, 0, buffer)?;
             self.run(op, &bounce)?;
         } else {
