@@ -244,8 +244,7 @@ impl Blk {
     }
 
     /// [`Self::transfer`] through the bounce buffer and a safe copy. Not
-    /// inlined: the common path keeps its stack frame small (a deeper
-    /// stack costs each driver instance a page fault).
+    /// inlined, so the common path's stack frame stays small.
     #[inline(never)]
     fn through_bounce(&mut self, client: Endpoint, op: Op, grant: u64, len: u64) -> Result<u64, Error> {
         let bounce = [self.device.as_ref().ok_or(Error::Unavailable)?.bounce(len)];
