@@ -226,11 +226,31 @@ pub enum KernelCall {
     /// account; its forks inherit it. Returns 0 (docs/security.md,
     /// "Memory").
     SetUid = 23,
+    /// The physical memory behind a grant, for a device to DMA into or
+    /// out of it (for drivers; MINIX 3's `sys_vumap`): `payload[0]` =
+    /// granter endpoint, `[1]` = grant id, `[2]` = offset in the grant,
+    /// `[3]` = length, `[4]` = the access the device needs
+    /// ([`crate::grant::GRANT_WRITE`] when it writes the memory, a disk
+    /// read; [`crate::grant::GRANT_READ`] when it reads it, a disk write;
+    /// else `Invalid`), `[5]` = address of the caller's [`DmaRange`]
+    /// array, `[6]` = its capacity in entries (at most
+    /// [`GRANT_PHYS_MAX_RANGES`], else `Domain`). The grant is checked as
+    /// `SafeCopyTo` (write) or `SafeCopyFrom` (read) checks it, with the
+    /// same errors (`Perm`, a dead granter's error, `Fault` for memory
+    /// that is not there); for write access every page of the range is
+    /// first made present, writable and the granter's alone (copy-on-write
+    /// and zero-fill pages broken; a page the range covers whole is not
+    /// copied or zeroed first: the device overwrites it). Physically
+    /// contiguous pages merge into one range. `Domain` when the range
+    /// spans more pages than the capacity, before anything changes. The
+    /// caller must also hold `AllocDma` (a driver that can DMA at all),
+    /// else `CallDenied`. Returns the number of ranges written.
+    GrantPhys = 24,
 }
 
 impl KernelCall {
     /// Every kernel call.
-    pub const ALL: [KernelCall; 23] = [
+    pub const ALL: [KernelCall; 24] = [
         KernelCall::Exit,
         KernelCall::DiagWrite,
         KernelCall::PowerOff,
@@ -254,6 +274,7 @@ impl KernelCall {
         KernelCall::AllocDma,
         KernelCall::ExecElf,
         KernelCall::SetUid,
+        KernelCall::GrantPhys,
     ];
 
     /// The name used in image definitions (`kernel_calls = [...]`).
@@ -282,6 +303,7 @@ impl KernelCall {
             KernelCall::AllocDma => "alloc_dma",
             KernelCall::ExecElf => "exec_elf",
             KernelCall::SetUid => "set_uid",
+            KernelCall::GrantPhys => "grant_phys",
         }
     }
 
@@ -361,6 +383,22 @@ pub const DEVICE_MAP_BASE: u64 = 0x7000_0000;
 pub const DEVICE_MAP_END: u64 = 0x7800_0000;
 /// Most pages one `AllocDma` allocates (256 KiB).
 pub const ALLOC_DMA_MAX_PAGES: u64 = 64;
+
+/// Most ranges one `GrantPhys` writes: a [`crate::proto::blockdev::
+/// MAX_TRANSFER`] request at any page offset spans 17 pages, and a
+/// driver's descriptor chain holds this many data descriptors.
+pub const GRANT_PHYS_MAX_RANGES: u64 = 30;
+
+/// One physically contiguous run of a `GrantPhys` answer (16 bytes:
+/// physical address, then length, little-endian).
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct DmaRange {
+    /// Physical address of the run's first byte.
+    pub phys: u64,
+    /// Bytes in the run.
+    pub len: u64,
+}
 
 /// Largest single `DiagWrite`.
 pub const DIAG_WRITE_MAX: u64 = 4096;

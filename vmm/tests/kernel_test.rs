@@ -82,6 +82,7 @@ const CASES: &[&str] = &[
     "map_device_denied",
     "map_device_reads_magic",
     "alloc_dma_contiguous",
+    "grant_phys_ranges",
 ];
 
 /// The line `dev_out_string_writes` writes straight to the UART.

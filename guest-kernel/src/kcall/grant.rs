@@ -105,13 +105,30 @@ fn resolve(
     Ok((owner, target.address.checked_add(inner).ok_or(Error::Perm)?))
 }
 
+/// Checks that `caller` may move `len` bytes at `offset` of grant `id` of
+/// `granter_ep` with `right` (`GRANT_READ`: out of the granter's memory,
+/// `GRANT_WRITE`: into it), the one check safe copies and `GrantPhys`
+/// share: the granter alive in this generation of its endpoint, then
+/// [`resolve`]. Returns the slot owning the memory and the address there.
+pub fn check(
+    sys: &mut System,
+    caller: usize,
+    granter_ep: Endpoint,
+    id: u64,
+    right: u32,
+    offset: u64,
+    len: u64,
+) -> Result<(usize, u64), Error> {
+    let granter = sys.core.live_slot(granter_ep)?;
+    let caller_ep = sys.core.procs[caller].endpoint;
+    resolve(sys, granter, id, caller_ep, right, offset, len)
+}
+
 /// Payload: granter endpoint, grant id, offset, local address, length.
 pub fn safecopy(sys: &mut System, caller: usize, w: &[u64; 7], direction: Direction) -> Result<u64, Error> {
     let (granter_ep, id, offset, local, len) = (Endpoint(w[0] as u32), w[1], w[2], w[3], w[4]);
-    let granter = sys.core.live_slot(granter_ep)?;
-    let caller_ep = sys.core.procs[caller].endpoint;
     let right = if direction == Direction::FromGranter { GRANT_READ } else { GRANT_WRITE };
-    let (owner, remote) = resolve(sys, granter, id, caller_ep, right, offset, len)?;
+    let (owner, remote) = check(sys, caller, granter_ep, id, right, offset, len)?;
     let mut mem = Memory { arch: &mut sys.arch, frames: &mut sys.frames };
     match direction {
         Direction::FromGranter => mem.copy_between(owner, remote, caller, local, len)?,

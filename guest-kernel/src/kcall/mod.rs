@@ -8,6 +8,7 @@
 mod device;
 mod exec_elf;
 mod grant;
+mod grant_phys;
 mod process;
 
 use crate::process::{Memory, System};
@@ -63,6 +64,7 @@ pub fn run(sys: &mut System, slot: usize, msg: &abi::Message) -> Outcome {
         KernelCall::MapDevice => done(device::map_device(sys, slot, w[0], w[1], w[2])),
         KernelCall::AllocDma => done(device::alloc_dma(sys, slot, w[0], w[1])),
         KernelCall::SetUid => done(process::set_uid(sys, w[0], w[1])),
+        KernelCall::GrantPhys => done(grant_phys::grant_phys(sys, slot, &w)),
     }
 }
 

@@ -3,10 +3,14 @@
 //! It maps the device's register window (`MapDevice`) and a DMA area
 //! (`AllocDma`), resets the device and negotiates VERSION_1 (+ FLUSH),
 //! sets up one split virtqueue ([`virtio`]), enables IRQ 5 and then serves
-//! the block protocol (`abi::proto::blockdev`) one request at a time: data
-//! moves between the client's grant and the DMA bounce buffer with safe
-//! copies, the request goes on the ring, and the driver polls the used
-//! ring right after `QueueNotify`. Answers go out by SENDA ([`replies`]).
+//! the block protocol (`abi::proto::blockdev`) one request at a time: the
+//! kernel says where the client's grant lies in physical memory
+//! (`GrantPhys`, after the checks a safe copy makes), the request goes on
+//! the ring with one data descriptor per physical run, so the device moves
+//! the data straight to or from the client, and the driver polls the used
+//! ring right after `QueueNotify`. A grant that spans more runs than a
+//! chain holds goes through the DMA bounce buffer and a safe copy instead.
+//! Answers go out by SENDA ([`replies`]).
 //! RS's heartbeats are answered between requests.
 //!
 //! Why poll first: our device (`viv`'s) finishes a request within the
@@ -44,16 +48,21 @@
 mod misbehave;
 mod virtio;
 
+use abi::grant::{GRANT_READ, GRANT_WRITE};
 use abi::notify::{EVENT_SENDA_DONE, SYSTEM_EVENTS_WORD};
 use abi::platform::{VIRTIO_BLK_IRQ, VIRTIO_BLK_SECTOR_SIZE};
 use abi::proto::blockdev::{self, MAX_TRANSFER};
-use abi::syscall::{IRQ_ACK, IRQ_ENABLE, NOTIFY_ALARM, NOTIFY_ALARM_WORD, NOTIFY_IRQ_WORD};
+use abi::syscall::{DmaRange, IRQ_ACK, IRQ_ENABLE, NOTIFY_ALARM, NOTIFY_ALARM_WORD, NOTIFY_IRQ_WORD};
 use abi::{Endpoint, Error, Message};
 use misbehave::{Misbehave, Verdict};
 use rt::senda_queue::SendaQueue;
 use virtio::{Device, Op};
 
 rt::main!(run);
+
+/// Kernel command-line key: `blk.bounce=1` moves every request's data
+/// through the bounce buffer and safe copies (for tests of that path).
+const BOUNCE_KEY: &str = "blk.bounce";
 
 /// How long a request may take before the device is declared stuck.
 const DEADLINE_MS: u64 = 2000;
@@ -64,6 +73,10 @@ struct Blk {
     /// Completions that arrived without their interrupt (found at the
     /// deadline): should stay 0.
     missed_interrupts: u64,
+    /// Data moves straight to and from the client's grant (`GrantPhys`);
+    /// off when the kernel refuses us the call, or for tests with
+    /// [`BOUNCE_KEY`], which keep the bounce path working.
+    direct: bool,
 }
 
 fn run() -> i32 {
@@ -91,7 +104,12 @@ fn run() -> i32 {
             return 1;
         }
     }
-    let blk = Blk { device, replies: SendaQueue::new("blk"), missed_interrupts: 0 };
+    let blk = Blk {
+        device,
+        replies: SendaQueue::new("blk"),
+        missed_interrupts: 0,
+        direct: rt::kip::cmdline_value(BOUNCE_KEY) != Some("1"),
+    };
     let request_checks = !rt::kip::weakened(abi::weaken::BLK_REQUEST_CHECK);
     rt::server::serve(&mut Driver { blk, misbehave: Misbehave::from_cmdline(), request_checks })
 }
@@ -180,7 +198,7 @@ impl Blk {
             blockdev::FLUSH => {
                 let device = self.device.as_ref().ok_or(Error::Unavailable)?;
                 if device.flush {
-                    self.run(Op::Flush)?;
+                    self.run(Op::Flush, &[])?;
                 }
                 Ok(0)
             }
@@ -202,22 +220,60 @@ impl Blk {
         if len == 0 {
             return Ok(0);
         }
-        let buffer = &mut virtio::buffer()[..len as usize];
         let sector = position / VIRTIO_BLK_SECTOR_SIZE;
-        if write {
+        let op = if write { Op::Write { sector } } else { Op::Read { sector } };
+        // The device reads the grant's memory for a disk write and writes
+        // it for a disk read.
+        let access = if write { GRANT_READ } else { GRANT_WRITE };
+        let runs = virtio::runs();
+        match self.direct.then(|| rt::sys::grant_phys(client, grant, 0, len, access, runs)) {
+            Some(Ok(n)) => {
+                let done = self.run(op, &runs[..n]);
+                if done.is_err() && !write {
+                    Self::clear(client, grant, len);
+                }
+                return done.map(|()| len);
+            }
+            // More runs than a chain holds: through the bounce buffer.
+            Some(Err(Error::Domain)) | None => {}
+            Some(Err(Error::CallDenied)) => self.direct = false,
+            // The grant's own faults, as a safe copy would find them.
+            Some(Err(e)) => return Err(e),
+        }
+        self.through_bounce(client, op, grant, len)
+    }
+
+    /// [`Self::transfer`] through the bounce buffer and a safe copy. Not
+    /// inlined, so the common path's stack frame stays small.
+    #[inline(never)]
+    fn through_bounce(&mut self, client: Endpoint, op: Op, grant: u64, len: u64) -> Result<u64, Error> {
+        let bounce = [self.device.as_ref().ok_or(Error::Unavailable)?.bounce(len)];
+        let buffer = &mut virtio::buffer()[..len as usize];
+        if matches!(op, Op::Write { .. }) {
             rt::sys::safecopy_from(client, grant, 0, buffer)?;
-            self.run(Op::Write { sector, len: len as u32 })?;
+            self.run(op, &bounce)?;
         } else {
-            self.run(Op::Read { sector, len: len as u32 })?;
+            self.run(op, &bounce)?;
             rt::sys::safecopy_to(client, grant, 0, &virtio::buffer()[..len as usize])?;
         }
         Ok(len)
     }
 
-    /// Runs one request on the device and waits for its completion.
-    fn run(&mut self, op: Op) -> Result<(), Error> {
+    /// After a failed read straight into the client's grant: zeroes it,
+    /// so pages the kernel gave fresh frames without clearing them
+    /// (`GrantPhys`) never show the client a freed frame's old bytes.
+    #[cold]
+    fn clear(client: Endpoint, grant: u64, len: u64) {
+        let zeros = &mut virtio::buffer()[..len as usize];
+        zeros.fill(0);
+        let _ = rt::sys::safecopy_to(client, grant, 0, zeros);
+    }
+
+    /// Runs one request with the data runs `data` on the device and waits
+    /// for its completion.
+    fn run(&mut self, op: Op, data: &[DmaRange]) -> Result<(), Error> {
         let device = self.device.as_mut().ok_or(Error::Unavailable)?;
-        device.submit(op);
+        device.submit(op, data);
         // Our device finishes a request within its QueueNotify exit: the
         // used ring already holds it, and the driver asked for no
         // interrupt, so a request costs no kernel call here.

@@ -6,24 +6,28 @@
 //! one message at a time and the device (`viv`'s) finishes each one during
 //! the `QueueNotify` exit, so a deeper queue would buy nothing here but
 //! bookkeeping that can go wrong. The split virtqueue has
-//! [`QUEUE_SIZE`] entries; each request is a chain of three descriptors
-//! (header, data, status; a flush has no data) at fixed places in the DMA
-//! area, whose layout is:
+//! [`QUEUE_SIZE`] entries; each request is one chain: the header, the data
+//! (one descriptor per physically contiguous run, at most
+//! [`MAX_DATA_DESCRIPTORS`]; a flush has none) and the status. The header,
+//! status and rings lie at fixed places in the DMA area, whose layout is:
 //!
 //! | offset | what |
 //! |---|---|
-//! | 0x000 | descriptor table (16 × 16 bytes) |
+//! | 0x000 | descriptor table (32 × 16 bytes) |
 //! | 0x400 | available ring |
 //! | 0x800 | used ring |
 //! | 0xC00 | request header (16 bytes), status byte at 0xC10 |
+//! | 0xD00 | the request's data runs as `GrantPhys` answers them ([`MAX_DATA_DESCRIPTORS`] × 16 bytes; in this page, which is mapped and the driver's own, so the answer costs no page fault) |
 //! | 0x1000 | data bounce buffer, [`MAX_TRANSFER`] bytes |
 //!
-//! The DMA frames are physically contiguous, so the data buffer is one
-//! descriptor and every address the device sees is `dma_phys + offset`.
+//! The data runs are where the client's grant lies in physical memory
+//! (`KernelCall::GrantPhys`), so the device moves the data straight
+//! to or from the client; the bounce buffer (physically contiguous, one
+//! descriptor) serves a request whose grant does not map that way.
 
 use abi::platform::{VIRTIO_BLK_MMIO_BASE, VIRTIO_BLK_MMIO_SIZE, VIRTIO_BLK_SECTOR_SIZE, VIRTIO_MMIO_MAGIC};
 use abi::proto::blockdev::MAX_TRANSFER;
-use abi::syscall::DEVICE_MAP_BASE;
+use abi::syscall::{DmaRange, DEVICE_MAP_BASE};
 use abi::Error;
 use core::sync::atomic::{fence, Ordering};
 
@@ -33,14 +37,18 @@ const MMIO_VA: u64 = DEVICE_MAP_BASE;
 const DMA_VA: u64 = DEVICE_MAP_BASE + 0x10_0000;
 /// Pages of the DMA area: one for the rings and header, then the buffer.
 const DMA_PAGES: u64 = 1 + MAX_TRANSFER / 4096;
-/// Entries of our virtqueue (the device allows up to 256).
-pub const QUEUE_SIZE: u16 = 16;
+/// Entries of our virtqueue (the device allows up to 256): one request's
+/// chain, header and status around [`MAX_DATA_DESCRIPTORS`] data runs.
+pub const QUEUE_SIZE: u16 = 32;
+/// Most data descriptors of one chain.
+pub const MAX_DATA_DESCRIPTORS: usize = QUEUE_SIZE as usize - 2;
 
 const DESC: u64 = 0x000;
 const AVAIL: u64 = 0x400;
 const USED: u64 = 0x800;
 const HEADER: u64 = 0xC00;
 const STATUS: u64 = 0xC10;
+const RUNS: u64 = 0xD00;
 const DATA: u64 = 0x1000;
 
 // Registers (virtio-mmio, modern layout).
@@ -100,10 +108,10 @@ const BLK_S_OK: u8 = 0;
 /// What a request asks of the device.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 pub enum Op {
-    /// Read `len` bytes at sector `sector` into the data buffer.
-    Read { sector: u64, len: u32 },
-    /// Write `len` bytes of the data buffer at sector `sector`.
-    Write { sector: u64, len: u32 },
+    /// Read sectors from `sector` on into the data runs.
+    Read { sector: u64 },
+    /// Write the data runs to sectors from `sector` on.
+    Write { sector: u64 },
     /// Make earlier writes durable.
     Flush,
 }
@@ -150,6 +158,18 @@ pub fn buffer() -> &'static mut [u8] {
     // single-threaded and the device writes it only during QueueNotify,
     // while no borrow is in use.
     unsafe { core::slice::from_raw_parts_mut(dma::<u8>(DATA), MAX_TRANSFER as usize) }
+}
+
+/// Where `GrantPhys` writes a request's data runs.
+pub fn runs() -> &'static mut [DmaRange; MAX_DATA_DESCRIPTORS] {
+    const { assert!(RUNS as usize + MAX_DATA_DESCRIPTORS * 16 <= DATA as usize) };
+    // SAFETY: DMA_VA + RUNS..+MAX_DATA_DESCRIPTORS * 16 lies in the first
+    // page of our DMA mapping (mapped in `Device::open` before this is
+    // called; the assertion above keeps it below the bounce buffer), the
+    // device never touches it, any bit pattern is a valid `DmaRange`
+    // (two u64s, 8-aligned at 0xD00), and the single-threaded driver holds
+    // one borrow at a time.
+    unsafe { &mut *dma::<[DmaRange; MAX_DATA_DESCRIPTORS]>(RUNS) }
 }
 
 impl Device {
@@ -224,25 +244,34 @@ impl Device {
         self.capacity * VIRTIO_BLK_SECTOR_SIZE
     }
 
-    fn descriptor(&self, index: u16, offset: u64, len: u32, flags: u16, next: u16) {
+    /// The bounce buffer's first `len` bytes as a data run.
+    pub fn bounce(&self, len: u64) -> DmaRange {
+        DmaRange { phys: self.dma_phys + DATA, len }
+    }
+
+    fn descriptor(&self, index: u16, phys: u64, len: u32, flags: u16, next: u16) {
         let at = DESC + u64::from(index) * 16;
-        // SAFETY: descriptor `index` < 3 lies in the descriptor table in
-        // our DMA page; the device reads it only after QueueNotify.
+        // SAFETY: descriptor `index` < QUEUE_SIZE lies in the descriptor
+        // table in our DMA page; the device reads it only after
+        // QueueNotify.
         unsafe {
-            dma::<u64>(at).write_volatile(self.dma_phys + offset);
+            dma::<u64>(at).write_volatile(phys);
             dma::<u32>(at + 8).write_volatile(len);
             dma::<u16>(at + 12).write_volatile(flags);
             dma::<u16>(at + 14).write_volatile(next);
         }
     }
 
-    /// Puts `op` on the available ring and notifies the device. The data
-    /// (for a write) must already be in [`buffer`].
-    pub fn submit(&mut self, op: Op) {
-        let (kind, sector, data) = match op {
-            Op::Read { sector, len } => (T_IN, sector, Some((len, DESC_WRITE))),
-            Op::Write { sector, len } => (T_OUT, sector, Some((len, 0))),
-            Op::Flush => (T_FLUSH, 0, None),
+    /// Puts `op` on the available ring with the data runs `data` (at most
+    /// [`MAX_DATA_DESCRIPTORS`], each shorter than 4 GiB; none for a
+    /// flush) and notifies the device. The data of a write must already be
+    /// in its runs.
+    pub fn submit(&mut self, op: Op, data: &[DmaRange]) {
+        debug_assert!(data.len() <= MAX_DATA_DESCRIPTORS);
+        let (kind, sector, data_flags) = match op {
+            Op::Read { sector } => (T_IN, sector, DESC_WRITE),
+            Op::Write { sector } => (T_OUT, sector, 0),
+            Op::Flush => (T_FLUSH, 0, 0),
         };
         // SAFETY: header and status lie in our DMA page.
         unsafe {
@@ -251,17 +280,12 @@ impl Device {
             dma::<u64>(HEADER + 8).write_volatile(sector);
             dma::<u8>(STATUS).write_volatile(0xff);
         }
-        match data {
-            Some((len, flags)) => {
-                self.descriptor(0, HEADER, 16, DESC_NEXT, 1);
-                self.descriptor(1, DATA, len, flags | DESC_NEXT, 2);
-                self.descriptor(2, STATUS, 1, DESC_WRITE, 0);
-            }
-            None => {
-                self.descriptor(0, HEADER, 16, DESC_NEXT, 2);
-                self.descriptor(2, STATUS, 1, DESC_WRITE, 0);
-            }
+        // Header at 0, the runs at 1.., the status after them.
+        self.descriptor(0, self.dma_phys + HEADER, 16, DESC_NEXT, 1);
+        for (i, run) in (1u16..).zip(data) {
+            self.descriptor(i, run.phys, run.len as u32, data_flags | DESC_NEXT, i + 1);
         }
+        self.descriptor(data.len() as u16 + 1, self.dma_phys + STATUS, 1, DESC_WRITE, 0);
         let slot = u64::from(self.avail_idx % QUEUE_SIZE);
         // SAFETY: the available ring (flags, idx, ring[QUEUE_SIZE]) lies in
         // our DMA page.

@@ -71,6 +71,7 @@ const ATTACKS: &[Attack] = &[
     Attack { name: "fake-notify", run: fake_notification },
     Attack { name: "bad-pointer", run: bad_pointer },
     Attack { name: "grant", run: foreign_grant },
+    Attack { name: "grant-dma", run: foreign_grant_dma },
     Attack { name: "ds-backup", run: ds_backup },
     Attack { name: "tty-backup", run: tty_backup },
     Attack { name: "senda-flood", run: senda_flood },
@@ -226,6 +227,27 @@ fn foreign_grant() -> Verdict {
         Err(e) => Verdict::Defended(Detail::Error(e)),
         Ok(_) if copy == secret => Verdict::Succeeded(Detail::Text("copied from a grant made for VFS")),
         Ok(_) => Verdict::Defended(Detail::Text("the copy returned other bytes")),
+    }
+}
+
+/// Unauthorized memory access by DMA: the physical address of a grant made
+/// to VFS (read-only), for the device to write (`GrantPhys`), which a
+/// driver with DMA would hand its device. The kernel checks the grant as
+/// a safe copy does.
+fn foreign_grant_dma() -> Verdict {
+    let secret = *b"grant for VFS only";
+    let Ok(grant) = rt::grant::read_only(service("vfs"), &secret) else {
+        return Verdict::Defended(Detail::Text("could not make a grant"));
+    };
+    let me = own_endpoint();
+    let mut runs = [abi::syscall::DmaRange::default(); 2];
+    let len = secret.len() as u64;
+    match rt::sys::grant_phys(me, grant.id(), 0, len, abi::grant::GRANT_WRITE, &mut runs) {
+        Err(e) => Verdict::Defended(Detail::Error(e)),
+        Ok(n) if runs[..n].iter().map(|r| r.len).sum::<u64>() == len => {
+            Verdict::Succeeded(Detail::Text("got the physical address of a grant made for VFS, for writing"))
+        }
+        Ok(_) => Verdict::Defended(Detail::Text("the ranges do not cover the grant")),
     }
 }
 

@@ -157,6 +157,34 @@ pub fn safecopy_to(granter: Endpoint, id: u64, offset: u64, buf: &[u8]) -> Resul
     whole_copy(kernel_call(KernelCall::SafeCopyTo, &words), buf.len())
 }
 
+/// The physical ranges behind `len` bytes at `offset` of grant `id` of
+/// `granter`, for a device that needs `access` (`GRANT_WRITE`: it writes
+/// the memory; `GRANT_READ`: it reads it), written into `ranges`; returns
+/// how many (`KernelCall::GrantPhys`; `Domain` when the range spans more
+/// pages than `ranges` holds). As with a safe copy, the answer counts only
+/// if it covers every byte asked for: runs that do not add up to `len`
+/// (a request garbled on the way, its answer written elsewhere) are
+/// `Fault`, never stale entries handed to a device.
+pub fn grant_phys(
+    granter: Endpoint,
+    id: u64,
+    offset: u64,
+    len: u64,
+    access: u32,
+    ranges: &mut [abi::syscall::DmaRange],
+) -> Result<usize, Error> {
+    ranges.fill(abi::syscall::DmaRange::default());
+    let at = ranges.as_mut_ptr() as u64;
+    let words = [u64::from(granter.0), id, offset, len, u64::from(access), at, ranges.len() as u64];
+    let n = kernel_call(KernelCall::GrantPhys, &words)? as usize;
+    let runs = ranges.get(..n).ok_or(Error::Fault)?;
+    let total = runs.iter().fold(0u64, |sum, run| sum.saturating_add(run.len));
+    if total != len || runs.iter().any(|run| run.len == 0) {
+        return Err(Error::Fault);
+    }
+    Ok(n)
+}
+
 /// A copy counts only if the kernel says it moved every byte asked for.
 /// The kernel answers a copy with its length, so any other count means
 /// the call never ran as made (a lost or garbled kernel call, which a

@@ -137,6 +137,16 @@ pub const THREATS: &[Threat] = &[
         Expect::Succeeded,
     ),
     row(
+        "foreign-grant-dma/driver",
+        "unauthorized access: memory beyond a message, by DMA",
+        Runner::Driver,
+        "attack_drv grant-dma",
+        "grant_phys (a grant's physical ranges, for a driver's DMA) checks the grant as a safe copy does",
+        Expect::Refused(Error::Perm),
+        abi::weaken::GRANT_CHECK,
+        Expect::Succeeded,
+    ),
+    row(
         "ds-backup/driver",
         "unauthorized access: another server's state",
         Runner::Driver,
