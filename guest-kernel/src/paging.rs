@@ -125,6 +125,12 @@ fn pt_index(vaddr: u64) -> usize {
     (vaddr >> 12) as usize & 511
 }
 
+/// Index of the page-directory entry of user address `vaddr` (the user
+/// range is the first-GiB PDPT's entry 1, one directory).
+fn pd_index(vaddr: u64) -> usize {
+    (vaddr >> 21) as usize & 511
+}
+
 /// Copies the whole frame `from` into the fresh frame `to`: one string
 /// instruction.
 fn copy_frame(from: u64, to: u64) {
@@ -537,25 +543,33 @@ impl AddressSpace {
         let pd_entry = table(pdpt)[1];
         if pd_entry & PRESENT != 0 {
             let pd = table(pd_entry & ADDRESS);
-            // Only the entries of the two user ranges can be present.
+            // Only the entries of the two user ranges can be present. A
+            // driver's range reaches its device and DMA mappings, hundreds
+            // of page-directory entries past its program, nearly all
+            // empty: they are skipped in a tight scan of the directory.
             for (start, end) in Self::user_ranges(self.image_end) {
-                let mut chunk = start;
-                while chunk < end {
-                    let chunk_end = ((chunk | 0x1F_FFFF) + 1).min(end);
-                    let pt_entry = &mut pd[(chunk >> 21) as usize & 511];
-                    if *pt_entry & PRESENT != 0 {
-                        let pt = *pt_entry & ADDRESS;
-                        for &leaf in &table(pt)[pt_index(chunk)..=pt_index(chunk_end - 1)] {
-                            if leaf & (PRESENT | OWNED) == PRESENT | OWNED {
-                                frames.release_uncharged(leaf & ADDRESS);
-                                dropped += 1;
-                            }
-                        }
-                        frames.free_uncharged(pt);
-                        dropped += 1;
-                        *pt_entry = 0;
+                let (first, last) = (pd_index(start), pd_index(end - 1));
+                let tables = &mut pd[first..=last];
+                let count = tables.len();
+                for (i, pt_entry) in tables.iter_mut().enumerate() {
+                    if *pt_entry & PRESENT == 0 {
+                        continue;
                     }
-                    chunk = chunk_end;
+                    // Leaves of the range only: from its start in its
+                    // first table, to its end in its last.
+                    let lo = if i == 0 { pt_index(start) } else { 0 };
+                    let hi = if i + 1 == count { pt_index(end - 1) } else { 511 };
+                    let pt = *pt_entry & ADDRESS;
+                    for &leaf in &table(pt)[lo..=hi] {
+                        if leaf & (PRESENT | OWNED) == PRESENT | OWNED {
+                            frames.release_uncharged(leaf & ADDRESS);
+                            dropped += 1;
+                        }
+                    }
+                    frames.free_uncharged(pt);
+                    dropped += 1;
+                    // The stack's table may also end the program's range.
+                    *pt_entry = 0;
                 }
             }
             frames.free_uncharged(pd_entry & ADDRESS);
