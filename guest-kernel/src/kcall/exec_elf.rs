@@ -104,7 +104,8 @@ fn load(
             if whole > 0 {
                 let ours = sys.arch[caller].space;
                 let from = elf_addr + file_offset(&seg, page);
-                let shared = ours.share_range_into(&mut sys.frames, from, space, page, whole, seg.executable);
+                let loaded = sys.loaded_root == ours.root;
+                let shared = ours.share_range_into(&mut sys.frames, from, space, page, whole, seg.executable, loaded);
                 page += shared * PAGE_SIZE;
                 if shared == whole {
                     continue;
