@@ -33,10 +33,20 @@ pub fn exec_elf(sys: &mut System, caller: usize, w: &[u64; 7]) -> Result<u64, Er
         return Err(Error::Domain);
     }
     crate::lifecycle::check_args(&sys.arch[target].space, args, len)?;
-    let mut header = [0u8; HEADER_BYTES];
     let header_len = (elf_len as usize).min(HEADER_BYTES);
-    Memory { arch: &mut sys.arch, frames: &mut sys.frames }.copy_in(caller, elf_addr, &mut header[..header_len])?;
-    let elf = Elf::parse(&header[..header_len]).map_err(|_| Error::Invalid)?;
+    let mut copy = [0u8; HEADER_BYTES];
+    let header = match headers_in_place(&sys.arch[caller].space, elf_addr, header_len) {
+        Some(bytes) => bytes,
+        None => {
+            Memory { arch: &mut sys.arch, frames: &mut sys.frames }.copy_in(
+                caller,
+                elf_addr,
+                &mut copy[..header_len],
+            )?;
+            &copy[..header_len]
+        }
+    };
+    let elf = Elf::parse(header).map_err(|_| Error::Invalid)?;
     if !entry_in_code(&elf) {
         return Err(Error::Invalid);
     }
@@ -58,6 +68,22 @@ pub fn exec_elf(sys: &mut System, caller: usize, w: &[u64; 7]) -> Result<u64, Er
     };
     sys.finish_exec(caller, target, space, elf.entry, index as usize, name, args, len);
     Ok(0)
+}
+
+/// The first `len` bytes of the caller's file at `elf_addr`, read where
+/// they lie when they are within one page of the caller's (PM's buffer is
+/// page-aligned), instead of copied onto the kernel stack first.
+fn headers_in_place(space: &AddressSpace, elf_addr: u64, len: usize) -> Option<&'static [u8]> {
+    if (elf_addr & (PAGE_SIZE - 1)) + len as u64 > PAGE_SIZE {
+        return None;
+    }
+    let phys = space.translate(elf_addr, false)?;
+    // SAFETY: `phys..phys + len` lies in one user page of the caller, RAM
+    // the kernel identity-maps. The caller is running this call, so it
+    // cannot change the bytes, and the frame stays allocated for the call:
+    // the exec only adds references to the caller's frames (sharing) and
+    // writes only frames of the new image.
+    Some(unsafe { core::slice::from_raw_parts(phys as *const u8, len) })
 }
 
 /// Whether the entry point lies inside an executable PT_LOAD segment (whose
