@@ -430,9 +430,7 @@ impl AddressSpace {
     /// each mapped into `to` at the same offset from `at` (page-aligned,
     /// in the program area) read-only, executable when `execute`, owned
     /// by `to` — as an exec maps the whole pages of a read-only segment
-    /// from the caller's copy of the file. `loaded`: this space is the one
-    /// in CR3 (its pages turned copy-on-write are then flushed from the
-    /// TLB). Each page table of either side
+    /// from the caller's copy of the file. Each page table of either side
     /// is found once, not walked per page, and `to`'s quota is checked
     /// once for the run. Stops at the first page it cannot share (not an
     /// owned RAM page here, already mapped in `to`, no frame for `to`'s
@@ -446,7 +444,6 @@ impl AddressSpace {
         at: u64,
         pages: u64,
         execute: bool,
-        loaded: bool,
     ) -> u64 {
         let len = pages.saturating_mul(PAGE_SIZE);
         let in_range = |start: u64, end: u64| {
@@ -466,7 +463,6 @@ impl AddressSpace {
         }
         let (mut ours, mut theirs) = (0, 0);
         let mut shared = 0;
-        let mut stale = false;
         while shared < pages {
             let (src, dst) = (from + shared * PAGE_SIZE, at + shared * PAGE_SIZE);
             if shared == 0 || src & (REGION - 1) == 0 {
@@ -484,18 +480,9 @@ impl AddressSpace {
             }
             let frame = *entry & ADDRESS;
             frames.share_uncharged(frame);
-            if *entry & WRITABLE != 0 {
-                *entry = (*entry & !WRITABLE) | COW;
-                stale = true;
-            }
+            make_copy_on_write(entry, src);
             *leaf = frame | flags;
             shared += 1;
-        }
-        if stale && loaded {
-            // One CR3 write drops the stale writable translations, where
-            // an `invlpg` per page is one interception each on a host with
-            // shadow page tables.
-            crate::arch::cpu::write_cr3(self.root);
         }
         if shared > 0 {
             to.image_end = to.image_end.max(at + shared * PAGE_SIZE);

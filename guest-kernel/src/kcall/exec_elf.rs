@@ -130,8 +130,7 @@ fn load(
             if whole > 0 {
                 let ours = sys.arch[caller].space;
                 let from = elf_addr + file_offset(&seg, page);
-                let loaded = sys.loaded_root == ours.root;
-                let shared = ours.share_range_into(&mut sys.frames, from, space, page, whole, seg.executable, loaded);
+                let shared = ours.share_range_into(&mut sys.frames, from, space, page, whole, seg.executable);
                 page += shared * PAGE_SIZE;
                 if shared == whole {
                     continue;
