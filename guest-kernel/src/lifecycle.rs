@@ -134,14 +134,18 @@ impl System {
 }
 
 /// Stack pages a fork copies at once instead of sharing them ([`AddressSpace::fork_into`]):
-/// the page below the parent's stack pointer (the next calls) and up to
-/// three at and above it (the frames both return through).
+/// the page of the parent's stack pointer, which both processes write as
+/// soon as they return from the call. The pages around it are shared like
+/// the rest: copying three more (session 12) cost more than the faults it
+/// spared, since the child usually execs before it writes them (each copy
+/// a `rep movsq` over the page, emulated element by element, and a frame
+/// to free at the exec).
 fn hot_stack(rsp: u64) -> core::ops::Range<u64> {
     if !(USER_STACK_BOTTOM..USER_STACK_TOP).contains(&rsp) {
         return 0..0;
     }
     let page = rsp & !(PAGE_SIZE - 1);
-    page.saturating_sub(PAGE_SIZE).max(USER_STACK_BOTTOM)..(page + 3 * PAGE_SIZE).min(USER_STACK_TOP)
+    page..page + PAGE_SIZE
 }
 
 /// Checks that the argument block (`len` ≤ `EXEC_ARGS_MAX` bytes at

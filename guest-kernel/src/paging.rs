@@ -49,6 +49,13 @@ const COW: u64 = 1 << 10;
 /// first GiB, which does not cover devices, so [`AddressSpace::translate`]
 /// refuses these pages: they can never be the buffer of a kernel call.
 const DEVICE: u64 = 1 << 11;
+/// Software bit (ignored by the MMU): the leaf maps a frame of a driver's
+/// DMA area (`AllocDma`), which the device may write behind the page
+/// tables at any time. Such a frame is never shared with another address
+/// space ([`AddressSpace::share_page`], [`AddressSpace::share_range_into`]):
+/// a copy-on-write break would leave the device writing into the frame
+/// the other side keeps.
+const DMA: u64 = 1 << 52;
 const NO_EXECUTE: u64 = 1 << 63;
 const ADDRESS: u64 = 0x000F_FFFF_FFFF_F000;
 
@@ -123,6 +130,32 @@ pub enum WriteFault {
 /// Index of the page-table entry of `vaddr`.
 fn pt_index(vaddr: u64) -> usize {
     (vaddr >> 12) as usize & 511
+}
+
+/// Bytes one page table maps (one page-directory entry).
+const REGION: u64 = 0x20_0000;
+
+/// Whether the leaf `entry` is a private RAM page another address space
+/// may share: owned, user, present, neither a device's window nor a DMA
+/// frame.
+fn shareable(entry: u64) -> bool {
+    entry & (PRESENT | USER | OWNED | DEVICE | DMA) == PRESENT | USER | OWNED
+}
+
+/// Makes the writable leaf `entry` of user page `vaddr` copy-on-write
+/// (its frame is now shared): its next write copies it, unless the other
+/// side is gone by then.
+fn make_copy_on_write(entry: &mut u64, vaddr: u64) {
+    if *entry & WRITABLE != 0 {
+        *entry = (*entry & !WRITABLE) | COW;
+        invalidate(vaddr);
+    }
+}
+
+/// Index of the page-directory entry of user address `vaddr` (the user
+/// range is the first-GiB PDPT's entry 1, one directory).
+fn pd_index(vaddr: u64) -> usize {
+    (vaddr >> 21) as usize & 511
 }
 
 /// Copies the whole frame `from` into the fresh frame `to`: one string
@@ -212,6 +245,13 @@ impl AddressSpace {
             entry |= OWNED;
         }
         self.set_leaf(frames, vaddr, entry, rights.execute)
+    }
+
+    /// Maps the user page at `vaddr` to `frame` of a driver's DMA area:
+    /// writable, not executable, owned, and never shared (`DMA`).
+    pub fn map_dma(&mut self, frames: &mut FrameAllocator, vaddr: u64, frame: u64) -> Option<()> {
+        debug_assert!((USER_BASE..USER_STACK_BOTTOM).contains(&vaddr));
+        self.set_leaf(frames, vaddr, frame | PRESENT | USER | WRITABLE | OWNED | DMA, false)
     }
 
     /// Whether no user page of `start..end` (page-aligned) is mapped: each
@@ -377,16 +417,78 @@ impl AddressSpace {
         }
         let pt = self.page_table(vaddr)?;
         let entry = &mut table(pt)[pt_index(vaddr)];
-        if *entry & (PRESENT | USER | OWNED) != PRESENT | USER | OWNED || *entry & DEVICE != 0 {
+        if !shareable(*entry) {
             return None;
         }
         let frame = *entry & ADDRESS;
         frames.share(frame, to)?;
-        if *entry & WRITABLE != 0 {
-            *entry = (*entry & !WRITABLE) | COW;
-            invalidate(vaddr);
-        }
+        make_copy_on_write(entry, vaddr);
         Some(frame)
+    }
+
+    /// [`Self::share_page`] for `pages` consecutive pages from `from`,
+    /// each mapped into `to` at the same offset from `at` (page-aligned,
+    /// in the program area) read-only, executable when `execute`, owned
+    /// by `to` — as an exec maps the whole pages of a read-only segment
+    /// from the caller's copy of the file. Each page table of either side
+    /// is found once, not walked per page, and `to`'s quota is checked
+    /// once for the run. Stops at the first page it cannot share (not an
+    /// owned RAM page here, already mapped in `to`, no frame for `to`'s
+    /// page table, the quota): returns the pages shared, whose references
+    /// are charged to `to`.
+    pub fn share_range_into(
+        &self,
+        frames: &mut FrameAllocator,
+        from: u64,
+        to: &mut AddressSpace,
+        at: u64,
+        pages: u64,
+        execute: bool,
+    ) -> u64 {
+        let len = pages.saturating_mul(PAGE_SIZE);
+        let in_range = |start: u64, end: u64| {
+            start.checked_add(len).is_some_and(|e| USER_BASE <= start && e <= end) && start & (PAGE_SIZE - 1) == 0
+        };
+        if pages == 0
+            || !in_range(from, USER_END)
+            || !in_range(at, USER_STACK_BOTTOM)
+            || frames.quota.check(to.owner(), pages as u32, 0, 0).is_err()
+        {
+            return 0;
+        }
+        let mut flags = PRESENT | USER | OWNED;
+        // SAFETY: written once at boot.
+        if !execute && unsafe { NX_SUPPORTED } {
+            flags |= NO_EXECUTE;
+        }
+        let (mut ours, mut theirs) = (0, 0);
+        let mut shared = 0;
+        while shared < pages {
+            let (src, dst) = (from + shared * PAGE_SIZE, at + shared * PAGE_SIZE);
+            if shared == 0 || src & (REGION - 1) == 0 {
+                let Some(pt) = self.page_table(src) else { break };
+                ours = pt;
+            }
+            if shared == 0 || dst & (REGION - 1) == 0 {
+                let Some(pt) = to.page_table_or_new(frames, dst) else { break };
+                theirs = pt;
+            }
+            let entry = &mut table(ours)[pt_index(src)];
+            let leaf = &mut table(theirs)[pt_index(dst)];
+            if !shareable(*entry) || *leaf & PRESENT != 0 {
+                break;
+            }
+            let frame = *entry & ADDRESS;
+            frames.share_uncharged(frame);
+            make_copy_on_write(entry, src);
+            *leaf = frame | flags;
+            shared += 1;
+        }
+        if shared > 0 {
+            to.image_end = to.image_end.max(at + shared * PAGE_SIZE);
+        }
+        frames.quota.charge(to.owner(), shared as u32);
+        shared
     }
 
     /// Gives this address space private copies of its code pages (present,
@@ -537,25 +639,33 @@ impl AddressSpace {
         let pd_entry = table(pdpt)[1];
         if pd_entry & PRESENT != 0 {
             let pd = table(pd_entry & ADDRESS);
-            // Only the entries of the two user ranges can be present.
+            // Only the entries of the two user ranges can be present. A
+            // driver's range reaches its device and DMA mappings, hundreds
+            // of page-directory entries past its program, nearly all
+            // empty: they are skipped in a tight scan of the directory.
             for (start, end) in Self::user_ranges(self.image_end) {
-                let mut chunk = start;
-                while chunk < end {
-                    let chunk_end = ((chunk | 0x1F_FFFF) + 1).min(end);
-                    let pt_entry = &mut pd[(chunk >> 21) as usize & 511];
-                    if *pt_entry & PRESENT != 0 {
-                        let pt = *pt_entry & ADDRESS;
-                        for &leaf in &table(pt)[pt_index(chunk)..=pt_index(chunk_end - 1)] {
-                            if leaf & (PRESENT | OWNED) == PRESENT | OWNED {
-                                frames.release_uncharged(leaf & ADDRESS);
-                                dropped += 1;
-                            }
-                        }
-                        frames.free_uncharged(pt);
-                        dropped += 1;
-                        *pt_entry = 0;
+                let (first, last) = (pd_index(start), pd_index(end - 1));
+                let tables = &mut pd[first..=last];
+                let count = tables.len();
+                for (i, pt_entry) in tables.iter_mut().enumerate() {
+                    if *pt_entry & PRESENT == 0 {
+                        continue;
                     }
-                    chunk = chunk_end;
+                    // Leaves of the range only: from its start in its
+                    // first table, to its end in its last.
+                    let lo = if i == 0 { pt_index(start) } else { 0 };
+                    let hi = if i + 1 == count { pt_index(end - 1) } else { 511 };
+                    let pt = *pt_entry & ADDRESS;
+                    for &leaf in &table(pt)[lo..=hi] {
+                        if leaf & (PRESENT | OWNED) == PRESENT | OWNED {
+                            frames.release_uncharged(leaf & ADDRESS);
+                            dropped += 1;
+                        }
+                    }
+                    frames.free_uncharged(pt);
+                    dropped += 1;
+                    // The stack's table may also end the program's range.
+                    *pt_entry = 0;
                 }
             }
             frames.free_uncharged(pd_entry & ADDRESS);

@@ -139,6 +139,24 @@ fn a_program_that_faults_ends_with_status_111() {
     assert!(has_line(&console, &format!("fault {}", abi::syscall::EXIT_STATUS_FAULT)), "console:\n{console}");
 }
 
+/// Exec from the disk shares the whole read-only pages of the program
+/// with PM's copy of the file (`exec_elf`): a write into them is a fault
+/// like any other, and the next execs from the same buffer (the same
+/// program again, then another one) run their code as it is on the disk.
+#[test]
+fn a_write_into_exec_shared_code_faults_and_changes_nothing() {
+    let console = exec_status(
+        "/bin/nullderef text; echo first $?; /bin/nullderef text; echo again $?; /bin/true; echo true $?",
+        0,
+    );
+    let fault = abi::syscall::EXIT_STATUS_FAULT;
+    for line in [format!("first {fault}"), format!("again {fault}"), "true 0".to_string()] {
+        assert!(has_line(&console, &line), "no {line:?} in:\n{console}");
+    }
+    assert_eq!(console.matches("nullderef: writing into my code").count(), 2, "console:\n{console}");
+    assert!(!console.contains("which must not happen"), "console:\n{console}");
+}
+
 #[test]
 fn servers_cannot_be_execed() {
     let console = exec_status("pm; echo pm $?; init; echo init $?", 0);

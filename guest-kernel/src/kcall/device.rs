@@ -8,7 +8,6 @@
 //! free of unmapping and TLB shootdown logic.
 
 use crate::arch::{cpu, ioapic};
-use crate::paging::Rights;
 use crate::process::System;
 use abi::layout::PAGE_SIZE;
 use abi::syscall::{
@@ -158,9 +157,8 @@ pub fn alloc_dma(sys: &mut System, slot: usize, pages: u64, vaddr: u64) -> Resul
     let System { arch, frames, .. } = sys;
     let first = frames.alloc_contiguous(pages, slot).ok_or(Error::NoMemory)?;
     let space = &mut arch[slot].space;
-    let data = Rights { write: true, execute: false };
     for i in 0..pages {
-        if space.map(frames, vaddr + i * PAGE_SIZE, first + i * PAGE_SIZE, data, true).is_none() {
+        if space.map_dma(frames, vaddr + i * PAGE_SIZE, first + i * PAGE_SIZE).is_none() {
             // Out of page-table frames: the frames not yet mapped go back;
             // the mapped ones are the process's and freed with it.
             for j in i..pages {

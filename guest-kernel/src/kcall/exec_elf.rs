@@ -33,10 +33,20 @@ pub fn exec_elf(sys: &mut System, caller: usize, w: &[u64; 7]) -> Result<u64, Er
         return Err(Error::Domain);
     }
     crate::lifecycle::check_args(&sys.arch[target].space, args, len)?;
-    let mut header = [0u8; HEADER_BYTES];
     let header_len = (elf_len as usize).min(HEADER_BYTES);
-    Memory { arch: &mut sys.arch, frames: &mut sys.frames }.copy_in(caller, elf_addr, &mut header[..header_len])?;
-    let elf = Elf::parse(&header[..header_len]).map_err(|_| Error::Invalid)?;
+    let mut copy = [0u8; HEADER_BYTES];
+    let header = match headers_in_place(&sys.arch[caller].space, elf_addr, header_len) {
+        Some(bytes) => bytes,
+        None => {
+            Memory { arch: &mut sys.arch, frames: &mut sys.frames }.copy_in(
+                caller,
+                elf_addr,
+                &mut copy[..header_len],
+            )?;
+            &copy[..header_len]
+        }
+    };
+    let elf = Elf::parse(header).map_err(|_| Error::Invalid)?;
     if !entry_in_code(&elf) {
         return Err(Error::Invalid);
     }
@@ -60,6 +70,22 @@ pub fn exec_elf(sys: &mut System, caller: usize, w: &[u64; 7]) -> Result<u64, Er
     Ok(0)
 }
 
+/// The first `len` bytes of the caller's file at `elf_addr`, read where
+/// they lie when they are within one page of the caller's (PM's buffer is
+/// page-aligned), instead of copied onto the kernel stack first.
+fn headers_in_place(space: &AddressSpace, elf_addr: u64, len: usize) -> Option<&'static [u8]> {
+    if (elf_addr & (PAGE_SIZE - 1)) + len as u64 > PAGE_SIZE {
+        return None;
+    }
+    let phys = space.translate(elf_addr, false)?;
+    // SAFETY: `phys..phys + len` lies in one user page of the caller, RAM
+    // the kernel identity-maps. The caller is running this call, so it
+    // cannot change the bytes, and the frame stays allocated for the call:
+    // the exec only adds references to the caller's frames (sharing) and
+    // writes only frames of the new image.
+    Some(unsafe { core::slice::from_raw_parts(phys as *const u8, len) })
+}
+
 /// Whether the entry point lies inside an executable PT_LOAD segment (whose
 /// bounds `load` then checks against the program area). Anything else is
 /// refused here: a non-canonical entry would make the `iretq` to the new
@@ -74,7 +100,7 @@ fn entry_in_code(elf: &Elf) -> bool {
 
 /// Maps every PT_LOAD segment of the caller's file at `elf_addr` into
 /// `space`: whole read-only file pages are shared with the caller
-/// ([`shared_file_page`]), the rest gets fresh frames with the file bytes
+/// ([`whole_file_pages`]), the rest gets fresh frames with the file bytes
 /// copied in.
 fn load(
     sys: &mut System,
@@ -98,10 +124,27 @@ fn load(
         let file_end = seg.vaddr + seg.file_size;
         let mut page = seg.vaddr & !(PAGE_SIZE - 1);
         while page < end {
+            // Whole read-only file pages: shared with the caller, as a
+            // run, each page table found once.
+            let whole = whole_file_pages(&seg, page, end, elf_addr, elf_len);
+            if whole > 0 {
+                let ours = sys.arch[caller].space;
+                let from = elf_addr + file_offset(&seg, page);
+                let shared = ours.share_range_into(&mut sys.frames, from, space, page, whole, seg.executable);
+                page += shared * PAGE_SIZE;
+                if shared == whole {
+                    continue;
+                }
+            }
+            // A page the run did not take: claimed twice (refused), not a
+            // page the caller can share (copied), or out of memory.
             if space.translate(page, false).is_some() {
                 return Err(Error::Invalid);
             }
-            if let Some(frame) = shared_file_page(sys, caller, space.owner(), &seg, page, elf_addr, elf_len) {
+            let theirs = (whole > 0).then(|| elf_addr + file_offset(&seg, page));
+            if let Some(frame) =
+                theirs.and_then(|at| sys.arch[caller].space.share_page(&mut sys.frames, at, space.owner()))
+            {
                 if space.map(&mut sys.frames, page, frame, rights, true).is_none() {
                     sys.frames.release(frame, space.owner());
                     return Err(Error::NoMemory);
@@ -141,38 +184,39 @@ fn load(
     Ok(())
 }
 
-/// The caller's frame holding the file page behind `page` of the
-/// read-only segment `seg`, shared (not copied) when that is exactly
-/// right: the file lies page-aligned in the caller's memory, the segment
-/// is page-congruent (file offset ≡ address), the whole page lies in the
-/// file, no zero-fill (bss) falls into it, and it is an owned RAM page of
-/// the caller. The child then sees the file page as the boot-image path
-/// maps it: the segment's bytes and the file's bytes around them. The
-/// caller's copy turns copy-on-write, so the caller can never change the
-/// child's code; a program that exits before the caller's next exec costs
-/// no copy at all (the frame is no longer shared when the caller writes).
-fn shared_file_page(
-    sys: &mut System,
-    caller: usize,
-    to: usize,
-    seg: &Segment,
-    page: u64,
-    elf_addr: u64,
-    elf_len: u64,
-) -> Option<u64> {
+/// How many pages from `page` (below the segment's end `end`) are whole
+/// pages of the file that [`load`] shares with the caller instead of
+/// copying them, exactly where that is right: the segment is read-only,
+/// the file lies page-aligned in the caller's memory (PM's buffer does),
+/// the segment is page-congruent (file offset ≡ address), and each page
+/// lies wholly in the file with no zero-fill (bss) in it. The child then
+/// sees a file page as the boot-image path maps it: the segment's bytes
+/// and the file's bytes around them. The caller's pages turn
+/// copy-on-write, so the caller can never change the child's code; a
+/// program that exits before the caller's next exec costs no copy at all
+/// (the frame is no longer shared when the caller writes it).
+fn whole_file_pages(seg: &Segment, page: u64, end: u64, elf_addr: u64, elf_len: u64) -> u64 {
     let page_mask = PAGE_SIZE - 1;
     if seg.writable || elf_addr & page_mask != 0 || seg.vaddr & page_mask != seg.offset & page_mask {
-        return None;
+        return 0;
     }
-    let file_end = seg.vaddr + seg.file_size;
-    let page_end = page + PAGE_SIZE;
-    if page_end > file_end && seg.mem_size != seg.file_size {
-        return None;
+    // `load` checked the segment's file range, so the offset cannot wrap.
+    let first = file_offset(seg, page);
+    if elf_addr.checked_add(elf_len).is_none() {
+        return 0;
     }
-    // File offset of the page's first byte (congruence makes it whole).
-    let file_page = (seg.offset & !page_mask).checked_add(page - (seg.vaddr & !page_mask))?;
-    if file_page.checked_add(PAGE_SIZE)? > elf_len {
-        return None;
-    }
-    sys.arch[caller].space.share_page(&mut sys.frames, elf_addr.checked_add(file_page)?, to)
+    let in_file = elf_len.saturating_sub(first) / PAGE_SIZE;
+    // With bss, only the pages before the one where the file bytes end.
+    let limit = if seg.mem_size == seg.file_size {
+        end.saturating_add(page_mask) & !page_mask
+    } else {
+        (seg.vaddr + seg.file_size) & !page_mask
+    };
+    in_file.min(limit.saturating_sub(page) / PAGE_SIZE)
+}
+
+/// The file offset of the first byte of `page` of the page-congruent
+/// segment `seg`.
+fn file_offset(seg: &Segment, page: u64) -> u64 {
+    (seg.offset & !(PAGE_SIZE - 1)) + (page - (seg.vaddr & !(PAGE_SIZE - 1)))
 }

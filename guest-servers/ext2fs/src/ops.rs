@@ -25,14 +25,21 @@ const NAME_MAX: usize = 255;
 /// this fixed date (2026-01-01) plus the uptime.
 const EPOCH: u64 = 1_767_225_600;
 
-static mut STAGING: [u8; CHUNK] = [0; CHUNK];
+/// Page-aligned, as the program buffer PM reads into is: a safe copy
+/// between them then moves whole pages, one chunk each, and a page of the
+/// destination that is copy-on-write takes a fresh frame without copying
+/// what it held first (`paging::translate_overwrite` in the kernel).
+#[repr(C, align(4096))]
+struct Staging([u8; CHUNK]);
+
+static mut STAGING: Staging = Staging([0; CHUNK]);
 
 fn staging() -> &'static mut [u8; CHUNK] {
     // SAFETY: single-threaded; only `Server::read`/`write` use it, one
     // borrow at a time, and the disk link never sees it (whole blocks are
     // handed to the driver through its own gather buffer or a grant on a
     // slice of it only during the library call that borrowed it).
-    unsafe { &mut *(&raw mut STAGING) }
+    unsafe { &mut (*(&raw mut STAGING)).0 }
 }
 
 /// The time stamped on changes.
