@@ -170,7 +170,7 @@ impl Machine {
         }
 
         let mut vcpu = vm.create_vcpu(0).map_err(kvm_err("KVM_CREATE_VCPU"))?;
-        let coalesced_log = coalesce_log_port(&kvm, &vm, &mut vcpu);
+        let coalesced_log = config.deterministic && coalesce_log_port(&kvm, &vm, &mut vcpu);
         match from {
             None => {
                 let layout = load_guest(config, &mem, trace.as_ref(), plan.as_ref())?;
@@ -235,11 +235,13 @@ impl Machine {
 
 /// Lets the guest's log port (`abi::platform::PORT_LOG`) write without
 /// an exit to the VMM, where KVM can: its bytes wait in the vCPU's
-/// coalesced-I/O ring until the next exit, which drains them first
-/// (`VcpuRunner::drain_coalesced_log`), so their order is kept. The log is
-/// written a byte per `out` (`rep outsb`), and a restarted driver's few
-/// lines cost hundreds of exits to user space otherwise (about 1 % of a
-/// fault experiment). Where KVM lacks `KVM_CAP_COALESCED_PIO`, each byte
+/// coalesced-I/O ring until the next exit the guest causes, which drains
+/// them first (`VcpuRunner::drain_coalesced_log`), so their order is kept.
+/// The log is written a byte per `out` (`rep outsb`), and a restarted
+/// driver's few lines cost hundreds of exits to user space otherwise
+/// (about 1 % of a fault experiment). Only in experiment mode, where the
+/// log is kept, not watched: an idle guest's last lines would otherwise
+/// wait in the ring. Where KVM lacks `KVM_CAP_COALESCED_PIO`, each byte
 /// exits as before.
 fn coalesce_log_port(kvm: &Kvm, vm: &VmFd, vcpu: &mut kvm_ioctls::VcpuFd) -> bool {
     use kvm_ioctls::{Cap, IoEventAddress};

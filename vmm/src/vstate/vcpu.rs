@@ -138,6 +138,9 @@ pub struct Progress {
 
 /// What one exit means for the loop.
 enum Step {
+    /// The guest runs on after a kick (a signal: the watchdog, the
+    /// profiler, the debugger), an exit the guest did not cause.
+    Kicked,
     Continue,
     Mark(u32),
     FaultStop(u32),
@@ -215,7 +218,7 @@ impl VcpuRunner {
                 if self.debug_interrupt.as_ref().is_some_and(|flag| flag.take()) {
                     return Step::Interrupted;
                 }
-                return Step::Continue;
+                return Step::Kicked;
             }
             Err(e) => return Step::End(Exit::VmError(format!("KVM_RUN failed: {e}"))),
         };
@@ -252,7 +255,7 @@ impl VcpuRunner {
                 self.mmio.write(addr, data);
                 Step::Continue
             }
-            VcpuExit::Intr => Step::Continue,
+            VcpuExit::Intr => Step::Kicked,
             VcpuExit::Shutdown => {
                 log::debug!("triple fault at rip {}", self.rip());
                 Step::End(Exit::TripleFault)
@@ -298,19 +301,25 @@ impl VcpuRunner {
                 return end(Exit::Timeout);
             }
             let step = self.step();
-            self.drain_coalesced_log();
+            // Not at a kick: kicks come by the wall clock, and draining
+            // there would let a later log byte find room in the ring that
+            // it would not find in another run (an exit to the VMM more or
+            // less, which changes KVM's instruction count by one).
+            if !matches!(step, Step::Kicked) {
+                self.drain_coalesced_log();
+            }
             if let Some(limit) = self.limit_reached.reached() {
                 return end(Exit::GuestLimit(limit));
             }
             // Only where the guest would run on: a guest that powers off
             // at its last instruction within the budget has not overrun it,
             // and a VM error stays one.
-            let runs_on = matches!(step, Step::Continue | Step::Mark(_) | Step::FaultStop(_));
+            let runs_on = matches!(step, Step::Continue | Step::Kicked | Step::Mark(_) | Step::FaultStop(_));
             if runs_on && self.instruction_budget.is_some_and(|b| b.spent(self.stats.as_ref())) {
                 return end(Exit::InstructionBudget);
             }
             match step {
-                Step::Continue => {}
+                Step::Continue | Step::Kicked => {}
                 Step::Mark(_) if progress.marks.len() >= self.limits.marks => {
                     return end(Exit::GuestLimit(Limit::Marks));
                 }
