@@ -305,7 +305,7 @@ impl VcpuRunner {
             // there would let a later log byte find room in the ring that
             // it would not find in another run (an exit to the VMM more or
             // less, which changes KVM's instruction count by one).
-            if !matches!(step, Step::Kicked) {
+            if !matches!(step, Step::Kicked | Step::Interrupted) {
                 self.drain_coalesced_log();
             }
             if let Some(limit) = self.limit_reached.reached() {
