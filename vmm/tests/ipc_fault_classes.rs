@@ -123,9 +123,11 @@ fn kernel_call(program: &str, call: KernelCall, action: Action, nth: u32) -> Rul
 #[test]
 fn single_faults_in_the_disk_driver_and_its_messages_cost_the_copy_nothing() {
     let disk = common::scratch_dir("ipc-fault-classes-blk").join("disk.img");
-    // The 3rd copy of a read into ext2fs's buffer does not happen, yet
-    // says 0 bytes: the driver must not answer with a full count.
-    let dropped_copy = kernel_call("blk", KernelCall::SafeCopyTo, Action::Drop, 3);
+    // The 3rd translation of ext2fs's buffer for the device (blk moves
+    // data by DMA straight into and out of it) does not happen, yet says
+    // 0 ranges: the driver must neither program the device with what its
+    // array held before nor answer with a full count.
+    let dropped_copy = kernel_call("blk", KernelCall::GrantPhys, Action::Drop, 3);
     // Bit 15 of the position of ext2fs's 20th READ: 32 KiB off.
     let mut garbled = Rule::new(Action::FlipBits);
     garbled.source = common::program_id("system", "ext2fs");
