@@ -88,10 +88,11 @@ pub fn plain_entry_end() -> bool {
     PLAIN_ENTRY_END.load(Ordering::Relaxed)
 }
 
-/// The end of a fast entry. The direct switch: the partner is the only
-/// ready process, and nothing at the entry's end could change that (no
-/// virtual clock to tick, no fault plan to advance, no interrupt or alarm
-/// to deliver), so the scheduler would pick it.
+/// The end of a fast entry. The direct switch: the partner is the
+/// scheduler's choice and already the running process
+/// ([`kernel_core::Switch::direct`]), and nothing at the entry's end
+/// could change that (no virtual clock to tick, no fault plan to advance,
+/// no interrupt or alarm to deliver), so the scheduler would pick it.
 ///
 /// Interrupts and alarms need no test here: every return to user mode
 /// goes through [`System::schedule`] (or resumes an exception's frame at
@@ -103,7 +104,7 @@ pub fn plain_entry_end() -> bool {
 /// per entry that could only ever pass.
 #[inline(always)]
 fn finish(sys: &mut System, slot: usize, switch: kernel_core::Switch, plain: bool) -> *mut TrapFrame {
-    if plain && switch.only_ready {
+    if plain && switch.direct {
         debug_assert!(!sys.events_pending());
         return sys.switch_to_other(switch.to);
     }

@@ -44,6 +44,7 @@ impl Kernel {
             next_generation: endpoint.next_generation().generation(),
             name: from.name,
             priority: from.priority,
+            queues_ahead: from.queues_ahead,
             receiving: from.receiving,
             quantum_left: QUANTUM_TICKS,
             privileges: from.privileges,

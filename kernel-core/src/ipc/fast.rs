@@ -31,10 +31,12 @@
 //! buffer check (one translation per buffer, kept in the architecture
 //! layer's cache across entries: [`UserMemory::copy_message_fast`]), the
 //! receive's scan for pending
-//! work (five compares here), and the run-queue work when the caller was
-//! the only ready process (`RunQueues::hand_over`), which also tells the
+//! work (five compares here), and the run-queue work when the partner is
+//! the scheduler's next choice (`RunQueues::pass_running`: the caller, the
+//! running process, is in no run queue, and the partner becomes the
+//! running one without entering its queue), which also tells the
 //! architecture layer it may switch to the partner without asking the
-//! scheduler ([`Switch::only_ready`]). The host tests
+//! scheduler ([`Switch::direct`]). The host tests
 //! (`kernel-core/src/tests/fast.rs`) run both paths side by side and
 //! compare everything they leave, and make every fallback happen.
 
@@ -80,10 +82,11 @@ pub enum Fallback {
 pub struct Switch {
     /// The partner, now ready (the caller is blocked).
     pub to: usize,
-    /// The partner is the only ready process (the caller was, before), so
-    /// the scheduler would pick it: the architecture layer may switch to
-    /// it without asking, when nothing else is due at the entry's end.
-    pub only_ready: bool,
+    /// The partner is the running process now and the scheduler's choice
+    /// (every run queue of its priority and higher is empty): the
+    /// architecture layer may switch to it without asking, when nothing
+    /// else is due at the entry's end.
+    pub direct: bool,
 }
 
 impl Kernel {
@@ -212,16 +215,17 @@ impl Kernel {
     }
 
     /// The run-queue half of the caller blocking and its partner waking
-    /// ([`Kernel::wake`], [`Kernel::block`]): one hand-over when the
-    /// caller was the only ready process.
+    /// ([`Kernel::wake`], [`Kernel::block`]): the partner simply becomes
+    /// the running process when the caller was it and the partner is the
+    /// scheduler's next choice (a hung partner is never made ready).
     #[inline(always)]
     fn switch_queues(&mut self, caller: usize, partner: usize) -> Switch {
-        let only_ready = self.run_queues.hand_over(&mut self.procs, caller, partner);
-        if !only_ready {
+        let direct = !self.procs[partner].hung && self.run_queues.pass_running(&self.procs, caller, partner);
+        if !direct {
             self.run_queues.enqueue(&mut self.procs, partner);
             self.block(caller);
         }
-        Switch { to: partner, only_ready }
+        Switch { to: partner, direct }
     }
 
     /// Whether a RECEIVE of `slot` would find something without waiting:

@@ -10,14 +10,17 @@ use abi::trace::Kind;
 use std::format;
 use std::string::String;
 
-/// Everything the two paths could leave differently.
+/// Everything the two paths could leave differently. The run queues as
+/// the scheduler sees them: the running process linked back at the front
+/// of its queue (`RunQueues::settle`), since the fast path makes its
+/// partner the running process where the general path queues it and the
+/// scheduler then makes it the running one.
 pub(super) fn snapshot(k: &Kernel, m: &FakeMemory) -> String {
     let mut results: Vec<_> = m.results.iter().map(|(s, v)| (*s, *v)).collect();
     results.sort();
-    format!(
-        "{:?}\n{:?}\n{}\n{:?}\n{:?}\n{:?}",
-        k.procs, k.run_queues, k.trace.last_cause, results, m.deliveries, m.events
-    )
+    let (mut procs, mut queues) = (k.procs, k.run_queues);
+    queues.settle(&mut procs);
+    format!("{:?}\n{:?}\n{}\n{:?}\n{:?}\n{:?}", procs, queues, k.trace.last_cause, results, m.deliveries, m.events)
 }
 
 /// Two processes, tracing on, s[1] (the server) waiting in RECEIVE from
@@ -47,7 +50,7 @@ fn sendrec_to_a_waiting_server_leaves_what_the_general_path_leaves() {
     let (mut fast, mut fm, s) = server_waiting();
     let (mut general, mut gm, _) = server_waiting();
     // The third process is ready too: no hand-over.
-    let switch = Switch { to: s[1], only_ready: false };
+    let switch = Switch { to: s[1], direct: false };
     assert_eq!(fast.fast_sendrec(&mut fm, s[0], ep(&fast, s[1]), BUF), Ok(switch));
     assert_eq!(general.sendrec(&mut gm, s[0], ep(&general, s[1]), BUF), Outcome::Blocked);
     assert_eq!(snapshot(&fast, &fm), snapshot(&general, &gm));
@@ -307,45 +310,45 @@ fn a_defense_that_changes_the_delivered_message_switched_off_sends_both_calls_to
 }
 
 #[test]
-fn hand_over_is_dequeue_then_enqueue_when_the_caller_is_the_only_ready_process() {
+fn pass_running_is_dequeue_then_enqueue_when_the_partner_would_run_next() {
     // Every mix of priorities and of a third process ready or not: where
-    // hand_over applies, it leaves the queues dequeue + enqueue leave;
-    // where it does not, it changes nothing.
-    for (pf, pt, third_ready) in [(4, 3, false), (3, 4, false), (4, 4, false), (4, 3, true), (3, 3, true)] {
+    // pass_running applies, the queues are those dequeue + enqueue leave
+    // and the partner is the scheduler's choice; where it does not, it
+    // changes nothing.
+    for (pf, pt, third) in
+        [(4, 3, None), (3, 4, None), (4, 4, None), (3, 4, Some(4)), (4, 3, Some(4)), (3, 3, Some(3)), (3, 3, Some(5))]
+    {
         let mut k = Kernel::new();
         let from = k.spawn("from", pf, Privileges::all()).unwrap();
         let to = k.spawn("to", pt, Privileges::all()).unwrap();
-        let third = k.spawn("third", 2, Privileges::all()).unwrap();
+        let other = k.spawn("third", third.unwrap_or(2), Privileges::all()).unwrap();
         k.block(to);
-        if !third_ready {
-            k.block(third);
+        if third.is_none() {
+            k.block(other);
         }
+        // The caller runs: the scheduler chose it.
+        assert_eq!(k.run_next(), Some(from));
         let (mut procs, mut queues) = (k.procs, k.run_queues);
-        let handed = k.run_queues.hand_over(&mut k.procs, from, to);
-        assert_eq!(handed, !third_ready, "({pf}, {pt}, {third_ready})");
-        if handed {
+        let passed = k.run_queues.pass_running(&k.procs, from, to);
+        // The partner runs next when no queue of its priority or higher
+        // holds anyone (a third process of its priority was there first).
+        assert_eq!(passed, third.is_none_or(|p| p > pt), "({pf}, {pt}, {third:?})");
+        if passed {
             queues.dequeue(&mut procs, from);
             queues.enqueue(&mut procs, to);
+            assert_eq!(k.run_queues.running(), Some(to));
+            assert_eq!(k.pick_next(), Some(to));
         }
-        assert_eq!(format!("{:?}{:?}", k.procs, k.run_queues), format!("{procs:?}{queues:?}"));
-        assert_eq!(
-            k.pick_next(),
-            Some(if third_ready {
-                third
-            } else if handed {
-                to
-            } else {
-                from
-            })
-        );
+        assert_eq!(k.run_queues.order(&k.procs), queues.order(&procs));
+        assert!(!k.procs[to].queued && !k.procs[from].queued, "the running process is in no queue");
     }
-    // A partner already queued, or hung, is not handed over to.
+    // The caller is not the running process: nothing is passed.
     let mut k = Kernel::new();
     let from = k.spawn("from", 4, Privileges::all()).unwrap();
     let to = k.spawn("to", 3, Privileges::all()).unwrap();
     k.block(to);
-    k.procs[to].hung = true;
-    assert!(!k.run_queues.hand_over(&mut k.procs, from, to));
+    assert!(!k.run_queues.pass_running(&k.procs, from, to));
+    assert_eq!(k.run_queues.running(), None);
 }
 
 #[test]
@@ -359,17 +362,24 @@ fn a_conversation_alone_hands_the_cpu_over_and_matches_the_general_path() {
     let (mut fast, mut fm, s) = alone();
     let (mut general, mut gm, _) = alone();
     let (client, server) = (ep(&fast, s[0]), ep(&fast, s[1]));
+    // Each side runs what its scheduler chooses, as the kernel does
+    // before every return to user mode; the fast path has already made
+    // the partner the running process.
+    assert_eq!((fast.run_next(), general.run_next()), (Some(s[0]), Some(s[0])));
     for _ in 0..3 {
-        assert_eq!(fast.fast_sendrec(&mut fm, s[0], server, BUF), Ok(Switch { to: s[1], only_ready: true }));
+        assert_eq!(fast.fast_sendrec(&mut fm, s[0], server, BUF), Ok(Switch { to: s[1], direct: true }));
         assert_eq!(general.sendrec(&mut gm, s[0], server, BUF), Outcome::Blocked);
         assert_eq!(snapshot(&fast, &fm), snapshot(&general, &gm));
-        assert_eq!(fast.pick_next(), Some(s[1]));
+        assert_eq!(fast.run_queues.running(), Some(s[1]));
+        assert_eq!((fast.run_next(), general.run_next()), (Some(s[1]), Some(s[1])));
         assert_eq!(
             fast.fast_reply_receive(&mut fm, s[1], client, BUF, Endpoint::ANY),
-            Ok(Switch { to: s[0], only_ready: true })
+            Ok(Switch { to: s[0], direct: true })
         );
         assert_eq!(general.reply_receive(&mut gm, s[1], client, BUF, Endpoint::ANY), (0, Outcome::Blocked));
         assert_eq!(snapshot(&fast, &fm), snapshot(&general, &gm));
-        assert_eq!(fast.pick_next(), Some(s[0]));
+        assert_eq!((fast.run_next(), general.run_next()), (Some(s[0]), Some(s[0])));
     }
+    // Neither side ever had the running process in a queue.
+    assert!(fast.procs.iter().chain(general.procs.iter()).all(|p| !p.queued));
 }
