@@ -9,7 +9,7 @@
 //! copy the stub calls ([`INT3_FAST_ENTRIES`]), instead of tested at every
 //! entry.
 //! A plain copy (no virtual clock, no fault plan, no switched-off defense
-//! that changes a delivered message) tells the compiler what it knows
+//! that changes a delivered message or leaves a process hung) tells the compiler what it knows
 //! ([`assume_plain`]), so the fast path's tests of it go, and it switches
 //! to the partner directly; the timed copy tests everything and ends as
 //! every entry ends (`after_entry`).
@@ -32,13 +32,14 @@ pub static mut INT3_FAST_ENTRIES: Int3Entries =
     Int3Entries { sendrec: int3_sendrec_timed, reply_receive: int3_reply_receive_timed };
 
 /// Installs the entries that fit what boot set up: the plain ones when
-/// entries end plainly ([`fastpath::plain_entry_end`]) and both defenses
-/// that change a delivered message are on; else the timed ones. Called
+/// entries end plainly ([`fastpath::plain_entry_end`]) and the defenses
+/// that change a delivered message and the one that keeps processes from
+/// hanging on a dead peer are on; else the timed ones. Called
 /// once at boot, after the fault plan, virtual time and the weakenings
 /// are set, before any process runs.
 pub fn install(sys: &System) {
     let weak = &sys.core.weak;
-    let entries = if fastpath::plain_entry_end() && !weak.source_stamp && !weak.notify_type {
+    let entries = if fastpath::plain_entry_end() && !weak.source_stamp && !weak.notify_type && !weak.dead_peer {
         Int3Entries { sendrec: int3_sendrec, reply_receive: int3_reply_receive }
     } else {
         Int3Entries { sendrec: int3_sendrec_timed, reply_receive: int3_reply_receive_timed }
@@ -50,7 +51,8 @@ pub fn install(sys: &System) {
 
 /// What a plain entry knows of the kernel's state since boot, said to
 /// the compiler so that the fast path's tests of it go: no fault plan, no
-/// switched-off defense that changes a delivered message. (Tracing, also
+/// switched-off defense that changes a delivered message, and so no hung
+/// process (only a plan and the dead-peer control hang one). (Tracing, also
 /// fixed at boot, is tested after the copy's stores, past which the
 /// compiler cannot carry what it was told: a copy per tracing mode came
 /// out identical, so there is none.)
@@ -59,10 +61,14 @@ fn assume_plain(sys: &System) {
     let core = &sys.core;
     // SAFETY: the fault plan and the weakenings are set once at boot,
     // before `install`, which installs the plain entries only when there
-    // is no plan and neither weakening is on; nothing changes them
+    // is no plan and none of these weakenings is on; nothing changes them
     // afterwards (`Kernel::set_fault_plan` runs only in `fault::init`,
     // `weak` is written only in `kernel_main`).
-    unsafe { core::hint::assert_unchecked(!core.faults.enabled && !core.weak.source_stamp && !core.weak.notify_type) };
+    unsafe {
+        core::hint::assert_unchecked(
+            !core.faults.enabled && !core.weak.source_stamp && !core.weak.notify_type && !core.weak.dead_peer,
+        )
+    };
 }
 
 /// SENDREC to a process, plain. The stub passes the trap's

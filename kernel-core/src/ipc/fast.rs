@@ -110,12 +110,13 @@ impl Kernel {
         if !self.procs[caller].privileges.allows_trap(Trap::SendRec) {
             return Err(Fallback::TrapDenied);
         }
+        let may_hang = self.may_hang();
         let receiver = self.deliver_to_waiting(mem, caller, dst, Trap::SendRec, msg_addr)?;
         // The state the general path leaves: the caller waits for the
         // reply (set before the send there, which is the same here since
         // nothing between reads it).
         self.procs[caller].receiving = Some(RecvWait { from: dst, msg_addr, reply: true });
-        Ok(self.switch_queues(caller, receiver))
+        Ok(self.switch_queues(caller, receiver, may_hang))
     }
 
     /// REPLYRECV of `caller`: the reply at `msg_addr` to `reply_to`, which
@@ -146,11 +147,12 @@ impl Kernel {
         if self.procs[caller].privileges.traps & traps != traps {
             return Err(Fallback::TrapDenied);
         }
+        let may_hang = self.may_hang();
         let client = self.deliver_to_waiting(mem, caller, reply_to, Trap::SendNb, msg_addr)?;
         // The receive blocks; its buffer is the reply's, whose page the
         // copy found writable, so its check passes.
         self.procs[caller].receiving = Some(RecvWait { from, msg_addr, reply: false });
-        Ok(self.switch_queues(caller, client))
+        Ok(self.switch_queues(caller, client, may_hang))
     }
 
     /// The send half both fast traps share: the message at `msg_addr` of
@@ -188,8 +190,11 @@ impl Kernel {
     /// caller, inside the caller's send mask.
     #[inline(always)]
     fn peer(&self, caller: usize, peer: Endpoint) -> Result<usize, Fallback> {
-        let slot = peer.slot();
-        let p = self.procs.get(slot).ok_or(Fallback::Peer)?;
+        // A live process's endpoint names its own slot, so the equality
+        // below also rules out a `peer` whose slot lies beyond the table:
+        // the mask only spares a bounds check.
+        let slot = peer.slot() & (crate::NR_PROCS - 1);
+        let p = &self.procs[slot];
         // A live process's endpoint is a process endpoint, so equality
         // also rules out ANY, NONE and SYSTEM.
         if p.state != ProcState::Alive || p.endpoint != peer || slot == caller {
@@ -217,10 +222,16 @@ impl Kernel {
     /// The run-queue half of the caller blocking and its partner waking
     /// ([`Kernel::wake`], [`Kernel::block`]): the partner simply becomes
     /// the running process when the caller was it and the partner is the
-    /// scheduler's next choice (a hung partner is never made ready).
+    /// scheduler's next choice. A hung partner is never made ready; only
+    /// the fault plan and the dead-peer negative control hang processes
+    /// (`Kernel::hang`), so without both (the plain entries tell the
+    /// compiler so) that test goes.
+    /// `may_hang`: [`Self::may_hang`], read before the copy (past whose
+    /// stores the compiler cannot carry what the plain entries told it).
     #[inline(always)]
-    fn switch_queues(&mut self, caller: usize, partner: usize) -> Switch {
-        let direct = !self.procs[partner].hung && self.run_queues.pass_running(&self.procs, caller, partner);
+    fn switch_queues(&mut self, caller: usize, partner: usize, may_hang: bool) -> Switch {
+        let hung = may_hang && self.procs[partner].hung;
+        let direct = !hung && self.run_queues.pass_running(&self.procs, caller, partner);
         if !direct {
             self.run_queues.enqueue(&mut self.procs, partner);
             self.block(caller);
@@ -228,9 +239,19 @@ impl Kernel {
         Switch { to: partner, direct }
     }
 
+    /// Whether some process may be hung (`Kernel::hang`): only the fault
+    /// plan and the dead-peer negative control hang processes.
+    #[inline(always)]
+    fn may_hang(&self) -> bool {
+        self.faults.enabled || self.weak.dead_peer
+    }
+
     /// Whether a RECEIVE of `slot` would find something without waiting:
     /// a notification, a queued sender, a SENDA message, an injected
-    /// duplicate. One compare each, as in `receive`.
+    /// duplicate. One compare each, as in `receive`; duplicates exist
+    /// only with a fault plan (`fault_store_duplicate`), so without one
+    /// (`Faults::enabled`, which the plain entries tell the compiler is
+    /// false) their test goes.
     #[inline(always)]
     fn has_work_to_receive(&self, slot: usize) -> bool {
         let p = &self.procs[slot];
@@ -238,7 +259,7 @@ impl Kernel {
             || p.system_notify_pending.is_some()
             || p.senders.0.is_some()
             || p.async_from != 0
-            || self.faults.dup_pending & crate::ipc::bit(slot) != 0
+            || (self.faults.enabled && self.faults.dup_pending & crate::ipc::bit(slot) != 0)
     }
 
     /// The Send record of a message the fast path delivered, with the

@@ -257,8 +257,10 @@ fn reply_receive_falls_back_when_the_receive_would_not_just_block() {
     let (mut k, mut m, s) = client_waiting();
     k.procs[s[1]].async_from = crate::ipc::bit(s[2]);
     reply_falls_back(&mut k, &mut m, &s, Endpoint::ANY, Fallback::ReceiveReady);
-    // An injected duplicate waits.
+    // An injected duplicate waits (there is a fault plan: only a plan
+    // injects them).
     let (mut k, mut m, s) = client_waiting();
+    install(&mut k, 1, &[]);
     k.faults.dup_pending = crate::ipc::bit(s[1]);
     reply_falls_back(&mut k, &mut m, &s, Endpoint::ANY, Fallback::ReceiveReady);
 }
@@ -382,4 +384,27 @@ fn a_conversation_alone_hands_the_cpu_over_and_matches_the_general_path() {
     }
     // Neither side ever had the running process in a queue.
     assert!(fast.procs.iter().chain(general.procs.iter()).all(|p| !p.queued));
+}
+
+#[test]
+fn a_hung_partner_gets_its_message_but_never_the_cpu() {
+    // Only the dead-peer control and the fault plan hang processes; the
+    // server, hung while it waits, gets the request as the general path
+    // gives it, and neither path lets it run.
+    let hung = || {
+        let (mut k, m, s) = server_waiting();
+        k.weak.dead_peer = true;
+        assert_eq!(k.receive(&mut FakeMemory::default(), s[2], Endpoint::ANY, BUF + 64), Outcome::Blocked);
+        k.hang(s[1]);
+        (k, m, s)
+    };
+    let (mut fast, mut fm, s) = hung();
+    let (mut general, mut gm, _) = hung();
+    assert_eq!((fast.run_next(), general.run_next()), (Some(s[0]), Some(s[0])));
+    let server = ep(&fast, s[1]);
+    assert_eq!(fast.fast_sendrec(&mut fm, s[0], server, BUF), Ok(Switch { to: s[1], direct: false }));
+    assert_eq!(general.sendrec(&mut gm, s[0], server, BUF), Outcome::Blocked);
+    assert_eq!(snapshot(&fast, &fm), snapshot(&general, &gm));
+    assert_eq!(fm.get(s[1]).payload[0], 10);
+    assert_eq!((fast.run_next(), general.run_next()), (None, None));
 }
