@@ -176,10 +176,13 @@ impl Kernel {
             return Err(Fallback::FaultRule);
         }
         let caller_endpoint = self.procs[caller].endpoint;
+        // Read before the copy, past whose stores the compiler cannot
+        // carry what an entry told it of the flag (fixed at boot).
+        let traced = self.trace.enabled;
         let head = self.copy_to_waiting(mem, caller, caller_endpoint, msg_addr, receiver, to_addr)?;
         self.procs[receiver].receiving = None;
         mem.set_result(receiver, 0);
-        if self.trace.enabled {
+        if traced {
             self.trace_delivered(mem, primitive, (caller, caller_endpoint), (receiver, dst), head);
         }
         Ok(receiver)
