@@ -203,7 +203,11 @@ impl Kernel {
         if p.state != ProcState::Alive || p.endpoint != peer || slot == caller {
             return Err(Fallback::Peer);
         }
-        if !self.procs[caller].privileges.allows_send_to(p.privilege_id.into()) {
+        // `allows_send_to` without its bounds test: a privilege id is
+        // below NR_PROCS (`spawn_with_id` refuses others, `fork` copies
+        // one, `exec` takes a boot program's index: `Kernel::exec`).
+        let id = usize::from(p.privilege_id) & (crate::NR_PROCS - 1);
+        if self.procs[caller].privileges.send_to & Privileges::slot_bit(id) == 0 {
             return Err(Fallback::Peer);
         }
         Ok(slot)
@@ -258,10 +262,10 @@ impl Kernel {
     #[inline(always)]
     fn has_work_to_receive(&self, slot: usize) -> bool {
         let p = &self.procs[slot];
-        p.notify_pending != 0
+        // The two bitmaps in one test.
+        (p.notify_pending | p.async_from) != 0
             || p.system_notify_pending.is_some()
             || p.senders.0.is_some()
-            || p.async_from != 0
             || (self.faults.enabled && self.faults.dup_pending & crate::ipc::bit(slot) != 0)
     }
 
