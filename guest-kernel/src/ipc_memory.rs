@@ -40,28 +40,21 @@ use crate::process::{within_one_page, Memory};
 use abi::{Endpoint, Error, Message};
 use kernel_core::{copy_message_by_value, CopyFault, MessageCopy, MessageHead, UserMemory, NR_PROCS};
 
-/// One process's cached message buffer: the message at user address
-/// `va` lies in one page, mapped writable for the process alone, and is at
-/// physical `phys`.
-#[derive(Clone, Copy)]
-#[repr(C, align(16))]
-struct Seen {
-    va: u64,
-    phys: u64,
-}
-
-const EMPTY: Seen = Seen { va: 0, phys: 0 };
-
-/// The cached buffers by slot, and which of them hold (bit `s`: `seen[s]`).
+/// The cached buffers by slot: process `s`'s message at user address
+/// `va[s]` lies in one page, mapped writable for it alone, and is at
+/// physical `phys[s]`, while bit `s` of `valid` is set. Two arrays, so
+/// that an entry is found by the slot scaled in the address, without
+/// arithmetic.
 struct Cache {
-    seen: [Seen; NR_PROCS],
+    va: [u64; NR_PROCS],
+    phys: [u64; NR_PROCS],
     valid: u64,
 }
 
 const _: () = assert!(NR_PROCS <= 64 && NR_PROCS.is_power_of_two());
 
 /// The cache (one CPU; the kernel runs with interrupts off).
-static mut CACHE: Cache = Cache { seen: [EMPTY; NR_PROCS], valid: 0 };
+static mut CACHE: Cache = Cache { va: [0; NR_PROCS], phys: [0; NR_PROCS], valid: 0 };
 
 #[inline(always)]
 fn cache() -> &'static mut Cache {
@@ -84,8 +77,7 @@ fn cached(slot: usize, addr: u64) -> Option<u64> {
     let c = cache();
     // Slots are below NR_PROCS; the mask spares the bounds check.
     let slot = slot & (NR_PROCS - 1);
-    let seen = c.seen[slot];
-    (seen.va == addr && c.valid & 1 << slot != 0).then_some(seen.phys)
+    (c.va[slot] == addr && c.valid & 1 << slot != 0).then_some(c.phys[slot])
 }
 
 /// [`Memory`] with the translation cache (see the module documentation).
@@ -126,7 +118,8 @@ impl<'a> IpcMemory<'a> {
         if writable {
             let c = cache();
             let slot = slot & (NR_PROCS - 1);
-            c.seen[slot] = Seen { va: addr, phys };
+            c.va[slot] = addr;
+            c.phys[slot] = phys;
             c.valid |= 1 << slot;
         }
         Some(phys)

@@ -54,15 +54,15 @@ pub enum Fallback {
     /// The caller may not use the primitive (the general path refuses).
     TrapDenied,
     /// The peer is not a live process of its generation, is the caller
-    /// itself, or lies outside the caller's send mask (refused).
+    /// itself, or lies outside the caller's send mask (refused); also a
+    /// REPLYRECV with no reply (`Endpoint::NONE`, a plain receive), whose
+    /// peer is no process.
     Peer,
     /// The peer does not wait for a message from the caller (the general
     /// path queues the SENDREC, or refuses the reply with `NotReady`).
     NotWaiting,
     /// The fault plan's pre-filter admits the send: a rule may fire.
     FaultRule,
-    /// REPLYRECV with no reply (`Endpoint::NONE`): a plain receive.
-    NoReply,
     /// The receive part would not simply block: it names a source other
     /// than ANY, or a notification, a queued sender, a SENDA message or an
     /// injected duplicate waits for the caller.
@@ -134,9 +134,8 @@ impl Kernel {
         msg_addr: u64,
         from: Endpoint,
     ) -> Result<Switch, Fallback> {
-        if reply_to == Endpoint::NONE {
-            return Err(Fallback::NoReply);
-        }
+        // No reply (`Endpoint::NONE`: a plain receive) needs no test of
+        // its own: NONE is no live process's endpoint (`Fallback::Peer`).
         // First the receive's test: a server with work waiting (a
         // notification, a queued request) is common, and this is the
         // cheapest way out.

@@ -195,7 +195,7 @@ fn sendrec_falls_back_when_a_buffer_is_not_a_writable_page_or_the_type_is_refuse
 #[test]
 fn reply_receive_falls_back_without_a_reply_the_traps_or_a_live_waiting_client() {
     let (mut k, mut m, s) = client_waiting();
-    falls_back(&mut k, &mut m, Fallback::NoReply, |k, m| {
+    falls_back(&mut k, &mut m, Fallback::Peer, |k, m| {
         k.fast_reply_receive(m, s[1], Endpoint::NONE, BUF, Endpoint::ANY)
     });
     for trap in [Trap::SendNb, Trap::Receive] {

@@ -147,7 +147,7 @@ fn cases() -> Vec<Case> {
             },
             Err(Fallback::Weakened),
         ),
-        case("no message", peer_waiting, |_, _, _| (Endpoint::NONE, BUF, Endpoint::ANY), Err(Fallback::NoReply)),
+        case("no message", peer_waiting, |_, _, _| (Endpoint::NONE, BUF, Endpoint::ANY), Err(Fallback::Peer)),
     ]
 }
 
