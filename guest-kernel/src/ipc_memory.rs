@@ -71,13 +71,14 @@ pub fn forget_translations() {
 }
 
 /// The physical address of the message at `addr` of process `slot` when
-/// that is its cached buffer.
+/// that is its cached buffer; `valid`: the cache's map of valid entries,
+/// read once for both buffers of a copy (a walk only adds entries).
 #[inline(always)]
-fn cached(slot: usize, addr: u64) -> Option<u64> {
+fn cached(valid: u64, slot: usize, addr: u64) -> Option<u64> {
     let c = cache();
     // Slots are below NR_PROCS; the mask spares the bounds check.
     let slot = slot & (NR_PROCS - 1);
-    (c.va[slot] == addr && c.valid & 1 << slot != 0).then_some(c.phys[slot])
+    (c.va[slot] == addr && valid & 1 << slot != 0).then_some(c.phys[slot])
 }
 
 /// [`Memory`] with the translation cache (see the module documentation).
@@ -97,7 +98,7 @@ impl<'a> IpcMemory<'a> {
     #[inline(always)]
     fn translate(&mut self, slot: usize, addr: u64, write: bool) -> Option<u64> {
         debug_assert!(within_one_page(addr));
-        match cached(slot, addr) {
+        match cached(cache().valid, slot, addr) {
             Some(phys) => Some(phys),
             None => self.walk(slot, addr, write),
         }
@@ -128,8 +129,8 @@ impl<'a> IpcMemory<'a> {
     /// [`Self::translate`] for writing, of a buffer not yet known to lie
     /// in one page: the fast path's, which falls back when it does not.
     #[inline(always)]
-    fn translate_message(&mut self, slot: usize, addr: u64) -> Option<u64> {
-        match cached(slot, addr) {
+    fn translate_message(&mut self, valid: u64, slot: usize, addr: u64) -> Option<u64> {
+        match cached(valid, slot, addr) {
             Some(phys) => Some(phys),
             None if within_one_page(addr) => self.walk(slot, addr, true),
             None => None,
@@ -201,12 +202,13 @@ impl UserMemory for IpcMemory<'_> {
     /// `None` leaves nothing the general path would not do itself.
     #[inline(always)]
     fn copy_message_fast(&mut self, copy: MessageCopy) -> Option<MessageHead> {
-        let src = self.translate_message(copy.from, copy.from_addr)?;
+        let valid = cache().valid;
+        let src = self.translate_message(valid, copy.from, copy.from_addr)?;
         let head = head_at(src);
         if copy.refused_type == Some(head.mtype) {
             return None;
         }
-        let dst = self.translate_message(copy.to, copy.to_addr)?;
+        let dst = self.translate_message(valid, copy.to, copy.to_addr)?;
         // SAFETY: both are translations of one-page messages (checked
         // above), mapped writable for their process alone (copy-on-write
         // resolved), identity-mapped for the kernel; two different

@@ -53,13 +53,14 @@ use abi::Endpoint;
 pub enum Fallback {
     /// The caller may not use the primitive (the general path refuses).
     TrapDenied,
-    /// The peer is not a live process of its generation, is the caller
-    /// itself, or lies outside the caller's send mask (refused); also a
+    /// The peer is no process of its generation or lies outside the
+    /// caller's send mask (refused); also a
     /// REPLYRECV with no reply (`Endpoint::NONE`, a plain receive), whose
     /// peer is no process.
     Peer,
     /// The peer does not wait for a message from the caller (the general
-    /// path queues the SENDREC, or refuses the reply with `NotReady`).
+    /// path queues the SENDREC, or refuses the reply with `NotReady`), or
+    /// is a zombie or the caller itself (the general path refuses both).
     NotWaiting,
     /// The fault plan's pre-filter admits the send: a rule may fire.
     FaultRule,
@@ -188,20 +189,28 @@ impl Kernel {
     }
 
     /// The slot of `peer` when [`Kernel::destination_slot`] finds it
-    /// without the help of a switched-off defense: a live process of that very generation, not the
-    /// caller, inside the caller's send mask.
+    /// without the help of a switched-off defense, or a process the
+    /// caller's next test refuses: a process of that very generation,
+    /// inside the caller's send mask. That it is alive and not the caller
+    /// needs no test of its own, since the fast path's next test (the peer
+    /// waits in RECEIVE: [`Self::waits_for_fast`]) fails for both: a
+    /// zombie, which keeps its endpoint, waits for nothing (`exit` ends
+    /// its wait), and the caller, which is running, waits for nothing
+    /// either.
     #[inline(always)]
     fn peer(&self, caller: usize, peer: Endpoint) -> Result<usize, Fallback> {
-        // A live process's endpoint names its own slot, so the equality
-        // below also rules out a `peer` whose slot lies beyond the table:
-        // the mask only spares a bounds check.
+        debug_assert!(self.procs[caller].is_ready());
+        // A process's endpoint names its own slot, so the equality below
+        // also rules out a `peer` whose slot lies beyond the table: the
+        // mask only spares a bounds check.
         let slot = peer.slot() & (crate::NR_PROCS - 1);
         let p = &self.procs[slot];
-        // A live process's endpoint is a process endpoint, so equality
-        // also rules out ANY, NONE and SYSTEM.
-        if p.state != ProcState::Alive || p.endpoint != peer || slot == caller {
+        // A process's endpoint is a process endpoint (a free slot's is
+        // NONE), so equality also rules out ANY, NONE and SYSTEM.
+        if p.endpoint != peer {
             return Err(Fallback::Peer);
         }
+        debug_assert!(p.state == ProcState::Alive || p.receiving.is_none());
         // `allows_send_to` without its bounds test: a privilege id is
         // below NR_PROCS (`spawn_with_id` refuses others, `fork` copies
         // one, `exec` takes a boot program's index: `Kernel::exec`).

@@ -140,7 +140,8 @@ fn sendrec_falls_back_without_the_trap_or_a_reachable_live_peer() {
 
     let (mut k, mut m, s) = server_waiting();
     let me = ep(&k, s[0]);
-    falls_back(&mut k, &mut m, Fallback::Peer, |k, m| k.fast_sendrec(m, s[0], me, BUF));
+    // The caller itself: running, it waits for no message.
+    falls_back(&mut k, &mut m, Fallback::NotWaiting, |k, m| k.fast_sendrec(m, s[0], me, BUF));
     let stale = me.next_generation();
     falls_back(&mut k, &mut m, Fallback::Peer, |k, m| k.fast_sendrec(m, s[0], stale, BUF));
     falls_back(&mut k, &mut m, Fallback::Peer, |k, m| k.fast_sendrec(m, s[0], Endpoint::SYSTEM, BUF));
@@ -194,8 +195,10 @@ fn sendrec_falls_back_when_a_buffer_is_not_a_writable_page_or_the_type_is_refuse
 
 #[test]
 fn reply_receive_falls_back_without_a_reply_the_traps_or_a_live_waiting_client() {
+    // No reply: NONE names no process (a free slot has it as its
+    // endpoint, and waits for nothing).
     let (mut k, mut m, s) = client_waiting();
-    falls_back(&mut k, &mut m, Fallback::Peer, |k, m| {
+    falls_back(&mut k, &mut m, Fallback::NotWaiting, |k, m| {
         k.fast_reply_receive(m, s[1], Endpoint::NONE, BUF, Endpoint::ANY)
     });
     for trap in [Trap::SendNb, Trap::Receive] {
@@ -205,11 +208,19 @@ fn reply_receive_falls_back_without_a_reply_the_traps_or_a_live_waiting_client()
         k.set_privileges(s[1], p);
         reply_falls_back(&mut k, &mut m, &s, Endpoint::ANY, Fallback::TrapDenied);
     }
-    // The client is gone (its endpoint is stale).
+    // The client is gone (its endpoint is stale), or a zombie (which keeps
+    // its endpoint but waits for nothing).
     let (mut k, mut m, s) = client_waiting();
     let stale = ep(&k, s[0]);
     k.exit(&mut m, s[0]);
     falls_back(&mut k, &mut m, Fallback::Peer, |k, m| k.fast_reply_receive(m, s[1], stale, BUF, Endpoint::ANY));
+    let (mut k, mut m, s) = client_waiting();
+    let zombie = ep(&k, s[0]);
+    k.set_reaper(s[0], s[2]);
+    k.exit(&mut m, s[0]);
+    assert_eq!((k.procs[s[0]].state, k.procs[s[0]].endpoint), (ProcState::Zombie, zombie));
+    falls_back(&mut k, &mut m, Fallback::NotWaiting, |k, m| k.fast_reply_receive(m, s[1], zombie, BUF, Endpoint::ANY));
+    assert_eq!(k.reply_receive(&mut m, s[1], zombie, BUF, Endpoint::ANY).0, Error::DeadSrcDst.to_return());
     // The client sent with SEND: it waits for no reply (NotReady).
     let (mut k, mut m, s) = server_waiting();
     assert_eq!(k.send(&mut m, s[0], ep(&k, s[1]), BUF, SendMode::Blocking), Outcome::Done(0));
