@@ -227,7 +227,7 @@ impl Kernel {
     fn waits_for_fast(&self, receiver: usize, sender: usize) -> Option<u64> {
         let r = &self.procs[receiver];
         match r.receiving {
-            Some(w) if r.sending.is_none() && (w.from == Endpoint::ANY || w.from == self.procs[sender].endpoint) => {
+            Some(w) if r.sending.is_none() && (w.from == self.procs[sender].endpoint || w.from == Endpoint::ANY) => {
                 Some(w.msg_addr)
             }
             _ => None,
