@@ -10,7 +10,7 @@
 //! running process and wakes its partner, which then runs. With the
 //! running process in its queue that is a dequeue and an enqueue per
 //! entry; kept beside the queues ([`RunQueues::running`]) it is one test
-//! (would the partner be the scheduler's choice?) and one store
+//! (would the partner be the scheduler's choice?) and two stores
 //! ([`RunQueues::pass_running`]), and the partner is linked only when it
 //! stops running while still ready ([`RunQueues::run_first`]).
 //!
