@@ -47,7 +47,7 @@ pub fn try_syscall(sys: &mut System) -> Option<*mut TrapFrame> {
 /// a constant for the `int3` entries.
 #[inline(always)]
 pub fn try_sendrec(sys: &mut System, rdi: u64, rsi: u64, plain: bool) -> Option<*mut TrapFrame> {
-    let slot = sys.current;
+    let slot = current_slot(sys);
     let System { core, arch, frames, .. } = sys;
     let mut mem = IpcMemory::new(Memory { arch, frames });
     let switch = core.fast_sendrec(&mut mem, slot, Endpoint(rdi as u32), rsi).ok()?;
@@ -60,13 +60,21 @@ pub fn try_sendrec(sys: &mut System, rdi: u64, rsi: u64, plain: bool) -> Option<
 /// the send fails, which the fast path leaves to the general path.
 #[inline(always)]
 pub fn try_reply_receive(sys: &mut System, rdi: u64, rsi: u64, rdx: u64, plain: bool) -> Option<*mut TrapFrame> {
-    let slot = sys.current;
+    let slot = current_slot(sys);
     let System { core, arch, frames, .. } = sys;
     let mut mem = IpcMemory::new(Memory { arch, frames });
     let switch = core.fast_reply_receive(&mut mem, slot, Endpoint(rdi as u32), rsi, Endpoint(rdx as u32)).ok()?;
     // The reply's result, as the general path stores it.
     mem.mem.arch[slot].frame.rdx = 0;
     Some(finish(sys, slot, switch, plain))
+}
+
+/// The running process's slot, masked to the table's size (which it
+/// always lies in) so that indexing by it needs no bounds check.
+#[inline(always)]
+fn current_slot(sys: &System) -> usize {
+    debug_assert!(sys.current < kernel_core::NR_PROCS);
+    sys.current & (kernel_core::NR_PROCS - 1)
 }
 
 /// No virtual clock and no fault plan: an entry's end has nothing to do
@@ -88,10 +96,11 @@ pub fn plain_entry_end() -> bool {
     PLAIN_ENTRY_END.load(Ordering::Relaxed)
 }
 
-/// The end of a fast entry. The direct switch: the partner is the only
-/// ready process, and nothing at the entry's end could change that (no
-/// virtual clock to tick, no fault plan to advance, no interrupt or alarm
-/// to deliver), so the scheduler would pick it.
+/// The end of a fast entry. The direct switch: the partner is the
+/// scheduler's choice and already the running process
+/// ([`kernel_core::Switch::direct`]), and nothing at the entry's end
+/// could change that (no virtual clock to tick, no fault plan to advance,
+/// no interrupt or alarm to deliver), so the scheduler would pick it.
 ///
 /// Interrupts and alarms need no test here: every return to user mode
 /// goes through [`System::schedule`] (or resumes an exception's frame at
@@ -103,7 +112,7 @@ pub fn plain_entry_end() -> bool {
 /// per entry that could only ever pass.
 #[inline(always)]
 fn finish(sys: &mut System, slot: usize, switch: kernel_core::Switch, plain: bool) -> *mut TrapFrame {
-    if plain && switch.only_ready {
+    if plain && switch.direct {
         debug_assert!(!sys.events_pending());
         return sys.switch_to_other(switch.to);
     }

@@ -1,6 +1,7 @@
-//! The IPC path's view of user memory: [`Memory`] plus a two-entry cache
-//! of page translations that survives from one kernel entry to the next,
-//! so that a message page is walked once, not at every message.
+//! The IPC path's view of user memory: [`Memory`] plus a cache of each
+//! process's message buffer translation that survives from one kernel
+//! entry to the next, so that a message page is walked once, not at every
+//! message.
 //!
 //! Why: a SENDREC checks its buffer writable (for the reply) and then reads
 //! the request from it; a REPLYRECV reads the reply from its buffer and,
@@ -8,8 +9,15 @@
 //! and its server use the same two buffers round trip after round trip.
 //! Each of those was a four-level walk of the same page (≈ 75 kernel
 //! instructions with the bookkeeping), four per round trip, and kernel
-//! instructions are the currency here. Two entries hold the pages of the
-//! two partners of a conversation.
+//! instructions are the currency here.
+//!
+//! Why one entry per process, keyed by the buffer's exact address: a
+//! process passes the same buffer call after call, so the lookup is one
+//! compare of the address the call names with the one its slot remembers,
+//! and a hit needs no page arithmetic and no test that the message fits
+//! in its page (an address is only kept when it does). A process that
+//! uses several buffers in turn walks more often (its entry holds the
+//! last); the two partners of a conversation never evict each other.
 //!
 //! Why it stays right across entries: only writable, private translations
 //! are kept (a page that is not mapped writable is walked every time, so a
@@ -18,9 +26,10 @@
 //! a process's address space: in kernel calls (fork, exec, exit, kill,
 //! device mappings), when a process ends (fault, injected crash) and at a
 //! fault plan's Stop (the host may change the process's code). The cache
-//! is forgotten ([`forget_translations`]) after every kernel call and at
-//! every exception (page faults, faults that end a process:
-//! [`crate::trap_entry`]), and by the fault plan's crash and Stop.
+//! is forgotten ([`forget_translations`]: one store, the map of valid
+//! entries) after every kernel call and at every exception (page faults,
+//! faults that end a process: [`crate::trap_entry`]), and by the fault
+//! plan's crash and Stop.
 //! Interrupts keep it: their handlers record an event, count a tick or
 //! rotate a run queue, and change no mapping. Within an IPC trap, copy-on-write resolution (a write through
 //! this cache, SENDA write-back, notifications) only turns read-only
@@ -28,40 +37,24 @@
 //! process is reused only after one of those forgets.
 
 use crate::process::{within_one_page, Memory};
-use abi::layout::PAGE_SIZE;
 use abi::{Endpoint, Error, Message};
-use kernel_core::{copy_message_by_value, CopyFault, MessageCopy, MessageHead, UserMemory};
+use kernel_core::{copy_message_by_value, CopyFault, MessageCopy, MessageHead, UserMemory, NR_PROCS};
 
-/// One cached translation: the page and process of `key` ([`key`]) is
-/// at `phys`, mapped writable.
-#[derive(Clone, Copy)]
-struct Seen {
-    key: u64,
-    phys: u64,
-}
-
-/// A page and the slot of its process in one word, so a lookup is one
-/// compare per entry: a page address has its low 12 bits clear, and a
-/// slot (below `NR_PROCS`) fits in them.
-#[inline(always)]
-fn key(slot: usize, page: u64) -> u64 {
-    page | slot as u64
-}
-
-const _: () = assert!(kernel_core::NR_PROCS as u64 <= PAGE_SIZE);
-
-/// No page: every user page lies below `abi::layout::USER_END`.
-const NO_KEY: u64 = u64::MAX;
-const EMPTY: Seen = Seen { key: NO_KEY, phys: 0 };
-
-/// The cached translations and the entry the next miss replaces.
+/// The cached buffers by slot: process `s`'s message at user address
+/// `va[s]` lies in one page, mapped writable for it alone, and is at
+/// physical `phys[s]`, while bit `s` of `valid` is set. Two arrays, so
+/// that an entry is found by the slot scaled in the address, without
+/// arithmetic.
 struct Cache {
-    seen: [Seen; 2],
-    victim: usize,
+    va: [u64; NR_PROCS],
+    phys: [u64; NR_PROCS],
+    valid: u64,
 }
+
+const _: () = assert!(NR_PROCS <= 64 && NR_PROCS.is_power_of_two());
 
 /// The cache (one CPU; the kernel runs with interrupts off).
-static mut CACHE: Cache = Cache { seen: [EMPTY; 2], victim: 0 };
+static mut CACHE: Cache = Cache { va: [0; NR_PROCS], phys: [0; NR_PROCS], valid: 0 };
 
 #[inline(always)]
 fn cache() -> &'static mut Cache {
@@ -74,9 +67,18 @@ fn cache() -> &'static mut Cache {
 /// process's mappings (see the module documentation for when).
 #[inline(always)]
 pub fn forget_translations() {
+    cache().valid = 0;
+}
+
+/// The physical address of the message at `addr` of process `slot` when
+/// that is its cached buffer; `valid`: the cache's map of valid entries,
+/// read once for both buffers of a copy (a walk only adds entries).
+#[inline(always)]
+fn cached(valid: u64, slot: usize, addr: u64) -> Option<u64> {
     let c = cache();
-    c.seen[0].key = NO_KEY;
-    c.seen[1].key = NO_KEY;
+    // Slots are below NR_PROCS; the mask spares the bounds check.
+    let slot = slot & (NR_PROCS - 1);
+    (c.va[slot] == addr && valid & 1 << slot != 0).then_some(c.phys[slot])
 }
 
 /// [`Memory`] with the translation cache (see the module documentation).
@@ -95,18 +97,15 @@ impl<'a> IpcMemory<'a> {
     /// (copy-on-write resolved).
     #[inline(always)]
     fn translate(&mut self, slot: usize, addr: u64, write: bool) -> Option<u64> {
-        let page = addr & !(PAGE_SIZE - 1);
-        let offset = addr & (PAGE_SIZE - 1);
-        let wanted = key(slot, page);
-        for s in &cache().seen {
-            if s.key == wanted {
-                return Some(s.phys | offset);
-            }
+        debug_assert!(within_one_page(addr));
+        match cached(cache().valid, slot, addr) {
+            Some(phys) => Some(phys),
+            None => self.walk(slot, addr, write),
         }
-        self.walk(slot, addr, write).map(|phys| phys | offset)
     }
 
-    /// The page walk on a miss; remembers its result.
+    /// The page walk on a miss; remembers its result when the page is
+    /// mapped writable.
     #[inline(never)]
     fn walk(&mut self, slot: usize, addr: u64, write: bool) -> Option<u64> {
         let space = self.mem.arch[slot].space;
@@ -117,15 +116,25 @@ impl<'a> IpcMemory<'a> {
             None if write => (space.translate_write(self.mem.frames, addr)?, true),
             None => (space.translate(addr, false)?, false),
         };
-        let (page, frame) = (addr & !(PAGE_SIZE - 1), phys & !(PAGE_SIZE - 1));
         if writable {
-            // A miss: no entry holds this page, so the victim may go.
             let c = cache();
-            let at = c.victim;
-            c.seen[at] = Seen { key: key(slot, page), phys: frame };
-            c.victim = at ^ 1;
+            let slot = slot & (NR_PROCS - 1);
+            c.va[slot] = addr;
+            c.phys[slot] = phys;
+            c.valid |= 1 << slot;
         }
-        Some(frame)
+        Some(phys)
+    }
+
+    /// [`Self::translate`] for writing, of a buffer not yet known to lie
+    /// in one page: the fast path's, which falls back when it does not.
+    #[inline(always)]
+    fn translate_message(&mut self, valid: u64, slot: usize, addr: u64) -> Option<u64> {
+        match cached(valid, slot, addr) {
+            Some(phys) => Some(phys),
+            None if within_one_page(addr) => self.walk(slot, addr, true),
+            None => None,
+        }
     }
 }
 
@@ -193,15 +202,13 @@ impl UserMemory for IpcMemory<'_> {
     /// `None` leaves nothing the general path would not do itself.
     #[inline(always)]
     fn copy_message_fast(&mut self, copy: MessageCopy) -> Option<MessageHead> {
-        if !within_one_page(copy.from_addr) || !within_one_page(copy.to_addr) {
-            return None;
-        }
-        let src = self.translate(copy.from, copy.from_addr, true)?;
+        let valid = cache().valid;
+        let src = self.translate_message(valid, copy.from, copy.from_addr)?;
         let head = head_at(src);
         if copy.refused_type == Some(head.mtype) {
             return None;
         }
-        let dst = self.translate(copy.to, copy.to_addr, true)?;
+        let dst = self.translate_message(valid, copy.to, copy.to_addr)?;
         // SAFETY: both are translations of one-page messages (checked
         // above), mapped writable for their process alone (copy-on-write
         // resolved), identity-mapped for the kernel; two different

@@ -317,7 +317,7 @@ impl System {
     #[inline(always)]
     pub fn schedule(&mut self) -> *mut TrapFrame {
         if !self.events_pending() {
-            if let Some(next) = self.core.pick_next() {
+            if let Some(next) = self.core.run_next() {
                 return self.switch_to(next);
             }
         }
@@ -372,7 +372,7 @@ impl System {
     fn schedule_slow(&mut self) -> *mut TrapFrame {
         loop {
             self.deliver_events();
-            if let Some(next) = self.core.pick_next() {
+            if let Some(next) = self.core.run_next() {
                 return self.switch_to(next);
             }
             if self.core.procs.iter().all(|p| p.state == kernel_core::ProcState::Free) {

@@ -280,7 +280,7 @@ impl Kernel {
         p.state = ProcState::Alive;
         p.endpoint = Endpoint::new(slot, generation);
         p.next_generation = p.endpoint.next_generation().generation();
-        p.priority = priority.min(NR_PRIORITIES as u8 - 1);
+        p.set_priority(priority.min(NR_PRIORITIES as u8 - 1));
         p.set_name(name);
         p.quantum_left = QUANTUM_TICKS;
         p.privileges = privileges;
@@ -325,6 +325,14 @@ impl Kernel {
     /// The process that should run next, if any is ready.
     pub fn pick_next(&self) -> Option<usize> {
         self.run_queues.first()
+    }
+
+    /// [`Self::pick_next`], made the running process (taken off its run
+    /// queue: `RunQueues::run_first`). The architecture layer calls this
+    /// when it gives the CPU to the process it returns.
+    #[inline(always)]
+    pub fn run_next(&mut self) -> Option<usize> {
+        self.run_queues.run_first(&mut self.procs)
     }
 
     /// Accounts one timer tick to `current`; returns true when it used up

@@ -4,8 +4,12 @@
 //! architecture layer's business.
 
 use crate::proc::Proc;
-use crate::{Kernel, Privileges, ProcState, QUANTUM_TICKS};
+use crate::{Kernel, Privileges, ProcState, NR_PROCS, QUANTUM_TICKS};
 use abi::{Endpoint, Error};
+
+// `exec` gives a process a boot program's index as its privilege id, and
+// privilege ids lie below NR_PROCS (the IPC fast path relies on it).
+const _: () = assert!(abi::boot_image::MAX_PROGRAMS <= NR_PROCS);
 
 impl Kernel {
     /// `Ok` when `target` is a live process blocked in the reply wait of a
@@ -44,6 +48,7 @@ impl Kernel {
             next_generation: endpoint.next_generation().generation(),
             name: from.name,
             priority: from.priority,
+            queues_ahead: from.queues_ahead,
             receiving: from.receiving,
             quantum_left: QUANTUM_TICKS,
             privileges: from.privileges,
@@ -76,6 +81,9 @@ impl Kernel {
     /// its SENDA table, which lay in the old memory, is forgotten. Its
     /// endpoint, reaper, priority and pending notifications stay.
     pub fn exec(&mut self, target: usize, name: &str, privileges: Privileges, privilege_id: u8) {
+        // The IPC fast path relies on it (`Kernel::peer`): a boot
+        // program's index is below `abi::boot_image::MAX_PROGRAMS`.
+        debug_assert!(usize::from(privilege_id) < NR_PROCS);
         let p = &mut self.procs[target];
         p.receiving = None;
         p.senda_table = None;

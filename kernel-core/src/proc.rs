@@ -66,8 +66,13 @@ pub struct Proc {
     pub next_generation: u32,
     /// Name, NUL-padded (for reports).
     pub name: [u8; 16],
-    /// Scheduling priority (0 = highest).
+    /// Scheduling priority (0 = highest); set with [`Proc::set_priority`].
     pub priority: u8,
+    /// The run queues this process, woken now, would wait behind: its
+    /// priority's and every higher one's, as bits of the run queues'
+    /// non-empty map; kept with `priority` so the IPC fast path's test
+    /// of whether its partner runs next is one load (`RunQueues`).
+    pub queues_ahead: u32,
     /// Blocked sending, if so.
     pub sending: Option<SendWait>,
     /// Blocked receiving, if so. With `sending` also set, the process is in
@@ -130,6 +135,7 @@ impl Proc {
         next_generation: 0,
         name: [0; 16],
         priority: 0,
+        queues_ahead: 1,
         sending: None,
         receiving: None,
         senders: (None, None),
@@ -154,6 +160,13 @@ impl Proc {
     /// Runnable: alive and blocked on nothing.
     pub fn is_ready(&self) -> bool {
         self.state == ProcState::Alive && self.sending.is_none() && self.receiving.is_none()
+    }
+
+    /// Sets the scheduling priority (below `NR_PRIORITIES`).
+    pub(crate) fn set_priority(&mut self, priority: u8) {
+        debug_assert!(usize::from(priority) < crate::NR_PRIORITIES);
+        self.priority = priority;
+        self.queues_ahead = (2u32 << priority) - 1;
     }
 
     /// The name as text.

@@ -166,20 +166,20 @@ vector_\n:
        keeps (rbx, rbp, r12-r15) and the trap's arguments (rdi, rsi;
        for REPLYRECV also rdx and r10, the registers its further
        arguments come in: what the general path reads if the fast path
-       falls back) go into the frame (SAVE_KEPT); the slots of the
-       others keep the process's own earlier values, which it may
-       lose. The fast entries get the arguments in their registers too,
+       falls back) go into the frame (SAVE_KEPT, addressed from the
+       CPU's iret frame, which rsp points at, so rsp needs no move
+       first); the slots of the others keep the process's own earlier
+       values, which it may lose. The fast entries get the arguments in their registers too,
        and never return: they leave through trap::resume. */
     .macro SAVE_KEPT
-    subq ${f_rip}, %rsp
-    movq %rbx, {f_rbx}(%rsp)
-    movq %rbp, {f_rbp}(%rsp)
-    movq %r12, {f_r12}(%rsp)
-    movq %r13, {f_r13}(%rsp)
-    movq %r14, {f_r14}(%rsp)
-    movq %r15, {f_r15}(%rsp)
-    movq %rdi, {f_rdi}(%rsp)
-    movq %rsi, {f_rsi}(%rsp)
+    movq %rbx, {f_rbx}-{f_rip}(%rsp)
+    movq %rbp, {f_rbp}-{f_rip}(%rsp)
+    movq %r12, {f_r12}-{f_rip}(%rsp)
+    movq %r13, {f_r13}-{f_rip}(%rsp)
+    movq %r14, {f_r14}-{f_rip}(%rsp)
+    movq %r15, {f_r15}-{f_rip}(%rsp)
+    movq %rdi, {f_rdi}-{f_rip}(%rsp)
+    movq %rsi, {f_rsi}-{f_rip}(%rsp)
     .endm
 vector_3:
     cmpq ${stub_return}, (%rsp)
@@ -195,8 +195,8 @@ vector_3:
     cmpq ${replyrecv}, %rax
     jne 2f
     SAVE_KEPT
-    movq %rdx, {f_rdx}(%rsp)
-    movq %r10, {f_r10}(%rsp)
+    movq %rdx, {f_rdx}-{f_rip}(%rsp)
+    movq %r10, {f_r10}-{f_rip}(%rsp)
     leaq kernel_stack_top(%rip), %rsp
     call *{fast_entries}+8(%rip)
 2:
@@ -360,17 +360,39 @@ pub unsafe fn enter_user(frame: *mut TrapFrame) -> ! {
 /// does: `syscall_entry` builds one too).
 #[inline(always)]
 pub unsafe fn resume(frame: *mut TrapFrame) -> ! {
-    // SAFETY: per the contract above, the frame is complete: the pops
-    // restore the process's registers in TrapFrame order (POP_GPRS) and
-    // iretq takes its iret frame.
+    // SAFETY: per the contract above, the frame is complete: the loads
+    // restore the process's registers from their TrapFrame slots, `rax`
+    // (the frame's address until then) last, and iretq takes its iret
+    // frame. Loads rather than pops: rsp goes straight to the iret frame,
+    // one instruction fewer than moving it to the frame and past the
+    // vector and error code.
     unsafe {
         core::arch::asm!(
-            "mov rsp, {0}",
-            "pop r15", "pop r14", "pop r13", "pop r12", "pop r11", "pop r10", "pop r9", "pop r8",
-            "pop rbp", "pop rdi", "pop rsi", "pop rdx", "pop rcx", "pop rbx", "pop rax",
-            "add rsp, 16",
+            "mov r15, [rax + {r15}]", "mov r14, [rax + {r14}]", "mov r13, [rax + {r13}]",
+            "mov r12, [rax + {r12}]", "mov r11, [rax + {r11}]", "mov r10, [rax + {r10}]",
+            "mov r9, [rax + {r9}]", "mov r8, [rax + {r8}]", "mov rbp, [rax + {rbp}]",
+            "mov rdi, [rax + {rdi}]", "mov rsi, [rax + {rsi}]", "mov rdx, [rax + {rdx}]",
+            "mov rcx, [rax + {rcx}]", "mov rbx, [rax + {rbx}]",
+            "lea rsp, [rax + {rip}]",
+            "mov rax, [rax + {rax}]",
             "iretq",
-            in(reg) frame,
+            in("rax") frame,
+            r15 = const abi::profile::frame::R15,
+            r14 = const abi::profile::frame::R14,
+            r13 = const abi::profile::frame::R13,
+            r12 = const abi::profile::frame::R12,
+            r11 = const abi::profile::frame::R11,
+            r10 = const abi::profile::frame::R10,
+            r9 = const abi::profile::frame::R9,
+            r8 = const abi::profile::frame::R8,
+            rbp = const abi::profile::frame::RBP,
+            rdi = const abi::profile::frame::RDI,
+            rsi = const abi::profile::frame::RSI,
+            rdx = const abi::profile::frame::RDX,
+            rcx = const abi::profile::frame::RCX,
+            rbx = const abi::profile::frame::RBX,
+            rip = const abi::profile::frame::RIP,
+            rax = const abi::profile::frame::RAX,
             options(noreturn)
         );
     }

@@ -31,10 +31,12 @@
 //! buffer check (one translation per buffer, kept in the architecture
 //! layer's cache across entries: [`UserMemory::copy_message_fast`]), the
 //! receive's scan for pending
-//! work (five compares here), and the run-queue work when the caller was
-//! the only ready process (`RunQueues::hand_over`), which also tells the
+//! work (five compares here), and the run-queue work when the partner is
+//! the scheduler's next choice (`RunQueues::pass_running`: the caller, the
+//! running process, is in no run queue, and the partner becomes the
+//! running one without entering its queue), which also tells the
 //! architecture layer it may switch to the partner without asking the
-//! scheduler ([`Switch::only_ready`]). The host tests
+//! scheduler ([`Switch::direct`]). The host tests
 //! (`kernel-core/src/tests/fast.rs`) run both paths side by side and
 //! compare everything they leave, and make every fallback happen.
 
@@ -51,16 +53,17 @@ use abi::Endpoint;
 pub enum Fallback {
     /// The caller may not use the primitive (the general path refuses).
     TrapDenied,
-    /// The peer is not a live process of its generation, is the caller
-    /// itself, or lies outside the caller's send mask (refused).
+    /// The peer is no process of its generation or lies outside the
+    /// caller's send mask (refused); also a
+    /// REPLYRECV with no reply (`Endpoint::NONE`, a plain receive), whose
+    /// peer is no process.
     Peer,
     /// The peer does not wait for a message from the caller (the general
-    /// path queues the SENDREC, or refuses the reply with `NotReady`).
+    /// path queues the SENDREC, or refuses the reply with `NotReady`), or
+    /// is a zombie or the caller itself (the general path refuses both).
     NotWaiting,
     /// The fault plan's pre-filter admits the send: a rule may fire.
     FaultRule,
-    /// REPLYRECV with no reply (`Endpoint::NONE`): a plain receive.
-    NoReply,
     /// The receive part would not simply block: it names a source other
     /// than ANY, or a notification, a queued sender, a SENDA message or an
     /// injected duplicate waits for the caller.
@@ -80,10 +83,11 @@ pub enum Fallback {
 pub struct Switch {
     /// The partner, now ready (the caller is blocked).
     pub to: usize,
-    /// The partner is the only ready process (the caller was, before), so
-    /// the scheduler would pick it: the architecture layer may switch to
-    /// it without asking, when nothing else is due at the entry's end.
-    pub only_ready: bool,
+    /// The partner is the running process now and the scheduler's choice
+    /// (every run queue of its priority and higher is empty): the
+    /// architecture layer may switch to it without asking, when nothing
+    /// else is due at the entry's end.
+    pub direct: bool,
 }
 
 impl Kernel {
@@ -107,12 +111,13 @@ impl Kernel {
         if !self.procs[caller].privileges.allows_trap(Trap::SendRec) {
             return Err(Fallback::TrapDenied);
         }
+        let may_hang = self.may_hang();
         let receiver = self.deliver_to_waiting(mem, caller, dst, Trap::SendRec, msg_addr)?;
         // The state the general path leaves: the caller waits for the
         // reply (set before the send there, which is the same here since
         // nothing between reads it).
         self.procs[caller].receiving = Some(RecvWait { from: dst, msg_addr, reply: true });
-        Ok(self.switch_queues(caller, receiver))
+        Ok(self.switch_queues(caller, receiver, may_hang))
     }
 
     /// REPLYRECV of `caller`: the reply at `msg_addr` to `reply_to`, which
@@ -130,9 +135,8 @@ impl Kernel {
         msg_addr: u64,
         from: Endpoint,
     ) -> Result<Switch, Fallback> {
-        if reply_to == Endpoint::NONE {
-            return Err(Fallback::NoReply);
-        }
+        // No reply (`Endpoint::NONE`: a plain receive) needs no test of
+        // its own: NONE is no live process's endpoint (`Fallback::Peer`).
         // First the receive's test: a server with work waiting (a
         // notification, a queued request) is common, and this is the
         // cheapest way out.
@@ -143,11 +147,12 @@ impl Kernel {
         if self.procs[caller].privileges.traps & traps != traps {
             return Err(Fallback::TrapDenied);
         }
+        let may_hang = self.may_hang();
         let client = self.deliver_to_waiting(mem, caller, reply_to, Trap::SendNb, msg_addr)?;
         // The receive blocks; its buffer is the reply's, whose page the
         // copy found writable, so its check passes.
         self.procs[caller].receiving = Some(RecvWait { from, msg_addr, reply: false });
-        Ok(self.switch_queues(caller, client))
+        Ok(self.switch_queues(caller, client, may_hang))
     }
 
     /// The send half both fast traps share: the message at `msg_addr` of
@@ -171,28 +176,46 @@ impl Kernel {
             return Err(Fallback::FaultRule);
         }
         let caller_endpoint = self.procs[caller].endpoint;
+        // Read before the copy, past whose stores the compiler cannot
+        // carry what an entry told it of the flag (fixed at boot).
+        let traced = self.trace.enabled;
         let head = self.copy_to_waiting(mem, caller, caller_endpoint, msg_addr, receiver, to_addr)?;
         self.procs[receiver].receiving = None;
         mem.set_result(receiver, 0);
-        if self.trace.enabled {
+        if traced {
             self.trace_delivered(mem, primitive, (caller, caller_endpoint), (receiver, dst), head);
         }
         Ok(receiver)
     }
 
     /// The slot of `peer` when [`Kernel::destination_slot`] finds it
-    /// without the help of a switched-off defense: a live process of that very generation, not the
-    /// caller, inside the caller's send mask.
+    /// without the help of a switched-off defense, or a process the
+    /// caller's next test refuses: a process of that very generation,
+    /// inside the caller's send mask. That it is alive and not the caller
+    /// needs no test of its own, since the fast path's next test (the peer
+    /// waits in RECEIVE: [`Self::waits_for_fast`]) fails for both: a
+    /// zombie, which keeps its endpoint, waits for nothing (`exit` ends
+    /// its wait), and the caller, which is running, waits for nothing
+    /// either.
     #[inline(always)]
     fn peer(&self, caller: usize, peer: Endpoint) -> Result<usize, Fallback> {
-        let slot = peer.slot();
-        let p = self.procs.get(slot).ok_or(Fallback::Peer)?;
-        // A live process's endpoint is a process endpoint, so equality
-        // also rules out ANY, NONE and SYSTEM.
-        if p.state != ProcState::Alive || p.endpoint != peer || slot == caller {
+        debug_assert!(self.procs[caller].is_ready());
+        // A process's endpoint names its own slot, so the equality below
+        // also rules out a `peer` whose slot lies beyond the table: the
+        // mask only spares a bounds check.
+        let slot = peer.slot() & (crate::NR_PROCS - 1);
+        let p = &self.procs[slot];
+        // A process's endpoint is a process endpoint (a free slot's is
+        // NONE), so equality also rules out ANY, NONE and SYSTEM.
+        if p.endpoint != peer {
             return Err(Fallback::Peer);
         }
-        if !self.procs[caller].privileges.allows_send_to(p.privilege_id.into()) {
+        debug_assert!(p.state == ProcState::Alive || p.receiving.is_none());
+        // `allows_send_to` without its bounds test: a privilege id is
+        // below NR_PROCS (`spawn_with_id` refuses others, `fork` copies
+        // one, `exec` takes a boot program's index: `Kernel::exec`).
+        let id = usize::from(p.privilege_id) & (crate::NR_PROCS - 1);
+        if self.procs[caller].privileges.send_to & Privileges::slot_bit(id) == 0 {
             return Err(Fallback::Peer);
         }
         Ok(slot)
@@ -204,7 +227,7 @@ impl Kernel {
     fn waits_for_fast(&self, receiver: usize, sender: usize) -> Option<u64> {
         let r = &self.procs[receiver];
         match r.receiving {
-            Some(w) if r.sending.is_none() && (w.from == Endpoint::ANY || w.from == self.procs[sender].endpoint) => {
+            Some(w) if r.sending.is_none() && (w.from == self.procs[sender].endpoint || w.from == Endpoint::ANY) => {
                 Some(w.msg_addr)
             }
             _ => None,
@@ -212,29 +235,46 @@ impl Kernel {
     }
 
     /// The run-queue half of the caller blocking and its partner waking
-    /// ([`Kernel::wake`], [`Kernel::block`]): one hand-over when the
-    /// caller was the only ready process.
+    /// ([`Kernel::wake`], [`Kernel::block`]): the partner simply becomes
+    /// the running process when the caller was it and the partner is the
+    /// scheduler's next choice. A hung partner is never made ready; only
+    /// the fault plan and the dead-peer negative control hang processes
+    /// (`Kernel::hang`), so without both (the plain entries tell the
+    /// compiler so) that test goes.
+    /// `may_hang`: [`Self::may_hang`], read before the copy (past whose
+    /// stores the compiler cannot carry what the plain entries told it).
     #[inline(always)]
-    fn switch_queues(&mut self, caller: usize, partner: usize) -> Switch {
-        let only_ready = self.run_queues.hand_over(&mut self.procs, caller, partner);
-        if !only_ready {
+    fn switch_queues(&mut self, caller: usize, partner: usize, may_hang: bool) -> Switch {
+        let hung = may_hang && self.procs[partner].hung;
+        let direct = !hung && self.run_queues.pass_running(&self.procs, caller, partner);
+        if !direct {
             self.run_queues.enqueue(&mut self.procs, partner);
             self.block(caller);
         }
-        Switch { to: partner, only_ready }
+        Switch { to: partner, direct }
+    }
+
+    /// Whether some process may be hung (`Kernel::hang`): only the fault
+    /// plan and the dead-peer negative control hang processes.
+    #[inline(always)]
+    fn may_hang(&self) -> bool {
+        self.faults.enabled || self.weak.dead_peer
     }
 
     /// Whether a RECEIVE of `slot` would find something without waiting:
     /// a notification, a queued sender, a SENDA message, an injected
-    /// duplicate. One compare each, as in `receive`.
+    /// duplicate. One compare each, as in `receive`; duplicates exist
+    /// only with a fault plan (`fault_store_duplicate`), so without one
+    /// (`Faults::enabled`, which the plain entries tell the compiler is
+    /// false) their test goes.
     #[inline(always)]
     fn has_work_to_receive(&self, slot: usize) -> bool {
         let p = &self.procs[slot];
-        p.notify_pending != 0
+        // The two bitmaps in one test.
+        (p.notify_pending | p.async_from) != 0
             || p.system_notify_pending.is_some()
             || p.senders.0.is_some()
-            || p.async_from != 0
-            || self.faults.dup_pending & crate::ipc::bit(slot) != 0
+            || (self.faults.enabled && self.faults.dup_pending & crate::ipc::bit(slot) != 0)
     }
 
     /// The Send record of a message the fast path delivered, with the

@@ -10,14 +10,17 @@ use abi::trace::Kind;
 use std::format;
 use std::string::String;
 
-/// Everything the two paths could leave differently.
+/// Everything the two paths could leave differently. The run queues as
+/// the scheduler sees them: the running process linked back at the front
+/// of its queue (`RunQueues::settle`), since the fast path makes its
+/// partner the running process where the general path queues it and the
+/// scheduler then makes it the running one.
 pub(super) fn snapshot(k: &Kernel, m: &FakeMemory) -> String {
     let mut results: Vec<_> = m.results.iter().map(|(s, v)| (*s, *v)).collect();
     results.sort();
-    format!(
-        "{:?}\n{:?}\n{}\n{:?}\n{:?}\n{:?}",
-        k.procs, k.run_queues, k.trace.last_cause, results, m.deliveries, m.events
-    )
+    let (mut procs, mut queues) = (k.procs, k.run_queues);
+    queues.settle(&mut procs);
+    format!("{:?}\n{:?}\n{}\n{:?}\n{:?}\n{:?}", procs, queues, k.trace.last_cause, results, m.deliveries, m.events)
 }
 
 /// Two processes, tracing on, s[1] (the server) waiting in RECEIVE from
@@ -47,7 +50,7 @@ fn sendrec_to_a_waiting_server_leaves_what_the_general_path_leaves() {
     let (mut fast, mut fm, s) = server_waiting();
     let (mut general, mut gm, _) = server_waiting();
     // The third process is ready too: no hand-over.
-    let switch = Switch { to: s[1], only_ready: false };
+    let switch = Switch { to: s[1], direct: false };
     assert_eq!(fast.fast_sendrec(&mut fm, s[0], ep(&fast, s[1]), BUF), Ok(switch));
     assert_eq!(general.sendrec(&mut gm, s[0], ep(&general, s[1]), BUF), Outcome::Blocked);
     assert_eq!(snapshot(&fast, &fm), snapshot(&general, &gm));
@@ -137,7 +140,8 @@ fn sendrec_falls_back_without_the_trap_or_a_reachable_live_peer() {
 
     let (mut k, mut m, s) = server_waiting();
     let me = ep(&k, s[0]);
-    falls_back(&mut k, &mut m, Fallback::Peer, |k, m| k.fast_sendrec(m, s[0], me, BUF));
+    // The caller itself: running, it waits for no message.
+    falls_back(&mut k, &mut m, Fallback::NotWaiting, |k, m| k.fast_sendrec(m, s[0], me, BUF));
     let stale = me.next_generation();
     falls_back(&mut k, &mut m, Fallback::Peer, |k, m| k.fast_sendrec(m, s[0], stale, BUF));
     falls_back(&mut k, &mut m, Fallback::Peer, |k, m| k.fast_sendrec(m, s[0], Endpoint::SYSTEM, BUF));
@@ -191,8 +195,10 @@ fn sendrec_falls_back_when_a_buffer_is_not_a_writable_page_or_the_type_is_refuse
 
 #[test]
 fn reply_receive_falls_back_without_a_reply_the_traps_or_a_live_waiting_client() {
+    // No reply: NONE names no process (a free slot has it as its
+    // endpoint, and waits for nothing).
     let (mut k, mut m, s) = client_waiting();
-    falls_back(&mut k, &mut m, Fallback::NoReply, |k, m| {
+    falls_back(&mut k, &mut m, Fallback::NotWaiting, |k, m| {
         k.fast_reply_receive(m, s[1], Endpoint::NONE, BUF, Endpoint::ANY)
     });
     for trap in [Trap::SendNb, Trap::Receive] {
@@ -202,11 +208,19 @@ fn reply_receive_falls_back_without_a_reply_the_traps_or_a_live_waiting_client()
         k.set_privileges(s[1], p);
         reply_falls_back(&mut k, &mut m, &s, Endpoint::ANY, Fallback::TrapDenied);
     }
-    // The client is gone (its endpoint is stale).
+    // The client is gone (its endpoint is stale), or a zombie (which keeps
+    // its endpoint but waits for nothing).
     let (mut k, mut m, s) = client_waiting();
     let stale = ep(&k, s[0]);
     k.exit(&mut m, s[0]);
     falls_back(&mut k, &mut m, Fallback::Peer, |k, m| k.fast_reply_receive(m, s[1], stale, BUF, Endpoint::ANY));
+    let (mut k, mut m, s) = client_waiting();
+    let zombie = ep(&k, s[0]);
+    k.set_reaper(s[0], s[2]);
+    k.exit(&mut m, s[0]);
+    assert_eq!((k.procs[s[0]].state, k.procs[s[0]].endpoint), (ProcState::Zombie, zombie));
+    falls_back(&mut k, &mut m, Fallback::NotWaiting, |k, m| k.fast_reply_receive(m, s[1], zombie, BUF, Endpoint::ANY));
+    assert_eq!(k.reply_receive(&mut m, s[1], zombie, BUF, Endpoint::ANY).0, Error::DeadSrcDst.to_return());
     // The client sent with SEND: it waits for no reply (NotReady).
     let (mut k, mut m, s) = server_waiting();
     assert_eq!(k.send(&mut m, s[0], ep(&k, s[1]), BUF, SendMode::Blocking), Outcome::Done(0));
@@ -254,8 +268,10 @@ fn reply_receive_falls_back_when_the_receive_would_not_just_block() {
     let (mut k, mut m, s) = client_waiting();
     k.procs[s[1]].async_from = crate::ipc::bit(s[2]);
     reply_falls_back(&mut k, &mut m, &s, Endpoint::ANY, Fallback::ReceiveReady);
-    // An injected duplicate waits.
+    // An injected duplicate waits (there is a fault plan: only a plan
+    // injects them).
     let (mut k, mut m, s) = client_waiting();
+    install(&mut k, 1, &[]);
     k.faults.dup_pending = crate::ipc::bit(s[1]);
     reply_falls_back(&mut k, &mut m, &s, Endpoint::ANY, Fallback::ReceiveReady);
 }
@@ -307,45 +323,45 @@ fn a_defense_that_changes_the_delivered_message_switched_off_sends_both_calls_to
 }
 
 #[test]
-fn hand_over_is_dequeue_then_enqueue_when_the_caller_is_the_only_ready_process() {
+fn pass_running_is_dequeue_then_enqueue_when_the_partner_would_run_next() {
     // Every mix of priorities and of a third process ready or not: where
-    // hand_over applies, it leaves the queues dequeue + enqueue leave;
-    // where it does not, it changes nothing.
-    for (pf, pt, third_ready) in [(4, 3, false), (3, 4, false), (4, 4, false), (4, 3, true), (3, 3, true)] {
+    // pass_running applies, the queues are those dequeue + enqueue leave
+    // and the partner is the scheduler's choice; where it does not, it
+    // changes nothing.
+    for (pf, pt, third) in
+        [(4, 3, None), (3, 4, None), (4, 4, None), (3, 4, Some(4)), (4, 3, Some(4)), (3, 3, Some(3)), (3, 3, Some(5))]
+    {
         let mut k = Kernel::new();
         let from = k.spawn("from", pf, Privileges::all()).unwrap();
         let to = k.spawn("to", pt, Privileges::all()).unwrap();
-        let third = k.spawn("third", 2, Privileges::all()).unwrap();
+        let other = k.spawn("third", third.unwrap_or(2), Privileges::all()).unwrap();
         k.block(to);
-        if !third_ready {
-            k.block(third);
+        if third.is_none() {
+            k.block(other);
         }
+        // The caller runs: the scheduler chose it.
+        assert_eq!(k.run_next(), Some(from));
         let (mut procs, mut queues) = (k.procs, k.run_queues);
-        let handed = k.run_queues.hand_over(&mut k.procs, from, to);
-        assert_eq!(handed, !third_ready, "({pf}, {pt}, {third_ready})");
-        if handed {
+        let passed = k.run_queues.pass_running(&k.procs, from, to);
+        // The partner runs next when no queue of its priority or higher
+        // holds anyone (a third process of its priority was there first).
+        assert_eq!(passed, third.is_none_or(|p| p > pt), "({pf}, {pt}, {third:?})");
+        if passed {
             queues.dequeue(&mut procs, from);
             queues.enqueue(&mut procs, to);
+            assert_eq!(k.run_queues.running(), Some(to));
+            assert_eq!(k.pick_next(), Some(to));
         }
-        assert_eq!(format!("{:?}{:?}", k.procs, k.run_queues), format!("{procs:?}{queues:?}"));
-        assert_eq!(
-            k.pick_next(),
-            Some(if third_ready {
-                third
-            } else if handed {
-                to
-            } else {
-                from
-            })
-        );
+        assert_eq!(k.run_queues.order(&k.procs), queues.order(&procs));
+        assert!(!k.procs[to].queued && !k.procs[from].queued, "the running process is in no queue");
     }
-    // A partner already queued, or hung, is not handed over to.
+    // The caller is not the running process: nothing is passed.
     let mut k = Kernel::new();
     let from = k.spawn("from", 4, Privileges::all()).unwrap();
     let to = k.spawn("to", 3, Privileges::all()).unwrap();
     k.block(to);
-    k.procs[to].hung = true;
-    assert!(!k.run_queues.hand_over(&mut k.procs, from, to));
+    assert!(!k.run_queues.pass_running(&k.procs, from, to));
+    assert_eq!(k.run_queues.running(), None);
 }
 
 #[test]
@@ -359,17 +375,47 @@ fn a_conversation_alone_hands_the_cpu_over_and_matches_the_general_path() {
     let (mut fast, mut fm, s) = alone();
     let (mut general, mut gm, _) = alone();
     let (client, server) = (ep(&fast, s[0]), ep(&fast, s[1]));
+    // Each side runs what its scheduler chooses, as the kernel does
+    // before every return to user mode; the fast path has already made
+    // the partner the running process.
+    assert_eq!((fast.run_next(), general.run_next()), (Some(s[0]), Some(s[0])));
     for _ in 0..3 {
-        assert_eq!(fast.fast_sendrec(&mut fm, s[0], server, BUF), Ok(Switch { to: s[1], only_ready: true }));
+        assert_eq!(fast.fast_sendrec(&mut fm, s[0], server, BUF), Ok(Switch { to: s[1], direct: true }));
         assert_eq!(general.sendrec(&mut gm, s[0], server, BUF), Outcome::Blocked);
         assert_eq!(snapshot(&fast, &fm), snapshot(&general, &gm));
-        assert_eq!(fast.pick_next(), Some(s[1]));
+        assert_eq!(fast.run_queues.running(), Some(s[1]));
+        assert_eq!((fast.run_next(), general.run_next()), (Some(s[1]), Some(s[1])));
         assert_eq!(
             fast.fast_reply_receive(&mut fm, s[1], client, BUF, Endpoint::ANY),
-            Ok(Switch { to: s[0], only_ready: true })
+            Ok(Switch { to: s[0], direct: true })
         );
         assert_eq!(general.reply_receive(&mut gm, s[1], client, BUF, Endpoint::ANY), (0, Outcome::Blocked));
         assert_eq!(snapshot(&fast, &fm), snapshot(&general, &gm));
-        assert_eq!(fast.pick_next(), Some(s[0]));
+        assert_eq!((fast.run_next(), general.run_next()), (Some(s[0]), Some(s[0])));
     }
+    // Neither side ever had the running process in a queue.
+    assert!(fast.procs.iter().chain(general.procs.iter()).all(|p| !p.queued));
+}
+
+#[test]
+fn a_hung_partner_gets_its_message_but_never_the_cpu() {
+    // Only the dead-peer control and the fault plan hang processes; the
+    // server, hung while it waits, gets the request as the general path
+    // gives it, and neither path lets it run.
+    let hung = || {
+        let (mut k, m, s) = server_waiting();
+        k.weak.dead_peer = true;
+        assert_eq!(k.receive(&mut FakeMemory::default(), s[2], Endpoint::ANY, BUF + 64), Outcome::Blocked);
+        k.hang(s[1]);
+        (k, m, s)
+    };
+    let (mut fast, mut fm, s) = hung();
+    let (mut general, mut gm, _) = hung();
+    assert_eq!((fast.run_next(), general.run_next()), (Some(s[0]), Some(s[0])));
+    let server = ep(&fast, s[1]);
+    assert_eq!(fast.fast_sendrec(&mut fm, s[0], server, BUF), Ok(Switch { to: s[1], direct: false }));
+    assert_eq!(general.sendrec(&mut gm, s[0], server, BUF), Outcome::Blocked);
+    assert_eq!(snapshot(&fast, &fm), snapshot(&general, &gm));
+    assert_eq!(fm.get(s[1]).payload[0], 10);
+    assert_eq!((fast.run_next(), general.run_next()), (None, None));
 }

@@ -78,7 +78,7 @@ fn cases() -> Vec<Case> {
             |k, _, s| (ep(k, s[0]).next_generation(), BUF, Endpoint::ANY),
             Err(Fallback::Peer),
         ),
-        case("to itself", peer_waiting, |k, _, s| (ep(k, s[1]), BUF, Endpoint::ANY), Err(Fallback::Peer)),
+        case("to itself", peer_waiting, |k, _, s| (ep(k, s[1]), BUF, Endpoint::ANY), Err(Fallback::NotWaiting)),
         case(
             "no SENDNB",
             peer_waiting,
@@ -147,7 +147,7 @@ fn cases() -> Vec<Case> {
             },
             Err(Fallback::Weakened),
         ),
-        case("no message", peer_waiting, |_, _, _| (Endpoint::NONE, BUF, Endpoint::ANY), Err(Fallback::NoReply)),
+        case("no message", peer_waiting, |_, _, _| (Endpoint::NONE, BUF, Endpoint::ANY), Err(Fallback::NotWaiting)),
     ]
 }
 

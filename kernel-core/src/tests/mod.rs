@@ -17,6 +17,7 @@ mod process;
 mod property;
 mod rendezvous;
 mod reply;
+mod sched;
 mod senda;
 
 use super::*;

@@ -36,6 +36,7 @@ enum Op {
     SendA { p: usize, entries: Vec<(usize, bool)> },
     Exit { p: usize },
     Spawn,
+    Schedule,
 }
 
 fn op() -> impl Strategy<Value = Op> {
@@ -48,6 +49,7 @@ fn op() -> impl Strategy<Value = Op> {
         2 => (slot.clone(), proptest::collection::vec((0..N, any::<bool>()), 0..4)).prop_map(|(p, entries)| Op::SendA { p, entries }),
         1 => slot.clone().prop_map(|p| Op::Exit { p }),
         1 => Just(Op::Spawn),
+        3 => Just(Op::Schedule),
     ]
 }
 
@@ -365,6 +367,13 @@ impl Model {
                     self.known[s] = self.k.procs[s].endpoint;
                 }
             }
+            Op::Schedule => {
+                // The scheduler gives the CPU to its choice.
+                let chosen = self.k.pick_next();
+                assert_eq!(self.k.run_next(), chosen);
+                assert_eq!(self.k.run_queues.running(), chosen);
+                assert_eq!(chosen.is_some(), (0..N).any(|s| self.alive(s) && self.blocked[s].is_none()));
+            }
         }
         self.check_invariants();
     }
@@ -458,10 +467,15 @@ impl Model {
             let p = &self.k.procs[s];
             if p.state != ProcState::Alive {
                 assert!(self.blocked[s].is_none());
+                assert_ne!(self.k.run_queues.running(), Some(s), "a dead process runs");
                 continue;
             }
             assert_eq!(p.is_ready(), self.blocked[s].is_none(), "kernel and model disagree on {s}");
-            assert_eq!(p.is_ready(), p.queued);
+            // Ready: in a run queue, or the running process, which is in
+            // none.
+            let running = self.k.run_queues.running() == Some(s);
+            assert_eq!(p.is_ready(), p.queued || running);
+            assert!(!(p.queued && running), "the running process {s} is in a run queue");
             if let Some(w) = p.sending {
                 assert_eq!(self.k.procs[w.dst].state, ProcState::Alive);
                 let mut cur = self.k.procs[w.dst].senders.0;
