@@ -225,9 +225,9 @@ fn after_entry(sys: &mut System, slot: usize) -> *mut TrapFrame {
 /// [`after_entry`] for a fast entry that is not plain (a virtual clock or
 /// a fault plan: `fastpath::plain_entry_end`) and left `switch`. When the
 /// entry's end moves nothing (no tick, no delayed send, Crash or Stop),
-/// the scheduler would pick the partner that the fast path left as the
-/// only ready process, so it switches to it directly, as a plain entry
-/// does. No spin tick to take: one arrives only with its own interrupt's
+/// the scheduler would pick the partner that the fast path made the
+/// running process ([`kernel_core::Switch::direct`]), so it switches to
+/// it directly, as a plain entry does. No spin tick to take: one arrives only with its own interrupt's
 /// entry, which takes it ([`vclock::after_spin_tick`]).
 #[inline(always)]
 fn after_fast_entry(sys: &mut System, slot: usize, switch: kernel_core::Switch) -> *mut TrapFrame {
@@ -235,7 +235,7 @@ fn after_fast_entry(sys: &mut System, slot: usize, switch: kernel_core::Switch) 
     if sys.core.faults.enabled {
         moved |= fault::after_event(sys);
     }
-    if !moved && switch.only_ready {
+    if !moved && switch.direct {
         debug_assert!(!sys.events_pending());
         return sys.switch_to_other(switch.to);
     }
