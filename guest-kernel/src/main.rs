@@ -227,8 +227,9 @@ fn after_entry(sys: &mut System, slot: usize) -> *mut TrapFrame {
 /// entry's end moves nothing (no tick, no delayed send, Crash or Stop),
 /// the scheduler would pick the partner that the fast path made the
 /// running process ([`kernel_core::Switch::direct`]), so it switches to
-/// it directly, as a plain entry does. No spin tick to take: one arrives only with its own interrupt's
-/// entry, which takes it ([`vclock::after_spin_tick`]).
+/// it directly, as a plain entry does. No spin tick to take: one arrives
+/// only with its own interrupt's entry, which takes it
+/// ([`vclock::after_spin_tick`]).
 #[inline(always)]
 fn after_fast_entry(sys: &mut System, slot: usize, switch: kernel_core::Switch) -> *mut TrapFrame {
     let mut moved = vclock::on() && vclock::entry(sys, slot);
