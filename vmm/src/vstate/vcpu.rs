@@ -82,7 +82,8 @@ pub struct VcpuRunner {
     /// The run's kernel-instruction budget, checked after every exit.
     pub instruction_budget: Option<InstructionBudget>,
     /// The log port's writes wait in the vCPU's coalesced-I/O ring
-    /// (`machine::coalesce_log_port`), drained at every exit.
+    /// (`machine::coalesce_log_port`), drained at every exit the guest
+    /// causes (never at a kick).
     pub coalesced_log: bool,
 }
 
